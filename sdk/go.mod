@@ -1,0 +1,3 @@
+module github.com/candor-dev/candor/sdk
+
+go 1.26
