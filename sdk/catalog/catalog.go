@@ -1,0 +1,320 @@
+package catalog
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Event is implemented by the Go type of every catalog event.
+type Event interface {
+	// EventName returns the event's wire name, such as "message_sent".
+	EventName() string
+}
+
+// Property describes one property of an event, or of an object property.
+type Property struct {
+	Name        string     `json:"name"`
+	Class       Class      `json:"class"`
+	Type        string     `json:"type"` // JSON type on the wire: string, number, boolean, object, or a|b for unions
+	Optional    bool       `json:"optional,omitempty"`
+	Values      []string   `json:"values,omitempty"`     // Enum: the allowed values
+	Edges       []float64  `json:"edges,omitempty"`      // Bucket: ascending lower edges
+	Max         int64      `json:"max,omitempty"`        // Count: the largest value sent
+	Properties  []Property `json:"properties,omitempty"` // Object: the nested properties
+	Description string     `json:"description,omitempty"`
+
+	field []int // index path of the Go struct field; nil when loaded from JSON
+}
+
+// EventDef describes one event of a catalog.
+type EventDef struct {
+	Name        string     `json:"name"`
+	Description string     `json:"description,omitempty"`
+	Properties  []Property `json:"properties"`
+
+	encoder *structEncoder // nil when loaded from JSON
+}
+
+// Catalog is the set of events an app may send, with the base properties
+// added to every event. A Catalog is built once at start with Register and
+// is then safe for concurrent use by any number of goroutines.
+type Catalog struct {
+	App    string      `json:"app"`
+	Base   []Property  `json:"base_properties"`
+	Events []*EventDef `json:"events"`
+
+	byName map[string]*EventDef
+}
+
+// FeaturePrefix starts the name of each feature flag base property, such as
+// "$feature/new-onboarding".
+const FeaturePrefix = "$feature/"
+
+// New returns an empty catalog for the named app, holding the standard base
+// properties.
+func New(app string) *Catalog {
+	return &Catalog{App: app, Base: BaseProperties(), byName: map[string]*EventDef{}}
+}
+
+// Lookup returns the definition of the named event.
+func (c *Catalog) Lookup(name string) (*EventDef, bool) {
+	e, ok := c.byName[name]
+	return e, ok
+}
+
+func (c *Catalog) add(def *EventDef) error {
+	if err := validateName(def.Name); err != nil {
+		return err
+	}
+	if _, dup := c.byName[def.Name]; dup {
+		return fmt.Errorf("register event %q: already registered", def.Name)
+	}
+	if err := validateProperties(def.Name, def.Properties); err != nil {
+		return err
+	}
+	c.Events = append(c.Events, def)
+	c.byName[def.Name] = def
+	return nil
+}
+
+func validateName(name string) error {
+	if name == "" || len(name) > MaxIdentifierLen {
+		return fmt.Errorf("register event %q: a name needs 1 to %d characters", name, MaxIdentifierLen)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !isAlnum(c) && c != '_' && c != '-' && c != '.' && c != ':' {
+			return fmt.Errorf("register event %q: use only letters, digits and _-.: in event names", name)
+		}
+	}
+	return nil
+}
+
+func validateProperties(event string, props []Property) error {
+	seen := map[string]bool{}
+	for _, p := range props {
+		if p.Name == "" {
+			return fmt.Errorf("register event %q: a property has no name", event)
+		}
+		if seen[p.Name] {
+			return fmt.Errorf("register event %q property %q: declared twice", event, p.Name)
+		}
+		seen[p.Name] = true
+		if err := p.validate(); err != nil {
+			return fmt.Errorf("register event %q property %q: %w", event, p.Name, err)
+		}
+	}
+	return nil
+}
+
+func (p *Property) validate() error {
+	if !p.Class.Valid() {
+		return fmt.Errorf("unknown privacy class %q", p.Class)
+	}
+	switch p.Class {
+	case Enum:
+		if len(p.Values) == 0 {
+			return fmt.Errorf("enum without values: list them as enum=a|b|c")
+		}
+	case Bucket:
+		if len(p.Edges) == 0 || !slices.IsSorted(p.Edges) {
+			return fmt.Errorf("bucket needs ascending edges, such as edges=0|10|50")
+		}
+	case Count:
+		if p.Max <= 0 {
+			return fmt.Errorf("count needs a positive maximum, such as max=100")
+		}
+	case Object:
+		if len(p.Properties) == 0 {
+			return fmt.Errorf("object without properties")
+		}
+		return validateProperties(p.Name, p.Properties)
+	}
+	return nil
+}
+
+func (p *Property) property(name string) *Property {
+	for i := range p.Properties {
+		if p.Properties[i].Name == name {
+			return &p.Properties[i]
+		}
+	}
+	return nil
+}
+
+func (e *EventDef) property(name string) *Property {
+	for i := range e.Properties {
+		if e.Properties[i].Name == name {
+			return &e.Properties[i]
+		}
+	}
+	return nil
+}
+
+func (c *Catalog) baseProperty(name string) *Property {
+	if strings.HasPrefix(name, FeaturePrefix) {
+		if checkIdentifier(name[len(FeaturePrefix):]) != "" {
+			return nil
+		}
+		return &featureProperty
+	}
+	for i := range c.Base {
+		if c.Base[i].Name == name {
+			return &c.Base[i]
+		}
+	}
+	return nil
+}
+
+var featureProperty = Property{Name: FeaturePrefix + "*", Class: Variant, Type: "string|boolean|null", Optional: true}
+
+// Normalize checks the properties of one event against the catalog and
+// returns the properties to send or store, each value normalized by its
+// class (base-2 rounding, bucketing, clamping, user agent reduction).
+//
+// The event is rejected, with a *Violation as the error, when its name is
+// unknown or a required property is missing or breaks its class. Optional
+// properties, base properties and unknown properties that fail are left out
+// of the result and listed in the returned violations. props is not
+// modified.
+func (c *Catalog) Normalize(event string, props map[string]any) (map[string]any, []Violation, error) {
+	def, ok := c.byName[event]
+	if !ok {
+		return nil, nil, &Violation{Event: event, Reason: ReasonUnknownEvent}
+	}
+	out := make(map[string]any, len(props))
+	var dropped []Violation
+	for i := range def.Properties {
+		p := &def.Properties[i]
+		raw, present := props[p.Name]
+		if !present || raw == nil && p.Class != Variant {
+			if p.Optional {
+				continue
+			}
+			return nil, nil, &Violation{Event: event, Property: p.Name, Reason: ReasonMissing}
+		}
+		value, reason := p.normalize(raw)
+		if reason != "" {
+			if p.Optional {
+				dropped = append(dropped, Violation{Event: event, Property: p.Name, Reason: reason})
+				continue
+			}
+			return nil, nil, &Violation{Event: event, Property: p.Name, Reason: reason}
+		}
+		out[p.Name] = value
+	}
+	for name, raw := range props {
+		if def.property(name) != nil {
+			continue
+		}
+		base := c.baseProperty(name)
+		if base == nil {
+			dropped = append(dropped, Violation{Event: event, Property: name, Reason: ReasonUnknownProperty})
+			continue
+		}
+		value, reason := base.normalize(raw)
+		if reason != "" {
+			dropped = append(dropped, Violation{Event: event, Property: name, Reason: reason})
+			continue
+		}
+		out[name] = value
+	}
+	slices.SortFunc(dropped, func(a, b Violation) int { return strings.Compare(a.Property, b.Property) })
+	return out, dropped, nil
+}
+
+// NormalizeBase checks one base property, such as a feature flag variant.
+// ok is false when the name is not a base property or the value breaks its
+// class.
+func (c *Catalog) NormalizeBase(name string, v any) (value any, reason Reason) {
+	base := c.baseProperty(name)
+	if base == nil {
+		return nil, ReasonUnknownProperty
+	}
+	return base.normalize(v)
+}
+
+// MarshalIndent returns the catalog as indented JSON: the format that
+// Parse reads and `candor catalog --format json` prints.
+func (c *Catalog) MarshalIndent() ([]byte, error) {
+	return json.MarshalIndent(c, "", "  ")
+}
+
+// Fingerprint returns a short hash of the catalog's canonical JSON. It
+// changes whenever an event, a property, a class or an allowed value changes.
+func (c *Catalog) Fingerprint() string {
+	data, err := json.Marshal(c)
+	if err != nil {
+		return "unknown"
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:8])
+}
+
+// Parse reads a catalog from the JSON that MarshalIndent writes and checks
+// every event and property as Register does.
+func Parse(data []byte) (*Catalog, error) {
+	var c Catalog
+	if err := json.Unmarshal(data, &c); err != nil {
+		return nil, fmt.Errorf("parse catalog: %w", err)
+	}
+	if c.App == "" {
+		return nil, fmt.Errorf("parse catalog: missing \"app\" name")
+	}
+	if len(c.Base) == 0 {
+		c.Base = BaseProperties()
+	}
+	if err := validateProperties("base properties", c.Base); err != nil {
+		return nil, fmt.Errorf("parse catalog %q: %w", c.App, err)
+	}
+	events := c.Events
+	c.Events = nil
+	c.byName = map[string]*EventDef{}
+	for _, e := range events {
+		if e == nil {
+			return nil, fmt.Errorf("parse catalog %q: null event", c.App)
+		}
+		if err := c.add(e); err != nil {
+			return nil, fmt.Errorf("parse catalog %q: %w", c.App, err)
+		}
+	}
+	return &c, nil
+}
+
+// BackendPlatforms are the values of the backend_platform base property:
+// Node.js's names for operating systems, which is what analyses written for
+// the original Mux app expect.
+var BackendPlatforms = []string{
+	"aix", "android", "darwin", "dragonfly", "freebsd", "illumos", "ios", "js", "linux",
+	"netbsd", "openbsd", "plan9", "solaris", "sunos", "wasip1", "win32", "unknown",
+}
+
+// BaseProperties returns the properties that may come with every event. The
+// SDK sends version, backend_platform, electronVersion, nodeVersion,
+// bunVersion, goVersion, catalogFingerprint, $lib, $lib_version and
+// $geoip_disable; the rest are what PostHog's own clients add. All are
+// optional, so a value that breaks its class drops that property only.
+func BaseProperties() []Property {
+	return []Property{
+		{Name: "version", Class: Version, Type: "string", Optional: true, Description: "Application version."},
+		{Name: "backend_platform", Class: Enum, Type: "string", Optional: true, Values: BackendPlatforms,
+			Description: "Operating system of the backend, with Node.js names (win32, not windows)."},
+		{Name: "electronVersion", Class: Version, Type: "string", Optional: true, Description: "Version of the desktop shell hosting the UI; unknown where there is none."},
+		{Name: "nodeVersion", Class: Version, Type: "string", Optional: true, Description: "Node.js version; unknown for a Go backend."},
+		{Name: "bunVersion", Class: Version, Type: "string", Optional: true, Description: "Bun version; unknown for a Go backend."},
+		{Name: "goVersion", Class: Version, Type: "string", Optional: true, Description: "Go runtime version of the backend."},
+		{Name: "catalogFingerprint", Class: Identifier, Type: "string", Optional: true, Description: "Hash of the event catalog the sender was built with."},
+		{Name: "$lib", Class: Identifier, Type: "string", Optional: true, Description: "Name of the sending library."},
+		{Name: "$lib_version", Class: Version, Type: "string", Optional: true, Description: "Version of the sending library."},
+		{Name: "$geoip_disable", Class: Bool, Type: "boolean", Optional: true, Description: "Asks PostHog not to derive a location from the IP address."},
+		{Name: "$is_server", Class: Bool, Type: "boolean", Optional: true, Description: "Set by PostHog's server libraries."},
+		{Name: "$process_person_profile", Class: Bool, Type: "boolean", Optional: true, Description: "Set by PostHog's libraries for events without a person profile."},
+		{Name: "$os", Class: Identifier, Type: "string", Optional: true, Description: "Operating system, as PostHog's libraries name it."},
+		{Name: "$os_version", Class: Version, Type: "string", Optional: true, Description: "Operating system version, as PostHog's libraries send it."},
+		{Name: "$go_version", Class: Version, Type: "string", Optional: true, Description: "Go runtime version, as posthog-go sends it."},
+	}
+}

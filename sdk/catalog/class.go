@@ -1,0 +1,289 @@
+package catalog
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"unicode/utf8"
+)
+
+// Class is the privacy class of a property: the rule its value must keep to
+// be sent and stored.
+type Class string
+
+// The privacy classes. Each class names the Go kinds a struct field of that
+// class may have and what Normalize does with a value.
+const (
+	// RandomID is a UUID (version 4 or 7) or a random token of at least 96
+	// bits written in hex (24 or more characters) or base64url (16 or more).
+	RandomID Class = "random_id"
+	// Enum is one of the property's declared Values.
+	Enum Class = "enum"
+	// Bool is true or false.
+	Bool Class = "bool"
+	// Base2 is a number rounded up to a power of two: v <= 0 becomes 0, any
+	// other v becomes 2^ceil(log2 v), so 350 becomes 512 and 0.3 becomes 0.5.
+	Base2 Class = "base2"
+	// Bucket is a number replaced by the largest declared edge that is not
+	// above it; values below the first edge become the first edge.
+	Bucket Class = "bucket"
+	// Count is a whole number clamped to [0, Max].
+	Count Class = "count"
+	// Identifier is a short name such as a model id, an error type or a
+	// provider: ASCII letters, digits and ._:/- only, at most 100 characters,
+	// and nothing that looks like a path, an email address or a secret.
+	Identifier Class = "identifier"
+	// Version is a version string such as 1.4.2, v2.0.0-rc.1 or go1.26.8, or
+	// the word unknown.
+	Version Class = "version"
+	// UserAgent is a browser user agent, reduced to the browser family, its
+	// major version and the OS family, such as "Chrome 131 (macOS)".
+	UserAgent Class = "user_agent"
+	// Platform is a browser's navigator.platform, reduced to the OS family.
+	Platform Class = "platform"
+	// Variant is a feature flag or experiment variant: an identifier, a bool
+	// or null.
+	Variant Class = "variant"
+	// Object is a nested object whose own properties each have a class.
+	Object Class = "object"
+)
+
+// Limits of the string classes.
+const (
+	MaxIdentifierLen = 100
+	MaxVersionLen    = 64
+	// MaxExactNumber is the largest magnitude a numeric property may have:
+	// above 2^53 a float64 no longer holds every integer exactly.
+	MaxExactNumber = 1 << 53
+)
+
+var classes = map[Class]bool{
+	RandomID: true, Enum: true, Bool: true, Base2: true, Bucket: true, Count: true,
+	Identifier: true, Version: true, UserAgent: true, Platform: true, Variant: true, Object: true,
+}
+
+// Valid reports whether c is one of the declared classes.
+func (c Class) Valid() bool { return classes[c] }
+
+// Reason says why a value or an event was rejected. Reasons are stable
+// strings, fit for metric labels and counters.
+type Reason string
+
+// The rejection reasons.
+const (
+	ReasonUnknownEvent    Reason = "unknown_event"
+	ReasonUnknownProperty Reason = "unknown_property"
+	ReasonMissing         Reason = "missing_property"
+	ReasonWrongType       Reason = "wrong_type"
+	ReasonNotInEnum       Reason = "not_in_enum"
+	ReasonNotRandomID     Reason = "not_random_id"
+	ReasonNotFinite       Reason = "not_finite"
+	ReasonOutOfRange      Reason = "out_of_range"
+	ReasonInvalidString   Reason = "invalid_string"
+	ReasonTooLong         Reason = "too_long"
+	ReasonLooksLikePath   Reason = "looks_like_path"
+	ReasonLooksLikeEmail  Reason = "looks_like_email"
+	ReasonLooksLikeURL    Reason = "looks_like_url"
+	ReasonLooksLikeSecret Reason = "looks_like_secret"
+	ReasonInvalidVersion  Reason = "invalid_version"
+)
+
+// Violation is one value that broke its class. It names the event and the
+// property but never holds the value, so it is safe to log.
+type Violation struct {
+	Event    string `json:"event"`
+	Property string `json:"property,omitempty"`
+	Reason   Reason `json:"reason"`
+}
+
+func (v *Violation) Error() string {
+	if v.Property == "" {
+		return fmt.Sprintf("event %q: %s", v.Event, v.Reason)
+	}
+	return fmt.Sprintf("event %q property %q: %s", v.Event, v.Property, v.Reason)
+}
+
+// RoundBase2 rounds v up to a power of two: v <= 0 gives 0, any other v
+// gives 2^ceil(log2 v). It reports false for NaN, ±Inf and magnitudes above
+// MaxExactNumber.
+func RoundBase2(v float64) (float64, bool) {
+	if math.IsNaN(v) || math.IsInf(v, 0) || v > MaxExactNumber {
+		return 0, false
+	}
+	if v <= 0 {
+		return 0, true
+	}
+	return math.Exp2(math.Ceil(math.Log2(v))), true
+}
+
+// normalize checks v against the property's class and returns the value to
+// send or store. v may be a Go value (int, float64, string, bool, a map for
+// objects) or a value decoded from JSON.
+func (p *Property) normalize(v any) (any, Reason) {
+	switch p.Class {
+	case Bool:
+		b, ok := v.(bool)
+		if !ok {
+			return nil, ReasonWrongType
+		}
+		return b, ""
+	case Base2:
+		f, r := number(v)
+		if r != "" {
+			return nil, r
+		}
+		rounded, ok := RoundBase2(f)
+		if !ok {
+			return nil, ReasonOutOfRange
+		}
+		return rounded, ""
+	case Bucket:
+		f, r := number(v)
+		if r != "" {
+			return nil, r
+		}
+		return p.bucket(f), ""
+	case Count:
+		f, r := number(v)
+		if r != "" {
+			return nil, r
+		}
+		return math.Max(0, math.Min(math.Floor(f), float64(p.Max))), ""
+	case Object:
+		return p.normalizeObject(v)
+	case Variant:
+		switch x := v.(type) {
+		case nil:
+			return nil, ""
+		case bool:
+			return x, ""
+		case string:
+			if r := checkIdentifier(x); r != "" {
+				return nil, r
+			}
+			return x, ""
+		}
+		return nil, ReasonWrongType
+	}
+
+	s, ok := v.(string)
+	if !ok {
+		return nil, ReasonWrongType
+	}
+	if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+		return nil, ReasonInvalidString
+	}
+	switch p.Class {
+	case RandomID:
+		if !isRandomID(s) {
+			return nil, ReasonNotRandomID
+		}
+		return s, ""
+	case Enum:
+		for _, allowed := range p.Values {
+			if s == allowed {
+				return s, ""
+			}
+		}
+		return nil, ReasonNotInEnum
+	case Identifier:
+		if r := checkIdentifier(s); r != "" {
+			return nil, r
+		}
+		return s, ""
+	case Version:
+		if !isVersion(s) {
+			return nil, ReasonInvalidVersion
+		}
+		return s, ""
+	case UserAgent:
+		return ReduceUserAgent(s), ""
+	case Platform:
+		return ReducePlatform(s), ""
+	}
+	return nil, ReasonWrongType
+}
+
+// number converts the numeric kinds of Go and JSON to float64 and rejects
+// NaN, ±Inf and magnitudes above MaxExactNumber.
+func number(v any) (float64, Reason) {
+	var f float64
+	switch x := v.(type) {
+	case float64:
+		f = x
+	case float32:
+		f = float64(x)
+	case int:
+		f = float64(x)
+	case int8:
+		f = float64(x)
+	case int16:
+		f = float64(x)
+	case int32:
+		f = float64(x)
+	case int64:
+		f = float64(x)
+	case uint:
+		f = float64(x)
+	case uint8:
+		f = float64(x)
+	case uint16:
+		f = float64(x)
+	case uint32:
+		f = float64(x)
+	case uint64:
+		f = float64(x)
+	default:
+		return 0, ReasonWrongType
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, ReasonNotFinite
+	}
+	if math.Abs(f) > MaxExactNumber {
+		return 0, ReasonOutOfRange
+	}
+	return f, ""
+}
+
+func (p *Property) bucket(f float64) float64 {
+	edge := p.Edges[0]
+	for _, e := range p.Edges {
+		if f < e {
+			break
+		}
+		edge = e
+	}
+	return edge
+}
+
+func (p *Property) normalizeObject(v any) (any, Reason) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, ReasonWrongType
+	}
+	out := make(map[string]any, len(p.Properties))
+	for i := range p.Properties {
+		sub := &p.Properties[i]
+		raw, present := m[sub.Name]
+		if !present || raw == nil && sub.Class != Variant {
+			if sub.Optional {
+				continue
+			}
+			return nil, ReasonMissing
+		}
+		value, r := sub.normalize(raw)
+		if r != "" {
+			if sub.Optional {
+				continue
+			}
+			return nil, r
+		}
+		out[sub.Name] = value
+	}
+	for name := range m {
+		if p.property(name) == nil {
+			return nil, ReasonUnknownProperty
+		}
+	}
+	return out, ""
+}

@@ -1,0 +1,28 @@
+// Package catalog defines events, their properties and the privacy class of
+// every property, and normalizes values by those classes. It is the one
+// source of truth shared by the SDK, which checks each event before it
+// leaves the app, and the collector, which checks each event again before it
+// is stored.
+//
+// An app declares each event as a Go struct and registers it:
+//
+//	type MessageSent struct {
+//		WorkspaceID   string `json:"workspaceId" candor:"random_id"`
+//		MessageLength int    `json:"message_length_b2" candor:"base2"`
+//	}
+//
+//	func (MessageSent) EventName() string { return "message_sent" }
+//
+//	c := catalog.New("myapp")
+//	err := c.Register(MessageSent{}, "A chat message was sent.")
+//
+// Callers put raw values in the struct; the class turns them into what may
+// be sent: base-2 numbers are rounded up to a power of two, buckets and
+// counts are clamped, user agents are reduced to a browser and OS family.
+// Values that cannot be made safe, such as a file path in an identifier or
+// NaN in a number, are rejected with a Violation that names the event and
+// the property but never holds the value.
+//
+// A Catalog is written by Register during start-up and only read afterwards;
+// reading is safe from many goroutines.
+package catalog

@@ -1,0 +1,248 @@
+package catalog
+
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+)
+
+// Register adds the event type of ev to the catalog. ev must be a struct
+// (or a pointer to one) whose exported fields each carry a json tag with the
+// wire name and a candor tag with the privacy class and its options:
+//
+//	Model   string `json:"model" candor:"identifier" doc:"Model id."`
+//	Length  int    `json:"message_length_b2" candor:"base2"`
+//	Runtime string `json:"runtimeType" candor:"enum=local|worktree|ssh"`
+//	Agent   string `json:"agentId,omitempty" candor:"identifier,optional"`
+//	Tools   int    `json:"tool_count" candor:"count,max=1000"`
+//	Percent int    `json:"percent_bucket" candor:"bucket,edges=0|25|50|75|100"`
+//
+// An optional field is left out when it holds its zero value; optional
+// numbers and bools must be pointers, because their zero value is a value.
+// A field without a class, with an unknown class, or with a class that does
+// not fit its Go type makes Register return an error naming the event and
+// the field.
+func (c *Catalog) Register(ev Event, description string) error {
+	t := reflect.TypeOf(ev)
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	name := ev.EventName()
+	if t.Kind() != reflect.Struct {
+		return fmt.Errorf("register event %q: type %s is not a struct", name, t)
+	}
+	props, err := structProperties(name, t, nil)
+	if err != nil {
+		return err
+	}
+	def := &EventDef{Name: name, Description: description, Properties: props}
+	def.encoder = newStructEncoder(t, props)
+	if err := c.add(def); err != nil {
+		return err
+	}
+	return nil
+}
+
+// MustRegister is Register for catalogs built at package initialization; it
+// panics on error, which only a programming mistake in the event types causes.
+func (c *Catalog) MustRegister(ev Event, description string) {
+	if err := c.Register(ev, description); err != nil {
+		panic(err)
+	}
+}
+
+func structProperties(event string, t reflect.Type, index []int) ([]Property, error) {
+	var props []Property
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		p, err := fieldProperty(event, f)
+		if err != nil {
+			return nil, err
+		}
+		p.field = append(append([]int(nil), index...), i)
+		if p.Class == Object {
+			st := f.Type
+			if st.Kind() == reflect.Pointer {
+				st = st.Elem()
+			}
+			p.Properties, err = structProperties(event, st, nil)
+			if err != nil {
+				return nil, err
+			}
+		}
+		props = append(props, p)
+	}
+	return props, nil
+}
+
+func fieldProperty(event string, f reflect.StructField) (Property, error) {
+	fail := func(format string, args ...any) (Property, error) {
+		return Property{}, fmt.Errorf("register event %q field %s: %s", event, f.Name, fmt.Sprintf(format, args...))
+	}
+	jsonName, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	if jsonName == "" || jsonName == "-" {
+		return fail("missing json tag with the wire name")
+	}
+	tag, ok := f.Tag.Lookup("candor")
+	if !ok || tag == "" {
+		return fail("missing candor tag with a privacy class, such as candor:\"enum=a|b\"")
+	}
+	parts := strings.Split(tag, ",")
+	p := Property{Name: jsonName, Description: f.Tag.Get("doc")}
+	className, arg, _ := strings.Cut(parts[0], "=")
+	p.Class = Class(className)
+	if !p.Class.Valid() {
+		return fail("unknown privacy class %q", className)
+	}
+	if err := p.parseOptions(arg, parts[1:]); err != nil {
+		return fail("%v", err)
+	}
+	typ, err := jsonType(p.Class, f.Type, p.Optional)
+	if err != nil {
+		return fail("%v", err)
+	}
+	p.Type = typ
+	return p, nil
+}
+
+func (p *Property) parseOptions(arg string, options []string) error {
+	if arg != "" {
+		options = append([]string{string(p.Class) + "=" + arg}, options...)
+	}
+	for _, opt := range options {
+		key, value, _ := strings.Cut(strings.TrimSpace(opt), "=")
+		switch key {
+		case "optional":
+			p.Optional = true
+		case "enum":
+			p.Values = strings.Split(value, "|")
+		case "edges", "bucket":
+			for _, s := range strings.Split(value, "|") {
+				edge, err := strconv.ParseFloat(s, 64)
+				if err != nil {
+					return fmt.Errorf("invalid bucket edge %q: use numbers such as edges=0|10|50", s)
+				}
+				p.Edges = append(p.Edges, edge)
+			}
+		case "max", "count":
+			max, err := strconv.ParseInt(value, 10, 64)
+			if err != nil {
+				return fmt.Errorf("invalid count maximum %q: use a whole number such as max=100", value)
+			}
+			p.Max = max
+		default:
+			return fmt.Errorf("unknown option %q in candor tag", key)
+		}
+	}
+	return nil
+}
+
+// jsonType checks that the Go type fits the class and returns the JSON type
+// it is sent as.
+func jsonType(c Class, t reflect.Type, optional bool) (string, error) {
+	pointer := t.Kind() == reflect.Pointer
+	base := t
+	if pointer {
+		base = t.Elem()
+	}
+	k := base.Kind()
+	var want string
+	var jsonName string
+	switch c {
+	case RandomID, Enum, Identifier, Version, UserAgent, Platform:
+		want, jsonName = "a string", "string"
+		if k != reflect.String || pointer {
+			break
+		}
+		return jsonName, nil
+	case Bool:
+		want, jsonName = "a bool (a *bool when optional)", "boolean"
+		if k == reflect.Bool && pointer == optional {
+			return jsonName, nil
+		}
+	case Base2, Bucket:
+		want, jsonName = "an integer or float (a pointer when optional)", "number"
+		if isNumberKind(k) && pointer == optional {
+			return jsonName, nil
+		}
+	case Count:
+		want, jsonName = "an integer (a pointer when optional)", "number"
+		if isIntegerKind(k) && pointer == optional {
+			return jsonName, nil
+		}
+	case Object:
+		want, jsonName = "a struct (a pointer when optional)", "object"
+		if k == reflect.Struct && pointer == optional {
+			return jsonName, nil
+		}
+	case Variant:
+		want, jsonName = "any, a string or a bool", "string|boolean|null"
+		if !optional && (k == reflect.Interface && base.NumMethod() == 0 || k == reflect.String || k == reflect.Bool) && !pointer {
+			return jsonName, nil
+		}
+	}
+	return "", fmt.Errorf("class %s needs %s, not %s", c, want, t)
+}
+
+func isIntegerKind(k reflect.Kind) bool {
+	return k >= reflect.Int && k <= reflect.Uint64
+}
+
+func isNumberKind(k reflect.Kind) bool {
+	return isIntegerKind(k) || k == reflect.Float32 || k == reflect.Float64
+}
+
+// structEncoder turns a registered struct value into a property map.
+type structEncoder struct {
+	props []Property
+}
+
+func newStructEncoder(_ reflect.Type, props []Property) *structEncoder {
+	return &structEncoder{props: props}
+}
+
+// Properties returns the event's name and its raw property values, keyed by
+// wire name, before normalization. Optional fields holding their zero value
+// are left out. It returns an error when ev's type was not registered.
+func (c *Catalog) Properties(ev Event) (string, map[string]any, error) {
+	name := ev.EventName()
+	def, ok := c.byName[name]
+	if !ok || def.encoder == nil {
+		return name, nil, &Violation{Event: name, Reason: ReasonUnknownEvent}
+	}
+	v := reflect.ValueOf(ev)
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return name, nil, &Violation{Event: name, Reason: ReasonMissing}
+		}
+		v = v.Elem()
+	}
+	return name, encodeStruct(v, def.encoder.props), nil
+}
+
+func encodeStruct(v reflect.Value, props []Property) map[string]any {
+	out := make(map[string]any, len(props))
+	for i := range props {
+		p := &props[i]
+		if len(p.field) == 0 || v.Type().NumField() <= p.field[len(p.field)-1] {
+			continue
+		}
+		f := v.FieldByIndex(p.field)
+		if p.Optional && f.IsZero() {
+			continue
+		}
+		if f.Kind() == reflect.Pointer {
+			f = f.Elem()
+		}
+		if p.Class == Object {
+			out[p.Name] = encodeStruct(f, p.Properties)
+			continue
+		}
+		out[p.Name] = f.Interface()
+	}
+	return out
+}

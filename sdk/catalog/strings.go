@@ -1,0 +1,340 @@
+package catalog
+
+import (
+	"math"
+	"strings"
+)
+
+// checkIdentifier returns the reason s may not be sent as an Identifier, or
+// "" when it may.
+func checkIdentifier(s string) Reason {
+	if s == "" {
+		return ReasonInvalidString
+	}
+	if len(s) > MaxIdentifierLen {
+		return ReasonTooLong
+	}
+	if strings.ContainsRune(s, '@') {
+		return ReasonLooksLikeEmail
+	}
+	if strings.ContainsAny(s, "?#&=") && strings.Contains(s, "://") {
+		return ReasonLooksLikeURL
+	}
+	if strings.ContainsAny(s, `\~`) || looksLikePath(s) {
+		return ReasonLooksLikePath
+	}
+	for i := 0; i < len(s); i++ {
+		if !isIdentifierByte(s[i]) {
+			return ReasonInvalidString
+		}
+	}
+	if looksLikeSecret(s) {
+		return ReasonLooksLikeSecret
+	}
+	return ""
+}
+
+func isIdentifierByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		c == '.' || c == '_' || c == ':' || c == '/' || c == '-'
+}
+
+// homeMarkers are path segments that put a user name right after them.
+var homeMarkers = []string{"home/", "Users/", "users/", "Documents and Settings/"}
+
+func looksLikePath(s string) bool {
+	if s[0] == '/' || s[0] == '.' && strings.HasPrefix(s, "./") {
+		return true
+	}
+	if len(s) >= 2 && s[1] == ':' && (s[0]|0x20 >= 'a' && s[0]|0x20 <= 'z') &&
+		(len(s) == 2 || s[2] == '/' || s[2] == '\\') {
+		return true
+	}
+	if strings.Contains(s, "..") || strings.Contains(s, "//") && !strings.Contains(s, "://") {
+		return true
+	}
+	for _, m := range homeMarkers {
+		if strings.HasPrefix(s, m) || strings.Contains(s, "/"+m) {
+			return true
+		}
+	}
+	if strings.Contains(s, "://") && strings.Count(s, "/") > 3 {
+		return true
+	}
+	return false
+}
+
+// secretPrefixes start API keys and tokens of widespread services.
+var secretPrefixes = []string{
+	"sk-", "sk_", "pk_live", "rk_live", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_",
+	"glpat-", "xoxb-", "xoxp-", "xoxa-", "AKIA", "ASIA", "AIza", "ya29.", "phc_", "phx_", "phs_",
+	"hf_", "npm_", "pypi-", "eyJ",
+}
+
+// looksLikeSecret reports whether s starts like a known token format or has
+// a long run that reads like random key material.
+func looksLikeSecret(s string) bool {
+	for _, p := range secretPrefixes {
+		if strings.HasPrefix(s, p) || strings.Contains(s, "/"+p) || strings.Contains(s, ":"+p) {
+			return true
+		}
+	}
+	for _, run := range strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune("._:/-", r) }) {
+		if isRandomRun(run) {
+			return true
+		}
+	}
+	return false
+}
+
+// isRandomRun reports whether a run of letters and digits is long and mixed
+// enough to be key material rather than a word or a date: at least 20
+// characters with letters and digits both present and a Shannon entropy of
+// at least 3.5 bits per character, or 32 or more hex digits.
+func isRandomRun(run string) bool {
+	if len(run) >= 32 && isHex(run) {
+		return true
+	}
+	if len(run) < 20 {
+		return false
+	}
+	var letters, digits int
+	for i := 0; i < len(run); i++ {
+		switch c := run[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			letters++
+		}
+	}
+	return letters > 0 && digits > 0 && entropy(run) >= 3.5
+}
+
+// entropy returns the Shannon entropy of s in bits per byte.
+func entropy(s string) float64 {
+	var counts [256]int
+	for i := 0; i < len(s); i++ {
+		counts[s[i]]++
+	}
+	var h float64
+	n := float64(len(s))
+	for _, c := range counts {
+		if c > 0 {
+			p := float64(c) / n
+			h -= p * math.Log2(p)
+		}
+	}
+	return h
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i] | 0x20
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// isRandomID reports whether s is a UUID of version 4 or 7, or a token of
+// at least 96 random bits: 24 to 64 hex digits, or 16 to 64 base64url
+// characters mixing letters and digits. A token in which one character makes
+// up more than a quarter of it is rejected as not random.
+func isRandomID(s string) bool {
+	if len(s) == 36 {
+		return isUUID(s)
+	}
+	if len(s) > 64 || len(s) < 16 {
+		return false
+	}
+	if isHex(s) {
+		if len(s) < 24 {
+			return false
+		}
+	} else {
+		var letters, digits int
+		for i := 0; i < len(s); i++ {
+			switch c := s[i]; {
+			case c >= '0' && c <= '9':
+				digits++
+			case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+				letters++
+			case c == '-' || c == '_':
+			default:
+				return false
+			}
+		}
+		if letters == 0 || digits == 0 {
+			return false
+		}
+	}
+	var counts [256]int
+	for i := 0; i < len(s); i++ {
+		counts[s[i]]++
+		if counts[s[i]]*4 > len(s) {
+			return false
+		}
+	}
+	return true
+}
+
+// isUUID reports whether s is a UUID of version 4 or 7 with the RFC 9562
+// variant, in either letter case.
+func isUUID(s string) bool {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			continue
+		}
+		if !isHex(s[i : i+1]) {
+			return false
+		}
+	}
+	if s[14] != '4' && s[14] != '7' {
+		return false
+	}
+	switch s[19] | 0x20 {
+	case '8', '9', 'a', 'b':
+		return true
+	}
+	return false
+}
+
+// IsUUID reports whether s is a UUID of version 4 or 7.
+func IsUUID(s string) bool { return isUUID(s) }
+
+// isVersion accepts "unknown" and strings of letters, digits and .+_- that
+// start with a letter or digit, contain a digit and have at most
+// MaxVersionLen characters.
+func isVersion(s string) bool {
+	if s == "unknown" {
+		return true
+	}
+	if s == "" || len(s) > MaxVersionLen || !isAlnum(s[0]) {
+		return false
+	}
+	hasDigit := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= '0' && c <= '9' {
+			hasDigit = true
+		}
+		if !isAlnum(c) && c != '.' && c != '+' && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return hasDigit && !strings.Contains(s, "..")
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// ReduceUserAgent reduces a browser user agent to its browser family, major
+// version and OS family, such as "Firefox 133 (Linux)". A string already in
+// that form is returned unchanged; anything unrecognised becomes
+// "Other (Other)".
+func ReduceUserAgent(ua string) string {
+	if reduced, ok := parseReducedUserAgent(ua); ok {
+		return reduced
+	}
+	browser := "Other"
+	major := ""
+	for _, b := range browserTokens {
+		if i := strings.Index(ua, b.token); i >= 0 {
+			browser = b.family
+			major = leadingDigits(ua[i+len(b.token):])
+			break
+		}
+	}
+	out := browser
+	if major != "" {
+		out += " " + major
+	}
+	return out + " (" + osFamily(ua) + ")"
+}
+
+// browserTokens are checked in order: Edge and Opera user agents also
+// contain "Chrome/", and Chrome user agents also contain "Safari/".
+var browserTokens = []struct{ token, family string }{
+	{"Electron/", "Electron"},
+	{"Edg/", "Edge"},
+	{"EdgA/", "Edge"},
+	{"OPR/", "Opera"},
+	{"Firefox/", "Firefox"},
+	{"FxiOS/", "Firefox"},
+	{"CriOS/", "Chrome"},
+	{"Chrome/", "Chrome"},
+	{"Chromium/", "Chromium"},
+	{"Version/", "Safari"},
+}
+
+var browserFamilies = []string{"Electron", "Edge", "Opera", "Firefox", "Chrome", "Chromium", "Safari", "Other"}
+
+var osFamilies = []string{"Windows", "macOS", "iOS", "Android", "ChromeOS", "Linux", "Other"}
+
+func osFamily(s string) string {
+	switch {
+	case strings.Contains(s, "Windows") || strings.HasPrefix(s, "Win"):
+		return "Windows"
+	case strings.Contains(s, "iPhone") || strings.Contains(s, "iPad") || strings.Contains(s, "iPod"):
+		return "iOS"
+	case strings.Contains(s, "Mac"):
+		return "macOS"
+	case strings.Contains(s, "Android"):
+		return "Android"
+	case strings.Contains(s, "CrOS"):
+		return "ChromeOS"
+	case strings.Contains(s, "Linux") || strings.Contains(s, "X11"):
+		return "Linux"
+	}
+	return "Other"
+}
+
+// parseReducedUserAgent accepts "Family (OS)" and "Family N (OS)".
+func parseReducedUserAgent(s string) (string, bool) {
+	open := strings.IndexByte(s, '(')
+	if open < 2 || !strings.HasSuffix(s, ")") || s[open-1] != ' ' {
+		return "", false
+	}
+	os := s[open+1 : len(s)-1]
+	head := s[:open-1]
+	family, major, _ := strings.Cut(head, " ")
+	if !contains(osFamilies, os) || !contains(browserFamilies, family) {
+		return "", false
+	}
+	if major != "" && (len(major) > 5 || leadingDigits(major) != major) {
+		return "", false
+	}
+	return s, true
+}
+
+// ReducePlatform reduces a navigator.platform string such as "MacIntel" or
+// "Linux x86_64" to an OS family: Windows, macOS, iOS, Android, ChromeOS,
+// Linux or Other.
+func ReducePlatform(p string) string {
+	if contains(osFamilies, p) {
+		return p
+	}
+	return osFamily(p)
+}
+
+func leadingDigits(s string) string {
+	n := 0
+	for n < len(s) && n < 5 && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return s[:n]
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
