@@ -1,0 +1,265 @@
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+
+	"github.com/candor-dev/candor/sdk/catalog"
+)
+
+// Client captures events of one catalog and sends them to a collector in
+// the background. All methods are safe for concurrent use.
+type Client struct {
+	cfg      Config
+	switches *switches
+	encoder  *encoder
+	uploader *uploader
+	http     *http.Client
+	ownsHTTP bool
+	log      *slog.Logger
+	stats    counters
+
+	queue    chan item
+	flushReq chan chan error
+	quit     chan struct{}
+	done     chan struct{}
+
+	enabled atomic.Bool
+	closed  atomic.Bool
+
+	// sendCtx is cancelled when Close's context ends, which aborts an
+	// upload in flight.
+	sendCtx     context.Context
+	cancelSends context.CancelFunc
+
+	closeOnce  sync.Once
+	closeCtx   context.Context // written before quit is closed
+	finalStats Stats
+	closeErr   error
+
+	mu     sync.Mutex // guards the fields below
+	ident  identity
+	haveID bool
+	status Status
+	debug  string
+}
+
+// New validates cfg, reads the switches and, when telemetry is enabled,
+// loads or creates the install ID and starts the sender goroutine. Close
+// stops it.
+func New(cfg Config) (*Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	httpClient, owned := newHTTPClient(cfg.HTTPClient)
+	c := &Client{
+		cfg:      cfg,
+		switches: newSwitches(&cfg),
+		encoder:  newEncoder(&cfg),
+		uploader: newUploader(cfg.Endpoint, cfg.WriteKey, httpClient),
+		http:     httpClient,
+		ownsHTTP: owned,
+		log:      cfg.Logger,
+		queue:    make(chan item, cfg.QueueSize),
+		flushReq: make(chan chan error),
+		quit:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	c.sendCtx, c.cancelSends = context.WithCancel(context.Background())
+	c.refresh(true)
+	s := newSender(c)
+	go s.run()
+	return c, nil
+}
+
+// Capture queues ev to be checked against the catalog and sent. It never
+// blocks and never panics: when telemetry is off the event is ignored, and
+// when the queue is full it is dropped and counted.
+//
+// On the caller's goroutine Capture only reads the <APP>_DISABLE_TELEMETRY
+// and DO_NOT_TRACK variables, calls Config.Clock and does a non-blocking
+// channel send. The catalog check, JSON encoding, compression and I/O run
+// on the sender goroutine.
+func (c *Client) Capture(ev catalog.Event) {
+	defer func() { _ = recover() }()
+	if !c.enabled.Load() || c.switches.optedOut() {
+		c.stats.ignored.Add(1)
+		return
+	}
+	c.stats.captured.Add(1)
+	if ev == nil {
+		c.stats.drop(DropEncodeFailed, 1)
+		return
+	}
+	if c.closed.Load() {
+		c.stats.closed.Add(1)
+		return
+	}
+	select {
+	case c.queue <- item{ev: ev, at: c.cfg.Clock()}:
+	default:
+		c.stats.queueFul.Add(1)
+	}
+}
+
+// IsEnabled reports whether events are captured and sent now. It checks
+// every switch again, including config.json.
+func (c *Client) IsEnabled() bool {
+	return c.refresh(true).Enabled
+}
+
+// IsExplicitlyDisabled reports whether the user switched telemetry off with
+// <APP>_DISABLE_TELEMETRY=1, DO_NOT_TRACK or the persisted choice, as
+// opposed to a CI, test or end-to-end run. Apps hide features that rely on
+// the vendor's services when it is true.
+func (c *Client) IsExplicitlyDisabled() bool {
+	return c.refresh(true).ExplicitlyDisabled
+}
+
+// Status returns the state and the reason for it, switch by switch.
+func (c *Client) Status() Status {
+	return c.refresh(true)
+}
+
+// InstallID returns the random ID sent as distinct_id, or "" while
+// telemetry is disabled.
+func (c *Client) InstallID() string {
+	if !c.enabled.Load() {
+		return ""
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ident.id
+}
+
+// FirstLaunch reports whether this process created the install ID, which
+// is true in exactly one process per install: use it for app_started's
+// isFirstLaunch. It is false while telemetry is disabled and when the ID
+// could only be kept in memory.
+func (c *Client) FirstLaunch() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.haveID && c.ident.created
+}
+
+// SetFeatureFlagVariant adds the base property "$feature/<key>" with the
+// variant (a string or a bool) to every later event; a nil variant removes
+// it. A key or variant that breaks the catalog's variant class is ignored,
+// counted in Stats.Violations and logged by key.
+func (c *Client) SetFeatureFlagVariant(key string, variant any) {
+	if reason := c.encoder.setFlag(key, variant); reason != "" {
+		c.stats.violation(string(reason))
+		c.log.Warn("telemetry: feature flag variant rejected", "reason", string(reason))
+	}
+}
+
+// Stats returns the counters. It is cheap and safe to call at any time.
+func (c *Client) Stats() Stats {
+	return c.stats.snapshot(len(c.queue))
+}
+
+// Flush sends every event captured before the call, waiting for a pending
+// retry delay if there is one. It returns nil once all of them were
+// acknowledged or dropped, the upload error when the collector could not
+// take them (they stay queued or spooled for a later retry), or ctx's error.
+func (c *Client) Flush(ctx context.Context) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	reply := make(chan error, 1)
+	select {
+	case c.flushReq <- reply:
+	case <-c.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return fmt.Errorf("flush telemetry: %w", ctx.Err())
+	}
+	select {
+	case err := <-reply:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("flush telemetry: %w", ctx.Err())
+	}
+}
+
+// ErrClosed is returned by Flush after Close.
+var ErrClosed = errors.New("telemetry client is closed")
+
+// Close stops capturing, sends what is queued while ctx allows, spools the
+// rest and stops the sender goroutine. It returns the final Stats and an
+// error when events were dropped at shutdown. Close is idempotent: later
+// calls wait for the first and return its result. No goroutine of the
+// client outlives it.
+func (c *Client) Close(ctx context.Context) (Stats, error) {
+	first := false
+	c.closeOnce.Do(func() {
+		first = true
+		c.closed.Store(true)
+		c.closeCtx = ctx
+		close(c.quit)
+	})
+	if !first {
+		<-c.done
+		return c.finalStats, c.closeErr
+	}
+
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		c.cancelSends()
+		<-c.done
+	}
+	c.cancelSends()
+	if c.ownsHTTP {
+		c.http.CloseIdleConnections()
+	}
+
+	// Events captured while Close began can still be in the channel.
+	for len(c.queue) > 0 {
+		<-c.queue
+		c.stats.closed.Add(1)
+	}
+	c.finalStats = c.Stats()
+	shutdownDrops := c.finalStats.DroppedByReason[DropShutdown]
+	if shutdownDrops > 0 {
+		c.closeErr = fmt.Errorf("close telemetry: %d events dropped at shutdown: %w", shutdownDrops, context.Cause(ctx))
+		if ctx.Err() == nil {
+			c.closeErr = fmt.Errorf("close telemetry: %d events dropped at shutdown because the collector could not take them", shutdownDrops)
+		}
+	}
+	return c.finalStats, c.closeErr
+}
+
+// refresh evaluates the switches and, once telemetry is enabled, loads the
+// install ID. forceConfig checks config.json now.
+func (c *Client) refresh(forceConfig bool) Status {
+	st := c.switches.evaluate(forceConfig)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st.Enabled && !c.haveID {
+		ident, err := loadIdentity(c.cfg.Home)
+		if err != nil {
+			c.log.Warn("telemetry: install ID kept in memory for this run", "error", err)
+		}
+		c.ident, c.haveID = ident, true
+	}
+	if st.Enabled != c.status.Enabled || st.Switch != c.status.Switch {
+		c.log.Info("telemetry: state changed", "enabled", st.Enabled, "switch", st.Switch)
+	}
+	c.status, c.debug = st, st.Debug
+	c.enabled.Store(st.Enabled)
+	return st
+}
+
+// debugMode returns the <APP>_TELEMETRY_DEBUG mode of the last refresh.
+func (c *Client) debugMode() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.debug
+}

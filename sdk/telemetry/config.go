@@ -1,0 +1,222 @@
+package telemetry
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/candor-dev/candor/sdk/catalog"
+)
+
+// Defaults applied to zero Config fields.
+const (
+	DefaultQueueSize     = 10000
+	DefaultBatchSize     = 100
+	DefaultFlushInterval = 5 * time.Second
+	DefaultMaxRetryDelay = 5 * time.Minute
+
+	// DefaultSpoolMaxEvents and DefaultSpoolMaxBytes bound the offline spool.
+	DefaultSpoolMaxEvents = 10000
+	DefaultSpoolMaxBytes  = 5 << 20
+
+	// DefaultSentLogMaxBytes is the size at which the sent log is rotated.
+	DefaultSentLogMaxBytes = 1 << 20
+
+	// DefaultRequestTimeout bounds one upload to the collector, including
+	// reading the response headers.
+	DefaultRequestTimeout = 30 * time.Second
+)
+
+// Files the client keeps in Config.Home.
+const (
+	InstallIDFile = "telemetry_id" // the install ID, one UUID on one line
+	ConfigFile    = "config.json"  // the user's persisted choice, key "telemetryEnabled"
+	SpoolDir      = "spool"        // batches waiting for the collector
+)
+
+// Config configures a Client. Zero fields take the documented defaults;
+// only App, Catalog, Endpoint and WriteKey are required.
+type Config struct {
+	// App is the app's name, such as "mux". Upper-cased, with '-' turned
+	// into '_', it prefixes the environment switches: MUX_DISABLE_TELEMETRY,
+	// MUX_E2E and MUX_TELEMETRY_DEBUG. Letters, digits, '_' and '-' only.
+	App string
+	// Catalog lists the events the app may send. Required.
+	Catalog *catalog.Catalog
+	// Endpoint is the collector's base URL, such as http://127.0.0.1:8080.
+	// Events are posted to Endpoint+"/batch/". A trailing slash is ignored.
+	Endpoint string
+	// WriteKey is the project key sent as api_key with every batch.
+	WriteKey string
+	// Home is the app's home folder, holding telemetry_id, config.json and
+	// the spool. "" means ~/.<App>.
+	Home string
+	// Version is the app's version, sent as the base property "version".
+	Version string
+	// Platform is the backend's operating system as Go (GOOS) or Node.js
+	// names it; it is sent as backend_platform with Node.js names, so
+	// "windows" becomes "win32". "" means runtime.GOOS.
+	Platform string
+	// ElectronVersion is the desktop shell's version. "" means "unknown".
+	ElectronVersion string
+	// AllowAutomation sends events under CI, under `go test` and with
+	// <APP>_E2E=1, which are otherwise treated as switched off. The user's
+	// own opt-outs still win.
+	AllowAutomation bool
+
+	// QueueSize is how many captured events wait in memory for the sender.
+	// When it is full, Capture drops the new event. 0 means 10000.
+	QueueSize int
+	// BatchSize is the most events sent in one request. 0 means 100.
+	BatchSize int
+	// FlushInterval is the longest an event waits for its batch to fill.
+	// 0 means 5s.
+	FlushInterval time.Duration
+	// MaxRetryDelay caps the wait between retries of a failed upload.
+	// A Retry-After header from the collector may ask for longer, up to one
+	// hour. 0 means 5m.
+	MaxRetryDelay time.Duration
+
+	// Spool configures the offline spool; the zero value turns it on with
+	// the default bounds.
+	Spool SpoolConfig
+	// SentLog, if set, is the path of a local file that receives a copy of
+	// every event the collector acknowledged, one JSON object per line. It
+	// is rotated to SentLog+".1" at SentLogMaxBytes.
+	SentLog string
+	// SentLogMaxBytes is the size at which SentLog is rotated. 0 means 1 MiB.
+	SentLogMaxBytes int64
+
+	// HTTPClient sends the batches. nil means a client with a 30s timeout
+	// that uses HTTP_PROXY, HTTPS_PROXY and NO_PROXY. Redirects from https
+	// to http are refused on any client.
+	HTTPClient *http.Client
+	// Logger receives the client's own problems: failed uploads, dropped
+	// events, rejected properties (names only, never values). nil means
+	// silent.
+	Logger *slog.Logger
+	// Clock stamps each event when it is captured; nil means time.Now. It is
+	// used for event timestamps only, never for timers.
+	Clock func() time.Time
+	// Getenv reads the environment switches; nil means os.Getenv.
+	Getenv func(string) string
+	// DebugOutput receives the events printed by <APP>_TELEMETRY_DEBUG.
+	// nil means os.Stderr.
+	DebugOutput io.Writer
+}
+
+// SpoolConfig configures the offline spool in <Home>/spool, which keeps
+// batches while the collector is unreachable and the events still queued at
+// Close, and sends them first on the next start.
+type SpoolConfig struct {
+	// Disabled turns the spool off: undeliverable events then wait in
+	// memory, bounded by QueueSize, and are dropped at Close.
+	Disabled bool
+	// MaxEvents bounds the events kept; the oldest batches are dropped
+	// first. 0 means 10000.
+	MaxEvents int
+	// MaxBytes bounds the spool's size on disk. 0 means 5 MiB.
+	MaxBytes int64
+}
+
+// ErrInvalidConfig is wrapped by every error Validate returns.
+var ErrInvalidConfig = errors.New("invalid telemetry config")
+
+// Validate checks the fields that have no default. Each error names the
+// field and its value.
+func (c *Config) Validate() error {
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
+	}
+	if c.App == "" {
+		return fail(`App is empty: set it to the app's name, such as "mux"`)
+	}
+	for i := 0; i < len(c.App); i++ {
+		b := c.App[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '-') {
+			return fail("App %q: use only letters, digits, '_' and '-'", c.App)
+		}
+	}
+	if c.Catalog == nil {
+		return fail("Catalog is nil: pass the app's event catalog")
+	}
+	u, err := url.Parse(c.Endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fail("Endpoint %q: use an http or https base URL, such as http://127.0.0.1:8080", c.Endpoint)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fail("Endpoint %q: remove the query, fragment or user info", c.Endpoint)
+	}
+	if strings.TrimSpace(c.WriteKey) == "" {
+		return fail("WriteKey is empty: set the project key the collector expects")
+	}
+	if c.QueueSize < 0 || c.BatchSize < 0 || c.FlushInterval < 0 || c.MaxRetryDelay < 0 {
+		return fail("QueueSize %d, BatchSize %d, FlushInterval %s, MaxRetryDelay %s: use 0 for the default or a positive value",
+			c.QueueSize, c.BatchSize, c.FlushInterval, c.MaxRetryDelay)
+	}
+	if c.Spool.MaxEvents < 0 || c.Spool.MaxBytes < 0 || c.SentLogMaxBytes < 0 {
+		return fail("Spool.MaxEvents %d, Spool.MaxBytes %d, SentLogMaxBytes %d: use 0 for the default or a positive value",
+			c.Spool.MaxEvents, c.Spool.MaxBytes, c.SentLogMaxBytes)
+	}
+	return nil
+}
+
+// withDefaults returns a copy of c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	if c.QueueSize == 0 {
+		c.QueueSize = DefaultQueueSize
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = DefaultFlushInterval
+	}
+	if c.MaxRetryDelay == 0 {
+		c.MaxRetryDelay = DefaultMaxRetryDelay
+	}
+	if c.Spool.MaxEvents == 0 {
+		c.Spool.MaxEvents = DefaultSpoolMaxEvents
+	}
+	if c.Spool.MaxBytes == 0 {
+		c.Spool.MaxBytes = DefaultSpoolMaxBytes
+	}
+	if c.SentLogMaxBytes == 0 {
+		c.SentLogMaxBytes = DefaultSentLogMaxBytes
+	}
+	if c.ElectronVersion == "" {
+		c.ElectronVersion = "unknown"
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.Getenv == nil {
+		c.Getenv = os.Getenv
+	}
+	if c.DebugOutput == nil {
+		c.DebugOutput = os.Stderr
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	c.Endpoint = strings.TrimRight(c.Endpoint, "/")
+	if c.Home == "" {
+		if dir, err := os.UserHomeDir(); err == nil {
+			c.Home = filepath.Join(dir, "."+c.App)
+		}
+	}
+	return c
+}
+
+// envPrefix returns the prefix of the app's environment switches: "mux"
+// gives "MUX_".
+func envPrefix(app string) string {
+	return strings.ReplaceAll(strings.ToUpper(app), "-", "_") + "_"
+}

@@ -1,0 +1,229 @@
+package telemetry
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/candor-dev/candor/sdk/catalog"
+)
+
+// identity is the install ID and how it was obtained.
+type identity struct {
+	id string
+	// created is true in the one process that created the ID file.
+	created bool
+	// persisted is false when the ID lives in memory only because the home
+	// folder cannot be written.
+	persisted bool
+}
+
+// Timing of the lock that guards replacing a corrupt ID file.
+const (
+	idLockWait  = 5 * time.Second  // give up waiting for another process
+	idLockStale = 10 * time.Second // a lock this old was left by a crash
+	idFreshFile = time.Second      // an empty file this young may still be written
+)
+
+// newUUID returns a random UUID version 4 from crypto/rand.
+func newUUID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		// crypto/rand.Read does not fail on supported platforms since Go 1.24.
+		panic(err)
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
+}
+
+// loadIdentity returns the install ID kept in home, creating it when there
+// is none. An empty, corrupt or unreadable file is replaced. When home
+// cannot be written, the ID lives in memory for this process only.
+//
+// Creation is safe between processes: the new ID is written to a temporary
+// file and hard-linked to its final name, which fails when another process
+// linked first, so every process ends with the same ID and exactly one sees
+// created == true.
+func loadIdentity(home string) (identity, error) {
+	if home == "" {
+		return identity{id: newUUID()}, errors.New("no home folder: set Config.Home")
+	}
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return identity{id: newUUID()}, fmt.Errorf("create home folder: %s", errorText(err))
+	}
+	path := filepath.Join(home, InstallIDFile)
+	for range 50 {
+		id, err := readID(path)
+		switch {
+		case err == nil:
+			return identity{id: id, persisted: true}, nil
+		case errors.Is(err, fs.ErrNotExist):
+			created, err := createID(path)
+			if err == nil {
+				return identity{id: created, created: true, persisted: true}, nil
+			}
+			if !errors.Is(err, fs.ErrExist) {
+				return identity{id: newUUID()}, err
+			}
+		case errors.Is(err, errIDBeingWritten):
+			time.Sleep(20 * time.Millisecond)
+		default:
+			id, err := replaceID(path)
+			if err != nil {
+				return identity{id: newUUID()}, err
+			}
+			return identity{id: id, persisted: true}, nil
+		}
+	}
+	return identity{id: newUUID()}, errors.New("read install ID: the file kept changing while it was read")
+}
+
+var (
+	errIDBeingWritten = errors.New("install ID file is empty and was just created")
+	errIDInvalid      = errors.New("install ID file does not hold a UUID")
+	errLockBusy       = errors.New("another process is replacing the install ID")
+)
+
+// readID reads and checks the ID file.
+func readID(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	id := strings.TrimSpace(string(data))
+	if catalog.IsUUID(id) {
+		return strings.ToLower(id), nil
+	}
+	if id == "" {
+		if info, err := os.Stat(path); err == nil && time.Since(info.ModTime()) < idFreshFile {
+			return "", errIDBeingWritten
+		}
+	}
+	return "", errIDInvalid
+}
+
+// createID writes a new ID to path, failing with fs.ErrExist when another
+// process created the file first.
+func createID(path string) (string, error) {
+	id := newUUID()
+	tmp, err := writeTemp(filepath.Dir(path), ".telemetry_id-*", []byte(id+"\n"))
+	if err != nil {
+		return "", fmt.Errorf("write install ID: %s", errorText(err))
+	}
+	defer os.Remove(tmp)
+	err = os.Link(tmp, path)
+	if err == nil {
+		return id, nil
+	}
+	if errors.Is(err, fs.ErrExist) {
+		return "", fs.ErrExist
+	}
+	// Some file systems have no hard links: create the file exclusively
+	// instead. A reader may then see it empty for a moment, which readID
+	// reports as errIDBeingWritten.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return "", fs.ErrExist
+		}
+		return "", fmt.Errorf("create install ID: %s", errorText(err))
+	}
+	_, werr := f.WriteString(id + "\n")
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		return "", fmt.Errorf("write install ID: %s", errorText(err))
+	}
+	return id, nil
+}
+
+// replaceID replaces a corrupt or unreadable ID file while holding a lock
+// file, so that processes replacing it at the same time agree on one ID.
+func replaceID(path string) (string, error) {
+	unlock, err := lockFile(path + ".lock")
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+
+	if id, err := readID(path); err == nil {
+		return id, nil
+	}
+	id := newUUID()
+	tmp, err := writeTemp(filepath.Dir(path), ".telemetry_id-*", []byte(id+"\n"))
+	if err != nil {
+		return "", fmt.Errorf("write install ID: %s", errorText(err))
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("replace install ID: %s", errorText(err))
+	}
+	return id, nil
+}
+
+// lockFile creates path exclusively and returns the function that removes
+// it. It waits up to idLockWait for another holder and takes over a lock
+// older than idLockStale.
+func lockFile(path string) (func(), error) {
+	deadline := time.Now().Add(idLockWait)
+	for {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			f.Close()
+			return func() { os.Remove(path) }, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("lock install ID: %s", errorText(err))
+		}
+		if info, err := os.Stat(path); err == nil && time.Since(info.ModTime()) > idLockStale {
+			os.Remove(path)
+			continue
+		}
+		if time.Now().After(deadline) {
+			return nil, errLockBusy
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// writeTemp writes data to a new file in dir with mode 0600, synced to
+// disk, and returns its path.
+func writeTemp(dir, pattern string, data []byte) (string, error) {
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return "", err
+	}
+	name := f.Name()
+	err = f.Chmod(0o600)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(name)
+		return "", err
+	}
+	return name, nil
+}

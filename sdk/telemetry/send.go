@@ -1,0 +1,199 @@
+package telemetry
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Upload limits.
+const (
+	// maxBatchBytes bounds the uncompressed JSON of one batch's events.
+	maxBatchBytes = 512 << 10
+	// maxRetryAfter caps the wait a collector may ask for with Retry-After.
+	maxRetryAfter = time.Hour
+	// retryBase is the backoff ceiling of the first retry; each further
+	// failure doubles it up to Config.MaxRetryDelay.
+	retryBase = 500 * time.Millisecond
+	// maxRedirects is how many redirects an upload follows.
+	maxRedirects = 3
+)
+
+// errInsecureRedirect is returned for a redirect from https to http, which
+// would send the batch and the write key in clear text.
+var errInsecureRedirect = errors.New("redirect from https to http refused")
+
+// newHTTPClient returns the client that uploads batches: a copy of base, or
+// of a default client when base is nil, whose redirect policy refuses
+// https→http downgrades before applying base's own policy.
+func newHTTPClient(base *http.Client) (client *http.Client, owned bool) {
+	if base == nil {
+		transport := http.DefaultTransport.(*http.Transport).Clone()
+		transport.Proxy = http.ProxyFromEnvironment
+		transport.ResponseHeaderTimeout = DefaultRequestTimeout
+		base = &http.Client{Transport: transport, Timeout: DefaultRequestTimeout}
+		owned = true
+	}
+	c := *base
+	next := base.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) > 0 && via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
+			return errInsecureRedirect
+		}
+		if len(via) >= maxRedirects {
+			return fmt.Errorf("stopped after %d redirects", maxRedirects)
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		return nil
+	}
+	return &c, owned
+}
+
+// outcome is the action an upload attempt calls for.
+type outcome int
+
+const (
+	outcomeSent   outcome = iota // acknowledged with 2xx
+	outcomeRetry                 // network error, 408, 429 or 5xx
+	outcomeSplit                 // 413: send the halves separately
+	outcomeReject                // any other status: drop the batch
+)
+
+type uploadResult struct {
+	outcome    outcome
+	status     int           // HTTP status, 0 for network errors
+	retryAfter time.Duration // from the Retry-After header, 0 if none
+	dropReason string        // for outcomeReject
+	err        error
+}
+
+// uploader posts batches to the collector.
+type uploader struct {
+	url      string
+	writeKey []byte // JSON-quoted
+	client   *http.Client
+	gz       *gzip.Writer
+	body     bytes.Buffer
+	raw      bytes.Buffer
+}
+
+func newUploader(endpoint, writeKey string, client *http.Client) *uploader {
+	key, _ := json.Marshal(writeKey)
+	return &uploader{url: endpoint + "/batch/", writeKey: key, client: client, gz: gzip.NewWriter(io.Discard)}
+}
+
+// payload returns the uncompressed request body for events.
+func (u *uploader) payload(events [][]byte) []byte {
+	u.raw.Reset()
+	u.raw.WriteString(`{"api_key":`)
+	u.raw.Write(u.writeKey)
+	u.raw.WriteString(`,"batch":[`)
+	for i, ev := range events {
+		if i > 0 {
+			u.raw.WriteByte(',')
+		}
+		u.raw.Write(ev)
+	}
+	u.raw.WriteString(`],"sent_at":"`)
+	u.raw.WriteString(time.Now().UTC().Format(time.RFC3339Nano))
+	u.raw.WriteString(`"}`)
+	return u.raw.Bytes()
+}
+
+// upload posts one batch, gzip-compressed, and classifies the response.
+func (u *uploader) upload(ctx context.Context, events [][]byte) uploadResult {
+	u.body.Reset()
+	u.gz.Reset(&u.body)
+	if _, err := u.gz.Write(u.payload(events)); err != nil {
+		return uploadResult{outcome: outcomeReject, dropReason: DropEncodeFailed, err: err}
+	}
+	if err := u.gz.Close(); err != nil {
+		return uploadResult{outcome: outcomeReject, dropReason: DropEncodeFailed, err: err}
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, DefaultRequestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.url, bytes.NewReader(u.body.Bytes()))
+	if err != nil {
+		return uploadResult{outcome: outcomeReject, dropReason: DropRejected, err: err}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Encoding", "gzip")
+	req.Header.Set("User-Agent", LibraryName+"/"+LibraryVersion)
+
+	resp, err := u.client.Do(req)
+	if err != nil {
+		if errors.Is(err, errInsecureRedirect) {
+			return uploadResult{outcome: outcomeReject, dropReason: DropInsecureRedirect, err: err}
+		}
+		return uploadResult{outcome: outcomeRetry, err: err}
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	return classify(resp)
+}
+
+func classify(resp *http.Response) uploadResult {
+	code := resp.StatusCode
+	res := uploadResult{status: code}
+	switch {
+	case code >= 200 && code < 300:
+		res.outcome = outcomeSent
+	case code == http.StatusRequestEntityTooLarge:
+		res.outcome = outcomeSplit
+	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
+		res.outcome = outcomeRetry
+		res.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		res.err = fmt.Errorf("collector responded with %s", resp.Status)
+	default:
+		res.outcome = outcomeReject
+		res.dropReason = DropRejected
+		res.err = fmt.Errorf("collector responded with %s", resp.Status)
+	}
+	return res
+}
+
+// parseRetryAfter reads a Retry-After header in seconds or as an HTTP date,
+// capped at maxRetryAfter. It returns 0 for a missing or invalid header.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		if secs > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
+		d = time.Duration(secs) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), maxRetryAfter)
+}
+
+// backoff returns the wait before retry number attempt (1 for the first):
+// full jitter, a uniform random duration up to min(maxDelay,
+// retryBase·2^(attempt-1)), but at least retryAfter.
+func backoff(attempt int, maxDelay, retryAfter time.Duration) time.Duration {
+	ceiling := maxDelay
+	if attempt < 30 {
+		if d := retryBase << (attempt - 1); d > 0 && d < ceiling {
+			ceiling = d
+		}
+	}
+	wait := time.Millisecond + rand.N(ceiling)
+	return max(wait, retryAfter)
+}

@@ -1,0 +1,128 @@
+package telemetry
+
+import (
+	"maps"
+	"sync"
+	"sync/atomic"
+)
+
+// Reasons an event is dropped, the keys of Stats.DroppedByReason. Events
+// that break their catalog class are dropped with the catalog's reason,
+// such as "looks_like_path" or "not_in_enum".
+const (
+	DropQueueFull        = "queue_full"        // Capture found the queue full
+	DropClosed           = "closed"            // captured after Close
+	DropDisabled         = "disabled"          // queued when telemetry was switched off
+	DropRejected         = "rejected"          // the collector responded with a 4xx other than 408, 413 and 429
+	DropTooLarge         = "too_large"         // a single event the collector rejected with 413
+	DropInsecureRedirect = "insecure_redirect" // the collector redirected from https to http
+	DropRetryBufferFull  = "retry_buffer_full" // waiting in memory for a retry with the spool off
+	DropSpoolFull        = "spool_full"        // the oldest spooled batches, evicted by newer ones
+	DropShutdown         = "shutdown"          // left at Close with nowhere to keep it
+	DropEncodeFailed     = "encode_failed"     // the event could not be turned into JSON
+)
+
+// Stats counts what happened to the events since New. Each captured event
+// is counted once in Sent, Dropped, Queued or Spooled, except while it is
+// being uploaded; Sent and Spooled also count spooled events of earlier
+// runs.
+type Stats struct {
+	// Captured counts the Capture calls while enabled, including events
+	// dropped at once because the queue was full or the client closed.
+	Captured int64
+	// Sent counts the events the collector acknowledged with a 2xx status.
+	Sent int64
+	// Dropped counts the events that will never be sent, in total and by
+	// reason (see the Drop constants and the catalog's reasons).
+	Dropped         int64
+	DroppedByReason map[string]int64
+	// Violations counts property values that broke their class, by the
+	// catalog's reason, including optional properties that were left out of
+	// an event that was still sent.
+	Violations map[string]int64
+	// Queued counts the events waiting in memory.
+	Queued int64
+	// Spooled counts the events waiting in the spool on disk, including
+	// spooled events of earlier runs.
+	Spooled int64
+	// Ignored counts the Capture calls while telemetry was disabled; those
+	// events were never queued.
+	Ignored int64
+	// Printed counts the events written to DebugOutput.
+	Printed int64
+	// Retries counts failed uploads that were retried.
+	Retries int64
+}
+
+// counters backs Stats. The fields Capture touches are atomics; the maps
+// are guarded by mu.
+type counters struct {
+	captured atomic.Int64
+	ignored  atomic.Int64
+	queueFul atomic.Int64
+	closed   atomic.Int64
+	sent     atomic.Int64
+	queued   atomic.Int64 // in the sender's batches, not counting the channel
+	spooled  atomic.Int64
+	printed  atomic.Int64
+	retries  atomic.Int64
+
+	mu         sync.Mutex
+	dropped    map[string]int64
+	violations map[string]int64
+}
+
+func (c *counters) drop(reason string, n int64) {
+	if n <= 0 {
+		return
+	}
+	c.mu.Lock()
+	if c.dropped == nil {
+		c.dropped = map[string]int64{}
+	}
+	c.dropped[reason] += n
+	c.mu.Unlock()
+}
+
+func (c *counters) violation(reason string) {
+	c.mu.Lock()
+	if c.violations == nil {
+		c.violations = map[string]int64{}
+	}
+	c.violations[reason]++
+	c.mu.Unlock()
+}
+
+// snapshot returns the counters; queueLen is the number of events in the
+// capture channel.
+func (c *counters) snapshot(queueLen int) Stats {
+	s := Stats{
+		Captured: c.captured.Load(),
+		Sent:     c.sent.Load(),
+		Queued:   c.queued.Load() + int64(queueLen),
+		Spooled:  c.spooled.Load(),
+		Ignored:  c.ignored.Load(),
+		Printed:  c.printed.Load(),
+		Retries:  c.retries.Load(),
+	}
+	c.mu.Lock()
+	s.DroppedByReason = maps.Clone(c.dropped)
+	s.Violations = maps.Clone(c.violations)
+	c.mu.Unlock()
+	if s.DroppedByReason == nil {
+		s.DroppedByReason = map[string]int64{}
+	}
+	if s.Violations == nil {
+		s.Violations = map[string]int64{}
+	}
+	if n := c.queueFul.Load(); n > 0 {
+		s.DroppedByReason[DropQueueFull] += n
+	}
+	if n := c.closed.Load(); n > 0 {
+		s.DroppedByReason[DropClosed] += n
+	}
+	for _, n := range s.DroppedByReason {
+		s.Dropped += n
+	}
+	return s
+}
