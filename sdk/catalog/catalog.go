@@ -197,7 +197,15 @@ func (c *Catalog) Normalize(event string, props map[string]any) (map[string]any,
 			}
 			return nil, nil, &Violation{Event: event, Property: p.Name, Reason: ReasonMissing}
 		}
-		value, reason := p.normalize(raw)
+		var value any
+		var reason Reason
+		if p.Class == Object {
+			value, reason = p.normalizeObject(raw, func(name string, r Reason) {
+				dropped = append(dropped, Violation{Event: event, Property: p.Name + "." + name, Reason: r})
+			})
+		} else {
+			value, reason = p.normalize(raw)
+		}
 		if reason != "" {
 			if p.Optional {
 				dropped = append(dropped, Violation{Event: event, Property: p.Name, Reason: reason})

@@ -31,10 +31,12 @@ const (
 	Count Class = "count"
 	// Identifier is a short name such as a model id, an error type or a
 	// provider: ASCII letters, digits and ._:/- only, at most 100 characters,
-	// and nothing that looks like a path, an email address or a secret.
+	// and nothing that looks like a path, an email address, a URL, a secret,
+	// an IP address or a run of more than 8 digits.
 	Identifier Class = "identifier"
 	// Version is a version string such as 1.4.2, v2.0.0-rc.1 or go1.26.8, or
-	// the word unknown.
+	// the word unknown: at most 8 letters, then a digit, then letters, digits
+	// and .+_-, with nothing that looks like a secret.
 	Version Class = "version"
 	// UserAgent is a browser user agent, reduced to the browser family, its
 	// major version and the OS family, such as "Chrome 131 (macOS)".
@@ -86,6 +88,8 @@ const (
 	ReasonLooksLikeURL    Reason = "looks_like_url"
 	ReasonLooksLikeSecret Reason = "looks_like_secret"
 	ReasonInvalidVersion  Reason = "invalid_version"
+	ReasonLooksLikeIP     Reason = "looks_like_ip"     // an IPv4 or IPv6 address
+	ReasonLooksLikeNumber Reason = "looks_like_number" // a phone, card or account number
 )
 
 // Violation is one value that broke its class. It names the event and the
@@ -150,7 +154,7 @@ func (p *Property) normalize(v any) (any, Reason) {
 		}
 		return math.Max(0, math.Min(math.Floor(f), float64(p.Max))), ""
 	case Object:
-		return p.normalizeObject(v)
+		return p.normalizeObject(v, nil)
 	case Variant:
 		switch x := v.(type) {
 		case nil:
@@ -256,7 +260,9 @@ func (p *Property) bucket(f float64) float64 {
 	return edge
 }
 
-func (p *Property) normalizeObject(v any) (any, Reason) {
+// normalizeObject normalizes a nested object. report, if not nil, receives
+// the name and reason of each optional nested property that was left out.
+func (p *Property) normalizeObject(v any, report func(name string, r Reason)) (any, Reason) {
 	m, ok := v.(map[string]any)
 	if !ok {
 		return nil, ReasonWrongType
@@ -271,9 +277,18 @@ func (p *Property) normalizeObject(v any) (any, Reason) {
 			}
 			return nil, ReasonMissing
 		}
-		value, r := sub.normalize(raw)
+		var value any
+		var r Reason
+		if sub.Class == Object {
+			value, r = sub.normalizeObject(raw, prefixed(report, sub.Name))
+		} else {
+			value, r = sub.normalize(raw)
+		}
 		if r != "" {
 			if sub.Optional {
+				if report != nil {
+					report(sub.Name, r)
+				}
 				continue
 			}
 			return nil, r
@@ -286,4 +301,13 @@ func (p *Property) normalizeObject(v any) (any, Reason) {
 		}
 	}
 	return out, ""
+}
+
+// prefixed returns a report function that names nested properties as
+// "parent.child".
+func prefixed(report func(string, Reason), parent string) func(string, Reason) {
+	if report == nil {
+		return nil
+	}
+	return func(name string, r Reason) { report(parent+"."+name, r) }
 }

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"math"
+	"net/netip"
 	"strings"
 )
 
@@ -17,7 +18,7 @@ func checkIdentifier(s string) Reason {
 	if strings.ContainsRune(s, '@') {
 		return ReasonLooksLikeEmail
 	}
-	if strings.ContainsAny(s, "?#&=") && strings.Contains(s, "://") {
+	if looksLikeURL(s) {
 		return ReasonLooksLikeURL
 	}
 	if strings.ContainsAny(s, `\~`) || looksLikePath(s) {
@@ -31,7 +32,82 @@ func checkIdentifier(s string) Reason {
 	if looksLikeSecret(s) {
 		return ReasonLooksLikeSecret
 	}
+	if looksLikeIP(s) {
+		return ReasonLooksLikeIP
+	}
+	if looksLikeNumber(s) {
+		return ReasonLooksLikeNumber
+	}
 	return ""
+}
+
+// urlSchemes start URLs that carry no "://".
+var urlSchemes = []string{"mailto:", "file:", "data:", "javascript:", "tel:"}
+
+// looksLikeURL reports whether s holds a URL, which may carry a host, a
+// user name, a password or a query.
+func looksLikeURL(s string) bool {
+	if strings.Contains(s, "://") {
+		return true
+	}
+	lower := strings.ToLower(s)
+	for _, scheme := range urlSchemes {
+		if strings.HasPrefix(lower, scheme) {
+			return true
+		}
+	}
+	return false
+}
+
+// looksLikeIP reports whether s is, or contains between separators, an IPv4
+// or IPv6 address, with or without a port or prefix length.
+func looksLikeIP(s string) bool {
+	if _, err := netip.ParseAddr(s); err == nil {
+		return true
+	}
+	if _, err := netip.ParseAddrPort(s); err == nil {
+		return true
+	}
+	if _, err := netip.ParsePrefix(s); err == nil {
+		return true
+	}
+	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r != '.' && (r < '0' || r > '9') }) {
+		if strings.Count(part, ".") == 3 {
+			if addr, err := netip.ParseAddr(part); err == nil && addr.Is4() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// maxDigitRun is the longest run of digits an identifier may hold. Dates
+// such as 20241022 in model ids have 8; phone, card and account numbers
+// have more.
+const maxDigitRun = 8
+
+// looksLikeNumber reports whether s holds a phone, card or account number:
+// a run of more than maxDigitRun digits, or more than maxDigitRun digits in
+// total with nothing but separators between them.
+func looksLikeNumber(s string) bool {
+	run, total, letters := 0, 0, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			run++
+			total++
+			if run > maxDigitRun {
+				return true
+			}
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			letters++
+			run = 0
+		default:
+			run = 0
+		}
+	}
+	return letters == 0 && total > maxDigitRun
 }
 
 func isIdentifierByte(c byte) bool {
@@ -46,8 +122,8 @@ func looksLikePath(s string) bool {
 	if s[0] == '/' || s[0] == '.' && strings.HasPrefix(s, "./") {
 		return true
 	}
-	if len(s) >= 2 && s[1] == ':' && (s[0]|0x20 >= 'a' && s[0]|0x20 <= 'z') &&
-		(len(s) == 2 || s[2] == '/' || s[2] == '\\') {
+	// A drive letter: C:, C:/x, C:\x and the drive-relative C:x.
+	if len(s) >= 2 && s[1] == ':' && (s[0]|0x20 >= 'a' && s[0]|0x20 <= 'z') {
 		return true
 	}
 	if strings.Contains(s, "..") || strings.Contains(s, "//") && !strings.Contains(s, "://") {
@@ -74,13 +150,22 @@ var secretPrefixes = []string{
 // looksLikeSecret reports whether s starts like a known token format or has
 // a long run that reads like random key material.
 func looksLikeSecret(s string) bool {
-	for _, p := range secretPrefixes {
-		if strings.HasPrefix(s, p) || strings.Contains(s, "/"+p) || strings.Contains(s, ":"+p) {
-			return true
-		}
+	if hasSecretPrefix(s) {
+		return true
 	}
 	for _, run := range strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune("._:/-", r) }) {
 		if isRandomRun(run) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasSecretPrefix reports whether s, or a part of it after a / or :,
+// starts like the token of a known service.
+func hasSecretPrefix(s string) bool {
+	for _, p := range secretPrefixes {
+		if strings.HasPrefix(s, p) || strings.Contains(s, "/"+p) || strings.Contains(s, ":"+p) {
 			return true
 		}
 	}
@@ -140,12 +225,13 @@ func isHex(s string) bool {
 // isRandomID reports whether s is a UUID of version 4 or 7, or a token of
 // at least 96 random bits: 24 to 64 hex digits, or 16 to 64 base64url
 // characters mixing letters and digits. A token in which one character makes
-// up more than a quarter of it is rejected as not random.
+// up more than a quarter of it is rejected as not random, and so is one that
+// starts like the API key of a known service.
 func isRandomID(s string) bool {
 	if len(s) == 36 {
 		return isUUID(s)
 	}
-	if len(s) > 64 || len(s) < 16 {
+	if len(s) > 64 || len(s) < 16 || hasSecretPrefix(s) {
 		return false
 	}
 	if isHex(s) {
@@ -206,27 +292,46 @@ func isUUID(s string) bool {
 // IsUUID reports whether s is a UUID of version 4 or 7.
 func IsUUID(s string) bool { return isUUID(s) }
 
-// isVersion accepts "unknown" and strings of letters, digits and .+_- that
-// start with a letter or digit, contain a digit and have at most
-// MaxVersionLen characters.
+// maxVersionPrefix is the longest run of letters a version may start
+// with, as in "go1.26.8" or "release2".
+const maxVersionPrefix = 8
+
+// isVersion accepts "unknown" and strings of letters, digits and .+_- of at
+// most MaxVersionLen characters that start with up to maxVersionPrefix
+// letters followed by a digit. A core (the part before the first - or +)
+// without a dot may have at most maxDigitRun digits, so a phone or card
+// number is not a version, and nothing in it may look like a secret.
 func isVersion(s string) bool {
 	if s == "unknown" {
 		return true
 	}
-	if s == "" || len(s) > MaxVersionLen || !isAlnum(s[0]) {
+	if s == "" || len(s) > MaxVersionLen {
 		return false
 	}
-	hasDigit := false
+	prefix := 0
+	for prefix < len(s) && (s[prefix]|0x20 >= 'a' && s[prefix]|0x20 <= 'z') {
+		prefix++
+	}
+	if prefix > maxVersionPrefix || prefix == len(s) || s[prefix] < '0' || s[prefix] > '9' {
+		return false
+	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= '0' && c <= '9' {
-			hasDigit = true
-		}
 		if !isAlnum(c) && c != '.' && c != '+' && c != '_' && c != '-' {
 			return false
 		}
 	}
-	return hasDigit && !strings.Contains(s, "..")
+	if strings.Contains(s, "..") {
+		return false
+	}
+	core := s
+	if i := strings.IndexAny(s, "+-"); i >= 0 {
+		core = s[:i]
+	}
+	if !strings.Contains(core, ".") && looksLikeNumber(core[prefix:]) {
+		return false
+	}
+	return !looksLikeSecret(s)
 }
 
 func isAlnum(c byte) bool {

@@ -1,0 +1,315 @@
+package catalog
+
+import (
+	"errors"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestRoundBase2(t *testing.T) {
+	tests := []struct {
+		in   float64
+		want float64
+	}{
+		{0, 0},
+		{-1, 0},
+		{-350, 0},
+		{math.Copysign(0, -1), 0},
+		{1, 1},
+		{2, 2},
+		{3, 4},
+		{350, 512},
+		{512, 512},
+		{513, 1024},
+		{1200, 2048},
+		{0.3, 0.5},
+		{0.5, 0.5},
+		{0.0001, 1.0 / 8192},
+		{MaxExactNumber, MaxExactNumber},
+	}
+	for _, tt := range tests {
+		got, ok := RoundBase2(tt.in)
+		if !ok || got != tt.want {
+			t.Errorf("RoundBase2(%v) = %v, %v; want %v, true", tt.in, got, ok, tt.want)
+		}
+	}
+	for _, bad := range []float64{math.NaN(), math.Inf(1), math.Inf(-1), MaxExactNumber * 2, math.MaxFloat64} {
+		if got, ok := RoundBase2(bad); ok {
+			t.Errorf("RoundBase2(%v) = %v, true; want rejected", bad, got)
+		}
+	}
+}
+
+type numbers struct {
+	Length   int      `json:"length_b2" candor:"base2"`
+	Seconds  float64  `json:"seconds_b2" candor:"base2"`
+	Optional *float64 `json:"optional_b2,omitempty" candor:"base2,optional"`
+	Tools    int      `json:"tools" candor:"count,max=100"`
+	Percent  float64  `json:"percent" candor:"bucket,edges=0|10|50|100"`
+}
+
+func (numbers) EventName() string { return "numbers" }
+
+func TestNormalizeNumbers(t *testing.T) {
+	c := New("test")
+	c.MustRegister(numbers{}, "")
+	tests := []struct {
+		name  string
+		props map[string]any
+		want  map[string]any
+		err   Reason
+		drops []Violation
+	}{
+		{
+			name:  "rounded and clamped",
+			props: map[string]any{"length_b2": 350, "seconds_b2": 0.3, "tools": 1000, "percent": 73.5},
+			want:  map[string]any{"length_b2": 512.0, "seconds_b2": 0.5, "tools": 100.0, "percent": 50.0},
+		},
+		{
+			name:  "zero and negative",
+			props: map[string]any{"length_b2": 0, "seconds_b2": -4.5, "tools": -3, "percent": -1},
+			want:  map[string]any{"length_b2": 0.0, "seconds_b2": 0.0, "tools": 0.0, "percent": 0.0},
+		},
+		{name: "NaN", props: map[string]any{"length_b2": 1, "seconds_b2": math.NaN(), "tools": 1, "percent": 1}, err: ReasonNotFinite},
+		{name: "+Inf", props: map[string]any{"length_b2": 1, "seconds_b2": math.Inf(1), "tools": 1, "percent": 1}, err: ReasonNotFinite},
+		{name: "-Inf count", props: map[string]any{"length_b2": 1, "seconds_b2": 1, "tools": math.Inf(-1), "percent": 1}, err: ReasonNotFinite},
+		{name: "huge", props: map[string]any{"length_b2": math.MaxInt64, "seconds_b2": 1, "tools": 1, "percent": 1}, err: ReasonOutOfRange},
+		{name: "huge negative", props: map[string]any{"length_b2": 1, "seconds_b2": -1e300, "tools": 1, "percent": 1}, err: ReasonOutOfRange},
+		{name: "string", props: map[string]any{"length_b2": "12", "seconds_b2": 1, "tools": 1, "percent": 1}, err: ReasonWrongType},
+		{
+			name:  "optional NaN left out",
+			props: map[string]any{"length_b2": 1, "seconds_b2": 1, "tools": 1, "percent": 1, "optional_b2": math.NaN()},
+			want:  map[string]any{"length_b2": 1.0, "seconds_b2": 1.0, "tools": 1.0, "percent": 0.0},
+			drops: []Violation{{Event: "numbers", Property: "optional_b2", Reason: ReasonNotFinite}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, drops, err := c.Normalize("numbers", tt.props)
+			if tt.err != "" {
+				var v *Violation
+				if !errors.As(err, &v) || v.Reason != tt.err {
+					t.Fatalf("error = %v, want reason %s", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Normalize: %v", err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+			if !reflect.DeepEqual(drops, tt.drops) {
+				t.Errorf("violations %v, want %v", drops, tt.drops)
+			}
+		})
+	}
+}
+
+func TestIdentifierClass(t *testing.T) {
+	accepted := []string{
+		"anthropic/claude-sonnet-4-5", "gpt-4o-2024-08-06", "claude-3-5-sonnet-20241022",
+		"openai", "apiKey", "baseUrl", "TypeError", "ollama:llama3.1", "mistral.large-2", "plan", "a",
+	}
+	for _, s := range accepted {
+		if r := checkIdentifier(s); r != "" {
+			t.Errorf("checkIdentifier(%q) = %s, want accepted", s, r)
+		}
+	}
+	rejected := map[string]Reason{
+		"":                                  ReasonInvalidString,
+		strings.Repeat("a", 101):            ReasonTooLong,
+		"/home/alice/project":               ReasonLooksLikePath,
+		"home/alice/project":                ReasonLooksLikePath,
+		"Users/alice":                       ReasonLooksLikePath,
+		`C:\Users\alice`:                    ReasonLooksLikePath,
+		"C:/Users/alice":                    ReasonLooksLikePath,
+		"D:projects":                        ReasonLooksLikePath,
+		"~/code":                            ReasonLooksLikePath,
+		"../etc/passwd":                     ReasonLooksLikePath,
+		"./secrets":                         ReasonLooksLikePath,
+		"alice@example.com":                 ReasonLooksLikeEmail,
+		"https://example.com/alice":         ReasonLooksLikeURL,
+		"http://localhost:3000":             ReasonLooksLikeURL,
+		"mailto:bob":                        ReasonLooksLikeURL,
+		"file:///etc":                       ReasonLooksLikeURL,
+		"sk-proj-abc123":                    ReasonLooksLikeSecret,
+		"ghp_1234567890abcdefghijklmnopqrs": ReasonLooksLikeSecret,
+		"AKIAIOSFODNN7EXAMPLE":              ReasonLooksLikeSecret,
+		"eyJhbGciOiJIUzI1NiJ9":              ReasonLooksLikeSecret,
+		"0123456789abcdef0123456789abcdef":  ReasonLooksLikeSecret,
+		"192.168.1.23":                      ReasonLooksLikeIP,
+		"host-10.0.0.7":                     ReasonLooksLikeIP,
+		"fe80::1":                           ReasonLooksLikeIP,
+		"::1":                               ReasonLooksLikeIP,
+		"127.0.0.1:8080":                    ReasonLooksLikeIP,
+		"5551234567":                        ReasonLooksLikeNumber,
+		"4111-1111-1111-1111":               ReasonLooksLikeNumber,
+		"order123456789":                    ReasonLooksLikeNumber,
+		"free text":                         ReasonInvalidString,
+		"nul\x00":                           ReasonInvalidString,
+		"caf\xc3":                           ReasonInvalidString,
+	}
+	for s, want := range rejected {
+		if got := checkIdentifier(s); got != want {
+			t.Errorf("checkIdentifier(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
+
+func TestVersionClass(t *testing.T) {
+	for _, s := range []string{"1.4.2", "v2.0.0-rc.1", "go1.26.8", "unknown", "0.1.0+build.5", "10.0.19045.3803", "20241022", "33.2.1", "1"} {
+		if !isVersion(s) {
+			t.Errorf("isVersion(%q) = false, want true", s)
+		}
+	}
+	for _, s := range []string{"", "dev", "v", "1..2", "1.0 beta", "release-2024", "sk-proj-abcdefghijklmnop123456", "ghp_abc123",
+		"4111111111111111", "/usr/1.0", "alice@1.0", "1.0.0-" + strings.Repeat("x", 64)} {
+		if isVersion(s) {
+			t.Errorf("isVersion(%q) = true, want false", s)
+		}
+	}
+}
+
+func TestRandomIDClass(t *testing.T) {
+	for _, s := range []string{
+		"3f1c2b7e-9a4d-4c1e-8b2a-5d6e7f809a1b", // v4
+		"01890a5d-ac96-774b-bcce-b302099a8057", // v7
+		"0123456789abcdef01234567",             // 96 bits of hex
+		"Qm9vbGVhbjEyMzQ1Njc4OQ",               // base64url
+	} {
+		if !isRandomID(s) {
+			t.Errorf("isRandomID(%q) = false, want true", s)
+		}
+	}
+	for _, s := range []string{
+		"3f1c2b7e-9a4d-1c1e-8b2a-5d6e7f809a1b", // v1
+		"0123456789abcdef",                     // 64 bits
+		"aaaaaaaaaaaaaaaaaaaaaaaa",
+		"sk-proj-abcdefghijklmnop123456",
+		"ghp_1234567890abcdefghij",
+		"AKIAIOSFODNN7EXAMPLE1234",
+		"alice@example.com",
+		"workspace-of-alice",
+	} {
+		if isRandomID(s) {
+			t.Errorf("isRandomID(%q) = true, want false", s)
+		}
+	}
+}
+
+type inner struct {
+	Name string `json:"name,omitempty" candor:"identifier,optional"`
+	Kind string `json:"kind" candor:"enum=a|b"`
+}
+
+type withObject struct {
+	Inner inner `json:"inner" candor:"object"`
+}
+
+func (withObject) EventName() string { return "with_object" }
+
+func TestNestedViolationsNamed(t *testing.T) {
+	c := New("test")
+	c.MustRegister(withObject{}, "")
+	name, props, err := c.Properties(withObject{Inner: inner{Name: "/home/alice", Kind: "a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, drops, err := c.Normalize(name, props)
+	if err != nil {
+		t.Fatalf("Normalize: %v", err)
+	}
+	want := []Violation{{Event: "with_object", Property: "inner.name", Reason: ReasonLooksLikePath}}
+	if !reflect.DeepEqual(drops, want) {
+		t.Errorf("violations %v, want %v", drops, want)
+	}
+	if !reflect.DeepEqual(got, map[string]any{"inner": map[string]any{"kind": "a"}}) {
+		t.Errorf("normalized %v, want the path left out", got)
+	}
+}
+
+type noClass struct {
+	Model string `json:"model"`
+}
+
+func (noClass) EventName() string { return "no_class" }
+
+type wrongType struct {
+	Length string `json:"length_b2" candor:"base2"`
+}
+
+func (wrongType) EventName() string { return "wrong_type" }
+
+type optionalNotPointer struct {
+	Flag bool `json:"flag" candor:"bool,optional"`
+}
+
+func (optionalNotPointer) EventName() string { return "optional_not_pointer" }
+
+type unknownClass struct {
+	Name string `json:"name" candor:"free_text"`
+}
+
+func (unknownClass) EventName() string { return "unknown_class" }
+
+type enumWithoutValues struct {
+	Mode string `json:"mode" candor:"enum"`
+}
+
+func (enumWithoutValues) EventName() string { return "enum_without_values" }
+
+type countWithoutMax struct {
+	Tools int `json:"tools" candor:"count"`
+}
+
+func (countWithoutMax) EventName() string { return "count_without_max" }
+
+type noJSONName struct {
+	Model string `candor:"identifier"`
+}
+
+func (noJSONName) EventName() string { return "no_json_name" }
+
+type countFloat struct {
+	Tools float64 `json:"tools" candor:"count,max=5"`
+}
+
+func (countFloat) EventName() string { return "count_float" }
+
+func TestRegisterRejectsBadFields(t *testing.T) {
+	tests := []struct {
+		ev    Event
+		field string
+		want  string
+	}{
+		{noClass{}, "Model", "missing candor tag"},
+		{wrongType{}, "Length", "class base2 needs an integer or float"},
+		{optionalNotPointer{}, "Flag", "a *bool when optional"},
+		{unknownClass{}, "Name", `unknown privacy class "free_text"`},
+		{enumWithoutValues{}, "mode", "enum without values"},
+		{countWithoutMax{}, "tools", "count needs a positive maximum"},
+		{noJSONName{}, "Model", "missing json tag"},
+		{countFloat{}, "Tools", "class count needs an integer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ev.EventName(), func(t *testing.T) {
+			err := New("test").Register(tt.ev, "")
+			if err == nil {
+				t.Fatal("Register succeeded, want an error")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, `"`+tt.ev.EventName()+`"`) {
+				t.Errorf("error %q does not name the event", msg)
+			}
+			if !strings.Contains(msg, tt.field) {
+				t.Errorf("error %q does not name the field %s", msg, tt.field)
+			}
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("error %q does not contain %q", msg, tt.want)
+			}
+		})
+	}
+}
