@@ -1,0 +1,265 @@
+package dashboard
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// SessionCookie is the name of the cookie that contains a dashboard session ID.
+const SessionCookie = "candor_session"
+
+// SessionLifetime is how long a session stays valid after login. It does
+// not slide with use.
+const SessionLifetime = 12 * time.Hour
+
+// maxSessions bounds the memory that sessions use. Logging in beyond it ends
+// the session that would expire first.
+const maxSessions = 1000
+
+// maxFormBytes bounds the body of the login and logout forms.
+const maxFormBytes = 8 << 10
+
+// authLogInterval is the minimum time between two log lines about failed
+// authentication, so a client that retries in a loop cannot flood the log.
+const authLogInterval = 10 * time.Second
+
+// tokenChecker compares candidates with the admin token in constant time.
+// It compares SHA-256 digests of equal length, so the time reveals nothing
+// about the token, not even its length.
+type tokenChecker struct {
+	digest [sha256.Size]byte
+}
+
+func newTokenChecker(token string) tokenChecker {
+	return tokenChecker{digest: sha256.Sum256([]byte(token))}
+}
+
+func (c tokenChecker) matches(candidate string) bool {
+	digest := sha256.Sum256([]byte(candidate))
+	return subtle.ConstantTimeCompare(digest[:], c.digest[:]) == 1
+}
+
+// sessionStore keeps the sessions that logins started. It keys them by the
+// SHA-256 of their ID, so neither a memory dump nor the timing of a map
+// lookup reveals a usable ID.
+type sessionStore struct {
+	now func() time.Time
+
+	mu       sync.Mutex
+	expiries map[[sha256.Size]byte]time.Time
+}
+
+func newSessionStore(now func() time.Time) *sessionStore {
+	return &sessionStore{now: now, expiries: make(map[[sha256.Size]byte]time.Time)}
+}
+
+// start creates a session and returns its ID.
+func (s *sessionStore) start() string {
+	id := rand.Text() + rand.Text() // 2 × 128 bits of randomness
+	now := s.now()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.removeExpired(now)
+	if len(s.expiries) >= maxSessions {
+		s.removeFirstToExpire()
+	}
+	s.expiries[sha256.Sum256([]byte(id))] = now.Add(SessionLifetime)
+	return id
+}
+
+func (s *sessionStore) valid(id string) bool {
+	key := sha256.Sum256([]byte(id))
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	expiry, ok := s.expiries[key]
+	if ok && !s.now().Before(expiry) {
+		delete(s.expiries, key)
+		return false
+	}
+	return ok
+}
+
+func (s *sessionStore) end(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.expiries, sha256.Sum256([]byte(id)))
+}
+
+func (s *sessionStore) removeExpired(now time.Time) {
+	for key, expiry := range s.expiries {
+		if !now.Before(expiry) {
+			delete(s.expiries, key)
+		}
+	}
+}
+
+func (s *sessionStore) removeFirstToExpire() {
+	var first [sha256.Size]byte
+	var firstExpiry time.Time
+	for key, expiry := range s.expiries {
+		if firstExpiry.IsZero() || expiry.Before(firstExpiry) {
+			first, firstExpiry = key, expiry
+		}
+	}
+	delete(s.expiries, first)
+}
+
+// authenticated reports whether r carries the admin token as a bearer token
+// or a valid session cookie. A request with an Authorization header is
+// judged by that header alone.
+func (h *Handler) authenticated(r *http.Request) bool {
+	if header := r.Header.Get("Authorization"); header != "" {
+		scheme, token, ok := strings.Cut(header, " ")
+		return ok && strings.EqualFold(scheme, "Bearer") && h.token.matches(token)
+	}
+	cookie, err := r.Cookie(SessionCookie)
+	return err == nil && h.sessions.valid(cookie.Value)
+}
+
+// requireAuth passes authenticated requests to next and rejects the others
+// with 401.
+func (h *Handler) requireAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !h.authenticated(r) {
+			h.logAuthFailure(r, "missing or invalid token")
+			w.Header().Set("WWW-Authenticate", `Bearer realm="candor"`)
+			writeError(w, http.StatusUnauthorized, "missing or invalid admin token: "+
+				`send "Authorization: Bearer TOKEN" or log in at /`)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// serveLogin checks the token of the login form. A match starts a session
+// and redirects to the dashboard, anything else shows the form again.
+func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "invalid login form: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+
+	returnQuery := r.PostForm.Get("return")
+	if !h.token.matches(r.PostForm.Get("token")) {
+		h.logAuthFailure(r, "invalid token in login form")
+		h.renderLogin(w, http.StatusUnauthorized, "invalid token", returnQuery)
+		return
+	}
+	h.startSession(w, r, returnQuery)
+}
+
+// serveTokenLink handles GET /?token=TOKEN, the link that lets a terminal
+// hand a logged-in session to a browser.
+func (h *Handler) serveTokenLink(w http.ResponseWriter, r *http.Request) {
+	query := r.URL.Query()
+	if !h.token.matches(query.Get("token")) {
+		h.logAuthFailure(r, "invalid token in link")
+		query.Del("token")
+		h.renderLogin(w, http.StatusUnauthorized, "invalid token", query.Encode())
+		return
+	}
+	query.Del("token")
+	h.startSession(w, r, query.Encode())
+}
+
+func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, returnQuery string) {
+	// NOTE: behind a proxy that terminates TLS, r.TLS is nil and the cookie
+	// lacks the Secure attribute.
+	http.SetCookie(w, &http.Cookie{
+		Name:     SessionCookie,
+		Value:    h.sessions.start(),
+		Path:     "/",
+		MaxAge:   int(SessionLifetime / time.Second),
+		HttpOnly: true,
+		Secure:   r.TLS != nil,
+		SameSite: http.SameSiteStrictMode,
+	})
+	h.logger.Info("dashboard login", "remote_addr", r.RemoteAddr)
+	http.Redirect(w, r, dashboardURL(returnQuery), http.StatusSeeOther)
+}
+
+// serveLogout ends the session of the request's cookie, clears the cookie
+// and redirects to the login form.
+func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request) {
+	if cookie, err := r.Cookie(SessionCookie); err == nil {
+		h.sessions.end(cookie.Value)
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name:     SessionCookie,
+		Value:    "",
+		Path:     "/",
+		MaxAge:   -1,
+		HttpOnly: true,
+		Secure:   r.TLS != nil,
+		SameSite: http.SameSiteStrictMode,
+	})
+	h.logger.Info("dashboard logout", "remote_addr", r.RemoteAddr)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// dashboardURL returns the dashboard path with the page parameters of a raw
+// query. The path is always "/", so a forged return value cannot redirect
+// to another site, and parameters other than the page's are dropped.
+func dashboardURL(rawQuery string) string {
+	query, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return "/"
+	}
+	for name := range query {
+		if !slices.Contains(apiParameters, name) {
+			query.Del(name)
+		}
+	}
+	if len(query) == 0 {
+		return "/"
+	}
+	return "/?" + query.Encode()
+}
+
+func (h *Handler) logAuthFailure(r *http.Request, reason string) {
+	suppressed, ok := h.authLog.allow()
+	if !ok {
+		return
+	}
+	h.logger.Warn("authentication failed", "reason", reason, "path", r.URL.Path,
+		"remote_addr", r.RemoteAddr, "suppressed", suppressed)
+}
+
+// logLimiter allows one log line per interval and counts the lines it
+// suppressed in between.
+type logLimiter struct {
+	now      func() time.Time
+	interval time.Duration
+
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int
+}
+
+func newLogLimiter(now func() time.Time, interval time.Duration) *logLimiter {
+	return &logLimiter{now: now, interval: interval}
+}
+
+// allow reports whether a line may be logged now and, if so, how many lines
+// were suppressed since the last one.
+func (l *logLimiter) allow() (suppressed int, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if !l.last.IsZero() && now.Sub(l.last) < l.interval {
+		l.suppressed++
+		return 0, false
+	}
+	suppressed, l.suppressed, l.last = l.suppressed, 0, now
+	return suppressed, true
+}

@@ -1,0 +1,151 @@
+package dashboard
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/candor-dev/candor/internal/store"
+)
+
+// ContentSecurityPolicy is the Content-Security-Policy header of every
+// response. It allows scripts, styles and connections to this origin only and
+// no inline scripts or styles.
+const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
+	"img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+// Config configures a Handler.
+type Config struct {
+	// Store is the event store the API queries. Required.
+	Store store.Store
+
+	// AdminToken is the secret that grants access to the API and the
+	// dashboard. Required. Use a long random value, because anyone with the
+	// token can read every statistic.
+	AdminToken string
+
+	// Project is the project a query selects when the request names none in
+	// its project parameter. Empty selects every project.
+	Project string
+
+	// Logger receives failed store queries, logins and logouts. Nil discards
+	// them.
+	Logger *slog.Logger
+
+	// Now returns the current time. It sets the default date range of the
+	// dashboard and the expiry of sessions. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Handler is the http.Handler of the query API and the dashboard. Create it
+// with New.
+type Handler struct {
+	store    store.Store
+	token    tokenChecker
+	project  string
+	logger   *slog.Logger
+	now      func() time.Time
+	sessions *sessionStore
+	authLog  *logLimiter
+	mux      *http.ServeMux
+}
+
+// New validates cfg and returns a Handler.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("create dashboard: missing Config.Store: pass the store to query")
+	}
+	if cfg.AdminToken == "" {
+		return nil, errors.New("create dashboard: missing Config.AdminToken: set a long random secret")
+	}
+
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+
+	assets, err := newAssetServer()
+	if err != nil {
+		return nil, err
+	}
+
+	h := &Handler{
+		store:    cfg.Store,
+		token:    newTokenChecker(cfg.AdminToken),
+		project:  cfg.Project,
+		logger:   logger,
+		now:      now,
+		sessions: newSessionStore(now),
+		authLog:  newLogLimiter(now, authLogInterval),
+	}
+	h.mux = h.routes(assets)
+	return h, nil
+}
+
+func (h *Handler) routes(assets http.Handler) *http.ServeMux {
+	api := http.NewServeMux()
+	api.HandleFunc("GET /api/v1/overview", h.serveOverview)
+	api.HandleFunc("GET /api/v1/events_per_day", h.serveEventsPerDay)
+	api.HandleFunc("GET /api/v1/active_installs", h.serveActiveInstalls)
+	api.HandleFunc("/api/", h.serveUnknownAPI)
+
+	// The login and logout forms change state, so a page of another site
+	// must not be able to post them.
+	forms := http.NewCrossOriginProtection()
+	forms.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "cross-origin form post rejected: submit the form from this dashboard",
+			http.StatusForbidden)
+	}))
+
+	mux := http.NewServeMux()
+	mux.Handle("/api/", h.requireAuth(api))
+	mux.HandleFunc("GET /{$}", h.serveRoot)
+	mux.Handle("POST /login", forms.Handler(http.HandlerFunc(h.serveLogin)))
+	mux.Handle("POST /logout", forms.Handler(http.HandlerFunc(h.serveLogout)))
+	mux.Handle("GET /assets/", assets)
+	return mux
+}
+
+// ServeHTTP sets the security headers and dispatches r to its route.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	header := w.Header()
+	header.Set("Content-Security-Policy", ContentSecurityPolicy)
+	header.Set("X-Content-Type-Options", "nosniff")
+	header.Set("Referrer-Policy", "no-referrer")
+	header.Set("X-Frame-Options", "DENY")
+	header.Set("Cross-Origin-Opener-Policy", "same-origin")
+	header.Set("Cross-Origin-Resource-Policy", "same-origin")
+	// Assets replace this with a revalidation policy. Everything else is
+	// either data or depends on the session, so no cache may keep it.
+	header.Set("Cache-Control", "no-store")
+
+	h.mux.ServeHTTP(w, r)
+}
+
+// errorBody is the JSON body of every API error.
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		// Every value written here is a plain struct or slice, so this only
+		// happens after a programming error.
+		status = http.StatusInternalServerError
+		body = []byte(`{"error":"encode response failed"}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(append(body, '\n'))
+}
+
+func writeError(w http.ResponseWriter, status int, message string) {
+	writeJSON(w, status, errorBody{Error: message})
+}
