@@ -1,0 +1,185 @@
+// Package duckdb is the embedded storage backend of the collector: one DuckDB
+// database file holds every project's events.
+//
+// Only one Store may have a database file open at a time. DuckDB locks the
+// file against other processes, and Open rejects a second Store for the same
+// path inside one process. All methods are safe for concurrent use. Writes
+// (Insert, DeleteInstall, DeleteBefore) are serialized on one connection,
+// while queries run in parallel on a connection pool.
+//
+// Events are stored in UTC. The "version" and "backend_platform" properties
+// are copied into their own columns when they are non-empty strings, and an
+// event without them is left out of the version and platform breakdowns of
+// Overview and never matches a Versions or Platforms filter.
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	duckdbdriver "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/candor-dev/candor/internal/store"
+)
+
+var _ store.Store = (*Store)(nil)
+
+// Store is a store.Store backed by one DuckDB database.
+type Store struct {
+	path string // absolute path of the database file; empty in memory
+
+	// lifecycle is held for reading by every method while it uses the
+	// database and for writing by Close, so Close waits for calls in flight.
+	lifecycle sync.RWMutex
+	closed    bool
+
+	db *sql.DB
+
+	// writeMu serializes every write on writer, the one connection that owns
+	// the temporary staging table of Insert.
+	writeMu sync.Mutex
+	writer  *sql.Conn
+}
+
+// openPaths contains the absolute paths of the database files that a Store
+// of this process has open. DuckDB's file lock only stops other processes,
+// and the driver shares one database instance between connectors of one
+// process, so a second Store on the same file would bypass the write lock.
+var (
+	openPathsMu sync.Mutex
+	openPaths   = map[string]bool{}
+)
+
+// Open opens the DuckDB database file at path, creating it if it does not
+// exist, and brings its schema up to date. An empty path opens a private
+// in-memory database that is lost on Close.
+func Open(path string) (*Store, error) {
+	absPath, err := claimPath(path)
+	if err != nil {
+		return nil, err
+	}
+
+	s, err := openClaimed(path, absPath)
+	if err != nil {
+		releasePath(absPath)
+		return nil, err
+	}
+	return s, nil
+}
+
+func openClaimed(path, absPath string) (*Store, error) {
+	connector, err := duckdbdriver.NewConnector(absPath, initConn)
+	if err != nil {
+		if isLockError(err) {
+			return nil, fmt.Errorf("open duckdb %q: %w (is another candor serve using this data folder?)", path, err)
+		}
+		return nil, fmt.Errorf("open duckdb %q: %w", path, err)
+	}
+	db := sql.OpenDB(connector)
+
+	ctx := context.Background()
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open duckdb %q: %w", path, err)
+	}
+
+	writer, err := db.Conn(ctx)
+	if err == nil {
+		_, err = writer.ExecContext(ctx, createStagingSQL)
+	}
+	if err != nil {
+		if writer != nil {
+			writer.Close()
+		}
+		db.Close()
+		return nil, fmt.Errorf("open duckdb %q: create staging table: %w", path, err)
+	}
+
+	return &Store{path: absPath, db: db, writer: writer}, nil
+}
+
+// claimPath returns the absolute form of path and records it as open, or
+// fails if a Store of this process already has it open.
+func claimPath(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	if strings.ContainsAny(path, "?") {
+		return "", fmt.Errorf("open duckdb %q: invalid path: the driver reads '?' as the start of options, so rename the file or folder", path)
+	}
+	absPath, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("open duckdb %q: %w", path, err)
+	}
+
+	openPathsMu.Lock()
+	defer openPathsMu.Unlock()
+	if openPaths[absPath] {
+		return "", fmt.Errorf("open duckdb %q: file is already open in this process (is another candor serve using this data folder?)", path)
+	}
+	openPaths[absPath] = true
+	return absPath, nil
+}
+
+func releasePath(absPath string) {
+	if absPath == "" {
+		return
+	}
+	openPathsMu.Lock()
+	delete(openPaths, absPath)
+	openPathsMu.Unlock()
+}
+
+// initConn runs on every new connection. The session time zone matters
+// because the driver binds time.Time parameters as TIMESTAMPTZ, which DuckDB
+// converts to the TIMESTAMP columns through that zone.
+func initConn(execer driver.ExecerContext) error {
+	_, err := execer.ExecContext(context.Background(), "SET TimeZone = 'UTC'", nil)
+	return err
+}
+
+// isLockError reports whether err is DuckDB failing to lock the database
+// file because another process holds it.
+func isLockError(err error) bool {
+	var duckErr *duckdbdriver.Error
+	if !errors.As(err, &duckErr) || duckErr.Type != duckdbdriver.ErrorTypeIO {
+		return false
+	}
+	return strings.Contains(duckErr.Msg, "lock")
+}
+
+// Close waits for calls in flight, then checkpoints and closes the database.
+// Calls after Close return store.ErrClosed. Close is idempotent.
+func (s *Store) Close() error {
+	s.lifecycle.Lock()
+	defer s.lifecycle.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+
+	writerErr := s.writer.Close()
+	dbErr := s.db.Close()
+	releasePath(s.path)
+	if err := errors.Join(writerErr, dbErr); err != nil {
+		return fmt.Errorf("close duckdb %q: %w", s.path, err)
+	}
+	return nil
+}
+
+// acquire holds the store open for one call. The caller must call the
+// returned function when the call no longer uses the database.
+func (s *Store) acquire() (release func(), err error) {
+	s.lifecycle.RLock()
+	if s.closed {
+		s.lifecycle.RUnlock()
+		return nil, store.ErrClosed
+	}
+	return s.lifecycle.RUnlock, nil
+}

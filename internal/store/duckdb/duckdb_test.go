@@ -1,0 +1,287 @@
+package duckdb
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/candor-dev/candor/internal/store"
+	"github.com/candor-dev/candor/internal/store/storetest"
+)
+
+func TestMain(m *testing.M) {
+	// When lockHolderEnv is set, this binary is the second process of
+	// TestOpenLockedByOtherProcess: it holds the file open until stdin closes.
+	if path := os.Getenv(lockHolderEnv); path != "" {
+		holdLock(path)
+		return
+	}
+	// When crashWriterEnv is set, this binary is the process that
+	// TestInsertSurvivesCrash kills right after an Insert returns.
+	if path := os.Getenv(crashWriterEnv); path != "" {
+		insertAndWait(path)
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
+
+func TestConformanceInMemory(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return mustOpen(t, "")
+	})
+}
+
+func TestConformanceFile(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return mustOpen(t, filepath.Join(t.TempDir(), "candor.duckdb"))
+	})
+}
+
+func mustOpen(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(path)
+	if err != nil {
+		t.Fatalf("Open(%q): %v", path, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func testEvents(count int) []store.Event {
+	start := time.Date(2025, time.March, 1, 0, 0, 0, 0, time.UTC)
+	events := make([]store.Event, count)
+	for i := range events {
+		events[i] = store.Event{
+			Project:    "mux",
+			UUID:       testUUID(i),
+			Name:       "message_sent",
+			DistinctID: "install-a",
+			Timestamp:  start.Add(time.Duration(i) * time.Second),
+			ReceivedAt: start.Add(time.Duration(i) * time.Second),
+			Properties: map[string]any{"version": "1.0.0", "backend_platform": "linux"},
+		}
+	}
+	return events
+}
+
+func TestReopenKeepsEvents(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "candor.duckdb")
+
+	s := mustOpen(t, path)
+	if _, err := s.Insert(ctx, testEvents(5)); err != nil {
+		t.Fatalf("Insert: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	reopened := mustOpen(t, path)
+	overview, err := reopened.Overview(ctx, store.Filter{})
+	if err != nil {
+		t.Fatalf("Overview after reopen: %v", err)
+	}
+	if overview.TotalEvents != 5 {
+		t.Errorf("TotalEvents after reopen = %d, want 5", overview.TotalEvents)
+	}
+	stored, err := reopened.Insert(ctx, testEvents(6))
+	if err != nil {
+		t.Fatalf("Insert after reopen: %v", err)
+	}
+	if stored != 1 {
+		t.Errorf("Insert of 5 known and 1 new event after reopen stored %d, want 1", stored)
+	}
+}
+
+func TestOpenTwiceInProcess(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "candor.duckdb")
+	mustOpen(t, path)
+
+	second, err := Open(path)
+	if err == nil {
+		second.Close()
+		t.Fatal("second Open of an open file succeeded, want an error")
+	}
+	if !strings.Contains(err.Error(), "is another candor serve using this data folder?") {
+		t.Errorf("second Open error = %q, want it to name the likely cause", err)
+	}
+}
+
+func TestOpenInvalidPath(t *testing.T) {
+	for _, path := range []string{
+		filepath.Join(t.TempDir(), "what?.duckdb"),
+		filepath.Join(t.TempDir(), "missing", "candor.duckdb"),
+	} {
+		s, err := Open(path)
+		if err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded, want an error", path)
+			continue
+		}
+		if !strings.Contains(err.Error(), path) {
+			t.Errorf("Open(%q) error = %q, want it to contain the path", path, err)
+		}
+	}
+}
+
+func TestSchemaVersionNewerThanCode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "candor.duckdb")
+	s := mustOpen(t, path)
+	if _, err := s.db.Exec(`UPDATE schema_version SET version = 99`); err != nil {
+		t.Fatalf("set schema version: %v", err)
+	}
+	s.Close()
+
+	newer, err := Open(path)
+	if err == nil {
+		newer.Close()
+		t.Fatal("Open of a database with schema version 99 succeeded, want an error")
+	}
+	if !strings.Contains(err.Error(), "schema version 99 is newer") {
+		t.Errorf("Open error = %q, want it to name the schema version", err)
+	}
+}
+
+const (
+	lockHolderEnv  = "CANDOR_DUCKDB_TEST_LOCK_HOLDER"
+	crashWriterEnv = "CANDOR_DUCKDB_TEST_CRASH_WRITER"
+)
+
+// holdLock opens path, writes "ready" to stdout and keeps the store open
+// until stdin reaches EOF.
+func holdLock(path string) {
+	s, err := Open(path)
+	if err != nil {
+		os.Stderr.WriteString(err.Error() + "\n")
+		os.Exit(1)
+	}
+	os.Stdout.WriteString("ready\n")
+	io.Copy(io.Discard, os.Stdin)
+	s.Close()
+}
+
+// insertAndWait opens path, inserts 5 events, writes "ready" to stdout and
+// blocks on stdin without closing the store.
+func insertAndWait(path string) {
+	s, err := Open(path)
+	if err == nil {
+		_, err = s.Insert(context.Background(), testEvents(5))
+	}
+	if err != nil {
+		os.Stderr.WriteString(err.Error() + "\n")
+		os.Exit(1)
+	}
+	os.Stdout.WriteString("ready\n")
+	io.Copy(io.Discard, os.Stdin)
+}
+
+// startHelper runs this test binary as a second process in the mode that
+// env selects and waits until it writes "ready". The returned function ends
+// the process: it closes its stdin, or kills it if kill is true.
+func startHelper(t *testing.T, env, path string) (stop func(kill bool)) {
+	t.Helper()
+	helper := exec.Command(os.Args[0])
+	helper.Env = append(os.Environ(), env+"="+path)
+	helper.Stderr = os.Stderr
+	stdin, err := helper.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := helper.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := helper.Start(); err != nil {
+		t.Fatalf("start helper process: %v", err)
+	}
+
+	stop = func(kill bool) {
+		if kill {
+			helper.Process.Kill()
+		}
+		stdin.Close()
+		helper.Wait()
+	}
+	ready, err := bufio.NewReader(stdout).ReadString('\n')
+	if ready != "ready\n" {
+		stop(true)
+		t.Fatalf("helper process did not get ready: read %q, %v", ready, err)
+	}
+	return stop
+}
+
+func TestInsertSurvivesCrash(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "candor.duckdb")
+	stop := startHelper(t, crashWriterEnv, path)
+	stop(true)
+
+	s := mustOpen(t, path)
+	overview, err := s.Overview(context.Background(), store.Filter{})
+	if err != nil {
+		t.Fatalf("Overview after crash: %v", err)
+	}
+	if overview.TotalEvents != 5 {
+		t.Errorf("TotalEvents after the writer was killed = %d, want 5", overview.TotalEvents)
+	}
+}
+
+func TestOpenLockedByOtherProcess(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "candor.duckdb")
+	stop := startHelper(t, lockHolderEnv, path)
+	defer stop(false)
+
+	s, err := Open(path)
+	if err == nil {
+		s.Close()
+		t.Fatal("Open of a file another process holds succeeded, want an error")
+	}
+	t.Logf("Open error: %v", err)
+	if !strings.Contains(err.Error(), "is another candor serve using this data folder?") {
+		t.Errorf("Open error = %q, want it to name the likely cause", err)
+	}
+}
+
+func testUUID(n int) string {
+	return fmt.Sprintf("00000000-0000-4000-8000-%012x", n)
+}
+
+func TestInsertInvalidUUID(t *testing.T) {
+	s := mustOpen(t, "")
+	events := testEvents(3)
+	events[1].UUID = "not-a-uuid"
+
+	_, err := s.Insert(context.Background(), events)
+	if err == nil || !strings.Contains(err.Error(), `"not-a-uuid"`) {
+		t.Errorf("Insert with an invalid UUID: error %v, want one that names the UUID", err)
+	}
+	overview, err := s.Overview(context.Background(), store.Filter{})
+	if err != nil {
+		t.Fatalf("Overview: %v", err)
+	}
+	if overview.TotalEvents != 0 {
+		t.Errorf("TotalEvents after a failed Insert = %d, want 0", overview.TotalEvents)
+	}
+}
+
+func TestInsertUppercaseUUIDIsSameEvent(t *testing.T) {
+	s := mustOpen(t, "")
+	lower := testEvents(1)
+	upper := testEvents(1)
+	upper[0].UUID = strings.ToUpper(upper[0].UUID)
+
+	if stored, err := s.Insert(context.Background(), lower); err != nil || stored != 1 {
+		t.Fatalf("Insert(lowercase UUID) = %d, %v, want 1, nil", stored, err)
+	}
+	if stored, err := s.Insert(context.Background(), upper); err != nil || stored != 0 {
+		t.Errorf("Insert(same UUID in uppercase) = %d, %v, want 0, nil", stored, err)
+	}
+}
