@@ -1,0 +1,229 @@
+package catalog
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// classSummaries is one sentence per privacy class, saying what a value of
+// that class may hold and what normalization does to it. The Markdown page
+// prints them in this order.
+var classSummaries = []struct {
+	class   Class
+	summary string
+}{
+	{RandomID, "A UUID (version 4 or 7) or a random token of at least 96 bits, written in hex (24 or more characters) or base64url (16 or more)."},
+	{Enum, "One of the values listed for the property. Any other value is rejected."},
+	{Bool, "The JSON value true or false."},
+	{Base2, "A number rounded up to a power of two, so 350 becomes 512 and 0.3 becomes 0.5. Zero and negative numbers become 0."},
+	{Bucket, "A number replaced by the largest listed edge that is not above it. Values below the first edge become the first edge."},
+	{Count, "A whole number, rounded down and clamped to the range from 0 to the listed max."},
+	{Identifier, fmt.Sprintf("A short name such as a model id, an error type or a provider: ASCII letters, digits and ._:/- only, at most %d characters. "+
+		"Values that look like a file path, an email address, a URL with parameters or a secret key are rejected.", MaxIdentifierLen)},
+	{Version, "A version string such as 1.4.2, v2.0.0-rc.1 or go1.26.8, or the word unknown."},
+	{UserAgent, `A browser user agent, reduced to the browser family, its major version and the OS family, such as "Chrome 131 (macOS)".`},
+	{Platform, "A browser's navigator.platform, reduced to the OS family."},
+	{Variant, "A feature flag or experiment variant: an identifier, true, false or null."},
+	{Object, "A nested object. Each of its properties has its own class and is listed on its own row."},
+}
+
+// featureFlagDescription is the meaning of the "$feature/<flag>" base
+// properties, which the catalog accepts by prefix instead of listing them.
+const featureFlagDescription = "Variant of the feature flag or experiment named after the slash that this install was assigned, one property per active flag."
+
+// Markdown renders the catalog as a page for users and app teams: the
+// fingerprint, the privacy classes, the base properties and a table of
+// properties for each event, in registration order. The output depends only
+// on the catalog, so it can be committed and compared.
+func (c *Catalog) Markdown() []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# Event catalog: %s\n\n", c.App)
+	fmt.Fprintf(&b, "Catalog fingerprint: %s. It changes whenever an event, a property, a class or an allowed value changes, "+
+		"and the SDK sends it with every event as the base property `catalogFingerprint`.\n\n", codeSpan(c.Fingerprint()))
+	b.WriteString("This page lists every event the app may send and every property each event may carry. " +
+		"The SDK checks each event against this catalog before it leaves the app, and the collector checks it again before storing it: " +
+		"an event that is not listed is rejected, and a property that is not listed is dropped.\n\n")
+
+	writeClassSummaries(&b)
+	writeBaseProperties(&b, c.Base)
+	writeEventIndex(&b, c.Events)
+	for _, e := range c.Events {
+		writeEvent(&b, e)
+	}
+	return b.Bytes()
+}
+
+func writeClassSummaries(b *bytes.Buffer) {
+	b.WriteString("## Privacy classes\n\n")
+	b.WriteString("Every property has a privacy class: the rule its value must keep to be sent and stored. " +
+		"Each value is normalized by its class before it is sent. A value that breaks its class is never sent: " +
+		"the SDK drops that property, or the whole event when the property is required.\n\n")
+	for _, s := range classSummaries {
+		fmt.Fprintf(b, "- %s: %s\n", codeSpan(string(s.class)), s.summary)
+	}
+	b.WriteString("\n")
+}
+
+func writeBaseProperties(b *bytes.Buffer, base []Property) {
+	b.WriteString("## Base properties\n\n")
+	b.WriteString("Any event may carry these properties. They are all optional, so a value that breaks its class drops only that property.\n\n")
+	writeTableHeader(b)
+	for i := range base {
+		writePropertyRows(b, "", &base[i])
+	}
+	flag := featureProperty
+	flag.Name = FeaturePrefix + "<flag>"
+	flag.Description = featureFlagDescription
+	writePropertyRows(b, "", &flag)
+	b.WriteString("\n")
+}
+
+func writeEventIndex(b *bytes.Buffer, events []*EventDef) {
+	b.WriteString("## Events\n\n")
+	if len(events) == 0 {
+		b.WriteString("The catalog has no events.\n\n")
+		return
+	}
+	fmt.Fprintf(b, "The catalog has %d events.\n\n", len(events))
+	b.WriteString("| event | meaning |\n|---|---|\n")
+	for _, e := range events {
+		fmt.Fprintf(b, "| [%s](#%s) | %s |\n", codeSpan(e.Name), headingAnchor(e.Name), tableText(e.Description))
+	}
+	b.WriteString("\n")
+}
+
+func writeEvent(b *bytes.Buffer, e *EventDef) {
+	fmt.Fprintf(b, "### %s\n\n", codeSpan(e.Name))
+	if e.Description != "" {
+		fmt.Fprintf(b, "%s\n\n", oneLine(e.Description))
+	}
+	if len(e.Properties) == 0 {
+		b.WriteString("This event has no properties.\n\n")
+		return
+	}
+	writeTableHeader(b)
+	for i := range e.Properties {
+		writePropertyRows(b, "", &e.Properties[i])
+	}
+	b.WriteString("\n")
+}
+
+func writeTableHeader(b *bytes.Buffer) {
+	b.WriteString("| property | type | privacy class | required | meaning |\n")
+	b.WriteString("|---|---|---|---|---|\n")
+}
+
+// writePropertyRows writes the row of p and, for an object, one row per
+// nested property, named by its dotted path.
+func writePropertyRows(b *bytes.Buffer, prefix string, p *Property) {
+	name := prefix + p.Name
+	required := "required"
+	if p.Optional {
+		required = "optional"
+	}
+	fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n",
+		tableText(codeSpan(name)), wireTypeText(p), tableText(classText(p)), required, tableText(p.Description))
+	for i := range p.Properties {
+		writePropertyRows(b, name+".", &p.Properties[i])
+	}
+}
+
+// wireTypeText returns the property's JSON type in words, such as
+// "string, boolean or null".
+func wireTypeText(p *Property) string {
+	types := strings.Split(wireType(p), "|")
+	if len(types) == 1 {
+		return types[0]
+	}
+	return strings.Join(types[:len(types)-1], ", ") + " or " + types[len(types)-1]
+}
+
+// wireType returns the JSON type of p: its declared Type, or the type its
+// class implies when a catalog file leaves Type out.
+func wireType(p *Property) string {
+	if p.Type != "" {
+		return p.Type
+	}
+	switch p.Class {
+	case Bool:
+		return "boolean"
+	case Base2, Bucket, Count:
+		return "number"
+	case Object:
+		return "object"
+	case Variant:
+		return "string|boolean|null"
+	}
+	return "string"
+}
+
+// classText returns the class with its parameters, such as
+// "enum: `a`, `b`" or "count, max 100".
+func classText(p *Property) string {
+	class := codeSpan(string(p.Class))
+	switch p.Class {
+	case Enum:
+		values := make([]string, len(p.Values))
+		for i, v := range p.Values {
+			values[i] = codeSpan(v)
+		}
+		return class + ": " + strings.Join(values, ", ")
+	case Bucket:
+		return class + ", edges " + joinNumbers(p.Edges, ", ")
+	case Count:
+		return class + ", max " + strconv.FormatInt(p.Max, 10)
+	}
+	return class
+}
+
+func joinNumbers(numbers []float64, sep string) string {
+	s := make([]string, len(numbers))
+	for i, n := range numbers {
+		s[i] = strconv.FormatFloat(n, 'g', -1, 64)
+	}
+	return strings.Join(s, sep)
+}
+
+// codeSpan wraps s in a Markdown code span, with a fence longer than any run
+// of backticks in s.
+func codeSpan(s string) string {
+	longest, run := 0, 0
+	for i := 0; i < len(s); i++ {
+		if s[i] != '`' {
+			run = 0
+			continue
+		}
+		run++
+		longest = max(longest, run)
+	}
+	if longest == 0 {
+		return "`" + s + "`"
+	}
+	fence := strings.Repeat("`", longest+1)
+	return fence + " " + s + " " + fence
+}
+
+// tableText makes s fit in one table cell: one line, with pipes escaped.
+// GitHub Flavored Markdown needs the escape inside code spans too.
+func tableText(s string) string {
+	return strings.ReplaceAll(oneLine(s), "|", `\|`)
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// headingAnchor returns the fragment GitHub gives the heading of an event:
+// lower case, with every character other than letters, digits, - and _
+// removed.
+func headingAnchor(name string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(name) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,137 @@
+package catalog_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/candor-dev/candor/sdk/catalog"
+	"github.com/candor-dev/candor/sdk/mux"
+)
+
+func TestMarkdownMuxLines(t *testing.T) {
+	c := mux.Catalog()
+	page := string(c.Markdown())
+	lines := []string{
+		"# Event catalog: mux",
+		"## Privacy classes",
+		"- `base2`: A number rounded up to a power of two, so 350 becomes 512 and 0.3 becomes 0.5. Zero and negative numbers become 0.",
+		"- `count`: A whole number, rounded down and clamped to the range from 0 to the listed max.",
+		"## Base properties",
+		"| `version` | string | `version` | optional | Application version. |",
+		"| `$feature/<flag>` | string, boolean or null | `variant` | optional | Variant of the feature flag or experiment named after the slash that this install was assigned, one property per active flag. |",
+		"| [`message_sent`](#message_sent) | The user sent a message to a model. |",
+		"### `message_sent`",
+		"The user sent a message to a model.",
+		"| property | type | privacy class | required | meaning |",
+		"| `workspaceId` | string | `random_id` | required | Random ID of the workspace. |",
+		"| `agentId` | string | `identifier` | optional | Agent (mode) such as plan, exec or explore. |",
+		"| `message_length_b2` | number | `base2` | required | Message length in characters, rounded up to a power of two. |",
+		"| `runtimeType` | string | `enum`: `local`, `worktree`, `ssh`, `docker`, `devcontainer` | required | Where the workspace runs. |",
+		"| `frontendPlatform` | object | `object` | required | The UI's browser and OS family. |",
+		"| `frontendPlatform.userAgent` | string | `user_agent` | required | Browser family, major version and OS family, reduced from the user agent. |",
+		"| `frontendPlatform.platform` | string | `platform` | required | OS family, reduced from navigator.platform. |",
+		"| `mcp_tool_count` | number | `count`, max 1000 | required | Tools offered by MCP servers. |",
+		"| `tool_percent_bucket` | number | `bucket`, edges 0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100 | required | Share of the time spent in tools, in percent, bucketed to tens. |",
+		"| `tool_allowlist_size_b2` | number | `base2` | optional | Allowlisted tools, rounded up to a power of two; only with set_tool_allowlist. |",
+		"| `assignedVariant` | string, boolean or null | `variant` | required | Variant the install was assigned: a name, a bool or null. |",
+		"| `command` | string | `enum`: `clear`, `clear:hard`, `clear:soft`, `compact`, `new`, `fork`, `vim`, `model`, `mode`, `plan`, `providers`, `goal`, `btw`, `workflow` | required | The command's name. |",
+	}
+	for _, want := range lines {
+		if !strings.Contains("\n"+page, "\n"+want+"\n") {
+			t.Errorf("Markdown() lacks the line\n%s", want)
+		}
+	}
+	fingerprint := "\nCatalog fingerprint: `" + c.Fingerprint() + "`."
+	if !strings.Contains(page, fingerprint) {
+		t.Errorf("Markdown() lacks a line starting with %q", fingerprint[1:])
+	}
+}
+
+func TestMarkdownEventOrder(t *testing.T) {
+	c := mux.Catalog()
+	page := string(c.Markdown())
+	last := -1
+	for _, e := range c.Events {
+		heading := "\n### `" + e.Name + "`\n"
+		if n := strings.Count(page, heading); n != 1 {
+			t.Fatalf("Markdown() has %d headings for event %q, want 1", n, e.Name)
+		}
+		at := strings.Index(page, heading)
+		if at < last {
+			t.Errorf("Markdown() puts event %q before the event registered before it", e.Name)
+		}
+		last = at
+	}
+}
+
+func TestMarkdownEveryProperty(t *testing.T) {
+	c := mux.Catalog()
+	page := string(c.Markdown())
+	for i, e := range c.Events {
+		section := page[strings.Index(page, "### `"+e.Name+"`"):]
+		if i+1 < len(c.Events) {
+			section = section[:strings.Index(section, "### `"+c.Events[i+1].Name+"`")]
+		}
+		for _, p := range e.Properties {
+			row := "| `" + p.Name + "` | "
+			if !strings.Contains(section, row) {
+				t.Errorf("Markdown() section of %q has no row for property %q", e.Name, p.Name)
+			}
+		}
+	}
+}
+
+func TestMarkdownDeterministic(t *testing.T) {
+	c := mux.Catalog()
+	first := c.Markdown()
+	for range 5 {
+		if !bytes.Equal(c.Markdown(), first) {
+			t.Fatal("Markdown() returned different pages for the same catalog")
+		}
+	}
+}
+
+func TestMarkdownEscapesTableCells(t *testing.T) {
+	c := parseCatalog(t, `{
+	  "app": "edge",
+	  "events": [
+	    {"name": "quiet", "description": "No properties at all."},
+	    {"name": "odd", "description": "Has a pipe | and\na newline.", "properties": [
+	      {"name": "kind", "class": "enum", "type": "string", "values": ["a|b", "c"], "description": "Either a|b\nor c."},
+	      {"name": "tick\u0060name", "class": "bool", "type": "boolean"}
+	    ]}
+	  ]
+	}`)
+	page := string(c.Markdown())
+	lines := []string{
+		"# Event catalog: edge",
+		"This event has no properties.",
+		"Has a pipe | and a newline.",
+		"| [`odd`](#odd) | Has a pipe \\| and a newline. |",
+		"| `kind` | string | `enum`: `a\\|b`, `c` | required | Either a\\|b or c. |",
+		"| `` tick`name `` | boolean | `bool` | required |  |",
+	}
+	for _, want := range lines {
+		if !strings.Contains("\n"+page, "\n"+want+"\n") {
+			t.Errorf("Markdown() lacks the line\n%s\nin\n%s", want, page)
+		}
+	}
+}
+
+func TestMarkdownEmptyCatalog(t *testing.T) {
+	page := string(catalog.New("empty").Markdown())
+	if !strings.Contains(page, "The catalog has no events.\n") {
+		t.Errorf("Markdown() of an empty catalog does not say it has no events:\n%s", page)
+	}
+}
+
+// parseCatalog parses a catalog written as JSON and fails the test on error.
+func parseCatalog(t *testing.T, data string) *catalog.Catalog {
+	t.Helper()
+	c, err := catalog.Parse([]byte(data))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return c
+}
