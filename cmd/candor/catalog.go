@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/candor-dev/candor/sdk/catalog"
+	"github.com/candor-dev/candor/sdk/mux"
+)
+
+// builtinCatalogs are the catalogs compiled into candor, by app name.
+var builtinCatalogs = map[string]func() *catalog.Catalog{
+	mux.App: mux.Catalog,
+}
+
+// catalogFormats are the renderers of --format, by format name.
+var catalogFormats = map[string]func(*catalog.Catalog) ([]byte, error){
+	"json": func(c *catalog.Catalog) ([]byte, error) {
+		data, err := c.MarshalIndent()
+		return append(data, '\n'), err
+	},
+	"markdown":   func(c *catalog.Catalog) ([]byte, error) { return c.Markdown(), nil },
+	"typescript": func(c *catalog.Catalog) ([]byte, error) { return c.TypeScript(), nil },
+}
+
+const catalogSynopsis = `[--app NAME | --file FILE] [--format json|markdown|typescript]
+       candor catalog diff OLD NEW
+
+Print an app's event catalog: every event it may send, with each property's
+privacy class. "candor catalog diff" prints the changes between two catalogs.`
+
+// runCatalog prints a built-in catalog or a catalog file, or with "diff" as
+// its first argument, the changes between two catalogs.
+func runCatalog(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "diff" {
+		return runCatalogDiff(args[1:], stdout, stderr)
+	}
+
+	fs := newFlagSet("catalog", catalogSynopsis, stderr)
+	app := fs.String("app", mux.App, "`name` of the built-in catalog to print: "+strings.Join(builtinCatalogNames(), ", "))
+	file := fs.String("file", "", "catalog `file` to print instead of a built-in catalog, in the JSON that --format json prints")
+	format := fs.String("format", "json", "output `format`: json, markdown or typescript")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	render, ok := catalogFormats[*format]
+	if !ok {
+		return fmt.Errorf("invalid --format %q: use json, markdown or typescript", *format)
+	}
+	appSet := false
+	fs.Visit(func(f *flag.Flag) { appSet = appSet || f.Name == "app" })
+	if appSet && *file != "" {
+		return fmt.Errorf("invalid flags --app %q and --file %q: pass only one of them", *app, *file)
+	}
+
+	c, err := catalogFromFlags(*app, *file)
+	if err != nil {
+		return err
+	}
+	data, err := render(c)
+	if err != nil {
+		return fmt.Errorf("render catalog %q as %s: %w", c.App, *format, err)
+	}
+	_, err = stdout.Write(data)
+	return err
+}
+
+func catalogFromFlags(app, file string) (*catalog.Catalog, error) {
+	if file != "" {
+		c, err := readCatalogFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("invalid --file: %w (%s)", err, catalogFileHint)
+		}
+		return c, nil
+	}
+	build, ok := builtinCatalogs[app]
+	if !ok {
+		return nil, fmt.Errorf("unknown --app %q: use one of the built-in catalogs (%s), or --file for a catalog file",
+			app, strings.Join(builtinCatalogNames(), ", "))
+	}
+	return build(), nil
+}
+
+// runCatalogDiff prints one line per change from the OLD catalog to the
+// NEW one. It succeeds whether or not there are changes.
+func runCatalogDiff(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("catalog diff", "OLD NEW", stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: candor catalog diff OLD NEW\n\n"+
+			"Print one line per change from the OLD catalog to the NEW one: events and\n"+
+			"properties added or removed, and changes of class, enum values, bucket\n"+
+			"edges, count max, optionality and description.\n\n"+
+			"OLD and NEW are catalog files in the JSON that \"candor catalog --format json\"\n"+
+			"prints, or the name of a built-in catalog (%s). Write ./NAME for a file\n"+
+			"that has a built-in catalog's name.\n", strings.Join(builtinCatalogNames(), ", "))
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() != 2 {
+		fmt.Fprintf(stderr, "candor catalog diff: expected 2 arguments, OLD and NEW, but got %d\n\n", fs.NArg())
+		fs.Usage()
+		return errUsage
+	}
+
+	old, err := loadCatalog(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	new, err := loadCatalog(fs.Arg(1))
+	if err != nil {
+		return err
+	}
+	for _, ch := range catalog.Diff(old, new) {
+		if _, err := fmt.Fprintln(stdout, ch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadCatalog returns the built-in catalog of that name, or else reads the
+// catalog file at that path.
+func loadCatalog(nameOrPath string) (*catalog.Catalog, error) {
+	if build, ok := builtinCatalogs[nameOrPath]; ok {
+		return build(), nil
+	}
+	c, err := readCatalogFile(nameOrPath)
+	if err != nil {
+		return nil, fmt.Errorf("%w (%s, or name a built-in catalog: %s)", err, catalogFileHint, strings.Join(builtinCatalogNames(), ", "))
+	}
+	return c, nil
+}
+
+// catalogFileHint ends the errors about catalog files.
+const catalogFileHint = `a catalog file is the JSON that "candor catalog --format json" prints`
+
+func readCatalogFile(path string) (*catalog.Catalog, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		var pathErr *os.PathError
+		if errors.As(err, &pathErr) {
+			err = pathErr.Err // the message names the path already
+		}
+		return nil, fmt.Errorf("read catalog file %q: %w", path, err)
+	}
+	c, err := catalog.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("read catalog file %q: %w", path, err)
+	}
+	return c, nil
+}
+
+func builtinCatalogNames() []string {
+	return slices.Sorted(maps.Keys(builtinCatalogs))
+}
