@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"time"
+
+	"github.com/candor-dev/candor/internal/simulate"
+	"github.com/candor-dev/candor/internal/store"
+)
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("demo", "[--data DIR] [--listen HOST:PORT] [--installs N] [--days D] [--seed S]", stderr)
+	var f serveFlags
+	f.register(fs, "./candor-data")
+	installs := fs.Int("installs", simulate.DefaultInstalls, "simulated installs to send on the first run")
+	days := fs.Int("days", simulate.DefaultDays, "days of traffic to simulate, ending now")
+	seed := fs.Uint64("seed", 1, "simulation seed; the same seed gives the same events")
+	again := fs.Bool("resimulate", false, "simulate again even when the data folder already holds events")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *installs < 0 || *days <= 0 {
+		return fmt.Errorf("invalid --installs %d or --days %d: use --installs 0 or more and --days 1 or more", *installs, *days)
+	}
+
+	srv, err := f.start(stderr)
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve() }()
+	keys := srv.Keys()
+
+	existing, err := srv.Store().Overview(ctx, store.Filter{})
+	if err != nil {
+		srv.Shutdown(context.Background())
+		return fmt.Errorf("read store: %w", err)
+	}
+	switch {
+	case existing.TotalEvents > 0 && !*again:
+		fmt.Fprintf(stdout, "Reusing %s: %d events from %d installs (pass --resimulate to add more).\n",
+			f.data, existing.TotalEvents, existing.Installs)
+	case *installs > 0:
+		fmt.Fprintf(stdout, "Simulating %d Mux installs over the last %d days through the candor SDK...\n", *installs, *days)
+		start := time.Now()
+		summary, err := simulate.Run(ctx, simulate.Config{
+			Endpoint: srv.URL(),
+			WriteKey: keys.WriteKey,
+			Installs: *installs,
+			Days:     *days,
+			Seed:     *seed,
+		})
+		if err != nil {
+			srv.Shutdown(context.Background())
+			return err
+		}
+		line, _ := json.Marshal(summary)
+		fmt.Fprintf(stdout, "%s (%.1fs)\n", line, time.Since(start).Seconds())
+		if summary.Disabled != "" {
+			fmt.Fprintf(stdout, "Telemetry is off, so nothing was sent: %s\n", summary.Disabled)
+		}
+	}
+
+	fmt.Fprintf(stdout, "\nDashboard: %s/?token=%s\n", srv.URL(), url.QueryEscape(keys.AdminToken))
+	fmt.Fprintf(stdout, "Write key: %s   Admin token: %s   (kept in %s)\n", keys.WriteKey, keys.AdminToken, f.data)
+	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
+
+	select {
+	case err := <-errc:
+		srv.Shutdown(context.Background())
+		return err
+	case <-ctx.Done():
+	}
+	if err := srv.Shutdown(context.Background()); err != nil {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	return <-errc
+}

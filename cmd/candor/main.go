@@ -1,0 +1,117 @@
+// Command candor runs the candor collector and its tools.
+//
+// Usage:
+//
+//	candor demo      start a collector on ./candor-data and fill it with simulated Mux traffic
+//	candor serve     run the collector: ingestion, dashboard and query API
+//	candor simulate  send realistic Mux traffic through real SDK clients
+//	candor report    print a collector's overview in the terminal
+//	candor catalog   print an app's event catalog
+//
+// Run "candor COMMAND -h" for a command's flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+var commands = []command{
+	{"demo", "start a collector on ./candor-data and fill it with simulated Mux traffic", runDemo},
+	{"serve", "run the collector: ingestion, dashboard and query API", runServe},
+	{"simulate", "send realistic Mux traffic through real SDK clients", runSimulate},
+	{"report", "print a collector's overview in the terminal", runReport},
+	{"catalog", "print an app's event catalog", runCatalog},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes one command line and returns the process exit code: 0 on
+// success, 1 when the command failed, 2 for a usage error.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, args[1:], stdout, stderr)
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.Is(err, errUsage):
+			return 2
+		}
+		fmt.Fprintf(stderr, "candor %s: %v\n", c.name, err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "candor: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+// errUsage reports a command line that the flag package already explained.
+var errUsage = errors.New("usage error")
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "candor: privacy-first, transparent usage telemetry.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Usage: candor COMMAND [flags]")
+	fmt.Fprintln(w)
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, `Run "candor COMMAND -h" for a command's flags.`)
+}
+
+// newFlagSet returns a flag set that prints its errors and usage to stderr
+// and returns them instead of exiting.
+func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("candor "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: candor %s %s\n\nFlags:\n", name, synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args and turns flag errors into errUsage.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return errUsage
+	}
+	return nil
+}

@@ -1,0 +1,92 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// KeysFile is the name of the file in the data folder that keeps the
+// generated write key and admin token.
+const KeysFile = "keys.json"
+
+// Keys are the two secrets of a collector: the write key that SDKs put in
+// api_key, which can only write events, and the admin token that opens the
+// dashboard and the query API.
+type Keys struct {
+	WriteKey   string `json:"write_key"`
+	AdminToken string `json:"admin_token"`
+}
+
+// LoadOrCreateKeys returns the keys kept in dir, creating and saving new
+// random ones (file mode 0600) for each that is missing. created reports
+// whether the file was written.
+func LoadOrCreateKeys(dir string) (keys Keys, created bool, err error) {
+	path := filepath.Join(dir, KeysFile)
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(data, &keys); err != nil {
+			return Keys{}, false, fmt.Errorf("read keys %q: %w (fix or delete the file to generate new keys)", path, err)
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return Keys{}, false, fmt.Errorf("read keys: %w", err)
+	}
+	if keys.WriteKey != "" && keys.AdminToken != "" {
+		return keys, false, nil
+	}
+	if keys.WriteKey == "" {
+		keys.WriteKey = "phc_" + randomHex(16)
+	}
+	if keys.AdminToken == "" {
+		keys.AdminToken = "cadm_" + randomHex(24)
+	}
+	if err := writeFileAtomic(path, keys); err != nil {
+		return Keys{}, false, err
+	}
+	return keys, true, nil
+}
+
+func writeFileAtomic(path string, keys Keys) error {
+	data, err := json.MarshalIndent(keys, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".keys-*")
+	if err != nil {
+		return fmt.Errorf("write keys: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write keys: %w", err)
+	}
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write keys: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write keys: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write keys: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write keys: %w", err)
+	}
+	return nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand.Read never fails on supported platforms
+	}
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,156 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"go.uber.org/goleak"
+
+	"github.com/candor-dev/candor/internal/simulate"
+	"github.com/candor-dev/candor/internal/store"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// startServer runs a server on a free loopback port over a fresh data
+// folder and shuts it down when the test ends.
+func startServer(t *testing.T, cfg Config) *Server {
+	t.Helper()
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	cfg.Listen = "127.0.0.1:0"
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve() }()
+	t.Cleanup(func() {
+		if err := srv.Shutdown(context.Background()); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return srv
+}
+
+func TestSimulateEndToEnd(t *testing.T) {
+	srv := startServer(t, Config{})
+	ctx := context.Background()
+	summary, err := simulate.Run(ctx, simulate.Config{
+		Endpoint: srv.URL(),
+		WriteKey: srv.Keys().WriteKey,
+		Installs: 25,
+		Days:     14,
+		Seed:     7,
+		HomeDir:  t.TempDir(),
+		Getenv:   func(string) string { return "" },
+	})
+	if err != nil {
+		t.Fatalf("simulate: %v", err)
+	}
+	if summary.EventsDropped != 0 {
+		t.Errorf("events_dropped = %d, want 0", summary.EventsDropped)
+	}
+	if summary.EventsSent == 0 {
+		t.Fatal("events_sent = 0")
+	}
+
+	ov := getOverview(t, srv, "")
+	if ov.TotalEvents != summary.EventsSent {
+		t.Errorf("total_events = %d, events_sent = %d", ov.TotalEvents, summary.EventsSent)
+	}
+	if diff := cmp.Diff(summary.Captured, ov.Events); diff != "" {
+		t.Errorf("stored counts per event differ from captured (-captured +stored):\n%s", diff)
+	}
+	if ov.Installs != int64(summary.Installs) {
+		t.Errorf("installs = %d, want %d", ov.Installs, summary.Installs)
+	}
+}
+
+func TestKeysGeneratedAndReused(t *testing.T) {
+	dir := t.TempDir()
+	first, created, err := LoadOrCreateKeys(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !created || first.WriteKey == "" || first.AdminToken == "" {
+		t.Fatalf("first load: created=%v keys=%+v", created, first)
+	}
+	info, err := os.Stat(filepath.Join(dir, KeysFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := info.Mode().Perm(); mode != 0o600 {
+		t.Errorf("keys file mode = %o, want 600", mode)
+	}
+	second, created, err := LoadOrCreateKeys(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created || second != first {
+		t.Errorf("second load: created=%v keys=%+v, want the first keys", created, second)
+	}
+}
+
+func TestHealthz(t *testing.T) {
+	srv := startServer(t, Config{})
+	resp, err := http.Get(srv.URL() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /healthz = %d, want 200", resp.StatusCode)
+	}
+}
+
+func TestOverviewNeedsToken(t *testing.T) {
+	srv := startServer(t, Config{WriteKey: "phc_test", AdminToken: "admin-secret"})
+	for _, auth := range []string{"", "Bearer wrong", "Bearer phc_test"} {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL()+"/api/v1/overview", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("Authorization %q: status %d, want 401", auth, resp.StatusCode)
+		}
+	}
+}
+
+func getOverview(t *testing.T, srv *Server, query string) store.Overview {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL()+"/api/v1/overview"+query, nil)
+	req.Header.Set("Authorization", "Bearer "+srv.Keys().AdminToken)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /api/v1/overview%s = %d", query, resp.StatusCode)
+	}
+	var ov store.Overview
+	if err := json.NewDecoder(resp.Body).Decode(&ov); err != nil {
+		t.Fatal(err)
+	}
+	return ov
+}

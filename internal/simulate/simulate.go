@@ -1,0 +1,228 @@
+// Package simulate drives realistic Mux traffic through real SDK clients:
+// each simulated install is a telemetry.Client with its own home folder and
+// install ID, playing app sessions spread over the last days.
+package simulate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/candor-dev/candor/sdk/mux"
+	"github.com/candor-dev/candor/sdk/telemetry"
+)
+
+// Defaults of Config.
+const (
+	DefaultInstalls    = 200
+	DefaultDays        = 30
+	DefaultConcurrency = 8
+)
+
+// Config configures a simulation.
+type Config struct {
+	Endpoint string // collector base URL; required
+	WriteKey string // required
+	// Installs is the number of simulated installs; zero means DefaultInstalls.
+	Installs int
+	// Days is the length of the simulated period, ending at Now; zero means
+	// DefaultDays.
+	Days int
+	// Seed selects the simulation: the same seed, Installs, Days and Now give
+	// the same events, install IDs and workspace IDs.
+	Seed uint64
+	// Now is the end of the simulated period; zero means time.Now().
+	Now time.Time
+	// HomeDir is the folder under which each install gets a home folder;
+	// empty means a temporary folder removed when Run returns.
+	HomeDir string
+	// Concurrency is how many installs send at once; zero means
+	// DefaultConcurrency.
+	Concurrency int
+	// Getenv reads the environment the SDK clients see; nil means os.Getenv.
+	Getenv func(string) string
+	// Logger receives the SDK clients' logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Summary is what a simulation captured and what the collector acknowledged.
+type Summary struct {
+	Installs      int    `json:"installs"`
+	EventsSent    int64  `json:"events_sent"`
+	EventsDropped int64  `json:"events_dropped"`
+	Disabled      string `json:"disabled,omitempty"` // why telemetry was off, when it was
+
+	// Captured counts the events handed to the SDK per event name.
+	Captured map[string]int64 `json:"-"`
+}
+
+// Run plays the simulation and returns once every client is closed, which
+// flushes what it queued.
+func Run(ctx context.Context, cfg Config) (Summary, error) {
+	if cfg.Endpoint == "" || cfg.WriteKey == "" {
+		return Summary{}, errors.New("simulate: missing endpoint or write key: set --endpoint and --write-key")
+	}
+	if cfg.Installs == 0 {
+		cfg.Installs = DefaultInstalls
+	}
+	if cfg.Days == 0 {
+		cfg.Days = DefaultDays
+	}
+	if cfg.Installs < 0 || cfg.Days < 0 {
+		return Summary{}, fmt.Errorf("simulate: installs %d and days %d must be positive", cfg.Installs, cfg.Days)
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.Now.IsZero() {
+		cfg.Now = time.Now()
+	}
+	cfg.Now = cfg.Now.UTC()
+	if cfg.HomeDir == "" {
+		dir, err := os.MkdirTemp("", "candor-simulate-")
+		if err != nil {
+			return Summary{}, fmt.Errorf("simulate: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		cfg.HomeDir = dir
+	}
+
+	installs := Plan(cfg)
+	summary := Summary{Installs: len(installs), Captured: map[string]int64{}}
+	var mu sync.Mutex
+	var firstErr error
+	work := make(chan *install)
+	var wg sync.WaitGroup
+	for w := 0; w < cfg.Concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for in := range work {
+				result, err := runInstall(ctx, cfg, in)
+				mu.Lock()
+				summary.EventsSent += result.sent
+				summary.EventsDropped += result.dropped
+				if result.disabled != "" {
+					summary.Disabled = result.disabled
+				}
+				for name, n := range result.captured {
+					summary.Captured[name] += n
+				}
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, in := range installs {
+		if ctx.Err() != nil {
+			break
+		}
+		work <- in
+	}
+	close(work)
+	wg.Wait()
+	if firstErr == nil {
+		firstErr = ctx.Err()
+	}
+	return summary, firstErr
+}
+
+// Plan draws every install of a simulation without sending anything.
+func Plan(cfg Config) []*install {
+	if cfg.Now.IsZero() {
+		cfg.Now = time.Now()
+	}
+	installs := make([]*install, cfg.Installs)
+	for i := range installs {
+		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(i)))
+		installs[i] = planInstall(rng, i, cfg.Days, cfg.Now.UTC())
+	}
+	return installs
+}
+
+type installResult struct {
+	sent, dropped int64
+	disabled      string
+	captured      map[string]int64
+}
+
+func runInstall(ctx context.Context, cfg Config, in *install) (installResult, error) {
+	home := filepath.Join(cfg.HomeDir, fmt.Sprintf("install-%05d", in.index))
+	if err := seedInstallID(home, in.installID); err != nil {
+		return installResult{}, err
+	}
+	var clock atomic.Int64
+	clock.Store(cfg.Now.UnixNano())
+	client, err := telemetry.New(telemetry.Config{
+		App:             mux.App,
+		Catalog:         mux.Catalog(),
+		Endpoint:        cfg.Endpoint,
+		WriteKey:        cfg.WriteKey,
+		Home:            home,
+		Version:         in.version,
+		Platform:        in.platform,
+		ElectronVersion: electronVersion,
+		AllowAutomation: true,
+		FlushInterval:   250 * time.Millisecond,
+		Clock:           func() time.Time { return time.Unix(0, clock.Load()).UTC() },
+		Getenv:          cfg.Getenv,
+		Logger:          cfg.Logger,
+	})
+	if err != nil {
+		return installResult{}, fmt.Errorf("simulate install %d: %w", in.index, err)
+	}
+
+	result := installResult{captured: map[string]int64{}}
+	if !client.IsEnabled() {
+		result.disabled = client.Status().String()
+	}
+	for _, e := range in.events {
+		clock.Store(e.at.UnixNano())
+		client.Capture(e.event)
+		result.captured[e.event.EventName()]++
+	}
+
+	closeCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	stats, err := client.Close(closeCtx)
+	result.sent = stats.Sent
+	result.dropped = stats.Dropped
+	if err != nil {
+		return result, fmt.Errorf("simulate install %d: close client: %w", in.index, err)
+	}
+	return result, nil
+}
+
+// seedInstallID writes the install's ID where the SDK keeps it, so the same
+// seed reproduces the same install IDs. The SDK still decides whether to use
+// it: with telemetry off it never reads the file.
+func seedInstallID(home, id string) error {
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return fmt.Errorf("simulate: create home folder: %w", err)
+	}
+	path := filepath.Join(home, telemetry.InstallIDFile)
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+		return fmt.Errorf("simulate: write install ID: %w", err)
+	}
+	return nil
+}
+
+// EventNames returns the names in captured, sorted.
+func (s Summary) EventNames() []string {
+	names := make([]string, 0, len(s.Captured))
+	for name := range s.Captured {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}

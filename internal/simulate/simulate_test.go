@@ -1,0 +1,64 @@
+package simulate
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/candor-dev/candor/sdk/mux"
+)
+
+var fixedNow = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+
+func TestPlanSameSeedSameEvents(t *testing.T) {
+	cfg := Config{Installs: 20, Days: 30, Seed: 42, Now: fixedNow}
+	first, second := Plan(cfg), Plan(cfg)
+	if diff := cmp.Diff(first, second, cmp.AllowUnexported(install{}, timedEvent{})); diff != "" {
+		t.Errorf("two plans with one seed differ (-first +second):\n%s", diff)
+	}
+	cfg.Seed = 43
+	if cmp.Equal(first, Plan(cfg), cmp.AllowUnexported(install{}, timedEvent{})) {
+		t.Error("seeds 42 and 43 gave the same plan")
+	}
+}
+
+func TestPlanShape(t *testing.T) {
+	const days = 30
+	installs := Plan(Config{Installs: 200, Days: days, Seed: 1, Now: fixedNow})
+	start := fixedNow.Add(-days * 24 * time.Hour)
+	counts := map[string]int{}
+	firstLaunches := 0
+	for _, in := range installs {
+		if len(in.events) == 0 {
+			continue
+		}
+		if name := in.events[0].event.EventName(); name != "app_started" {
+			t.Errorf("install %d starts with %s, want app_started", in.index, name)
+		}
+		last := start
+		for _, e := range in.events {
+			counts[e.event.EventName()]++
+			if e.at.Before(last) || !e.at.Before(fixedNow) {
+				t.Fatalf("install %d: event at %v out of order or outside [%v, %v)", in.index, e.at, start, fixedNow)
+			}
+			last = e.at
+			if s, ok := e.event.(mux.AppStarted); ok && s.IsFirstLaunch {
+				firstLaunches++
+			}
+		}
+		if firstLaunches != 1 {
+			t.Errorf("install %d: %d first launches, want 1", in.index, firstLaunches)
+		}
+		firstLaunches = 0
+	}
+	for _, name := range []string{"app_started", "workspace_created", "workspace_switched", "message_sent", "stream_completed", "command_used", "error_occurred"} {
+		if counts[name] == 0 {
+			t.Errorf("no %s events in 200 installs", name)
+		}
+	}
+	if counts["message_sent"] < counts["app_started"] {
+		t.Errorf("message_sent %d < app_started %d: sessions should hold several messages", counts["message_sent"], counts["app_started"])
+	}
+	t.Logf("event counts: %v", counts)
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs candor's whole test suite with the race detector: the SDK module, the
+# collector module and the benchmark module's tests. It first installs what
+# the tests need and this machine lacks (Debian's Chromium for the browser
+# tests), so it works on a fresh machine; installing needs root and apt-get.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing: ${need_apt[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "missing ${need_apt[*]}: install them (apt-get install ${need_apt[*]}) or the browser tests skip" >&2
+  fi
+fi
+
+export CANDOR_SCREENSHOTS="${CANDOR_SCREENSHOTS:-$PWD/screenshots}"
+mkdir -p "$CANDOR_SCREENSHOTS"
+
+status=0
+for module in sdk . bench; do
+  [ -f "$module/go.mod" ] || continue
+  echo "== go test -race ./... in $module"
+  (cd "$module" && go vet ./... && go test -race -count=1 -timeout 20m ./...) || status=1
+done
+exit $status
