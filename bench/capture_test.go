@@ -1,0 +1,138 @@
+package bench
+
+import (
+	"context"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/posthog/posthog-go"
+
+	"github.com/candor-dev/candor/sdk/mux"
+	"github.com/candor-dev/candor/sdk/telemetry"
+)
+
+// nullCollector accepts every request and discards its body, so the
+// benchmarks measure the clients, not a server.
+func nullCollector(b *testing.B) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"status":"Ok"}`))
+	}))
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+var message = mux.MessageSent{
+	WorkspaceID:   "0f8fad5b-d9cb-469f-a165-70867728950e",
+	Model:         "anthropic/claude-sonnet-4-5",
+	AgentID:       "exec",
+	MessageLength: 350,
+	RuntimeType:   "local",
+	FrontendPlatform: mux.FrontendPlatform{
+		UserAgent: "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/138.0.0.0 Safari/537.36",
+		Platform:  "MacIntel",
+	},
+	ThinkingLevel: "medium",
+}
+
+func newCandor(b *testing.B, endpoint string, queueSize int) *telemetry.Client {
+	client, err := telemetry.New(telemetry.Config{
+		App:             mux.App,
+		Catalog:         mux.Catalog(),
+		Endpoint:        endpoint,
+		WriteKey:        "phc_bench",
+		Home:            b.TempDir(),
+		Version:         "1.0.0",
+		AllowAutomation: true,
+		QueueSize:       queueSize,
+		Spool:           telemetry.SpoolConfig{Disabled: true},
+		Getenv:          func(string) string { return "" },
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return client
+}
+
+// BenchmarkCapture measures what one captured message_sent costs the
+// caller's goroutine, in candor and in posthog-go, against the same null
+// collector.
+func BenchmarkCapture(b *testing.B) {
+	srv := nullCollector(b)
+
+	b.Run("candor", func(b *testing.B) {
+		client := newCandor(b, srv.URL, telemetry.DefaultQueueSize)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			client.Capture(message)
+		}
+		b.StopTimer()
+		client.Close(context.Background())
+	})
+
+	b.Run("posthog-go", func(b *testing.B) {
+		client, err := posthog.NewWithConfig("phc_bench", posthog.Config{
+			Endpoint: srv.URL,
+			Logger:   posthog.StdLogger(log.New(io.Discard, "", 0), false),
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		props := posthog.NewProperties().
+			Set("workspaceId", message.WorkspaceID).
+			Set("model", message.Model).
+			Set("agentId", message.AgentID).
+			Set("message_length_b2", 512).
+			Set("runtimeType", message.RuntimeType).
+			Set("frontendPlatform", map[string]any{"userAgent": "Chrome 138 (macOS)", "platform": "macOS"}).
+			Set("thinkingLevel", message.ThinkingLevel)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			client.Enqueue(posthog.Capture{DistinctId: "0f8fad5b-d9cb-469f-a165-70867728950e", Event: "message_sent", Properties: props})
+		}
+		b.StopTimer()
+		client.Close()
+	})
+}
+
+// BenchmarkBackground measures the CPU the whole process spends per event
+// from Capture to the collector's acknowledgement: catalog checks, JSON,
+// gzip and HTTP on the sender goroutine, plus the null collector's reading
+// of the body. Capture itself is included; it is small next to the rest.
+func BenchmarkBackground(b *testing.B) {
+	srv := nullCollector(b)
+	client := newCandor(b, srv.URL, b.N+1)
+	start := cpuTime()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		client.Capture(message)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	stats, err := client.Close(ctx)
+	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if stats.Sent != int64(b.N) {
+		b.Fatalf("sent %d of %d events", stats.Sent, b.N)
+	}
+	b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/event")
+}
+
+// cpuTime returns the process's user and system CPU time in nanoseconds.
+func cpuTime() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
