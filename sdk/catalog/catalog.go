@@ -236,8 +236,8 @@ func (c *Catalog) Normalize(event string, props map[string]any) (map[string]any,
 }
 
 // NormalizeBase checks one base property, such as a feature flag variant.
-// ok is false when the name is not a base property or the value breaks its
-// class.
+// The reason is empty when the value may be sent, ReasonUnknownProperty when
+// name is not a base property, and the class's reason otherwise.
 func (c *Catalog) NormalizeBase(name string, v any) (value any, reason Reason) {
 	base := c.baseProperty(name)
 	if base == nil {
