@@ -300,7 +300,9 @@ const maxVersionPrefix = 8
 // most MaxVersionLen characters that start with up to maxVersionPrefix
 // letters followed by a digit. A core (the part before the first - or +)
 // without a dot may have at most maxDigitRun digits, so a phone or card
-// number is not a version, and nothing in it may look like a secret.
+// number is not a version. An IPv4 address, digits in dash-separated groups
+// such as a card number, and anything that looks like a secret are
+// rejected too.
 func isVersion(s string) bool {
 	if s == "unknown" {
 		return true
@@ -329,6 +331,12 @@ func isVersion(s string) bool {
 		core = s[:i]
 	}
 	if !strings.Contains(core, ".") && looksLikeNumber(core[prefix:]) {
+		return false
+	}
+	if prefix == 0 && strings.Contains(s, "-") && looksLikeNumber(s) {
+		return false // a card or phone number written in groups
+	}
+	if addr, err := netip.ParseAddr(core); err == nil && addr.Is4() {
 		return false
 	}
 	return !looksLikeSecret(s)

@@ -19,6 +19,7 @@ type Client struct {
 	switches *switches
 	encoder  *encoder
 	uploader *uploader
+	spool    *spool // nil when the spool is off
 	http     *http.Client
 	ownsHTTP bool
 	log      *slog.Logger
@@ -26,6 +27,7 @@ type Client struct {
 
 	queue    chan item
 	flushReq chan chan error
+	nudge    chan struct{} // asks the sender to re-read the switches now
 	quit     chan struct{}
 	done     chan struct{}
 
@@ -68,9 +70,11 @@ func New(cfg Config) (*Client, error) {
 		log:      cfg.Logger,
 		queue:    make(chan item, cfg.QueueSize),
 		flushReq: make(chan chan error),
+		nudge:    make(chan struct{}, 1),
 		quit:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
+	c.spool = newSpool(&cfg, &c.stats)
 	c.sendCtx, c.cancelSends = context.WithCancel(context.Background())
 	c.refresh(true)
 	s := newSender(c)

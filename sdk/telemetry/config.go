@@ -72,7 +72,9 @@ type Config struct {
 	AllowAutomation bool
 
 	// QueueSize is how many captured events wait in memory for the sender.
-	// When it is full, Capture drops the new event. 0 means 10000.
+	// When it is full, Capture drops the new event. With the spool off or
+	// failing, up to QueueSize more events wait in memory for a retry, the
+	// oldest dropped first. 0 means 10000.
 	QueueSize int
 	// BatchSize is the most events sent in one request. 0 means 100.
 	BatchSize int

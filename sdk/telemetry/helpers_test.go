@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -69,6 +70,8 @@ type collector struct {
 	t   *testing.T
 	srv *httptest.Server
 
+	active atomic.Int64 // requests being answered
+
 	mu       sync.Mutex
 	requests []received
 	respond  func(n int, r *received, w http.ResponseWriter) bool // returns true when it answered
@@ -111,7 +114,9 @@ func (c *collector) serve(w http.ResponseWriter, r *http.Request) {
 	n := len(c.requests)
 	respond := c.respond
 	c.mu.Unlock()
+	c.active.Add(1)
 	answered := respond != nil && respond(n, &rec, w)
+	c.active.Add(-1)
 	if !answered {
 		rec.accepted = true
 		w.Header().Set("Content-Type", "application/json")
@@ -147,6 +152,8 @@ func (c *collector) accepted() []decoded {
 	}
 	return out
 }
+
+func (c *collector) inFlight() bool { return c.active.Load() > 0 }
 
 func (c *collector) requestCount() int {
 	c.mu.Lock()

@@ -69,7 +69,7 @@ func loadIdentity(home string) (identity, error) {
 		return identity{id: newUUID()}, fmt.Errorf("create home folder: %s", errorText(err))
 	}
 	path := filepath.Join(home, InstallIDFile)
-	for range 50 {
+	for range 150 {
 		id, err := readID(path)
 		switch {
 		case err == nil:

@@ -13,30 +13,39 @@ type batch struct {
 	events [][]byte
 	bytes  int
 	// spoolPath is the claimed spool file the batch was read from, "" for
-	// a batch built in this run and not spooled.
+	// a batch held in memory.
 	spoolPath string
 }
 
 // sender is the one goroutine that encodes, batches, uploads, retries and
 // spools. Its fields are touched by that goroutine only.
 type sender struct {
-	c   *Client
-	cfg *Config
+	c       *Client
+	cfg     *Config
+	spool   *spool   // nil when the spool is off
+	sentLog *sentLog // nil when Config.SentLog is ""
 
 	current    batch
 	batchTimer *time.Timer
-	pending    []*batch // sealed batches, oldest first
+	pending    []*batch // sealed batches in memory, oldest first
 	retryAt    time.Time
 	attempt    int
 	retryTimer *time.Timer
 	waiters    []chan error
 	failing    bool // the last upload failed and was logged
+	spoolErr   bool // the last spool write failed and was logged
 
 	loggedViolations map[catalog.Violation]bool
 }
 
 func newSender(c *Client) *sender {
-	s := &sender{c: c, cfg: &c.cfg, loggedViolations: map[catalog.Violation]bool{}}
+	s := &sender{
+		c:                c,
+		cfg:              &c.cfg,
+		spool:            c.spool,
+		sentLog:          newSentLog(&c.cfg),
+		loggedViolations: map[catalog.Violation]bool{},
+	}
 	s.batchTimer = time.NewTimer(time.Hour)
 	s.batchTimer.Stop()
 	s.retryTimer = time.NewTimer(time.Hour)
@@ -51,6 +60,9 @@ func (s *sender) run() {
 	defer s.batchTimer.Stop()
 	defer s.retryTimer.Stop()
 
+	if s.spool != nil && s.c.enabled.Load() {
+		s.spool.recoverStale()
+	}
 	s.deliver()
 	for {
 		select {
@@ -62,9 +74,9 @@ func (s *sender) run() {
 		case <-s.retryTimer.C:
 			s.deliver()
 		case <-poll.C:
-			if !s.c.refresh(false).Enabled {
-				s.discard(DropDisabled)
-			}
+			s.poll()
+		case <-s.c.nudge:
+			s.poll()
 		case reply := <-s.c.flushReq:
 			s.drainQueue()
 			s.seal()
@@ -74,6 +86,18 @@ func (s *sender) run() {
 			s.shutdown(s.c.closeCtx)
 			return
 		}
+	}
+}
+
+// poll re-reads the switches: it drops what is queued when telemetry was
+// switched off, and picks up batches other processes spooled.
+func (s *sender) poll() {
+	if !s.c.refresh(false).Enabled {
+		s.discard(DropDisabled)
+		return
+	}
+	if s.spool != nil && time.Until(s.retryAt) <= 0 {
+		s.deliver()
 	}
 }
 
@@ -189,25 +213,51 @@ func (s *sender) answerWaiters(err error) {
 	s.waiters = nil
 }
 
-// deliver uploads pending batches, oldest first, until none is left or an
-// upload fails with a retryable error.
+// next takes the batch to upload: the oldest spooled batch first, then the
+// oldest batch in memory. It returns nil when there is none.
+func (s *sender) next(includeSpool bool) *batch {
+	if s.spool != nil && includeSpool {
+		b, err := s.spool.claimNext()
+		if err != nil {
+			s.c.log.Warn("telemetry: spool cannot be read", "error", errorText(err))
+		}
+		if b != nil {
+			return b
+		}
+	}
+	if len(s.pending) == 0 {
+		return nil
+	}
+	b := s.pending[0]
+	s.pending = s.pending[1:]
+	return b
+}
+
+// deliver uploads batches until none is left or an upload fails with a
+// retryable error, and answers the Flush calls waiting for it.
 func (s *sender) deliver() {
 	for {
-		if len(s.pending) == 0 {
-			s.answerWaiters(nil)
-			return
-		}
 		if wait := time.Until(s.retryAt); wait > 0 {
+			s.spoolPending()
 			s.retryTimer.Reset(wait)
 			return
 		}
-		if !s.c.refresh(true).Enabled {
+		st := s.c.refresh(true)
+		if !st.Enabled {
 			s.discard(DropDisabled)
 			return
 		}
-		b := s.pending[0]
-		res := s.c.uploader.upload(s.c.sendCtx, b.events)
-		if err := s.handle(b, res, false); err != nil {
+		if st.Debug == DebugPrint {
+			s.answerWaiters(nil) // print mode sends nothing, spooled batches included
+			return
+		}
+		b := s.next(true)
+		if b == nil {
+			s.answerWaiters(nil)
+			return
+		}
+		if err := s.upload(b); err != nil {
+			s.spoolPending()
 			s.retryTimer.Reset(time.Until(s.retryAt))
 			s.answerWaiters(err)
 			return
@@ -215,29 +265,34 @@ func (s *sender) deliver() {
 	}
 }
 
-// handle applies an upload's outcome to b, the first pending batch. It
-// returns the error of a retryable failure, after which the caller stops
-// uploading until the retry delay has passed.
-func (s *sender) handle(b *batch, res uploadResult, closing bool) error {
+// upload sends one batch and applies the outcome. It returns the error of
+// a retryable failure, after which the caller stops uploading until the
+// retry delay has passed; the batch is back in the spool or in memory.
+func (s *sender) upload(b *batch) error {
+	res := s.c.uploader.upload(s.c.sendCtx, b.events)
 	n := int64(len(b.events))
+	fromSpool := b.spoolPath != ""
 	switch res.outcome {
 	case outcomeSent:
-		s.pending = s.pending[1:]
-		s.c.stats.queued.Add(-n)
+		s.finish(b)
 		s.c.stats.sent.Add(n)
 		s.attempt, s.retryAt = 0, time.Time{}
 		if s.failing {
 			s.failing = false
 			s.c.log.Info("telemetry: collector reachable again", "events", n)
 		}
+		if s.sentLog != nil {
+			if err := s.sentLog.write(b.events); err != nil {
+				s.c.log.Warn("telemetry: sent log write failed", "error", errorText(err))
+			}
+		}
 		return nil
 
 	case outcomeSplit:
 		if n == 1 {
-			s.pending = s.pending[1:]
-			s.c.stats.queued.Add(-1)
+			s.finish(b)
 			s.c.stats.drop(DropTooLarge, 1)
-			s.c.log.Warn("telemetry: event dropped, the collector found it too large", "status", res.status)
+			s.c.log.Warn("telemetry: event dropped, the collector rejected it as too large", "status", res.status)
 			return nil
 		}
 		half := len(b.events) / 2
@@ -246,31 +301,71 @@ func (s *sender) handle(b *batch, res uploadResult, closing bool) error {
 		for _, ev := range first.events {
 			first.bytes += len(ev)
 		}
-		second.bytes = b.bytes - first.bytes
-		s.pending = append([]*batch{first, second}, s.pending[1:]...)
+		for _, ev := range second.events {
+			second.bytes += len(ev)
+		}
+		if fromSpool {
+			s.spool.remove(b)
+			s.c.stats.queued.Add(n) // the halves are held in memory now
+		}
+		s.pending = append([]*batch{first, second}, s.pending...)
 		return nil
 
 	case outcomeReject:
-		s.pending = s.pending[1:]
-		s.c.stats.queued.Add(-n)
+		s.finish(b)
 		s.c.stats.drop(res.dropReason, n)
 		s.c.log.Error("telemetry: batch dropped", "events", n, "status", res.status, "reason", res.dropReason, "error", res.err)
 		return nil
 	}
 
+	if fromSpool {
+		s.spool.release(b)
+	} else {
+		s.pending = append([]*batch{b}, s.pending...)
+	}
 	s.attempt++
 	s.c.stats.retries.Add(1)
 	wait := backoff(s.attempt, s.cfg.MaxRetryDelay, res.retryAfter)
 	s.retryAt = time.Now().Add(wait)
-	if !s.failing || closing {
+	if !s.failing {
 		s.failing = true
 		s.c.log.Warn("telemetry: upload failed, will retry", "status", res.status, "retry_in", wait, "error", res.err)
 	}
-	s.boundRetryBuffer()
 	if res.err == nil {
 		return fmt.Errorf("upload telemetry batch: status %d", res.status)
 	}
 	return fmt.Errorf("upload telemetry batch: %w", res.err)
+}
+
+// finish forgets a batch that was sent, split or dropped: its spool file is
+// deleted, or its events leave the in-memory count.
+func (s *sender) finish(b *batch) {
+	if b.spoolPath != "" {
+		s.spool.remove(b)
+		return
+	}
+	s.c.stats.queued.Add(-int64(len(b.events)))
+}
+
+// spoolPending moves the batches waiting in memory to the spool, or, with
+// the spool off or failing, keeps them in memory within QueueSize events.
+func (s *sender) spoolPending() {
+	if s.spool != nil {
+		for len(s.pending) > 0 {
+			b := s.pending[0]
+			if err := s.spool.write(b.events); err != nil {
+				if !s.spoolErr {
+					s.spoolErr = true
+					s.c.log.Warn("telemetry: spool write failed, keeping events in memory", "error", err)
+				}
+				break
+			}
+			s.spoolErr = false
+			s.pending = s.pending[1:]
+			s.c.stats.queued.Add(-int64(len(b.events)))
+		}
+	}
+	s.boundRetryBuffer()
 }
 
 // boundRetryBuffer keeps the events waiting in memory within QueueSize by
@@ -280,7 +375,7 @@ func (s *sender) boundRetryBuffer() {
 	for _, b := range s.pending {
 		total += len(b.events)
 	}
-	for total > s.cfg.QueueSize && len(s.pending) > 1 {
+	for total > s.cfg.QueueSize && len(s.pending) > 0 {
 		n := len(s.pending[0].events)
 		s.pending = s.pending[1:]
 		total -= n
@@ -289,7 +384,9 @@ func (s *sender) boundRetryBuffer() {
 	}
 }
 
-// shutdown sends what is left while ctx allows and drops the rest.
+// shutdown uploads the batches in memory while ctx allows, spools what is
+// left and drops it when it cannot be spooled. Spooled batches stay for the
+// next start.
 func (s *sender) shutdown(ctx context.Context) {
 	s.drainQueue()
 	s.seal()
@@ -298,7 +395,13 @@ func (s *sender) shutdown(ctx context.Context) {
 			s.discard(DropDisabled)
 			break
 		}
+		if s.c.debugMode() == DebugPrint {
+			break
+		}
 		if wait := time.Until(s.retryAt); wait > 0 {
+			if s.spool != nil && !s.spoolErr {
+				break // the spool keeps them until the next start
+			}
 			if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
 				break
 			}
@@ -309,10 +412,10 @@ func (s *sender) shutdown(ctx context.Context) {
 			}
 			continue
 		}
-		b := s.pending[0]
-		res := s.c.uploader.upload(s.c.sendCtx, b.events)
-		s.handle(b, res, true)
+		s.upload(s.next(false))
 	}
+	s.spoolPending()
+
 	var left int64
 	for _, b := range s.pending {
 		left += int64(len(b.events))

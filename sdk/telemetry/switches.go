@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -273,7 +274,8 @@ func (w *configWatcher) invalidate() {
 
 func statFile(path string) (fileStamp, error) {
 	info, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	// ENOTDIR: a parent is a file, so config.json cannot exist either.
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return fileStamp{}, nil
 	}
 	if err != nil {

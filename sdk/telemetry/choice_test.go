@@ -1,0 +1,318 @@
+package telemetry
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/candor-dev/candor/sdk/internal/leakcheck"
+	"github.com/candor-dev/candor/sdk/mux"
+)
+
+func TestSetEnabledKeepsOtherKeys(t *testing.T) {
+	col := newCollector(t)
+	cfg := testConfig(t, col.srv.URL)
+	path := filepath.Join(cfg.Home, ConfigFile)
+	writeFile(t, path, `{"theme": "dark", "recentProjects": ["a", "b"], "nested": {"x": 1}}`)
+	c := newClient(t, cfg)
+
+	if err := c.SetEnabled(false); err != nil {
+		t.Fatalf("SetEnabled(false): %v", err)
+	}
+	if c.IsEnabled() || !c.IsExplicitlyDisabled() || c.Status().Switch != ConfigFile {
+		t.Errorf("after SetEnabled(false): %s", c.Status())
+	}
+	var keys map[string]any
+	data, _ := os.ReadFile(path)
+	if err := json.Unmarshal(data, &keys); err != nil {
+		t.Fatalf("config.json after SetEnabled: %v\n%s", err, data)
+	}
+	want := map[string]any{
+		"theme": "dark", "recentProjects": []any{"a", "b"}, "nested": map[string]any{"x": 1.0}, "telemetryEnabled": false,
+	}
+	if d := diff(want, keys); d != "" {
+		t.Errorf("config.json: %s", d)
+	}
+	if runtime.GOOS != "windows" {
+		assertMode(t, path, 0o600)
+	}
+
+	c.Capture(mux.CommandUsed{Command: "new"})
+	if err := c.SetEnabled(true); err != nil {
+		t.Fatalf("SetEnabled(true): %v", err)
+	}
+	if !c.IsEnabled() {
+		t.Errorf("after SetEnabled(true): %s", c.Status())
+	}
+	c.Capture(mux.CommandUsed{Command: "new"})
+	st := closeClient(t, c)
+	if st.Ignored != 1 || st.Sent != 1 {
+		t.Errorf("ignored %d sent %d, want 1 and 1", st.Ignored, st.Sent)
+	}
+}
+
+func TestSetEnabledCreatesConfig(t *testing.T) {
+	col := newCollector(t)
+	cfg := testConfig(t, col.srv.URL)
+	cfg.Home = filepath.Join(t.TempDir(), ".mux")
+	e := &syncEnv{}
+	e.set("MUX_DISABLE_TELEMETRY", "1")
+	cfg.Getenv = e.get
+	c := newClient(t, cfg)
+	if err := c.SetEnabled(false); err != nil {
+		t.Fatalf("SetEnabled(false): %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.Home, InstallIDFile)); !os.IsNotExist(err) {
+		t.Errorf("SetEnabled(false) created an install ID")
+	}
+	data, _ := os.ReadFile(filepath.Join(cfg.Home, ConfigFile))
+	if strings.TrimSpace(string(data)) != "{\n  \"telemetryEnabled\": false\n}" {
+		t.Errorf("config.json = %q", data)
+	}
+	if runtime.GOOS != "windows" {
+		assertMode(t, cfg.Home, 0o700)
+	}
+}
+
+func TestSetEnabledEnvStillWins(t *testing.T) {
+	col := newCollector(t)
+	cfg := testConfig(t, col.srv.URL)
+	cfg.Getenv = env{"MUX_DISABLE_TELEMETRY": "1"}.get
+	c := newClient(t, cfg)
+	if err := c.SetEnabled(true); err != nil {
+		t.Fatal(err)
+	}
+	st := c.Status()
+	if st.Enabled || st.Switch != "MUX_DISABLE_TELEMETRY" {
+		t.Errorf("status %s, want disabled by the variable", st)
+	}
+	if !strings.Contains(st.String(), "telemetryEnabled: true") {
+		t.Errorf("status %q does not show the persisted true", st)
+	}
+}
+
+func TestSetEnabledCorruptConfigUnchanged(t *testing.T) {
+	col := newCollector(t)
+	cfg := testConfig(t, col.srv.URL)
+	path := filepath.Join(cfg.Home, ConfigFile)
+	writeFile(t, path, `{"theme": `)
+	c := newClient(t, cfg)
+	if c.IsEnabled() {
+		t.Errorf("enabled with a corrupt config.json")
+	}
+	err := c.SetEnabled(true)
+	if err == nil || !strings.Contains(err.Error(), "fix or remove it") {
+		t.Errorf("SetEnabled error = %v, want one that says to fix the file", err)
+	}
+	data, _ := os.ReadFile(path)
+	if string(data) != `{"theme": ` {
+		t.Errorf("config.json changed to %q", data)
+	}
+	if c.IsEnabled() {
+		t.Errorf("enabled after a failed SetEnabled")
+	}
+}
+
+func TestSetEnabledFalsePurgesQueueAndSpool(t *testing.T) {
+	col := newCollector(t)
+	url := col.srv.URL
+	col.srv.Close()
+	cfg := testConfig(t, url)
+	cfg.BatchSize = 5
+	c := newClient(t, cfg)
+	captureN(c, 10)
+	waitFor(t, "the spool", func() bool { return c.Stats().Spooled == 10 })
+	captureN(c, 2)
+	if err := c.SetEnabled(false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the queue to be dropped", func() bool { return c.Stats().Queued == 0 })
+	st := closeClient(t, c)
+	if st.Spooled != 0 || spoolFiles(t, cfg.Home) != 0 {
+		t.Errorf("spool holds %d events in %d files after opting out", st.Spooled, spoolFiles(t, cfg.Home))
+	}
+	if st.DroppedByReason[DropDisabled] != 12 {
+		t.Errorf("disabled drops = %d, want 12 (%v)", st.DroppedByReason[DropDisabled], st.DroppedByReason)
+	}
+}
+
+func TestConfigChangedByAnotherProcess(t *testing.T) {
+	col := newCollector(t)
+	cfg := testConfig(t, col.srv.URL)
+	cfg.FlushInterval = time.Hour
+	path := filepath.Join(cfg.Home, ConfigFile)
+	c := newClient(t, cfg)
+	captureN(c, 3)
+	waitFor(t, "the events to be encoded", func() bool { return len(c.queue) == 0 })
+
+	// Another process writes the file: no call into this client.
+	writeFile(t, path, `{"telemetryEnabled": false}`)
+	start := time.Now()
+	waitFor(t, "the poll to see the change", func() bool { return c.Stats().DroppedByReason[DropDisabled] == 3 })
+	if took := time.Since(start); took > 2*configPollInterval {
+		t.Errorf("the change took %s to apply", took)
+	}
+	if !c.IsExplicitlyDisabled() {
+		t.Errorf("status after the change: %s", c.Status())
+	}
+	c.Capture(mux.CommandUsed{Command: "new"})
+
+	writeFile(t, path, `{"telemetryEnabled": true}`)
+	if !c.IsEnabled() {
+		t.Errorf("not enabled again: %s", c.Status())
+	}
+	st := closeClient(t, c)
+	if col.requestCount() != 0 {
+		t.Errorf("collector got %d requests, want 0", col.requestCount())
+	}
+	if st.Ignored != 1 {
+		t.Errorf("ignored %d captures while off, want 1", st.Ignored)
+	}
+}
+
+func TestConfigCheckedBeforeSend(t *testing.T) {
+	col := newCollector(t)
+	cfg := testConfig(t, col.srv.URL)
+	cfg.FlushInterval = time.Hour
+	c := newClient(t, cfg)
+	captureN(c, 3)
+	writeFile(t, filepath.Join(cfg.Home, ConfigFile), `{"telemetryEnabled": false}`)
+	flush(t, c) // sends at once, before the next poll
+	st := closeClient(t, c)
+	if col.requestCount() != 0 || st.DroppedByReason[DropDisabled] != 3 {
+		t.Errorf("requests %d, disabled drops %d: want 0 and 3", col.requestCount(), st.DroppedByReason[DropDisabled])
+	}
+}
+
+func TestEnvOptOutAtCapture(t *testing.T) {
+	for _, variable := range []string{"MUX_DISABLE_TELEMETRY", "DO_NOT_TRACK"} {
+		t.Run(variable, func(t *testing.T) {
+			col := newCollector(t)
+			cfg := testConfig(t, col.srv.URL)
+			e := &syncEnv{}
+			cfg.Getenv = e.get
+			c := newClient(t, cfg)
+			c.Capture(mux.CommandUsed{Command: "new"})
+			flush(t, c)
+			e.set(variable, "1")
+			c.Capture(mux.CommandUsed{Command: "new"}) // before any poll
+			if c.Stats().Ignored != 1 {
+				t.Errorf("capture after %s=1 not ignored", variable)
+			}
+			if c.IsEnabled() || !c.IsExplicitlyDisabled() || c.InstallID() != "" {
+				t.Errorf("status %s, InstallID %q", c.Status(), c.InstallID())
+			}
+			st := closeClient(t, c)
+			if st.Sent != 1 {
+				t.Errorf("sent %d, want only the event before the switch", st.Sent)
+			}
+		})
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the sender's writes and the
+// test's reads.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestDebugPrintSendsNothing(t *testing.T) {
+	col := newCollector(t)
+	cfg := testConfig(t, col.srv.URL)
+	cfg.Getenv = env{"MUX_TELEMETRY_DEBUG": "print"}.get
+	out := &lockedBuffer{}
+	cfg.DebugOutput = out
+	c := newClient(t, cfg)
+	if c.Status().Debug != DebugPrint {
+		t.Errorf("status debug = %q, want print", c.Status().Debug)
+	}
+	c.Capture(validMessage())
+	c.Capture(mux.CommandUsed{Command: "new"})
+	flush(t, c)
+	st := closeClient(t, c)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("printed %d lines, want 2:\n%s", len(lines), out)
+	}
+	var ev decoded
+	if err := json.Unmarshal([]byte(lines[0]), &ev); err != nil || ev.Event != "message_sent" || ev.Properties["message_length_b2"] != 512.0 {
+		t.Errorf("first line %s (error %v), want the normalized message_sent", lines[0], err)
+	}
+	if col.requestCount() != 0 || st.Printed != 2 || st.Sent != 0 {
+		t.Errorf("requests %d printed %d sent %d, want 0, 2, 0", col.requestCount(), st.Printed, st.Sent)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.Home, SpoolDir)); !os.IsNotExist(err) {
+		t.Errorf("spool created in print mode")
+	}
+}
+
+func TestDebugTeePrintsWhatIsSent(t *testing.T) {
+	col := newCollector(t)
+	cfg := testConfig(t, col.srv.URL)
+	cfg.Getenv = env{"MUX_TELEMETRY_DEBUG": "tee"}.get
+	out := &lockedBuffer{}
+	cfg.DebugOutput = out
+	c := newClient(t, cfg)
+	c.Capture(validMessage())
+	flush(t, c)
+	closeClient(t, c)
+
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	if len(col.requests) != 1 || len(col.requests[0].Batch) != 1 {
+		t.Fatalf("collector got %d requests, want 1 with 1 event", len(col.requests))
+	}
+	if printed, sent := strings.TrimSpace(out.String()), string(col.requests[0].Batch[0]); printed != sent {
+		t.Errorf("printed\n%s\nsent\n%s", printed, sent)
+	}
+}
+
+func TestCloseBoundedByContext(t *testing.T) {
+	leakcheck.Check(t)
+	col := newCollector(t)
+	release := make(chan struct{})
+	col.setRespond(func(n int, r *received, w http.ResponseWriter) bool {
+		<-release
+		return false
+	})
+	defer close(release)
+
+	cfg := testConfig(t, col.srv.URL)
+	c := newClient(t, cfg)
+	captureN(c, 5)
+	waitFor(t, "the upload to start", func() bool { return len(c.queue) == 0 && c.Stats().Queued == 5 && col.inFlight() })
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	st, err := c.Close(ctx)
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("Close took %s with a 200ms context", took)
+	}
+	if err != nil {
+		t.Errorf("Close: %v, want nil because the events were spooled", err)
+	}
+	if st.Spooled != 5 || st.Dropped != 0 {
+		t.Errorf("spooled %d dropped %d, want 5 and 0", st.Spooled, st.Dropped)
+	}
+}

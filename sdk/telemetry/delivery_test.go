@@ -1,0 +1,623 @@
+package telemetry
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/candor-dev/candor/sdk/internal/leakcheck"
+	"github.com/candor-dev/candor/sdk/mux"
+)
+
+// captureN captures n command_used events.
+func captureN(c *Client, n int) {
+	for range n {
+		c.Capture(mux.CommandUsed{Command: "compact"})
+	}
+}
+
+// assertExactlyOnce checks that the collector accepted want events with
+// distinct UUIDs.
+func assertExactlyOnce(t *testing.T, col *collector, want int) []decoded {
+	t.Helper()
+	events := col.accepted()
+	seen := map[string]int{}
+	for _, ev := range events {
+		seen[ev.UUID]++
+	}
+	for id, n := range seen {
+		if n > 1 {
+			t.Errorf("event %s arrived %d times", id, n)
+		}
+	}
+	if len(seen) != want {
+		t.Errorf("collector accepted %d distinct events, want %d", len(seen), want)
+	}
+	return events
+}
+
+// listenOn listens on addr again after a server there was closed.
+func listenOn(t *testing.T, addr string) net.Listener {
+	t.Helper()
+	var l net.Listener
+	var err error
+	for range 50 {
+		if l, err = net.Listen("tcp", addr); err == nil {
+			return l
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("listen on %s again: %v", addr, err)
+	return nil
+}
+
+func TestCollectorDownThenBack(t *testing.T) {
+	leakcheck.Check(t)
+	col := newCollector(t)
+	addr := col.srv.Listener.Addr().String()
+	url := col.srv.URL
+	col.srv.Close() // down: connections are refused
+
+	cfg := testConfig(t, url)
+	cfg.BatchSize = 10
+	c := newClient(t, cfg)
+	captureN(c, 35)
+	waitFor(t, "batches to reach the spool", func() bool {
+		st := c.Stats()
+		return st.Spooled == 35 && st.Queued == 0
+	})
+	if n := spoolFiles(t, cfg.Home); n == 0 {
+		t.Fatalf("no spool files while the collector is down")
+	}
+
+	// Back: a new server on the same address.
+	back := newCollector(t)
+	back.srv.Close()
+	back.srv = httptest.NewUnstartedServer(http.HandlerFunc(back.serve))
+	back.srv.Listener = listenOn(t, addr)
+	back.srv.Start()
+	t.Cleanup(back.srv.Close)
+
+	captureN(c, 5)
+	flushUntilDone(t, c)
+	st := closeClient(t, c)
+	assertExactlyOnce(t, back, 40)
+	if st.Sent != 40 || st.Dropped != 0 || st.Spooled != 0 {
+		t.Errorf("stats: sent %d dropped %d spooled %d, want 40, 0, 0", st.Sent, st.Dropped, st.Spooled)
+	}
+	if st.Retries == 0 {
+		t.Errorf("no retries counted during the outage")
+	}
+	if n := spoolFiles(t, cfg.Home); n != 0 {
+		t.Errorf("%d spool files left after delivery", n)
+	}
+}
+
+// flushUntilDone calls Flush until it succeeds, since a Flush during a
+// retry delay reports the last failure.
+func flushUntilDone(t *testing.T, c *Client) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := c.Flush(ctx)
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Flush kept failing: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func spoolFiles(t *testing.T, home string) int {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(home, SpoolDir))
+	if os.IsNotExist(err) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), spoolExt) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestSpoolAtCloseSentOnNextStart(t *testing.T) {
+	leakcheck.Check(t)
+	col := newCollector(t)
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+
+	cfg := testConfig(t, down.URL)
+	cfg.FlushInterval = time.Hour
+	c := newClient(t, cfg)
+	captureN(c, 7)
+	st := closeClient(t, c)
+	if st.Spooled != 7 || st.Dropped != 0 {
+		t.Fatalf("Close: spooled %d dropped %d, want 7 and 0", st.Spooled, st.Dropped)
+	}
+	spooled := spooledUUIDs(t, cfg.Home)
+
+	cfg.Endpoint = col.srv.URL
+	again := newClient(t, cfg)
+	waitFor(t, "the spool to be sent at start", func() bool { return len(col.accepted()) == 7 })
+	st = closeClient(t, again)
+	events := assertExactlyOnce(t, col, 7)
+	for _, ev := range events {
+		if !spooled[ev.UUID] {
+			t.Errorf("event %s arrived with a UUID that was not in the spool", ev.UUID)
+		}
+	}
+	if st.Spooled != 0 || st.Sent != 7 {
+		t.Errorf("second run: spooled %d sent %d, want 0 and 7", st.Spooled, st.Sent)
+	}
+}
+
+func spooledUUIDs(t *testing.T, home string) map[string]bool {
+	t.Helper()
+	dir := filepath.Join(home, SpoolDir)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, e := range entries {
+		b, err := readSpoolFile(filepath.Join(dir, e.Name()), 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range b.events {
+			ids[string(ev[len(`{"uuid":"`):][:36])] = true
+		}
+	}
+	return ids
+}
+
+func TestSpoolDisabledDropsAtClose(t *testing.T) {
+	leakcheck.Check(t)
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	cfg := testConfig(t, down.URL)
+	cfg.Spool.Disabled = true
+	c := newClient(t, cfg)
+	captureN(c, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	st, err := c.Close(ctx)
+	if err == nil {
+		t.Errorf("Close returned nil, want an error for the dropped events")
+	}
+	if st.DroppedByReason[DropShutdown] != 3 {
+		t.Errorf("shutdown drops = %d, want 3 (%v)", st.DroppedByReason[DropShutdown], st.DroppedByReason)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.Home, SpoolDir)); !os.IsNotExist(err) {
+		t.Errorf("spool folder exists with the spool off (stat error %v)", err)
+	}
+}
+
+func TestSpoolBoundDropsOldest(t *testing.T) {
+	col := newCollector(t)
+	url := col.srv.URL
+	col.srv.Close()
+	cfg := testConfig(t, url)
+	cfg.BatchSize = 10
+	cfg.Spool.MaxEvents = 30
+	c := newClient(t, cfg)
+	for i := range 6 {
+		captureN(c, 10)
+		waitFor(t, "the batch to be spooled", func() bool { return c.Stats().Queued == 0 && len(c.queue) == 0 })
+		_ = i
+	}
+	st := closeClient(t, c)
+	if st.Spooled != 30 {
+		t.Errorf("spooled %d events, want the bound of 30", st.Spooled)
+	}
+	if st.DroppedByReason[DropSpoolFull] != 30 {
+		t.Errorf("spool_full drops = %d, want 30", st.DroppedByReason[DropSpoolFull])
+	}
+	if st.Captured != st.Spooled+st.Dropped {
+		t.Errorf("captured %d != spooled %d + dropped %d", st.Captured, st.Spooled, st.Dropped)
+	}
+}
+
+func TestSpoolBoundByBytes(t *testing.T) {
+	col := newCollector(t)
+	url := col.srv.URL
+	col.srv.Close()
+	cfg := testConfig(t, url)
+	cfg.BatchSize = 10
+	cfg.Spool.MaxBytes = 6000
+	c := newClient(t, cfg)
+	captureN(c, 100)
+	st := closeClient(t, c)
+	var size int64
+	entries, _ := os.ReadDir(filepath.Join(cfg.Home, SpoolDir))
+	for _, e := range entries {
+		info, _ := e.Info()
+		size += info.Size()
+	}
+	if size > 6000 {
+		t.Errorf("spool holds %d bytes, want at most 6000", size)
+	}
+	if st.DroppedByReason[DropSpoolFull] == 0 || st.Spooled+st.DroppedByReason[DropSpoolFull] != 100 {
+		t.Errorf("spooled %d, spool_full %d: want drops and a sum of 100", st.Spooled, st.DroppedByReason[DropSpoolFull])
+	}
+}
+
+func TestSpoolIgnoresTempAndCorrupt(t *testing.T) {
+	col := newCollector(t)
+	cfg := testConfig(t, col.srv.URL)
+	dir := filepath.Join(cfg.Home, SpoolDir)
+	good := `{"uuid":"3f1c2b7e-9a4d-4c1e-8b2a-5d6e7f809a1b","event":"command_used","distinct_id":"x","timestamp":"2026-01-01T00:00:00Z","properties":{"command":"new"}}`
+	writeFile(t, filepath.Join(dir, ".tmp-123"), good+"\n")                                                     // a crash mid-write
+	writeFile(t, filepath.Join(dir, "00000000000000000001-2-aaaa.batch"), good+"\n{\"uuid\":\"3f1c2b7e-9a4d\n") // torn second line
+	writeFile(t, filepath.Join(dir, "notes.txt"), "not a batch")
+	c := newClient(t, cfg)
+	waitFor(t, "the spooled event", func() bool { return len(col.accepted()) == 1 })
+	st := closeClient(t, c)
+	if st.DroppedByReason[DropSpoolCorrupt] != 1 {
+		t.Errorf("spool_corrupt drops = %d, want 1", st.DroppedByReason[DropSpoolCorrupt])
+	}
+	if _, err := os.Stat(filepath.Join(dir, "notes.txt")); err != nil {
+		t.Errorf("a file that is not a batch was touched: %v", err)
+	}
+}
+
+func TestSpoolStaleClaimRecovered(t *testing.T) {
+	col := newCollector(t)
+	cfg := testConfig(t, col.srv.URL)
+	dir := filepath.Join(cfg.Home, SpoolDir)
+	line := `{"uuid":"3f1c2b7e-9a4d-4c1e-8b2a-5d6e7f809a1b","event":"command_used","distinct_id":"x","timestamp":"2026-01-01T00:00:00Z","properties":{"command":"new"}}`
+	stale := filepath.Join(dir, "00000000000000000001-1-aaaa.batch.sending-dead")
+	fresh := filepath.Join(dir, "00000000000000000002-1-bbbb.batch.sending-live")
+	writeFile(t, stale, line+"\n")
+	writeFile(t, fresh, strings.Replace(line, "3f1c", "4f1c", 1)+"\n")
+	old := time.Now().Add(-2 * spoolStaleClaim)
+	os.Chtimes(stale, old, old)
+
+	c := newClient(t, cfg)
+	waitFor(t, "the stale claim to be sent", func() bool { return len(col.accepted()) == 1 })
+	closeClient(t, c)
+	events := col.accepted()
+	if len(events) != 1 || !strings.HasPrefix(events[0].UUID, "3f1c") {
+		t.Errorf("got %v, want only the stale claim's event", events)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("a live claim of another process was touched: %v", err)
+	}
+}
+
+func TestSlowCollectorCaptureStaysFast(t *testing.T) {
+	col := newCollector(t)
+	col.setRespond(func(n int, r *received, w http.ResponseWriter) bool {
+		time.Sleep(150 * time.Millisecond)
+		return false
+	})
+	cfg := testConfig(t, col.srv.URL)
+	cfg.BatchSize = 5
+	c := newClient(t, cfg)
+	var slowest time.Duration
+	for range 50 {
+		start := time.Now()
+		c.Capture(mux.CommandUsed{Command: "new"})
+		slowest = max(slowest, time.Since(start))
+	}
+	if slowest > 50*time.Millisecond {
+		t.Errorf("slowest Capture took %s while the collector was slow", slowest)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Flush(ctx); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	closeClient(t, c)
+	assertExactlyOnce(t, col, 50)
+}
+
+func TestRetryAfterHonoured(t *testing.T) {
+	col := newCollector(t)
+	var first, second atomic.Int64
+	col.setRespond(func(n int, r *received, w http.ResponseWriter) bool {
+		if n == 0 {
+			first.Store(time.Now().UnixNano())
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return true
+		}
+		second.CompareAndSwap(0, time.Now().UnixNano())
+		return false
+	})
+	c := newClient(t, testConfig(t, col.srv.URL))
+	c.Capture(mux.CommandUsed{Command: "new"})
+	waitFor(t, "the retry", func() bool { return len(col.accepted()) == 1 })
+	closeClient(t, c)
+	gap := time.Duration(second.Load() - first.Load())
+	if gap < 950*time.Millisecond {
+		t.Errorf("retried after %s, want at least the 1s of Retry-After", gap)
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := map[string]time.Duration{
+		"":                              0,
+		"3":                             3 * time.Second,
+		"0":                             0,
+		"-5":                            0,
+		"soon":                          0,
+		"99999999":                      maxRetryAfter,
+		"Thu, 01 Jan 2026 00:00:10 GMT": 10 * time.Second,
+		"Wed, 31 Dec 2025 23:00:00 GMT": 0,
+		"Fri, 02 Jan 2026 00:00:00 GMT": maxRetryAfter,
+	}
+	for in, want := range tests {
+		if got := parseRetryAfter(in, now); got != want {
+			t.Errorf("parseRetryAfter(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestBackoffFullJitterCapped(t *testing.T) {
+	for attempt := 1; attempt <= 40; attempt++ {
+		ceiling := min(retryBase<<min(attempt-1, 20), 2*time.Second)
+		for range 100 {
+			d := backoff(attempt, 2*time.Second, 0)
+			if d <= 0 || d > ceiling+time.Millisecond {
+				t.Fatalf("backoff(%d) = %s, want in (0, %s]", attempt, d, ceiling)
+			}
+		}
+	}
+	if d := backoff(1, time.Second, 30*time.Second); d != 30*time.Second {
+		t.Errorf("backoff with Retry-After 30s = %s, want 30s", d)
+	}
+	// Full jitter: the first retries are spread, not all at the ceiling.
+	var low int
+	for range 200 {
+		if backoff(3, time.Minute, 0) < retryBase {
+			low++
+		}
+	}
+	if low < 20 || low > 180 {
+		t.Errorf("%d of 200 waits below half the ceiling, want a uniform spread", low)
+	}
+}
+
+func TestSplitOn413(t *testing.T) {
+	col := newCollector(t)
+	col.setRespond(func(n int, r *received, w http.ResponseWriter) bool {
+		if len(r.Batch) > 6 {
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			return true
+		}
+		return false
+	})
+	cfg := testConfig(t, col.srv.URL)
+	cfg.BatchSize = 50
+	c := newClient(t, cfg)
+	captureN(c, 50)
+	flush(t, c)
+	st := closeClient(t, c)
+	assertExactlyOnce(t, col, 50)
+	if st.Sent != 50 || st.Dropped != 0 || st.Queued != 0 {
+		t.Errorf("stats: sent %d dropped %d queued %d, want 50, 0, 0", st.Sent, st.Dropped, st.Queued)
+	}
+}
+
+func TestSingleEvent413Dropped(t *testing.T) {
+	col := newCollector(t)
+	col.setRespond(func(n int, r *received, w http.ResponseWriter) bool {
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		return true
+	})
+	c := newClient(t, testConfig(t, col.srv.URL))
+	captureN(c, 4)
+	flush(t, c)
+	st := closeClient(t, c)
+	if st.DroppedByReason[DropTooLarge] != 4 {
+		t.Errorf("too_large drops = %d, want 4", st.DroppedByReason[DropTooLarge])
+	}
+	if got := col.requestCount(); got != 7 {
+		t.Errorf("collector got %d requests, want 7 (4, then 2+2, then 1+1+1+1 halves)", got)
+	}
+}
+
+func TestOther4xxDropOnlyThatBatch(t *testing.T) {
+	col := newCollector(t)
+	col.setRespond(func(n int, r *received, w http.ResponseWriter) bool {
+		if n == 1 {
+			w.WriteHeader(http.StatusUnauthorized)
+			return true
+		}
+		return false
+	})
+	cfg := testConfig(t, col.srv.URL)
+	cfg.BatchSize = 5
+	cfg.FlushInterval = time.Hour
+	c := newClient(t, cfg)
+	for range 3 {
+		captureN(c, 5)
+		flush(t, c)
+	}
+	st := closeClient(t, c)
+	if st.DroppedByReason[DropRejected] != 5 || st.Sent != 10 {
+		t.Errorf("rejected %d sent %d, want 5 and 10", st.DroppedByReason[DropRejected], st.Sent)
+	}
+	if st.Retries != 0 {
+		t.Errorf("retries = %d, want a 401 not retried", st.Retries)
+	}
+}
+
+func TestRedirectToHTTPRefused(t *testing.T) {
+	plain := newCollector(t)
+	secure := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, plain.srv.URL+"/batch/", http.StatusTemporaryRedirect)
+	}))
+	defer secure.Close()
+	cfg := testConfig(t, secure.URL)
+	cfg.HTTPClient = secure.Client()
+	c := newClient(t, cfg)
+	c.Capture(mux.CommandUsed{Command: "new"})
+	flush(t, c)
+	st := closeClient(t, c)
+	if st.DroppedByReason[DropInsecureRedirect] != 1 {
+		t.Errorf("insecure_redirect drops = %d, want 1 (%v)", st.DroppedByReason[DropInsecureRedirect], st.DroppedByReason)
+	}
+	if n := plain.requestCount(); n != 0 {
+		t.Errorf("the http server got %d requests, want 0", n)
+	}
+}
+
+func TestRedirectSameSchemeFollowed(t *testing.T) {
+	col := newCollector(t)
+	moved := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, col.srv.URL+"/batch/", http.StatusPermanentRedirect)
+	}))
+	defer moved.Close()
+	c := newClient(t, testConfig(t, moved.URL))
+	c.Capture(mux.CommandUsed{Command: "new"})
+	flush(t, c)
+	closeClient(t, c)
+	assertExactlyOnce(t, col, 1)
+}
+
+func TestConnectionResetMidBody(t *testing.T) {
+	col := newCollector(t)
+	var resets atomic.Int64
+	reset := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if resets.Add(1) <= 2 {
+			// Read part of the body, then reset the connection.
+			conn, buf, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return
+			}
+			buf.Reader.Read(make([]byte, 10))
+			if tcp, ok := conn.(*net.TCPConn); ok {
+				tcp.SetLinger(0)
+			}
+			conn.Close()
+			return
+		}
+		col.serve(w, r)
+	}))
+	defer reset.Close()
+	cfg := testConfig(t, reset.URL)
+	cfg.BatchSize = 10
+	c := newClient(t, cfg)
+	captureN(c, 10)
+	flushUntilDone(t, c)
+	st := closeClient(t, c)
+	assertExactlyOnce(t, col, 10)
+	if st.Retries < 2 {
+		t.Errorf("retries = %d, want at least the 2 resets", st.Retries)
+	}
+}
+
+func TestLongOutageMemoryBounded(t *testing.T) {
+	for _, spoolOn := range []bool{false, true} {
+		name := "spool off"
+		if spoolOn {
+			name = "spool on"
+		}
+		t.Run(name, func(t *testing.T) {
+			col := newCollector(t)
+			url := col.srv.URL
+			col.srv.Close()
+			cfg := testConfig(t, url)
+			cfg.QueueSize = 200
+			cfg.BatchSize = 20
+			cfg.Spool.Disabled = !spoolOn
+			cfg.Spool.MaxEvents = 300
+			c := newClient(t, cfg)
+
+			runtime.GC()
+			var before runtime.MemStats
+			runtime.ReadMemStats(&before)
+			var maxQueued int64
+			for i := range 20000 {
+				c.Capture(validMessage())
+				if i%100 == 0 {
+					maxQueued = max(maxQueued, c.Stats().Queued)
+					time.Sleep(time.Millisecond)
+				}
+			}
+			runtime.GC()
+			var after runtime.MemStats
+			runtime.ReadMemStats(&after)
+
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			st, _ := c.Close(ctx)
+			// The capture channel and the retry buffer hold QueueSize each,
+			// plus the batch being filled.
+			if bound := int64(2*cfg.QueueSize + cfg.BatchSize); maxQueued > bound {
+				t.Errorf("up to %d events queued in memory, want at most %d", maxQueued, bound)
+			}
+			if grown := int64(after.HeapAlloc) - int64(before.HeapAlloc); grown > 8<<20 {
+				t.Errorf("heap grew by %d bytes during the outage", grown)
+			}
+			if st.Spooled > int64(cfg.Spool.MaxEvents) {
+				t.Errorf("spooled %d events, want at most %d", st.Spooled, cfg.Spool.MaxEvents)
+			}
+			if got := st.Sent + st.Dropped + st.Queued + st.Spooled; got != st.Captured {
+				t.Errorf("sent+dropped+queued+spooled = %d, captured %d (%+v)", got, st.Captured, st)
+			}
+		})
+	}
+}
+
+func TestSentLogRotated(t *testing.T) {
+	col := newCollector(t)
+	cfg := testConfig(t, col.srv.URL)
+	cfg.SentLog = filepath.Join(t.TempDir(), "sent.jsonl")
+	cfg.SentLogMaxBytes = 2000
+	cfg.BatchSize = 3
+	c := newClient(t, cfg)
+	for range 6 {
+		captureN(c, 3)
+		flush(t, c)
+	}
+	closeClient(t, c)
+
+	lines := 0
+	for _, p := range []string{cfg.SentLog, cfg.SentLog + ".1"} {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatalf("read %s: %v", filepath.Base(p), err)
+		}
+		if len(data) > 2000 {
+			t.Errorf("%s has %d bytes, want at most 2000", filepath.Base(p), len(data))
+		}
+		sc := bufio.NewScanner(strings.NewReader(string(data)))
+		for sc.Scan() {
+			lines++
+		}
+	}
+	if lines == 0 || lines > 18 {
+		t.Errorf("sent log holds %d lines, want between 1 and 18", lines)
+	}
+	info, _ := os.Stat(cfg.SentLog)
+	if runtime.GOOS != "windows" && info.Mode().Perm() != 0o600 {
+		t.Errorf("sent log mode = %o, want 600", info.Mode().Perm())
+	}
+}

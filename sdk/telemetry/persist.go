@@ -1,0 +1,87 @@
+package telemetry
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// configWriteMu serializes SetEnabled calls of all clients in the process.
+var configWriteMu sync.Mutex
+
+// SetEnabled persists the user's choice as "telemetryEnabled" in
+// <Home>/config.json, keeping the file's other keys, and applies it at
+// once. Turning telemetry off also drops the events queued in memory and in
+// the spool. The environment switches still override a true choice, which
+// Status then explains.
+//
+// It fails, leaving the file unchanged, when config.json exists but is not
+// a JSON object: the user has to fix or remove it.
+func (c *Client) SetEnabled(enabled bool) error {
+	if c.cfg.Home == "" {
+		return errors.New("save telemetry choice: no home folder: set Config.Home")
+	}
+	path := filepath.Join(c.cfg.Home, ConfigFile)
+	if err := writeChoice(path, enabled); err != nil {
+		return err
+	}
+
+	c.switches.config.invalidate()
+	c.refresh(true)
+	if !enabled && c.spool != nil {
+		c.spool.purge()
+	}
+	select {
+	case c.nudge <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// writeChoice sets telemetryEnabled in the config file at path, replacing
+// the file atomically.
+func writeChoice(path string, enabled bool) error {
+	configWriteMu.Lock()
+	defer configWriteMu.Unlock()
+
+	keys := map[string]json.RawMessage{}
+	mode := fs.FileMode(0o600)
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(data, &keys); err != nil || keys == nil {
+			return fmt.Errorf("save telemetry choice: %s is not a JSON object: fix or remove it", ConfigFile)
+		}
+		if info, err := os.Stat(path); err == nil {
+			mode = info.Mode().Perm()
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("save telemetry choice: read %s: %s", ConfigFile, errorText(err))
+	}
+
+	keys["telemetryEnabled"] = json.RawMessage(fmt.Sprint(enabled))
+	out, err := json.MarshalIndent(keys, "", "  ")
+	if err != nil {
+		return fmt.Errorf("save telemetry choice: %w", err)
+	}
+	out = append(out, '\n')
+
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("save telemetry choice: create home folder: %s", errorText(err))
+	}
+	tmp, err := writeTemp(dir, ".config-*.json", out)
+	if err != nil {
+		return fmt.Errorf("save telemetry choice: write %s: %s", ConfigFile, errorText(err))
+	}
+	os.Chmod(tmp, mode)
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("save telemetry choice: replace %s: %s", ConfigFile, errorText(err))
+	}
+	return nil
+}

@@ -1,0 +1,304 @@
+package telemetry
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The spool keeps one file per batch in <Home>/spool, one encoded event per
+// line, named <unix nanoseconds>-<events>-<random>.batch so that names sort
+// oldest first and the bounds can be kept without opening files.
+//
+// A file is written to a temporary name, synced and renamed into place, so
+// a crash leaves either the whole batch or nothing. A process claims a file
+// before sending it by renaming it to <name>.sending-<random>; the rename
+// succeeds for one process only, so two processes never send the same file.
+// A claim is released by renaming the file back, and one older than
+// spoolStaleClaim is taken back from a process that crashed while sending.
+const (
+	spoolExt         = ".batch"
+	spoolClaimMarker = ".sending-"
+	spoolTempPrefix  = ".tmp-"
+	// spoolStaleClaim is far longer than one upload may take
+	// (DefaultRequestTimeout), so a live claim is never taken back.
+	spoolStaleClaim = 10 * time.Minute
+)
+
+// DropSpoolCorrupt is the reason for events of a spool file that could not
+// be read back.
+const DropSpoolCorrupt = "spool_corrupt"
+
+type spool struct {
+	dir       string
+	maxEvents int
+	maxBytes  int64
+	stats     *counters
+}
+
+// spoolFile is one file found in the spool directory.
+type spoolFile struct {
+	name    string
+	events  int
+	bytes   int64
+	claimed bool
+	modTime time.Time
+}
+
+func newSpool(cfg *Config, stats *counters) *spool {
+	if cfg.Spool.Disabled || cfg.Home == "" {
+		return nil
+	}
+	return &spool{
+		dir:       filepath.Join(cfg.Home, SpoolDir),
+		maxEvents: cfg.Spool.MaxEvents,
+		maxBytes:  cfg.Spool.MaxBytes,
+		stats:     stats,
+	}
+}
+
+// list returns the spool's batch files, oldest first. A missing directory
+// is an empty spool.
+func (s *spool) list() ([]spoolFile, error) {
+	entries, err := os.ReadDir(s.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var files []spoolFile
+	for _, e := range entries {
+		f, ok := parseSpoolName(e.Name())
+		if !ok {
+			continue
+		}
+		if info, err := e.Info(); err == nil {
+			f.bytes, f.modTime = info.Size(), info.ModTime()
+		}
+		files = append(files, f)
+	}
+	slices.SortFunc(files, func(a, b spoolFile) int { return strings.Compare(a.name, b.name) })
+	return files, nil
+}
+
+// parseSpoolName reads the event count from a batch file's name.
+func parseSpoolName(name string) (spoolFile, bool) {
+	base, claim, claimed := strings.Cut(name, spoolClaimMarker)
+	if claimed && claim == "" {
+		return spoolFile{}, false
+	}
+	stem, ok := strings.CutSuffix(base, spoolExt)
+	if !ok {
+		return spoolFile{}, false
+	}
+	parts := strings.Split(stem, "-")
+	if len(parts) != 3 {
+		return spoolFile{}, false
+	}
+	n, err := strconv.Atoi(parts[1])
+	if err != nil || n <= 0 {
+		return spoolFile{}, false
+	}
+	return spoolFile{name: name, events: n, claimed: claimed}, true
+}
+
+// count updates Stats.Spooled from the files in the directory, which other
+// processes of the same app may change too.
+func (s *spool) count(files []spoolFile) {
+	var n int64
+	for _, f := range files {
+		n += int64(f.events)
+	}
+	s.stats.spooled.Store(n)
+}
+
+// write stores a batch crash-safely, then drops the oldest files until the
+// spool is within its bounds.
+func (s *spool) write(events [][]byte) error {
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return fmt.Errorf("create spool folder: %s", errorText(err))
+	}
+	var data bytes.Buffer
+	for _, ev := range events {
+		data.Write(ev)
+		data.WriteByte('\n')
+	}
+	tmp, err := writeTemp(s.dir, spoolTempPrefix+"*", data.Bytes())
+	if err != nil {
+		return fmt.Errorf("write spool file: %s", errorText(err))
+	}
+	name := fmt.Sprintf("%020d-%d-%s%s", time.Now().UnixNano(), len(events), randomHex(4), spoolExt)
+	if err := os.Rename(tmp, filepath.Join(s.dir, name)); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write spool file: %s", errorText(err))
+	}
+	syncDir(s.dir)
+	s.enforceBounds()
+	return nil
+}
+
+// enforceBounds drops the oldest unclaimed files while the spool holds more
+// than maxEvents events or maxBytes bytes.
+func (s *spool) enforceBounds() {
+	files, err := s.list()
+	if err != nil {
+		return
+	}
+	var events int
+	var size int64
+	for _, f := range files {
+		events += f.events
+		size += f.bytes
+	}
+	for _, f := range files {
+		if events <= s.maxEvents && size <= s.maxBytes {
+			break
+		}
+		if f.claimed {
+			continue
+		}
+		// Claim before deleting, so a file another process is sending is
+		// not counted as dropped here too.
+		claimed := filepath.Join(s.dir, f.name+spoolClaimMarker+randomHex(4))
+		if os.Rename(filepath.Join(s.dir, f.name), claimed) != nil {
+			continue
+		}
+		os.Remove(claimed)
+		events -= f.events
+		size -= f.bytes
+		s.stats.drop(DropSpoolFull, int64(f.events))
+	}
+	s.recount()
+}
+
+func (s *spool) recount() {
+	if files, err := s.list(); err == nil {
+		s.count(files)
+	}
+}
+
+// claimNext claims the oldest unclaimed file and reads its batch. It
+// returns nil when the spool is empty. Lines that are not valid JSON are
+// dropped as DropSpoolCorrupt.
+func (s *spool) claimNext() (*batch, error) {
+	files, err := s.list()
+	if err != nil {
+		return nil, err
+	}
+	s.count(files)
+	for _, f := range files {
+		if f.claimed {
+			continue
+		}
+		claimed := filepath.Join(s.dir, f.name+spoolClaimMarker+randomHex(4))
+		if err := os.Rename(filepath.Join(s.dir, f.name), claimed); err != nil {
+			continue // another process claimed it first
+		}
+		now := time.Now()
+		os.Chtimes(claimed, now, now)
+		b, err := readSpoolFile(claimed, f.events)
+		if err != nil || len(b.events) < f.events {
+			lost := f.events
+			if b != nil {
+				lost -= len(b.events)
+			}
+			s.stats.drop(DropSpoolCorrupt, int64(lost))
+		}
+		if b == nil || len(b.events) == 0 {
+			os.Remove(claimed)
+			continue
+		}
+		return b, nil
+	}
+	return nil, nil
+}
+
+func readSpoolFile(path string, want int) (*batch, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	b := &batch{spoolPath: path}
+	for line := range bytes.Lines(data) {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 || !json.Valid(line) || len(b.events) == want {
+			continue
+		}
+		b.events = append(b.events, line)
+		b.bytes += len(line)
+	}
+	return b, nil
+}
+
+// release returns a claimed file to the spool for a later attempt.
+func (s *spool) release(b *batch) {
+	original, _, _ := strings.Cut(b.spoolPath, spoolClaimMarker)
+	if err := os.Rename(b.spoolPath, original); err != nil {
+		os.Remove(b.spoolPath)
+		s.stats.drop(DropSpoolCorrupt, int64(len(b.events)))
+	}
+	s.recount()
+}
+
+// remove deletes a claimed file whose batch was sent or dropped.
+func (s *spool) remove(b *batch) {
+	os.Remove(b.spoolPath)
+	s.recount()
+}
+
+// recoverStale releases claims left by processes that crashed while
+// sending.
+func (s *spool) recoverStale() {
+	files, err := s.list()
+	if err != nil {
+		return
+	}
+	for _, f := range files {
+		if f.claimed && time.Since(f.modTime) > spoolStaleClaim {
+			original, _, _ := strings.Cut(f.name, spoolClaimMarker)
+			os.Rename(filepath.Join(s.dir, f.name), filepath.Join(s.dir, original))
+		}
+	}
+	s.recount()
+}
+
+// purge deletes every unclaimed file, used when the user switches
+// telemetry off.
+func (s *spool) purge() {
+	files, err := s.list()
+	if err != nil {
+		return
+	}
+	for _, f := range files {
+		if !f.claimed && os.Remove(filepath.Join(s.dir, f.name)) == nil {
+			s.stats.drop(DropDisabled, int64(f.events))
+		}
+	}
+	s.recount()
+}
+
+// syncDir flushes a directory's entries to disk, so a rename survives a
+// crash. Windows cannot open directories for syncing; the error is ignored.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
