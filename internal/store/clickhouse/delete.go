@@ -1,0 +1,116 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// mutationPollInterval is how often a delete checks system.mutations on a
+// server without the mutations_sync setting.
+const mutationPollInterval = 50 * time.Millisecond
+
+// DeleteInstall deletes every event of one install in one project and
+// returns how many events it deleted.
+func (s *Store) DeleteInstall(ctx context.Context, project, distinctID string) (int64, error) {
+	condition := "project = " + quoteString(project) + " AND distinct_id = " + quoteString(distinctID)
+	deleted, err := s.delete(ctx, condition)
+	if err != nil {
+		return 0, fmt.Errorf("delete install %q of project %q: %w", distinctID, project, err)
+	}
+	return deleted, nil
+}
+
+// DeleteBefore deletes every event with a timestamp before t and returns
+// how many events it deleted.
+func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
+	deleted, err := s.delete(ctx, fmt.Sprintf("ts_us < %d", t.UnixMicro()))
+	if err != nil {
+		return 0, fmt.Errorf("delete events before %s: %w", t.UTC().Format(time.RFC3339Nano), err)
+	}
+	return deleted, nil
+}
+
+// delete counts the events that match condition, deletes them with an
+// ALTER TABLE ... DELETE mutation and waits until the mutation is done.
+//
+// It holds writeMu, so no batch of this Store is written between the count
+// and the mutation. Events that another Store inserts in between may be
+// deleted without being counted.
+func (s *Store) delete(ctx context.Context, condition string) (int64, error) {
+	release, err := s.acquire()
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+
+	rows, err := s.client.query(ctx, `SELECT `+countEvents+` FROM `+s.events+` WHERE `+condition)
+	if err != nil {
+		return 0, fmt.Errorf("count events: %w", err)
+	}
+	if len(rows) != 1 || len(rows[0]) != 1 {
+		return 0, fmt.Errorf("count events: unexpected result %q", rows)
+	}
+	count, err := parseCount(rows[0][0])
+	if err != nil {
+		return 0, fmt.Errorf("count events: %w", err)
+	}
+	if count == 0 {
+		return 0, nil
+	}
+
+	if err := s.mutate(ctx, `ALTER TABLE `+s.events+` DELETE WHERE `+condition); err != nil {
+		return 0, err
+	}
+	return count, nil
+}
+
+// mutate runs an ALTER TABLE mutation and returns when the server has
+// applied it to every part.
+func (s *Store) mutate(ctx context.Context, statement string) error {
+	if s.mutationsSync {
+		params := url.Values{"mutations_sync": {"1"}}
+		if _, err := s.client.post(ctx, params, "", strings.NewReader(statement)); err != nil {
+			return fmt.Errorf("run mutation: %w", err)
+		}
+		return nil
+	}
+
+	if err := s.client.exec(ctx, statement); err != nil {
+		return fmt.Errorf("run mutation: %w", err)
+	}
+	return s.waitForMutations(ctx)
+}
+
+// waitForMutations polls system.mutations until no mutation of the events
+// table is pending. This includes mutations that other Stores started,
+// which only makes the wait longer.
+//
+// NOTE: ClickHouse 18.16 keeps a failed mutation pending without a reason
+// in system.mutations, so there a failed deletion waits until ctx ends.
+func (s *Store) waitForMutations(ctx context.Context) error {
+	query := `SELECT count() FROM system.mutations
+		WHERE database = ` + quoteString(s.config.Database) + ` AND table = 'events' AND is_done = 0`
+	ticker := time.NewTicker(mutationPollInterval)
+	defer ticker.Stop()
+	for {
+		rows, err := s.client.query(ctx, query)
+		if err != nil {
+			return fmt.Errorf("wait for mutation: %w", err)
+		}
+		if len(rows) == 1 && len(rows[0]) == 1 && rows[0][0] == "0" {
+			return nil
+		}
+
+		select {
+		case <-ticker.C:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for mutation: %w (the deletion goes on in the server)", ctx.Err())
+		}
+	}
+}

@@ -1,0 +1,291 @@
+package clickhouse
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+)
+
+// maxErrorBytes is the maximum length of a server error message kept in a
+// returned error. ClickHouse appends long stack traces to some messages.
+const maxErrorBytes = 1000
+
+// client sends SQL to ClickHouse's HTTP interface. Every request is a POST,
+// because the server rejects statements that change data in a GET. The
+// statement goes in the body, or in the "query" URL parameter when the body
+// carries data.
+type client struct {
+	url      string // base URL without a query string, such as "http://127.0.0.1:8123/"
+	user     string
+	password string
+	http     *http.Client
+}
+
+// externalTable is a table sent along with a query as ClickHouse "external
+// data": the query can read it by name, for example in "x IN name".
+type externalTable struct {
+	name      string
+	structure string // column list, such as "project String, uuid String"
+	rows      []byte // TabSeparated rows
+}
+
+// exec runs a statement that returns no rows.
+func (c *client) exec(ctx context.Context, query string) error {
+	_, err := c.post(ctx, url.Values{}, "", strings.NewReader(query))
+	return err
+}
+
+// insert runs "INSERT INTO table FORMAT JSONEachRow" with rows as its data.
+// ClickHouse responds only after it has written the new part to disk.
+func (c *client) insert(ctx context.Context, table string, rows []byte) error {
+	params := url.Values{"query": {"INSERT INTO " + table + " FORMAT JSONEachRow"}}
+	_, err := c.post(ctx, params, "", bytes.NewReader(rows))
+	return err
+}
+
+// query runs a SELECT and returns its rows, each a slice of fields. The
+// query must not name an output format: query adds FORMAT TabSeparated.
+func (c *client) query(ctx context.Context, query string, tables ...externalTable) ([][]string, error) {
+	// wait_end_of_query makes the server buffer the whole result, so an
+	// error in the middle of a query arrives as an error status instead of
+	// text appended to a 200 response.
+	params := url.Values{"wait_end_of_query": {"1"}}
+	query += "\nFORMAT TabSeparated"
+
+	var body []byte
+	var err error
+	if len(tables) == 0 {
+		body, err = c.post(ctx, params, "", strings.NewReader(query))
+	} else {
+		body, err = c.postExternal(ctx, params, query, tables)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return parseTabSeparated(body), nil
+}
+
+// postExternal sends query in the URL and tables as multipart form files,
+// which is how ClickHouse's HTTP interface takes external data.
+func (c *client) postExternal(ctx context.Context, params url.Values, query string, tables []externalTable) ([]byte, error) {
+	var form bytes.Buffer
+	writer := multipart.NewWriter(&form)
+	for _, table := range tables {
+		params.Set(table.name+"_structure", table.structure)
+		params.Set(table.name+"_format", "TabSeparated")
+		part, err := writer.CreateFormFile(table.name, table.name+".tsv")
+		if err != nil {
+			return nil, err
+		}
+		part.Write(table.rows)
+	}
+	if err := writer.Close(); err != nil {
+		return nil, err
+	}
+	params.Set("query", query)
+	return c.post(ctx, params, writer.FormDataContentType(), &form)
+}
+
+// post sends one request and returns the response body, or an error that
+// contains the server's message when the status is not 200 OK.
+func (c *client) post(ctx context.Context, params url.Values, contentType string, body io.Reader) ([]byte, error) {
+	target := c.url
+	if len(params) > 0 {
+		target += "?" + params.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, body)
+	if err != nil {
+		return nil, err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if c.user != "" || c.password != "" {
+		req.SetBasicAuth(c.user, c.password)
+	}
+
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, explainConnectError(c.url, err)
+	}
+	defer resp.Body.Close()
+
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("read response from %s: %w", c.url, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, &serverError{status: resp.StatusCode, message: trimMessage(data)}
+	}
+	return data, nil
+}
+
+// ping checks that the server responds 200 OK to GET /ping.
+func (c *client) ping(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url+"ping", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return explainConnectError(c.url, err)
+	}
+	defer resp.Body.Close()
+
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBytes))
+	if resp.StatusCode != http.StatusOK {
+		return &serverError{status: resp.StatusCode, message: trimMessage(data)}
+	}
+	return nil
+}
+
+// serverError is an error status from ClickHouse with the message of its
+// body, such as "Code: 60, e.displayText() = DB::Exception: Table ... doesn't exist".
+type serverError struct {
+	status  int
+	message string
+}
+
+func (e *serverError) Error() string {
+	return fmt.Sprintf("clickhouse returned %d %s: %s", e.status, http.StatusText(e.status), e.message)
+}
+
+func trimMessage(data []byte) string {
+	message := strings.TrimSpace(string(data))
+	if len(message) > maxErrorBytes {
+		message = message[:maxErrorBytes] + "..."
+	}
+	return message
+}
+
+// explainConnectError adds the likely fix to a refused connection, the
+// usual error when no server runs at the configured URL.
+func explainConnectError(base string, err error) error {
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("connect to clickhouse at %s: %w (is clickhouse-server running? scripts/clickhouse.sh start DIR PORT starts one)", base, err)
+	}
+	return err
+}
+
+// quoteString returns s as a ClickHouse string literal.
+func quoteString(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('\'')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\':
+			b.WriteString(`\\`)
+		case '\'':
+			b.WriteString(`\'`)
+		case 0:
+			b.WriteString(`\0`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('\'')
+	return b.String()
+}
+
+// quoteStrings returns values as a comma-separated list of literals.
+func quoteStrings(values []string) string {
+	quoted := make([]string, len(values))
+	for i, v := range values {
+		quoted[i] = quoteString(v)
+	}
+	return strings.Join(quoted, ", ")
+}
+
+// appendTabSeparated appends s as one field of a TabSeparated row.
+func appendTabSeparated(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\':
+			b = append(b, `\\`...)
+		case '\t':
+			b = append(b, `\t`...)
+		case '\n':
+			b = append(b, `\n`...)
+		case '\r':
+			b = append(b, `\r`...)
+		case 0:
+			b = append(b, `\0`...)
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+// parseTabSeparated splits a TabSeparated result into rows of unescaped
+// fields. An escaped newline or tab never ends a row or field, because
+// ClickHouse writes them as the two characters `\n` and `\t`. An empty line
+// (the separator before a WITH TOTALS row) becomes a row without fields.
+func parseTabSeparated(data []byte) [][]string {
+	text := strings.TrimSuffix(string(data), "\n")
+	if text == "" {
+		return nil
+	}
+	lines := strings.Split(text, "\n")
+	rows := make([][]string, len(lines))
+	for i, line := range lines {
+		if line == "" {
+			continue
+		}
+		fields := strings.Split(line, "\t")
+		for j, field := range fields {
+			fields[j] = unescapeTabSeparated(field)
+		}
+		rows[i] = fields
+	}
+	return rows
+}
+
+// unescapeTabSeparated reverses ClickHouse's escaping of a TabSeparated
+// field: a backslash before a, b, f, r, n, t, v or 0 stands for that
+// control character, and before any other character for the character
+// itself.
+func unescapeTabSeparated(field string) string {
+	if !strings.Contains(field, `\`) {
+		return field
+	}
+	var b strings.Builder
+	b.Grow(len(field))
+	for i := 0; i < len(field); i++ {
+		c := field[i]
+		if c != '\\' || i+1 == len(field) {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		switch next := field[i]; next {
+		case 'a':
+			b.WriteByte('\a')
+		case 'b':
+			b.WriteByte('\b')
+		case 'f':
+			b.WriteByte('\f')
+		case 'r':
+			b.WriteByte('\r')
+		case 'n':
+			b.WriteByte('\n')
+		case 't':
+			b.WriteByte('\t')
+		case 'v':
+			b.WriteByte('\v')
+		case '0':
+			b.WriteByte(0)
+		default:
+			b.WriteByte(next)
+		}
+	}
+	return b.String()
+}
