@@ -1,0 +1,286 @@
+package collector
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/candor-dev/candor/internal/store"
+	"github.com/candor-dev/candor/sdk/catalog"
+)
+
+// Defaults of Config. The body and event sizes are those of PostHog's
+// capture service, except DefaultMaxDecompressed: PostHog allows 100 MiB,
+// but this collector holds the decompressed payload and its decoded events
+// in memory. PostHog has no depth or member limits.
+const (
+	DefaultMaxBatchBody    = 20 << 20  // compressed body of a /batch request
+	DefaultMaxEventBody    = 2 << 20   // compressed body on every other path
+	DefaultMaxDecompressed = 32 << 20  // payload after decompression and decoding
+	DefaultMaxEventSize    = 1_000_000 // JSON text of one event
+	DefaultMaxDepth        = 64        // nesting of JSON arrays and objects
+	DefaultMaxProperties   = 1000      // members of any one JSON object
+	DefaultBodyReadTimeout = 30 * time.Second
+	DefaultCommitInterval  = 2 * time.Millisecond
+	DefaultMaxCommitBatch  = 5000
+	DefaultCommitTimeout   = 30 * time.Second
+	DefaultRetryAfter      = 5 * time.Second
+	DefaultSummaryInterval = time.Minute
+)
+
+// Project is one application whose events the collector accepts.
+type Project struct {
+	// Name is stored with every event of the project, such as "mux".
+	Name string
+	// WriteKey is the token the project's clients send as api_key or token.
+	// It lets a client add events and nothing else.
+	WriteKey string
+	// Catalog lists the events and properties the project may store.
+	Catalog *catalog.Catalog
+}
+
+// Config configures a Collector. Store and Projects are required; every other
+// zero value selects the default named on the field. Sizes are in bytes.
+type Config struct {
+	// Store receives the valid events. Required.
+	Store store.Store
+	// Projects are the applications that may send events, each with its own
+	// write key. Required.
+	Projects []Project
+
+	// Logger receives start-up, shutdown, commit failures, panics and a
+	// periodic summary; rejected requests go to the debug level. Nil
+	// discards everything.
+	Logger *slog.Logger
+	// Now returns the current time, used as the receive time of events.
+	// Nil means time.Now.
+	Now func() time.Time
+
+	// MaxBatchBody caps the request body on /batch (DefaultMaxBatchBody) and
+	// MaxEventBody on every other path (DefaultMaxEventBody). A larger body
+	// gets status 413.
+	MaxBatchBody int64
+	MaxEventBody int64
+	// MaxDecompressed caps the payload after gzip, lz-string or base64
+	// decoding (DefaultMaxDecompressed), and a larger payload gets status
+	// 413. Decompression stops at the cap: a gzip bomb is measured before
+	// any output is kept, and lz-string output is kept up to the cap.
+	MaxDecompressed int64
+	// MaxEventSize caps the JSON text of one event (DefaultMaxEventSize). A
+	// larger event is dropped with reason event_too_large; the rest of its
+	// request is stored.
+	MaxEventSize int64
+	// MaxDepth caps the nesting of JSON arrays and objects in a payload
+	// (DefaultMaxDepth), and MaxProperties the members of any one JSON object
+	// (DefaultMaxProperties). A payload over either gets status 413.
+	MaxDepth      int
+	MaxProperties int
+
+	// BodyReadTimeout bounds reading one request body
+	// (DefaultBodyReadTimeout). A client that sends slower gets status 408.
+	BodyReadTimeout time.Duration
+
+	// CommitInterval is how long the committer waits for more requests after
+	// the first one before it calls Store.Insert (DefaultCommitInterval). A
+	// negative value commits whatever is waiting without delay.
+	CommitInterval time.Duration
+	// MaxCommitBatch ends the wait early once this many events are waiting
+	// (DefaultMaxCommitBatch). A commit never splits a request, so one large
+	// request can exceed it.
+	MaxCommitBatch int
+	// CommitTimeout bounds one Store.Insert call (DefaultCommitTimeout).
+	CommitTimeout time.Duration
+	// RetryAfter is sent in the Retry-After header of 503 responses, rounded
+	// up to whole seconds (DefaultRetryAfter).
+	RetryAfter time.Duration
+	// SummaryInterval is the period of the summary log line
+	// (DefaultSummaryInterval). A negative value turns the summary off.
+	SummaryInterval time.Duration
+}
+
+// Collector accepts events over PostHog's capture protocol, checks them
+// against each project's catalog and stores them. Create it with New; it is
+// an http.Handler and is safe for concurrent use.
+type Collector struct {
+	cfg      Config
+	store    store.Store
+	projects []project
+	logger   *slog.Logger
+	now      func() time.Time
+
+	stats     *counters
+	committer *committer
+
+	// mu guards closed and the Add calls of inflight, so that Close's Wait
+	// never races with a request that starts.
+	mu        sync.Mutex
+	closed    bool
+	inflight  sync.WaitGroup
+	closeOnce sync.Once
+}
+
+type project struct {
+	name    string
+	keyHash [sha256.Size]byte
+	catalog *catalog.Catalog
+}
+
+// New validates cfg, fills in the defaults and starts the committer
+// goroutine. Call Close to stop it.
+func New(cfg Config) (*Collector, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg.applyDefaults()
+
+	c := &Collector{
+		cfg:    cfg,
+		store:  cfg.Store,
+		logger: cfg.Logger,
+		now:    cfg.Now,
+		stats:  newCounters(),
+	}
+	for _, p := range cfg.Projects {
+		c.projects = append(c.projects, project{
+			name:    p.Name,
+			keyHash: sha256.Sum256([]byte(p.WriteKey)),
+			catalog: p.Catalog,
+		})
+	}
+	c.committer = startCommitter(c)
+
+	names := make([]string, len(c.projects))
+	for i, p := range c.projects {
+		names[i] = p.name
+	}
+	c.logger.Info("collector started", "projects", names, "commit_interval", cfg.CommitInterval,
+		"max_commit_batch", cfg.MaxCommitBatch)
+	return c, nil
+}
+
+func (cfg *Config) validate() error {
+	if cfg.Store == nil {
+		return errors.New("create collector: missing Config.Store: pass the store events go to")
+	}
+	if len(cfg.Projects) == 0 {
+		return errors.New("create collector: missing Config.Projects: configure at least one project with a write key")
+	}
+	names := map[string]bool{}
+	keys := map[string]string{}
+	for i, p := range cfg.Projects {
+		switch {
+		case p.Name == "":
+			return fmt.Errorf("create collector: project %d has no name: name every project", i)
+		case names[p.Name]:
+			return fmt.Errorf("create collector: project %q is configured twice: give each project one entry", p.Name)
+		case p.WriteKey == "":
+			return fmt.Errorf("create collector: project %q has no write key: set one", p.Name)
+		case strings.TrimSpace(p.WriteKey) != p.WriteKey:
+			return fmt.Errorf("create collector: write key of project %q starts or ends with white space: remove it, because clients' tokens are trimmed", p.Name)
+		case keys[p.WriteKey] != "":
+			return fmt.Errorf("create collector: projects %q and %q share a write key: give each project its own", keys[p.WriteKey], p.Name)
+		case p.Catalog == nil:
+			return fmt.Errorf("create collector: project %q has no catalog: pass the catalog its events are checked against", p.Name)
+		}
+		names[p.Name] = true
+		keys[p.WriteKey] = p.Name
+	}
+
+	negative := map[string]int64{
+		"MaxBatchBody": cfg.MaxBatchBody, "MaxEventBody": cfg.MaxEventBody,
+		"MaxDecompressed": cfg.MaxDecompressed, "MaxEventSize": cfg.MaxEventSize,
+		"MaxDepth": int64(cfg.MaxDepth), "MaxProperties": int64(cfg.MaxProperties),
+		"MaxCommitBatch": int64(cfg.MaxCommitBatch), "BodyReadTimeout": int64(cfg.BodyReadTimeout),
+		"CommitTimeout": int64(cfg.CommitTimeout), "RetryAfter": int64(cfg.RetryAfter),
+	}
+	for name, v := range negative {
+		if v < 0 {
+			return fmt.Errorf("create collector: Config.%s is negative (%d): use 0 for the default or a positive value", name, v)
+		}
+	}
+	return nil
+}
+
+func (cfg *Config) applyDefaults() {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	setDefault(&cfg.MaxBatchBody, DefaultMaxBatchBody)
+	setDefault(&cfg.MaxEventBody, DefaultMaxEventBody)
+	setDefault(&cfg.MaxDecompressed, DefaultMaxDecompressed)
+	setDefault(&cfg.MaxEventSize, DefaultMaxEventSize)
+	setDefault(&cfg.MaxDepth, DefaultMaxDepth)
+	setDefault(&cfg.MaxProperties, DefaultMaxProperties)
+	setDefault(&cfg.BodyReadTimeout, DefaultBodyReadTimeout)
+	setDefault(&cfg.CommitInterval, DefaultCommitInterval)
+	setDefault(&cfg.MaxCommitBatch, DefaultMaxCommitBatch)
+	setDefault(&cfg.CommitTimeout, DefaultCommitTimeout)
+	setDefault(&cfg.RetryAfter, DefaultRetryAfter)
+	setDefault(&cfg.SummaryInterval, DefaultSummaryInterval)
+}
+
+func setDefault[T int | int64 | time.Duration](field *T, def T) {
+	if *field == 0 {
+		*field = def
+	}
+}
+
+// Close stops accepting requests (new ones get 503), waits for the requests
+// in flight and commits what they handed over, then stops the committer. If
+// ctx ends first, Close cancels the commit in progress, so its requests get
+// 503, and returns ctx.Err(). Close is idempotent.
+func (c *Collector) Close(ctx context.Context) error {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.closed = true
+		c.mu.Unlock()
+		go func() {
+			c.inflight.Wait()
+			c.committer.stop()
+		}()
+	})
+
+	select {
+	case <-c.committer.done:
+		return nil
+	case <-ctx.Done():
+		c.committer.cancel()
+		c.logger.Warn("collector close timed out; in-flight commits were cancelled", "err", ctx.Err())
+		return fmt.Errorf("close collector: %w", ctx.Err())
+	}
+}
+
+// enter registers a request in flight. It reports false once Close has
+// started.
+func (c *Collector) enter() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.inflight.Add(1)
+	return true
+}
+
+// findProject returns the project whose write key is token, or nil. It
+// compares SHA-256 digests in constant time against every project, so the
+// time taken does not reveal how close a token came to a key.
+func (c *Collector) findProject(token string) *project {
+	digest := sha256.Sum256([]byte(token))
+	var found *project
+	for i := range c.projects {
+		if subtle.ConstantTimeCompare(digest[:], c.projects[i].keyHash[:]) == 1 {
+			found = &c.projects[i]
+		}
+	}
+	return found
+}

@@ -1,0 +1,65 @@
+// Package collector is the ingestion side of candor serve: an http.Handler
+// that speaks the v0 capture protocol of PostHog, so unmodified PostHog
+// clients (posthog-go, posthog-node, posthog-python, posthog-js) and the
+// candor SDK can send to it.
+//
+// # Paths and methods
+//
+// /batch, /capture, /e, /i/v0/e, /track and /engage, each with or without a
+// trailing slash and with runs of slashes collapsed, accept GET (payload in
+// the data query parameter), POST and OPTIONS. CORS is permissive: Origin
+// and the requested headers are mirrored and credentials are allowed.
+//
+// # Payload
+//
+// A payload is decoded in the order PostHog's capture service uses. The
+// steps are the data parameter or the body, an optimistic base64 decoding, a
+// urlencoded form's data field, and the compression hint (query, form field,
+// Content-Encoding). Then come gzip (also found by its magic bytes) or
+// lz-string, and on /e, /capture, /track and /engage one more base64 layer.
+// The JSON is an array of events, a batch object {"api_key"|"token",
+// "batch", "sent_at"}, a single event, or on /engage an object without
+// "event" that becomes $identify.
+//
+// # Authentication
+//
+// The token is the batch's api_key or token, else each event's token,
+// $token, api_key or properties.token. Every token of a request must be the
+// same (400 otherwise); no token or an unknown one gets 401. A write key
+// only lets its holder add events to its project.
+//
+// # Events
+//
+// Each event needs a non-empty name and a distinct_id. A missing or empty
+// uuid is replaced by a UUIDv7; an invalid one drops the event. Timestamps
+// are corrected for client clock skew with sent_at, as PostHog does. The
+// properties are then normalized by the project's catalog: unknown events
+// and required properties that break their class drop the event, unknown or
+// invalid optional properties are left out. Every drop is counted by reason
+// in the response and in Stats, and the valid events of the request are
+// stored. The collector never stores the client's IP address, its
+// User-Agent header or a location.
+//
+// # Responses
+//
+// 200 {"status":"Ok","accepted":n,"duplicates":n,"dropped":{...},
+// "dropped_properties":{...}} once the events are committed, or 204 for
+// ?beacon=1. Dropped events still get 200, because a client must not retry
+// what can never succeed. Errors are {"status":n,"code":"...","error":"..."}:
+// 400 for malformed requests, 401 for keys, 408 for a body that arrives too
+// slowly, 413 for payloads over a limit, 500 for a panic and 503 with
+// Retry-After when the store fails or the collector is closing.
+//
+// # Durability
+//
+// A request is answered only after Store.Insert has committed its events.
+// One committer goroutine merges concurrent requests into one Insert call
+// (group commit) and hands every request the result of its commit.
+// Duplicates by (project, uuid) are skipped by the store.
+//
+// # Observability
+//
+// Stats returns counters; the logger gets a summary line per
+// Config.SummaryInterval, commit failures (rate-limited), panics, and
+// rejected requests at the debug level, never one line per event.
+package collector

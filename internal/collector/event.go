@@ -1,0 +1,275 @@
+package collector
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/candor-dev/candor/internal/store"
+	"github.com/candor-dev/candor/sdk/catalog"
+)
+
+// Reasons for dropping an event before the catalog checks it. Together with
+// the catalog's reasons they label the dropped counts of responses and Stats.
+const (
+	// ReasonInvalidEvent: the event is not a JSON object, or a field has the
+	// wrong JSON type, such as properties that are not an object.
+	ReasonInvalidEvent catalog.Reason = "invalid_event"
+	// ReasonEventTooLarge: the event's JSON text is over Config.MaxEventSize.
+	ReasonEventTooLarge catalog.Reason = "event_too_large"
+	// ReasonMissingEventName: "event" is absent, null or empty.
+	ReasonMissingEventName catalog.Reason = "missing_event_name"
+	// ReasonMissingDistinctID: no distinct_id, $distinct_id or
+	// properties.distinct_id holds a value other than null or "".
+	ReasonMissingDistinctID catalog.Reason = "missing_distinct_id"
+	// ReasonInvalidUUID: "uuid" is set but is not a version 4 or 7 UUID.
+	ReasonInvalidUUID catalog.Reason = "invalid_uuid"
+)
+
+// maxDistinctIDLen is the length in characters that a distinct_id is cut to,
+// as PostHog's capture service does.
+const maxDistinctIDLen = 200
+
+// wireEvent holds the fields of one event of the v0 protocol. Other fields,
+// such as $set or library, are ignored.
+type wireEvent struct {
+	Event            json.RawMessage `json:"event"`
+	DistinctID       json.RawMessage `json:"distinct_id"`
+	DollarDistinctID json.RawMessage `json:"$distinct_id"`
+	UUID             json.RawMessage `json:"uuid"`
+	Token            json.RawMessage `json:"token"`
+	DollarToken      json.RawMessage `json:"$token"`
+	APIKey           json.RawMessage `json:"api_key"`
+	Properties       json.RawMessage `json:"properties"`
+	Timestamp        json.RawMessage `json:"timestamp"`
+	Offset           json.RawMessage `json:"offset"`
+}
+
+// decodedEvent is one event of a request, decoded but not yet checked.
+type decodedEvent struct {
+	wire    wireEvent
+	props   map[string]any
+	token   string         // the event's own token, trimmed; "" when absent
+	dropped catalog.Reason // set when the event cannot be decoded
+}
+
+// decodeEvents decodes each event of req. An event that is too large or not
+// an object is marked dropped rather than failing the request.
+func decodeEvents(req *rawRequest, maxEventSize int64) []decodedEvent {
+	events := make([]decodedEvent, len(req.events))
+	for i, raw := range req.events {
+		e := &events[i]
+		if int64(len(raw)) > maxEventSize {
+			e.dropped = ReasonEventTooLarge
+			continue
+		}
+		raw = bytes.TrimSpace(raw)
+		if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &e.wire) != nil {
+			e.dropped = ReasonInvalidEvent
+			continue
+		}
+		if !isJSONNull(e.wire.Properties) {
+			if e.wire.Properties[0] != '{' || json.Unmarshal(e.wire.Properties, &e.props) != nil {
+				e.dropped = ReasonInvalidEvent
+				continue
+			}
+		}
+		e.token = eventToken(&e.wire, e.props)
+	}
+	return events
+}
+
+// eventToken returns the first non-empty string of token, $token, api_key
+// and properties.token.
+func eventToken(w *wireEvent, props map[string]any) string {
+	for _, raw := range []json.RawMessage{w.Token, w.DollarToken, w.APIKey} {
+		if s, ok := jsonString(raw); ok && strings.TrimSpace(s) != "" {
+			return strings.TrimSpace(s)
+		}
+	}
+	if s, ok := props["token"].(string); ok {
+		return strings.TrimSpace(s)
+	}
+	return ""
+}
+
+// eventContext holds what every event of one request shares.
+type eventContext struct {
+	project *project
+	now     time.Time // receive time
+	sentAt  time.Time // zero when the request has none
+	engage  bool
+}
+
+// eventOutcome is the result of checking the events of one request.
+type eventOutcome struct {
+	events            []store.Event
+	dropped           map[catalog.Reason]int
+	droppedProperties map[catalog.Reason]int
+}
+
+// checkEvents turns decoded events into store events: it resolves the
+// distinct_id, uuid and timestamp, removes the protocol fields from the
+// properties and normalizes them with the project's catalog. Events that
+// fail are counted in dropped by reason, properties the catalog leaves out
+// in droppedProperties.
+func checkEvents(ctx eventContext, decoded []decodedEvent) eventOutcome {
+	out := eventOutcome{
+		events:            make([]store.Event, 0, len(decoded)),
+		dropped:           map[catalog.Reason]int{},
+		droppedProperties: map[catalog.Reason]int{},
+	}
+	for i := range decoded {
+		e, reason := checkEvent(ctx, &decoded[i], out.droppedProperties)
+		if reason != "" {
+			out.dropped[reason]++
+			continue
+		}
+		out.events = append(out.events, e)
+	}
+	return out
+}
+
+func checkEvent(ctx eventContext, d *decodedEvent, droppedProperties map[catalog.Reason]int) (store.Event, catalog.Reason) {
+	if d.dropped != "" {
+		return store.Event{}, d.dropped
+	}
+	w := &d.wire
+
+	name, ok := jsonString(w.Event)
+	switch {
+	case ctx.engage && w.Event == nil:
+		name = "$identify"
+	case !ok && !isJSONNull(w.Event):
+		return store.Event{}, ReasonInvalidEvent
+	case name == "":
+		return store.Event{}, ReasonMissingEventName
+	}
+
+	distinctID := resolveDistinctID(w, d.props)
+	if distinctID == "" {
+		return store.Event{}, ReasonMissingDistinctID
+	}
+
+	id, ok := resolveUUID(w.UUID, ctx.now)
+	if !ok {
+		return store.Event{}, ReasonInvalidUUID
+	}
+
+	ignoreSentAt, _ := d.props["$ignore_sent_at"].(bool)
+	timestamp := resolveTimestamp(ctx.now, ctx.sentAt, ignoreSentAt, w.Timestamp, w.Offset)
+
+	props, violations, err := ctx.project.catalog.Normalize(name, stripProtocolProperties(d.props))
+	if err != nil {
+		var v *catalog.Violation
+		if errors.As(err, &v) {
+			return store.Event{}, v.Reason
+		}
+		return store.Event{}, ReasonInvalidEvent
+	}
+	for _, v := range violations {
+		droppedProperties[v.Reason]++
+	}
+
+	return store.Event{
+		Project:    ctx.project.name,
+		UUID:       id,
+		Name:       name,
+		DistinctID: distinctID,
+		Timestamp:  timestamp,
+		ReceivedAt: ctx.now,
+		Properties: props,
+	}, ""
+}
+
+// resolveDistinctID takes the first of distinct_id, $distinct_id and
+// properties.distinct_id that is neither absent, null nor "". A value that
+// is not a string becomes its compact JSON text. NUL characters become
+// U+FFFD and the result is cut to maxDistinctIDLen characters.
+func resolveDistinctID(w *wireEvent, props map[string]any) string {
+	var id string
+	for _, raw := range []json.RawMessage{w.DistinctID, w.DollarDistinctID} {
+		if id = stringifyJSON(raw); id != "" {
+			break
+		}
+	}
+	if id == "" {
+		switch v := props["distinct_id"].(type) {
+		case nil:
+		case string:
+			id = v
+		default:
+			text, _ := json.Marshal(v)
+			id = string(text)
+		}
+	}
+	id = strings.ReplaceAll(id, "\x00", "\uFFFD")
+	if utf8.RuneCountInString(id) > maxDistinctIDLen {
+		id = string([]rune(id)[:maxDistinctIDLen])
+	}
+	return id
+}
+
+// stringifyJSON returns a JSON string's value or any other value's compact
+// JSON text; null and absent give "".
+func stringifyJSON(raw json.RawMessage) string {
+	if isJSONNull(raw) {
+		return ""
+	}
+	if s, ok := jsonString(raw); ok {
+		return s
+	}
+	var compact bytes.Buffer
+	if json.Compact(&compact, raw) != nil {
+		return ""
+	}
+	return compact.String()
+}
+
+// resolveUUID returns the event's uuid in lowercase, or a new UUIDv7 when
+// the uuid is absent, null or "", which PostHog's capture service also
+// treats as absent. ok is false for any other value that is not a version 4
+// or 7 UUID.
+func resolveUUID(raw json.RawMessage, now time.Time) (id string, ok bool) {
+	if isJSONNull(raw) {
+		return newUUIDv7(now), true
+	}
+	s, isString := jsonString(raw)
+	switch {
+	case !isString:
+		return "", false
+	case s == "":
+		return newUUIDv7(now), true
+	case catalog.IsUUID(s):
+		return strings.ToLower(s), true
+	}
+	return "", false
+}
+
+// protocolProperties are properties that carry protocol data, person data or
+// network data rather than event data. They are removed before the catalog
+// checks the properties, so they are never stored and never counted as
+// dropped.
+var protocolProperties = []string{
+	"token", "$token", "distinct_id", "$set", "$set_once", "$unset", "$ignore_sent_at", "$ip",
+}
+
+// stripProtocolProperties returns props without protocolProperties and
+// without location properties ($geoip_*, except the $geoip_disable flag).
+// props is not modified.
+func stripProtocolProperties(props map[string]any) map[string]any {
+	out := make(map[string]any, len(props))
+	for k, v := range props {
+		if strings.HasPrefix(k, "$geoip_") && k != "$geoip_disable" {
+			continue
+		}
+		out[k] = v
+	}
+	for _, k := range protocolProperties {
+		delete(out, k)
+	}
+	return out
+}

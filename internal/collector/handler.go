@@ -1,0 +1,239 @@
+package collector
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"time"
+)
+
+// ServeHTTP serves every capture path (see Routes and Handles) for GET,
+// POST and OPTIONS. It responds with 200 only after the request's valid
+// events are committed, or with 204 for ?beacon=1.
+func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sw := &statusWriter{ResponseWriter: w}
+	defer c.recoverPanic(sw, r)
+
+	setCORSHeaders(sw, r)
+	rt, ok := matchRoute(r.URL.Path)
+	if !ok {
+		c.fail(sw, r, reject(http.StatusNotFound, codeNotFound, "no capture endpoint at %q", r.URL.Path))
+		return
+	}
+	switch r.Method {
+	case http.MethodOptions:
+		writeJSON(sw, http.StatusOK, map[string]string{"status": "Ok"})
+		return
+	case http.MethodGet, http.MethodPost:
+	default:
+		sw.Header().Set("Allow", "GET, POST, OPTIONS")
+		c.fail(sw, r, reject(http.StatusMethodNotAllowed, codeMethodNotAllowed, "method %s is not allowed: use POST or GET", r.Method))
+		return
+	}
+
+	if !c.enter() {
+		c.fail(sw, r, reject(http.StatusServiceUnavailable, codeUnavailable, "collector is shutting down"))
+		return
+	}
+	defer c.inflight.Done()
+
+	resp, err := c.capture(sw, r, rt)
+	switch {
+	case err != nil:
+		c.fail(sw, r, err)
+	case resp == nil:
+		// The client left while its events were being committed.
+	case isBeacon(r):
+		sw.WriteHeader(http.StatusNoContent)
+	default:
+		writeJSON(sw, http.StatusOK, resp)
+	}
+}
+
+// capture runs the whole pipeline for one request. It returns a nil response
+// and a nil error when the client left before the commit finished.
+func (c *Collector) capture(w http.ResponseWriter, r *http.Request, rt route) (*captureResponse, *requestError) {
+	now := c.now().UTC()
+	query := r.URL.Query()
+
+	body, err := c.readBody(w, r, rt)
+	if err != nil {
+		return nil, err
+	}
+	text, err := decodePayload(payloadSource{
+		query:           query,
+		contentType:     r.Header.Get("Content-Type"),
+		contentEncoding: r.Header.Get("Content-Encoding"),
+		body:            body,
+		legacy:          rt.legacy,
+	}, c.cfg.MaxDecompressed)
+	if err != nil {
+		return nil, err
+	}
+	req, err := parseRequest(text, rt, c.cfg.MaxDepth, c.cfg.MaxProperties)
+	if err != nil {
+		return nil, err
+	}
+
+	decoded := decodeEvents(req, c.cfg.MaxEventSize)
+	p, err := c.authenticate(req, decoded)
+	if err != nil {
+		return nil, err
+	}
+
+	sentAt := req.sentAt
+	if sentAt.IsZero() {
+		sentAt = querySentAt(query)
+	}
+	out := checkEvents(eventContext{project: p, now: now, sentAt: sentAt, engage: req.engage}, decoded)
+
+	resp := &captureResponse{Status: "Ok", Dropped: out.dropped, DroppedProperties: out.droppedProperties}
+	if len(out.events) == 0 {
+		c.stats.handled(out, len(decoded))
+		zero := 0
+		resp.Duplicates = &zero
+		return resp, nil
+	}
+	res, ctxErr := c.committer.submit(r.Context(), out.events)
+	if res.err != nil {
+		return nil, reject(http.StatusServiceUnavailable, codeUnavailable, "storing events failed; retry later")
+	}
+	// Counted only now, so that a retry after a 503 is not counted twice.
+	c.stats.handled(out, len(decoded))
+	if ctxErr != nil {
+		return nil, nil
+	}
+	resp.Accepted = len(out.events)
+	if res.known {
+		resp.Duplicates = &res.duplicates
+	}
+	return resp, nil
+}
+
+// readBody reads the body up to the route's size cap within
+// BodyReadTimeout.
+func (c *Collector) readBody(w http.ResponseWriter, r *http.Request, rt route) ([]byte, *requestError) {
+	limit := c.cfg.MaxEventBody
+	if rt.batch {
+		limit = c.cfg.MaxBatchBody
+	}
+
+	// The deadline also bounds the server's own read of an unread body
+	// after a rejection, and the server lifts it once the body is complete.
+	// A request without a body gets none: the server is already waiting
+	// for the next request on the connection, and a deadline would cancel
+	// this request's context.
+	// NOTE: where the ResponseWriter cannot set a read deadline (a wrapper
+	// without Unwrap), only the server's ReadTimeout bounds the read.
+	if r.ContentLength != 0 {
+		http.NewResponseController(w).SetReadDeadline(time.Now().Add(c.cfg.BodyReadTimeout))
+	}
+
+	if r.ContentLength > limit {
+		return nil, reject(http.StatusRequestEntityTooLarge, codeTooLarge, "body of %d bytes is over the limit of %d bytes for %s", r.ContentLength, limit, rt.path)
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead) // one allocation for the whole body
+	}
+	// MaxBytesReader gets the server's ResponseWriter, so that it can mark
+	// the connection to be closed once the cap is hit.
+	rw := w
+	if u, ok := w.(interface{ Unwrap() http.ResponseWriter }); ok {
+		rw = u.Unwrap()
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(rw, r.Body, limit))
+	body := buf.Bytes()
+	var tooLarge *http.MaxBytesError
+	switch {
+	case err == nil:
+		return body, nil
+	case errors.As(err, &tooLarge):
+		return nil, reject(http.StatusRequestEntityTooLarge, codeTooLarge, "body is over the limit of %d bytes for %s", limit, rt.path)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, reject(http.StatusRequestTimeout, codeBodyReadTimeout, "body was not received within %s", c.cfg.BodyReadTimeout)
+	}
+	return nil, reject(http.StatusBadRequest, codeDecoding, "read body: %v", err)
+}
+
+// authenticate finds the project of the request's token. Every token in the
+// request, at batch level and in each event, must be the same.
+func (c *Collector) authenticate(req *rawRequest, events []decodedEvent) (*project, *requestError) {
+	tokens := append([]string(nil), req.tokens...)
+	for i := range events {
+		if events[i].token != "" {
+			tokens = append(tokens, events[i].token)
+		}
+	}
+	if len(tokens) == 0 {
+		return nil, reject(http.StatusUnauthorized, codeKeyRequired, "request has no api_key or token: send the project's write key")
+	}
+	for _, t := range tokens[1:] {
+		if t != tokens[0] {
+			return nil, reject(http.StatusBadRequest, codeUnroutable, "request holds events with different tokens: send each project's events separately")
+		}
+	}
+	p := c.findProject(tokens[0])
+	if p == nil {
+		return nil, reject(http.StatusUnauthorized, codeKeyUnknown, "write key is not known to this collector")
+	}
+	return p, nil
+}
+
+// fail writes an error response and counts it. Rejected requests are logged
+// at the debug level only, because clients can send them at any rate.
+func (c *Collector) fail(w http.ResponseWriter, r *http.Request, e *requestError) {
+	c.stats.rejected(e.code)
+	c.logger.LogAttrs(r.Context(), slog.LevelDebug, "capture request rejected",
+		slog.String("path", r.URL.Path), slog.Int("status", e.status), slog.String("code", e.code), slog.String("err", e.msg))
+	c.writeError(w, e)
+}
+
+// recoverPanic turns a panic of the handler into a 500 response and an error
+// log line with the stack.
+func (c *Collector) recoverPanic(w *statusWriter, r *http.Request) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	if v == http.ErrAbortHandler {
+		panic(v)
+	}
+	c.logger.Error("capture handler panicked", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+	c.stats.rejected(codeInternal)
+	if !w.wroteHeader {
+		c.writeError(w, reject(http.StatusInternalServerError, codeInternal, "internal error"))
+	}
+}
+
+func isBeacon(r *http.Request) bool {
+	switch r.URL.Query().Get("beacon") {
+	case "1", "true":
+		return true
+	}
+	return false
+}
+
+// statusWriter records whether the response header was written, so that
+// recoverPanic does not write a second response.
+type statusWriter struct {
+	http.ResponseWriter
+	wroteHeader bool
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	w.wroteHeader = true
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wroteHeader = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the server's ResponseWriter.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

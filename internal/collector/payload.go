@@ -1,0 +1,225 @@
+package collector
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+)
+
+// payloadSource holds the parts of one request that the payload pipeline
+// reads.
+type payloadSource struct {
+	query           url.Values
+	contentType     string
+	contentEncoding string
+	body            []byte
+	legacy          bool // route.legacy
+}
+
+// compression is a compression hint of the request.
+type compression int
+
+const (
+	compressionNone compression = iota
+	compressionGzip
+	compressionLZ64
+	compressionBase64
+)
+
+// decodePayload turns a request into JSON text of at most maxDecompressed
+// bytes of valid UTF-8. It takes the steps of PostHog's capture service in
+// the same order:
+//  1. the data query parameter, else the body;
+//  2. an optimistic base64 decoding;
+//  3. the data field of a urlencoded form;
+//  4. the compression hint;
+//  5. gzip (by hint or magic bytes) or lz-string;
+//  6. on legacy paths, one more base64 decoding.
+func decodePayload(src payloadSource, maxDecompressed int64) ([]byte, *requestError) {
+	raw := []byte(src.query.Get("data"))
+	if len(raw) == 0 {
+		raw = src.body
+	} else if isBase64(raw, true) {
+		// Query decoding turns an unescaped '+' into a space.
+		raw = bytes.ReplaceAll(raw, []byte(" "), []byte("+"))
+	}
+	if len(raw) == 0 {
+		return nil, reject(http.StatusBadRequest, codeEmptyPayload, "request has no body and no data parameter")
+	}
+
+	// A payload that is all base64 is decoded up front, as legacy clients
+	// wrap whole bodies. It is kept as sent when decoding fails.
+	original := raw
+	unwrapped := false
+	if !looksLikeForm(raw) && isBase64(raw, false) {
+		if decoded, err := base64.StdEncoding.DecodeString(string(raw)); err == nil {
+			raw, unwrapped = decoded, true
+		}
+	}
+
+	var form url.Values
+	if isFormContentType(src.contentType) {
+		if !looksLikeForm(raw) {
+			return nil, reject(http.StatusBadRequest, codeDecoding, "Content-Type is a urlencoded form but the body has no data field")
+		}
+		var err error
+		form, err = url.ParseQuery(string(raw))
+		if err != nil {
+			return nil, reject(http.StatusBadRequest, codeDecoding, "invalid urlencoded form: %v", err)
+		}
+		data := form.Get("data")
+		if data == "" {
+			return nil, reject(http.StatusBadRequest, codeDecoding, "urlencoded form has no data field")
+		}
+		raw = []byte(data)
+		if isBase64(raw, true) {
+			// Form decoding turned the '+' of base64 into spaces.
+			raw = bytes.ReplaceAll(raw, []byte(" "), []byte("+"))
+		}
+	}
+
+	hint := compressionHint(src.query.Get("compression"), form.Get("compression"), src.contentEncoding)
+	text, err := decompress(raw, hint, maxDecompressed, unwrapped && form == nil, original)
+	if err != nil {
+		return nil, err
+	}
+	if !utf8.Valid(text) {
+		return nil, reject(http.StatusBadRequest, codeDecoding, "payload is not valid UTF-8")
+	}
+
+	if src.legacy && isBase64(text, false) {
+		if decoded, err := base64.StdEncoding.DecodeString(string(text)); err == nil && utf8.Valid(decoded) {
+			text = decoded
+		}
+	}
+	return text, nil
+}
+
+// decompress applies the compression hint. Gzip is also detected by its
+// magic bytes, because posthog-js (1.418) sends it without a hint. When the
+// hint is lz-string and the optimistic base64 step decoded the raw body,
+// decompress starts again from original, because lz-string's output is
+// itself base64 text.
+func decompress(raw []byte, hint compression, maxDecompressed int64, unwrapped bool, original []byte) ([]byte, *requestError) {
+	switch {
+	case hint == compressionGzip || hasGzipMagic(raw):
+		return gunzip(raw, maxDecompressed)
+
+	case hint == compressionLZ64:
+		if unwrapped {
+			raw = original
+		}
+		text, err := decompressLZBase64(raw, maxDecompressed)
+		if err == errLZTooLarge {
+			return nil, reject(http.StatusRequestEntityTooLarge, codeTooLarge, "payload is over %d bytes after lz-string decompression", maxDecompressed)
+		}
+		if err != nil {
+			return nil, reject(http.StatusBadRequest, codeDecoding, "invalid lz-string data: %v", err)
+		}
+		return text, nil
+
+	case hint == compressionBase64 && isBase64(raw, false):
+		decoded, err := base64.StdEncoding.DecodeString(string(raw))
+		if err != nil {
+			return nil, reject(http.StatusBadRequest, codeDecoding, "invalid base64 data: %v", err)
+		}
+		return decoded, nil
+	}
+
+	if int64(len(raw)) > maxDecompressed {
+		return nil, reject(http.StatusRequestEntityTooLarge, codeTooLarge, "payload is over %d bytes", maxDecompressed)
+	}
+	return raw, nil
+}
+
+// gunzip decompresses raw in two passes. The first pass counts the output
+// and stops at maxDecompressed, so a compression bomb gets status 413 while
+// only the decompressor's window is in memory. The second pass fills a
+// buffer of the exact size.
+func gunzip(raw []byte, maxDecompressed int64) ([]byte, *requestError) {
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		return nil, reject(http.StatusBadRequest, codeDecoding, "invalid gzip data: %v", err)
+	}
+	size, err := io.Copy(io.Discard, io.LimitReader(zr, maxDecompressed+1))
+	if size > maxDecompressed {
+		return nil, reject(http.StatusRequestEntityTooLarge, codeTooLarge, "payload is over %d bytes after gzip decompression", maxDecompressed)
+	}
+	if err != nil {
+		return nil, reject(http.StatusBadRequest, codeDecoding, "invalid gzip data: %v", err)
+	}
+
+	if err := zr.Reset(bytes.NewReader(raw)); err != nil {
+		return nil, reject(http.StatusBadRequest, codeDecoding, "invalid gzip data: %v", err)
+	}
+	text := make([]byte, size)
+	if _, err := io.ReadFull(zr, text); err != nil {
+		return nil, reject(http.StatusBadRequest, codeDecoding, "invalid gzip data: %v", err)
+	}
+	return text, nil
+}
+
+func hasGzipMagic(b []byte) bool {
+	return len(b) >= 3 && b[0] == 0x1f && b[1] == 0x8b && b[2] == 0x08
+}
+
+// compressionHint returns the first supported hint of the query parameter,
+// the form field and the Content-Encoding header, in that order.
+func compressionHint(values ...string) compression {
+	for _, v := range values {
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "gzip", "gzip-js":
+			return compressionGzip
+		case "lz64", "lz-string":
+			return compressionLZ64
+		case "base64", "b64":
+			return compressionBase64
+		}
+	}
+	return compressionNone
+}
+
+func isFormContentType(contentType string) bool {
+	mediaType, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mediaType == "application/x-www-form-urlencoded"
+}
+
+// formFields are the fields whose presence near the start marks a payload
+// as a urlencoded form rather than base64 or JSON.
+var formFields = []string{"data=", "ver=", "_=", "ip=", "compression="}
+
+// looksLikeForm reports whether one of formFields starts the payload or
+// follows an '&' in its first 128 bytes.
+func looksLikeForm(b []byte) bool {
+	prefix := string(b[:min(len(b), 128)])
+	for _, field := range formFields {
+		if strings.HasPrefix(prefix, field) || strings.Contains(prefix, "&"+field) {
+			return true
+		}
+	}
+	return false
+}
+
+// isBase64 reports whether b is non-empty standard base64 text whose length
+// is a multiple of 4. With spaces set, a space counts as a '+' that
+// urldecoding turned into a space.
+func isBase64(b []byte, spaces bool) bool {
+	if len(b) == 0 || len(b)%4 != 0 {
+		return false
+	}
+	for _, c := range b {
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '+', c == '/', c == '=':
+		case c == ' ' && spaces:
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,106 @@
+package collector
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/candor-dev/candor/sdk/catalog"
+)
+
+// requestError rejects a whole request. Code uses the vocabulary of PostHog's
+// capture service, so tools that read its error bodies understand ours.
+type requestError struct {
+	status int
+	code   string
+	msg    string
+}
+
+func (e *requestError) Error() string { return e.code + ": " + e.msg }
+
+func reject(status int, code, format string, args ...any) *requestError {
+	return &requestError{status: status, code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// Error codes of rejected requests.
+const (
+	codeEmptyPayload     = "empty_payload"
+	codeDecoding         = "request_decoding_error"
+	codeParsing          = "request_parsing_error"
+	codeHydration        = "request_hydration_error"
+	codeEmptyBatch       = "empty_batch"
+	codeTooLarge         = "payload_too_large"
+	codeKeyRequired      = "ingest_key_required"
+	codeKeyUnknown       = "ingest_key_unknown"
+	codeUnroutable       = "unroutable_events"
+	codeBodyReadTimeout  = "body_read_timeout"
+	codeUnavailable      = "service_unavailable"
+	codeInternal         = "internal_error"
+	codeNotFound         = "not_found"
+	codeMethodNotAllowed = "method_not_allowed"
+)
+
+// errorBody is the JSON body of every error response.
+type errorBody struct {
+	Status int    `json:"status"`
+	Code   string `json:"code"`
+	Error  string `json:"error"`
+}
+
+// captureResponse is the body of a 200 response. PostHog's clients read only
+// status; the counts are for people and tests.
+type captureResponse struct {
+	Status string `json:"status"` // "Ok", as PostHog's capture service sends
+	// Accepted counts the events the store committed, duplicates included.
+	Accepted int `json:"accepted"`
+	// Duplicates counts the accepted events the store already held. It is
+	// absent when the request shared its commit with other requests, because
+	// the store reports one count per commit.
+	Duplicates *int `json:"duplicates,omitempty"`
+	// Dropped counts the events not stored, by reason.
+	Dropped map[catalog.Reason]int `json:"dropped"`
+	// DroppedProperties counts the properties left out of accepted events,
+	// by reason.
+	DroppedProperties map[catalog.Reason]int `json:"dropped_properties"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	data, err := json.Marshal(body)
+	if err != nil {
+		status, data = http.StatusInternalServerError, []byte(`{"status":500,"code":"internal_error","error":"encode response"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)+1))
+	w.WriteHeader(status)
+	w.Write(append(data, '\n'))
+}
+
+func (c *Collector) writeError(w http.ResponseWriter, e *requestError) {
+	if e.status == http.StatusServiceUnavailable {
+		seconds := int(math.Ceil(c.cfg.RetryAfter.Seconds()))
+		w.Header().Set("Retry-After", strconv.Itoa(max(seconds, 1)))
+	}
+	writeJSON(w, e.status, errorBody{Status: e.status, Code: e.code, Error: e.msg})
+}
+
+// setCORSHeaders lets browsers on any origin send events, with credentials,
+// as PostHog's capture service does: it mirrors Origin and the requested
+// headers.
+func setCORSHeaders(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Add("Vary", "Origin")
+	if origin := r.Header.Get("Origin"); origin != "" {
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Set("Access-Control-Allow-Credentials", "true")
+	}
+	if r.Method == http.MethodOptions {
+		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+		if requested := r.Header.Get("Access-Control-Request-Headers"); requested != "" {
+			h.Set("Access-Control-Allow-Headers", requested)
+		}
+		h.Set("Access-Control-Max-Age", strconv.Itoa(int(time.Hour.Seconds())))
+	}
+}
