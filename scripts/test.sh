@@ -2,12 +2,15 @@
 # Runs candor's whole test suite with the race detector: the SDK module, the
 # collector module and the benchmark module's tests. It first installs what
 # the tests need and this machine lacks (Debian's Chromium for the browser
-# tests), so it works on a fresh machine; installing needs root and apt-get.
+# tests, Debian's ClickHouse for the ClickHouse store), so it works on a fresh
+# machine; installing needs root and apt-get. It starts a private ClickHouse
+# server on 127.0.0.1:18123 for the run and stops it at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v clickhouse-server >/dev/null 2>&1 || need_apt+=(clickhouse-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing: ${need_apt[*]}"
@@ -16,6 +19,13 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   else
     echo "missing ${need_apt[*]}: install them (apt-get install ${need_apt[*]}) or the browser tests skip" >&2
   fi
+fi
+
+if command -v clickhouse-server >/dev/null 2>&1; then
+  clickhouse_dir=$(mktemp -d)
+  trap 'scripts/clickhouse.sh stop "$clickhouse_dir"; rm -rf "$clickhouse_dir"' EXIT
+  scripts/clickhouse.sh start "$clickhouse_dir" 18123
+  export CANDOR_CLICKHOUSE_URL=http://127.0.0.1:18123
 fi
 
 export CANDOR_SCREENSHOTS="${CANDOR_SCREENSHOTS:-$PWD/screenshots}"

@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 
 	"github.com/candor-dev/candor/internal/server"
+	"github.com/candor-dev/candor/internal/store/clickhouse"
 )
 
 type serveFlags struct {
 	data, listen, writeKey, adminToken, logLevel string
+	store, clickhouseURL, clickhouseDatabase     string
 }
 
 func (f *serveFlags) register(fs interface {
@@ -21,6 +24,9 @@ func (f *serveFlags) register(fs interface {
 	fs.StringVar(&f.writeKey, "write-key", "", "write key SDKs send as api_key (default: generated once and kept in the data folder)")
 	fs.StringVar(&f.adminToken, "admin-token", "", "token for the dashboard and query API (default: generated once and kept in the data folder)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&f.store, "store", server.StoreDuckDB, "storage backend: duckdb (a file in --data) or clickhouse")
+	fs.StringVar(&f.clickhouseURL, "clickhouse-url", clickhouse.DefaultURL, "ClickHouse HTTP interface, with --store clickhouse; user and password may go in the URL")
+	fs.StringVar(&f.clickhouseDatabase, "clickhouse-database", clickhouse.DefaultDatabase, "ClickHouse database, created when missing, with --store clickhouse")
 }
 
 func (f *serveFlags) logger(stderr io.Writer) (*slog.Logger, error) {
@@ -36,13 +42,36 @@ func (f *serveFlags) start(stderr io.Writer) (*server.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	ch, err := clickhouseConfig(f.clickhouseURL, f.clickhouseDatabase)
+	if err != nil {
+		return nil, err
+	}
 	return server.New(server.Config{
 		DataDir:    f.data,
 		Listen:     f.listen,
 		WriteKey:   f.writeKey,
 		AdminToken: f.adminToken,
 		Logger:     logger,
+		Store:      f.store,
+		ClickHouse: ch,
 	})
+}
+
+// clickhouseConfig builds the ClickHouse settings, taking a user and
+// password from the URL's user info so they need no flags of their own.
+func clickhouseConfig(rawURL, database string) (clickhouse.Config, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return clickhouse.Config{}, fmt.Errorf("invalid --clickhouse-url %q: use a URL such as %s", rawURL, clickhouse.DefaultURL)
+	}
+	cfg := clickhouse.Config{Database: database}
+	if u.User != nil {
+		cfg.User = u.User.Username()
+		cfg.Password, _ = u.User.Password()
+		u.User = nil
+	}
+	cfg.URL = u.String()
+	return cfg, nil
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {

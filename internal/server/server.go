@@ -17,6 +17,7 @@ import (
 	"github.com/candor-dev/candor/internal/collector"
 	"github.com/candor-dev/candor/internal/dashboard"
 	"github.com/candor-dev/candor/internal/store"
+	"github.com/candor-dev/candor/internal/store/clickhouse"
 	"github.com/candor-dev/candor/internal/store/duckdb"
 	"github.com/candor-dev/candor/sdk/mux"
 )
@@ -42,7 +43,20 @@ type Config struct {
 	// ShutdownTimeout bounds how long Shutdown waits for in-flight requests
 	// when its context has no deadline. Zero means 10 seconds.
 	ShutdownTimeout time.Duration
+	// Store selects the storage backend: StoreDuckDB (the zero value) keeps
+	// the events in DataDir; StoreClickHouse writes them to ClickHouse, so
+	// several servers can share one database.
+	Store string
+	// ClickHouse configures the ClickHouse backend when Store is
+	// StoreClickHouse.
+	ClickHouse clickhouse.Config
 }
+
+// The storage backends of Config.Store.
+const (
+	StoreDuckDB     = "duckdb"
+	StoreClickHouse = "clickhouse"
+)
 
 // Server is a running collector: ingestion, dashboard, query API and health
 // endpoints on one listener.
@@ -90,7 +104,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: the write key and the admin token are equal: give them different values")
 	}
 
-	st, err := duckdb.Open(filepath.Join(cfg.DataDir, DatabaseFile))
+	st, err := openStore(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -108,6 +122,18 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.listener = ln
 	return s, nil
+}
+
+func openStore(cfg Config) (store.Store, error) {
+	switch cfg.Store {
+	case "", StoreDuckDB:
+		return duckdb.Open(filepath.Join(cfg.DataDir, DatabaseFile))
+	case StoreClickHouse:
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return clickhouse.Open(ctx, cfg.ClickHouse)
+	}
+	return nil, fmt.Errorf("server: unknown store %q: use %s or %s", cfg.Store, StoreDuckDB, StoreClickHouse)
 }
 
 func (s *Server) buildHandlers() error {

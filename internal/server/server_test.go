@@ -3,9 +3,12 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +17,7 @@ import (
 
 	"github.com/candor-dev/candor/internal/simulate"
 	"github.com/candor-dev/candor/internal/store"
+	"github.com/candor-dev/candor/internal/store/clickhouse"
 )
 
 func TestMain(m *testing.M) {
@@ -153,4 +157,81 @@ func getOverview(t *testing.T, srv *Server, query string) store.Overview {
 		t.Fatal(err)
 	}
 	return ov
+}
+
+func TestTwoCollectorsShareClickHouse(t *testing.T) {
+	chURL := os.Getenv("CANDOR_CLICKHOUSE_URL")
+	if chURL == "" {
+		t.Skip("CANDOR_CLICKHOUSE_URL is not set: start a server with scripts/clickhouse.sh start DIR 18123 and export CANDOR_CLICKHOUSE_URL=http://127.0.0.1:18123")
+	}
+	database := fmt.Sprintf("candor_test_%d", time.Now().UnixNano())
+	t.Cleanup(func() { dropClickHouseDatabase(t, chURL, database) })
+	cfg := Config{
+		WriteKey:   "phc_shared",
+		AdminToken: "admin-shared",
+		Store:      StoreClickHouse,
+		ClickHouse: clickhouse.Config{URL: chURL, Database: database, FlushInterval: 100 * time.Millisecond},
+	}
+	servers := []*Server{startServer(t, cfg), startServer(t, cfg)}
+
+	// Each collector gets its own simulated installs, and one batch with
+	// fixed event UUIDs goes to both, as a client retrying against another
+	// instance behind a load balancer would send it.
+	var wg sync.WaitGroup
+	summaries := make([]simulate.Summary, len(servers))
+	errs := make([]error, len(servers))
+	for i, srv := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			summaries[i], errs[i] = simulate.Run(context.Background(), simulate.Config{
+				Endpoint: srv.URL(),
+				WriteKey: cfg.WriteKey,
+				Installs: 10,
+				Days:     7,
+				Seed:     uint64(100 + i),
+				HomeDir:  t.TempDir(),
+				Getenv:   func(string) string { return "" },
+			})
+		}()
+	}
+	wg.Wait()
+	var want int64
+	for i := range servers {
+		if errs[i] != nil {
+			t.Fatalf("simulate against collector %d: %v", i, errs[i])
+		}
+		want += summaries[i].EventsSent
+	}
+	batch := `{"api_key":"phc_shared","batch":[` +
+		`{"event":"command_used","distinct_id":"5b0e1c7e-8a41-4f5e-9d0a-2f7f3c1d9e10","uuid":"0b7e7a38-6c1d-4f7e-9b1a-5d2c8e4f6a01","properties":{"command":"clear"}},` +
+		`{"event":"command_used","distinct_id":"5b0e1c7e-8a41-4f5e-9d0a-2f7f3c1d9e10","uuid":"0b7e7a38-6c1d-4f7e-9b1a-5d2c8e4f6a02","properties":{"command":"model"}}]}`
+	for _, srv := range servers {
+		resp, err := http.Post(srv.URL()+"/batch/", "application/json", strings.NewReader(batch))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST /batch/ to %s = %d", srv.URL(), resp.StatusCode)
+		}
+	}
+	want += 2
+
+	for i, srv := range servers {
+		ov := getOverview(t, srv, "")
+		if ov.TotalEvents != want {
+			t.Errorf("collector %d: total_events = %d, want %d", i, ov.TotalEvents, want)
+		}
+	}
+}
+
+// dropClickHouseDatabase removes a test database through the HTTP interface.
+func dropClickHouseDatabase(t *testing.T, chURL, database string) {
+	resp, err := http.Post(chURL+"/", "text/plain", strings.NewReader("DROP DATABASE IF EXISTS "+database))
+	if err != nil {
+		t.Logf("drop database %s: %v", database, err)
+		return
+	}
+	resp.Body.Close()
 }
