@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/candor-dev/candor/sdk/catalog"
 )
@@ -27,7 +28,7 @@ type Client struct {
 
 	queue    chan item
 	flushReq chan chan error
-	nudge    chan struct{} // asks the sender to re-read the switches now
+	nudge    chan struct{} // wakes the sender to re-read the switches now
 	quit     chan struct{}
 	done     chan struct{}
 
@@ -41,6 +42,7 @@ type Client struct {
 
 	closeOnce  sync.Once
 	closeCtx   context.Context // written before quit is closed
+	closeDone  chan struct{}   // closed once finalStats and closeErr are set
 	finalStats Stats
 	closeErr   error
 
@@ -52,33 +54,42 @@ type Client struct {
 }
 
 // New validates cfg, reads the switches and, when telemetry is enabled,
-// loads or creates the install ID and starts the sender goroutine. Close
-// stops it.
+// loads or creates the install ID. It starts the sender goroutine, which
+// Close stops.
 func New(cfg Config) (*Client, error) {
+	c, err := build(cfg)
+	if err != nil {
+		return nil, err
+	}
+	go newSender(c).run()
+	return c, nil
+}
+
+// build returns a client whose sender is not started yet.
+func build(cfg Config) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
 	httpClient, owned := newHTTPClient(cfg.HTTPClient)
 	c := &Client{
-		cfg:      cfg,
-		switches: newSwitches(&cfg),
-		encoder:  newEncoder(&cfg),
-		uploader: newUploader(cfg.Endpoint, cfg.WriteKey, httpClient),
-		http:     httpClient,
-		ownsHTTP: owned,
-		log:      cfg.Logger,
-		queue:    make(chan item, cfg.QueueSize),
-		flushReq: make(chan chan error),
-		nudge:    make(chan struct{}, 1),
-		quit:     make(chan struct{}),
-		done:     make(chan struct{}),
+		cfg:       cfg,
+		switches:  newSwitches(&cfg),
+		encoder:   newEncoder(&cfg),
+		uploader:  newUploader(cfg.Endpoint, cfg.WriteKey, httpClient),
+		http:      httpClient,
+		ownsHTTP:  owned,
+		log:       cfg.Logger,
+		queue:     make(chan item, cfg.QueueSize),
+		flushReq:  make(chan chan error),
+		nudge:     make(chan struct{}, 1),
+		quit:      make(chan struct{}),
+		done:      make(chan struct{}),
+		closeDone: make(chan struct{}),
 	}
 	c.spool = newSpool(&cfg, &c.stats)
 	c.sendCtx, c.cancelSends = context.WithCancel(context.Background())
-	c.refresh(true)
-	s := newSender(c)
-	go s.run()
+	c.refresh()
 	return c, nil
 }
 
@@ -105,17 +116,32 @@ func (c *Client) Capture(ev catalog.Event) {
 		c.stats.closed.Add(1)
 		return
 	}
+	at, ok := c.now()
+	if !ok {
+		c.stats.drop(DropEncodeFailed, 1)
+		return
+	}
 	select {
-	case c.queue <- item{ev: ev, at: c.cfg.Clock()}:
+	case c.queue <- item{ev: ev, at: at}:
 	default:
 		c.stats.queueFul.Add(1)
 	}
 }
 
+// now calls Config.Clock, reporting false when it panics.
+func (c *Client) now() (at time.Time, ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return c.cfg.Clock(), true
+}
+
 // IsEnabled reports whether events are captured and sent now. It checks
 // every switch again, including config.json.
 func (c *Client) IsEnabled() bool {
-	return c.refresh(true).Enabled
+	return c.refresh().Enabled
 }
 
 // IsExplicitlyDisabled reports whether the user switched telemetry off with
@@ -123,12 +149,12 @@ func (c *Client) IsEnabled() bool {
 // opposed to a CI, test or end-to-end run. Apps hide features that rely on
 // the vendor's services when it is true.
 func (c *Client) IsExplicitlyDisabled() bool {
-	return c.refresh(true).ExplicitlyDisabled
+	return c.refresh().ExplicitlyDisabled
 }
 
 // Status returns the state and the reason for it, switch by switch.
 func (c *Client) Status() Status {
-	return c.refresh(true)
+	return c.refresh()
 }
 
 // InstallID returns the random ID sent as distinct_id, or "" while
@@ -209,9 +235,10 @@ func (c *Client) Close(ctx context.Context) (Stats, error) {
 		close(c.quit)
 	})
 	if !first {
-		<-c.done
+		<-c.closeDone
 		return c.finalStats, c.closeErr
 	}
+	defer close(c.closeDone)
 
 	select {
 	case <-c.done:
@@ -241,9 +268,9 @@ func (c *Client) Close(ctx context.Context) (Stats, error) {
 }
 
 // refresh evaluates the switches and, once telemetry is enabled, loads the
-// install ID. forceConfig checks config.json now.
-func (c *Client) refresh(forceConfig bool) Status {
-	st := c.switches.evaluate(forceConfig)
+// install ID.
+func (c *Client) refresh() Status {
+	st := c.switches.evaluate()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if st.Enabled && !c.haveID {

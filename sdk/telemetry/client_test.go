@@ -367,3 +367,37 @@ func TestValidateNamesField(t *testing.T) {
 func isV4(s string) bool {
 	return len(s) == 36 && s[14] == '4' && strings.ContainsRune("89ab", rune(s[19])) && strings.ToLower(s) == s
 }
+
+type panickyEvent struct{}
+
+func (panickyEvent) EventName() string { panic("broken event type") }
+
+func TestCaptureNeverPanics(t *testing.T) {
+	col := newCollector(t)
+	cfg := testConfig(t, col.srv.URL)
+	calls := 0
+	cfg.Clock = func() time.Time {
+		calls++
+		if calls == 1 {
+			panic("broken clock")
+		}
+		return time.Now()
+	}
+	c := newClient(t, cfg)
+	c.Capture(mux.CommandUsed{Command: "new"}) // the clock panics
+	c.Capture(panickyEvent{})                  // EventName panics on the sender goroutine
+	var nilPointer *mux.CommandUsed
+	c.Capture(nilPointer)
+	c.Capture(mux.CommandUsed{Command: "new"})
+	flush(t, c)
+	st := closeClient(t, c)
+	if st.Sent != 1 {
+		t.Errorf("sent %d, want the one good event", st.Sent)
+	}
+	if st.Captured != st.Sent+st.Dropped {
+		t.Errorf("captured %d != sent %d + dropped %d", st.Captured, st.Sent, st.Dropped)
+	}
+	if st.DroppedByReason[DropEncodeFailed] != 3 {
+		t.Errorf("encode_failed drops = %d, want 3 (%v)", st.DroppedByReason[DropEncodeFailed], st.DroppedByReason)
+	}
+}

@@ -65,19 +65,20 @@ type decoded struct {
 }
 
 // collector is a real HTTP server on loopback that decodes every batch.
-// respond, if set, picks the answer for each request; nil answers 200.
+// respond, if set, writes the response to each request; when it is nil or
+// returns false, the collector responds 200.
 type collector struct {
-	t   *testing.T
+	t   testing.TB
 	srv *httptest.Server
 
-	active atomic.Int64 // requests being answered
+	active atomic.Int64 // requests in the respond function
 
 	mu       sync.Mutex
 	requests []received
-	respond  func(n int, r *received, w http.ResponseWriter) bool // returns true when it answered
+	respond  func(n int, r *received, w http.ResponseWriter) bool // returns true when it responded
 }
 
-func newCollector(t *testing.T) *collector {
+func newCollector(t testing.TB) *collector {
 	t.Helper()
 	c := &collector{t: t}
 	c.srv = httptest.NewServer(http.HandlerFunc(c.serve))
@@ -174,7 +175,7 @@ func (c *collector) bodies() [][]byte {
 
 // testConfig returns a config that sends to url with short intervals, an
 // empty environment and automation allowed.
-func testConfig(t *testing.T, url string) Config {
+func testConfig(t testing.TB, url string) Config {
 	t.Helper()
 	return Config{
 		App:             mux.App,

@@ -59,8 +59,8 @@ func newUUID() string {
 //
 // Creation is safe between processes: the new ID is written to a temporary
 // file and hard-linked to its final name, which fails when another process
-// linked first, so every process ends with the same ID and exactly one sees
-// created == true.
+// linked first, so every process ends with the same ID and exactly one
+// gets created == true.
 func loadIdentity(home string) (identity, error) {
 	if home == "" {
 		return identity{id: newUUID()}, errors.New("no home folder: set Config.Home")

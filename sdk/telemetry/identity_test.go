@@ -229,3 +229,22 @@ func TestIDCreatedWhenEnabledLater(t *testing.T) {
 		t.Errorf("after enabling: ID %q first launch %v, want a new ID and true", c.InstallID(), c.FirstLaunch())
 	}
 }
+
+func TestIdentityStaleLockTakenOver(t *testing.T) {
+	home := t.TempDir()
+	path := filepath.Join(home, InstallIDFile)
+	writeFile(t, path, "corrupt")
+	writeFile(t, path+".lock", "")
+	old := time.Now().Add(-2 * idLockStale)
+	os.Chtimes(path, old, old)
+	os.Chtimes(path+".lock", old, old)
+
+	start := time.Now()
+	id, err := loadIdentity(home)
+	if err != nil || !id.persisted {
+		t.Fatalf("loadIdentity = %+v, %v; want a persisted ID", id, err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("took %s to take over a stale lock", took)
+	}
+}

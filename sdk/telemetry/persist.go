@@ -14,8 +14,8 @@ import (
 var configWriteMu sync.Mutex
 
 // SetEnabled persists the user's choice as "telemetryEnabled" in
-// <Home>/config.json, keeping the file's other keys, and applies it at
-// once. Turning telemetry off also drops the events queued in memory and in
+// <Home>/config.json and applies it at once. The file's other keys keep
+// their values, written back sorted by name with two-space indentation. Turning telemetry off also drops the events queued in memory and in
 // the spool. The environment switches still override a true choice, which
 // Status then explains.
 //
@@ -31,7 +31,7 @@ func (c *Client) SetEnabled(enabled bool) error {
 	}
 
 	c.switches.config.invalidate()
-	c.refresh(true)
+	c.refresh()
 	if !enabled && c.spool != nil {
 		c.spool.purge()
 	}

@@ -29,10 +29,10 @@ const (
 
 // errInsecureRedirect is returned for a redirect from https to http, which
 // would send the batch and the write key in clear text.
-var errInsecureRedirect = errors.New("redirect from https to http refused")
+var errInsecureRedirect = errors.New("redirect from https to http rejected: it would send the write key in clear text")
 
 // newHTTPClient returns the client that uploads batches: a copy of base, or
-// of a default client when base is nil, whose redirect policy refuses
+// of a default client when base is nil, whose redirect policy rejects
 // https→http downgrades before applying base's own policy.
 func newHTTPClient(base *http.Client) (client *http.Client, owned bool) {
 	if base == nil {

@@ -24,6 +24,7 @@ type sender struct {
 	cfg     *Config
 	spool   *spool   // nil when the spool is off
 	sentLog *sentLog // nil when Config.SentLog is ""
+	polls   int
 
 	current    batch
 	batchTimer *time.Timer
@@ -92,14 +93,25 @@ func (s *sender) run() {
 // poll re-reads the switches: it drops what is queued when telemetry was
 // switched off, and picks up batches other processes spooled.
 func (s *sender) poll() {
-	if !s.c.refresh(false).Enabled {
+	s.polls++
+	if !s.c.refresh().Enabled {
 		s.discard(DropDisabled)
 		return
 	}
-	if s.spool != nil && time.Until(s.retryAt) <= 0 {
+	if s.spool == nil {
+		return
+	}
+	if s.polls%staleCheckPolls == 0 {
+		s.spool.recoverStale()
+	}
+	if time.Until(s.retryAt) <= 0 {
 		s.deliver()
 	}
 }
+
+// staleCheckPolls is how many polls pass between looks for spool claims
+// left by a crashed process: about one minute.
+const staleCheckPolls = 60
 
 // drainQueue encodes the events that are in the channel now.
 func (s *sender) drainQueue() {
@@ -234,7 +246,7 @@ func (s *sender) next(includeSpool bool) *batch {
 }
 
 // deliver uploads batches until none is left or an upload fails with a
-// retryable error, and answers the Flush calls waiting for it.
+// retryable error, then replies to the Flush calls waiting for it.
 func (s *sender) deliver() {
 	for {
 		if wait := time.Until(s.retryAt); wait > 0 {
@@ -242,7 +254,7 @@ func (s *sender) deliver() {
 			s.retryTimer.Reset(wait)
 			return
 		}
-		st := s.c.refresh(true)
+		st := s.c.refresh()
 		if !st.Enabled {
 			s.discard(DropDisabled)
 			return
@@ -265,9 +277,9 @@ func (s *sender) deliver() {
 	}
 }
 
-// upload sends one batch and applies the outcome. It returns the error of
-// a retryable failure, after which the caller stops uploading until the
-// retry delay has passed; the batch is back in the spool or in memory.
+// upload sends one batch and applies the outcome. A retryable failure puts
+// the batch back in the spool or in memory and returns the error. The
+// caller then stops uploading until the retry delay has passed.
 func (s *sender) upload(b *batch) error {
 	res := s.c.uploader.upload(s.c.sendCtx, b.events)
 	n := int64(len(b.events))
@@ -337,7 +349,7 @@ func (s *sender) upload(b *batch) error {
 	return fmt.Errorf("upload telemetry batch: %w", res.err)
 }
 
-// finish forgets a batch that was sent, split or dropped: its spool file is
+// finish releases a batch that was sent or dropped: its spool file is
 // deleted, or its events leave the in-memory count.
 func (s *sender) finish(b *batch) {
 	if b.spoolPath != "" {
@@ -391,7 +403,7 @@ func (s *sender) shutdown(ctx context.Context) {
 	s.drainQueue()
 	s.seal()
 	for len(s.pending) > 0 && ctx.Err() == nil {
-		if !s.c.refresh(true).Enabled {
+		if !s.c.refresh().Enabled {
 			s.discard(DropDisabled)
 			break
 		}

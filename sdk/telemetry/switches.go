@@ -130,9 +130,9 @@ func isDoNotTrack(v string) bool {
 	return v == "1" || strings.EqualFold(v, "true")
 }
 
-// evaluate checks every switch in order. forceConfig re-reads config.json's
-// metadata now instead of at most once per configPollInterval.
-func (s *switches) evaluate(forceConfig bool) Status {
+// evaluate checks every switch in order. It stats config.json and parses it
+// again only when its size or modification time changed.
+func (s *switches) evaluate() Status {
 	var st Status
 	decide := func(name string, explicit bool) {
 		if st.Switch == "" {
@@ -160,7 +160,7 @@ func (s *switches) evaluate(forceConfig bool) Status {
 		st.Reasons = append(st.Reasons, DoNotTrackVar+" is not set")
 	}
 
-	choice := s.config.read(forceConfig)
+	choice := s.config.read()
 	st.Reasons = append(st.Reasons, choice.reason)
 	if choice.off {
 		decide(ConfigFile, true)
@@ -210,8 +210,8 @@ func (s *switches) automation() string {
 	return ""
 }
 
-// configPollInterval is how often config.json's metadata is checked for a
-// change made by another process.
+// configPollInterval is how often the sender evaluates the switches, which
+// picks up a change another process made to config.json.
 const configPollInterval = time.Second
 
 // choice is the user's persisted choice as last read from config.json.
@@ -226,7 +226,6 @@ type configWatcher struct {
 	path string
 
 	mu        sync.Mutex
-	checked   time.Time // when the metadata was last checked
 	stamp     fileStamp
 	haveStamp bool
 	last      choice
@@ -238,18 +237,12 @@ type fileStamp struct {
 	size    int64
 }
 
-func (w *configWatcher) read(force bool) choice {
+func (w *configWatcher) read() choice {
 	if w.path == "" {
 		return choice{reason: "no home folder, so no persisted choice"}
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-
-	now := time.Now()
-	if !force && w.haveStamp && now.Sub(w.checked) < configPollInterval {
-		return w.last
-	}
-	w.checked = now
 
 	stamp, err := statFile(w.path)
 	if err != nil {
