@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/candor-dev/candor/sdk/catalog"
 )
@@ -102,12 +101,20 @@ func build(cfg Config) (*Client, error) {
 // channel send. The catalog check, JSON encoding, compression and I/O run
 // on the sender goroutine.
 func (c *Client) Capture(ev catalog.Event) {
-	defer func() { _ = recover() }()
+	counted := false
+	defer func() {
+		// A panicking Config.Getenv or Config.Clock loses the event, and
+		// the counters still add up.
+		if recover() != nil && counted {
+			c.stats.drop(DropEncodeFailed, 1)
+		}
+	}()
 	if !c.enabled.Load() || c.switches.optedOut() {
 		c.stats.ignored.Add(1)
 		return
 	}
 	c.stats.captured.Add(1)
+	counted = true
 	if ev == nil {
 		c.stats.drop(DropEncodeFailed, 1)
 		return
@@ -116,26 +123,11 @@ func (c *Client) Capture(ev catalog.Event) {
 		c.stats.closed.Add(1)
 		return
 	}
-	at, ok := c.now()
-	if !ok {
-		c.stats.drop(DropEncodeFailed, 1)
-		return
-	}
 	select {
-	case c.queue <- item{ev: ev, at: at}:
+	case c.queue <- item{ev: ev, at: c.cfg.Clock()}:
 	default:
 		c.stats.queueFul.Add(1)
 	}
-}
-
-// now calls Config.Clock, reporting false when it panics.
-func (c *Client) now() (at time.Time, ok bool) {
-	defer func() {
-		if recover() != nil {
-			ok = false
-		}
-	}()
-	return c.cfg.Clock(), true
 }
 
 // IsEnabled reports whether events are captured and sent now. It checks

@@ -158,17 +158,22 @@ func TestSpoolAtCloseSentOnNextStart(t *testing.T) {
 	spooled := spooledUUIDs(t, cfg.Home)
 
 	cfg.Endpoint = col.srv.URL
+	cfg.FlushInterval = 20 * time.Millisecond
 	again := newClient(t, cfg)
-	waitFor(t, "the spool to be sent at start", func() bool { return len(col.accepted()) == 7 })
+	again.Capture(mux.CommandUsed{Command: "fork"}) // a new event, sent after the spool
+	flush(t, again)
 	st = closeClient(t, again)
-	events := assertExactlyOnce(t, col, 7)
-	for _, ev := range events {
+	events := assertExactlyOnce(t, col, 8)
+	for i, ev := range events[:7] {
 		if !spooled[ev.UUID] {
-			t.Errorf("event %s arrived with a UUID that was not in the spool", ev.UUID)
+			t.Errorf("event %d (%s) arrived before the spooled events or with a new UUID", i, ev.UUID)
 		}
 	}
-	if st.Spooled != 0 || st.Sent != 7 {
-		t.Errorf("second run: spooled %d sent %d, want 0 and 7", st.Spooled, st.Sent)
+	if events[7].Properties["command"] != "fork" {
+		t.Errorf("last event is %v, want the new one after the spool", events[7].Properties["command"])
+	}
+	if st.Spooled != 0 || st.Sent != 8 {
+		t.Errorf("second run: spooled %d sent %d, want 0 and 8", st.Spooled, st.Sent)
 	}
 }
 
