@@ -35,10 +35,6 @@ const (
 	spoolStaleClaim = 10 * time.Minute
 )
 
-// DropSpoolCorrupt is the reason for events of a spool file that could not
-// be read back.
-const DropSpoolCorrupt = "spool_corrupt"
-
 type spool struct {
 	dir       string
 	maxEvents int
