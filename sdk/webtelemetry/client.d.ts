@@ -1,0 +1,65 @@
+// Declarations of client.js, the browser client of candor's webtelemetry
+// handler. For the types of a catalog's events, import the declarations
+// the handler serves as catalog.d.ts (mux.d.ts for the Mux catalog) and
+// type track with their Track:
+//
+//   import { track as untypedTrack } from "./client.js";
+//   import type { Track } from "./mux";
+//   export const track: Track = untypedTrack;
+
+/** The backend's telemetry state, as GET status returns it. */
+export interface TelemetryStatus {
+  /** Whether events are sent now. */
+  enabled: boolean;
+  /** Whether the user switched telemetry off, as opposed to a CI or test run. */
+  explicit: boolean;
+  /** Whether a switch other than the user's choice keeps telemetry off, such as MUX_DISABLE_TELEMETRY=1. */
+  locked: boolean;
+  /** One sentence on what decides the state. */
+  reason: string;
+}
+
+/** Settings of the client; each one left out keeps its current value. */
+export interface ClientOptions {
+  /** URL prefix the backend mounted the handler at. Default "/api/telemetry/". */
+  base?: string;
+  /** Send from a development server (import.meta.env.DEV, or localhost on a usual development port). Default false. */
+  dev?: boolean;
+  /** Send under test automation (navigator.webdriver, __CANDOR_E2E__, __MUX_E2E__, a test runner). Default false. */
+  allowAutomation?: boolean;
+  /** Log events the backend rejected to the console. Default false. */
+  debug?: boolean;
+}
+
+/** The browser and OS family of the page, as the Mux catalog's frontendPlatform property holds them. */
+export interface FrontendPlatform {
+  userAgent: string;
+  platform: string;
+}
+
+/** Changes the client's settings. Never throws. */
+export function configure(options: ClientOptions): void;
+
+/** Returns why track does nothing on this page, or null when it sends. */
+export function noopReason(): string | null;
+
+/** Sends one event to the backend, fire and forget. Never throws. */
+export function track(event: string, properties?: object): void;
+
+/** Returns the backend's telemetry status; rejects when the request fails. */
+export function getStatus(): Promise<TelemetryStatus>;
+
+/** Persists the user's choice and returns the new status; rejects when it could not be saved. */
+export function setEnabled(enabled: boolean): Promise<TelemetryStatus>;
+
+/** Returns the page's reduced user agent and platform. */
+export function frontendPlatform(): FrontendPlatform;
+
+/** Rounds a number up to a power of two: 350 gives 512, 0.3 gives 0.5, v <= 0 gives 0. */
+export function roundBase2(value: number): number;
+
+/** Reduces a user agent to a browser family, major version and OS family, such as "Chrome 131 (Linux)". */
+export function reduceUserAgent(userAgent: string): string;
+
+/** Reduces a navigator.platform string to an OS family, such as "Linux". */
+export function reducePlatform(platform: string): string;

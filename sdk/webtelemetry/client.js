@@ -1,0 +1,311 @@
+// Browser client of candor's webtelemetry handler (Go package
+// github.com/candor-dev/candor/sdk/webtelemetry). The page posts each event
+// to its own backend, which checks it against the event catalog and alone
+// decides whether to send it. Nothing here talks to an analytics service.
+//
+// track() never throws and returns nothing. It does nothing under test
+// automation, in end-to-end runs and under a development server, unless
+// configure() allows it, and noopReason() returns the case that applies.
+
+const settings = {
+  base: "/api/telemetry/",
+  dev: false,
+  allowAutomation: false,
+  debug: false,
+};
+
+// Ports that development servers use by default: Parcel, Create React App
+// and Next.js, Angular, Astro, Vite, Storybook, Django and webpack.
+const DEV_PORTS = new Set(["1234", "3000", "3001", "4200", "4321", "5173", "5174", "6006", "8000", "8080", "8081"]);
+const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+/**
+ * Changes the client's settings; unknown or mistyped options are ignored.
+ * base is the URL prefix the backend mounted the handler at (default
+ * "/api/telemetry/"); dev: true sends from a development server;
+ * allowAutomation: true sends under test automation; debug: true logs
+ * rejected events to the console.
+ */
+export function configure(options) {
+  try {
+    if (!options || typeof options !== "object") return;
+    if (typeof options.base === "string" && options.base !== "") {
+      settings.base = options.base.endsWith("/") ? options.base : options.base + "/";
+    }
+    for (const key of ["dev", "allowAutomation", "debug"]) {
+      if (typeof options[key] === "boolean") settings[key] = options[key];
+    }
+  } catch {
+    // configure never throws into the page.
+  }
+}
+
+/**
+ * Returns why track() does nothing on this page, such as
+ * "navigator.webdriver", or null when it sends.
+ */
+export function noopReason() {
+  try {
+    if (pageSwitchedOff()) return 'meta candor-telemetry="off"';
+    const automation = automationReason();
+    if (automation && !settings.allowAutomation) return automation;
+    const dev = devServerReason();
+    if (dev && !settings.dev) return dev;
+    return null;
+  } catch {
+    return "client error";
+  }
+}
+
+/**
+ * Sends one event to the backend, fire and forget. Numbers in properties
+ * whose names end in _b2 are rounded up to a power of two and userAgent
+ * strings reduced to a browser and OS family before the request leaves
+ * the page.
+ */
+export function track(event, properties) {
+  try {
+    if (noopReason() !== null) return;
+    const body = JSON.stringify({ event: String(event), properties: prepare(properties ?? {}) });
+    const request = globalThis.fetch(settings.base + "track", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body,
+      keepalive: true,
+      credentials: "same-origin",
+    });
+    Promise.resolve(request).then(reportRejection, debugLog).catch(() => {});
+  } catch (err) {
+    debugLog(err);
+  }
+}
+
+function reportRejection(response) {
+  if (!settings.debug || !response || response.ok) return;
+  response.json().then(
+    (body) => debugLog(body && body.error),
+    () => debugLog("HTTP " + response.status),
+  ).catch(() => {});
+}
+
+function debugLog(message) {
+  try {
+    if (settings.debug) console.warn("candor telemetry:", message);
+  } catch {
+    // Console access can fail in locked-down frames.
+  }
+}
+
+/**
+ * Returns the backend's telemetry status:
+ * {enabled, explicit, locked, reason}. The promise rejects with an Error
+ * holding the backend's message when the request fails.
+ */
+export async function getStatus() {
+  const response = await globalThis.fetch(settings.base + "status", {
+    headers: { Accept: "application/json" },
+    credentials: "same-origin",
+  });
+  return readStatus(response);
+}
+
+/**
+ * Persists the user's choice on the backend and returns the new status.
+ * The promise rejects with an Error holding the backend's message when the
+ * choice could not be saved; the status is then unchanged.
+ */
+export async function setEnabled(enabled) {
+  const response = await globalThis.fetch(settings.base + "enabled", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify({ enabled: enabled === true }),
+    credentials: "same-origin",
+  });
+  return readStatus(response);
+}
+
+async function readStatus(response) {
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    body = null;
+  }
+  if (!response.ok) {
+    const detail = body && typeof body.error === "string" ? body.error : "HTTP " + response.status;
+    throw new Error(detail);
+  }
+  if (!body || typeof body.enabled !== "boolean") {
+    throw new Error("invalid telemetry status from the backend");
+  }
+  return body;
+}
+
+/**
+ * Returns the frontendPlatform object of the Mux catalog:
+ * {userAgent, platform}, already reduced to families.
+ */
+export function frontendPlatform() {
+  const nav = globalThis.navigator;
+  const userAgent = nav && typeof nav.userAgent === "string" ? nav.userAgent : "";
+  const platform = nav && typeof nav.platform === "string" ? nav.platform : "";
+  return { userAgent: reduceUserAgent(userAgent), platform: reducePlatform(platform) };
+}
+
+function pageSwitchedOff() {
+  const doc = globalThis.document;
+  if (!doc || typeof doc.querySelector !== "function") return false;
+  const meta = doc.querySelector('meta[name="candor-telemetry"]');
+  return Boolean(meta) && String(meta.getAttribute("content")).trim().toLowerCase() === "off";
+}
+
+function automationReason() {
+  const g = globalThis;
+  if (g.navigator && g.navigator.webdriver === true) return "navigator.webdriver";
+  if (g.__CANDOR_E2E__) return "__CANDOR_E2E__";
+  if (g.__MUX_E2E__) return "__MUX_E2E__";
+  const env = g.process && g.process.env;
+  if (env && (env.NODE_ENV === "test" || env.CI === "true" || env.CI === "1" || env.VITEST)) return "test runner";
+  const meta = importMetaEnv();
+  if (meta && meta.MODE === "test") return "test runner";
+  return "";
+}
+
+function devServerReason() {
+  const meta = importMetaEnv();
+  if (meta && meta.DEV === true) return "import.meta.env.DEV";
+  const location = globalThis.location;
+  if (location && LOCAL_HOSTS.has(location.hostname) && DEV_PORTS.has(location.port)) {
+    return "development server on port " + location.port;
+  }
+  return "";
+}
+
+// importMetaEnv returns Vite's import.meta.env, or undefined elsewhere.
+function importMetaEnv() {
+  try {
+    return import.meta.env;
+  } catch {
+    return undefined;
+  }
+}
+
+// prepare returns a copy of properties with _b2 numbers rounded and user
+// agents reduced; objects nested in it get the same treatment.
+function prepare(properties) {
+  if (!properties || typeof properties !== "object" || Array.isArray(properties)) return properties;
+  const out = {};
+  for (const [key, value] of Object.entries(properties)) {
+    if (key.endsWith("_b2") && typeof value === "number") {
+      out[key] = roundBase2(value);
+    } else if (key === "userAgent" && typeof value === "string") {
+      out[key] = reduceUserAgent(value);
+    } else if (value && typeof value === "object" && !Array.isArray(value)) {
+      out[key] = prepare(value);
+    } else {
+      out[key] = value;
+    }
+  }
+  // platform is reduced only beside a userAgent, as in frontendPlatform:
+  // elsewhere a property of that name may be an enum.
+  if (typeof out.userAgent === "string" && typeof out.platform === "string") {
+    out.platform = reducePlatform(out.platform);
+  }
+  return out;
+}
+
+/**
+ * Rounds a number up to a power of two: v <= 0 gives 0, any other v gives
+ * the smallest power of two >= v, so 350 gives 512 and 0.3 gives 0.5.
+ * NaN, Infinity and non-numbers are returned unchanged; the backend
+ * rejects them.
+ */
+export function roundBase2(v) {
+  if (typeof v !== "number" || !Number.isFinite(v)) return v;
+  if (v <= 0) return 0;
+  let p = 2 ** Math.ceil(Math.log2(v));
+  // Math.log2 may be off by one ulp; correct p to the smallest power >= v.
+  if (p / 2 >= v) p /= 2;
+  else if (p < v) p *= 2;
+  return p;
+}
+
+// The browser tokens are checked in order: Edge and Opera user agents also
+// contain "Chrome/", and Chrome user agents also contain "Safari/".
+const BROWSER_TOKENS = [
+  ["Electron/", "Electron"],
+  ["Edg/", "Edge"],
+  ["EdgA/", "Edge"],
+  ["OPR/", "Opera"],
+  ["Firefox/", "Firefox"],
+  ["FxiOS/", "Firefox"],
+  ["CriOS/", "Chrome"],
+  ["Chrome/", "Chrome"],
+  ["Chromium/", "Chromium"],
+  ["Version/", "Safari"],
+];
+const BROWSER_FAMILIES = ["Electron", "Edge", "Opera", "Firefox", "Chrome", "Chromium", "Safari", "Other"];
+const OS_FAMILIES = ["Windows", "macOS", "iOS", "Android", "ChromeOS", "Linux", "Other"];
+
+/**
+ * Reduces a user agent to its browser family, major version and OS family,
+ * such as "Chrome 131 (Linux)", with the rules of Go's
+ * catalog.ReduceUserAgent. A string already in that form is returned
+ * unchanged; anything unrecognised becomes "Other (Other)".
+ */
+export function reduceUserAgent(ua) {
+  ua = String(ua);
+  const reduced = parseReducedUserAgent(ua);
+  if (reduced !== null) return reduced;
+  let browser = "Other";
+  let major = "";
+  for (const [token, family] of BROWSER_TOKENS) {
+    const i = ua.indexOf(token);
+    if (i >= 0) {
+      browser = family;
+      major = leadingDigits(ua.slice(i + token.length));
+      break;
+    }
+  }
+  return (major === "" ? browser : browser + " " + major) + " (" + osFamily(ua) + ")";
+}
+
+/**
+ * Reduces a navigator.platform string such as "MacIntel" or "Linux x86_64"
+ * to an OS family, with the rules of Go's catalog.ReducePlatform.
+ */
+export function reducePlatform(platform) {
+  platform = String(platform);
+  return OS_FAMILIES.includes(platform) ? platform : osFamily(platform);
+}
+
+function osFamily(s) {
+  if (s.includes("Windows") || s.startsWith("Win")) return "Windows";
+  if (s.includes("iPhone") || s.includes("iPad") || s.includes("iPod")) return "iOS";
+  if (s.includes("Mac")) return "macOS";
+  if (s.includes("Android")) return "Android";
+  if (s.includes("CrOS")) return "ChromeOS";
+  if (s.includes("Linux") || s.includes("X11")) return "Linux";
+  return "Other";
+}
+
+// parseReducedUserAgent accepts "Family (OS)" and "Family N (OS)" and
+// returns null for anything else.
+function parseReducedUserAgent(s) {
+  const open = s.indexOf("(");
+  if (open < 2 || !s.endsWith(")") || s[open - 1] !== " ") return null;
+  const os = s.slice(open + 1, -1);
+  const head = s.slice(0, open - 1);
+  const space = head.indexOf(" ");
+  const family = space < 0 ? head : head.slice(0, space);
+  const major = space < 0 ? "" : head.slice(space + 1);
+  if (!OS_FAMILIES.includes(os) || !BROWSER_FAMILIES.includes(family)) return null;
+  if (major !== "" && (major.length > 5 || leadingDigits(major) !== major)) return null;
+  return s;
+}
+
+function leadingDigits(s) {
+  let n = 0;
+  while (n < s.length && n < 5 && s[n] >= "0" && s[n] <= "9") n++;
+  return s.slice(0, n);
+}

@@ -1,0 +1,88 @@
+// Package webtelemetry connects a web frontend to the telemetry client of
+// its own backend. The page never talks to the collector: it posts each
+// event to the app's backend, which checks it against the catalog and alone
+// decides whether to send it. That keeps ad blockers out of the path and
+// the on/off switch in one place.
+//
+// Mount the handler under a prefix of the app's server:
+//
+//	client, err := telemetry.New(telemetry.Config{App: mux.App, Catalog: mux.Catalog(), ...})
+//	...
+//	tel := webtelemetry.New(webtelemetry.Config{
+//		Client:      client,
+//		Catalog:     mux.Catalog(),
+//		AllowToggle: true,
+//		Events:      muxEvents, // one value of each event type, see Config.Events
+//	})
+//	routes.Handle("/api/telemetry/", http.StripPrefix("/api/telemetry/", tel))
+//
+// The handler serves, relative to that prefix:
+//
+//	POST track        {"event": "...", "properties": {...}}: 204, or 400 naming
+//	                  the event and the property that broke the catalog
+//	GET  status       {"enabled", "explicit", "locked", "reason"}
+//	POST enabled      {"enabled": bool}: persists the user's choice (Config.AllowToggle)
+//	GET  client.js    the browser client, an ES module
+//	GET  client.d.ts  its TypeScript declarations
+//	GET  catalog.d.ts TypeScript types of the catalog's events
+//
+// # Requests
+//
+// POST bodies must be JSON (Content-Type application/json, else 415) and at
+// most Config.MaxBodyBytes long (else 413). A request sent by a page of
+// another origin gets 403: the Origin header, when present, must name the
+// request's own host or one of Config.AllowedOrigins, and Sec-Fetch-Site
+// must not be same-site or cross-site. A same-origin request is trusted
+// only when the Host header is an IP address or localhost, so a DNS
+// rebinding page cannot switch telemetry on: an app served under another
+// host name lists its own origin in AllowedOrigins. Requests without Origin
+// and Sec-Fetch-Site come from programs other than browsers and are
+// served.
+//
+// A rejected event's 400 body names the event, the property and the
+// catalog's reason, such as looks_like_path, and never the value. An event
+// name or property name that is not a plain identifier is not echoed
+// either.
+//
+// # The browser client
+//
+// client.js, also in this folder for bundlers with client.d.ts, exports
+// track(event, properties), which never throws and never returns anything:
+// failures are swallowed. Before an event leaves the page, numbers in
+// properties whose names end in _b2 are rounded up to a power of two and
+// userAgent strings are reduced to a browser and OS family, with the rules
+// of catalog.RoundBase2 and catalog.ReduceUserAgent.
+//
+// track does nothing in these cases, which noopReason() reports:
+//
+//   - the page has <meta name="candor-telemetry" content="off">;
+//   - the page is driven by automation or a test runner: navigator.webdriver
+//     is true, globalThis.__CANDOR_E2E__ or globalThis.__MUX_E2E__ (the flag
+//     Mux's end-to-end tests set) is truthy, import.meta.env.MODE is "test",
+//     or the code runs under Node.js with NODE_ENV=test, CI=true, CI=1 or
+//     VITEST set. configure({allowAutomation: true}) sends anyway: an app
+//     calls it only when started in a test mode, so that its own browser
+//     tests can check the events, as examples/muxapp does with
+//     --allow-automation;
+//   - the page comes from a development server: import.meta.env.DEV is
+//     true, or the page is served from localhost, 127.0.0.1 or [::1] on a
+//     usual development port (1234, 3000, 3001, 4200, 4321, 5173, 5174,
+//     6006, 8000, 8080, 8081); configure({dev: true}) sends anyway.
+//
+// getStatus() and setEnabled(enabled) call the status and enabled
+// endpoints for a settings page; unlike track, they reject their promise
+// when the request fails, so the page can say so.
+//
+// mux.d.ts in this folder holds the types of the built-in Mux catalog, as
+// GET catalog.d.ts serves them for a handler built with mux.Catalog(). With
+// them, a typed track is one line:
+//
+//	import { track as untypedTrack } from "./client.js";
+//	import type { Track } from "./mux";
+//	export const track: Track = untypedTrack;
+//
+// # Concurrency
+//
+// A Handler is safe for concurrent use. It adds no goroutines: accepted
+// events are handed to the telemetry client, whose Capture never blocks.
+package webtelemetry

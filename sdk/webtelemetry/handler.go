@@ -1,0 +1,204 @@
+package webtelemetry
+
+import (
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/candor-dev/candor/sdk/catalog"
+	"github.com/candor-dev/candor/sdk/telemetry"
+)
+
+// DefaultMaxBodyBytes is the request body limit when Config.MaxBodyBytes is
+// 0. One event of the Mux catalog takes less than 1 KiB as JSON.
+const DefaultMaxBodyBytes = 16 << 10
+
+// Config configures a Handler. Client and Catalog are required; the zero
+// value of every other field is a documented default.
+type Config struct {
+	// Client receives the accepted events and holds the switches that
+	// status reports and enabled changes.
+	Client *telemetry.Client
+	// Catalog checks each event before it is handed to Client. It must be
+	// the catalog Client was built with.
+	Catalog *catalog.Catalog
+	// AllowToggle serves POST enabled, which persists the user's choice in
+	// config.json of the client's home folder. false rejects it with 403.
+	AllowToggle bool
+	// AllowedOrigins lists the origins, besides the page's own, whose pages
+	// may call the handler, such as "http://localhost:5173" for a
+	// development server or "https://mux.example.com" for an app served
+	// under a host name. Each is a scheme and a host with an optional port;
+	// entries that are not are logged and ignored. nil allows only
+	// same-origin pages on localhost or an IP address.
+	AllowedOrigins []string
+	// MaxBodyBytes bounds a request body in bytes. 0 means
+	// DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Logger receives rejected requests (rate-limited, names only, never
+	// values), saved choices and failures to save them. nil discards them.
+	Logger *slog.Logger
+	// Events lists one value of each event type registered in Catalog, such
+	// as mux.AppStarted{}. The handler decodes accepted properties into a
+	// new value of the event's type, because telemetry.Client.Capture takes
+	// typed events only. Events without a type here get a 500 response.
+	// It is ignored when Client has a CaptureProperties(string,
+	// map[string]any) method.
+	// NOTE: this field goes away once telemetry.Client can capture a map.
+	Events []catalog.Event
+}
+
+// Handler serves the endpoints of a web frontend's telemetry. Build it with
+// New.
+type Handler struct {
+	client      *telemetry.Client
+	catalog     *catalog.Catalog
+	allowToggle bool
+	origins     map[string]bool
+	maxBody     int64
+	log         *slog.Logger
+	limiter     logLimiter
+	capture     captureFunc
+	catalogTS   asset
+}
+
+// New returns a Handler for cfg. It panics when cfg.Client or cfg.Catalog
+// is nil, which only a programming mistake causes.
+func New(cfg Config) *Handler {
+	if cfg.Client == nil || cfg.Catalog == nil {
+		panic("webtelemetry: Config.Client and Config.Catalog are required")
+	}
+	h := &Handler{
+		client:      cfg.Client,
+		catalog:     cfg.Catalog,
+		allowToggle: cfg.AllowToggle,
+		maxBody:     cfg.MaxBodyBytes,
+		log:         cfg.Logger,
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = DefaultMaxBodyBytes
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	h.origins = parseOrigins(cfg.AllowedOrigins, h.log)
+	h.capture = newCapture(cfg.Client, cfg.Catalog, cfg.Events, h.log)
+	h.catalogTS = newAsset(cfg.Catalog.TypeScript(), "application/typescript; charset=utf-8")
+	return h
+}
+
+//go:embed client.js
+var clientJS []byte
+
+//go:embed client.d.ts
+var clientDTS []byte
+
+var (
+	clientJSAsset  = newAsset(clientJS, "text/javascript; charset=utf-8")
+	clientDTSAsset = newAsset(clientDTS, "application/typescript; charset=utf-8")
+)
+
+// route is one endpoint: the methods it accepts and its handler.
+type route struct {
+	methods []string
+	serve   func(h *Handler, w http.ResponseWriter, r *http.Request)
+}
+
+var routes = map[string]route{
+	"track":        {[]string{http.MethodPost}, (*Handler).serveTrack},
+	"status":       {[]string{http.MethodGet, http.MethodHead}, (*Handler).serveStatus},
+	"enabled":      {[]string{http.MethodPost}, (*Handler).serveEnabled},
+	"client.js":    {[]string{http.MethodGet, http.MethodHead}, func(_ *Handler, w http.ResponseWriter, r *http.Request) { clientJSAsset.serve(w, r) }},
+	"client.d.ts":  {[]string{http.MethodGet, http.MethodHead}, func(_ *Handler, w http.ResponseWriter, r *http.Request) { clientDTSAsset.serve(w, r) }},
+	"catalog.d.ts": {[]string{http.MethodGet, http.MethodHead}, func(h *Handler, w http.ResponseWriter, r *http.Request) { h.catalogTS.serve(w, r) }},
+}
+
+// ServeHTTP routes a request by its path relative to the mount point, with
+// or without a leading slash, so http.StripPrefix may remove the prefix
+// with or without its trailing slash.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	rt, ok := routes[strings.TrimPrefix(r.URL.Path, "/")]
+	if !ok {
+		writeError(w, http.StatusNotFound, errorBody{Error: "not found: the telemetry endpoints are track, status, enabled, client.js, client.d.ts and catalog.d.ts"})
+		return
+	}
+	if !allowsMethod(rt.methods, r.Method) {
+		w.Header().Set("Allow", strings.Join(rt.methods, ", "))
+		writeError(w, http.StatusMethodNotAllowed, errorBody{Error: "method " + r.Method + " not allowed: use " + strings.Join(rt.methods, " or ")})
+		return
+	}
+	if msg := h.checkOrigin(r); msg != "" {
+		h.logRejected(r, http.StatusForbidden, msg)
+		writeError(w, http.StatusForbidden, errorBody{Error: msg})
+		return
+	}
+	rt.serve(h, w, r)
+}
+
+func allowsMethod(methods []string, method string) bool {
+	for _, m := range methods {
+		if m == method {
+			return true
+		}
+	}
+	return false
+}
+
+// errorBody is the JSON body of every error response. Event and Property
+// are set for rejected events; Reason is the catalog's reason.
+type errorBody struct {
+	Error    string `json:"error"`
+	Event    string `json:"event,omitempty"`
+	Property string `json:"property,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, status int, body errorBody) {
+	writeJSON(w, status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "encode response", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(append(data, '\n'))
+}
+
+// asset is a file served from memory with a strong ETag, so browsers
+// revalidate it cheaply.
+type asset struct {
+	data        []byte
+	contentType string
+	etag        string
+}
+
+func newAsset(data []byte, contentType string) asset {
+	sum := sha256.Sum256(data)
+	return asset{data: data, contentType: contentType, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+}
+
+func (a asset) serve(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", a.contentType)
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("ETag", a.etag)
+	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, a.etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(a.data)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(a.data)
+	}
+}

@@ -1,0 +1,459 @@
+package webtelemetry_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/candor-dev/candor/sdk/mux"
+	"github.com/candor-dev/candor/sdk/telemetry"
+	"github.com/candor-dev/candor/sdk/webtelemetry"
+)
+
+const messageSent = `{"event": "message_sent", "properties": {
+	"workspaceId": "3f1c9a1e-8a43-4c1d-9a52-5b7d8e2f4c10",
+	"model": "anthropic/claude-sonnet-4-5",
+	"agentId": "exec",
+	"message_length_b2": 350,
+	"runtimeType": "local",
+	"thinkingLevel": "medium",
+	"frontendPlatform": {
+		"userAgent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+		"platform": "Linux x86_64"
+	}
+}}`
+
+func TestTrackSendsNormalizedEvent(t *testing.T) {
+	f := newFixture(t, options{})
+
+	resp := f.do(t, http.MethodPost, "track", messageSent, nil)
+	if resp.status != http.StatusNoContent {
+		t.Fatalf("POST track = %d %s, want 204", resp.status, resp.body)
+	}
+	events, _ := f.flush(t)
+	if len(events) != 1 {
+		t.Fatalf("collector got %d events, want 1: %+v", len(events), events)
+	}
+	got := events[0]
+	if got.Event != "message_sent" {
+		t.Errorf("event = %q, want message_sent", got.Event)
+	}
+	want := map[string]any{
+		"workspaceId":       "3f1c9a1e-8a43-4c1d-9a52-5b7d8e2f4c10",
+		"model":             "anthropic/claude-sonnet-4-5",
+		"agentId":           "exec",
+		"message_length_b2": 512.0,
+		"runtimeType":       "local",
+		"thinkingLevel":     "medium",
+		"frontendPlatform":  map[string]any{"userAgent": "Chrome 131 (Linux)", "platform": "Linux"},
+	}
+	for name, value := range want {
+		if !reflect.DeepEqual(got.Properties[name], value) {
+			t.Errorf("property %s = %#v, want %#v", name, got.Properties[name], value)
+		}
+	}
+	if got.Properties["version"] != "1.2.3" {
+		t.Errorf("base property version = %v, want the backend's 1.2.3", got.Properties["version"])
+	}
+}
+
+func TestTrackRejectsWithoutValue(t *testing.T) {
+	const secret = "/home/alice/private-notes.txt"
+	tests := []struct {
+		name     string
+		body     string
+		event    string
+		property string
+		reason   string
+	}{
+		{"unknown event", `{"event":"page_viewed","properties":{}}`, "page_viewed", "", "unknown_event"},
+		{"unknown property", `{"event":"command_used","properties":{"command":"clear","path":"` + secret + `"}}`, "command_used", "path", "unknown_property"},
+		{"base property", `{"event":"command_used","properties":{"command":"clear","version":"9.9.9"}}`, "command_used", "version", "unknown_property"},
+		{"path as identifier", `{"event":"stream_completed","properties":{"model":"` + secret + `","wasInterrupted":false,"duration_b2":3,"output_tokens_b2":100}}`, "stream_completed", "model", "looks_like_path"},
+		{"value not in enum", `{"event":"command_used","properties":{"command":"` + secret + `"}}`, "command_used", "command", "not_in_enum"},
+		{"optional property broken", `{"event":"stream_timing_computed","properties":{"model":"gpt-5","agentId":"` + secret + `","duration_b2":1,"ttft_ms_b2":1,"tool_ms_b2":1,"streaming_ms_b2":1,"tool_percent_bucket":10,"invalid":false}}`, "stream_timing_computed", "agentId", "looks_like_path"},
+		{"missing property", `{"event":"command_used","properties":{}}`, "command_used", "command", "missing_property"},
+		{"wrong type", `{"event":"app_started","properties":{"isFirstLaunch":"` + secret + `","vimModeEnabled":false}}`, "app_started", "isFirstLaunch", "wrong_type"},
+		{"nested unknown property", `{"event":"workspace_created","properties":{"workspaceId":"3f1c9a1e-8a43-4c1d-9a52-5b7d8e2f4c10","runtimeType":"local","frontendPlatform":{"userAgent":"x","platform":"y","home":"` + secret + `"}}}`, "workspace_created", "frontendPlatform", "unknown_property"},
+		{"fraction for an integer field", `{"event":"message_sent","properties":{"workspaceId":"3f1c9a1e-8a43-4c1d-9a52-5b7d8e2f4c10","model":"gpt-5","message_length_b2":0.3,"runtimeType":"local","thinkingLevel":"off","frontendPlatform":{"userAgent":"x","platform":"y"}}}`, "message_sent", "message_length_b2", "wrong_type"},
+		{"event name not echoed", `{"event":"` + secret + `","properties":{}}`, "", "", "unknown_event"},
+		{"property name not echoed", `{"event":"command_used","properties":{"command":"clear","` + secret + `":1}}`, "command_used", "", "unknown_property"},
+		{"missing event", `{"properties":{}}`, "", "", "missing_property"},
+	}
+	f := newFixture(t, options{})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := f.do(t, http.MethodPost, "track", tt.body, nil)
+			if resp.status != http.StatusBadRequest {
+				t.Fatalf("status = %d %s, want 400", resp.status, resp.body)
+			}
+			if strings.Contains(resp.body, "alice") || strings.Contains(resp.body, "9.9.9") {
+				t.Errorf("body %s holds the rejected value", resp.body)
+			}
+			var body struct{ Error, Event, Property, Reason string }
+			if err := json.Unmarshal([]byte(resp.body), &body); err != nil {
+				t.Fatalf("decode %s: %v", resp.body, err)
+			}
+			got := [3]string{body.Event, body.Property, body.Reason}
+			if want := [3]string{tt.event, tt.property, tt.reason}; got != want {
+				t.Errorf("event, property, reason = %q, want %q", got, want)
+			}
+			if tt.property != "" && !strings.Contains(body.Error, `"`+tt.property+`"`) {
+				t.Errorf("error %q does not name the property %q", body.Error, tt.property)
+			}
+			if tt.event != "" && !strings.Contains(body.Error, `"`+tt.event+`"`) {
+				t.Errorf("error %q does not name the event %q", body.Error, tt.event)
+			}
+		})
+	}
+	if events, _ := f.flush(t); len(events) != 0 {
+		t.Errorf("collector got %d events from rejected requests, want 0: %+v", len(events), events)
+	}
+}
+
+func TestTrackInvalidJSON(t *testing.T) {
+	f := newFixture(t, options{})
+	for _, body := range []string{
+		`{"event":"command_used","properties":{"command":"clear"}} {"event":"x"}`,
+		`{"event":"command_used","properties":{"command":"clear"},"secret":"alice"}`,
+		`{"event":"command_used","properties":["alice"]}`,
+		`{"event":"command_used","properties":{"command":"clear"`,
+		`{"event":alice}`,
+	} {
+		resp := f.do(t, http.MethodPost, "track", body, nil)
+		if resp.status != http.StatusBadRequest {
+			t.Errorf("POST track %s = %d %s, want 400", body, resp.status, resp.body)
+		}
+		if strings.Contains(resp.body, "alice") {
+			t.Errorf("POST track %s: response %s holds part of the body", body, resp.body)
+		}
+	}
+}
+
+func TestTrackContentType(t *testing.T) {
+	f := newFixture(t, options{})
+	body := `{"event":"command_used","properties":{"command":"clear"}}`
+	tests := []struct {
+		contentType string
+		want        int
+	}{
+		{"application/json", http.StatusNoContent},
+		{"application/json; charset=utf-8", http.StatusNoContent},
+		{"text/plain", http.StatusUnsupportedMediaType},
+		{"application/x-www-form-urlencoded", http.StatusUnsupportedMediaType},
+		{"multipart/form-data; boundary=x", http.StatusUnsupportedMediaType},
+		{"", http.StatusUnsupportedMediaType},
+	}
+	for _, tt := range tests {
+		header := map[string]string{"Content-Type": tt.contentType}
+		if resp := f.do(t, http.MethodPost, "track", body, header); resp.status != tt.want {
+			t.Errorf("Content-Type %q: status = %d %s, want %d", tt.contentType, resp.status, resp.body, tt.want)
+		}
+	}
+	if events, _ := f.flush(t); len(events) != 2 {
+		t.Errorf("collector got %d events, want the 2 sent as JSON", len(events))
+	}
+}
+
+func TestTrackBodyLimit(t *testing.T) {
+	f := newFixture(t, options{config: webtelemetry.Config{MaxBodyBytes: 100}})
+	small := `{"event":"command_used","properties":{"command":"clear"}}`
+	large := `{"event":"command_used","properties":{"command":"clear"}}` + strings.Repeat(" ", 100)
+
+	if resp := f.do(t, http.MethodPost, "track", small, nil); resp.status != http.StatusNoContent {
+		t.Errorf("body of %d bytes: status = %d %s, want 204", len(small), resp.status, resp.body)
+	}
+	if resp := f.do(t, http.MethodPost, "track", large, nil); resp.status != http.StatusRequestEntityTooLarge {
+		t.Errorf("body of %d bytes: status = %d %s, want 413", len(large), resp.status, resp.body)
+	}
+
+	// Without a Content-Length the limit applies while reading.
+	req, err := http.NewRequest(http.MethodPost, f.srv.URL+"/api/telemetry/track", struct{ *strings.Reader }{strings.NewReader(large)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := f.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if req.ContentLength != -1 && req.ContentLength != 0 {
+		t.Fatalf("request has Content-Length %d, want it unknown", req.ContentLength)
+	}
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("chunked body of %d bytes: status = %d, want 413", len(large), resp.StatusCode)
+	}
+}
+
+func TestOriginCheck(t *testing.T) {
+	f := newFixture(t, options{config: webtelemetry.Config{AllowedOrigins: []string{"http://localhost:5173/", "not an origin"}}})
+	body := `{"event":"command_used","properties":{"command":"clear"}}`
+	tests := []struct {
+		name   string
+		method string
+		header map[string]string
+		want   int
+	}{
+		{"same origin", http.MethodPost, nil, http.StatusNoContent},
+		{"no browser headers", http.MethodPost, map[string]string{"Origin": "", "Sec-Fetch-Site": ""}, http.StatusNoContent},
+		{"listed origin", http.MethodPost, map[string]string{"Origin": "http://localhost:5173", "Sec-Fetch-Site": "same-site"}, http.StatusNoContent},
+		{"listed origin other case", http.MethodPost, map[string]string{"Origin": "HTTP://LOCALHOST:5173", "Sec-Fetch-Site": "same-site"}, http.StatusNoContent},
+		{"other origin", http.MethodPost, map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}, http.StatusForbidden},
+		{"other origin without fetch metadata", http.MethodPost, map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": ""}, http.StatusForbidden},
+		{"other port", http.MethodPost, map[string]string{"Origin": "http://localhost:5174", "Sec-Fetch-Site": "same-site"}, http.StatusForbidden},
+		{"null origin", http.MethodPost, map[string]string{"Origin": "null", "Sec-Fetch-Site": "cross-site"}, http.StatusForbidden},
+		{"cross-site without origin", http.MethodPost, map[string]string{"Origin": "", "Sec-Fetch-Site": "cross-site"}, http.StatusForbidden},
+		{"same-site without origin", http.MethodPost, map[string]string{"Origin": "", "Sec-Fetch-Site": "same-site"}, http.StatusForbidden},
+		{"typed address POST", http.MethodPost, map[string]string{"Origin": "", "Sec-Fetch-Site": "none"}, http.StatusForbidden},
+		{"typed address GET", http.MethodGet, map[string]string{"Sec-Fetch-Site": "none"}, http.StatusOK},
+		{"cross-site GET", http.MethodGet, map[string]string{"Sec-Fetch-Site": "cross-site"}, http.StatusForbidden},
+		{"DNS rebinding", http.MethodPost, map[string]string{"Host": "evil.example:80", "Origin": "http://evil.example"}, http.StatusForbidden},
+		{"DNS rebinding GET", http.MethodGet, map[string]string{"Host": "evil.example"}, http.StatusForbidden},
+		{"localhost name", http.MethodPost, map[string]string{"Host": "localhost:8080", "Origin": "http://localhost:8080"}, http.StatusNoContent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, endpoint := body, "track"
+			if tt.method == http.MethodGet {
+				b, endpoint = "", "status"
+			}
+			resp := f.do(t, tt.method, endpoint, b, tt.header)
+			if resp.status != tt.want {
+				t.Errorf("status = %d %s, want %d", resp.status, resp.body, tt.want)
+			}
+		})
+	}
+}
+
+func TestStatus(t *testing.T) {
+	automationOff := false
+	tests := []struct {
+		name       string
+		opts       options
+		configJSON string
+		want       webtelemetry.Status
+		reason     string
+	}{
+		{"enabled", options{}, "", webtelemetry.Status{Enabled: true}, "no switch"},
+		{"environment override", options{env: env{"MUX_DISABLE_TELEMETRY": "1"}}, "", webtelemetry.Status{Explicit: true, Locked: true}, "MUX_DISABLE_TELEMETRY=1"},
+		{"do not track", options{env: env{"DO_NOT_TRACK": "1"}}, "", webtelemetry.Status{Explicit: true, Locked: true}, "DO_NOT_TRACK=1"},
+		{"user choice", options{}, `{"telemetryEnabled": false}`, webtelemetry.Status{Explicit: true}, "telemetryEnabled: false"},
+		{"CI run", options{env: env{"CI": "true"}, automation: &automationOff}, "", webtelemetry.Status{Locked: true}, "CI=true"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, tt.opts)
+			if tt.configJSON != "" {
+				if err := os.WriteFile(filepath.Join(f.home, telemetry.ConfigFile), []byte(tt.configJSON), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			resp := f.do(t, http.MethodGet, "status", "", nil)
+			if resp.status != http.StatusOK {
+				t.Fatalf("GET status = %d %s, want 200", resp.status, resp.body)
+			}
+			if ct := resp.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Errorf("Content-Type = %q, want application/json", ct)
+			}
+			got := decodeStatus(t, resp)
+			if !strings.Contains(got.Reason, tt.reason) {
+				t.Errorf("reason = %q, want it to mention %q", got.Reason, tt.reason)
+			}
+			got.Reason = ""
+			if got != tt.want {
+				t.Errorf("status = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestToggleStopsEventsAtOnce(t *testing.T) {
+	f := newFixture(t, options{config: webtelemetry.Config{AllowToggle: true}})
+	event := `{"event":"command_used","properties":{"command":"clear"}}`
+
+	resp := f.do(t, http.MethodPost, "enabled", `{"enabled": false}`, nil)
+	if resp.status != http.StatusOK {
+		t.Fatalf("POST enabled false = %d %s, want 200", resp.status, resp.body)
+	}
+	if got, want := decodeStatus(t, resp), (webtelemetry.Status{Explicit: true, Reason: "config.json has telemetryEnabled: false"}); got != want {
+		t.Errorf("status after turning off = %+v, want %+v", got, want)
+	}
+	data, err := os.ReadFile(filepath.Join(f.home, telemetry.ConfigFile))
+	if err != nil {
+		t.Fatalf("read config.json: %v", err)
+	}
+	if !strings.Contains(string(data), `"telemetryEnabled": false`) {
+		t.Errorf("config.json = %s, want telemetryEnabled false", data)
+	}
+
+	if resp := f.do(t, http.MethodPost, "track", event, nil); resp.status != http.StatusNoContent {
+		t.Fatalf("POST track while off = %d %s, want 204", resp.status, resp.body)
+	}
+	if events, requests := f.flush(t); len(events) != 0 || requests != 0 {
+		t.Errorf("collector got %d events in %d requests while off, want none", len(events), requests)
+	}
+	if ignored := f.client.Stats().Ignored; ignored != 1 {
+		t.Errorf("Stats.Ignored = %d, want the 1 event tracked while off", ignored)
+	}
+
+	resp = f.do(t, http.MethodPost, "enabled", `{"enabled": true}`, nil)
+	if got := decodeStatus(t, resp); resp.status != http.StatusOK || !got.Enabled {
+		t.Fatalf("POST enabled true = %d %s, want 200 and enabled", resp.status, resp.body)
+	}
+	f.do(t, http.MethodPost, "track", event, nil)
+	if events, _ := f.flush(t); len(events) != 1 {
+		t.Errorf("collector got %d events after turning on, want 1", len(events))
+	}
+}
+
+func TestToggleForbidden(t *testing.T) {
+	t.Run("not allowed", func(t *testing.T) {
+		f := newFixture(t, options{})
+		resp := f.do(t, http.MethodPost, "enabled", `{"enabled": false}`, nil)
+		if resp.status != http.StatusForbidden {
+			t.Errorf("POST enabled = %d %s, want 403", resp.status, resp.body)
+		}
+		if !f.client.IsEnabled() {
+			t.Error("telemetry is off after a forbidden toggle, want it unchanged")
+		}
+	})
+	t.Run("locked", func(t *testing.T) {
+		f := newFixture(t, options{env: env{"MUX_DISABLE_TELEMETRY": "1"}, config: webtelemetry.Config{AllowToggle: true}})
+		resp := f.do(t, http.MethodPost, "enabled", `{"enabled": true}`, nil)
+		if resp.status != http.StatusForbidden || !strings.Contains(resp.body, "MUX_DISABLE_TELEMETRY=1") {
+			t.Errorf("POST enabled = %d %s, want 403 naming MUX_DISABLE_TELEMETRY=1", resp.status, resp.body)
+		}
+		if _, err := os.Stat(filepath.Join(f.home, telemetry.ConfigFile)); !os.IsNotExist(err) {
+			t.Errorf("config.json written while locked: stat error %v", err)
+		}
+	})
+	t.Run("other origin", func(t *testing.T) {
+		f := newFixture(t, options{config: webtelemetry.Config{AllowToggle: true}})
+		resp := f.do(t, http.MethodPost, "enabled", `{"enabled": false}`, map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"})
+		if resp.status != http.StatusForbidden {
+			t.Errorf("POST enabled = %d %s, want 403", resp.status, resp.body)
+		}
+		if !f.client.IsEnabled() {
+			t.Error("another origin turned telemetry off")
+		}
+	})
+}
+
+func TestToggleInvalidBody(t *testing.T) {
+	f := newFixture(t, options{config: webtelemetry.Config{AllowToggle: true}})
+	for _, body := range []string{`{}`, `{"enabled": "no"}`, `{"enabled": null}`, `{"enabled": false, "other": 1}`} {
+		if resp := f.do(t, http.MethodPost, "enabled", body, nil); resp.status != http.StatusBadRequest {
+			t.Errorf("POST enabled %s = %d %s, want 400", body, resp.status, resp.body)
+		}
+	}
+	if resp := f.do(t, http.MethodPost, "enabled", `{"enabled": false}`, map[string]string{"Content-Type": "text/plain"}); resp.status != http.StatusUnsupportedMediaType {
+		t.Errorf("POST enabled as text/plain = %d, want 415", resp.status)
+	}
+	if !f.client.IsEnabled() {
+		t.Error("an invalid request turned telemetry off")
+	}
+}
+
+func TestToggleSaveFails(t *testing.T) {
+	f := newFixture(t, options{config: webtelemetry.Config{AllowToggle: true}})
+	// A config.json that is not a JSON object cannot be updated in place.
+	if err := os.WriteFile(filepath.Join(f.home, telemetry.ConfigFile), []byte("[1, 2]"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	resp := f.do(t, http.MethodPost, "enabled", `{"enabled": true}`, nil)
+	if resp.status != http.StatusInternalServerError {
+		t.Fatalf("POST enabled = %d %s, want 500", resp.status, resp.body)
+	}
+	if !strings.Contains(resp.body, "not a JSON object") {
+		t.Errorf("body %s does not say why the save failed", resp.body)
+	}
+	if st := decodeStatus(t, f.do(t, http.MethodGet, "status", "", nil)); st.Enabled {
+		t.Errorf("status after a failed save = %+v, want still disabled", st)
+	}
+}
+
+func TestRoutes(t *testing.T) {
+	f := newFixture(t, options{})
+	tests := []struct {
+		method, endpoint string
+		want             int
+		allow            string
+	}{
+		{http.MethodGet, "track", http.StatusMethodNotAllowed, "POST"},
+		{http.MethodPost, "status", http.StatusMethodNotAllowed, "GET, HEAD"},
+		{http.MethodGet, "enabled", http.StatusMethodNotAllowed, "POST"},
+		{http.MethodGet, "nothing-here", http.StatusNotFound, ""},
+		{http.MethodHead, "client.js", http.StatusOK, ""},
+	}
+	for _, tt := range tests {
+		resp := f.do(t, tt.method, tt.endpoint, "", nil)
+		if resp.status != tt.want {
+			t.Errorf("%s %s = %d, want %d", tt.method, tt.endpoint, resp.status, tt.want)
+		}
+		if got := resp.header.Get("Allow"); got != tt.allow {
+			t.Errorf("%s %s: Allow = %q, want %q", tt.method, tt.endpoint, got, tt.allow)
+		}
+	}
+}
+
+func TestRoutesWithLeadingSlash(t *testing.T) {
+	f := newFixture(t, options{})
+	// http.StripPrefix("/api/telemetry", ...) leaves the slash in place.
+	rec := httptest.NewRecorder()
+	f.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/status", nil))
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"enabled":true`) {
+		t.Errorf("GET /status = %d %s, want 200 with the status", rec.Code, rec.Body)
+	}
+}
+
+func TestAssets(t *testing.T) {
+	f := newFixture(t, options{})
+	clientJS, err := os.ReadFile("client.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientDTS, err := os.ReadFile("client.d.ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		endpoint    string
+		contentType string
+		want        string
+	}{
+		{"client.js", "text/javascript; charset=utf-8", string(clientJS)},
+		{"client.d.ts", "application/typescript; charset=utf-8", string(clientDTS)},
+		{"catalog.d.ts", "application/typescript; charset=utf-8", string(mux.Catalog().TypeScript())},
+	}
+	for _, tt := range tests {
+		resp := f.do(t, http.MethodGet, tt.endpoint, "", nil)
+		if resp.status != http.StatusOK {
+			t.Fatalf("GET %s = %d, want 200", tt.endpoint, resp.status)
+		}
+		if got := resp.header.Get("Content-Type"); got != tt.contentType {
+			t.Errorf("GET %s: Content-Type = %q, want %q", tt.endpoint, got, tt.contentType)
+		}
+		if resp.body != tt.want {
+			t.Errorf("GET %s: body differs from the file (%d bytes, want %d)", tt.endpoint, len(resp.body), len(tt.want))
+		}
+		etag := resp.header.Get("ETag")
+		again := f.do(t, http.MethodGet, tt.endpoint, "", map[string]string{"If-None-Match": etag})
+		if etag == "" || again.status != http.StatusNotModified {
+			t.Errorf("GET %s with If-None-Match %q = %d, want 304", tt.endpoint, etag, again.status)
+		}
+	}
+}
+
+func TestEventWithoutGoType(t *testing.T) {
+	f := newFixture(t, options{config: webtelemetry.Config{Events: muxEvents[:1]}})
+	resp := f.do(t, http.MethodPost, "track", `{"event":"command_used","properties":{"command":"clear"}}`, nil)
+	if resp.status != http.StatusInternalServerError || !strings.Contains(resp.body, "Config.Events") {
+		t.Errorf("POST track = %d %s, want 500 naming Config.Events", resp.status, resp.body)
+	}
+}

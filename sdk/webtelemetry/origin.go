@@ -1,0 +1,156 @@
+package webtelemetry
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// parseOrigins returns the allowed origins in the form normalizeOrigin
+// gives, logging and skipping invalid entries.
+func parseOrigins(list []string, log *slog.Logger) map[string]bool {
+	origins := make(map[string]bool, len(list))
+	for _, o := range list {
+		normalized, ok := normalizeOrigin(o)
+		if !ok {
+			log.Warn("webtelemetry: allowed origin ignored: use a scheme and a host, such as http://localhost:5173", "origin", o)
+			continue
+		}
+		origins[normalized] = true
+	}
+	return origins
+}
+
+// normalizeOrigin returns an http or https origin as
+// "scheme://host[:port]" in lower case without a default port. ok is false
+// for anything else, including the "null" origin of sandboxed frames and
+// file pages.
+func normalizeOrigin(s string) (origin string, ok bool) {
+	u, err := url.Parse(strings.TrimSuffix(strings.TrimSpace(s), "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", false
+	}
+	if u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", false
+	}
+	return u.Scheme + "://" + normalizeHost(u.Scheme, u.Host), true
+}
+
+// normalizeHost lower-cases a host[:port] and drops the scheme's default
+// port.
+func normalizeHost(scheme, host string) string {
+	host = strings.ToLower(host)
+	switch scheme {
+	case "http":
+		return strings.TrimSuffix(host, ":80")
+	case "https":
+		return strings.TrimSuffix(host, ":443")
+	}
+	return host
+}
+
+// checkOrigin returns why a request must be rejected as coming from
+// another origin, or "" when it may be served.
+func (h *Handler) checkOrigin(r *http.Request) string {
+	site := r.Header.Get("Sec-Fetch-Site")
+	if raw := r.Header.Get("Origin"); raw != "" {
+		origin, ok := normalizeOrigin(raw)
+		if ok && h.origins[origin] {
+			return ""
+		}
+		sameSite := site == "" || site == "same-origin"
+		if ok && sameSite && sameHost(origin, r.Host) && trustedHost(r.Host) {
+			return ""
+		}
+		return fmt.Sprintf("origin %s not allowed: only pages of this server's origin on localhost or an IP address, or of an origin in AllowedOrigins, may call it", quoteShort(raw))
+	}
+
+	switch site {
+	case "":
+		return "" // not a browser, so no page's request
+	case "same-origin":
+		if trustedHost(r.Host) {
+			return ""
+		}
+		return fmt.Sprintf("host %s not trusted: list this server's origin in AllowedOrigins", quoteShort(r.Host))
+	case "none":
+		// The user opened the URL, such as client.js, in the address bar.
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			return ""
+		}
+	}
+	return fmt.Sprintf("request from another site rejected (Sec-Fetch-Site: %s)", quoteShort(site))
+}
+
+// sameHost reports whether origin names the host the request was sent to.
+func sameHost(origin, requestHost string) bool {
+	scheme, host, _ := strings.Cut(origin, "://")
+	return host == normalizeHost(scheme, requestHost)
+}
+
+// trustedHost reports whether a Host header names an IP address or
+// localhost. A DNS rebinding attack reaches a server on this machine under
+// the attacker's own host name, so a same-origin request under any other
+// name cannot be trusted.
+func trustedHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if _, err := netip.ParseAddr(host); err == nil {
+		return true
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	return host == "localhost" || strings.HasSuffix(host, ".localhost")
+}
+
+// quoteShort quotes a header value for an error message, cut to 100 bytes.
+func quoteShort(s string) string {
+	if len(s) > 100 {
+		s = s[:100] + "..."
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// logInterval is the shortest time between two log lines about rejected
+// requests; the lines in between are counted and the count is logged with
+// the next line.
+const logInterval = 10 * time.Second
+
+// logLimiter rate-limits log lines about rejected requests, which a broken
+// or hostile page can cause at any rate.
+type logLimiter struct {
+	mu         sync.Mutex
+	next       time.Time
+	suppressed int
+}
+
+// allow reports whether a line may be logged now and how many lines were
+// suppressed since the last one.
+func (l *logLimiter) allow(now time.Time) (ok bool, suppressed int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Before(l.next) {
+		l.suppressed++
+		return false, 0
+	}
+	l.next = now.Add(logInterval)
+	suppressed, l.suppressed = l.suppressed, 0
+	return true, suppressed
+}
+
+func (h *Handler) logRejected(r *http.Request, status int, msg string) {
+	ok, suppressed := h.limiter.allow(time.Now())
+	if !ok {
+		return
+	}
+	h.log.Warn("webtelemetry: request rejected", "status", status, "method", r.Method, "path", r.URL.Path,
+		"error", msg, "suppressed", suppressed)
+}
