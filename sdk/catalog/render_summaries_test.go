@@ -1,0 +1,46 @@
+package catalog
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestClassSummariesMatchRules checks the limits that the Markdown page
+// states for the string classes against the checks that enforce them.
+func TestClassSummariesMatchRules(t *testing.T) {
+	summary := map[Class]string{}
+	for _, s := range classSummaries {
+		summary[s.class] = s.summary
+	}
+
+	tests := []struct {
+		class    Class
+		stated   string // words of the summary that state the rule
+		accepted string
+		rejected string
+	}{
+		{RandomID, "at most 64 characters", strings.Repeat("0123456789abcdef", 4), strings.Repeat("0123456789abcdef", 4) + "a"},
+		{RandomID, "24 or more digits", "0123456789abcdef01234567", "0123456789abcdef0123456"},
+		{RandomID, "more than a quarter", "q1w2e3r4t5y6u7i8", "qqqqq1w2e3r4t5y6"},
+		{RandomID, "API key of a known service", "Q3vX9kL2mN8pR4tW", "ghp_Q3vX9kL2mN8pR4tW"},
+		{Identifier, "at most 100 characters", strings.Repeat("ab.", 33) + "a", strings.Repeat("ab.", 33) + "ab"},
+		{Identifier, "IP address", "claude-3.5", "10.0.0.1"},
+		{Identifier, "URL", "openai/gpt-4o", "https://example.com"},
+		{Identifier, "more than 8 digits in a row", "model-20241022", "model-202410221"},
+		{Version, "at most 64 characters", strings.Repeat("1.", 31) + "12", strings.Repeat("1.", 31) + "123"},
+		{Version, "at most 8 letters and then a digit", "release2", "versionxy2"},
+		{Version, "IP address", "1.2.3", "10.0.0.1"},
+	}
+	for _, tt := range tests {
+		if !strings.Contains(summary[tt.class], tt.stated) {
+			t.Errorf("summary of %q does not state %q:\n%s", tt.class, tt.stated, summary[tt.class])
+		}
+		p := &Property{Name: "p", Class: tt.class}
+		if _, reason := p.normalize(tt.accepted); reason != "" {
+			t.Errorf("%s rejects %q (%s), but its summary's rule %q accepts it", tt.class, tt.accepted, reason, tt.stated)
+		}
+		if _, reason := p.normalize(tt.rejected); reason == "" {
+			t.Errorf("%s accepts %q, but its summary's rule %q rejects it", tt.class, tt.rejected, tt.stated)
+		}
+	}
+}
