@@ -2,31 +2,122 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
 
+	"github.com/candor-dev/candor/internal/collector"
 	"github.com/candor-dev/candor/internal/server"
 	"github.com/candor-dev/candor/internal/store/clickhouse"
+	"github.com/candor-dev/candor/sdk/catalog"
 )
 
 type serveFlags struct {
 	data, listen, writeKey, adminToken, logLevel string
 	store, clickhouseURL, clickhouseDatabase     string
+
+	projects         []collector.Project
+	retention        time.Duration
+	metricsPublic    bool
+	rateLimit        float64
+	rateBurst        int
+	maxPendingEvents int
+	maxBufferedMiB   int64
+	maxDecoding      int
+	requestTimeout   time.Duration
 }
 
-func (f *serveFlags) register(fs interface {
-	StringVar(*string, string, string, string)
-}, defaultData string) {
+// Defaults of the serve flags that differ from the collector's defaults.
+const (
+	defaultRateLimit = 10_000 // events per second per write key
+)
+
+func (f *serveFlags) register(fs *flag.FlagSet, defaultData string) {
 	fs.StringVar(&f.data, "data", defaultData, "data folder for the database and keys.json")
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8787", "address to listen on (host:port)")
 	fs.StringVar(&f.writeKey, "write-key", "", "write key SDKs send as api_key (default: generated once and kept in the data folder)")
 	fs.StringVar(&f.adminToken, "admin-token", "", "token for the dashboard and query API (default: generated once and kept in the data folder)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.StringVar(&f.store, "store", server.StoreDuckDB, "storage backend: duckdb (a file in --data) or clickhouse")
+	fs.StringVar(&f.store, "store", server.StoreDuckDB, "storage backend: duckdb (a file in --data), clickhouse, or null (keeps nothing; for load tests)")
 	fs.StringVar(&f.clickhouseURL, "clickhouse-url", clickhouse.DefaultURL, "ClickHouse HTTP interface, with --store clickhouse; user and password may go in the URL")
 	fs.StringVar(&f.clickhouseDatabase, "clickhouse-database", clickhouse.DefaultDatabase, "ClickHouse database, created when missing, with --store clickhouse")
+
+	fs.Func("project", "`NAME=CATALOG.json:WRITEKEY`: accept another app's events, checked against the catalog in\n"+
+		"CATALOG.json (what \"candor catalog --format json\" prints), from clients that send WRITEKEY as api_key;\n"+
+		"repeatable (the built-in project mux uses --write-key)", f.addProject)
+	fs.Func("retention", "delete events older than `DURATION` at start and then daily, such as 400d or 36h\n"+
+		"(units d, h, m, s; 0 keeps events forever, the default)", func(v string) error {
+		d, err := parseRetention(v)
+		f.retention = d
+		return err
+	})
+	fs.BoolVar(&f.metricsPublic, "metrics-public", false, "serve /metrics without authentication; otherwise it needs\n"+
+		"Authorization: Bearer ADMIN_TOKEN")
+	fs.Float64Var(&f.rateLimit, "rate-limit", defaultRateLimit, "events per second one write key may send on average; 0 turns the limit off;\n"+
+		"requests over it get 429 with Retry-After")
+	fs.IntVar(&f.rateBurst, "rate-burst", 0, "events one write key may send at once after a quiet period (default: 10 seconds of --rate-limit)")
+	fs.IntVar(&f.maxPendingEvents, "max-pending-events", collector.DefaultMaxPendingEvents,
+		"events waiting for their commit before requests get 503 with Retry-After")
+	fs.Int64Var(&f.maxBufferedMiB, "max-buffered-mib", collector.DefaultMaxBufferedBytes>>20,
+		"memory in MiB that requests may hold for bodies and decoded payloads before requests get 503")
+	fs.IntVar(&f.maxDecoding, "max-decoding", collector.DefaultMaxDecoding(), "requests that may decode their payloads at once; the default is twice the CPUs, at least 4")
+	fs.DurationVar(&f.requestTimeout, "request-timeout", collector.DefaultRequestTimeout,
+		"longest time from a request's body to the commit of its events; then 503")
+}
+
+// addProject parses one --project value: NAME=CATALOG.json:WRITEKEY. The
+// write key follows the last colon, so the file path may contain colons.
+func (f *serveFlags) addProject(v string) error {
+	name, rest, ok := strings.Cut(v, "=")
+	i := strings.LastIndex(rest, ":")
+	if !ok || name == "" || i <= 0 || i == len(rest)-1 {
+		return fmt.Errorf("invalid --project %q: use NAME=CATALOG.json:WRITEKEY, such as shop=shop-catalog.json:phc_shop_key", v)
+	}
+	file, key := rest[:i], rest[i+1:]
+	if strings.ContainsAny(name, " \t/") {
+		return fmt.Errorf("invalid project name %q in --project: use letters, digits, - or _", name)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("read catalog of project %q: %w", name, err)
+	}
+	c, err := catalog.Parse(data)
+	if err != nil {
+		return fmt.Errorf("read catalog %q of project %q: %w (write it with candor catalog --format json)", file, name, err)
+	}
+	f.projects = append(f.projects, collector.Project{Name: name, WriteKey: key, Catalog: c})
+	return nil
+}
+
+// parseRetention reads a duration with the units of time.ParseDuration
+// plus d for days of 24 hours, such as 400d, 36h or 0.
+func parseRetention(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	var d time.Duration
+	var err error
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		var n float64
+		n, err = strconv.ParseFloat(days, 64)
+		d = time.Duration(n * float64(24*time.Hour))
+		if err == nil && (n*24 > float64(1<<63-1)/float64(time.Hour)) {
+			err = errors.New("too long")
+		}
+	} else if v == "0" {
+		return 0, nil
+	} else {
+		d, err = time.ParseDuration(v)
+	}
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("invalid retention %q: use a positive duration such as 400d or 36h, or 0 to keep events forever", v)
+	}
+	return d, nil
 }
 
 func (f *serveFlags) logger(stderr io.Writer) (*slog.Logger, error) {
@@ -47,13 +138,24 @@ func (f *serveFlags) start(stderr io.Writer) (*server.Server, error) {
 		return nil, err
 	}
 	return server.New(server.Config{
-		DataDir:    f.data,
-		Listen:     f.listen,
-		WriteKey:   f.writeKey,
-		AdminToken: f.adminToken,
-		Logger:     logger,
-		Store:      f.store,
-		ClickHouse: ch,
+		DataDir:       f.data,
+		Listen:        f.listen,
+		WriteKey:      f.writeKey,
+		AdminToken:    f.adminToken,
+		Logger:        logger,
+		Store:         f.store,
+		ClickHouse:    ch,
+		Projects:      f.projects,
+		Retention:     f.retention,
+		MetricsPublic: f.metricsPublic,
+		Collector: collector.Config{
+			RateLimit:        f.rateLimit,
+			RateBurst:        f.rateBurst,
+			MaxPendingEvents: f.maxPendingEvents,
+			MaxBufferedBytes: f.maxBufferedMiB << 20,
+			MaxDecoding:      f.maxDecoding,
+			RequestTimeout:   f.requestTimeout,
+		},
 	})
 }
 
@@ -74,8 +176,18 @@ func clickhouseConfig(rawURL, database string) (clickhouse.Config, error) {
 	return cfg, nil
 }
 
+const serveSynopsis = `[--data DIR] [--listen HOST:PORT] [--write-key KEY] [--admin-token TOKEN]
+       [--project NAME=CATALOG.json:WRITEKEY ...] [--retention 400d] [--metrics-public]
+
+Run the collector: PostHog-compatible ingestion on /batch/ and the other capture
+paths, the dashboard and query API, /healthz, /readyz, and Prometheus metrics on
+/metrics. The built-in project mux takes --write-key; each --project adds an app
+with its own catalog and write key. The admin token opens the dashboard, the
+query API, DELETE /api/v1/installs/{distinct_id}?project=NAME and, unless
+--metrics-public is set, /metrics.`
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", "[--data DIR] [--listen HOST:PORT] [--write-key KEY] [--admin-token TOKEN]", stderr)
+	fs := newFlagSet("serve", serveSynopsis, stderr)
 	var f serveFlags
 	f.register(fs, "./candor-data")
 	if err := parseFlags(fs, args); err != nil {

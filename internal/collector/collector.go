@@ -7,9 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/candor-dev/candor/internal/store"
 	"github.com/candor-dev/candor/sdk/catalog"
@@ -32,7 +36,22 @@ const (
 	DefaultCommitTimeout   = 30 * time.Second
 	DefaultRetryAfter      = 5 * time.Second
 	DefaultSummaryInterval = time.Minute
+
+	DefaultDecodeWait       = 2 * time.Second
+	DefaultMaxBufferedBytes = 256 << 20
+	DefaultMaxPendingEvents = 20_000
+	DefaultRequestTimeout   = time.Minute
+	// DefaultRateBurstSeconds sizes the default RateBurst: this many
+	// seconds of RateLimit.
+	DefaultRateBurstSeconds = 10
 )
+
+// DefaultMaxDecoding returns the default of Config.MaxDecoding: twice
+// GOMAXPROCS and at least 4. Decoding is CPU-bound, so more slots than
+// cores add memory but no throughput.
+func DefaultMaxDecoding() int {
+	return max(4, 2*runtime.GOMAXPROCS(0))
+}
 
 // Project is one application whose events the collector accepts.
 type Project struct {
@@ -102,6 +121,38 @@ type Config struct {
 	// SummaryInterval is the period of the summary log line
 	// (DefaultSummaryInterval). A negative value turns the summary off.
 	SummaryInterval time.Duration
+
+	// MaxDecoding bounds the requests that decompress, parse and check
+	// their payloads at once (zero means DefaultMaxDecoding()). A request
+	// waits up to DecodeWait (DefaultDecodeWait) for a slot, then gets 503.
+	MaxDecoding int
+	DecodeWait  time.Duration
+	// MaxBufferedBytes bounds the memory that requests reserve for their
+	// bodies and decoded payloads (DefaultMaxBufferedBytes). A request that
+	// would go over gets 503. A request larger than the whole budget is
+	// admitted when no other request holds any of it.
+	MaxBufferedBytes int64
+	// MaxPendingEvents bounds the events handed to the committer and not
+	// yet committed (DefaultMaxPendingEvents). A request whose events would
+	// go over gets 503; a request with more events than the bound is
+	// admitted when nothing else is pending.
+	MaxPendingEvents int
+	// RequestTimeout bounds a request from the end of its body to the
+	// commit of its events (DefaultRequestTimeout). Past it the request gets
+	// 503; its events may still be committed, and the client's retry is
+	// then counted as duplicates.
+	RequestTimeout time.Duration
+
+	// RateLimit is the number of events per second that one write key may
+	// send on average. Zero turns the limit off. A request costs one token
+	// per event, and a request over the limit gets 429 with Retry-After.
+	// The clock is Config.Now.
+	RateLimit float64
+	// RateBurst is how many events a write key may send at once after a
+	// quiet period; zero means DefaultRateBurstSeconds of RateLimit, at
+	// least 1. A request with more events than RateBurst is admitted when
+	// the key's bucket is full and then delays the key's next requests.
+	RateBurst int
 }
 
 // Collector accepts events over PostHog's capture protocol, checks them
@@ -117,6 +168,11 @@ type Collector struct {
 	stats     *counters
 	committer *committer
 
+	decoding      *slots
+	buffered      *budget
+	pending       *budget
+	commitLatency prometheus.Histogram
+
 	// mu guards closed and the Add calls of inflight, so that Close's Wait
 	// never races with a request that starts.
 	mu        sync.Mutex
@@ -129,6 +185,7 @@ type project struct {
 	name    string
 	keyHash [sha256.Size]byte
 	catalog *catalog.Catalog
+	bucket  *tokenBucket // nil when Config.RateLimit is zero
 }
 
 // New validates cfg, fills in the defaults and starts the committer
@@ -139,28 +196,40 @@ func New(cfg Config) (*Collector, error) {
 	}
 	cfg.applyDefaults()
 
-	c := &Collector{
-		cfg:    cfg,
-		store:  cfg.Store,
-		logger: cfg.Logger,
-		now:    cfg.Now,
-		stats:  newCounters(),
+	names := make([]string, len(cfg.Projects))
+	for i, p := range cfg.Projects {
+		names[i] = p.Name
 	}
+	c := &Collector{
+		cfg:           cfg,
+		store:         cfg.Store,
+		logger:        cfg.Logger,
+		now:           cfg.Now,
+		stats:         newCounters(names),
+		decoding:      newSlots(cfg.MaxDecoding),
+		buffered:      &budget{capacity: cfg.MaxBufferedBytes},
+		pending:       &budget{capacity: int64(cfg.MaxPendingEvents)},
+		commitLatency: newCommitLatency(),
+	}
+	start := cfg.Now()
 	for _, p := range cfg.Projects {
+		var bucket *tokenBucket
+		if cfg.RateLimit > 0 {
+			bucket = newTokenBucket(cfg.RateLimit, cfg.RateBurst, start)
+		}
 		c.projects = append(c.projects, project{
 			name:    p.Name,
 			keyHash: sha256.Sum256([]byte(p.WriteKey)),
 			catalog: p.Catalog,
+			bucket:  bucket,
 		})
 	}
 	c.committer = startCommitter(c)
 
-	names := make([]string, len(c.projects))
-	for i, p := range c.projects {
-		names[i] = p.name
-	}
 	c.logger.Info("collector started", "projects", names, "commit_interval", cfg.CommitInterval,
-		"max_commit_batch", cfg.MaxCommitBatch)
+		"max_commit_batch", cfg.MaxCommitBatch, "max_decoding", cfg.MaxDecoding,
+		"max_buffered_bytes", cfg.MaxBufferedBytes, "max_pending_events", cfg.MaxPendingEvents,
+		"rate_limit", cfg.RateLimit, "rate_burst", cfg.RateBurst)
 	return c, nil
 }
 
@@ -198,11 +267,17 @@ func (cfg *Config) validate() error {
 		"MaxDepth": int64(cfg.MaxDepth), "MaxProperties": int64(cfg.MaxProperties),
 		"MaxCommitBatch": int64(cfg.MaxCommitBatch), "BodyReadTimeout": int64(cfg.BodyReadTimeout),
 		"CommitTimeout": int64(cfg.CommitTimeout), "RetryAfter": int64(cfg.RetryAfter),
+		"MaxDecoding": int64(cfg.MaxDecoding), "DecodeWait": int64(cfg.DecodeWait),
+		"MaxBufferedBytes": cfg.MaxBufferedBytes, "MaxPendingEvents": int64(cfg.MaxPendingEvents),
+		"RequestTimeout": int64(cfg.RequestTimeout), "RateBurst": int64(cfg.RateBurst),
 	}
 	for name, v := range negative {
 		if v < 0 {
 			return fmt.Errorf("create collector: Config.%s is negative (%d): use 0 for the default or a positive value", name, v)
 		}
+	}
+	if cfg.RateLimit < 0 || math.IsNaN(cfg.RateLimit) || math.IsInf(cfg.RateLimit, 0) {
+		return fmt.Errorf("create collector: Config.RateLimit is %v: use 0 for no limit or a positive number of events per second", cfg.RateLimit)
 	}
 	return nil
 }
@@ -226,6 +301,14 @@ func (cfg *Config) applyDefaults() {
 	setDefault(&cfg.CommitTimeout, DefaultCommitTimeout)
 	setDefault(&cfg.RetryAfter, DefaultRetryAfter)
 	setDefault(&cfg.SummaryInterval, DefaultSummaryInterval)
+	setDefault(&cfg.MaxDecoding, DefaultMaxDecoding())
+	setDefault(&cfg.DecodeWait, DefaultDecodeWait)
+	setDefault(&cfg.MaxBufferedBytes, DefaultMaxBufferedBytes)
+	setDefault(&cfg.MaxPendingEvents, DefaultMaxPendingEvents)
+	setDefault(&cfg.RequestTimeout, DefaultRequestTimeout)
+	if cfg.RateLimit > 0 && cfg.RateBurst == 0 {
+		cfg.RateBurst = max(1, int(math.Ceil(cfg.RateLimit*DefaultRateBurstSeconds)))
+	}
 }
 
 func setDefault[T int | int64 | time.Duration](field *T, def T) {

@@ -27,10 +27,12 @@ type committer struct {
 	summaryLog summaryLogger
 }
 
-// pendingCommit is one request's events waiting for their commit.
+// pendingCommit is one request's events waiting for their commit. Its
+// events hold a share of the pending-events budget until the commit ends.
 type pendingCommit struct {
-	events []store.Event
-	result chan commitResult // room for the one result, so run does not block when the request has left
+	project string
+	events  []store.Event
+	result  chan commitResult // room for the one result, so run does not block when the request has left
 }
 
 type commitResult struct {
@@ -60,13 +62,20 @@ func (m *committer) stop() {
 	m.stopOnce.Do(func() { close(m.requests) })
 }
 
-// submit hands events to the committer and waits for their commit. It
-// returns ctx.Err() if ctx ends first; the events may be committed anyway.
-func (m *committer) submit(ctx context.Context, events []store.Event) (commitResult, error) {
-	p := &pendingCommit{events: events, result: make(chan commitResult, 1)}
+// submit hands the events of one project to the committer and waits for
+// their commit. It returns an *errOverloaded when the events do not fit in
+// the pending-events budget, and ctx.Err() if ctx ends first; in that case
+// the events may be committed anyway.
+func (m *committer) submit(ctx context.Context, project string, events []store.Event) (commitResult, error) {
+	n := int64(len(events))
+	if !m.c.pending.acquire(n) {
+		return commitResult{}, &errOverloaded{limit: LimitPendingEvents}
+	}
+	p := &pendingCommit{project: project, events: events, result: make(chan commitResult, 1)}
 	select {
 	case m.requests <- p:
 	case <-ctx.Done():
+		m.c.pending.release(n)
 		return commitResult{}, ctx.Err()
 	}
 	select {
@@ -143,9 +152,24 @@ func (m *committer) gather(first *pendingCommit) []*pendingCommit {
 	return batch
 }
 
-// commit stores the events of batch in one Insert call and hands each
-// request its result.
+// commit stores the events of batch with one Insert call per project, so
+// that the stored counts are known per project, and hands each request its
+// result. Requests of one project are the rule, so it is usually one call.
 func (m *committer) commit(batch []*pendingCommit) {
+	byProject := map[string][]*pendingCommit{}
+	var order []string
+	for _, p := range batch {
+		if byProject[p.project] == nil {
+			order = append(order, p.project)
+		}
+		byProject[p.project] = append(byProject[p.project], p)
+	}
+	for _, project := range order {
+		m.commitProject(project, byProject[project])
+	}
+}
+
+func (m *committer) commitProject(project string, batch []*pendingCommit) {
 	events := batch[0].events
 	if len(batch) > 1 {
 		events = make([]store.Event, 0, len(batch)*len(events))
@@ -157,16 +181,18 @@ func (m *committer) commit(batch []*pendingCommit) {
 	start := time.Now()
 	stored, err := m.insert(events)
 	elapsed := time.Since(start)
+	m.c.commitLatency.Observe(elapsed.Seconds())
 
 	if err != nil {
 		m.c.stats.commitFailed()
 		m.errorLog.log(m.c.logger, "commit failed; its requests get status 503",
-			"events", len(events), "requests", len(batch), "elapsed", elapsed, "err", err)
+			"project", project, "events", len(events), "requests", len(batch), "elapsed", elapsed, "err", err)
 	} else {
-		m.c.stats.committed(len(events), stored, len(batch))
+		m.c.stats.committed(project, len(events), stored, len(batch))
 	}
 
 	for _, p := range batch {
+		m.c.pending.release(int64(len(p.events)))
 		res := commitResult{err: err}
 		if len(batch) == 1 {
 			res.duplicates, res.known = len(events)-stored, true

@@ -47,8 +47,20 @@
 // ?beacon=1. Dropped events still get 200, because a client must not retry
 // what can never succeed. Errors are {"status":n,"code":"...","error":"..."}:
 // 400 for malformed requests, 401 for keys, 408 for a body that arrives too
-// slowly, 413 for payloads over a limit, 500 for a panic and 503 with
-// Retry-After when the store fails or the collector is closing.
+// slowly, 413 for payloads over a limit, 429 with Retry-After for a write
+// key over its rate limit, 500 for a panic and 503 with Retry-After when
+// the store fails, the collector is overloaded or it is closing.
+//
+// # Limits
+//
+// Each write key has a token bucket (Config.RateLimit events per second,
+// Config.RateBurst at once); a request costs one token per event. Memory is
+// bounded for the whole collector: requests reserve their bodies and decoded
+// payloads in Config.MaxBufferedBytes, at most Config.MaxDecoding requests
+// decode at once, and at most Config.MaxPendingEvents events wait for their
+// commit. A request over the buffered bytes or the pending events gets 503
+// at once, and so does one that finds no decoding slot within
+// Config.DecodeWait. Config.RequestTimeout bounds the wait for a commit.
 //
 // # Durability
 //
@@ -59,7 +71,9 @@
 //
 // # Observability
 //
-// Stats returns counters; the logger gets a summary line per
+// Stats returns counters, in total and per project. A Collector is also a
+// prometheus.Collector that exports them as candor_* metrics, with a
+// histogram of commit durations. The logger gets a summary line per
 // Config.SummaryInterval, commit failures (rate-limited), panics, and
 // rejected requests at the debug level, never one line per event.
 package collector

@@ -57,10 +57,13 @@ type decodedEvent struct {
 }
 
 // decodeEvents decodes each event of req. An event that is too large or not
-// an object is marked dropped rather than failing the request.
+// an object is marked dropped rather than failing the request. It clears
+// req.events as it goes, so that the raw text of an event can be freed once
+// it is decoded.
 func decodeEvents(req *rawRequest, maxEventSize int64) []decodedEvent {
 	events := make([]decodedEvent, len(req.events))
 	for i, raw := range req.events {
+		req.events[i] = nil
 		e := &events[i]
 		if int64(len(raw)) > maxEventSize {
 			e.dropped = ReasonEventTooLarge
@@ -115,7 +118,8 @@ type eventOutcome struct {
 // distinct_id, uuid and timestamp, removes the protocol fields from the
 // properties and normalizes them with the project's catalog. Events that
 // fail are counted in dropped by reason, properties the catalog leaves out
-// in droppedProperties.
+// in droppedProperties. Each decoded event is cleared once it is checked,
+// so that its memory can be freed while the others are checked.
 func checkEvents(ctx eventContext, decoded []decodedEvent) eventOutcome {
 	out := eventOutcome{
 		events:            make([]store.Event, 0, len(decoded)),
@@ -124,6 +128,7 @@ func checkEvents(ctx eventContext, decoded []decodedEvent) eventOutcome {
 	}
 	for i := range decoded {
 		e, reason := checkEvent(ctx, &decoded[i], out.droppedProperties)
+		decoded[i] = decodedEvent{}
 		if reason != "" {
 			out.dropped[reason]++
 			continue

@@ -48,7 +48,7 @@ func FuzzDecode(f *testing.F) {
 			src.body = nil
 		}
 
-		text, err := decodePayload(src, maxDecompressed)
+		text, err := decodePayload(src, maxDecompressed, func(int64) bool { return true })
 		if err != nil {
 			checkRejection(t, err)
 			return

@@ -2,8 +2,10 @@ package collector
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -16,6 +18,7 @@ import (
 // events are committed, or with 204 for ?beacon=1.
 func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
+	defer c.countResponse(sw)
 	defer c.recoverPanic(sw, r)
 
 	setCORSHeaders(sw, r)
@@ -56,55 +59,55 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // capture runs the whole pipeline for one request. It returns a nil response
 // and a nil error when the client left before the commit finished.
+//
+// The request's memory is bounded in two phases. From the body to the
+// decoded events it holds a reservation of Config.MaxBufferedBytes, and its
+// decoding runs in one of Config.MaxDecoding slots. From the hand-over to
+// the committer until the commit it holds its events' share of
+// Config.MaxPendingEvents.
 func (c *Collector) capture(w http.ResponseWriter, r *http.Request, rt route) (*captureResponse, *requestError) {
 	now := c.now().UTC()
-	query := r.URL.Query()
+	mem := &reservation{b: c.buffered}
+	defer mem.releaseAll()
 
-	body, err := c.readBody(w, r, rt)
-	if err != nil {
-		return nil, err
-	}
-	text, err := decodePayload(payloadSource{
-		query:           query,
-		contentType:     r.Header.Get("Content-Type"),
-		contentEncoding: r.Header.Get("Content-Encoding"),
-		body:            body,
-		legacy:          rt.legacy,
-	}, c.cfg.MaxDecompressed)
-	if err != nil {
-		return nil, err
-	}
-	req, err := parseRequest(text, rt, c.cfg.MaxDepth, c.cfg.MaxProperties)
+	body, err := c.readBody(w, r, rt, mem)
 	if err != nil {
 		return nil, err
 	}
 
-	decoded := decodeEvents(req, c.cfg.MaxEventSize)
-	p, err := c.authenticate(req, decoded)
+	ctx, cancel := context.WithTimeout(r.Context(), c.cfg.RequestTimeout)
+	defer cancel()
+	p, out, received, err := c.decode(ctx, r, rt, body, now, mem)
 	if err != nil {
 		return nil, err
 	}
-
-	sentAt := req.sentAt
-	if sentAt.IsZero() {
-		sentAt = querySentAt(query)
-	}
-	out := checkEvents(eventContext{project: p, now: now, sentAt: sentAt, engage: req.engage}, decoded)
+	// The events no longer refer to the body or the payload; from here on
+	// the pending-events budget accounts for them.
+	body = nil
+	mem.releaseAll()
 
 	resp := &captureResponse{Status: "Ok", Dropped: out.dropped, DroppedProperties: out.droppedProperties}
 	if len(out.events) == 0 {
-		c.stats.handled(out, len(decoded))
+		c.stats.handled(p.name, out, received)
 		zero := 0
 		resp.Duplicates = &zero
 		return resp, nil
 	}
-	res, ctxErr := c.committer.submit(r.Context(), out.events)
-	if res.err != nil {
+
+	res, submitErr := c.committer.submit(ctx, p.name, out.events)
+	var busy *errOverloaded
+	switch {
+	case errors.As(submitErr, &busy):
+		return nil, overloaded(busy.limit)
+	case res.err != nil:
 		return nil, reject(http.StatusServiceUnavailable, codeUnavailable, "storing events failed; retry later")
+	case submitErr != nil && r.Context().Err() == nil:
+		// RequestTimeout passed; the events may still be committed.
+		return nil, overloaded(LimitRequestTimeout)
 	}
 	// Counted only now, so that a retry after a 503 is not counted twice.
-	c.stats.handled(out, len(decoded))
-	if ctxErr != nil {
+	c.stats.handled(p.name, out, received)
+	if submitErr != nil {
 		return nil, nil
 	}
 	resp.Accepted = len(out.events)
@@ -114,9 +117,73 @@ func (c *Collector) capture(w http.ResponseWriter, r *http.Request, rt route) (*
 	return resp, nil
 }
 
+// decode turns a request body into checked events of one project, within a
+// decoding slot. It also applies the project's rate limit, as soon as the
+// write key and the number of events are known. received is the number of
+// events in the request.
+func (c *Collector) decode(ctx context.Context, r *http.Request, rt route, body []byte, now time.Time, mem *reservation) (p *project, out eventOutcome, received int, rerr *requestError) {
+	if ok, _ := c.decoding.acquire(ctx, c.cfg.DecodeWait); !ok {
+		return nil, out, 0, overloaded(LimitDecoding)
+	}
+	defer c.decoding.release()
+
+	query := r.URL.Query()
+	text, err := decodePayload(payloadSource{
+		query:           query,
+		contentType:     r.Header.Get("Content-Type"),
+		contentEncoding: r.Header.Get("Content-Encoding"),
+		body:            body,
+		legacy:          rt.legacy,
+	}, c.cfg.MaxDecompressed, mem.add)
+	if err != nil {
+		return nil, out, 0, err
+	}
+	if !mem.add(int64(len(text)) * (decodeExpansion - 1)) {
+		return nil, out, 0, overloaded(LimitBufferedBytes)
+	}
+	req, err := parseRequest(text, rt, c.cfg.MaxDepth, c.cfg.MaxProperties)
+	if err != nil {
+		return nil, out, 0, err
+	}
+
+	decoded := decodeEvents(req, c.cfg.MaxEventSize)
+	p, err = c.authenticate(req, decoded)
+	if err != nil {
+		return nil, out, 0, err
+	}
+	if err := c.checkRateLimit(p, len(decoded)); err != nil {
+		return nil, out, 0, err
+	}
+
+	sentAt := req.sentAt
+	if sentAt.IsZero() {
+		sentAt = querySentAt(query)
+	}
+	out = checkEvents(eventContext{project: p, now: now, sentAt: sentAt, engage: req.engage}, decoded)
+	return p, out, len(decoded), nil
+}
+
+// checkRateLimit takes one token per event from the project's bucket, or
+// returns a 429 whose Retry-After is the time until the tokens are back.
+func (c *Collector) checkRateLimit(p *project, events int) *requestError {
+	if p.bucket == nil {
+		return nil
+	}
+	ok, wait := p.bucket.take(events, c.now())
+	if ok {
+		return nil
+	}
+	c.stats.rateLimited(p.name)
+	e := reject(http.StatusTooManyRequests, codeRateLimited, "write key is over its limit of %g events per second; retry after %s",
+		c.cfg.RateLimit, wait.Round(time.Millisecond))
+	e.retryAfter = wait
+	return e
+}
+
 // readBody reads the body up to the route's size cap within
-// BodyReadTimeout.
-func (c *Collector) readBody(w http.ResponseWriter, r *http.Request, rt route) ([]byte, *requestError) {
+// BodyReadTimeout. The body's memory is reserved in mem before it is read:
+// all at once for a known Content-Length, chunk by chunk otherwise.
+func (c *Collector) readBody(w http.ResponseWriter, r *http.Request, rt route, mem *reservation) ([]byte, *requestError) {
 	limit := c.cfg.MaxEventBody
 	if rt.batch {
 		limit = c.cfg.MaxBatchBody
@@ -137,8 +204,14 @@ func (c *Collector) readBody(w http.ResponseWriter, r *http.Request, rt route) (
 		return nil, reject(http.StatusRequestEntityTooLarge, codeTooLarge, "body of %d bytes is over the limit of %d bytes for %s", r.ContentLength, limit, rt.path)
 	}
 	var buf bytes.Buffer
+	var body io.Reader = r.Body
 	if r.ContentLength > 0 {
+		if !mem.add(r.ContentLength + bytes.MinRead) {
+			return nil, overloaded(LimitBufferedBytes)
+		}
 		buf.Grow(int(r.ContentLength) + bytes.MinRead) // one allocation for the whole body
+	} else {
+		body = &budgetReader{r: r.Body, res: mem}
 	}
 	// MaxBytesReader gets the server's ResponseWriter, so that it can mark
 	// the connection to be closed once the cap is hit.
@@ -146,12 +219,13 @@ func (c *Collector) readBody(w http.ResponseWriter, r *http.Request, rt route) (
 	if u, ok := w.(interface{ Unwrap() http.ResponseWriter }); ok {
 		rw = u.Unwrap()
 	}
-	_, err := buf.ReadFrom(http.MaxBytesReader(rw, r.Body, limit))
-	body := buf.Bytes()
+	_, err := buf.ReadFrom(http.MaxBytesReader(rw, io.NopCloser(body), limit))
 	var tooLarge *http.MaxBytesError
 	switch {
 	case err == nil:
-		return body, nil
+		return buf.Bytes(), nil
+	case errors.Is(err, errBudgetExhausted):
+		return nil, overloaded(LimitBufferedBytes)
 	case errors.As(err, &tooLarge):
 		return nil, reject(http.StatusRequestEntityTooLarge, codeTooLarge, "body is over the limit of %d bytes for %s", limit, rt.path)
 	case errors.Is(err, os.ErrDeadlineExceeded):
@@ -188,6 +262,9 @@ func (c *Collector) authenticate(req *rawRequest, events []decodedEvent) (*proje
 // at the debug level only, because clients can send them at any rate.
 func (c *Collector) fail(w http.ResponseWriter, r *http.Request, e *requestError) {
 	c.stats.rejected(e.code)
+	if e.limit != "" {
+		c.stats.overloaded(e.limit)
+	}
 	c.logger.LogAttrs(r.Context(), slog.LevelDebug, "capture request rejected",
 		slog.String("path", r.URL.Path), slog.Int("status", e.status), slog.String("code", e.code), slog.String("err", e.msg))
 	c.writeError(w, e)
@@ -218,20 +295,32 @@ func isBeacon(r *http.Request) bool {
 	return false
 }
 
-// statusWriter records whether the response header was written, so that
-// recoverPanic does not write a second response.
+// countResponse counts the status code of a written response.
+func (c *Collector) countResponse(w *statusWriter) {
+	if w.wroteHeader {
+		c.stats.responded(w.status)
+	}
+}
+
+// statusWriter records the status of the response, so that recoverPanic
+// does not write a second response and the status can be counted.
 type statusWriter struct {
 	http.ResponseWriter
 	wroteHeader bool
+	status      int
 }
 
 func (w *statusWriter) WriteHeader(status int) {
-	w.wroteHeader = true
+	if !w.wroteHeader {
+		w.wroteHeader, w.status = true, status
+	}
 	w.ResponseWriter.WriteHeader(status)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
-	w.wroteHeader = true
+	if !w.wroteHeader {
+		w.wroteHeader, w.status = true, http.StatusOK
+	}
 	return w.ResponseWriter.Write(b)
 }
 

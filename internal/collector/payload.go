@@ -41,7 +41,11 @@ const (
 //  4. the compression hint;
 //  5. gzip (by hint or magic bytes) or lz-string;
 //  6. on legacy paths, one more base64 decoding.
-func decodePayload(src payloadSource, maxDecompressed int64) ([]byte, *requestError) {
+//
+// Before a step allocates memory in proportion to the payload, reserve must
+// grant it: the decompressed size for gzip and lz-string, and the text plus
+// its copy for base64. decodePayload returns status 503 when it does not.
+func decodePayload(src payloadSource, maxDecompressed int64, reserve func(int64) bool) ([]byte, *requestError) {
 	raw := []byte(src.query.Get("data"))
 	if len(raw) == 0 {
 		raw = src.body
@@ -58,6 +62,9 @@ func decodePayload(src payloadSource, maxDecompressed int64) ([]byte, *requestEr
 	original := raw
 	unwrapped := false
 	if !looksLikeForm(raw) && isBase64(raw, false) {
+		if !reserve(2 * int64(len(raw))) {
+			return nil, overloaded(LimitBufferedBytes)
+		}
 		if decoded, err := base64.StdEncoding.DecodeString(string(raw)); err == nil {
 			raw, unwrapped = decoded, true
 		}
@@ -85,7 +92,7 @@ func decodePayload(src payloadSource, maxDecompressed int64) ([]byte, *requestEr
 	}
 
 	hint := compressionHint(src.query.Get("compression"), form.Get("compression"), src.contentEncoding)
-	text, err := decompress(raw, hint, maxDecompressed, unwrapped && form == nil, original)
+	text, err := decompress(raw, hint, maxDecompressed, unwrapped && form == nil, original, reserve)
 	if err != nil {
 		return nil, err
 	}
@@ -94,6 +101,9 @@ func decodePayload(src payloadSource, maxDecompressed int64) ([]byte, *requestEr
 	}
 
 	if src.legacy && isBase64(text, false) {
+		if !reserve(2 * int64(len(text))) {
+			return nil, overloaded(LimitBufferedBytes)
+		}
 		if decoded, err := base64.StdEncoding.DecodeString(string(text)); err == nil && utf8.Valid(decoded) {
 			text = decoded
 		}
@@ -106,10 +116,10 @@ func decodePayload(src payloadSource, maxDecompressed int64) ([]byte, *requestEr
 // hint is lz-string and the optimistic base64 step decoded the raw body,
 // decompress starts again from original, because lz-string's output is
 // itself base64 text.
-func decompress(raw []byte, hint compression, maxDecompressed int64, unwrapped bool, original []byte) ([]byte, *requestError) {
+func decompress(raw []byte, hint compression, maxDecompressed int64, unwrapped bool, original []byte, reserve func(int64) bool) ([]byte, *requestError) {
 	switch {
 	case hint == compressionGzip || hasGzipMagic(raw):
-		return gunzip(raw, maxDecompressed)
+		return gunzip(raw, maxDecompressed, reserve)
 
 	case hint == compressionLZ64:
 		if unwrapped {
@@ -122,9 +132,15 @@ func decompress(raw []byte, hint compression, maxDecompressed int64, unwrapped b
 		if err != nil {
 			return nil, reject(http.StatusBadRequest, codeDecoding, "invalid lz-string data: %v", err)
 		}
+		if !reserve(int64(len(text))) {
+			return nil, overloaded(LimitBufferedBytes)
+		}
 		return text, nil
 
 	case hint == compressionBase64 && isBase64(raw, false):
+		if !reserve(2 * int64(len(raw))) {
+			return nil, overloaded(LimitBufferedBytes)
+		}
 		decoded, err := base64.StdEncoding.DecodeString(string(raw))
 		if err != nil {
 			return nil, reject(http.StatusBadRequest, codeDecoding, "invalid base64 data: %v", err)
@@ -141,8 +157,8 @@ func decompress(raw []byte, hint compression, maxDecompressed int64, unwrapped b
 // gunzip decompresses raw in two passes. The first pass counts the output
 // and stops at maxDecompressed, so a compression bomb gets status 413 while
 // only the decompressor's window is in memory. The second pass fills a
-// buffer of the exact size.
-func gunzip(raw []byte, maxDecompressed int64) ([]byte, *requestError) {
+// buffer of the exact size, once reserve grants it.
+func gunzip(raw []byte, maxDecompressed int64, reserve func(int64) bool) ([]byte, *requestError) {
 	zr, err := gzip.NewReader(bytes.NewReader(raw))
 	if err != nil {
 		return nil, reject(http.StatusBadRequest, codeDecoding, "invalid gzip data: %v", err)
@@ -155,6 +171,9 @@ func gunzip(raw []byte, maxDecompressed int64) ([]byte, *requestError) {
 		return nil, reject(http.StatusBadRequest, codeDecoding, "invalid gzip data: %v", err)
 	}
 
+	if !reserve(size) {
+		return nil, overloaded(LimitBufferedBytes)
+	}
 	if err := zr.Reset(bytes.NewReader(raw)); err != nil {
 		return nil, reject(http.StatusBadRequest, codeDecoding, "invalid gzip data: %v", err)
 	}

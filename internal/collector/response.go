@@ -17,6 +17,9 @@ type requestError struct {
 	status int
 	code   string
 	msg    string
+
+	retryAfter time.Duration // sent as Retry-After when set; 503 responses default to Config.RetryAfter
+	limit      string        // for 503s of an exhausted limit: the Limit constant, counted in Stats.Overloaded
 }
 
 func (e *requestError) Error() string { return e.code + ": " + e.msg }
@@ -38,6 +41,7 @@ const (
 	codeUnroutable       = "unroutable_events"
 	codeBodyReadTimeout  = "body_read_timeout"
 	codeUnavailable      = "service_unavailable"
+	codeRateLimited      = "rate_limited"
 	codeInternal         = "internal_error"
 	codeNotFound         = "not_found"
 	codeMethodNotAllowed = "method_not_allowed"
@@ -79,11 +83,22 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 }
 
 func (c *Collector) writeError(w http.ResponseWriter, e *requestError) {
-	if e.status == http.StatusServiceUnavailable {
-		seconds := int(math.Ceil(c.cfg.RetryAfter.Seconds()))
+	retryAfter := e.retryAfter
+	if retryAfter == 0 && e.status == http.StatusServiceUnavailable {
+		retryAfter = c.cfg.RetryAfter
+	}
+	if retryAfter > 0 {
+		seconds := int(math.Ceil(retryAfter.Seconds()))
 		w.Header().Set("Retry-After", strconv.Itoa(max(seconds, 1)))
 	}
 	writeJSON(w, e.status, errorBody{Status: e.status, Code: e.code, Error: e.msg})
+}
+
+// overloaded returns the 503 of an exhausted limit.
+func overloaded(limit string) *requestError {
+	e := reject(http.StatusServiceUnavailable, codeUnavailable, "collector is overloaded (%s); retry later", limit)
+	e.limit = limit
+	return e
 }
 
 // setCORSHeaders lets browsers on any origin send events, with credentials,

@@ -7,52 +7,113 @@ import (
 	"time"
 )
 
-// Stats are the collector's counters since New. Every count only grows. The
-// map keys are error codes or drop reasons, a small fixed set fit for metric
-// labels.
+// Stats are the collector's counters since New. Every count only grows,
+// except the gauges PendingEvents, DecodingRequests and BufferedBytes. The
+// map keys are status codes, error codes, drop reasons, limits or project
+// names, each a small fixed set fit for metric labels.
 type Stats struct {
-	Requests int64            // capture requests handled, OPTIONS preflights excluded
-	Rejected map[string]int64 // requests that got an error status, by error code
+	Requests  int64            // capture requests handled, OPTIONS preflights excluded
+	Responses map[int]int64    // capture responses by HTTP status code, OPTIONS preflights included
+	Rejected  map[string]int64 // requests that got an error status, by error code
 
-	Received          int64            // events of requests that passed decoding and authentication and got no 503
+	// RateLimited counts requests rejected with 429 because their write
+	// key was over its rate limit. Overloaded counts requests rejected with
+	// 503 because a limit of the whole collector was reached, by limit (see
+	// LimitDecoding and the other Limit constants).
+	RateLimited int64
+	Overloaded  map[string]int64
+
+	Received          int64            // events of requests that passed decoding, authentication and the limits
 	Accepted          int64            // events committed by the store, duplicates included
 	Stored            int64            // accepted events the store newly stored
 	Duplicates        int64            // accepted events the store already held
 	Dropped           map[string]int64 // events not stored, by reason
 	DroppedProperties map[string]int64 // properties left out of accepted events, by reason
 
+	// Projects holds the event counts above and RateLimited per project
+	// name. Every configured project has an entry.
+	Projects map[string]ProjectStats
+
 	Commits           int64 // successful Store.Insert calls
 	CommittedRequests int64 // requests whose events those calls committed; divided by Commits, the mean requests per commit
 	CommitErrors      int64 // failed Store.Insert calls
+
+	PendingEvents    int64 // events handed to the committer and not yet committed
+	DecodingRequests int64 // requests holding a decoding slot
+	BufferedBytes    int64 // memory reserved by requests for bodies and decoded payloads
+}
+
+// ProjectStats are the counters of one project; each field means what the
+// field of the same name in Stats means.
+type ProjectStats struct {
+	RateLimited       int64
+	Received          int64
+	Accepted          int64
+	Stored            int64
+	Duplicates        int64
+	Dropped           map[string]int64
+	DroppedProperties map[string]int64
 }
 
 // Stats returns a copy of the counters.
 func (c *Collector) Stats() Stats {
-	return c.stats.snapshot()
+	s := c.stats.snapshot()
+	s.PendingEvents = c.pending.inUse()
+	s.DecodingRequests = int64(c.decoding.inUse())
+	s.BufferedBytes = c.buffered.inUse()
+	return s
 }
 
-// counters holds Stats behind a mutex; each request takes it once or twice.
+// counters holds Stats behind a mutex; each request takes it a few times.
 type counters struct {
 	mu sync.Mutex
 	s  Stats
 }
 
-func newCounters() *counters {
-	return &counters{s: Stats{
+func newCounters(projects []string) *counters {
+	k := &counters{s: Stats{
+		Responses:         map[int]int64{},
 		Rejected:          map[string]int64{},
+		Overloaded:        map[string]int64{},
 		Dropped:           map[string]int64{},
 		DroppedProperties: map[string]int64{},
+		Projects:          map[string]ProjectStats{},
 	}}
+	for _, name := range projects {
+		k.s.Projects[name] = ProjectStats{Dropped: map[string]int64{}, DroppedProperties: map[string]int64{}}
+	}
+	return k
 }
 
 func (k *counters) snapshot() Stats {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	s := k.s
+	s.Responses = maps.Clone(k.s.Responses)
 	s.Rejected = maps.Clone(k.s.Rejected)
+	s.Overloaded = maps.Clone(k.s.Overloaded)
 	s.Dropped = maps.Clone(k.s.Dropped)
 	s.DroppedProperties = maps.Clone(k.s.DroppedProperties)
+	s.Projects = make(map[string]ProjectStats, len(k.s.Projects))
+	for name, p := range k.s.Projects {
+		p.Dropped = maps.Clone(p.Dropped)
+		p.DroppedProperties = maps.Clone(p.DroppedProperties)
+		s.Projects[name] = p
+	}
 	return s
+}
+
+// updateProject applies f to the counters of project; the caller holds mu.
+func (k *counters) updateProject(project string, f func(p *ProjectStats)) {
+	p := k.s.Projects[project]
+	f(&p)
+	k.s.Projects[project] = p
+}
+
+func (k *counters) responded(status int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.s.Responses[status]++
 }
 
 func (k *counters) rejected(code string) {
@@ -62,7 +123,20 @@ func (k *counters) rejected(code string) {
 	k.s.Rejected[code]++
 }
 
-func (k *counters) handled(out eventOutcome, received int) {
+func (k *counters) rateLimited(project string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.s.RateLimited++
+	k.updateProject(project, func(p *ProjectStats) { p.RateLimited++ })
+}
+
+func (k *counters) overloaded(limit string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.s.Overloaded[limit]++
+}
+
+func (k *counters) handled(project string, out eventOutcome, received int) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.s.Requests++
@@ -73,9 +147,18 @@ func (k *counters) handled(out eventOutcome, received int) {
 	for reason, n := range out.droppedProperties {
 		k.s.DroppedProperties[string(reason)] += int64(n)
 	}
+	k.updateProject(project, func(p *ProjectStats) {
+		p.Received += int64(received)
+		for reason, n := range out.dropped {
+			p.Dropped[string(reason)] += int64(n)
+		}
+		for reason, n := range out.droppedProperties {
+			p.DroppedProperties[string(reason)] += int64(n)
+		}
+	})
 }
 
-func (k *counters) committed(events, stored, requests int) {
+func (k *counters) committed(project string, events, stored, requests int) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.s.Commits++
@@ -83,6 +166,11 @@ func (k *counters) committed(events, stored, requests int) {
 	k.s.Accepted += int64(events)
 	k.s.Stored += int64(stored)
 	k.s.Duplicates += int64(events - stored)
+	k.updateProject(project, func(p *ProjectStats) {
+		p.Accepted += int64(events)
+		p.Stored += int64(stored)
+		p.Duplicates += int64(events - stored)
+	})
 }
 
 func (k *counters) commitFailed() {
@@ -96,23 +184,26 @@ func (k *counters) commitFailed() {
 const errorLogInterval = 10 * time.Second
 
 // logLimiter logs an error at most once per errorLogInterval and reports
-// how many it held back. It is not safe for concurrent use; only the
-// committer goroutine calls it.
+// how many it held back. It is safe for concurrent use.
 type logLimiter struct {
+	mu         sync.Mutex
 	last       time.Time
 	suppressed int
 }
 
 func (l *logLimiter) log(logger *slog.Logger, msg string, args ...any) {
+	l.mu.Lock()
 	now := time.Now()
 	if !l.last.IsZero() && now.Sub(l.last) < errorLogInterval {
 		l.suppressed++
+		l.mu.Unlock()
 		return
 	}
 	if l.suppressed > 0 {
 		args = append(args, "suppressed", l.suppressed)
 	}
 	l.last, l.suppressed = now, 0
+	l.mu.Unlock()
 	logger.Error(msg, args...)
 }
 
@@ -124,7 +215,7 @@ type summaryLogger struct {
 }
 
 func (l *summaryLogger) log(c *Collector) {
-	now := c.stats.snapshot()
+	now := c.Stats()
 	prev := l.previous
 	l.previous = now
 	if now.Requests == prev.Requests {
@@ -133,6 +224,8 @@ func (l *summaryLogger) log(c *Collector) {
 	c.logger.Info("capture summary",
 		"requests", now.Requests-prev.Requests,
 		"rejected", mapDelta(now.Rejected, prev.Rejected),
+		"rate_limited", now.RateLimited-prev.RateLimited,
+		"overloaded", mapDelta(now.Overloaded, prev.Overloaded),
 		"received", now.Received-prev.Received,
 		"accepted", now.Accepted-prev.Accepted,
 		"stored", now.Stored-prev.Stored,
@@ -141,6 +234,7 @@ func (l *summaryLogger) log(c *Collector) {
 		"dropped_properties", mapDelta(now.DroppedProperties, prev.DroppedProperties),
 		"commits", now.Commits-prev.Commits,
 		"commit_errors", now.CommitErrors-prev.CommitErrors,
+		"pending_events", now.PendingEvents,
 	)
 }
 

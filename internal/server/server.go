@@ -1,9 +1,29 @@
-// Package server assembles a collector process: it opens the store, mounts
-// the ingestion handler, the dashboard and the health endpoints on one HTTP
-// server, and shuts them down in order.
+// Package server assembles a collector process. It opens the store and
+// mounts the ingestion handler, the dashboard, the query and admin API, the
+// health endpoints and the Prometheus metrics on one HTTP server. It runs
+// the retention job and shuts everything down in order.
+//
+// # Endpoints
+//
+//   - the capture paths of the collector (/batch/, /i/v0/e/, /e/, /capture/,
+//     /track/, /engage/), with any run of slashes, such as the //batch/ that
+//     posthog-go sends when its endpoint ends in a slash: the write key;
+//   - /healthz: 200 while the process serves requests;
+//   - /readyz: 200 once start-up work is done and the store answers a
+//     ping, 503 while starting, while shutting down or when the store fails;
+//   - /metrics: Prometheus metrics named candor_*, with the Go and process
+//     metrics; the admin token as a Bearer token, unless Config.MetricsPublic
+//     is set;
+//   - DELETE /api/v1/installs/{distinct_id}?project=NAME: deletes one
+//     install's events and returns {"deleted": n}; the admin token as a
+//     Bearer token;
+//   - everything else: the dashboard and the query API (internal/dashboard).
+//
+// A write key only adds events: it opens none of the other endpoints.
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +32,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/candor-dev/candor/internal/collector"
 	"github.com/candor-dev/candor/internal/dashboard"
@@ -50,13 +75,36 @@ type Config struct {
 	// ClickHouse configures the ClickHouse backend when Store is
 	// StoreClickHouse.
 	ClickHouse clickhouse.Config
+
+	// Projects are applications whose events the server accepts next to
+	// the built-in Mux project (named "mux", with WriteKey), each with its
+	// own write key and catalog.
+	Projects []collector.Project
+	// Collector holds the collector's limits and tuning: rate limits,
+	// backpressure bounds, timeouts. Its zero fields select the collector's
+	// defaults. The server sets Store, Projects and Logger itself.
+	Collector collector.Config
+	// Retention, if positive, is how long events are kept: the server
+	// deletes events whose timestamp is older than Retention when Serve
+	// starts and then once a day. Zero keeps events forever.
+	Retention time.Duration
+	// MetricsPublic serves /metrics without authentication, for a scraper
+	// on a trusted network. When false, /metrics requires the admin token
+	// as a Bearer token.
+	MetricsPublic bool
 }
 
 // The storage backends of Config.Store.
 const (
 	StoreDuckDB     = "duckdb"
 	StoreClickHouse = "clickhouse"
+	// StoreNull discards every event and finds none, for load tests that
+	// measure the HTTP and decoding work alone.
+	StoreNull = "null"
 )
+
+// retentionInterval is the time between two retention passes.
+const retentionInterval = 24 * time.Hour
 
 // Server is a running collector: ingestion, dashboard, query API and health
 // endpoints on one listener.
@@ -69,6 +117,24 @@ type Server struct {
 	httpServer *http.Server
 	listener   net.Listener
 	logger     *slog.Logger
+	admin      tokenChecker
+	projects   map[string]bool // names of the projects the collector accepts
+	authLog    logLimiter
+	readyLog   logLimiter
+
+	// ready is set once the start-up work of Serve is done; draining once
+	// Shutdown starts. /readyz reports 503 unless ready and not draining.
+	ready    atomic.Bool
+	draining atomic.Bool
+
+	// retentionInterval is retentionInterval, shorter in tests.
+	retentionInterval time.Duration
+	// stopJobs ends the background jobs that Serve starts; jobs waits for
+	// them.
+	startJobs sync.Once
+	stopJobs  context.CancelFunc
+	jobsCtx   context.Context
+	jobs      sync.WaitGroup
 }
 
 // New opens the store in cfg.DataDir, builds the handlers and starts
@@ -103,12 +169,25 @@ func New(cfg Config) (*Server, error) {
 	if keys.WriteKey == keys.AdminToken {
 		return nil, errors.New("server: the write key and the admin token are equal: give them different values")
 	}
+	for _, p := range cfg.Projects {
+		if p.WriteKey == keys.AdminToken {
+			return nil, fmt.Errorf("server: the write key of project %q equals the admin token: give them different values", p.Name)
+		}
+	}
+	if cfg.Retention < 0 {
+		return nil, fmt.Errorf("server: negative retention %s: use 0 to keep events forever or a positive duration", cfg.Retention)
+	}
 
 	st, err := openStore(cfg)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, keys: keys, keysSaved: created, store: st, logger: cfg.Logger}
+	s := &Server{
+		cfg: cfg, keys: keys, keysSaved: created, store: st, logger: cfg.Logger,
+		admin:             newTokenChecker(keys.AdminToken),
+		retentionInterval: retentionInterval,
+	}
+	s.jobsCtx, s.stopJobs = context.WithCancel(context.Background())
 	if err := s.buildHandlers(); err != nil {
 		st.Close()
 		return nil, err
@@ -132,16 +211,21 @@ func openStore(cfg Config) (store.Store, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		return clickhouse.Open(ctx, cfg.ClickHouse)
+	case StoreNull:
+		return nullStore{}, nil
 	}
-	return nil, fmt.Errorf("server: unknown store %q: use %s or %s", cfg.Store, StoreDuckDB, StoreClickHouse)
+	return nil, fmt.Errorf("server: unknown store %q: use %s, %s or %s", cfg.Store, StoreDuckDB, StoreClickHouse, StoreNull)
 }
 
 func (s *Server) buildHandlers() error {
-	col, err := collector.New(collector.Config{
-		Store:    s.store,
-		Projects: []collector.Project{{Name: mux.App, WriteKey: s.keys.WriteKey, Catalog: mux.Catalog()}},
-		Logger:   s.logger,
-	})
+	projects := append([]collector.Project{{Name: mux.App, WriteKey: s.keys.WriteKey, Catalog: mux.Catalog()}}, s.cfg.Projects...)
+	s.projects = map[string]bool{}
+	for _, p := range projects {
+		s.projects[p.Name] = true
+	}
+	colCfg := s.cfg.Collector
+	colCfg.Store, colCfg.Projects, colCfg.Logger = s.store, projects, s.logger
+	col, err := collector.New(colCfg)
 	if err != nil {
 		return err
 	}
@@ -152,23 +236,36 @@ func (s *Server) buildHandlers() error {
 		return err
 	}
 
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(col, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
 	routes := http.NewServeMux()
-	for _, route := range col.Routes() {
-		routes.Handle(route, col)
-	}
-	routes.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Write([]byte("ok\n"))
-	})
+	routes.HandleFunc("GET /healthz", serveHealthz)
+	routes.HandleFunc("GET /readyz", s.serveReadyz)
+	routes.Handle("GET /metrics", s.metricsHandler(registry))
+	routes.Handle("DELETE /api/v1/installs/{distinct_id}", s.requireAdmin(http.HandlerFunc(s.serveDeleteInstall)))
 	routes.Handle("/", dash)
 
 	s.httpServer = &http.Server{
-		Handler:           routes,
+		Handler:           s.route(routes),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
 	return nil
+}
+
+// route sends capture paths to the collector before the ServeMux matches
+// them, because the ServeMux answers a path such as //batch/, which
+// posthog-go sends when its endpoint ends in a slash, with a 307 redirect.
+func (s *Server) route(routes *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.collector.Handles(r.URL.Path) {
+			s.collector.ServeHTTP(w, r)
+			return
+		}
+		routes.ServeHTTP(w, r)
+	})
 }
 
 // URL returns the base URL the server listens on, such as
@@ -185,10 +282,22 @@ func (s *Server) KeysCreated() bool { return s.keysSaved }
 // Store returns the server's store.
 func (s *Server) Store() store.Store { return s.store }
 
+// Collector returns the server's collector, for its Stats.
+func (s *Server) Collector() *collector.Collector { return s.collector }
+
 // Serve accepts requests until Shutdown is called. It returns nil after a
-// clean shutdown.
+// clean shutdown. It also starts the background jobs: the retention pass at
+// start and then once a day. /readyz reports ready once the first pass is
+// done.
 func (s *Server) Serve() error {
-	s.logger.Info("serving", "addr", s.listener.Addr().String(), "data", s.cfg.DataDir)
+	s.logger.Info("serving", "addr", s.listener.Addr().String(), "data", s.cfg.DataDir, "store", cmp.Or(s.cfg.Store, StoreDuckDB))
+	s.startJobs.Do(func() {
+		s.jobs.Add(1)
+		go func() {
+			defer s.jobs.Done()
+			s.runJobs(s.jobsCtx)
+		}()
+	})
 	err := s.httpServer.Serve(s.listener)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -205,8 +314,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		ctx, cancel = context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
 		defer cancel()
 	}
+	s.draining.Store(true)
+	s.stopJobs()
 	httpErr := s.httpServer.Shutdown(ctx)
 	colErr := s.collector.Close(ctx)
+	s.jobs.Wait()
 	storeErr := s.store.Close()
 	s.logger.Info("stopped", "addr", s.listener.Addr().String())
 	return errors.Join(httpErr, colErr, storeErr)

@@ -1,0 +1,160 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"time"
+)
+
+// Limits whose exhaustion makes a request get status 503. They label the
+// Overloaded counts of Stats.
+const (
+	// LimitDecoding: every decoding slot (Config.MaxDecoding) stayed busy
+	// for Config.DecodeWait.
+	LimitDecoding = "decoding"
+	// LimitBufferedBytes: the request's body or decoded payload would take
+	// the memory held by requests over Config.MaxBufferedBytes.
+	LimitBufferedBytes = "buffered_bytes"
+	// LimitPendingEvents: the request's events would take the events waiting
+	// for their commit over Config.MaxPendingEvents.
+	LimitPendingEvents = "pending_events"
+	// LimitRequestTimeout: the request's events were not committed within
+	// Config.RequestTimeout.
+	LimitRequestTimeout = "request_timeout"
+)
+
+// decodeExpansion estimates the memory that decoding takes per byte of JSON
+// text: the text itself, a copy of each event's text and the decoded
+// property maps. A request reserves this many times its payload's size in
+// the buffered-bytes budget before it decodes the payload.
+// NOTE: the factor is an estimate. TestDecodeExpansionEstimate measures
+// about 4.2 for Mux-like events of 400 bytes; payloads of many tiny values
+// take more per byte.
+const decodeExpansion = 5
+
+// errOverloaded marks a limit that a request could not get under. The
+// limit is one of the Limit constants.
+type errOverloaded struct{ limit string }
+
+func (e *errOverloaded) Error() string { return "collector overloaded: " + e.limit }
+
+// budget is a counting semaphore over a quantity such as bytes or events.
+// acquire never waits: it fails when the amount would take the total over
+// the capacity. A single amount larger than the capacity is granted when
+// nothing else is held, so that no request is refused forever.
+type budget struct {
+	mu       sync.Mutex
+	capacity int64
+	used     int64
+}
+
+func (b *budget) acquire(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used+n > b.capacity && b.used > 0 {
+		return false
+	}
+	b.used += n
+	return true
+}
+
+func (b *budget) release(n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.used -= n
+}
+
+func (b *budget) inUse() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.used
+}
+
+// reservation is one request's share of a budget, returned in one call.
+type reservation struct {
+	b    *budget
+	held int64
+}
+
+// add takes n more from the budget or reports false.
+func (r *reservation) add(n int64) bool {
+	if n <= 0 {
+		return true
+	}
+	if !r.b.acquire(n) {
+		return false
+	}
+	r.held += n
+	return true
+}
+
+// releaseAll gives back everything the reservation holds.
+func (r *reservation) releaseAll() {
+	if r.held > 0 {
+		r.b.release(r.held)
+		r.held = 0
+	}
+}
+
+// slots bounds how many requests decode at once. A request waits for a
+// slot for at most the given time.
+type slots struct {
+	ch chan struct{}
+}
+
+func newSlots(n int) *slots { return &slots{ch: make(chan struct{}, n)} }
+
+// acquire takes a slot, waiting up to wait or until ctx ends. It reports
+// false when neither a slot came free nor ctx ended in time.
+func (s *slots) acquire(ctx context.Context, wait time.Duration) (bool, error) {
+	select {
+	case s.ch <- struct{}{}:
+		return true, nil
+	default:
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case s.ch <- struct{}{}:
+		return true, nil
+	case <-timer.C:
+		return false, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+func (s *slots) release() { <-s.ch }
+
+func (s *slots) inUse() int { return len(s.ch) }
+
+// errBudgetExhausted is returned by budgetReader when the buffered-bytes
+// budget has no room for the next chunk of a body.
+var errBudgetExhausted = errors.New("buffered-bytes budget exhausted")
+
+// budgetChunk is how many bytes budgetReader reserves at a time for a body
+// of unknown length.
+const budgetChunk = 64 << 10
+
+// budgetReader reserves budget for a body of unknown length as it reads it,
+// one budgetChunk ahead of the bytes read so far.
+type budgetReader struct {
+	r    io.Reader
+	res  *reservation
+	read int64
+}
+
+func (br *budgetReader) Read(p []byte) (int, error) {
+	if br.read+int64(len(p)) > br.res.held {
+		need := br.read + int64(len(p)) - br.res.held
+		need = (need + budgetChunk - 1) / budgetChunk * budgetChunk
+		if !br.res.add(need) {
+			return 0, errBudgetExhausted
+		}
+	}
+	n, err := br.r.Read(p)
+	br.read += int64(n)
+	return n, err
+}

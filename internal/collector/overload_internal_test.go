@@ -1,0 +1,128 @@
+package collector
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/candor-dev/candor/sdk/catalog"
+)
+
+func TestTokenBucket(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	b := newTokenBucket(10, 20, start)
+	steps := []struct {
+		at    time.Duration
+		cost  int
+		ok    bool
+		retry time.Duration
+	}{
+		{0, 15, true, 0},                                  // 5 left
+		{0, 6, false, 100 * time.Millisecond},             // 1 more token needed
+		{100 * time.Millisecond, 6, true, 0},              // 0 left
+		{time.Second, 50, false, 1100 * time.Millisecond}, // 9 tokens; needs a full bucket
+		{2100 * time.Millisecond, 50, true, 0},            // debt of 30
+		{2100 * time.Millisecond, 1, false, 3100 * time.Millisecond},
+		{10 * time.Second, 1, true, 0},  // refilled to 20, capped
+		{10 * time.Second, 19, true, 0}, // 0 left
+		{10 * time.Second, 1, false, 100 * time.Millisecond},
+	}
+	for i, s := range steps {
+		ok, retry := b.take(s.cost, start.Add(s.at))
+		if ok != s.ok || retry != s.retry {
+			t.Errorf("step %d: take(%d) at %s = %v, %s; want %v, %s", i, s.cost, s.at, ok, retry, s.ok, s.retry)
+		}
+	}
+}
+
+func TestBudget(t *testing.T) {
+	b := &budget{capacity: 100}
+	if !b.acquire(150) {
+		t.Error("an empty budget refused an amount over its capacity")
+	}
+	if b.acquire(1) {
+		t.Error("a budget over its capacity granted more")
+	}
+	b.release(150)
+	if !b.acquire(60) || !b.acquire(40) {
+		t.Error("a budget refused amounts within its capacity")
+	}
+	if b.acquire(1) {
+		t.Error("a full budget granted more")
+	}
+	r := &reservation{b: b}
+	b.release(40)
+	if !r.add(30) || !r.add(10) || r.add(1) {
+		t.Error("reservation.add did not stop at the capacity")
+	}
+	r.releaseAll()
+	if got := b.inUse(); got != 60 {
+		t.Errorf("in use after releaseAll = %d, want 60", got)
+	}
+}
+
+// TestDecodeExpansionEstimate measures the memory that one decoded request
+// keeps alive while its events are checked, per byte of JSON, for Mux-like
+// events. decodeExpansion must not be below it.
+func TestDecodeExpansionEstimate(t *testing.T) {
+	c := catalog.New("testapp")
+	c.MustRegister(messageSent{}, "")
+	p := &project{name: "mux", catalog: c}
+
+	events := make([]string, 5000)
+	for i := range events {
+		events[i] = fmt.Sprintf(`{"event":"message_sent","distinct_id":"0b9f7c1e-3f4a-4c2b-9d8e-1a2b3c4d5e6f",`+
+			`"uuid":"00000000-0000-4000-8000-%012d","timestamp":"2026-03-10T11:59:00Z","properties":{`+
+			`"workspaceId":"0b9f7c1e-3f4a-4c2b-9d8e-1a2b3c4d5e6f","model":"anthropic/claude-sonnet-4-5",`+
+			`"message_length_b2":300,"mode":"plan","version":"1.4.2","backend_platform":"linux",`+
+			`"$lib":"posthog-go","$lib_version":"1.23.1","$geoip_disable":true}}`, i)
+	}
+	text := []byte(`{"api_key":"k","batch":[` + strings.Join(events, ",") + `]}`)
+
+	// The live heap is measured after each step, because each step frees
+	// what the previous one built.
+	before := liveHeap()
+	var peak int64
+	measure := func() {
+		peak = max(peak, liveHeap()-before)
+	}
+	req, rerr := parseRequest(text, route{path: "/batch", batch: true}, DefaultMaxDepth, DefaultMaxProperties)
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	measure()
+	decoded := decodeEvents(req, DefaultMaxEventSize)
+	measure()
+	out := checkEvents(eventContext{project: p, now: time.Now()}, decoded)
+	measure()
+	runtime.KeepAlive(req)
+	runtime.KeepAlive(decoded)
+
+	if len(out.events) != len(events) || len(out.droppedProperties) != 0 {
+		t.Fatalf("checked %d events, want %d; dropped %v and properties %v", len(out.events), len(events), out.dropped, out.droppedProperties)
+	}
+	ratio := float64(peak) / float64(len(text))
+	t.Logf("%d bytes of JSON keep up to %d bytes alive while decoded and checked: %.2f per byte", len(text), peak, ratio)
+	// The text itself is reserved too, so the factor covers ratio + 1.
+	if ratio+1 > decodeExpansion {
+		t.Errorf("decoding keeps %.2f bytes per byte of JSON alive, plus the text itself; decodeExpansion is %d", ratio, decodeExpansion)
+	}
+}
+
+type messageSent struct {
+	WorkspaceID string `json:"workspaceId" candor:"random_id"`
+	Model       string `json:"model" candor:"identifier"`
+	Length      int    `json:"message_length_b2" candor:"base2"`
+	Mode        string `json:"mode,omitempty" candor:"enum=plan|exec,optional"`
+}
+
+func (messageSent) EventName() string { return "message_sent" }
+
+func liveHeap() int64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
+}

@@ -1,0 +1,348 @@
+package collector_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/candor-dev/candor/internal/collector"
+	"github.com/candor-dev/candor/internal/store"
+)
+
+// clock is a settable time source for Config.Now.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// messageEvents returns n valid message_sent events with uuids from first on.
+func messageEvents(first, n int) []string {
+	events := make([]string, n)
+	for i := range events {
+		events[i] = messageEvent(uuidN(first + i))
+	}
+	return events
+}
+
+func TestRateLimitPerWriteKey(t *testing.T) {
+	clk := &clock{now: testNow}
+	e := newEnv(t, func(c *collector.Config) {
+		c.RateLimit = 10
+		c.RateBurst = 5
+		c.Now = clk.Now
+	})
+
+	mustOK(t, e.postJSON("/batch/", batchBody(muxKey, messageEvents(0, 3)...)))
+	// Two tokens are left and the request costs 3: one token comes back
+	// after 100 ms, so Retry-After rounds up to 1 second.
+	r := e.postJSON("/batch/", batchBody(muxKey, messageEvents(10, 3)...))
+	mustFail(t, r, http.StatusTooManyRequests, "rate_limited")
+	if got := r.header.Get("Retry-After"); got != "1" {
+		t.Errorf("Retry-After = %q, want \"1\"", got)
+	}
+
+	// Another write key has its own bucket.
+	mustOK(t, e.postJSON("/batch/", batchBody(otherKey, messageEvents(20, 5)...)))
+
+	clk.advance(100 * time.Millisecond)
+	mustOK(t, e.postJSON("/batch/", batchBody(muxKey, messageEvents(10, 3)...)))
+
+	stats := e.collector.Stats()
+	if stats.RateLimited != 1 || stats.Projects["mux"].RateLimited != 1 || stats.Projects["other"].RateLimited != 0 {
+		t.Errorf("rate limited: total %d, mux %d, other %d; want 1, 1, 0",
+			stats.RateLimited, stats.Projects["mux"].RateLimited, stats.Projects["other"].RateLimited)
+	}
+	if got := stats.Responses[http.StatusTooManyRequests]; got != 1 {
+		t.Errorf("Responses[429] = %d, want 1", got)
+	}
+	if got := len(e.store.stored()); got != 11 {
+		t.Errorf("stored %d events, want 11", got)
+	}
+}
+
+func TestRateLimitAdmitsBatchOverBurst(t *testing.T) {
+	clk := &clock{now: testNow}
+	e := newEnv(t, func(c *collector.Config) {
+		c.RateLimit = 2
+		c.RateBurst = 4
+		c.Now = clk.Now
+	})
+
+	// A full bucket admits a request over the burst, and its debt of 6
+	// tokens holds back the next request for 3 + 0.5 seconds.
+	mustOK(t, e.postJSON("/batch/", batchBody(muxKey, messageEvents(0, 10)...)))
+	r := e.postJSON("/batch/", batchBody(muxKey, messageEvents(100, 1)...))
+	mustFail(t, r, http.StatusTooManyRequests, "rate_limited")
+	if got := r.header.Get("Retry-After"); got != "4" {
+		t.Errorf("Retry-After = %q, want \"4\"", got)
+	}
+	clk.advance(3500 * time.Millisecond)
+	mustOK(t, e.postJSON("/batch/", batchBody(muxKey, messageEvents(100, 1)...)))
+}
+
+func TestRateLimitDefaultBurst(t *testing.T) {
+	e := newEnv(t, func(c *collector.Config) { c.RateLimit = 0.5 })
+	// Ten seconds of 0.5 events per second: 5 events, then nothing more
+	// with the test's fixed clock.
+	mustOK(t, e.postJSON("/batch/", batchBody(muxKey, messageEvents(0, 5)...)))
+	mustFail(t, e.postJSON("/batch/", batchBody(muxKey, messageEvents(5, 1)...)), http.StatusTooManyRequests, "rate_limited")
+}
+
+func TestPendingEventsLimit(t *testing.T) {
+	e := newEnv(t, func(c *collector.Config) { c.MaxPendingEvents = 3 })
+	block := make(chan struct{})
+	e.store.setBlock(block)
+
+	first := make(chan response, 1)
+	go func() { first <- e.postJSON("/batch/", batchBody(muxKey, messageEvents(0, 2)...)) }()
+	waitFor(t, func() bool { return e.collector.Stats().PendingEvents == 2 })
+
+	r := e.postJSON("/batch/", batchBody(muxKey, messageEvents(10, 2)...))
+	mustFail(t, r, http.StatusServiceUnavailable, "service_unavailable")
+	if got := r.header.Get("Retry-After"); got == "" {
+		t.Error("503 without Retry-After")
+	}
+	// One more event still fits.
+	second := make(chan response, 1)
+	go func() { second <- e.postJSON("/batch/", batchBody(muxKey, messageEvents(20, 1)...)) }()
+	waitFor(t, func() bool { return e.collector.Stats().PendingEvents == 3 })
+
+	close(block)
+	mustOK(t, <-first)
+	mustOK(t, <-second)
+	stats := e.collector.Stats()
+	if diff := cmp.Diff(map[string]int64{collector.LimitPendingEvents: 1}, stats.Overloaded); diff != "" {
+		t.Errorf("Stats.Overloaded mismatch (-want +got):\n%s", diff)
+	}
+	if stats.PendingEvents != 0 {
+		t.Errorf("PendingEvents = %d after the commits, want 0", stats.PendingEvents)
+	}
+}
+
+func TestPendingEventsAdmitsOversizedRequestAlone(t *testing.T) {
+	e := newEnv(t, func(c *collector.Config) { c.MaxPendingEvents = 2 })
+	res := mustOK(t, e.postJSON("/batch/", batchBody(muxKey, messageEvents(0, 5)...)))
+	if res.Accepted != 5 {
+		t.Errorf("accepted = %d, want 5", res.Accepted)
+	}
+}
+
+func TestRequestTimeout(t *testing.T) {
+	e := newEnv(t, func(c *collector.Config) { c.RequestTimeout = 100 * time.Millisecond })
+	block := make(chan struct{})
+	e.store.setBlock(block)
+	defer close(block)
+
+	start := time.Now()
+	mustFail(t, e.postJSON("/batch/", batchBody(muxKey, messageEvent(uuidN(1)))), http.StatusServiceUnavailable, "service_unavailable")
+	if elapsed := time.Since(start); elapsed > 3*time.Second {
+		t.Errorf("answered after %s, want about 100ms", elapsed)
+	}
+	if got := e.collector.Stats().Overloaded[collector.LimitRequestTimeout]; got != 1 {
+		t.Errorf("Overloaded[request_timeout] = %d, want 1", got)
+	}
+}
+
+func TestBufferedBytesLimit(t *testing.T) {
+	e := newEnv(t, func(c *collector.Config) { c.MaxBufferedBytes = 64 << 10 })
+
+	// A request that announces 60 KiB reserves it before its body arrives.
+	conn, err := net.Dial("tcp", e.server.Listener.Addr().String())
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /batch/ HTTP/1.1\r\nHost: collector\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", 60<<10)
+	waitFor(t, func() bool { return e.collector.Stats().BufferedBytes >= 60<<10 })
+
+	body := batchBody(muxKey, messageEvent(uuidN(1))) + strings.Repeat(" ", 8<<10)
+	mustFail(t, e.postJSON("/batch/", body), http.StatusServiceUnavailable, "service_unavailable")
+	if got := e.collector.Stats().Overloaded[collector.LimitBufferedBytes]; got != 1 {
+		t.Errorf("Overloaded[buffered_bytes] = %d, want 1", got)
+	}
+
+	// A body without Content-Length is reserved chunk by chunk, and is
+	// stopped too.
+	req, err := http.NewRequest(http.MethodPost, e.server.URL+"/batch/", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = -1
+	resp, err := e.server.Client().Do(req)
+	if err != nil {
+		t.Fatalf("chunked POST: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("chunked POST: status = %d, want 503", resp.StatusCode)
+	}
+
+	// Once the first request ends, its reservation is released.
+	conn.Close()
+	waitFor(t, func() bool { return e.collector.Stats().BufferedBytes == 0 })
+	mustOK(t, e.postJSON("/batch/", body))
+}
+
+func TestDecodingSlotsLimit(t *testing.T) {
+	e := newEnv(t, func(c *collector.Config) {
+		c.MaxDecoding = 1
+		c.DecodeWait = time.Nanosecond
+	})
+	// Payloads that take milliseconds to decode, sent at once, meet a busy
+	// slot. The rounds repeat in case the scheduler serializes one round.
+	payload := gzipBytes(t, batchBody(muxKey, messageEvents(0, 2000)...))
+	const parallel = 8
+	for round := 0; round < 5 && e.collector.Stats().Overloaded[collector.LimitDecoding] == 0; round++ {
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for range parallel {
+			wg.Go(func() {
+				<-start
+				if status := postStatus(e, payload); status != http.StatusOK && status != http.StatusServiceUnavailable {
+					t.Errorf("status = %d, want 200 or 503", status)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+	}
+	if got := e.collector.Stats().Overloaded[collector.LimitDecoding]; got == 0 {
+		t.Errorf("no request was rejected for a busy decoding slot in 5 rounds of %d parallel requests", parallel)
+	}
+}
+
+// discardStore counts the events of Insert calls and keeps none, after an
+// optional delay per call.
+type discardStore struct {
+	*fakeStore
+	delay  time.Duration
+	events atomic.Int64
+}
+
+func (s *discardStore) Insert(ctx context.Context, events []store.Event) (int, error) {
+	time.Sleep(s.delay)
+	s.events.Add(int64(len(events)))
+	return len(events), nil
+}
+
+// TestMemoryBoundUnderOverload sends many large gzip requests at once, far
+// more than the limits admit, and checks that the heap stays bounded.
+func TestMemoryBoundUnderOverload(t *testing.T) {
+	if testing.Short() {
+		t.Skip("sends about a second of overload")
+	}
+	const (
+		maxBuffered = 32 << 20
+		clients     = 64
+		// Twice the live bound for the garbage collector's headroom
+		// (GOGC=100), plus room for connections, gzip readers and the
+		// pending events.
+		heapBound = 2*maxBuffered + 64<<20
+	)
+	st := &discardStore{fakeStore: newFakeStore(), delay: 5 * time.Millisecond}
+	e := newEnv(t, func(c *collector.Config) {
+		c.Store = st
+		c.MaxBufferedBytes = maxBuffered
+		c.MaxPendingEvents = 5000
+		c.DecodeWait = 50 * time.Millisecond
+		c.RetryAfter = time.Second
+	})
+
+	// About 2.5 MiB of JSON in 60 KiB of gzip: decoding each request takes
+	// 40 times the memory of its body.
+	payload := gzipBytes(t, batchBody(muxKey, messageEvents(0, 8000)...))
+	t.Logf("request body %d KiB", len(payload)>>10)
+
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var m runtime.MemStats
+		for {
+			runtime.ReadMemStats(&m)
+			if m.HeapAlloc > peak.Load() {
+				peak.Store(m.HeapAlloc)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+
+	statuses := make([]map[int]int, clients)
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	var wg sync.WaitGroup
+	for i := range clients {
+		statuses[i] = map[int]int{}
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				statuses[i][postStatus(e, payload)]++
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	<-sampled
+
+	total := map[int]int{}
+	for _, s := range statuses {
+		for status, n := range s {
+			total[status] += n
+		}
+	}
+	t.Logf("responses by status %v; peak heap %d MiB; overloaded %v", total, peak.Load()>>20, e.collector.Stats().Overloaded)
+	for status := range total {
+		if status != http.StatusOK && status != http.StatusServiceUnavailable {
+			t.Errorf("got status %d, want only 200 and 503", status)
+		}
+	}
+	if total[http.StatusOK] == 0 || total[http.StatusServiceUnavailable] == 0 {
+		t.Errorf("responses %v, want both 200s and 503s under overload", total)
+	}
+	if got := peak.Load(); got > heapBound {
+		t.Errorf("peak heap %d MiB, want at most %d MiB", got>>20, heapBound>>20)
+	}
+}
+
+// postStatus posts a gzip batch and returns the response status, or -1 when
+// the request failed. Unlike env.do it may run on any goroutine.
+func postStatus(e *env, gzipped []byte) int {
+	req, err := http.NewRequest(http.MethodPost, e.server.URL+"/batch/", bytes.NewReader(gzipped))
+	if err != nil {
+		return -1
+	}
+	req.Header.Set("Content-Encoding", "gzip")
+	resp, err := e.server.Client().Do(req)
+	if err != nil {
+		return -1
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}

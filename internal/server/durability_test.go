@@ -1,0 +1,229 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/candor-dev/candor/sdk/mux"
+)
+
+// buildCandor builds the candor command into a temporary folder.
+func buildCandor(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "candor")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/candor-dev/candor/cmd/candor")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// candorProcess is a candor serve child process.
+type candorProcess struct {
+	cmd    *exec.Cmd
+	url    string
+	stderr *syncBuffer
+	exited chan error
+}
+
+// startCandor starts candor serve on a free loopback port over dataDir and
+// waits until it prints its URL.
+func startCandor(t *testing.T, bin, dataDir string, args ...string) *candorProcess {
+	t.Helper()
+	args = append([]string{"serve", "--data", dataDir, "--listen", "127.0.0.1:0",
+		"--write-key", "phc_durability", "--admin-token", "admin-durability", "--log-level", "warn"}, args...)
+	p := &candorProcess{cmd: exec.Command(bin, args...), stderr: &syncBuffer{}, exited: make(chan error, 1)}
+	p.cmd.Stderr = p.stderr
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start candor serve: %v", err)
+	}
+
+	urls := make(chan string, 1)
+	go func() {
+		scanner := bufio.NewScanner(stdout)
+		for scanner.Scan() {
+			if rest, ok := strings.CutPrefix(scanner.Text(), "Collector:"); ok {
+				urls <- strings.TrimSuffix(strings.TrimSpace(rest), "/batch/")
+			}
+		}
+		p.exited <- p.cmd.Wait()
+	}()
+	select {
+	case p.url = <-urls:
+		return p
+	case err := <-p.exited:
+		t.Fatalf("candor serve exited before it served: %v\n%s", err, p.stderr)
+	case <-time.After(30 * time.Second):
+		p.cmd.Process.Kill()
+		t.Fatalf("candor serve printed no URL within 30s\n%s", p.stderr)
+	}
+	return nil
+}
+
+// kill ends the process with SIGKILL and waits for it.
+func (p *candorProcess) kill() {
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.exited
+}
+
+// stop ends the process with SIGTERM, so it drains and closes the store,
+// and returns its exit error.
+func (p *candorProcess) stop() error {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.exited:
+		return err
+	case <-time.After(30 * time.Second):
+		p.cmd.Process.Kill()
+		return fmt.Errorf("candor serve did not stop within 30s after SIGTERM")
+	}
+}
+
+// ingester sends batches with unique uuids to whichever process is
+// running, repeats a batch until it gets 200, and records the uuids of
+// every acknowledged batch.
+type ingester struct {
+	url    atomic.Pointer[string]
+	nextID atomic.Int64
+	client *http.Client
+
+	mu       sync.Mutex
+	acked    []string
+	sent     map[string]bool
+	failures int // requests that failed or got a status other than 200
+}
+
+func (in *ingester) run(ctx context.Context, rng *rand.Rand) {
+	for ctx.Err() == nil {
+		n := 1 + rng.IntN(20)
+		ids := make([]string, n)
+		events := make([]string, n)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("%08x-0000-4000-8000-%012x", rng.Uint32(), in.nextID.Add(1))
+			events[i] = commandEvent(ids[i], "install-durability")
+		}
+		in.mu.Lock()
+		for _, id := range ids {
+			in.sent[id] = true
+		}
+		in.mu.Unlock()
+
+		body := batch("phc_durability", events...)
+		for ctx.Err() == nil {
+			if in.post(ctx, body) {
+				in.mu.Lock()
+				in.acked = append(in.acked, ids...)
+				in.mu.Unlock()
+				break
+			}
+			in.mu.Lock()
+			in.failures++
+			in.mu.Unlock()
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+func (in *ingester) post(ctx context.Context, body string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, *in.url.Load()+"/batch/", strings.NewReader(body))
+	if err != nil {
+		return false
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := in.client.Do(req)
+	if err != nil {
+		return false
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// TestKill9KeepsAcknowledgedEvents kills candor serve with SIGKILL at random
+// moments while several clients send events, restarts it on the same data
+// folder, and checks that every event that got a 200 is stored once.
+func TestKill9KeepsAcknowledgedEvents(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds candor and runs it for about 15 seconds")
+	}
+	const kills = 6
+	bin := buildCandor(t)
+	dataDir := t.TempDir()
+	proc := startCandor(t, bin, dataDir, "--rate-limit", "0")
+
+	in := &ingester{
+		sent:   map[string]bool{},
+		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}},
+	}
+	in.url.Store(&proc.url)
+	ctx, stopSending := context.WithCancel(context.Background())
+	var senders sync.WaitGroup
+	for i := range 4 {
+		rng := rand.New(rand.NewPCG(uint64(i), uint64(time.Now().UnixNano())))
+		senders.Go(func() { in.run(ctx, rng) })
+	}
+	defer func() {
+		stopSending()
+		senders.Wait()
+		in.client.CloseIdleConnections()
+	}()
+
+	killRNG := rand.New(rand.NewPCG(99, uint64(time.Now().UnixNano())))
+	for i := range kills {
+		time.Sleep(time.Duration(300+killRNG.IntN(1200)) * time.Millisecond)
+		in.mu.Lock()
+		ackedBefore := len(in.acked)
+		in.mu.Unlock()
+		proc.kill()
+		t.Logf("kill %d: %d events acknowledged so far", i+1, ackedBefore)
+		proc = startCandor(t, bin, dataDir, "--rate-limit", "0")
+		in.url.Store(&proc.url)
+	}
+	time.Sleep(500 * time.Millisecond)
+	stopSending()
+	senders.Wait()
+	in.client.CloseIdleConnections()
+	if err := proc.stop(); err != nil {
+		t.Fatalf("stop candor serve: %v\n%s", err, proc.stderr)
+	}
+
+	stored := readStoredEvents(t, dataDir, mux.App)
+	t.Logf("%d events acknowledged, %d sent, %d stored, %d requests failed",
+		len(in.acked), len(in.sent), len(stored), in.failures)
+	if len(in.acked) < 1000 {
+		t.Errorf("only %d events were acknowledged; the test needs sustained ingestion", len(in.acked))
+	}
+	var missing []string
+	for _, id := range in.acked {
+		if _, ok := stored[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("%d acknowledged events are missing after %d kills, such as %v", len(missing), kills, missing[:min(5, len(missing))])
+	}
+	for id := range stored {
+		if !in.sent[id] {
+			t.Errorf("stored event %s was never sent", id)
+		}
+	}
+	if strings.Contains(proc.stderr.String(), "level=ERROR") {
+		t.Errorf("the last candor serve logged errors:\n%s", proc.stderr)
+	}
+}

@@ -1,0 +1,181 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/candor-dev/candor/internal/store"
+)
+
+// pingTimeout bounds the store ping of one /readyz request.
+const pingTimeout = 2 * time.Second
+
+func serveHealthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok\n"))
+}
+
+// serveReadyz reports whether the server should get traffic: 503 while
+// Serve's start-up work runs, once Shutdown has started, or while the store
+// fails a ping.
+func (s *Server) serveReadyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	switch {
+	case s.draining.Load():
+		http.Error(w, "draining", http.StatusServiceUnavailable)
+		return
+	case !s.ready.Load():
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), pingTimeout)
+	defer cancel()
+	if err := pingStore(ctx, s.store); err != nil {
+		s.readyLog.log(s.logger, "store ping failed; /readyz reports 503", "err", err)
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ready\n"))
+}
+
+// pinger is implemented by stores that can check their connection cheaply.
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// pingStore checks that the store responds. A store without a Ping method
+// gets an Overview query over an empty time range, which reads no events.
+func pingStore(ctx context.Context, st store.Store) error {
+	if p, ok := st.(pinger); ok {
+		return p.Ping(ctx)
+	}
+	now := time.Now()
+	_, err := st.Overview(ctx, store.Filter{From: now, To: now})
+	return err
+}
+
+// metricsHandler serves the registry in the Prometheus text format, behind
+// the admin token unless Config.MetricsPublic is set.
+func (s *Server) metricsHandler(registry *prometheus.Registry) http.Handler {
+	h := promhttp.HandlerFor(registry, promhttp.HandlerOpts{
+		ErrorLog:            slog.NewLogLogger(s.logger.Handler(), slog.LevelError),
+		ErrorHandling:       promhttp.ContinueOnError,
+		MaxRequestsInFlight: 4,
+		Timeout:             10 * time.Second,
+	})
+	if s.cfg.MetricsPublic {
+		return h
+	}
+	return s.requireAdmin(h)
+}
+
+// serveDeleteInstall deletes every event of one install in one project.
+// The project parameter is required, so that a request never deletes in
+// more projects than it names.
+func (s *Server) serveDeleteInstall(w http.ResponseWriter, r *http.Request) {
+	project := r.URL.Query().Get("project")
+	distinctID := r.PathValue("distinct_id")
+	switch {
+	case project == "":
+		writeJSONError(w, http.StatusBadRequest, "missing project parameter: add ?project=NAME, such as ?project=mux")
+		return
+	case !s.projects[project]:
+		writeJSONError(w, http.StatusNotFound, "unknown project "+strconv.Quote(project)+": use the name of a configured project")
+		return
+	case distinctID == "":
+		writeJSONError(w, http.StatusBadRequest, "missing distinct_id in the path: DELETE /api/v1/installs/{distinct_id}")
+		return
+	}
+
+	deleted, err := s.store.DeleteInstall(r.Context(), project, distinctID)
+	if err != nil {
+		s.logger.Error("delete install failed", "project", project, "err", err)
+		writeJSONError(w, http.StatusServiceUnavailable, "deleting the install's events failed; retry later")
+		return
+	}
+	// The install ID is not logged: the log outlives the deletion.
+	s.logger.Info("install deleted", "project", project, "deleted", deleted)
+	writeJSON(w, http.StatusOK, map[string]int64{"deleted": deleted})
+}
+
+// requireAdmin lets a request through only with the admin token as a Bearer
+// token. Cookies are not accepted, so a page of another site cannot make a
+// browser send an authenticated request.
+func (s *Server) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || !s.admin.matches(strings.TrimSpace(token)) {
+			s.authLog.log(s.logger, "admin request rejected: missing or wrong admin token", "path", r.URL.Path)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="candor"`)
+			writeJSONError(w, http.StatusUnauthorized, "missing or wrong admin token: send Authorization: Bearer ADMIN_TOKEN")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// tokenChecker compares candidates with a secret in constant time, through
+// SHA-256 digests of equal length.
+type tokenChecker struct {
+	digest [sha256.Size]byte
+}
+
+func newTokenChecker(token string) tokenChecker {
+	return tokenChecker{digest: sha256.Sum256([]byte(token))}
+}
+
+func (c tokenChecker) matches(candidate string) bool {
+	digest := sha256.Sum256([]byte(candidate))
+	return subtle.ConstantTimeCompare(digest[:], c.digest[:]) == 1
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(append(body, '\n'))
+}
+
+func writeJSONError(w http.ResponseWriter, status int, message string) {
+	writeJSON(w, status, map[string]string{"error": message})
+}
+
+// logInterval is the shortest time between two lines of one logLimiter.
+const logInterval = 10 * time.Second
+
+// logLimiter logs a repeated warning at most once per logInterval and
+// reports how many lines it held back. It is safe for concurrent use.
+type logLimiter struct {
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int
+}
+
+func (l *logLimiter) log(logger *slog.Logger, msg string, args ...any) {
+	l.mu.Lock()
+	now := time.Now()
+	if !l.last.IsZero() && now.Sub(l.last) < logInterval {
+		l.suppressed++
+		l.mu.Unlock()
+		return
+	}
+	if l.suppressed > 0 {
+		args = append(args, "suppressed", l.suppressed)
+	}
+	l.last, l.suppressed = now, 0
+	l.mu.Unlock()
+	logger.Warn(msg, args...)
+}

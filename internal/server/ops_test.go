@@ -1,0 +1,398 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/candor-dev/candor/internal/collector"
+	"github.com/candor-dev/candor/internal/store"
+	"github.com/candor-dev/candor/internal/store/duckdb"
+	"github.com/candor-dev/candor/sdk/catalog"
+)
+
+const (
+	testWriteKey   = "phc_ops_write_key"
+	testAdminToken = "cadm_ops_admin_token"
+)
+
+// send makes one request and returns its status and body. auth, if set, is
+// sent as a Bearer token.
+func send(t *testing.T, method, url, auth, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", "Bearer "+auth)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(data)
+}
+
+// commandEvent returns a valid Mux command_used event.
+func commandEvent(id, distinctID string) string {
+	return `{"event":"command_used","distinct_id":"` + distinctID + `","uuid":"` + id + `","properties":{"command":"clear","version":"1.4.2"}}`
+}
+
+func batch(key string, events ...string) string {
+	return `{"api_key":"` + key + `","batch":[` + strings.Join(events, ",") + `]}`
+}
+
+func TestDoubleSlashBatchIsServed(t *testing.T) {
+	srv := startServer(t, Config{WriteKey: testWriteKey, AdminToken: testAdminToken})
+	for i, path := range []string{"//batch/", "//batch", "/batch//", "//i/v0/e/"} {
+		id := "0b7e7a38-6c1d-4f7e-9b1a-5d2c8e4f6a1" + string(rune('0'+i))
+		status, body := send(t, http.MethodPost, srv.URL()+path, "", batch(testWriteKey, commandEvent(id, "install-1")))
+		if status != http.StatusOK || !strings.Contains(body, `"accepted":1`) {
+			t.Errorf("POST %s = %d %s, want 200 with one accepted event", path, status, body)
+		}
+	}
+}
+
+func TestWriteKeyCannotRead(t *testing.T) {
+	srv := startServer(t, Config{WriteKey: testWriteKey, AdminToken: testAdminToken})
+	requests := []struct{ method, path string }{
+		{http.MethodGet, "/api/v1/overview"},
+		{http.MethodGet, "/api/v1/events_per_day"},
+		{http.MethodGet, "/api/v1/active_installs"},
+		{http.MethodDelete, "/api/v1/installs/install-1?project=mux"},
+		{http.MethodGet, "/metrics"},
+	}
+	for _, r := range requests {
+		for _, auth := range []string{testWriteKey, "", "wrong"} {
+			if status, body := send(t, r.method, srv.URL()+r.path, auth, ""); status != http.StatusUnauthorized {
+				t.Errorf("%s %s with token %q = %d %s, want 401", r.method, r.path, auth, status, body)
+			}
+		}
+	}
+	// The admin token opens them.
+	for _, r := range requests {
+		if status, body := send(t, r.method, srv.URL()+r.path, testAdminToken, ""); status != http.StatusOK {
+			t.Errorf("%s %s with the admin token = %d %s, want 200", r.method, r.path, status, body)
+		}
+	}
+}
+
+func TestReadyz(t *testing.T) {
+	srv, err := New(Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", WriteKey: testWriteKey, AdminToken: testAdminToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readyz := func() (int, string) {
+		rec := httptest.NewRecorder()
+		srv.httpServer.Handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+		return rec.Code, strings.TrimSpace(rec.Body.String())
+	}
+
+	if status, body := readyz(); status != http.StatusServiceUnavailable || body != "starting" {
+		t.Errorf("before Serve: /readyz = %d %q, want 503 starting", status, body)
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve() }()
+	waitUntil(t, "ready", func() bool { status, _ := readyz(); return status == http.StatusOK })
+	if status, body := send(t, http.MethodGet, srv.URL()+"/readyz", "", ""); status != http.StatusOK || body != "ready\n" {
+		t.Errorf("GET /readyz = %d %q, want 200 ready", status, body)
+	}
+
+	// A store that fails makes the server unready.
+	srv.store.Close()
+	if status, body := readyz(); status != http.StatusServiceUnavailable || body != "store unavailable" {
+		t.Errorf("with a closed store: /readyz = %d %q, want 503 store unavailable", status, body)
+	}
+
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	if status, body := readyz(); status != http.StatusServiceUnavailable || body != "draining" {
+		t.Errorf("after Shutdown: /readyz = %d %q, want 503 draining", status, body)
+	}
+}
+
+// waitUntil polls cond for up to 10 seconds.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// shopCatalog is a catalog file as candor catalog --format json writes it.
+const shopCatalog = `{
+  "app": "shop",
+  "events": [
+    {"name": "order_placed", "properties": [
+      {"name": "items", "class": "count", "type": "number", "max": 50},
+      {"name": "payment", "class": "enum", "type": "string", "values": ["card", "invoice"]}
+    ]}
+  ]
+}`
+
+func shopProject(t *testing.T) collector.Project {
+	t.Helper()
+	c, err := catalog.Parse([]byte(shopCatalog))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return collector.Project{Name: "shop", WriteKey: "phc_shop_key", Catalog: c}
+}
+
+func TestProjectsUseTheirCatalogs(t *testing.T) {
+	srv := startServer(t, Config{WriteKey: testWriteKey, AdminToken: testAdminToken, Projects: []collector.Project{shopProject(t)}})
+
+	// The shop key stores shop events and drops Mux events.
+	status, body := send(t, http.MethodPost, srv.URL()+"/batch/", "", batch("phc_shop_key",
+		`{"event":"order_placed","distinct_id":"c1","uuid":"6b1a3c5e-0d2f-4a7b-8c9d-0e1f2a3b4c01","properties":{"items":70,"payment":"card","coupon":"X"}}`,
+		`{"event":"order_placed","distinct_id":"c2","uuid":"6b1a3c5e-0d2f-4a7b-8c9d-0e1f2a3b4c02","properties":{"items":2,"payment":"cash"}}`,
+		commandEvent("6b1a3c5e-0d2f-4a7b-8c9d-0e1f2a3b4c03", "c1")))
+	var res struct {
+		Accepted          int            `json:"accepted"`
+		Dropped           map[string]int `json:"dropped"`
+		DroppedProperties map[string]int `json:"dropped_properties"`
+	}
+	if err := json.Unmarshal([]byte(body), &res); status != http.StatusOK || err != nil {
+		t.Fatalf("POST shop batch = %d %s", status, body)
+	}
+	if res.Accepted != 1 || !cmp.Equal(res.Dropped, map[string]int{"not_in_enum": 1, "unknown_event": 1}) ||
+		!cmp.Equal(res.DroppedProperties, map[string]int{"unknown_property": 1}) {
+		t.Errorf("shop batch: accepted %d, dropped %v, dropped properties %v", res.Accepted, res.Dropped, res.DroppedProperties)
+	}
+	// The Mux key drops shop events.
+	status, body = send(t, http.MethodPost, srv.URL()+"/batch/", "", batch(testWriteKey,
+		`{"event":"order_placed","distinct_id":"c1","uuid":"6b1a3c5e-0d2f-4a7b-8c9d-0e1f2a3b4c04","properties":{"items":2,"payment":"card"}}`))
+	if status != http.StatusOK || !strings.Contains(body, `"unknown_event":1`) {
+		t.Errorf("POST shop event with the Mux key = %d %s, want it dropped as unknown_event", status, body)
+	}
+
+	shop := getOverview(t, srv, "?project=shop")
+	if shop.TotalEvents != 1 || shop.Events["order_placed"] != 1 {
+		t.Errorf("shop overview %+v, want one order_placed", shop)
+	}
+
+	// The drops are in the metrics, by project and reason.
+	_, metrics := send(t, http.MethodGet, srv.URL()+"/metrics", testAdminToken, "")
+	for _, line := range []string{
+		`candor_events_dropped_total{project="shop",reason="not_in_enum"} 1`,
+		`candor_events_dropped_total{project="shop",reason="unknown_event"} 1`,
+		`candor_events_dropped_total{project="mux",reason="unknown_event"} 1`,
+		`candor_properties_dropped_total{project="shop",reason="unknown_property"} 1`,
+		`candor_events_stored_total{project="shop"} 1`,
+	} {
+		if !strings.Contains(metrics, line+"\n") {
+			t.Errorf("/metrics lacks %q", line)
+		}
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	srv := startServer(t, Config{
+		WriteKey: testWriteKey, AdminToken: testAdminToken,
+		Collector: collector.Config{RateLimit: 1, RateBurst: 2},
+	})
+	events := []string{
+		commandEvent("5c2d8e1a-3b4f-4c6d-9e7f-8a9b0c1d2e01", "install-1"),
+		commandEvent("5c2d8e1a-3b4f-4c6d-9e7f-8a9b0c1d2e02", "install-1"),
+	}
+	if status, body := send(t, http.MethodPost, srv.URL()+"/batch/", "", batch(testWriteKey, events...)); status != http.StatusOK {
+		t.Fatalf("first batch = %d %s", status, body)
+	}
+	if status, body := send(t, http.MethodPost, srv.URL()+"/batch/", "", batch(testWriteKey, events...)); status != http.StatusTooManyRequests {
+		t.Fatalf("second batch = %d %s, want 429", status, body)
+	}
+	send(t, http.MethodPost, srv.URL()+"/batch/", "", batch("phc_unknown", events...))
+
+	status, metrics := send(t, http.MethodGet, srv.URL()+"/metrics", testAdminToken, "")
+	if status != http.StatusOK {
+		t.Fatalf("GET /metrics = %d", status)
+	}
+	for _, line := range []string{
+		`candor_events_accepted_total{project="mux"} 2`,
+		`candor_events_stored_total{project="mux"} 2`,
+		`candor_events_duplicates_total{project="mux"} 0`,
+		`candor_rate_limited_requests_total{project="mux"} 1`,
+		`candor_capture_requests_total{code="200"} 1`,
+		`candor_capture_requests_total{code="429"} 1`,
+		`candor_capture_requests_total{code="401"} 1`,
+		`candor_capture_errors_total{code="ingest_key_unknown"} 1`,
+		`candor_commit_duration_seconds_count 1`,
+		`candor_commit_queue_events 0`,
+		`candor_commits_total 1`,
+	} {
+		if !strings.Contains(metrics, line+"\n") {
+			t.Errorf("/metrics lacks %q", line)
+		}
+	}
+	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", "candor_buffered_bytes", "candor_decoding_requests"} {
+		if !strings.Contains(metrics, "\n"+name+" ") {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+}
+
+func TestMetricsPublic(t *testing.T) {
+	srv := startServer(t, Config{WriteKey: testWriteKey, AdminToken: testAdminToken, MetricsPublic: true})
+	if status, body := send(t, http.MethodGet, srv.URL()+"/metrics", "", ""); status != http.StatusOK || !strings.Contains(body, "candor_commits_total") {
+		t.Errorf("GET /metrics without a token = %d, want 200 with candor metrics", status)
+	}
+}
+
+func TestDeleteInstall(t *testing.T) {
+	srv := startServer(t, Config{WriteKey: testWriteKey, AdminToken: testAdminToken})
+	send(t, http.MethodPost, srv.URL()+"/batch/", "", batch(testWriteKey,
+		commandEvent("9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c01", "install-gone"),
+		commandEvent("9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c02", "install-gone"),
+		commandEvent("9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c03", "install-kept")))
+
+	tests := []struct {
+		path   string
+		status int
+		body   string
+	}{
+		{"/api/v1/installs/install-gone?project=mux", http.StatusOK, `{"deleted":2}`},
+		{"/api/v1/installs/install-gone?project=mux", http.StatusOK, `{"deleted":0}`},
+		{"/api/v1/installs/install-kept", http.StatusBadRequest, ""},
+		{"/api/v1/installs/install-kept?project=nope", http.StatusNotFound, ""},
+	}
+	for _, tt := range tests {
+		status, body := send(t, http.MethodDelete, srv.URL()+tt.path, testAdminToken, "")
+		if status != tt.status || (tt.body != "" && strings.TrimSpace(body) != tt.body) {
+			t.Errorf("DELETE %s = %d %s, want %d %s", tt.path, status, body, tt.status, tt.body)
+		}
+	}
+	ov := getOverview(t, srv, "")
+	if ov.TotalEvents != 1 || ov.Installs != 1 {
+		t.Errorf("after delete: %d events of %d installs, want 1 of 1", ov.TotalEvents, ov.Installs)
+	}
+}
+
+func TestRetentionDeletesOldEvents(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now().UTC()
+	db, err := duckdb.Open(dir + "/" + DatabaseFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := store.Event{Project: "mux", UUID: "3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a01", Name: "command_used", DistinctID: "i1",
+		Timestamp: now.AddDate(0, 0, -401), ReceivedAt: now.AddDate(0, 0, -401)}
+	recent := old
+	recent.UUID, recent.Timestamp = "3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a02", now.AddDate(0, 0, -399)
+	if _, err := db.Insert(context.Background(), []store.Event{old, recent}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	srv, err := New(Config{DataDir: dir, Listen: "127.0.0.1:0", WriteKey: testWriteKey, AdminToken: testAdminToken, Retention: 400 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.retentionInterval = 50 * time.Millisecond
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve() }()
+	defer func() {
+		srv.Shutdown(context.Background())
+		<-done
+	}()
+
+	waitUntil(t, "ready", func() bool {
+		status, _ := send(t, http.MethodGet, srv.URL()+"/readyz", "", "")
+		return status == http.StatusOK
+	})
+	if ov := getOverview(t, srv, ""); ov.TotalEvents != 1 {
+		t.Errorf("after the first pass: %d events, want 1", ov.TotalEvents)
+	}
+
+	// An event older than the retention that arrives later goes at the
+	// next pass.
+	late := `{"event":"command_used","distinct_id":"i2","uuid":"3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a03","timestamp":"` +
+		now.AddDate(0, 0, -500).Format(time.RFC3339) + `","properties":{"command":"clear"}}`
+	if status, body := send(t, http.MethodPost, srv.URL()+"/batch/", "", batch(testWriteKey, late)); status != http.StatusOK {
+		t.Fatalf("POST late event = %d %s", status, body)
+	}
+	waitUntil(t, "the late event is deleted", func() bool { return getOverview(t, srv, "").TotalEvents == 1 })
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestTokensNeverLogged(t *testing.T) {
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	shop := shopProject(t)
+	srv := startServer(t, Config{
+		WriteKey: testWriteKey, AdminToken: testAdminToken, Logger: logger, Projects: []collector.Project{shop},
+		Collector: collector.Config{RateLimit: 1, RateBurst: 1, SummaryInterval: 20 * time.Millisecond},
+	})
+	const wrongToken = "phc_wrong_token_sent_by_a_client"
+	event := commandEvent("1f2e3d4c-5b6a-4978-8a6b-5c4d3e2f1a01", "install-1")
+
+	for _, key := range []string{testWriteKey, testWriteKey, shop.WriteKey, wrongToken, testAdminToken} {
+		send(t, http.MethodPost, srv.URL()+"/batch/", "", batch(key, event))
+		send(t, http.MethodPost, srv.URL()+"/batch/?api_key="+key, "", `{"api_key":"`+key+`","batch":[{"event":`)
+		send(t, http.MethodGet, srv.URL()+"/e/?data="+key, "", "")
+		send(t, http.MethodPost, srv.URL()+"/i/v0/e/", "", `{"event":"x","distinct_id":"d","token":"`+key+`","uuid":"not-a-uuid"}`)
+		for _, path := range []string{"/api/v1/overview", "/metrics", "/readyz", "/?token=" + key} {
+			send(t, http.MethodGet, srv.URL()+path, key, "")
+		}
+		send(t, http.MethodDelete, srv.URL()+"/api/v1/installs/install-1?project=mux", key, "")
+		send(t, http.MethodPost, srv.URL()+"/login", "", "token="+key)
+	}
+	time.Sleep(50 * time.Millisecond) // one summary line
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	text := logs.String()
+	if !strings.Contains(text, "capture summary") || !strings.Contains(text, "capture request rejected") {
+		t.Fatalf("the logs lack the summary or the rejections, so the test checks nothing:\n%s", text)
+	}
+	for _, secret := range []string{testWriteKey, testAdminToken, shop.WriteKey, wrongToken} {
+		if strings.Contains(text, secret) {
+			t.Errorf("the logs contain the token %q:\n%s", secret, text)
+		}
+	}
+}
