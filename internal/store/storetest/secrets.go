@@ -1,0 +1,170 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/candor-dev/candor/internal/store"
+)
+
+// RunSecrets runs the conformance suite of store.InstallSecrets. open must
+// return a new, empty store that implements it.
+func RunSecrets(t *testing.T, open func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, s store.InstallSecrets)
+	}{
+		{"RegisterAndRead", testSecretRegisterAndRead},
+		{"FirstRegistrationWins", testSecretFirstWins},
+		{"ConcurrentRegistrations", testSecretConcurrent},
+		{"Delete", testSecretDelete},
+		{"ErrClosed", nil},
+	}
+	for _, test := range tests {
+		t.Run(test.name, func(t *testing.T) {
+			s := open(t)
+			secrets, ok := s.(store.InstallSecrets)
+			if !ok {
+				s.Close()
+				t.Fatalf("%T does not implement store.InstallSecrets", s)
+			}
+			if test.run == nil {
+				testSecretErrClosed(t, s, secrets)
+				return
+			}
+			t.Cleanup(func() {
+				if err := s.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			})
+			test.run(t, secrets)
+		})
+	}
+}
+
+// hashOf returns a distinct 64-hex-digit hash for n.
+func hashOf(n int) string {
+	return fmt.Sprintf("%064x", n)
+}
+
+func mustHash(t *testing.T, s store.InstallSecrets, project, install string) string {
+	t.Helper()
+	hash, err := s.InstallSecretHash(context.Background(), project, install)
+	if err != nil {
+		t.Fatalf("InstallSecretHash(%s, %s): %v", project, install, err)
+	}
+	return hash
+}
+
+func mustRegister(t *testing.T, s store.InstallSecrets, project, install, hash string) {
+	t.Helper()
+	if err := s.RegisterInstallSecret(context.Background(), project, install, hash); err != nil {
+		t.Fatalf("RegisterInstallSecret(%s, %s): %v", project, install, err)
+	}
+}
+
+func testSecretRegisterAndRead(t *testing.T, s store.InstallSecrets) {
+	mustRegister(t, s, "mux", "a", hashOf(1))
+	mustRegister(t, s, "demo", "a", hashOf(2))
+	mustRegister(t, s, "mux", "b", hashOf(3))
+
+	if got := mustHash(t, s, "mux", "a"); got != hashOf(1) {
+		t.Errorf("hash of mux/a = %q, want %q", got, hashOf(1))
+	}
+	if got := mustHash(t, s, "demo", "a"); got != hashOf(2) {
+		t.Errorf("hash of demo/a = %q, want %q: one distinct_id in two projects is two installs", got, hashOf(2))
+	}
+	if got := mustHash(t, s, "mux", "b"); got != hashOf(3) {
+		t.Errorf("hash of mux/b = %q, want %q", got, hashOf(3))
+	}
+	_, err := s.InstallSecretHash(context.Background(), "mux", "unknown")
+	if !errors.Is(err, store.ErrSecretNotFound) {
+		t.Errorf("InstallSecretHash of an unknown install = %v, want store.ErrSecretNotFound", err)
+	}
+}
+
+func testSecretFirstWins(t *testing.T, s store.InstallSecrets) {
+	mustRegister(t, s, "mux", "a", hashOf(1))
+	mustRegister(t, s, "mux", "a", hashOf(2))
+	mustRegister(t, s, "mux", "a", hashOf(1))
+	if got := mustHash(t, s, "mux", "a"); got != hashOf(1) {
+		t.Errorf("hash after a second registration = %q, want the first %q", got, hashOf(1))
+	}
+}
+
+func testSecretConcurrent(t *testing.T, s store.InstallSecrets) {
+	const writers = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- s.RegisterInstallSecret(context.Background(), "mux", "a", hashOf(i))
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("concurrent RegisterInstallSecret: %v", err)
+		}
+	}
+
+	got := mustHash(t, s, "mux", "a")
+	found := false
+	for i := range writers {
+		found = found || got == hashOf(i)
+	}
+	if !found {
+		t.Errorf("hash after concurrent registrations = %q, want one of the registered hashes", got)
+	}
+	for range 3 {
+		if again := mustHash(t, s, "mux", "a"); again != got {
+			t.Errorf("hash changed from %q to %q after the registrations returned", got, again)
+		}
+	}
+}
+
+func testSecretDelete(t *testing.T, s store.InstallSecrets) {
+	ctx := context.Background()
+	mustRegister(t, s, "mux", "a", hashOf(1))
+	mustRegister(t, s, "mux", "b", hashOf(2))
+
+	if err := s.DeleteInstallSecret(ctx, "mux", "a"); err != nil {
+		t.Fatalf("DeleteInstallSecret(mux, a): %v", err)
+	}
+	if _, err := s.InstallSecretHash(ctx, "mux", "a"); !errors.Is(err, store.ErrSecretNotFound) {
+		t.Errorf("InstallSecretHash after delete = %v, want store.ErrSecretNotFound", err)
+	}
+	if got := mustHash(t, s, "mux", "b"); got != hashOf(2) {
+		t.Errorf("hash of mux/b after deleting mux/a = %q, want %q", got, hashOf(2))
+	}
+	if err := s.DeleteInstallSecret(ctx, "mux", "unknown"); err != nil {
+		t.Errorf("DeleteInstallSecret of an unknown install: %v, want nil", err)
+	}
+
+	mustRegister(t, s, "mux", "a", hashOf(3))
+	if got := mustHash(t, s, "mux", "a"); got != hashOf(3) {
+		t.Errorf("hash registered after delete = %q, want %q", got, hashOf(3))
+	}
+}
+
+func testSecretErrClosed(t *testing.T, s store.Store, secrets store.InstallSecrets) {
+	ctx := context.Background()
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := secrets.RegisterInstallSecret(ctx, "mux", "a", hashOf(1)); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("RegisterInstallSecret after Close = %v, want store.ErrClosed", err)
+	}
+	if _, err := secrets.InstallSecretHash(ctx, "mux", "a"); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("InstallSecretHash after Close = %v, want store.ErrClosed", err)
+	}
+	if err := secrets.DeleteInstallSecret(ctx, "mux", "a"); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("DeleteInstallSecret after Close = %v, want store.ErrClosed", err)
+	}
+}
