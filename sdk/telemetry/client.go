@@ -45,6 +45,8 @@ type Client struct {
 	finalStats Stats
 	closeErr   error
 
+	privacy privacyState // transparency, deletion and notice state
+
 	mu     sync.Mutex // guards the fields below
 	ident  identity
 	haveID bool
@@ -88,6 +90,7 @@ func build(cfg Config) (*Client, error) {
 	}
 	c.spool = newSpool(&cfg, &c.stats)
 	c.sendCtx, c.cancelSends = context.WithCancel(context.Background())
+	c.initPrivacy()
 	c.refresh()
 	return c, nil
 }
@@ -262,7 +265,7 @@ func (c *Client) Close(ctx context.Context) (Stats, error) {
 // refresh evaluates the switches and, once telemetry is enabled, loads the
 // install ID.
 func (c *Client) refresh() Status {
-	st := c.switches.evaluate()
+	st := c.applyNotice(c.switches.evaluate())
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if st.Enabled && !c.haveID {

@@ -70,6 +70,12 @@ type Config struct {
 	// <APP>_E2E=1, which are otherwise treated as switched off. The user's
 	// own opt-outs still win.
 	AllowAutomation bool
+	// RequireNotice keeps telemetry off until the app has shown the privacy
+	// notice of the current catalog and called MarkNoticeShown, and again
+	// whenever the catalog changes. Events captured before are ignored, not
+	// held, so nothing from before the notice is ever sent. false sends
+	// without waiting; Notice still reports when the notice needs showing.
+	RequireNotice bool
 
 	// QueueSize is how many captured events wait in memory for the sender.
 	// When it is full, Capture drops the new event. With the spool off or

@@ -117,6 +117,43 @@
 // failed upload of an outage and the recovery, each dropped batch, and one
 // line per distinct violation.
 //
+// # Seeing and controlling what is sent
+//
+// Pending lists the events waiting in memory and in the spool, each with
+// the exact JSON that will be sent. NextPayload returns the next batch
+// request byte for byte as the sender would post it, or a request with a
+// sample event when nothing is waiting. Switches lists every switch in
+// order with whether it applies. Package telemetrycli turns these, with
+// SetEnabled and Forget, into "telemetry status|show|pending|enable|
+// disable|forget" subcommands for the app's command line.
+//
+// # Deletion
+//
+// While telemetry is enabled, the first batch request the client builds, for
+// an upload or for NextPayload, creates a random 256-bit deletion secret in
+// <Home>/telemetry_secret (mode 0600) beside the install ID. Every batch
+// request carries its SHA-256 as the member "deletion_key_hash", next to
+// api_key and outside the events, and the collector keeps the first hash it
+// gets for the install. Forget drops what is waiting, deletes the spool, the
+// sent log, the ID and the secret, and while telemetry is enabled first
+// posts the ID and the secret to Endpoint+"/api/v1/self/delete", so the
+// collector deletes the install's events. While telemetry is disabled,
+// Forget makes no connection and requires ForgetOptions.LocalOnly when a
+// secret exists, because without the secret the events already sent can no
+// longer be deleted by the user.
+//
+// # Privacy notice
+//
+// Notice returns a notice generated from the catalog: what is sent, where
+// it goes and how to turn it off. Its version is the catalog fingerprint,
+// so it needs showing on the first run and again whenever the catalog
+// changes, until the app calls MarkNoticeShown, which records the version
+// in <Home>/telemetry_notice. With Config.RequireNotice, the notice is a
+// fifth switch: until the current version was shown, Capture ignores
+// events (they are dropped, not held, so nothing captured before the
+// notice is ever sent), and no install ID or secret is created and the
+// spool is not sent.
+//
 // # Concurrency and shutdown
 //
 // All methods are safe for concurrent use. Close is idempotent and bounded

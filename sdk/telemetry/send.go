@@ -85,6 +85,9 @@ type uploader struct {
 	gz       *gzip.Writer
 	body     bytes.Buffer
 	raw      bytes.Buffer
+	// extra, if set, returns JSON members written after api_key, each
+	// starting with a comma, such as the deletion key hash.
+	extra func() string
 }
 
 func newUploader(endpoint, writeKey string, client *http.Client) *uploader {
@@ -97,6 +100,9 @@ func (u *uploader) payload(events [][]byte) []byte {
 	u.raw.Reset()
 	u.raw.WriteString(`{"api_key":`)
 	u.raw.Write(u.writeKey)
+	if u.extra != nil {
+		u.raw.WriteString(u.extra())
+	}
 	u.raw.WriteString(`,"batch":[`)
 	for i, ev := range events {
 		if i > 0 {

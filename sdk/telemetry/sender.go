@@ -78,6 +78,8 @@ func (s *sender) run() {
 			s.poll()
 		case <-s.c.nudge:
 			s.poll()
+		case fn := <-s.c.privacy.inspect:
+			fn(s)
 		case reply := <-s.c.flushReq:
 			s.drainQueue()
 			s.seal()

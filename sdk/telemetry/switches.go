@@ -107,9 +107,9 @@ func newSwitches(cfg *Config) *switches {
 	prefix := envPrefix(cfg.App)
 	s := &switches{
 		getenv:          cfg.Getenv,
-		disableVar:      prefix + "DISABLE_TELEMETRY",
-		e2eVar:          prefix + "E2E",
-		debugVar:        prefix + "TELEMETRY_DEBUG",
+		disableVar:      prefix + DisableVarSuffix,
+		e2eVar:          prefix + E2EVarSuffix,
+		debugVar:        prefix + DebugVarSuffix,
 		allowAutomation: cfg.AllowAutomation,
 		underGoTest:     detectGoTest(),
 		config:          &configWatcher{},
@@ -174,7 +174,7 @@ func (s *switches) evaluate() Status {
 		st.Reasons = append(st.Reasons, automation+", allowed by Config.AllowAutomation")
 	default:
 		st.Reasons = append(st.Reasons, automation+" turns telemetry off (set Config.AllowAutomation to send anyway)")
-		decide("automation", false)
+		decide(SwitchAutomation, false)
 	}
 
 	switch v := s.getenv(s.debugVar); v {
