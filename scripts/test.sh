@@ -21,6 +21,13 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
+# posthog-node, at the version its package-lock.json pins, for the collector's
+# conformance test; the test skips without node and fails without the package.
+if command -v npm >/dev/null 2>&1; then
+  echo "installing posthog-node for internal/server's conformance test"
+  (cd internal/server/testdata/posthog-node && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 if command -v clickhouse-server >/dev/null 2>&1; then
   clickhouse_dir=$(mktemp -d)
   trap 'scripts/clickhouse.sh stop "$clickhouse_dir"; rm -rf "$clickhouse_dir"' EXIT

@@ -7,6 +7,7 @@
 //	candor simulate  send realistic Mux traffic through real SDK clients
 //	candor report    print a collector's overview in the terminal
 //	candor catalog   print an app's event catalog
+//	candor loadgen   measure the collector's ingestion rate over loopback
 //
 // Run "candor COMMAND -h" for a command's flags.
 package main
@@ -34,6 +35,7 @@ var commands = []command{
 	{"simulate", "send realistic Mux traffic through real SDK clients", runSimulate},
 	{"report", "print a collector's overview in the terminal", runReport},
 	{"catalog", "print an app's event catalog", runCatalog},
+	{"loadgen", "measure the collector's ingestion rate over loopback", runLoadgen},
 }
 
 func main() {

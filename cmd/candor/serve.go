@@ -32,6 +32,7 @@ type serveFlags struct {
 	maxBufferedMiB   int64
 	maxDecoding      int
 	requestTimeout   time.Duration
+	maxConnections   int
 }
 
 // Defaults of the serve flags that differ from the collector's defaults.
@@ -68,6 +69,8 @@ func (f *serveFlags) register(fs *flag.FlagSet, defaultData string) {
 	fs.Int64Var(&f.maxBufferedMiB, "max-buffered-mib", collector.DefaultMaxBufferedBytes>>20,
 		"memory in MiB that requests may hold for bodies and decoded payloads before requests get 503")
 	fs.IntVar(&f.maxDecoding, "max-decoding", collector.DefaultMaxDecoding(), "requests that may decode their payloads at once; the default is twice the CPUs, at least 4")
+	fs.IntVar(&f.maxConnections, "max-connections", server.DefaultMaxConnections,
+		"open client connections; further clients wait until one closes")
 	fs.DurationVar(&f.requestTimeout, "request-timeout", collector.DefaultRequestTimeout,
 		"longest time from a request's body to the commit of its events; then 503")
 }
@@ -138,16 +141,17 @@ func (f *serveFlags) start(stderr io.Writer) (*server.Server, error) {
 		return nil, err
 	}
 	return server.New(server.Config{
-		DataDir:       f.data,
-		Listen:        f.listen,
-		WriteKey:      f.writeKey,
-		AdminToken:    f.adminToken,
-		Logger:        logger,
-		Store:         f.store,
-		ClickHouse:    ch,
-		Projects:      f.projects,
-		Retention:     f.retention,
-		MetricsPublic: f.metricsPublic,
+		DataDir:        f.data,
+		Listen:         f.listen,
+		WriteKey:       f.writeKey,
+		AdminToken:     f.adminToken,
+		Logger:         logger,
+		Store:          f.store,
+		ClickHouse:     ch,
+		Projects:       f.projects,
+		Retention:      f.retention,
+		MetricsPublic:  f.metricsPublic,
+		MaxConnections: f.maxConnections,
 		Collector: collector.Config{
 			RateLimit:        f.rateLimit,
 			RateBurst:        f.rateBurst,

@@ -43,15 +43,17 @@ type wireEvent struct {
 	Token            json.RawMessage `json:"token"`
 	DollarToken      json.RawMessage `json:"$token"`
 	APIKey           json.RawMessage `json:"api_key"`
-	Properties       json.RawMessage `json:"properties"`
 	Timestamp        json.RawMessage `json:"timestamp"`
 	Offset           json.RawMessage `json:"offset"`
+	// Properties is decoded in the same pass as the other fields; a value
+	// that is not an object makes json.Unmarshal fail.
+	Properties map[string]any `json:"properties"`
 }
 
 // decodedEvent is one event of a request, decoded but not yet checked.
 type decodedEvent struct {
 	wire    wireEvent
-	props   map[string]any
+	props   map[string]any // wire.Properties; nil when absent or null
 	token   string         // the event's own token, trimmed; "" when absent
 	dropped catalog.Reason // set when the event cannot be decoded
 }
@@ -71,15 +73,11 @@ func decodeEvents(req *rawRequest, maxEventSize int64) []decodedEvent {
 		}
 		raw = bytes.TrimSpace(raw)
 		if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &e.wire) != nil {
+			e.wire = wireEvent{}
 			e.dropped = ReasonInvalidEvent
 			continue
 		}
-		if !isJSONNull(e.wire.Properties) {
-			if e.wire.Properties[0] != '{' || json.Unmarshal(e.wire.Properties, &e.props) != nil {
-				e.dropped = ReasonInvalidEvent
-				continue
-			}
-		}
+		e.props = e.wire.Properties
 		e.token = eventToken(&e.wire, e.props)
 	}
 	return events
@@ -262,19 +260,17 @@ var protocolProperties = []string{
 	"token", "$token", "distinct_id", "$set", "$set_once", "$unset", "$ignore_sent_at", "$ip",
 }
 
-// stripProtocolProperties returns props without protocolProperties and
-// without location properties ($geoip_*, except the $geoip_disable flag).
-// props is not modified.
+// stripProtocolProperties removes protocolProperties and location
+// properties ($geoip_*, except the $geoip_disable flag) from props, in
+// place, and returns props. The map is the event's own decoded copy.
 func stripProtocolProperties(props map[string]any) map[string]any {
-	out := make(map[string]any, len(props))
-	for k, v := range props {
+	for k := range props {
 		if strings.HasPrefix(k, "$geoip_") && k != "$geoip_disable" {
-			continue
+			delete(props, k)
 		}
-		out[k] = v
 	}
 	for _, k := range protocolProperties {
-		delete(out, k)
+		delete(props, k)
 	}
-	return out
+	return props
 }

@@ -3,9 +3,13 @@ package collector
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // rawRequest is a payload split into its events, before authentication.
@@ -35,12 +39,14 @@ func parseRequest(text []byte, rt route, maxDepth, maxMembers int) (*rawRequest,
 	req := &rawRequest{}
 	switch text[0] {
 	case '[':
-		if err := json.Unmarshal(text, &req.events); err != nil {
+		events, err := splitArray(text)
+		if err != nil {
 			return nil, reject(http.StatusBadRequest, codeParsing, "invalid JSON: %v", err)
 		}
+		req.events = events
 	case '{':
-		var object map[string]json.RawMessage
-		if err := json.Unmarshal(text, &object); err != nil {
+		object, err := splitObject(text)
+		if err != nil {
 			return nil, reject(http.StatusBadRequest, codeParsing, "invalid JSON: %v", err)
 		}
 		if err := req.fromObject(object, text, rt); err != nil {
@@ -59,16 +65,141 @@ func parseRequest(text []byte, rt route, maxDepth, maxMembers int) (*rawRequest,
 	return req, nil
 }
 
-func (req *rawRequest) fromObject(object map[string]json.RawMessage, text []byte, rt route) *requestError {
+// topObject is a payload's top-level JSON object: every member's value,
+// except that the elements of an array "batch" are split out instead.
+type topObject struct {
+	members map[string]json.RawMessage // the members other than an array "batch"
+	batch   []json.RawMessage          // the elements of "batch" when it is an array
+	isBatch bool                       // "batch" is present and an array
+}
+
+// splitObject reads a top-level object in one pass over text, so that the
+// events of a batch are validated and copied once. As with json.Unmarshal
+// into a map, the last of repeated members wins.
+func splitObject(text []byte) (*topObject, error) {
+	dec := json.NewDecoder(bytes.NewReader(text))
+	if _, err := dec.Token(); err != nil { // the opening brace
+		return nil, err
+	}
+	obj := &topObject{members: map[string]json.RawMessage{}}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := tok.(string)
+		if key != "batch" {
+			var value json.RawMessage
+			if err := dec.Decode(&value); err != nil {
+				return nil, err
+			}
+			obj.members[key] = value
+			continue
+		}
+		obj.batch, obj.isBatch = nil, false
+		delete(obj.members, key)
+		if err := obj.readBatch(dec); err != nil {
+			return nil, err
+		}
+	}
+	return obj, finish(dec, '}')
+}
+
+// readBatch reads the value of "batch": the elements of an array, or any
+// other value, which is kept in members.
+func (obj *topObject) readBatch(dec *json.Decoder) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	switch tok {
+	case json.Delim('['):
+		for dec.More() {
+			var event json.RawMessage
+			if err := dec.Decode(&event); err != nil {
+				return err
+			}
+			obj.batch = append(obj.batch, event)
+		}
+		_, err = dec.Token() // the closing bracket
+		obj.isBatch = true
+		return err
+	case json.Delim('{'):
+		obj.members["batch"] = json.RawMessage("{}")
+		return skipObject(dec)
+	case nil:
+		obj.members["batch"] = json.RawMessage("null")
+	default:
+		obj.members["batch"] = json.RawMessage(`""`) // a string, number or bool
+	}
+	return nil
+}
+
+// skipObject reads the rest of an object whose opening brace was read.
+func skipObject(dec *json.Decoder) error {
+	for depth := 1; depth > 0; {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
+	return nil
+}
+
+// splitArray reads a top-level array of events in one pass over text.
+func splitArray(text []byte) ([]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(text))
+	if _, err := dec.Token(); err != nil { // the opening bracket
+		return nil, err
+	}
+	var events []json.RawMessage
+	for dec.More() {
+		var event json.RawMessage
+		if err := dec.Decode(&event); err != nil {
+			return nil, err
+		}
+		events = append(events, event)
+	}
+	return events, finish(dec, ']')
+}
+
+// finish reads the closing delimiter of the top-level value and fails when
+// the payload ends before it or anything but white space follows it.
+func finish(dec *json.Decoder, closing json.Delim) error {
+	tok, err := dec.Token()
+	switch {
+	case err == io.EOF:
+		return io.ErrUnexpectedEOF
+	case err != nil:
+		return err
+	case tok != closing:
+		return fmt.Errorf("unexpected %v at the end of the top-level value", tok)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("invalid data after the top-level value")
+	}
+	return nil
+}
+
+func (req *rawRequest) fromObject(obj *topObject, text []byte, rt route) *requestError {
+	object := obj.members
 	apiKey, hasAPIKey := jsonString(object["api_key"])
 	token, hasToken := jsonString(object["token"])
-	batch, hasBatch := object["batch"]
+	_, hasBatch := object["batch"]
+	hasBatch = hasBatch || obj.isBatch
 
 	switch {
 	case hasBatch && (hasAPIKey || hasToken):
-		if err := json.Unmarshal(batch, &req.events); err != nil || isJSONNull(batch) {
+		if !obj.isBatch {
 			return reject(http.StatusBadRequest, codeParsing, `"batch" is not an array of events`)
 		}
+		req.events = obj.batch
 		for _, t := range []string{apiKey, token} {
 			if t = strings.TrimSpace(t); t != "" {
 				req.tokens = append(req.tokens, t)
@@ -144,6 +275,13 @@ func checkJSONLimits(text []byte, maxDepth, maxMembers int) *requestError {
 func jsonString(raw json.RawMessage) (s string, ok bool) {
 	if len(raw) == 0 || raw[0] != '"' {
 		return "", false
+	}
+	// raw is valid JSON, so a string without escapes is its own value when
+	// it is valid UTF-8; json.Unmarshal would replace invalid bytes.
+	if len(raw) >= 2 && raw[len(raw)-1] == '"' {
+		if inner := raw[1 : len(raw)-1]; bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+			return string(inner), true
+		}
 	}
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "", false

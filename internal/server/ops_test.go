@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -394,5 +395,37 @@ func TestTokensNeverLogged(t *testing.T) {
 		if strings.Contains(text, secret) {
 			t.Errorf("the logs contain the token %q:\n%s", secret, text)
 		}
+	}
+}
+
+func TestMaxConnectionsMakesClientsWait(t *testing.T) {
+	srv := startServer(t, Config{WriteKey: testWriteKey, AdminToken: testAdminToken, MaxConnections: 2})
+	addr := strings.TrimPrefix(srv.URL(), "http://")
+	var idle []net.Conn
+	for range 2 {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		idle = append(idle, conn)
+	}
+
+	client := &http.Client{Timeout: 300 * time.Millisecond, Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	if resp, err := client.Get(srv.URL() + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("GET /healthz with 2 of 2 connections open = %d, want a timeout", resp.StatusCode)
+	}
+
+	idle[0].Close()
+	client.Timeout = 5 * time.Second
+	resp, err := client.Get(srv.URL() + "/healthz")
+	if err != nil {
+		t.Fatalf("GET /healthz after a connection closed: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /healthz = %d, want 200", resp.StatusCode)
 	}
 }

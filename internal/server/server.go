@@ -92,6 +92,10 @@ type Config struct {
 	// on a trusted network. When false, /metrics requires the admin token
 	// as a Bearer token.
 	MetricsPublic bool
+	// MaxConnections bounds the open client connections
+	// (DefaultMaxConnections when zero). Further clients wait until a
+	// connection closes.
+	MaxConnections int
 }
 
 // The storage backends of Config.Store.
@@ -174,6 +178,12 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("server: the write key of project %q equals the admin token: give them different values", p.Name)
 		}
 	}
+	if cfg.MaxConnections < 0 {
+		return nil, fmt.Errorf("server: negative MaxConnections %d: use 0 for the default of %d or a positive number", cfg.MaxConnections, DefaultMaxConnections)
+	}
+	if cfg.MaxConnections == 0 {
+		cfg.MaxConnections = DefaultMaxConnections
+	}
 	if cfg.Retention < 0 {
 		return nil, fmt.Errorf("server: negative retention %s: use 0 to keep events forever or a positive duration", cfg.Retention)
 	}
@@ -199,7 +209,7 @@ func New(cfg Config) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("listen on %q: %w (pick a free address with --listen)", cfg.Listen, err)
 	}
-	s.listener = ln
+	s.listener = newLimitListener(ln, cfg.MaxConnections)
 	return s, nil
 }
 

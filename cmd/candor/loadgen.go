@@ -1,0 +1,516 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+const loadgenSynopsis = `[--duration 10s] [--concurrency 8] [--single-concurrency 64] [--batch 100] [--overload 10] [--phases LIST]
+
+Measure the collector's ingestion over loopback. loadgen starts candor serve
+as child processes on fresh temporary data folders (this executable, with
+--rate-limit 0) and runs these phases, each for --duration after a second of
+warm-up:
+
+  batch     gzip batches of --batch events to /batch/, against --store null
+            (HTTP and decoding only) and against DuckDB (durable commits)
+  single    one event per request to /i/v0/e/, against null and DuckDB
+  overload  gzip batches offered at --overload times the DuckDB batch rate,
+            open loop; reports the server's peak RSS (VmHWM)
+
+A 200 response counts its events; with DuckDB a 200 comes after the commit,
+so the rate is of durable events. loadgen checks the DuckDB totals through
+/api/v1/overview afterwards.`
+
+// loadgenFlags are the settings of one loadgen run.
+type loadgenFlags struct {
+	duration          time.Duration
+	concurrency       int
+	singleConcurrency int
+	batchSize         int
+	overload          float64
+	phases            string
+	candor            string
+}
+
+func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("loadgen", loadgenSynopsis, stderr)
+	var f loadgenFlags
+	fs.DurationVar(&f.duration, "duration", 10*time.Second, "measured length of each phase")
+	fs.IntVar(&f.concurrency, "concurrency", 8, "client workers that send batches, each waiting for its response")
+	fs.IntVar(&f.singleConcurrency, "single-concurrency", 64, "client workers that send single events")
+	fs.IntVar(&f.batchSize, "batch", 100, "events per batch request")
+	fs.Float64Var(&f.overload, "overload", 10, "offered load of the overload phase, as a multiple of the measured DuckDB batch rate")
+	fs.StringVar(&f.phases, "phases", "batch,single,overload", "comma-separated phases to run: batch, single, overload")
+	fs.StringVar(&f.candor, "candor", "", "candor executable to run as the server (default: this executable)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if f.duration <= 0 || f.concurrency <= 0 || f.singleConcurrency <= 0 || f.batchSize <= 0 || f.overload <= 0 {
+		return errors.New("invalid flags: --duration, --concurrency, --single-concurrency, --batch and --overload must be positive")
+	}
+	exe := f.candor
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return fmt.Errorf("find the candor executable: %w (pass --candor PATH)", err)
+		}
+	}
+	phases := map[string]bool{}
+	for _, p := range strings.Split(f.phases, ",") {
+		p = strings.TrimSpace(p)
+		if p != "batch" && p != "single" && p != "overload" {
+			return fmt.Errorf("invalid phase %q in --phases: use batch, single or overload", p)
+		}
+		phases[p] = true
+	}
+
+	fmt.Fprintf(stdout, "machine: %d CPUs, %s; load average %s\n", runtime.NumCPU(), cpuModel(), loadAverage())
+	fmt.Fprintf(stdout, "%-28s %-7s %8s %11s %11s %8s %8s %10s  %s\n",
+		"phase", "store", "clients", "events/s", "requests/s", "p50", "p99", "RSS peak", "responses")
+
+	lg := &loadgen{exe: exe, flags: f, stdout: stdout}
+	var batchRate float64
+	if phases["batch"] || phases["overload"] {
+		if phases["batch"] {
+			if _, err := lg.closedLoop(ctx, "batch (gzip)", "null", f.concurrency, lg.batchBody); err != nil {
+				return err
+			}
+		}
+		res, err := lg.closedLoop(ctx, "batch (gzip)", "duckdb", f.concurrency, lg.batchBody)
+		if err != nil {
+			return err
+		}
+		batchRate = res.eventsPerSecond()
+	}
+	if phases["single"] {
+		for _, store := range []string{"null", "duckdb"} {
+			if _, err := lg.closedLoop(ctx, "single event", store, f.singleConcurrency, lg.singleBody); err != nil {
+				return err
+			}
+		}
+	}
+	if phases["overload"] {
+		if err := lg.openLoop(ctx, batchRate*f.overload); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "load average after: %s\n", loadAverage())
+	return nil
+}
+
+// loadgen runs the phases of one loadgen command.
+type loadgen struct {
+	exe    string
+	flags  loadgenFlags
+	stdout io.Writer
+	nextID atomic.Uint64
+}
+
+// loadWriteKey and loadAdminToken are the keys of the servers loadgen
+// starts.
+const (
+	loadWriteKey   = "phc_loadgen_write_key"
+	loadAdminToken = "cadm_loadgen_admin_token"
+)
+
+// phaseResult sums the responses of one phase.
+type phaseResult struct {
+	elapsed   time.Duration
+	events    int64 // events of 200 responses
+	requests  int64
+	responses map[string]int64 // by status code, or "error"
+	latencies []time.Duration  // of 200 responses
+}
+
+func (r *phaseResult) eventsPerSecond() float64 { return float64(r.events) / r.elapsed.Seconds() }
+
+func (r *phaseResult) add(o *phaseResult) {
+	r.events += o.events
+	r.requests += o.requests
+	for k, v := range o.responses {
+		r.responses[k] += v
+	}
+	r.latencies = append(r.latencies, o.latencies...)
+}
+
+// bodyFunc returns one request: its path, body, Content-Encoding and the
+// number of events in it.
+type bodyFunc func(rng *rand.Rand) (path string, body []byte, encoding string, events int)
+
+// closedLoop starts a server with the given store, lets workers send
+// requests back to back for the warm-up and then for the measured duration,
+// and prints one line.
+func (lg *loadgen) closedLoop(ctx context.Context, phase, store string, workers int, next bodyFunc) (*phaseResult, error) {
+	srv, err := startLoadServer(lg.exe, store)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop()
+
+	client := loadClient(workers)
+	defer client.CloseIdleConnections()
+	warmup := time.Now().Add(time.Second)
+	deadline := warmup.Add(lg.flags.duration)
+
+	total := &phaseResult{responses: map[string]int64{}}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(i), uint64(time.Now().UnixNano())))
+			res := &phaseResult{responses: map[string]int64{}}
+			for ctx.Err() == nil && time.Now().Before(deadline) {
+				path, body, encoding, n := next(rng)
+				start := time.Now()
+				status := post(ctx, client, srv.url+path, body, encoding)
+				if start.Before(warmup) {
+					continue
+				}
+				res.requests++
+				res.responses[status]++
+				if status == "200" {
+					res.events += int64(n)
+					res.latencies = append(res.latencies, time.Since(start))
+				}
+			}
+			mu.Lock()
+			total.add(res)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	total.elapsed = lg.flags.duration
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+
+	if store == "duckdb" {
+		if err := srv.checkStored(total.events); err != nil {
+			return nil, err
+		}
+	}
+	lg.printLine(phase, store, strconv.Itoa(workers), total, srv.peakRSS())
+	return total, nil
+}
+
+// openLoop offers gzip batches at rate events per second, whatever the
+// responses, to a DuckDB server, and prints one line with its peak RSS. The
+// batches come from a pool, so later sends repeat uuids and count as
+// duplicates.
+func (lg *loadgen) openLoop(ctx context.Context, rate float64) error {
+	srv, err := startLoadServer(lg.exe, "duckdb")
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+
+	const maxInFlight = 2048
+	rng := rand.New(rand.NewPCG(7, uint64(time.Now().UnixNano())))
+	pool := make([][]byte, 512)
+	for i := range pool {
+		_, pool[i], _, _ = lg.batchBody(rng)
+	}
+	client := loadClient(maxInFlight)
+	defer client.CloseIdleConnections()
+
+	requestRate := rate / float64(lg.flags.batchSize)
+	total := &phaseResult{responses: map[string]int64{}}
+	var mu sync.Mutex
+	var inFlight atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(lg.flags.duration)
+	launched, skipped := 0, 0
+	ticker := time.NewTicker(2 * time.Millisecond)
+	for now := range ticker.C {
+		if ctx.Err() != nil || now.After(deadline) {
+			break
+		}
+		due := int(now.Sub(start).Seconds()*requestRate) - launched - skipped
+		for range due {
+			if inFlight.Load() >= maxInFlight {
+				skipped++
+				continue
+			}
+			body := pool[launched%len(pool)]
+			launched++
+			inFlight.Add(1)
+			wg.Go(func() {
+				defer inFlight.Add(-1)
+				sent := time.Now()
+				status := post(ctx, client, srv.url+"/batch/", body, "gzip")
+				mu.Lock()
+				defer mu.Unlock()
+				total.requests++
+				total.responses[status]++
+				if status == "200" {
+					total.events += int64(lg.flags.batchSize)
+					total.latencies = append(total.latencies, time.Since(sent))
+				}
+			})
+		}
+	}
+	ticker.Stop()
+	wg.Wait()
+	total.elapsed = time.Since(start)
+	if skipped > 0 {
+		total.responses["not sent (client at "+strconv.Itoa(maxInFlight)+" in flight)"] = int64(skipped)
+	}
+	phase := fmt.Sprintf("overload %.0fx (%.0f ev/s)", lg.flags.overload, rate)
+	lg.printLine(phase, "duckdb", "open", total, srv.peakRSS())
+	return nil
+}
+
+func (lg *loadgen) printLine(phase, store, clients string, r *phaseResult, rss int64) {
+	slices.Sort(r.latencies)
+	percentile := func(p float64) string {
+		if len(r.latencies) == 0 {
+			return "-"
+		}
+		return r.latencies[int(p*float64(len(r.latencies)-1))].Round(100 * time.Microsecond).String()
+	}
+	keys := make([]string, 0, len(r.responses))
+	for k := range r.responses {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var responses []string
+	for _, k := range keys {
+		responses = append(responses, fmt.Sprintf("%s:%d", k, r.responses[k]))
+	}
+	fmt.Fprintf(lg.stdout, "%-28s %-7s %8s %11.0f %11.0f %8s %8s %7d MiB  %s\n",
+		phase, store, clients, r.eventsPerSecond(), float64(r.requests)/r.elapsed.Seconds(),
+		percentile(0.5), percentile(0.99), rss>>20, strings.Join(responses, " "))
+}
+
+// batchBody returns a gzip batch of batchSize Mux events with new uuids.
+func (lg *loadgen) batchBody(rng *rand.Rand) (string, []byte, string, int) {
+	var raw bytes.Buffer
+	raw.WriteString(`{"api_key":"` + loadWriteKey + `","batch":[`)
+	for i := range lg.flags.batchSize {
+		if i > 0 {
+			raw.WriteByte(',')
+		}
+		lg.writeEvent(&raw, rng)
+	}
+	raw.WriteString("]}")
+
+	var zipped bytes.Buffer
+	zw := gzipWriters.Get().(*gzip.Writer)
+	zw.Reset(&zipped)
+	zw.Write(raw.Bytes())
+	zw.Close()
+	gzipWriters.Put(zw)
+	return "/batch/", zipped.Bytes(), "gzip", lg.flags.batchSize
+}
+
+// singleBody returns one Mux event as a single-event request.
+func (lg *loadgen) singleBody(rng *rand.Rand) (string, []byte, string, int) {
+	var raw bytes.Buffer
+	lg.writeEvent(&raw, rng)
+	body := raw.Bytes()
+	// The event object gets the key as its first member.
+	body = append([]byte(`{"api_key":"`+loadWriteKey+`",`), body[1:]...)
+	return "/i/v0/e/", body, "", 1
+}
+
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	return zw
+}}
+
+// loadEvents are the Mux events loadgen sends, as JSON properties. Each
+// passes the Mux catalog.
+var loadEvents = []struct{ name, properties string }{
+	{"message_sent", `{"workspaceId":"0b9f7c1e-3f4a-4c2b-9d8e-1a2b3c4d5e6f","model":"anthropic/claude-sonnet-4-5","agentId":"exec",` +
+		`"message_length_b2":512,"runtimeType":"worktree","frontendPlatform":{"userAgent":"Chrome 131 (macOS)","platform":"macOS"},"thinkingLevel":"medium"}`},
+	{"command_used", `{"command":"compact"}`},
+	{"stream_completed", `{"model":"openai/gpt-5","wasInterrupted":false,"duration_b2":16,"output_tokens_b2":2048}`},
+	{"app_started", `{"isFirstLaunch":false,"vimModeEnabled":true}`},
+}
+
+// writeEvent writes one event with a new uuid, an install ID out of 1,000
+// and the base properties a Mux backend sends.
+func (lg *loadgen) writeEvent(b *bytes.Buffer, rng *rand.Rand) {
+	e := loadEvents[rng.IntN(len(loadEvents))]
+	id := lg.nextID.Add(1)
+	fmt.Fprintf(b, `{"event":"%s","distinct_id":"5b0e1c7e-8a41-4f5e-9d0a-%012d","uuid":"%08x-%04x-4%03x-8%03x-%012x",`+
+		`"timestamp":"%s","properties":`, e.name, rng.IntN(1000), rng.Uint32(), rng.IntN(1<<16), rng.IntN(1<<12), rng.IntN(1<<12), id,
+		time.Now().UTC().Format(time.RFC3339Nano))
+	props := e.properties[:len(e.properties)-1] +
+		`,"version":"1.4.2","backend_platform":"linux","$lib":"candor-loadgen","$lib_version":"1.0.0","$geoip_disable":true}`
+	b.WriteString(props)
+	b.WriteByte('}')
+}
+
+func loadClient(conns int) *http.Client {
+	return &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			MaxIdleConns:        conns,
+			MaxIdleConnsPerHost: conns,
+			DisableCompression:  true,
+		},
+	}
+}
+
+// post sends one request and returns its status code, or "error".
+func post(ctx context.Context, client *http.Client, url string, body []byte, encoding string) string {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return "error"
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if encoding != "" {
+		req.Header.Set("Content-Encoding", encoding)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "error"
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return strconv.Itoa(resp.StatusCode)
+}
+
+// loadServer is a candor serve child process on a temporary data folder.
+type loadServer struct {
+	cmd     *exec.Cmd
+	url     string
+	dataDir string
+	exited  chan error
+}
+
+func startLoadServer(exe, store string) (*loadServer, error) {
+	dataDir, err := os.MkdirTemp("", "candor-loadgen-")
+	if err != nil {
+		return nil, err
+	}
+	s := &loadServer{dataDir: dataDir, exited: make(chan error, 1)}
+	s.cmd = exec.Command(exe, "serve", "--data", dataDir, "--listen", "127.0.0.1:0", "--store", store,
+		"--write-key", loadWriteKey, "--admin-token", loadAdminToken, "--rate-limit", "0", "--log-level", "warn")
+	s.cmd.Stderr = os.Stderr
+	stdout, err := s.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.cmd.Start(); err != nil {
+		os.RemoveAll(dataDir)
+		return nil, fmt.Errorf("start candor serve: %w", err)
+	}
+
+	urls := make(chan string, 1)
+	go func() {
+		scanner := bufio.NewScanner(stdout)
+		for scanner.Scan() {
+			if rest, ok := strings.CutPrefix(scanner.Text(), "Collector:"); ok {
+				urls <- strings.TrimSuffix(strings.TrimSpace(rest), "/batch/")
+			}
+		}
+		s.exited <- s.cmd.Wait()
+	}()
+	select {
+	case s.url = <-urls:
+		return s, nil
+	case err := <-s.exited:
+		os.RemoveAll(dataDir)
+		return nil, fmt.Errorf("candor serve exited before it served: %v", err)
+	case <-time.After(30 * time.Second):
+		s.cmd.Process.Kill()
+		os.RemoveAll(dataDir)
+		return nil, errors.New("candor serve printed no URL within 30s")
+	}
+}
+
+// peakRSS returns the server's peak resident set size (VmHWM) in bytes, or
+// 0 where /proc is missing.
+func (s *loadServer) peakRSS() int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kib, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kib << 10
+		}
+	}
+	return 0
+}
+
+// checkStored compares the server's stored total with the events that got
+// a 200, which must all be there.
+func (s *loadServer) checkStored(acked int64) error {
+	req, _ := http.NewRequest(http.MethodGet, s.url+"/api/v1/overview", nil)
+	req.Header.Set("Authorization", "Bearer "+loadAdminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("read overview: %w", err)
+	}
+	defer resp.Body.Close()
+	var ov struct {
+		TotalEvents int64 `json:"total_events"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&ov); err != nil {
+		return fmt.Errorf("read overview: %w", err)
+	}
+	if ov.TotalEvents < acked {
+		return fmt.Errorf("the store holds %d events but %d were acknowledged", ov.TotalEvents, acked)
+	}
+	return nil
+}
+
+func (s *loadServer) stop() {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(30 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.exited
+	}
+	os.RemoveAll(s.dataDir)
+}
+
+func cpuModel() string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "model name"); ok {
+			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(rest), ":"))
+		}
+	}
+	return runtime.GOARCH
+}
+
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	fields := strings.Fields(string(data))
+	if len(fields) < 3 {
+		return "unknown"
+	}
+	return strings.Join(fields[:3], " ")
+}

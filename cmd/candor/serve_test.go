@@ -1,0 +1,62 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestParseRetention(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+	}{
+		{"0", 0},
+		{"400d", 400 * 24 * time.Hour},
+		{"1.5d", 36 * time.Hour},
+		{"36h", 36 * time.Hour},
+		{"90m", 90 * time.Minute},
+	}
+	for _, tt := range tests {
+		got, err := parseRetention(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("parseRetention(%q) = %s, %v; want %s", tt.in, got, err, tt.want)
+		}
+	}
+	for _, in := range []string{"", "-1d", "400", "d", "1y", "1e300d"} {
+		if _, err := parseRetention(in); err == nil {
+			t.Errorf("parseRetention(%q) succeeded, want an error", in)
+		}
+	}
+}
+
+func TestProjectFlag(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "shop:catalog.json")
+	if err := os.WriteFile(file, []byte(`{"app":"shop","events":[{"name":"order_placed","properties":[]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	var f serveFlags
+	if err := f.addProject("shop=" + file + ":phc_shop"); err != nil {
+		t.Fatalf("addProject: %v", err)
+	}
+	if len(f.projects) != 1 {
+		t.Fatalf("projects = %d, want 1", len(f.projects))
+	}
+	p := f.projects[0]
+	if p.Name != "shop" || p.WriteKey != "phc_shop" || p.Catalog.App != "shop" {
+		t.Errorf("project = %q key %q catalog %q, want shop, phc_shop, shop", p.Name, p.WriteKey, p.Catalog.App)
+	}
+	if _, ok := p.Catalog.Lookup("order_placed"); !ok {
+		t.Error("the catalog lacks order_placed")
+	}
+
+	for _, bad := range []string{"shop", "shop=" + file, "=" + file + ":k", "shop=" + file + ":", "a b=" + file + ":k",
+		"shop=" + filepath.Join(dir, "missing.json") + ":k"} {
+		if err := f.addProject(bad); err == nil {
+			t.Errorf("addProject(%q) succeeded, want an error", bad)
+		}
+	}
+}
