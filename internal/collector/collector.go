@@ -173,6 +173,8 @@ type Collector struct {
 	pending       *budget
 	commitLatency prometheus.Histogram
 
+	selfDelete selfDeleteState
+
 	// mu guards closed and the Add calls of inflight, so that Close's Wait
 	// never races with a request that starts.
 	mu        sync.Mutex

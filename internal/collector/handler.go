@@ -160,6 +160,7 @@ func (c *Collector) decode(ctx context.Context, r *http.Request, rt route, body 
 		sentAt = querySentAt(query)
 	}
 	out = checkEvents(eventContext{project: p, now: now, sentAt: sentAt, engage: req.engage}, decoded)
+	c.registerDeletionKeys(ctx, p, req.deletionKeyHash, out.events)
 	return p, out, len(decoded), nil
 }
 

@@ -18,6 +18,8 @@ type rawRequest struct {
 	sentAt time.Time // batch-level sent_at; zero when absent or invalid
 	engage bool      // a single object without "event" sent to /engage
 	events []json.RawMessage
+	// deletionKeyHash is the batch-level DeletionKeyHashField; "" when absent.
+	deletionKeyHash string
 }
 
 // parseRequest reads the JSON union of PostHog's v0 protocol. It tries the
@@ -208,6 +210,7 @@ func (req *rawRequest) fromObject(obj *topObject, text []byte, rt route) *reques
 		if s, ok := jsonString(object["sent_at"]); ok {
 			req.sentAt, _ = parseTimeString(s)
 		}
+		req.deletionKeyHash, _ = jsonString(object[DeletionKeyHashField])
 	case object["event"] != nil:
 		req.events = []json.RawMessage{text}
 	case rt.engage:

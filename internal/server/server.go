@@ -254,6 +254,7 @@ func (s *Server) buildHandlers() error {
 	routes.HandleFunc("GET /readyz", s.serveReadyz)
 	routes.Handle("GET /metrics", s.metricsHandler(registry))
 	routes.Handle("DELETE /api/v1/installs/{distinct_id}", s.requireAdmin(http.HandlerFunc(s.serveDeleteInstall)))
+	routes.Handle("POST "+collector.SelfDeletePath, col.SelfDeleteHandler())
 	routes.Handle("/", dash)
 
 	s.httpServer = &http.Server{

@@ -1,0 +1,239 @@
+package collector
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/candor-dev/candor/internal/store"
+)
+
+// Self-service deletion. A candor SDK keeps a random deletion secret per
+// install and sends its hex SHA-256 with every batch as the request member
+// DeletionKeyHashField. The collector reads that member before the catalog
+// checks the events, so it never becomes an event property, and registers
+// the hash for each install of the batch's stored events. The first hash
+// registered for an install wins. A request to SelfDeletePath that carries
+// the write key, the install ID and the secret itself deletes the
+// install's events.
+//
+// NOTE: a batch registers its hash for every distinct_id among its stored
+// events. A client that sends the first batch of someone else's install ID
+// would register its own hash, but install IDs are random UUIDs that only
+// the install and the collector's operator see.
+const (
+	// SelfDeletePath is the path of self-service deletion:
+	// POST {"api_key", "distinct_id", "secret"}.
+	SelfDeletePath = "/api/v1/self/delete"
+	// DeletionKeyHashField is the member of a batch request that carries
+	// the hex SHA-256 of the install's deletion secret.
+	DeletionKeyHashField = "deletion_key_hash"
+)
+
+// Error codes of self-service deletion, beside those of capture requests.
+const (
+	codeInstallNotFound = "install_not_found"
+	codeSecretMismatch  = "secret_mismatch"
+	codeNotSupported    = "not_supported"
+)
+
+// maxSelfDeleteBody caps the body of a deletion request, which holds three
+// short strings.
+const maxSelfDeleteBody = 4 << 10
+
+// maxRegisteredInstalls bounds the set of installs whose registration the
+// collector remembers. When the set is full, the collector clears it and
+// registers each install once more, which the store ignores.
+const maxRegisteredInstalls = 100_000
+
+// selfDeleteState is the collector's state for self-service deletion.
+type selfDeleteState struct {
+	mu         sync.Mutex
+	registered map[string]bool // project + "\x00" + distinct_id whose hash is stored
+
+	registerLog logLimiter
+	deleteLog   logLimiter
+}
+
+// isDeletionKeyHash reports whether s has the form of a hex SHA-256.
+func isDeletionKeyHash(s string) bool {
+	if len(s) != 2*sha256.Size {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func installKey(project, distinctID string) string {
+	return project + "\x00" + distinctID
+}
+
+// registerDeletionKeys stores hash for every install of events that this
+// process has not registered yet. A failure is logged and not returned:
+// the events are valid either way, and the SDK sends the hash again with
+// its next batch.
+func (c *Collector) registerDeletionKeys(ctx context.Context, p *project, hash string, events []store.Event) {
+	if hash == "" || len(events) == 0 {
+		return
+	}
+	secrets, ok := c.store.(store.InstallSecrets)
+	if !ok || !isDeletionKeyHash(hash) {
+		return
+	}
+	sd := &c.selfDelete
+	for _, id := range newInstalls(sd, p.name, events) {
+		if err := secrets.RegisterInstallSecret(ctx, p.name, id, hash); err != nil {
+			sd.registerLog.log(c.logger, "register deletion key failed; the next batch of the install retries",
+				"project", p.name, "err", err)
+			continue
+		}
+		sd.mu.Lock()
+		if len(sd.registered) >= maxRegisteredInstalls {
+			clear(sd.registered)
+		}
+		sd.registered[installKey(p.name, id)] = true
+		sd.mu.Unlock()
+	}
+}
+
+// newInstalls returns the distinct installs of events not registered yet.
+func newInstalls(sd *selfDeleteState, project string, events []store.Event) []string {
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	if sd.registered == nil {
+		sd.registered = map[string]bool{}
+	}
+	var ids []string
+	seen := map[string]bool{}
+	for _, e := range events {
+		if seen[e.DistinctID] || sd.registered[installKey(project, e.DistinctID)] {
+			continue
+		}
+		seen[e.DistinctID] = true
+		ids = append(ids, e.DistinctID)
+	}
+	return ids
+}
+
+// selfDeleteRequest is the body of a deletion request.
+type selfDeleteRequest struct {
+	APIKey     string `json:"api_key"`
+	DistinctID string `json:"distinct_id"`
+	Secret     string `json:"secret"`
+}
+
+// SelfDeleteHandler returns the handler of SelfDeletePath. It responds
+// 200 {"deleted": n} after deleting the install's events, 403 when the
+// secret's SHA-256 differs from the registered hash, 404 with code
+// install_not_found when no hash is registered for the install, 401 for an
+// unknown write key, 400 for a malformed body, and 501 when the store keeps
+// no hashes.
+func (c *Collector) SelfDeleteHandler() http.Handler {
+	return http.HandlerFunc(c.serveSelfDelete)
+}
+
+func (c *Collector) serveSelfDelete(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		c.writeError(w, reject(http.StatusMethodNotAllowed, codeMethodNotAllowed, "method %s is not allowed: use POST", r.Method))
+		return
+	}
+	if !c.enter() {
+		c.writeError(w, reject(http.StatusServiceUnavailable, codeUnavailable, "collector is shutting down"))
+		return
+	}
+	defer c.inflight.Done()
+
+	secrets, ok := c.store.(store.InstallSecrets)
+	if !ok {
+		c.writeError(w, reject(http.StatusNotImplemented, codeNotSupported, "this collector's store keeps no deletion keys: ask its operator to delete the install"))
+		return
+	}
+	req, rerr := readSelfDeleteRequest(w, r)
+	if rerr != nil {
+		c.writeError(w, rerr)
+		return
+	}
+	p := c.findProject(strings.TrimSpace(req.APIKey))
+	if p == nil {
+		c.writeError(w, reject(http.StatusUnauthorized, codeKeyUnknown, "write key is not known to this collector"))
+		return
+	}
+	if rerr := c.checkRateLimit(p, 1); rerr != nil {
+		c.writeError(w, rerr)
+		return
+	}
+
+	deleted, rerr := c.deleteOwnInstall(r.Context(), secrets, p, req)
+	if rerr != nil {
+		c.writeError(w, rerr)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int64{"deleted": deleted})
+}
+
+func readSelfDeleteRequest(w http.ResponseWriter, r *http.Request) (selfDeleteRequest, *requestError) {
+	var req selfDeleteRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxSelfDeleteBody))
+	if err := dec.Decode(&req); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return req, reject(http.StatusRequestEntityTooLarge, codeTooLarge, "body is over the limit of %d bytes", maxSelfDeleteBody)
+		}
+		return req, reject(http.StatusBadRequest, codeParsing, `invalid JSON: send {"api_key", "distinct_id", "secret"}`)
+	}
+	switch {
+	case strings.TrimSpace(req.APIKey) == "":
+		return req, reject(http.StatusUnauthorized, codeKeyRequired, "request has no api_key: send the project's write key")
+	case req.DistinctID == "":
+		return req, reject(http.StatusBadRequest, codeParsing, "missing distinct_id: send the install ID")
+	case req.Secret == "":
+		return req, reject(http.StatusBadRequest, codeParsing, "missing secret: send the install's deletion secret")
+	}
+	return req, nil
+}
+
+// deleteOwnInstall checks the secret against the registered hash in
+// constant time and deletes the install's events and its hash.
+func (c *Collector) deleteOwnInstall(ctx context.Context, secrets store.InstallSecrets, p *project, req selfDeleteRequest) (int64, *requestError) {
+	stored, err := secrets.InstallSecretHash(ctx, p.name, req.DistinctID)
+	if errors.Is(err, store.ErrSecretNotFound) {
+		return 0, reject(http.StatusNotFound, codeInstallNotFound, "no deletion key is registered for this install")
+	}
+	if err != nil {
+		c.selfDelete.deleteLog.log(c.logger, "self-service deletion failed: reading the deletion key", "project", p.name, "err", err)
+		return 0, reject(http.StatusServiceUnavailable, codeUnavailable, "reading the deletion key failed; retry later")
+	}
+	sum := sha256.Sum256([]byte(req.Secret))
+	given := hex.EncodeToString(sum[:])
+	if subtle.ConstantTimeCompare([]byte(given), []byte(stored)) != 1 {
+		c.logger.Debug("self-service deletion rejected: wrong secret", "project", p.name)
+		return 0, reject(http.StatusForbidden, codeSecretMismatch, "the secret does not match the install's deletion key")
+	}
+
+	deleted, err := c.store.DeleteInstall(ctx, p.name, req.DistinctID)
+	if err != nil {
+		c.selfDelete.deleteLog.log(c.logger, "self-service deletion failed", "project", p.name, "err", err)
+		return 0, reject(http.StatusServiceUnavailable, codeUnavailable, "deleting the install's events failed; retry later")
+	}
+	if err := secrets.DeleteInstallSecret(ctx, p.name, req.DistinctID); err != nil {
+		c.selfDelete.deleteLog.log(c.logger, "deleting the deletion key failed after the install's events were deleted", "project", p.name, "err", err)
+	}
+	c.selfDelete.mu.Lock()
+	delete(c.selfDelete.registered, installKey(p.name, req.DistinctID))
+	c.selfDelete.mu.Unlock()
+	// The install ID is not logged: the log outlives the deletion.
+	c.logger.Info("install deleted by its owner", "project", p.name, "deleted", deleted)
+	return deleted, nil
+}
