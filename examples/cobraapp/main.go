@@ -1,0 +1,140 @@
+// Command cobraapp is a small app built with cobra that adds candor's
+// telemetry commands to its command line:
+//
+//	cobraapp work                  capture an event, as the app's real work would
+//	cobraapp telemetry status      whether telemetry is on, and why
+//	cobraapp telemetry show        the exact next request
+//	cobraapp telemetry pending     what waits to be sent
+//	cobraapp telemetry enable      save the choice to send
+//	cobraapp telemetry disable     save the choice not to send
+//	cobraapp telemetry forget      delete this install's data here and on the collector
+//
+// It sends the Mux catalog's events to the collector at
+// $CANDOR_ENDPOINT (default http://127.0.0.1:8787) with the write key
+// $CANDOR_WRITE_KEY, and keeps its files in ~/.cobraapp. Start a collector
+// with "candor serve" and pass the write key it prints.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/candor-dev/candor/sdk/mux"
+	"github.com/candor-dev/candor/sdk/telemetry"
+	"github.com/candor-dev/candor/sdk/telemetrycli"
+)
+
+// appName prefixes the environment switches, such as
+// COBRAAPP_DISABLE_TELEMETRY, and names the home folder ~/.cobraapp.
+const appName = "cobraapp"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "cobraapp:", err)
+		os.Exit(1)
+	}
+}
+
+// run builds the telemetry client and executes the command line args.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg := telemetry.Config{
+		App:      appName,
+		Catalog:  mux.Catalog(),
+		Endpoint: getenv("CANDOR_ENDPOINT"),
+		WriteKey: getenv("CANDOR_WRITE_KEY"),
+		Home:     getenv("COBRAAPP_HOME"),
+		Version:  "0.1.0",
+		Getenv:   getenv,
+	}
+	if cfg.Endpoint == "" {
+		cfg.Endpoint = "http://127.0.0.1:8787"
+	}
+	if cfg.WriteKey == "" {
+		return errors.New("missing write key: set CANDOR_WRITE_KEY to the key that candor serve prints")
+	}
+	cfg.AllowAutomation = getenv("COBRAAPP_ALLOW_AUTOMATION") == "1"
+	client, err := telemetry.New(cfg)
+	if err != nil {
+		return err
+	}
+
+	root := newRootCommand(client)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	runErr := root.ExecuteContext(ctx)
+
+	closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	client.Close(closeCtx) // what cannot be sent now waits in the spool
+	return runErr
+}
+
+// newRootCommand returns the app's command tree.
+func newRootCommand(client *telemetry.Client) *cobra.Command {
+	root := &cobra.Command{
+		Use:           appName,
+		Short:         "An example app that shows candor's telemetry commands under cobra",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(&cobra.Command{
+		Use:   "work",
+		Short: "Capture an app_started event, as the app's real work would",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			client.Capture(mux.AppStarted{IsFirstLaunch: client.FirstLaunch()})
+			fmt.Fprintln(cmd.OutOrStdout(), "Captured app_started.")
+			return nil
+		},
+	})
+	root.AddCommand(newTelemetryCommand(client))
+	return root
+}
+
+// newTelemetryCommand adds one cobra subcommand per entry of
+// telemetrycli.Subcommands. Each passes its arguments to
+// telemetrycli.Command.Run unparsed, because telemetrycli parses the
+// subcommands' flags itself.
+func newTelemetryCommand(client *telemetry.Client) *cobra.Command {
+	cli := &telemetrycli.Command{Client: client, Name: appName + " telemetry", Sample: mux.AppStarted{}}
+	runCLI := func(cmd *cobra.Command, args []string) error {
+		cli.Stdout, cli.Stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
+		err := cli.Run(cmd.Context(), args)
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // the usage message was printed
+		}
+		return err
+	}
+
+	parent := &cobra.Command{
+		Use:   "telemetry",
+		Short: "See and control the usage telemetry this app sends",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runCLI(cmd, []string{"status"})
+		},
+	}
+	for _, sub := range telemetrycli.Subcommands {
+		parent.AddCommand(&cobra.Command{
+			Use:                strings.TrimSpace(sub.Name + " " + sub.Args),
+			Short:              sub.Summary,
+			DisableFlagParsing: true,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return runCLI(cmd, append([]string{sub.Name}, args...))
+			},
+		})
+	}
+	return parent
+}
