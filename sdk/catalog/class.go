@@ -131,28 +131,16 @@ func (p *Property) normalize(v any) (any, Reason) {
 			return nil, ReasonWrongType
 		}
 		return b, ""
-	case Base2:
+	case Base2, Bucket, Count:
 		f, r := number(v)
 		if r != "" {
 			return nil, r
 		}
-		rounded, ok := RoundBase2(f)
-		if !ok {
-			return nil, ReasonOutOfRange
-		}
-		return rounded, ""
-	case Bucket:
-		f, r := number(v)
+		n, r := p.normalizeNumber(f)
 		if r != "" {
 			return nil, r
 		}
-		return p.bucket(f), ""
-	case Count:
-		f, r := number(v)
-		if r != "" {
-			return nil, r
-		}
-		return math.Max(0, math.Min(math.Floor(f), float64(p.Max))), ""
+		return n, ""
 	case Object:
 		return p.normalizeObject(v, nil)
 	case Variant:
@@ -174,13 +162,41 @@ func (p *Property) normalize(v any) (any, Reason) {
 	if !ok {
 		return nil, ReasonWrongType
 	}
+	out, r := p.normalizeString(s)
+	if r != "" {
+		return nil, r
+	}
+	return out, ""
+}
+
+// normalizeNumber applies a numeric class (Base2, Bucket or Count) to f,
+// which number or checkNumber accepted.
+func (p *Property) normalizeNumber(f float64) (float64, Reason) {
+	switch p.Class {
+	case Base2:
+		rounded, ok := RoundBase2(f)
+		if !ok {
+			return 0, ReasonOutOfRange
+		}
+		return rounded, ""
+	case Bucket:
+		return p.bucket(f), ""
+	case Count:
+		return math.Max(0, math.Min(math.Floor(f), float64(p.Max))), ""
+	}
+	return 0, ReasonWrongType
+}
+
+// normalizeString applies a string class (RandomID, Enum, Identifier,
+// Version, UserAgent or Platform) to s.
+func (p *Property) normalizeString(s string) (string, Reason) {
 	if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
-		return nil, ReasonInvalidString
+		return "", ReasonInvalidString
 	}
 	switch p.Class {
 	case RandomID:
 		if !isRandomID(s) {
-			return nil, ReasonNotRandomID
+			return "", ReasonNotRandomID
 		}
 		return s, ""
 	case Enum:
@@ -189,15 +205,15 @@ func (p *Property) normalize(v any) (any, Reason) {
 				return s, ""
 			}
 		}
-		return nil, ReasonNotInEnum
+		return "", ReasonNotInEnum
 	case Identifier:
 		if r := checkIdentifier(s); r != "" {
-			return nil, r
+			return "", r
 		}
 		return s, ""
 	case Version:
 		if !isVersion(s) {
-			return nil, ReasonInvalidVersion
+			return "", ReasonInvalidVersion
 		}
 		return s, ""
 	case UserAgent:
@@ -205,7 +221,7 @@ func (p *Property) normalize(v any) (any, Reason) {
 	case Platform:
 		return ReducePlatform(s), ""
 	}
-	return nil, ReasonWrongType
+	return "", ReasonWrongType
 }
 
 // number converts the numeric kinds of Go and JSON to float64 and rejects
@@ -240,13 +256,18 @@ func number(v any) (float64, Reason) {
 	default:
 		return 0, ReasonWrongType
 	}
+	return f, checkNumber(f)
+}
+
+// checkNumber rejects NaN, ±Inf and magnitudes above MaxExactNumber.
+func checkNumber(f float64) Reason {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return 0, ReasonNotFinite
+		return ReasonNotFinite
 	}
 	if math.Abs(f) > MaxExactNumber {
-		return 0, ReasonOutOfRange
+		return ReasonOutOfRange
 	}
-	return f, ""
+	return ""
 }
 
 func (p *Property) bucket(f float64) float64 {

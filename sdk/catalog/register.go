@@ -196,15 +196,6 @@ func isNumberKind(k reflect.Kind) bool {
 	return isIntegerKind(k) || k == reflect.Float32 || k == reflect.Float64
 }
 
-// structEncoder turns a registered struct value into a property map.
-type structEncoder struct {
-	props []Property
-}
-
-func newStructEncoder(_ reflect.Type, props []Property) *structEncoder {
-	return &structEncoder{props: props}
-}
-
 // Properties returns the event's name and its raw property values, keyed by
 // wire name, before normalization. Optional fields holding their zero value
 // are left out. It returns an error when ev's type was not registered.

@@ -50,35 +50,86 @@ func looksLikeURL(s string) bool {
 	if strings.Contains(s, "://") {
 		return true
 	}
-	lower := strings.ToLower(s)
 	for _, scheme := range urlSchemes {
-		if strings.HasPrefix(lower, scheme) {
+		if hasPrefixFold(s, scheme) {
 			return true
 		}
 	}
 	return false
 }
 
+// hasPrefixFold reports whether s starts with the lower-case ASCII prefix
+// in any letter case. It agrees with strings.HasPrefix(strings.ToLower(s),
+// prefix) for the URL schemes: the only other rune ToLower maps to ASCII is
+// the Kelvin sign, to 'k', which no scheme holds.
+func hasPrefixFold(s, prefix string) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // looksLikeIP reports whether s is, or contains between separators, an IPv4
 // or IPv6 address, with or without a port or prefix length.
 func looksLikeIP(s string) bool {
-	if _, err := netip.ParseAddr(s); err == nil {
-		return true
+	if mayParseAsIP(s) {
+		if _, err := netip.ParseAddr(s); err == nil {
+			return true
+		}
+		if _, err := netip.ParseAddrPort(s); err == nil {
+			return true
+		}
+		if _, err := netip.ParsePrefix(s); err == nil {
+			return true
+		}
 	}
-	if _, err := netip.ParseAddrPort(s); err == nil {
-		return true
-	}
-	if _, err := netip.ParsePrefix(s); err == nil {
-		return true
-	}
-	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r != '.' && (r < '0' || r > '9') }) {
-		if strings.Count(part, ".") == 3 {
-			if addr, err := netip.ParseAddr(part); err == nil && addr.Is4() {
+	// Each run of digits and dots with three dots may be an IPv4 address.
+	for start := 0; start < len(s); {
+		end := start
+		dots := 0
+		for end < len(s) && (s[end] == '.' || s[end] >= '0' && s[end] <= '9') {
+			if s[end] == '.' {
+				dots++
+			}
+			end++
+		}
+		if dots == 3 {
+			if addr, err := netip.ParseAddr(s[start:end]); err == nil && addr.Is4() {
 				return true
 			}
 		}
+		start = end + 1
 	}
 	return false
+}
+
+// mayParseAsIP reports whether netip.ParseAddr, ParseAddrPort or
+// ParsePrefix could accept s. Before an IPv6 zone, which starts at '%',
+// those accept only hex digits and .:[]/, and an address holds a '.' or a
+// ':'. It saves the parsers' error values on strings that are no address.
+func mayParseAsIP(s string) bool {
+	sep := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '%':
+			return true
+		case c == '.' || c == ':':
+			sep = true
+		case c >= '0' && c <= '9' || c|0x20 >= 'a' && c|0x20 <= 'f' || c == '[' || c == ']' || c == '/':
+		default:
+			return false
+		}
+	}
+	return sep
 }
 
 // maxDigitRun is the longest run of digits an identifier may hold. Dates
@@ -118,6 +169,15 @@ func isIdentifierByte(c byte) bool {
 // homeMarkers are path segments that put a user name right after them.
 var homeMarkers = []string{"home/", "Users/", "users/", "Documents and Settings/"}
 
+// homeMarkersAfterSlash holds each home marker after a /.
+var homeMarkersAfterSlash = func() []string {
+	out := make([]string, len(homeMarkers))
+	for i, m := range homeMarkers {
+		out[i] = "/" + m
+	}
+	return out
+}()
+
 func looksLikePath(s string) bool {
 	if s[0] == '/' || s[0] == '.' && strings.HasPrefix(s, "./") {
 		return true
@@ -129,8 +189,8 @@ func looksLikePath(s string) bool {
 	if strings.Contains(s, "..") || strings.Contains(s, "//") && !strings.Contains(s, "://") {
 		return true
 	}
-	for _, m := range homeMarkers {
-		if strings.HasPrefix(s, m) || strings.Contains(s, "/"+m) {
+	for i, m := range homeMarkers {
+		if strings.HasPrefix(s, m) || strings.Contains(s, homeMarkersAfterSlash[i]) {
 			return true
 		}
 	}
@@ -153,24 +213,57 @@ func looksLikeSecret(s string) bool {
 	if hasSecretPrefix(s) {
 		return true
 	}
-	for _, run := range strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune("._:/-", r) }) {
-		if isRandomRun(run) {
+	// Each run between the separators ._:/- is checked on its own.
+	for start := 0; start < len(s); {
+		end := start
+		for end < len(s) && !isSecretSeparator(s[end]) {
+			end++
+		}
+		if end > start && isRandomRun(s[start:end]) {
+			return true
+		}
+		start = end + 1
+	}
+	return false
+}
+
+func isSecretSeparator(c byte) bool {
+	return c == '.' || c == '_' || c == ':' || c == '/' || c == '-'
+}
+
+// hasSecretPrefix reports whether s, or a part of it after a / or :,
+// starts like the token of a known service.
+func hasSecretPrefix(s string) bool {
+	if startsLikeSecret(s) {
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		if (s[i] == '/' || s[i] == ':') && startsLikeSecret(s[i+1:]) {
 			return true
 		}
 	}
 	return false
 }
 
-// hasSecretPrefix reports whether s, or a part of it after a / or :,
-// starts like the token of a known service.
-func hasSecretPrefix(s string) bool {
-	for _, p := range secretPrefixes {
-		if strings.HasPrefix(s, p) || strings.Contains(s, "/"+p) || strings.Contains(s, ":"+p) {
+func startsLikeSecret(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, p := range secretPrefixesByFirstByte[s[0]] {
+		if strings.HasPrefix(s, p) {
 			return true
 		}
 	}
 	return false
 }
+
+// secretPrefixesByFirstByte groups secretPrefixes by their first byte.
+var secretPrefixesByFirstByte = func() (table [256][]string) {
+	for _, p := range secretPrefixes {
+		table[p[0]] = append(table[p[0]], p)
+	}
+	return table
+}()
 
 // isRandomRun reports whether a run of letters and digits is long and mixed
 // enough to be key material rather than a word or a date: at least 20
@@ -363,11 +456,10 @@ func ReduceUserAgent(ua string) string {
 			break
 		}
 	}
-	out := browser
-	if major != "" {
-		out += " " + major
+	if major == "" {
+		return browser + " (" + osFamily(ua) + ")"
 	}
-	return out + " (" + osFamily(ua) + ")"
+	return browser + " " + major + " (" + osFamily(ua) + ")"
 }
 
 // browserTokens are checked in order: Edge and Opera user agents also

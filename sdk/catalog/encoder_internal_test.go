@@ -1,0 +1,235 @@
+package catalog
+
+import (
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+func TestAppendFloatMatchesJSON(t *testing.T) {
+	values := []float64{
+		0, math.Copysign(0, -1), 1, -1, 0.5, 0.3, 1e-6, 9.99e-7, 1e-7, 1.5e-10, 1e20, 1e21, 1.5e21,
+		-1e21, 123456789, MaxExactNumber - 1, MaxExactNumber, MaxExactNumber + 2, -MaxExactNumber,
+		1 << 60, math.MaxFloat64, math.SmallestNonzeroFloat64, 1.0 / 8192, 2.5, 1e300, -1e-300,
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for range 20000 {
+		values = append(values,
+			math.Float64frombits(rng.Uint64()),
+			float64(rng.Int64()>>rng.IntN(64)),
+			math.Ldexp(1, rng.IntN(2100)-1075),
+			rng.Float64()*math.Pow(10, float64(rng.IntN(50)-25)),
+		)
+	}
+	for _, f := range values {
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			continue
+		}
+		want, err := json.Marshal(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendFloat(nil, f); string(got) != string(want) {
+			t.Fatalf("appendFloat(%v) = %s, want %s", f, got, want)
+		}
+	}
+}
+
+func TestAppendJSONStringMatchesJSON(t *testing.T) {
+	values := []string{
+		"", "plain", `quote"`, `back\slash`, "<b>&amp;</b>", "tab\t", "nul\x00", "del\x7f",
+		"é", "emoji 🔥", "\u2028\u2029", "invalid \xff\xfe", "\xed\xa0\x80", "Chrome 131 (macOS)",
+	}
+	for c := range 256 {
+		values = append(values, string(rune(c)), string([]byte{byte(c)}))
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	for range 5000 {
+		b := make([]byte, rng.IntN(20))
+		for i := range b {
+			b[i] = byte(rng.IntN(256))
+		}
+		values = append(values, string(b))
+	}
+	for _, s := range values {
+		want, _ := json.Marshal(s)
+		if got := appendJSONString(nil, s); string(got) != string(want) {
+			t.Fatalf("appendJSONString(%q) = %s, want %s", s, got, want)
+		}
+	}
+}
+
+// TestMayParseAsIPKeepsEveryAddress checks that the guard in looksLikeIP
+// passes every string that one of the netip parsers accepts.
+func TestMayParseAsIPKeepsEveryAddress(t *testing.T) {
+	values := []string{
+		"192.168.1.23", "10.0.0.7:8080", "fe80::1ff:fe23:4567:890a", "::1", "[::1]:443", "fe80::1%eth0",
+		"[fe80::1%eth0]:80", "10.0.0.0/8", "2001:db8::/32", "::ffff:1.2.3.4", "1.2.3.4/32", "0.0.0.0",
+		"FE80::ABCD", "[2001:DB8::1]:65535",
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	const alphabet = "0123456789abcdefABCDEF.:[]/%xzg-_"
+	for range 200000 {
+		b := make([]byte, 2+rng.IntN(14))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		values = append(values, string(b))
+	}
+	accepted := 0
+	for _, s := range values {
+		_, err1 := netip.ParseAddr(s)
+		_, err2 := netip.ParseAddrPort(s)
+		_, err3 := netip.ParsePrefix(s)
+		if err1 != nil && err2 != nil && err3 != nil {
+			continue
+		}
+		accepted++
+		if !mayParseAsIP(s) {
+			t.Errorf("mayParseAsIP(%q) = false, but netip accepts it", s)
+		}
+	}
+	if accepted < 100 {
+		t.Errorf("only %d strings parsed as addresses; the test checks too little", accepted)
+	}
+}
+
+// The reference forms of the string checks, written as plainly as the
+// rules read. The checks in strings.go avoid their allocations and
+// repeated searches and must agree with them.
+
+func referenceLooksLikeIP(s string) bool {
+	if _, err := netip.ParseAddr(s); err == nil {
+		return true
+	}
+	if _, err := netip.ParseAddrPort(s); err == nil {
+		return true
+	}
+	if _, err := netip.ParsePrefix(s); err == nil {
+		return true
+	}
+	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r != '.' && (r < '0' || r > '9') }) {
+		if strings.Count(part, ".") == 3 {
+			if addr, err := netip.ParseAddr(part); err == nil && addr.Is4() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func referenceHasSecretPrefix(s string) bool {
+	for _, p := range secretPrefixes {
+		if strings.HasPrefix(s, p) || strings.Contains(s, "/"+p) || strings.Contains(s, ":"+p) {
+			return true
+		}
+	}
+	return false
+}
+
+func referenceLooksLikeSecret(s string) bool {
+	if referenceHasSecretPrefix(s) {
+		return true
+	}
+	for _, run := range strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune("._:/-", r) }) {
+		if isRandomRun(run) {
+			return true
+		}
+	}
+	return false
+}
+
+func referenceLooksLikeURL(s string) bool {
+	if strings.Contains(s, "://") {
+		return true
+	}
+	lower := strings.ToLower(s)
+	for _, scheme := range urlSchemes {
+		if strings.HasPrefix(lower, scheme) {
+			return true
+		}
+	}
+	return false
+}
+
+func referenceLooksLikePath(s string) bool {
+	if s[0] == '/' || s[0] == '.' && strings.HasPrefix(s, "./") {
+		return true
+	}
+	if len(s) >= 2 && s[1] == ':' && (s[0]|0x20 >= 'a' && s[0]|0x20 <= 'z') {
+		return true
+	}
+	if strings.Contains(s, "..") || strings.Contains(s, "//") && !strings.Contains(s, "://") {
+		return true
+	}
+	for _, m := range homeMarkers {
+		if strings.HasPrefix(s, m) || strings.Contains(s, "/"+m) {
+			return true
+		}
+	}
+	return strings.Contains(s, "://") && strings.Count(s, "/") > 3
+}
+
+func referenceReduceUserAgent(ua string) string {
+	if reduced, ok := parseReducedUserAgent(ua); ok {
+		return reduced
+	}
+	browser, major := "Other", ""
+	for _, b := range browserTokens {
+		if i := strings.Index(ua, b.token); i >= 0 {
+			browser, major = b.family, leadingDigits(ua[i+len(b.token):])
+			break
+		}
+	}
+	out := browser
+	if major != "" {
+		out += " " + major
+	}
+	return out + " (" + osFamily(ua) + ")"
+}
+
+func TestStringChecksMatchReference(t *testing.T) {
+	values := []string{
+		"anthropic/claude-sonnet-4-5", "gpt-4.1", "claude-3.5-sonnet", "exec", "1.2.3", "10.0.0.7:8080",
+		"host:sk-abc", "a/ghp_x", "MAILTO:x", "JavaScript:alert", "file:x", "\u212aey", "tel:123",
+		"home/x", "x/Users/y", "Documents and Settings/x", "http://a/b/c/d", "a//b", "a..b", "./x", "C:x",
+		"aB3dE5fG7hJ9kL1mN3pQ", "0123456789abcdef0123456789abcdef", "v1.2.3-rc.1+build.5",
+		"version 192.168.1.1 here", "1.2.3.4.5", "ip-10.1.2.3-x", "fe80::1", "_sk-x", "eyJ", "ab:AKIA",
+	}
+	rng := rand.New(rand.NewPCG(13, 14))
+	const alphabet = "aAkKsSpPhHgGxXeEyYjJ019.:/_-@ ~\\%[]\u212a\xff"
+	for range 100000 {
+		n := 1 + rng.IntN(24)
+		var b strings.Builder
+		for range n {
+			b.WriteByte(alphabet[rng.IntN(len(alphabet))])
+		}
+		values = append(values, b.String())
+	}
+	for _, p := range secretPrefixes {
+		values = append(values, p+"rest", "x/"+p+"rest", "x:"+p, "X"+p)
+	}
+	for _, s := range values {
+		if got, want := looksLikeIP(s), referenceLooksLikeIP(s); got != want {
+			t.Errorf("looksLikeIP(%q) = %v, reference %v", s, got, want)
+		}
+		if got, want := hasSecretPrefix(s), referenceHasSecretPrefix(s); got != want {
+			t.Errorf("hasSecretPrefix(%q) = %v, reference %v", s, got, want)
+		}
+		if got, want := looksLikeSecret(s), referenceLooksLikeSecret(s); got != want {
+			t.Errorf("looksLikeSecret(%q) = %v, reference %v", s, got, want)
+		}
+		if got, want := looksLikeURL(s), referenceLooksLikeURL(s); got != want {
+			t.Errorf("looksLikeURL(%q) = %v, reference %v", s, got, want)
+		}
+		if got, want := looksLikePath(s), referenceLooksLikePath(s); got != want {
+			t.Errorf("looksLikePath(%q) = %v, reference %v", s, got, want)
+		}
+		if got, want := ReduceUserAgent(s), referenceReduceUserAgent(s); got != want {
+			t.Errorf("ReduceUserAgent(%q) = %q, reference %q", s, got, want)
+		}
+	}
+}
