@@ -2,7 +2,6 @@ package telemetry
 
 import (
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -38,19 +37,49 @@ func newUUID() string {
 		// crypto/rand.Read does not fail on supported platforms since Go 1.24.
 		panic(err)
 	}
+	return string(appendUUID(make([]byte, 0, 36), b))
+}
+
+// appendUUID sets the version 4 and variant bits of the random bytes b and
+// appends them as a UUID in lower-case hex.
+func appendUUID(dst []byte, b [16]byte) []byte {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
+	const digits = "0123456789abcdef"
 	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], b[10:])
-	return string(out[:])
+	j := 0
+	for i, c := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out[j] = '-'
+			j++
+		}
+		out[j], out[j+1] = digits[c>>4], digits[c&0x0f]
+		j += 2
+	}
+	return append(dst, out[:]...)
+}
+
+// uuidSource makes random UUIDs version 4 for event IDs from crypto/rand,
+// read 4 KiB at a time so that one read serves 256 events. Its zero value
+// is ready to use; it is not safe for concurrent use.
+type uuidSource struct {
+	buf  [4096]byte
+	left int // unused bytes at the end of buf
+}
+
+// appendUUID appends a new random UUID to dst.
+func (u *uuidSource) appendUUID(dst []byte) []byte {
+	if u.left < 16 {
+		if _, err := rand.Read(u.buf[:]); err != nil {
+			panic(err) // see newUUID
+		}
+		u.left = len(u.buf)
+	}
+	used := u.buf[len(u.buf)-u.left:][:16]
+	u.left -= 16
+	b := [16]byte(used)
+	clear(used) // no copy of an event's ID stays behind
+	return appendUUID(dst, b)
 }
 
 // loadIdentity returns the install ID kept in home, creating it when there

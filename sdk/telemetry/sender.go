@@ -12,6 +12,10 @@ import (
 type batch struct {
 	events [][]byte
 	bytes  int
+	// buf is the storage the sender encoded the events into. It is reused
+	// for a later batch once this one is sent, dropped or spooled. It is
+	// nil for batches read from the spool and for split halves.
+	buf []byte
 	// spoolPath is the claimed spool file the batch was read from, "" for
 	// a batch held in memory.
 	spoolPath string
@@ -27,6 +31,7 @@ type sender struct {
 	polls   int
 
 	current    batch
+	free       []batch // storage of finished batches, for reuse
 	batchTimer *time.Timer
 	pending    []*batch // sealed batches in memory, oldest first
 	retryAt    time.Time
@@ -68,7 +73,7 @@ func (s *sender) run() {
 	for {
 		select {
 		case it := <-s.c.queue:
-			s.add(it)
+			s.addQueued(it)
 		case <-s.batchTimer.C:
 			s.seal()
 			s.deliver()
@@ -117,40 +122,78 @@ const staleCheckPolls = 60
 
 // drainQueue encodes the events that are in the channel now.
 func (s *sender) drainQueue() {
-	for range len(s.c.queue) {
+	s.receive(len(s.c.queue))
+}
+
+// addQueued adds the event the run loop received and, without going back
+// to the loop's select, up to a batch's worth more that are waiting.
+func (s *sender) addQueued(it item) {
+	s.add(it, s.c.InstallID(), s.c.debugMode())
+	s.receive(min(len(s.c.queue), s.cfg.BatchSize-1))
+}
+
+// receive adds up to n events from the channel.
+func (s *sender) receive(n int) {
+	if n <= 0 {
+		return
+	}
+	id, debug := s.c.InstallID(), s.c.debugMode()
+	for range n {
 		select {
 		case it := <-s.c.queue:
-			s.add(it)
+			s.add(it, id, debug)
 		default:
 			return
 		}
 	}
 }
 
+// Storage of batches.
+const (
+	batchBufSize     = 64 << 10 // the initial room for a batch's JSON
+	maxBatchPrealloc = 1024     // bounds the room for events reserved when a batch starts
+	maxFreeBatches   = 4
+)
+
 // add encodes one event and appends it to the current batch, sealing and
-// sending the batch when it is full.
-func (s *sender) add(it item) {
+// sending the batch when it is full. id and debug are the install ID and
+// the debug mode, read once for the events received together.
+func (s *sender) add(it item, id, debug string) {
 	if !s.c.enabled.Load() {
 		s.c.stats.drop(DropDisabled, 1)
 		return
 	}
-	res := s.c.encoder.encode(it, s.c.InstallID())
+	if id == "" {
+		id = s.c.InstallID() // telemetry was switched on since id was read
+	}
+	if s.current.buf == nil {
+		s.newBatch()
+	}
+	var res encodeResult
+	s.current.buf, res = s.c.encoder.encode(s.current.buf, it, id)
 	s.recordViolations(res.violations)
 	if res.dropReason != "" {
 		s.c.stats.drop(res.dropReason, 1)
 		return
 	}
 
-	switch s.c.debugMode() {
+	switch debug {
 	case DebugPrint:
 		s.print(res.json)
+		s.current.buf = s.current.buf[:len(s.current.buf)-len(res.json)]
 		return
 	case DebugTee:
 		s.print(res.json)
 	}
 
 	if s.current.bytes+len(res.json) > maxBatchBytes && len(s.current.events) > 0 {
+		// The event moves to the next batch, which must not share the
+		// full one's storage.
+		s.current.buf = s.current.buf[:len(s.current.buf)-len(res.json)]
 		s.seal()
+		s.newBatch()
+		s.current.buf = append(s.current.buf, res.json...)
+		res.json = s.current.buf[:len(res.json):len(res.json)]
 	}
 	s.current.events = append(s.current.events, res.json)
 	s.current.bytes += len(res.json)
@@ -162,6 +205,29 @@ func (s *sender) add(it item) {
 		s.seal()
 		s.deliver()
 	}
+}
+
+// newBatch gives the current batch, which is empty, storage: that of a
+// finished batch if one is free.
+func (s *sender) newBatch() {
+	if n := len(s.free); n > 0 {
+		s.current.buf, s.current.events = s.free[n-1].buf, s.free[n-1].events
+		s.free = s.free[:n-1]
+		return
+	}
+	s.current.buf = make([]byte, 0, batchBufSize)
+	s.current.events = make([][]byte, 0, min(s.cfg.BatchSize, maxBatchPrealloc))
+}
+
+// recycle keeps the storage of a batch that is no longer needed, sent,
+// dropped or spooled, for a later batch.
+func (s *sender) recycle(b *batch) {
+	if b.buf == nil || len(s.free) >= maxFreeBatches || cap(b.buf) > 2*maxBatchBytes {
+		return
+	}
+	clear(b.events) // drop the references into buf
+	s.free = append(s.free, batch{buf: b.buf[:0], events: b.events[:0]})
+	b.buf, b.events = nil, nil
 }
 
 // print writes one event's exact JSON to DebugOutput.
@@ -206,6 +272,7 @@ func (s *sender) discard(reason string) {
 	var n int64
 	for _, b := range s.pending {
 		n += int64(len(b.events))
+		s.recycle(b)
 	}
 	s.pending = nil
 	s.c.stats.queued.Add(-n)
@@ -300,11 +367,13 @@ func (s *sender) upload(b *batch) error {
 				s.c.log.Warn("telemetry: sent log write failed", "error", errorText(err))
 			}
 		}
+		s.recycle(b)
 		return nil
 
 	case outcomeSplit:
 		if n == 1 {
 			s.finish(b)
+			s.recycle(b)
 			s.c.stats.drop(DropTooLarge, 1)
 			s.c.log.Warn("telemetry: event dropped, the collector rejected it as too large", "status", res.status)
 			return nil
@@ -327,6 +396,7 @@ func (s *sender) upload(b *batch) error {
 
 	case outcomeReject:
 		s.finish(b)
+		s.recycle(b)
 		s.c.stats.drop(res.dropReason, n)
 		s.c.log.Error("telemetry: batch dropped", "events", n, "status", res.status, "reason", res.dropReason, "error", res.err)
 		return nil
@@ -377,6 +447,7 @@ func (s *sender) spoolPending() {
 			s.spoolErr = false
 			s.pending = s.pending[1:]
 			s.c.stats.queued.Add(-int64(len(b.events)))
+			s.recycle(b)
 		}
 	}
 	s.boundRetryBuffer()

@@ -58,15 +58,20 @@ type Stats struct {
 // counters backs Stats. The fields Capture touches are atomics; the maps
 // are guarded by mu.
 type counters struct {
+	// Capture's counters, written on the callers' goroutines.
 	captured atomic.Int64
 	ignored  atomic.Int64
 	queueFul atomic.Int64
 	closed   atomic.Int64
-	sent     atomic.Int64
-	queued   atomic.Int64 // in the sender's batches, not counting the channel
-	spooled  atomic.Int64
-	printed  atomic.Int64
-	retries  atomic.Int64
+	// The padding keeps the sender's counters, which it updates for every
+	// event, off the cache line Capture writes.
+	_ [64]byte
+
+	sent    atomic.Int64
+	queued  atomic.Int64 // in the sender's batches, not counting the channel
+	spooled atomic.Int64
+	printed atomic.Int64
+	retries atomic.Int64
 
 	mu         sync.Mutex
 	dropped    map[string]int64
