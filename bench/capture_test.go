@@ -6,6 +6,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -41,7 +42,18 @@ var message = mux.MessageSent{
 	ThinkingLevel: "medium",
 }
 
-func newCandor(b *testing.B, endpoint string, queueSize int) *telemetry.Client {
+// switchable is an environment whose MUX_DISABLE_TELEMETRY the benchmark
+// turns on and off, to empty the client's queue between timed rounds.
+type switchable struct{ off atomic.Bool }
+
+func (e *switchable) getenv(name string) string {
+	if name == "MUX_DISABLE_TELEMETRY" && e.off.Load() {
+		return "1"
+	}
+	return ""
+}
+
+func newCandor(b *testing.B, endpoint string, queueSize int, env *switchable) *telemetry.Client {
 	client, err := telemetry.New(telemetry.Config{
 		App:             mux.App,
 		Catalog:         mux.Catalog(),
@@ -52,7 +64,7 @@ func newCandor(b *testing.B, endpoint string, queueSize int) *telemetry.Client {
 		AllowAutomation: true,
 		QueueSize:       queueSize,
 		Spool:           telemetry.SpoolConfig{Disabled: true},
-		Getenv:          func(string) string { return "" },
+		Getenv:          env.getenv,
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -60,21 +72,85 @@ func newCandor(b *testing.B, endpoint string, queueSize int) *telemetry.Client {
 	return client
 }
 
+// emptyQueue drops every event the client holds without sending it: it
+// switches telemetry off, lets the sender discard the queue and switches
+// telemetry on again.
+func emptyQueue(b *testing.B, client *telemetry.Client, env *switchable) {
+	env.off.Store(true)
+	client.IsEnabled() // Capture and the sender see the switch from here on
+	if err := client.Flush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	env.off.Store(false)
+	if !client.IsEnabled() {
+		b.Fatal("telemetry stayed off")
+	}
+}
+
+// closeQuietly closes a client without sending what it still holds.
+func closeQuietly(b *testing.B, client *telemetry.Client, env *switchable) telemetry.Stats {
+	env.off.Store(true)
+	client.IsEnabled()
+	stats, _ := client.Close(context.Background())
+	return stats
+}
+
 // BenchmarkCapture measures what one captured message_sent costs the
 // caller's goroutine, in candor and in posthog-go, against the same null
 // collector.
+//
+// candor is the accepted path: every Capture finds room in the queue while
+// the sender encodes and uploads on the other core. The loop runs in rounds
+// of DefaultQueueSize events, and the queue is emptied between rounds with
+// the timer stopped. Without that, a tight loop fills the queue within
+// milliseconds and measures the drop path. candor-queue-full is that drop
+// path: the sender is stuck in an upload and every Capture finds the queue
+// full. posthog-go serializes each message in Enqueue, before its own queue.
 func BenchmarkCapture(b *testing.B) {
 	srv := nullCollector(b)
 
 	b.Run("candor", func(b *testing.B) {
-		client := newCandor(b, srv.URL, telemetry.DefaultQueueSize)
+		env := &switchable{}
+		client := newCandor(b, srv.URL, telemetry.DefaultQueueSize, env)
+		round := telemetry.DefaultQueueSize
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if i > 0 && i%round == 0 {
+				b.StopTimer()
+				emptyQueue(b, client, env)
+				b.StartTimer()
+			}
+			client.Capture(message)
+		}
+		b.StopTimer()
+		stats := closeQuietly(b, client, env)
+		b.ReportMetric(float64(stats.DroppedByReason[telemetry.DropQueueFull])/float64(b.N), "full-drops/op")
+	})
+
+	b.Run("candor-queue-full", func(b *testing.B) {
+		release := make(chan struct{})
+		stuck := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			<-release
+			io.Copy(io.Discard, r.Body)
+		}))
+		defer stuck.Close()
+		defer close(release)
+		env := &switchable{}
+		client := newCandor(b, stuck.URL, telemetry.DefaultQueueSize, env)
+		for client.Stats().DroppedByReason[telemetry.DropQueueFull] == 0 {
+			client.Capture(message)
+		}
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			client.Capture(message)
 		}
 		b.StopTimer()
-		client.Close(context.Background())
+		stats := client.Stats()
+		go func() { release <- struct{}{} }()
+		closeQuietly(b, client, env)
+		b.ReportMetric(float64(stats.DroppedByReason[telemetry.DropQueueFull]-1)/float64(b.N), "full-drops/op")
 	})
 
 	b.Run("posthog-go", func(b *testing.B) {
@@ -93,13 +169,17 @@ func BenchmarkCapture(b *testing.B) {
 			Set("runtimeType", message.RuntimeType).
 			Set("frontendPlatform", map[string]any{"userAgent": "Chrome 138 (macOS)", "platform": "macOS"}).
 			Set("thinkingLevel", message.ThinkingLevel)
+		drops := 0
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			client.Enqueue(posthog.Capture{DistinctId: "0f8fad5b-d9cb-469f-a165-70867728950e", Event: "message_sent", Properties: props})
+			if client.Enqueue(posthog.Capture{DistinctId: "0f8fad5b-d9cb-469f-a165-70867728950e", Event: "message_sent", Properties: props}) != nil {
+				drops++
+			}
 		}
 		b.StopTimer()
 		client.Close()
+		b.ReportMetric(float64(drops)/float64(b.N), "full-drops/op")
 	})
 }
 
@@ -109,7 +189,7 @@ func BenchmarkCapture(b *testing.B) {
 // of the body. Capture itself is included; it is small next to the rest.
 func BenchmarkBackground(b *testing.B) {
 	srv := nullCollector(b)
-	client := newCandor(b, srv.URL, b.N+1)
+	client := newCandor(b, srv.URL, b.N+1, &switchable{})
 	start := cpuTime()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
