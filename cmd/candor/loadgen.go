@@ -23,7 +23,7 @@ import (
 	"time"
 )
 
-const loadgenSynopsis = `[--duration 10s] [--concurrency 8] [--single-concurrency 64] [--batch 100] [--overload 10] [--phases LIST]
+const loadgenSynopsis = `[--duration 10s] [--concurrency 32] [--single-concurrency 256] [--batch 100] [--overload 10] [--phases LIST]
 
 Measure the collector's ingestion over loopback. loadgen starts candor serve
 as child processes on fresh temporary data folders (this executable, with
@@ -55,8 +55,8 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := newFlagSet("loadgen", loadgenSynopsis, stderr)
 	var f loadgenFlags
 	fs.DurationVar(&f.duration, "duration", 10*time.Second, "measured length of each phase")
-	fs.IntVar(&f.concurrency, "concurrency", 8, "client workers that send batches, each waiting for its response")
-	fs.IntVar(&f.singleConcurrency, "single-concurrency", 64, "client workers that send single events")
+	fs.IntVar(&f.concurrency, "concurrency", 32, "client workers that send batches, each waiting for its response")
+	fs.IntVar(&f.singleConcurrency, "single-concurrency", 256, "client workers that send single events")
 	fs.IntVar(&f.batchSize, "batch", 100, "events per batch request")
 	fs.Float64Var(&f.overload, "overload", 10, "offered load of the overload phase, as a multiple of the measured DuckDB batch rate")
 	fs.StringVar(&f.phases, "phases", "batch,single,overload", "comma-separated phases to run: batch, single, overload")
@@ -223,7 +223,7 @@ func (lg *loadgen) openLoop(ctx context.Context, rate float64) error {
 	}
 	defer srv.stop()
 
-	const maxInFlight = 2048
+	const maxInFlight = 4096
 	rng := rand.New(rand.NewPCG(7, uint64(time.Now().UnixNano())))
 	pool := make([][]byte, 512)
 	for i := range pool {

@@ -37,7 +37,7 @@ const (
 	DefaultRetryAfter      = 5 * time.Second
 	DefaultSummaryInterval = time.Minute
 
-	DefaultDecodeWait       = 2 * time.Second
+	DefaultDecodeWait       = 500 * time.Millisecond
 	DefaultMaxBufferedBytes = 256 << 20
 	DefaultMaxPendingEvents = 20_000
 	DefaultRequestTimeout   = time.Minute

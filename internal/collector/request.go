@@ -67,12 +67,20 @@ func parseRequest(text []byte, rt route, maxDepth, maxMembers int) (*rawRequest,
 	return req, nil
 }
 
-// topObject is a payload's top-level JSON object: every member's value,
-// except that the elements of an array "batch" are split out instead.
+// topObject is a payload's top-level JSON object: the values of the
+// members in topLevelKeys, except that the elements of an array "batch" are
+// split out instead.
 type topObject struct {
 	members map[string]json.RawMessage // the members other than an array "batch"
 	batch   []json.RawMessage          // the elements of "batch" when it is an array
 	isBatch bool                       // "batch" is present and an array
+}
+
+// topLevelKeys are the members of a top-level object that fromObject
+// reads. splitObject validates the others but keeps no copy of them: a
+// single event is decoded again from the whole text.
+var topLevelKeys = map[string]bool{
+	"api_key": true, "token": true, "batch": true, "sent_at": true, "event": true, DeletionKeyHashField: true,
 }
 
 // splitObject reads a top-level object in one pass over text, so that the
@@ -84,12 +92,19 @@ func splitObject(text []byte) (*topObject, error) {
 		return nil, err
 	}
 	obj := &topObject{members: map[string]json.RawMessage{}}
+	var skipped json.RawMessage // reused for the values of members no caller reads
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
 			return nil, err
 		}
 		key, _ := tok.(string)
+		if !topLevelKeys[key] {
+			if err := dec.Decode(&skipped); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if key != "batch" {
 			var value json.RawMessage
 			if err := dec.Decode(&value); err != nil {
