@@ -2,7 +2,9 @@ package telemetry
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -314,5 +316,42 @@ func TestBatchStorageNotShared(t *testing.T) {
 
 	if sealed < 3 || len(want) != 0 {
 		t.Errorf("%d batches sealed by size, %d events missing; want 3 or more and none", sealed, len(want))
+	}
+}
+
+// BenchmarkCompressionLevels compresses the body of one batch of 100
+// message_sent events at each gzip level the uploader could use, and
+// reports the CPU time per event and the compression ratio.
+func BenchmarkCompressionLevels(b *testing.B) {
+	c, err := build(testConfig(b, "http://127.0.0.1:1"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var events [][]byte
+	for range 100 {
+		out, res := c.encoder.encode(nil, item{ev: validMessage(), at: time.Now()}, "0f8fad5b-d9cb-469f-a165-70867728950e")
+		if res.dropReason != "" {
+			b.Fatal(res.dropReason)
+		}
+		events = append(events, out)
+	}
+	body := slices.Clone(newUploader("http://127.0.0.1:1", "phc_test", nil).payload(events))
+
+	for _, level := range []int{gzip.HuffmanOnly, gzip.BestSpeed, gzip.DefaultCompression} {
+		b.Run(fmt.Sprint(level), func(b *testing.B) {
+			var out bytes.Buffer
+			w, err := gzip.NewWriterLevel(&out, level)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				out.Reset()
+				w.Reset(&out)
+				w.Write(body)
+				w.Close()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(events)), "ns/event")
+			b.ReportMetric(float64(len(body))/float64(out.Len()), "ratio")
+		})
 	}
 }
