@@ -90,7 +90,9 @@ func emptyQueue(b *testing.B, client *telemetry.Client, env *switchable) {
 
 // callerCPU adds up the CPU time of the benchmark's own thread while the
 // timer runs, which leaves out the time other processes on a shared machine
-// take from it. It locks the goroutine to its thread until done.
+// take from it. It locks the goroutine to its thread until done. Linux
+// counts a running thread's time up to its last scheduler tick, so runs
+// shorter than about 100 ms read low.
 type callerCPU struct {
 	start, total int64
 }
