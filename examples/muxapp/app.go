@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/candor-dev/candor/sdk/catalog"
 	"github.com/candor-dev/candor/sdk/mux"
 	"github.com/candor-dev/candor/sdk/telemetry"
 	"github.com/candor-dev/candor/sdk/webtelemetry"
@@ -63,17 +62,6 @@ type App struct {
 //go:embed static
 var staticFiles embed.FS
 
-// muxEvents is one value of each event type of the Mux catalog, which
-// webtelemetry needs to capture the page's events.
-var muxEvents = []catalog.Event{
-	mux.AppStarted{}, mux.WorkspaceCreated{}, mux.WorkspaceSwitched{}, mux.MessageSent{},
-	mux.MCPContextInjected{}, mux.MCPServerTested{}, mux.MCPServerConfigChanged{},
-	mux.MCPOAuthFlowStarted{}, mux.MCPOAuthFlowCompleted{}, mux.MCPOAuthFlowFailed{},
-	mux.StatsTabOpened{}, mux.StreamTimingComputed{}, mux.StreamTimingInvalid{},
-	mux.StreamCompleted{}, mux.CompactionCompleted{}, mux.ProviderConfigured{}, mux.CommandUsed{},
-	mux.VoiceTranscription{}, mux.ErrorOccurred{}, mux.ExperimentOverridden{},
-}
-
 // newApp starts the telemetry client, sends app_started and builds the
 // routes. Close stops the client.
 func newApp(cfg Config) (*App, error) {
@@ -116,7 +104,6 @@ func (a *App) buildRoutes() *http.ServeMux {
 		Catalog:     mux.Catalog(),
 		AllowToggle: true,
 		Logger:      a.log,
-		Events:      muxEvents,
 	})
 	routes.Handle("/api/telemetry/", http.StripPrefix("/api/telemetry/", tel))
 	routes.HandleFunc("GET /api/state", a.serveState)

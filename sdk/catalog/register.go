@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"strconv"
 	"strings"
@@ -199,9 +200,18 @@ func isNumberKind(k reflect.Kind) bool {
 // Properties returns the event's name and its raw property values, keyed by
 // wire name, before normalization. Optional fields holding their zero value
 // are left out. It returns an error when ev's type was not registered.
+//
+// A PropertyMap's values are returned as a copy; its event must be in the
+// catalog.
 func (c *Catalog) Properties(ev Event) (string, map[string]any, error) {
 	name := ev.EventName()
 	def, ok := c.byName[name]
+	if m, isMap := ev.(PropertyMap); isMap {
+		if !ok {
+			return name, nil, &Violation{Event: name, Reason: ReasonUnknownEvent}
+		}
+		return name, maps.Clone(m.Values), nil
+	}
 	if !ok || def.encoder == nil {
 		return name, nil, &Violation{Event: name, Reason: ReasonUnknownEvent}
 	}
@@ -212,8 +222,24 @@ func (c *Catalog) Properties(ev Event) (string, map[string]any, error) {
 		}
 		v = v.Elem()
 	}
+	// Another type that returns a registered name would be read with the
+	// registered type's field indexes.
+	if v.Type() != def.encoder.typ {
+		return name, nil, &Violation{Event: name, Reason: ReasonWrongType}
+	}
 	return name, encodeStruct(v, def.encoder.props), nil
 }
+
+// PropertyMap is an event given as its name and raw property values, for
+// callers that have no Go type for it, such as a web frontend forwarding
+// JSON. Its values are checked by Normalize like a struct's fields.
+type PropertyMap struct {
+	Name   string
+	Values map[string]any
+}
+
+// EventName returns m.Name.
+func (m PropertyMap) EventName() string { return m.Name }
 
 func encodeStruct(v reflect.Value, props []Property) map[string]any {
 	out := make(map[string]any, len(props))

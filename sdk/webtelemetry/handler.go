@@ -43,14 +43,6 @@ type Config struct {
 	// Logger receives rejected requests (rate-limited, names only, never
 	// values), saved choices and failures to save them. nil discards them.
 	Logger *slog.Logger
-	// Events lists one value of each event type registered in Catalog, such
-	// as mux.AppStarted{}. The handler decodes accepted properties into a
-	// new value of the event's type, because telemetry.Client.Capture takes
-	// typed events only. Events without a type here get a 500 response.
-	// It is ignored when Client has a CaptureProperties(string,
-	// map[string]any) method.
-	// NOTE: this field goes away once telemetry.Client can capture a map.
-	Events []catalog.Event
 }
 
 // Handler serves the endpoints of a web frontend's telemetry. Build it with
@@ -87,7 +79,7 @@ func New(cfg Config) *Handler {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	h.origins = parseOrigins(cfg.AllowedOrigins, h.log)
-	h.capture = newCapture(cfg.Client, cfg.Catalog, cfg.Events, h.log)
+	h.capture = newCapture(cfg.Client)
 	h.catalogTS = newAsset(cfg.Catalog.TypeScript(), "application/typescript; charset=utf-8")
 	return h
 }

@@ -13,22 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/candor-dev/candor/sdk/catalog"
 	"github.com/candor-dev/candor/sdk/internal/leakcheck"
 	"github.com/candor-dev/candor/sdk/mux"
 	"github.com/candor-dev/candor/sdk/telemetry"
 	"github.com/candor-dev/candor/sdk/webtelemetry"
 )
-
-// muxEvents is one value of each event type of the Mux catalog.
-var muxEvents = []catalog.Event{
-	mux.AppStarted{}, mux.WorkspaceCreated{}, mux.WorkspaceSwitched{}, mux.MessageSent{},
-	mux.MCPContextInjected{}, mux.MCPServerTested{}, mux.MCPServerConfigChanged{},
-	mux.MCPOAuthFlowStarted{}, mux.MCPOAuthFlowCompleted{}, mux.MCPOAuthFlowFailed{},
-	mux.StatsTabOpened{}, mux.StreamTimingComputed{}, mux.StreamTimingInvalid{},
-	mux.StreamCompleted{}, mux.CompactionCompleted{}, mux.ProviderConfigured{}, mux.CommandUsed{},
-	mux.VoiceTranscription{}, mux.ErrorOccurred{}, mux.ExperimentOverridden{},
-}
 
 // sentEvent is one event as the test collector decoded it.
 type sentEvent struct {
@@ -148,9 +137,6 @@ func newFixture(t *testing.T, opts options) *fixture {
 	cfg := opts.config
 	cfg.Client = client
 	cfg.Catalog = mux.Catalog()
-	if cfg.Events == nil {
-		cfg.Events = muxEvents
-	}
 	f.handler = webtelemetry.New(cfg)
 	routes := http.NewServeMux()
 	routes.Handle("/api/telemetry/", http.StripPrefix("/api/telemetry/", f.handler))
