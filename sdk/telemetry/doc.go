@@ -83,13 +83,18 @@
 //
 // # Delivery
 //
-// A 2xx response counts the batch as sent. Network errors, 408, 429 and
-// 5xx are retried after an exponential backoff with full jitter, capped at
-// MaxRetryDelay, and never sooner than a Retry-After header asks (up to one
-// hour). A 413 splits the batch in halves, and a single event that still
-// gets 413 is dropped as "too_large". Other 4xx drop the batch as
-// "rejected". Redirects from https to http are rejected and the batch is
-// dropped as "insecure_redirect". The default HTTP client uses
+// A 2xx response whose body is a complete JSON object, or a 204 without a
+// body, counts the batch as sent. Network errors, 408, 429, 5xx and a 2xx
+// with any other body (a captive portal's HTML page, a proxy's text, a
+// body cut short) are retried after an exponential backoff with full
+// jitter, capped at MaxRetryDelay, and never sooner than a Retry-After
+// header asks (up to one hour). A 413 splits the batch in halves, and a
+// single event that still gets 413 is dropped as "too_large". Other 4xx
+// drop the batch as "rejected". Up to 3 redirects are followed. Redirects
+// from https to http are rejected and the batch is dropped as
+// "insecure_redirect". A 301, 302 or 303 redirect, which would resend the
+// batch as a GET without it, is not followed and the upload is retried.
+// The default HTTP client uses
 // HTTP_PROXY, HTTPS_PROXY and NO_PROXY. Every event keeps its UUID across
 // retries, so the collector can drop duplicates.
 //

@@ -31,6 +31,12 @@ const (
 // would send the batch and the write key in clear text.
 var errInsecureRedirect = errors.New("redirect from https to http rejected: it would send the write key in clear text")
 
+// errMethodRedirect is returned for a redirect that turns the POST into a
+// GET without the batch (301, 302 and 303), which the collector would
+// reject and the batch would be lost. The upload is retried, so a
+// collector that stops redirecting gets the batch.
+var errMethodRedirect = errors.New("redirect would resend the batch as a GET without it: point Endpoint at the collector's final URL, or redirect with 307 or 308")
+
 // newHTTPClient returns the client that uploads batches: a copy of base, or
 // of a default client when base is nil, whose redirect policy rejects
 // https→http downgrades before applying base's own policy.
@@ -50,6 +56,9 @@ func newHTTPClient(base *http.Client) (client *http.Client, owned bool) {
 	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if len(via) > 0 && via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
 			return errInsecureRedirect
+		}
+		if len(via) > 0 && req.Method != via[0].Method {
+			return errMethodRedirect
 		}
 		if len(via) >= maxRedirects {
 			return fmt.Errorf("stopped after %d redirects", maxRedirects)
@@ -155,9 +164,37 @@ func (u *uploader) upload(ctx context.Context, events [][]byte) uploadResult {
 		}
 		return uploadResult{outcome: outcomeRetry, err: err}
 	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	ack := readAcknowledgement(resp)
 	resp.Body.Close()
-	return classify(resp)
+	res := classify(resp)
+	if res.outcome == outcomeSent && !ack {
+		// A captive portal or a proxy answered, or the connection broke
+		// before the collector's response ended. The batch keeps its
+		// UUIDs, so the collector drops the copy it may already hold.
+		res.outcome = outcomeRetry
+		res.err = fmt.Errorf("collector responded with %s but not with its JSON acknowledgement", resp.Status)
+	}
+	return res
+}
+
+// maxResponseBody bounds the response body the uploader reads.
+const maxResponseBody = 64 << 10
+
+// readAcknowledgement reads the response body and reports whether it
+// acknowledges the batch: a complete JSON object, as candor's collector
+// and PostHog's capture service send, or no body with status 204. A 200
+// with HTML or plain text comes from something else, such as a captive
+// portal, and a body cut short means the response was lost.
+func readAcknowledgement(resp *http.Response) bool {
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody+1))
+	if err != nil || len(body) > maxResponseBody {
+		return false
+	}
+	if resp.StatusCode == http.StatusNoContent {
+		return len(body) == 0
+	}
+	body = bytes.TrimSpace(body)
+	return len(body) > 0 && body[0] == '{' && json.Valid(body)
 }
 
 func classify(resp *http.Response) uploadResult {
