@@ -3,20 +3,21 @@ package server
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/candor-dev/candor/sdk/mux"
 )
 
 // buildCandor builds the candor command into a temporary folder.
@@ -155,14 +156,31 @@ func (in *ingester) post(ctx context.Context, body string) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
+// killsVar sets the number of kills of TestKill9KeepsAcknowledgedEvents,
+// such as CANDOR_KILL9_KILLS=200 for a longer run on a developer machine.
+const killsVar = "CANDOR_KILL9_KILLS"
+
+// defaultKills is the number of kills in a normal run: about 20 seconds.
+const defaultKills = 20
+
 // TestKill9KeepsAcknowledgedEvents kills candor serve with SIGKILL at random
-// moments while several clients send events, restarts it on the same data
-// folder, and checks that every event that got a 200 is stored once.
+// moments while several clients send events, and restarts it on the same
+// data folder. After each kill it opens a copy of the data folder and
+// checks that every event acknowledged so far is stored exactly once; at
+// the end it checks the same for every event and that nothing unsent was
+// stored.
 func TestKill9KeepsAcknowledgedEvents(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds candor and runs it for about 15 seconds")
+		t.Skip("builds candor and runs it for about 20 seconds")
 	}
-	const kills = 6
+	kills := defaultKills
+	if v := os.Getenv(killsVar); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("%s=%q: use a positive number of kills", killsVar, v)
+		}
+		kills = n
+	}
 	bin := buildCandor(t)
 	dataDir := t.TempDir()
 	proc := startCandor(t, bin, dataDir, "--rate-limit", "0")
@@ -186,12 +204,15 @@ func TestKill9KeepsAcknowledgedEvents(t *testing.T) {
 
 	killRNG := rand.New(rand.NewPCG(99, uint64(time.Now().UnixNano())))
 	for i := range kills {
-		time.Sleep(time.Duration(300+killRNG.IntN(1200)) * time.Millisecond)
-		in.mu.Lock()
-		ackedBefore := len(in.acked)
-		in.mu.Unlock()
+		time.Sleep(time.Duration(200+killRNG.IntN(600)) * time.Millisecond)
 		proc.kill()
-		t.Logf("kill %d: %d events acknowledged so far", i+1, ackedBefore)
+		// Acknowledgements that arrive after this copy came from the killed
+		// process too; the next check or the final one covers them.
+		in.mu.Lock()
+		acked := append([]string(nil), in.acked...)
+		in.mu.Unlock()
+		checkAcknowledgedStored(t, dataDir, acked, fmt.Sprintf("after kill %d", i+1))
+		t.Logf("kill %d: %d events acknowledged so far", i+1, len(acked))
 		proc = startCandor(t, bin, dataDir, "--rate-limit", "0")
 		in.url.Store(&proc.url)
 	}
@@ -203,21 +224,13 @@ func TestKill9KeepsAcknowledgedEvents(t *testing.T) {
 		t.Fatalf("stop candor serve: %v\n%s", err, proc.stderr)
 	}
 
-	stored := readStoredEvents(t, dataDir, mux.App)
+	stored := readStoredUUIDs(t, filepath.Join(dataDir, DatabaseFile))
 	t.Logf("%d events acknowledged, %d sent, %d stored, %d requests failed",
 		len(in.acked), len(in.sent), len(stored), in.failures)
 	if len(in.acked) < 1000 {
 		t.Errorf("only %d events were acknowledged; the test needs sustained ingestion", len(in.acked))
 	}
-	var missing []string
-	for _, id := range in.acked {
-		if _, ok := stored[id]; !ok {
-			missing = append(missing, id)
-		}
-	}
-	if len(missing) > 0 {
-		t.Errorf("%d acknowledged events are missing after %d kills, such as %v", len(missing), kills, missing[:min(5, len(missing))])
-	}
+	checkExactlyOnce(t, stored, in.acked, fmt.Sprintf("after %d kills", kills))
 	for id := range stored {
 		if !in.sent[id] {
 			t.Errorf("stored event %s was never sent", id)
@@ -226,4 +239,78 @@ func TestKill9KeepsAcknowledgedEvents(t *testing.T) {
 	if strings.Contains(proc.stderr.String(), "level=ERROR") {
 		t.Errorf("the last candor serve logged errors:\n%s", proc.stderr)
 	}
+}
+
+// checkAcknowledgedStored copies the database of a killed process, with
+// its write-ahead log, and checks the acknowledged events in the copy.
+// Opening the copy replays the log there, so the next process still
+// recovers the original on its own.
+func checkAcknowledgedStored(t *testing.T, dataDir string, acked []string, when string) {
+	t.Helper()
+	copyDir := t.TempDir()
+	for _, name := range []string{DatabaseFile, DatabaseFile + ".wal"} {
+		data, err := os.ReadFile(filepath.Join(dataDir, name))
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: read %s: %v", when, name, err)
+		}
+		if err := os.WriteFile(filepath.Join(copyDir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stored := readStoredUUIDs(t, filepath.Join(copyDir, DatabaseFile))
+	checkExactlyOnce(t, stored, acked, when)
+}
+
+// checkExactlyOnce fails the test when an acknowledged event is missing
+// or stored more than once.
+func checkExactlyOnce(t *testing.T, stored map[string]int, acked []string, when string) {
+	t.Helper()
+	var missing, repeated []string
+	for _, id := range acked {
+		switch stored[id] {
+		case 0:
+			missing = append(missing, id)
+		case 1:
+		default:
+			repeated = append(repeated, id)
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("%s: %d of %d acknowledged events are missing, such as %v", when, len(missing), len(acked), missing[:min(5, len(missing))])
+	}
+	if len(repeated) > 0 {
+		t.Errorf("%s: %d acknowledged events are stored more than once, such as %v", when, len(repeated), repeated[:min(5, len(repeated))])
+	}
+}
+
+// readStoredUUIDs returns how many rows of the mux project each event
+// UUID has in the DuckDB database at path. It reads the uuid column
+// alone, so it does not depend on how properties are stored.
+func readStoredUUIDs(t *testing.T, path string) map[string]int {
+	t.Helper()
+	db, err := sql.Open("duckdb", path)
+	if err != nil {
+		t.Fatalf("open database: %v", err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT CAST(uuid AS VARCHAR) FROM events WHERE project = 'mux'`)
+	if err != nil {
+		t.Fatalf("query events: %v", err)
+	}
+	defer rows.Close()
+	counts := map[string]int{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		counts[id]++
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return counts
 }
