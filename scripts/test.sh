@@ -44,4 +44,19 @@ for module in sdk . bench; do
   echo "== go test -race ./... in $module"
   (cd "$module" && go vet ./... && go test -race -count=1 -timeout 20m ./...) || status=1
 done
+
+# Each fuzz target runs for CANDOR_FUZZTIME (10s by default) on top of its
+# seed corpus in testdata/fuzz, which the tests above already ran. An input
+# that fails is written to that folder and fails the run.
+fuzztime="${CANDOR_FUZZTIME:-10s}"
+for module in sdk . bench; do
+  [ -f "$module/go.mod" ] || continue
+  for dir in $(cd "$module" && grep -rl --include='*_test.go' '^func Fuzz' . | xargs -r -n1 dirname | sort -u); do
+    case "$dir" in ./sdk/* | ./bench/*) [ "$module" = . ] && continue ;; esac
+    for target in $(cd "$module" && go test -list '^Fuzz' "$dir" | grep '^Fuzz'); do
+      echo "== go test -fuzz $target -fuzztime $fuzztime $dir in $module"
+      (cd "$module" && go test -run '^$' -fuzz "^$target\$" -fuzztime "$fuzztime" "$dir") || status=1
+    done
+  done
+done
 exit $status

@@ -145,6 +145,9 @@ func decompress(raw []byte, hint compression, maxDecompressed int64, unwrapped b
 		if err != nil {
 			return nil, reject(http.StatusBadRequest, codeDecoding, "invalid base64 data: %v", err)
 		}
+		if int64(len(decoded)) > maxDecompressed {
+			return nil, reject(http.StatusRequestEntityTooLarge, codeTooLarge, "payload is over %d bytes after base64 decoding", maxDecompressed)
+		}
 		return decoded, nil
 	}
 

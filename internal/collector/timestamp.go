@@ -93,13 +93,14 @@ func parseTimeString(s string) (time.Time, bool) {
 }
 
 // parseOffset returns the offset field in milliseconds, clamped to
-// ±maxMillis; ok is false when it is absent or not a number.
+// ±maxMillis; ok is false when it is absent or not a number. NaN, which
+// strconv accepts but JSON cannot carry, is not a number here either.
 func parseOffset(raw json.RawMessage) (ms int64, ok bool) {
 	if isJSONNull(raw) {
 		return 0, false
 	}
 	f, err := strconv.ParseFloat(string(raw), 64)
-	if err != nil {
+	if err != nil || math.IsNaN(f) {
 		return 0, false
 	}
 	return int64(math.Max(-maxMillis, math.Min(f, maxMillis))), true
