@@ -159,6 +159,36 @@ func TestEveryAdminRouteNeedsToken(t *testing.T) {
 	}
 }
 
+// TestDashboardPageNeedsLogin checks that the dashboard page, which is
+// public so that it can show the login form, shows nothing else without a
+// valid session or admin token. Its data comes from the API, which the
+// test above covers.
+func TestDashboardPageNeedsLogin(t *testing.T) {
+	ts := startServer(t)
+	for name, headers := range map[string][]string{
+		"no credentials":    nil,
+		"wrong token":       {"Authorization", "Bearer cadm_wrong_0000000000000000"},
+		"write key":         {"Authorization", "Bearer " + writeKey},
+		"forged session":    {"Cookie", "candor_session=" + adminToken},
+		"token as a cookie": {"Cookie", "token=" + adminToken},
+	} {
+		r := ts.do(http.MethodGet, "/?from=2026-11-01&to=2026-11-30", nil, headers...)
+		body := string(r.body)
+		if r.status != http.StatusOK || !strings.Contains(body, `action="/login"`) {
+			t.Errorf("%s: status %d without the login form, want the login page; body %.200s", name, r.status, body)
+		}
+		if strings.Contains(body, "dashboard.js") {
+			t.Errorf("%s: the page loads the dashboard's script", name)
+		}
+	}
+
+	login := ts.do(http.MethodPost, "/login", []byte("token="+adminToken), "Content-Type", "application/x-www-form-urlencoded")
+	cookie, _, _ := strings.Cut(login.header.Get("Set-Cookie"), ";")
+	if r := ts.do(http.MethodGet, "/", nil, "Cookie", cookie); !strings.Contains(string(r.body), "dashboard.js") {
+		t.Errorf("after login: status %d without the dashboard's script, so the check above proves nothing", r.status)
+	}
+}
+
 // TestWriteKeyCannotReadOrDelete checks every way a write key could be
 // turned into access: as a Bearer token, in the login form and link, and
 // in the operator's and the self-service deletion requests.
