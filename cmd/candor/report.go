@@ -1,19 +1,19 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
-
-	"github.com/candor-dev/candor/internal/store"
 )
 
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -35,11 +35,14 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 
 	query := url.Values{}
-	if *from != "" {
-		query.Set("from", *from)
-	}
-	if *to != "" {
-		query.Set("to", *to)
+	for _, day := range []struct{ flag, value string }{{"from", *from}, {"to", *to}} {
+		if day.value == "" {
+			continue
+		}
+		if _, err := time.Parse("2006-01-02", day.value); err != nil {
+			return fmt.Errorf("invalid --%s %q: use a UTC date as YYYY-MM-DD", day.flag, day.value)
+		}
+		query.Set(day.flag, day.value)
 	}
 	endpoint := strings.TrimRight(*serverURL, "/") + "/api/v1/overview"
 	if len(query) > 0 {
@@ -53,11 +56,32 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		_, err := fmt.Fprintf(stdout, "%s\n", strings.TrimSpace(string(body)))
 		return err
 	}
-	var ov store.Overview
+	var ov overview
 	if err := json.Unmarshal(body, &ov); err != nil {
 		return fmt.Errorf("decode overview from %s: %w", endpoint, err)
 	}
 	return printOverview(stdout, ov)
+}
+
+// overview is the JSON body of the collector's /api/v1/overview. The
+// collector leaves out the counts built from fewer installs than its
+// k-anonymity threshold: the totals are then absent, suppressed events are
+// listed by name only, and suppressed version and platform rows have no
+// counts.
+type overview struct {
+	K                int              `json:"k_anonymity"`
+	TotalEvents      *int64           `json:"total_events"`
+	Installs         *int64           `json:"installs"`
+	Events           map[string]int64 `json:"events"`
+	SuppressedEvents []string         `json:"suppressed_events"`
+	Versions         []keyCount       `json:"top_versions"`
+	Platforms        []keyCount       `json:"top_platforms"`
+}
+
+type keyCount struct {
+	Key      string `json:"key"`
+	Events   *int64 `json:"events"`
+	Installs *int64 `json:"installs"`
 }
 
 func getJSON(ctx context.Context, endpoint, token string) ([]byte, error) {
@@ -86,33 +110,42 @@ func getJSON(ctx context.Context, endpoint, token string) ([]byte, error) {
 	return body, nil
 }
 
-func printOverview(w io.Writer, ov store.Overview) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "total_events\t%d\n", ov.TotalEvents)
-	fmt.Fprintf(tw, "installs\t%d\n", ov.Installs)
-
-	fmt.Fprintf(tw, "\nevent\tcount\n")
-	names := make([]string, 0, len(ov.Events))
-	for name := range ov.Events {
-		names = append(names, name)
-	}
-	sort.Slice(names, func(i, j int) bool {
-		if ov.Events[names[i]] != ov.Events[names[j]] {
-			return ov.Events[names[i]] > ov.Events[names[j]]
+// printOverview prints the totals, the events per name and the top
+// versions and platforms. A suppressed count prints as "< k".
+func printOverview(w io.Writer, ov overview) error {
+	hidden := fmt.Sprintf("< %d", ov.K)
+	show := func(n *int64) string {
+		if n == nil {
+			return hidden
 		}
-		return names[i] < names[j]
+		return fmt.Sprint(*n)
+	}
+
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "total_events\t%s\n", show(ov.TotalEvents))
+	fmt.Fprintf(tw, "installs\t%s\n", show(ov.Installs))
+
+	// Events with the most events come first, then the suppressed ones,
+	// whose counts are unknown.
+	fmt.Fprintf(tw, "\nevent\tcount\n")
+	names := slices.Collect(maps.Keys(ov.Events))
+	slices.SortFunc(names, func(a, b string) int {
+		return cmp.Or(cmp.Compare(ov.Events[b], ov.Events[a]), strings.Compare(a, b))
 	})
 	for _, name := range names {
 		fmt.Fprintf(tw, "%s\t%d\n", name, ov.Events[name])
 	}
+	for _, name := range slices.Sorted(slices.Values(ov.SuppressedEvents)) {
+		fmt.Fprintf(tw, "%s\t%s\n", name, hidden)
+	}
 
 	fmt.Fprintf(tw, "\nversion\tevents\tinstalls\n")
 	for _, v := range ov.Versions {
-		fmt.Fprintf(tw, "%s\t%d\t%d\n", v.Key, v.Events, v.Installs)
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Key, show(v.Events), show(v.Installs))
 	}
 	fmt.Fprintf(tw, "\nplatform\tevents\tinstalls\n")
 	for _, p := range ov.Platforms {
-		fmt.Fprintf(tw, "%s\t%d\t%d\n", p.Key, p.Events, p.Installs)
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Key, show(p.Events), show(p.Installs))
 	}
 	return tw.Flush()
 }

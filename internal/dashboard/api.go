@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -18,87 +17,219 @@ import (
 // connection open forever.
 const queryTimeout = 30 * time.Second
 
-// dateLayout is the format of the from and to parameters.
-const dateLayout = "2006-01-02"
+// routeKind is the way a route turns a request into a response.
+type routeKind int
 
-// apiParameters lists the query parameters that the API routes accept.
-var apiParameters = []string{"from", "to", "version", "platform", "event", "project"}
+const (
+	// tableRoute responds with a table, released through kAnonymity.
+	tableRoute routeKind = iota
+	// rawEventsRoute streams raw events, which kAnonymity allows only
+	// when it is off.
+	rawEventsRoute
+	// catalogRoute lists the catalog, which holds no event data.
+	catalogRoute
+)
 
-// apiPaths lists the API routes, for the error of a wrong method or path.
-var apiPaths = []string{"/api/v1/overview", "/api/v1/events_per_day", "/api/v1/active_installs"}
-
-func (h *Handler) serveOverview(w http.ResponseWriter, r *http.Request) {
-	serveQuery(h, w, r, func(ctx context.Context, f store.Filter) (store.Overview, error) {
-		overview, err := h.store.Overview(ctx, f)
-		if overview.Events == nil {
-			overview.Events = map[string]int64{}
-		}
-		if overview.Versions == nil {
-			overview.Versions = []store.KeyCount{}
-		}
-		if overview.Platforms == nil {
-			overview.Platforms = []store.KeyCount{}
-		}
-		return overview, err
-	})
+// apiRoute is one route of the query API.
+type apiRoute struct {
+	path string
+	kind routeKind
+	// events reports whether the event parameter selects the events.
+	events bool
+	// params lists the route's own parameters besides the filter
+	// parameters, event and format.
+	params []string
+	// query builds the table of a tableRoute.
+	query func(h *Handler, ctx context.Context, r apiRequest) (table, error)
+	// fallback, if set, builds the table from store.Store alone, for a
+	// store that does not implement store.Analytics.
+	fallback func(h *Handler, ctx context.Context, r apiRequest) (table, error)
 }
 
-func (h *Handler) serveEventsPerDay(w http.ResponseWriter, r *http.Request) {
-	serveQuery(h, w, r, func(ctx context.Context, f store.Filter) ([]store.DayCount, error) {
-		days, err := h.store.EventsPerDay(ctx, f)
-		if days == nil {
-			days = []store.DayCount{}
-		}
-		return days, err
-	})
+// apiRequest is a parsed API request.
+type apiRequest struct {
+	filter store.Filter
+	query  url.Values
 }
 
-func (h *Handler) serveActiveInstalls(w http.ResponseWriter, r *http.Request) {
-	serveQuery(h, w, r, func(ctx context.Context, f store.Filter) ([]store.DayValue, error) {
-		days, err := h.store.ActiveInstallsPerDay(ctx, f)
-		if days == nil {
-			days = []store.DayValue{}
-		}
-		return days, err
-	})
+// apiRoutes lists every route of the query API. New registers exactly
+// these, and the tests request each one.
+var apiRoutes = []apiRoute{
+	{path: "/api/v1/overview", events: true, query: (*Handler).queryOverview, fallback: (*Handler).queryOverviewFallback},
+	{path: "/api/v1/trends", events: true, params: []string{"interval", "breakdown", "limit", "where"}, query: (*Handler).queryTrends},
+	{path: "/api/v1/events_per_day", events: true, query: (*Handler).queryEventsPerDay},
+	{path: "/api/v1/active_installs", events: true, params: []string{"window"}, query: (*Handler).queryActiveInstalls},
+	{path: "/api/v1/new_installs", params: []string{"interval"}, query: (*Handler).queryNewInstalls},
+	{path: "/api/v1/histogram", events: true, params: []string{"property", "where"}, query: (*Handler).queryHistogram},
+	{path: "/api/v1/errors", params: []string{"interval", "breakdown", "limit"}, query: (*Handler).queryErrors},
+	{path: "/api/v1/funnel", params: []string{"step", "window"}, query: (*Handler).queryFunnel},
+	{path: "/api/v1/retention", events: true, params: []string{"weeks"}, query: (*Handler).queryRetention},
+	{path: "/api/v1/export/aggregate", events: true, query: (*Handler).queryAggregate},
+	{path: "/api/v1/export/events", kind: rawEventsRoute, events: true},
+	{path: "/api/v1/catalog", kind: catalogRoute},
 }
 
-// serveUnknownAPI rejects API requests that match no route: 405 for a known
-// path with another method than GET, 404 otherwise.
-func (h *Handler) serveUnknownAPI(w http.ResponseWriter, r *http.Request) {
-	if slices.Contains(apiPaths, r.URL.Path) {
-		w.Header().Set("Allow", "GET, HEAD")
-		writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed on "+
-			quote(r.URL.Path)+": use GET")
-		return
+// apiPaths returns the path of every API route.
+func apiPaths() []string {
+	paths := make([]string, len(apiRoutes))
+	for i, route := range apiRoutes {
+		paths[i] = route.path
 	}
-	writeError(w, http.StatusNotFound, "unknown API path "+quote(r.URL.Path)+
-		": use one of "+strings.Join(apiPaths, ", "))
+	return paths
 }
 
-// serveQuery parses the filter of r, runs query with it and writes the
-// result as JSON.
-func serveQuery[T any](h *Handler, w http.ResponseWriter, r *http.Request,
-	query func(context.Context, store.Filter) (T, error)) {
-	filter, err := h.parseFilter(r.URL.Query())
+// registerAPI adds every route of apiRoutes to routes.
+func (h *Handler) registerAPI(routes *http.ServeMux) {
+	for _, route := range apiRoutes {
+		switch route.kind {
+		case tableRoute:
+			routes.HandleFunc("GET "+route.path, h.tableHandler(route))
+		case rawEventsRoute:
+			routes.HandleFunc("GET "+route.path, h.serveRawEvents)
+		case catalogRoute:
+			routes.HandleFunc("GET "+route.path, h.serveCatalog)
+		}
+	}
+	routes.HandleFunc("/api/", h.serveUnknownAPI)
+}
+
+// parseRequest checks the parameters of r against route and parses the
+// filter and the format.
+func (h *Handler) parseRequest(route apiRoute, r *http.Request) (apiRequest, format, error) {
+	query := r.URL.Query()
+	allowed := slices.Concat(filterParameters, []string{"format"}, route.params)
+	if route.events {
+		allowed = append(allowed, "event")
+	}
+	if err := checkParameters(query, allowed); err != nil {
+		return apiRequest{}, "", err
+	}
+
+	f, err := parseFormat(query)
+	if err != nil {
+		return apiRequest{}, "", err
+	}
+	filter, err := h.parseFilter(query, route.events)
+	if err != nil {
+		return apiRequest{}, "", err
+	}
+	return apiRequest{filter: filter, query: query}, f, nil
+}
+
+func parseFormat(query url.Values) (format, error) {
+	value, err := singleValue(query, "format")
+	if err != nil {
+		return "", err
+	}
+	switch f := format(value); f {
+	case "":
+		return formatJSON, nil
+	case formatJSON, formatCSV, formatParquet:
+		return f, nil
+	}
+	return "", fmt.Errorf("invalid format %q: use json, csv or parquet", value)
+}
+
+// tableHandler serves a tableRoute: it parses the request, builds the
+// table, releases it through k-anonymity and encodes it.
+func (h *Handler) tableHandler(route apiRoute) http.HandlerFunc {
+	name := strings.ReplaceAll(strings.TrimPrefix(route.path, "/api/v1/"), "/", "-")
+	return func(w http.ResponseWriter, r *http.Request) {
+		request, f, err := h.parseRequest(route, r)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		query := route.query
+		if h.analytics == nil {
+			if route.fallback == nil {
+				writeNoAnalytics(w, h.store)
+				return
+			}
+			query = route.fallback
+		}
+
+		ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
+		defer cancel()
+		t, err := query(h, ctx, request)
+		if err != nil {
+			h.writeQueryError(w, r, err)
+			return
+		}
+		t.name = name
+		if err := writeReleased(w, r, h.privacy.release(t), f, downloadName(name, request.filter)); err != nil {
+			h.logger.Error("write response failed", "path", r.URL.Path, "err", err)
+		}
+	}
+}
+
+// serveRawEvents exports raw events as CSV or Parquet when k-anonymity is
+// off, and rejects the request otherwise.
+func (h *Handler) serveRawEvents(w http.ResponseWriter, r *http.Request) {
+	route := apiRoute{path: r.URL.Path, events: true}
+	request, f, err := h.parseRequest(route, r)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if !h.privacy.allowsRawEvents() {
+		writeError(w, http.StatusForbidden, fmt.Sprintf(
+			"raw events disabled: each event row comes from one install, below the k-anonymity of %d installs; "+
+				"use /api/v1/export/aggregate, or set k-anonymity to 1", h.privacy.k))
+		return
+	}
+	if f == formatJSON {
+		writeError(w, http.StatusBadRequest, "invalid format for raw events: use format=csv or format=parquet")
+		return
+	}
+	if h.analytics == nil {
+		writeNoAnalytics(w, h.store)
 		return
 	}
 
 	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
 	defer cancel()
-	result, err := query(ctx, filter)
-	if err != nil {
+	contentType := "text/csv; charset=utf-8"
+	if f == formatParquet {
+		contentType = parquetContentType
+	}
+	setDownload(w, contentType, downloadName("events", request.filter)+"."+string(f))
+	// NOTE: once the first bytes are sent, a failure can no longer change
+	// the status, so the client gets a truncated file. The log has the error.
+	if err := h.analytics.ExportEvents(ctx, request.filter, store.ExportFormat(f), w); err != nil {
 		h.logQueryError(r, err)
-		status, message := http.StatusInternalServerError, "query failed: see the collector log"
-		if errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil {
-			status, message = http.StatusServiceUnavailable, "query timed out: narrow the date range"
-		}
-		writeError(w, status, message)
+	}
+}
+
+// downloadName returns the file name stem of a download: candor, the route
+// and the date range, such as candor-trends-2025-03-01-2025-03-31.
+func downloadName(name string, f store.Filter) string {
+	parts := []string{"candor", name}
+	if !f.From.IsZero() {
+		parts = append(parts, f.From.Format(dateLayout))
+	}
+	if !f.To.IsZero() {
+		parts = append(parts, f.To.AddDate(0, 0, -1).Format(dateLayout))
+	}
+	return strings.Join(parts, "-")
+}
+
+func writeNoAnalytics(w http.ResponseWriter, s store.Store) {
+	writeError(w, http.StatusNotImplemented, fmt.Sprintf(
+		"analytics queries not supported: the store backend %T does not implement store.Analytics", s))
+}
+
+func (h *Handler) writeQueryError(w http.ResponseWriter, r *http.Request, err error) {
+	if isBadRequest(err) {
+		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, result)
+	h.logQueryError(r, err)
+	status, message := http.StatusInternalServerError, "query failed: see the collector log"
+	if errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil {
+		status, message = http.StatusServiceUnavailable, "query timed out: narrow the date range"
+	}
+	writeError(w, status, message)
 }
 
 func (h *Handler) logQueryError(r *http.Request, err error) {
@@ -111,104 +242,15 @@ func (h *Handler) logQueryError(r *http.Request, err error) {
 	h.logger.Error("query failed", "path", r.URL.Path, "query", r.URL.RawQuery, "err", err)
 }
 
-// parseFilter converts the API query parameters to a store filter.
-func (h *Handler) parseFilter(query url.Values) (store.Filter, error) {
-	for name := range query {
-		if !slices.Contains(apiParameters, name) {
-			return store.Filter{}, fmt.Errorf("unknown parameter %q: use %s",
-				name, strings.Join(apiParameters, ", "))
-		}
+// serveUnknownAPI rejects API requests that match no route: 405 for a known
+// path with another method than GET, 404 otherwise.
+func (h *Handler) serveUnknownAPI(w http.ResponseWriter, r *http.Request) {
+	if slices.Contains(apiPaths(), r.URL.Path) {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed on "+
+			quote(r.URL.Path)+": use GET")
+		return
 	}
-
-	dates, err := parseDateRange(query)
-	if err != nil {
-		return store.Filter{}, err
-	}
-	filter := store.Filter{
-		Project:   h.project,
-		From:      dates.from,
-		Versions:  splitList(query["version"]),
-		Platforms: splitList(query["platform"]),
-		Events:    splitList(query["event"]),
-	}
-	if !dates.to.IsZero() {
-		// The to parameter includes its whole day, and Filter.To excludes.
-		filter.To = dates.to.AddDate(0, 0, 1)
-	}
-	if query.Has("project") {
-		project, err := singleValue(query, "project")
-		if err != nil {
-			return store.Filter{}, err
-		}
-		filter.Project = project
-	}
-	return filter, nil
-}
-
-// dateRange contains the from and to parameters as UTC midnights. A zero
-// field is unbounded, and to includes its whole day.
-type dateRange struct {
-	from, to time.Time
-}
-
-func parseDateRange(query url.Values) (dateRange, error) {
-	var dates dateRange
-	var err error
-	if dates.from, err = parseDate(query, "from"); err != nil {
-		return dateRange{}, err
-	}
-	if dates.to, err = parseDate(query, "to"); err != nil {
-		return dateRange{}, err
-	}
-	if !dates.from.IsZero() && !dates.to.IsZero() && dates.from.After(dates.to) {
-		return dateRange{}, fmt.Errorf("invalid date range: from %q is after to %q: swap them",
-			query.Get("from"), query.Get("to"))
-	}
-	return dates, nil
-}
-
-// parseDate parses the date parameter name of query. A missing or empty
-// parameter returns the zero time.
-func parseDate(query url.Values, name string) (time.Time, error) {
-	value, err := singleValue(query, name)
-	if err != nil || value == "" {
-		return time.Time{}, err
-	}
-	day, err := time.Parse(dateLayout, value)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("invalid %s %q: expected a UTC date as YYYY-MM-DD, such as 2025-01-31",
-			name, value)
-	}
-	return day, nil
-}
-
-func singleValue(query url.Values, name string) (string, error) {
-	values := query[name]
-	if len(values) > 1 {
-		return "", fmt.Errorf("invalid %s: given %d times: pass it once", name, len(values))
-	}
-	if len(values) == 0 {
-		return "", nil
-	}
-	return values[0], nil
-}
-
-// splitList returns the values of a list parameter. Each value may hold
-// several items separated by commas, and empty items are dropped, so an
-// empty form field selects everything.
-// NOTE: a version or platform that contains a comma cannot be selected.
-func splitList(values []string) []string {
-	var items []string
-	for _, value := range values {
-		for item := range strings.SplitSeq(value, ",") {
-			if item = strings.TrimSpace(item); item != "" {
-				items = append(items, item)
-			}
-		}
-	}
-	return items
-}
-
-func quote(s string) string {
-	return strconv.Quote(s)
+	writeError(w, http.StatusNotFound, "unknown API path "+quote(r.URL.Path)+
+		": use one of "+strings.Join(apiPaths(), ", "))
 }

@@ -216,7 +216,7 @@ func dashboardURL(rawQuery string) string {
 		return "/"
 	}
 	for name := range query {
-		if !slices.Contains(apiParameters, name) {
+		if !slices.Contains(pageParameters, name) {
 			query.Del(name)
 		}
 	}

@@ -18,7 +18,7 @@ func TestNewValidatesConfig(t *testing.T) {
 		want string
 	}{
 		{"missing store", dashboard.Config{AdminToken: adminToken}, "missing Config.Store"},
-		{"missing token", dashboard.Config{Store: &sliceStore{}}, "missing Config.AdminToken"},
+		{"missing token", dashboard.Config{Store: openStore(t)}, "missing Config.AdminToken"},
 	}
 	for _, test := range tests {
 		t.Run(test.name, func(t *testing.T) {
@@ -31,9 +31,7 @@ func TestNewValidatesConfig(t *testing.T) {
 }
 
 func TestAPIRejectsMissingToken(t *testing.T) {
-	fake := &sliceStore{}
-	insertEvents(t, fake, fixtureEvents())
-	server := startServer(t, dashboard.Config{Store: fake})
+	server := startServer(t, dashboard.Config{Store: storeWith(t, fixtureEvents())})
 
 	credentials := []struct {
 		name   string
@@ -47,9 +45,9 @@ func TestAPIRejectsMissingToken(t *testing.T) {
 		{"basic scheme", "Basic " + adminToken},
 		{"token without scheme", adminToken},
 	}
-	paths := []string{
-		"/api/v1/overview", "/api/v1/events_per_day", "/api/v1/active_installs",
-		"/api/v1/overview?from=bad", "/api/v1/unknown",
+	paths := []string{"/api/v1/overview?from=bad", "/api/v1/trends?format=csv", "/api/v1/unknown"}
+	for _, route := range dashboard.APIRoutes() {
+		paths = append(paths, route.Path)
 	}
 	for _, credential := range credentials {
 		for _, path := range paths {
@@ -79,7 +77,7 @@ func TestAPIRejectsMissingToken(t *testing.T) {
 }
 
 func TestAPIAcceptsBearerSchemeInAnyCase(t *testing.T) {
-	server := startServer(t, dashboard.Config{Store: &sliceStore{}})
+	server := startServer(t, dashboard.Config{Store: openStore(t)})
 
 	for _, scheme := range []string{"Bearer", "bearer", "BEARER"} {
 		response, _ := send(t, server, http.MethodGet, "/api/v1/overview",
@@ -91,7 +89,7 @@ func TestAPIAcceptsBearerSchemeInAnyCase(t *testing.T) {
 }
 
 func TestLoginForm(t *testing.T) {
-	server := startServer(t, dashboard.Config{Store: &sliceStore{}})
+	server := startServer(t, dashboard.Config{Store: openStore(t)})
 
 	response, body := send(t, server, http.MethodGet, "/")
 	if response.StatusCode != http.StatusOK {
@@ -102,14 +100,14 @@ func TestLoginForm(t *testing.T) {
 			t.Errorf("login page does not contain %s", want)
 		}
 	}
-	if strings.Contains(body, "events-chart") {
+	if strings.Contains(body, "trends-chart") {
 		t.Error("login page contains the dashboard")
 	}
 }
 
 func TestLoginRejectsWrongToken(t *testing.T) {
 	logger, logs := logBuffer()
-	server := startServer(t, dashboard.Config{Store: &sliceStore{}, Logger: logger})
+	server := startServer(t, dashboard.Config{Store: openStore(t), Logger: logger})
 
 	response, body := send(t, server, http.MethodPost, "/login", withForm(url.Values{"token": {"wrong"}}))
 	if response.StatusCode != http.StatusUnauthorized {
@@ -133,7 +131,7 @@ func TestLoginRejectsWrongToken(t *testing.T) {
 }
 
 func TestLoginSessionAndLogout(t *testing.T) {
-	server := startServer(t, dashboard.Config{Store: &sliceStore{}})
+	server := startServer(t, dashboard.Config{Store: openStore(t)})
 
 	response, _ := send(t, server, http.MethodPost, "/login", withForm(url.Values{"token": {adminToken}}))
 	if response.StatusCode != http.StatusSeeOther {
@@ -157,7 +155,7 @@ func TestLoginSessionAndLogout(t *testing.T) {
 	}
 
 	response, body := send(t, server, http.MethodGet, "/", withCookie(cookie))
-	if response.StatusCode != http.StatusOK || !strings.Contains(body, `id="events-chart"`) {
+	if response.StatusCode != http.StatusOK || !strings.Contains(body, `id="trends-chart"`) {
 		t.Errorf("GET / with the cookie: status %d, want 200 and the dashboard", response.StatusCode)
 	}
 	response, _ = send(t, server, http.MethodGet, "/api/v1/overview", withCookie(cookie))
@@ -185,7 +183,7 @@ func TestLoginSessionAndLogout(t *testing.T) {
 }
 
 func TestLoginReturnsToSharedView(t *testing.T) {
-	server := startServer(t, dashboard.Config{Store: &sliceStore{}})
+	server := startServer(t, dashboard.Config{Store: openStore(t)})
 
 	tests := []struct {
 		returnQuery string
@@ -211,7 +209,7 @@ func TestLoginReturnsToSharedView(t *testing.T) {
 }
 
 func TestTokenLink(t *testing.T) {
-	server := startServer(t, dashboard.Config{Store: &sliceStore{}})
+	server := startServer(t, dashboard.Config{Store: openStore(t)})
 
 	response, _ := send(t, server, http.MethodGet, "/?token="+url.QueryEscape(adminToken)+"&from=2024-05-01")
 	if response.StatusCode != http.StatusSeeOther {
@@ -246,7 +244,7 @@ func TestTokenLink(t *testing.T) {
 
 func TestSessionExpires(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2024, time.May, 6, 12, 0, 0, 0, time.UTC)}
-	server := startServer(t, dashboard.Config{Store: &sliceStore{}, Now: clock.Now})
+	server := startServer(t, dashboard.Config{Store: openStore(t), Now: clock.Now})
 	cookie := login(t, server)
 
 	clock.Add(dashboard.SessionLifetime - time.Second)
@@ -264,7 +262,7 @@ func TestSessionExpires(t *testing.T) {
 
 func TestSessionsAreBounded(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2024, time.May, 6, 12, 0, 0, 0, time.UTC)}
-	server := startServer(t, dashboard.Config{Store: &sliceStore{}, Now: clock.Now})
+	server := startServer(t, dashboard.Config{Store: openStore(t), Now: clock.Now})
 
 	first := login(t, server)
 	for range 1000 {
@@ -279,7 +277,7 @@ func TestSessionsAreBounded(t *testing.T) {
 }
 
 func TestCrossOriginFormPostRejected(t *testing.T) {
-	server := startServer(t, dashboard.Config{Store: &sliceStore{}})
+	server := startServer(t, dashboard.Config{Store: openStore(t)})
 
 	for _, path := range []string{"/login", "/logout"} {
 		response, _ := send(t, server, http.MethodPost, path,
@@ -297,7 +295,7 @@ func TestCrossOriginFormPostRejected(t *testing.T) {
 func TestFailedAuthLogIsRateLimited(t *testing.T) {
 	logger, logs := logBuffer()
 	clock := &fakeClock{now: time.Date(2024, time.May, 6, 12, 0, 0, 0, time.UTC)}
-	server := startServer(t, dashboard.Config{Store: &sliceStore{}, Logger: logger, Now: clock.Now})
+	server := startServer(t, dashboard.Config{Store: openStore(t), Logger: logger, Now: clock.Now})
 
 	for range 5 {
 		send(t, server, http.MethodGet, "/api/v1/overview")

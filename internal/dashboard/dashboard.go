@@ -3,11 +3,14 @@ package dashboard
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/candor-dev/candor/internal/store"
+	"github.com/candor-dev/candor/sdk/catalog"
+	"github.com/candor-dev/candor/sdk/mux"
 )
 
 // ContentSecurityPolicy is the Content-Security-Policy header of every
@@ -37,19 +40,34 @@ type Config struct {
 	// Now returns the current time. It sets the default date range of the
 	// dashboard and the expiry of sessions. Nil means time.Now.
 	Now func() time.Time
+
+	// KAnonymity is the minimum number of distinct installs behind every
+	// number the API and the dashboard show: a row built from fewer is
+	// suppressed. Zero means DefaultKAnonymity, 1 turns suppression off
+	// and allows the export of raw events. Negative values are invalid.
+	KAnonymity int
+
+	// Catalogs are the event catalogs of the apps whose events the
+	// dashboard shows, such as one per project of the collector. They list
+	// the properties that trends may break down by and that histograms may
+	// count. Empty means the Mux catalog, mux.Catalog().
+	Catalogs []*catalog.Catalog
 }
 
 // Handler is the http.Handler of the query API and the dashboard. Create it
 // with New.
 type Handler struct {
-	store    store.Store
-	token    tokenChecker
-	project  string
-	logger   *slog.Logger
-	now      func() time.Time
-	sessions *sessionStore
-	authLog  *logLimiter
-	mux      *http.ServeMux
+	store      store.Store
+	analytics  store.Analytics // nil when the store does not implement it
+	privacy    kAnonymity
+	properties *propertyIndex
+	token      tokenChecker
+	project    string
+	logger     *slog.Logger
+	now        func() time.Time
+	sessions   *sessionStore
+	authLog    *logLimiter
+	mux        *http.ServeMux
 }
 
 // New validates cfg and returns a Handler.
@@ -59,6 +77,17 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.AdminToken == "" {
 		return nil, errors.New("create dashboard: missing Config.AdminToken: set a long random secret")
+	}
+	k := cfg.KAnonymity
+	switch {
+	case k < 0:
+		return nil, fmt.Errorf("create dashboard: invalid Config.KAnonymity %d: use 1 or more, or 0 for %d", k, DefaultKAnonymity)
+	case k == 0:
+		k = DefaultKAnonymity
+	}
+	catalogs := cfg.Catalogs
+	if len(catalogs) == 0 {
+		catalogs = []*catalog.Catalog{mux.Catalog()}
 	}
 
 	logger := cfg.Logger
@@ -75,14 +104,18 @@ func New(cfg Config) (*Handler, error) {
 		return nil, err
 	}
 
+	analytics, _ := cfg.Store.(store.Analytics)
 	h := &Handler{
-		store:    cfg.Store,
-		token:    newTokenChecker(cfg.AdminToken),
-		project:  cfg.Project,
-		logger:   logger,
-		now:      now,
-		sessions: newSessionStore(now),
-		authLog:  newLogLimiter(now, authLogInterval),
+		store:      cfg.Store,
+		analytics:  analytics,
+		privacy:    kAnonymity{k: k},
+		properties: newPropertyIndex(catalogs),
+		token:      newTokenChecker(cfg.AdminToken),
+		project:    cfg.Project,
+		logger:     logger,
+		now:        now,
+		sessions:   newSessionStore(now),
+		authLog:    newLogLimiter(now, authLogInterval),
 	}
 	h.mux = h.routes(assets)
 	return h, nil
@@ -90,10 +123,7 @@ func New(cfg Config) (*Handler, error) {
 
 func (h *Handler) routes(assets http.Handler) *http.ServeMux {
 	api := http.NewServeMux()
-	api.HandleFunc("GET /api/v1/overview", h.serveOverview)
-	api.HandleFunc("GET /api/v1/events_per_day", h.serveEventsPerDay)
-	api.HandleFunc("GET /api/v1/active_installs", h.serveActiveInstalls)
-	api.HandleFunc("/api/", h.serveUnknownAPI)
+	h.registerAPI(api)
 
 	// The login and logout forms change state, so a page of another site
 	// must not be able to post them.

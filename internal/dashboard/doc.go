@@ -3,20 +3,68 @@
 //
 // A Handler serves these routes:
 //
-//	GET  /api/v1/overview        store.Overview as JSON
-//	GET  /api/v1/events_per_day  []store.DayCount as JSON
-//	GET  /api/v1/active_installs []store.DayValue as JSON
-//	GET  /                       the dashboard, or the login form
-//	POST /login                  checks the admin token and starts a session
-//	POST /logout                 ends the session
-//	GET  /assets/...             CSS, JavaScript and the bundled Chart.js
+//	GET  /api/v1/overview          totals, events per name, top versions and platforms
+//	GET  /api/v1/trends            events per period and event, optionally by 1 or 2 properties
+//	GET  /api/v1/events_per_day    events per day and event, the same as trends with interval=day
+//	GET  /api/v1/active_installs   installs active per day in windows of 1, 7 and 30 days
+//	GET  /api/v1/new_installs      installs with a first launch per period
+//	GET  /api/v1/histogram         events per value of a base2, bucket or count property
+//	GET  /api/v1/errors            error_occurred per period by errorType and context
+//	GET  /api/v1/funnel            installs that complete ordered steps within a window
+//	GET  /api/v1/retention         weekly cohorts by first-seen week and their later activity
+//	GET  /api/v1/export/aggregate  events per day, event, version and platform
+//	GET  /api/v1/export/events     raw events as CSV or Parquet, only with k-anonymity off
+//	GET  /api/v1/catalog           the events and properties the other routes accept
+//	GET  /                         the dashboard, or the login form
+//	POST /login                    checks the admin token and starts a session
+//	POST /logout                   ends the session
+//	GET  /assets/...               CSS, JavaScript and the bundled Chart.js
 //
-// The API routes take the query parameters from and to (UTC dates as
-// YYYY-MM-DD, both inclusive), and version, platform, event and project.
-// Version, platform and event select several values when repeated or
-// separated by commas. Without from and to a query covers all time, and
-// without project it covers Config.Project. Unknown parameters and invalid
-// dates get 400 with a JSON error that names the parameter.
+// Every data route takes the filter parameters from and to (UTC dates as
+// YYYY-MM-DD, both inclusive), version, platform and project, and format:
+// json (the default), csv or parquet. Version and platform select several
+// values when repeated or separated by commas. Without from and to a query
+// covers all time, and without project it covers Config.Project. The
+// overview, trends, events_per_day, active_installs, histogram, retention
+// and export routes also take event, which selects event names in the same
+// way. The routes'
+// own parameters are:
+//
+//	trends           interval (day, week, month or all), breakdown (1 or 2
+//	                 comma-separated properties), limit (values kept per
+//	                 property, default 20, the rest merged as "(other)"),
+//	                 where (property=value, repeatable)
+//	active_installs  window (days, comma-separated; default 1,7,30)
+//	new_installs     interval
+//	histogram        property (required), where
+//	errors           interval, breakdown (default errorType,context), limit
+//	funnel           step (repeated, 2 to 10, such as
+//	                 app_started[isFirstLaunch=true]; default first launch,
+//	                 workspace_created, message_sent), window (such as 30m,
+//	                 24h or 7d; default 1d)
+//	retention        weeks (0 to 52, default 8)
+//
+// Properties are names from Config.Catalogs, with dots for nested objects.
+// Unknown parameters and invalid values get 400 with a JSON error that
+// names the parameter. A JSON response of a data route is
+// {"k_anonymity": k, "rows": [...]} with one object per row. The overview
+// keeps the shape of store.Overview: total_events, installs, events (a map
+// of event names to counts), top_versions and top_platforms, with
+// event_installs and suppressed_events next to them. CSV and Parquet files
+// have one column per row key and a suppressed column.
+//
+// # k-anonymity
+//
+// Every row carries the number of distinct installs it was built from. A
+// row built from fewer than Config.KAnonymity installs is suppressed. It
+// keeps its dimensions, such as the day and the event name, loses its
+// counts and gets "suppressed": true, which the page shows as "< k". One
+// function, kAnonymity.release, does this for every route and format. Raw
+// events come from one install each, so they are exported only when
+// KAnonymity is 1. Suppression is per row, so a total next to the visible
+// rows of a breakdown can reveal what the hidden rows add up to.
+//
+// # Authentication and the page
 //
 // Every route except /assets/ requires the admin token, sent either as
 // "Authorization: Bearer TOKEN" or through the session cookie that the login
@@ -24,8 +72,13 @@
 // memory for SessionLifetime, so a restart logs every browser out while
 // bearer tokens keep working. The cookie never contains the token.
 //
-// Everything the page loads is embedded in the binary: it fetches nothing
-// from other hosts, and the Content-Security-Policy header forbids inline
-// scripts and styles. A Handler is safe for concurrent use and starts no
-// goroutines.
+// The page keeps its whole view in its URL: the filters and each panel's
+// settings, so a copied link opens the same view. Everything it loads is
+// embedded in the binary: it fetches nothing from other hosts, and the
+// Content-Security-Policy header forbids inline scripts and styles.
+//
+// The data routes need a store that implements store.Analytics. With a
+// store that implements only store.Store, the overview still works and the
+// other data routes answer 501. A Handler is safe for concurrent use and
+// starts no goroutines.
 package dashboard

@@ -18,6 +18,7 @@ import (
 
 	"github.com/candor-dev/candor/internal/dashboard"
 	"github.com/candor-dev/candor/internal/store"
+	"github.com/candor-dev/candor/internal/store/duckdb"
 )
 
 func TestMain(m *testing.M) {
@@ -26,16 +27,28 @@ func TestMain(m *testing.M) {
 
 const adminToken = "test-admin-token-5f1c9a7e"
 
-// testStore opens an empty store of one backend.
-type testStore struct {
-	name string
-	open func(t *testing.T) store.Store
+// openStore opens an empty in-memory DuckDB store that the test closes
+// when it ends.
+func openStore(t *testing.T) *duckdb.Store {
+	t.Helper()
+	s, err := duckdb.Open("")
+	if err != nil {
+		t.Fatalf("open in-memory DuckDB: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close DuckDB: %v", err)
+		}
+	})
+	return s
 }
 
-// testStores lists the backends the API tests run against. Other test
-// files of this package append to it.
-var testStores = []testStore{
-	{"slice", func(*testing.T) store.Store { return &sliceStore{} }},
+// storeWith opens a store that holds events.
+func storeWith(t *testing.T, events []store.Event) *duckdb.Store {
+	t.Helper()
+	s := openStore(t)
+	insertEvents(t, s, events)
+	return s
 }
 
 // fixtureEvents is the small dataset the API tests compute their expected
@@ -221,4 +234,18 @@ func (c *fakeClock) Add(d time.Duration) {
 func logBuffer() (*slog.Logger, *bytes.Buffer) {
 	var buffer bytes.Buffer
 	return slog.New(slog.NewTextHandler(&buffer, &slog.HandlerOptions{Level: slog.LevelDebug})), &buffer
+}
+
+// countInstalls counts the distinct installs of events, which all belong to
+// one project.
+func countInstalls(events []store.Event) int {
+	installs := map[string]bool{}
+	for _, e := range events {
+		installs[e.DistinctID] = true
+	}
+	return len(installs)
+}
+
+func utcDay(t time.Time) string {
+	return t.UTC().Format("2006-01-02")
 }

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,31 @@ const defaultRangeDays = 30
 // presetRanges are the quick range links of the dashboard, in days.
 var presetRanges = []int{7, 30, 90}
 
+// panelParameters are the dashboard URL's settings of its panels, next to
+// the filter parameters. The page's script reads them from the form
+// controls and turns them into API parameters.
+var panelParameters = []string{
+	"event", "breakdown", "interval", "measure", // trends; interval also for new installs and errors
+	"hist_event", "hist_property", // distributions
+	"steps", "funnel_window", // funnel; steps separated by ">"
+	"weeks", // retention
+}
+
+// pageParameters are every parameter of the dashboard URL.
+var pageParameters = slices.Concat(filterParameters, panelParameters)
+
+// Defaults of the panel settings.
+const (
+	defaultSteps        = "app_started[isFirstLaunch=true] > workspace_created > message_sent"
+	defaultFunnelChoice = "1d"
+)
+
+// Preferred distribution: message lengths, when the catalog has them.
+const (
+	preferredHistogramEvent    = "message_sent"
+	preferredHistogramProperty = "message_length_b2"
+)
+
 // loginPage is the data of templates/login.html.
 type loginPage struct {
 	Error       string // shown above the form, empty for none
@@ -37,16 +63,44 @@ type dashboardPage struct {
 	From, To string // the form values, as given in the URL or the defaults
 	Version  string
 	Platform string
-	Event    string
 	Hidden   map[string]string // parameters the form carries unchanged
-	APIQuery string            // the query string of the API requests
+	APIQuery string            // the filter parameters of the API requests
 	Presets  []presetLink
+	K        int // the k-anonymity threshold, 1 when off
+
+	Trend     trendSettings
+	Histogram histogramSettings
+	Funnel    funnelSettings
+	Weeks     string
 }
 
 type presetLink struct {
 	Label   string
 	URL     string
 	Current bool
+}
+
+// option is one choice of a select element.
+type option struct {
+	Value, Label string
+	Selected     bool
+}
+
+type trendSettings struct {
+	Event     string
+	Breakdown []option
+	Interval  []option
+	Measure   []option
+}
+
+type histogramSettings struct {
+	Events     []option
+	Properties []option
+}
+
+type funnelSettings struct {
+	Steps   string
+	Windows []option
 }
 
 // serveRoot serves GET /: the token link, the login form or the dashboard.
@@ -71,7 +125,11 @@ func (h *Handler) serveDashboard(w http.ResponseWriter, r *http.Request) {
 	page := h.newDashboardPage(query)
 
 	status := http.StatusOK
-	if _, err := h.parseFilter(query); err != nil {
+	err := checkParameters(query, pageParameters)
+	if err == nil {
+		_, err = h.parseFilter(query, false)
+	}
+	if err != nil {
 		status, page.Error = http.StatusBadRequest, err.Error()
 	} else {
 		page.APIQuery = apiQuery(query, page.From, page.To)
@@ -80,7 +138,8 @@ func (h *Handler) serveDashboard(w http.ResponseWriter, r *http.Request) {
 }
 
 // newDashboardPage fills the form of the dashboard from the URL query. A
-// missing date range becomes the last defaultRangeDays days.
+// missing date range becomes the last defaultRangeDays days, and missing
+// panel settings their defaults.
 func (h *Handler) newDashboardPage(query url.Values) dashboardPage {
 	today := h.now().UTC().Truncate(24 * time.Hour)
 	page := dashboardPage{
@@ -89,8 +148,8 @@ func (h *Handler) newDashboardPage(query url.Values) dashboardPage {
 		To:       query.Get("to"),
 		Version:  strings.Join(splitList(query["version"]), ", "),
 		Platform: strings.Join(splitList(query["platform"]), ", "),
-		Event:    strings.Join(splitList(query["event"]), ", "),
 		Hidden:   map[string]string{},
+		K:        h.privacy.k,
 	}
 	if query.Has("project") {
 		page.Project = query.Get("project")
@@ -113,13 +172,115 @@ func (h *Handler) newDashboardPage(query url.Values) dashboardPage {
 			Current: page.From == from && page.To == to,
 		})
 	}
+
+	page.Trend = h.trendSettings(query)
+	page.Histogram = h.histogramSettings(query)
+	page.Funnel = funnelSettings{
+		Steps: valueOr(query, "steps", defaultSteps),
+		Windows: options(valueOr(query, "funnel_window", defaultFunnelChoice),
+			"1h", "Within 1 hour", "1d", "Within 1 day", "7d", "Within 7 days", "30d", "Within 30 days"),
+	}
+	page.Weeks = valueOr(query, "weeks", strconv.Itoa(defaultWeeks))
 	return page
 }
 
-// apiQuery returns the query string the page's script sends to the API:
-// the URL query with the date range filled in.
+func (h *Handler) trendSettings(query url.Values) trendSettings {
+	events := splitList(query["event"])
+	settings := trendSettings{
+		Event:    strings.Join(events, ", "),
+		Interval: options(valueOr(query, "interval", "day"), "day", "Per day", "week", "Per week", "month", "Per month"),
+		Measure:  options(valueOr(query, "measure", "events"), "events", "Events", "installs", "Installs"),
+	}
+
+	breakdown := query.Get("breakdown")
+	settings.Breakdown = []option{{Value: "", Label: "No breakdown", Selected: breakdown == ""}}
+	seen := map[string]bool{}
+	add := func(info propertyInfo) {
+		if info.Breakdown && !seen[info.Name] {
+			seen[info.Name] = true
+			settings.Breakdown = append(settings.Breakdown, option{Value: info.Name, Label: info.Name, Selected: info.Name == breakdown})
+		}
+	}
+	for _, info := range h.properties.body.Base {
+		add(info)
+	}
+	for _, event := range h.properties.body.Events {
+		if len(events) == 0 || slices.Contains(events, event.Name) {
+			for _, info := range event.Properties {
+				add(info)
+			}
+		}
+	}
+	if breakdown != "" && !seen[breakdown] {
+		// Keep a breakdown that the URL names, so the API can explain
+		// what is wrong with it.
+		settings.Breakdown = append(settings.Breakdown, option{Value: breakdown, Label: breakdown, Selected: true})
+	}
+	return settings
+}
+
+// histogramSettings lists the events that have a histogram property and
+// the histogram properties of the selected event.
+func (h *Handler) histogramSettings(query url.Values) histogramSettings {
+	var withHistograms []eventInfo
+	for _, event := range h.properties.body.Events {
+		if slices.ContainsFunc(event.Properties, func(p propertyInfo) bool { return p.Histogram }) {
+			withHistograms = append(withHistograms, event)
+		}
+	}
+	if len(withHistograms) == 0 {
+		return histogramSettings{}
+	}
+
+	selected := query.Get("hist_event")
+	index := slices.IndexFunc(withHistograms, func(e eventInfo) bool { return e.Name == selected })
+	if index < 0 {
+		index = max(0, slices.IndexFunc(withHistograms, func(e eventInfo) bool { return e.Name == preferredHistogramEvent }))
+	}
+	event := withHistograms[index]
+
+	var settings histogramSettings
+	for i, e := range withHistograms {
+		settings.Events = append(settings.Events, option{Value: e.Name, Label: e.Name, Selected: i == index})
+	}
+	property := query.Get("hist_property")
+	if property == "" {
+		property = preferredHistogramProperty
+	}
+	for _, p := range event.Properties {
+		if p.Histogram {
+			settings.Properties = append(settings.Properties, option{Value: p.Name, Label: p.Name, Selected: p.Name == property})
+		}
+	}
+	return settings
+}
+
+// options builds select options from value, label pairs, selecting value.
+func options(value string, pairs ...string) []option {
+	var list []option
+	for i := 0; i+1 < len(pairs); i += 2 {
+		list = append(list, option{Value: pairs[i], Label: pairs[i+1], Selected: pairs[i] == value})
+	}
+	return list
+}
+
+func valueOr(query url.Values, name, fallback string) string {
+	if value := strings.TrimSpace(query.Get(name)); value != "" {
+		return value
+	}
+	return fallback
+}
+
+// apiQuery returns the filter parameters the page's script sends to every
+// API route: the date range, filled in, and the version, platform and
+// project of the URL.
 func apiQuery(query url.Values, from, to string) string {
-	api := maps.Clone(query)
+	api := url.Values{}
+	for _, name := range filterParameters {
+		if values, ok := query[name]; ok {
+			api[name] = values
+		}
+	}
 	api.Set("from", from)
 	api.Set("to", to)
 	return api.Encode()

@@ -11,7 +11,7 @@ import (
 )
 
 func TestSecurityHeaders(t *testing.T) {
-	server := startServer(t, dashboard.Config{Store: &sliceStore{}})
+	server := startServer(t, dashboard.Config{Store: openStore(t)})
 	cookie := login(t, server)
 
 	tests := []struct {
@@ -57,7 +57,7 @@ func TestSecurityHeaders(t *testing.T) {
 }
 
 func TestAssetsServedWithoutAuth(t *testing.T) {
-	server := startServer(t, dashboard.Config{Store: &sliceStore{}})
+	server := startServer(t, dashboard.Config{Store: openStore(t)})
 
 	tests := []struct {
 		path        string
@@ -86,7 +86,7 @@ func TestAssetsServedWithoutAuth(t *testing.T) {
 }
 
 func TestAssetsRevalidateWithETag(t *testing.T) {
-	server := startServer(t, dashboard.Config{Store: &sliceStore{}})
+	server := startServer(t, dashboard.Config{Store: openStore(t)})
 
 	response, _ := send(t, server, http.MethodGet, "/assets/dashboard.css")
 	etag := response.Header.Get("ETag")
@@ -101,7 +101,7 @@ func TestAssetsRevalidateWithETag(t *testing.T) {
 }
 
 func TestAssetDirectoriesNotListed(t *testing.T) {
-	server := startServer(t, dashboard.Config{Store: &sliceStore{}})
+	server := startServer(t, dashboard.Config{Store: openStore(t)})
 
 	for _, path := range []string{"/assets/", "/assets/vendor/", "/assets/vendor", "/assets/../templates/login.html"} {
 		response, body := send(t, server, http.MethodGet, path)
@@ -113,7 +113,7 @@ func TestAssetDirectoriesNotListed(t *testing.T) {
 
 func TestDashboardDefaultRange(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2024, time.May, 6, 15, 30, 0, 0, time.UTC)}
-	server := startServer(t, dashboard.Config{Store: &sliceStore{}, Project: "mux", Now: clock.Now})
+	server := startServer(t, dashboard.Config{Store: openStore(t), Project: "mux", Now: clock.Now})
 	cookie := login(t, server)
 
 	response, body := send(t, server, http.MethodGet, "/", withCookie(cookie))
@@ -142,7 +142,7 @@ func TestDashboardDefaultRange(t *testing.T) {
 }
 
 func TestDashboardKeepsViewInURL(t *testing.T) {
-	server := startServer(t, dashboard.Config{Store: &sliceStore{}})
+	server := startServer(t, dashboard.Config{Store: openStore(t)})
 	cookie := login(t, server)
 
 	_, body := send(t, server, http.MethodGet,
@@ -162,7 +162,7 @@ func TestDashboardKeepsViewInURL(t *testing.T) {
 }
 
 func TestDashboardShowsInvalidDate(t *testing.T) {
-	server := startServer(t, dashboard.Config{Store: &sliceStore{}})
+	server := startServer(t, dashboard.Config{Store: openStore(t)})
 	cookie := login(t, server)
 
 	response, body := send(t, server, http.MethodGet, "/?from=2024-13-01&to=2024-05-03", withCookie(cookie))
@@ -172,13 +172,13 @@ func TestDashboardShowsInvalidDate(t *testing.T) {
 	if !strings.Contains(body, `role="alert">invalid from &#34;2024-13-01&#34;`) {
 		t.Error("page does not show the invalid date")
 	}
-	if strings.Contains(body, `data-query="from`) || strings.Contains(body, "events-chart") {
+	if strings.Contains(body, `data-query="from`) || strings.Contains(body, "trends-chart") {
 		t.Error("page with an invalid date still loads data")
 	}
 }
 
 func TestUnknownPageNotFound(t *testing.T) {
-	server := startServer(t, dashboard.Config{Store: &sliceStore{}})
+	server := startServer(t, dashboard.Config{Store: openStore(t)})
 	cookie := login(t, server)
 
 	response, _ := send(t, server, http.MethodGet, "/admin", withCookie(cookie))

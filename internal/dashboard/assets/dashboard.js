@@ -1,27 +1,33 @@
 // Script of the candor dashboard page. It fetches the query API with the
-// session cookie and draws the headline numbers, the charts and the tables
-// behind them. The server puts the API query string, built from the page's
-// URL, in the data-query attribute of <main>, so the URL alone defines the
-// view. The body's data-state attribute is "loading", "ready" or "error".
+// session cookie and draws each panel's chart and the table behind it. The
+// server puts the filter parameters of the API requests in the data-query
+// attribute of <main>, and each panel adds the settings of its form
+// controls, so the URL alone defines the view. Changing a control updates
+// the URL and reloads the panels that depend on it.
+//
+// The body's data-state attribute is "loading", "ready" or "error", and so
+// is each panel's. A row built from fewer than k installs arrives with
+// "suppressed": true and no counts, and is shown as "< k".
 (function () {
   'use strict';
 
   const DAY_MS = 24 * 60 * 60 * 1000;
 
-  // MAX_SERIES is how many event names the stacked chart draws on their own.
-  // The others are summed into one "Other" series, because more colors than
-  // this are hard to tell apart.
+  // MAX_SERIES is how many series a chart draws on their own. The others
+  // are summed into one "Other" series where counts add up, because more
+  // colors than this are hard to tell apart.
   const MAX_SERIES = 9;
 
-  // MAX_FILLED_DAYS bounds the range whose days without events are drawn as
-  // zeros. Longer ranges show only the days that have data.
-  const MAX_FILLED_DAYS = 1100;
+  // MAX_FILLED_PERIODS bounds the range whose periods without events are
+  // drawn as zeros. Longer ranges show only the periods that have data.
+  const MAX_FILLED_PERIODS = 1100;
 
   const PALETTE = [
     '#3b82f6', '#f59e0b', '#10b981', '#ef4444', '#8b5cf6',
     '#06b6d4', '#ec4899', '#84cc16', '#f97316',
   ];
   const OTHER_COLOR = '#94a3b8';
+  const WINDOW_LABELS = { 1: 'Daily', 7: 'Weekly (7 days)', 30: 'Monthly (30 days)' };
 
   const main = document.getElementById('content');
   const status = document.getElementById('status');
@@ -30,20 +36,31 @@
     return;
   }
 
+  const K = Number(main.dataset.k) || 1;
+  const SUPPRESSED_TEXT = '< ' + K;
   const numberFormat = new Intl.NumberFormat();
+  const percentFormat = new Intl.NumberFormat(undefined, { style: 'percent', maximumFractionDigits: 1 });
   const dayFormat = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', timeZone: 'UTC' });
+  const monthFormat = new Intl.DateTimeFormat(undefined, { month: 'short', year: 'numeric', timeZone: 'UTC' });
   const longDayFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeZone: 'UTC' });
   const charts = {};
-  let loaded = null;
+  const drawn = {};
+  let catalog = null;
 
-  function setState(state, message) {
-    document.body.dataset.state = state;
-    status.textContent = message;
-    status.setAttribute('role', state === 'error' ? 'alert' : 'status');
+  // ---- Fetching ----
+
+  function apiURL(path, params) {
+    const query = new URLSearchParams(main.dataset.query);
+    (params || []).forEach((pair) => {
+      if (pair[1] !== '' && pair[1] !== undefined && pair[1] !== null) {
+        query.append(pair[0], pair[1]);
+      }
+    });
+    return '/api/v1/' + path + '?' + query.toString();
   }
 
-  async function fetchJSON(path) {
-    const response = await fetch('/api/v1/' + path + '?' + main.dataset.query, {
+  async function fetchJSON(url) {
+    const response = await fetch(url, {
       credentials: 'same-origin',
       headers: { Accept: 'application/json' },
     });
@@ -57,37 +74,119 @@
       body = null;
     }
     if (!response.ok) {
-      const reason = body && body.error ? body.error : 'status ' + response.status;
-      throw new Error('Loading ' + path + ' failed: ' + reason);
+      throw new Error(body && body.error ? body.error : 'status ' + response.status);
     }
     return body;
   }
 
+  // setDownloads points a panel's CSV and Parquet links at url.
+  function setDownloads(name, url, label) {
+    const holder = document.querySelector('[data-downloads="' + name + '"]');
+    if (!holder) {
+      return;
+    }
+    holder.replaceChildren();
+    ['csv', 'parquet'].forEach((format, i) => {
+      const link = document.createElement('a');
+      link.href = url + '&format=' + format;
+      link.textContent = format === 'csv' ? 'CSV' : 'Parquet';
+      link.setAttribute('aria-label', 'Download ' + label + ' as ' + link.textContent);
+      if (i > 0) {
+        holder.appendChild(document.createTextNode(' · '));
+      }
+      holder.appendChild(link);
+    });
+  }
+
+  // ---- Formatting ----
+
   function parseDay(day) {
     return Date.parse(day + 'T00:00:00Z');
+  }
+
+  function isoDay(time) {
+    return new Date(time).toISOString().slice(0, 10);
   }
 
   function formatDay(day, format) {
     return format.format(new Date(parseDay(day)));
   }
 
-  // dayLabels returns every day of the page's range, or the days that have
-  // data when the range is open or too long to draw day by day.
-  function dayLabels(perDay, active) {
+  function formatCount(row, key) {
+    return row.suppressed ? SUPPRESSED_TEXT : numberFormat.format(row[key]);
+  }
+
+  function formatShare(row, key) {
+    return row.suppressed ? SUPPRESSED_TEXT : percentFormat.format(row[key]);
+  }
+
+  function countSuppressed(rows) {
+    return rows.filter((row) => row.suppressed).length;
+  }
+
+  // setSuppressedNote writes how many of a panel's cells, points or bars
+  // are hidden. what is the singular noun and things the plural, such as
+  // 'cell' and 'cells'.
+  function setSuppressedNote(section, count, what, things) {
+    const note = section.querySelector('.suppressed-note');
+    if (!note) {
+      return;
+    }
+    if (count === 0) {
+      note.textContent = '';
+    } else if (count === 1) {
+      note.textContent = '1 ' + what + ' is hidden because fewer than ' + K + ' installs are behind it.';
+    } else {
+      note.textContent = count + ' ' + things + ' are hidden because fewer than ' + K + ' installs are behind them.';
+    }
+  }
+
+  // periodLabels returns the start of every period of the page's range, or
+  // the periods that have rows when the range is too long to fill.
+  function periodLabels(interval, rows, key) {
     const from = parseDay(main.dataset.from);
     const to = parseDay(main.dataset.to);
-    if (!isNaN(from) && !isNaN(to) && to >= from && (to - from) / DAY_MS <= MAX_FILLED_DAYS) {
-      const days = [];
-      for (let t = from; t <= to; t += DAY_MS) {
-        days.push(new Date(t).toISOString().slice(0, 10));
+    if (!isNaN(from) && !isNaN(to) && to >= from && (to - from) / DAY_MS <= MAX_FILLED_PERIODS) {
+      const labels = [];
+      let t = periodStart(interval, from);
+      while (t <= to) {
+        labels.push(isoDay(t));
+        t = nextPeriod(interval, t);
       }
-      return days;
+      return labels;
     }
-    const present = new Set();
-    perDay.forEach((row) => present.add(row.day));
-    active.forEach((row) => present.add(row.day));
+    const present = new Set(rows.map((row) => row[key]));
     return Array.from(present).sort();
   }
+
+  function periodStart(interval, time) {
+    const date = new Date(time);
+    if (interval === 'week') {
+      const weekday = (date.getUTCDay() + 6) % 7; // Monday is 0
+      return time - weekday * DAY_MS;
+    }
+    if (interval === 'month') {
+      return Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1);
+    }
+    return time;
+  }
+
+  function nextPeriod(interval, time) {
+    if (interval === 'week') {
+      return time + 7 * DAY_MS;
+    }
+    if (interval === 'month') {
+      const date = new Date(time);
+      return Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1);
+    }
+    return time + DAY_MS;
+  }
+
+  function periodFormat(interval) {
+    return interval === 'month' ? monthFormat : dayFormat;
+  }
+
+  // ---- Charts ----
 
   function themeColors() {
     const style = getComputedStyle(document.documentElement);
@@ -116,13 +215,22 @@
     };
   }
 
-  function dayAxis(options, days) {
+  function periodAxis(options, labels, interval) {
+    const format = periodFormat(interval);
     options.scales.x.ticks.autoSkip = true;
     options.scales.x.ticks.maxRotation = 0;
-    options.scales.x.ticks.callback = (value) => formatDay(days[value], dayFormat);
+    options.scales.x.ticks.callback = (value) => formatDay(labels[value], format);
     options.plugins.tooltip = {
-      callbacks: { title: (items) => formatDay(days[items[0].dataIndex], longDayFormat) },
+      callbacks: {
+        title: (items) => formatDay(labels[items[0].dataIndex], interval === 'month' ? monthFormat : longDayFormat),
+        label: (item) => item.dataset.label + ': ' + (item.raw === null ? SUPPRESSED_TEXT : numberFormat.format(item.raw)),
+      },
     };
+  }
+
+  function showLegend(options) {
+    options.plugins.legend.display = true;
+    options.plugins.legend.position = 'bottom';
   }
 
   function replaceChart(id, config) {
@@ -132,120 +240,76 @@
     charts[id] = new Chart(document.getElementById(id), config);
   }
 
-  // eventSeries splits the event names into the ones drawn on their own,
-  // most events first, and the rest.
-  function eventSeries(overview) {
-    const names = Object.keys(overview.events).sort(
-      (a, b) => overview.events[b] - overview.events[a] || a.localeCompare(b));
-    if (names.length <= MAX_SERIES + 1) {
-      return { shown: names, other: [] };
-    }
-    return { shown: names.slice(0, MAX_SERIES), other: names.slice(MAX_SERIES) };
+  function barDataset(label, data, color) {
+    return { label: label, data: data, backgroundColor: color, borderWidth: 0 };
   }
 
-  function drawEventsChart(days, perDay, overview, colors) {
-    const index = new Map(days.map((day, i) => [day, i]));
-    const series = eventSeries(overview);
-    const values = new Map();
-    series.shown.forEach((name) => values.set(name, new Array(days.length).fill(0)));
-    const other = new Array(days.length).fill(0);
-    perDay.forEach((row) => {
-      const i = index.get(row.day);
+  function lineDataset(label, data, color, fill) {
+    return {
+      label: label,
+      data: data,
+      borderColor: color,
+      backgroundColor: fill || color,
+      fill: Boolean(fill),
+      spanGaps: false,
+      cubicInterpolationMode: 'monotone',
+      borderWidth: 2,
+      pointRadius: data.length > 60 ? 0 : 2.5,
+      pointHoverRadius: 4,
+    };
+  }
+
+  // seriesData arranges rows into one array per series over labels:
+  // counts for visible rows, null for suppressed ones and fill for periods
+  // without a row. It returns the series ordered by their visible total.
+  function seriesData(rows, labels, labelKey, seriesKey, valueKey, fill) {
+    const index = new Map(labels.map((label, i) => [label, i]));
+    const series = new Map();
+    rows.forEach((row) => {
+      const i = index.get(row[labelKey]);
       if (i === undefined) {
         return;
       }
-      (values.get(row.event) || other)[i] += row.count;
-    });
-
-    const datasets = series.shown.map((name, i) => ({
-      label: name,
-      data: values.get(name),
-      backgroundColor: PALETTE[i % PALETTE.length],
-      borderWidth: 0,
-    }));
-    if (series.other.length > 0) {
-      datasets.push({ label: 'Other (' + series.other.length + ' event names)', data: other, backgroundColor: OTHER_COLOR, borderWidth: 0 });
-    }
-
-    const options = baseOptions(colors);
-    dayAxis(options, days);
-    options.scales.x.stacked = true;
-    options.scales.y.stacked = true;
-    options.plugins.legend.display = true;
-    options.plugins.legend.position = 'bottom';
-    replaceChart('events-chart', { type: 'bar', data: { labels: days, datasets: datasets }, options: options });
-  }
-
-  function drawActiveChart(days, active, colors) {
-    const index = new Map(days.map((day, i) => [day, i]));
-    const data = new Array(days.length).fill(0);
-    active.forEach((row) => {
-      const i = index.get(row.day);
-      if (i !== undefined) {
-        data[i] = row.value;
+      const name = seriesKey(row);
+      if (!series.has(name)) {
+        series.set(name, { name: name, data: new Array(labels.length).fill(fill), total: 0 });
       }
+      const entry = series.get(name);
+      entry.data[i] = row.suppressed ? null : row[valueKey];
+      entry.total += row.suppressed ? 0 : row[valueKey];
     });
-
-    const options = baseOptions(colors);
-    dayAxis(options, days);
-    replaceChart('active-chart', {
-      type: 'line',
-      data: {
-        labels: days,
-        datasets: [{
-          label: 'Active installs',
-          data: data,
-          borderColor: colors.line,
-          backgroundColor: colors.fill,
-          fill: true,
-          cubicInterpolationMode: 'monotone',
-          borderWidth: 2,
-          pointRadius: days.length > 60 ? 0 : 2.5,
-          pointHoverRadius: 4,
-        }],
-      },
-      options: options,
-    });
+    return Array.from(series.values()).sort((a, b) => b.total - a.total || String(a.name).localeCompare(String(b.name)));
   }
 
-  function drawBreakdownChart(id, rows, colors) {
-    const options = baseOptions(colors);
-    options.indexAxis = 'y';
-    options.interaction = { mode: 'nearest', axis: 'y', intersect: false };
-    options.scales.x.beginAtZero = true;
-    options.scales.x.ticks.precision = 0;
-    options.scales.y.grid.display = false;
-    options.plugins.tooltip = {
-      callbacks: {
-        label: (item) => numberFormat.format(rows[item.dataIndex].events) + ' events',
-        afterLabel: (item) => numberFormat.format(rows[item.dataIndex].installs) + ' installs',
-      },
-    };
-    replaceChart(id, {
-      type: 'bar',
-      data: {
-        labels: rows.map((row) => row.key),
-        datasets: [{
-          label: 'Events',
-          data: rows.map((row) => row.events),
-          backgroundColor: colors.line,
-          borderRadius: 4,
-          maxBarThickness: 26,
-        }],
-      },
-      options: options,
-    });
-  }
+  // ---- Tables ----
 
-  function fillTable(id, rows) {
-    const body = document.querySelector('#' + id + ' tbody');
+  function fillTable(id, header, rows) {
+    const table = document.getElementById(id);
+    const head = table.querySelector('thead');
+    const body = table.querySelector('tbody');
+    const headRow = document.createElement('tr');
+    header.forEach((text, i) => {
+      const th = document.createElement('th');
+      th.scope = 'col';
+      th.textContent = text;
+      if (i > 0) {
+        th.className = 'num';
+      }
+      headRow.appendChild(th);
+    });
+    head.replaceChildren(headRow);
     body.replaceChildren();
     rows.forEach((cells) => {
       const tr = document.createElement('tr');
       cells.forEach((cell, i) => {
-        const td = document.createElement('td');
+        const td = document.createElement(i === 0 ? 'th' : 'td');
+        if (i === 0) {
+          td.scope = 'row';
+        }
         td.textContent = typeof cell === 'number' ? numberFormat.format(cell) : cell;
-        if (i > 0) {
+        if (cell === SUPPRESSED_TEXT) {
+          td.className = 'num suppressed';
+        } else if (i > 0) {
           td.className = 'num';
         }
         tr.appendChild(td);
@@ -264,76 +328,664 @@
     });
   }
 
+  // ---- Controls and the URL ----
+
+  function control(id) {
+    return document.getElementById(id);
+  }
+
+  function listValue(id) {
+    return control(id).value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  }
+
+  // updateURL writes the value of every control of the filter form into
+  // the page's URL, so that a copied link shows the same view.
+  function updateURL() {
+    const params = new URLSearchParams(window.location.search);
+    document.querySelectorAll('[form="filters"]').forEach((element) => {
+      const value = element.value.trim();
+      if (value === '') {
+        params.delete(element.name);
+      } else {
+        params.set(element.name, value);
+      }
+    });
+    window.history.replaceState(null, '', '?' + params.toString());
+    document.querySelectorAll('.presets a').forEach((link) => {
+      const url = new URL(link.href);
+      const from = url.searchParams.get('from');
+      const to = url.searchParams.get('to');
+      const linked = new URLSearchParams(params);
+      linked.set('from', from);
+      linked.set('to', to);
+      link.href = '/?' + linked.toString();
+    });
+  }
+
+  function catalogEvent(name) {
+    return catalog ? catalog.events.find((event) => event.name === name) : null;
+  }
+
+  function propertyClass(eventName, property) {
+    const event = catalogEvent(eventName);
+    const all = (catalog ? catalog.base_properties : []).concat(event ? event.properties : []);
+    const found = all.find((p) => p.name === property);
+    return found ? found.class : '';
+  }
+
+  // refreshBreakdownOptions lists the base properties and the properties of
+  // the selected events that a trend may break down by.
+  function refreshBreakdownOptions() {
+    if (!catalog) {
+      return;
+    }
+    const select = control('trend-breakdown');
+    const current = select.value;
+    const events = listValue('trend-event');
+    const names = [];
+    const add = (p) => {
+      if (p.breakdown && !names.includes(p.name)) {
+        names.push(p.name);
+      }
+    };
+    catalog.base_properties.forEach(add);
+    catalog.events.forEach((event) => {
+      if (events.length === 0 || events.includes(event.name)) {
+        event.properties.forEach(add);
+      }
+    });
+    const options = [['', 'No breakdown']].concat(names.map((name) => [name, name]));
+    replaceOptions(select, options, names.includes(current) ? current : '');
+  }
+
+  function refreshHistogramProperties() {
+    const event = catalogEvent(control('hist-event').value);
+    if (!event) {
+      return;
+    }
+    const select = control('hist-property');
+    const names = event.properties.filter((p) => p.histogram).map((p) => p.name);
+    replaceOptions(select, names.map((name) => [name, name]), names.includes(select.value) ? select.value : names[0]);
+  }
+
+  function replaceOptions(select, pairs, selected) {
+    select.replaceChildren();
+    pairs.forEach((pair) => {
+      const option = document.createElement('option');
+      option.value = pair[0];
+      option.textContent = pair[1];
+      option.selected = pair[0] === selected;
+      select.appendChild(option);
+    });
+  }
+
+  // ---- Panels ----
+
+  // panels maps each panel to the function that loads and draws it. A
+  // drawing function keeps its data in drawn, so a theme change can redraw
+  // without fetching again.
+  const panels = {
+    overview: loadOverview,
+    trends: loadTrends,
+    active: loadActive,
+    'new-installs': loadNewInstalls,
+    histogram: loadHistogram,
+    funnel: loadFunnel,
+    errors: loadErrors,
+    retention: loadRetention,
+  };
+
+  // sections returns the panel elements a loader fills.
+  function sections(name) {
+    if (name === 'overview') {
+      return [document.getElementById('versions'), document.getElementById('platforms')];
+    }
+    return [document.getElementById(name)];
+  }
+
+  async function runPanel(name) {
+    const elements = sections(name);
+    elements.forEach((element) => {
+      element.dataset.state = 'loading';
+      element.setAttribute('aria-busy', 'true');
+      const panelStatus = element.querySelector('.panel-status');
+      if (panelStatus) {
+        panelStatus.textContent = '';
+        panelStatus.setAttribute('role', 'status');
+      }
+    });
+    try {
+      await panels[name]();
+      elements.forEach((element) => { element.dataset.state = 'ready'; });
+      return true;
+    } catch (err) {
+      elements.forEach((element) => {
+        element.dataset.state = 'error';
+        const panelStatus = element.querySelector('.panel-status');
+        if (panelStatus) {
+          panelStatus.textContent = 'Loading failed: ' + err.message;
+          panelStatus.setAttribute('role', 'alert');
+        }
+      });
+      return false;
+    } finally {
+      elements.forEach((element) => element.removeAttribute('aria-busy'));
+    }
+  }
+
+  async function runPanels(names) {
+    document.body.dataset.state = 'loading';
+    status.textContent = 'Loading…';
+    const results = await Promise.all(names.map(runPanel));
+    const failed = names.filter((name, i) => !results[i]);
+    document.body.dataset.state = failed.length === 0 ? 'ready' : 'error';
+    status.textContent = failed.length === 0 ? '' : 'Some panels failed to load; each shows why.';
+    status.setAttribute('role', failed.length === 0 ? 'status' : 'alert');
+  }
+
   function setMetric(name, value, note) {
     const element = document.querySelector('[data-metric="' + name + '"]');
-    element.textContent = numberFormat.format(value);
-    element.dataset.value = String(value);
+    element.textContent = value === null ? SUPPRESSED_TEXT : numberFormat.format(value);
+    element.dataset.value = value === null ? 'suppressed' : String(value);
     const noteElement = document.querySelector('[data-metric-note="' + name + '"]');
     if (noteElement) {
       noteElement.textContent = note || '';
     }
   }
 
-  function drawMetrics(overview, active) {
+  async function loadOverview() {
+    const overview = await fetchJSON(apiURL('overview'));
+    drawn.overview = overview;
+    drawOverview();
+    if (!overview.suppressed && overview.total_events === 0) {
+      status.dataset.empty = 'true';
+    }
+  }
+
+  function drawOverview() {
+    const overview = drawn.overview;
+    const colors = themeColors();
+    setMetric('total_events', overview.suppressed ? null : overview.total_events);
+    setMetric('installs', overview.suppressed ? null : overview.installs);
+    drawKeyBars('versions', overview.top_versions, colors, 'Version');
+    drawKeyBars('platforms', overview.top_platforms, colors, 'Platform');
+    fillOptions('version-options', overview.top_versions.map((row) => row.key));
+    fillOptions('platform-options', overview.top_platforms.map((row) => row.key));
+    const names = Object.keys(overview.events).concat(overview.suppressed_events);
+    if (catalog) {
+      catalog.events.forEach((event) => {
+        if (!names.includes(event.name)) {
+          names.push(event.name);
+        }
+      });
+    }
+    fillOptions('event-options', names);
+  }
+
+  function drawKeyBars(name, rows, colors, label) {
+    const options = baseOptions(colors);
+    options.indexAxis = 'y';
+    options.interaction = { mode: 'nearest', axis: 'y', intersect: false };
+    options.scales.x.beginAtZero = true;
+    options.scales.x.ticks.precision = 0;
+    options.scales.y.grid.display = false;
+    options.plugins.tooltip = {
+      callbacks: {
+        label: (item) => formatCount(rows[item.dataIndex], 'events') + ' events',
+        afterLabel: (item) => formatCount(rows[item.dataIndex], 'installs') + ' installs',
+      },
+    };
+    replaceChart(name + '-chart', {
+      type: 'bar',
+      data: {
+        labels: rows.map((row) => row.key),
+        datasets: [{
+          label: 'Events',
+          data: rows.map((row) => (row.suppressed ? null : row.events)),
+          backgroundColor: colors.line,
+          borderRadius: 4,
+          maxBarThickness: 26,
+        }],
+      },
+      options: options,
+    });
+    fillTable(name + '-table', [label, 'Events', 'Installs'],
+      rows.map((row) => [row.key, formatCount(row, 'events'), formatCount(row, 'installs')]));
+    setSuppressedNote(document.getElementById(name), countSuppressed(rows), label.toLowerCase(), label.toLowerCase() + 's');
+  }
+
+  async function loadTrends() {
+    const breakdown = control('trend-breakdown').value;
+    const params = [
+      ['interval', control('trend-interval').value],
+      ['breakdown', breakdown],
+      ['limit', breakdown ? String(MAX_SERIES) : ''],
+    ];
+    listValue('trend-event').forEach((event) => params.push(['event', event]));
+    const url = apiURL('trends', params);
+    setDownloads('trends', url, 'trends');
+    const body = await fetchJSON(url);
+    drawn.trends = { rows: body.rows, breakdown: breakdown, interval: control('trend-interval').value, measure: control('trend-measure').value };
+    drawTrends();
+  }
+
+  function drawTrends() {
+    const data = drawn.trends;
+    const colors = themeColors();
+    const labels = periodLabels(data.interval, data.rows, 'period');
+    const multipleEvents = new Set(data.rows.map((row) => row.event)).size > 1;
+    const seriesName = (row) => {
+      if (!data.breakdown) {
+        return row.event;
+      }
+      return multipleEvents ? row.event + ' · ' + row[data.breakdown] : row[data.breakdown];
+    };
+    const stacked = data.measure === 'events';
+    const all = seriesData(data.rows, labels, 'period', seriesName, data.measure, 0);
+    const shown = all.slice(0, MAX_SERIES);
+
+    const datasets = shown.map((series, i) => (stacked
+      ? barDataset(series.name, series.data, PALETTE[i % PALETTE.length])
+      : lineDataset(series.name, series.data, PALETTE[i % PALETTE.length])));
+    if (stacked && all.length > MAX_SERIES) {
+      // Event counts add up, so the series beyond the first ones are
+      // summed. Install counts do not, so the installs chart leaves them
+      // out and the table lists them.
+      const other = new Array(labels.length).fill(0);
+      all.slice(MAX_SERIES).forEach((series) => series.data.forEach((value, i) => { other[i] += value || 0; }));
+      datasets.push(barDataset('Other (' + (all.length - MAX_SERIES) + ' series)', other, OTHER_COLOR));
+    }
+
+    const options = baseOptions(colors);
+    periodAxis(options, labels, data.interval);
+    options.scales.x.stacked = stacked;
+    options.scales.y.stacked = stacked;
+    showLegend(options);
+    replaceChart('trends-chart', { type: stacked ? 'bar' : 'line', data: { labels: labels, datasets: datasets }, options: options });
+
+    const header = ['Period', 'Event'].concat(data.breakdown ? [data.breakdown] : [], ['Events', 'Installs']);
+    fillTable('trends-table', header, data.rows.map((row) => [row.period, row.event]
+      .concat(data.breakdown ? [row[data.breakdown]] : [], [formatCount(row, 'events'), formatCount(row, 'installs')])));
+    const section = document.getElementById('trends');
+    setSuppressedNote(section, countSuppressed(data.rows), 'cell', 'cells');
+    if (data.rows.length === 0) {
+      section.querySelector('.panel-status').textContent = 'No events match these filters.';
+    }
+  }
+
+  async function loadActive() {
+    const url = apiURL('active_installs');
+    setDownloads('active_installs', url, 'active installs');
+    const body = await fetchJSON(url);
+    drawn.active = body.rows;
+    drawActive();
+  }
+
+  function drawActive() {
+    const rows = drawn.active;
+    const colors = themeColors();
+    const labels = periodLabels('day', rows, 'day');
+    const all = seriesData(rows, labels, 'day', (row) => row.window, 'installs', 0)
+      .sort((a, b) => a.name - b.name);
+    const datasets = all.map((series, i) => lineDataset(WINDOW_LABELS[series.name] || series.name + ' days', series.data,
+      i === 0 ? colors.line : PALETTE[(i + 1) % PALETTE.length], i === 0 ? colors.fill : null));
+    const options = baseOptions(colors);
+    periodAxis(options, labels, 'day');
+    showLegend(options);
+    replaceChart('active-chart', { type: 'line', data: { labels: labels, datasets: datasets }, options: options });
+
+    const byDay = new Map();
+    rows.forEach((row) => {
+      if (!byDay.has(row.day)) {
+        byDay.set(row.day, {});
+      }
+      byDay.get(row.day)[row.window] = formatCount(row, 'installs');
+    });
+    const windows = all.map((series) => series.name);
+    fillTable('active-table', ['Day'].concat(windows.map((w) => WINDOW_LABELS[w] || w + ' days')),
+      Array.from(byDay.keys()).sort().map((day) => [day].concat(windows.map((w) => byDay.get(day)[w] || '0'))));
+    setSuppressedNote(document.getElementById('active'), countSuppressed(rows), 'point', 'points');
+
     let peak = null;
-    active.forEach((row) => {
-      if (peak === null || row.value > peak.value) {
+    rows.forEach((row) => {
+      if (row.window === 1 && !row.suppressed && (peak === null || row.installs > peak.installs)) {
         peak = row;
       }
     });
-    setMetric('total_events', overview.total_events);
-    setMetric('installs', overview.installs);
-    setMetric('peak_active', peak ? peak.value : 0, peak ? 'on ' + formatDay(peak.day, longDayFormat) : '');
-    setMetric('event_names', Object.keys(overview.events).length);
+    const anyDaily = rows.some((row) => row.window === 1);
+    setMetric('peak_active', peak ? peak.installs : (anyDaily ? null : 0), peak ? 'on ' + formatDay(peak.day, longDayFormat) : '');
   }
 
-  function drawAll(data) {
+  async function loadNewInstalls() {
+    const interval = control('trend-interval').value;
+    const url = apiURL('new_installs', [['interval', interval]]);
+    setDownloads('new_installs', url, 'new installs');
+    const results = await Promise.all([fetchJSON(url), fetchJSON(apiURL('new_installs', [['interval', 'all']]))]);
+    drawn.newInstalls = { rows: results[0].rows, total: results[1].rows, interval: interval };
+    drawNewInstalls();
+  }
+
+  function drawNewInstalls() {
+    const data = drawn.newInstalls;
     const colors = themeColors();
-    const days = dayLabels(data.perDay, data.active);
-    const eventNames = eventSeries(data.overview);
-    const allNames = eventNames.shown.concat(eventNames.other);
-
-    drawMetrics(data.overview, data.active);
-    drawEventsChart(days, data.perDay, data.overview, colors);
-    drawActiveChart(days, data.active, colors);
-    drawBreakdownChart('versions-chart', data.overview.top_versions, colors);
-    drawBreakdownChart('platforms-chart', data.overview.top_platforms, colors);
-
-    fillTable('events-table', allNames.map((name) => [name, data.overview.events[name]]));
-    fillTable('active-table', data.active.map((row) => [row.day, row.value]));
-    fillTable('versions-table', data.overview.top_versions.map((row) => [row.key, row.events, row.installs]));
-    fillTable('platforms-table', data.overview.top_platforms.map((row) => [row.key, row.events, row.installs]));
-    fillOptions('version-options', data.overview.top_versions.map((row) => row.key));
-    fillOptions('platform-options', data.overview.top_platforms.map((row) => row.key));
-    fillOptions('event-options', allNames);
+    const labels = periodLabels(data.interval, data.rows, 'period');
+    const series = seriesData(data.rows, labels, 'period', () => 'New installs', 'installs', 0);
+    const values = series.length > 0 ? series[0].data : new Array(labels.length).fill(0);
+    const options = baseOptions(colors);
+    periodAxis(options, labels, data.interval);
+    replaceChart('new-installs-chart', {
+      type: 'bar',
+      data: { labels: labels, datasets: [Object.assign(barDataset('New installs', values, colors.line), { borderRadius: 3 })] },
+      options: options,
+    });
+    fillTable('new-installs-table', ['Period', 'Installs'], data.rows.map((row) => [row.period, formatCount(row, 'installs')]));
+    setSuppressedNote(document.getElementById('new-installs'), countSuppressed(data.rows), 'period', 'periods');
+    const total = data.total[0];
+    if (!total) {
+      setMetric('new_installs', 0);
+    } else if (total.suppressed) {
+      setMetric('new_installs', null);
+    } else {
+      setMetric('new_installs', total.installs);
+    }
   }
 
-  async function load() {
-    setState('loading', 'Loading…');
+  async function loadHistogram() {
+    const event = control('hist-event').value;
+    const property = control('hist-property').value;
+    if (!event || !property) {
+      drawn.histogram = { rows: [], event: event, property: property };
+      drawHistogram();
+      return;
+    }
+    const url = apiURL('histogram', [['event', event], ['property', property]]);
+    setDownloads('histogram', url, 'the distribution');
+    const body = await fetchJSON(url);
+    drawn.histogram = { rows: body.rows, event: event, property: property };
+    drawHistogram();
+  }
+
+  // valueLabel names a histogram bar: a base2 value v stands for values up
+  // to v, a bucket value for values from v up to the next edge.
+  function valueLabel(value, propertyClassName) {
+    const text = numberFormat.format(value);
+    if (propertyClassName === 'base2') {
+      return '≤ ' + text;
+    }
+    if (propertyClassName === 'bucket') {
+      return '≥ ' + text;
+    }
+    return text;
+  }
+
+  function drawHistogram() {
+    const data = drawn.histogram;
+    const colors = themeColors();
+    const className = propertyClass(data.event, data.property);
+    const labels = data.rows.map((row) => valueLabel(row.value, className));
+    const options = baseOptions(colors);
+    options.plugins.tooltip = {
+      callbacks: {
+        label: (item) => formatCount(data.rows[item.dataIndex], 'events') + ' events',
+        afterLabel: (item) => formatCount(data.rows[item.dataIndex], 'installs') + ' installs',
+      },
+    };
+    replaceChart('histogram-chart', {
+      type: 'bar',
+      data: {
+        labels: labels,
+        datasets: [Object.assign(barDataset('Events', data.rows.map((row) => (row.suppressed ? null : row.events)), colors.line), { borderRadius: 3 })],
+      },
+      options: options,
+    });
+    fillTable('histogram-table', [data.property || 'Value', 'Events', 'Installs'],
+      data.rows.map((row, i) => [labels[i], formatCount(row, 'events'), formatCount(row, 'installs')]));
+    setSuppressedNote(document.getElementById('histogram'), countSuppressed(data.rows), 'bar', 'bars');
+    const section = document.getElementById('histogram');
+    section.querySelector('.panel-status').textContent = data.rows.length === 0 ? 'No values match these filters.' : '';
+    section.querySelector('canvas').setAttribute('aria-label', 'Bar chart of ' + data.event + ' events per value of ' + data.property);
+  }
+
+  async function loadFunnel() {
+    const steps = control('funnel-steps').value.split('>').map((step) => step.trim()).filter((step) => step !== '');
+    const params = steps.map((step) => ['step', step]);
+    params.push(['window', control('funnel-window').value]);
+    const url = apiURL('funnel', params);
+    setDownloads('funnel', url, 'the funnel');
+    const body = await fetchJSON(url);
+    drawn.funnel = body.rows;
+    drawFunnel();
+  }
+
+  function drawFunnel() {
+    const rows = drawn.funnel;
+    const colors = themeColors();
+    const options = baseOptions(colors);
+    options.indexAxis = 'y';
+    options.interaction = { mode: 'nearest', axis: 'y', intersect: false };
+    options.scales.y.grid.display = false;
+    options.plugins.tooltip = {
+      callbacks: {
+        label: (item) => formatCount(rows[item.dataIndex], 'installs') + ' installs',
+        afterLabel: (item) => formatShare(rows[item.dataIndex], 'conversion') + ' of the first step',
+      },
+    };
+    replaceChart('funnel-chart', {
+      type: 'bar',
+      data: {
+        labels: rows.map((row) => row.step + '. ' + row.event),
+        datasets: [Object.assign(barDataset('Installs', rows.map((row) => (row.suppressed ? null : row.installs)), colors.line), { borderRadius: 4, maxBarThickness: 34 })],
+      },
+      options: options,
+    });
+    fillTable('funnel-table', ['Step', 'Installs', 'Of first step', 'Of previous step'], rows.map((row) => [
+      row.step + '. ' + row.event, formatCount(row, 'installs'), formatShare(row, 'conversion'), formatShare(row, 'step_conversion'),
+    ]));
+    setSuppressedNote(document.getElementById('funnel'), countSuppressed(rows), 'step', 'steps');
+  }
+
+  async function loadErrors() {
+    const interval = control('trend-interval').value;
+    const url = apiURL('errors', [['interval', interval], ['breakdown', 'errorType'], ['limit', String(MAX_SERIES)]]);
+    const matrixURL = apiURL('errors', [['interval', 'all']]);
+    setDownloads('errors', matrixURL, 'errors by type and context');
+    const results = await Promise.all([fetchJSON(url), fetchJSON(matrixURL)]);
+    drawn.errors = { rows: results[0].rows, matrix: results[1].rows, interval: interval };
+    drawErrors();
+  }
+
+  function drawErrors() {
+    const data = drawn.errors;
+    const colors = themeColors();
+    const labels = periodLabels(data.interval, data.rows, 'period');
+    const all = seriesData(data.rows, labels, 'period', (row) => row.errorType, 'events', 0);
+    const datasets = all.map((series, i) => barDataset(series.name, series.data, series.name === '(other)' ? OTHER_COLOR : PALETTE[i % PALETTE.length]));
+    const options = baseOptions(colors);
+    periodAxis(options, labels, data.interval);
+    options.scales.x.stacked = true;
+    options.scales.y.stacked = true;
+    showLegend(options);
+    replaceChart('errors-chart', { type: 'bar', data: { labels: labels, datasets: datasets }, options: options });
+
+    const types = Array.from(new Set(data.matrix.map((row) => row.errorType))).sort();
+    const contexts = Array.from(new Set(data.matrix.map((row) => row.context))).sort();
+    const cells = new Map(data.matrix.map((row) => [row.errorType + '\u0000' + row.context, row]));
+    fillTable('errors-table', ['Error type'].concat(contexts), types.map((type) => [type].concat(contexts.map((context) => {
+      const row = cells.get(type + '\u0000' + context);
+      if (!row) {
+        return '0';
+      }
+      return row.suppressed ? SUPPRESSED_TEXT : numberFormat.format(row.events) + ' (' + numberFormat.format(row.installs) + ')';
+    }))));
+    setSuppressedNote(document.getElementById('errors'), countSuppressed(data.rows) + countSuppressed(data.matrix), 'cell', 'cells');
+    document.getElementById('errors').querySelector('.panel-status').textContent =
+      data.matrix.length === 0 ? 'No errors match these filters.' : '';
+  }
+
+  async function loadRetention() {
+    const url = apiURL('retention', [['weeks', control('retention-weeks').value]]);
+    setDownloads('retention', url, 'retention');
+    const body = await fetchJSON(url);
+    drawn.retention = { rows: body.rows, weeks: Number(control('retention-weeks').value) };
+    drawRetention();
+  }
+
+  function drawRetention() {
+    const data = drawn.retention;
+    const table = document.getElementById('retention-table');
+    const cohorts = new Map();
+    data.rows.forEach((row) => {
+      if (!cohorts.has(row.cohort)) {
+        cohorts.set(row.cohort, new Map());
+      }
+      cohorts.get(row.cohort).set(row.week, row);
+    });
+    const weeks = Math.max(0, data.weeks || 0);
+    const to = parseDay(main.dataset.to);
+
+    const headRow = document.createElement('tr');
+    ['Cohort', 'Installs'].concat(Array.from({ length: weeks + 1 }, (_, week) => 'Week ' + week)).forEach((text, i) => {
+      const th = document.createElement('th');
+      th.scope = 'col';
+      th.textContent = text;
+      if (i > 0) {
+        th.className = 'num';
+      }
+      headRow.appendChild(th);
+    });
+    table.querySelector('thead').replaceChildren(headRow);
+
+    const body = table.querySelector('tbody');
+    body.replaceChildren();
+    let suppressed = 0;
+    Array.from(cohorts.keys()).sort().forEach((cohort) => {
+      const cells = cohorts.get(cohort);
+      const first = cells.get(0);
+      const cohortHidden = !first || first.suppressed;
+      const tr = document.createElement('tr');
+      const th = document.createElement('th');
+      th.scope = 'row';
+      th.textContent = formatDay(cohort, longDayFormat);
+      tr.appendChild(th);
+      tr.appendChild(retentionCell(cohortHidden ? SUPPRESSED_TEXT : numberFormat.format(first.installs), null));
+      for (let week = 0; week <= weeks; week++) {
+        const reached = parseDay(cohort) + week * 7 * DAY_MS <= to;
+        const row = cells.get(week);
+        let text = '';
+        let share = null;
+        if (cohortHidden || (row && row.suppressed)) {
+          text = SUPPRESSED_TEXT;
+          suppressed++;
+        } else if (row) {
+          share = row.retention;
+          text = percentFormat.format(share);
+        } else if (reached) {
+          share = 0;
+          text = percentFormat.format(0);
+        }
+        tr.appendChild(retentionCell(text, share));
+      }
+      body.appendChild(tr);
+    });
+    const section = document.getElementById('retention');
+    section.querySelector('.panel-status').textContent = cohorts.size === 0 ? 'No installs match these filters.' : '';
+    const note = section.querySelector('.suppressed-note');
+    if (note) {
+      note.textContent = '';
+    }
+    table.dataset.suppressed = String(suppressed);
+  }
+
+  function retentionCell(text, share) {
+    const td = document.createElement('td');
+    td.textContent = text;
+    td.className = 'num';
+    if (text === SUPPRESSED_TEXT) {
+      td.className += ' suppressed';
+    } else if (share !== null) {
+      td.className += ' heat-' + Math.min(9, Math.floor(share * 10));
+    }
+    return td;
+  }
+
+  function setExportLinks() {
+    const links = {
+      'export-aggregate-csv': apiURL('export/aggregate', [['format', 'csv']]),
+      'export-aggregate-parquet': apiURL('export/aggregate', [['format', 'parquet']]),
+      'export-events-csv': apiURL('export/events', [['format', 'csv']]),
+      'export-events-parquet': apiURL('export/events', [['format', 'parquet']]),
+    };
+    Object.keys(links).forEach((id) => {
+      const link = document.getElementById(id);
+      if (link) {
+        link.href = links[id];
+      }
+    });
+  }
+
+  function redrawAll() {
+    [['overview', drawOverview], ['trends', drawTrends], ['active', drawActive], ['newInstalls', drawNewInstalls],
+      ['histogram', drawHistogram], ['funnel', drawFunnel], ['errors', drawErrors], ['retention', drawRetention]]
+      .forEach((pair) => {
+        if (drawn[pair[0]]) {
+          pair[1]();
+        }
+      });
+  }
+
+  // reloadOn reloads the named panels when the control with id changes.
+  function reloadOn(id, names, before) {
+    control(id).addEventListener('change', () => {
+      if (before) {
+        before();
+      }
+      updateURL();
+      runPanels(names);
+    });
+  }
+
+  async function start() {
     if (typeof Chart === 'undefined') {
-      setState('error', 'The chart library failed to load. Reload the page.');
+      document.body.dataset.state = 'error';
+      status.textContent = 'The chart library failed to load. Reload the page.';
+      status.setAttribute('role', 'alert');
       return;
     }
     Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
+    setExportLinks();
+
     try {
-      const results = await Promise.all([
-        fetchJSON('overview'), fetchJSON('events_per_day'), fetchJSON('active_installs'),
-      ]);
-      loaded = { overview: results[0], perDay: results[1], active: results[2] };
-      drawAll(loaded);
-      setState('ready', loaded.overview.total_events === 0 ? 'No events match these filters.' : '');
+      catalog = await fetchJSON('/api/v1/catalog');
     } catch (err) {
-      setState('error', err.message);
+      catalog = null;
+    }
+    refreshHistogramProperties();
+
+    reloadOn('trend-event', ['trends'], refreshBreakdownOptions);
+    reloadOn('trend-breakdown', ['trends']);
+    reloadOn('trend-interval', ['trends', 'new-installs', 'errors']);
+    control('trend-measure').addEventListener('change', () => {
+      updateURL();
+      if (drawn.trends) {
+        drawn.trends.measure = control('trend-measure').value;
+        drawTrends();
+      }
+    });
+    reloadOn('hist-event', ['histogram'], refreshHistogramProperties);
+    reloadOn('hist-property', ['histogram']);
+    reloadOn('funnel-steps', ['funnel']);
+    reloadOn('funnel-window', ['funnel']);
+    reloadOn('retention-weeks', ['retention']);
+
+    await runPanels(Object.keys(panels));
+    if (status.dataset.empty === 'true' && document.body.dataset.state === 'ready') {
+      status.textContent = 'No events match these filters.';
     }
   }
 
   // Redraw with the other theme's colors when the system switches between
   // light and dark.
-  window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
-    if (loaded) {
-      drawAll(loaded);
-    }
-  });
+  window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', redrawAll);
 
-  load();
+  start();
 })();

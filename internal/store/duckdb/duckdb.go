@@ -41,6 +41,10 @@ type Store struct {
 
 	db *sql.DB
 
+	// properties is the type of the properties column, which decides how
+	// the analytics queries read a property.
+	properties propertyColumn
+
 	// writeMu serializes every write on writer, the one connection that owns
 	// the temporary staging table of Insert.
 	writeMu sync.Mutex
@@ -60,12 +64,18 @@ var (
 // exist, and brings its schema up to date. An empty path opens a private
 // in-memory database that is lost on Close.
 func Open(path string) (*Store, error) {
+	return open(path, newPropertyColumn)
+}
+
+// open opens path like Open, and migrates a database older than version 2
+// to properties of type column.
+func open(path string, column propertyColumn) (*Store, error) {
 	absPath, err := claimPath(path)
 	if err != nil {
 		return nil, err
 	}
 
-	s, err := openClaimed(path, absPath)
+	s, err := openClaimed(path, absPath, column)
 	if err != nil {
 		releasePath(absPath)
 		return nil, err
@@ -73,7 +83,7 @@ func Open(path string) (*Store, error) {
 	return s, nil
 }
 
-func openClaimed(path, absPath string) (*Store, error) {
+func openClaimed(path, absPath string, column propertyColumn) (*Store, error) {
 	connector, err := duckdbdriver.NewConnector(absPath, initConn)
 	if err != nil {
 		if isLockError(err) {
@@ -84,7 +94,12 @@ func openClaimed(path, absPath string) (*Store, error) {
 	db := sql.OpenDB(connector)
 
 	ctx := context.Background()
-	if err := migrate(ctx, db); err != nil {
+	if err := migrate(ctx, db, column); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open duckdb %q: %w", path, err)
+	}
+	properties, err := readPropertyColumn(ctx, db)
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open duckdb %q: %w", path, err)
 	}
@@ -101,7 +116,7 @@ func openClaimed(path, absPath string) (*Store, error) {
 		return nil, fmt.Errorf("open duckdb %q: create staging table: %w", path, err)
 	}
 
-	return &Store{path: absPath, db: db, writer: writer}, nil
+	return &Store{path: absPath, db: db, properties: properties, writer: writer}, nil
 }
 
 // claimPath returns the absolute form of path and records it as open, or

@@ -285,3 +285,35 @@ func TestInsertUppercaseUUIDIsSameEvent(t *testing.T) {
 		t.Errorf("Insert(same UUID in uppercase) = %d, %v, want 0, nil", stored, err)
 	}
 }
+
+func TestAnalyticsConformanceInMemory(t *testing.T) {
+	storetest.RunAnalytics(t, func(t *testing.T) store.Store {
+		return mustOpen(t, "")
+	})
+}
+
+func TestAnalyticsConformanceFile(t *testing.T) {
+	storetest.RunAnalytics(t, func(t *testing.T) store.Store {
+		return mustOpen(t, filepath.Join(t.TempDir(), "candor.duckdb"))
+	})
+}
+
+// The store also reads databases whose properties column is JSON text.
+func TestConformanceJSONProperties(t *testing.T) {
+	open := func(t *testing.T) store.Store { return mustOpenColumn(t, "", jsonProperties) }
+	storetest.Run(t, open)
+	storetest.RunAnalytics(t, open)
+}
+
+func mustOpenColumn(t *testing.T, path string, column propertyColumn) *Store {
+	t.Helper()
+	s, err := open(path, column)
+	if err != nil {
+		t.Fatalf("open(%q, %s): %v", path, column, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if s.properties != column {
+		t.Fatalf("open(%q, %s) gave properties of type %s", path, column, s.properties)
+	}
+	return s
+}

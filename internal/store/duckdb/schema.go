@@ -6,18 +6,25 @@ import (
 	"fmt"
 )
 
-// migrations are applied in order. migrations[i] moves the schema from
+// newPropertyColumn is the type migration 2 gives the properties column.
+// A database keeps the type it was migrated with, and the store reads
+// either type.
+const newPropertyColumn = variantProperties
+
+// migrations returns the migrations, to apply in order, with properties of
+// type column from version 2 on. migrations[i] moves the schema from
 // version i to version i+1, and its statements run in one transaction with
 // the version bump. Append new migrations, never edit applied ones.
-var migrations = [][]string{
-	{
-		// The primary key makes Insert idempotent per (project, uuid). A
-		// UUID key is 16 bytes against 36 for its text form, and it made
-		// INSERT ... ON CONFLICT of 100 events take 3.8 ms against 7.4 ms
-		// for VARCHAR, measured at 200,000 stored events.
-		// version and platform copy the "version" and "backend_platform"
-		// properties so filters on them skip parsing JSON.
-		`CREATE TABLE events (
+func migrations(column propertyColumn) [][]string {
+	return [][]string{
+		{
+			// The primary key makes Insert idempotent per (project, uuid). A
+			// UUID key is 16 bytes against 36 for its text form, and it made
+			// INSERT ... ON CONFLICT of 100 events take 3.8 ms against 7.4 ms
+			// for VARCHAR, measured at 200,000 stored events.
+			// version and platform copy the "version" and "backend_platform"
+			// properties so filters on them skip parsing JSON.
+			`CREATE TABLE events (
 			project     VARCHAR   NOT NULL,
 			uuid        UUID      NOT NULL,
 			event       VARCHAR   NOT NULL,
@@ -29,7 +36,80 @@ var migrations = [][]string{
 			properties  JSON      NOT NULL,
 			PRIMARY KEY (project, uuid)
 		)`,
-	},
+		},
+		{
+			// Version 2 rebuilds events with two changes for the analytics
+			// queries. properties gets the type column, VARIANT for new
+			// databases, which DuckDB stores as typed columns per key,
+			// while JSON text is parsed on every read. Counting 8 million
+			// message_sent events per model took 0.15 s against 2.8 s for
+			// JSON, with DuckDB v2.0.0 on 2 shared AMD EPYC cores.
+			// install is a 64-bit key of (project, distinct_id), so
+			// distinct install counts compare integers instead of string
+			// pairs. The rows are copied in timestamp order, which lets the
+			// min-max index of each row group skip ranges outside a date
+			// filter.
+			`CREATE TABLE events_v2 (
+			project     VARCHAR   NOT NULL,
+			uuid        UUID      NOT NULL,
+			event       VARCHAR   NOT NULL,
+			distinct_id VARCHAR   NOT NULL,
+			install     UBIGINT   NOT NULL,
+			ts          TIMESTAMP NOT NULL,
+			received_at TIMESTAMP NOT NULL,
+			version     VARCHAR,
+			platform    VARCHAR,
+			properties  ` + string(column) + ` NOT NULL,
+			PRIMARY KEY (project, uuid)
+		)`,
+			`INSERT INTO events_v2
+			SELECT project, uuid, event, distinct_id, ` + installKeySQL + `, ts, received_at, version, platform,
+				CAST(properties AS ` + string(column) + `)
+			FROM events
+			ORDER BY ts`,
+			`DROP TABLE events`,
+			`ALTER TABLE events_v2 RENAME TO events`,
+		},
+	}
+}
+
+// installKeySQL computes the install column from project and distinct_id:
+// the low 64 bits of the MD5 of the project's length, a colon, the project
+// and the distinct ID. The length prefix keeps ("a", "bc") and ("ab", "c")
+// apart. MD5 is a fixed algorithm, so the key of an install stays the same
+// across DuckDB versions, unlike DuckDB's hash function. Two installs share
+// a key with a probability of about n²/2⁶⁵ for n installs. A shared key
+// merges them, so install counts can only come out lower, never higher.
+const installKeySQL = `md5_number_lower(CAST(length(project) AS VARCHAR) || ':' || project || distinct_id)`
+
+// insertStagedSQL returns the statement that copies the staged events into
+// events with properties of type column. The staging table stores uuid as
+// VARCHAR and properties as JSON text, and the statement casts them to the
+// column types of events.
+func insertStagedSQL(column propertyColumn) string {
+	properties := "CAST(properties AS JSON)"
+	if column == variantProperties {
+		properties = "CAST(" + properties + " AS VARIANT)"
+	}
+	return `INSERT INTO events
+		SELECT project, uuid, event, distinct_id, ` + installKeySQL + `, ts, received_at, version, platform, ` + properties + `
+		FROM events_staging
+		ON CONFLICT DO NOTHING`
+}
+
+// readPropertyColumn returns the type of the properties column of events.
+func readPropertyColumn(ctx context.Context, db *sql.DB) (propertyColumn, error) {
+	var dataType string
+	err := db.QueryRowContext(ctx, `SELECT data_type FROM information_schema.columns
+		WHERE table_schema = 'main' AND table_name = 'events' AND column_name = 'properties'`).Scan(&dataType)
+	if err != nil {
+		return "", fmt.Errorf("read type of events.properties: %w", err)
+	}
+	switch column := propertyColumn(dataType); column {
+	case jsonProperties, variantProperties:
+		return column, nil
+	}
+	return "", fmt.Errorf("read type of events.properties: unsupported type %q: the database was not written by candor", dataType)
 }
 
 // createStagingSQL creates the table that Insert fills with the driver's
@@ -48,8 +128,8 @@ const createStagingSQL = `CREATE TEMPORARY TABLE events_staging (
 )`
 
 // migrate creates the schema_version table if needed and applies every
-// migration the database has not seen yet.
-func migrate(ctx context.Context, db *sql.DB) error {
+// migration the database has not seen yet, with properties of type column.
+func migrate(ctx context.Context, db *sql.DB, column propertyColumn) error {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("create schema_version table: %w", err)
 	}
@@ -58,26 +138,27 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if err := db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&current); err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
-	if current > len(migrations) {
-		return fmt.Errorf("schema version %d is newer than version %d, the newest this candor supports, so upgrade candor", current, len(migrations))
+	steps := migrations(column)
+	if current > len(steps) {
+		return fmt.Errorf("schema version %d is newer than version %d, the newest this candor supports, so upgrade candor", current, len(steps))
 	}
 
-	for version := current; version < len(migrations); version++ {
-		if err := applyMigration(ctx, db, version); err != nil {
+	for version := current; version < len(steps); version++ {
+		if err := applyMigration(ctx, db, version, steps[version]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func applyMigration(ctx context.Context, db *sql.DB, from int) error {
+func applyMigration(ctx context.Context, db *sql.DB, from int, statements []string) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("migrate schema to version %d: %w", from+1, err)
 	}
 	defer tx.Rollback()
 
-	for _, statement := range migrations[from] {
+	for _, statement := range statements {
 		if _, err := tx.ExecContext(ctx, statement); err != nil {
 			return fmt.Errorf("migrate schema to version %d: %w", from+1, err)
 		}

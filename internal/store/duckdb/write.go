@@ -24,6 +24,9 @@ import (
 // each, were slower: 2.5 s against 0.08 s for 10,000 events and 27 ms
 // against 8 ms for 100. Measured with BenchmarkInsert and that variant,
 // DuckDB v2.0.0 through duckdb-go v2.20000.0, on 2 shared AMD EPYC cores.
+// Since schema version 2 the copy casts the properties to VARIANT, which
+// costs about 15 µs per event: 10,000 events take 0.22 s against 0.07 s
+// with JSON text, and 100 take 10 ms as before, measured the same way.
 func (s *Store) Insert(ctx context.Context, events []store.Event) (int, error) {
 	release, err := s.acquire()
 	if err != nil {
@@ -45,9 +48,7 @@ func (s *Store) Insert(ctx context.Context, events []store.Event) (int, error) {
 	if err := s.stage(ctx, rows); err != nil {
 		return 0, err
 	}
-	// The staging table stores uuid as VARCHAR, and the INSERT casts it to
-	// the UUID type of events.
-	result, err := s.writer.ExecContext(ctx, `INSERT INTO events SELECT * FROM events_staging ON CONFLICT DO NOTHING`)
+	result, err := s.writer.ExecContext(ctx, insertStagedSQL(s.properties))
 	if err != nil {
 		return 0, fmt.Errorf("insert %d events: %w", len(rows), err)
 	}

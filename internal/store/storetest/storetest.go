@@ -1,6 +1,7 @@
 // Package storetest is the conformance suite that every store.Store backend
 // must pass. A backend's test calls Run with a function that opens a new,
-// empty store.
+// empty store, and RunAnalytics the same way when the backend implements
+// store.Analytics.
 //
 // Besides the contract in the store package, the suite requires that:
 //   - an install is one (project, distinct_id) pair, so one distinct_id in
@@ -17,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"testing"
 	"time"
@@ -65,7 +67,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 var day = time.Date(2025, time.March, 1, 0, 0, 0, 0, time.UTC)
 
 // eventSpec describes a fixture event. Empty Project means "mux", empty
-// Version or Platform leaves that property out.
+// Version or Platform leaves that property out. Nil Props means the
+// properties {"model": "sonnet"}.
 type eventSpec struct {
 	Project  string
 	Name     string
@@ -73,6 +76,7 @@ type eventSpec struct {
 	Time     time.Time
 	Version  string
 	Platform string
+	Props    map[string]any
 }
 
 // makeEvents turns specs into events with distinct UUIDs starting at
@@ -85,6 +89,9 @@ func makeEvents(first int, specs ...eventSpec) []store.Event {
 			project = "mux"
 		}
 		properties := map[string]any{"model": "sonnet"}
+		if spec.Props != nil {
+			properties = maps.Clone(spec.Props)
+		}
 		if spec.Version != "" {
 			properties["version"] = spec.Version
 		}

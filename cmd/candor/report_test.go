@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// reportOverview is a fixed overview body as a collector with k-anonymity
+// 5 sends it: message_sent and app_started are visible, command_used and
+// version 0.9.0 come from fewer than 5 installs.
+const reportOverview = `{"k_anonymity":5,"total_events":1234,"installs":56,
+"events":{"message_sent":900,"app_started":300,"workspace_created":30},
+"event_installs":{"message_sent":50,"app_started":56,"workspace_created":20},
+"suppressed_events":["command_used"],
+"top_versions":[{"key":"1.2.0","events":1000,"installs":40},{"key":"1.1.0","events":230,"installs":14},{"key":"0.9.0","suppressed":true}],
+"top_platforms":[{"key":"darwin","events":800,"installs":30},{"key":"linux","events":434,"installs":26}]}`
+
+// startReportServer serves body at /api/v1/overview for the bearer token
+// "secret" and records the query of the last request.
+func startReportServer(t *testing.T, body string) (*httptest.Server, *string) {
+	t.Helper()
+	var query string
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/overview" {
+			http.NotFound(w, r)
+			return
+		}
+		if r.Header.Get("Authorization") != "Bearer secret" {
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"error":"missing or invalid admin token"}`))
+			return
+		}
+		query = r.URL.RawQuery
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Write([]byte(body))
+	}))
+	t.Cleanup(server.Close)
+	return server, &query
+}
+
+func runReportCommand(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), append([]string{"report"}, args...), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestReportTable(t *testing.T) {
+	server, query := startReportServer(t, reportOverview)
+
+	code, stdout, stderr := runReportCommand(t, "--server", server.URL+"/", "--token", "secret",
+		"--from", "2025-03-01", "--to", "2025-03-31")
+	if code != 0 {
+		t.Fatalf("candor report exited with %d: %s", code, stderr)
+	}
+	want := `total_events  1234
+installs      56
+
+event              count
+message_sent       900
+app_started        300
+workspace_created  30
+command_used       < 5
+
+version  events  installs
+1.2.0    1000    40
+1.1.0    230     14
+0.9.0    < 5     < 5
+
+platform  events  installs
+darwin    800     30
+linux     434     26
+`
+	if d := cmp.Diff(want, stdout); d != "" {
+		t.Errorf("report output (-want +got):\n%s", d)
+	}
+	if *query != "from=2025-03-01&to=2025-03-31" {
+		t.Errorf("report sent the query %q, want from=2025-03-01&to=2025-03-31", *query)
+	}
+}
+
+func TestReportSuppressedTotals(t *testing.T) {
+	server, _ := startReportServer(t, `{"k_anonymity":10,"suppressed":true,"events":{},"event_installs":{},"suppressed_events":["app_started"],"top_versions":[],"top_platforms":[]}`)
+
+	code, stdout, stderr := runReportCommand(t, "--server", server.URL, "--token", "secret")
+	if code != 0 {
+		t.Fatalf("candor report exited with %d: %s", code, stderr)
+	}
+	for _, want := range []string{"total_events  < 10\n", "installs      < 10\n", "app_started  < 10\n"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("report output %q lacks %q", stdout, want)
+		}
+	}
+}
+
+func TestReportJSON(t *testing.T) {
+	server, _ := startReportServer(t, reportOverview)
+
+	code, stdout, stderr := runReportCommand(t, "--server", server.URL, "--token", "secret", "--format", "json")
+	if code != 0 {
+		t.Fatalf("candor report exited with %d: %s", code, stderr)
+	}
+	if stdout != strings.TrimSpace(reportOverview)+"\n" {
+		t.Errorf("report --format json printed %q, want the collector's body", stdout)
+	}
+}
+
+func TestReportErrors(t *testing.T) {
+	server, _ := startReportServer(t, reportOverview)
+
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"wrong token", []string{"--server", server.URL, "--token", "wrong"}, 1, "401 unauthorized: check --token"},
+		{"missing token", []string{"--server", server.URL}, 1, "missing --server or --token"},
+		{"unknown format", []string{"--server", server.URL, "--token", "secret", "--format", "xml"}, 1, `invalid --format "xml"`},
+		{"invalid date", []string{"--server", server.URL, "--token", "secret", "--from", "March"}, 1, `invalid --from "March"`},
+	}
+	for _, test := range tests {
+		t.Run(test.name, func(t *testing.T) {
+			code, _, stderr := runReportCommand(t, test.args...)
+			if code != test.code {
+				t.Errorf("exit code = %d, want %d", code, test.code)
+			}
+			if !strings.Contains(stderr, test.want) {
+				t.Errorf("stderr %q does not contain %q", stderr, test.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,261 @@
+package dashboard
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/candor-dev/candor/internal/store"
+)
+
+// dateLayout is the format of the from and to parameters.
+const dateLayout = "2006-01-02"
+
+// filterParameters are the parameters every data route takes: the date
+// range, versions, platforms and project.
+var filterParameters = []string{"from", "to", "version", "platform", "project"}
+
+// parseFilter converts the filter parameters of query to a store filter.
+// The event parameter fills Filter.Events when withEvents is true.
+func (h *Handler) parseFilter(query url.Values, withEvents bool) (store.Filter, error) {
+	dates, err := parseDateRange(query)
+	if err != nil {
+		return store.Filter{}, err
+	}
+	filter := store.Filter{
+		Project:   h.project,
+		From:      dates.from,
+		Versions:  splitList(query["version"]),
+		Platforms: splitList(query["platform"]),
+	}
+	if withEvents {
+		filter.Events = splitList(query["event"])
+	}
+	if !dates.to.IsZero() {
+		// The to parameter includes its whole day, and Filter.To excludes.
+		filter.To = dates.to.AddDate(0, 0, 1)
+	}
+	if query.Has("project") {
+		project, err := singleValue(query, "project")
+		if err != nil {
+			return store.Filter{}, err
+		}
+		filter.Project = project
+	}
+	return filter, nil
+}
+
+// checkParameters rejects a parameter of query that is not in allowed.
+func checkParameters(query url.Values, allowed []string) error {
+	for name := range query {
+		if !slices.Contains(allowed, name) {
+			return fmt.Errorf("unknown parameter %q: use %s", name, strings.Join(allowed, ", "))
+		}
+	}
+	return nil
+}
+
+// dateRange contains the from and to parameters as UTC midnights. A zero
+// field is unbounded, and to includes its whole day.
+type dateRange struct {
+	from, to time.Time
+}
+
+func parseDateRange(query url.Values) (dateRange, error) {
+	var dates dateRange
+	var err error
+	if dates.from, err = parseDate(query, "from"); err != nil {
+		return dateRange{}, err
+	}
+	if dates.to, err = parseDate(query, "to"); err != nil {
+		return dateRange{}, err
+	}
+	if !dates.from.IsZero() && !dates.to.IsZero() && dates.from.After(dates.to) {
+		return dateRange{}, fmt.Errorf("invalid date range: from %q is after to %q: swap them",
+			query.Get("from"), query.Get("to"))
+	}
+	return dates, nil
+}
+
+// parseDate parses the date parameter name of query. A missing or empty
+// parameter returns the zero time.
+func parseDate(query url.Values, name string) (time.Time, error) {
+	value, err := singleValue(query, name)
+	if err != nil || value == "" {
+		return time.Time{}, err
+	}
+	day, err := time.Parse(dateLayout, value)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("invalid %s %q: expected a UTC date as YYYY-MM-DD, such as 2025-01-31",
+			name, value)
+	}
+	return day, nil
+}
+
+func singleValue(query url.Values, name string) (string, error) {
+	values := query[name]
+	if len(values) > 1 {
+		return "", fmt.Errorf("invalid %s: given %d times: pass it once", name, len(values))
+	}
+	if len(values) == 0 {
+		return "", nil
+	}
+	return values[0], nil
+}
+
+// splitList returns the values of a list parameter. Each value may hold
+// several items separated by commas, and empty items are dropped, so an
+// empty form field selects everything.
+// NOTE: a version or platform that contains a comma cannot be selected.
+func splitList(values []string) []string {
+	var items []string
+	for _, value := range values {
+		for item := range strings.SplitSeq(value, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				items = append(items, item)
+			}
+		}
+	}
+	return items
+}
+
+// parseInt parses the integer parameter name, which must lie in [low,
+// high]. A missing or empty parameter returns fallback.
+func parseInt(query url.Values, name string, fallback, low, high int) (int, error) {
+	value, err := singleValue(query, name)
+	if err != nil || value == "" {
+		return fallback, err
+	}
+	n, err := strconv.Atoi(value)
+	if err != nil || n < low || n > high {
+		return 0, fmt.Errorf("invalid %s %q: use a whole number from %d to %d", name, value, low, high)
+	}
+	return n, nil
+}
+
+// parseIntList parses a list parameter of integers in [low, high]. A
+// missing or empty parameter returns fallback.
+func parseIntList(query url.Values, name string, fallback []int, low, high int) ([]int, error) {
+	items := splitList(query[name])
+	if len(items) == 0 {
+		return fallback, nil
+	}
+	numbers := make([]int, len(items))
+	for i, item := range items {
+		n, err := strconv.Atoi(item)
+		if err != nil || n < low || n > high {
+			return nil, fmt.Errorf("invalid %s %q: use whole numbers from %d to %d, separated by commas", name, item, low, high)
+		}
+		numbers[i] = n
+	}
+	return numbers, nil
+}
+
+// parseInterval parses the interval parameter. allowAll admits "all".
+func parseInterval(query url.Values, fallback store.Interval, allowAll bool) (store.Interval, error) {
+	value, err := singleValue(query, "interval")
+	if err != nil || value == "" {
+		return fallback, err
+	}
+	interval := store.Interval(value)
+	if !interval.Valid() || interval == store.All && !allowAll {
+		choices := "day, week or month"
+		if allowAll {
+			choices = "day, week, month or all"
+		}
+		return "", fmt.Errorf("invalid interval %q: use %s", value, choices)
+	}
+	return interval, nil
+}
+
+// parseDuration parses a duration such as 30m, 24h or 7d, at least a
+// minute and at most max.
+func parseDuration(query url.Values, name string, fallback, max time.Duration) (time.Duration, error) {
+	value, err := singleValue(query, name)
+	if err != nil || value == "" {
+		return fallback, err
+	}
+	var d time.Duration
+	if days, ok := strings.CutSuffix(value, "d"); ok {
+		n, convErr := strconv.Atoi(days)
+		d, err = time.Duration(n)*24*time.Hour, convErr
+	} else {
+		d, err = time.ParseDuration(value)
+	}
+	if err != nil || d < time.Minute || d > max {
+		return 0, fmt.Errorf("invalid %s %q: use a duration from 1m to %dd, such as 30m, 24h or 7d",
+			name, value, int(max.Hours()/24))
+	}
+	return d, nil
+}
+
+// parseCondition parses "property=value". The property must be a catalog
+// property of events with a breakdown class.
+func (h *Handler) parseCondition(text string, events []string) (store.Condition, error) {
+	property, value, ok := strings.Cut(text, "=")
+	if !ok || property == "" {
+		return store.Condition{}, fmt.Errorf("invalid condition %q: use property=value, such as thinkingLevel=high", text)
+	}
+	if err := h.properties.check(events, property, "condition", breakdownClasses); err != nil {
+		return store.Condition{}, err
+	}
+	return store.Condition{Property: property, Value: value}, nil
+}
+
+// parseConditions parses every where parameter.
+func (h *Handler) parseConditions(query url.Values, events []string) ([]store.Condition, error) {
+	var conditions []store.Condition
+	for _, text := range query["where"] {
+		condition, err := h.parseCondition(text, events)
+		if err != nil {
+			return nil, err
+		}
+		conditions = append(conditions, condition)
+	}
+	return conditions, nil
+}
+
+// parseStep parses a funnel step: an event name, optionally followed by
+// conditions in brackets, such as app_started[isFirstLaunch=true] or
+// message_sent[model=m1,thinkingLevel=high].
+func (h *Handler) parseStep(text string) (store.FunnelStep, error) {
+	event, rest, hasConditions := strings.Cut(text, "[")
+	step := store.FunnelStep{Event: strings.TrimSpace(event)}
+	if step.Event == "" {
+		return store.FunnelStep{}, fmt.Errorf("invalid step %q: start it with an event name", text)
+	}
+	if !hasConditions {
+		return step, nil
+	}
+	inner, ok := strings.CutSuffix(rest, "]")
+	if !ok {
+		return store.FunnelStep{}, fmt.Errorf("invalid step %q: close its conditions with ]", text)
+	}
+	for item := range strings.SplitSeq(inner, ",") {
+		condition, err := h.parseCondition(strings.TrimSpace(item), []string{step.Event})
+		if err != nil {
+			return store.FunnelStep{}, fmt.Errorf("invalid step %q: %w", text, err)
+		}
+		step.Where = append(step.Where, condition)
+	}
+	return step, nil
+}
+
+// stepLabel is the text form of a step that parseStep reads.
+func stepLabel(step store.FunnelStep) string {
+	if len(step.Where) == 0 {
+		return step.Event
+	}
+	conditions := make([]string, len(step.Where))
+	for i, c := range step.Where {
+		conditions[i] = c.Property + "=" + c.Value
+	}
+	return step.Event + "[" + strings.Join(conditions, ",") + "]"
+}
+
+func quote(s string) string {
+	return strconv.Quote(s)
+}

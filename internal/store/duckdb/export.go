@@ -1,0 +1,72 @@
+package duckdb
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/candor-dev/candor/internal/store"
+)
+
+// exportColumns selects store.ExportColumns. Timestamps become TIMESTAMPTZ
+// so that CSV shows their +00 offset and Parquet marks them as UTC, and the
+// UUID becomes text because many Parquet readers show the UUID type as
+// bytes.
+const exportColumns = `project, CAST(uuid AS VARCHAR) AS uuid, event, distinct_id,
+	CAST(ts AS TIMESTAMPTZ) AS timestamp, CAST(received_at AS TIMESTAMPTZ) AS received_at,
+	version, platform AS backend_platform, CAST(properties AS JSON) AS properties`
+
+// ExportEvents writes the events f selects to w. DuckDB's COPY writes them
+// to a temporary file, which is then copied to w and removed, so a slow
+// reader of w does not hold the database open.
+func (s *Store) ExportEvents(ctx context.Context, f store.Filter, format store.ExportFormat, w io.Writer) error {
+	var options string
+	switch format {
+	case store.CSV:
+		options = "FORMAT csv, HEADER"
+	case store.Parquet:
+		options = "FORMAT parquet"
+	default:
+		return fmt.Errorf("export events: invalid format %q: use csv or parquet", format)
+	}
+
+	file, err := os.CreateTemp("", "candor-export-*."+string(format))
+	if err != nil {
+		return fmt.Errorf("export events: %w", err)
+	}
+	path := file.Name()
+	file.Close()
+	defer os.Remove(path)
+
+	if err := s.copyEvents(ctx, f, path, options); err != nil {
+		return fmt.Errorf("export events: %w", err)
+	}
+	exported, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("export events: %w", err)
+	}
+	defer exported.Close()
+	if _, err := io.Copy(w, exported); err != nil {
+		return fmt.Errorf("export events: write %s: %w", format, err)
+	}
+	return nil
+}
+
+func (s *Store) copyEvents(ctx context.Context, f store.Filter, path, options string) error {
+	release, err := s.acquire()
+	if err != nil {
+		return err
+	}
+	defer release()
+
+	where := filterConditions(f, selectAll, "")
+	// COPY takes its target as a literal, so the path is quoted here. It
+	// comes from os.CreateTemp, and doubling quotes is the only escape a
+	// DuckDB string literal needs.
+	target := "'" + strings.ReplaceAll(path, "'", "''") + "'"
+	_, err = s.db.ExecContext(ctx, `COPY (SELECT `+exportColumns+` FROM events WHERE `+where.text+
+		` ORDER BY ts, uuid) TO `+target+` (`+options+`)`, where.args...)
+	return err
+}
