@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/candor-dev/candor/internal/collector"
+	"github.com/candor-dev/candor/internal/dashboard"
 	"github.com/candor-dev/candor/internal/server"
 	"github.com/candor-dev/candor/internal/store/clickhouse"
 	"github.com/candor-dev/candor/sdk/catalog"
@@ -26,6 +27,7 @@ type serveFlags struct {
 	projects         []collector.Project
 	retention        time.Duration
 	metricsPublic    bool
+	kAnonymity       int
 	rateLimit        float64
 	rateBurst        int
 	maxPendingEvents int
@@ -59,6 +61,8 @@ func (f *serveFlags) register(fs *flag.FlagSet, defaultData string) {
 		f.retention = d
 		return err
 	})
+	fs.IntVar(&f.kAnonymity, "k-anonymity", dashboard.DefaultKAnonymity, "least number of distinct installs behind every number the dashboard, the API and\n"+
+		"the exports show; smaller cells are shown as \"< k\"; 1 turns suppression off")
 	fs.BoolVar(&f.metricsPublic, "metrics-public", false, "serve /metrics without authentication; otherwise it needs\n"+
 		"Authorization: Bearer ADMIN_TOKEN")
 	fs.Float64Var(&f.rateLimit, "rate-limit", defaultRateLimit, "events per second one write key may send on average; 0 turns the limit off;\n"+
@@ -136,6 +140,9 @@ func (f *serveFlags) start(stderr io.Writer) (*server.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if f.kAnonymity < 1 {
+		return nil, fmt.Errorf("invalid --k-anonymity %d: use 1 or more (1 turns suppression off)", f.kAnonymity)
+	}
 	ch, err := clickhouseConfig(f.clickhouseURL, f.clickhouseDatabase)
 	if err != nil {
 		return nil, err
@@ -151,6 +158,7 @@ func (f *serveFlags) start(stderr io.Writer) (*server.Server, error) {
 		Projects:       f.projects,
 		Retention:      f.retention,
 		MetricsPublic:  f.metricsPublic,
+		KAnonymity:     f.kAnonymity,
 		MaxConnections: f.maxConnections,
 		Collector: collector.Config{
 			RateLimit:        f.rateLimit,
@@ -181,7 +189,7 @@ func clickhouseConfig(rawURL, database string) (clickhouse.Config, error) {
 }
 
 const serveSynopsis = `[--data DIR] [--listen HOST:PORT] [--write-key KEY] [--admin-token TOKEN]
-       [--project NAME=CATALOG.json:WRITEKEY ...] [--retention 400d] [--metrics-public]
+       [--project NAME=CATALOG.json:WRITEKEY ...] [--retention 400d] [--k-anonymity 5] [--metrics-public]
 
 Run the collector: PostHog-compatible ingestion on /batch/ and the other capture
 paths, the dashboard and query API, /healthz, /readyz, and Prometheus metrics on

@@ -127,7 +127,7 @@ func readStoredEvents(t *testing.T, dataDir, project string) map[string]storedEv
 		t.Fatalf("open database: %v", err)
 	}
 	defer db.Close()
-	rows, err := db.Query(`SELECT CAST(uuid AS VARCHAR), event, distinct_id, CAST(properties AS VARCHAR) FROM events WHERE project = ?`, project)
+	rows, err := db.Query(`SELECT CAST(uuid AS VARCHAR), event, distinct_id, CAST(CAST(properties AS JSON) AS VARCHAR) FROM events WHERE project = ?`, project)
 	if err != nil {
 		t.Fatalf("query events: %v", err)
 	}

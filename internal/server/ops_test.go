@@ -169,7 +169,7 @@ func shopProject(t *testing.T) collector.Project {
 }
 
 func TestProjectsUseTheirCatalogs(t *testing.T) {
-	srv := startServer(t, Config{WriteKey: testWriteKey, AdminToken: testAdminToken, Projects: []collector.Project{shopProject(t)}})
+	srv := startServer(t, Config{KAnonymity: 1, WriteKey: testWriteKey, AdminToken: testAdminToken, Projects: []collector.Project{shopProject(t)}})
 
 	// The shop key stores shop events and drops Mux events.
 	status, body := send(t, http.MethodPost, srv.URL()+"/batch/", "", batch("phc_shop_key",
@@ -268,7 +268,7 @@ func TestMetricsPublic(t *testing.T) {
 }
 
 func TestDeleteInstall(t *testing.T) {
-	srv := startServer(t, Config{WriteKey: testWriteKey, AdminToken: testAdminToken})
+	srv := startServer(t, Config{KAnonymity: 1, WriteKey: testWriteKey, AdminToken: testAdminToken})
 	send(t, http.MethodPost, srv.URL()+"/batch/", "", batch(testWriteKey,
 		commandEvent("9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c01", "install-gone"),
 		commandEvent("9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c02", "install-gone"),
@@ -312,7 +312,7 @@ func TestRetentionDeletesOldEvents(t *testing.T) {
 	}
 	db.Close()
 
-	srv, err := New(Config{DataDir: dir, Listen: "127.0.0.1:0", WriteKey: testWriteKey, AdminToken: testAdminToken, Retention: 400 * 24 * time.Hour})
+	srv, err := New(Config{KAnonymity: 1, DataDir: dir, Listen: "127.0.0.1:0", WriteKey: testWriteKey, AdminToken: testAdminToken, Retention: 400 * 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

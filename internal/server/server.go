@@ -44,6 +44,7 @@ import (
 	"github.com/candor-dev/candor/internal/store"
 	"github.com/candor-dev/candor/internal/store/clickhouse"
 	"github.com/candor-dev/candor/internal/store/duckdb"
+	"github.com/candor-dev/candor/sdk/catalog"
 	"github.com/candor-dev/candor/sdk/mux"
 )
 
@@ -88,6 +89,11 @@ type Config struct {
 	// deletes events whose timestamp is older than Retention when Serve
 	// starts and then once a day. Zero keeps events forever.
 	Retention time.Duration
+	// KAnonymity is the least number of distinct installs behind every
+	// number the dashboard, the query API and the exports show; smaller
+	// cells are suppressed. Zero means dashboard.DefaultKAnonymity (5) and
+	// 1 turns suppression off.
+	KAnonymity int
 	// MetricsPublic serves /metrics without authentication, for a scraper
 	// on a trusted network. When false, /metrics requires the admin token
 	// as a Bearer token.
@@ -240,7 +246,17 @@ func (s *Server) buildHandlers() error {
 		return err
 	}
 	s.collector = col
-	dash, err := dashboard.New(dashboard.Config{Store: s.store, AdminToken: s.keys.AdminToken, Logger: s.logger})
+	catalogs := make([]*catalog.Catalog, 0, len(projects))
+	for _, p := range projects {
+		catalogs = append(catalogs, p.Catalog)
+	}
+	dash, err := dashboard.New(dashboard.Config{
+		Store:      s.store,
+		AdminToken: s.keys.AdminToken,
+		Logger:     s.logger,
+		KAnonymity: s.cfg.KAnonymity,
+		Catalogs:   catalogs,
+	})
 	if err != nil {
 		col.Close(context.Background())
 		return err
