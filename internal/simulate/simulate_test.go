@@ -1,6 +1,8 @@
 package simulate
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,4 +63,32 @@ func TestPlanShape(t *testing.T) {
 		t.Errorf("message_sent %d < app_started %d: sessions should hold several messages", counts["message_sent"], counts["app_started"])
 	}
 	t.Logf("event counts: %v", counts)
+}
+
+func TestRunSendsNothingWhenSwitchedOff(t *testing.T) {
+	for _, env := range []map[string]string{{"MUX_DISABLE_TELEMETRY": "1"}, {"DO_NOT_TRACK": "1"}} {
+		var name string
+		for k := range env {
+			name = k
+		}
+		t.Run(name, func(t *testing.T) {
+			summary, err := Run(context.Background(), Config{
+				Endpoint: "http://127.0.0.1:1", // nothing listens: a send would fail the run
+				WriteKey: "phc_test",
+				Installs: 3,
+				Days:     2,
+				Seed:     1,
+				Getenv:   func(k string) string { return env[k] },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if summary.EventsSent != 0 {
+				t.Errorf("events_sent = %d, want 0", summary.EventsSent)
+			}
+			if !strings.Contains(summary.Disabled, name) {
+				t.Errorf("disabled = %q, want it to name %s", summary.Disabled, name)
+			}
+		})
+	}
 }
