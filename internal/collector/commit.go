@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/candor-dev/candor/internal/logutil"
 	"github.com/candor-dev/candor/internal/store"
 )
 
@@ -23,7 +24,7 @@ type committer struct {
 	cancel context.CancelFunc
 
 	stopOnce   sync.Once
-	errorLog   logLimiter
+	errorLog   logutil.Limiter
 	summaryLog summaryLogger
 }
 
@@ -185,7 +186,7 @@ func (m *committer) commitProject(project string, batch []*pendingCommit) {
 
 	if err != nil {
 		m.c.stats.commitFailed()
-		m.errorLog.log(m.c.logger, "commit failed; its requests get status 503",
+		m.errorLog.Error(m.c.logger, "commit failed; its requests get status 503",
 			"project", project, "events", len(events), "requests", len(batch), "elapsed", elapsed, "err", err)
 	} else {
 		m.c.stats.committed(project, len(events), stored, len(batch))

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/candor-dev/candor/internal/logutil"
 	"github.com/candor-dev/candor/internal/store"
 )
 
@@ -57,8 +58,8 @@ type selfDeleteState struct {
 	mu         sync.Mutex
 	registered map[string]bool // project + "\x00" + distinct_id whose hash is stored
 
-	registerLog logLimiter
-	deleteLog   logLimiter
+	registerLog logutil.Limiter
+	deleteLog   logutil.Limiter
 }
 
 // isDeletionKeyHash reports whether s has the form of a hex SHA-256.
@@ -94,7 +95,7 @@ func (c *Collector) registerDeletionKeys(ctx context.Context, p *project, hash s
 	sd := &c.selfDelete
 	for _, id := range newInstalls(sd, p.name, events) {
 		if err := secrets.RegisterInstallSecret(ctx, p.name, id, hash); err != nil {
-			sd.registerLog.log(c.logger, "register deletion key failed; the next batch of the install retries",
+			sd.registerLog.Error(c.logger, "register deletion key failed; the next batch of the install retries",
 				"project", p.name, "err", err)
 			continue
 		}
@@ -212,7 +213,7 @@ func (c *Collector) deleteOwnInstall(ctx context.Context, secrets store.InstallS
 		return 0, reject(http.StatusNotFound, codeInstallNotFound, "no deletion key is registered for this install")
 	}
 	if err != nil {
-		c.selfDelete.deleteLog.log(c.logger, "self-service deletion failed: reading the deletion key", "project", p.name, "err", err)
+		c.selfDelete.deleteLog.Error(c.logger, "self-service deletion failed: reading the deletion key", "project", p.name, "err", err)
 		return 0, reject(http.StatusServiceUnavailable, codeUnavailable, "reading the deletion key failed; retry later")
 	}
 	sum := sha256.Sum256([]byte(req.Secret))
@@ -224,11 +225,11 @@ func (c *Collector) deleteOwnInstall(ctx context.Context, secrets store.InstallS
 
 	deleted, err := c.store.DeleteInstall(ctx, p.name, req.DistinctID)
 	if err != nil {
-		c.selfDelete.deleteLog.log(c.logger, "self-service deletion failed", "project", p.name, "err", err)
+		c.selfDelete.deleteLog.Error(c.logger, "self-service deletion failed", "project", p.name, "err", err)
 		return 0, reject(http.StatusServiceUnavailable, codeUnavailable, "deleting the install's events failed; retry later")
 	}
 	if err := secrets.DeleteInstallSecret(ctx, p.name, req.DistinctID); err != nil {
-		c.selfDelete.deleteLog.log(c.logger, "deleting the deletion key failed after the install's events were deleted", "project", p.name, "err", err)
+		c.selfDelete.deleteLog.Error(c.logger, "deleting the deletion key failed after the install's events were deleted", "project", p.name, "err", err)
 	}
 	c.selfDelete.mu.Lock()
 	delete(c.selfDelete.registered, installKey(p.name, req.DistinctID))

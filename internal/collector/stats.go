@@ -1,10 +1,8 @@
 package collector
 
 import (
-	"log/slog"
 	"maps"
 	"sync"
-	"time"
 )
 
 // Stats are the collector's counters since New. Every count only grows,
@@ -177,34 +175,6 @@ func (k *counters) commitFailed() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.s.CommitErrors++
-}
-
-// errorLogInterval is the shortest time between two log lines of one
-// logLimiter.
-const errorLogInterval = 10 * time.Second
-
-// logLimiter logs an error at most once per errorLogInterval and reports
-// how many it held back. It is safe for concurrent use.
-type logLimiter struct {
-	mu         sync.Mutex
-	last       time.Time
-	suppressed int
-}
-
-func (l *logLimiter) log(logger *slog.Logger, msg string, args ...any) {
-	l.mu.Lock()
-	now := time.Now()
-	if !l.last.IsZero() && now.Sub(l.last) < errorLogInterval {
-		l.suppressed++
-		l.mu.Unlock()
-		return
-	}
-	if l.suppressed > 0 {
-		args = append(args, "suppressed", l.suppressed)
-	}
-	l.last, l.suppressed = now, 0
-	l.mu.Unlock()
-	logger.Error(msg, args...)
 }
 
 // summaryLogger logs what changed in Stats since its previous line, so the

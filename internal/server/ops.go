@@ -9,12 +9,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/candor-dev/candor/internal/logutil"
 	"github.com/candor-dev/candor/internal/store"
 )
 
@@ -43,7 +43,7 @@ func (s *Server) serveReadyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), pingTimeout)
 	defer cancel()
 	if err := pingStore(ctx, s.store); err != nil {
-		s.readyLog.log(s.logger, "store ping failed; /readyz reports 503", "err", err)
+		s.readyLog.Warn(s.logger, "store ping failed; /readyz reports 503", "err", err)
 		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 		return
 	}
@@ -117,7 +117,7 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || !s.admin.matches(strings.TrimSpace(token)) {
-			s.authLog.log(s.logger, "admin request rejected: missing or wrong admin token", "path", r.URL.Path)
+			s.authLog.Warn(s.logger, "admin request rejected: missing or wrong admin token", "path", r.URL.Path)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="candor"`)
 			writeJSONError(w, http.StatusUnauthorized, "missing or wrong admin token: send Authorization: Bearer ADMIN_TOKEN")
 			return
@@ -153,29 +153,5 @@ func writeJSONError(w http.ResponseWriter, status int, message string) {
 	writeJSON(w, status, map[string]string{"error": message})
 }
 
-// logInterval is the shortest time between two lines of one logLimiter.
-const logInterval = 10 * time.Second
-
-// logLimiter logs a repeated warning at most once per logInterval and
-// reports how many lines it held back. It is safe for concurrent use.
-type logLimiter struct {
-	mu         sync.Mutex
-	last       time.Time
-	suppressed int
-}
-
-func (l *logLimiter) log(logger *slog.Logger, msg string, args ...any) {
-	l.mu.Lock()
-	now := time.Now()
-	if !l.last.IsZero() && now.Sub(l.last) < logInterval {
-		l.suppressed++
-		l.mu.Unlock()
-		return
-	}
-	if l.suppressed > 0 {
-		args = append(args, "suppressed", l.suppressed)
-	}
-	l.last, l.suppressed = now, 0
-	l.mu.Unlock()
-	logger.Warn(msg, args...)
-}
+// logLimiter is the rate limiter of the Server's repeated warnings.
+type logLimiter = logutil.Limiter
