@@ -104,7 +104,7 @@ func loadIdentity(home string) (identity, error) {
 		case err == nil:
 			return identity{id: id, persisted: true}, nil
 		case errors.Is(err, fs.ErrNotExist):
-			created, err := createID(path)
+			created, err := idValueFile.create(path)
 			if err == nil {
 				return identity{id: created, created: true, persisted: true}, nil
 			}
@@ -114,7 +114,7 @@ func loadIdentity(home string) (identity, error) {
 		case errors.Is(err, errIDBeingWritten):
 			time.Sleep(20 * time.Millisecond)
 		default:
-			id, err := replaceID(path)
+			id, err := idValueFile.replace(path)
 			if err != nil {
 				return identity{id: newUUID()}, err
 			}
@@ -148,63 +148,79 @@ func readID(path string) (string, error) {
 	return "", errIDInvalid
 }
 
-// createID writes a new ID to path, failing with fs.ErrExist when another
+// randomValueFile is a file that holds one random value on one line, such
+// as the install ID or the deletion secret.
+type randomValueFile struct {
+	name     string                            // the value in error messages
+	pattern  string                            // os.CreateTemp pattern for the temporary file
+	generate func() string                     // a new random value
+	read     func(path string) (string, error) // reads and checks the file
+}
+
+var idValueFile = randomValueFile{
+	name:     "install ID",
+	pattern:  ".telemetry_id-*",
+	generate: newUUID,
+	read:     readID,
+}
+
+// create writes a new value to path, failing with fs.ErrExist when another
 // process created the file first.
-func createID(path string) (string, error) {
-	id := newUUID()
-	tmp, err := writeTemp(filepath.Dir(path), ".telemetry_id-*", []byte(id+"\n"))
+func (v randomValueFile) create(path string) (string, error) {
+	value := v.generate()
+	tmp, err := writeTemp(filepath.Dir(path), v.pattern, []byte(value+"\n"))
 	if err != nil {
-		return "", fmt.Errorf("write install ID: %s", errorText(err))
+		return "", fmt.Errorf("write %s: %s", v.name, errorText(err))
 	}
 	defer os.Remove(tmp)
 	err = os.Link(tmp, path)
 	if err == nil {
-		return id, nil
+		return value, nil
 	}
 	if errors.Is(err, fs.ErrExist) {
 		return "", fs.ErrExist
 	}
 	// Some file systems have no hard links: create the file exclusively
-	// instead. A reader may then see it empty for a moment, which readID
+	// instead. A reader may then see it empty for a moment, which v.read
 	// reports as errIDBeingWritten.
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return "", fs.ErrExist
 		}
-		return "", fmt.Errorf("create install ID: %s", errorText(err))
+		return "", fmt.Errorf("create %s: %s", v.name, errorText(err))
 	}
-	_, werr := f.WriteString(id + "\n")
+	_, werr := f.WriteString(value + "\n")
 	serr := f.Sync()
 	cerr := f.Close()
 	if err := errors.Join(werr, serr, cerr); err != nil {
-		return "", fmt.Errorf("write install ID: %s", errorText(err))
+		return "", fmt.Errorf("write %s: %s", v.name, errorText(err))
 	}
-	return id, nil
+	return value, nil
 }
 
-// replaceID replaces a corrupt or unreadable ID file while holding a lock
-// file, so that processes replacing it at the same time agree on one ID.
-func replaceID(path string) (string, error) {
+// replace replaces a corrupt or unreadable file while holding a lock file,
+// so that processes replacing it at the same time agree on one value.
+func (v randomValueFile) replace(path string) (string, error) {
 	unlock, err := lockFile(path + ".lock")
 	if err != nil {
 		return "", err
 	}
 	defer unlock()
 
-	if id, err := readID(path); err == nil {
-		return id, nil
+	if value, err := v.read(path); err == nil {
+		return value, nil
 	}
-	id := newUUID()
-	tmp, err := writeTemp(filepath.Dir(path), ".telemetry_id-*", []byte(id+"\n"))
+	value := v.generate()
+	tmp, err := writeTemp(filepath.Dir(path), v.pattern, []byte(value+"\n"))
 	if err != nil {
-		return "", fmt.Errorf("write install ID: %s", errorText(err))
+		return "", fmt.Errorf("write %s: %s", v.name, errorText(err))
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
-		return "", fmt.Errorf("replace install ID: %s", errorText(err))
+		return "", fmt.Errorf("replace %s: %s", v.name, errorText(err))
 	}
-	return id, nil
+	return value, nil
 }
 
 // lockFile creates path exclusively and returns the function that removes

@@ -84,7 +84,7 @@ func loadSecret(home string) (secret string, persisted bool, err error) {
 		case err == nil:
 			return secret, true, nil
 		case errors.Is(err, fs.ErrNotExist):
-			created, err := createSecret(path)
+			created, err := secretValueFile.create(path)
 			if err == nil {
 				return created, true, nil
 			}
@@ -94,7 +94,7 @@ func loadSecret(home string) (secret string, persisted bool, err error) {
 		case errors.Is(err, errIDBeingWritten):
 			time.Sleep(20 * time.Millisecond)
 		default:
-			replaced, err := replaceSecret(path)
+			replaced, err := secretValueFile.replace(path)
 			if err != nil {
 				return newSecret(), false, err
 			}
@@ -123,62 +123,11 @@ func readSecret(path string) (string, error) {
 	return "", errors.New("deletion secret file does not hold 64 hex digits")
 }
 
-// createSecret writes a new secret to path with a hard link, failing with
-// fs.ErrExist when another process created the file first.
-func createSecret(path string) (string, error) {
-	secret := newSecret()
-	tmp, err := writeTemp(filepath.Dir(path), ".telemetry_secret-*", []byte(secret+"\n"))
-	if err != nil {
-		return "", fmt.Errorf("write deletion secret: %s", errorText(err))
-	}
-	defer os.Remove(tmp)
-	err = os.Link(tmp, path)
-	if err == nil {
-		return secret, nil
-	}
-	if errors.Is(err, fs.ErrExist) {
-		return "", fs.ErrExist
-	}
-	// Without hard links, create the file exclusively; a reader may see it
-	// empty for a moment, which readSecret reports as errIDBeingWritten.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return "", fs.ErrExist
-		}
-		return "", fmt.Errorf("create deletion secret: %s", errorText(err))
-	}
-	_, werr := f.WriteString(secret + "\n")
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		return "", fmt.Errorf("write deletion secret: %s", errorText(err))
-	}
-	return secret, nil
-}
-
-// replaceSecret replaces a corrupt secret file under a lock file, so that
-// processes replacing it at the same time agree on one secret.
-func replaceSecret(path string) (string, error) {
-	unlock, err := lockFile(path + ".lock")
-	if err != nil {
-		return "", err
-	}
-	defer unlock()
-
-	if secret, err := readSecret(path); err == nil {
-		return secret, nil
-	}
-	secret := newSecret()
-	tmp, err := writeTemp(filepath.Dir(path), ".telemetry_secret-*", []byte(secret+"\n"))
-	if err != nil {
-		return "", fmt.Errorf("write deletion secret: %s", errorText(err))
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return "", fmt.Errorf("replace deletion secret: %s", errorText(err))
-	}
-	return secret, nil
+var secretValueFile = randomValueFile{
+	name:     "deletion secret",
+	pattern:  ".telemetry_secret-*",
+	generate: newSecret,
+	read:     readSecret,
 }
 
 // deletionSecret returns the install's deletion secret and its hash,
