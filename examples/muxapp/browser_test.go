@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"go.uber.org/goleak"
 
+	"github.com/candor-dev/candor/internal/browsertest"
 	"github.com/candor-dev/candor/sdk/telemetry"
 )
 
@@ -27,8 +28,8 @@ const secretMessage = "Summarize /home/alice/notes.md for Alice Example, please"
 func TestAppSendsExpectedEvents(t *testing.T) {
 	c := startCollector(t)
 	a, appURL := startApp(t, c, appOptions{})
-	ctx := newBrowser(t)
-	console := collectConsole(t, ctx)
+	ctx := browsertest.NewContext(t, 1280, 800)
+	console := browsertest.CollectConsole(t, ctx)
 	openApp(t, ctx, appURL)
 
 	if !mustRun(t, ctx, chromedp.Evaluate[bool](`navigator.webdriver === true`)) {
@@ -99,7 +100,7 @@ func TestAppSendsExpectedEvents(t *testing.T) {
 		t.Errorf("collector got %d requests after the toggle was turned off, want none", requests-requestsBefore)
 	}
 
-	if messages := console.all(); len(messages) > 0 {
+	if messages := console.Messages(); len(messages) > 0 {
 		t.Errorf("console errors and warnings:\n%s", strings.Join(messages, "\n"))
 	}
 }
@@ -168,8 +169,8 @@ func checkConfigFile(t *testing.T, a *App, want bool) {
 func TestAppLockedByEnvironment(t *testing.T) {
 	c := startCollector(t)
 	a, appURL := startApp(t, c, appOptions{env: env{"MUX_DISABLE_TELEMETRY": "1"}})
-	ctx := newBrowser(t)
-	console := collectConsole(t, ctx)
+	ctx := browsertest.NewContext(t, 1280, 800)
+	console := browsertest.CollectConsole(t, ctx)
 	openApp(t, ctx, appURL)
 
 	createWorkspace(t, ctx, "locked", "local")
@@ -211,7 +212,7 @@ func TestAppLockedByEnvironment(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(a.cfg.Home, telemetry.InstallIDFile)); !os.IsNotExist(err) {
 		t.Errorf("telemetry_id was created while telemetry is off (stat error: %v)", err)
 	}
-	if messages := console.all(); len(messages) > 0 {
+	if messages := console.Messages(); len(messages) > 0 {
 		t.Errorf("console errors and warnings:\n%s", strings.Join(messages, "\n"))
 	}
 }
@@ -230,7 +231,7 @@ func TestToggleSaveFailureReverts(t *testing.T) {
 		})
 	}
 	a, appURL := startApp(t, c, appOptions{wrap: failSaves})
-	ctx := newBrowser(t)
+	ctx := browsertest.NewContext(t, 1280, 800)
 	openApp(t, ctx, appURL)
 	openSettings(t, ctx)
 

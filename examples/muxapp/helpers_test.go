@@ -24,10 +24,7 @@ import (
 	"github.com/candor-dev/candor/internal/store"
 )
 
-const (
-	chromiumPath = "/usr/bin/chromium"
-	writeKey     = "phc_muxapp_test_write_key"
-)
+const writeKey = "phc_muxapp_test_write_key"
 
 // collector is a real candor collector behind a loopback proxy that counts
 // the requests reaching it and keeps their decoded bodies.
@@ -222,82 +219,6 @@ func startApp(t *testing.T, c *collector, opts appOptions) (*App, string) {
 		}
 	})
 	return a, srv.URL
-}
-
-// newBrowser starts headless Chromium with its own network traffic off and
-// every host name but 127.0.0.1 unresolvable.
-func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("skip browser test: Chromium not found at %s (%v); install the chromium package to run it", chromiumPath, err)
-	}
-	ctx, cancelTimeout := context.WithTimeout(context.Background(), 90*time.Second)
-	allocator, cancelAllocator := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-default-apps", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("no-default-browser-check", true),
-		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 800),
-	)
-	browser, cancelBrowser := chromedp.NewContext(allocator)
-	t.Cleanup(func() {
-		cancelBrowser()
-		cancelAllocator()
-		cancelTimeout()
-	})
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("start Chromium at %s: %v", chromiumPath, err)
-	}
-	return browser
-}
-
-// consoleLog collects the errors and warnings the page writes to the
-// console.
-type consoleLog struct {
-	mu       sync.Mutex
-	messages []string
-}
-
-func collectConsole(t *testing.T, ctx context.Context) *consoleLog {
-	ctx, cancel := context.WithCancel(ctx)
-	log := &consoleLog{}
-	done := make(chan struct{})
-	messages := chromedp.Console(ctx)
-	go func() {
-		defer close(done)
-		for message, err := range messages {
-			if err != nil {
-				return
-			}
-			switch message.Type {
-			case chromedp.ConsoleError, chromedp.ConsoleWarning, chromedp.ConsoleException:
-				log.mu.Lock()
-				log.messages = append(log.messages, fmt.Sprintf("%s (%s:%d)", message, message.URL, message.Line))
-				log.mu.Unlock()
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	return log
-}
-
-func (l *consoleLog) all() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]string(nil), l.messages...)
 }
 
 func mustDo(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,12 +20,11 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/candor-dev/candor/internal/browsertest"
 	"github.com/candor-dev/candor/internal/dashboard"
 	"github.com/candor-dev/candor/internal/store"
 	"github.com/candor-dev/candor/sdk/mux"
 )
-
-const chromiumPath = "/usr/bin/chromium"
 
 // browserNow is the clock of the browser test. The seeded events cover the
 // 30 days up to it, which is the dashboard's default range.
@@ -127,17 +125,15 @@ const contrastScript = `(() => {
 })()`
 
 func TestDashboardInBrowser(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("skip browser test: Chromium not found at %s (%v); install the chromium package to run it", chromiumPath, err)
-	}
+	browsertest.SkipWithoutChromium(t)
 
 	events := seededEvents()
 	s := storeWith(t, events)
 	server := startLoopbackServer(t, dashboard.Config{Store: s, Project: "mux", Now: func() time.Time { return browserNow }})
 	t.Logf("DuckDB store with %d seeded events", len(events))
 
-	ctx := newBrowser(t)
-	console := collectConsole(t, ctx)
+	ctx := browsertest.NewContext(t, 1360, 900)
+	console := browsertest.CollectConsole(t, ctx)
 
 	screenshots := os.Getenv("CANDOR_SCREENSHOTS")
 	if screenshots == "" {
@@ -203,7 +199,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("breakdown select after opening a shared link = %q, want model", breakdown)
 	}
 
-	for _, message := range console.errors() {
+	for _, message := range console.Messages() {
 		t.Errorf("browser console: %s", message)
 	}
 	t.Logf("screenshots in %s", screenshots)
@@ -225,84 +221,6 @@ func startLoopbackServer(t *testing.T, cfg dashboard.Config) *httptest.Server {
 	server.Start()
 	t.Cleanup(server.Close)
 	return server
-}
-
-// newBrowser starts headless Chromium and returns its chromedp context. The
-// flags switch off the browser's own network traffic, and the resolver rule
-// fails every host name except 127.0.0.1, so the page can reach nothing
-// else.
-func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancelTimeout := context.WithTimeout(context.Background(), 90*time.Second)
-	allocator, cancelAllocator := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-default-apps", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-domain-reliability", true),
-		chromedp.Flag("disable-client-side-phishing-detection", true),
-		chromedp.Flag("no-default-browser-check", true),
-		chromedp.Flag("metrics-recording-only", true),
-		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1360, 900),
-	)
-	browser, cancelBrowser := chromedp.NewContext(allocator)
-	t.Cleanup(func() {
-		cancelBrowser()
-		cancelAllocator()
-		cancelTimeout()
-	})
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("start Chromium at %s: %v", chromiumPath, err)
-	}
-	return browser
-}
-
-// consoleLog collects the errors and warnings that the page writes to the
-// browser console.
-type consoleLog struct {
-	mu       sync.Mutex
-	messages []string
-	done     chan struct{}
-}
-
-func collectConsole(t *testing.T, ctx context.Context) *consoleLog {
-	ctx, cancel := context.WithCancel(ctx)
-	log := &consoleLog{done: make(chan struct{})}
-	messages := chromedp.Console(ctx)
-	go func() {
-		defer close(log.done)
-		for message, err := range messages {
-			if err != nil {
-				return
-			}
-			switch message.Type {
-			case chromedp.ConsoleError, chromedp.ConsoleWarning, chromedp.ConsoleException:
-				log.mu.Lock()
-				log.messages = append(log.messages, fmt.Sprintf("%s (%s:%d)", message, message.URL, message.Line))
-				log.mu.Unlock()
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-log.done
-	})
-	return log
-}
-
-func (l *consoleLog) errors() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]string(nil), l.messages...)
 }
 
 func mustDo(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
