@@ -14,7 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/candor-dev/candor/internal/logutil"
 	"github.com/candor-dev/candor/internal/store"
 )
 
@@ -152,6 +151,3 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeJSONError(w http.ResponseWriter, status int, message string) {
 	writeJSON(w, status, map[string]string{"error": message})
 }
-
-// logLimiter is the rate limiter of the Server's repeated warnings.
-type logLimiter = logutil.Limiter

@@ -41,6 +41,7 @@ import (
 
 	"github.com/candor-dev/candor/internal/collector"
 	"github.com/candor-dev/candor/internal/dashboard"
+	"github.com/candor-dev/candor/internal/logutil"
 	"github.com/candor-dev/candor/internal/store"
 	"github.com/candor-dev/candor/internal/store/clickhouse"
 	"github.com/candor-dev/candor/internal/store/duckdb"
@@ -129,8 +130,8 @@ type Server struct {
 	logger     *slog.Logger
 	admin      tokenChecker
 	projects   map[string]bool // names of the projects the collector accepts
-	authLog    logLimiter
-	readyLog   logLimiter
+	authLog    logutil.Limiter
+	readyLog   logutil.Limiter
 
 	// ready is set once the start-up work of Serve is done; draining once
 	// Shutdown starts. /readyz reports 503 unless ready and not draining.
