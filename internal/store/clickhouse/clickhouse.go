@@ -22,6 +22,14 @@
 // The "version" and "backend_platform" properties are copied into their own
 // columns when they are non-empty strings, and an event without them is left
 // out of the version and platform breakdowns of Overview.
+//
+// The Store also implements store.Analytics with the results of the DuckDB
+// backend. The queries read each property from the arrays prop_keys and
+// prop_values, which Insert fills with every value of the event by its
+// dotted path, because ClickHouse 18.16 cannot read a key from JSON text.
+// They use no window functions, because 18.16 has none. ExportEvents
+// writes Parquet through an in-memory DuckDB database, the one part of the
+// package that does not go through the HTTP interface.
 package clickhouse
 
 import (
@@ -48,7 +56,8 @@ const (
 )
 
 // openTimeout bounds the requests that Open sends to check the server and
-// migrate the schema.
+// migrate the schema, except the rewrite of stored events that a migration
+// may need, which only Open's context bounds.
 const openTimeout = 30 * time.Second
 
 // Config configures Open. The zero Config connects to DefaultURL as the
@@ -200,19 +209,19 @@ func Open(ctx context.Context, config Config) (*Store, error) {
 // prepare checks the server, reads which settings it supports and
 // migrates the schema.
 func (s *Store) prepare(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, openTimeout)
+	timed, cancel := context.WithTimeout(ctx, openTimeout)
 	defer cancel()
 
-	if err := s.client.ping(ctx); err != nil {
+	if err := s.client.ping(timed); err != nil {
 		return err
 	}
-	rows, err := s.client.query(ctx, `SELECT count() FROM system.settings WHERE name = 'mutations_sync'`)
+	rows, err := s.client.query(timed, `SELECT count() FROM system.settings WHERE name = 'mutations_sync'`)
 	if err != nil {
 		return fmt.Errorf("read server settings: %w", err)
 	}
 	s.mutationsSync = len(rows) == 1 && len(rows[0]) == 1 && rows[0][0] == "1"
 
-	return s.migrate(ctx)
+	return s.migrate(timed, ctx)
 }
 
 // Close waits for calls in flight, sends the batch that is waiting, stops

@@ -585,3 +585,10 @@ func TestQueriesCountDuplicateRowsOnce(t *testing.T) {
 		t.Errorf("DeleteBefore = %d, %v; want 10, nil", deleted, err)
 	}
 }
+
+func TestAnalyticsConformance(t *testing.T) {
+	serverURL(t)
+	storetest.RunAnalytics(t, func(t *testing.T) store.Store {
+		return openTest(t, newDatabase(t), Config{})
+	})
+}

@@ -96,6 +96,23 @@ func (c *client) postExternal(ctx context.Context, params url.Values, query stri
 // post sends one request and returns the response body, or an error that
 // contains the server's message when the status is not 200 OK.
 func (c *client) post(ctx context.Context, params url.Values, contentType string, body io.Reader) ([]byte, error) {
+	response, err := c.send(ctx, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	defer response.Close()
+
+	data, err := io.ReadAll(response)
+	if err != nil {
+		return nil, fmt.Errorf("read response from %s: %w", c.url, err)
+	}
+	return data, nil
+}
+
+// send sends one request and returns the response body for the caller to
+// read and close, or an error that contains the server's message when the
+// status is not 200 OK.
+func (c *client) send(ctx context.Context, params url.Values, contentType string, body io.Reader) (io.ReadCloser, error) {
 	target := c.url
 	if len(params) > 0 {
 		target += "?" + params.Encode()
@@ -115,16 +132,15 @@ func (c *client) post(ctx context.Context, params url.Values, contentType string
 	if err != nil {
 		return nil, explainConnectError(c.url, err)
 	}
-	defer resp.Body.Close()
-
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("read response from %s: %w", c.url, err)
-	}
 	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		data, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return nil, fmt.Errorf("read response from %s: %w", c.url, err)
+		}
 		return nil, &serverError{status: resp.StatusCode, message: trimMessage(data)}
 	}
-	return data, nil
+	return resp.Body, nil
 }
 
 // ping checks that the server responds 200 OK to GET /ping.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/candor-dev/candor/internal/store"
@@ -103,16 +104,18 @@ func newInsertRequest(events []store.Event) (*insertRequest, error) {
 
 // eventRow is one row of the events table in JSONEachRow format.
 type eventRow struct {
-	Project    string `json:"project"`
-	UUID       string `json:"uuid"`
-	Event      string `json:"event"`
-	DistinctID string `json:"distinct_id"`
-	TS         string `json:"ts"`
-	TSMicros   int64  `json:"ts_us"`
-	ReceivedAt string `json:"received_at"`
-	Version    string `json:"version"`
-	Platform   string `json:"platform"`
-	Properties string `json:"properties"`
+	Project    string   `json:"project"`
+	UUID       string   `json:"uuid"`
+	Event      string   `json:"event"`
+	DistinctID string   `json:"distinct_id"`
+	TS         string   `json:"ts"`
+	TSMicros   int64    `json:"ts_us"`
+	ReceivedAt string   `json:"received_at"`
+	Version    string   `json:"version"`
+	Platform   string   `json:"platform"`
+	Properties string   `json:"properties"`
+	PropKeys   []string `json:"prop_keys"`
+	PropValues []string `json:"prop_values"`
 }
 
 // dateTimeLayout is the text form of DateTime values that every ClickHouse
@@ -131,6 +134,10 @@ func encodeRow(e store.Event) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode properties: %w", err)
 	}
+	flat, err := flattenProperties(e.Properties)
+	if err != nil {
+		return nil, err
+	}
 
 	row := eventRow{
 		Project:    e.Project,
@@ -142,7 +149,9 @@ func encodeRow(e store.Event) ([]byte, error) {
 		ReceivedAt: e.ReceivedAt.UTC().Format(dateTimeLayout),
 		Version:    stringProperty(e.Properties, "version"),
 		Platform:   stringProperty(e.Properties, "backend_platform"),
-		Properties: string(properties),
+		Properties: strings.TrimSuffix(string(properties), "\n"),
+		PropKeys:   flat.keys,
+		PropValues: flat.values,
 	}
 	return marshalJSON(row)
 }

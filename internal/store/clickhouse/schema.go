@@ -7,15 +7,25 @@ import (
 	"strings"
 )
 
+// migration is one step of the schema: its statements run in order, then
+// apply, if set, does what SQL alone cannot.
+type migration struct {
+	statements []string
+	// apply runs with the context Open was given, without Open's time
+	// limit, because it may rewrite every event.
+	apply func(s *Store, ctx context.Context) error
+}
+
 // migrations are applied in order: migrations[i] moves the schema from
 // version i to version i+1. Append new migrations, never edit applied ones.
 // "{db}" stands for the quoted database name.
 //
 // ClickHouse has no transactions, and two collectors that start together
-// may both apply a migration, so every statement must be safe to run twice
-// (CREATE ... IF NOT EXISTS, ALTER ... ADD COLUMN IF NOT EXISTS).
-var migrations = [][]string{
-	{
+// may both apply a migration, so every step must be safe to run twice:
+// CREATE ... IF NOT EXISTS, and addColumns for columns, because 18.16 has no
+// ALTER ... ADD COLUMN IF NOT EXISTS.
+var migrations = []migration{
+	{statements: []string{
 		// ReplacingMergeTree keeps one row per sorting key, (project, uuid),
 		// when it merges parts, so a duplicate written by a second collector
 		// disappears in the background. It only merges rows of one partition,
@@ -42,12 +52,31 @@ var migrations = [][]string{
 		ENGINE = ReplacingMergeTree
 		PARTITION BY toYYYYMM(ts)
 		ORDER BY (project, uuid)`,
+	}},
+	{
+		// prop_keys and prop_values hold the properties as the analytics
+		// queries read them, because 18.16 cannot read a key from JSON
+		// text: one entry per leaf value, keyed by its path of
+		// dot-separated keys, with its text as store.Analytics defines it.
+		// See flattenProperties. Rows written before are rewritten with
+		// them by backfillProperties.
+		apply: func(s *Store, ctx context.Context) error {
+			err := s.addColumns(ctx, "events", []string{
+				"prop_keys Array(String) AFTER properties",
+				"prop_values Array(String) AFTER prop_keys",
+			})
+			if err != nil {
+				return err
+			}
+			return s.backfillProperties(ctx)
+		},
 	},
 }
 
 // migrate creates the database and the schema_version table when they are
-// missing and applies every migration the database has not seen yet.
-func (s *Store) migrate(ctx context.Context) error {
+// missing and applies every migration the database has not seen yet. The
+// statements run with ctx, and the apply functions with applyCtx.
+func (s *Store) migrate(ctx, applyCtx context.Context) error {
 	db := "`" + s.config.Database + "`"
 	if err := s.createDatabase(ctx); err != nil {
 		return err
@@ -71,8 +100,14 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 
 	for version := current; version < len(migrations); version++ {
-		for _, statement := range migrations[version] {
+		step := migrations[version]
+		for _, statement := range step.statements {
 			if err := s.client.exec(ctx, strings.ReplaceAll(statement, "{db}", db)); err != nil {
+				return fmt.Errorf("migrate schema to version %d: %w", version+1, err)
+			}
+		}
+		if step.apply != nil {
+			if err := step.apply(s, applyCtx); err != nil {
 				return fmt.Errorf("migrate schema to version %d: %w", version+1, err)
 			}
 		}
@@ -114,4 +149,37 @@ func (s *Store) schemaVersion(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("read schema version: %w", err)
 	}
 	return version, nil
+}
+
+// addColumns adds each column, given as its definition such as "x String
+// AFTER y", to table unless the table has a column of that name. A column
+// that another collector adds at the same moment makes the ALTER fail, so
+// a failed ALTER counts as done when the column exists afterwards.
+func (s *Store) addColumns(ctx context.Context, table string, definitions []string) error {
+	for _, definition := range definitions {
+		name, _, _ := strings.Cut(definition, " ")
+		exists, err := s.hasColumn(ctx, table, name)
+		if err != nil {
+			return err
+		}
+		if exists {
+			continue
+		}
+		alter := "ALTER TABLE `" + s.config.Database + "`." + table + " ADD COLUMN " + definition
+		if err := s.client.exec(ctx, alter); err != nil {
+			if exists, checkErr := s.hasColumn(ctx, table, name); checkErr != nil || !exists {
+				return fmt.Errorf("add column %s to %s: %w", name, table, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Store) hasColumn(ctx context.Context, table, column string) (bool, error) {
+	rows, err := s.client.query(ctx, `SELECT count() FROM system.columns WHERE database = `+
+		quoteString(s.config.Database)+` AND table = `+quoteString(table)+` AND name = `+quoteString(column))
+	if err != nil {
+		return false, fmt.Errorf("look up column %s of %s: %w", column, table, err)
+	}
+	return len(rows) == 1 && len(rows[0]) == 1 && rows[0][0] == "1", nil
 }
