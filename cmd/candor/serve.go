@@ -178,7 +178,9 @@ func clickhouseConfig(rawURL, database string) (clickhouse.Config, error) {
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return clickhouse.Config{}, fmt.Errorf("invalid --clickhouse-url %q: use a URL such as %s", rawURL, clickhouse.DefaultURL)
 	}
-	cfg := clickhouse.Config{Database: database}
+	// The collector already gathers requests into large inserts (see
+	// server.Config.Store), so the store sends each one at once.
+	cfg := clickhouse.Config{Database: database, FlushInterval: time.Millisecond}
 	if u.User != nil {
 		cfg.User = u.User.Username()
 		cfg.Password, _ = u.User.Password()

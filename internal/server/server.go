@@ -242,6 +242,13 @@ func (s *Server) buildHandlers() error {
 	}
 	colCfg := s.cfg.Collector
 	colCfg.Store, colCfg.Projects, colCfg.Logger = s.store, projects, s.logger
+	if s.cfg.Store == StoreClickHouse && colCfg.CommitInterval == 0 && colCfg.MaxCommitBatch == 0 {
+		// ClickHouse wants few large inserts: gather requests for up to a
+		// second or 10,000 events per Store.Insert. The collector commits one
+		// insert at a time, so the store itself must not wait for more.
+		colCfg.CommitInterval = time.Second
+		colCfg.MaxCommitBatch = clickhouse.DefaultMaxBatchRows
+	}
 	col, err := collector.New(colCfg)
 	if err != nil {
 		return err
