@@ -55,7 +55,18 @@ for module in sdk . bench; do
     case "$dir" in ./sdk/* | ./bench/*) [ "$module" = . ] && continue ;; esac
     for target in $(cd "$module" && go test -list '^Fuzz' "$dir" | grep '^Fuzz'); do
       echo "== go test -fuzz $target -fuzztime $fuzztime $dir in $module"
-      (cd "$module" && go test -run '^$' -fuzz "^$target\$" -fuzztime "$fuzztime" "$dir") || status=1
+      # Minimizing a new interesting input may outlast -fuzztime and end in
+      # "context deadline exceeded" with no failing input; a short
+      # -fuzzminimizetime keeps that rare, and a failure that saved no
+      # input in testdata/fuzz gets one more run.
+      if ! (cd "$module" && go test -run '^$' -fuzz "^$target\$" -fuzztime "$fuzztime" -fuzzminimizetime 2s "$dir"); then
+        if [ -n "$(cd "$module" && git status --porcelain -- "$dir/testdata/fuzz")" ]; then
+          status=1
+        else
+          echo "== again: $target stopped without saving a failing input"
+          (cd "$module" && go test -run '^$' -fuzz "^$target\$" -fuzztime "$fuzztime" -fuzzminimizetime 2s "$dir") || status=1
+        fi
+      fi
     done
   done
 done

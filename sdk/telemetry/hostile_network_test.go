@@ -467,12 +467,18 @@ func checkDelivery(t *testing.T, sc networkScenario, st Stats, l *ledger, col *h
 		t.Errorf("after Close: %d events queued and %d spooled, want 0 and 0", st.Queued, st.Spooled)
 	}
 
+	// A batch the collector stored while its response was lost counts as
+	// not sent, and a later drop by policy counts it as dropped, so the
+	// stored events lie between the sent ones and all the captured ones.
 	stored := int64(l.distinct())
-	if stored != st.Sent {
-		t.Errorf("collectors stored %d distinct events, the client counted %d sent", stored, st.Sent)
+	if stored < st.Sent {
+		t.Errorf("collectors stored %d distinct events, fewer than the %d the client counted sent", stored, st.Sent)
 	}
-	if stored+allowed != st.Captured {
-		t.Errorf("stored %d + dropped by policy %d = %d, captured %d (%+v)", stored, allowed, stored+allowed, st.Captured, st)
+	if stored > st.Captured {
+		t.Errorf("collectors stored %d distinct events, more than the %d captured", stored, st.Captured)
+	}
+	if st.Sent+allowed != st.Captured {
+		t.Errorf("sent %d + dropped by policy %d = %d, captured %d (%+v)", st.Sent, allowed, st.Sent+allowed, st.Captured, st)
 	}
 	if len(sc.allowedDrops) > 0 && allowed == 0 {
 		t.Errorf("no event was dropped, so the scenario did not reach the bounds it tests (%+v)", st)
