@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs candor's whole test suite with the race detector: the SDK module, the
 # collector module and the benchmark module's tests. It first installs what
-# the tests need and this machine lacks (Debian's Chromium for the browser
-# tests, Debian's ClickHouse for the ClickHouse store), so it works on a fresh
-# machine; installing needs root and apt-get. It starts a private ClickHouse
+# the tests need and this machine lacks: Debian's Chromium for the browser
+# tests and Debian's ClickHouse for the ClickHouse store. So it works on a
+# fresh machine, but installing needs root and apt-get. It starts a private ClickHouse
 # server on 127.0.0.1:18123 for the run and stops it at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -474,7 +474,7 @@ func (s *loadServer) checkStored(acked int64) error {
 		return fmt.Errorf("read overview: %w", err)
 	}
 	if ov.TotalEvents < acked {
-		return fmt.Errorf("the store holds %d events but %d were acknowledged", ov.TotalEvents, acked)
+		return fmt.Errorf("lost events: the store contains %d events but %d were acknowledged", ov.TotalEvents, acked)
 	}
 	return nil
 }

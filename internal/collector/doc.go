@@ -64,7 +64,8 @@
 //
 // # Durability
 //
-// A request is answered only after Store.Insert has committed its events.
+// A request gets its response only after Store.Insert has committed its
+// events.
 // One committer goroutine merges concurrent requests into one Insert call
 // (group commit) and hands every request the result of its commit.
 // Duplicates by (project, uuid) are skipped by the store.

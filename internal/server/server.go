@@ -291,8 +291,8 @@ func (s *Server) buildHandlers() error {
 }
 
 // route sends capture paths to the collector before the ServeMux matches
-// them, because the ServeMux answers a path such as //batch/, which
-// posthog-go sends when its endpoint ends in a slash, with a 307 redirect.
+// them. The ServeMux redirects a path such as //batch/ with a 307, and
+// posthog-go sends that path when its endpoint ends in a slash.
 func (s *Server) route(routes *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.collector.Handles(r.URL.Path) {

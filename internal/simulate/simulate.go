@@ -53,12 +53,13 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Summary is what a simulation captured and what the collector acknowledged.
+// Summary is the result of a simulation: the events it captured and the
+// events the collector acknowledged.
 type Summary struct {
 	Installs      int    `json:"installs"`
 	EventsSent    int64  `json:"events_sent"`
 	EventsDropped int64  `json:"events_dropped"`
-	Disabled      string `json:"disabled,omitempty"` // why telemetry was off, when it was
+	Disabled      string `json:"disabled,omitempty"` // the reason telemetry was off; empty while it was on
 
 	// Captured counts the events handed to the SDK per event name.
 	Captured map[string]int64 `json:"-"`

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Analytics is implemented by backends that answer the dashboard's product
+// Analytics is implemented by backends that run the dashboard's product
 // queries: trends, active installs, distributions, funnels, retention and
 // exports. It is separate from Store so that a backend can be written
 // against Store first. The dashboard finds it with a type assertion on its
