@@ -117,7 +117,12 @@ func RoundBase2(v float64) (float64, bool) {
 	if v <= 0 {
 		return 0, true
 	}
-	return math.Exp2(math.Ceil(math.Log2(v))), true
+	// v = frac × 2^exp with frac in [0.5, 1); frac 0.5 is a power of two.
+	frac, exp := math.Frexp(v)
+	if frac == 0.5 {
+		return v, true
+	}
+	return math.Ldexp(1, exp), true
 }
 
 // normalize checks v against the property's class and returns the value to

@@ -28,6 +28,9 @@ func TestRoundBase2(t *testing.T) {
 		{0.5, 0.5},
 		{0.0001, 1.0 / 8192},
 		{MaxExactNumber, MaxExactNumber},
+		{1<<40 + 1, 1 << 41},
+		{MaxExactNumber - 1, MaxExactNumber},
+		{math.SmallestNonzeroFloat64, math.SmallestNonzeroFloat64},
 	}
 	for _, tt := range tests {
 		got, ok := RoundBase2(tt.in)
