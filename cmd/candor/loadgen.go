@@ -153,8 +153,8 @@ func (r *phaseResult) add(o *phaseResult) {
 }
 
 // bodyFunc returns one request: its path, body, Content-Encoding and the
-// number of events in it.
-type bodyFunc func(rng *rand.Rand) (path string, body []byte, encoding string, events int)
+// number of events in it. The body may be built in dst's memory.
+type bodyFunc func(dst []byte, rng *rand.Rand) (path string, body []byte, encoding string, events int)
 
 // closedLoop starts a server with the given store, lets workers send
 // requests back to back for the warm-up and then for the measured duration,
@@ -166,8 +166,7 @@ func (lg *loadgen) closedLoop(ctx context.Context, phase, store string, workers 
 	}
 	defer srv.stop()
 
-	client := loadClient(workers)
-	defer client.CloseIdleConnections()
+	addr := strings.TrimPrefix(srv.url, "http://")
 	warmup := time.Now().Add(time.Second)
 	deadline := warmup.Add(lg.flags.duration)
 
@@ -176,22 +175,7 @@ func (lg *loadgen) closedLoop(ctx context.Context, phase, store string, workers 
 	var wg sync.WaitGroup
 	for i := range workers {
 		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(uint64(i), uint64(time.Now().UnixNano())))
-			res := &phaseResult{responses: map[string]int64{}}
-			for ctx.Err() == nil && time.Now().Before(deadline) {
-				path, body, encoding, n := next(rng)
-				start := time.Now()
-				status := post(ctx, client, srv.url+path, body, encoding)
-				if start.Before(warmup) {
-					continue
-				}
-				res.requests++
-				res.responses[status]++
-				if status == "200" {
-					res.events += int64(n)
-					res.latencies = append(res.latencies, time.Since(start))
-				}
-			}
+			res := lg.runWorker(ctx, newRawConn(addr, deadline.Add(loadRequestTimeout)), uint64(i), warmup, deadline, next)
 			mu.Lock()
 			total.add(res)
 			mu.Unlock()
@@ -212,6 +196,52 @@ func (lg *loadgen) closedLoop(ctx context.Context, phase, store string, workers 
 	return total, nil
 }
 
+// loadRequestTimeout bounds each request of the load generator. In the
+// closed loop it is counted from the end of the phase: every connection
+// gets the deadline at the phase's end plus loadRequestTimeout.
+const loadRequestTimeout = 30 * time.Second
+
+// runWorker sends requests one after the other on conn until deadline and
+// sums the responses of those sent after warmup.
+func (lg *loadgen) runWorker(ctx context.Context, conn *rawConn, seed uint64, warmup, deadline time.Time, next bodyFunc) *phaseResult {
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, conn.Close)
+	defer stop()
+
+	rng := rand.New(rand.NewPCG(seed, uint64(time.Now().UnixNano())))
+	res := &phaseResult{responses: map[string]int64{}}
+	statuses := map[int]int64{}
+	var failed int64
+	var buf []byte
+	for ctx.Err() == nil && time.Now().Before(deadline) {
+		path, body, encoding, n := next(buf[:0], rng)
+		buf = body
+		start := time.Now()
+		status, err := conn.post(path, body, encoding)
+		if start.Before(warmup) {
+			continue
+		}
+		res.requests++
+		if err != nil {
+			failed++
+			continue
+		}
+		statuses[status]++
+		if status == 200 {
+			res.events += int64(n)
+			res.latencies = append(res.latencies, time.Since(start))
+		}
+	}
+
+	for status, n := range statuses {
+		res.responses[strconv.Itoa(status)] += n
+	}
+	if failed > 0 {
+		res.responses["error"] += failed
+	}
+	return res
+}
+
 // openLoop offers gzip batches at rate events per second, whatever the
 // responses, to a DuckDB server, and prints one line with its peak RSS. The
 // batches come from a pool, so later sends repeat uuids and count as
@@ -227,7 +257,7 @@ func (lg *loadgen) openLoop(ctx context.Context, rate float64) error {
 	rng := rand.New(rand.NewPCG(7, uint64(time.Now().UnixNano())))
 	pool := make([][]byte, 512)
 	for i := range pool {
-		_, pool[i], _, _ = lg.batchBody(rng)
+		_, pool[i], _, _ = lg.batchBody(nil, rng)
 	}
 	client := loadClient(maxInFlight)
 	defer client.CloseIdleConnections()
@@ -303,33 +333,33 @@ func (lg *loadgen) printLine(phase, store, clients string, r *phaseResult, rss i
 }
 
 // batchBody returns a gzip batch of batchSize Mux events with new uuids.
-func (lg *loadgen) batchBody(rng *rand.Rand) (string, []byte, string, int) {
-	var raw bytes.Buffer
-	raw.WriteString(`{"api_key":"` + loadWriteKey + `","batch":[`)
+// The JSON text is built in dst, the gzip body in new memory.
+func (lg *loadgen) batchBody(dst []byte, rng *rand.Rand) (string, []byte, string, int) {
+	raw := append(dst, `{"api_key":"`+loadWriteKey+`","batch":[`...)
 	for i := range lg.flags.batchSize {
 		if i > 0 {
-			raw.WriteByte(',')
+			raw = append(raw, ',')
 		}
-		lg.writeEvent(&raw, rng)
+		raw = lg.appendEvent(raw, rng)
 	}
-	raw.WriteString("]}")
+	raw = append(raw, "]}"...)
 
 	var zipped bytes.Buffer
 	zw := gzipWriters.Get().(*gzip.Writer)
 	zw.Reset(&zipped)
-	zw.Write(raw.Bytes())
+	zw.Write(raw)
 	zw.Close()
 	gzipWriters.Put(zw)
 	return "/batch/", zipped.Bytes(), "gzip", lg.flags.batchSize
 }
 
-// singleBody returns one Mux event as a single-event request.
-func (lg *loadgen) singleBody(rng *rand.Rand) (string, []byte, string, int) {
-	var raw bytes.Buffer
-	lg.writeEvent(&raw, rng)
-	body := raw.Bytes()
+// singleBody returns one Mux event as a single-event request, built in dst.
+func (lg *loadgen) singleBody(dst []byte, rng *rand.Rand) (string, []byte, string, int) {
 	// The event object gets the key as its first member.
-	body = append([]byte(`{"api_key":"`+loadWriteKey+`",`), body[1:]...)
+	body := append(dst, `{"api_key":"`+loadWriteKey+`",`...)
+	start := len(body)
+	body = lg.appendEvent(body, rng)
+	body = append(body[:start], body[start+1:]...) // the event's own opening brace
 	return "/i/v0/e/", body, "", 1
 }
 
@@ -348,18 +378,56 @@ var loadEvents = []struct{ name, properties string }{
 	{"app_started", `{"isFirstLaunch":false,"vimModeEnabled":true}`},
 }
 
-// writeEvent writes one event with a new uuid, an install ID out of 1,000
-// and the base properties a Mux backend sends.
-func (lg *loadgen) writeEvent(b *bytes.Buffer, rng *rand.Rand) {
-	e := loadEvents[rng.IntN(len(loadEvents))]
+// loadEventTails are the end of each event of loadEvents after its
+// timestamp: the properties with the base properties a Mux backend sends,
+// and the closing brace.
+var loadEventTails = func() []string {
+	tails := make([]string, len(loadEvents))
+	for i, e := range loadEvents {
+		tails[i] = `","properties":` + e.properties[:len(e.properties)-1] +
+			`,"version":"1.4.2","backend_platform":"linux","$lib":"candor-loadgen","$lib_version":"1.0.0","$geoip_disable":true}}`
+	}
+	return tails
+}()
+
+// appendEvent appends one event with a new uuid, an install ID out of
+// 1,000 and the base properties a Mux backend sends. It appends rather than
+// formats, so that building a request costs the load generator little CPU.
+func (lg *loadgen) appendEvent(b []byte, rng *rand.Rand) []byte {
+	kind := rng.IntN(len(loadEvents))
 	id := lg.nextID.Add(1)
-	fmt.Fprintf(b, `{"event":"%s","distinct_id":"5b0e1c7e-8a41-4f5e-9d0a-%012d","uuid":"%08x-%04x-4%03x-8%03x-%012x",`+
-		`"timestamp":"%s","properties":`, e.name, rng.IntN(1000), rng.Uint32(), rng.IntN(1<<16), rng.IntN(1<<12), rng.IntN(1<<12), id,
-		time.Now().UTC().Format(time.RFC3339Nano))
-	props := e.properties[:len(e.properties)-1] +
-		`,"version":"1.4.2","backend_platform":"linux","$lib":"candor-loadgen","$lib_version":"1.0.0","$geoip_disable":true}`
-	b.WriteString(props)
-	b.WriteByte('}')
+	b = append(b, `{"event":"`...)
+	b = append(b, loadEvents[kind].name...)
+	b = append(b, `","distinct_id":"5b0e1c7e-8a41-4f5e-9d0a-`...)
+	b = appendPadded(b, uint64(rng.IntN(1000)), 10, 12)
+
+	// A version 4 UUID with the RFC 9562 variant whose last group counts
+	// up, so that no two events of a run share a uuid.
+	b = append(b, `","uuid":"`...)
+	b = appendPadded(b, uint64(rng.Uint32()), 16, 8)
+	b = append(b, '-')
+	b = appendPadded(b, uint64(rng.IntN(1<<16)), 16, 4)
+	b = append(b, "-4"...)
+	b = appendPadded(b, uint64(rng.IntN(1<<12)), 16, 3)
+	b = append(b, "-8"...)
+	b = appendPadded(b, uint64(rng.IntN(1<<12)), 16, 3)
+	b = append(b, '-')
+	b = appendPadded(b, id, 16, 12)
+
+	b = append(b, `","timestamp":"`...)
+	b = time.Now().UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, loadEventTails[kind]...)
+}
+
+// appendPadded appends v in the given base, left-padded with zeros to
+// width digits.
+func appendPadded(b []byte, v uint64, base, width int) []byte {
+	var digits [20]byte
+	text := strconv.AppendUint(digits[:0], v, base)
+	for range width - len(text) {
+		b = append(b, '0')
+	}
+	return append(b, text...)
 }
 
 func loadClient(conns int) *http.Client {
