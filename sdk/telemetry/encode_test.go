@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	kgzip "github.com/klauspost/compress/gzip"
 
 	"github.com/candor-dev/candor/sdk/catalog"
 	"github.com/candor-dev/candor/sdk/mux"
@@ -320,8 +323,10 @@ func TestBatchStorageNotShared(t *testing.T) {
 }
 
 // BenchmarkCompressionLevels compresses the body of one batch of 100
-// message_sent events at each gzip level the uploader could use, and
-// reports the CPU time per event and the compression ratio.
+// message_sent events with the gzip encoder the uploader uses
+// (klauspost/compress) and with the standard library's, at the levels the
+// uploader could use, and reports the CPU time per event and the
+// compression ratio.
 func BenchmarkCompressionLevels(b *testing.B) {
 	c, err := build(testConfig(b, "http://127.0.0.1:1"))
 	if err != nil {
@@ -337,21 +342,34 @@ func BenchmarkCompressionLevels(b *testing.B) {
 	}
 	body := slices.Clone(newUploader("http://127.0.0.1:1", "phc_test", nil).payload(events))
 
-	for _, level := range []int{gzip.HuffmanOnly, gzip.BestSpeed, gzip.DefaultCompression} {
-		b.Run(fmt.Sprint(level), func(b *testing.B) {
-			var out bytes.Buffer
-			w, err := gzip.NewWriterLevel(&out, level)
-			if err != nil {
-				b.Fatal(err)
-			}
-			for b.Loop() {
-				out.Reset()
-				w.Reset(&out)
-				w.Write(body)
-				w.Close()
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(events)), "ns/event")
-			b.ReportMetric(float64(len(body))/float64(out.Len()), "ratio")
-		})
+	type compressor interface {
+		io.WriteCloser
+		Reset(io.Writer)
+	}
+	encoders := []struct {
+		name string
+		new  func(level int) (compressor, error)
+	}{
+		{"klauspost", func(level int) (compressor, error) { return kgzip.NewWriterLevel(nil, level) }},
+		{"stdlib", func(level int) (compressor, error) { return gzip.NewWriterLevel(nil, level) }},
+	}
+	for _, enc := range encoders {
+		for _, level := range []int{gzip.HuffmanOnly, gzip.BestSpeed, gzip.DefaultCompression} {
+			b.Run(fmt.Sprintf("%s/level=%d", enc.name, level), func(b *testing.B) {
+				var out bytes.Buffer
+				w, err := enc.new(level)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for b.Loop() {
+					out.Reset()
+					w.Reset(&out)
+					w.Write(body)
+					w.Close()
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(events)), "ns/event")
+				b.ReportMetric(float64(len(body))/float64(out.Len()), "ratio")
+			})
+		}
 	}
 }
