@@ -72,7 +72,7 @@ func decodeEvents(req *rawRequest, maxEventSize int64) []decodedEvent {
 			continue
 		}
 		raw = bytes.TrimSpace(raw)
-		if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &e.wire) != nil {
+		if len(raw) == 0 || raw[0] != '{' || decodeWireEvent(raw, &e.wire) != nil {
 			e.wire = wireEvent{}
 			e.dropped = ReasonInvalidEvent
 			continue

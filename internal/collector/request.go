@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -79,126 +77,143 @@ type topObject struct {
 // topLevelKeys are the members of a top-level object that fromObject
 // reads. splitObject validates the others but keeps no copy of them: a
 // single event is decoded again from the whole text.
-var topLevelKeys = map[string]bool{
-	"api_key": true, "token": true, "batch": true, "sent_at": true, "event": true, DeletionKeyHashField: true,
-}
+var topLevelKeys = []string{"api_key", "token", "batch", "sent_at", "event", DeletionKeyHashField}
 
 // splitObject reads a top-level object in one pass over text, so that the
-// events of a batch are validated and copied once. As with json.Unmarshal
-// into a map, the last of repeated members wins.
+// events of a batch are validated once. The values it returns are
+// sub-slices of text. As with json.Unmarshal into a map, the last of
+// repeated members wins.
 func splitObject(text []byte) (*topObject, error) {
-	dec := json.NewDecoder(bytes.NewReader(text))
-	if _, err := dec.Token(); err != nil { // the opening brace
-		return nil, err
+	i := skipSpace(text, 0)
+	if i >= len(text) || text[i] != '{' {
+		return nil, syntaxError(text, i, "looking for beginning of object")
 	}
 	obj := &topObject{members: map[string]json.RawMessage{}}
-	var skipped json.RawMessage // reused for the values of members no caller reads
-	for dec.More() {
-		tok, err := dec.Token()
+	i = skipSpace(text, i+1)
+	if i < len(text) && text[i] == '}' {
+		return obj, finish(text, i+1)
+	}
+	for {
+		rawKey, next, err := readKey(text, i)
 		if err != nil {
 			return nil, err
 		}
-		key, _ := tok.(string)
-		if !topLevelKeys[key] {
-			if err := dec.Decode(&skipped); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if key != "batch" {
-			var value json.RawMessage
-			if err := dec.Decode(&value); err != nil {
-				return nil, err
-			}
-			obj.members[key] = value
-			continue
-		}
-		obj.batch, obj.isBatch = nil, false
-		delete(obj.members, key)
-		if err := obj.readBatch(dec); err != nil {
+		key, err := topLevelKey(rawKey)
+		if err != nil {
 			return nil, err
 		}
+		start := skipSpace(text, next)
+		switch key {
+		case "":
+			i, err = skipValue(text, start)
+		case "batch":
+			obj.batch, obj.isBatch = nil, false
+			delete(obj.members, key)
+			i, err = obj.readBatch(text, start)
+		default:
+			i, err = skipValue(text, start)
+			if err == nil {
+				obj.members[key] = text[start:i]
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+
+		var done bool
+		if i, done, err = nextMember(text, i, '}'); err != nil {
+			return nil, err
+		}
+		if done {
+			return obj, finish(text, i)
+		}
 	}
-	return obj, finish(dec, '}')
 }
 
-// readBatch reads the value of "batch": the elements of an array, or any
-// other value, which is kept in members.
-func (obj *topObject) readBatch(dec *json.Decoder) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	switch tok {
-	case json.Delim('['):
-		for dec.More() {
-			var event json.RawMessage
-			if err := dec.Decode(&event); err != nil {
-				return err
-			}
-			obj.batch = append(obj.batch, event)
+// topLevelKey returns the entry of topLevelKeys that the object key rawKey
+// (its JSON text without the quotes) names, or "".
+func topLevelKey(rawKey []byte) (string, error) {
+	key := rawKey
+	if bytes.IndexByte(rawKey, '\\') >= 0 {
+		unquoted, err := unquote(rawKey)
+		if err != nil {
+			return "", err
 		}
-		_, err = dec.Token() // the closing bracket
-		obj.isBatch = true
-		return err
-	case json.Delim('{'):
+		key = []byte(unquoted)
+	}
+	for _, k := range topLevelKeys {
+		if string(key) == k {
+			return k, nil
+		}
+	}
+	return "", nil
+}
+
+// readBatch reads the value of "batch" at text[i]: the elements of an
+// array, or any other value, which is kept in members. It returns the
+// index after the value.
+func (obj *topObject) readBatch(text []byte, i int) (int, error) {
+	if i >= len(text) {
+		return i, errJSONEnd
+	}
+	switch text[i] {
+	case '[':
+		events, end, err := splitElements(text, i)
+		obj.batch, obj.isBatch = events, err == nil
+		return end, err
+	case '{':
 		obj.members["batch"] = json.RawMessage("{}")
-		return skipObject(dec)
-	case nil:
+	case 'n':
 		obj.members["batch"] = json.RawMessage("null")
 	default:
 		obj.members["batch"] = json.RawMessage(`""`) // a string, number or bool
 	}
-	return nil
-}
-
-// skipObject reads the rest of an object whose opening brace was read.
-func skipObject(dec *json.Decoder) error {
-	for depth := 1; depth > 0; {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
-			depth++
-		case json.Delim('}'), json.Delim(']'):
-			depth--
-		}
-	}
-	return nil
+	return skipValue(text, i)
 }
 
 // splitArray reads a top-level array of events in one pass over text.
 func splitArray(text []byte) ([]json.RawMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(text))
-	if _, err := dec.Token(); err != nil { // the opening bracket
+	i := skipSpace(text, 0)
+	if i >= len(text) || text[i] != '[' {
+		return nil, syntaxError(text, i, "looking for beginning of array")
+	}
+	events, end, err := splitElements(text, i)
+	if err != nil {
 		return nil, err
 	}
-	var events []json.RawMessage
-	for dec.More() {
-		var event json.RawMessage
-		if err := dec.Decode(&event); err != nil {
-			return nil, err
-		}
-		events = append(events, event)
-	}
-	return events, finish(dec, ']')
+	return events, finish(text, end)
 }
 
-// finish reads the closing delimiter of the top-level value and fails when
-// the payload ends before it or anything but white space follows it.
-func finish(dec *json.Decoder, closing json.Delim) error {
-	tok, err := dec.Token()
-	switch {
-	case err == io.EOF:
-		return io.ErrUnexpectedEOF
-	case err != nil:
-		return err
-	case tok != closing:
-		return fmt.Errorf("unexpected %v at the end of the top-level value", tok)
+// splitElements returns the elements of the array at text[i], as
+// sub-slices of text, and the index after the array.
+func splitElements(text []byte, i int) ([]json.RawMessage, int, error) {
+	var elements []json.RawMessage
+	i = skipSpace(text, i+1)
+	if i < len(text) && text[i] == ']' {
+		return elements, i + 1, nil
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	for {
+		start := skipSpace(text, i)
+		end, err := skipValue(text, start)
+		if err != nil {
+			return nil, end, err
+		}
+		elements = append(elements, text[start:end])
+
+		var done bool
+		if i, done, err = nextMember(text, end, ']'); err != nil {
+			return nil, i, err
+		}
+		if done {
+			return elements, i, nil
+		}
+	}
+}
+
+// finish fails when anything but white space follows the top-level value,
+// which ends before text[i].
+func finish(text []byte, i int) error {
+	if skipSpace(text, i) != len(text) {
 		return errors.New("invalid data after the top-level value")
 	}
 	return nil
