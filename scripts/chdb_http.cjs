@@ -112,6 +112,11 @@ function main() {
       if (!res.headersSent) reply(res, 500, `${err.message}\n`);
     });
   });
+  server.on('error', (err) => {
+    console.error(`chdb_http: listen on 127.0.0.1:${port} failed: ${err.message} (stop the other server or choose another PORT)`);
+    session.close();
+    process.exit(1);
+  });
   server.listen(Number(port), '127.0.0.1', () => {
     console.log(`chdb_http: ClickHouse ${engine} (chdb ${chdb.version().chdb}) listening on http://127.0.0.1:${port}, data in ${dataDir}`);
   });
