@@ -27,7 +27,8 @@ type Property struct {
 	Properties  []Property `json:"properties,omitempty"` // Object: the nested properties
 	Description string     `json:"description,omitempty"`
 
-	field []int // index path of the Go struct field; nil when loaded from JSON
+	field []int      // index path of the Go struct field; nil when loaded from JSON
+	memo  *valueMemo // strings that passed Class; nil for classes without a memo
 }
 
 // EventDef describes one event of a catalog.
@@ -57,7 +58,9 @@ const FeaturePrefix = "$feature/"
 // New returns an empty catalog for the named app, holding the standard base
 // properties.
 func New(app string) *Catalog {
-	return &Catalog{App: app, Base: BaseProperties(), byName: map[string]*EventDef{}}
+	c := &Catalog{App: app, Base: BaseProperties(), byName: map[string]*EventDef{}}
+	attachMemos(c.Base)
+	return c
 }
 
 // Lookup returns the definition of the named event.
@@ -76,6 +79,7 @@ func (c *Catalog) add(def *EventDef) error {
 	if err := validateProperties(def.Name, def.Properties); err != nil {
 		return err
 	}
+	attachMemos(def.Properties)
 	c.Events = append(c.Events, def)
 	c.byName[def.Name] = def
 	return nil
@@ -170,7 +174,8 @@ func (c *Catalog) baseProperty(name string) *Property {
 	return nil
 }
 
-var featureProperty = Property{Name: FeaturePrefix + "*", Class: Variant, Type: "string|boolean|null", Optional: true}
+var featureProperty = Property{Name: FeaturePrefix + "*", Class: Variant, Type: "string|boolean|null", Optional: true,
+	memo: &valueMemo{class: Variant}}
 
 // Normalize checks the properties of one event against the catalog and
 // returns the properties to send or store, each value normalized by its
@@ -279,6 +284,7 @@ func Parse(data []byte) (*Catalog, error) {
 	if err := validateProperties("base properties", c.Base); err != nil {
 		return nil, fmt.Errorf("parse catalog %q: %w", c.App, err)
 	}
+	attachMemos(c.Base)
 	events := c.Events
 	c.Events = nil
 	c.byName = map[string]*EventDef{}

@@ -127,15 +127,15 @@ func RoundBase2(v float64) (float64, bool) {
 
 // normalize checks v against the property's class and returns the value to
 // send or store. v may be a Go value (int, float64, string, bool, a map for
-// objects) or a value decoded from JSON.
+// objects) or a value decoded from JSON. A value that normalizing leaves
+// unchanged is returned as v itself, so that it is not boxed again.
 func (p *Property) normalize(v any) (any, Reason) {
 	switch p.Class {
 	case Bool:
-		b, ok := v.(bool)
-		if !ok {
+		if _, ok := v.(bool); !ok {
 			return nil, ReasonWrongType
 		}
-		return b, ""
+		return v, ""
 	case Base2, Bucket, Count:
 		f, r := number(v)
 		if r != "" {
@@ -145,6 +145,9 @@ func (p *Property) normalize(v any) (any, Reason) {
 		if r != "" {
 			return nil, r
 		}
+		if x, ok := v.(float64); ok && math.Float64bits(x) == math.Float64bits(n) {
+			return v, ""
+		}
 		return n, ""
 	case Object:
 		return p.normalizeObject(v, nil)
@@ -153,12 +156,9 @@ func (p *Property) normalize(v any) (any, Reason) {
 		case nil:
 			return nil, ""
 		case bool:
-			return x, ""
+			return v, ""
 		case string:
-			if r := checkIdentifier(x); r != "" {
-				return nil, r
-			}
-			return x, ""
+			return p.normalizeMemoized(v, x, func(s string) (string, Reason) { return s, checkIdentifier(s) })
 		}
 		return nil, ReasonWrongType
 	}
@@ -167,11 +167,30 @@ func (p *Property) normalize(v any) (any, Reason) {
 	if !ok {
 		return nil, ReasonWrongType
 	}
-	out, r := p.normalizeString(s)
+	return p.normalizeMemoized(v, s, p.normalizeString)
+}
+
+// normalizeMemoized applies check to the string s, which v boxes, through
+// the property's memo when it has one.
+func (p *Property) normalizeMemoized(v any, s string, check func(string) (string, Reason)) (any, Reason) {
+	memo := p.memoFor()
+	if memo != nil {
+		if out, ok := memo.lookup(s); ok {
+			return out, ""
+		}
+	}
+	out, r := check(s)
 	if r != "" {
 		return nil, r
 	}
-	return out, ""
+	value := v
+	if out != s {
+		value = out
+	}
+	if memo != nil {
+		memo.remember(s, value)
+	}
+	return value, ""
 }
 
 // normalizeNumber applies a numeric class (Base2, Bucket or Count) to f,

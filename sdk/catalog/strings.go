@@ -429,10 +429,28 @@ func isVersion(s string) bool {
 	if prefix == 0 && strings.Contains(s, "-") && looksLikeNumber(s) {
 		return false // a card or phone number written in groups
 	}
-	if addr, err := netip.ParseAddr(core); err == nil && addr.Is4() {
-		return false
+	if isDottedQuad(core) {
+		if addr, err := netip.ParseAddr(core); err == nil && addr.Is4() {
+			return false
+		}
 	}
 	return !looksLikeSecret(s)
+}
+
+// isDottedQuad reports whether s is digits and exactly three dots, the
+// only strings netip.ParseAddr reads as an IPv4 address. It saves the
+// parser's error value on every other version.
+func isDottedQuad(s string) bool {
+	dots := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '.':
+			dots++
+		case c < '0' || c > '9':
+			return false
+		}
+	}
+	return dots == 3
 }
 
 func isAlnum(c byte) bool {
