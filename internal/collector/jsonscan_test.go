@@ -2,6 +2,7 @@ package collector
 
 import (
 	"encoding/json"
+	"net/http"
 	"testing"
 	"unicode/utf8"
 
@@ -93,4 +94,69 @@ func TestDecodeWireEventMatchesUnmarshal(t *testing.T) {
 			t.Errorf("decodeWireEvent(%q) differs from json.Unmarshal (-want +got):\n%s", s, diff)
 		}
 	}
+}
+
+// checkJSONLimitsByBytes is checkJSONLimits as a plain loop over every
+// byte, the reference for FuzzCheckJSONLimits.
+func checkJSONLimitsByBytes(text []byte, maxDepth, maxMembers int) int {
+	type level struct {
+		object  bool
+		members int
+	}
+	var stack []level
+	inString, escaped := false, false
+	for _, b := range text {
+		if b == 0 {
+			return http.StatusBadRequest
+		}
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case b == '\\':
+				escaped = true
+			case b == '"':
+				inString = false
+			}
+			continue
+		}
+		switch b {
+		case '"':
+			inString = true
+		case '{', '[':
+			if len(stack) >= maxDepth {
+				return http.StatusRequestEntityTooLarge
+			}
+			stack = append(stack, level{object: b == '{'})
+		case '}', ']':
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		case ':':
+			if n := len(stack); n > 0 && stack[n-1].object {
+				stack[n-1].members++
+				if stack[n-1].members > maxMembers {
+					return http.StatusRequestEntityTooLarge
+				}
+			}
+		}
+	}
+	return 0
+}
+
+func FuzzCheckJSONLimits(f *testing.F) {
+	for _, s := range jsonSeeds {
+		f.Add([]byte(s), uint8(3), uint8(2))
+	}
+	f.Add([]byte(`{"a\\":{"b\\\"":[[1]]},"c":"\\\\"}`), uint8(2), uint8(1))
+	f.Fuzz(func(t *testing.T, text []byte, maxDepth, maxMembers uint8) {
+		want := checkJSONLimitsByBytes(text, int(maxDepth), int(maxMembers))
+		got := 0
+		if err := checkJSONLimits(text, int(maxDepth), int(maxMembers)); err != nil {
+			got = err.status
+		}
+		if got != want {
+			t.Fatalf("checkJSONLimits(%q, %d, %d) = status %d, want %d", text, maxDepth, maxMembers, got, want)
+		}
+	})
 }

@@ -254,34 +254,36 @@ func (req *rawRequest) fromObject(obj *topObject, text []byte, rt route) *reques
 
 // checkJSONLimits rejects NUL bytes with 400, and with 413 nesting deeper
 // than maxDepth or an object with more than maxMembers members. It tracks
-// only strings and brackets, because json.Unmarshal checks the syntax
+// only strings and brackets, because the JSON scanner checks the syntax
 // afterwards. An escaped NUL (\u0000) passes: the catalog rejects strings
 // that contain it, and distinct_id replaces it with U+FFFD.
 func checkJSONLimits(text []byte, maxDepth, maxMembers int) *requestError {
+	// The first NUL byte ends the scan, so that a limit broken before it
+	// wins, as in a scan that meets both in order.
+	nul := bytes.IndexByte(text, 0)
+	if nul >= 0 {
+		text = text[:nul]
+	}
+	if err := checkNesting(text, maxDepth, maxMembers); err != nil {
+		return err
+	}
+	if nul >= 0 {
+		return reject(http.StatusBadRequest, codeDecoding, "payload contains a NUL byte")
+	}
+	return nil
+}
+
+// checkNesting applies the depth and member limits of checkJSONLimits.
+func checkNesting(text []byte, maxDepth, maxMembers int) *requestError {
 	type level struct {
 		object  bool
 		members int
 	}
 	stack := make([]level, 0, 16)
-	inString, escaped := false, false
-	for _, b := range text {
-		if b == 0 {
-			return reject(http.StatusBadRequest, codeDecoding, "payload contains a NUL byte")
-		}
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case b == '\\':
-				escaped = true
-			case b == '"':
-				inString = false
-			}
-			continue
-		}
-		switch b {
+	for i := 0; i < len(text); i++ {
+		switch b := text[i]; b {
 		case '"':
-			inString = true
+			i = stringEnd(text, i)
 		case '{', '[':
 			if len(stack) >= maxDepth {
 				return reject(http.StatusRequestEntityTooLarge, codeTooLarge, "JSON nests deeper than %d levels", maxDepth)
@@ -301,6 +303,28 @@ func checkJSONLimits(text []byte, maxDepth, maxMembers int) *requestError {
 		}
 	}
 	return nil
+}
+
+// stringEnd returns the index of the quote that closes the string opened
+// by the quote at text[quote], or len(text) when none does. A quote after
+// an odd number of backslashes is escaped.
+func stringEnd(text []byte, quote int) int {
+	i := quote + 1
+	for {
+		n := bytes.IndexByte(text[i:], '"')
+		if n < 0 {
+			return len(text)
+		}
+		i += n
+		backslashes := 0
+		for k := i - 1; k > quote && text[k] == '\\'; k-- {
+			backslashes++
+		}
+		if backslashes%2 == 0 {
+			return i
+		}
+		i++
+	}
 }
 
 // jsonString returns the value of a JSON string; ok is false for any other
