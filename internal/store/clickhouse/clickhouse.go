@@ -19,8 +19,8 @@
 // 3.4.0 behind scripts/chdb_http.cjs. Timestamps are stored in UTC, to the
 // second in a DateTime column and to the microsecond in an Int64 column
 // that filters use, so filters cut at the same instants as the DuckDB
-// backend. DateTime
-// covers 1970-01-01 to 2106-02-07, and Insert rejects events outside it.
+// backend. DateTime covers 1970-01-01 to 2106-02-07, and Insert rejects
+// events outside it.
 // The "version" and "backend_platform" properties are copied into their own
 // columns when they are non-empty strings, and an event without them is left
 // out of the version and platform breakdowns of Overview.
