@@ -46,7 +46,8 @@ for module in sdk . bench; do
 done
 
 # The ClickHouse store's tests once more, against a current ClickHouse
-# engine: chDB 3.4.0 from npm (ClickHouse 26.7.2.1 as a library) behind
+# engine: chDB 3.4.0 from npm (ClickHouse 26.7.2.1 as a library), at the
+# versions scripts/chdb/package-lock.json pins, behind
 # scripts/chdb_http.cjs, a test shim for ClickHouse's HTTP interface on
 # 127.0.0.1:18125. On a 2-core machine the install took about 10 s and
 # 550 MB in a temporary folder, and the tests 15 to 30 s.
@@ -58,8 +59,12 @@ if command -v npm >/dev/null 2>&1; then
     trap '[ -n "$shim_pid" ] && kill "$shim_pid" 2>/dev/null; wait; rm -rf "$chdb_dir"' EXIT
     # Commands in this subshell check their own errors, because bash
     # ignores set -e inside a command that is followed by ||.
-    if ! (cd "$chdb_dir" && npm install --no-audit --no-fund --loglevel=error --no-save chdb@3.4.0 >/dev/null); then
-      echo "npm install chdb@3.4.0 failed" >&2
+    cp scripts/chdb/package.json scripts/chdb/package-lock.json "$chdb_dir/"
+    # npm install, not npm ci: chdb lists optional engine packages for other
+    # platforms that the registry does not serve, so npm ci rejects any lock
+    # file; npm install still takes the versions the lock file names.
+    if ! (cd "$chdb_dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null); then
+      echo "npm install in a copy of scripts/chdb failed" >&2
       exit 1
     fi
     NODE_PATH="$chdb_dir/node_modules" node scripts/chdb_http.cjs 18125 "$chdb_dir/data" >"$chdb_dir/shim.log" 2>&1 &
