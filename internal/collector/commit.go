@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -13,10 +14,23 @@ import (
 // committer is the one goroutine that calls Store.Insert. It merges the
 // events of concurrent requests into one Insert call (group commit), so a
 // burst of small requests costs one transaction instead of one each.
+//
+// Requests join a queue under a mutex. Only the request that finds the
+// queue empty wakes the committer, which then waits CommitInterval for more
+// and takes them all at once, so a request costs no goroutine switch of its
+// own until its result arrives.
 type committer struct {
-	c        *Collector
-	requests chan *pendingCommit
-	done     chan struct{} // closed when run returns
+	c    *Collector
+	done chan struct{} // closed when run returns
+
+	mu      sync.Mutex
+	queue   []*pendingCommit // requests waiting for their commit, oldest first
+	queued  int              // events in queue
+	stopped bool
+
+	wake chan struct{} // room for one signal: the queue is no longer empty
+	full chan struct{} // room for one signal: queued reached MaxCommitBatch
+	quit chan struct{} // closed by stop
 
 	// ctx is the parent of every Insert call; Close cancels it when its own
 	// deadline passes.
@@ -47,20 +61,36 @@ type commitResult struct {
 func startCommitter(c *Collector) *committer {
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &committer{
-		c:        c,
-		requests: make(chan *pendingCommit),
-		done:     make(chan struct{}),
-		ctx:      ctx,
-		cancel:   cancel,
+		c:      c,
+		done:   make(chan struct{}),
+		wake:   make(chan struct{}, 1),
+		full:   make(chan struct{}, 1),
+		quit:   make(chan struct{}),
+		ctx:    ctx,
+		cancel: cancel,
 	}
 	go m.run()
 	return m
 }
 
-// stop makes run return once every request sent so far is committed. No
-// request may be submitted after stop.
+// stop makes run return once every request submitted so far is committed.
+// No request may be submitted after stop.
 func (m *committer) stop() {
-	m.stopOnce.Do(func() { close(m.requests) })
+	m.stopOnce.Do(func() {
+		m.mu.Lock()
+		m.stopped = true
+		m.mu.Unlock()
+		close(m.quit)
+	})
+}
+
+// signal sends on a channel with room for one signal, unless a signal is
+// already waiting there.
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
 }
 
 // submit hands the events of one project to the committer and waits for
@@ -73,12 +103,24 @@ func (m *committer) submit(ctx context.Context, project string, events []store.E
 		return commitResult{}, &errOverloaded{limit: LimitPendingEvents}
 	}
 	p := &pendingCommit{project: project, events: events, result: make(chan commitResult, 1)}
-	select {
-	case m.requests <- p:
-	case <-ctx.Done():
-		m.c.pending.release(n)
-		return commitResult{}, ctx.Err()
+
+	m.mu.Lock()
+	if m.stopped {
+		m.mu.Unlock()
+		panic("collector: request submitted after the committer stopped")
 	}
+	first := len(m.queue) == 0
+	m.queue = append(m.queue, p)
+	m.queued += len(events)
+	full := m.queued >= m.c.cfg.MaxCommitBatch
+	m.mu.Unlock()
+	if first {
+		signal(m.wake)
+	}
+	if full {
+		signal(m.full)
+	}
+
 	select {
 	case res := <-p.result:
 		return res, nil
@@ -97,60 +139,94 @@ func (m *committer) run() {
 		defer ticker.Stop()
 		tick = ticker.C
 	}
+	// One timer serves every wait for more requests.
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	var spare []*pendingCommit // the slice of the previous batch, reused
 
 	for {
 		select {
-		case first, ok := <-m.requests:
-			if !ok {
-				m.summaryLog.log(m.c)
-				m.c.logger.Info("collector stopped")
-				return
-			}
-			m.commit(m.gather(first))
+		case <-m.wake:
+		case <-m.quit:
 		case <-tick:
 			m.summaryLog.log(m.c)
+			continue
+		}
+		// Commit until the queue is empty, waiting CommitInterval before
+		// each commit for more requests to join it.
+		for m.waitForMore(timer) {
+			batch := m.take(spare)
+			m.commit(batch)
+			clear(batch) // the requests are answered; let them be freed
+			spare = batch[:0]
+		}
+		if m.isStopped() {
+			m.summaryLog.log(m.c)
+			m.c.logger.Info("collector stopped")
+			return
 		}
 	}
 }
 
-// gather collects the requests that arrive within CommitInterval of first,
-// until MaxCommitBatch events are waiting.
-func (m *committer) gather(first *pendingCommit) []*pendingCommit {
-	batch := []*pendingCommit{first}
-	count := len(first.events)
-	interval, limit := m.c.cfg.CommitInterval, m.c.cfg.MaxCommitBatch
-
-	var timeout <-chan time.Time
-	if interval > 0 {
-		timer := time.NewTimer(interval)
-		defer timer.Stop()
-		timeout = timer.C
+// waitForMore waits up to CommitInterval, or until MaxCommitBatch events
+// are queued or stop is called, and reports whether any request is queued.
+func (m *committer) waitForMore(timer *time.Timer) bool {
+	m.mu.Lock()
+	queued, stopped := m.queued, m.stopped
+	empty := len(m.queue) == 0
+	m.mu.Unlock()
+	interval := m.c.cfg.CommitInterval
+	if empty || stopped || interval <= 0 || queued >= m.c.cfg.MaxCommitBatch {
+		return !empty
 	}
-	for count < limit {
-		if timeout == nil {
-			// No wait: take only the requests already waiting.
-			select {
-			case p, ok := <-m.requests:
-				if !ok {
-					return batch
-				}
-				batch, count = append(batch, p), count+len(p.events)
-				continue
-			default:
-				return batch
-			}
-		}
+
+	timer.Reset(interval)
+	select {
+	case <-timer.C:
+	case <-m.full:
+		timer.Stop()
+	case <-m.quit:
+		timer.Stop()
+	}
+	return true
+}
+
+// take removes the oldest requests from the queue, until MaxCommitBatch
+// events are taken or the queue is empty, and returns them in spare's
+// memory or the queue's. It takes at least one request, so one request
+// larger than MaxCommitBatch is committed on its own.
+func (m *committer) take(spare []*pendingCommit) []*pendingCommit {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, count := 0, 0
+	for n < len(m.queue) && (n == 0 || count < m.c.cfg.MaxCommitBatch) {
+		count += len(m.queue[n].events)
+		n++
+	}
+	var batch []*pendingCommit
+	if n == len(m.queue) {
+		batch, m.queue = m.queue, spare
+	} else {
+		batch = append(spare, m.queue[:n]...)
+		m.queue = slices.Delete(m.queue, 0, n)
+	}
+	m.queued -= count
+	if m.queued < m.c.cfg.MaxCommitBatch {
+		// A full signal left from the requests just taken would cut the
+		// next wait short.
 		select {
-		case p, ok := <-m.requests:
-			if !ok {
-				return batch
-			}
-			batch, count = append(batch, p), count+len(p.events)
-		case <-timeout:
-			return batch
+		case <-m.full:
+		default:
 		}
 	}
 	return batch
+}
+
+func (m *committer) isStopped() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.stopped && len(m.queue) == 0
 }
 
 // commit stores the events of batch with one Insert call per project, so

@@ -67,6 +67,49 @@ func TestMaxCommitBatchEndsWait(t *testing.T) {
 	}
 }
 
+// batchSizeStore records the largest Insert call.
+type batchSizeStore struct {
+	*fakeStore
+	mu      sync.Mutex
+	largest int
+}
+
+func (s *batchSizeStore) Insert(ctx context.Context, events []store.Event) (int, error) {
+	s.mu.Lock()
+	s.largest = max(s.largest, len(events))
+	s.mu.Unlock()
+	return s.fakeStore.Insert(ctx, events)
+}
+
+func TestCommitsStayUnderMaxCommitBatch(t *testing.T) {
+	st := &batchSizeStore{fakeStore: newFakeStore()}
+	st.setDelay(20 * time.Millisecond) // requests queue up behind each commit
+	e := newEnv(t, func(c *collector.Config) {
+		c.Store = st
+		c.CommitInterval = 10 * time.Millisecond
+		c.MaxCommitBatch = 3
+	})
+
+	const requests = 20
+	var wg sync.WaitGroup
+	for i := range requests {
+		wg.Go(func() { mustOK(t, e.postJSON("/batch/", batchBody(muxKey, messageEvent(uuidN(i))))) })
+	}
+	wg.Wait()
+
+	if got := len(st.stored()); got != requests {
+		t.Errorf("stored %d events, want %d", got, requests)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.largest > 3 {
+		t.Errorf("an Insert call got %d events, want at most MaxCommitBatch (3)", st.largest)
+	}
+	if st.largest < 2 {
+		t.Errorf("the largest Insert call got %d events, want requests merged", st.largest)
+	}
+}
+
 func TestNoWaitCommitInterval(t *testing.T) {
 	e := newEnv(t, func(c *collector.Config) { c.CommitInterval = -1 })
 	for i := range 3 {

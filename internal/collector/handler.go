@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"runtime/debug"
 	"time"
@@ -53,7 +54,7 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case isBeacon(r):
 		sw.WriteHeader(http.StatusNoContent)
 	default:
-		writeJSON(sw, http.StatusOK, resp)
+		writeCaptureResponse(sw, resp)
 	}
 }
 
@@ -127,7 +128,10 @@ func (c *Collector) decode(ctx context.Context, r *http.Request, rt route, body 
 	}
 	defer c.decoding.release()
 
-	query := r.URL.Query()
+	var query url.Values // nil reads as empty, without parsing an empty query
+	if r.URL.RawQuery != "" {
+		query = r.URL.Query()
+	}
 	text, err := decodePayload(payloadSource{
 		query:           query,
 		contentType:     r.Header.Get("Content-Type"),
@@ -289,6 +293,9 @@ func (c *Collector) recoverPanic(w *statusWriter, r *http.Request) {
 }
 
 func isBeacon(r *http.Request) bool {
+	if r.URL.RawQuery == "" {
+		return false
+	}
 	switch r.URL.Query().Get("beacon") {
 	case "1", "true":
 		return true

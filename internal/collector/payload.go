@@ -216,12 +216,21 @@ func isFormContentType(contentType string) bool {
 // as a urlencoded form rather than base64 or JSON.
 var formFields = []string{"data=", "ver=", "_=", "ip=", "compression="}
 
+// formFieldsAfterAmp holds each of formFields after an '&'.
+var formFieldsAfterAmp = func() [][]byte {
+	out := make([][]byte, len(formFields))
+	for i, f := range formFields {
+		out[i] = []byte("&" + f)
+	}
+	return out
+}()
+
 // looksLikeForm reports whether one of formFields starts the payload or
 // follows an '&' in its first 128 bytes.
 func looksLikeForm(b []byte) bool {
-	prefix := string(b[:min(len(b), 128)])
-	for _, field := range formFields {
-		if strings.HasPrefix(prefix, field) || strings.Contains(prefix, "&"+field) {
+	prefix := b[:min(len(b), 128)]
+	for i, field := range formFields {
+		if bytes.HasPrefix(prefix, []byte(field)) || bytes.Contains(prefix, formFieldsAfterAmp[i]) {
 			return true
 		}
 	}

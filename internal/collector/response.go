@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -76,10 +77,81 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	if err != nil {
 		status, data = http.StatusInternalServerError, []byte(`{"status":500,"code":"internal_error","error":"encode response"}`)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(data)+1))
+	writeJSONText(w, status, append(data, '\n'))
+}
+
+// writeJSONText writes data, which is JSON text and a newline.
+func writeJSONText(w http.ResponseWriter, status int, data []byte) {
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Content-Length"] = []string{strconv.Itoa(len(data))}
 	w.WriteHeader(status)
-	w.Write(append(data, '\n'))
+	w.Write(data)
+}
+
+// jsonContentType is the Content-Type header value of every response. The
+// server only reads it, so all responses share the slice.
+var jsonContentType = []string{"application/json"}
+
+// writeCaptureResponse writes a 200 response with resp as its body.
+func writeCaptureResponse(w http.ResponseWriter, resp *captureResponse) {
+	buf := make([]byte, 0, 128)
+	writeJSONText(w, http.StatusOK, append(resp.appendJSON(buf), '\n'))
+}
+
+// appendJSON appends the JSON text that json.Marshal makes of r, without
+// its reflection and sorting costs.
+func (r *captureResponse) appendJSON(b []byte) []byte {
+	b = append(b, `{"status":`...)
+	b = appendJSONString(b, r.Status)
+	b = append(b, `,"accepted":`...)
+	b = strconv.AppendInt(b, int64(r.Accepted), 10)
+	if r.Duplicates != nil {
+		b = append(b, `,"duplicates":`...)
+		b = strconv.AppendInt(b, int64(*r.Duplicates), 10)
+	}
+	b = append(b, `,"dropped":`...)
+	b = appendReasonCounts(b, r.Dropped)
+	b = append(b, `,"dropped_properties":`...)
+	b = appendReasonCounts(b, r.DroppedProperties)
+	return append(b, '}')
+}
+
+// appendReasonCounts appends counts as a JSON object with sorted keys, or
+// null for a nil map.
+func appendReasonCounts(b []byte, counts map[catalog.Reason]int) []byte {
+	if counts == nil {
+		return append(b, "null"...)
+	}
+	reasons := make([]catalog.Reason, 0, len(counts))
+	for reason := range counts {
+		reasons = append(reasons, reason)
+	}
+	slices.Sort(reasons)
+	b = append(b, '{')
+	for i, reason := range reasons {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, string(reason))
+		b = append(b, ':')
+		b = strconv.AppendInt(b, int64(counts[reason]), 10)
+	}
+	return append(b, '}')
+}
+
+// appendJSONString appends s as a JSON string, escaped as json.Marshal
+// escapes it.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			quoted, _ := json.Marshal(s)
+			return append(b, quoted...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 func (c *Collector) writeError(w http.ResponseWriter, e *requestError) {
