@@ -167,6 +167,7 @@ type Collector struct {
 
 	stats     *counters
 	committer *committer
+	names     *internTable // property names and enum values of every catalog
 
 	decoding      *slots
 	buffered      *budget
@@ -199,8 +200,10 @@ func New(cfg Config) (*Collector, error) {
 	cfg.applyDefaults()
 
 	names := make([]string, len(cfg.Projects))
+	catalogs := make([]*catalog.Catalog, len(cfg.Projects))
 	for i, p := range cfg.Projects {
 		names[i] = p.Name
+		catalogs[i] = p.Catalog
 	}
 	c := &Collector{
 		cfg:           cfg,
@@ -212,6 +215,7 @@ func New(cfg Config) (*Collector, error) {
 		buffered:      &budget{capacity: cfg.MaxBufferedBytes},
 		pending:       &budget{capacity: int64(cfg.MaxPendingEvents)},
 		commitLatency: newCommitLatency(),
+		names:         newInternTable(catalogs),
 	}
 	start := cfg.Now()
 	for _, p := range cfg.Projects {

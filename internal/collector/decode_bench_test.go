@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/candor-dev/candor/sdk/catalog"
 	"github.com/candor-dev/candor/sdk/mux"
 )
 
@@ -23,6 +24,7 @@ func BenchmarkDecodeMuxEvents(b *testing.B) {
 	p := &project{name: "mux", catalog: mux.Catalog()}
 	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 	rt, _ := matchRoute("/batch/")
+	names := newInternTable([]*catalog.Catalog{p.catalog})
 
 	for _, size := range []int{1, 100} {
 		text := `{"api_key":"k",` + benchEvent[1:]
@@ -40,7 +42,7 @@ func BenchmarkDecodeMuxEvents(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				out := checkEvents(eventContext{project: p, now: now}, decodeEvents(req, DefaultMaxEventSize))
+				out := checkEvents(eventContext{project: p, names: names, now: now}, decodeEvents(req, DefaultMaxEventSize, names))
 				if len(out.events) != size {
 					b.Fatalf("%d events passed, want %d; dropped %v", len(out.events), size, out.dropped)
 				}

@@ -62,7 +62,7 @@ type decodedEvent struct {
 // an object is marked dropped rather than failing the request. It clears
 // req.events as it goes, so that the raw text of an event can be freed once
 // it is decoded.
-func decodeEvents(req *rawRequest, maxEventSize int64) []decodedEvent {
+func decodeEvents(req *rawRequest, maxEventSize int64, names *internTable) []decodedEvent {
 	events := make([]decodedEvent, len(req.events))
 	for i, raw := range req.events {
 		req.events[i] = nil
@@ -72,7 +72,7 @@ func decodeEvents(req *rawRequest, maxEventSize int64) []decodedEvent {
 			continue
 		}
 		raw = bytes.TrimSpace(raw)
-		if len(raw) == 0 || raw[0] != '{' || decodeWireEvent(raw, &e.wire) != nil {
+		if len(raw) == 0 || raw[0] != '{' || decodeWireEvent(raw, &e.wire, names) != nil {
 			e.wire = wireEvent{}
 			e.dropped = ReasonInvalidEvent
 			continue
@@ -100,8 +100,9 @@ func eventToken(w *wireEvent, props map[string]any) string {
 // eventContext holds what every event of one request shares.
 type eventContext struct {
 	project *project
-	now     time.Time // receive time
-	sentAt  time.Time // zero when the request has none
+	names   *internTable // nil interns nothing
+	now     time.Time    // receive time
+	sentAt  time.Time    // zero when the request has none
 	engage  bool
 }
 
@@ -142,7 +143,7 @@ func checkEvent(ctx eventContext, d *decodedEvent, droppedProperties map[catalog
 	}
 	w := &d.wire
 
-	name, ok := jsonString(w.Event)
+	name, ok := eventName(w.Event, ctx.names)
 	switch {
 	case ctx.engage && w.Event == nil:
 		name = "$identify"
@@ -186,6 +187,17 @@ func checkEvent(ctx eventContext, d *decodedEvent, droppedProperties map[catalog
 		ReceivedAt: ctx.now,
 		Properties: props,
 	}, ""
+}
+
+// eventName returns the value of the JSON string raw as jsonString does,
+// taking a known event name from names instead of allocating it.
+func eventName(raw json.RawMessage, names *internTable) (string, bool) {
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' {
+		if inner := raw[1 : len(raw)-1]; bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+			return names.key(inner), true
+		}
+	}
+	return jsonString(raw)
 }
 
 // resolveDistinctID takes the first of distinct_id, $distinct_id and

@@ -69,7 +69,7 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("parseRequest accepted a request without events")
 		}
 
-		decoded := decodeEvents(req, 1<<16)
+		decoded := decodeEvents(req, 1<<16, newInternTable([]*catalog.Catalog{cat}))
 		out := checkEvents(eventContext{project: p, now: now, engage: req.engage}, decoded)
 		dropped := 0
 		for _, n := range out.dropped {

@@ -150,7 +150,7 @@ func (c *Collector) decode(ctx context.Context, r *http.Request, rt route, body 
 		return nil, out, 0, err
 	}
 
-	decoded := decodeEvents(req, c.cfg.MaxEventSize)
+	decoded := decodeEvents(req, c.cfg.MaxEventSize, c.names)
 	p, err = c.authenticate(req, decoded)
 	if err != nil {
 		return nil, out, 0, err
@@ -163,7 +163,7 @@ func (c *Collector) decode(ctx context.Context, r *http.Request, rt route, body 
 	if sentAt.IsZero() {
 		sentAt = querySentAt(query)
 	}
-	out = checkEvents(eventContext{project: p, now: now, sentAt: sentAt, engage: req.engage}, decoded)
+	out = checkEvents(eventContext{project: p, names: c.names, now: now, sentAt: sentAt, engage: req.engage}, decoded)
 	c.registerDeletionKeys(ctx, p, req.deletionKeyHash, out.events)
 	return p, out, len(decoded), nil
 }

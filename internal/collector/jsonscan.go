@@ -299,8 +299,9 @@ func unquote(inner []byte) (string, error) {
 // parseAny decodes the value at text[i], which starts after white space,
 // as encoding/json decodes into an `any`: objects as map[string]any (the
 // last of repeated keys wins), arrays as []any, numbers as float64. It
-// returns the index after the value. Callers pass valid UTF-8.
-func parseAny(text []byte, i int) (any, int, error) {
+// returns the index after the value. Callers pass valid UTF-8. Keys and
+// string values found in names, which may be nil, share its strings.
+func parseAny(text []byte, i int, names *internTable) (any, int, error) {
 	i = skipSpace(text, i)
 	if i >= len(text) {
 		return nil, i, errJSONEnd
@@ -308,16 +309,20 @@ func parseAny(text []byte, i int) (any, int, error) {
 	switch c := text[i]; {
 	case c == '{':
 		m := map[string]any{}
-		i, err := parseObjectInto(text, i, m)
+		i, err := parseObjectInto(text, i, m, names)
 		return m, i, err
 	case c == '[':
-		return parseArray(text, i)
+		return parseArray(text, i, names)
 	case c == '"':
 		end, err := skipString(text, i)
 		if err != nil {
 			return nil, end, err
 		}
-		s, err := unquote(text[i+1 : end-1])
+		inner := text[i+1 : end-1]
+		if bytes.IndexByte(inner, '\\') < 0 {
+			return names.value(inner), end, nil
+		}
+		s, err := unquote(inner)
 		return s, end, err
 	case c == '-' || isDigit(c):
 		end, err := skipNumber(text, i)
@@ -347,7 +352,7 @@ func parseAny(text []byte, i int) (any, int, error) {
 
 // parseObjectInto decodes the object at text[i] into m and returns the
 // index after it.
-func parseObjectInto(text []byte, i int, m map[string]any) (int, error) {
+func parseObjectInto(text []byte, i int, m map[string]any, names *internTable) (int, error) {
 	i = skipSpace(text, i+1)
 	if i < len(text) && text[i] == '}' {
 		return i + 1, nil
@@ -357,12 +362,14 @@ func parseObjectInto(text []byte, i int, m map[string]any) (int, error) {
 		if err != nil {
 			return next, err
 		}
-		key, err := unquote(rawKey)
-		if err != nil {
+		var key string
+		if bytes.IndexByte(rawKey, '\\') < 0 {
+			key = names.key(rawKey)
+		} else if key, err = unquote(rawKey); err != nil {
 			return next, err
 		}
 		var value any
-		if value, i, err = parseAny(text, next); err != nil {
+		if value, i, err = parseAny(text, next, names); err != nil {
 			return i, err
 		}
 		m[key] = value
@@ -374,14 +381,14 @@ func parseObjectInto(text []byte, i int, m map[string]any) (int, error) {
 	}
 }
 
-func parseArray(text []byte, i int) ([]any, int, error) {
+func parseArray(text []byte, i int, names *internTable) ([]any, int, error) {
 	i = skipSpace(text, i+1)
 	if i < len(text) && text[i] == ']' {
 		return []any{}, i + 1, nil
 	}
 	var list []any
 	for {
-		value, end, err := parseAny(text, i)
+		value, end, err := parseAny(text, i, names)
 		if err != nil {
 			return nil, end, err
 		}
@@ -473,7 +480,7 @@ func matchWireField(key []byte) int {
 // members wins, and repeated properties objects are merged. It fails on
 // every text json.Unmarshal fails on. The raw fields of w are sub-slices
 // of raw, not copies.
-func decodeWireEvent(raw []byte, w *wireEvent) error {
+func decodeWireEvent(raw []byte, w *wireEvent, names *internTable) error {
 	if !utf8.Valid(raw) {
 		// encoding/json replaces invalid UTF-8 in strings; the payload
 		// pipeline has rejected such text before.
@@ -483,7 +490,7 @@ func decodeWireEvent(raw []byte, w *wireEvent) error {
 	if i >= len(raw) || raw[i] != '{' {
 		return syntaxError(raw, i, "looking for beginning of object")
 	}
-	i, err := w.decodeMembers(raw, skipSpace(raw, i+1))
+	i, err := w.decodeMembers(raw, skipSpace(raw, i+1), names)
 	if err != nil {
 		return err
 	}
@@ -495,7 +502,7 @@ func decodeWireEvent(raw []byte, w *wireEvent) error {
 
 // decodeMembers decodes the members of the object whose opening brace
 // precedes text[i] and returns the index after its closing brace.
-func (w *wireEvent) decodeMembers(text []byte, i int) (int, error) {
+func (w *wireEvent) decodeMembers(text []byte, i int, names *internTable) (int, error) {
 	if i < len(text) && text[i] == '}' {
 		return i + 1, nil
 	}
@@ -516,7 +523,7 @@ func (w *wireEvent) decodeMembers(text []byte, i int) (int, error) {
 		start := skipSpace(text, next)
 		switch k := matchWireField(key); k {
 		case wireProperties:
-			i, err = w.decodeProperties(text, start)
+			i, err = w.decodeProperties(text, start, names)
 		case -1:
 			i, err = skipValue(text, start)
 		default:
@@ -542,7 +549,7 @@ var errPropertiesType = errors.New("properties is not a JSON object")
 
 // decodeProperties decodes the value of properties at text[i] into
 // w.Properties: null sets it to nil, and an object adds its members.
-func (w *wireEvent) decodeProperties(text []byte, i int) (int, error) {
+func (w *wireEvent) decodeProperties(text []byte, i int, names *internTable) (int, error) {
 	if i >= len(text) {
 		return i, errJSONEnd
 	}
@@ -557,7 +564,7 @@ func (w *wireEvent) decodeProperties(text []byte, i int) (int, error) {
 		if w.Properties == nil {
 			w.Properties = map[string]any{}
 		}
-		return parseObjectInto(text, i, w.Properties)
+		return parseObjectInto(text, i, w.Properties, names)
 	}
 	end, err := skipValue(text, i)
 	if err != nil {

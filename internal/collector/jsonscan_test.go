@@ -21,6 +21,12 @@ var jsonSeeds = []string{
 	"{\"\xff\":\"\xfe\"}",
 }
 
+// testNames interns some of the keys and values of jsonSeeds.
+var testNames = &internTable{
+	keys:   map[string]string{"a": "a", "model": "model"},
+	values: map[string]any{"x": "x", "e": "e"},
+}
+
 func FuzzScanValue(f *testing.F) {
 	for _, s := range jsonSeeds {
 		f.Add([]byte(s))
@@ -44,7 +50,7 @@ func FuzzParseAny(f *testing.F) {
 		}
 		var want any
 		wantErr := json.Unmarshal(text, &want)
-		got, end, err := parseAny(text, 0)
+		got, end, err := parseAny(text, 0, testNames)
 		if err == nil && skipSpace(text, end) != len(text) {
 			err = finish(text, end)
 		}
@@ -66,7 +72,7 @@ func FuzzDecodeWireEvent(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text []byte) {
 		var want, got wireEvent
 		wantErr := json.Unmarshal(text, &want)
-		err := decodeWireEvent(text, &got)
+		err := decodeWireEvent(text, &got, testNames)
 		if wantErr == nil && len(text) > 0 && text[skipSpace(text, 0)] != '{' {
 			return // json.Unmarshal accepts null; decodeEvents passes only objects
 		}
@@ -85,7 +91,7 @@ func TestDecodeWireEventMatchesUnmarshal(t *testing.T) {
 	for _, s := range jsonSeeds {
 		var want, got wireEvent
 		wantErr := json.Unmarshal([]byte(s), &want)
-		err := decodeWireEvent([]byte(s), &got)
+		err := decodeWireEvent([]byte(s), &got, testNames)
 		if (err != nil) != (wantErr != nil) {
 			t.Errorf("decodeWireEvent(%q) error %v, json.Unmarshal error %v", s, err, wantErr)
 			continue

@@ -93,7 +93,7 @@ func TestDecodeExpansionEstimate(t *testing.T) {
 		t.Fatal(rerr)
 	}
 	measure()
-	decoded := decodeEvents(req, DefaultMaxEventSize)
+	decoded := decodeEvents(req, DefaultMaxEventSize, nil)
 	measure()
 	out := checkEvents(eventContext{project: p, now: time.Now()}, decoded)
 	measure()

@@ -329,7 +329,7 @@ func stringEnd(text []byte, quote int) int {
 
 // jsonString returns the value of a JSON string; ok is false for any other
 // JSON value and for an absent one.
-func jsonString(raw json.RawMessage) (s string, ok bool) {
+func jsonString(raw json.RawMessage) (string, bool) {
 	if len(raw) == 0 || raw[0] != '"' {
 		return "", false
 	}
@@ -340,6 +340,7 @@ func jsonString(raw json.RawMessage) (s string, ok bool) {
 			return string(inner), true
 		}
 	}
+	var s string // declared here, so that only this path allocates it
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "", false
 	}
