@@ -95,9 +95,10 @@ func signal(ch chan struct{}) {
 
 // submit hands the events of one project to the committer and waits for
 // their commit. It returns an *errOverloaded when the events do not fit in
-// the pending-events budget, and ctx.Err() if ctx ends first; in that case
-// the events may be committed anyway.
-func (m *committer) submit(ctx context.Context, project string, events []store.Event) (commitResult, error) {
+// the pending-events budget, and ctx.Err() or context.DeadlineExceeded if
+// ctx ends or the deadline passes first; in that case the events may be
+// committed anyway.
+func (m *committer) submit(ctx context.Context, deadline time.Time, project string, events []store.Event) (commitResult, error) {
 	n := int64(len(events))
 	if !m.c.pending.acquire(n) {
 		return commitResult{}, &errOverloaded{limit: LimitPendingEvents}
@@ -121,13 +122,30 @@ func (m *committer) submit(ctx context.Context, project string, events []store.E
 		signal(m.full)
 	}
 
+	timer := timerPool.Get().(*time.Timer)
+	timer.Reset(time.Until(deadline))
+	defer func() {
+		timer.Stop()
+		timerPool.Put(timer)
+	}()
 	select {
 	case res := <-p.result:
 		return res, nil
 	case <-ctx.Done():
 		return commitResult{}, ctx.Err()
+	case <-timer.C:
+		return commitResult{}, context.DeadlineExceeded
 	}
 }
+
+// timerPool holds stopped timers for submit. Since Go 1.23 a stopped timer
+// delivers no stale value after Reset, so a timer can serve one request
+// after another.
+var timerPool = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
 
 func (m *committer) run() {
 	defer close(m.done)

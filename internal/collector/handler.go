@@ -76,9 +76,10 @@ func (c *Collector) capture(w http.ResponseWriter, r *http.Request, rt route) (*
 		return nil, err
 	}
 
-	ctx, cancel := context.WithTimeout(r.Context(), c.cfg.RequestTimeout)
-	defer cancel()
-	p, out, received, err := c.decode(ctx, r, rt, body, now, mem)
+	// RequestTimeout runs from here. The steps that wait take the deadline
+	// instead of a context with a timer, which would cost every request.
+	ctx, deadline := r.Context(), time.Now().Add(c.cfg.RequestTimeout)
+	p, out, received, err := c.decode(ctx, deadline, r, rt, body, now, mem)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +96,7 @@ func (c *Collector) capture(w http.ResponseWriter, r *http.Request, rt route) (*
 		return resp, nil
 	}
 
-	res, submitErr := c.committer.submit(ctx, p.name, out.events)
+	res, submitErr := c.committer.submit(ctx, deadline, p.name, out.events)
 	var busy *errOverloaded
 	switch {
 	case errors.As(submitErr, &busy):
@@ -122,8 +123,8 @@ func (c *Collector) capture(w http.ResponseWriter, r *http.Request, rt route) (*
 // decoding slot. It also applies the project's rate limit, as soon as the
 // write key and the number of events are known. received is the number of
 // events in the request.
-func (c *Collector) decode(ctx context.Context, r *http.Request, rt route, body []byte, now time.Time, mem *reservation) (p *project, out eventOutcome, received int, rerr *requestError) {
-	if ok, _ := c.decoding.acquire(ctx, c.cfg.DecodeWait); !ok {
+func (c *Collector) decode(ctx context.Context, deadline time.Time, r *http.Request, rt route, body []byte, now time.Time, mem *reservation) (p *project, out eventOutcome, received int, rerr *requestError) {
+	if ok, _ := c.decoding.acquire(ctx, min(c.cfg.DecodeWait, time.Until(deadline))); !ok {
 		return nil, out, 0, overloaded(LimitDecoding)
 	}
 	defer c.decoding.release()
@@ -164,7 +165,7 @@ func (c *Collector) decode(ctx context.Context, r *http.Request, rt route, body 
 		sentAt = querySentAt(query)
 	}
 	out = checkEvents(eventContext{project: p, names: c.names, now: now, sentAt: sentAt, engage: req.engage}, decoded)
-	c.registerDeletionKeys(ctx, p, req.deletionKeyHash, out.events)
+	c.registerDeletionKeys(ctx, deadline, p, req.deletionKeyHash, out.events)
 	return p, out, len(decoded), nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/candor-dev/candor/internal/logutil"
 	"github.com/candor-dev/candor/internal/store"
@@ -84,7 +85,7 @@ func installKey(project, distinctID string) string {
 // process has not registered yet. A failure is logged and not returned:
 // the events are valid either way, and the SDK sends the hash again with
 // its next batch.
-func (c *Collector) registerDeletionKeys(ctx context.Context, p *project, hash string, events []store.Event) {
+func (c *Collector) registerDeletionKeys(ctx context.Context, deadline time.Time, p *project, hash string, events []store.Event) {
 	if hash == "" || len(events) == 0 {
 		return
 	}
@@ -92,6 +93,8 @@ func (c *Collector) registerDeletionKeys(ctx context.Context, p *project, hash s
 	if !ok || !isDeletionKeyHash(hash) {
 		return
 	}
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
 	sd := &c.selfDelete
 	for _, id := range newInstalls(sd, p.name, events) {
 		if err := secrets.RegisterInstallSecret(ctx, p.name, id, hash); err != nil {

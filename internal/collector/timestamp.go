@@ -125,7 +125,11 @@ func epochTime(f float64) time.Time {
 // as PostHog's capture service does.
 func querySentAt(query url.Values) time.Time {
 	for _, name := range []string{"sent_at", "_"} {
-		ms, err := strconv.ParseInt(query.Get(name), 10, 64)
+		value := query.Get(name)
+		if value == "" {
+			continue // saves ParseInt's error value
+		}
+		ms, err := strconv.ParseInt(value, 10, 64)
 		if err != nil {
 			continue
 		}
