@@ -3,6 +3,7 @@ package collector
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"encoding/base64"
 	"io"
 	"mime"
@@ -157,15 +158,23 @@ func decompress(raw []byte, hint compression, maxDecompressed int64, unwrapped b
 	return raw, nil
 }
 
-// gunzip decompresses raw in two passes. The first pass counts the output
-// and stops at maxDecompressed, so a compression bomb gets status 413 while
-// only the decompressor's window is in memory. The second pass fills a
-// buffer of the exact size, once reserve grants it.
+// gunzip decompresses raw. It first trusts the size in the gzip trailer
+// (gunzipToStatedSize). When that fails, it takes two passes: the first
+// counts the output and stops at maxDecompressed, so a compression bomb
+// gets status 413 while only the decompressor's window is in memory, and
+// the second fills a buffer of the exact size, once reserve grants it.
 func gunzip(raw []byte, maxDecompressed int64, reserve func(int64) bool) ([]byte, *requestError) {
 	zr, err := gzip.NewReader(bytes.NewReader(raw))
 	if err != nil {
 		return nil, reject(http.StatusBadRequest, codeDecoding, "invalid gzip data: %v", err)
 	}
+	if text, ok, rerr := gunzipToStatedSize(zr, raw, maxDecompressed, reserve); ok || rerr != nil {
+		return text, rerr
+	}
+	if err := zr.Reset(bytes.NewReader(raw)); err != nil {
+		return nil, reject(http.StatusBadRequest, codeDecoding, "invalid gzip data: %v", err)
+	}
+
 	size, err := io.Copy(io.Discard, io.LimitReader(zr, maxDecompressed+1))
 	if size > maxDecompressed {
 		return nil, reject(http.StatusRequestEntityTooLarge, codeTooLarge, "payload is over %d bytes after gzip decompression", maxDecompressed)
@@ -185,6 +194,35 @@ func gunzip(raw []byte, maxDecompressed int64, reserve func(int64) bool) ([]byte
 		return nil, reject(http.StatusBadRequest, codeDecoding, "invalid gzip data: %v", err)
 	}
 	return text, nil
+}
+
+// gunzipToStatedSize decompresses in one pass into a buffer of the size
+// that the gzip trailer states (ISIZE, the size modulo 2^32), when that is
+// within maxDecompressed. ok is false when the data does not end exactly
+// there, as with a multi-member stream, a false size or corrupt data, and
+// gunzip then counts the output first. The buffer is reserved before it
+// is allocated, so memory stays within the same bounds as counting.
+func gunzipToStatedSize(zr *gzip.Reader, raw []byte, maxDecompressed int64, reserve func(int64) bool) (text []byte, ok bool, rerr *requestError) {
+	if len(raw) < 18 { // a header and a trailer
+		return nil, false, nil
+	}
+	size := int64(binary.LittleEndian.Uint32(raw[len(raw)-4:]))
+	if size > maxDecompressed {
+		return nil, false, nil
+	}
+	if !reserve(size) {
+		return nil, false, overloaded(LimitBufferedBytes)
+	}
+	text = make([]byte, size)
+	if _, err := io.ReadFull(zr, text); err != nil {
+		return nil, false, nil
+	}
+	// The stream must end here, and the reader checks the CRC-32 there.
+	var extra [1]byte
+	if n, err := zr.Read(extra[:]); n != 0 || err != io.EOF {
+		return nil, false, nil
+	}
+	return text, true, nil
 }
 
 func hasGzipMagic(b []byte) bool {
