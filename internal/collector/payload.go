@@ -3,8 +3,8 @@ package collector
 import (
 	"bytes"
 	"compress/gzip"
-	"encoding/binary"
 	"encoding/base64"
+	"encoding/binary"
 	"io"
 	"mime"
 	"net/http"
