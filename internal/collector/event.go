@@ -264,25 +264,28 @@ func resolveUUID(raw json.RawMessage, now time.Time) (id string, ok bool) {
 	return "", false
 }
 
-// protocolProperties are properties that carry protocol data, person data or
-// network data rather than event data. They are removed before the catalog
-// checks the properties, so they are never stored and never counted as
-// dropped.
-var protocolProperties = []string{
-	"token", "$token", "distinct_id", "$set", "$set_once", "$unset", "$ignore_sent_at", "$ip",
+// isProtocolProperty reports whether a property carries protocol data,
+// person data or network data rather than event data: token, $token,
+// distinct_id, $set, $set_once, $unset, $ignore_sent_at and $ip. Such
+// properties are removed before the catalog checks the properties, so they
+// are never stored and never counted as dropped.
+func isProtocolProperty(k string) bool {
+	switch k {
+	case "token", "$token", "distinct_id", "$set", "$set_once", "$unset", "$ignore_sent_at", "$ip":
+		return true
+	}
+	return false
 }
 
-// stripProtocolProperties removes protocolProperties and location
-// properties ($geoip_*, except the $geoip_disable flag) from props, in
-// place, and returns props. The map is the event's own decoded copy.
+// stripProtocolProperties removes protocol properties (isProtocolProperty)
+// and location properties ($geoip_*, except the $geoip_disable flag) from
+// props, in place, and returns props. The map is the event's own decoded
+// copy.
 func stripProtocolProperties(props map[string]any) map[string]any {
 	for k := range props {
-		if strings.HasPrefix(k, "$geoip_") && k != "$geoip_disable" {
+		if isProtocolProperty(k) || strings.HasPrefix(k, "$geoip_") && k != "$geoip_disable" {
 			delete(props, k)
 		}
-	}
-	for _, k := range protocolProperties {
-		delete(props, k)
 	}
 	return props
 }
