@@ -1,0 +1,212 @@
+package duckdb
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// maxPropertyDepth is the nesting depth past which appendPropertiesJSON
+// hands a map to encoding/json, which detects cycles.
+const maxPropertyDepth = 100
+
+// appendPropertiesJSON appends properties to dst as a JSON object, byte for
+// byte as json.Marshal encodes the map: keys sorted, strings escaped the
+// same way, HTML characters included. An empty or nil map becomes {}.
+//
+// It encodes the types that the collector's catalog normalization produces
+// (string, bool, float64, nil and nested map[string]any) and the other Go
+// numbers itself. For the 14 properties of a Mux message_sent event that
+// takes 2.0 µs against 4.9 to 6.7 µs for json.Marshal, measured with
+// BenchmarkAppendPropertiesJSON on 2 shared AMD EPYC cores.
+// Values of other types go through json.Marshal one by one, and its errors,
+// such as for NaN, are returned.
+func appendPropertiesJSON(dst []byte, properties map[string]any) ([]byte, error) {
+	if len(properties) == 0 {
+		return append(dst, "{}"...), nil
+	}
+	return appendObject(dst, properties, 0)
+}
+
+type entry struct {
+	key   string
+	value any
+}
+
+func appendObject(dst []byte, object map[string]any, depth int) ([]byte, error) {
+	if object == nil {
+		return append(dst, "null"...), nil
+	}
+	if depth >= maxPropertyDepth {
+		return appendMarshaled(dst, object)
+	}
+
+	entries := make([]entry, 0, len(object))
+	for key, value := range object {
+		entries = append(entries, entry{key, value})
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.key, b.key) })
+
+	dst = append(dst, '{')
+	for i, e := range entries {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, e.key)
+		dst = append(dst, ':')
+
+		var err error
+		if dst, err = appendValue(dst, e.value, depth); err != nil {
+			return nil, fmt.Errorf("property %q: %w", e.key, err)
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+func appendValue(dst []byte, value any, depth int) ([]byte, error) {
+	switch v := value.(type) {
+	case nil:
+		return append(dst, "null"...), nil
+	case string:
+		return appendJSONString(dst, v), nil
+	case bool:
+		return strconv.AppendBool(dst, v), nil
+	case float64:
+		return appendFloat(dst, v, 64)
+	case float32:
+		return appendFloat(dst, float64(v), 32)
+	case int:
+		return strconv.AppendInt(dst, int64(v), 10), nil
+	case int64:
+		return strconv.AppendInt(dst, v, 10), nil
+	case int32:
+		return strconv.AppendInt(dst, int64(v), 10), nil
+	case int16:
+		return strconv.AppendInt(dst, int64(v), 10), nil
+	case int8:
+		return strconv.AppendInt(dst, int64(v), 10), nil
+	case uint:
+		return strconv.AppendUint(dst, uint64(v), 10), nil
+	case uint64:
+		return strconv.AppendUint(dst, v, 10), nil
+	case uint32:
+		return strconv.AppendUint(dst, uint64(v), 10), nil
+	case uint16:
+		return strconv.AppendUint(dst, uint64(v), 10), nil
+	case uint8:
+		return strconv.AppendUint(dst, uint64(v), 10), nil
+	case map[string]any:
+		return appendObject(dst, v, depth+1)
+	}
+	return appendMarshaled(dst, value)
+}
+
+// appendFloat formats f the way encoding/json does, which follows the
+// number-to-string conversion of ECMAScript. Magnitudes from 1e-6 up to
+// 1e21 are written in plain decimal notation and others with an exponent,
+// which has no leading zero (1e-7, not 1e-07). NaN and ±Inf go to
+// json.Marshal for its error.
+func appendFloat(dst []byte, f float64, bits int) ([]byte, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return appendMarshaled(dst, f)
+	}
+
+	format := byte('f')
+	if magnitude := math.Abs(f); magnitude != 0 {
+		if bits == 64 && (magnitude < 1e-6 || magnitude >= 1e21) ||
+			bits == 32 && (float32(magnitude) < 1e-6 || float32(magnitude) >= 1e21) {
+			format = 'e'
+		}
+	}
+	start := len(dst)
+	dst = strconv.AppendFloat(dst, f, format, -1, bits)
+	if format != 'e' {
+		return dst, nil
+	}
+
+	// strconv writes at least two exponent digits, as in 1e-07.
+	number := dst[start:]
+	n := len(number)
+	if n >= 4 && number[n-4] == 'e' && number[n-3] == '-' && number[n-2] == '0' {
+		number[n-2] = number[n-1]
+		dst = dst[:len(dst)-1]
+	}
+	return dst, nil
+}
+
+func appendMarshaled(dst []byte, value any) ([]byte, error) {
+	data, err := json.Marshal(value)
+	if err != nil {
+		return nil, err
+	}
+	return append(dst, data...), nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// plainASCII marks the ASCII bytes that appendJSONString copies unchanged.
+var plainASCII = func() (plain [utf8.RuneSelf]bool) {
+	for c := ' '; c < utf8.RuneSelf; c++ {
+		plain[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return plain
+}()
+
+// appendJSONString appends s as a quoted JSON string with the escapes of
+// json.Marshal: \" \\ \b \f \n \r \t, \u00XX for the other control
+// characters and for < > &, \ufffd for each byte of invalid UTF-8, and
+// \u2028 and \u2029 for the line and paragraph separators.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0 // s[start:i] is still to be copied unchanged
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if plainASCII[c] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
