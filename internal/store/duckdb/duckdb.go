@@ -46,9 +46,13 @@ type Store struct {
 	properties propertyColumn
 
 	// writeMu serializes every write on writer, the one connection that owns
-	// the temporary staging table of Insert.
+	// the temporary staging table and the query appender of Insert.
 	writeMu sync.Mutex
 	writer  *sql.Conn
+	// appender is Insert's query appender on writer, created on first use.
+	// It belongs to writer's driver connection and is only used inside
+	// writer.Raw.
+	appender *duckdbdriver.Appender
 }
 
 // openPaths contains the absolute paths of the database files that a Store
@@ -179,10 +183,11 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 
+	appenderErr := s.closeAppender()
 	writerErr := s.writer.Close()
 	dbErr := s.db.Close()
 	releasePath(s.path)
-	if err := errors.Join(writerErr, dbErr); err != nil {
+	if err := errors.Join(appenderErr, writerErr, dbErr); err != nil {
 		return fmt.Errorf("close duckdb %q: %w", s.path, err)
 	}
 	return nil

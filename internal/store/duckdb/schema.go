@@ -82,19 +82,33 @@ func migrations(column propertyColumn) [][]string {
 // merges them, so install counts can only come out lower, never higher.
 const installKeySQL = `md5_number_lower(CAST(length(project) AS VARCHAR) || ':' || project || distinct_id)`
 
-// insertStagedSQL returns the statement that copies the staged events into
-// events with properties of type column. The staging table stores uuid as
-// VARCHAR and properties as JSON text, and the statement casts them to the
-// column types of events.
-func insertStagedSQL(column propertyColumn) string {
+// appendedTable is the name under which the query of Insert's appender
+// reads the appended rows.
+const appendedTable = "appended"
+
+// insertSQL returns the statement that copies the rows of table source,
+// with the columns of insertColumns, into events with properties of type
+// column. It casts the properties from JSON text to the column type. With
+// skipStored, rows whose (project, uuid) is already stored are skipped;
+// without it, such a row fails the statement.
+func insertSQL(column propertyColumn, source string, skipStored bool) string {
 	properties := "CAST(properties AS JSON)"
 	if column == variantProperties {
 		properties = "CAST(" + properties + " AS VARIANT)"
 	}
-	return `INSERT INTO events
+	query := `INSERT INTO events
 		SELECT project, uuid, event, distinct_id, ` + installKeySQL + `, ts, received_at, version, platform, ` + properties + `
-		FROM events_staging
-		ON CONFLICT DO NOTHING`
+		FROM ` + source
+	if skipStored {
+		query += ` ON CONFLICT DO NOTHING`
+	}
+	return query
+}
+
+// insertStagedSQL returns the statement that copies the staged events that
+// are not stored yet into events with properties of type column.
+func insertStagedSQL(column propertyColumn) string {
+	return insertSQL(column, "events_staging", true)
 }
 
 // readPropertyColumn returns the type of the properties column of events.
@@ -113,11 +127,13 @@ func readPropertyColumn(ctx context.Context, db *sql.DB) (propertyColumn, error)
 }
 
 // createStagingSQL creates the table that Insert fills with the driver's
-// appender before it copies new rows into events. A temporary table lives in
-// memory and belongs to one connection, so staging rows never reach the WAL.
+// appender when some of its events are already stored, before it copies
+// the new ones into events. It has the columns of insertColumns. A
+// temporary table lives in memory and belongs to one connection, so
+// staging rows never reach the WAL.
 const createStagingSQL = `CREATE TEMPORARY TABLE events_staging (
 	project     VARCHAR   NOT NULL,
-	uuid        VARCHAR   NOT NULL,
+	uuid        UUID      NOT NULL,
 	event       VARCHAR   NOT NULL,
 	distinct_id VARCHAR   NOT NULL,
 	ts          TIMESTAMP NOT NULL,

@@ -3,12 +3,11 @@ package duckdb
 import (
 	"context"
 	"database/sql/driver"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	duckdbdriver "github.com/duckdb/duckdb-go/v2"
-	"github.com/google/uuid"
 
 	"github.com/candor-dev/candor/internal/store"
 )
@@ -18,15 +17,16 @@ import (
 // events is stored once, from its first occurrence. An invalid UUID fails
 // the whole call, and nothing is stored.
 //
-// The events go through the driver's appender into a temporary staging table
-// and from there into events with one INSERT ... ON CONFLICT DO NOTHING.
-// Multi-row INSERT ... VALUES statements with bound parameters, 1,000 rows
-// each, were slower: 2.5 s against 0.08 s for 10,000 events and 27 ms
-// against 8 ms for 100. Measured with BenchmarkInsert and that variant,
-// DuckDB v2.0.0 through duckdb-go v2.20000.0, on 2 shared AMD EPYC cores.
-// Since schema version 2 the copy casts the properties to VARIANT, which
-// costs about 15 µs per event: 10,000 events take 0.22 s against 0.07 s
-// with JSON text, and 100 take 10 ms as before, measured the same way.
+// Insert encodes the properties as JSON text in Go and sends the rows
+// through the driver's query appender, which runs one INSERT over them and
+// commits, so a call costs one statement. That INSERT has no ON CONFLICT
+// clause, because DO NOTHING made each call cost about twice the CPU time
+// with VARIANT properties. When an event is already stored, the INSERT
+// fails on the primary key, and Insert repeats the call through a staging
+// table and INSERT ... ON CONFLICT DO NOTHING, which also counts the rows
+// it stored.
+//
+// TODO: measured numbers.
 func (s *Store) Insert(ctx context.Context, events []store.Event) (int, error) {
 	release, err := s.acquire()
 	if err != nil {
@@ -34,34 +34,130 @@ func (s *Store) Insert(ctx context.Context, events []store.Event) (int, error) {
 	}
 	defer release()
 
-	rows, err := eventRows(events)
+	rows, err := newEventRows(events)
 	if err != nil {
 		return 0, err
 	}
-	if len(rows) == 0 {
+	if len(rows.rows) == 0 {
 		return 0, nil
 	}
 
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 
+	// The appender reports a duplicate key only in the text of a generic
+	// error, so any failure of insertNew leads to insertSkippingStored,
+	// which fails the same way when the cause is not a stored event.
+	err = s.insertNew(ctx, rows)
+	if err == nil {
+		return len(rows.rows), nil
+	}
+	if ctx.Err() != nil {
+		return 0, fmt.Errorf("insert %d events: %w", len(rows.rows), err)
+	}
+	stored, err := s.insertSkippingStored(ctx, rows)
+	if err != nil {
+		return 0, fmt.Errorf("insert %d events: %w", len(rows.rows), err)
+	}
+	return stored, nil
+}
+
+// insertNew inserts rows with the query appender, in one transaction. It
+// fails, and stores nothing, if one of the rows is already stored.
+//
+// The driver hands the rows to DuckDB one chunk of GetDataChunkCapacity
+// rows at a time, and DuckDB may run the appender's query for the chunks
+// it holds before the flush, each time in a transaction of its own. So a
+// call with more than one chunk of rows opens a transaction first.
+func (s *Store) insertNew(ctx context.Context, rows *eventRows) error {
+	if len(rows.rows) <= duckdbdriver.GetDataChunkCapacity() {
+		return s.appendNew(ctx, rows)
+	}
+
+	if _, err := s.writer.ExecContext(ctx, `BEGIN TRANSACTION`); err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	if err := s.appendNew(ctx, rows); err != nil {
+		if _, rollbackErr := s.writer.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`); rollbackErr != nil {
+			return errors.Join(err, fmt.Errorf("roll back: %w", rollbackErr))
+		}
+		return err
+	}
+	if _, err := s.writer.ExecContext(ctx, `COMMIT`); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// appendNew sends rows through the query appender of the writer
+// connection and flushes it, which runs insertNewSQL over them. After a
+// failure the appender holds no rows.
+func (s *Store) appendNew(ctx context.Context, rows *eventRows) error {
+	return s.writer.Raw(func(driverConn any) error {
+		if s.appender == nil {
+			appender, err := newInsertAppender(driverConn.(driver.Conn), s.properties)
+			if err != nil {
+				return err
+			}
+			s.appender = appender
+		}
+
+		err := rows.appendTo(s.appender)
+		if err == nil {
+			err = s.appender.FlushWithCancel(ctx)
+		}
+		if err != nil {
+			s.discardAppended()
+		}
+		return err
+	})
+}
+
+// discardAppended drops the rows buffered in the query appender after a
+// failed append or flush. An appender that cannot be cleared is closed, and
+// the next call creates a new one.
+func (s *Store) discardAppended() {
+	if s.appender.Clear() == nil {
+		return
+	}
+	s.appender.Close()
+	s.appender = nil
+}
+
+// closeAppender closes the query appender, if there is one. The caller
+// must hold writeMu or the lifecycle lock for writing.
+func (s *Store) closeAppender() error {
+	if s.appender == nil {
+		return nil
+	}
+	var err error
+	rawErr := s.writer.Raw(func(any) error {
+		err = s.appender.Close()
+		return nil
+	})
+	s.appender = nil
+	return errors.Join(err, rawErr)
+}
+
+// insertSkippingStored inserts the rows that are not stored yet through
+// the staging table, and returns how many it inserted.
+func (s *Store) insertSkippingStored(ctx context.Context, rows *eventRows) (int, error) {
 	if err := s.stage(ctx, rows); err != nil {
 		return 0, err
 	}
 	result, err := s.writer.ExecContext(ctx, insertStagedSQL(s.properties))
 	if err != nil {
-		return 0, fmt.Errorf("insert %d events: %w", len(rows), err)
+		return 0, err
 	}
 	stored, err := result.RowsAffected()
 	if err != nil {
-		return 0, fmt.Errorf("insert %d events: %w", len(rows), err)
+		return 0, err
 	}
 	return int(stored), nil
 }
 
-// stage replaces the contents of the staging table with rows. The rows stay
-// in the table until the next call, which saves one statement per Insert.
-func (s *Store) stage(ctx context.Context, rows [][]driver.Value) error {
+// stage replaces the contents of the staging table with rows.
+func (s *Store) stage(ctx context.Context, rows *eventRows) error {
 	if _, err := s.writer.ExecContext(ctx, `DELETE FROM events_staging`); err != nil {
 		return fmt.Errorf("empty staging table: %w", err)
 	}
@@ -71,81 +167,17 @@ func (s *Store) stage(ctx context.Context, rows [][]driver.Value) error {
 		if err != nil {
 			return err
 		}
-		for _, row := range rows {
-			if err := appender.AppendRow(row...); err != nil {
-				appender.Clear()
-				appender.Close()
-				return err
-			}
+		if err := rows.appendTo(appender); err != nil {
+			appender.Clear()
+			appender.Close()
+			return err
 		}
 		return appender.CloseWithCancel(ctx)
 	})
 	if err != nil {
-		return fmt.Errorf("stage %d events: %w", len(rows), err)
+		return fmt.Errorf("stage %d events: %w", len(rows.rows), err)
 	}
 	return nil
-}
-
-// eventRows converts events to rows in the column order of the staging
-// table. It keeps the first of several events with the same project and
-// UUID.
-func eventRows(events []store.Event) ([][]driver.Value, error) {
-	type eventKey struct {
-		project string
-		id      uuid.UUID
-	}
-	seen := make(map[eventKey]bool, len(events))
-	rows := make([][]driver.Value, 0, len(events))
-
-	for _, e := range events {
-		id, err := uuid.Parse(e.UUID)
-		if err != nil {
-			return nil, fmt.Errorf("insert event %q of project %q: invalid UUID: %w", e.UUID, e.Project, err)
-		}
-		key := eventKey{e.Project, id}
-		if seen[key] {
-			continue
-		}
-		seen[key] = true
-
-		properties, err := marshalProperties(e.Properties)
-		if err != nil {
-			return nil, fmt.Errorf("insert event %q of project %q: %w", e.UUID, e.Project, err)
-		}
-		rows = append(rows, []driver.Value{
-			e.Project,
-			id.String(),
-			e.Name,
-			e.DistinctID,
-			e.Timestamp.UTC(),
-			e.ReceivedAt.UTC(),
-			stringProperty(e.Properties, "version"),
-			stringProperty(e.Properties, "backend_platform"),
-			properties,
-		})
-	}
-	return rows, nil
-}
-
-func marshalProperties(properties map[string]any) (string, error) {
-	if len(properties) == 0 {
-		return "{}", nil
-	}
-	data, err := json.Marshal(properties)
-	if err != nil {
-		return "", fmt.Errorf("encode properties: %w", err)
-	}
-	return string(data), nil
-}
-
-// stringProperty returns the property as a column value: the string if it is
-// a non-empty string, else nil (NULL).
-func stringProperty(properties map[string]any, name string) driver.Value {
-	value, ok := properties[name].(string)
-	if !ok || value == "" {
-		return nil
-	}
-	return value
 }
 
 // DeleteInstall deletes every event of one install in one project.

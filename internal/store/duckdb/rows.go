@@ -1,0 +1,158 @@
+package duckdb
+
+import (
+	"database/sql/driver"
+	"fmt"
+	"time"
+
+	duckdbdriver "github.com/duckdb/duckdb-go/v2"
+	"github.com/google/uuid"
+
+	"github.com/candor-dev/candor/internal/store"
+)
+
+// eventRows contains the events of one Insert call as appender rows, in
+// the column order of insertColumns, without repeated (project, UUID)
+// pairs.
+type eventRows struct {
+	rows []eventRow
+	// properties contains the JSON text of every row's properties, one
+	// after the other.
+	properties []byte
+}
+
+type eventRow struct {
+	project    string
+	id         duckdbdriver.UUID
+	name       string
+	distinctID string
+	timestamp  time.Time
+	receivedAt time.Time
+	version    driver.Value // string, or nil for NULL
+	platform   driver.Value // string, or nil for NULL
+	// propertiesEnd is the end offset of the row's properties in
+	// eventRows.properties; they start where the previous row's end.
+	propertiesEnd int
+}
+
+// insertColumns are the names and types of the columns that Insert
+// appends, which both the query appender and the staging table have.
+var insertColumns = []struct {
+	name     string
+	dataType duckdbdriver.Type
+}{
+	{"project", duckdbdriver.TYPE_VARCHAR},
+	{"uuid", duckdbdriver.TYPE_UUID},
+	{"event", duckdbdriver.TYPE_VARCHAR},
+	{"distinct_id", duckdbdriver.TYPE_VARCHAR},
+	{"ts", duckdbdriver.TYPE_TIMESTAMP},
+	{"received_at", duckdbdriver.TYPE_TIMESTAMP},
+	{"version", duckdbdriver.TYPE_VARCHAR},
+	{"platform", duckdbdriver.TYPE_VARCHAR},
+	{"properties", duckdbdriver.TYPE_VARCHAR}, // JSON text
+}
+
+// propertiesSizeHint is the expected size in bytes of one event's
+// properties as JSON text; a Mux event takes 300 to 500.
+const propertiesSizeHint = 512
+
+// newEventRows converts events to rows. It keeps the first of several
+// events with the same project and UUID, and fails on an invalid UUID or
+// on properties that JSON cannot encode.
+func newEventRows(events []store.Event) (*eventRows, error) {
+	type eventKey struct {
+		project string
+		id      uuid.UUID
+	}
+	seen := make(map[eventKey]bool, len(events))
+	rows := &eventRows{
+		rows:       make([]eventRow, 0, len(events)),
+		properties: make([]byte, 0, len(events)*propertiesSizeHint),
+	}
+
+	for _, e := range events {
+		id, err := uuid.Parse(e.UUID)
+		if err != nil {
+			return nil, fmt.Errorf("insert event %q of project %q: invalid UUID: %w", e.UUID, e.Project, err)
+		}
+		key := eventKey{e.Project, id}
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+
+		rows.properties, err = appendPropertiesJSON(rows.properties, e.Properties)
+		if err != nil {
+			return nil, fmt.Errorf("insert event %q of project %q: encode properties: %w", e.UUID, e.Project, err)
+		}
+		rows.rows = append(rows.rows, eventRow{
+			project:       e.Project,
+			id:            duckdbdriver.UUID(id),
+			name:          e.Name,
+			distinctID:    e.DistinctID,
+			timestamp:     e.Timestamp,
+			receivedAt:    e.ReceivedAt,
+			version:       stringProperty(e.Properties, "version"),
+			platform:      stringProperty(e.Properties, "backend_platform"),
+			propertiesEnd: len(rows.properties),
+		})
+	}
+	return rows, nil
+}
+
+// appendTo appends every row to appender. The appender copies each value,
+// so one slice of values serves every row. TIMESTAMP values are stored as
+// microseconds since the Unix epoch, whatever the location of a time.Time.
+func (r *eventRows) appendTo(appender *duckdbdriver.Appender) error {
+	values := make([]driver.Value, len(insertColumns))
+	start := 0
+	for i := range r.rows {
+		row := &r.rows[i]
+		values[0] = row.project
+		values[1] = row.id
+		values[2] = row.name
+		values[3] = row.distinctID
+		values[4] = row.timestamp
+		values[5] = row.receivedAt
+		values[6] = row.version
+		values[7] = row.platform
+		values[8] = r.properties[start:row.propertiesEnd]
+		start = row.propertiesEnd
+
+		if err := appender.AppendRow(values...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stringProperty returns the property as a column value: the string if it is
+// a non-empty string, else nil (NULL).
+func stringProperty(properties map[string]any, name string) driver.Value {
+	value, ok := properties[name].(string)
+	if !ok || value == "" {
+		return nil
+	}
+	return value
+}
+
+// newInsertAppender creates a query appender on conn that inserts the
+// appended rows into events, with properties of type column. The query
+// fails on a row whose (project, uuid) is already stored.
+func newInsertAppender(conn driver.Conn, column propertyColumn) (*duckdbdriver.Appender, error) {
+	types := make([]duckdbdriver.TypeInfo, len(insertColumns))
+	names := make([]string, len(insertColumns))
+	for i, c := range insertColumns {
+		info, err := duckdbdriver.NewTypeInfo(c.dataType)
+		if err != nil {
+			return nil, fmt.Errorf("create appender: column %s: %w", c.name, err)
+		}
+		types[i], names[i] = info, c.name
+	}
+
+	appender, err := duckdbdriver.NewQueryAppender(conn, insertSQL(column, appendedTable, false), appendedTable, types, names)
+	if err != nil {
+		return nil, fmt.Errorf("create appender: %w", err)
+	}
+	return appender, nil
+}

@@ -1,0 +1,128 @@
+package duckdb
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"path/filepath"
+	"testing"
+	"time"
+
+	duckdbdriver "github.com/duckdb/duckdb-go/v2"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/candor-dev/candor/internal/store"
+)
+
+// largeBatch is more events than one chunk of the driver's appender, so
+// Insert runs them in an explicit transaction.
+var largeBatch = 2*duckdbdriver.GetDataChunkCapacity() + 500
+
+func countEvents(t *testing.T, s *Store) int64 {
+	t.Helper()
+	overview, err := s.Overview(context.Background(), store.Filter{})
+	if err != nil {
+		t.Fatalf("Overview: %v", err)
+	}
+	return overview.TotalEvents
+}
+
+func TestInsertLargeBatchSkipsStoredEvent(t *testing.T) {
+	s := mustOpen(t, filepath.Join(t.TempDir(), "candor.duckdb"))
+	ctx := context.Background()
+	events := benchEvents(0, largeBatch)
+
+	stored := events[len(events)-10]
+	if n, err := s.Insert(ctx, []store.Event{stored}); err != nil || n != 1 {
+		t.Fatalf("Insert(1 event) = %d, %v, want 1, nil", n, err)
+	}
+	if n, err := s.Insert(ctx, events); err != nil || n != len(events)-1 {
+		t.Fatalf("Insert(%d events, one stored) = %d, %v, want %d, nil", len(events), n, err, len(events)-1)
+	}
+	if got := countEvents(t, s); got != int64(len(events)) {
+		t.Errorf("stored events = %d, want %d", got, len(events))
+	}
+}
+
+// TestInsertLargeBatchIsAtomic fails an Insert on a row after the first two
+// chunks, which the appender has already handed to DuckDB, and checks that
+// none of the rows is stored.
+func TestInsertLargeBatchIsAtomic(t *testing.T) {
+	s := mustOpen(t, filepath.Join(t.TempDir(), "candor.duckdb"))
+	ctx := context.Background()
+	events := benchEvents(0, largeBatch)
+	events[len(events)-1].Timestamp = time.Date(300000, time.January, 1, 0, 0, 0, 0, time.UTC)
+
+	if n, err := s.Insert(ctx, events); err == nil {
+		t.Fatalf("Insert with a timestamp in the year 300000 = %d, nil, want an error", n)
+	}
+	if got := countEvents(t, s); got != 0 {
+		t.Errorf("stored events after a failed Insert = %d, want 0", got)
+	}
+}
+
+func TestInsertAfterFailedInsert(t *testing.T) {
+	s := mustOpen(t, "")
+	ctx := context.Background()
+	events := testEvents(4)
+	bad := events[:2:2]
+	bad[1].Timestamp = time.Date(300000, time.January, 1, 0, 0, 0, 0, time.UTC)
+
+	if n, err := s.Insert(ctx, bad); err == nil {
+		t.Fatalf("Insert with a timestamp in the year 300000 = %d, nil, want an error", n)
+	}
+	if n, err := s.Insert(ctx, events[2:]); err != nil || n != 2 {
+		t.Fatalf("Insert after a failed Insert = %d, %v, want 2, nil", n, err)
+	}
+	if got := countEvents(t, s); got != 2 {
+		t.Errorf("stored events = %d, want 2", got)
+	}
+}
+
+func TestInsertUnencodablePropertyFails(t *testing.T) {
+	s := mustOpen(t, "")
+	events := testEvents(3)
+	events[1].Properties = map[string]any{"ratio": math.NaN()}
+
+	n, err := s.Insert(context.Background(), events)
+	if err == nil {
+		t.Fatalf("Insert with a NaN property = %d, nil, want an error", n)
+	}
+	if got := countEvents(t, s); got != 0 {
+		t.Errorf("stored events after a failed Insert = %d, want 0", got)
+	}
+}
+
+// TestInsertPropertiesRoundTrip checks that properties with escapes and a
+// nested object read back as the values that were inserted.
+func TestInsertPropertiesRoundTrip(t *testing.T) {
+	for _, column := range []propertyColumn{variantProperties, jsonProperties} {
+		t.Run(string(column), func(t *testing.T) {
+			s := mustOpenColumn(t, "", column)
+			events := testEvents(1)
+			want := map[string]any{
+				"text":   "a \"quoted\" <tag> & \u2028 é \x01",
+				"number": 0.5,
+				"flag":   true,
+				"object": map[string]any{"platform": "macOS"},
+			}
+			events[0].Properties = want
+			if _, err := s.Insert(context.Background(), events); err != nil {
+				t.Fatalf("Insert: %v", err)
+			}
+
+			var text string
+			err := s.db.QueryRow(`SELECT CAST(CAST(properties AS JSON) AS VARCHAR) FROM events`).Scan(&text)
+			if err != nil {
+				t.Fatalf("read properties: %v", err)
+			}
+			var got map[string]any
+			if err := json.Unmarshal([]byte(text), &got); err != nil {
+				t.Fatalf("decode properties %s: %v", text, err)
+			}
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("properties read back (-want +got):\n%s", d)
+			}
+		})
+	}
+}
