@@ -1,9 +1,13 @@
 package duckdb
 
 import (
+	"crypto/md5"
 	"database/sql/driver"
+	"encoding/binary"
 	"fmt"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	duckdbdriver "github.com/duckdb/duckdb-go/v2"
 	"github.com/google/uuid"
@@ -26,6 +30,7 @@ type eventRow struct {
 	id         duckdbdriver.UUID
 	name       string
 	distinctID string
+	install    uint64
 	timestamp  time.Time
 	receivedAt time.Time
 	version    driver.Value // string, or nil for NULL
@@ -45,6 +50,7 @@ var insertColumns = []struct {
 	{"uuid", duckdbdriver.TYPE_UUID},
 	{"event", duckdbdriver.TYPE_VARCHAR},
 	{"distinct_id", duckdbdriver.TYPE_VARCHAR},
+	{"install", duckdbdriver.TYPE_UBIGINT},
 	{"ts", duckdbdriver.TYPE_TIMESTAMP},
 	{"received_at", duckdbdriver.TYPE_TIMESTAMP},
 	{"version", duckdbdriver.TYPE_VARCHAR},
@@ -90,6 +96,7 @@ func newEventRows(events []store.Event) (*eventRows, error) {
 			id:            duckdbdriver.UUID(id),
 			name:          e.Name,
 			distinctID:    e.DistinctID,
+			install:       installKey(e.Project, e.DistinctID),
 			timestamp:     e.Timestamp,
 			receivedAt:    e.ReceivedAt,
 			version:       stringProperty(e.Properties, "version"),
@@ -112,11 +119,12 @@ func (r *eventRows) appendTo(appender *duckdbdriver.Appender) error {
 		values[1] = row.id
 		values[2] = row.name
 		values[3] = row.distinctID
-		values[4] = row.timestamp
-		values[5] = row.receivedAt
-		values[6] = row.version
-		values[7] = row.platform
-		values[8] = r.properties[start:row.propertiesEnd]
+		values[4] = row.install
+		values[5] = row.timestamp
+		values[6] = row.receivedAt
+		values[7] = row.version
+		values[8] = row.platform
+		values[9] = r.properties[start:row.propertiesEnd]
 		start = row.propertiesEnd
 
 		if err := appender.AppendRow(values...); err != nil {
@@ -124,6 +132,22 @@ func (r *eventRows) appendTo(appender *duckdbdriver.Appender) error {
 		}
 	}
 	return nil
+}
+
+// installKey returns the install column of an event, the key that
+// installKeySQL computes in SQL: the low 64 bits of the MD5 of the
+// project's length in characters, a colon, the project and the distinct
+// ID. DuckDB's md5_number_lower reads bytes 8 to 15 of the digest as a
+// little-endian integer, and its length counts Unicode code points.
+// Computing the key here costs less CPU time than the SQL expression.
+func installKey(project, distinctID string) uint64 {
+	var stack [128]byte
+	input := strconv.AppendInt(stack[:0], int64(utf8.RuneCountInString(project)), 10)
+	input = append(input, ':')
+	input = append(input, project...)
+	input = append(input, distinctID...)
+	sum := md5.Sum(input)
+	return binary.LittleEndian.Uint64(sum[8:])
 }
 
 // stringProperty returns the property as a column value: the string if it is

@@ -73,7 +73,8 @@ func migrations(column propertyColumn) [][]string {
 	}
 }
 
-// installKeySQL computes the install column from project and distinct_id:
+// installKeySQL computes the install column from project and distinct_id,
+// as installKey does in Go:
 // the low 64 bits of the MD5 of the project's length, a colon, the project
 // and the distinct ID. The length prefix keeps ("a", "bc") and ("ab", "c")
 // apart. MD5 is a fixed algorithm, so the key of an install stays the same
@@ -97,7 +98,7 @@ func insertSQL(column propertyColumn, source string, skipStored bool) string {
 		properties = "CAST(" + properties + " AS VARIANT)"
 	}
 	query := `INSERT INTO events
-		SELECT project, uuid, event, distinct_id, ` + installKeySQL + `, ts, received_at, version, platform, ` + properties + `
+		SELECT project, uuid, event, distinct_id, install, ts, received_at, version, platform, ` + properties + `
 		FROM ` + source
 	if skipStored {
 		query += ` ON CONFLICT DO NOTHING`
@@ -136,6 +137,7 @@ const createStagingSQL = `CREATE TEMPORARY TABLE events_staging (
 	uuid        UUID      NOT NULL,
 	event       VARCHAR   NOT NULL,
 	distinct_id VARCHAR   NOT NULL,
+	install     UBIGINT   NOT NULL,
 	ts          TIMESTAMP NOT NULL,
 	received_at TIMESTAMP NOT NULL,
 	version     VARCHAR,

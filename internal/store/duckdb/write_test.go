@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,5 +125,28 @@ func TestInsertPropertiesRoundTrip(t *testing.T) {
 				t.Errorf("properties read back (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+func TestInstallKeyMatchesSQL(t *testing.T) {
+	s := mustOpen(t, "")
+	pairs := [][2]string{
+		{"mux", "install-a"},
+		{"", ""},
+		{"a", "bc"},
+		{"ab", "c"},
+		{"projet-é", "e\u0301"},
+		{"👨\u200d👩\u200d👧", "6c764a3c-abc3-4074-ad49-a354ae485992"},
+		{strings.Repeat("p", 200), strings.Repeat("d", 300)},
+	}
+	for _, pair := range pairs {
+		var want uint64
+		query := `SELECT ` + installKeySQL + ` FROM (SELECT ?::VARCHAR AS project, ?::VARCHAR AS distinct_id)`
+		if err := s.db.QueryRow(query, pair[0], pair[1]).Scan(&want); err != nil {
+			t.Fatalf("compute install key in SQL: %v", err)
+		}
+		if got := installKey(pair[0], pair[1]); got != want {
+			t.Errorf("installKey(%q, %q) = %d, want %d as in SQL", pair[0], pair[1], got, want)
+		}
 	}
 }
