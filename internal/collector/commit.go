@@ -176,7 +176,7 @@ func (m *committer) run() {
 		for m.waitForMore(timer) {
 			batch := m.take(spare)
 			m.commit(batch)
-			clear(batch) // the requests are answered; let them be freed
+			clear(batch) // every request has its result; let them be freed
 			spare = batch[:0]
 		}
 		if m.isStopped() {

@@ -11,9 +11,9 @@ import (
 
 // This file holds a JSON scanner for the request path. It accepts exactly
 // the texts that encoding/json accepts (RFC 8259), which FuzzScanValue
-// checks against json.Valid, but it neither copies nor allocates: a value
-// is returned as a sub-slice of the payload. encoding/json's Decoder cost
-// the collector several µs per event for the same work.
+// checks against json.Valid, but it does not copy the payload: a value is
+// returned as a sub-slice of it. encoding/json's Decoder cost the collector
+// several µs per event for the same work.
 
 // errJSONEnd is the error of a text that ends inside a value.
 var errJSONEnd = errors.New("unexpected end of JSON input")
@@ -180,7 +180,8 @@ func skipScalar(text []byte, i int) (int, error) {
 // objects, so nesting costs no recursion; checkJSONLimits has bounded the
 // nesting of a payload before.
 func skipValue(text []byte, i int) (int, error) {
-	var open []byte // '{' or '[' for each open value
+	var stack [32]byte // room for the usual nesting without an allocation
+	open := stack[:0]  // '{' or '[' for each open value
 	for {
 		// A value starts here.
 		i = skipSpace(text, i)

@@ -159,10 +159,10 @@ func decompress(raw []byte, hint compression, maxDecompressed int64, unwrapped b
 }
 
 // gunzip decompresses raw. It first trusts the size in the gzip trailer
-// (gunzipToStatedSize). When that fails, it takes two passes: the first
+// (gunzipToStatedSize). When that fails, it takes two passes. The first
 // counts the output and stops at maxDecompressed, so a compression bomb
-// gets status 413 while only the decompressor's window is in memory, and
-// the second fills a buffer of the exact size, once reserve grants it.
+// gets status 413 while only the decompressor's window is in memory. The
+// second fills a buffer of the exact size, once reserve grants it.
 func gunzip(raw []byte, maxDecompressed int64, reserve func(int64) bool) ([]byte, *requestError) {
 	zr, err := gzip.NewReader(bytes.NewReader(raw))
 	if err != nil {

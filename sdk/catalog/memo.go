@@ -26,8 +26,8 @@ type memoEntry struct {
 }
 
 // memoClasses are the classes whose string checks are worth a memo. The
-// checks of the other classes cost less than a lookup that misses, or their
-// values rarely repeat, as random IDs do.
+// other string classes are enum, whose check is one scan of its values,
+// and random ID, whose values rarely repeat.
 var memoClasses = map[Class]bool{Identifier: true, Version: true, UserAgent: true, Platform: true, Variant: true}
 
 // lookup returns the value remembered for s.
