@@ -26,6 +26,7 @@ type committer struct {
 	mu      sync.Mutex
 	queue   []*pendingCommit // requests waiting for their commit, oldest first
 	queued  int              // events in queue
+	firstAt time.Time        // when the oldest request in queue arrived, about
 	stopped bool
 
 	wake chan struct{} // room for one signal: the queue is no longer empty
@@ -111,6 +112,9 @@ func (m *committer) submit(ctx context.Context, deadline time.Time, project stri
 		panic("collector: request submitted after the committer stopped")
 	}
 	first := len(m.queue) == 0
+	if first {
+		m.firstAt = time.Now()
+	}
 	m.queue = append(m.queue, p)
 	m.queued += len(events)
 	full := m.queued >= m.c.cfg.MaxCommitBatch
@@ -187,19 +191,25 @@ func (m *committer) run() {
 	}
 }
 
-// waitForMore waits up to CommitInterval, or until MaxCommitBatch events
-// are queued or stop is called, and reports whether any request is queued.
+// waitForMore waits until CommitInterval after the oldest queued request
+// arrived, or until MaxCommitBatch events are queued or stop is called, and
+// reports whether any request is queued. Requests that queued up during a
+// commit longer than CommitInterval are committed without a wait.
 func (m *committer) waitForMore(timer *time.Timer) bool {
 	m.mu.Lock()
-	queued, stopped := m.queued, m.stopped
+	queued, stopped, firstAt := m.queued, m.stopped, m.firstAt
 	empty := len(m.queue) == 0
 	m.mu.Unlock()
 	interval := m.c.cfg.CommitInterval
 	if empty || stopped || interval <= 0 || queued >= m.c.cfg.MaxCommitBatch {
 		return !empty
 	}
+	wait := time.Until(firstAt.Add(interval))
+	if wait <= 0 {
+		return true
+	}
 
-	timer.Reset(interval)
+	timer.Reset(wait)
 	select {
 	case <-timer.C:
 	case <-m.full:
@@ -230,6 +240,11 @@ func (m *committer) take(spare []*pendingCommit) []*pendingCommit {
 		m.queue = slices.Delete(m.queue, 0, n)
 	}
 	m.queued -= count
+	if len(m.queue) > 0 {
+		// The requests left behind arrived before now; counting their wait
+		// from now may make them wait up to one CommitInterval longer.
+		m.firstAt = time.Now()
+	}
 	if m.queued < m.c.cfg.MaxCommitBatch {
 		// A full signal left from the requests just taken would cut the
 		// next wait short.
