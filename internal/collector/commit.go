@@ -175,8 +175,8 @@ func (m *committer) run() {
 			m.summaryLog.log(m.c)
 			continue
 		}
-		// Commit until the queue is empty, waiting CommitInterval before
-		// each commit for more requests to join it.
+		// Commit until the queue is empty. Before each commit, waitForMore
+		// lets more requests join for up to CommitInterval.
 		for m.waitForMore(timer) {
 			batch := m.take(spare)
 			m.commit(batch)
