@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 )
 
 // structEncoder is a registered event type compiled once by Register: the
@@ -45,48 +44,8 @@ type fieldEncoder struct {
 	index  int
 	ptr    bool // the field is a pointer, nil when left out
 	op     fieldOp
-	fields []fieldEncoder // opObject: the nested fields, sorted by name
-	memo   *stringMemo    // string fields of the classes that are slow to check
-}
-
-// stringMemo remembers, for one field, the last few strings that passed
-// the field's class, each with its normalized value as JSON. The
-// identifier, version, random ID and user agent rules take dozens of
-// substring searches, and an app sends the same few values of a field
-// again and again. The class functions are pure, so a remembered string
-// gets the result they gave it.
-type stringMemo struct {
-	entries [memoEntries]atomic.Pointer[encodedString]
-	next    atomic.Uint32
-}
-
-const (
-	memoEntries = 8
-	memoMaxLen  = 256 // longer strings are checked every time
-)
-
-type encodedString struct {
-	in   string
-	json []byte
-}
-
-// lookup returns the JSON remembered for s, or nil.
-func (m *stringMemo) lookup(s string) []byte {
-	for i := range m.entries {
-		if e := m.entries[i].Load(); e != nil && e.in == s {
-			return e.json
-		}
-	}
-	return nil
-}
-
-// remember keeps json as the encoded value of s, replacing the oldest entry.
-func (m *stringMemo) remember(s string, json []byte) {
-	if len(s) > memoMaxLen {
-		return
-	}
-	i := m.next.Add(1) % memoEntries
-	m.entries[i].Store(&encodedString{in: s, json: slices.Clone(json)})
+	fields []fieldEncoder         // opObject: the nested fields, sorted by name
+	memo   *recentStrings[[]byte] // string fields of the classes that are slow to check: each string's JSON
 }
 
 func newStructEncoder(t reflect.Type, props []Property) *structEncoder {
@@ -127,7 +86,7 @@ func compileFields(t reflect.Type, props []Property) ([]fieldEncoder, bool) {
 		} else {
 			fe.op = fieldOpOf(p.Class, ft)
 			if fe.op == opVariantString || fe.op == opString && p.Class != Enum {
-				fe.memo = &stringMemo{}
+				fe.memo = &recentStrings[[]byte]{}
 			}
 		}
 		fields = append(fields, fe)
@@ -389,7 +348,7 @@ func (s *encodeState) value(fe *fieldEncoder, f reflect.Value) (reason Reason, o
 	case opString, opVariantString:
 		in := f.String()
 		if fe.memo != nil {
-			if json := fe.memo.lookup(in); json != nil {
+			if json, ok := fe.memo.lookup(in); ok {
 				s.buf = append(s.buf, json...)
 				break
 			}
@@ -406,7 +365,7 @@ func (s *encodeState) value(fe *fieldEncoder, f reflect.Value) (reason Reason, o
 		start := len(s.buf)
 		s.buf = appendJSONString(s.buf, out)
 		if fe.memo != nil {
-			fe.memo.remember(in, s.buf[start:])
+			fe.memo.remember(in, slices.Clone(s.buf[start:]))
 		}
 	case opBool:
 		s.buf = strconv.AppendBool(s.buf, f.Bool())

@@ -2,53 +2,61 @@ package catalog
 
 import "sync/atomic"
 
-// valueMemo remembers, for one property, the last few strings that passed
-// its class, each with the value Normalize returned for it. The identifier,
-// version and user agent rules take dozens of substring searches, and the
-// apps behind a collector send the same few values of a property again and
-// again. The class functions are pure, so a remembered string gets the
-// result they gave it. Rejected strings are never remembered, so a memo
-// holds only values that are sent or stored anyway.
-type valueMemo struct {
-	class   Class // the class the entries passed; the memo serves no other
-	entries [valueMemoEntries]atomic.Pointer[memoEntry]
+// recentStrings remembers the last few strings that passed a class, each
+// with what checking it produced: the normalized value for Normalize, its
+// JSON for the encoder. The identifier, version and user agent rules take
+// dozens of substring searches, and an app, or the apps behind a
+// collector, send the same few values of a property again and again. The
+// class functions are pure, so a remembered string gets the result they
+// gave it. Rejected strings are never remembered, so it holds only values
+// that are sent or stored anyway. It is safe for concurrent use.
+type recentStrings[T any] struct {
+	entries [recentEntries]atomic.Pointer[recentEntry[T]]
 	next    atomic.Uint32
 }
 
 const (
-	valueMemoEntries = 8
-	valueMemoMaxLen  = 256 // longer strings are checked every time
+	recentEntries = 8
+	recentMaxLen  = 256 // longer strings are checked every time
 )
 
-type memoEntry struct {
+type recentEntry[T any] struct {
 	in  string
-	out any // the normalized value, boxed once
+	out T
+}
+
+// lookup returns what was remembered for s.
+func (m *recentStrings[T]) lookup(s string) (T, bool) {
+	for i := range m.entries {
+		if e := m.entries[i].Load(); e != nil && e.in == s {
+			return e.out, true
+		}
+	}
+	var zero T
+	return zero, false
+}
+
+// remember keeps out for s, replacing the oldest entry. out must not
+// change afterwards.
+func (m *recentStrings[T]) remember(s string, out T) {
+	if len(s) > recentMaxLen {
+		return
+	}
+	i := m.next.Add(1) % recentEntries
+	m.entries[i].Store(&recentEntry[T]{in: s, out: out})
+}
+
+// valueMemo is the recentStrings of one property for Normalize: each
+// string with its normalized value, boxed once.
+type valueMemo struct {
+	class Class // the class the entries passed; the memo serves no other
+	recentStrings[any]
 }
 
 // memoClasses are the classes whose string checks are worth a memo. The
 // other string classes are enum, whose check is one scan of its values,
 // and random ID, whose values rarely repeat.
 var memoClasses = map[Class]bool{Identifier: true, Version: true, UserAgent: true, Platform: true, Variant: true}
-
-// lookup returns the value remembered for s.
-func (m *valueMemo) lookup(s string) (any, bool) {
-	for i := range m.entries {
-		if e := m.entries[i].Load(); e != nil && e.in == s {
-			return e.out, true
-		}
-	}
-	return nil, false
-}
-
-// remember keeps out as the normalized value of s, replacing the oldest
-// entry.
-func (m *valueMemo) remember(s string, out any) {
-	if len(s) > valueMemoMaxLen {
-		return
-	}
-	i := m.next.Add(1) % valueMemoEntries
-	m.entries[i].Store(&memoEntry{in: s, out: out})
-}
 
 // attachMemos gives each property of props, nested ones included, a memo
 // when its class has one.

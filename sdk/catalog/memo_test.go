@@ -84,7 +84,7 @@ func TestMemoServesOnlyItsClass(t *testing.T) {
 
 func TestMemoEvictsOldestEntry(t *testing.T) {
 	m := &valueMemo{class: Identifier}
-	for i := range valueMemoEntries + 1 {
+	for i := range recentEntries + 1 {
 		s := string(rune('a' + i))
 		m.remember(s, s)
 	}
