@@ -36,7 +36,7 @@ type eventRow struct {
 	version    driver.Value // string, or nil for NULL
 	platform   driver.Value // string, or nil for NULL
 	// propertiesEnd is the end offset of the row's properties in
-	// eventRows.properties; they start where the previous row's end.
+	// eventRows.properties. They start where those of the previous row end.
 	propertiesEnd int
 }
 
@@ -59,7 +59,8 @@ var insertColumns = []struct {
 }
 
 // propertiesSizeHint is the expected size in bytes of one event's
-// properties as JSON text; a Mux event takes 300 to 500.
+// properties as JSON text. The 14 properties of a Mux message_sent event
+// take 434.
 const propertiesSizeHint = 512
 
 // newEventRows converts events to rows. It keeps the first of several

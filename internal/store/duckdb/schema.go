@@ -90,8 +90,8 @@ const appendedTable = "appended"
 // insertSQL returns the statement that copies the rows of table source,
 // with the columns of insertColumns, into events with properties of type
 // column. It casts the properties from JSON text to the column type. With
-// skipStored, rows whose (project, uuid) is already stored are skipped;
-// without it, such a row fails the statement.
+// skipStored, rows whose (project, uuid) is already stored are skipped,
+// and without it such a row fails the statement.
 func insertSQL(column propertyColumn, source string, skipStored bool) string {
 	properties := "CAST(properties AS JSON)"
 	if column == variantProperties {

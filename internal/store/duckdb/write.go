@@ -20,13 +20,28 @@ import (
 // Insert encodes the properties as JSON text in Go and sends the rows
 // through the driver's query appender, which runs one INSERT over them and
 // commits, so a call costs one statement. That INSERT has no ON CONFLICT
-// clause, because DO NOTHING made each call cost about twice the CPU time
-// with VARIANT properties. When an event is already stored, the INSERT
+// clause, because DO NOTHING made a call cost 1.6 to 2.6 times the CPU
+// time with VARIANT properties. When an event is already stored, the INSERT
 // fails on the primary key, and Insert repeats the call through a staging
 // table and INSERT ... ON CONFLICT DO NOTHING, which also counts the rows
 // it stored.
 //
-// TODO: measured numbers.
+// A call takes about 1.8 ms of CPU time plus 27 µs per event with the 14
+// properties of a Mux message_sent event. That is 1.8 to 2.2 ms for 1
+// event, 4.8 to 6.8 ms for 100 and 28 to 29 ms for 1,000. With three
+// statements per call and json.Marshal, the same calls took 7.3 to 7.9
+// ms, 12.6 to 14.6 ms and 42 to 43 ms. Measured
+// with BenchmarkInsert (CPU time of the process, DuckDB's threads
+// included), DuckDB v2.0.0 through duckdb-go v2.20000.0, on 2 shared AMD
+// EPYC cores at load average 4. Most of the time per event goes to
+// VARIANT in DuckDB: the JSON cast, the WAL and checkpoints. With JSON
+// text properties, 1,000 events take 11 ms.
+//
+// NOTE: DuckDB v2.0.0 writes the VARIANT rows of a commit to the WAL
+// together with the VARIANT data of the rows before them in the same
+// vector of 2,048 rows. A commit of one Mux event wrote 456 KB of WAL on
+// average, against 0.8 KB with JSON text, which also makes checkpoints
+// more frequent.
 func (s *Store) Insert(ctx context.Context, events []store.Event) (int, error) {
 	release, err := s.acquire()
 	if err != nil {
@@ -90,8 +105,8 @@ func (s *Store) insertNew(ctx context.Context, rows *eventRows) error {
 }
 
 // appendNew sends rows through the query appender of the writer
-// connection and flushes it, which runs insertNewSQL over them. After a
-// failure the appender holds no rows.
+// connection and flushes it, which runs the appender's INSERT over them.
+// After a failure the appender holds no rows.
 func (s *Store) appendNew(ctx context.Context, rows *eventRows) error {
 	return s.writer.Raw(func(driverConn any) error {
 		if s.appender == nil {
