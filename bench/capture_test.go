@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -164,8 +165,10 @@ func BenchmarkCapture(b *testing.B) {
 			<-release
 			io.Copy(io.Discard, r.Body)
 		}))
+		var once sync.Once
+		unblock := func() { once.Do(func() { close(release) }) }
 		defer stuck.Close()
-		defer close(release)
+		defer unblock()
 		env := &switchable{}
 		client := newCandor(b, stuck.URL, telemetry.DefaultQueueSize, env)
 		for client.Stats().DroppedByReason[telemetry.DropQueueFull] == 0 {
@@ -180,7 +183,7 @@ func BenchmarkCapture(b *testing.B) {
 		cpu.done(b)
 		b.StopTimer()
 		stats := client.Stats()
-		go func() { release <- struct{}{} }()
+		unblock()
 		closeQuietly(b, client, env)
 		b.ReportMetric(float64(stats.DroppedByReason[telemetry.DropQueueFull]-1)/float64(b.N), "full-drops/op")
 	})
