@@ -21,6 +21,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/candor-dev/candor/internal/store/duckdb"
 )
 
 const loadgenSynopsis = `[--duration 10s] [--concurrency 32] [--single-concurrency 256] [--batch 100] [--overload 10] [--phases LIST]
@@ -49,6 +51,7 @@ type loadgenFlags struct {
 	overload          float64
 	phases            string
 	candor            string
+	duckdbProperties  string
 }
 
 func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -61,6 +64,7 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.Float64Var(&f.overload, "overload", 10, "offered load of the overload phase, as a multiple of the measured DuckDB batch rate")
 	fs.StringVar(&f.phases, "phases", "batch,single,overload", "comma-separated phases to run: batch, single, overload")
 	fs.StringVar(&f.candor, "candor", "", "candor executable to run as the server (default: this executable)")
+	fs.StringVar(&f.duckdbProperties, "duckdb-properties", duckdb.PropertiesVariant, "the DuckDB server's --duckdb-properties: variant or json")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -84,7 +88,7 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 
 	fmt.Fprintf(stdout, "machine: %d CPUs, %s; load average %s\n", runtime.NumCPU(), cpuModel(), loadAverage())
-	fmt.Fprintf(stdout, "%-28s %-7s %8s %11s %11s %8s %8s %10s  %s\n",
+	fmt.Fprintf(stdout, "%-28s %-11s %8s %11s %11s %8s %8s %10s  %s\n",
 		"phase", "store", "clients", "events/s", "requests/s", "p50", "p99", "RSS peak", "responses")
 
 	lg := &loadgen{exe: exe, flags: f, stdout: stdout}
@@ -160,7 +164,7 @@ type bodyFunc func(dst []byte, rng *rand.Rand) (path string, body []byte, encodi
 // requests back to back for the warm-up and then for the measured duration,
 // and prints one line.
 func (lg *loadgen) closedLoop(ctx context.Context, phase, store string, workers int, next bodyFunc) (*phaseResult, error) {
-	srv, err := startLoadServer(lg.exe, store)
+	srv, err := startLoadServer(lg.exe, store, lg.flags.duckdbProperties)
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +251,7 @@ func (lg *loadgen) runWorker(ctx context.Context, conn *rawConn, seed uint64, wa
 // batches come from a pool, so later sends repeat uuids and count as
 // duplicates.
 func (lg *loadgen) openLoop(ctx context.Context, rate float64) error {
-	srv, err := startLoadServer(lg.exe, "duckdb")
+	srv, err := startLoadServer(lg.exe, "duckdb", lg.flags.duckdbProperties)
 	if err != nil {
 		return err
 	}
@@ -327,7 +331,10 @@ func (lg *loadgen) printLine(phase, store, clients string, r *phaseResult, rss i
 	for _, k := range keys {
 		responses = append(responses, fmt.Sprintf("%s:%d", k, r.responses[k]))
 	}
-	fmt.Fprintf(lg.stdout, "%-28s %-7s %8s %11.0f %11.0f %8s %8s %7d MiB  %s\n",
+	if store == "duckdb" && lg.flags.duckdbProperties == duckdb.PropertiesJSON {
+		store = "duckdb-json"
+	}
+	fmt.Fprintf(lg.stdout, "%-28s %-11s %8s %11.0f %11.0f %8s %8s %7d MiB  %s\n",
 		phase, store, clients, r.eventsPerSecond(), float64(r.requests)/r.elapsed.Seconds(),
 		percentile(0.5), percentile(0.99), rss>>20, strings.Join(responses, " "))
 }
@@ -468,14 +475,15 @@ type loadServer struct {
 	exited  chan error
 }
 
-func startLoadServer(exe, store string) (*loadServer, error) {
+func startLoadServer(exe, store, duckdbProperties string) (*loadServer, error) {
 	dataDir, err := os.MkdirTemp("", "candor-loadgen-")
 	if err != nil {
 		return nil, err
 	}
 	s := &loadServer{dataDir: dataDir, exited: make(chan error, 1)}
 	s.cmd = exec.Command(exe, "serve", "--data", dataDir, "--listen", "127.0.0.1:0", "--store", store,
-		"--write-key", loadWriteKey, "--admin-token", loadAdminToken, "--rate-limit", "0", "--log-level", "warn")
+		"--write-key", loadWriteKey, "--admin-token", loadAdminToken, "--rate-limit", "0", "--log-level", "warn",
+		"--duckdb-properties", duckdbProperties)
 	s.cmd.Stderr = os.Stderr
 	stdout, err := s.cmd.StdoutPipe()
 	if err != nil {

@@ -31,13 +31,14 @@ func TestLoadgenRunsEveryPhase(t *testing.T) {
 
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"loadgen", "--candor", bin, "--duration", "300ms",
-		"--concurrency", "2", "--single-concurrency", "4", "--batch", "10", "--overload", "2"}, &stdout, &stderr)
+		"--concurrency", "2", "--single-concurrency", "4", "--batch", "10", "--overload", "2",
+		"--duckdb-properties", "json"}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("loadgen exited with %d\nstdout:\n%s\nstderr:\n%s", code, &stdout, &stderr)
 	}
 	out := stdout.String()
-	for _, want := range []string{"machine: ", "batch (gzip)                 null", "batch (gzip)                 duckdb",
-		"single event                 null", "single event                 duckdb", "overload 2x", "load average after: "} {
+	for _, want := range []string{"machine: ", "batch (gzip)                 null", "batch (gzip)                 duckdb-json",
+		"single event                 null", "single event                 duckdb-json", "overload 2x", "load average after: "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

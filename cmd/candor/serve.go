@@ -17,12 +17,14 @@ import (
 	"github.com/candor-dev/candor/internal/dashboard"
 	"github.com/candor-dev/candor/internal/server"
 	"github.com/candor-dev/candor/internal/store/clickhouse"
+	"github.com/candor-dev/candor/internal/store/duckdb"
 	"github.com/candor-dev/candor/sdk/catalog"
 )
 
 type serveFlags struct {
 	data, listen, writeKey, adminToken, logLevel string
 	store, clickhouseURL, clickhouseDatabase     string
+	duckdbProperties                             string
 
 	projects         []collector.Project
 	retention        time.Duration
@@ -49,6 +51,9 @@ func (f *serveFlags) register(fs *flag.FlagSet, defaultData string) {
 	fs.StringVar(&f.adminToken, "admin-token", "", "token for the dashboard and query API (default: generated once and kept in the data folder)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&f.store, "store", server.StoreDuckDB, "storage backend: duckdb (a file in --data), clickhouse, or null (keeps nothing; for load tests)")
+	fs.StringVar(&f.duckdbProperties, "duckdb-properties", duckdb.PropertiesVariant, "how a new DuckDB database stores event properties: variant (typed values;\n"+
+		"dashboard queries are faster) or json (JSON text; commits take less than half the CPU); an existing\n"+
+		"database keeps its type")
 	fs.StringVar(&f.clickhouseURL, "clickhouse-url", clickhouse.DefaultURL, "ClickHouse HTTP interface, with --store clickhouse; user and password may go in the URL")
 	fs.StringVar(&f.clickhouseDatabase, "clickhouse-database", clickhouse.DefaultDatabase, "ClickHouse database, created when missing, with --store clickhouse")
 
@@ -143,23 +148,27 @@ func (f *serveFlags) start(stderr io.Writer) (*server.Server, error) {
 	if f.kAnonymity < 1 {
 		return nil, fmt.Errorf("invalid --k-anonymity %d: use 1 or more (1 turns suppression off)", f.kAnonymity)
 	}
+	if f.duckdbProperties != duckdb.PropertiesVariant && f.duckdbProperties != duckdb.PropertiesJSON {
+		return nil, fmt.Errorf("invalid --duckdb-properties %q: use %s or %s", f.duckdbProperties, duckdb.PropertiesVariant, duckdb.PropertiesJSON)
+	}
 	ch, err := clickhouseConfig(f.clickhouseURL, f.clickhouseDatabase)
 	if err != nil {
 		return nil, err
 	}
 	return server.New(server.Config{
-		DataDir:        f.data,
-		Listen:         f.listen,
-		WriteKey:       f.writeKey,
-		AdminToken:     f.adminToken,
-		Logger:         logger,
-		Store:          f.store,
-		ClickHouse:     ch,
-		Projects:       f.projects,
-		Retention:      f.retention,
-		MetricsPublic:  f.metricsPublic,
-		KAnonymity:     f.kAnonymity,
-		MaxConnections: f.maxConnections,
+		DataDir:          f.data,
+		Listen:           f.listen,
+		WriteKey:         f.writeKey,
+		AdminToken:       f.adminToken,
+		Logger:           logger,
+		Store:            f.store,
+		ClickHouse:       ch,
+		DuckDBProperties: f.duckdbProperties,
+		Projects:         f.projects,
+		Retention:        f.retention,
+		MetricsPublic:    f.metricsPublic,
+		KAnonymity:       f.kAnonymity,
+		MaxConnections:   f.maxConnections,
 		Collector: collector.Config{
 			RateLimit:        f.rateLimit,
 			RateBurst:        f.rateBurst,

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -58,5 +61,16 @@ func TestProjectFlag(t *testing.T) {
 		if err := f.addProject(bad); err == nil {
 			t.Errorf("addProject(%q) succeeded, want an error", bad)
 		}
+	}
+}
+
+func TestServeRejectsUnknownPropertiesType(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"serve", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--duckdb-properties", "parquet"}, &stdout, &stderr)
+	if code == 0 {
+		t.Fatal("serve accepted --duckdb-properties parquet")
+	}
+	if want := `invalid --duckdb-properties "parquet": use variant or json`; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr = %q, want it to contain %q", stderr.String(), want)
 	}
 }

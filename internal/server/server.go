@@ -77,6 +77,11 @@ type Config struct {
 	// ClickHouse configures the ClickHouse backend when Store is
 	// StoreClickHouse.
 	ClickHouse clickhouse.Config
+	// DuckDBProperties is the type a new DuckDB database gives its
+	// properties column: duckdb.PropertiesVariant (the zero value), whose
+	// dashboard queries are faster, or duckdb.PropertiesJSON, whose commits
+	// are cheaper. A database that exists keeps its type.
+	DuckDBProperties string
 
 	// Projects are applications whose events the server accepts next to
 	// the built-in Mux project (named "mux", with WriteKey), each with its
@@ -223,7 +228,7 @@ func New(cfg Config) (*Server, error) {
 func openStore(cfg Config) (store.Store, error) {
 	switch cfg.Store {
 	case "", StoreDuckDB:
-		return duckdb.Open(filepath.Join(cfg.DataDir, DatabaseFile))
+		return duckdb.OpenWith(filepath.Join(cfg.DataDir, DatabaseFile), cfg.DuckDBProperties)
 	case StoreClickHouse:
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

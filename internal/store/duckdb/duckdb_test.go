@@ -317,3 +317,33 @@ func mustOpenColumn(t *testing.T, path string, column propertyColumn) *Store {
 	}
 	return s
 }
+
+func TestOpenWithKeepsTheTypeOfAnExistingDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.duckdb")
+	s, err := OpenWith(path, PropertiesJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.PropertiesType(); got != PropertiesJSON {
+		t.Errorf("new database: PropertiesType() = %q, want %q", got, PropertiesJSON)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = OpenWith(path, PropertiesVariant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := s.PropertiesType(); got != PropertiesJSON {
+		t.Errorf("reopened with %q: PropertiesType() = %q, want the %q it was created with", PropertiesVariant, got, PropertiesJSON)
+	}
+}
+
+func TestOpenWithRejectsUnknownType(t *testing.T) {
+	_, err := OpenWith(filepath.Join(t.TempDir(), "events.duckdb"), "parquet")
+	if err == nil || !strings.Contains(err.Error(), `unknown properties type "parquet": use "variant" or "json"`) {
+		t.Errorf("OpenWith(parquet) = %v, want an error naming the type and the choices", err)
+	}
+}
