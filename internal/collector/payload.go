@@ -198,16 +198,19 @@ func gunzip(raw []byte, maxDecompressed int64, reserve func(int64) bool) ([]byte
 
 // gunzipToStatedSize decompresses in one pass into a buffer of the size
 // that the gzip trailer states (ISIZE, the size modulo 2^32), when that is
-// within maxDecompressed. ok is false when the data does not end exactly
-// there, as with a multi-member stream, a false size or corrupt data, and
-// gunzip then counts the output first. The buffer is reserved before it
+// within maxDecompressed and within maxDeflateRatio times the size of raw.
+// ok is false when the data does not end exactly there, as with a
+// multi-member stream, a false size or corrupt data, and gunzip then
+// counts the output first. The buffer is reserved before it
 // is allocated, so memory stays within the same bounds as counting.
 func gunzipToStatedSize(zr *gzip.Reader, raw []byte, maxDecompressed int64, reserve func(int64) bool) (text []byte, ok bool, rerr *requestError) {
 	if len(raw) < 18 { // a header and a trailer
 		return nil, false, nil
 	}
 	size := int64(binary.LittleEndian.Uint32(raw[len(raw)-4:]))
-	if size > maxDecompressed {
+	if size > maxDecompressed || size > maxDeflateRatio*int64(len(raw)) {
+		// A trailer that states more than raw can inflate to is false,
+		// and trusting it would allocate a buffer that no data fills.
 		return nil, false, nil
 	}
 	if !reserve(size) {
@@ -224,6 +227,11 @@ func gunzipToStatedSize(zr *gzip.Reader, raw []byte, maxDecompressed int64, rese
 	}
 	return text, true, nil
 }
+
+// maxDeflateRatio bounds the output of DEFLATE (RFC 1951) per input byte:
+// a length-258 match costs at least 2 bits, so no stream inflates more
+// than 1032-fold, and gzip's headers only lower the ratio.
+const maxDeflateRatio = 1032
 
 func hasGzipMagic(b []byte) bool {
 	return len(b) >= 3 && b[0] == 0x1f && b[1] == 0x8b && b[2] == 0x08

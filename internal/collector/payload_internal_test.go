@@ -90,3 +90,18 @@ func TestGunzipReservesStatedSize(t *testing.T) {
 		t.Errorf("with no budget: error %v, want 503", err)
 	}
 }
+
+func TestGunzipIgnoresImpossibleStatedSize(t *testing.T) {
+	// 26 bytes of gzip cannot inflate to 1 MiB, so a trailer that claims
+	// it must not cost a buffer of that size.
+	z := withStatedSize(gzipBytes(t, []byte("{}")), 1<<20)
+	var reserved int64
+	reserve := func(n int64) bool { reserved += n; return true }
+	_, err := gunzip(z, 1<<20, reserve)
+	if err == nil || err.status != http.StatusBadRequest {
+		t.Errorf("error %v, want 400", err)
+	}
+	if limit := int64(maxDeflateRatio * len(z)); reserved > limit {
+		t.Errorf("reserved %d bytes for %d bytes of gzip, want at most %d", reserved, len(z), limit)
+	}
+}
