@@ -38,7 +38,7 @@ func BenchmarkDecodeMuxEvents(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				req, err := parseRequest([]byte(text), rt, DefaultMaxDepth, DefaultMaxProperties)
+				req, err := parseRequest([]byte(text), rt, DefaultMaxDepth, DefaultMaxProperties, allowAll)
 				if err != nil {
 					b.Fatal(err)
 				}

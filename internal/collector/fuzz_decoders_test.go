@@ -167,7 +167,7 @@ func FuzzParseRequest(f *testing.F) {
 		if !ok {
 			rt = routeList[0]
 		}
-		req, err := parseRequest(text, rt, 16, 50)
+		req, err := parseRequest(text, rt, 16, 50, allowAll)
 		if err != nil {
 			checkRejection(t, err)
 			return

@@ -60,7 +60,7 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("decoded payload is not valid UTF-8")
 		}
 
-		req, err := parseRequest(text, rt, 32, 100)
+		req, err := parseRequest(text, rt, 32, 100, allowAll)
 		if err != nil {
 			checkRejection(t, err)
 			return

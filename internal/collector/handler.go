@@ -143,10 +143,7 @@ func (c *Collector) decode(ctx context.Context, deadline time.Time, r *http.Requ
 	if err != nil {
 		return nil, out, 0, err
 	}
-	if !mem.add(int64(len(text)) * (decodeExpansion - 1)) {
-		return nil, out, 0, overloaded(LimitBufferedBytes)
-	}
-	req, err := parseRequest(text, rt, c.cfg.MaxDepth, c.cfg.MaxProperties)
+	req, err := parseRequest(text, rt, c.cfg.MaxDepth, c.cfg.MaxProperties, mem.add)
 	if err != nil {
 		return nil, out, 0, err
 	}

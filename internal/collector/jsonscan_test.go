@@ -158,7 +158,7 @@ func FuzzCheckJSONLimits(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text []byte, maxDepth, maxMembers uint8) {
 		want := checkJSONLimitsByBytes(text, int(maxDepth), int(maxMembers))
 		got := 0
-		if err := checkJSONLimits(text, int(maxDepth), int(maxMembers)); err != nil {
+		if _, err := checkJSONLimits(text, int(maxDepth), int(maxMembers)); err != nil {
 			got = err.status
 		}
 		if got != want {

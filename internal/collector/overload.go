@@ -27,12 +27,33 @@ const (
 
 // decodeExpansion estimates the memory that decoding takes per byte of JSON
 // text: the text itself, a copy of each event's text and the decoded
-// property maps. A request reserves this many times its payload's size in
-// the buffered-bytes budget before it decodes the payload.
+// property maps. A request reserves at least this many times its payload's
+// size in the buffered-bytes budget before it decodes the payload, and more
+// for payloads of many tiny values (decodeReservation).
 // NOTE: the factor is an estimate. TestDecodeExpansionEstimate measures
-// about 4.2 for Mux-like events of 400 bytes; payloads of many tiny values
-// take more per byte.
+// about 4.2 for Mux-like events of 400 bytes.
 const decodeExpansion = 5
+
+// Memory that decoding keeps alive per JSON value and per event of a
+// payload. A payload of many tiny values, such as a batch of `{}` events,
+// takes far more than decodeExpansion times its size: each value needs a
+// slot, a map or a box, and each event a decodedEvent and a store.Event.
+// TestDecodeReservationCoversTinyValues measures about 67 bytes per value
+// and 408 per event (amd64, Go 1.26).
+const (
+	decodeBytesPerValue = 80
+	decodeBytesPerEvent = 400
+)
+
+// decodeReservation returns the bytes that decoding a payload of textLen
+// bytes with the given shape may keep alive, besides the text itself: the
+// larger of decodeExpansion's estimate and the cost of its values and
+// events.
+func decodeReservation(textLen int, shape jsonShape) int64 {
+	byText := int64(textLen) * (decodeExpansion - 1)
+	byValues := int64(shape.values)*decodeBytesPerValue + int64(shape.events)*decodeBytesPerEvent
+	return max(byText, byValues)
+}
 
 // errOverloaded marks a limit that a request could not get under. The
 // limit is one of the Limit constants.

@@ -88,7 +88,7 @@ func TestDecodeExpansionEstimate(t *testing.T) {
 	measure := func() {
 		peak = max(peak, liveHeap()-before)
 	}
-	req, rerr := parseRequest(text, route{path: "/batch", batch: true}, DefaultMaxDepth, DefaultMaxProperties)
+	req, rerr := parseRequest(text, route{path: "/batch", batch: true}, DefaultMaxDepth, DefaultMaxProperties, allowAll)
 	if rerr != nil {
 		t.Fatal(rerr)
 	}
@@ -108,6 +108,82 @@ func TestDecodeExpansionEstimate(t *testing.T) {
 	// The text itself is reserved too, so the factor covers ratio + 1.
 	if ratio+1 > decodeExpansion {
 		t.Errorf("decoding keeps %.2f bytes per byte of JSON alive, plus the text itself; decodeExpansion is %d", ratio, decodeExpansion)
+	}
+}
+
+// TestDecodeReservationCoversTinyValues measures, as
+// TestDecodeExpansionEstimate does, payloads of tiny values, which keep far
+// more memory alive per byte than Mux-like events. decodeReservation must
+// cover each of them.
+func TestDecodeReservationCoversTinyValues(t *testing.T) {
+	c := catalog.New("testapp")
+	c.MustRegister(messageSent{}, "")
+	p := &project{name: "mux", catalog: c}
+	inProperties := func(elements string) string {
+		return `[{"event":"message_sent","distinct_id":"d","properties":{"x":[` + elements + `]}}]`
+	}
+	tests := []struct {
+		name string
+		text string
+	}{
+		{"batch of empty objects", `{"api_key":"k","batch":[` + strings.Repeat(`{},`, 100_000) + `{}]}`},
+		{"array of numbers", `[` + strings.Repeat(`1,`, 100_000) + `1]`},
+		{"empty objects in properties", inProperties(strings.Repeat(`{},`, 100_000) + `{}`)},
+		{"empty arrays in properties", inProperties(strings.Repeat(`[],`, 100_000) + `[]`)},
+		{"numbers in properties", inProperties(strings.Repeat(`1.5,`, 100_000) + `1`)},
+		{"strings in properties", inProperties(strings.Repeat(`"ab",`, 100_000) + `""`)},
+	}
+	for _, tt := range tests {
+		text := []byte(tt.text)
+		shape, rerr := checkJSONLimits(text, DefaultMaxDepth, DefaultMaxProperties)
+		if rerr != nil {
+			t.Fatalf("%s: %v", tt.name, rerr)
+		}
+
+		before := liveHeap()
+		var peak int64
+		measure := func() {
+			peak = max(peak, liveHeap()-before)
+		}
+		req, rerr := parseRequest(text, route{path: "/batch", batch: true}, DefaultMaxDepth, DefaultMaxProperties, allowAll)
+		if rerr != nil {
+			t.Fatalf("%s: %v", tt.name, rerr)
+		}
+		measure()
+		decoded := decodeEvents(req, DefaultMaxEventSize, nil)
+		measure()
+		out := checkEvents(eventContext{project: p, now: time.Now()}, decoded)
+		measure()
+		runtime.KeepAlive(req)
+		runtime.KeepAlive(decoded)
+		runtime.KeepAlive(out)
+
+		reserved := decodeReservation(len(text), shape)
+		t.Logf("%s: %d bytes of JSON keep up to %d bytes alive; %d reserved", tt.name, len(text), peak, reserved)
+		if peak > reserved {
+			t.Errorf("%s: decoding keeps %d bytes alive, over the %d reserved", tt.name, peak, reserved)
+		}
+	}
+}
+
+func TestDecodeReservationOfMuxLikeEvents(t *testing.T) {
+	event := `{"event":"message_sent","distinct_id":"0b9f7c1e-3f4a-4c2b-9d8e-1a2b3c4d5e6f",` +
+		`"uuid":"00000000-0000-4000-8000-000000000001","timestamp":"2026-03-10T11:59:00Z","properties":{` +
+		`"workspaceId":"0b9f7c1e-3f4a-4c2b-9d8e-1a2b3c4d5e6f","model":"anthropic/claude-sonnet-4-5",` +
+		`"message_length_b2":300,"mode":"plan","version":"1.4.2","backend_platform":"linux",` +
+		`"$lib":"posthog-go","$lib_version":"1.23.1","$geoip_disable":true}}`
+	for _, text := range []string{
+		`{"api_key":"k","batch":[` + strings.Repeat(event+",", 99) + event + `]}`,
+		`[` + strings.Repeat(event+",", 99) + event + `]`,
+	} {
+		shape, rerr := checkJSONLimits([]byte(text), DefaultMaxDepth, DefaultMaxProperties)
+		if rerr != nil {
+			t.Fatal(rerr)
+		}
+		// Typical events keep the reservation that decodeExpansion sets.
+		if got, want := decodeReservation(len(text), shape), int64(len(text))*(decodeExpansion-1); got != want {
+			t.Errorf("reservation for 100 events of %d bytes is %d, want %d (shape %+v)", len(event), got, want, shape)
+		}
 	}
 }
 

@@ -27,9 +27,16 @@ type rawRequest struct {
 //   - a single event, which needs "event";
 //   - on /engage only, an object without "event", which becomes an
 //     $identify event.
-func parseRequest(text []byte, rt route, maxDepth, maxMembers int) (*rawRequest, *requestError) {
-	if err := checkJSONLimits(text, maxDepth, maxMembers); err != nil {
+//
+// Once the limits pass, reserve must grant decodeReservation for the
+// payload, or parseRequest returns status 503.
+func parseRequest(text []byte, rt route, maxDepth, maxMembers int, reserve func(int64) bool) (*rawRequest, *requestError) {
+	shape, err := checkJSONLimits(text, maxDepth, maxMembers)
+	if err != nil {
 		return nil, err
+	}
+	if !reserve(decodeReservation(len(text), shape)) {
+		return nil, overloaded(LimitBufferedBytes)
 	}
 	text = bytes.TrimLeft(text, " \t\r\n")
 	if len(text) == 0 {
@@ -256,39 +263,63 @@ func (req *rawRequest) fromObject(obj *topObject, text []byte, rt route) *reques
 // than maxDepth or an object with more than maxMembers members. It tracks
 // only strings and brackets, because the JSON scanner checks the syntax
 // afterwards. An escaped NUL (\u0000) passes: the catalog rejects strings
-// that contain it, and distinct_id replaces it with U+FFFD.
-func checkJSONLimits(text []byte, maxDepth, maxMembers int) *requestError {
+// that contain it, and distinct_id replaces it with U+FFFD. It also
+// returns the shape of the text before the first NUL.
+func checkJSONLimits(text []byte, maxDepth, maxMembers int) (jsonShape, *requestError) {
 	// The first NUL byte ends the scan, so that a limit broken before it
 	// wins, as in a scan that meets both in order.
 	nul := bytes.IndexByte(text, 0)
 	if nul >= 0 {
 		text = text[:nul]
 	}
-	if err := checkNesting(text, maxDepth, maxMembers); err != nil {
-		return err
+	shape, err := checkNesting(text, maxDepth, maxMembers)
+	if err != nil {
+		return shape, err
 	}
 	if nul >= 0 {
-		return reject(http.StatusBadRequest, codeDecoding, "payload contains a NUL byte")
+		return shape, reject(http.StatusBadRequest, codeDecoding, "payload contains a NUL byte")
 	}
-	return nil
+	return shape, nil
 }
 
-// checkNesting applies the depth and member limits of checkJSONLimits.
-func checkNesting(text []byte, maxDepth, maxMembers int) *requestError {
+// jsonShape holds upper bounds on the values and events of a JSON text,
+// which size the memory that decoding it takes (decodeReservation).
+type jsonShape struct {
+	// values is one for the top-level value, plus one per comma, plus one
+	// per array or object for its first element.
+	values int
+	// events counts in the same way only the elements of arrays at depth 1
+	// or 2, where a payload's events are.
+	events int
+}
+
+// checkNesting applies the depth and member limits of checkJSONLimits and
+// counts the shape of text.
+func checkNesting(text []byte, maxDepth, maxMembers int) (jsonShape, *requestError) {
 	type level struct {
 		object  bool
 		members int
 	}
 	stack := make([]level, 0, 16)
+	shape := jsonShape{values: 1, events: 1}
 	for i := 0; i < len(text); i++ {
 		switch b := text[i]; b {
 		case '"':
 			i = stringEnd(text, i)
+		case ',':
+			shape.values++
+			if n := len(stack); n > 0 && n <= 2 && !stack[n-1].object {
+				shape.events++
+			}
 		case '{', '[':
 			if len(stack) >= maxDepth {
-				return reject(http.StatusRequestEntityTooLarge, codeTooLarge, "JSON nests deeper than %d levels", maxDepth)
+				return shape, reject(http.StatusRequestEntityTooLarge, codeTooLarge, "JSON nests deeper than %d levels", maxDepth)
 			}
 			stack = append(stack, level{object: b == '{'})
+			shape.values++
+			if b == '[' && len(stack) <= 2 {
+				shape.events++
+			}
 		case '}', ']':
 			if len(stack) > 0 {
 				stack = stack[:len(stack)-1]
@@ -297,12 +328,12 @@ func checkNesting(text []byte, maxDepth, maxMembers int) *requestError {
 			if n := len(stack); n > 0 && stack[n-1].object {
 				stack[n-1].members++
 				if stack[n-1].members > maxMembers {
-					return reject(http.StatusRequestEntityTooLarge, codeTooLarge, "a JSON object has more than %d members", maxMembers)
+					return shape, reject(http.StatusRequestEntityTooLarge, codeTooLarge, "a JSON object has more than %d members", maxMembers)
 				}
 			}
 		}
 	}
-	return nil
+	return shape, nil
 }
 
 // stringEnd returns the index of the quote that closes the string opened
