@@ -166,3 +166,26 @@ func FuzzCheckJSONLimits(f *testing.F) {
 		}
 	})
 }
+
+func TestSplitObjectNumbersInBatch(t *testing.T) {
+	// A "batch" that is not an array is decoded into Go values, as
+	// json.Decoder.Token decodes it, so a number beyond float64 fails the
+	// payload even when a later "batch" replaces it. Events keep their raw
+	// text, so their numbers fail only the event.
+	tests := []struct {
+		text    string
+		wantErr bool
+	}{
+		{`{"api_key":"k","batch":1e400,"batch":[{"event":"e"}]}`, true},
+		{`{"api_key":"k","batch":{"a":[-1e400]},"batch":[]}`, true},
+		{`{"api_key":"k","batch":{"a":[1e300,"1e400"]},"batch":[{"event":"e"}]}`, false},
+		{`{"api_key":"k","batch":[{"n":1e400}]}`, false},
+		{`{"api_key":"k","sent_at":1e400,"batch":[]}`, false},
+	}
+	for _, tt := range tests {
+		_, err := splitObject([]byte(tt.text))
+		if (err != nil) != tt.wantErr {
+			t.Errorf("splitObject(%s) error %v, want error: %v", tt.text, err, tt.wantErr)
+		}
+	}
+}

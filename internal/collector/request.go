@@ -158,7 +158,8 @@ func topLevelKey(rawKey []byte) (string, error) {
 
 // readBatch reads the value of "batch" at text[i]: the elements of an
 // array, or any other value, which is kept in members. It returns the
-// index after the value.
+// index after the value. Any other value is decoded, so that a number
+// beyond float64 in it fails the payload, as with json.Decoder.Token.
 func (obj *topObject) readBatch(text []byte, i int) (int, error) {
 	if i >= len(text) {
 		return i, errJSONEnd
@@ -175,7 +176,8 @@ func (obj *topObject) readBatch(text []byte, i int) (int, error) {
 	default:
 		obj.members["batch"] = json.RawMessage(`""`) // a string, number or bool
 	}
-	return skipValue(text, i)
+	_, end, err := parseAny(text, i, nil)
+	return end, err
 }
 
 // splitArray reads a top-level array of events in one pass over text.
