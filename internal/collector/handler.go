@@ -143,7 +143,21 @@ func (c *Collector) decode(ctx context.Context, deadline time.Time, r *http.Requ
 	if err != nil {
 		return nil, out, 0, err
 	}
-	req, err := parseRequest(text, rt, c.cfg.MaxDepth, c.cfg.MaxProperties, mem.add)
+	// A payload whose decoding would need more than the whole buffered-bytes
+	// budget can never be decoded, so it gets 413, not a 503 to retry.
+	var overBudget int64
+	reserve := func(n int64) bool {
+		if n+mem.held > c.cfg.MaxBufferedBytes {
+			overBudget = n
+			return false
+		}
+		return mem.add(n)
+	}
+	req, err := parseRequest(text, rt, c.cfg.MaxDepth, c.cfg.MaxProperties, reserve)
+	if overBudget > 0 {
+		return nil, out, 0, reject(http.StatusRequestEntityTooLarge, codeTooLarge,
+			"payload of %d bytes has too many values to decode within the memory budget of %d bytes: send fewer events per request, or raise the budget (candor serve --max-buffered-mib)", len(text), c.cfg.MaxBufferedBytes)
+	}
 	if err != nil {
 		return nil, out, 0, err
 	}

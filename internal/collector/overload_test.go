@@ -346,3 +346,21 @@ func postStatus(e *env, gzipped []byte) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+func TestPayloadOverWholeBudgetGets413(t *testing.T) {
+	e := newEnv(t, func(c *collector.Config) { c.MaxBufferedBytes = 1 << 20 })
+
+	// 20,000 empty events are 60 KB of JSON, but decoding them needs more
+	// than the whole 1 MiB budget, so no retry can ever succeed.
+	body := `{"api_key":"` + muxKey + `","batch":[` + strings.Repeat(`{},`, 19_999) + `{}]}`
+	res := e.postJSON("/batch/", body)
+	mustFail(t, res, http.StatusRequestEntityTooLarge, "payload_too_large")
+	if got := e.collector.Stats().BufferedBytes; got != 0 {
+		t.Errorf("BufferedBytes = %d after the request, want 0", got)
+	}
+
+	// A batch that fits is still taken.
+	if res := e.postJSON("/batch/", batchBody(muxKey, messageEvent(uuidN(1)))); res.status != http.StatusOK {
+		t.Errorf("status = %d for a small batch, want 200: %s", res.status, res.body)
+	}
+}
