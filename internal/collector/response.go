@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/candor-dev/candor/internal/jsontext"
 	"github.com/candor-dev/candor/sdk/catalog"
 )
 
@@ -103,7 +104,7 @@ func writeCaptureResponse(w http.ResponseWriter, resp *captureResponse) {
 // its reflection and sorting costs.
 func (r *captureResponse) appendJSON(b []byte) []byte {
 	b = append(b, `{"status":`...)
-	b = appendJSONString(b, r.Status)
+	b = jsontext.AppendString(b, r.Status)
 	b = append(b, `,"accepted":`...)
 	b = strconv.AppendInt(b, int64(r.Accepted), 10)
 	if r.Duplicates != nil {
@@ -133,25 +134,11 @@ func appendReasonCounts(b []byte, counts map[catalog.Reason]int) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, string(reason))
+		b = jsontext.AppendString(b, string(reason))
 		b = append(b, ':')
 		b = strconv.AppendInt(b, int64(counts[reason]), 10)
 	}
 	return append(b, '}')
-}
-
-// appendJSONString appends s as a JSON string, escaped as json.Marshal
-// escapes it.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			quoted, _ := json.Marshal(s)
-			return append(b, quoted...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 func (c *Collector) writeError(w http.ResponseWriter, e *requestError) {

@@ -7,7 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/candor-dev/candor/internal/jsontext"
 )
 
 // maxPropertyDepth is the nesting depth past which appendPropertiesJSON
@@ -56,7 +57,7 @@ func appendObject(dst []byte, object map[string]any, depth int) ([]byte, error) 
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, e.key)
+		dst = jsontext.AppendString(dst, e.key)
 		dst = append(dst, ':')
 
 		var err error
@@ -72,7 +73,7 @@ func appendValue(dst []byte, value any, depth int) ([]byte, error) {
 	case nil:
 		return append(dst, "null"...), nil
 	case string:
-		return appendJSONString(dst, v), nil
+		return jsontext.AppendString(dst, v), nil
 	case bool:
 		return strconv.AppendBool(dst, v), nil
 	case float64:
@@ -144,69 +145,4 @@ func appendMarshaled(dst []byte, value any) ([]byte, error) {
 		return nil, err
 	}
 	return append(dst, data...), nil
-}
-
-const hexDigits = "0123456789abcdef"
-
-// plainASCII marks the ASCII bytes that appendJSONString copies unchanged.
-var plainASCII = func() (plain [utf8.RuneSelf]bool) {
-	for c := ' '; c < utf8.RuneSelf; c++ {
-		plain[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
-	}
-	return plain
-}()
-
-// appendJSONString appends s as a quoted JSON string with the escapes of
-// json.Marshal: \" \\ \b \f \n \r \t, \u00XX for the other control
-// characters and for < > &, \ufffd for each byte of invalid UTF-8, and
-// \u2028 and \u2029 for the line and paragraph separators.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0 // s[start:i] is still to be copied unchanged
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if plainASCII[c] {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
