@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/candor-dev/candor/sdk/internal/jsontext"
 )
 
 // structEncoder is a registered event type compiled once by Register: the
@@ -363,7 +365,7 @@ func (s *encodeState) value(fe *fieldEncoder, f reflect.Value) (reason Reason, o
 			return r, true
 		}
 		start := len(s.buf)
-		s.buf = appendJSONString(s.buf, out)
+		s.buf = jsontext.AppendString(s.buf, out)
 		if fe.memo != nil {
 			fe.memo.remember(in, slices.Clone(s.buf[start:]))
 		}
@@ -425,7 +427,7 @@ func appendValue(b []byte, v any) ([]byte, bool) {
 	case bool:
 		return strconv.AppendBool(b, x), true
 	case string:
-		return appendJSONString(b, x), true
+		return jsontext.AppendString(b, x), true
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return b, false
@@ -442,7 +444,7 @@ func appendValue(b []byte, v any) ([]byte, bool) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, k)
+			b = jsontext.AppendString(b, k)
 			b = append(b, ':')
 			var ok bool
 			if b, ok = appendValue(b, x[k]); !ok {
@@ -457,33 +459,6 @@ func appendValue(b []byte, v any) ([]byte, bool) {
 	}
 	return append(b, data...), true
 }
-
-// appendJSONString appends s as json.Marshal writes a string. Strings of
-// printable ASCII without " \ < > & are copied; json.Marshal writes the
-// others.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if !jsonPlain[s[i]] {
-			data, _ := json.Marshal(s) // a string always encodes
-			return append(b, data...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
-
-// jsonPlain marks the bytes json.Marshal copies into a string unchanged:
-// printable ASCII other than " \ < > &.
-var jsonPlain = func() (plain [256]bool) {
-	for c := 0x20; c < 0x7f; c++ {
-		plain[c] = true
-	}
-	for _, c := range `"\<>&` {
-		plain[c] = false
-	}
-	return plain
-}()
 
 // appendFloat appends a finite f as json.Marshal writes a float64: like
 // strconv's shortest form, with an exponent only below 1e-6 and from 1e21

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/candor-dev/candor/sdk/catalog"
+	"github.com/candor-dev/candor/sdk/internal/jsontext"
 )
 
 // Library identifies this SDK in the $lib and $lib_version properties and
@@ -139,12 +140,12 @@ func (e *encoder) encode(dst []byte, it item, distinctID string) (out []byte, re
 
 	res.name = it.ev.EventName()
 	if distinctID != e.idFor || e.idJSON == nil {
-		e.idFor, e.idJSON = distinctID, appendJSONString(nil, distinctID)
+		e.idFor, e.idJSON = distinctID, jsontext.AppendString(nil, distinctID)
 	}
 	out = append(dst, `{"uuid":"`...)
 	out = e.uuids.appendUUID(out)
 	out = append(out, `","event":`...)
-	out = appendJSONString(out, res.name)
+	out = jsontext.AppendString(out, res.name)
 	out = append(out, `,"distinct_id":`...)
 	out = append(out, e.idJSON...)
 	out = append(out, `,"timestamp":"`...)
@@ -282,22 +283,6 @@ func appendDigits(b []byte, n, width int) []byte {
 		n /= 10
 	}
 	return append(b, digits[:width]...)
-}
-
-// appendJSONString appends s as json.Marshal writes a string. Strings of
-// printable ASCII without " \ < > & are copied; json.Marshal writes the
-// others.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			data, _ := json.Marshal(s) // a string always encodes
-			return append(b, data...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 func (e *encoder) rejected(res encodeResult, err error) encodeResult {
