@@ -226,10 +226,11 @@ func BenchmarkCapture(b *testing.B) {
 // collection of all of it. The null collector runs in a child process, so
 // its CPU is not counted. The caller captures rounds of DefaultQueueSize
 // events, as fast as Capture takes them, and flushes after each round, so
-// the queue never overflows and holds what an app's would; the sender
-// sends in batches of 100 (the default) meanwhile.
+// the queue never overflows and holds no more than an app's would. The
+// sender sends batches of 100 (the default) meanwhile.
+//
 // background-cpu-ns/event is the process's CPU time less the calling
-// thread's; caller-cpu-ns/op is the calling thread's, Flush included;
+// thread's. caller-cpu-ns/op is the calling thread's, Flush included.
 // system-cpu-ns/event is the process's time in the kernel.
 func BenchmarkBackground(b *testing.B) {
 	client := newCandor(b, nullCollectorProcess(b), telemetry.DefaultQueueSize, &switchable{})

@@ -62,7 +62,7 @@ if command -v npm >/dev/null 2>&1; then
     cp scripts/chdb/package.json scripts/chdb/package-lock.json "$chdb_dir/"
     # npm install, not npm ci: chdb lists optional engine packages for other
     # platforms that the registry does not serve, so npm ci rejects any lock
-    # file; npm install still takes the versions the lock file names.
+    # file. npm install still takes the versions the lock file names.
     if ! (cd "$chdb_dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null); then
       echo "npm install in a copy of scripts/chdb failed" >&2
       exit 1

@@ -85,8 +85,8 @@ func TestGunzipReservesStatedSize(t *testing.T) {
 	if reserved != int64(len(payload)) {
 		t.Errorf("reserved %d bytes, want the %d of the output", reserved, len(payload))
 	}
-	refuse := func(int64) bool { return false }
-	if _, err := gunzip(gzipBytes(t, payload), 1<<20, refuse); err == nil || err.status != http.StatusServiceUnavailable {
+	denyAll := func(int64) bool { return false }
+	if _, err := gunzip(gzipBytes(t, payload), 1<<20, denyAll); err == nil || err.status != http.StatusServiceUnavailable {
 		t.Errorf("with no budget: error %v, want 503", err)
 	}
 }

@@ -112,8 +112,8 @@ func newUploader(endpoint, writeKey string, client *http.Client) *uploader {
 // compressionLevel is gzip's fastest level, from klauspost/compress. On a
 // batch of 100 Mux events (BenchmarkCompressionLevels) it takes about half
 // the CPU time of compress/gzip's fastest level and a third of its default
-// level, and shrinks the JSON about 17 times instead of 19: the keys and
-// base properties that every event repeats are found at any level.
+// level. It shrinks the JSON about 17 times instead of 19, because the keys
+// and base properties that every event repeats are found at any level.
 const compressionLevel = gzip.BestSpeed
 
 // payload returns the uncompressed request body for events.

@@ -95,7 +95,7 @@ func OpenWith(path, properties string) (*Store, error) {
 	case PropertiesJSON:
 		return open(path, jsonProperties)
 	}
-	return nil, fmt.Errorf("open duckdb %q: unknown properties type %q: use %q or %q", path, properties, PropertiesVariant, PropertiesJSON)
+	return nil, fmt.Errorf("open duckdb %q: invalid properties type %q: use %q or %q", path, properties, PropertiesVariant, PropertiesJSON)
 }
 
 // PropertiesType returns the type of the database's properties column:

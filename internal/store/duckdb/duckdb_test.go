@@ -318,7 +318,7 @@ func mustOpenColumn(t *testing.T, path string, column propertyColumn) *Store {
 	return s
 }
 
-func TestOpenWithKeepsTheTypeOfAnExistingDatabase(t *testing.T) {
+func TestOpenWithKeepsExistingType(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "events.duckdb")
 	s, err := OpenWith(path, PropertiesJSON)
 	if err != nil {
@@ -343,7 +343,7 @@ func TestOpenWithKeepsTheTypeOfAnExistingDatabase(t *testing.T) {
 
 func TestOpenWithRejectsUnknownType(t *testing.T) {
 	_, err := OpenWith(filepath.Join(t.TempDir(), "events.duckdb"), "parquet")
-	if err == nil || !strings.Contains(err.Error(), `unknown properties type "parquet": use "variant" or "json"`) {
+	if err == nil || !strings.Contains(err.Error(), `invalid properties type "parquet": use "variant" or "json"`) {
 		t.Errorf("OpenWith(parquet) = %v, want an error naming the type and the choices", err)
 	}
 }
