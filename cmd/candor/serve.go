@@ -221,6 +221,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	tuneGC(os.Getenv, f.maxBufferedMiB<<20)
 	printKeys(stdout, srv, f.writeKey == "", f.adminToken == "")
 	fmt.Fprintf(stdout, "Collector:  %s/batch/\nDashboard:  %s/\n", srv.URL(), srv.URL())
 	return serveUntilDone(ctx, srv)

@@ -3,6 +3,7 @@ package duckdb
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"os"
@@ -345,5 +346,33 @@ func TestOpenWithRejectsUnknownType(t *testing.T) {
 	_, err := OpenWith(filepath.Join(t.TempDir(), "events.duckdb"), "parquet")
 	if err == nil || !strings.Contains(err.Error(), `invalid properties type "parquet": use "variant" or "json"`) {
 		t.Errorf("OpenWith(parquet) = %v, want an error naming the type and the choices", err)
+	}
+}
+
+func TestCheckpointThresholdOnEveryConnection(t *testing.T) {
+	s := mustOpen(t, filepath.Join(t.TempDir(), "candor.duckdb"))
+	defer s.Close()
+
+	// Two connections at once: the pool opens the second one after the
+	// first, and the setting is global either way.
+	ctx := context.Background()
+	first, err := s.db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	second, err := s.db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	for _, conn := range []*sql.Conn{first, second} {
+		var got string
+		if err := conn.QueryRowContext(ctx, `SELECT current_setting('checkpoint_threshold')`).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != "256.0 MiB" {
+			t.Errorf("checkpoint_threshold = %q, want 256.0 MiB", got)
+		}
 	}
 }
