@@ -60,7 +60,9 @@
 // decode at once, and at most Config.MaxPendingEvents events wait for their
 // commit. A request over the buffered bytes or the pending events gets 503
 // at once, and so does one that finds no decoding slot within
-// Config.DecodeWait. Config.RequestTimeout bounds the wait for a commit.
+// Config.DecodeWait. While the pending events fill their whole budget, a
+// request gets 503 before its body is decoded, so the CPU goes to the
+// commits. Config.RequestTimeout bounds the wait for a commit.
 //
 // # Durability
 //

@@ -67,6 +67,13 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the committer until the commit it holds its events' share of
 // Config.MaxPendingEvents.
 func (c *Collector) capture(w http.ResponseWriter, r *http.Request, rt route) (*captureResponse, *requestError) {
+	// A request that finds the pending-events budget full would be read
+	// and decoded only to get 503 from the committer. Under overload that
+	// wasted decoding took the CPU from the commits, so it gets 503 now.
+	if c.pending.full() {
+		return nil, overloaded(LimitPendingEvents)
+	}
+
 	now := c.now().UTC()
 	mem := &reservation{b: c.buffered}
 	defer mem.releaseAll()

@@ -87,6 +87,13 @@ func (b *budget) release(n int64) {
 	b.used -= n
 }
 
+// full reports whether no request could acquire even one unit.
+func (b *budget) full() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.used >= b.capacity
+}
+
 func (b *budget) inUse() int64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -142,6 +142,30 @@ func TestPendingEventsLimit(t *testing.T) {
 	}
 }
 
+func TestFullPendingBudgetRejectsBeforeDecoding(t *testing.T) {
+	e := newEnv(t, func(c *collector.Config) { c.MaxPendingEvents = 2 })
+	block := make(chan struct{})
+	e.store.setBlock(block)
+
+	first := make(chan response, 1)
+	go func() { first <- e.postJSON("/batch/", batchBody(muxKey, messageEvents(0, 2)...)) }()
+	waitFor(t, func() bool { return e.collector.Stats().PendingEvents == 2 })
+
+	// Decoding this body would fail with 400, so a 503 shows that the
+	// request was rejected before decoding.
+	r := e.postJSON("/batch/", `{"api_key": not json`)
+	mustFail(t, r, http.StatusServiceUnavailable, "service_unavailable")
+	if got := r.header.Get("Retry-After"); got == "" {
+		t.Error("503 without Retry-After")
+	}
+
+	close(block)
+	mustOK(t, <-first)
+	if got := e.collector.Stats().Overloaded[collector.LimitPendingEvents]; got != 1 {
+		t.Errorf("Overloaded[pending_events] = %d, want 1", got)
+	}
+}
+
 func TestPendingEventsAdmitsOversizedRequestAlone(t *testing.T) {
 	e := newEnv(t, func(c *collector.Config) { c.MaxPendingEvents = 2 })
 	res := mustOK(t, e.postJSON("/batch/", batchBody(muxKey, messageEvents(0, 5)...)))
