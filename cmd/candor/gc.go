@@ -12,14 +12,15 @@ import (
 const serverGCPercent = 400
 
 // serverMemoryLimit returns the soft memory limit of candor serve for a
-// request memory budget of maxBuffered bytes: a quarter of the budget plus
-// 48 MiB, 112 MiB with the default budget of 256 MiB. The heap may grow
-// past a soft limit, and the collector then runs more often. In loadgen's
-// 10x overload phase, DuckDB took about 350 MiB of RSS on its own. Limits
-// of 256 and 160 MiB brought the process to 513 to 600 MiB of peak RSS,
-// and 112 MiB to 426 and 460 MiB, with the same durable rate.
+// request memory budget of maxBuffered bytes: half the budget plus 32 MiB,
+// 160 MiB with the default budget of 256 MiB. The heap may grow past a
+// soft limit, and the collector then runs more often. In loadgen's 10x
+// overload phase a limit of 112 MiB made the collector run so often that
+// the durable rate fell from 64,000 to 7,000 events/s with JSON text
+// properties. With 160 MiB, and DuckDB's own memory limit, the peak RSS
+// was 467 to 488 MiB.
 func serverMemoryLimit(maxBuffered int64) int64 {
-	return maxBuffered/4 + 48<<20
+	return maxBuffered/2 + 32<<20
 }
 
 // tuneGC sets GOGC to serverGCPercent and the soft memory limit to

@@ -16,8 +16,8 @@ func TestTuneGCKeepsEnvironment(t *testing.T) {
 		wantPercent int
 		wantLimit   int64
 	}{
-		{"defaults", nil, serverGCPercent, 112 << 20},
-		{"GOGC set", map[string]string{"GOGC": "100"}, 100, 112 << 20},
+		{"defaults", nil, serverGCPercent, 160 << 20},
+		{"GOGC set", map[string]string{"GOGC": "100"}, 100, 160 << 20},
 		{"GOMEMLIMIT set", map[string]string{"GOMEMLIMIT": "1GiB"}, serverGCPercent, math.MaxInt64},
 	}
 	for _, tt := range tests {

@@ -203,14 +203,25 @@ func releasePath(absPath string) {
 // yet checkpointed held in memory.
 const checkpointThreshold = "256MiB"
 
+// memoryLimit bounds the memory of DuckDB's buffer manager, which holds
+// the rows not yet checkpointed, cached blocks of the file and the working
+// memory of queries and checkpoints. DuckDB's default is 80% of the
+// machine's memory. Inserting 600,000 Mux events in commits of 2,000 took
+// a process to a peak RSS of 570 to 670 MiB without a limit, at checkpoint
+// thresholds from 16 to 256 MiB, and to 315 MiB with a limit of 200 MiB.
+// Queries that need more spill to the temporary directory next to the
+// database file.
+const memoryLimit = "256MiB"
+
 // initConn runs on every new connection. The session time zone matters
 // because the driver binds time.Time parameters as TIMESTAMPTZ, which DuckDB
 // converts to the TIMESTAMP columns through that zone. checkpoint_threshold
-// is global to the database; setting it again on each connection is
-// harmless.
+// and memory_limit are global to the database; setting them again on each
+// connection is harmless.
 func initConn(execer driver.ExecerContext) error {
 	_, err := execer.ExecContext(context.Background(),
-		"SET TimeZone = 'UTC'; SET GLOBAL checkpoint_threshold = '"+checkpointThreshold+"'", nil)
+		"SET TimeZone = 'UTC'; SET GLOBAL checkpoint_threshold = '"+checkpointThreshold+
+			"'; SET GLOBAL memory_limit = '"+memoryLimit+"'", nil)
 	return err
 }
 

@@ -349,7 +349,7 @@ func TestOpenWithRejectsUnknownType(t *testing.T) {
 	}
 }
 
-func TestCheckpointThresholdOnEveryConnection(t *testing.T) {
+func TestSettingsOnEveryConnection(t *testing.T) {
 	s := mustOpen(t, filepath.Join(t.TempDir(), "candor.duckdb"))
 	defer s.Close()
 
@@ -367,12 +367,16 @@ func TestCheckpointThresholdOnEveryConnection(t *testing.T) {
 	}
 	defer second.Close()
 	for _, conn := range []*sql.Conn{first, second} {
-		var got string
-		if err := conn.QueryRowContext(ctx, `SELECT current_setting('checkpoint_threshold')`).Scan(&got); err != nil {
+		var threshold, limit string
+		err := conn.QueryRowContext(ctx, `SELECT current_setting('checkpoint_threshold'), current_setting('memory_limit')`).Scan(&threshold, &limit)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if got != "256.0 MiB" {
-			t.Errorf("checkpoint_threshold = %q, want 256.0 MiB", got)
+		if threshold != "256.0 MiB" {
+			t.Errorf("checkpoint_threshold = %q, want 256.0 MiB", threshold)
+		}
+		if limit != "256.0 MiB" {
+			t.Errorf("memory_limit = %q, want 256.0 MiB", limit)
 		}
 	}
 }
