@@ -196,11 +196,11 @@ func releasePath(absPath string) {
 // file, compressing each column again, and truncates the WAL. DuckDB's
 // default, 16 MiB, made the collector checkpoint every few seconds under
 // load, each time recompressing the table's newest row group, which was
-// still filling. With 256 MiB, `candor loadgen` stored 58,000 events per
-// second in 100-event batches instead of 32,000, with a p99 latency of
-// 73 ms instead of 1.5 s (docs/benchmarks.md). The cost is a longer
-// replay of the WAL when the database opens after a crash, and rows not
-// yet checkpointed held in memory.
+// still filling. With 256 MiB, `candor loadgen` stored 51,000 to 58,000
+// events per second in 100-event batches instead of 32,000, with a p99
+// latency of 73 to 80 ms instead of 1.5 s (docs/benchmarks.md). The cost
+// is a longer replay of the WAL when the database opens after a crash,
+// and rows not yet checkpointed held in memory.
 const checkpointThreshold = "256MiB"
 
 // memoryLimit bounds the memory of DuckDB's buffer manager, which holds
