@@ -29,7 +29,13 @@ func TestMain(m *testing.M) {
 	// When crashWriterEnv is set, this binary is the process that
 	// TestInsertSurvivesCrash kills right after an Insert returns.
 	if path := os.Getenv(crashWriterEnv); path != "" {
-		insertAndWait(path)
+		insertAndWait(path, 0)
+		return
+	}
+	// With largeCrashWriterEnv it also inserts largeWALEvents events for
+	// TestCrashReplaysLargeWAL.
+	if path := os.Getenv(largeCrashWriterEnv); path != "" {
+		insertAndWait(path, largeWALEvents)
 		return
 	}
 	goleak.VerifyTestMain(m)
@@ -153,8 +159,13 @@ func TestSchemaVersionNewerThanCode(t *testing.T) {
 }
 
 const (
-	lockHolderEnv  = "CANDOR_DUCKDB_TEST_LOCK_HOLDER"
-	crashWriterEnv = "CANDOR_DUCKDB_TEST_CRASH_WRITER"
+	lockHolderEnv       = "CANDOR_DUCKDB_TEST_LOCK_HOLDER"
+	crashWriterEnv      = "CANDOR_DUCKDB_TEST_CRASH_WRITER"
+	largeCrashWriterEnv = "CANDOR_DUCKDB_TEST_LARGE_CRASH_WRITER"
+
+	// largeWALEvents Mux events in commits of 2,000 leave about 195 MiB
+	// of WAL, below checkpointThreshold, so none of them is checkpointed.
+	largeWALEvents = 200_000
 )
 
 // holdLock opens path, writes "ready" to stdout and keeps the store open
@@ -170,12 +181,16 @@ func holdLock(path string) {
 	s.Close()
 }
 
-// insertAndWait opens path, inserts 5 events, writes "ready" to stdout and
-// blocks on stdin without closing the store.
-func insertAndWait(path string) {
+// insertAndWait opens path, inserts 5 events and then extra Mux events in
+// commits of 2,000, with UUIDs apart from the first 5, writes "ready" to
+// stdout and blocks on stdin without closing the store.
+func insertAndWait(path string, extra int) {
 	s, err := Open(path)
 	if err == nil {
 		_, err = s.Insert(context.Background(), testEvents(5))
+	}
+	for first := 0; err == nil && first < extra; first += 2000 {
+		_, err = s.Insert(context.Background(), muxBenchEvents(1_000_000+first, min(2000, extra-first)))
 	}
 	if err != nil {
 		os.Stderr.WriteString(err.Error() + "\n")
@@ -232,6 +247,34 @@ func TestInsertSurvivesCrash(t *testing.T) {
 	}
 	if overview.TotalEvents != 5 {
 		t.Errorf("TotalEvents after the writer was killed = %d, want 5", overview.TotalEvents)
+	}
+}
+
+// TestCrashReplaysLargeWAL kills a writer whose WAL holds about 195 MiB of
+// commits and checks that opening the database replays all of them within
+// DuckDB's memory limit.
+func TestCrashReplaysLargeWAL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("inserts 200,000 events")
+	}
+	path := filepath.Join(t.TempDir(), "candor.duckdb")
+	stop := startHelper(t, largeCrashWriterEnv, path)
+	stop(true)
+
+	wal, err := os.Stat(path + ".wal")
+	if err != nil {
+		t.Fatalf("no WAL after the writer was killed: %v", err)
+	}
+	if wal.Size() < 100<<20 {
+		t.Errorf("WAL has %d MiB after the writer was killed, want more than 100", wal.Size()>>20)
+	}
+	s := mustOpen(t, path)
+	overview, err := s.Overview(context.Background(), store.Filter{})
+	if err != nil {
+		t.Fatalf("Overview after crash: %v", err)
+	}
+	if want := int64(5 + largeWALEvents); overview.TotalEvents != want {
+		t.Errorf("TotalEvents after the writer was killed = %d, want %d", overview.TotalEvents, want)
 	}
 }
 
