@@ -19,6 +19,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -124,7 +125,7 @@ func open(path string, column propertyColumn) (*Store, error) {
 }
 
 func openClaimed(path, absPath string, column propertyColumn) (*Store, error) {
-	connector, err := duckdbdriver.NewConnector(absPath, initConn)
+	connector, err := duckdbdriver.NewConnector(openDSN(absPath), initConn)
 	if err != nil {
 		if isLockError(err) {
 			return nil, fmt.Errorf("open duckdb %q: %w (is another candor serve using this data folder?)", path, err)
@@ -213,11 +214,24 @@ const checkpointThreshold = "256MiB"
 // database file.
 const memoryLimit = "256MiB"
 
+// openDSN returns the DSN that opens absPath, or a database in memory for
+// "", with memoryLimit and checkpointThreshold in force from the start.
+// DuckDB replays the WAL while the connector opens the database, before
+// initConn runs on any connection, so without them the replay after a
+// crash would run under DuckDB's defaults.
+func openDSN(absPath string) string {
+	options := url.Values{}
+	options.Set("memory_limit", memoryLimit)
+	options.Set("checkpoint_threshold", checkpointThreshold)
+	return absPath + "?" + options.Encode()
+}
+
 // initConn runs on every new connection. The session time zone matters
 // because the driver binds time.Time parameters as TIMESTAMPTZ, which DuckDB
 // converts to the TIMESTAMP columns through that zone. checkpoint_threshold
-// and memory_limit are global to the database; setting them again on each
-// connection is harmless.
+// and memory_limit are global to the database, and openDSN sets them
+// already. Setting them again on each connection is harmless, and keeps
+// them when a '#' in the path hides the DSN's options from the driver.
 func initConn(execer driver.ExecerContext) error {
 	_, err := execer.ExecContext(context.Background(),
 		"SET TimeZone = 'UTC'; SET GLOBAL checkpoint_threshold = '"+checkpointThreshold+

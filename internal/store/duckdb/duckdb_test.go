@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	duckdbdriver "github.com/duckdb/duckdb-go/v2"
 	"go.uber.org/goleak"
 
 	"github.com/candor-dev/candor/internal/store"
@@ -421,5 +422,30 @@ func TestSettingsOnEveryConnection(t *testing.T) {
 		if limit != "256.0 MiB" {
 			t.Errorf("memory_limit = %q, want 256.0 MiB", limit)
 		}
+	}
+}
+
+// TestOpenDSNAppliesSettings opens a database with openDSN and no
+// connection initializer. The settings must be in force without initConn,
+// because DuckDB replays the WAL before any connection exists.
+func TestOpenDSNAppliesSettings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "candor.duckdb")
+	connector, err := duckdbdriver.NewConnector(openDSN(path), nil)
+	if err != nil {
+		t.Fatalf("NewConnector(%q): %v", openDSN(path), err)
+	}
+	db := sql.OpenDB(connector)
+	defer db.Close()
+
+	var threshold, limit string
+	err = db.QueryRow(`SELECT current_setting('checkpoint_threshold'), current_setting('memory_limit')`).Scan(&threshold, &limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if threshold != "256.0 MiB" {
+		t.Errorf("checkpoint_threshold = %q, want 256.0 MiB", threshold)
+	}
+	if limit != "256.0 MiB" {
+		t.Errorf("memory_limit = %q, want 256.0 MiB", limit)
 	}
 }
