@@ -217,11 +217,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	// Before start, which opens the store and may replay its WAL.
+	tuneGC(os.Getenv, f.maxBufferedMiB<<20)
 	srv, err := f.start(stderr)
 	if err != nil {
 		return err
 	}
-	tuneGC(os.Getenv, f.maxBufferedMiB<<20)
 	printKeys(stdout, srv, f.writeKey == "", f.adminToken == "")
 	fmt.Fprintf(stdout, "Collector:  %s/batch/\nDashboard:  %s/\n", srv.URL(), srv.URL())
 	return serveUntilDone(ctx, srv)

@@ -166,8 +166,11 @@ func claimPath(path string) (string, error) {
 	if path == "" {
 		return "", nil
 	}
-	if strings.ContainsAny(path, "?") {
-		return "", fmt.Errorf("open duckdb %q: invalid path: the driver reads '?' as the start of options, so rename the file or folder", path)
+	if strings.ContainsAny(path, "?#") {
+		return "", fmt.Errorf("open duckdb %q: invalid path: the driver reads '?' and '#' as the start of options, so rename the file or folder", path)
+	}
+	if _, err := url.Parse(path); err != nil {
+		return "", fmt.Errorf("open duckdb %q: invalid path: the driver reads the path as a URL, and a '%%' must start an escape such as %%20: rename the file or folder", path)
 	}
 	absPath, err := filepath.Abs(path)
 	if err != nil {
@@ -230,8 +233,7 @@ func openDSN(absPath string) string {
 // because the driver binds time.Time parameters as TIMESTAMPTZ, which DuckDB
 // converts to the TIMESTAMP columns through that zone. checkpoint_threshold
 // and memory_limit are global to the database, and openDSN sets them
-// already. Setting them again on each connection is harmless, and keeps
-// them when a '#' in the path hides the DSN's options from the driver.
+// already. Setting them again on each connection is harmless.
 func initConn(execer driver.ExecerContext) error {
 	_, err := execer.ExecContext(context.Background(),
 		"SET TimeZone = 'UTC'; SET GLOBAL checkpoint_threshold = '"+checkpointThreshold+

@@ -127,6 +127,8 @@ func TestOpenTwiceInProcess(t *testing.T) {
 func TestOpenInvalidPath(t *testing.T) {
 	for _, path := range []string{
 		filepath.Join(t.TempDir(), "what?.duckdb"),
+		filepath.Join(t.TempDir(), "issue#1.duckdb"),
+		filepath.Join(t.TempDir(), "100%.duckdb"),
 		filepath.Join(t.TempDir(), "missing", "candor.duckdb"),
 	} {
 		s, err := Open(path)
