@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
 )
@@ -132,6 +133,19 @@ type TrendQuery struct {
 	Limit int
 }
 
+// Validate returns an error when q has more than MaxBreakdown breakdown
+// properties or an interval that is not declared. Trend checks the
+// property names itself.
+func (q TrendQuery) Validate() error {
+	if len(q.Breakdown) > MaxBreakdown {
+		return fmt.Errorf("%d breakdown properties: use at most %d", len(q.Breakdown), MaxBreakdown)
+	}
+	if q.Interval != "" && !q.Interval.Valid() {
+		return fmt.Errorf("invalid interval %q: use day, week, month or all", q.Interval)
+	}
+	return nil
+}
+
 // TrendRow is one cell of a trend.
 type TrendRow struct {
 	Period   string   // first day of the period as YYYY-MM-DD; empty for All
@@ -147,6 +161,21 @@ type ActiveQuery struct {
 	// Windows lists the window lengths in days, each 1 or more, such as 1,
 	// 7 and 30 for daily, weekly and monthly active installs.
 	Windows []int
+}
+
+// MaxWindowDays bounds ActiveQuery.Windows, so the look-back before
+// Filter.From stays bounded.
+const MaxWindowDays = 366
+
+// Validate returns an error naming the first window of q outside 1 to
+// MaxWindowDays days.
+func (q ActiveQuery) Validate() error {
+	for _, w := range q.Windows {
+		if w < 1 || w > MaxWindowDays {
+			return fmt.Errorf("invalid window %d: use 1 to %d days", w, MaxWindowDays)
+		}
+	}
+	return nil
 }
 
 // ActiveRow is the number of active installs on one day for one window.
@@ -194,6 +223,18 @@ type FunnelQuery struct {
 	Window time.Duration
 }
 
+// Validate returns an error when q has fewer than 2 or more than
+// MaxFunnelSteps steps, or a window that is not positive.
+func (q FunnelQuery) Validate() error {
+	if len(q.Steps) < 2 || len(q.Steps) > MaxFunnelSteps {
+		return fmt.Errorf("%d steps: use 2 to %d", len(q.Steps), MaxFunnelSteps)
+	}
+	if q.Window <= 0 {
+		return fmt.Errorf("invalid window %s: use a positive duration", q.Window)
+	}
+	return nil
+}
+
 // FunnelRow is the number of installs that completed one step.
 type FunnelRow struct {
 	Step     int // index into FunnelQuery.Steps
@@ -209,6 +250,14 @@ type RetentionQuery struct {
 	// Weeks is the largest week offset returned; 0 returns cohort sizes
 	// only.
 	Weeks int
+}
+
+// Validate returns an error when q.Weeks is negative.
+func (q RetentionQuery) Validate() error {
+	if q.Weeks < 0 {
+		return fmt.Errorf("invalid weeks %d: use 0 or more", q.Weeks)
+	}
+	return nil
 }
 
 // RetentionRow is one cell of a retention table. Week 0 holds the size of

@@ -11,10 +11,6 @@ import (
 	"github.com/candor-dev/candor/internal/store"
 )
 
-// maxWindowDays bounds ActiveQuery.Windows, as in the DuckDB backend, so the
-// look-back before Filter.From stays bounded.
-const maxWindowDays = 366
-
 // dayNumberSQL is the UTC day of ts as days since 1970-01-01.
 const dayNumberSQL = "intDiv(toUInt32(ts), 86400)"
 
@@ -57,10 +53,8 @@ func (s *Store) ActiveInstalls(ctx context.Context, q store.ActiveQuery) ([]stor
 	if len(q.Windows) == 0 {
 		return nil, nil
 	}
-	for _, w := range q.Windows {
-		if w < 1 || w > maxWindowDays {
-			return nil, fmt.Errorf("query active installs: invalid window %d: use 1 to %d days", w, maxWindowDays)
-		}
+	if err := q.Validate(); err != nil {
+		return nil, fmt.Errorf("query active installs: %w", err)
 	}
 	windows := slices.Clone(q.Windows)
 	slices.Sort(windows)

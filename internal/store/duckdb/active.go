@@ -12,10 +12,6 @@ import (
 	"github.com/candor-dev/candor/internal/store"
 )
 
-// maxWindowDays bounds ActiveQuery.Windows, so the look-back before
-// Filter.From stays bounded.
-const maxWindowDays = 366
-
 // ActiveInstalls counts the installs active in windows of q.Windows days
 // that end on each day of the range.
 //
@@ -35,10 +31,8 @@ func (s *Store) ActiveInstalls(ctx context.Context, q store.ActiveQuery) ([]stor
 	if len(q.Windows) == 0 {
 		return nil, nil
 	}
-	for _, w := range q.Windows {
-		if w < 1 || w > maxWindowDays {
-			return nil, fmt.Errorf("query active installs: invalid window %d: use 1 to %d days", w, maxWindowDays)
-		}
+	if err := q.Validate(); err != nil {
+		return nil, fmt.Errorf("query active installs: %w", err)
 	}
 
 	query := activeQuery(q)

@@ -89,8 +89,8 @@ func (s *Store) Trend(ctx context.Context, q store.TrendQuery) ([]store.TrendRow
 	}
 	defer release()
 
-	if len(q.Breakdown) > store.MaxBreakdown {
-		return nil, fmt.Errorf("query trend: %d breakdown properties: use at most %d", len(q.Breakdown), store.MaxBreakdown)
+	if err := q.Validate(); err != nil {
+		return nil, fmt.Errorf("query trend: %w", err)
 	}
 	period, err := periodStart(q.Interval)
 	if err != nil {

@@ -22,11 +22,8 @@ func (s *Store) Funnel(ctx context.Context, q store.FunnelQuery) ([]store.Funnel
 	}
 	defer release()
 
-	if len(q.Steps) < 2 || len(q.Steps) > store.MaxFunnelSteps {
-		return nil, fmt.Errorf("query funnel: %d steps: use 2 to %d", len(q.Steps), store.MaxFunnelSteps)
-	}
-	if q.Window <= 0 {
-		return nil, fmt.Errorf("query funnel: invalid window %s: use a positive duration", q.Window)
+	if err := q.Validate(); err != nil {
+		return nil, fmt.Errorf("query funnel: %w", err)
 	}
 
 	query, err := s.funnelQuery(q)
@@ -127,8 +124,8 @@ func (s *Store) Retention(ctx context.Context, q store.RetentionQuery) ([]store.
 	}
 	defer release()
 
-	if q.Weeks < 0 {
-		return nil, fmt.Errorf("query retention: invalid weeks %d: use 0 or more", q.Weeks)
+	if err := q.Validate(); err != nil {
+		return nil, fmt.Errorf("query retention: %w", err)
 	}
 
 	activity := filterConditions(q.Filter, selection{to: true, events: true}, "")
