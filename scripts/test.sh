@@ -102,8 +102,10 @@ for module in sdk . bench; do
       echo "== go test -fuzz $target -fuzztime $fuzztime $dir in $module"
       # Minimizing a new interesting input may outlast -fuzztime and end in
       # "context deadline exceeded" with no failing input; a short
-      # -fuzzminimizetime keeps that rare, and a failure that saved no
-      # input in testdata/fuzz gets one more run.
+      # -fuzzminimizetime keeps that rare. Go 1.26's fuzz coordinator also
+      # reports that error now and then when -fuzztime ends while a worker
+      # is busy. A failure that saved no input in testdata/fuzz gets one
+      # more run.
       if ! (cd "$module" && go test -run '^$' -fuzz "^$target\$" -fuzztime "$fuzztime" -fuzzminimizetime 2s "$dir"); then
         if [ -n "$(cd "$module" && git status --porcelain -- "$dir/testdata/fuzz")" ]; then
           status=1
