@@ -208,7 +208,11 @@ paths, the dashboard and query API, /healthz, /readyz, and Prometheus metrics on
 /metrics. The built-in project mux takes --write-key; each --project adds an app
 with its own catalog and write key. The admin token opens the dashboard, the
 query API, DELETE /api/v1/installs/{distinct_id}?project=NAME and, unless
---metrics-public is set, /metrics.`
+--metrics-public is set, /metrics.
+
+Memory: DuckDB is limited to 256 MiB, and Go's garbage collector runs at
+GOGC=400 with a soft limit of half --max-buffered-mib plus 32 MiB, unless the
+GOGC or GOMEMLIMIT environment variables are set.`
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", serveSynopsis, stderr)
