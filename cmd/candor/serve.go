@@ -221,7 +221,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	// Before start, which opens the store and may replay its WAL.
+	// tuneGC runs before start, which opens the store and may replay its WAL.
 	tuneGC(os.Getenv, f.maxBufferedMiB<<20)
 	srv, err := f.start(stderr)
 	if err != nil {

@@ -210,9 +210,10 @@ const checkpointThreshold = "256MiB"
 // memoryLimit bounds the memory of DuckDB's buffer manager, which holds
 // the rows not yet checkpointed, cached blocks of the file and the working
 // memory of queries and checkpoints. DuckDB's default is 80% of the
-// machine's memory. Inserting 600,000 Mux events in commits of 2,000 took
-// a process to a peak RSS of 570 to 670 MiB without a limit, at checkpoint
-// thresholds from 16 to 256 MiB, and to 315 MiB with a limit of 200 MiB.
+// machine's memory. A process that inserted 600,000 Mux events in commits
+// of 2,000 peaked at 570 to 670 MiB of RSS without a limit, at checkpoint
+// thresholds from 16 to 256 MiB. With a limit of 200 MiB it peaked at 315
+// MiB.
 // Queries that need more spill to the temporary directory next to the
 // database file.
 const memoryLimit = "256MiB"
