@@ -413,17 +413,26 @@ func TestSettingsOnEveryConnection(t *testing.T) {
 	}
 	defer second.Close()
 	for _, conn := range []*sql.Conn{first, second} {
-		var threshold, limit string
-		err := conn.QueryRowContext(ctx, `SELECT current_setting('checkpoint_threshold'), current_setting('memory_limit')`).Scan(&threshold, &limit)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if threshold != "256.0 MiB" {
-			t.Errorf("checkpoint_threshold = %q, want 256.0 MiB", threshold)
-		}
-		if limit != "256.0 MiB" {
-			t.Errorf("memory_limit = %q, want 256.0 MiB", limit)
-		}
+		checkSettings(t, conn.QueryRowContext(ctx, settingsSQL))
+	}
+}
+
+// settingsSQL reads the settings that initConn and openDSN set.
+const settingsSQL = `SELECT current_setting('checkpoint_threshold'), current_setting('memory_limit')`
+
+// checkSettings checks the row of settingsSQL against checkpointThreshold
+// and memoryLimit, as DuckDB prints them.
+func checkSettings(t *testing.T, row *sql.Row) {
+	t.Helper()
+	var threshold, limit string
+	if err := row.Scan(&threshold, &limit); err != nil {
+		t.Fatal(err)
+	}
+	if threshold != "256.0 MiB" {
+		t.Errorf("checkpoint_threshold = %q, want 256.0 MiB", threshold)
+	}
+	if limit != "256.0 MiB" {
+		t.Errorf("memory_limit = %q, want 256.0 MiB", limit)
 	}
 }
 
@@ -439,15 +448,5 @@ func TestOpenDSNAppliesSettings(t *testing.T) {
 	db := sql.OpenDB(connector)
 	defer db.Close()
 
-	var threshold, limit string
-	err = db.QueryRow(`SELECT current_setting('checkpoint_threshold'), current_setting('memory_limit')`).Scan(&threshold, &limit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if threshold != "256.0 MiB" {
-		t.Errorf("checkpoint_threshold = %q, want 256.0 MiB", threshold)
-	}
-	if limit != "256.0 MiB" {
-		t.Errorf("memory_limit = %q, want 256.0 MiB", limit)
-	}
+	checkSettings(t, db.QueryRow(settingsSQL))
 }
