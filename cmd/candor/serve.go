@@ -25,6 +25,7 @@ type serveFlags struct {
 	data, listen, writeKey, adminToken, logLevel string
 	store, clickhouseURL, clickhouseDatabase     string
 	duckdbProperties                             string
+	duckdbMemoryMiB                              int
 
 	projects         []collector.Project
 	retention        time.Duration
@@ -54,6 +55,8 @@ func (f *serveFlags) register(fs *flag.FlagSet, defaultData string) {
 	fs.StringVar(&f.duckdbProperties, "duckdb-properties", duckdb.PropertiesVariant, "how a new DuckDB database stores event properties: variant (typed values;\n"+
 		"dashboard queries are faster) or json (JSON text; commits take less than half the CPU); an existing\n"+
 		"database keeps its type")
+	fs.IntVar(&f.duckdbMemoryMiB, "duckdb-memory-mib", duckdb.DefaultMemoryLimitMiB,
+		"memory in MiB for DuckDB's buffer manager, with --store duckdb; queries that need more spill to disk")
 	fs.StringVar(&f.clickhouseURL, "clickhouse-url", clickhouse.DefaultURL, "ClickHouse HTTP interface, with --store clickhouse; user and password may go in the URL")
 	fs.StringVar(&f.clickhouseDatabase, "clickhouse-database", clickhouse.DefaultDatabase, "ClickHouse database, created when missing, with --store clickhouse")
 
@@ -149,6 +152,9 @@ func (f *serveFlags) start(stderr io.Writer) (*server.Server, error) {
 	if f.kAnonymity < 1 {
 		return nil, fmt.Errorf("invalid --k-anonymity %d: use 1 or more (1 turns suppression off)", f.kAnonymity)
 	}
+	if f.duckdbMemoryMiB < duckdb.MinMemoryLimitMiB {
+		return nil, fmt.Errorf("invalid --duckdb-memory-mib %d: use %d or more", f.duckdbMemoryMiB, duckdb.MinMemoryLimitMiB)
+	}
 	if f.duckdbProperties != duckdb.PropertiesVariant && f.duckdbProperties != duckdb.PropertiesJSON {
 		return nil, fmt.Errorf("invalid --duckdb-properties %q: use %s or %s", f.duckdbProperties, duckdb.PropertiesVariant, duckdb.PropertiesJSON)
 	}
@@ -165,6 +171,7 @@ func (f *serveFlags) start(stderr io.Writer) (*server.Server, error) {
 		Store:            f.store,
 		ClickHouse:       ch,
 		DuckDBProperties: f.duckdbProperties,
+		DuckDBMemoryMiB:  f.duckdbMemoryMiB,
 		Projects:         f.projects,
 		Retention:        f.retention,
 		MetricsPublic:    f.metricsPublic,
@@ -210,9 +217,9 @@ with its own catalog and write key. The admin token opens the dashboard, the
 query API, DELETE /api/v1/installs/{distinct_id}?project=NAME and, unless
 --metrics-public is set, /metrics.
 
-Memory: DuckDB is limited to 256 MiB, and Go's garbage collector runs at
-GOGC=400 with a soft limit of half --max-buffered-mib plus 32 MiB, unless the
-GOGC or GOMEMLIMIT environment variables are set.`
+Memory: DuckDB is limited to --duckdb-memory-mib, and Go's garbage collector
+runs at GOGC=400 with a soft limit of half --max-buffered-mib plus 32 MiB,
+unless the GOGC or GOMEMLIMIT environment variables are set.`
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", serveSynopsis, stderr)

@@ -64,6 +64,17 @@ func TestProjectFlag(t *testing.T) {
 	}
 }
 
+func TestServeRejectsSmallDuckDBMemory(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"serve", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--duckdb-memory-mib", "16"}, &stdout, &stderr)
+	if code == 0 {
+		t.Fatal("serve accepted --duckdb-memory-mib 16")
+	}
+	if want := "invalid --duckdb-memory-mib 16: use 32 or more"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr = %q, want it to contain %q", stderr.String(), want)
+	}
+}
+
 func TestServeRejectsUnknownPropertiesType(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"serve", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--duckdb-properties", "parquet"}, &stdout, &stderr)

@@ -82,6 +82,9 @@ type Config struct {
 	// dashboard queries are faster, or duckdb.PropertiesJSON, whose commits
 	// are cheaper. A database that exists keeps its type.
 	DuckDBProperties string
+	// DuckDBMemoryMiB bounds the memory of DuckDB's buffer manager, in MiB:
+	// duckdb.DefaultMemoryLimitMiB when 0.
+	DuckDBMemoryMiB int
 
 	// Projects are applications whose events the server accepts next to
 	// the built-in Mux project (named "mux", with WriteKey), each with its
@@ -228,7 +231,10 @@ func New(cfg Config) (*Server, error) {
 func openStore(cfg Config) (store.Store, error) {
 	switch cfg.Store {
 	case "", StoreDuckDB:
-		return duckdb.OpenWith(filepath.Join(cfg.DataDir, DatabaseFile), cfg.DuckDBProperties)
+		return duckdb.OpenWith(filepath.Join(cfg.DataDir, DatabaseFile), duckdb.Options{
+			Properties:     cfg.DuckDBProperties,
+			MemoryLimitMiB: cfg.DuckDBMemoryMiB,
+		})
 	case StoreClickHouse:
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -69,7 +70,7 @@ var (
 // exist, and brings its schema up to date. An empty path opens a private
 // in-memory database that is lost on Close.
 func Open(path string) (*Store, error) {
-	return open(path, newPropertyColumn)
+	return open(path, newPropertyColumn, DefaultMemoryLimitMiB)
 }
 
 // The types OpenWith may give the properties column of a new database.
@@ -85,18 +86,34 @@ const (
 	PropertiesJSON = "json"
 )
 
-// OpenWith opens path like Open, and gives the properties column of a new
-// database the type properties names: PropertiesVariant, PropertiesJSON,
-// or "" for Open's choice. A database that exists keeps the type it was
-// created with; Store.PropertiesType reports it.
-func OpenWith(path, properties string) (*Store, error) {
-	switch properties {
-	case "", PropertiesVariant:
-		return open(path, variantProperties)
-	case PropertiesJSON:
-		return open(path, jsonProperties)
+// Options are the choices of OpenWith. The zero value gives Open's.
+type Options struct {
+	// Properties is the type of the properties column of a new database:
+	// PropertiesVariant, PropertiesJSON, or "" for Open's choice. A
+	// database that exists keeps the type it was created with;
+	// Store.PropertiesType reports it.
+	Properties string
+	// MemoryLimitMiB bounds the memory of DuckDB's buffer manager, in MiB:
+	// DefaultMemoryLimitMiB when 0, and at least MinMemoryLimitMiB.
+	MemoryLimitMiB int
+}
+
+// OpenWith opens path like Open, with the choices of opts.
+func OpenWith(path string, opts Options) (*Store, error) {
+	limit := opts.MemoryLimitMiB
+	if limit == 0 {
+		limit = DefaultMemoryLimitMiB
 	}
-	return nil, fmt.Errorf("open duckdb %q: invalid properties type %q: use %q or %q", path, properties, PropertiesVariant, PropertiesJSON)
+	if limit < MinMemoryLimitMiB {
+		return nil, fmt.Errorf("open duckdb %q: invalid memory limit of %d MiB: use %d or more", path, limit, MinMemoryLimitMiB)
+	}
+	switch opts.Properties {
+	case "", PropertiesVariant:
+		return open(path, variantProperties, limit)
+	case PropertiesJSON:
+		return open(path, jsonProperties, limit)
+	}
+	return nil, fmt.Errorf("open duckdb %q: invalid properties type %q: use %q or %q", path, opts.Properties, PropertiesVariant, PropertiesJSON)
 }
 
 // PropertiesType returns the type of the database's properties column:
@@ -108,15 +125,15 @@ func (s *Store) PropertiesType() string {
 	return PropertiesVariant
 }
 
-// open opens path like Open, and migrates a database older than version 2
-// to properties of type column.
-func open(path string, column propertyColumn) (*Store, error) {
+// open opens path like Open, with a memory limit of limitMiB, and migrates
+// a database older than version 2 to properties of type column.
+func open(path string, column propertyColumn, limitMiB int) (*Store, error) {
 	absPath, err := claimPath(path)
 	if err != nil {
 		return nil, err
 	}
 
-	s, err := openClaimed(path, absPath, column)
+	s, err := openClaimed(path, absPath, column, limitMiB)
 	if err != nil {
 		releasePath(absPath)
 		return nil, err
@@ -124,8 +141,9 @@ func open(path string, column propertyColumn) (*Store, error) {
 	return s, nil
 }
 
-func openClaimed(path, absPath string, column propertyColumn) (*Store, error) {
-	connector, err := duckdbdriver.NewConnector(openDSN(absPath), initConn)
+func openClaimed(path, absPath string, column propertyColumn, limitMiB int) (*Store, error) {
+	memoryLimit := strconv.Itoa(limitMiB) + "MiB"
+	connector, err := duckdbdriver.NewConnector(openDSN(absPath, memoryLimit), initConn(memoryLimit))
 	if err != nil {
 		if isLockError(err) {
 			return nil, fmt.Errorf("open duckdb %q: %w (is another candor serve using this data folder?)", path, err)
@@ -207,7 +225,7 @@ func releasePath(absPath string) {
 // and rows not yet checkpointed held in memory.
 const checkpointThreshold = "256MiB"
 
-// memoryLimit bounds the memory of DuckDB's buffer manager, which holds
+// DefaultMemoryLimitMiB bounds the memory of DuckDB's buffer manager, which holds
 // the rows not yet checkpointed, cached blocks of the file and the working
 // memory of queries and checkpoints. DuckDB's default is 80% of the
 // machine's memory. A process that inserted 600,000 Mux events in commits
@@ -216,30 +234,37 @@ const checkpointThreshold = "256MiB"
 // MiB.
 // Queries that need more spill to the temporary directory next to the
 // database file.
-const memoryLimit = "256MiB"
+const DefaultMemoryLimitMiB = 256
+
+// MinMemoryLimitMiB is the smallest memory limit OpenWith accepts.
+const MinMemoryLimitMiB = 32
 
 // openDSN returns the DSN that opens absPath, or a database in memory for
-// "", with memoryLimit and checkpointThreshold in force from the start.
+// "", with memoryLimit (such as "256MiB") and checkpointThreshold in force
+// from the start.
 // DuckDB replays the WAL while the connector opens the database, before
 // initConn runs on any connection, so without them the replay after a
 // crash would run under DuckDB's defaults.
-func openDSN(absPath string) string {
+func openDSN(absPath, memoryLimit string) string {
 	options := url.Values{}
 	options.Set("memory_limit", memoryLimit)
 	options.Set("checkpoint_threshold", checkpointThreshold)
 	return absPath + "?" + options.Encode()
 }
 
-// initConn runs on every new connection. The session time zone matters
-// because the driver binds time.Time parameters as TIMESTAMPTZ, which DuckDB
-// converts to the TIMESTAMP columns through that zone. checkpoint_threshold
-// and memory_limit are global to the database, and openDSN sets them
-// already. Setting them again on each connection is harmless.
-func initConn(execer driver.ExecerContext) error {
-	_, err := execer.ExecContext(context.Background(),
-		"SET TimeZone = 'UTC'; SET GLOBAL checkpoint_threshold = '"+checkpointThreshold+
-			"'; SET GLOBAL memory_limit = '"+memoryLimit+"'", nil)
-	return err
+// initConn returns the function that runs on every new connection. The
+// session time zone matters because the driver binds time.Time parameters
+// as TIMESTAMPTZ, which DuckDB converts to the TIMESTAMP columns through
+// that zone. checkpoint_threshold and memory_limit are global to the
+// database, and openDSN sets them already. Setting them again on each
+// connection is harmless.
+func initConn(memoryLimit string) func(driver.ExecerContext) error {
+	settings := "SET TimeZone = 'UTC'; SET GLOBAL checkpoint_threshold = '" + checkpointThreshold +
+		"'; SET GLOBAL memory_limit = '" + memoryLimit + "'"
+	return func(execer driver.ExecerContext) error {
+		_, err := execer.ExecContext(context.Background(), settings, nil)
+		return err
+	}
 }
 
 // isLockError reports whether err is DuckDB failing to lock the database

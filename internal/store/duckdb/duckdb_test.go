@@ -354,7 +354,7 @@ func TestConformanceJSONProperties(t *testing.T) {
 
 func mustOpenColumn(t *testing.T, path string, column propertyColumn) *Store {
 	t.Helper()
-	s, err := open(path, column)
+	s, err := open(path, column, DefaultMemoryLimitMiB)
 	if err != nil {
 		t.Fatalf("open(%q, %s): %v", path, column, err)
 	}
@@ -367,7 +367,7 @@ func mustOpenColumn(t *testing.T, path string, column propertyColumn) *Store {
 
 func TestOpenWithKeepsExistingType(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "events.duckdb")
-	s, err := OpenWith(path, PropertiesJSON)
+	s, err := OpenWith(path, Options{Properties: PropertiesJSON})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +378,7 @@ func TestOpenWithKeepsExistingType(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s, err = OpenWith(path, PropertiesVariant)
+	s, err = OpenWith(path, Options{Properties: PropertiesVariant})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,7 +389,7 @@ func TestOpenWithKeepsExistingType(t *testing.T) {
 }
 
 func TestOpenWithRejectsUnknownType(t *testing.T) {
-	_, err := OpenWith(filepath.Join(t.TempDir(), "events.duckdb"), "parquet")
+	_, err := OpenWith(filepath.Join(t.TempDir(), "events.duckdb"), Options{Properties: "parquet"})
 	if err == nil || !strings.Contains(err.Error(), `invalid properties type "parquet": use "variant" or "json"`) {
 		t.Errorf("OpenWith(parquet) = %v, want an error naming the type and the choices", err)
 	}
@@ -441,12 +441,34 @@ func checkSettings(t *testing.T, row *sql.Row) {
 // because DuckDB replays the WAL before any connection exists.
 func TestOpenDSNAppliesSettings(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "candor.duckdb")
-	connector, err := duckdbdriver.NewConnector(openDSN(path), nil)
+	connector, err := duckdbdriver.NewConnector(openDSN(path, "256MiB"), nil)
 	if err != nil {
-		t.Fatalf("NewConnector(%q): %v", openDSN(path), err)
+		t.Fatalf("NewConnector(%q): %v", openDSN(path, "256MiB"), err)
 	}
 	db := sql.OpenDB(connector)
 	defer db.Close()
 
 	checkSettings(t, db.QueryRow(settingsSQL))
+}
+
+func TestOpenWithMemoryLimit(t *testing.T) {
+	s, err := OpenWith(filepath.Join(t.TempDir(), "candor.duckdb"), Options{MemoryLimitMiB: 512})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var limit string
+	if err := s.db.QueryRow(`SELECT current_setting('memory_limit')`).Scan(&limit); err != nil {
+		t.Fatal(err)
+	}
+	if limit != "512.0 MiB" {
+		t.Errorf("memory_limit = %q, want 512.0 MiB", limit)
+	}
+}
+
+func TestOpenWithRejectsSmallMemoryLimit(t *testing.T) {
+	_, err := OpenWith(filepath.Join(t.TempDir(), "candor.duckdb"), Options{MemoryLimitMiB: 8})
+	if err == nil || !strings.Contains(err.Error(), "invalid memory limit of 8 MiB: use 32 or more") {
+		t.Errorf("OpenWith with 8 MiB = %v, want an error naming the limit and the minimum", err)
+	}
 }
