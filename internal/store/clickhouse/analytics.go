@@ -158,19 +158,18 @@ func (s *Store) Summary(ctx context.Context, f store.Filter) (store.Summary, err
 
 // periodStart returns the expression of the first day of ts's period, or
 // an empty string literal for store.All. ts is DateTime('UTC'), so the
-// periods are cut at midnight UTC.
-func periodStart(interval store.Interval) (string, error) {
+// periods are cut at midnight UTC. The zero interval means store.Day, and
+// Trend has rejected the undeclared ones through TrendQuery.Validate.
+func periodStart(interval store.Interval) string {
 	switch interval {
-	case store.Day, "":
-		return "toDate(ts)", nil
 	case store.Week:
-		return "toMonday(ts)", nil
+		return "toMonday(ts)"
 	case store.Month:
-		return "toStartOfMonth(ts)", nil
+		return "toStartOfMonth(ts)"
 	case store.All:
-		return "''", nil
+		return "''"
 	}
-	return "", fmt.Errorf("invalid interval %q: use day, week, month or all", interval)
+	return "toDate(ts)"
 }
 
 // Trend counts the events q selects per period, event name and breakdown
@@ -185,10 +184,7 @@ func (s *Store) Trend(ctx context.Context, q store.TrendQuery) ([]store.TrendRow
 	if err := q.Validate(); err != nil {
 		return nil, fmt.Errorf("query trend: %w", err)
 	}
-	period, err := periodStart(q.Interval)
-	if err != nil {
-		return nil, fmt.Errorf("query trend: %w", err)
-	}
+	period := periodStart(q.Interval)
 	properties := make([]property, len(q.Breakdown))
 	for i, name := range q.Breakdown {
 		if properties[i], err = propertyOf(name); err != nil {

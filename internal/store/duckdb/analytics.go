@@ -65,19 +65,18 @@ func (s *Store) Summary(ctx context.Context, f store.Filter) (store.Summary, err
 }
 
 // periodStart returns the expression of the start of ts's period, or an
-// empty string for store.All.
-func periodStart(interval store.Interval) (string, error) {
+// empty string for store.All. The zero interval means store.Day, and Trend
+// has rejected the undeclared ones through TrendQuery.Validate.
+func periodStart(interval store.Interval) string {
 	switch interval {
-	case store.Day, "":
-		return "date_trunc('day', ts)", nil
 	case store.Week:
-		return "date_trunc('week', ts)", nil
+		return "date_trunc('week', ts)"
 	case store.Month:
-		return "date_trunc('month', ts)", nil
+		return "date_trunc('month', ts)"
 	case store.All:
-		return "", nil
+		return ""
 	}
-	return "", fmt.Errorf("invalid interval %q: use day, week, month or all", interval)
+	return "date_trunc('day', ts)"
 }
 
 // Trend counts the events q selects per period, event name and breakdown
@@ -92,10 +91,7 @@ func (s *Store) Trend(ctx context.Context, q store.TrendQuery) ([]store.TrendRow
 	if err := q.Validate(); err != nil {
 		return nil, fmt.Errorf("query trend: %w", err)
 	}
-	period, err := periodStart(q.Interval)
-	if err != nil {
-		return nil, fmt.Errorf("query trend: %w", err)
-	}
+	period := periodStart(q.Interval)
 	texts := make([]sqlExpr, len(q.Breakdown))
 	for i, name := range q.Breakdown {
 		if texts[i], err = s.properties.text(name, ""); err != nil {
