@@ -143,7 +143,7 @@ func open(path string, column propertyColumn, limitMiB int) (*Store, error) {
 
 func openClaimed(path, absPath string, column propertyColumn, limitMiB int) (*Store, error) {
 	memoryLimit := strconv.Itoa(limitMiB) + "MiB"
-	connector, err := duckdbdriver.NewConnector(openDSN(absPath, memoryLimit), initConn(memoryLimit))
+	connector, err := duckdbdriver.NewConnector(openDSN(absPath, memoryLimit), initConn)
 	if err != nil {
 		if isLockError(err) {
 			return nil, fmt.Errorf("open duckdb %q: %w (is another candor serve using this data folder?)", path, err)
@@ -241,10 +241,9 @@ const MinMemoryLimitMiB = 32
 
 // openDSN returns the DSN that opens absPath, or a database in memory for
 // "", with memoryLimit (such as "256MiB") and checkpointThreshold in force
-// from the start.
-// DuckDB replays the WAL while the connector opens the database, before
-// initConn runs on any connection, so without them the replay after a
-// crash would run under DuckDB's defaults.
+// from the start. Both settings are global to the database. DuckDB replays
+// the WAL while the connector opens the database, before any connection
+// exists, so they must come with the DSN to apply to the replay.
 func openDSN(absPath, memoryLimit string) string {
 	options := url.Values{}
 	options.Set("memory_limit", memoryLimit)
@@ -252,19 +251,12 @@ func openDSN(absPath, memoryLimit string) string {
 	return absPath + "?" + options.Encode()
 }
 
-// initConn returns the function that runs on every new connection. The
-// session time zone matters because the driver binds time.Time parameters
-// as TIMESTAMPTZ, which DuckDB converts to the TIMESTAMP columns through
-// that zone. checkpoint_threshold and memory_limit are global to the
-// database, and openDSN sets them already. Setting them again on each
-// connection is harmless.
-func initConn(memoryLimit string) func(driver.ExecerContext) error {
-	settings := "SET TimeZone = 'UTC'; SET GLOBAL checkpoint_threshold = '" + checkpointThreshold +
-		"'; SET GLOBAL memory_limit = '" + memoryLimit + "'"
-	return func(execer driver.ExecerContext) error {
-		_, err := execer.ExecContext(context.Background(), settings, nil)
-		return err
-	}
+// initConn runs on every new connection. The session time zone matters
+// because the driver binds time.Time parameters as TIMESTAMPTZ, which DuckDB
+// converts to the TIMESTAMP columns through that zone.
+func initConn(execer driver.ExecerContext) error {
+	_, err := execer.ExecContext(context.Background(), "SET TimeZone = 'UTC'", nil)
+	return err
 }
 
 // isLockError reports whether err is DuckDB failing to lock the database

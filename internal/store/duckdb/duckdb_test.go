@@ -417,7 +417,7 @@ func TestSettingsOnEveryConnection(t *testing.T) {
 	}
 }
 
-// settingsSQL reads the settings that initConn and openDSN set.
+// settingsSQL reads the settings that openDSN sets.
 const settingsSQL = `SELECT current_setting('checkpoint_threshold'), current_setting('memory_limit')`
 
 // checkSettings checks the row of settingsSQL against checkpointThreshold
@@ -437,8 +437,8 @@ func checkSettings(t *testing.T, row *sql.Row) {
 }
 
 // TestOpenDSNAppliesSettings opens a database with openDSN and no
-// connection initializer. The settings must be in force without initConn,
-// because DuckDB replays the WAL before any connection exists.
+// connection initializer. The settings must come with the DSN, because
+// DuckDB replays the WAL before any connection exists.
 func TestOpenDSNAppliesSettings(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "candor.duckdb")
 	connector, err := duckdbdriver.NewConnector(openDSN(path, "256MiB"), nil)
