@@ -81,25 +81,7 @@ func TestDecodeExpansionEstimate(t *testing.T) {
 	}
 	text := []byte(`{"api_key":"k","batch":[` + strings.Join(events, ",") + `]}`)
 
-	// The live heap is measured after each step, because each step frees
-	// what the previous one built.
-	before := liveHeap()
-	var peak int64
-	measure := func() {
-		peak = max(peak, liveHeap()-before)
-	}
-	req, rerr := parseRequest(text, route{path: "/batch", batch: true}, DefaultMaxDepth, DefaultMaxProperties, allowAll)
-	if rerr != nil {
-		t.Fatal(rerr)
-	}
-	measure()
-	decoded := decodeEvents(req, DefaultMaxEventSize, nil)
-	measure()
-	out := checkEvents(eventContext{project: p, now: time.Now()}, decoded)
-	measure()
-	runtime.KeepAlive(req)
-	runtime.KeepAlive(decoded)
-
+	peak, out := decodePeakHeap(t, p, text)
 	if len(out.events) != len(events) || len(out.droppedProperties) != 0 {
 		t.Fatalf("checked %d events, want %d; dropped %v and properties %v", len(out.events), len(events), out.dropped, out.droppedProperties)
 	}
@@ -134,36 +116,46 @@ func TestDecodeReservationCoversTinyValues(t *testing.T) {
 		{"strings in properties", inProperties(strings.Repeat(`"ab",`, 100_000) + `""`)},
 	}
 	for _, tt := range tests {
-		text := []byte(tt.text)
-		shape, rerr := checkJSONLimits(text, DefaultMaxDepth, DefaultMaxProperties)
-		if rerr != nil {
-			t.Fatalf("%s: %v", tt.name, rerr)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			text := []byte(tt.text)
+			shape, rerr := checkJSONLimits(text, DefaultMaxDepth, DefaultMaxProperties)
+			if rerr != nil {
+				t.Fatal(rerr)
+			}
 
-		before := liveHeap()
-		var peak int64
-		measure := func() {
-			peak = max(peak, liveHeap()-before)
-		}
-		req, rerr := parseRequest(text, route{path: "/batch", batch: true}, DefaultMaxDepth, DefaultMaxProperties, allowAll)
-		if rerr != nil {
-			t.Fatalf("%s: %v", tt.name, rerr)
-		}
-		measure()
-		decoded := decodeEvents(req, DefaultMaxEventSize, nil)
-		measure()
-		out := checkEvents(eventContext{project: p, now: time.Now()}, decoded)
-		measure()
-		runtime.KeepAlive(req)
-		runtime.KeepAlive(decoded)
-		runtime.KeepAlive(out)
-
-		reserved := decodeReservation(len(text), shape)
-		t.Logf("%s: %d bytes of JSON keep up to %d bytes alive; %d reserved", tt.name, len(text), peak, reserved)
-		if peak > reserved {
-			t.Errorf("%s: decoding keeps %d bytes alive, over the %d reserved", tt.name, peak, reserved)
-		}
+			peak, _ := decodePeakHeap(t, p, text)
+			reserved := decodeReservation(len(text), shape)
+			t.Logf("%d bytes of JSON keep up to %d bytes alive; %d reserved", len(text), peak, reserved)
+			if peak > reserved {
+				t.Errorf("decoding keeps %d bytes alive, over the %d reserved", peak, reserved)
+			}
+		})
 	}
+}
+
+// decodePeakHeap parses, decodes and checks the events of text for p, as
+// a request does, and returns the largest growth of the live heap over the
+// three steps, with the checked events. The live heap is measured after
+// each step, because each step frees what the previous one built.
+func decodePeakHeap(t *testing.T, p *project, text []byte) (int64, eventOutcome) {
+	t.Helper()
+	before := liveHeap()
+	var peak int64
+	measure := func() {
+		peak = max(peak, liveHeap()-before)
+	}
+	req, rerr := parseRequest(text, route{path: "/batch", batch: true}, DefaultMaxDepth, DefaultMaxProperties, allowAll)
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	measure()
+	decoded := decodeEvents(req, DefaultMaxEventSize, nil)
+	measure()
+	out := checkEvents(eventContext{project: p, now: time.Now()}, decoded)
+	measure()
+	runtime.KeepAlive(req)
+	runtime.KeepAlive(decoded)
+	return peak, out
 }
 
 func TestDecodeReservationOfMuxLikeEvents(t *testing.T) {

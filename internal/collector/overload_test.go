@@ -111,14 +111,22 @@ func TestRateLimitDefaultBurst(t *testing.T) {
 	mustFail(t, e.postJSON("/batch/", batchBody(muxKey, messageEvents(5, 1)...)), http.StatusTooManyRequests, "rate_limited")
 }
 
+// holdPending blocks the store's commits and posts a batch of n events,
+// which then waits for its commit in the pending-events budget. Closing
+// block lets the commit finish; first receives the batch's response.
+func holdPending(t *testing.T, e *env, n int) (block chan struct{}, first <-chan response) {
+	t.Helper()
+	block = make(chan struct{})
+	e.store.setBlock(block)
+	responses := make(chan response, 1)
+	go func() { responses <- e.postJSON("/batch/", batchBody(muxKey, messageEvents(0, n)...)) }()
+	waitFor(t, func() bool { return e.collector.Stats().PendingEvents == int64(n) })
+	return block, responses
+}
+
 func TestPendingEventsLimit(t *testing.T) {
 	e := newEnv(t, func(c *collector.Config) { c.MaxPendingEvents = 3 })
-	block := make(chan struct{})
-	e.store.setBlock(block)
-
-	first := make(chan response, 1)
-	go func() { first <- e.postJSON("/batch/", batchBody(muxKey, messageEvents(0, 2)...)) }()
-	waitFor(t, func() bool { return e.collector.Stats().PendingEvents == 2 })
+	block, first := holdPending(t, e, 2)
 
 	r := e.postJSON("/batch/", batchBody(muxKey, messageEvents(10, 2)...))
 	mustFail(t, r, http.StatusServiceUnavailable, "service_unavailable")
@@ -144,12 +152,7 @@ func TestPendingEventsLimit(t *testing.T) {
 
 func TestFullPendingBudgetRejectsBeforeDecoding(t *testing.T) {
 	e := newEnv(t, func(c *collector.Config) { c.MaxPendingEvents = 2 })
-	block := make(chan struct{})
-	e.store.setBlock(block)
-
-	first := make(chan response, 1)
-	go func() { first <- e.postJSON("/batch/", batchBody(muxKey, messageEvents(0, 2)...)) }()
-	waitFor(t, func() bool { return e.collector.Stats().PendingEvents == 2 })
+	block, first := holdPending(t, e, 2)
 
 	// Decoding this body would fail with 400, so a 503 shows that the
 	// request was rejected before decoding.
