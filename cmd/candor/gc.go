@@ -14,11 +14,11 @@ const serverGCPercent = 400
 // serverMemoryLimit returns the soft memory limit of candor serve for a
 // request memory budget of maxBuffered bytes: half the budget plus 32 MiB,
 // 160 MiB with the default budget of 256 MiB. The heap may grow past a
-// soft limit, and the collector then runs more often. In loadgen's 10x
-// overload phase a limit of 112 MiB made the collector run so often that
-// the durable rate fell from 64,000 to 7,000 events/s with JSON text
-// properties. With 160 MiB, and DuckDB's own memory limit, the peak RSS
-// was 467 to 488 MiB.
+// soft limit, and the garbage collector then runs more often. In loadgen's
+// 10x overload phase with JSON text properties, a limit of 112 MiB made it
+// run so often that the acknowledged rate fell from 63,609 to 7,219
+// events/s. With 160 MiB and DuckDB's own memory limit, the peak RSS was
+// 467 to 488 MiB.
 func serverMemoryLimit(maxBuffered int64) int64 {
 	return maxBuffered/2 + 32<<20
 }

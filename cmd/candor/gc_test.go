@@ -22,8 +22,8 @@ func TestTuneGCKeepsEnvironment(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			// The runtime reads the variables at start, so the test sets
-			// what they would have set and checks that tuneGC leaves it.
+			// The runtime applies GOGC and GOMEMLIMIT only at start. Each case
+			// sets Go's defaults in their place and checks what tuneGC changes.
 			debug.SetGCPercent(100)
 			debug.SetMemoryLimit(math.MaxInt64)
 			tuneGC(func(k string) string { return tt.env[k] }, 256<<20)

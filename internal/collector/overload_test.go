@@ -113,7 +113,7 @@ func TestRateLimitDefaultBurst(t *testing.T) {
 
 // holdPending blocks the store's commits and posts a batch of n events,
 // which then waits for its commit in the pending-events budget. Closing
-// block lets the commit finish; first receives the batch's response.
+// block lets the commit finish, and first receives the batch's response.
 func holdPending(t *testing.T, e *env, n int) (block chan struct{}, first <-chan response) {
 	t.Helper()
 	block = make(chan struct{})

@@ -185,7 +185,7 @@ func claimPath(path string) (string, error) {
 		return "", nil
 	}
 	if strings.ContainsAny(path, "?#") {
-		return "", fmt.Errorf("open duckdb %q: invalid path: the driver reads '?' and '#' as the start of options, so rename the file or folder", path)
+		return "", fmt.Errorf("open duckdb %q: invalid path: the driver reads the path as a URL, where '?' and '#' end it: rename the file or folder", path)
 	}
 	if _, err := url.Parse(path); err != nil {
 		return "", fmt.Errorf("open duckdb %q: invalid path: the driver reads the path as a URL, and a '%%' must start an escape such as %%20: rename the file or folder", path)
@@ -237,6 +237,8 @@ const checkpointThreshold = "256MiB"
 const DefaultMemoryLimitMiB = 256
 
 // MinMemoryLimitMiB is the smallest memory limit OpenWith accepts.
+// NOTE: the value is a guess. Ingestion and queries were measured at 200
+// MiB and above only.
 const MinMemoryLimitMiB = 32
 
 // openDSN returns the DSN that opens absPath, or a database in memory for

@@ -400,7 +400,7 @@ func TestSettingsOnEveryConnection(t *testing.T) {
 	defer s.Close()
 
 	// Two connections at once: the pool opens the second one after the
-	// first, and the setting is global either way.
+	// first, and the settings are global either way.
 	ctx := context.Background()
 	first, err := s.db.Conn(ctx)
 	if err != nil {
@@ -421,7 +421,7 @@ func TestSettingsOnEveryConnection(t *testing.T) {
 const settingsSQL = `SELECT current_setting('checkpoint_threshold'), current_setting('memory_limit')`
 
 // checkSettings checks the row of settingsSQL against checkpointThreshold
-// and memoryLimit, as DuckDB prints them.
+// and DefaultMemoryLimitMiB, as DuckDB prints them.
 func checkSettings(t *testing.T, row *sql.Row) {
 	t.Helper()
 	var threshold, limit string
