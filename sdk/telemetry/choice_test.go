@@ -144,6 +144,41 @@ func TestSetEnabledFalsePurgesQueueAndSpool(t *testing.T) {
 	}
 }
 
+// TestSetEnabledFalseWhileSpooledBatchInFlight opts out while the sender
+// uploads a batch it took from the spool; the upload then fails, which
+// would put the batch back in the spool.
+func TestSetEnabledFalseWhileSpooledBatchInFlight(t *testing.T) {
+	col := newCollector(t)
+	held, release := make(chan struct{}), make(chan struct{})
+	col.setRespond(func(n int, r *received, w http.ResponseWriter) bool {
+		if n == 1 {
+			close(held)
+			<-release
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return true
+	})
+	cfg := testConfig(t, col.srv.URL)
+	cfg.BatchSize = 5
+	c := newClient(t, cfg)
+	captureN(c, 5) // first upload fails, the batch is spooled and retried
+	<-held
+	if err := c.SetEnabled(false); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	waitFor(t, "the returned batch to be purged", func() bool {
+		return c.Stats().DroppedByReason[DropDisabled] == 5
+	})
+	st := closeClient(t, c)
+	if st.Spooled != 0 || spoolFiles(t, cfg.Home) != 0 {
+		t.Errorf("spool holds %d events in %d files after opting out", st.Spooled, spoolFiles(t, cfg.Home))
+	}
+	if st.DroppedByReason[DropDisabled] != 5 {
+		t.Errorf("disabled drops = %d, want 5 (%v)", st.DroppedByReason[DropDisabled], st.DroppedByReason)
+	}
+}
+
 func TestConfigChangedByAnotherProcess(t *testing.T) {
 	col := newCollector(t)
 	cfg := testConfig(t, col.srv.URL)

@@ -34,6 +34,12 @@ type Client struct {
 	enabled atomic.Bool
 	closed  atomic.Bool
 
+	// purgePending is set by SetEnabled(false) and cleared by the sender
+	// once it has emptied the spool: a batch the sender held while
+	// SetEnabled purged the spool goes back to the spool and must be
+	// deleted too.
+	purgePending atomic.Bool
+
 	// sendCtx is cancelled when Close's context ends, which aborts an
 	// upload in flight.
 	sendCtx     context.Context

@@ -103,6 +103,7 @@ func (s *sender) poll() {
 	s.polls++
 	if !s.c.refresh().Enabled {
 		s.discard(DropDisabled)
+		s.purgeAfterOptOut()
 		return
 	}
 	if s.spool == nil {
@@ -287,6 +288,15 @@ func (s *sender) discard(reason string) {
 	s.answerWaiters(nil)
 }
 
+// purgeAfterOptOut empties the spool once more after SetEnabled(false).
+// SetEnabled purges it at once but skips files the sender has claimed, and
+// a claimed batch whose upload fails is put back.
+func (s *sender) purgeAfterOptOut() {
+	if s.spool != nil && s.c.purgePending.Swap(false) {
+		s.spool.purge()
+	}
+}
+
 func (s *sender) answerWaiters(err error) {
 	for _, w := range s.waiters {
 		w <- err
@@ -326,6 +336,7 @@ func (s *sender) deliver() {
 		st := s.c.refresh()
 		if !st.Enabled {
 			s.discard(DropDisabled)
+			s.purgeAfterOptOut()
 			return
 		}
 		if st.Debug == DebugPrint {
@@ -500,6 +511,9 @@ func (s *sender) shutdown(ctx context.Context) {
 		s.upload(s.next(false))
 	}
 	s.spoolPending()
+	if !s.c.refresh().Enabled {
+		s.purgeAfterOptOut()
+	}
 
 	var left int64
 	for _, b := range s.pending {
