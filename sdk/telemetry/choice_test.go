@@ -144,10 +144,10 @@ func TestSetEnabledFalsePurgesQueueAndSpool(t *testing.T) {
 	}
 }
 
-// TestSetEnabledFalseWhileSpooledBatchInFlight opts out while the sender
+// TestOptOutDuringSpoolUpload opts out while the sender
 // uploads a batch it took from the spool; the upload then fails, which
 // would put the batch back in the spool.
-func TestSetEnabledFalseWhileSpooledBatchInFlight(t *testing.T) {
+func TestOptOutDuringSpoolUpload(t *testing.T) {
 	col := newCollector(t)
 	held, release := make(chan struct{}), make(chan struct{})
 	col.setRespond(func(n int, r *received, w http.ResponseWriter) bool {

@@ -34,10 +34,9 @@ type Client struct {
 	enabled atomic.Bool
 	closed  atomic.Bool
 
-	// purgePending is set by SetEnabled(false) and cleared by the sender
-	// once it has emptied the spool: a batch the sender held while
-	// SetEnabled purged the spool goes back to the spool and must be
-	// deleted too.
+	// purgePending marks an opt-out after which the sender has not yet
+	// purged the spool itself. A batch it held during SetEnabled's purge
+	// returns to the spool when its upload fails.
 	purgePending atomic.Bool
 
 	// sendCtx is cancelled when Close's context ends, which aborts an
