@@ -1,40 +1,127 @@
 package server
 
 import (
+	"container/list"
 	"net"
+	"net/http"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // DefaultMaxConnections is the default of Config.MaxConnections.
 const DefaultMaxConnections = 4096
 
-// limitListener accepts at most cap(slots) connections at a time. Accept
-// waits for a connection to close once the limit is reached, so further
-// clients wait in the kernel's listen queue. Every open connection costs a
-// goroutine and its buffers, so the limit bounds that memory under overload.
+// idleCloseAfter is how long a keep-alive connection must have been idle
+// before the listener closes it to make room. A connection idle for less
+// is likely to carry its client's next request, which then fails and has
+// to be resent.
+// NOTE: the value is an estimate, not measured against real clients.
+const idleCloseAfter = 500 * time.Millisecond
+
+// idleCheckInterval is how often a connection waiting for a slot looks
+// for an idle connection to close.
+const idleCheckInterval = 100 * time.Millisecond
+
+// limitListener serves at most cap(slots) connections at a time. Every
+// served connection costs a goroutine and its buffers, so the limit bounds
+// that memory under overload. At the limit, one accepted connection waits
+// for a slot and further clients wait in the kernel's listen queue.
+//
+// While a connection waits, two things free a slot for it: every response
+// carries "Connection: close" (see closeAfterResponse), and the keep-alive
+// connection idle longest is closed once it has been idle for
+// idleCloseAfter. Otherwise idle connections would keep the new client out
+// until the server's IdleTimeout.
 type limitListener struct {
 	net.Listener
 	slots     chan struct{}
 	closed    chan struct{}
 	closeOnce sync.Once
+	waiting   atomic.Bool // a connection waits for a slot
+
+	mu   sync.Mutex
+	idle list.List // of *limitConn, longest idle first
 }
 
 func newLimitListener(ln net.Listener, n int) *limitListener {
 	return &limitListener{Listener: ln, slots: make(chan struct{}, n), closed: make(chan struct{})}
 }
 
+// Accept takes the next connection from the kernel's listen queue and
+// then waits for a slot for it. Taking the connection first means that an
+// idle connection is closed only for a client that is already waiting.
 func (l *limitListener) Accept() (net.Conn, error) {
-	select {
-	case l.slots <- struct{}{}:
-	case <-l.closed:
-		return nil, net.ErrClosed
-	}
 	conn, err := l.Listener.Accept()
 	if err != nil {
-		<-l.slots
+		return nil, err
+	}
+	if err := l.takeSlot(); err != nil {
+		conn.Close()
 		return nil, err
 	}
 	return &limitConn{Conn: conn, release: sync.OnceFunc(func() { <-l.slots })}, nil
+}
+
+// takeSlot waits for a free slot, closing idle connections to free one.
+func (l *limitListener) takeSlot() error {
+	select {
+	case l.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	l.waiting.Store(true)
+	defer l.waiting.Store(false)
+	tick := time.NewTicker(idleCheckInterval)
+	defer tick.Stop()
+	for {
+		l.closeLongestIdle(time.Now().Add(-idleCloseAfter))
+		select {
+		case l.slots <- struct{}{}:
+			return nil
+		case <-tick.C:
+		case <-l.closed:
+			return net.ErrClosed
+		}
+	}
+}
+
+// closeLongestIdle closes the connection that has been idle longest if it
+// became idle before the given time. Its slot is free when it returns.
+func (l *limitListener) closeLongestIdle(before time.Time) {
+	l.mu.Lock()
+	front := l.idle.Front()
+	if front == nil || !front.Value.(*limitConn).idleSince.Before(before) {
+		l.mu.Unlock()
+		return
+	}
+	c := l.idle.Remove(front).(*limitConn)
+	c.idleAt = nil
+	l.mu.Unlock()
+	c.Close()
+}
+
+// closeAfterResponse reports whether a response should close its
+// connection, which it does while another connection waits for a slot.
+func (l *limitListener) closeAfterResponse() bool { return l.waiting.Load() }
+
+// trackState is the http.Server's ConnState hook. It records which
+// connections are idle, longest idle first.
+func (l *limitListener) trackState(conn net.Conn, state http.ConnState) {
+	c, ok := conn.(*limitConn)
+	if !ok {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c.idleAt != nil {
+		l.idle.Remove(c.idleAt)
+		c.idleAt = nil
+	}
+	if state == http.StateIdle {
+		c.idleSince = time.Now()
+		c.idleAt = l.idle.PushBack(c)
+	}
 }
 
 func (l *limitListener) Close() error {
@@ -46,6 +133,10 @@ func (l *limitListener) Close() error {
 type limitConn struct {
 	net.Conn
 	release func()
+	// idleAt and idleSince are set while the connection is idle, guarded
+	// by the listener's mu.
+	idleAt    *list.Element
+	idleSince time.Time
 }
 
 func (c *limitConn) Close() error {

@@ -1,9 +1,11 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -428,4 +430,119 @@ func TestMaxConnectionsMakesClientsWait(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("GET /healthz = %d, want 200", resp.StatusCode)
 	}
+}
+
+func TestMaxConnectionsClosesIdleForNewClient(t *testing.T) {
+	srv := startServer(t, Config{WriteKey: testWriteKey, AdminToken: testAdminToken, MaxConnections: 2})
+	addr := strings.TrimPrefix(srv.URL(), "http://")
+
+	// Two keep-alive connections that each served a request and stay open.
+	var readers []*bufio.Reader
+	var conns []net.Conn
+	for range 2 {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		r := bufio.NewReader(conn)
+		if resp := getHealthz(t, conn, r); resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /healthz on a kept connection = %d, want 200", resp.StatusCode)
+		}
+		waitIdle(t, srv.listener, len(readers)+1) // so the first one is idle longest
+		readers = append(readers, r)
+		conns = append(conns, conn)
+	}
+
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get(srv.URL() + "/healthz")
+	if err != nil {
+		t.Fatalf("GET /healthz with 2 of 2 connections idle: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /healthz = %d, want 200", resp.StatusCode)
+	}
+
+	// The connection idle longest was closed, the other one still works.
+	conns[0].SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := readers[0].ReadByte(); err != io.EOF {
+		t.Errorf("read on the longest-idle connection = %v, want EOF", err)
+	}
+	if resp := getHealthz(t, conns[1], readers[1]); resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /healthz on the other kept connection = %d, want 200", resp.StatusCode)
+	}
+}
+
+func TestMaxConnectionsClosesAfterResponse(t *testing.T) {
+	srv := startServer(t, Config{WriteKey: testWriteKey, AdminToken: testAdminToken, MaxConnections: 1})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	r := bufio.NewReader(conn)
+
+	// The only slot holds a connection that has sent no request yet, so
+	// the client waits.
+	type result struct {
+		status int
+		err    error
+	}
+	done := make(chan result, 1)
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	go func() {
+		resp, err := client.Get(srv.URL() + "/healthz")
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		resp.Body.Close()
+		done <- result{status: resp.StatusCode}
+	}()
+	waitUntil(t, "the client to wait for a slot", srv.listener.closeAfterResponse)
+
+	resp := getHealthz(t, conn, r)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /healthz on the first connection = %d, want 200", resp.StatusCode)
+	}
+	if !resp.Close {
+		t.Errorf("response header Connection = %q while a client waits, want close", resp.Header.Get("Connection"))
+	}
+	res := <-done
+	if res.err != nil {
+		t.Fatalf("GET /healthz after the first connection's response: %v", res.err)
+	}
+	if res.status != http.StatusOK {
+		t.Errorf("GET /healthz = %d, want 200", res.status)
+	}
+}
+
+// waitIdle waits until l counts n idle connections.
+func waitIdle(t *testing.T, l *limitListener, n int) {
+	t.Helper()
+	waitUntil(t, fmt.Sprintf("%d idle connections", n), func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.idle.Len() == n
+	})
+}
+
+// getHealthz sends GET /healthz on conn and returns the response, with its
+// body read.
+func getHealthz(t *testing.T, conn net.Conn, r *bufio.Reader) *http.Response {
+	t.Helper()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: candor\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
 }

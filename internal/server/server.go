@@ -108,8 +108,9 @@ type Config struct {
 	// as a Bearer token.
 	MetricsPublic bool
 	// MaxConnections bounds the open client connections
-	// (DefaultMaxConnections when zero). Further clients wait until a
-	// connection closes.
+	// (DefaultMaxConnections when zero). A further client waits for a
+	// connection to close. Meanwhile responses close their connections,
+	// and a keep-alive connection idle for half a second is closed.
 	MaxConnections int
 }
 
@@ -134,7 +135,7 @@ type Server struct {
 	store      store.Store
 	collector  *collector.Collector
 	httpServer *http.Server
-	listener   net.Listener
+	listener   *limitListener
 	logger     *slog.Logger
 	admin      tokenChecker
 	projects   map[string]bool // names of the projects the collector accepts
@@ -225,6 +226,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("listen on %q: %w (pick a free address with --listen)", cfg.Listen, err)
 	}
 	s.listener = newLimitListener(ln, cfg.MaxConnections)
+	s.httpServer.ConnState = s.listener.trackState
 	return s, nil
 }
 
@@ -306,6 +308,9 @@ func (s *Server) buildHandlers() error {
 // posthog-go sends that path when its endpoint ends in a slash.
 func (s *Server) route(routes *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.listener.closeAfterResponse() {
+			w.Header().Set("Connection", "close")
+		}
 		if s.collector.Handles(r.URL.Path) {
 			s.collector.ServeHTTP(w, r)
 			return
