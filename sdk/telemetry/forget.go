@@ -131,24 +131,12 @@ func (c *Client) dropMemory(s *sender) int64 {
 }
 
 // dropSpool deletes every unclaimed spool file and returns how many events
-// they held. Files that another process is sending are left to it.
+// they held.
 func (c *Client) dropSpool() int64 {
 	if c.spool == nil {
 		return 0
 	}
-	files, err := c.spool.list()
-	if err != nil {
-		return 0
-	}
-	var n int64
-	for _, f := range files {
-		if !f.claimed && os.Remove(filepath.Join(c.spool.dir, f.name)) == nil {
-			n += int64(f.events)
-		}
-	}
-	c.stats.drop(DropForgotten, n)
-	c.spool.recount()
-	return n
+	return c.spool.purge(DropForgotten)
 }
 
 func (c *Client) deleteSentLog() {

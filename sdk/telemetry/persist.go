@@ -34,7 +34,7 @@ func (c *Client) SetEnabled(enabled bool) error {
 	c.refresh()
 	c.purgePending.Store(!enabled)
 	if !enabled && c.spool != nil {
-		c.spool.purge()
+		c.spool.purge(DropDisabled)
 	}
 	select {
 	case c.nudge <- struct{}{}:

@@ -293,7 +293,7 @@ func (s *sender) discard(reason string) {
 // a claimed batch whose upload fails is put back.
 func (s *sender) purgeAfterOptOut() {
 	if s.spool != nil && s.c.purgePending.Swap(false) {
-		s.spool.purge()
+		s.spool.purge(DropDisabled)
 	}
 }
 

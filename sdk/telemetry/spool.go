@@ -269,19 +269,23 @@ func (s *spool) recoverStale() {
 	s.recount()
 }
 
-// purge deletes every unclaimed file, used when the user switches
-// telemetry off.
-func (s *spool) purge() {
+// purge deletes every unclaimed file, counts its events as dropped for
+// reason and returns how many there were. Files that another process is
+// sending are left to it.
+func (s *spool) purge(reason string) int64 {
 	files, err := s.list()
 	if err != nil {
-		return
+		return 0
 	}
+	var n int64
 	for _, f := range files {
 		if !f.claimed && os.Remove(filepath.Join(s.dir, f.name)) == nil {
-			s.stats.drop(DropDisabled, int64(f.events))
+			n += int64(f.events)
 		}
 	}
+	s.stats.drop(reason, n)
 	s.recount()
+	return n
 }
 
 // syncDir flushes a directory's entries to disk, so a rename survives a
