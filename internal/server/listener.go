@@ -60,7 +60,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		conn.Close()
 		return nil, err
 	}
-	return &limitConn{Conn: conn, release: sync.OnceFunc(func() { <-l.slots })}, nil
+	return &limitConn{Conn: conn, listener: l, release: sync.OnceFunc(func() { <-l.slots })}, nil
 }
 
 // takeSlot waits for a free slot, closing idle connections to free one.
@@ -95,8 +95,8 @@ func (l *limitListener) closeLongestIdle(before time.Time) {
 		l.mu.Unlock()
 		return
 	}
-	c := l.idle.Remove(front).(*limitConn)
-	c.idleAt = nil
+	c := front.Value.(*limitConn)
+	l.removeIdleLocked(c)
 	l.mu.Unlock()
 	c.Close()
 }
@@ -114,14 +114,31 @@ func (l *limitListener) trackState(conn net.Conn, state http.ConnState) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if c.idleAt != nil {
-		l.idle.Remove(c.idleAt)
-		c.idleAt = nil
-	}
+	l.removeIdleLocked(c)
 	if state == http.StateIdle {
 		c.idleSince = time.Now()
 		c.idleAt = l.idle.PushBack(c)
+		c.idle.Store(true)
 	}
+}
+
+// markReading takes c off the idle list because bytes of its next request
+// have arrived.
+func (l *limitListener) markReading(c *limitConn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.removeIdleLocked(c)
+}
+
+// removeIdleLocked takes c off the idle list if it is on it. The caller
+// holds l.mu.
+func (l *limitListener) removeIdleLocked(c *limitConn) {
+	if c.idleAt == nil {
+		return
+	}
+	l.idle.Remove(c.idleAt)
+	c.idleAt = nil
+	c.idle.Store(false)
 }
 
 func (l *limitListener) Close() error {
@@ -132,11 +149,26 @@ func (l *limitListener) Close() error {
 // limitConn gives its slot back on the first Close.
 type limitConn struct {
 	net.Conn
-	release func()
-	// idleAt and idleSince are set while the connection is idle, guarded
-	// by the listener's mu.
+	listener *limitListener
+	release  func()
+	// idleAt and idleSince are set while the connection is on the idle
+	// list, guarded by the listener's mu. idle is true at the same times,
+	// so that Read can check it without the lock.
 	idleAt    *list.Element
 	idleSince time.Time
+	idle      atomic.Bool
+}
+
+// Read takes the connection off the idle list once bytes of the next
+// request arrive. The http.Server reports StateActive only after the whole
+// request header is read, and until then the connection must not be
+// closed to make room.
+func (c *limitConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && c.idle.Load() {
+		c.listener.markReading(c)
+	}
+	return n, err
 }
 
 func (c *limitConn) Close() error {

@@ -520,6 +520,84 @@ func TestMaxConnectionsClosesAfterResponse(t *testing.T) {
 	}
 }
 
+func TestMaxConnectionsKeepsConnectionReadingHeader(t *testing.T) {
+	srv := startServer(t, Config{WriteKey: testWriteKey, AdminToken: testAdminToken, MaxConnections: 1})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	r := bufio.NewReader(conn)
+	if resp := getHealthz(t, conn, r); resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /healthz on the kept connection = %d, want 200", resp.StatusCode)
+	}
+	waitIdle(t, srv.listener, 1)
+	time.Sleep(idleCloseAfter + idleCheckInterval)
+
+	// The next request has begun: the server reports the connection idle
+	// until its header is complete, yet it must not be closed.
+	if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	// Give the server up to 2 s to read those bytes, well within its 10 s
+	// ReadHeaderTimeout, which would close the connection anyway.
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		srv.listener.mu.Lock()
+		idle := srv.listener.idle.Len()
+		srv.listener.mu.Unlock()
+		if idle == 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	waiter := getInBackground(t, srv.URL()+"/healthz")
+	waitUntil(t, "the client to wait for a slot or be served", func() bool {
+		return srv.listener.closeAfterResponse() || len(waiter) > 0
+	})
+	time.Sleep(3 * idleCheckInterval) // the waiting Accept looks for idle connections
+
+	if _, err := io.WriteString(conn, "Host: candor\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatalf("read the response to a request whose header was half sent while a client waited: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /healthz on the kept connection = %d, want 200", resp.StatusCode)
+	}
+	if res := <-waiter; res.err != nil || res.status != http.StatusOK {
+		t.Errorf("GET /healthz of the waiting client = %d, %v; want 200", res.status, res.err)
+	}
+}
+
+// getResult is the outcome of a GET that getInBackground makes.
+type getResult struct {
+	status int
+	err    error
+}
+
+// getInBackground sends GET url on a new connection and delivers the
+// outcome on the returned channel.
+func getInBackground(t *testing.T, url string) <-chan getResult {
+	t.Helper()
+	done := make(chan getResult, 1)
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
+	t.Cleanup(client.CloseIdleConnections)
+	go func() {
+		resp, err := client.Get(url)
+		if err != nil {
+			done <- getResult{err: err}
+			return
+		}
+		resp.Body.Close()
+		done <- getResult{status: resp.StatusCode}
+	}()
+	return done
+}
+
 // waitIdle waits until l counts n idle connections.
 func waitIdle(t *testing.T, l *limitListener, n int) {
 	t.Helper()
