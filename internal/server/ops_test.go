@@ -573,6 +573,43 @@ func TestMaxConnectionsKeepsConnectionReadingHeader(t *testing.T) {
 	}
 }
 
+func TestMaxConnectionsClosesSlowRequestBody(t *testing.T) {
+	for _, tc := range []struct {
+		name, head string
+	}{
+		{"body read by the handler", "POST /login HTTP/1.1\r\nHost: candor\r\n" +
+			"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ntoken="},
+		{"body left unread", "GET /healthz HTTP/1.1\r\nHost: candor\r\nContent-Length: 100\r\n\r\nab"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := startTunedServer(t, Config{WriteKey: testWriteKey, AdminToken: testAdminToken, MaxConnections: 1}, func(s *Server) {
+				s.httpServer.ReadTimeout /= 100 // 0.4 s in place of 40 s
+			})
+			conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL(), "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+
+			// The request's body stops part way, and the connection holds
+			// the only slot.
+			if _, err := io.WriteString(conn, tc.head); err != nil {
+				t.Fatal(err)
+			}
+			client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
+			defer client.CloseIdleConnections()
+			resp, err := client.Get(srv.URL() + "/healthz")
+			if err != nil {
+				t.Fatalf("GET /healthz while a request body stalls on the only connection: %v", err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("GET /healthz = %d, want 200", resp.StatusCode)
+			}
+		})
+	}
+}
+
 // getResult is the outcome of a GET that getInBackground makes.
 type getResult struct {
 	status int
@@ -596,6 +633,30 @@ func getInBackground(t *testing.T, url string) <-chan getResult {
 		done <- getResult{status: resp.StatusCode}
 	}()
 	return done
+}
+
+// startTunedServer is startServer with tune applied before the server
+// serves, so a test can shorten its timeouts without a data race.
+func startTunedServer(t *testing.T, cfg Config, tune func(*Server)) *Server {
+	t.Helper()
+	cfg.DataDir = t.TempDir()
+	cfg.Listen = "127.0.0.1:0"
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tune(srv)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve() }()
+	t.Cleanup(func() {
+		if err := srv.Shutdown(context.Background()); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return srv
 }
 
 // waitIdle waits until l counts n idle connections.

@@ -126,6 +126,9 @@ const (
 // retentionInterval is the time between two retention passes.
 const retentionInterval = 24 * time.Hour
 
+// readHeaderTimeout bounds reading a request header.
+const readHeaderTimeout = 10 * time.Second
+
 // Server is a running collector: ingestion, dashboard, query API and health
 // endpoints on one listener.
 type Server struct {
@@ -296,9 +299,14 @@ func (s *Server) buildHandlers() error {
 
 	s.httpServer = &http.Server{
 		Handler:           s.route(routes),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+		ReadHeaderTimeout: readHeaderTimeout,
+		// ReadTimeout bounds the header and body of a request, so a client
+		// that stops sending a body cannot hold its connection for good.
+		// The collector replaces it with a deadline of BodyReadTimeout when
+		// it starts to read a capture body.
+		ReadTimeout: readHeaderTimeout + cmp.Or(s.cfg.Collector.BodyReadTimeout, collector.DefaultBodyReadTimeout),
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
 	return nil
 }
