@@ -83,7 +83,9 @@ func (f *serveFlags) register(fs *flag.FlagSet, defaultData string) {
 			"a payload that alone needs more to decode gets 413")
 	fs.IntVar(&f.maxDecoding, "max-decoding", collector.DefaultMaxDecoding(), "requests that may decode their payloads at once; the default is twice the CPUs, at least 4")
 	fs.IntVar(&f.maxConnections, "max-connections", server.DefaultMaxConnections,
-		"open client connections; at the limit, responses close their connections and keep-alive connections idle for 0.5s are closed, so that a waiting client gets one")
+		"open client connections; at the limit, responses close their connections and keep-alive connections\n"+
+			"idle for 0.5s are closed, so that a waiting client gets one; a client that stalls keeps its connection\n"+
+			"for up to 10s (request header), 40s (header and body) or 30s (each 64 KiB of a response)")
 	fs.DurationVar(&f.requestTimeout, "request-timeout", collector.DefaultRequestTimeout,
 		"longest time from a request's body to the commit of its events; then 503")
 }

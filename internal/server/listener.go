@@ -23,6 +23,18 @@ const idleCloseAfter = 500 * time.Millisecond
 // for an idle connection to close.
 const idleCheckInterval = 100 * time.Millisecond
 
+// writeStallTimeout is how long a client may take to accept one
+// writeChunkSize piece of a response before its connection is closed. The
+// http.Server has no WriteTimeout, and TCP keeps open a connection whose
+// client reads nothing, so without this limit such a client would hold its
+// slot until it disconnects.
+const writeStallTimeout = 30 * time.Second
+
+// writeChunkSize is the largest piece of a response that limitConn.Write
+// sends under one write deadline, so that a large response to a slow client
+// that keeps reading is not cut off.
+const writeChunkSize = 64 << 10
+
 // limitListener serves at most cap(slots) connections at a time. Every
 // served connection costs a goroutine and its buffers, so the limit bounds
 // that memory under overload. At the limit, one accepted connection waits
@@ -40,12 +52,20 @@ type limitListener struct {
 	closeOnce sync.Once
 	waiting   atomic.Bool // a connection waits for a slot
 
+	// writeStallTimeout is writeStallTimeout, shorter in tests.
+	writeStallTimeout time.Duration
+
 	mu   sync.Mutex
 	idle list.List // of *limitConn, longest idle first
 }
 
 func newLimitListener(ln net.Listener, n int) *limitListener {
-	return &limitListener{Listener: ln, slots: make(chan struct{}, n), closed: make(chan struct{})}
+	return &limitListener{
+		Listener:          ln,
+		slots:             make(chan struct{}, n),
+		closed:            make(chan struct{}),
+		writeStallTimeout: writeStallTimeout,
+	}
 }
 
 // Accept takes the next connection from the kernel's listen queue and
@@ -169,6 +189,26 @@ func (c *limitConn) Read(p []byte) (int, error) {
 		c.listener.markReading(c)
 	}
 	return n, err
+}
+
+// Write sends p in pieces of at most writeChunkSize bytes, each under a
+// write deadline of the listener's writeStallTimeout. When a piece times
+// out, the http.Server closes the connection. Write replaces any write
+// deadline set on the connection before.
+func (c *limitConn) Write(p []byte) (int, error) {
+	written := 0
+	for written < len(p) {
+		end := min(len(p), written+writeChunkSize)
+		if err := c.Conn.SetWriteDeadline(time.Now().Add(c.listener.writeStallTimeout)); err != nil {
+			return written, err
+		}
+		n, err := c.Conn.Write(p[written:end])
+		written += n
+		if err != nil {
+			return written, err
+		}
+	}
+	return written, nil
 }
 
 func (c *limitConn) Close() error {

@@ -610,6 +610,48 @@ func TestMaxConnectionsClosesSlowRequestBody(t *testing.T) {
 	}
 }
 
+func TestMaxConnectionsClosesStalledReader(t *testing.T) {
+	srv := startTunedServer(t, Config{WriteKey: testWriteKey, AdminToken: testAdminToken, MaxConnections: 1}, func(s *Server) {
+		s.listener.writeStallTimeout = 300 * time.Millisecond
+	})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+
+	// The client asks for about 20 MB of responses and reads none of them,
+	// more than its 16 KiB receive buffer and the server's send buffer take
+	// (Linux allows up to 4 MiB by default in net.ipv4.tcp_wmem).
+	if err := conn.(*net.TCPConn).SetReadBuffer(16 << 10); err != nil {
+		t.Fatal(err)
+	}
+	sent := make(chan error, 1)
+	go func() {
+		request := "GET /assets/vendor/chart.umd.min.js HTTP/1.1\r\nHost: candor\r\n\r\n"
+		_, err := io.WriteString(conn, strings.Repeat(request, 100))
+		sent <- err
+	}()
+	defer func() {
+		conn.Close()
+		<-sent
+	}()
+	// Once the buffers are full the server blocks in a write, so it cannot
+	// end that connection with "Connection: close" for the next client.
+	time.Sleep(500 * time.Millisecond)
+
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get(srv.URL() + "/healthz")
+	if err != nil {
+		t.Fatalf("GET /healthz while the only connection reads no responses: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /healthz = %d, want 200", resp.StatusCode)
+	}
+}
+
 // getResult is the outcome of a GET that getInBackground makes.
 type getResult struct {
 	status int

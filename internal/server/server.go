@@ -110,7 +110,10 @@ type Config struct {
 	// MaxConnections bounds the open client connections
 	// (DefaultMaxConnections when zero). A further client waits for a
 	// connection to close. Meanwhile responses close their connections,
-	// and a keep-alive connection idle for half a second is closed.
+	// and a keep-alive connection idle for half a second is closed. A
+	// client that stalls keeps its connection until a time limit ends it:
+	// 10 s for a request header, 10 s plus Collector.BodyReadTimeout for
+	// a header and its body, or 30 s to accept each 64 KiB of a response.
 	MaxConnections int
 }
 
