@@ -454,16 +454,7 @@ func TestMaxConnectionsClosesIdleForNewClient(t *testing.T) {
 		conns = append(conns, conn)
 	}
 
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
-	defer client.CloseIdleConnections()
-	resp, err := client.Get(srv.URL() + "/healthz")
-	if err != nil {
-		t.Fatalf("GET /healthz with 2 of 2 connections idle: %v", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("GET /healthz = %d, want 200", resp.StatusCode)
-	}
+	expectHealthz(t, srv.URL(), "with 2 of 2 connections idle")
 
 	// The connection idle longest was closed, the other one still works.
 	conns[0].SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -596,16 +587,7 @@ func TestMaxConnectionsClosesSlowRequestBody(t *testing.T) {
 			if _, err := io.WriteString(conn, tc.head); err != nil {
 				t.Fatal(err)
 			}
-			client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
-			defer client.CloseIdleConnections()
-			resp, err := client.Get(srv.URL() + "/healthz")
-			if err != nil {
-				t.Fatalf("GET /healthz while a request body stalls on the only connection: %v", err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				t.Errorf("GET /healthz = %d, want 200", resp.StatusCode)
-			}
+			expectHealthz(t, srv.URL(), "while a request body stalls on the only connection")
 		})
 	}
 }
@@ -640,16 +622,7 @@ func TestMaxConnectionsClosesStalledReader(t *testing.T) {
 	// end that connection with "Connection: close" for the next client.
 	time.Sleep(500 * time.Millisecond)
 
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
-	defer client.CloseIdleConnections()
-	resp, err := client.Get(srv.URL() + "/healthz")
-	if err != nil {
-		t.Fatalf("GET /healthz while the only connection reads no responses: %v", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("GET /healthz = %d, want 200", resp.StatusCode)
-	}
+	expectHealthz(t, srv.URL(), "while the only connection reads no responses")
 }
 
 // getResult is the outcome of a GET that getInBackground makes.
@@ -677,28 +650,20 @@ func getInBackground(t *testing.T, url string) <-chan getResult {
 	return done
 }
 
-// startTunedServer is startServer with tune applied before the server
-// serves, so a test can shorten its timeouts without a data race.
-func startTunedServer(t *testing.T, cfg Config, tune func(*Server)) *Server {
+// expectHealthz gets /healthz on a new connection and checks that it is
+// served within 5 s. while describes the connections already open.
+func expectHealthz(t *testing.T, url, while string) {
 	t.Helper()
-	cfg.DataDir = t.TempDir()
-	cfg.Listen = "127.0.0.1:0"
-	srv, err := New(cfg)
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get(url + "/healthz")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("GET /healthz %s: %v", while, err)
 	}
-	tune(srv)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve() }()
-	t.Cleanup(func() {
-		if err := srv.Shutdown(context.Background()); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return srv
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /healthz %s = %d, want 200", while, resp.StatusCode)
+	}
 }
 
 // waitIdle waits until l counts n idle connections.

@@ -28,6 +28,13 @@ func TestMain(m *testing.M) {
 // folder and shuts it down when the test ends.
 func startServer(t *testing.T, cfg Config) *Server {
 	t.Helper()
+	return startTunedServer(t, cfg, func(*Server) {})
+}
+
+// startTunedServer is startServer with tune applied before the server
+// serves, so a test can shorten its timeouts without a data race.
+func startTunedServer(t *testing.T, cfg Config, tune func(*Server)) *Server {
+	t.Helper()
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
 	}
@@ -36,6 +43,7 @@ func startServer(t *testing.T, cfg Config) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tune(srv)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve() }()
 	t.Cleanup(func() {
