@@ -468,31 +468,12 @@ func TestMaxConnectionsClosesIdleForNewClient(t *testing.T) {
 
 func TestMaxConnectionsClosesAfterResponse(t *testing.T) {
 	srv := startServer(t, Config{WriteKey: testWriteKey, AdminToken: testAdminToken, MaxConnections: 1})
-	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL(), "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := dialServer(t, srv)
 	r := bufio.NewReader(conn)
 
 	// The only slot holds a connection that has sent no request yet, so
 	// the client waits.
-	type result struct {
-		status int
-		err    error
-	}
-	done := make(chan result, 1)
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
-	defer client.CloseIdleConnections()
-	go func() {
-		resp, err := client.Get(srv.URL() + "/healthz")
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		resp.Body.Close()
-		done <- result{status: resp.StatusCode}
-	}()
+	done := getInBackground(t, srv.URL()+"/healthz")
 	waitUntil(t, "the client to wait for a slot", srv.listener.closeAfterResponse)
 
 	resp := getHealthz(t, conn, r)
@@ -513,11 +494,7 @@ func TestMaxConnectionsClosesAfterResponse(t *testing.T) {
 
 func TestMaxConnectionsKeepsConnectionReadingHeader(t *testing.T) {
 	srv := startServer(t, Config{WriteKey: testWriteKey, AdminToken: testAdminToken, MaxConnections: 1})
-	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL(), "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := dialServer(t, srv)
 	r := bufio.NewReader(conn)
 	if resp := getHealthz(t, conn, r); resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /healthz on the kept connection = %d, want 200", resp.StatusCode)
@@ -576,11 +553,7 @@ func TestMaxConnectionsClosesSlowRequestBody(t *testing.T) {
 			srv := startTunedServer(t, Config{WriteKey: testWriteKey, AdminToken: testAdminToken, MaxConnections: 1}, func(s *Server) {
 				s.httpServer.ReadTimeout /= 100 // 0.4 s in place of 40 s
 			})
-			conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL(), "http://"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
+			conn := dialServer(t, srv)
 
 			// The request's body stops part way, and the connection holds
 			// the only slot.
@@ -596,11 +569,7 @@ func TestMaxConnectionsClosesStalledReader(t *testing.T) {
 	srv := startTunedServer(t, Config{WriteKey: testWriteKey, AdminToken: testAdminToken, MaxConnections: 1}, func(s *Server) {
 		s.listener.writeStallTimeout = 300 * time.Millisecond
 	})
-	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL(), "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := dialServer(t, srv)
 
 	// The client asks for about 20 MB of responses and reads none of them,
 	// more than its 16 KiB receive buffer and the server's send buffer take
@@ -648,6 +617,17 @@ func getInBackground(t *testing.T, url string) <-chan getResult {
 		done <- getResult{status: resp.StatusCode}
 	}()
 	return done
+}
+
+// dialServer opens a TCP connection to srv that closes when the test ends.
+func dialServer(t *testing.T, srv *Server) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }
 
 // expectHealthz gets /healthz on a new connection and checks that it is
