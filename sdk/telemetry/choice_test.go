@@ -144,38 +144,89 @@ func TestSetEnabledFalsePurgesQueueAndSpool(t *testing.T) {
 	}
 }
 
-// TestOptOutDuringSpoolUpload opts out while the sender
-// uploads a batch it took from the spool; the upload then fails, which
-// would put the batch back in the spool.
+// TestOptOutDuringSpoolUpload opts out while the sender uploads a batch it
+// took from the spool. The upload then fails, which puts the batch back in
+// the spool, and the sender must delete it there.
 func TestOptOutDuringSpoolUpload(t *testing.T) {
-	col := newCollector(t)
-	held, release := make(chan struct{}), make(chan struct{})
-	col.setRespond(func(n int, r *received, w http.ResponseWriter) bool {
-		if n == 1 {
-			close(held)
-			<-release
-		}
-		w.WriteHeader(http.StatusServiceUnavailable)
-		return true
-	})
-	cfg := testConfig(t, col.srv.URL)
-	cfg.BatchSize = 5
-	c := newClient(t, cfg)
-	captureN(c, 5) // first upload fails, the batch is spooled and retried
-	<-held
-	if err := c.SetEnabled(false); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name   string
+		optOut func(t *testing.T, c *Client, home string)
+	}{
+		{"SetEnabled", func(t *testing.T, c *Client, home string) {
+			if err := c.SetEnabled(false); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"another process", func(t *testing.T, c *Client, home string) {
+			writeFile(t, filepath.Join(home, ConfigFile), `{"telemetryEnabled": false}`)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			col := newCollector(t)
+			uploading, release := make(chan struct{}), make(chan struct{})
+			col.setRespond(func(n int, r *received, w http.ResponseWriter) bool {
+				if n == 1 {
+					close(uploading)
+					<-release
+				}
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return true
+			})
+			cfg := testConfig(t, col.srv.URL)
+			cfg.BatchSize = 5
+			c := newClient(t, cfg)
+			captureN(c, 5) // the first upload fails, the batch is spooled and retried
+			<-uploading
+			tc.optOut(t, c, cfg.Home)
+			close(release)
+
+			waitFor(t, "the returned batch to be purged", func() bool {
+				return c.Stats().DroppedByReason[DropDisabled] == 5
+			})
+			st := closeClient(t, c)
+			if st.Spooled != 0 || spoolFiles(t, cfg.Home) != 0 {
+				t.Errorf("spool holds %d events in %d files after opting out", st.Spooled, spoolFiles(t, cfg.Home))
+			}
+			if st.DroppedByReason[DropDisabled] != 5 {
+				t.Errorf("disabled drops = %d, want 5 (%v)", st.DroppedByReason[DropDisabled], st.DroppedByReason)
+			}
+		})
 	}
-	close(release)
-	waitFor(t, "the returned batch to be purged", func() bool {
-		return c.Stats().DroppedByReason[DropDisabled] == 5
-	})
-	st := closeClient(t, c)
-	if st.Spooled != 0 || spoolFiles(t, cfg.Home) != 0 {
-		t.Errorf("spool holds %d events in %d files after opting out", st.Spooled, spoolFiles(t, cfg.Home))
-	}
-	if st.DroppedByReason[DropDisabled] != 5 {
-		t.Errorf("disabled drops = %d, want 5 (%v)", st.DroppedByReason[DropDisabled], st.DroppedByReason)
+}
+
+func TestPersistedOptOutPurgesSpoolAtStart(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		config     string
+		env        env
+		wantSpool  int
+		wantPurged int64
+	}{
+		{"persisted choice off", `{"telemetryEnabled": false}`, env{}, 0, 5},
+		{"environment variable", `{"telemetryEnabled": true}`, env{"MUX_DISABLE_TELEMETRY": "1"}, 1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			col := newCollector(t)
+			url := col.srv.URL
+			col.srv.Close()
+			cfg := testConfig(t, url)
+			cfg.BatchSize = 5
+			first := newClient(t, cfg)
+			captureN(first, 5)
+			waitFor(t, "the spool", func() bool { return first.Stats().Spooled == 5 })
+			closeClient(t, first)
+
+			writeFile(t, filepath.Join(cfg.Home, ConfigFile), tc.config)
+			cfg.Getenv = tc.env.get
+			second := newClient(t, cfg)
+			st := closeClient(t, second)
+			if got := spoolFiles(t, cfg.Home); got != tc.wantSpool {
+				t.Errorf("spool files after a run disabled by the %s = %d, want %d", tc.name, got, tc.wantSpool)
+			}
+			if got := st.DroppedByReason[DropDisabled]; got != tc.wantPurged {
+				t.Errorf("disabled drops = %d, want %d", got, tc.wantPurged)
+			}
+		})
 	}
 }
 

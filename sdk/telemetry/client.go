@@ -34,11 +34,6 @@ type Client struct {
 	enabled atomic.Bool
 	closed  atomic.Bool
 
-	// purgePending marks an opt-out after which the sender has not yet
-	// purged the spool itself. A batch it held during SetEnabled's purge
-	// returns to the spool when its upload fails.
-	purgePending atomic.Bool
-
 	// sendCtx is cancelled when Close's context ends, which aborts an
 	// upload in flight.
 	sendCtx     context.Context

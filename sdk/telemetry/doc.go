@@ -69,8 +69,9 @@
 // "disabled".
 //
 // While telemetry is off the client creates no install ID, opens no
-// connection and writes no spool. SetEnabled(false) also deletes the
-// spooled events.
+// connection and writes no spool. When config.json turns telemetry off,
+// through SetEnabled(false) or another process, the spooled events are
+// deleted too; the environment switches leave them for a later run.
 //
 // # Identity
 //

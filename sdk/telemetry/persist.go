@@ -32,7 +32,6 @@ func (c *Client) SetEnabled(enabled bool) error {
 
 	c.switches.config.invalidate()
 	c.refresh()
-	c.purgePending.Store(!enabled)
 	if !enabled && c.spool != nil {
 		c.spool.purge(DropDisabled)
 	}

@@ -40,6 +40,9 @@ type sender struct {
 	waiters    []chan error
 	failing    bool // the last upload failed and was logged
 	spoolErr   bool // the last spool write failed and was logged
+	// persistedOff is the persisted choice at the last refresh: true when
+	// config.json turns telemetry off.
+	persistedOff bool
 
 	loggedViolations map[catalog.Violation]bool
 }
@@ -101,9 +104,10 @@ func (s *sender) run() {
 // switched off, and picks up batches other processes spooled.
 func (s *sender) poll() {
 	s.polls++
-	if !s.c.refresh().Enabled {
+	st := s.c.refresh()
+	s.noteChoice(st)
+	if !st.Enabled {
 		s.discard(DropDisabled)
-		s.purgeAfterOptOut()
 		return
 	}
 	if s.spool == nil {
@@ -288,13 +292,16 @@ func (s *sender) discard(reason string) {
 	s.answerWaiters(nil)
 }
 
-// purgeAfterOptOut empties the spool once more after SetEnabled(false).
-// SetEnabled purges it at once but skips files the sender has claimed, and
-// a claimed batch whose upload fails is put back.
-func (s *sender) purgeAfterOptOut() {
-	if s.spool != nil && s.c.purgePending.Swap(false) {
+// noteChoice purges the spool when the persisted choice has turned off
+// since the last refresh, or is off at the first one. SetEnabled(false)
+// purges the spool at once, but skips the files that a sender, in this
+// process or another, has claimed. A claimed batch whose upload then fails
+// goes back to the spool, and this purge deletes it.
+func (s *sender) noteChoice(st Status) {
+	if st.persistedOff && !s.persistedOff && s.spool != nil {
 		s.spool.purge(DropDisabled)
 	}
+	s.persistedOff = st.persistedOff
 }
 
 func (s *sender) answerWaiters(err error) {
@@ -334,9 +341,9 @@ func (s *sender) deliver() {
 			return
 		}
 		st := s.c.refresh()
+		s.noteChoice(st)
 		if !st.Enabled {
 			s.discard(DropDisabled)
-			s.purgeAfterOptOut()
 			return
 		}
 		if st.Debug == DebugPrint {
@@ -511,9 +518,7 @@ func (s *sender) shutdown(ctx context.Context) {
 		s.upload(s.next(false))
 	}
 	s.spoolPending()
-	if !s.c.refresh().Enabled {
-		s.purgeAfterOptOut()
-	}
+	s.noteChoice(s.c.refresh())
 
 	var left int64
 	for _, b := range s.pending {

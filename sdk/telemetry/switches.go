@@ -81,6 +81,10 @@ type Status struct {
 	Reasons []string
 	// Debug is the <APP>_TELEMETRY_DEBUG mode: "", DebugPrint or DebugTee.
 	Debug string
+
+	// persistedOff reports whether config.json sets telemetryEnabled to
+	// false, whichever switch turned telemetry off first.
+	persistedOff bool
 }
 
 // String returns the state and the reasons on one line.
@@ -162,6 +166,7 @@ func (s *switches) evaluate() Status {
 
 	choice := s.config.read()
 	st.Reasons = append(st.Reasons, choice.reason)
+	st.persistedOff = choice.off
 	if choice.off {
 		decide(ConfigFile, true)
 	}
