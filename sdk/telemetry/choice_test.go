@@ -135,13 +135,7 @@ func TestSetEnabledFalsePurgesQueueAndSpool(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the queue to be dropped", func() bool { return c.Stats().Queued == 0 })
-	st := closeClient(t, c)
-	if st.Spooled != 0 || spoolFiles(t, cfg.Home) != 0 {
-		t.Errorf("spool holds %d events in %d files after opting out", st.Spooled, spoolFiles(t, cfg.Home))
-	}
-	if st.DroppedByReason[DropDisabled] != 12 {
-		t.Errorf("disabled drops = %d, want 12 (%v)", st.DroppedByReason[DropDisabled], st.DroppedByReason)
-	}
+	checkPurged(t, closeClient(t, c), cfg.Home, 12)
 }
 
 // TestOptOutDuringSpoolUpload opts out while the sender uploads a batch it
@@ -183,14 +177,39 @@ func TestOptOutDuringSpoolUpload(t *testing.T) {
 			waitFor(t, "the returned batch to be purged", func() bool {
 				return c.Stats().DroppedByReason[DropDisabled] == 5
 			})
-			st := closeClient(t, c)
-			if st.Spooled != 0 || spoolFiles(t, cfg.Home) != 0 {
-				t.Errorf("spool holds %d events in %d files after opting out", st.Spooled, spoolFiles(t, cfg.Home))
-			}
-			if st.DroppedByReason[DropDisabled] != 5 {
-				t.Errorf("disabled drops = %d, want 5 (%v)", st.DroppedByReason[DropDisabled], st.DroppedByReason)
-			}
+			checkPurged(t, closeClient(t, c), cfg.Home, 5)
 		})
+	}
+}
+
+func TestOptOutPurgesStaleClaim(t *testing.T) {
+	col := newCollector(t)
+	cfg := testConfig(t, col.srv.URL)
+	stale, live := writeClaims(t, cfg.Home)
+	writeFile(t, filepath.Join(cfg.Home, ConfigFile), `{"telemetryEnabled": false}`)
+
+	c := newClient(t, cfg)
+	st := closeClient(t, c)
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale claim after a run with telemetry off: %v, want it deleted", err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("a live claim of another process was touched: %v", err)
+	}
+	if st.DroppedByReason[DropDisabled] != 1 {
+		t.Errorf("disabled drops = %d, want 1", st.DroppedByReason[DropDisabled])
+	}
+}
+
+// checkPurged checks that the client that ended with st left no spooled
+// events under home and dropped want events as disabled.
+func checkPurged(t *testing.T, st Stats, home string, want int64) {
+	t.Helper()
+	if st.Spooled != 0 || spoolFiles(t, home) != 0 {
+		t.Errorf("spool holds %d events in %d files after opting out", st.Spooled, spoolFiles(t, home))
+	}
+	if st.DroppedByReason[DropDisabled] != want {
+		t.Errorf("disabled drops = %d, want %d (%v)", st.DroppedByReason[DropDisabled], want, st.DroppedByReason)
 	}
 }
 

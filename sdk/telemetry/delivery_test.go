@@ -292,14 +292,7 @@ func TestSpoolIgnoresTempAndCorrupt(t *testing.T) {
 func TestSpoolStaleClaimRecovered(t *testing.T) {
 	col := newCollector(t)
 	cfg := testConfig(t, col.srv.URL)
-	dir := filepath.Join(cfg.Home, SpoolDir)
-	line := `{"uuid":"3f1c2b7e-9a4d-4c1e-8b2a-5d6e7f809a1b","event":"command_used","distinct_id":"x","timestamp":"2026-01-01T00:00:00Z","properties":{"command":"new"}}`
-	stale := filepath.Join(dir, "00000000000000000001-1-aaaa.batch.sending-dead")
-	fresh := filepath.Join(dir, "00000000000000000002-1-bbbb.batch.sending-live")
-	writeFile(t, stale, line+"\n")
-	writeFile(t, fresh, strings.Replace(line, "3f1c", "4f1c", 1)+"\n")
-	old := time.Now().Add(-2 * spoolStaleClaim)
-	os.Chtimes(stale, old, old)
+	_, fresh := writeClaims(t, cfg.Home)
 
 	c := newClient(t, cfg)
 	waitFor(t, "the stale claim to be sent", func() bool { return len(col.accepted()) == 1 })
@@ -311,6 +304,22 @@ func TestSpoolStaleClaimRecovered(t *testing.T) {
 	if _, err := os.Stat(fresh); err != nil {
 		t.Errorf("a live claim of another process was touched: %v", err)
 	}
+}
+
+// writeClaims writes two claimed spool files of one event each under home:
+// stale, whose claim is older than spoolStaleClaim, with an event whose
+// UUID starts with 3f1c, and live, a fresh claim, with one starting 4f1c.
+func writeClaims(t *testing.T, home string) (stale, live string) {
+	t.Helper()
+	dir := filepath.Join(home, SpoolDir)
+	line := `{"uuid":"3f1c2b7e-9a4d-4c1e-8b2a-5d6e7f809a1b","event":"command_used","distinct_id":"x","timestamp":"2026-01-01T00:00:00Z","properties":{"command":"new"}}`
+	stale = filepath.Join(dir, "00000000000000000001-1-aaaa.batch.sending-dead")
+	live = filepath.Join(dir, "00000000000000000002-1-bbbb.batch.sending-live")
+	writeFile(t, stale, line+"\n")
+	writeFile(t, live, strings.Replace(line, "3f1c", "4f1c", 1)+"\n")
+	old := time.Now().Add(-2 * spoolStaleClaim)
+	os.Chtimes(stale, old, old)
+	return stale, live
 }
 
 func TestSlowCollectorCaptureStaysFast(t *testing.T) {

@@ -269,9 +269,11 @@ func (s *spool) recoverStale() {
 	s.recount()
 }
 
-// purge deletes every unclaimed file, counts its events as dropped for
-// reason and returns how many there were. Files that another process is
-// sending are left to it.
+// purge deletes every unclaimed file and every stale claim, counts their
+// events as dropped for reason and returns how many there were. Files that
+// another process is sending are left to it. A stale claim was left by a
+// process that crashed while sending, and recoverStale would otherwise
+// return it to the spool.
 func (s *spool) purge(reason string) int64 {
 	files, err := s.list()
 	if err != nil {
@@ -279,7 +281,8 @@ func (s *spool) purge(reason string) int64 {
 	}
 	var n int64
 	for _, f := range files {
-		if !f.claimed && os.Remove(filepath.Join(s.dir, f.name)) == nil {
+		stale := f.claimed && time.Since(f.modTime) > spoolStaleClaim
+		if (!f.claimed || stale) && os.Remove(filepath.Join(s.dir, f.name)) == nil {
 			n += int64(f.events)
 		}
 	}
