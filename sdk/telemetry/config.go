@@ -39,6 +39,10 @@ const (
 	InstallIDFile = "telemetry_id" // the install ID, one UUID on one line
 	ConfigFile    = "config.json"  // the user's persisted choice, key "telemetryEnabled"
 	SpoolDir      = "spool"        // batches waiting for the collector
+	// OptOutFile contains a token that SetEnabled(false) replaces. A sender
+	// that sees a new token drops its waiting events, even when it missed
+	// a short opt-out.
+	OptOutFile = "telemetry_optout"
 )
 
 // Config configures a Client. Zero fields take the documented defaults;

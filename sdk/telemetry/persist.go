@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 )
 
 // configWriteMu serializes SetEnabled calls of all clients in the process.
@@ -29,6 +30,11 @@ func (c *Client) SetEnabled(enabled bool) error {
 	if err := writeChoice(path, enabled); err != nil {
 		return err
 	}
+	if !enabled {
+		if err := writeOptOutToken(c.cfg.Home); err != nil {
+			c.log.Warn("telemetry: opt-out token not saved", "error", errorText(err))
+		}
+	}
 
 	c.switches.config.invalidate()
 	c.refresh()
@@ -38,6 +44,24 @@ func (c *Client) SetEnabled(enabled bool) error {
 	select {
 	case c.nudge <- struct{}{}:
 	default:
+	}
+	return nil
+}
+
+// writeOptOutToken replaces OptOutFile in home with a new token. Every
+// sender compares the token at each look at the switches, so it drops what
+// it has waiting even when the user opted in again before it saw config.json
+// off. NOTE: a process that edits config.json itself writes no token, so an
+// opt-out and opt-in it makes between two polls goes unseen.
+func writeOptOutToken(home string) error {
+	token := fmt.Sprintf("%d-%s\n", time.Now().UnixNano(), randomHex(8))
+	tmp, err := writeTemp(home, ".optout-*", []byte(token))
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(home, OptOutFile)); err != nil {
+		os.Remove(tmp)
+		return err
 	}
 	return nil
 }

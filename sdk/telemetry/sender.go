@@ -43,6 +43,10 @@ type sender struct {
 	// persistedOff is the persisted choice at the last refresh: true when
 	// config.json turns telemetry off.
 	persistedOff bool
+	// optOutToken is the content of OptOutFile at the last refresh, and
+	// sawChoice is false before the first refresh.
+	optOutToken string
+	sawChoice   bool
 
 	loggedViolations map[catalog.Violation]bool
 }
@@ -292,16 +296,23 @@ func (s *sender) discard(reason string) {
 	s.answerWaiters(nil)
 }
 
-// noteChoice purges the spool when the persisted choice has turned off
-// since the last refresh, or is off at the first one. SetEnabled(false)
-// purges the spool at once, but skips the files that a sender, in this
-// process or another, has claimed. A claimed batch whose upload then fails
-// goes back to the spool, and this purge deletes it.
+// noteChoice drops what is waiting when the user opted out since the last
+// refresh. The persisted choice turning off, or being off at the first
+// refresh, purges the spool. A new opt-out token means the user opted out
+// and maybe in again between two refreshes, so it drops the events in
+// memory too. The purge also catches a batch that a sender, in this process
+// or another, had claimed while SetEnabled(false) purged, and put back in
+// the spool after its upload failed.
 func (s *sender) noteChoice(st Status) {
-	if st.persistedOff && !s.persistedOff && s.spool != nil {
+	turnedOff := st.persistedOff && !s.persistedOff
+	newToken := s.sawChoice && st.optOutToken != s.optOutToken
+	s.persistedOff, s.optOutToken, s.sawChoice = st.persistedOff, st.optOutToken, true
+	if newToken {
+		s.discard(DropDisabled)
+	}
+	if (turnedOff || newToken) && s.spool != nil {
 		s.spool.purge(DropDisabled)
 	}
-	s.persistedOff = st.persistedOff
 }
 
 func (s *sender) answerWaiters(err error) {
@@ -494,7 +505,9 @@ func (s *sender) shutdown(ctx context.Context) {
 	s.drainQueue()
 	s.seal()
 	for len(s.pending) > 0 && ctx.Err() == nil {
-		if !s.c.refresh().Enabled {
+		st := s.c.refresh()
+		s.noteChoice(st)
+		if !st.Enabled {
 			s.discard(DropDisabled)
 			break
 		}

@@ -85,6 +85,8 @@ type Status struct {
 	// persistedOff reports whether config.json sets telemetryEnabled to
 	// false, whichever switch turned telemetry off first.
 	persistedOff bool
+	// optOutToken is the content of OptOutFile, "" when it is missing.
+	optOutToken string
 }
 
 // String returns the state and the reasons on one line.
@@ -120,6 +122,7 @@ func newSwitches(cfg *Config) *switches {
 	}
 	if cfg.Home != "" {
 		s.config.path = filepath.Join(cfg.Home, ConfigFile)
+		s.config.optOutPath = filepath.Join(cfg.Home, OptOutFile)
 	}
 	return s
 }
@@ -167,6 +170,7 @@ func (s *switches) evaluate() Status {
 	choice := s.config.read()
 	st.Reasons = append(st.Reasons, choice.reason)
 	st.persistedOff = choice.off
+	st.optOutToken = s.config.readOptOutToken()
 	if choice.off {
 		decide(ConfigFile, true)
 	}
@@ -228,12 +232,16 @@ type choice struct {
 // configWatcher reads the persisted choice from config.json again whenever
 // the file's modification time or size changes.
 type configWatcher struct {
-	path string
+	path       string
+	optOutPath string
 
 	mu        sync.Mutex
 	stamp     fileStamp
 	haveStamp bool
 	last      choice
+
+	optOutStamp fileStamp
+	optOutToken string
 }
 
 type fileStamp struct {
@@ -263,10 +271,33 @@ func (w *configWatcher) read() choice {
 	return w.last
 }
 
+// readOptOutToken returns the content of OptOutFile, read again only when
+// its modification time or size changed. A file that cannot be read
+// returns the last token.
+func (w *configWatcher) readOptOutToken() string {
+	if w.optOutPath == "" {
+		return ""
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+
+	stamp, err := statFile(w.optOutPath)
+	if err != nil || stamp == w.optOutStamp {
+		return w.optOutToken
+	}
+	data, err := os.ReadFile(w.optOutPath)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return w.optOutToken
+	}
+	w.optOutStamp, w.optOutToken = stamp, strings.TrimSpace(string(data))
+	return w.optOutToken
+}
+
 // invalidate makes the next read check the file again.
 func (w *configWatcher) invalidate() {
 	w.mu.Lock()
 	w.haveStamp = false
+	w.optOutStamp = fileStamp{}
 	w.mu.Unlock()
 }
 

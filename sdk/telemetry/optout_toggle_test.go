@@ -1,0 +1,91 @@
+package telemetry
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/candor-dev/candor/sdk/mux"
+)
+
+// captureCommands captures one command_used event per command, so a test
+// can tell which of them reached the collector.
+func captureCommands(c *Client, commands ...string) {
+	for _, command := range commands {
+		c.Capture(mux.CommandUsed{Command: command})
+	}
+}
+
+// sentCommands returns the command property of every accepted event.
+func sentCommands(col *collector) map[string]int {
+	seen := map[string]int{}
+	for _, ev := range col.accepted() {
+		command, _ := ev.Properties["command"].(string)
+		seen[command]++
+	}
+	return seen
+}
+
+// TestOptOutAndInBeforePoll opts out and in again while the sender is busy
+// uploading, so it never sees the persisted choice off. The events captured
+// before the opt-out must still never be sent.
+func TestOptOutAndInBeforePoll(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		sameHome bool // the toggle comes from a second client on the same Home
+	}{
+		{"same client", false},
+		{"another process", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			col := newCollector(t)
+			uploading, release := make(chan struct{}), make(chan struct{})
+			col.setRespond(func(n int, r *received, w http.ResponseWriter) bool {
+				if n == 0 {
+					close(uploading)
+					<-release
+					w.WriteHeader(http.StatusServiceUnavailable)
+					return true
+				}
+				return false
+			})
+			cfg := testConfig(t, col.srv.URL)
+			cfg.BatchSize = 2
+			c := newClient(t, cfg)
+			captureCommands(c, "new", "new")
+			<-uploading
+			captureCommands(c, "new")
+
+			toggler := c
+			if tc.sameHome {
+				toggler = newClient(t, cfg)
+			}
+			if err := toggler.SetEnabled(false); err != nil {
+				t.Fatal(err)
+			}
+			if err := toggler.SetEnabled(true); err != nil {
+				t.Fatal(err)
+			}
+			close(release)
+			waitFor(t, "the events captured before the opt-out to be dropped", func() bool {
+				return c.Stats().DroppedByReason[DropDisabled] == 3
+			})
+
+			captureCommands(c, "compact")
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := c.Flush(ctx); err != nil {
+				t.Fatalf("Flush: %v", err)
+			}
+			closeClient(t, c)
+			got := sentCommands(col)
+			if got["new"] != 0 {
+				t.Errorf("collector accepted %d events captured before the opt-out, want 0", got["new"])
+			}
+			if got["compact"] != 1 {
+				t.Errorf("collector accepted %d events captured after opting in again, want 1", got["compact"])
+			}
+		})
+	}
+}
