@@ -28,8 +28,8 @@ func sentCommands(col *collector) map[string]int {
 }
 
 // TestOptOutAndInBeforePoll opts out and in again while the sender is busy
-// uploading, so it never sees the persisted choice off. The events captured
-// before the opt-out must still never be sent.
+// uploading, so it never reads config.json while telemetry is off there.
+// The events captured before the opt-out must still never be sent.
 func TestOptOutAndInBeforePoll(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -87,5 +87,35 @@ func TestOptOutAndInBeforePoll(t *testing.T) {
 				t.Errorf("collector accepted %d events captured after opting in again, want 1", got["compact"])
 			}
 		})
+	}
+}
+
+// TestPendingAfterOtherProcessOptOut lists the pending events right after
+// another process opted out, before this client's next poll.
+func TestPendingAfterOtherProcessOptOut(t *testing.T) {
+	col := newCollector(t)
+	cfg := testConfig(t, col.srv.URL)
+	cfg.FlushInterval = time.Hour
+	c := newClient(t, cfg)
+	other := newClient(t, cfg)
+	captureCommands(c, "new", "new")
+	waitFor(t, "the events to be encoded", func() bool { return len(c.queue) == 0 })
+	if err := other.SetEnabled(false); err != nil {
+		t.Fatal(err)
+	}
+
+	pending, err := c.Pending(context.Background())
+	if err != nil {
+		t.Fatalf("Pending: %v", err)
+	}
+	if len(pending) != 0 {
+		t.Errorf("Pending lists %d events after the opt-out, want 0", len(pending))
+	}
+	st := closeClient(t, c)
+	if st.DroppedByReason[DropDisabled] != 2 {
+		t.Errorf("disabled drops = %d, want 2", st.DroppedByReason[DropDisabled])
+	}
+	if col.requestCount() != 0 {
+		t.Errorf("collector got %d requests, want 0", col.requestCount())
 	}
 }

@@ -125,6 +125,16 @@ func (s *sender) poll() {
 	}
 }
 
+// applySwitches refreshes the switches and drops what is waiting when
+// telemetry is off, as poll does, but sends nothing.
+func (s *sender) applySwitches() {
+	st := s.c.refresh()
+	s.noteChoice(st)
+	if !st.Enabled {
+		s.discard(DropDisabled)
+	}
+}
+
 // staleCheckPolls is how many polls pass between looks for spool claims
 // left by a crashed process: about one minute.
 const staleCheckPolls = 60

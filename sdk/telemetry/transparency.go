@@ -130,6 +130,7 @@ func (c *Client) Pending(ctx context.Context) ([]PendingEvent, error) {
 	var spoolErr error
 	err := c.onSender(ctx, func(s *sender) {
 		if s != nil {
+			s.applySwitches()
 			s.drainQueue()
 		}
 		batches, err := c.peekSpool()
