@@ -421,3 +421,43 @@ func TestCloseBoundedByContext(t *testing.T) {
 		t.Errorf("spooled %d dropped %d, want 5 and 0", st.Spooled, st.Dropped)
 	}
 }
+
+func TestForgetInAnotherProcess(t *testing.T) {
+	col := newCollector(t)
+	cfg := testConfig(t, col.srv.URL)
+	cfg.FlushInterval = time.Hour
+	c := newClient(t, cfg)
+	other := newClient(t, cfg)
+	oldID := c.InstallID()
+	oldSecret, _ := c.deletionSecret()
+	if oldID == "" || other.InstallID() != oldID {
+		t.Fatalf("install IDs %q and %q, want one shared ID", oldID, other.InstallID())
+	}
+	captureN(c, 3)
+	waitFor(t, "the events to be encoded", func() bool { return len(c.queue) == 0 })
+
+	if _, err := other.Forget(context.Background(), ForgetOptions{LocalOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the forgotten events to be dropped", func() bool {
+		return c.Stats().DroppedByReason[DropForgotten] == 3
+	})
+	captureN(c, 1)
+	if err := c.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	closeClient(t, c)
+
+	events := col.accepted()
+	if len(events) != 1 {
+		t.Fatalf("collector got %d events, want only the one captured after forget", len(events))
+	}
+	if events[0].DistinctID == oldID || events[0].DistinctID == "" {
+		t.Errorf("event sent under %q after the install %q was forgotten, want a new ID", events[0].DistinctID, oldID)
+	}
+	// The old secret's hash would link the new ID to the forgotten one.
+	bodies := col.bodies()
+	if bytes.Contains(bodies[len(bodies)-1], []byte(HashDeletionSecret(oldSecret))) {
+		t.Errorf("the request after forget carries the old deletion key hash")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 
@@ -47,11 +48,12 @@ type Client struct {
 
 	privacy privacyState // transparency, deletion and notice state
 
-	mu     sync.Mutex // guards the fields below
-	ident  identity
-	haveID bool
-	status Status
-	debug  string
+	mu      sync.Mutex // guards the fields below
+	ident   identity
+	haveID  bool
+	idStamp fileStamp // of the install ID file when ident was loaded
+	status  Status
+	debug   string
 }
 
 // New validates cfg, reads the switches and, when telemetry is enabled,
@@ -274,6 +276,9 @@ func (c *Client) refresh() Status {
 			c.log.Warn("telemetry: install ID kept in memory for this run", "error", err)
 		}
 		c.ident, c.haveID = ident, true
+		if ident.persisted {
+			c.idStamp, _ = statFile(filepath.Join(c.cfg.Home, InstallIDFile))
+		}
 	}
 	if st.Enabled != c.status.Enabled || st.Switch != c.status.Switch {
 		c.log.Info("telemetry: state changed", "enabled", st.Enabled, "switch", st.Switch)

@@ -146,7 +146,10 @@
 // collector deletes the install's events. While telemetry is disabled,
 // Forget makes no connection and requires ForgetOptions.LocalOnly when a
 // secret exists, because without the secret the events already sent can no
-// longer be deleted by the user.
+// longer be deleted by the user. Other clients on the same Home, such as
+// other processes of the app, notice within about a second that the ID file
+// is gone: they drop what is waiting and continue under the next ID and
+// secret.
 //
 // # Privacy notice
 //

@@ -202,6 +202,40 @@ func (c *Client) deleteIdentity(running bool) {
 	}
 }
 
+// forgottenElsewhere reports whether another process forgot this install:
+// the install ID file that this client loaded is gone or holds another ID.
+// It stats the file and reads it only when the stat changed.
+func (c *Client) forgottenElsewhere() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.haveID || !c.ident.persisted {
+		return false
+	}
+	path := filepath.Join(c.cfg.Home, InstallIDFile)
+	stamp, err := statFile(path)
+	if err != nil || stamp == c.idStamp {
+		return false
+	}
+	id, err := readID(path)
+	if err == nil && id == c.ident.id {
+		c.idStamp = stamp
+		return false
+	}
+	return !errors.Is(err, errIDBeingWritten)
+}
+
+// dropForgottenIdentity clears the install ID and the deletion secret held
+// in memory after another process forgot the install, so that the next
+// refresh loads the new ones. It leaves the files to that process.
+func (c *Client) dropForgottenIdentity() {
+	c.mu.Lock()
+	c.ident, c.haveID, c.idStamp = identity{}, false, fileStamp{}
+	c.mu.Unlock()
+	c.privacy.mu.Lock()
+	c.privacy.secret, c.privacy.secretHash = "", ""
+	c.privacy.mu.Unlock()
+}
+
 // selfDeleteRequest is the body Forget posts to SelfDeletePath.
 type selfDeleteRequest struct {
 	APIKey     string `json:"api_key"`

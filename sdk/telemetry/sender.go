@@ -312,8 +312,18 @@ func (s *sender) discard(reason string) {
 // and maybe in again between two refreshes, so it drops the events in
 // memory too. The purge also catches a batch that a sender, in this process
 // or another, had claimed while SetEnabled(false) purged, and put back in
-// the spool after its upload failed.
+// the spool after its upload failed. When another process forgot the
+// install, noteChoice drops what is waiting and moves to the next ID.
 func (s *sender) noteChoice(st Status) {
+	if s.c.forgottenElsewhere() {
+		s.discard(DropForgotten)
+		if s.spool != nil {
+			s.spool.purge(DropForgotten)
+		}
+		s.c.dropForgottenIdentity()
+		s.c.refresh() // loads or creates the next install ID
+		s.c.log.Info("telemetry: install forgotten by another process, events waiting were dropped")
+	}
 	turnedOff := st.persistedOff && !s.persistedOff
 	newToken := s.sawChoice && st.optOutToken != s.optOutToken
 	s.persistedOff, s.optOutToken, s.sawChoice = st.persistedOff, st.optOutToken, true
