@@ -130,8 +130,8 @@ func (c *Client) dropMemory(s *sender) int64 {
 	return c.stats.snapshot(0).DroppedByReason[DropForgotten] - before
 }
 
-// dropSpool deletes every unclaimed spool file and returns how many events
-// they held.
+// dropSpool deletes the spool's files, except those another process is
+// sending, and returns how many events they held.
 func (c *Client) dropSpool() int64 {
 	if c.spool == nil {
 		return 0

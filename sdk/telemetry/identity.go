@@ -248,6 +248,22 @@ func lockFile(path string) (func(), error) {
 	}
 }
 
+// replaceFile replaces path with data atomically, through a temporary file
+// named after pattern in the same folder. Its errors name the file's base
+// name and the step that failed.
+func replaceFile(path, pattern string, data []byte) error {
+	name := filepath.Base(path)
+	tmp, err := writeTemp(filepath.Dir(path), pattern, data)
+	if err != nil {
+		return fmt.Errorf("write %s: %s", name, errorText(err))
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("replace %s: %s", name, errorText(err))
+	}
+	return nil
+}
+
 // writeTemp writes data to a new file in dir with mode 0600, synced to
 // disk, and returns its path.
 func writeTemp(dir, pattern string, data []byte) (string, error) {

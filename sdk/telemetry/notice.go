@@ -51,13 +51,9 @@ func (c *Client) MarkNoticeShown() error {
 	if err := os.MkdirAll(c.cfg.Home, 0o700); err != nil {
 		return fmt.Errorf("record telemetry notice: create home folder: %s", errorText(err))
 	}
-	tmp, err := writeTemp(c.cfg.Home, ".telemetry_notice-*", []byte(c.privacy.notice.version+"\n"))
-	if err != nil {
-		return fmt.Errorf("record telemetry notice: write %s: %s", NoticeFile, errorText(err))
-	}
-	if err := os.Rename(tmp, filepath.Join(c.cfg.Home, NoticeFile)); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("record telemetry notice: replace %s: %s", NoticeFile, errorText(err))
+	path := filepath.Join(c.cfg.Home, NoticeFile)
+	if err := replaceFile(path, ".telemetry_notice-*", []byte(c.privacy.notice.version+"\n")); err != nil {
+		return fmt.Errorf("record telemetry notice: %w", err)
 	}
 
 	c.privacy.mu.Lock()

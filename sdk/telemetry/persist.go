@@ -55,15 +55,7 @@ func (c *Client) SetEnabled(enabled bool) error {
 // opt-out and opt-in it makes between two polls goes unseen.
 func writeOptOutToken(home string) error {
 	token := fmt.Sprintf("%d-%s\n", time.Now().UnixNano(), randomHex(8))
-	tmp, err := writeTemp(home, ".optout-*", []byte(token))
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(home, OptOutFile)); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
+	return replaceFile(filepath.Join(home, OptOutFile), ".optout-*", []byte(token))
 }
 
 // writeChoice sets telemetryEnabled in the config file at path, replacing

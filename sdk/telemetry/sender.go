@@ -108,10 +108,7 @@ func (s *sender) run() {
 // switched off, and picks up batches other processes spooled.
 func (s *sender) poll() {
 	s.polls++
-	st := s.c.refresh()
-	s.noteChoice(st)
-	if !st.Enabled {
-		s.discard(DropDisabled)
+	if !s.applySwitches().Enabled {
 		return
 	}
 	if s.spool == nil {
@@ -125,14 +122,16 @@ func (s *sender) poll() {
 	}
 }
 
-// applySwitches refreshes the switches and drops what is waiting when
-// telemetry is off, as poll does, but sends nothing.
-func (s *sender) applySwitches() {
+// applySwitches refreshes the switches, applies an opt-out or a forget
+// (noteChoice) and drops what is waiting when telemetry is off. It returns
+// the refreshed status and sends nothing.
+func (s *sender) applySwitches() Status {
 	st := s.c.refresh()
 	s.noteChoice(st)
 	if !st.Enabled {
 		s.discard(DropDisabled)
 	}
+	return st
 }
 
 // staleCheckPolls is how many polls pass between looks for spool claims
@@ -371,10 +370,8 @@ func (s *sender) deliver() {
 			s.retryTimer.Reset(wait)
 			return
 		}
-		st := s.c.refresh()
-		s.noteChoice(st)
+		st := s.applySwitches()
 		if !st.Enabled {
-			s.discard(DropDisabled)
 			return
 		}
 		if st.Debug == DebugPrint {
@@ -525,10 +522,7 @@ func (s *sender) shutdown(ctx context.Context) {
 	s.drainQueue()
 	s.seal()
 	for len(s.pending) > 0 && ctx.Err() == nil {
-		st := s.c.refresh()
-		s.noteChoice(st)
-		if !st.Enabled {
-			s.discard(DropDisabled)
+		if !s.applySwitches().Enabled {
 			break
 		}
 		if s.c.debugMode() == DebugPrint {
