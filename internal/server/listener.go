@@ -52,7 +52,8 @@ type limitListener struct {
 	closeOnce sync.Once
 	waiting   atomic.Bool // a connection waits for a slot
 
-	// writeStallTimeout is writeStallTimeout, shorter in tests.
+	// writeStallTimeout is the limit that limitConn.Write applies:
+	// the constant writeStallTimeout, unless a test shortens it.
 	writeStallTimeout time.Duration
 
 	mu   sync.Mutex

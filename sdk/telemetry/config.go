@@ -40,7 +40,7 @@ const (
 	ConfigFile    = "config.json"  // the user's persisted choice, key "telemetryEnabled"
 	SpoolDir      = "spool"        // batches waiting for the collector
 	// OptOutFile contains a token that SetEnabled(false) replaces. A sender
-	// that sees a new token drops its waiting events, even when it missed
+	// that finds a new token drops its waiting events, even when it missed
 	// a short opt-out.
 	OptOutFile = "telemetry_optout"
 )
