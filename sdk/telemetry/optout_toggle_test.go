@@ -119,3 +119,43 @@ func TestPendingAfterOtherProcessOptOut(t *testing.T) {
 		t.Errorf("collector got %d requests, want 0", col.requestCount())
 	}
 }
+
+// TestOptOutStopsSteadyUploads opts out in a second client
+// while the first uploads one event after another. The first must stop
+// within switchRecheck and an upload, well before its next poll.
+func TestOptOutStopsSteadyUploads(t *testing.T) {
+	col := newCollector(t)
+	cfg := testConfig(t, col.srv.URL)
+	cfg.BatchSize = 1
+	c := newClient(t, cfg)
+	other := newClient(t, cfg)
+
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(200 * time.Microsecond):
+				captureCommands(c, "new")
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		<-done
+	}()
+	waitFor(t, "uploads to start", func() bool { return col.requestCount() >= 20 })
+
+	if err := other.SetEnabled(false); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(switchRecheck + 100*time.Millisecond)
+	before := col.requestCount()
+	time.Sleep(300 * time.Millisecond)
+	if after := col.requestCount(); after != before {
+		t.Errorf("collector got %d requests from 120 to 420 ms after the opt-out, want none before the poll at %v", after-before, configPollInterval)
+	}
+}

@@ -41,6 +41,12 @@ var errMethodRedirect = errors.New("redirect would resend the batch as a GET wit
 // newHTTPClient returns the client that uploads batches: a copy of base, or
 // of a default client when base is nil, whose redirect policy rejects
 // https→http downgrades before applying base's own policy.
+//
+// The default client sends through a directTransport, and through a clone
+// of http.DefaultTransport for proxies from the environment. It has no
+// Client.Timeout: every request carries a context deadline of
+// DefaultRequestTimeout instead, because http.Client starts a goroutine per
+// request to enforce its Timeout for any transport but its own.
 func newHTTPClient(base *http.Client) (client *http.Client, owned bool) {
 	if base == nil {
 		transport := http.DefaultTransport.(*http.Transport).Clone()
@@ -49,7 +55,7 @@ func newHTTPClient(base *http.Client) (client *http.Client, owned bool) {
 		// Room for the headers and a typical compressed batch, so that a
 		// request leaves in one write instead of 4 KiB pieces.
 		transport.WriteBufferSize = 32 << 10
-		base = &http.Client{Transport: transport, Timeout: DefaultRequestTimeout}
+		base = &http.Client{Transport: newDirectTransport(transport)}
 		owned = true
 	}
 	c := *base
