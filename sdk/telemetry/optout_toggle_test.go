@@ -159,3 +159,43 @@ func TestOptOutStopsSteadyUploads(t *testing.T) {
 		t.Errorf("collector got %d requests from 120 to 420 ms after the opt-out, want none before the poll at %v", after-before, configPollInterval)
 	}
 }
+
+// TestOptOutAndInBetweenUploads opts out and in again in this process
+// while the sender uploads batches that wait in memory one after another.
+// The sender looked at the switches less than switchRecheck before, and
+// telemetry is on again when it next checks, yet the batches captured
+// before the opt-out must be dropped.
+func TestOptOutAndInBetweenUploads(t *testing.T) {
+	col := newCollector(t)
+	cfg := testConfig(t, col.srv.URL)
+	cfg.BatchSize = 1
+	cfg.Spool.Disabled = true // the batches wait in memory, not in the spool SetEnabled purges
+	c := newClient(t, cfg)
+	col.setRespond(func(n int, r *received, w http.ResponseWriter) bool {
+		switch n {
+		case 0:
+			// The other batches queue up in memory during the wait.
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return true
+		case 1:
+			if err := c.SetEnabled(false); err != nil {
+				t.Error(err)
+			}
+			if err := c.SetEnabled(true); err != nil {
+				t.Error(err)
+			}
+		}
+		return false
+	})
+	captureCommands(c, "new", "new", "new", "new")
+	waitFor(t, "the retry after the opt-out and in", func() bool { return col.requestCount() >= 2 })
+
+	st := closeClient(t, c)
+	if n := col.requestCount(); n != 2 {
+		t.Errorf("collector got %d requests, want 2: the failed one and the retry in flight during the opt-out", n)
+	}
+	if st.DroppedByReason[DropDisabled] != 3 {
+		t.Errorf("disabled drops = %d, want 3 (%v)", st.DroppedByReason[DropDisabled], st.DroppedByReason)
+	}
+}

@@ -48,9 +48,10 @@ type sender struct {
 	optOutToken string
 	sawChoice   bool
 	// switchesAt and switches are the time and the result of the last
-	// applySwitches.
-	switchesAt time.Time
-	switches   Status
+	// applySwitches, and stateChanges is Client.stateChanges before it.
+	switchesAt   time.Time
+	switches     Status
+	stateChanges uint64
 
 	loggedViolations map[catalog.Violation]bool
 }
@@ -130,27 +131,30 @@ func (s *sender) poll() {
 // (noteChoice) and drops what is waiting when telemetry is off. It returns
 // the refreshed status and sends nothing.
 func (s *sender) applySwitches() Status {
+	changes := s.c.stateChanges.Load()
 	st := s.c.refresh()
 	s.noteChoice(st)
 	if !st.Enabled {
 		s.discard(DropDisabled)
 	}
-	s.switchesAt, s.switches = time.Now(), st
+	s.switchesAt, s.switches, s.stateChanges = time.Now(), st, changes
 	return st
 }
 
 // switchRecheck is how long one look at the switches serves the uploads
 // that follow it while telemetry stays enabled. A look stats three files,
 // 5% of the sender's CPU time when it uploads batch after batch. A change
-// in this process clears Client.enabled, which forces a new look. A change
-// by another process shows within switchRecheck, or at the retry after a
-// failed upload.
+// that this process saw through SetEnabled, IsEnabled or Status counts in
+// Client.stateChanges and forces a new look. The look happens even when
+// telemetry is on again by then, so an opt-out and opt-in drops the
+// batches captured before them. A change by another process shows within
+// switchRecheck, or at the retry after a failed upload.
 const switchRecheck = 20 * time.Millisecond
 
 // switchesBeforeUpload returns the switches for the next upload: the last
 // look at them when it still serves, a new look otherwise.
 func (s *sender) switchesBeforeUpload() Status {
-	if s.switches.Enabled && s.c.enabled.Load() && time.Since(s.switchesAt) < switchRecheck {
+	if s.switches.Enabled && s.c.stateChanges.Load() == s.stateChanges && time.Since(s.switchesAt) < switchRecheck {
 		return s.switches
 	}
 	return s.applySwitches()
