@@ -38,10 +38,37 @@ const directIdleTimeout = 90 * time.Second
 // directConn is one connection of a directTransport.
 type directConn struct {
 	conn     net.Conn
-	key      string // scheme, host and port of the requests it carries
-	br       *bufio.Reader
+	key      string        // scheme, host and port of the requests it carries
+	br       *bufio.Reader // reads through Read, so within readLimit
 	bw       *bufio.Writer
 	idleFrom time.Time
+	// readLimit is how many more bytes the current response may take
+	// from conn.
+	readLimit int64
+}
+
+// maxResponseBytes bounds what one response may take from the
+// connection: informational responses, the status line and headers, the
+// body's framing and trailers. Without it a server that sends an endless
+// header fills memory until the request's deadline. net/http's Transport
+// bounds the headers to 10 MiB by default (MaxResponseHeaderBytes), and
+// the SDK reads at most maxResponseBody of a body.
+const maxResponseBytes = 1 << 20
+
+var errResponseTooLarge = fmt.Errorf("response is over %d bytes: check that Endpoint is a candor collector", maxResponseBytes)
+
+// Read reads from the connection while the current response stays within
+// readLimit.
+func (pc *directConn) Read(p []byte) (int, error) {
+	if pc.readLimit <= 0 {
+		return 0, errResponseTooLarge
+	}
+	if int64(len(p)) > pc.readLimit {
+		p = p[:pc.readLimit]
+	}
+	n, err := pc.conn.Read(p)
+	pc.readLimit -= int64(n)
+	return n, err
 }
 
 func newDirectTransport(fallback *http.Transport) *directTransport {
@@ -156,14 +183,15 @@ func (t *directTransport) conn(ctx context.Context, scheme, addr string) (pc *di
 			return nil, false, err
 		}
 	}
-	return &directConn{
+	pc = &directConn{
 		conn: conn,
 		key:  key,
-		br:   bufio.NewReaderSize(conn, 4<<10),
 		// Room for the headers and a typical compressed batch, so that a
 		// request leaves in one write.
 		bw: bufio.NewWriterSize(conn, 32<<10),
-	}, false, nil
+	}
+	pc.br = bufio.NewReaderSize(pc, 4<<10)
+	return pc, false, nil
 }
 
 // handshake starts TLS on conn with fallback's TLS settings, if any, and
@@ -220,6 +248,7 @@ func (pc *directConn) roundTrip(req *http.Request) (resp *http.Response, respond
 	if err := pc.bw.Flush(); err != nil {
 		return nil, false, false, contextError(ctx, err)
 	}
+	pc.readLimit = maxResponseBytes
 	if _, err := pc.br.Peek(1); err != nil {
 		return nil, false, false, contextError(ctx, err)
 	}

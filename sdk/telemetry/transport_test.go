@@ -273,3 +273,92 @@ func TestDirectTransportIPv6(t *testing.T) {
 		t.Fatalf("status %d, want 200", status)
 	}
 }
+
+// rawServer serves each connection on loopback with serve, which gets the
+// request already read. It closes the listener and the connections, and
+// waits for serve to return, when the test ends.
+func rawServer(t *testing.T, serve func(conn net.Conn)) (url string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, conn)
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer conn.Close()
+				req, err := http.ReadRequest(bufio.NewReader(conn))
+				if err != nil {
+					return
+				}
+				io.Copy(io.Discard, req.Body)
+				serve(conn)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, conn := range conns {
+			conn.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return "http://" + ln.Addr().String() + "/batch/"
+}
+
+// TestDirectTransportEndlessResponse reads responses that never end
+// before their body: the transport stops at maxResponseBytes instead of
+// holding all of it in memory until the request's deadline.
+func TestDirectTransportEndlessResponse(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		start  string // written once
+		repeat string // then written again and again
+	}{
+		{"header", "HTTP/1.1 200 OK\r\n", "X-Padding: " + strings.Repeat("a", 1000) + "\r\n"},
+		{"informational responses", "", "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"},
+		{"trailer", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n", "X-Padding: " + strings.Repeat("a", 1000) + "\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := rawServer(t, func(conn net.Conn) {
+				io.WriteString(conn, tc.start)
+				for {
+					if _, err := io.WriteString(conn, tc.repeat); err != nil {
+						return
+					}
+				}
+			})
+			client, _ := defaultClient(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader("{}"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := client.Do(req)
+			if err == nil {
+				resp.Body.Close()
+				t.Fatal("request succeeded, want an error for the endless response")
+			}
+			if ctx.Err() != nil {
+				t.Errorf("request failed at its deadline (%v), want as soon as the response was over %d bytes", err, maxResponseBytes)
+			}
+		})
+	}
+}
