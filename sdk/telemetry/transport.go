@@ -35,6 +35,10 @@ type directTransport struct {
 // http.DefaultTransport's IdleConnTimeout.
 const directIdleTimeout = 90 * time.Second
 
+// earlyResponseWait is how long a request whose write failed waits for a
+// response that the server sent before it stopped reading.
+const earlyResponseWait = 50 * time.Millisecond
+
 // directConn is one connection of a directTransport.
 type directConn struct {
 	conn     net.Conn
@@ -242,14 +246,27 @@ func (pc *directConn) roundTrip(req *http.Request) (resp *http.Response, respond
 	stop := context.AfterFunc(ctx, func() { pc.conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
-	if err := req.Write(pc.bw); err != nil {
-		return nil, false, false, contextError(ctx, err)
+	writeErr := req.Write(pc.bw)
+	if writeErr == nil {
+		writeErr = pc.bw.Flush()
 	}
-	if err := pc.bw.Flush(); err != nil {
-		return nil, false, false, contextError(ctx, err)
+	if writeErr != nil {
+		if ctx.Err() != nil {
+			return nil, false, false, contextError(ctx, writeErr)
+		}
+		// A server that responds before it reads the whole body, such as
+		// with 413, and closes the connection fails the write. Its
+		// response is read if it comes at once, as net/http's Transport,
+		// which reads on another goroutine, returns it too.
+		if wait := time.Now().Add(earlyResponseWait); wait.Before(deadline) {
+			pc.conn.SetReadDeadline(wait)
+		}
 	}
 	pc.readLimit = maxResponseBytes
 	if _, err := pc.br.Peek(1); err != nil {
+		if writeErr != nil {
+			err = writeErr
+		}
 		return nil, false, false, contextError(ctx, err)
 	}
 	for {
@@ -273,7 +290,7 @@ func (pc *directConn) roundTrip(req *http.Request) (resp *http.Response, respond
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	// stop reports false when ctx was cancelled meanwhile, which may have
 	// set the connection's deadline in the past.
-	reusable = len(body) <= maxResponseBody && !resp.Close && resp.StatusCode != http.StatusSwitchingProtocols && stop()
+	reusable = writeErr == nil && len(body) <= maxResponseBody && !resp.Close && resp.StatusCode != http.StatusSwitchingProtocols && stop()
 	if reusable {
 		pc.conn.SetDeadline(time.Time{})
 	}

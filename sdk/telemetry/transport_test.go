@@ -275,9 +275,9 @@ func TestDirectTransportIPv6(t *testing.T) {
 }
 
 // rawServer serves each connection on loopback with serve, which gets the
-// request already read. It closes the listener and the connections, and
-// waits for serve to return, when the test ends.
-func rawServer(t *testing.T, serve func(conn net.Conn)) (url string) {
+// request with its body unread. It closes the listener and the
+// connections, and waits for serve to return, when the test ends.
+func rawServer(t *testing.T, serve func(conn net.Conn, req *http.Request)) (url string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -305,8 +305,7 @@ func rawServer(t *testing.T, serve func(conn net.Conn)) (url string) {
 				if err != nil {
 					return
 				}
-				io.Copy(io.Discard, req.Body)
-				serve(conn)
+				serve(conn, req)
 			}()
 		}
 	}()
@@ -336,7 +335,8 @@ func TestDirectTransportEndlessResponse(t *testing.T) {
 		{"trailer", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n", "X-Padding: " + strings.Repeat("a", 1000) + "\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			url := rawServer(t, func(conn net.Conn) {
+			url := rawServer(t, func(conn net.Conn, req *http.Request) {
+				io.Copy(io.Discard, req.Body)
 				io.WriteString(conn, tc.start)
 				for {
 					if _, err := io.WriteString(conn, tc.repeat); err != nil {
@@ -360,5 +360,20 @@ func TestDirectTransportEndlessResponse(t *testing.T) {
 				t.Errorf("request failed at its deadline (%v), want as soon as the response was over %d bytes", err, maxResponseBytes)
 			}
 		})
+	}
+}
+
+// TestDirectTransportEarlyResponse sends a body larger than the socket
+// buffers to a server that responds 413 after the header and closes the
+// connection without reading the body. The write fails, and the client
+// still gets the 413, so that the SDK splits the batch.
+func TestDirectTransportEarlyResponse(t *testing.T) {
+	url := rawServer(t, func(conn net.Conn, req *http.Request) {
+		io.WriteString(conn, "HTTP/1.1 413 Request Entity Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+	})
+	client, _ := defaultClient(t)
+	status, _ := post(t, client, url, strings.Repeat("x", 32<<20))
+	if status != http.StatusRequestEntityTooLarge {
+		t.Errorf("status %d, want 413", status)
 	}
 }
