@@ -288,9 +288,11 @@ func (pc *directConn) roundTrip(req *http.Request) (resp *http.Response, respond
 	}
 	resp.Body.Close()
 	resp.Body = io.NopCloser(bytes.NewReader(body))
-	// stop reports false when ctx was cancelled meanwhile, which may have
-	// set the connection's deadline in the past.
-	reusable = writeErr == nil && len(body) <= maxResponseBody && !resp.Close && resp.StatusCode != http.StatusSwitchingProtocols && stop()
+	// Bytes that came after the response would be read as the next
+	// response. stop reports false when ctx was cancelled meanwhile, which
+	// may have set the connection's deadline in the past.
+	reusable = writeErr == nil && len(body) <= maxResponseBody && pc.br.Buffered() == 0 &&
+		!resp.Close && resp.StatusCode != http.StatusSwitchingProtocols && stop()
 	if reusable {
 		pc.conn.SetDeadline(time.Time{})
 	}

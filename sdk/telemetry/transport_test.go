@@ -138,6 +138,19 @@ func TestDirectTransportNewConnection(t *testing.T) {
 			io.Copy(io.Discard, r.Body)
 			w.Write([]byte(strings.Repeat("x", 2*maxResponseBody)))
 		}},
+		{"bytes after the response", func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				t.Errorf("hijack: %v", err)
+				return
+			}
+			// The connection stays open, with a stray response after the
+			// real one.
+			io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n{\"status\":\"Ok\"}"+
+				"HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n{\"status\":\"Ok\"}")
+			t.Cleanup(func() { conn.Close() })
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newConnServer(t, tc.handler, false)
