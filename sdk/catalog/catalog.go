@@ -47,6 +47,10 @@ type Catalog struct {
 	App    string      `json:"app"`
 	Base   []Property  `json:"base_properties"`
 	Events []*EventDef `json:"events"`
+	// Dashboard names the events of the dashboard's new-installs, funnel
+	// and errors panels. Set it with SetDashboard, which checks it. A
+	// catalog file without the "dashboard" key declares none of them.
+	Dashboard Dashboard `json:"dashboard,omitzero"`
 
 	byName map[string]*EventDef
 }
@@ -258,9 +262,13 @@ func (c *Catalog) MarshalIndent() ([]byte, error) {
 }
 
 // Fingerprint returns a short hash of the catalog's canonical JSON. It
-// changes whenever an event, a property, a class or an allowed value changes.
+// changes whenever an event, a property, a class or an allowed value
+// changes. The Dashboard declaration is left out, because it changes no
+// data that the app sends.
 func (c *Catalog) Fingerprint() string {
-	data, err := json.Marshal(c)
+	sent := *c
+	sent.Dashboard = Dashboard{}
+	data, err := json.Marshal(&sent)
 	if err != nil {
 		return "unknown"
 	}
@@ -269,7 +277,8 @@ func (c *Catalog) Fingerprint() string {
 }
 
 // Parse reads a catalog from the JSON that MarshalIndent writes and checks
-// every event and property as Register does.
+// every event and property as Register does, and the dashboard declaration
+// as SetDashboard does.
 func Parse(data []byte) (*Catalog, error) {
 	var c Catalog
 	if err := json.Unmarshal(data, &c); err != nil {
@@ -295,6 +304,9 @@ func Parse(data []byte) (*Catalog, error) {
 		if err := c.add(e); err != nil {
 			return nil, fmt.Errorf("parse catalog %q: %w", c.App, err)
 		}
+	}
+	if err := c.checkDashboard(c.Dashboard); err != nil {
+		return nil, fmt.Errorf("parse catalog %q: %w", c.App, err)
 	}
 	return &c, nil
 }

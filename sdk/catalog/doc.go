@@ -16,6 +16,19 @@
 //	c := catalog.New("myapp")
 //	err := c.Register(MessageSent{}, "A chat message was sent.")
 //
+// SetDashboard, called after Register, names the events from which the
+// collector's dashboard counts new installs, opens its funnel and counts
+// errors, and MarshalIndent carries that declaration into the catalog file.
+// For an app that has also registered app_started and error_occurred:
+//
+//	err = c.SetDashboard(catalog.Dashboard{
+//		FirstLaunchEvent:    "app_started",
+//		FirstLaunchProperty: "isFirstLaunch",
+//		Funnel:              []string{"app_started[isFirstLaunch=true]", "message_sent"},
+//		ErrorEvent:          "error_occurred",
+//		ErrorBreakdown:      []string{"errorType"},
+//	})
+//
 // Callers put raw values in the struct; the class turns them into what may
 // be sent: base-2 numbers are rounded up to a power of two, buckets and
 // counts are clamped, user agents are reduced to a browser and OS family.

@@ -42,5 +42,14 @@ func build() *catalog.Catalog {
 	c.MustRegister(VoiceTranscription{}, "A voice recording was transcribed.")
 	c.MustRegister(ErrorOccurred{}, "An operation failed.")
 	c.MustRegister(ExperimentOverridden{}, "The user overrode an experiment's variant.")
+	c.MustSetDashboard(catalog.Dashboard{
+		FirstLaunchEvent:    "app_started",
+		FirstLaunchProperty: "isFirstLaunch",
+		// The first day of an install: first launch, first workspace,
+		// first message.
+		Funnel:         []string{"app_started[isFirstLaunch=true]", "workspace_created", "message_sent"},
+		ErrorEvent:     "error_occurred",
+		ErrorBreakdown: []string{"errorType", "context"},
+	})
 	return c
 }
