@@ -220,6 +220,10 @@ func writeNoAnalytics(w http.ResponseWriter, s store.Store) {
 }
 
 func (h *Handler) writeQueryError(w http.ResponseWriter, r *http.Request, err error) {
+	if undeclared, ok := isUndeclared(err); ok {
+		writeJSON(w, http.StatusConflict, undeclaredBody{Error: undeclared.message, Undeclared: undeclared.part})
+		return
+	}
 	if isBadRequest(err) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return

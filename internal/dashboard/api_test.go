@@ -417,7 +417,7 @@ func TestTwoCatalogs(t *testing.T) {
 		Store:      storeWith(t, events),
 		Project:    "shop",
 		KAnonymity: 1,
-		Catalogs:   []*catalog.Catalog{mux.Catalog(), shop},
+		Projects:   []dashboard.Project{{Name: "mux", Catalog: mux.Catalog()}, {Name: "shop", Catalog: shop}},
 	})
 
 	body := getJSON[catalogResponse](t, server, "/api/v1/catalog")

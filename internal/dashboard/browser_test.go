@@ -19,10 +19,12 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/candor-dev/candor/internal/browsertest"
 	"github.com/candor-dev/candor/internal/dashboard"
 	"github.com/candor-dev/candor/internal/store"
+	"github.com/candor-dev/candor/sdk/catalog"
 	"github.com/candor-dev/candor/sdk/mux"
 )
 
@@ -612,4 +614,85 @@ func filterEvents(events []store.Event, keep func(store.Event) bool) []store.Eve
 		}
 	}
 	return selected
+}
+
+// TestUndeclaredPanelsInBrowser opens the dashboard of a project whose
+// catalog declares no first-launch event, funnel or error event, and
+// checks that those panels say what is missing while the others load.
+func TestUndeclaredPanelsInBrowser(t *testing.T) {
+	browsertest.SkipWithoutChromium(t)
+
+	events := gameEvents()
+	for i := range events {
+		events[i].Timestamp = browserNow.Add(-time.Duration(i+1) * time.Hour)
+		events[i].ReceivedAt = events[i].Timestamp
+	}
+	server := startLoopbackServer(t, dashboard.Config{
+		Store:      storeWith(t, events),
+		Project:    "game",
+		KAnonymity: 1,
+		Now:        func() time.Time { return browserNow },
+		Projects:   []dashboard.Project{{Name: "mux", Catalog: mux.Catalog()}, {Name: "game", Catalog: gameCatalog(t, catalog.Dashboard{})}},
+	})
+	ctx := browsertest.NewContext(t, 1360, 900)
+	console := browsertest.CollectConsole(t, ctx)
+
+	mustDo(t, ctx, chromedp.Navigate(server.URL+"/?token="+adminToken))
+	waitForDashboard(t, ctx)
+
+	states := mustRun(t, ctx, chromedp.Evaluate[map[string]string](
+		`Object.fromEntries(Array.from(document.querySelectorAll('section.panel[data-state]')).map((e) => [e.id, e.dataset.state]))`))
+	texts := mustRun(t, ctx, chromedp.Evaluate[map[string]string](
+		`Object.fromEntries(Array.from(document.querySelectorAll('section.panel[data-state]')).map((e) => [e.id, e.querySelector('.panel-status') ? e.querySelector('.panel-status').textContent : '']))`))
+	want := map[string]string{
+		"new-installs": `Project "game" declares no first-launch event, so new installs cannot be counted`,
+		"funnel":       `Project "game" declares no default funnel, so a funnel needs step parameters`,
+		"errors":       `Project "game" declares no error event, so errors cannot be counted`,
+	}
+	for _, id := range panelIDs {
+		text, undeclared := want[id]
+		if !undeclared {
+			if states[id] != "ready" {
+				t.Errorf("panel %s state = %q with status %q, want ready", id, states[id], texts[id])
+			}
+			continue
+		}
+		if states[id] != "undeclared" {
+			t.Errorf("panel %s state = %q, want undeclared", id, states[id])
+		}
+		if !strings.HasPrefix(texts[id], text) || !strings.Contains(texts[id], `"dashboard" object of its catalog file`) {
+			t.Errorf("panel %s says %q, want %q and how to declare it", id, texts[id], text)
+		}
+	}
+
+	// The panels that explain what is missing show no chart, table or zeros.
+	visible := mustRun(t, ctx, chromedp.Evaluate[[]string](
+		`['new-installs', 'funnel', 'errors'].flatMap((id) => Array.from(document.querySelectorAll('#' + id + ' .chart, #' + id + ' .table-scroll, #' + id + ' details'))
+		  .filter((e) => e.getBoundingClientRect().height > 0).map((e) => id + ' ' + e.className))`))
+	for _, element := range visible {
+		t.Errorf("panel part %s is visible, want it hidden", element)
+	}
+	metric := mustRun(t, ctx, chromedp.Evaluate[string](`document.querySelector('[data-metric="new_installs"]').dataset.value`))
+	if metric != "undeclared" {
+		t.Errorf("new installs headline value = %q, want undeclared", metric)
+	}
+	checkMetric(t, ctx, "total_events", len(events))
+	if screenshots := os.Getenv("CANDOR_SCREENSHOTS"); screenshots != "" {
+		saveScreenshot(t, ctx, filepath.Join(screenshots, "dashboard-undeclared.png"))
+	}
+
+	// A funnel with typed steps needs no declaration.
+	mustDo(t, ctx, chromedp.SetValue(chromedp.CSS("#funnel-steps"), "game_started > round_played"))
+	mustRun(t, ctx, chromedp.Evaluate[bool](`document.getElementById('funnel-steps').dispatchEvent(new Event('change'))`))
+	mustRun(t, ctx, chromedp.Poll[bool](`document.getElementById('funnel').dataset.state === 'ready'`,
+		chromedp.WithPollingTimeout(20*time.Second)))
+	steps := mustRun(t, ctx, chromedp.Evaluate[[]string](
+		`Chart.getChart(document.getElementById('funnel-chart')).data.labels`))
+	if d := cmp.Diff([]string{"1. game_started", "2. round_played"}, steps); d != "" {
+		t.Errorf("funnel labels after typing steps (-want +got):\n%s", d)
+	}
+
+	for _, message := range console.Messages() {
+		t.Errorf("browser console: %s", message)
+	}
 }

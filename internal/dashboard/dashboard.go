@@ -47,27 +47,30 @@ type Config struct {
 	// and allows the export of raw events. Negative values are invalid.
 	KAnonymity int
 
-	// Catalogs are the event catalogs of the apps whose events the
-	// dashboard shows, such as one per project of the collector. They list
-	// the properties that trends may break down by and that histograms may
-	// count. Empty means the Mux catalog, mux.Catalog().
-	Catalogs []*catalog.Catalog
+	// Projects are the projects whose events the dashboard shows, each
+	// with its app's catalog. The catalogs list the properties that trends
+	// may break down by and that histograms may count. Each project's
+	// panels of new installs, the default funnel and errors use the
+	// Dashboard declaration of its catalog. Empty means the project mux
+	// with mux.Catalog().
+	Projects []Project
 }
 
 // Handler is the http.Handler of the query API and the dashboard. Create it
 // with New.
 type Handler struct {
-	store      store.Store
-	analytics  store.Analytics // nil when the store does not implement it
-	privacy    kAnonymity
-	properties *propertyIndex
-	token      tokenChecker
-	project    string
-	logger     *slog.Logger
-	now        func() time.Time
-	sessions   *sessionStore
-	authLog    *logLimiter
-	mux        *http.ServeMux
+	store        store.Store
+	analytics    store.Analytics // nil when the store does not implement it
+	privacy      kAnonymity
+	properties   *propertyIndex
+	declarations *declarations
+	token        tokenChecker
+	project      string
+	logger       *slog.Logger
+	now          func() time.Time
+	sessions     *sessionStore
+	authLog      *logLimiter
+	mux          *http.ServeMux
 }
 
 // New validates cfg and returns a Handler.
@@ -85,9 +88,16 @@ func New(cfg Config) (*Handler, error) {
 	case k == 0:
 		k = DefaultKAnonymity
 	}
-	catalogs := cfg.Catalogs
-	if len(catalogs) == 0 {
-		catalogs = []*catalog.Catalog{mux.Catalog()}
+	projects := cfg.Projects
+	if len(projects) == 0 {
+		projects = []Project{{Name: mux.App, Catalog: mux.Catalog()}}
+	}
+	catalogs := make([]*catalog.Catalog, len(projects))
+	for i, p := range projects {
+		if p.Name == "" || p.Catalog == nil {
+			return nil, fmt.Errorf("create dashboard: Config.Projects[%d] has no name or no catalog: give both", i)
+		}
+		catalogs[i] = p.Catalog
 	}
 
 	logger := cfg.Logger
@@ -106,16 +116,20 @@ func New(cfg Config) (*Handler, error) {
 
 	analytics, _ := cfg.Store.(store.Analytics)
 	h := &Handler{
-		store:      cfg.Store,
-		analytics:  analytics,
-		privacy:    kAnonymity{k: k},
-		properties: newPropertyIndex(catalogs),
-		token:      newTokenChecker(cfg.AdminToken),
-		project:    cfg.Project,
-		logger:     logger,
-		now:        now,
-		sessions:   newSessionStore(now),
-		authLog:    newLogLimiter(now, authLogInterval),
+		store:        cfg.Store,
+		analytics:    analytics,
+		privacy:      kAnonymity{k: k},
+		properties:   newPropertyIndex(catalogs),
+		declarations: newDeclarations(projects),
+		token:        newTokenChecker(cfg.AdminToken),
+		project:      cfg.Project,
+		logger:       logger,
+		now:          now,
+		sessions:     newSessionStore(now),
+		authLog:      newLogLimiter(now, authLogInterval),
+	}
+	if err := h.checkDeclarations(projects); err != nil {
+		return nil, err
 	}
 	h.mux = h.routes(assets)
 	return h, nil

@@ -9,7 +9,7 @@
 //	GET  /api/v1/active_installs   installs active per day in windows of 1, 7 and 30 days
 //	GET  /api/v1/new_installs      installs with a first launch per period
 //	GET  /api/v1/histogram         events per value of a base2, bucket or count property
-//	GET  /api/v1/errors            error_occurred per period by errorType and context
+//	GET  /api/v1/errors            the declared error event per period by its declared properties
 //	GET  /api/v1/funnel            installs that complete ordered steps within a window
 //	GET  /api/v1/retention         weekly cohorts by first-seen week and their later activity
 //	GET  /api/v1/export/aggregate  events per day, event, version and platform
@@ -37,11 +37,11 @@
 //	active_installs  window (days, comma-separated; default 1,7,30)
 //	new_installs     interval
 //	histogram        property (required), where
-//	errors           interval, breakdown (default errorType,context), limit
+//	errors           interval, breakdown (default: the declared error
+//	                 breakdown), limit
 //	funnel           step (repeated, 2 to 10, such as
-//	                 app_started[isFirstLaunch=true]; default first launch,
-//	                 workspace_created, message_sent), window (such as 30m,
-//	                 24h or 7d; default 1d)
+//	                 app_started[isFirstLaunch=true]; default: the declared
+//	                 funnel), window (such as 30m, 24h or 7d; default 1d)
 //	retention        weeks (0 to 52, default 8)
 //
 // Properties are names from Config.Catalogs, with dots for nested objects.
@@ -52,6 +52,25 @@
 // of event names to counts), top_versions and top_platforms, with
 // event_installs and suppressed_events next to them. CSV and Parquet files
 // have one column per row key and a suppressed column.
+//
+// # Declared events
+//
+// The new_installs, errors and funnel routes count events that each app
+// names in its catalog with catalog.Dashboard. These are the first-launch
+// event, with an optional bool property such as isFirstLaunch, the default
+// funnel, and the error event with 1 or 2 properties to break it down by. Mux declares app_started[isFirstLaunch=true],
+// the funnel app_started[isFirstLaunch=true] > workspace_created >
+// message_sent, and error_occurred by errorType and context. A request for
+// one project uses that project's declaration from Config.Projects. A
+// request for all projects, or for a project that is not configured, uses
+// the declaration that every declaring project agrees on.
+//
+// When there is no such declaration, the route responds 409 Conflict with
+// the JSON body {"error": "...", "undeclared": PART}, in every format.
+// PART is first_launch, funnel or errors, and the message says what to
+// declare and where. A funnel request with step parameters needs no
+// declared funnel. The page shows the same message in the panel instead of
+// a chart.
 //
 // # k-anonymity
 //

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 //go:embed templates/*.html
@@ -38,11 +40,9 @@ var panelParameters = []string{
 // pageParameters are every parameter of the dashboard URL.
 var pageParameters = slices.Concat(filterParameters, panelParameters)
 
-// Defaults of the panel settings.
-const (
-	defaultSteps        = "app_started[isFirstLaunch=true] > workspace_created > message_sent"
-	defaultFunnelChoice = "1d"
-)
+// defaultFunnelChoice is the funnel window the page opens with. Its
+// default steps are the funnel that the project's catalog declares.
+const defaultFunnelChoice = "1d"
 
 // Preferred distribution: message lengths, when the catalog has them.
 const (
@@ -68,10 +68,12 @@ type dashboardPage struct {
 	Presets  []presetLink
 	K        int // the k-anonymity threshold, 1 when off
 
-	Trend     trendSettings
-	Histogram histogramSettings
-	Funnel    funnelSettings
-	Weeks     string
+	Trend       trendSettings
+	NewInstalls newInstallsSettings
+	Histogram   histogramSettings
+	Funnel      funnelSettings
+	Errors      errorsSettings
+	Weeks       string
 }
 
 type presetLink struct {
@@ -99,8 +101,27 @@ type histogramSettings struct {
 }
 
 type funnelSettings struct {
-	Steps   string
-	Windows []option
+	Steps      string
+	Windows    []option
+	Undeclared string // the reason there are no default steps, empty when declared
+}
+
+// newInstallsSettings is the text of the new-installs panel.
+type newInstallsSettings struct {
+	Hint       string
+	Undeclared string // the reason new installs cannot be counted, empty when declared
+}
+
+// errorsSettings are the breakdown and the texts of the errors panel,
+// from the declared error event. Without one, Breakdown is empty and the
+// page's script shows the API's explanation.
+type errorsSettings struct {
+	Breakdown  string // the declared properties, comma-separated
+	Undeclared string // the reason errors cannot be counted, empty when declared
+	Hint       string
+	Caption    string // of the table by both properties
+	RowLabel   string // the header of the first property's column
+	ChartBy    string // ends the chart's label, such as "by error type"
 }
 
 // serveRoot serves GET /: the token link, the login form or the dashboard.
@@ -175,8 +196,12 @@ func (h *Handler) newDashboardPage(query url.Values) dashboardPage {
 
 	page.Trend = h.trendSettings(query)
 	page.Histogram = h.histogramSettings(query)
+	page.NewInstalls = h.newInstallsSettings(page.Project)
+	page.Errors = h.errorsSettings(page.Project)
+	steps, undeclared := h.defaultSteps(page.Project)
 	page.Funnel = funnelSettings{
-		Steps: valueOr(query, "steps", defaultSteps),
+		Steps:      valueOr(query, "steps", steps),
+		Undeclared: undeclared,
 		Windows: options(valueOr(query, "funnel_window", defaultFunnelChoice),
 			"1h", "Within 1 hour", "1d", "Within 1 day", "7d", "Within 7 days", "30d", "Within 30 days"),
 	}
@@ -217,6 +242,67 @@ func (h *Handler) trendSettings(query url.Values) trendSettings {
 		settings.Breakdown = append(settings.Breakdown, option{Value: breakdown, Label: breakdown, Selected: true})
 	}
 	return settings
+}
+
+// defaultSteps returns the declared funnel of project with its steps
+// separated by " > ", or else "" and why there is none.
+func (h *Handler) defaultSteps(project string) (steps, undeclared string) {
+	declared, err := h.declarations.lookup(project, partFunnel)
+	if err != nil {
+		return "", err.Error()
+	}
+	return strings.Join(declared.Funnel, " > "), ""
+}
+
+func (h *Handler) newInstallsSettings(project string) newInstallsSettings {
+	declared, err := h.declarations.lookup(project, partFirstLaunch)
+	if err != nil {
+		return newInstallsSettings{Hint: "Installs with their first launch in the period.", Undeclared: err.Error()}
+	}
+	launch := declared.FirstLaunchEvent
+	if declared.FirstLaunchProperty != "" {
+		launch += " with " + declared.FirstLaunchProperty
+	}
+	return newInstallsSettings{Hint: "Installs with their first launch (" + launch + ") in the period."}
+}
+
+// errorsSettings words the errors panel after the declared properties:
+// for errorType and context, the table's caption is "Errors by type and
+// context", its first column "Error type" and the chart is "by error type".
+func (h *Handler) errorsSettings(project string) errorsSettings {
+	declared, err := h.declarations.lookup(project, partErrors)
+	if err != nil {
+		return errorsSettings{Caption: "Errors", Undeclared: err.Error()}
+	}
+	properties := declared.ErrorBreakdown
+	first := strings.Join(words(properties[0]), " ")
+	settings := errorsSettings{
+		Breakdown: strings.Join(properties, ","),
+		RowLabel:  capitalize(first),
+		ChartBy:   " by " + first,
+	}
+	var captionParts []string
+	for _, property := range properties {
+		list := words(property)
+		// "Errors by error type" would repeat "error".
+		if len(list) > 1 && list[0] == "error" {
+			list = list[1:]
+		}
+		captionParts = append(captionParts, strings.Join(list, " "))
+	}
+	settings.Caption = "Errors by " + strings.Join(captionParts, " and ")
+	if len(properties) == 1 {
+		settings.Hint = declared.ErrorEvent + " by " + properties[0] + " over time and over the whole range."
+	} else {
+		settings.Hint = declared.ErrorEvent + " by " + properties[0] + " over time, and by " +
+			properties[0] + " and " + properties[1] + " over the whole range."
+	}
+	return settings
+}
+
+func capitalize(s string) string {
+	r, size := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(r)) + s[size:]
 }
 
 // histogramSettings lists the events that have a histogram property and

@@ -33,25 +33,6 @@ const (
 // installs.
 var defaultActiveWindows = []int{1, 7, 30}
 
-// First launches, as the Mux catalog records them: app_started with
-// isFirstLaunch true, sent once per install.
-// TODO: take these from Config for apps with another first-launch event.
-var (
-	firstLaunchEvent     = "app_started"
-	firstLaunchCondition = store.Condition{Property: "isFirstLaunch", Value: "true"}
-)
-
-// defaultFunnelSteps is the funnel of the first day: first launch, first
-// workspace, first message.
-var defaultFunnelSteps = []string{"app_started[isFirstLaunch=true]", "workspace_created", "message_sent"}
-
-// errorEvent, errorBreakdown: the errors panel counts error_occurred by its
-// errorType and context properties.
-var (
-	errorEvent     = "error_occurred"
-	errorBreakdown = []string{"errorType", "context"}
-)
-
 // badRequestError marks an error in a route's own parameters, which the
 // client must fix, so the route responds with 400.
 type badRequestError struct{ err error }
@@ -260,17 +241,23 @@ func (h *Handler) queryActiveInstalls(ctx context.Context, r apiRequest) (table,
 }
 
 // queryNewInstalls counts the installs with a first launch per period,
-// with the columns period and installs.
+// with the columns period and installs. The first-launch event is the one
+// that the selected project's catalog declares.
 func (h *Handler) queryNewInstalls(ctx context.Context, r apiRequest) (table, error) {
 	interval, err := parseInterval(r.query, store.Day, true)
 	if err != nil {
 		return table{}, badRequest(err)
 	}
+	declared, err := h.declarations.lookup(r.filter.Project, partFirstLaunch)
+	if err != nil {
+		return table{}, err
+	}
+	event, where := firstLaunch(declared)
 	f := r.filter
-	f.Events = []string{firstLaunchEvent}
+	f.Events = []string{event}
 	rows, err := h.analytics.Trend(ctx, store.TrendQuery{
 		Filter:   f,
-		Where:    []store.Condition{firstLaunchCondition},
+		Where:    where,
 		Interval: interval,
 	})
 	if err != nil {
@@ -315,12 +302,18 @@ func (h *Handler) queryHistogram(ctx context.Context, r apiRequest) (table, erro
 	return t, nil
 }
 
-// queryErrors counts error_occurred per period by errorType and context,
-// or the breakdown parameter's properties, with the columns period, one per
-// property, events and installs.
+// queryErrors counts the error event that the selected project's catalog
+// declares, such as error_occurred, per period by its declared breakdown,
+// such as errorType and context, or by the breakdown parameter's
+// properties. The columns are period, one per property, events and
+// installs.
 func (h *Handler) queryErrors(ctx context.Context, r apiRequest) (table, error) {
-	r.filter.Events = []string{errorEvent}
-	q, err := h.parseTrend(r, r.filter.Events, errorBreakdown)
+	declared, err := h.declarations.lookup(r.filter.Project, partErrors)
+	if err != nil {
+		return table{}, err
+	}
+	r.filter.Events = []string{declared.ErrorEvent}
+	q, err := h.parseTrend(r, r.filter.Events, declared.ErrorBreakdown)
 	if err != nil {
 		return table{}, badRequest(err)
 	}
@@ -331,8 +324,10 @@ func (h *Handler) queryErrors(ctx context.Context, r apiRequest) (table, error) 
 	return trendTable(rows, q.Breakdown, false), nil
 }
 
-// queryFunnel counts the installs that completed each step, with the
-// columns step (from 1), event (the step as the step parameter writes it),
+// queryFunnel counts the installs that completed each step of the step
+// parameters, or else of the funnel that the selected project's catalog
+// declares. The columns are step (from 1), event (the step as the step
+// parameter writes it),
 // installs, conversion (the share of the first step's installs) and
 // step_conversion (the share of the previous step's).
 func (h *Handler) queryFunnel(ctx context.Context, r apiRequest) (table, error) {
@@ -363,7 +358,11 @@ func (h *Handler) queryFunnel(ctx context.Context, r apiRequest) (table, error) 
 func (h *Handler) parseFunnel(r apiRequest) (store.FunnelQuery, error) {
 	texts := r.query["step"]
 	if len(texts) == 0 {
-		texts = defaultFunnelSteps
+		declared, err := h.declarations.lookup(r.filter.Project, partFunnel)
+		if err != nil {
+			return store.FunnelQuery{}, err
+		}
+		texts = declared.Funnel
 	}
 	if len(texts) < 2 || len(texts) > store.MaxFunnelSteps {
 		return store.FunnelQuery{}, fmt.Errorf("invalid funnel: %d steps: give 2 to %d step parameters", len(texts), store.MaxFunnelSteps)

@@ -45,7 +45,6 @@ import (
 	"github.com/candor-dev/candor/internal/store"
 	"github.com/candor-dev/candor/internal/store/clickhouse"
 	"github.com/candor-dev/candor/internal/store/duckdb"
-	"github.com/candor-dev/candor/sdk/catalog"
 	"github.com/candor-dev/candor/sdk/mux"
 )
 
@@ -273,16 +272,16 @@ func (s *Server) buildHandlers() error {
 		return err
 	}
 	s.collector = col
-	catalogs := make([]*catalog.Catalog, 0, len(projects))
+	dashProjects := make([]dashboard.Project, 0, len(projects))
 	for _, p := range projects {
-		catalogs = append(catalogs, p.Catalog)
+		dashProjects = append(dashProjects, dashboard.Project{Name: p.Name, Catalog: p.Catalog})
 	}
 	dash, err := dashboard.New(dashboard.Config{
 		Store:      s.store,
 		AdminToken: s.keys.AdminToken,
 		Logger:     s.logger,
 		KAnonymity: s.cfg.KAnonymity,
-		Catalogs:   catalogs,
+		Projects:   dashProjects,
 	})
 	if err != nil {
 		col.Close(context.Background())

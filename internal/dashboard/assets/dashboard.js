@@ -6,8 +6,12 @@
 // the URL and reloads the panels that depend on it.
 //
 // The body's data-state attribute is "loading", "ready" or "error", and so
-// is each panel's. A row built from fewer than k installs arrives with
-// "suppressed": true and no counts, and is shown as "< k".
+// is each panel's. A panel is "undeclared" instead when the project's
+// catalog does not declare the events it counts, and then shows why. The
+// server puts that explanation in the panel's data-undeclared attribute,
+// so the page does not request what the API would reject with 409. A row
+// built from fewer than k installs arrives with "suppressed": true and no
+// counts, and is shown as "< k".
 (function () {
   'use strict';
 
@@ -74,7 +78,9 @@
       body = null;
     }
     if (!response.ok) {
-      throw new Error(body && body.error ? body.error : 'status ' + response.status);
+      const err = new Error(body && body.error ? body.error : 'status ' + response.status);
+      err.undeclared = response.status === 409 && body ? body.undeclared : undefined;
+      throw err;
     }
     return body;
   }
@@ -454,11 +460,23 @@
         panelStatus.setAttribute('role', 'status');
       }
     });
+    const undeclared = undeclaredReason(name);
+    if (undeclared) {
+      elements.forEach((element) => {
+        showUndeclared(element, undeclared);
+        element.removeAttribute('aria-busy');
+      });
+      return true;
+    }
     try {
       await panels[name]();
       elements.forEach((element) => { element.dataset.state = 'ready'; });
       return true;
     } catch (err) {
+      if (err.undeclared) {
+        elements.forEach((element) => showUndeclared(element, err.message));
+        return true;
+      }
       elements.forEach((element) => {
         element.dataset.state = 'error';
         const panelStatus = element.querySelector('.panel-status');
@@ -471,6 +489,43 @@
     } finally {
       elements.forEach((element) => element.removeAttribute('aria-busy'));
     }
+  }
+
+  // undeclaredReason returns why the named panel has no data to load, or
+  // ''. A funnel whose steps are typed in needs no declared funnel.
+  function undeclaredReason(name) {
+    const element = document.getElementById(name);
+    const reason = element ? element.dataset.undeclared || '' : '';
+    if (name === 'funnel' && control('funnel-steps').value.trim() !== '') {
+      return '';
+    }
+    return reason;
+  }
+
+  // showUndeclared empties a panel and shows why it has no data: the
+  // project's catalog does not declare the events it counts.
+  function showUndeclared(element, message) {
+    element.dataset.state = 'undeclared';
+    drawn[{ 'new-installs': 'newInstalls', funnel: 'funnel', errors: 'errors' }[element.id]] = null;
+    element.querySelectorAll('canvas').forEach((canvas) => {
+      if (charts[canvas.id]) {
+        charts[canvas.id].destroy();
+        delete charts[canvas.id];
+      }
+    });
+    element.querySelectorAll('table').forEach((table) => {
+      table.querySelector('thead').replaceChildren();
+      table.querySelector('tbody').replaceChildren();
+    });
+    element.querySelectorAll('.suppressed-note, .downloads').forEach((holder) => holder.replaceChildren());
+    if (element.id === 'new-installs') {
+      const metric = document.querySelector('[data-metric="new_installs"]');
+      metric.textContent = '–';
+      metric.dataset.value = 'undeclared';
+    }
+    const panelStatus = element.querySelector('.panel-status');
+    panelStatus.textContent = message.charAt(0).toUpperCase() + message.slice(1) + '.';
+    panelStatus.setAttribute('role', 'status');
   }
 
   async function runPanels(names) {
@@ -660,6 +715,7 @@
     const interval = control('trend-interval').value;
     const url = apiURL('new_installs', [['interval', interval]]);
     setDownloads('new_installs', url, 'new installs');
+    drawn.newInstalls = null;
     const results = await Promise.all([fetchJSON(url), fetchJSON(apiURL('new_installs', [['interval', 'all']]))]);
     drawn.newInstalls = { rows: results[0].rows, total: results[1].rows, interval: interval };
     drawNewInstalls();
@@ -752,6 +808,7 @@
     params.push(['window', control('funnel-window').value]);
     const url = apiURL('funnel', params);
     setDownloads('funnel', url, 'the funnel');
+    drawn.funnel = null;
     const body = await fetchJSON(url);
     drawn.funnel = body.rows;
     drawFunnel();
@@ -784,21 +841,31 @@
     setSuppressedNote(document.getElementById('funnel'), countSuppressed(rows), 'step', 'steps');
   }
 
+  // loadErrors fetches the errors by the first declared property per
+  // period for the chart, and by both over the range for the table. The
+  // server puts the declared properties, such as errorType,context, in the
+  // panel's data-breakdown attribute.
   async function loadErrors() {
+    const section = document.getElementById('errors');
+    const breakdown = section.dataset.breakdown ? section.dataset.breakdown.split(',') : [];
     const interval = control('trend-interval').value;
-    const url = apiURL('errors', [['interval', interval], ['breakdown', 'errorType'], ['limit', String(MAX_SERIES)]]);
+    const url = apiURL('errors', [['interval', interval], ['breakdown', breakdown[0]], ['limit', String(MAX_SERIES)]]);
     const matrixURL = apiURL('errors', [['interval', 'all']]);
-    setDownloads('errors', matrixURL, 'errors by type and context');
+    const caption = section.querySelector('caption').textContent;
+    setDownloads('errors', matrixURL, caption.charAt(0).toLowerCase() + caption.slice(1));
+    drawn.errors = null;
     const results = await Promise.all([fetchJSON(url), fetchJSON(matrixURL)]);
-    drawn.errors = { rows: results[0].rows, matrix: results[1].rows, interval: interval };
+    drawn.errors = { rows: results[0].rows, matrix: results[1].rows, interval: interval, breakdown: breakdown, rowLabel: section.dataset.rowLabel };
     drawErrors();
   }
 
   function drawErrors() {
     const data = drawn.errors;
     const colors = themeColors();
+    const first = data.breakdown[0];
+    const second = data.breakdown[1];
     const labels = periodLabels(data.interval, data.rows, 'period');
-    const all = seriesData(data.rows, labels, 'period', (row) => row.errorType, 'events', 0);
+    const all = seriesData(data.rows, labels, 'period', (row) => row[first], 'events', 0);
     const datasets = all.map((series, i) => barDataset(series.name, series.data, series.name === '(other)' ? OTHER_COLOR : PALETTE[i % PALETTE.length]));
     const options = baseOptions(colors);
     periodAxis(options, labels, data.interval);
@@ -807,10 +874,12 @@
     showLegend(options);
     replaceChart('errors-chart', { type: 'bar', data: { labels: labels, datasets: datasets }, options: options });
 
-    const types = Array.from(new Set(data.matrix.map((row) => row.errorType))).sort();
-    const contexts = Array.from(new Set(data.matrix.map((row) => row.context))).sort();
-    const cells = new Map(data.matrix.map((row) => [row.errorType + '\u0000' + row.context, row]));
-    fillTable('errors-table', ['Error type'].concat(contexts), types.map((type) => [type].concat(contexts.map((context) => {
+    // With one declared property the table has a single column of counts.
+    const column = (row) => (second ? row[second] : 'Errors');
+    const types = Array.from(new Set(data.matrix.map((row) => row[first]))).sort();
+    const contexts = Array.from(new Set(data.matrix.map(column))).sort();
+    const cells = new Map(data.matrix.map((row) => [row[first] + '\u0000' + column(row), row]));
+    fillTable('errors-table', [data.rowLabel].concat(contexts), types.map((type) => [type].concat(contexts.map((context) => {
       const row = cells.get(type + '\u0000' + context);
       if (!row) {
         return '0';
