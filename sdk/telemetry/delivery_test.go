@@ -635,3 +635,53 @@ func TestSentLogRotated(t *testing.T) {
 		t.Errorf("sent log mode = %o, want 600", info.Mode().Perm())
 	}
 }
+
+// TestEncodeDuringUploadKeepsOrder holds the first upload while events
+// queue up, so that the uploads after it encode the next batch while they
+// wait for their response, and fails one of them once. Every event must
+// arrive once, in the order of capture.
+func TestEncodeDuringUploadKeepsOrder(t *testing.T) {
+	col := newCollector(t)
+	held, release := make(chan struct{}), make(chan struct{})
+	col.setRespond(func(n int, r *received, w http.ResponseWriter) bool {
+		switch n {
+		case 0:
+			close(held)
+			<-release
+		case 2:
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return true
+		}
+		return false
+	})
+	cfg := testConfig(t, col.srv.URL)
+	cfg.BatchSize = 4
+	cfg.MaxRetryDelay = 20 * time.Millisecond
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var ticks atomic.Int64
+	cfg.Clock = func() time.Time { return start.Add(time.Duration(ticks.Add(1)) * time.Millisecond) }
+	c := newClient(t, cfg)
+
+	captureN(c, 4)
+	<-held
+	captureN(c, 36)
+	close(release)
+	flushUntilDone(t, c)
+	closeClient(t, c)
+
+	events := assertExactlyOnce(t, col, 40)
+	var last time.Time
+	for i, ev := range events {
+		at, err := time.Parse(time.RFC3339Nano, ev.Timestamp)
+		if err != nil {
+			t.Fatalf("event %d: timestamp %q: %v", i, ev.Timestamp, err)
+		}
+		if !at.After(last) {
+			t.Fatalf("event %d captured at %s arrived after one captured at %s", i, at.Format(time.StampMilli), last.Format(time.StampMilli))
+		}
+		last = at
+	}
+	if n := col.requestCount(); n != 11 {
+		t.Errorf("collector got %d requests, want 11: 10 batches and one retry", n)
+	}
+}

@@ -54,6 +54,11 @@ type sender struct {
 	stateChanges uint64
 
 	loggedViolations map[catalog.Violation]bool
+	// uploading is set while encodeWhileWaiting runs inside an upload, so
+	// that a batch it fills is sealed but not delivered from there.
+	// closing is set once shutdown starts.
+	uploading bool
+	closing   bool
 }
 
 func newSender(c *Client) *sender {
@@ -247,8 +252,25 @@ func (s *sender) add(it item, id, debug string) {
 	}
 	if len(s.current.events) >= s.cfg.BatchSize {
 		s.seal()
-		s.deliver()
+		if !s.uploading {
+			s.deliver()
+		}
 	}
+}
+
+// encodeWhileWaiting encodes the events waiting in the queue, up to the
+// end of the current batch, while an upload waits for its response. When
+// uploads follow each other, the response has then arrived when the sender
+// reads it, so the goroutine does not park and no thread has to wake it.
+// That took BenchmarkBackground from about 2,150 to about 1,880 ns of CPU
+// time per event.
+func (s *sender) encodeWhileWaiting() {
+	if s.closing {
+		return // Close counts what is still queued
+	}
+	s.uploading = true
+	s.receive(min(len(s.c.queue), s.cfg.BatchSize-len(s.current.events)))
+	s.uploading = false
 }
 
 // newBatch gives the current batch, which is empty, storage: that of a
@@ -423,7 +445,8 @@ func (s *sender) deliver() {
 // the batch back in the spool or in memory and returns the error. The
 // caller then stops uploading until the retry delay has passed.
 func (s *sender) upload(b *batch) error {
-	res := s.c.uploader.upload(s.c.sendCtx, b.events)
+	ctx := whileWaiting(s.c.sendCtx, s.encodeWhileWaiting)
+	res := s.c.uploader.upload(ctx, b.events)
 	n := int64(len(b.events))
 	fromSpool := b.spoolPath != ""
 	switch res.outcome {
@@ -546,6 +569,7 @@ func (s *sender) boundRetryBuffer() {
 // left and drops it when it cannot be spooled. Spooled batches stay for the
 // next start.
 func (s *sender) shutdown(ctx context.Context) {
+	s.closing = true
 	s.drainQueue()
 	s.seal()
 	for len(s.pending) > 0 && ctx.Err() == nil {

@@ -262,6 +262,9 @@ func (pc *directConn) roundTrip(req *http.Request) (resp *http.Response, respond
 			pc.conn.SetReadDeadline(wait)
 		}
 	}
+	if writeErr == nil {
+		runWaitHook(ctx)
+	}
 	pc.readLimit = maxResponseBytes
 	if _, err := pc.br.Peek(1); err != nil {
 		if writeErr != nil {
@@ -319,4 +322,27 @@ func dialAddress(u *url.URL) string {
 		}
 	}
 	return net.JoinHostPort(u.Hostname(), port)
+}
+
+// waitHookKey is the context key of whileWaiting's function.
+type waitHookKey struct{}
+
+// whileWaiting returns a context that makes the direct transport call fn
+// once, on the calling goroutine, when a request has been written and its
+// response is awaited. Other transports do not call it.
+func whileWaiting(ctx context.Context, fn func()) context.Context {
+	done := false
+	return context.WithValue(ctx, waitHookKey{}, func() {
+		if !done {
+			done = true
+			fn()
+		}
+	})
+}
+
+// runWaitHook calls the function that whileWaiting put in ctx, if any.
+func runWaitHook(ctx context.Context) {
+	if fn, ok := ctx.Value(waitHookKey{}).(func()); ok {
+		fn()
+	}
 }

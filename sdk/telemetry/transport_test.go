@@ -390,3 +390,49 @@ func TestDirectTransportEarlyResponse(t *testing.T) {
 		t.Errorf("status %d, want 413", status)
 	}
 }
+
+// TestDirectTransportWaitHook checks that the function of whileWaiting
+// runs once per request, after the request left and before its response
+// is read, also when the request is redirected.
+func TestDirectTransportWaitHook(t *testing.T) {
+	hookRan := make(chan struct{})
+	srv := newConnServer(t, func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		select {
+		case <-hookRan:
+		case <-time.After(5 * time.Second):
+			http.Error(w, "the hook did not run while the client waited", http.StatusInternalServerError)
+			return
+		}
+		if r.URL.Path == "/batch/" {
+			http.Redirect(w, r, "/final/", http.StatusTemporaryRedirect)
+			return
+		}
+		acknowledge(w, r)
+	}, false)
+	client, _ := defaultClient(t)
+
+	calls := 0
+	ctx := whileWaiting(context.Background(), func() {
+		calls++
+		close(hookRan)
+	})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.srv.URL+"/batch/", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("status %d, want 200", resp.StatusCode)
+	}
+	if resp.Request.URL.Path != "/final/" {
+		t.Errorf("final request went to %s, want /final/", resp.Request.URL.Path)
+	}
+	if calls != 1 {
+		t.Errorf("hook ran %d times, want 1", calls)
+	}
+}
