@@ -34,10 +34,6 @@ type Client struct {
 
 	enabled atomic.Bool
 	closed  atomic.Bool
-	// stateChanges counts the refreshes that found the state or the
-	// deciding switch changed. The sender compares it to decide whether
-	// its last look at the switches still serves.
-	stateChanges atomic.Uint64
 
 	// sendCtx is cancelled when Close's context ends, which aborts an
 	// upload in flight.
@@ -285,7 +281,6 @@ func (c *Client) refresh() Status {
 		}
 	}
 	if st.Enabled != c.status.Enabled || st.Switch != c.status.Switch {
-		c.stateChanges.Add(1)
 		c.log.Info("telemetry: state changed", "enabled", st.Enabled, "switch", st.Switch)
 	}
 	c.status, c.debug = st, st.Debug

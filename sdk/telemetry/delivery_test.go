@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -642,11 +643,11 @@ func TestSentLogRotated(t *testing.T) {
 // arrive once, in the order of capture.
 func TestEncodeDuringUploadKeepsOrder(t *testing.T) {
 	col := newCollector(t)
-	held, release := make(chan struct{}), make(chan struct{})
+	holding, release := make(chan struct{}), make(chan struct{})
 	col.setRespond(func(n int, r *received, w http.ResponseWriter) bool {
 		switch n {
 		case 0:
-			close(held)
+			close(holding)
 			<-release
 		case 2:
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -663,7 +664,7 @@ func TestEncodeDuringUploadKeepsOrder(t *testing.T) {
 	c := newClient(t, cfg)
 
 	captureN(c, 4)
-	<-held
+	<-holding
 	captureN(c, 36)
 	close(release)
 	flushUntilDone(t, c)
@@ -683,5 +684,41 @@ func TestEncodeDuringUploadKeepsOrder(t *testing.T) {
 	}
 	if n := col.requestCount(); n != 11 {
 		t.Errorf("collector got %d requests, want 11: 10 batches and one retry", n)
+	}
+}
+
+// TestSentAtFreshAfterSlowResponse makes each response take longer than
+// aheadMaxAge, so that a body compressed while the upload before it waited
+// is too old to send. Every request's sent_at must be the time it was
+// sent, not the time its body was compressed ahead.
+func TestSentAtFreshAfterSlowResponse(t *testing.T) {
+	col := newCollector(t)
+	var mu sync.Mutex
+	var lags []time.Duration
+	col.setRespond(func(n int, r *received, w http.ResponseWriter) bool {
+		sentAt, err := time.Parse(time.RFC3339Nano, r.SentAt)
+		if err != nil {
+			t.Errorf("request %d: sent_at %q: %v", n, r.SentAt, err)
+		}
+		mu.Lock()
+		lags = append(lags, time.Since(sentAt))
+		mu.Unlock()
+		time.Sleep(10 * aheadMaxAge)
+		return false
+	})
+	cfg := testConfig(t, col.srv.URL)
+	cfg.BatchSize = 2
+	c := newClient(t, cfg)
+	captureN(c, 8)
+	flushUntilDone(t, c)
+	closeClient(t, c)
+	assertExactlyOnce(t, col, 8)
+
+	mu.Lock()
+	defer mu.Unlock()
+	for i, lag := range lags {
+		if lag > 5*aheadMaxAge {
+			t.Errorf("request %d arrived %v after its sent_at, want at most %v", i, lag, 5*aheadMaxAge)
+		}
 	}
 }

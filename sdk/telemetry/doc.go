@@ -63,10 +63,8 @@
 // setting either stops capturing at once. New, IsEnabled, Status and
 // IsExplicitlyDisabled read all four, checking config.json's size and
 // modification time and re-reading it when they changed. The sender does
-// the same once per second and before an upload, except that one look
-// serves the uploads that follow it for 20 ms while telemetry stays on. A
-// change that another process makes to config.json applies within about a
-// second, and within 20 ms plus one upload while this one sends. When
+// the same before every upload and once per second, so a change that
+// another process makes to config.json applies within about a second. When
 // telemetry turns off, the events queued in memory are dropped as
 // "disabled".
 //

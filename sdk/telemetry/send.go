@@ -104,6 +104,12 @@ type uploader struct {
 	gz       *gzip.Writer
 	body     bytes.Buffer
 	raw      bytes.Buffer
+	// ahead is the body of aheadBatch, compressed at aheadAt by
+	// compressAhead. The uploader holds aheadBatch, so no other batch can
+	// get its address.
+	ahead      bytes.Buffer
+	aheadBatch *batch
+	aheadAt    time.Time
 	// extra, if set, returns JSON members written after api_key, each
 	// starting with a comma, such as the deletion key hash.
 	extra func() string
@@ -143,16 +149,41 @@ func (u *uploader) payload(events [][]byte) []byte {
 	return u.raw.Bytes()
 }
 
-// upload posts one batch, gzip-compressed, and classifies the response.
-func (u *uploader) upload(ctx context.Context, events [][]byte) uploadResult {
-	u.body.Reset()
-	u.gz.Reset(&u.body)
+// compress writes the gzip-compressed request body of events to dst.
+func (u *uploader) compress(dst *bytes.Buffer, events [][]byte) error {
+	dst.Reset()
+	u.gz.Reset(dst)
 	if _, err := u.gz.Write(u.payload(events)); err != nil {
+		return err
+	}
+	return u.gz.Close()
+}
+
+// aheadMaxAge is the maximum age of a body from compressAhead when its
+// upload starts. The body's sent_at is the time it was compressed, and the
+// collector corrects event timestamps by the difference between sent_at
+// and its own clock.
+const aheadMaxAge = 20 * time.Millisecond
+
+// compressAhead compresses the body of b, the batch to upload next, while
+// the upload before it waits for its response. The next call of upload
+// sends that body if it uploads b within aheadMaxAge.
+func (u *uploader) compressAhead(b *batch) {
+	u.aheadBatch = nil
+	if u.compress(&u.ahead, b.events) != nil {
+		return
+	}
+	u.aheadBatch, u.aheadAt = b, time.Now()
+}
+
+// upload posts the batch b, gzip-compressed, and classifies the response.
+func (u *uploader) upload(ctx context.Context, b *batch) uploadResult {
+	if b == u.aheadBatch && time.Since(u.aheadAt) < aheadMaxAge {
+		u.body, u.ahead = u.ahead, u.body
+	} else if err := u.compress(&u.body, b.events); err != nil {
 		return uploadResult{outcome: outcomeReject, dropReason: DropEncodeFailed, err: err}
 	}
-	if err := u.gz.Close(); err != nil {
-		return uploadResult{outcome: outcomeReject, dropReason: DropEncodeFailed, err: err}
-	}
+	u.aheadBatch = nil
 
 	ctx, cancel := context.WithTimeout(ctx, DefaultRequestTimeout)
 	defer cancel()
