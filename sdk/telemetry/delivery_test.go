@@ -722,3 +722,71 @@ func TestSentAtFreshAfterSlowResponse(t *testing.T) {
 		}
 	}
 }
+
+// TestFlushDuringSteadyCapture captures faster than a slow collector takes
+// events, so every upload has a full batch of queued events to encode
+// while it waits. Flush must still return once the events captured before
+// it are sent, and Pending must get its turn, while capture goes on.
+func TestFlushDuringSteadyCapture(t *testing.T) {
+	col := newCollector(t)
+	col.setRespond(func(n int, r *received, w http.ResponseWriter) bool {
+		time.Sleep(2 * time.Millisecond)
+		return false
+	})
+	cfg := testConfig(t, col.srv.URL)
+	cfg.BatchSize = 10
+	cfg.QueueSize = 50000
+	cfg.FlushInterval = time.Hour
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var ticks atomic.Int64
+	cfg.Clock = func() time.Time { return start.Add(time.Duration(ticks.Add(1)) * time.Millisecond) }
+	c := newClient(t, cfg)
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for range 2000 {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			captureN(c, 10)
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	defer func() {
+		close(stop)
+		wg.Wait()
+		col.setRespond(nil) // so that Close sends the backlog quickly
+	}()
+	time.Sleep(30 * time.Millisecond)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	before := start.Add(time.Duration(ticks.Load()) * time.Millisecond)
+	if err := c.Flush(ctx); err != nil {
+		t.Fatalf("Flush while capturing: %v", err)
+	}
+	arrived := map[time.Time]bool{}
+	for _, ev := range col.accepted() {
+		at, err := time.Parse(time.RFC3339Nano, ev.Timestamp)
+		if err != nil {
+			t.Fatalf("timestamp %q: %v", ev.Timestamp, err)
+		}
+		arrived[at] = true
+	}
+	for at := start.Add(time.Millisecond); !at.After(before); at = at.Add(time.Millisecond) {
+		if !arrived[at] {
+			t.Fatalf("event captured at %s, before Flush, had not arrived when Flush returned", at.Format(time.StampMilli))
+		}
+	}
+	if _, err := c.Pending(ctx); err != nil {
+		t.Errorf("Pending while capturing: %v", err)
+	}
+	if st := c.Stats(); st.DroppedByReason[DropQueueFull] != 0 {
+		t.Errorf("%d events dropped as queue_full, want none for this test to hold", st.DroppedByReason[DropQueueFull])
+	}
+}

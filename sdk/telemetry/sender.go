@@ -19,6 +19,9 @@ type batch struct {
 	// spoolPath is the claimed spool file the batch was read from, "" for
 	// a batch held in memory.
 	spoolPath string
+	// sealedIn is the round of deliver during whose upload the batch was
+	// sealed, 0 for a batch sealed outside an upload.
+	sealedIn uint64
 }
 
 // sender is the one goroutine that encodes, batches, uploads, retries and
@@ -57,6 +60,10 @@ type sender struct {
 	uploading     bool
 	closing       bool
 	spoolHadBatch bool
+	// round counts the calls of deliver. resume wakes the run loop to call
+	// deliver again for the batches sealed during the last round.
+	round  uint64
+	resume chan struct{}
 }
 
 func newSender(c *Client) *sender {
@@ -66,6 +73,7 @@ func newSender(c *Client) *sender {
 		spool:            c.spool,
 		sentLog:          newSentLog(&c.cfg),
 		loggedViolations: map[catalog.Violation]bool{},
+		resume:           make(chan struct{}, 1),
 	}
 	s.batchTimer = time.NewTimer(time.Hour)
 	s.batchTimer.Stop()
@@ -93,6 +101,8 @@ func (s *sender) run() {
 			s.seal()
 			s.deliver()
 		case <-s.retryTimer.C:
+			s.deliver()
+		case <-s.resume:
 			s.deliver()
 		case <-poll.C:
 			s.poll()
@@ -242,8 +252,13 @@ func (s *sender) add(it item, id, debug string) {
 // it, so the goroutine does not park and no thread has to wake it. That
 // took BenchmarkBackground from about 2,150 to about 1,700 ns of CPU time
 // per event.
+//
+// It encodes only while no sealed batch waits in memory, so that uploads
+// stay at most about one batch behind the encoding: each batch sealed here
+// costs the next round of deliver one upload. Shutdown encodes nothing
+// here, because Close counts what is still queued.
 func (s *sender) workWhileWaiting() {
-	if !s.closing { // Close counts what is still queued
+	if !s.closing && len(s.pending) == 0 {
 		s.uploading = true
 		s.receive(min(len(s.c.queue), s.cfg.BatchSize-len(s.current.events)))
 		s.uploading = false
@@ -308,6 +323,9 @@ func (s *sender) seal() {
 	}
 	b := s.current
 	s.current = batch{}
+	if s.uploading {
+		b.sealedIn = s.round
+	}
 	s.pending = append(s.pending, &b)
 }
 
@@ -370,7 +388,8 @@ func (s *sender) answerWaiters(err error) {
 }
 
 // next takes the batch to upload: the oldest spooled batch first, then the
-// oldest batch in memory. It returns nil when there is none.
+// oldest batch in memory. It returns nil when there is none, or when the
+// oldest batch in memory was sealed during this round of deliver.
 func (s *sender) next(includeSpool bool) *batch {
 	if s.spool != nil && includeSpool {
 		b, err := s.spool.claimNext()
@@ -382,7 +401,7 @@ func (s *sender) next(includeSpool bool) *batch {
 			return b
 		}
 	}
-	if len(s.pending) == 0 {
+	if len(s.pending) == 0 || s.pending[0].sealedIn == s.round {
 		return nil
 	}
 	b := s.pending[0]
@@ -392,7 +411,15 @@ func (s *sender) next(includeSpool bool) *batch {
 
 // deliver uploads batches until none is left or an upload fails with a
 // retryable error, then replies to the Flush calls waiting for it.
+//
+// One call is a round. The batches sealed while its uploads wait hold
+// events received after the round began, so the round leaves them to the
+// next one. That round starts from the run loop's select, so Flush,
+// Pending, Forget, Close and the poll can take their turn in between.
+// Without that, a steady stream of events would keep one call uploading
+// for as long as it lasts.
 func (s *sender) deliver() {
+	s.round++
 	for {
 		if wait := time.Until(s.retryAt); wait > 0 {
 			s.spoolPending()
@@ -409,6 +436,9 @@ func (s *sender) deliver() {
 		}
 		b := s.next(true)
 		if b == nil {
+			if len(s.pending) > 0 {
+				s.resumeDelivery()
+			}
 			s.answerWaiters(nil)
 			return
 		}
@@ -418,6 +448,14 @@ func (s *sender) deliver() {
 			s.answerWaiters(err)
 			return
 		}
+	}
+}
+
+// resumeDelivery makes the run loop call deliver again.
+func (s *sender) resumeDelivery() {
+	select {
+	case s.resume <- struct{}{}:
+	default:
 	}
 }
 
@@ -550,6 +588,7 @@ func (s *sender) boundRetryBuffer() {
 // next start.
 func (s *sender) shutdown(ctx context.Context) {
 	s.closing = true
+	s.round++ // next takes the batches sealed during the last round too
 	s.drainQueue()
 	s.seal()
 	for len(s.pending) > 0 && ctx.Err() == nil {
