@@ -790,3 +790,51 @@ func TestFlushDuringSteadyCapture(t *testing.T) {
 		t.Errorf("%d events dropped as queue_full, want none for this test to hold", st.DroppedByReason[DropQueueFull])
 	}
 }
+
+// TestSplitSpooledBatchKeepsOrder spools three batches while the collector
+// is down, then answers the first spooled batch with 413: its halves must
+// arrive before the batches spooled after it, in the order of capture.
+func TestSplitSpooledBatchKeepsOrder(t *testing.T) {
+	col := newCollector(t)
+	addr := col.srv.Listener.Addr().String()
+	url := col.srv.URL
+	col.srv.Close() // down: connections are refused
+
+	cfg := testConfig(t, url)
+	cfg.BatchSize = 4
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var ticks atomic.Int64
+	cfg.Clock = func() time.Time { return start.Add(time.Duration(ticks.Add(1)) * time.Millisecond) }
+	c := newClient(t, cfg)
+	captureN(c, 12)
+	waitFor(t, "three batches to reach the spool", func() bool { return c.Stats().Spooled == 12 })
+
+	back := newCollector(t)
+	back.setRespond(func(n int, r *received, w http.ResponseWriter) bool {
+		if n == 0 {
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			return true
+		}
+		return false
+	})
+	back.srv.Close()
+	back.srv = httptest.NewUnstartedServer(http.HandlerFunc(back.serve))
+	back.srv.Listener = listenOn(t, addr)
+	back.srv.Start()
+	t.Cleanup(back.srv.Close)
+
+	flushUntilDone(t, c)
+	closeClient(t, c)
+	events := assertExactlyOnce(t, back, 12)
+	var last time.Time
+	for i, ev := range events {
+		at, err := time.Parse(time.RFC3339Nano, ev.Timestamp)
+		if err != nil {
+			t.Fatalf("event %d: timestamp %q: %v", i, ev.Timestamp, err)
+		}
+		if !at.After(last) {
+			t.Fatalf("event %d captured at %s arrived after one captured at %s", i, at.Format(time.StampMilli), last.Format(time.StampMilli))
+		}
+		last = at
+	}
+}

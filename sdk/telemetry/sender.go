@@ -502,8 +502,15 @@ func (s *sender) upload(b *batch) error {
 			second.bytes += len(ev)
 		}
 		if fromSpool {
+			err := s.spool.split(b, first.events, second.events)
+			if err == nil {
+				return nil
+			}
+			// The halves are held in memory and go after the spooled
+			// batches.
+			s.c.log.Warn("telemetry: split batch kept in memory", "error", errorText(err))
 			s.spool.remove(b)
-			s.c.stats.queued.Add(n) // the halves are held in memory now
+			s.c.stats.queued.Add(n)
 		}
 		s.pending = append([]*batch{first, second}, s.pending...)
 		return nil

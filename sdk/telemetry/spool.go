@@ -122,8 +122,18 @@ func (s *spool) count(files []spoolFile) {
 // write stores a batch crash-safely, then drops the oldest files until the
 // spool is within its bounds.
 func (s *spool) write(events [][]byte) error {
+	if _, err := s.writeFile(events, time.Now().UnixNano()); err != nil {
+		return err
+	}
+	s.enforceBounds()
+	return nil
+}
+
+// writeFile stores a batch crash-safely in a file whose name starts with
+// stamp, and returns the name.
+func (s *spool) writeFile(events [][]byte, stamp int64) (string, error) {
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
-		return fmt.Errorf("create spool folder: %s", errorText(err))
+		return "", fmt.Errorf("create spool folder: %s", errorText(err))
 	}
 	var data bytes.Buffer
 	for _, ev := range events {
@@ -132,15 +142,38 @@ func (s *spool) write(events [][]byte) error {
 	}
 	tmp, err := writeTemp(s.dir, spoolTempPrefix+"*", data.Bytes())
 	if err != nil {
-		return fmt.Errorf("write spool file: %s", errorText(err))
+		return "", fmt.Errorf("write spool file: %s", errorText(err))
 	}
-	name := fmt.Sprintf("%020d-%d-%s%s", time.Now().UnixNano(), len(events), randomHex(4), spoolExt)
+	name := fmt.Sprintf("%020d-%d-%s%s", stamp, len(events), randomHex(4), spoolExt)
 	if err := os.Rename(tmp, filepath.Join(s.dir, name)); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("write spool file: %s", errorText(err))
+		return "", fmt.Errorf("write spool file: %s", errorText(err))
 	}
 	syncDir(s.dir)
-	s.enforceBounds()
+	return name, nil
+}
+
+// split replaces the claimed file of b by two files that hold first and
+// second, the halves of b. Their names sort where the name of b's file
+// did, first before second, so the halves go before the batches spooled
+// after b. When a write fails, split deletes what it wrote and leaves b's
+// file claimed.
+func (s *spool) split(b *batch, first, second [][]byte) error {
+	original, _, _ := strings.Cut(filepath.Base(b.spoolPath), spoolClaimMarker)
+	prefix, _, _ := strings.Cut(original, "-")
+	stamp, err := strconv.ParseInt(prefix, 10, 64)
+	if err != nil {
+		return fmt.Errorf("split spool file %q: its name does not start with a time", original)
+	}
+	firstName, err := s.writeFile(first, stamp)
+	if err != nil {
+		return err
+	}
+	if _, err := s.writeFile(second, stamp+1); err != nil {
+		os.Remove(filepath.Join(s.dir, firstName))
+		return err
+	}
+	s.remove(b)
 	return nil
 }
 
