@@ -52,12 +52,13 @@ type sender struct {
 	sawChoice   bool
 
 	loggedViolations map[catalog.Violation]bool
-	// uploading is set while workWhileWaiting runs inside an upload, so
-	// that a batch it fills is sealed but not delivered from there.
+	// holdDelivery is set while workWhileWaiting runs inside an upload, and
+	// while Pending and NextPayload encode the queue, so that a batch they
+	// fill is sealed but not delivered from there.
 	// closing is set once shutdown starts. spoolHadBatch is set when the
 	// last look at the spool found a batch, which then goes before the
 	// batches in memory.
-	uploading     bool
+	holdDelivery  bool
 	closing       bool
 	spoolHadBatch bool
 	// round counts the calls of deliver. resume wakes the run loop to call
@@ -161,6 +162,18 @@ func (s *sender) drainQueue() {
 	s.receive(len(s.c.queue))
 }
 
+// drainQueueHeld encodes the events that are in the channel now, as
+// drainQueue does, but leaves the batches it fills to the run loop, so
+// that Pending and NextPayload send nothing themselves.
+func (s *sender) drainQueueHeld() {
+	s.holdDelivery = true
+	s.drainQueue()
+	s.holdDelivery = false
+	if len(s.pending) > 0 {
+		s.resumeDelivery()
+	}
+}
+
 // addQueued adds the event the run loop received and, without going back
 // to the loop's select, up to a batch's worth more that are waiting.
 func (s *sender) addQueued(it item) {
@@ -239,7 +252,7 @@ func (s *sender) add(it item, id, debug string) {
 	}
 	if len(s.current.events) >= s.cfg.BatchSize {
 		s.seal()
-		if !s.uploading {
+		if !s.holdDelivery {
 			s.deliver()
 		}
 	}
@@ -259,9 +272,9 @@ func (s *sender) add(it item, id, debug string) {
 // here, because Close counts what is still queued.
 func (s *sender) workWhileWaiting() {
 	if !s.closing && len(s.pending) == 0 {
-		s.uploading = true
+		s.holdDelivery = true
 		s.receive(min(len(s.c.queue), s.cfg.BatchSize-len(s.current.events)))
-		s.uploading = false
+		s.holdDelivery = false
 	}
 	if len(s.pending) > 0 && !s.spoolHadBatch {
 		s.c.uploader.compressAhead(s.pending[0])
@@ -323,7 +336,7 @@ func (s *sender) seal() {
 	}
 	b := s.current
 	s.current = batch{}
-	if s.uploading {
+	if s.holdDelivery {
 		b.sealedIn = s.round
 	}
 	s.pending = append(s.pending, &b)

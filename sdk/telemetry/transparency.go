@@ -131,7 +131,7 @@ func (c *Client) Pending(ctx context.Context) ([]PendingEvent, error) {
 	err := c.onSender(ctx, func(s *sender) {
 		if s != nil {
 			s.applySwitches()
-			s.drainQueue()
+			s.drainQueueHeld()
 		}
 		batches, err := c.peekSpool()
 		spoolErr = err
@@ -268,7 +268,7 @@ func (c *Client) NextPayload(ctx context.Context, sample catalog.Event) (Payload
 // as sender.next does, without claiming or removing it.
 func (c *Client) nextBatch(s *sender) (source string, events [][]byte) {
 	if s != nil {
-		s.drainQueue()
+		s.drainQueueHeld()
 	}
 	if batches, _ := c.peekSpool(); len(batches) > 0 {
 		return PayloadSpool, batches[0].events

@@ -351,3 +351,39 @@ func TestNextPayloadSampleMatchesCapture(t *testing.T) {
 		}
 	}
 }
+
+// TestInspectingQueueSendsNothing encodes a queue that fills two batches
+// the way Pending and NextPayload do: the batches wait for the run loop,
+// which is woken to send them, and nothing reaches the collector.
+func TestInspectingQueueSendsNothing(t *testing.T) {
+	col := newCollector(t)
+	cfg := testConfig(t, col.srv.URL)
+	cfg.BatchSize = 2
+	c, err := build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.cancelSends()
+	defer c.http.CloseIdleConnections()
+	s := newSender(c)
+	defer s.batchTimer.Stop()
+	for range 5 {
+		c.queue <- item{ev: validMessage(), at: time.Now()}
+	}
+
+	source, events := c.nextBatch(s)
+	if source != PayloadMemory || len(events) != 2 {
+		t.Errorf("next batch: %q with %d events, want %q with 2", source, len(events), PayloadMemory)
+	}
+	if n := col.requestCount(); n != 0 {
+		t.Errorf("collector got %d requests, want 0", n)
+	}
+	if len(s.pending) != 2 || len(s.current.events) != 1 {
+		t.Errorf("sender holds %d sealed batches and %d events, want 2 and 1", len(s.pending), len(s.current.events))
+	}
+	select {
+	case <-s.resume:
+	default:
+		t.Error("the run loop was not woken to send the sealed batches")
+	}
+}
