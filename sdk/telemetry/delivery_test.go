@@ -3,12 +3,15 @@ package telemetry
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -458,48 +461,68 @@ func TestSingleEvent413Dropped(t *testing.T) {
 }
 
 func TestOther4xxDropOnlyThatBatch(t *testing.T) {
-	col := newCollector(t)
-	col.setRespond(func(n int, r *received, w http.ResponseWriter) bool {
-		if n == 1 {
-			w.WriteHeader(http.StatusUnauthorized)
-			return true
-		}
-		return false
-	})
-	cfg := testConfig(t, col.srv.URL)
-	cfg.BatchSize = 5
-	cfg.FlushInterval = time.Hour
-	c := newClient(t, cfg)
-	for range 3 {
-		captureN(c, 5)
-		flush(t, c)
-	}
-	st := closeClient(t, c)
-	if st.DroppedByReason[DropRejected] != 5 || st.Sent != 10 {
-		t.Errorf("rejected %d sent %d, want 5 and 10", st.DroppedByReason[DropRejected], st.Sent)
-	}
-	if st.Retries != 0 {
-		t.Errorf("retries = %d, want a 401 not retried", st.Retries)
+	for _, status := range []int{http.StatusBadRequest, http.StatusUnauthorized} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			col := newCollector(t)
+			col.setRespond(func(n int, r *received, w http.ResponseWriter) bool {
+				if n == 1 {
+					w.WriteHeader(status)
+					return true
+				}
+				return false
+			})
+			cfg := testConfig(t, col.srv.URL)
+			cfg.BatchSize = 5
+			cfg.FlushInterval = time.Hour
+			c := newClient(t, cfg)
+			for range 3 {
+				captureN(c, 5)
+				flush(t, c)
+			}
+			st := closeClient(t, c)
+			if st.DroppedByReason[DropRejected] != 5 || st.Sent != 10 {
+				t.Errorf("rejected %d sent %d, want 5 and 10", st.DroppedByReason[DropRejected], st.Sent)
+			}
+			if st.Retries != 0 {
+				t.Errorf("retries = %d, want a %d not retried", st.Retries, status)
+			}
+		})
 	}
 }
 
 func TestRedirectToHTTPRefused(t *testing.T) {
-	plain := newCollector(t)
-	secure := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, plain.srv.URL+"/batch/", http.StatusTemporaryRedirect)
-	}))
-	defer secure.Close()
-	cfg := testConfig(t, secure.URL)
-	cfg.HTTPClient = secure.Client()
-	c := newClient(t, cfg)
-	c.Capture(mux.CommandUsed{Command: "new"})
-	flush(t, c)
-	st := closeClient(t, c)
-	if st.DroppedByReason[DropInsecureRedirect] != 1 {
-		t.Errorf("insecure_redirect drops = %d, want 1 (%v)", st.DroppedByReason[DropInsecureRedirect], st.DroppedByReason)
-	}
-	if n := plain.requestCount(); n != 0 {
-		t.Errorf("the http server got %d requests, want 0", n)
+	for _, defaultClient := range []bool{false, true} {
+		name := "Config.HTTPClient"
+		if defaultClient {
+			name = "default client"
+		}
+		t.Run(name, func(t *testing.T) {
+			plain := newCollector(t)
+			secure := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, plain.srv.URL+"/batch/", http.StatusTemporaryRedirect)
+			}))
+			defer secure.Close()
+			cfg := testConfig(t, secure.URL)
+			if !defaultClient {
+				cfg.HTTPClient = secure.Client()
+			}
+			c := newClient(t, cfg)
+			if defaultClient {
+				// The direct transport trusts the test server's certificate.
+				roots := x509.NewCertPool()
+				roots.AddCert(secure.Certificate())
+				c.http.Transport.(*directTransport).fallback.TLSClientConfig = &tls.Config{RootCAs: roots}
+			}
+			c.Capture(mux.CommandUsed{Command: "new"})
+			flush(t, c)
+			st := closeClient(t, c)
+			if st.DroppedByReason[DropInsecureRedirect] != 1 {
+				t.Errorf("insecure_redirect drops = %d, want 1 (%v)", st.DroppedByReason[DropInsecureRedirect], st.DroppedByReason)
+			}
+			if n := plain.requestCount(); n != 0 {
+				t.Errorf("the http server got %d requests, want 0", n)
+			}
+		})
 	}
 }
 
