@@ -89,8 +89,10 @@
 // with any other body (a captive portal's HTML page, a proxy's text, a
 // body cut short) are retried after an exponential backoff with full
 // jitter, capped at MaxRetryDelay, and never sooner than a Retry-After
-// header asks (up to one hour). A 413 splits the batch in halves, and a
-// single event that still gets 413 is dropped as "too_large". Other 4xx
+// header asks (up to one hour). A 413 splits the batch in halves, which
+// keep its place in the order (a spooled batch is replaced by two spool
+// files that sort where its file did), and a single event that still gets
+// 413 is dropped as "too_large". Other 4xx
 // drop the batch as "rejected". Up to 3 redirects are followed. Redirects
 // from https to http are rejected and the batch is dropped as
 // "insecure_redirect". A 301, 302 or 303 redirect, which would resend the
@@ -99,8 +101,11 @@
 // HTTP_PROXY, HTTPS_PROXY and NO_PROXY. Without a proxy it speaks HTTP/1.1
 // on one kept-alive connection, written and read on the sender goroutine,
 // which costs about half the CPU time of net/http's transport per upload.
-// Every event keeps its UUID across retries, so the collector can drop
-// duplicates.
+// While an upload waits for its response, the sender encodes the queued
+// events of the next batch and compresses the next batch's body; a body
+// compressed ahead is sent only within 20 ms, so sent_at stays the time of
+// sending. Every event keeps its UUID across retries, so the collector can
+// drop duplicates.
 //
 // # Spool
 //
