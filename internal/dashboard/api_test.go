@@ -27,9 +27,16 @@ func startFixtureServer(t *testing.T) *httptest.Server {
 // getJSON sends an authenticated GET and decodes the JSON body into a new T.
 func getJSON[T any](t *testing.T, server *httptest.Server, path string) T {
 	t.Helper()
+	return getJSONStatus[T](t, server, path, http.StatusOK)
+}
+
+// getJSONStatus sends an authenticated GET, checks that the response has
+// status want and decodes its JSON body into a new T.
+func getJSONStatus[T any](t *testing.T, server *httptest.Server, path string, want int) T {
+	t.Helper()
 	response, body := send(t, server, http.MethodGet, path, withBearer(adminToken))
-	if response.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s status = %d, want 200; body: %s", path, response.StatusCode, body)
+	if response.StatusCode != want {
+		t.Fatalf("GET %s status = %d, want %d; body: %s", path, response.StatusCode, want, body)
 	}
 	if got := response.Header.Get("Content-Type"); got != "application/json; charset=utf-8" {
 		t.Errorf("GET %s Content-Type = %q, want application/json", path, got)

@@ -118,17 +118,7 @@ type undeclaredResponse struct {
 // that names the part.
 func getUndeclared(t *testing.T, server *httptest.Server, path, part string) undeclaredResponse {
 	t.Helper()
-	response, body := send(t, server, http.MethodGet, path, withBearer(adminToken))
-	if response.StatusCode != http.StatusConflict {
-		t.Fatalf("GET %s status = %d, want 409; body: %s", path, response.StatusCode, body)
-	}
-	if got := response.Header.Get("Content-Type"); got != "application/json; charset=utf-8" {
-		t.Errorf("GET %s Content-Type = %q, want application/json", path, got)
-	}
-	var decoded undeclaredResponse
-	if err := json.Unmarshal([]byte(body), &decoded); err != nil {
-		t.Fatalf("decode GET %s body %q: %v", path, body, err)
-	}
+	decoded := getJSONStatus[undeclaredResponse](t, server, path, http.StatusConflict)
 	if decoded.Undeclared != part {
 		t.Errorf("GET %s undeclared = %q, want %q", path, decoded.Undeclared, part)
 	}

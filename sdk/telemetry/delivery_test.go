@@ -681,9 +681,7 @@ func TestEncodeDuringUploadKeepsOrder(t *testing.T) {
 	cfg := testConfig(t, col.srv.URL)
 	cfg.BatchSize = 4
 	cfg.MaxRetryDelay = 20 * time.Millisecond
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	var ticks atomic.Int64
-	cfg.Clock = func() time.Time { return start.Add(time.Duration(ticks.Add(1)) * time.Millisecond) }
+	cfg.Clock = tickingClock()
 	c := newClient(t, cfg)
 
 	captureN(c, 4)
@@ -693,18 +691,7 @@ func TestEncodeDuringUploadKeepsOrder(t *testing.T) {
 	flushUntilDone(t, c)
 	closeClient(t, c)
 
-	events := assertExactlyOnce(t, col, 40)
-	var last time.Time
-	for i, ev := range events {
-		at, err := time.Parse(time.RFC3339Nano, ev.Timestamp)
-		if err != nil {
-			t.Fatalf("event %d: timestamp %q: %v", i, ev.Timestamp, err)
-		}
-		if !at.After(last) {
-			t.Fatalf("event %d captured at %s arrived after one captured at %s", i, at.Format(time.StampMilli), last.Format(time.StampMilli))
-		}
-		last = at
-	}
+	assertCaptureOrder(t, assertExactlyOnce(t, col, 40))
 	if n := col.requestCount(); n != 11 {
 		t.Errorf("collector got %d requests, want 11: 10 batches and one retry", n)
 	}
@@ -825,9 +812,7 @@ func TestSplitSpooledBatchKeepsOrder(t *testing.T) {
 
 	cfg := testConfig(t, url)
 	cfg.BatchSize = 4
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	var ticks atomic.Int64
-	cfg.Clock = func() time.Time { return start.Add(time.Duration(ticks.Add(1)) * time.Millisecond) }
+	cfg.Clock = tickingClock()
 	c := newClient(t, cfg)
 	captureN(c, 12)
 	waitFor(t, "three batches to reach the spool", func() bool { return c.Stats().Spooled == 12 })
@@ -848,7 +833,21 @@ func TestSplitSpooledBatchKeepsOrder(t *testing.T) {
 
 	flushUntilDone(t, c)
 	closeClient(t, c)
-	events := assertExactlyOnce(t, back, 12)
+	assertCaptureOrder(t, assertExactlyOnce(t, back, 12))
+}
+
+// tickingClock returns a Config.Clock that moves one millisecond at every
+// call, so that the timestamps of captured events show their order.
+func tickingClock() func() time.Time {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var ticks atomic.Int64
+	return func() time.Time { return start.Add(time.Duration(ticks.Add(1)) * time.Millisecond) }
+}
+
+// assertCaptureOrder checks that events, captured with a tickingClock,
+// arrived in the order of capture.
+func assertCaptureOrder(t *testing.T, events []decoded) {
+	t.Helper()
 	var last time.Time
 	for i, ev := range events {
 		at, err := time.Parse(time.RFC3339Nano, ev.Timestamp)
