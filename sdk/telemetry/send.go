@@ -10,6 +10,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -110,6 +112,9 @@ type uploader struct {
 	ahead      bytes.Buffer
 	aheadBatch *batch
 	aheadAt    time.Time
+	// openBodies counts the request bodies made from body's storage that
+	// the transport has not closed yet.
+	openBodies atomic.Int64
 	// extra, if set, returns JSON members written after api_key, each
 	// starting with a comma, such as the deletion key hash.
 	extra func() string
@@ -178,6 +183,11 @@ func (u *uploader) compressAhead(b *batch) {
 
 // upload posts the batch b, gzip-compressed, and classifies the response.
 func (u *uploader) upload(ctx context.Context, b *batch) uploadResult {
+	if u.openBodies.Load() > 0 {
+		// net/http's Transport may still read the last request's body
+		// after RoundTrip returned, so that storage is left to it.
+		u.body = bytes.Buffer{}
+	}
 	if b == u.aheadBatch && time.Since(u.aheadAt) < aheadMaxAge {
 		u.body, u.ahead = u.ahead, u.body
 	} else if err := u.compress(&u.body, b.events); err != nil {
@@ -187,10 +197,13 @@ func (u *uploader) upload(ctx context.Context, b *batch) uploadResult {
 
 	ctx, cancel := context.WithTimeout(ctx, DefaultRequestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.url, bytes.NewReader(u.body.Bytes()))
+	data := u.body.Bytes()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.url, u.newBody(data))
 	if err != nil {
 		return uploadResult{outcome: outcomeReject, dropReason: DropRejected, err: err}
 	}
+	req.ContentLength = int64(len(data))
+	req.GetBody = func() (io.ReadCloser, error) { return u.newBody(data), nil }
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Content-Encoding", "gzip")
 	req.Header.Set("User-Agent", LibraryName+"/"+LibraryVersion)
@@ -213,6 +226,24 @@ func (u *uploader) upload(ctx context.Context, b *batch) uploadResult {
 		res.err = fmt.Errorf("collector responded with %s but not with its JSON acknowledgement", resp.Status)
 	}
 	return res
+}
+
+// uploadBody is a request body that counts itself in openBodies until the
+// transport closes it.
+type uploadBody struct {
+	*bytes.Reader
+	open *atomic.Int64
+	once sync.Once
+}
+
+func (u *uploader) newBody(data []byte) io.ReadCloser {
+	u.openBodies.Add(1)
+	return &uploadBody{Reader: bytes.NewReader(data), open: &u.openBodies}
+}
+
+func (b *uploadBody) Close() error {
+	b.once.Do(func() { b.open.Add(-1) })
+	return nil
 }
 
 // maxResponseBody bounds the response body the uploader reads.

@@ -1,0 +1,53 @@
+package telemetry
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+// lateReader is a transport that responds at once and reads the request
+// body only later, as net/http's Transport may when a server responds
+// before the body is written.
+type lateReader struct{ bodies []io.ReadCloser }
+
+func (l *lateReader) RoundTrip(req *http.Request) (*http.Response, error) {
+	l.bodies = append(l.bodies, req.Body)
+	return &http.Response{
+		StatusCode: http.StatusOK,
+		Body:       io.NopCloser(strings.NewReader(`{"status":"Ok"}`)),
+		Request:    req,
+	}, nil
+}
+
+// TestUploadBodyNotReusedWhileOpen uploads twice through a transport that
+// has not read or closed the first body yet: the first body must still
+// hold the first batch.
+func TestUploadBodyNotReusedWhileOpen(t *testing.T) {
+	transport := &lateReader{}
+	u := newUploader("http://127.0.0.1:1", "phc_test", &http.Client{Transport: transport})
+	first := &batch{events: [][]byte{[]byte(`{"event":"first"}`)}}
+	second := &batch{events: [][]byte{[]byte(`{"event":"second"}`)}}
+	for _, b := range []*batch{first, second} {
+		if res := u.upload(context.Background(), b); res.outcome != outcomeSent {
+			t.Fatalf("upload: outcome %d, %v", res.outcome, res.err)
+		}
+	}
+
+	zr, err := gzip.NewReader(transport.bodies[0])
+	if err != nil {
+		t.Fatalf("first body: %v", err)
+	}
+	data, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("first body: %v", err)
+	}
+	if !bytes.Contains(data, []byte(`"first"`)) {
+		t.Errorf("first body read after the second upload holds %s, want the first batch", data)
+	}
+}
