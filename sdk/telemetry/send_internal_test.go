@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -49,5 +50,40 @@ func TestUploadBodyNotReusedWhileOpen(t *testing.T) {
 	}
 	if !bytes.Contains(data, []byte(`"first"`)) {
 		t.Errorf("first body read after the second upload holds %s, want the first batch", data)
+	}
+}
+
+// writeCounter counts the writes that reach it.
+type writeCounter struct{ writes int }
+
+func (w *writeCounter) Write(p []byte) (int, error) {
+	w.writes++
+	return len(p), nil
+}
+
+// TestUploadRequestOneWrite checks that an upload's request, headers and
+// body, leaves the connection's buffer in one write.
+func TestUploadRequestOneWrite(t *testing.T) {
+	u := newUploader("http://127.0.0.1:1", "phc_test", nil)
+	data := []byte(strings.Repeat("x", 4096))
+	req, err := http.NewRequest(http.MethodPost, "http://127.0.0.1:1/batch/", u.newBody(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = int64(len(data))
+
+	counter := &writeCounter{}
+	bw := bufio.NewWriterSize(counter, 32<<10)
+	if err := writeRequest(bw, req); err != nil {
+		t.Fatal(err)
+	}
+	if err := bw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if counter.writes != 1 {
+		t.Errorf("request left in %d writes, want 1", counter.writes)
+	}
+	if n := u.openBodies.Load(); n != 0 {
+		t.Errorf("%d request bodies open after the write, want 0", n)
 	}
 }

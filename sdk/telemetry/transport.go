@@ -246,7 +246,7 @@ func (pc *directConn) roundTrip(req *http.Request) (resp *http.Response, respond
 	stop := context.AfterFunc(ctx, func() { pc.conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
-	writeErr := req.Write(pc.bw)
+	writeErr := writeRequest(pc.bw, req)
 	if writeErr == nil {
 		writeErr = pc.bw.Flush()
 	}
@@ -345,4 +345,19 @@ func runWaitHook(ctx context.Context) {
 	if fn, ok := ctx.Value(waitHookKey{}).(func()); ok {
 		fn()
 	}
+}
+
+// writeRequest writes req to bw as Request.Write does. Request.Write sends
+// the headers in a write of their own before a body it does not know to
+// be in memory, so an upload's body is passed to it as a *bytes.Reader,
+// and the request leaves in one write.
+func writeRequest(bw *bufio.Writer, req *http.Request) error {
+	body, ok := req.Body.(*uploadBody)
+	if !ok {
+		return req.Write(bw)
+	}
+	defer body.Close()
+	r := *req
+	r.Body = io.NopCloser(body.Reader)
+	return r.Write(bw)
 }
