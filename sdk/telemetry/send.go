@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -112,9 +111,11 @@ type uploader struct {
 	ahead      bytes.Buffer
 	aheadBatch *batch
 	aheadAt    time.Time
-	// openBodies counts the request bodies made from body's storage that
-	// the transport has not closed yet.
-	openBodies atomic.Int64
+	// bodiesMade counts the request bodies of the last upload, and
+	// bodiesWritten those that the direct transport finished writing.
+	// Until the two match, another transport may still read body's
+	// storage.
+	bodiesMade, bodiesWritten atomic.Int64
 	// extra, if set, returns JSON members written after api_key, each
 	// starting with a comma, such as the deletion key hash.
 	extra func() string
@@ -183,11 +184,14 @@ func (u *uploader) compressAhead(b *batch) {
 
 // upload posts the batch b, gzip-compressed, and classifies the response.
 func (u *uploader) upload(ctx context.Context, b *batch) uploadResult {
-	if u.openBodies.Load() > 0 {
+	if u.bodiesMade.Load() != u.bodiesWritten.Load() {
 		// net/http's Transport may still read the last request's body
-		// after RoundTrip returned, so that storage is left to it.
+		// after RoundTrip returned, even after closing it, so that
+		// storage is left to it.
 		u.body = bytes.Buffer{}
 	}
+	u.bodiesMade.Store(0)
+	u.bodiesWritten.Store(0)
 	if b == u.aheadBatch && time.Since(u.aheadAt) < aheadMaxAge {
 		u.body, u.ahead = u.ahead, u.body
 	} else if err := u.compress(&u.body, b.events); err != nil {
@@ -228,23 +232,22 @@ func (u *uploader) upload(ctx context.Context, b *batch) uploadResult {
 	return res
 }
 
-// uploadBody is a request body that counts itself in openBodies until the
-// transport closes it.
+// uploadBody is the body of an upload's request. The direct transport
+// counts it in bodiesWritten once it has written it.
 type uploadBody struct {
 	*bytes.Reader
-	open *atomic.Int64
-	once sync.Once
+	u *uploader
 }
 
 func (u *uploader) newBody(data []byte) io.ReadCloser {
-	u.openBodies.Add(1)
-	return &uploadBody{Reader: bytes.NewReader(data), open: &u.openBodies}
+	u.bodiesMade.Add(1)
+	return &uploadBody{Reader: bytes.NewReader(data), u: u}
 }
 
-func (b *uploadBody) Close() error {
-	b.once.Do(func() { b.open.Add(-1) })
-	return nil
-}
+func (b *uploadBody) Close() error { return nil }
+
+// written records that the direct transport no longer reads b.
+func (b *uploadBody) written() { b.u.bodiesWritten.Add(1) }
 
 // maxResponseBody bounds the response body the uploader reads.
 const maxResponseBody = 64 << 10

@@ -356,7 +356,7 @@ func writeRequest(bw *bufio.Writer, req *http.Request) error {
 	if !ok {
 		return req.Write(bw)
 	}
-	defer body.Close()
+	defer body.written()
 	r := *req
 	r.Body = io.NopCloser(body.Reader)
 	return r.Write(bw)
