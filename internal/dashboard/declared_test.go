@@ -299,8 +299,9 @@ func TestDeclarationLimitsMatchStore(t *testing.T) {
 }
 
 // TestPageDeclaredTexts checks the panel texts that the page takes from
-// the declaration: Mux's as they were before declarations existed, the
-// game's after its names, and none for a project that declares nothing.
+// the declaration: Mux's as they were before declarations existed (but
+// for the funnel hint's example, now a step of Mux's funnel), the game's
+// after its names, and none for a project that declares nothing.
 func TestPageDeclaredTexts(t *testing.T) {
 	tests := []struct {
 		project string
@@ -315,6 +316,7 @@ func TestPageDeclaredTexts(t *testing.T) {
 			`<p class="panel-hint">error_occurred by errorType over time, and by errorType and context over the whole range.</p>`,
 			`aria-label="Stacked bar chart of errors per period by error type"`,
 			`<caption>Errors by type and context</caption>`,
+			`add conditions in brackets, such as app_started[isFirstLaunch=true].`,
 		}, nil},
 		{"game", catalog.Dashboard{
 			FirstLaunchEvent: "game_started", Funnel: []string{"game_started", "round_played"},
@@ -325,6 +327,7 @@ func TestPageDeclaredTexts(t *testing.T) {
 			`data-breakdown="kind" data-row-label="Kind"`,
 			`game_crashed by kind over time and over the whole range.`,
 			`<caption>Errors by kind</caption>`,
+			`add conditions in brackets, such as event[property=value].`,
 		}, nil},
 		{"game", catalog.Dashboard{}, []string{
 			`<p class="panel-hint">Installs with their first launch in the period.</p>`,
@@ -332,6 +335,7 @@ func TestPageDeclaredTexts(t *testing.T) {
 			`data-breakdown="" data-row-label=""`,
 			`aria-label="Stacked bar chart of errors per period"`,
 			`<caption>Errors</caption>`,
+			`add conditions in brackets, such as event[property=value].`,
 		}, []string{"error_occurred", "app_started"}},
 	}
 	for _, tt := range tests {

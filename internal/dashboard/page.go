@@ -104,6 +104,7 @@ type funnelSettings struct {
 	Steps      string
 	Windows    []option
 	Undeclared string // the reason there are no default steps, empty when declared
+	Example    string // a step with a condition, for the hint
 }
 
 // newInstallsSettings is the text of the new-installs panel.
@@ -202,6 +203,7 @@ func (h *Handler) newDashboardPage(query url.Values) dashboardPage {
 	page.Funnel = funnelSettings{
 		Steps:      valueOr(query, "steps", steps),
 		Undeclared: undeclared,
+		Example:    stepExample(steps),
 		Windows: options(valueOr(query, "funnel_window", defaultFunnelChoice),
 			"1h", "Within 1 hour", "1d", "Within 1 day", "7d", "Within 7 days", "30d", "Within 30 days"),
 	}
@@ -252,6 +254,17 @@ func (h *Handler) defaultSteps(project string) (steps, undeclared string) {
 		return "", err.Error()
 	}
 	return strings.Join(declared.Funnel, " > "), ""
+}
+
+// stepExample returns the first of the " > "-separated steps that has a
+// condition, or a placeholder when none has.
+func stepExample(steps string) string {
+	for step := range strings.SplitSeq(steps, " > ") {
+		if strings.Contains(step, "[") {
+			return step
+		}
+	}
+	return "event[property=value]"
 }
 
 func (h *Handler) newInstallsSettings(project string) newInstallsSettings {
