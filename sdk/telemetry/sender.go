@@ -166,12 +166,19 @@ func (s *sender) drainQueue() {
 // drainQueue does, but leaves the batches it fills to the run loop, so
 // that Pending and NextPayload send nothing themselves.
 func (s *sender) drainQueueHeld() {
-	s.holdDelivery = true
-	s.drainQueue()
-	s.holdDelivery = false
+	s.receiveHeld(len(s.c.queue))
 	if len(s.pending) > 0 {
 		s.resumeDelivery()
 	}
+}
+
+// receiveHeld adds up to n events from the channel, as receive does, but
+// only seals a batch it fills: the delivery loop or the run loop uploads
+// it later.
+func (s *sender) receiveHeld(n int) {
+	s.holdDelivery = true
+	s.receive(n)
+	s.holdDelivery = false
 }
 
 // addQueued adds the event the run loop received and, without going back
@@ -272,9 +279,7 @@ func (s *sender) add(it item, id, debug string) {
 // here, because Close counts what is still queued.
 func (s *sender) workWhileWaiting() {
 	if !s.closing && len(s.pending) == 0 {
-		s.holdDelivery = true
-		s.receive(min(len(s.c.queue), s.cfg.BatchSize-len(s.current.events)))
-		s.holdDelivery = false
+		s.receiveHeld(min(len(s.c.queue), s.cfg.BatchSize-len(s.current.events)))
 	}
 	if len(s.pending) > 0 && !s.spoolHadBatch {
 		s.c.uploader.compressAhead(s.pending[0])
