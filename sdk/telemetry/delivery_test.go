@@ -327,11 +327,7 @@ func writeClaims(t *testing.T, home string) (stale, live string) {
 }
 
 func TestSlowCollectorCaptureStaysFast(t *testing.T) {
-	col := newCollector(t)
-	col.setRespond(func(n int, r *received, w http.ResponseWriter) bool {
-		time.Sleep(150 * time.Millisecond)
-		return false
-	})
+	col := newSlowCollector(t, 150*time.Millisecond)
 	cfg := testConfig(t, col.srv.URL)
 	cfg.BatchSize = 5
 	c := newClient(t, cfg)
@@ -738,11 +734,7 @@ func TestSentAtFreshAfterSlowResponse(t *testing.T) {
 // while it waits. Flush must still return once the events captured before
 // it are sent, and Pending must get its turn, while capture goes on.
 func TestFlushDuringSteadyCapture(t *testing.T) {
-	col := newCollector(t)
-	col.setRespond(func(n int, r *received, w http.ResponseWriter) bool {
-		time.Sleep(2 * time.Millisecond)
-		return false
-	})
+	col := newSlowCollector(t, 2*time.Millisecond)
 	cfg := testConfig(t, col.srv.URL)
 	cfg.BatchSize = 10
 	cfg.QueueSize = 50000

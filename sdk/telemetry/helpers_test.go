@@ -86,6 +86,18 @@ func newCollector(t testing.TB) *collector {
 	return c
 }
 
+// newSlowCollector returns a collector that waits delay before it
+// responds to each request.
+func newSlowCollector(t testing.TB, delay time.Duration) *collector {
+	t.Helper()
+	c := newCollector(t)
+	c.setRespond(func(int, *received, http.ResponseWriter) bool {
+		time.Sleep(delay)
+		return false
+	})
+	return c
+}
+
 func (c *collector) serve(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
