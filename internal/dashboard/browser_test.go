@@ -618,7 +618,7 @@ func filterEvents(events []store.Event, keep func(store.Event) bool) []store.Eve
 
 // TestUndeclaredPanelsInBrowser opens the dashboard of a project whose
 // catalog declares no first-launch event, funnel or error event, and
-// checks that those panels say what is missing while the others load.
+// checks that those panels show what is missing while the others load.
 func TestUndeclaredPanelsInBrowser(t *testing.T) {
 	browsertest.SkipWithoutChromium(t)
 

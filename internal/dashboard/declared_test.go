@@ -299,9 +299,9 @@ func TestDeclarationLimitsMatchStore(t *testing.T) {
 }
 
 // TestPageDeclaredTexts checks the panel texts that the page takes from
-// the declaration: Mux's as they were before declarations existed (but
-// for the funnel hint's example, now a step of Mux's funnel), the game's
-// after its names, and none for a project that declares nothing.
+// the declaration. Mux's are as they were before declarations existed,
+// except the funnel hint's example, now a step of Mux's funnel. The game's
+// follow its names, and a project that declares nothing gets none.
 func TestPageDeclaredTexts(t *testing.T) {
 	tests := []struct {
 		project string

@@ -67,7 +67,7 @@
 //
 // When there is no such declaration, the route responds 409 Conflict with
 // the JSON body {"error": "...", "undeclared": PART}, in every format.
-// PART is first_launch, funnel or errors, and the message says what to
+// PART is first_launch, funnel or errors, and the message names what to
 // declare and where. A funnel request with step parameters needs no
 // declared funnel. The page shows the same message in the panel instead of
 // a chart.

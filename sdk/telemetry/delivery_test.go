@@ -794,8 +794,8 @@ func TestFlushDuringSteadyCapture(t *testing.T) {
 }
 
 // TestSplitSpooledBatchKeepsOrder spools three batches while the collector
-// is down, then answers the first spooled batch with 413: its halves must
-// arrive before the batches spooled after it, in the order of capture.
+// is down, then responds to the first spooled batch with 413. Its halves
+// must arrive before the batches spooled after it, in the order of capture.
 func TestSplitSpooledBatchKeepsOrder(t *testing.T) {
 	col := newCollector(t)
 	addr := col.srv.Listener.Addr().String()

@@ -102,7 +102,7 @@
 // on one kept-alive connection, written and read on the sender goroutine,
 // which costs about half the CPU time of net/http's transport per upload.
 // While an upload waits for its response, the sender encodes the queued
-// events of the next batch and compresses the next batch's body; a body
+// events of the next batch and compresses the next batch's body. A body
 // compressed ahead is sent only within 20 ms, so sent_at stays the time of
 // sending. Every event keeps its UUID across retries, so the collector can
 // drop duplicates.

@@ -85,7 +85,7 @@ func TestUploadRequestOneWrite(t *testing.T) {
 	if counter.writes != 1 {
 		t.Errorf("request left in %d writes, want 1", counter.writes)
 	}
-	if made, written := u.bodiesMade.Load(), u.bodiesWritten.Load(); made != written {
-		t.Errorf("%d request bodies made and %d written, want as many written", made, written)
+	if created, written := u.bodiesMade.Load(), u.bodiesWritten.Load(); created != written {
+		t.Errorf("%d request bodies created and %d written, want as many written", created, written)
 	}
 }
