@@ -38,6 +38,7 @@ type serveFlags struct {
 	maxDecoding      int
 	requestTimeout   time.Duration
 	maxConnections   int
+	journal          bool
 }
 
 // Defaults of the serve flags that differ from the collector's defaults.
@@ -57,6 +58,8 @@ func (f *serveFlags) register(fs *flag.FlagSet, defaultData string) {
 		"database keeps its type")
 	fs.IntVar(&f.duckdbMemoryMiB, "duckdb-memory-mib", duckdb.DefaultMemoryLimitMiB,
 		"memory in MiB for DuckDB's buffer manager, with --store duckdb; queries that need more spill to disk")
+	fs.BoolVar(&f.journal, "journal", true, "with --store duckdb, answer requests once their events are synced to a journal in the\n"+
+		"data folder and load them into DuckDB in larger batches; false commits each group of requests to DuckDB first")
 	fs.StringVar(&f.clickhouseURL, "clickhouse-url", clickhouse.DefaultURL, "ClickHouse HTTP interface, with --store clickhouse; user and password may go in the URL")
 	fs.StringVar(&f.clickhouseDatabase, "clickhouse-database", clickhouse.DefaultDatabase, "ClickHouse database, created when missing, with --store clickhouse")
 
@@ -174,6 +177,7 @@ func (f *serveFlags) start(stderr io.Writer) (*server.Server, error) {
 		ClickHouse:       ch,
 		DuckDBProperties: f.duckdbProperties,
 		DuckDBMemoryMiB:  f.duckdbMemoryMiB,
+		DuckDBNoJournal:  !f.journal,
 		Projects:         f.projects,
 		Retention:        f.retention,
 		MetricsPublic:    f.metricsPublic,

@@ -232,6 +232,9 @@ func New(cfg Config) (*Collector, error) {
 			bucket:  bucket,
 		})
 	}
+	if r, ok := cfg.Store.(store.LoadReporter); ok {
+		r.ReportLoads(c.stats.loaded)
+	}
 	c.committer = startCommitter(c)
 
 	c.logger.Info("collector started", "projects", names, "commit_interval", cfg.CommitInterval,

@@ -304,7 +304,7 @@ func (m *committer) commitProject(project string, batch []*pendingCommit) {
 	for _, p := range batch {
 		m.c.pending.release(int64(len(p.events)))
 		res := commitResult{err: err}
-		if len(batch) == 1 {
+		if len(batch) == 1 && stored != store.StoredUnknown {
 			res.duplicates, res.known = len(events)-stored, true
 		}
 		p.result <- res

@@ -64,7 +64,8 @@ type captureResponse struct {
 	Accepted int `json:"accepted"`
 	// Duplicates counts the accepted events the store already held. It is
 	// absent when the request shared its commit with other requests, because
-	// the store reports one count per commit.
+	// the store reports one count per commit, and when the store learns the
+	// count only after the commit (store.StoredUnknown), as with a journal.
 	Duplicates *int `json:"duplicates,omitempty"`
 	// Dropped counts the events not stored, by reason.
 	Dropped map[catalog.Reason]int `json:"dropped"`

@@ -3,6 +3,8 @@ package collector
 import (
 	"maps"
 	"sync"
+
+	"github.com/candor-dev/candor/internal/store"
 )
 
 // Stats are the collector's counters since New. Every count only grows,
@@ -23,8 +25,8 @@ type Stats struct {
 
 	Received          int64            // events of requests that passed decoding, authentication and the limits
 	Accepted          int64            // events committed by the store, duplicates included
-	Stored            int64            // accepted events the store newly stored
-	Duplicates        int64            // accepted events the store already held
+	Stored            int64            // accepted events the store newly stored; with a journal, counted when loaded
+	Duplicates        int64            // accepted events the store already held; with a journal, counted when loaded
 	Dropped           map[string]int64 // events not stored, by reason
 	DroppedProperties map[string]int64 // properties left out of accepted events, by reason
 
@@ -156,16 +158,32 @@ func (k *counters) handled(project string, out eventOutcome, received int) {
 	})
 }
 
+// committed counts one commit of events. stored is store.StoredUnknown
+// when the store reports the stored events later, through loaded.
 func (k *counters) committed(project string, events, stored, requests int) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.s.Commits++
 	k.s.CommittedRequests += int64(requests)
 	k.s.Accepted += int64(events)
+	k.updateProject(project, func(p *ProjectStats) { p.Accepted += int64(events) })
+	if stored != store.StoredUnknown {
+		k.countStored(project, events, stored)
+	}
+}
+
+// loaded counts events that a store with a journal loaded after their
+// commit, stored of them newly.
+func (k *counters) loaded(project string, events, stored int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.countStored(project, events, stored)
+}
+
+func (k *counters) countStored(project string, events, stored int) {
 	k.s.Stored += int64(stored)
 	k.s.Duplicates += int64(events - stored)
 	k.updateProject(project, func(p *ProjectStats) {
-		p.Accepted += int64(events)
 		p.Stored += int64(stored)
 		p.Duplicates += int64(events - stored)
 	})

@@ -18,6 +18,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/candor-dev/candor/internal/store/duckdb"
+	"github.com/candor-dev/candor/internal/store/journal"
 )
 
 // buildCandor builds the candor command into a temporary folder.
@@ -165,8 +168,8 @@ const defaultKills = 20
 
 // TestKill9KeepsAcknowledgedEvents kills candor serve with SIGKILL at random
 // moments while several clients send events, and restarts it on the same
-// data folder. After each kill it opens a copy of the data folder and
-// checks that every event acknowledged so far is stored exactly once; at
+// data folder. After each kill it opens a copy of the data folder, loads
+// the copied journal into the copied database, and checks that every event acknowledged so far is stored exactly once; at
 // the end it checks the same for every event and that nothing unsent was
 // stored.
 func TestKill9KeepsAcknowledgedEvents(t *testing.T) {
@@ -259,6 +262,24 @@ func checkAcknowledgedStored(t *testing.T, dataDir string, acked []string, when 
 		if err := os.WriteFile(filepath.Join(copyDir, name), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
+	}
+	journalDir := filepath.Join(dataDir, JournalDir)
+	copyJournal := filepath.Join(copyDir, JournalDir)
+	if err := os.CopyFS(copyJournal, os.DirFS(journalDir)); err != nil && !os.IsNotExist(err) {
+		t.Fatalf("%s: copy the journal: %v", when, err)
+	}
+	// The events acknowledged from the journal are loaded as the next
+	// start of candor serve would load them.
+	db, err := duckdb.Open(filepath.Join(copyDir, DatabaseFile))
+	if err != nil {
+		t.Fatalf("%s: %v", when, err)
+	}
+	err = journal.Recover(copyJournal, db, journal.Options{})
+	if closeErr := db.Close(); err == nil {
+		err = closeErr
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", when, err)
 	}
 	stored := readStoredUUIDs(t, filepath.Join(copyDir, DatabaseFile))
 	checkExactlyOnce(t, stored, acked, when)

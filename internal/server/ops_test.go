@@ -234,9 +234,18 @@ func TestMetrics(t *testing.T) {
 	}
 	send(t, http.MethodPost, srv.URL()+"/batch/", "", batch("phc_unknown", events...))
 
-	status, metrics := send(t, http.MethodGet, srv.URL()+"/metrics", testAdminToken, "")
-	if status != http.StatusOK {
-		t.Fatalf("GET /metrics = %d", status)
+	// The store counts the stored events when it loads them from the
+	// journal, shortly after the answer.
+	var metrics string
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var status int
+		status, metrics = send(t, http.MethodGet, srv.URL()+"/metrics", testAdminToken, "")
+		if status != http.StatusOK {
+			t.Fatalf("GET /metrics = %d", status)
+		}
+		if strings.Contains(metrics, "candor_journal_pending_events 0\n") || time.Now().After(deadline) {
+			break
+		}
 	}
 	for _, line := range []string{
 		`candor_events_accepted_total{project="mux"} 2`,
@@ -250,6 +259,7 @@ func TestMetrics(t *testing.T) {
 		`candor_commit_duration_seconds_count 1`,
 		`candor_commit_queue_events 0`,
 		`candor_commits_total 1`,
+		`candor_journal_pending_events 0`,
 	} {
 		if !strings.Contains(metrics, line+"\n") {
 			t.Errorf("/metrics lacks %q", line)

@@ -45,8 +45,13 @@ import (
 	"github.com/candor-dev/candor/internal/store"
 	"github.com/candor-dev/candor/internal/store/clickhouse"
 	"github.com/candor-dev/candor/internal/store/duckdb"
+	"github.com/candor-dev/candor/internal/store/journal"
 	"github.com/candor-dev/candor/sdk/mux"
 )
+
+// JournalDir is the folder in the data folder that holds the journal of
+// the DuckDB store.
+const JournalDir = "journal"
 
 // DatabaseFile is the name of the DuckDB database in the data folder.
 const DatabaseFile = "candor.duckdb"
@@ -84,6 +89,11 @@ type Config struct {
 	// DuckDBMemoryMiB bounds the memory of DuckDB's buffer manager, in MiB:
 	// duckdb.DefaultMemoryLimitMiB when 0.
 	DuckDBMemoryMiB int
+	// DuckDBNoJournal makes the DuckDB store commit each group of requests
+	// to the database before they are answered. By default a group is
+	// answered once it is synced to the journal in JournalDir, and the
+	// events are loaded into the database in larger batches.
+	DuckDBNoJournal bool
 
 	// Projects are applications whose events the server accepts next to
 	// the built-in Mux project (named "mux", with WriteKey), each with its
@@ -238,10 +248,28 @@ func New(cfg Config) (*Server, error) {
 func openStore(cfg Config) (store.Store, error) {
 	switch cfg.Store {
 	case "", StoreDuckDB:
-		return duckdb.OpenWith(filepath.Join(cfg.DataDir, DatabaseFile), duckdb.Options{
+		db, err := duckdb.OpenWith(filepath.Join(cfg.DataDir, DatabaseFile), duckdb.Options{
 			Properties:     cfg.DuckDBProperties,
 			MemoryLimitMiB: cfg.DuckDBMemoryMiB,
 		})
+		if err != nil {
+			return nil, err
+		}
+		if cfg.DuckDBNoJournal {
+			// Events left in the journal by an earlier run are loaded all
+			// the same.
+			if err := journal.Recover(filepath.Join(cfg.DataDir, JournalDir), db, journal.Options{Logger: cfg.Logger}); err != nil {
+				db.Close()
+				return nil, err
+			}
+			return db, nil
+		}
+		st, err := journal.Open(filepath.Join(cfg.DataDir, JournalDir), db, journal.Options{Logger: cfg.Logger})
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		return st, nil
 	case StoreClickHouse:
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -290,6 +318,12 @@ func (s *Server) buildHandlers() error {
 
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(col, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if j, ok := s.store.(*journal.Store); ok {
+		registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "candor_journal_pending_events",
+			Help: "Events synced to the journal and not yet loaded into the database.",
+		}, func() float64 { return float64(j.Pending()) }))
+	}
 
 	routes := http.NewServeMux()
 	routes.HandleFunc("GET /healthz", serveHealthz)

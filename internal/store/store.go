@@ -65,12 +65,27 @@ type DayValue struct {
 	Value int64  `json:"value"`
 }
 
+// StoredUnknown is what Store.Insert returns instead of a count of newly
+// stored events when it made the events durable without learning which
+// of them were stored already, as the journal in front of a store does.
+const StoredUnknown = -1
+
+// LoadReporter is implemented by stores whose Insert returns
+// StoredUnknown. The store calls report when the count becomes known, with
+// the number of events of one project and how many of them it newly
+// stored. report must not block.
+type LoadReporter interface {
+	ReportLoads(report func(project string, events, stored int))
+}
+
 // Store is implemented by every storage backend. All methods are safe for
 // concurrent use.
 type Store interface {
 	// Insert stores events durably: when it returns nil, every event is
 	// committed and survives a crash. Events whose (Project, UUID) is already
-	// stored are skipped. It returns how many events were newly stored.
+	// stored are skipped. It returns how many events were newly stored, or
+	// StoredUnknown when the events are durable but that count is not known
+	// yet.
 	Insert(ctx context.Context, events []Event) (int, error)
 
 	// Overview summarizes the selected events; Versions and Platforms hold

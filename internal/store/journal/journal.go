@@ -1,0 +1,756 @@
+// Package journal puts a write-ahead log in front of a store.Store.
+//
+// Insert appends the events of a call to a journal file in its own
+// folder and syncs the file, so the caller may acknowledge them as soon as
+// it returns. One goroutine then loads the events into the store in
+// batches of up to Options.MaxLoad events. A database such as DuckDB spends
+// a fixed time on every commit, so one commit per load instead of one per
+// Insert call lets many small requests share that cost.
+//
+// Reads and deletes first wait until every event journaled before them is
+// loaded, so they see what Insert accepted. After a crash, Open loads the
+// events left in the journal before it returns. Events the store held
+// already are skipped there as everywhere, so loading one twice is
+// harmless.
+package journal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/candor-dev/candor/internal/logutil"
+	"github.com/candor-dev/candor/internal/store"
+)
+
+// Defaults of Options.
+const (
+	// DefaultMaxPending is the default bound on events journaled but not
+	// yet loaded, which the Store keeps in memory until they are loaded.
+	DefaultMaxPending = 10_000
+	// DefaultMaxLoad is the default size limit of one load.
+	DefaultMaxLoad = 5_000
+	// DefaultSegmentBytes is the default size at which Insert starts a new
+	// journal file.
+	DefaultSegmentBytes = 64 << 20
+	// DefaultCloseTimeout is how long Close keeps loading by default.
+	DefaultCloseTimeout = 30 * time.Second
+)
+
+// idleRotateBytes is the size from which a journal file whose records
+// are all loaded is replaced by a new one and removed, so that Open does
+// not load many events again after a crash.
+const idleRotateBytes = 1 << 20
+
+// loadTimeout bounds one Insert call into the store.
+const loadTimeout = time.Minute
+
+// The waits between failed loads grow from minRetry to maxRetry.
+const (
+	minRetry = 100 * time.Millisecond
+	maxRetry = 5 * time.Second
+)
+
+// Options are the settings of Open. The zero value gives the defaults.
+type Options struct {
+	// MaxPending bounds the events written to the journal but not loaded
+	// yet. Insert waits while its events would pass it, unless none are
+	// pending. Zero means DefaultMaxPending.
+	MaxPending int
+	// MaxLoad is the most events one load hands to the store, unless one
+	// Insert call had more. Zero means DefaultMaxLoad.
+	MaxLoad int
+	// SegmentBytes is the size at which Insert starts a new journal file.
+	// Zero means DefaultSegmentBytes.
+	SegmentBytes int64
+	// CloseTimeout bounds how long Close keeps trying to load what is
+	// pending when loads fail. The events not loaded then stay in the
+	// journal, and the next Open loads them. Zero means
+	// DefaultCloseTimeout.
+	CloseTimeout time.Duration
+	// Logger receives failed loads, at most one line per 10 seconds, and
+	// what Open recovers. Nil discards.
+	Logger *slog.Logger
+}
+
+// Store is a store.Store that journals each Insert call and loads the
+// events into the store it wraps in the background. Its methods are safe
+// for concurrent use.
+type Store struct {
+	inner     store.Store
+	analytics store.Analytics
+	secrets   store.InstallSecrets // nil when inner has no install secrets
+	dir       string
+	opts      Options
+	logger    *slog.Logger
+
+	// writeMu serializes writes to the journal files. It guards active,
+	// segments, buf and broken, and is taken before mu.
+	writeMu  sync.Mutex
+	active   *os.File
+	segments []segment // oldest first; the last is active
+	buf      []byte
+	// broken is set when a failed write left the active file with bytes
+	// that may not form a record; every later Insert fails with it.
+	broken error
+
+	// mu guards the fields below. changed is closed and replaced when
+	// pending shrinks or grows, loaded grows, or Close starts.
+	mu            sync.Mutex
+	changed       chan struct{}
+	pending       []record // written and not loaded, oldest first
+	pendingEvents int
+	written       uint64 // sequence number of the last record written
+	loaded        uint64 // every record up to this one is loaded
+	closing       bool
+	closed        bool
+	closeBy       time.Time
+	report        func(project string, events, stored int)
+
+	wake   chan struct{} // closed by Close to cut a retry wait short
+	done   chan struct{} // closed when the loader returns
+	errLog logutil.Limiter
+}
+
+// record is the events of one Insert call.
+type record struct {
+	seq    uint64
+	events []store.Event
+}
+
+var (
+	_ store.Store          = (*Store)(nil)
+	_ store.Analytics      = (*Store)(nil)
+	_ store.InstallSecrets = (*Store)(nil)
+)
+
+// Open opens the journal in dir, creating the folder if needed, and
+// returns a Store that journals in front of inner. inner must implement
+// store.Analytics. Events left in the journal by a process that stopped
+// without Close are loaded into inner before Open returns. If that fails,
+// Open fails and leaves them in the journal. Close closes inner too.
+func Open(dir string, inner store.Store, opts Options) (*Store, error) {
+	analytics, ok := inner.(store.Analytics)
+	if !ok {
+		return nil, fmt.Errorf("journal: the store %T has no analytics queries", inner)
+	}
+	opts = opts.withDefaults()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+
+	s := &Store{
+		inner:     inner,
+		analytics: analytics,
+		dir:       dir,
+		opts:      opts,
+		logger:    opts.Logger,
+		changed:   make(chan struct{}),
+		wake:      make(chan struct{}),
+		done:      make(chan struct{}),
+	}
+	s.secrets, _ = inner.(store.InstallSecrets)
+	if err := s.recover(); err != nil {
+		return nil, err
+	}
+	f, seg, err := createSegment(dir, 1)
+	if err != nil {
+		return nil, fmt.Errorf("journal: create file: %w", err)
+	}
+	s.active, s.segments = f, []segment{seg}
+	go s.run()
+	return s, nil
+}
+
+// Recover loads the events left in the journal in dir, if there is one,
+// into inner and removes the journal files, without journaling anything
+// after. It serves a process that stops using the journal.
+func Recover(dir string, inner store.Store, opts Options) error {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	s := &Store{inner: inner, dir: dir, opts: opts.withDefaults()}
+	s.logger = s.opts.Logger
+	return s.recover()
+}
+
+func (opts Options) withDefaults() Options {
+	if opts.MaxPending <= 0 {
+		opts.MaxPending = DefaultMaxPending
+	}
+	if opts.MaxLoad <= 0 {
+		opts.MaxLoad = DefaultMaxLoad
+	}
+	if opts.SegmentBytes <= 0 {
+		opts.SegmentBytes = DefaultSegmentBytes
+	}
+	if opts.CloseTimeout <= 0 {
+		opts.CloseTimeout = DefaultCloseTimeout
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return opts
+}
+
+// recover loads the events of every journal file in dir into the store and
+// removes the files. A file that ends in a damaged record is read up to
+// it, if it is the newest file: Insert had not returned for that record.
+func (s *Store) recover() error {
+	paths, err := listSegments(s.dir)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	total := 0
+	for i, path := range paths {
+		events, damagedAt, err := readSegment(path)
+		if errors.Is(err, errDamaged) && i == len(paths)-1 {
+			s.logger.Warn("journal file ends in a record that was never acknowledged; reading up to it",
+				"file", path, "offset", damagedAt)
+			err = nil
+		}
+		if err != nil {
+			if errors.Is(err, errDamaged) {
+				return fmt.Errorf("journal: %s is damaged at byte %d, before newer files: move it out of %s to start without its events", path, damagedAt, s.dir)
+			}
+			return fmt.Errorf("journal: %w", err)
+		}
+		for chunk := range slices.Chunk(events, s.opts.MaxLoad) {
+			if _, err := s.loadEvents(chunk); err != nil {
+				return fmt.Errorf("journal: load %d events of %s into the store: %w", len(events), path, err)
+			}
+		}
+		total += len(events)
+	}
+	for _, path := range paths {
+		if err := os.Remove(path); err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+	}
+	if len(paths) > 0 {
+		if err := syncDir(s.dir); err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+		s.logger.Info("journal loaded", "files", len(paths), "events", total)
+	}
+	return nil
+}
+
+// ReportLoads makes the Store call report after each load into the store,
+// with the number of events of one project it loaded and how many of them
+// the store newly stored. report must not block.
+func (s *Store) ReportLoads(report func(project string, events, stored int)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.report = report
+}
+
+// Pending returns the number of events journaled but not loaded yet.
+func (s *Store) Pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pendingEvents
+}
+
+// Insert writes events to the journal and syncs it. When it returns nil,
+// the events are durable, and it returns store.StoredUnknown: which of
+// them the store held already is known only when they are loaded. Insert
+// keeps events until then, so the caller must not change them.
+//
+// Insert waits while the events would take the pending events past
+// Options.MaxPending, until ctx ends.
+func (s *Store) Insert(ctx context.Context, events []store.Event) (int, error) {
+	if len(events) == 0 {
+		if s.isClosing() {
+			return 0, store.ErrClosed
+		}
+		return 0, nil
+	}
+	if err := s.waitForRoom(ctx, len(events)); err != nil {
+		return 0, err
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if s.isClosing() {
+		return 0, store.ErrClosed
+	}
+	if s.broken != nil {
+		return 0, s.broken
+	}
+
+	buf, err := appendRecord(s.buf[:0], events)
+	if err != nil {
+		return 0, fmt.Errorf("journal: %w", err)
+	}
+	s.buf = buf
+	if err := s.append(buf); err != nil {
+		return 0, err
+	}
+
+	seg := &s.segments[len(s.segments)-1]
+	s.mu.Lock()
+	s.written++
+	seq := s.written
+	s.pending = append(s.pending, record{seq: seq, events: events})
+	s.pendingEvents += len(events)
+	s.broadcast()
+	s.mu.Unlock()
+	seg.last = seq
+	seg.size += int64(len(buf))
+
+	if seg.size >= s.opts.SegmentBytes {
+		if err := s.rotate(); err != nil {
+			s.errLog.Error(s.logger, "journal: could not start a new file; writing on in the old one", "err", err)
+		}
+	}
+	if cap(s.buf) > 4<<20 {
+		s.buf = nil // one large call does not keep its buffer
+	}
+	return store.StoredUnknown, nil
+}
+
+// waitForRoom waits until n more events fit in Options.MaxPending.
+// Concurrent calls may pass it together, so the bound is exceeded by at
+// most their events.
+func (s *Store) waitForRoom(ctx context.Context, n int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		if s.closing {
+			return store.ErrClosed
+		}
+		if s.pendingEvents == 0 || s.pendingEvents+n <= s.opts.MaxPending {
+			return nil
+		}
+		changed := s.changed
+		s.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			s.mu.Lock()
+			return fmt.Errorf("journal: wait for room for %d events while %d are being loaded: %w", n, s.pendingEvents, ctx.Err())
+		}
+		s.mu.Lock()
+	}
+}
+
+// append writes one record to the active file and syncs it. After a
+// failure it cuts the file back to its previous size, or, if that fails
+// too, marks the Store broken. The caller holds writeMu.
+func (s *Store) append(b []byte) error {
+	seg := s.segments[len(s.segments)-1]
+	err := writeFull(s.active, b)
+	if err == nil {
+		err = s.active.Sync()
+	}
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf("journal: write %s: %w", seg.path, err)
+	if truncErr := s.active.Truncate(seg.size); truncErr != nil {
+		s.broken = fmt.Errorf("journal: %s may end in a partial record (%w) and was not cut back (%v): restart candor serve", seg.path, err, truncErr)
+		return s.broken
+	}
+	return err
+}
+
+// rotate closes the active file and starts a new one. The caller holds
+// writeMu.
+func (s *Store) rotate() error {
+	last := s.segments[len(s.segments)-1].last
+	f, seg, err := createSegment(s.dir, last+1)
+	if err != nil {
+		return err
+	}
+	closeErr := s.active.Close()
+	s.active = f
+	s.segments = append(s.segments, seg)
+	return closeErr
+}
+
+// broadcast wakes every goroutine that waits for a change. The caller
+// holds mu.
+func (s *Store) broadcast() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+func (s *Store) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+// run is the loader: it hands the pending records to the store, oldest
+// first, until Close is called and nothing is pending, or Close's time is
+// up.
+func (s *Store) run() {
+	defer close(s.done)
+	retry := minRetry
+	for {
+		batch, ok := s.nextBatch()
+		if !ok {
+			return
+		}
+		var events []store.Event
+		if len(batch) == 1 {
+			events = batch[0].events
+		} else {
+			for _, r := range batch {
+				events = append(events, r.events...)
+			}
+		}
+		if _, err := s.loadEvents(events); err != nil {
+			s.errLog.Error(s.logger, "journal: load failed; retrying", "events", len(events), "pending", s.Pending(), "err", err)
+			if !s.waitToRetry(retry) {
+				return
+			}
+			retry = min(2*retry, maxRetry)
+			continue
+		}
+		retry = minRetry
+
+		s.mu.Lock()
+		clear(s.pending[:len(batch)])
+		s.pending = s.pending[len(batch):]
+		s.pendingEvents -= len(events)
+		s.loaded = batch[len(batch)-1].seq
+		s.broadcast()
+		s.mu.Unlock()
+		s.retire()
+	}
+}
+
+// nextBatch waits for pending records and returns the oldest ones, up to
+// Options.MaxLoad events and at least one record. It reports false when
+// Close was called and nothing is pending.
+func (s *Store) nextBatch() ([]record, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.pending) == 0 {
+		if s.closing {
+			return nil, false
+		}
+		changed := s.changed
+		s.mu.Unlock()
+		<-changed
+		s.mu.Lock()
+	}
+	n, count := 0, 0
+	for n < len(s.pending) && (n == 0 || count+len(s.pending[n].events) <= s.opts.MaxLoad) {
+		count += len(s.pending[n].events)
+		n++
+	}
+	return slices.Clone(s.pending[:n]), true
+}
+
+// waitToRetry waits d before the next try and reports whether to try
+// again: after Close's deadline it reports false.
+func (s *Store) waitToRetry(d time.Duration) bool {
+	s.mu.Lock()
+	closing, closeBy := s.closing, s.closeBy
+	s.mu.Unlock()
+	if closing {
+		if time.Now().After(closeBy) {
+			return false
+		}
+		d = min(d, time.Until(closeBy))
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-s.wake:
+		// Close started; the next try is checked against its deadline.
+	}
+	return true
+}
+
+// loadEvents inserts events into the store, one call per project, and
+// reports each call. Requests of one project are the rule, so it is
+// usually one call.
+func (s *Store) loadEvents(events []store.Event) (int, error) {
+	groups := [][]store.Event{events}
+	for i := range events {
+		if events[i].Project != events[0].Project {
+			groups = splitByProject(events)
+			break
+		}
+	}
+	s.mu.Lock()
+	report := s.report
+	s.mu.Unlock()
+	total := 0
+	for _, group := range groups {
+		ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
+		stored, err := s.inner.Insert(ctx, group)
+		cancel()
+		if err != nil {
+			return total, err
+		}
+		total += stored
+		if report != nil {
+			report(group[0].Project, len(group), stored)
+		}
+	}
+	return total, nil
+}
+
+// splitByProject groups events by project, in the order of each project's
+// first event.
+func splitByProject(events []store.Event) [][]store.Event {
+	index := map[string]int{}
+	var groups [][]store.Event
+	for _, e := range events {
+		i, ok := index[e.Project]
+		if !ok {
+			i = len(groups)
+			index[e.Project] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], e)
+	}
+	return groups
+}
+
+// retire removes the journal files whose records are all loaded. The
+// active file is replaced first when it is fully loaded and has grown past
+// idleRotateBytes.
+func (s *Store) retire() {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.mu.Lock()
+	loaded, closing := s.loaded, s.closing
+	s.mu.Unlock()
+	if closing || s.broken != nil {
+		return
+	}
+	if active := s.segments[len(s.segments)-1]; active.last <= loaded && active.size >= idleRotateBytes {
+		if err := s.rotate(); err != nil {
+			s.errLog.Error(s.logger, "journal: could not start a new file", "err", err)
+		}
+	}
+	removed := 0
+	for len(s.segments) > 1 && s.segments[0].last <= loaded {
+		if err := os.Remove(s.segments[0].path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.errLog.Error(s.logger, "journal: could not remove a loaded file", "err", err)
+			break
+		}
+		s.segments = s.segments[1:]
+		removed++
+	}
+	if removed > 0 {
+		if err := syncDir(s.dir); err != nil {
+			s.errLog.Error(s.logger, "journal: could not sync the folder", "err", err)
+		}
+	}
+}
+
+// Close loads what is pending into the store, for up to
+// Options.CloseTimeout if loads fail, then closes the journal and the
+// store. Events it could not load stay in the journal for the next Open,
+// and Close reports how many. Close is idempotent.
+func (s *Store) Close() error {
+	// Taking writeMu first lets an Insert that is writing finish, and
+	// every later Insert then finds closing set.
+	s.writeMu.Lock()
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		s.writeMu.Unlock()
+		<-s.done
+		return nil
+	}
+	s.closing = true
+	s.closeBy = time.Now().Add(s.opts.CloseTimeout)
+	s.broadcast()
+	close(s.wake)
+	s.mu.Unlock()
+	s.writeMu.Unlock()
+	<-s.done
+
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.mu.Lock()
+	left := s.pendingEvents
+	s.closed = true
+	s.broadcast()
+	s.mu.Unlock()
+
+	err := s.active.Close()
+	if left == 0 && s.broken == nil {
+		for _, seg := range s.segments {
+			err = errors.Join(err, os.Remove(seg.path))
+		}
+		err = errors.Join(err, syncDir(s.dir))
+	} else if left > 0 {
+		err = errors.Join(err, fmt.Errorf("journal: %d events were not loaded into the store; they stay in %s and the next start loads them", left, s.dir))
+	}
+	return errors.Join(err, s.inner.Close())
+}
+
+// barrier waits until every event journaled before the call is loaded.
+func (s *Store) barrier(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	target := s.written
+	for s.loaded < target {
+		if s.closed {
+			return store.ErrClosed
+		}
+		changed := s.changed
+		s.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			s.mu.Lock()
+			return fmt.Errorf("journal: wait for %d events to be loaded: %w", s.pendingEvents, ctx.Err())
+		}
+		s.mu.Lock()
+	}
+	return nil
+}
+
+// Ping checks the store with its Ping method, if it has one, without
+// waiting for loads.
+func (s *Store) Ping(ctx context.Context) error {
+	if p, ok := s.inner.(interface{ Ping(context.Context) error }); ok {
+		return p.Ping(ctx)
+	}
+	now := time.Now()
+	_, err := s.inner.Overview(ctx, store.Filter{From: now, To: now})
+	return err
+}
+
+// Overview waits for the loads, then runs the store's Overview.
+func (s *Store) Overview(ctx context.Context, f store.Filter) (store.Overview, error) {
+	if err := s.barrier(ctx); err != nil {
+		return store.Overview{}, err
+	}
+	return s.inner.Overview(ctx, f)
+}
+
+// EventsPerDay waits for the loads, then runs the store's EventsPerDay.
+func (s *Store) EventsPerDay(ctx context.Context, f store.Filter) ([]store.DayCount, error) {
+	if err := s.barrier(ctx); err != nil {
+		return nil, err
+	}
+	return s.inner.EventsPerDay(ctx, f)
+}
+
+// ActiveInstallsPerDay waits for the loads, then runs the store's
+// ActiveInstallsPerDay.
+func (s *Store) ActiveInstallsPerDay(ctx context.Context, f store.Filter) ([]store.DayValue, error) {
+	if err := s.barrier(ctx); err != nil {
+		return nil, err
+	}
+	return s.inner.ActiveInstallsPerDay(ctx, f)
+}
+
+// DeleteInstall waits for the loads, so that no event of the install
+// journaled before the call is loaded after it, then deletes in the
+// store.
+func (s *Store) DeleteInstall(ctx context.Context, project, distinctID string) (int64, error) {
+	if err := s.barrier(ctx); err != nil {
+		return 0, err
+	}
+	return s.inner.DeleteInstall(ctx, project, distinctID)
+}
+
+// DeleteBefore waits for the loads, then deletes in the store.
+func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
+	if err := s.barrier(ctx); err != nil {
+		return 0, err
+	}
+	return s.inner.DeleteBefore(ctx, t)
+}
+
+// Summary waits for the loads, then runs the store's query.
+func (s *Store) Summary(ctx context.Context, f store.Filter) (store.Summary, error) {
+	if err := s.barrier(ctx); err != nil {
+		return store.Summary{}, err
+	}
+	return s.analytics.Summary(ctx, f)
+}
+
+// Trend waits for the loads, then runs the store's query.
+func (s *Store) Trend(ctx context.Context, q store.TrendQuery) ([]store.TrendRow, error) {
+	if err := s.barrier(ctx); err != nil {
+		return nil, err
+	}
+	return s.analytics.Trend(ctx, q)
+}
+
+// ActiveInstalls waits for the loads, then runs the store's query.
+func (s *Store) ActiveInstalls(ctx context.Context, q store.ActiveQuery) ([]store.ActiveRow, error) {
+	if err := s.barrier(ctx); err != nil {
+		return nil, err
+	}
+	return s.analytics.ActiveInstalls(ctx, q)
+}
+
+// Histogram waits for the loads, then runs the store's query.
+func (s *Store) Histogram(ctx context.Context, q store.HistogramQuery) ([]store.HistogramRow, error) {
+	if err := s.barrier(ctx); err != nil {
+		return nil, err
+	}
+	return s.analytics.Histogram(ctx, q)
+}
+
+// Funnel waits for the loads, then runs the store's query.
+func (s *Store) Funnel(ctx context.Context, q store.FunnelQuery) ([]store.FunnelRow, error) {
+	if err := s.barrier(ctx); err != nil {
+		return nil, err
+	}
+	return s.analytics.Funnel(ctx, q)
+}
+
+// Retention waits for the loads, then runs the store's query.
+func (s *Store) Retention(ctx context.Context, q store.RetentionQuery) ([]store.RetentionRow, error) {
+	if err := s.barrier(ctx); err != nil {
+		return nil, err
+	}
+	return s.analytics.Retention(ctx, q)
+}
+
+// ExportEvents waits for the loads, then runs the store's export.
+func (s *Store) ExportEvents(ctx context.Context, f store.Filter, format store.ExportFormat, w io.Writer) error {
+	if err := s.barrier(ctx); err != nil {
+		return err
+	}
+	return s.analytics.ExportEvents(ctx, f, format, w)
+}
+
+// errNoSecrets is returned by the install secret methods when the store
+// keeps none.
+var errNoSecrets = errors.New("journal: the store keeps no install secrets")
+
+// RegisterInstallSecret passes the call to the store.
+func (s *Store) RegisterInstallSecret(ctx context.Context, project, distinctID, hash string) error {
+	if s.secrets == nil {
+		return errNoSecrets
+	}
+	return s.secrets.RegisterInstallSecret(ctx, project, distinctID, hash)
+}
+
+// InstallSecretHash passes the call to the store.
+func (s *Store) InstallSecretHash(ctx context.Context, project, distinctID string) (string, error) {
+	if s.secrets == nil {
+		return "", errNoSecrets
+	}
+	return s.secrets.InstallSecretHash(ctx, project, distinctID)
+}
+
+// DeleteInstallSecret passes the call to the store.
+func (s *Store) DeleteInstallSecret(ctx context.Context, project, distinctID string) error {
+	if s.secrets == nil {
+		return errNoSecrets
+	}
+	return s.secrets.DeleteInstallSecret(ctx, project, distinctID)
+}

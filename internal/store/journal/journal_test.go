@@ -1,0 +1,524 @@
+package journal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/candor-dev/candor/internal/store"
+	"github.com/candor-dev/candor/internal/store/duckdb"
+	"github.com/candor-dev/candor/internal/store/storetest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func openDuckDB(t *testing.T) store.Store {
+	t.Helper()
+	db, err := duckdb.Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(t.TempDir(), db, Options{})
+	if err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, openDuckDB)
+}
+
+func TestAnalyticsConformance(t *testing.T) {
+	storetest.RunAnalytics(t, openDuckDB)
+}
+
+func TestSecretsConformance(t *testing.T) {
+	storetest.RunSecrets(t, openDuckDB)
+}
+
+// fakeStore keeps events in memory. Its Insert fails while failures is
+// positive and waits while gate is set.
+type fakeStore struct {
+	store.Analytics // nil: the tests here run no analytics query
+
+	mu       sync.Mutex
+	events   map[string]store.Event // by project and UUID
+	calls    []int                  // events per Insert call
+	failures int
+	gate     chan struct{}
+	closed   bool
+}
+
+func newFakeStore() *fakeStore {
+	return &fakeStore{events: map[string]store.Event{}}
+}
+
+func (f *fakeStore) Insert(ctx context.Context, events []store.Event) (int, error) {
+	f.mu.Lock()
+	gate := f.gate
+	f.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return 0, store.ErrClosed
+	}
+	if f.failures > 0 {
+		f.failures--
+		return 0, errors.New("disk full")
+	}
+	f.calls = append(f.calls, len(events))
+	stored := 0
+	for _, e := range events {
+		key := e.Project + "/" + e.UUID
+		if _, ok := f.events[key]; !ok {
+			f.events[key] = e
+			stored++
+		}
+	}
+	return stored, nil
+}
+
+func (f *fakeStore) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.events)
+}
+
+func (f *fakeStore) Overview(context.Context, store.Filter) (store.Overview, error) {
+	return store.Overview{TotalEvents: int64(f.count())}, nil
+}
+
+func (f *fakeStore) EventsPerDay(context.Context, store.Filter) ([]store.DayCount, error) {
+	return nil, nil
+}
+
+func (f *fakeStore) ActiveInstallsPerDay(context.Context, store.Filter) ([]store.DayValue, error) {
+	return nil, nil
+}
+
+func (f *fakeStore) DeleteInstall(_ context.Context, project, distinctID string) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var deleted int64
+	for key, e := range f.events {
+		if e.Project == project && e.DistinctID == distinctID {
+			delete(f.events, key)
+			deleted++
+		}
+	}
+	return deleted, nil
+}
+
+func (f *fakeStore) DeleteBefore(context.Context, time.Time) (int64, error) { return 0, nil }
+
+func (f *fakeStore) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
+	return nil
+}
+
+var day = time.Date(2025, time.March, 1, 12, 0, 0, 0, time.UTC)
+
+// testEvents returns count events of project with UUIDs from first on.
+func testEvents(project string, first, count int) []store.Event {
+	events := make([]store.Event, count)
+	for i := range events {
+		events[i] = store.Event{
+			Project:    project,
+			UUID:       fmt.Sprintf("00000000-0000-4000-8000-%012x", first+i),
+			Name:       "app_started",
+			DistinctID: "install-a",
+			Timestamp:  day.Add(time.Duration(first+i) * time.Second),
+			ReceivedAt: day,
+			Properties: map[string]any{"version": "1.2.3", "count_b2": int64(8)},
+		}
+	}
+	return events
+}
+
+func mustOpen(t *testing.T, dir string, inner store.Store, opts Options) *Store {
+	t.Helper()
+	s, err := Open(dir, inner, opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
+func mustInsert(t *testing.T, s *Store, events []store.Event) {
+	t.Helper()
+	stored, err := s.Insert(context.Background(), events)
+	if err != nil {
+		t.Fatalf("Insert(%d events): %v", len(events), err)
+	}
+	if stored != store.StoredUnknown {
+		t.Fatalf("Insert returned %d, want store.StoredUnknown", stored)
+	}
+}
+
+func journalFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	paths, err := listSegments(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return paths
+}
+
+// leaveInJournal inserts batches through a Store whose store fails every
+// load, and closes it, so the events stay in the journal files of dir as
+// after a crash.
+func leaveInJournal(t *testing.T, dir string, opts Options, batches ...[]store.Event) {
+	t.Helper()
+	failing := newFakeStore()
+	failing.failures = 1 << 30
+	opts.CloseTimeout = time.Millisecond
+	s := mustOpen(t, dir, failing, opts)
+	total := 0
+	for _, events := range batches {
+		mustInsert(t, s, events)
+		total += len(events)
+	}
+	err := s.Close()
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%d events were not loaded", total)) {
+		t.Fatalf("Close with failing loads: %v, want an error that names the %d events left", err, total)
+	}
+}
+
+func TestOpenLoadsWhatWasLeft(t *testing.T) {
+	dir := t.TempDir()
+	leaveInJournal(t, dir, Options{}, testEvents("mux", 0, 3), testEvents("other", 0, 2), testEvents("mux", 3, 1))
+
+	inner := newFakeStore()
+	s := mustOpen(t, dir, inner, Options{})
+	defer s.Close()
+	if got := inner.count(); got != 6 {
+		t.Errorf("after Open the store holds %d events, want 6", got)
+	}
+	// Only the new, empty journal file is left.
+	if files := journalFiles(t, dir); len(files) != 1 {
+		t.Errorf("journal files after Open: %v, want one", files)
+	}
+}
+
+func TestOpenReadsUpToTornRecord(t *testing.T) {
+	dir := t.TempDir()
+	leaveInJournal(t, dir, Options{}, testEvents("mux", 0, 2), testEvents("mux", 2, 2))
+	files := journalFiles(t, dir)
+	// A third record that the process was writing when it stopped: a
+	// header that promises more bytes than follow.
+	f, err := os.OpenFile(files[len(files)-1], os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte{200, 0, 0, 0, 1, 2, 3, 4, 5}); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	inner := newFakeStore()
+	s := mustOpen(t, dir, inner, Options{})
+	defer s.Close()
+	if got := inner.count(); got != 4 {
+		t.Errorf("after Open the store holds %d events, want the 4 of the whole records", got)
+	}
+}
+
+func TestOpenFailsOnDamagedOlderFile(t *testing.T) {
+	dir := t.TempDir()
+	// SegmentBytes of 1 starts a new file after every record.
+	leaveInJournal(t, dir, Options{SegmentBytes: 1}, testEvents("mux", 0, 2), testEvents("mux", 2, 2))
+	files := journalFiles(t, dir)
+	if len(files) != 3 {
+		t.Fatalf("journal files: %v, want 3", files)
+	}
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)-1] ^= 0xff // the checksum no longer matches
+	if err := os.WriteFile(files[0], data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err = Open(dir, newFakeStore(), Options{})
+	if err == nil || !strings.Contains(err.Error(), files[0]) || !strings.Contains(err.Error(), "move it out") {
+		t.Fatalf("Open with a damaged older file: %v, want an error that names %s and the fix", err, files[0])
+	}
+	if got := journalFiles(t, dir); len(got) != 3 {
+		t.Errorf("journal files after the failed Open: %v, want all 3 kept", got)
+	}
+}
+
+func TestOpenRejectsForeignFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, segmentName(1))
+	if err := os.WriteFile(path, []byte("some other file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(dir, newFakeStore(), Options{})
+	if err == nil || !strings.Contains(err.Error(), "not a candor journal file") {
+		t.Fatalf("Open: %v, want an error about the foreign file", err)
+	}
+}
+
+func TestFailedOpenKeepsEvents(t *testing.T) {
+	dir := t.TempDir()
+	leaveInJournal(t, dir, Options{}, testEvents("mux", 0, 2))
+	failing := newFakeStore()
+	failing.failures = 1
+	if _, err := Open(dir, failing, Options{}); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("Open with a failing store: %v, want the store's error", err)
+	}
+	inner := newFakeStore()
+	s := mustOpen(t, dir, inner, Options{})
+	defer s.Close()
+	if got := inner.count(); got != 2 {
+		t.Errorf("the next Open loaded %d events, want 2", got)
+	}
+}
+
+func TestRecover(t *testing.T) {
+	dir := t.TempDir()
+	if err := Recover(filepath.Join(dir, "missing"), newFakeStore(), Options{}); err != nil {
+		t.Fatalf("Recover without a journal folder: %v", err)
+	}
+	leaveInJournal(t, dir, Options{}, testEvents("mux", 0, 5))
+	inner := newFakeStore()
+	if err := Recover(dir, inner, Options{}); err != nil {
+		t.Fatalf("Recover: %v", err)
+	}
+	if got := inner.count(); got != 5 {
+		t.Errorf("Recover loaded %d events, want 5", got)
+	}
+	if files := journalFiles(t, dir); len(files) != 0 {
+		t.Errorf("journal files after Recover: %v, want none", files)
+	}
+}
+
+func TestReadsWaitForLoads(t *testing.T) {
+	inner := newFakeStore()
+	gate := make(chan struct{})
+	inner.gate = gate
+	s := mustOpen(t, t.TempDir(), inner, Options{})
+	defer s.Close()
+	mustInsert(t, s, testEvents("mux", 0, 3))
+
+	got := make(chan int64, 1)
+	go func() {
+		o, err := s.Overview(context.Background(), store.Filter{})
+		if err != nil {
+			t.Error(err)
+		}
+		got <- o.TotalEvents
+	}()
+	select {
+	case n := <-got:
+		t.Fatalf("Overview returned %d events before the load", n)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(gate)
+	if n := <-got; n != 3 {
+		t.Errorf("Overview after the load: %d events, want 3", n)
+	}
+
+	// A read gives up when its context ends.
+	inner.mu.Lock()
+	inner.gate = make(chan struct{})
+	inner.mu.Unlock()
+	mustInsert(t, s, testEvents("mux", 3, 1))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := s.Overview(ctx, store.Filter{}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Overview while the load waits: %v, want context.DeadlineExceeded", err)
+	}
+	inner.mu.Lock()
+	close(inner.gate)
+	inner.mu.Unlock()
+}
+
+func TestDeleteInstallAfterLoad(t *testing.T) {
+	s := openDuckDB(t).(*Store)
+	defer s.Close()
+	mustInsert(t, s, testEvents("mux", 0, 4))
+	deleted, err := s.DeleteInstall(context.Background(), "mux", "install-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if deleted != 4 {
+		t.Errorf("DeleteInstall right after Insert deleted %d events, want 4", deleted)
+	}
+}
+
+func TestInsertWaitsForRoom(t *testing.T) {
+	inner := newFakeStore()
+	gate := make(chan struct{})
+	inner.gate = gate
+	s := mustOpen(t, t.TempDir(), inner, Options{MaxPending: 10})
+	defer s.Close()
+
+	mustInsert(t, s, testEvents("mux", 0, 6))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := s.Insert(ctx, testEvents("mux", 6, 6)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Insert past MaxPending: %v, want context.DeadlineExceeded", err)
+	}
+	if got := s.Pending(); got != 6 {
+		t.Errorf("Pending = %d, want 6: the refused events were not journaled", got)
+	}
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Insert(context.Background(), testEvents("mux", 6, 6))
+		done <- err
+	}()
+	close(gate)
+	if err := <-done; err != nil {
+		t.Fatalf("Insert after the load: %v", err)
+	}
+	// One call larger than MaxPending goes in when nothing is pending.
+	mustInsert(t, s, testEvents("mux", 12, 25))
+	if o, err := s.Overview(context.Background(), store.Filter{}); err != nil || o.TotalEvents != 37 {
+		t.Errorf("Overview = %d events, %v; want 37", o.TotalEvents, err)
+	}
+}
+
+func TestLoadsBatchAndReport(t *testing.T) {
+	inner := newFakeStore()
+	gate := make(chan struct{})
+	inner.gate = gate
+	s := mustOpen(t, t.TempDir(), inner, Options{MaxLoad: 5})
+	defer s.Close()
+
+	type report struct {
+		project        string
+		events, stored int
+	}
+	var mu sync.Mutex
+	var reports []report
+	s.ReportLoads(func(project string, events, stored int) {
+		mu.Lock()
+		reports = append(reports, report{project, events, stored})
+		mu.Unlock()
+	})
+
+	// The first load waits at the gate with the first call. The next calls
+	// queue up behind it and go in loads of whole calls up to 5 events:
+	// 2+2, then 2+3. A load gives each project its own call to the store.
+	mustInsert(t, s, testEvents("mux", 0, 1))
+	mustInsert(t, s, testEvents("mux", 1, 2))
+	mustInsert(t, s, testEvents("mux", 1, 2)) // a retry: both are duplicates
+	mixed := append(testEvents("mux", 3, 1), testEvents("other", 0, 1)...)
+	mustInsert(t, s, mixed)
+	mustInsert(t, s, testEvents("mux", 4, 3))
+	close(gate)
+	if _, err := s.Overview(context.Background(), store.Filter{}); err != nil {
+		t.Fatal(err)
+	}
+
+	inner.mu.Lock()
+	calls := slices.Clone(inner.calls)
+	inner.mu.Unlock()
+	if want := []int{1, 4, 4, 1}; !slices.Equal(calls, want) {
+		t.Errorf("events per store call: %v, want %v", calls, want)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []report{{"mux", 1, 1}, {"mux", 4, 2}, {"mux", 4, 4}, {"other", 1, 1}}
+	if !slices.Equal(reports, want) {
+		t.Errorf("reports: %+v, want %+v", reports, want)
+	}
+}
+
+func TestLoadRetriedAfterFailure(t *testing.T) {
+	inner := newFakeStore()
+	inner.failures = 2
+	s := mustOpen(t, t.TempDir(), inner, Options{})
+	defer s.Close()
+	mustInsert(t, s, testEvents("mux", 0, 3))
+	o, err := s.Overview(context.Background(), store.Filter{})
+	if err != nil || o.TotalEvents != 3 {
+		t.Errorf("Overview after two failed loads = %d events, %v; want 3", o.TotalEvents, err)
+	}
+}
+
+func TestLoadedFilesRemoved(t *testing.T) {
+	dir := t.TempDir()
+	inner := newFakeStore()
+	s := mustOpen(t, dir, inner, Options{SegmentBytes: 1})
+	for i := range 5 {
+		mustInsert(t, s, testEvents("mux", i, 1))
+	}
+	if _, err := s.Overview(context.Background(), store.Filter{}); err != nil {
+		t.Fatal(err)
+	}
+	// The loader removes the files right after the load that Overview
+	// waited for.
+	files := journalFiles(t, dir)
+	for deadline := time.Now().Add(5 * time.Second); len(files) > 1 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+		files = journalFiles(t, dir)
+	}
+	if len(files) != 1 {
+		t.Errorf("journal files after every load: %v, want the active one", files)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if files := journalFiles(t, dir); len(files) != 0 {
+		t.Errorf("journal files after Close: %v, want none", files)
+	}
+	if got := inner.count(); got != 5 {
+		t.Errorf("the store holds %d events, want 5", got)
+	}
+}
+
+func TestCloseLoadsPending(t *testing.T) {
+	inner := newFakeStore()
+	gate := make(chan struct{})
+	inner.gate = gate
+	s := mustOpen(t, t.TempDir(), inner, Options{})
+	mustInsert(t, s, testEvents("mux", 0, 2))
+	mustInsert(t, s, testEvents("mux", 2, 2))
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		close(gate)
+	}()
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got := inner.count(); got != 4 {
+		t.Errorf("after Close the store holds %d events, want 4", got)
+	}
+	if _, err := s.Insert(context.Background(), testEvents("mux", 4, 1)); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("Insert after Close: %v, want store.ErrClosed", err)
+	}
+}
+
+func TestOpenNeedsAnalytics(t *testing.T) {
+	_, err := Open(t.TempDir(), struct{ store.Store }{newFakeStore()}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "no analytics") {
+		t.Fatalf("Open with a store without analytics: %v", err)
+	}
+}

@@ -1,0 +1,159 @@
+package journal
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/candor-dev/candor/internal/store"
+)
+
+// segmentSuffix ends the name of every journal file. The name before it
+// is the sequence number of the file's first record, as 16 hex digits, so
+// the names sort in the order the files were written.
+const segmentSuffix = ".journal"
+
+// segment is one journal file.
+type segment struct {
+	path string
+	// last is the sequence number of the last record in the file, or the
+	// one before its first record while it has none.
+	last uint64
+	size int64
+}
+
+func segmentName(first uint64) string {
+	return fmt.Sprintf("%016x%s", first, segmentSuffix)
+}
+
+// listSegments returns the paths of the journal files in dir, oldest
+// first.
+func listSegments(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, e := range entries {
+		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), segmentSuffix) {
+			paths = append(paths, filepath.Join(dir, e.Name()))
+		}
+	}
+	slices.Sort(paths)
+	return paths, nil
+}
+
+// createSegment creates the journal file for records from first on, writes
+// its header and syncs it and dir, so the file survives a crash.
+func createSegment(dir string, first uint64) (*os.File, segment, error) {
+	path := filepath.Join(dir, segmentName(first))
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, segment{}, err
+	}
+	_, err = f.WriteString(segmentMagic)
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, segment{}, err
+	}
+	return f, segment{path: path, last: first - 1, size: int64(len(segmentMagic))}, nil
+}
+
+// syncDir makes the creation and removal of files in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	return errors.Join(err, d.Close())
+}
+
+// readSegment returns the events of every record in the journal file at
+// path, in order. When the file ends in a damaged record, it also
+// returns that record's offset and errDamaged.
+func readSegment(path string) (events []store.Event, damagedAt int64, err error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(data) < len(segmentMagic) {
+		if strings.HasPrefix(segmentMagic, string(data)) {
+			// The header was being written when the process stopped.
+			return nil, 0, errDamaged
+		}
+		return nil, 0, fmt.Errorf("%s is not a candor journal file", path)
+	}
+	if string(data[:len(segmentMagic)]) != segmentMagic {
+		return nil, 0, fmt.Errorf("%s is not a candor journal file", path)
+	}
+	offset := int64(len(segmentMagic))
+	rest := data[len(segmentMagic):]
+	for len(rest) > 0 {
+		payload, err := nextPayload(rest)
+		if err != nil {
+			return events, offset, err
+		}
+		recordEvents, err := decodePayload(payload)
+		if err != nil {
+			return events, offset, err
+		}
+		events = append(events, recordEvents...)
+		size := headerSize + len(payload)
+		rest = rest[size:]
+		offset += int64(size)
+	}
+	return events, offset, nil
+}
+
+// nextPayload returns the payload of the record at the start of b after
+// checking its length and checksum.
+func nextPayload(b []byte) ([]byte, error) {
+	if len(b) < headerSize {
+		return nil, errDamaged
+	}
+	n := binary.LittleEndian.Uint32(b)
+	if n > maxRecordBytes || int64(n) > int64(len(b)-headerSize) {
+		return nil, errDamaged
+	}
+	payload := b[headerSize : headerSize+int(n)]
+	if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(b[4:]) {
+		return nil, errDamaged
+	}
+	return payload, nil
+}
+
+// truncateSegment cuts the journal file at path to size bytes and syncs it.
+func truncateSegment(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(size)
+	if err == nil {
+		err = f.Sync()
+	}
+	return errors.Join(err, f.Close())
+}
+
+// writeFull writes b at the end of f.
+func writeFull(f *os.File, b []byte) error {
+	n, err := f.Write(b)
+	if err == nil && n < len(b) {
+		err = io.ErrShortWrite
+	}
+	return err
+}
