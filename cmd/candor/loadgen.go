@@ -38,8 +38,9 @@ warm-up:
   overload  gzip batches offered at --overload times the DuckDB batch rate,
             open loop; reports the server's peak RSS (VmHWM)
 
-A 200 response counts its events; with DuckDB a 200 comes after the commit,
-so the rate is of durable events. loadgen checks the DuckDB totals through
+A 200 response counts its events; with DuckDB a 200 comes after the events
+are synced to the journal (or, with --journal=false, committed to DuckDB), so
+the rate is of durable events. loadgen checks the DuckDB totals through
 /api/v1/overview afterwards.`
 
 // loadgenFlags are the settings of one loadgen run.
@@ -52,6 +53,7 @@ type loadgenFlags struct {
 	phases            string
 	candor            string
 	duckdbProperties  string
+	journal           bool
 }
 
 func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -65,6 +67,7 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&f.phases, "phases", "batch,single,overload", "comma-separated phases to run: batch, single, overload")
 	fs.StringVar(&f.candor, "candor", "", "candor executable to run as the server (default: this executable)")
 	fs.StringVar(&f.duckdbProperties, "duckdb-properties", duckdb.PropertiesVariant, "the DuckDB server's --duckdb-properties: variant or json")
+	fs.BoolVar(&f.journal, "journal", true, "the DuckDB server's --journal: false commits each group of requests to DuckDB before answering")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -164,7 +167,7 @@ type bodyFunc func(dst []byte, rng *rand.Rand) (path string, body []byte, encodi
 // requests back to back for the warm-up and then for the measured duration,
 // and prints one line.
 func (lg *loadgen) closedLoop(ctx context.Context, phase, store string, workers int, next bodyFunc) (*phaseResult, error) {
-	srv, err := startLoadServer(lg.exe, store, lg.flags.duckdbProperties)
+	srv, err := startLoadServer(lg.exe, store, lg.flags)
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +254,7 @@ func (lg *loadgen) runWorker(ctx context.Context, conn *rawConn, seed uint64, wa
 // batches come from a pool, so later sends repeat uuids and count as
 // duplicates.
 func (lg *loadgen) openLoop(ctx context.Context, rate float64) error {
-	srv, err := startLoadServer(lg.exe, "duckdb", lg.flags.duckdbProperties)
+	srv, err := startLoadServer(lg.exe, "duckdb", lg.flags)
 	if err != nil {
 		return err
 	}
@@ -332,7 +335,10 @@ func (lg *loadgen) printLine(phase, store, clients string, r *phaseResult, rss i
 		responses = append(responses, fmt.Sprintf("%s:%d", k, r.responses[k]))
 	}
 	if store == "duckdb" && lg.flags.duckdbProperties == duckdb.PropertiesJSON {
-		store = "duckdb-json"
+		store += "-json"
+	}
+	if store != "null" && !lg.flags.journal {
+		store += "-nj"
 	}
 	fmt.Fprintf(lg.stdout, "%-28s %-11s %8s %11.0f %11.0f %8s %8s %7d MiB  %s\n",
 		phase, store, clients, r.eventsPerSecond(), float64(r.requests)/r.elapsed.Seconds(),
@@ -475,7 +481,7 @@ type loadServer struct {
 	exited  chan error
 }
 
-func startLoadServer(exe, store, duckdbProperties string) (*loadServer, error) {
+func startLoadServer(exe, store string, f loadgenFlags) (*loadServer, error) {
 	dataDir, err := os.MkdirTemp("", "candor-loadgen-")
 	if err != nil {
 		return nil, err
@@ -483,7 +489,7 @@ func startLoadServer(exe, store, duckdbProperties string) (*loadServer, error) {
 	s := &loadServer{dataDir: dataDir, exited: make(chan error, 1)}
 	s.cmd = exec.Command(exe, "serve", "--data", dataDir, "--listen", "127.0.0.1:0", "--store", store,
 		"--write-key", loadWriteKey, "--admin-token", loadAdminToken, "--rate-limit", "0", "--log-level", "warn",
-		"--duckdb-properties", duckdbProperties)
+		"--duckdb-properties", f.duckdbProperties, "--journal="+strconv.FormatBool(f.journal))
 	s.cmd.Stderr = os.Stderr
 	stdout, err := s.cmd.StdoutPipe()
 	if err != nil {

@@ -39,6 +39,9 @@ const (
 	// DefaultSegmentBytes is the default size at which Insert starts a new
 	// journal file.
 	DefaultSegmentBytes = 64 << 20
+	// DefaultLoadDelay is how long the loader waits by default for more
+	// events before a load smaller than MaxLoad.
+	DefaultLoadDelay = 100 * time.Millisecond
 	// DefaultCloseTimeout is how long Close keeps loading by default.
 	DefaultCloseTimeout = 30 * time.Second
 )
@@ -66,6 +69,12 @@ type Options struct {
 	// MaxLoad is the most events one load hands to the store, unless one
 	// Insert call had more. Zero means DefaultMaxLoad.
 	MaxLoad int
+	// LoadDelay is how long the oldest pending event waits for more before
+	// a load of fewer than MaxLoad events, unless a read, a deletion, an
+	// Insert or Close waits for the load. Each load costs the store a
+	// commit, so waiting makes loads larger and cheaper per event. Zero
+	// means DefaultLoadDelay.
+	LoadDelay time.Duration
 	// SegmentBytes is the size at which Insert starts a new journal file.
 	// Zero means DefaultSegmentBytes.
 	SegmentBytes int64
@@ -111,7 +120,10 @@ type Store struct {
 	closing       bool
 	closed        bool
 	closeBy       time.Time
-	report        func(project string, events, stored int)
+	// waiters counts the reads, deletions and Insert calls that wait for
+	// a load, which then starts without LoadDelay.
+	waiters int
+	report  func(project string, events, stored int)
 
 	wake   chan struct{} // closed by Close to cut a retry wait short
 	done   chan struct{} // closed when the loader returns
@@ -120,8 +132,9 @@ type Store struct {
 
 // record is the events of one Insert call.
 type record struct {
-	seq    uint64
-	events []store.Event
+	seq     uint64
+	events  []store.Event
+	written time.Time
 }
 
 var (
@@ -189,6 +202,9 @@ func (opts Options) withDefaults() Options {
 	}
 	if opts.SegmentBytes <= 0 {
 		opts.SegmentBytes = DefaultSegmentBytes
+	}
+	if opts.LoadDelay <= 0 {
+		opts.LoadDelay = DefaultLoadDelay
 	}
 	if opts.CloseTimeout <= 0 {
 		opts.CloseTimeout = DefaultCloseTimeout
@@ -297,7 +313,7 @@ func (s *Store) Insert(ctx context.Context, events []store.Event) (int, error) {
 	s.mu.Lock()
 	s.written++
 	seq := s.written
-	s.pending = append(s.pending, record{seq: seq, events: events})
+	s.pending = append(s.pending, record{seq: seq, events: events, written: time.Now()})
 	s.pendingEvents += len(events)
 	s.broadcast()
 	s.mu.Unlock()
@@ -328,15 +344,9 @@ func (s *Store) waitForRoom(ctx context.Context, n int) error {
 		if s.pendingEvents == 0 || s.pendingEvents+n <= s.opts.MaxPending {
 			return nil
 		}
-		changed := s.changed
-		s.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			s.mu.Lock()
-			return fmt.Errorf("journal: wait for room for %d events while %d are being loaded: %w", n, s.pendingEvents, ctx.Err())
+		if err := s.waitForChange(ctx); err != nil {
+			return fmt.Errorf("journal: wait for room for %d events while %d are being loaded: %w", n, s.pendingEvents, err)
 		}
-		s.mu.Lock()
 	}
 }
 
@@ -372,6 +382,27 @@ func (s *Store) rotate() error {
 	s.active = f
 	s.segments = append(s.segments, seg)
 	return closeErr
+}
+
+// waitForChange counts the caller as waiting for a load, so the loader
+// starts one at once, and waits until the next change or until ctx ends.
+// The caller holds mu, which waitForChange releases while it waits.
+func (s *Store) waitForChange(ctx context.Context) error {
+	s.waiters++
+	if s.waiters == 1 {
+		s.broadcast()
+	}
+	changed := s.changed
+	s.mu.Unlock()
+	var err error
+	select {
+	case <-changed:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	s.mu.Lock()
+	s.waiters--
+	return err
 }
 
 // broadcast wakes every goroutine that waits for a change. The caller
@@ -427,19 +458,39 @@ func (s *Store) run() {
 	}
 }
 
-// nextBatch waits for pending records and returns the oldest ones, up to
-// Options.MaxLoad events and at least one record. It reports false when
-// Close was called and nothing is pending.
+// nextBatch waits until a load is due and returns the oldest pending
+// records, up to Options.MaxLoad events and at least one record. A load is
+// due when MaxLoad events are pending, when the oldest has waited
+// LoadDelay, or at once when a caller waits for it or Close was called.
+// nextBatch reports false when Close was called and nothing is pending.
 func (s *Store) nextBatch() ([]record, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for len(s.pending) == 0 {
-		if s.closing {
+	for {
+		var timer *time.Timer
+		var delay <-chan time.Time
+		if len(s.pending) > 0 {
+			if s.closing || s.waiters > 0 || s.pendingEvents >= s.opts.MaxLoad {
+				break
+			}
+			wait := time.Until(s.pending[0].written.Add(s.opts.LoadDelay))
+			if wait <= 0 {
+				break
+			}
+			timer = time.NewTimer(wait)
+			delay = timer.C
+		} else if s.closing {
 			return nil, false
 		}
 		changed := s.changed
 		s.mu.Unlock()
-		<-changed
+		select {
+		case <-changed:
+		case <-delay:
+		}
+		if timer != nil {
+			timer.Stop()
+		}
 		s.mu.Lock()
 	}
 	n, count := 0, 0
@@ -604,15 +655,9 @@ func (s *Store) barrier(ctx context.Context) error {
 		if s.closed {
 			return store.ErrClosed
 		}
-		changed := s.changed
-		s.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			s.mu.Lock()
-			return fmt.Errorf("journal: wait for %d events to be loaded: %w", s.pendingEvents, ctx.Err())
+		if err := s.waitForChange(ctx); err != nil {
+			return fmt.Errorf("journal: wait for %d events to be loaded: %w", s.pendingEvents, err)
 		}
-		s.mu.Lock()
 	}
 	return nil
 }

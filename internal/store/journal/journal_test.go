@@ -406,9 +406,9 @@ func TestInsertWaitsForRoom(t *testing.T) {
 
 func TestLoadsBatchAndReport(t *testing.T) {
 	inner := newFakeStore()
-	gate := make(chan struct{})
-	inner.gate = gate
-	s := mustOpen(t, t.TempDir(), inner, Options{MaxLoad: 5})
+	// Without a LoadDelay within the test, only the read at the end
+	// starts a load.
+	s := mustOpen(t, t.TempDir(), inner, Options{MaxLoad: 5, LoadDelay: time.Hour})
 	defer s.Close()
 
 	type report struct {
@@ -423,16 +423,14 @@ func TestLoadsBatchAndReport(t *testing.T) {
 		mu.Unlock()
 	})
 
-	// The first load waits at the gate with the first call. The next calls
-	// queue up behind it and go in loads of whole calls up to 5 events:
-	// 2+2, then 2+3. A load gives each project its own call to the store.
+	// Loads take whole calls up to 5 events: 1+2+2, then 2+3. A load
+	// gives each project its own call to the store.
 	mustInsert(t, s, testEvents("mux", 0, 1))
 	mustInsert(t, s, testEvents("mux", 1, 2))
 	mustInsert(t, s, testEvents("mux", 1, 2)) // a retry: both are duplicates
 	mixed := append(testEvents("mux", 3, 1), testEvents("other", 0, 1)...)
 	mustInsert(t, s, mixed)
 	mustInsert(t, s, testEvents("mux", 4, 3))
-	close(gate)
 	if _, err := s.Overview(context.Background(), store.Filter{}); err != nil {
 		t.Fatal(err)
 	}
@@ -440,14 +438,30 @@ func TestLoadsBatchAndReport(t *testing.T) {
 	inner.mu.Lock()
 	calls := slices.Clone(inner.calls)
 	inner.mu.Unlock()
-	if want := []int{1, 4, 4, 1}; !slices.Equal(calls, want) {
+	if want := []int{5, 4, 1}; !slices.Equal(calls, want) {
 		t.Errorf("events per store call: %v, want %v", calls, want)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	want := []report{{"mux", 1, 1}, {"mux", 4, 2}, {"mux", 4, 4}, {"other", 1, 1}}
+	want := []report{{"mux", 5, 3}, {"mux", 4, 4}, {"other", 1, 1}}
 	if !slices.Equal(reports, want) {
 		t.Errorf("reports: %+v, want %+v", reports, want)
+	}
+}
+
+func TestLoadStartsAtMaxLoad(t *testing.T) {
+	inner := newFakeStore()
+	s := mustOpen(t, t.TempDir(), inner, Options{MaxLoad: 5, LoadDelay: time.Hour})
+	defer s.Close()
+	mustInsert(t, s, testEvents("mux", 0, 2))
+	mustInsert(t, s, testEvents("mux", 2, 3))
+	// Nothing waits for the load, and LoadDelay is far off: the 5 pending
+	// events start it.
+	for deadline := time.Now().Add(5 * time.Second); inner.count() < 5 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if got := inner.count(); got != 5 {
+		t.Errorf("the store holds %d events, want 5", got)
 	}
 }
 
