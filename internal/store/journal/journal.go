@@ -11,7 +11,9 @@
 // loaded, so they see what Insert accepted. After a crash, Open loads the
 // events left in the journal before it returns. Events the store held
 // already are skipped there as everywhere, so loading one twice is
-// harmless.
+// harmless. A deletion first writes a checkpoint, the sequence number of
+// the last record loaded, and Open loads only the records after it, so
+// that deleted events do not come back from the journal.
 package journal
 
 import (
@@ -125,6 +127,12 @@ type Store struct {
 	waiters int
 	report  func(project string, events, stored int)
 
+	// loadSlot is held by the loader while it loads and by a deletion
+	// while it runs, so that no record is loaded between the checkpoint
+	// and the deletion. checkpoint is guarded by loadSlot.
+	loadSlot   chan struct{}
+	checkpoint uint64
+
 	wake   chan struct{} // closed by Close to cut a retry wait short
 	done   chan struct{} // closed when the loader returns
 	errLog logutil.Limiter
@@ -165,6 +173,7 @@ func Open(dir string, inner store.Store, opts Options) (*Store, error) {
 		opts:      opts,
 		logger:    opts.Logger,
 		changed:   make(chan struct{}),
+		loadSlot:  make(chan struct{}, 1),
 		wake:      make(chan struct{}),
 		done:      make(chan struct{}),
 	}
@@ -215,27 +224,23 @@ func (opts Options) withDefaults() Options {
 	return opts
 }
 
-// recover loads the events of every journal file in dir into the store and
-// removes the files. A file that ends in a damaged record is read up to
-// it, if it is the newest file: Insert had not returned for that record.
+// recover loads the events of every journal file in dir into the store,
+// except for the records up to the checkpoint, and removes the files and
+// the checkpoint.
 func (s *Store) recover() error {
 	paths, err := listSegments(s.dir)
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
+	checkpoint, err := readCheckpoint(s.dir)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
 	total := 0
 	for i, path := range paths {
-		events, damagedAt, err := readSegment(path)
-		if errors.Is(err, errDamaged) && i == len(paths)-1 {
-			s.logger.Warn("journal file ends in a record that was never acknowledged; reading up to it",
-				"file", path, "offset", damagedAt)
-			err = nil
-		}
+		events, err := s.eventsAfter(path, checkpoint, i == len(paths)-1)
 		if err != nil {
-			if errors.Is(err, errDamaged) {
-				return fmt.Errorf("journal: %s is damaged at byte %d, before newer files: move it out of %s to start without its events", path, damagedAt, s.dir)
-			}
-			return fmt.Errorf("journal: %w", err)
+			return err
 		}
 		for chunk := range slices.Chunk(events, s.opts.MaxLoad) {
 			if _, err := s.loadEvents(chunk); err != nil {
@@ -244,18 +249,55 @@ func (s *Store) recover() error {
 		}
 		total += len(events)
 	}
+
 	for _, path := range paths {
 		if err := os.Remove(path); err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
 	}
+	// The next journal numbers its records from 1 again, so the
+	// checkpoint must be gone before it starts.
+	if err := removeCheckpoint(s.dir); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	if err := syncDir(s.dir); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
 	if len(paths) > 0 {
-		if err := syncDir(s.dir); err != nil {
-			return fmt.Errorf("journal: %w", err)
-		}
-		s.logger.Info("journal loaded", "files", len(paths), "events", total)
+		s.logger.Info("journal loaded", "files", len(paths), "events", total, "checkpoint", checkpoint)
 	}
 	return nil
+}
+
+// eventsAfter returns the events of the records after checkpoint in the
+// journal file at path. If the file is the newest one and ends in a
+// damaged record, it returns the events before that record: Insert had
+// not returned for it.
+func (s *Store) eventsAfter(path string, checkpoint uint64, newest bool) ([]store.Event, error) {
+	first, err := firstSequence(path)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	records, damagedAt, err := readSegment(path)
+	if errors.Is(err, errDamaged) && newest {
+		s.logger.Warn("journal file ends in a record that was never acknowledged; reading up to it",
+			"file", path, "offset", damagedAt)
+		err = nil
+	}
+	if errors.Is(err, errDamaged) {
+		return nil, fmt.Errorf("journal: %s is damaged at byte %d, before newer files: move it out of %s to start without its events", path, damagedAt, s.dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+
+	var events []store.Event
+	for i, record := range records {
+		if first+uint64(i) > checkpoint {
+			events = append(events, record...)
+		}
+	}
+	return events, nil
 }
 
 // ReportLoads makes the Store call report after each load into the store,
@@ -437,7 +479,7 @@ func (s *Store) run() {
 				events = append(events, r.events...)
 			}
 		}
-		if _, err := s.loadEvents(events); err != nil {
+		if err := s.load(batch, events); err != nil {
 			s.errLog.Error(s.logger, "journal: load failed; retrying", "events", len(events), "pending", s.Pending(), "err", err)
 			if !s.waitToRetry(retry) {
 				return
@@ -446,16 +488,27 @@ func (s *Store) run() {
 			continue
 		}
 		retry = minRetry
-
-		s.mu.Lock()
-		clear(s.pending[:len(batch)])
-		s.pending = s.pending[len(batch):]
-		s.pendingEvents -= len(events)
-		s.loaded = batch[len(batch)-1].seq
-		s.broadcast()
-		s.mu.Unlock()
 		s.retire()
 	}
+}
+
+// load inserts events, those of the records of batch, into the store and
+// marks the records loaded. It holds loadSlot meanwhile.
+func (s *Store) load(batch []record, events []store.Event) error {
+	s.loadSlot <- struct{}{}
+	defer func() { <-s.loadSlot }()
+	if _, err := s.loadEvents(events); err != nil {
+		return err
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.pending[:len(batch)])
+	s.pending = s.pending[len(batch):]
+	s.pendingEvents -= len(events)
+	s.loaded = batch[len(batch)-1].seq
+	s.broadcast()
+	return nil
 }
 
 // nextBatch waits until a load is due and returns the oldest pending
@@ -639,7 +692,7 @@ func (s *Store) Close() error {
 		for _, seg := range s.segments {
 			err = errors.Join(err, os.Remove(seg.path))
 		}
-		err = errors.Join(err, syncDir(s.dir))
+		err = errors.Join(err, removeCheckpoint(s.dir), syncDir(s.dir))
 	} else if left > 0 {
 		err = errors.Join(err, fmt.Errorf("journal: %d events were not loaded into the store; they stay in %s and the next start loads them", left, s.dir))
 	}
@@ -702,18 +755,46 @@ func (s *Store) ActiveInstallsPerDay(ctx context.Context, f store.Filter) ([]sto
 // journaled before the call is loaded after it, then deletes in the
 // store.
 func (s *Store) DeleteInstall(ctx context.Context, project, distinctID string) (int64, error) {
-	if err := s.barrier(ctx); err != nil {
-		return 0, err
-	}
-	return s.inner.DeleteInstall(ctx, project, distinctID)
+	return s.deleteLoaded(ctx, func() (int64, error) {
+		return s.inner.DeleteInstall(ctx, project, distinctID)
+	})
 }
 
 // DeleteBefore waits for the loads, then deletes in the store.
 func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
+	return s.deleteLoaded(ctx, func() (int64, error) {
+		return s.inner.DeleteBefore(ctx, t)
+	})
+}
+
+// deleteLoaded waits until every event journaled before the call is
+// loaded, then runs del while no load runs. Before del it writes the
+// checkpoint, so that Open does not load the events del removes again
+// after a crash.
+func (s *Store) deleteLoaded(ctx context.Context, del func() (int64, error)) (int64, error) {
 	if err := s.barrier(ctx); err != nil {
 		return 0, err
 	}
-	return s.inner.DeleteBefore(ctx, t)
+	select {
+	case s.loadSlot <- struct{}{}:
+	case <-ctx.Done():
+		return 0, fmt.Errorf("journal: wait for the load in progress: %w", ctx.Err())
+	}
+	defer func() { <-s.loadSlot }()
+
+	s.mu.Lock()
+	loaded, closed := s.loaded, s.closed
+	s.mu.Unlock()
+	if closed {
+		return 0, store.ErrClosed
+	}
+	if loaded > s.checkpoint {
+		if err := writeCheckpoint(s.dir, loaded); err != nil {
+			return 0, fmt.Errorf("journal: write the checkpoint before a deletion: %w", err)
+		}
+		s.checkpoint = loaded
+	}
+	return del()
 }
 
 // Summary waits for the loads, then runs the store's query.

@@ -371,6 +371,90 @@ func TestDeleteInstallAfterLoad(t *testing.T) {
 	}
 }
 
+// copyJournal copies the journal folder dir as a crash would leave it,
+// while the Store that writes it runs on.
+func copyJournal(t *testing.T, dir string) string {
+	t.Helper()
+	crashed := filepath.Join(t.TempDir(), "journal")
+	if err := os.CopyFS(crashed, os.DirFS(dir)); err != nil {
+		t.Fatalf("copy the journal: %v", err)
+	}
+	return crashed
+}
+
+func TestDeletedEventsStayDeletedAfterCrash(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, newFakeStore(), Options{})
+	defer s.Close()
+	mustInsert(t, s, testEvents("mux", 0, 3))
+	if deleted, err := s.DeleteInstall(context.Background(), "mux", "install-a"); err != nil || deleted != 3 {
+		t.Fatalf("DeleteInstall = %d, %v; want 3 deleted", deleted, err)
+	}
+	if _, err := s.DeleteBefore(context.Background(), day); err != nil {
+		t.Fatalf("DeleteBefore: %v", err)
+	}
+	// Events journaled after the deletion stay in the journal, loaded
+	// or not, and are loaded again after a crash.
+	mustInsert(t, s, testEvents("mux", 3, 2))
+	if _, err := s.Overview(context.Background(), store.Filter{}); err != nil {
+		t.Fatal(err)
+	}
+	crashed := copyJournal(t, dir)
+
+	// The store starts empty, so it ends with what the journal kept.
+	restarted := newFakeStore()
+	s2 := mustOpen(t, crashed, restarted, Options{})
+	defer s2.Close()
+	restarted.mu.Lock()
+	var got []string
+	for key := range restarted.events {
+		got = append(got, key)
+	}
+	restarted.mu.Unlock()
+	slices.Sort(got)
+	want := []string{"mux/00000000-0000-4000-8000-000000000003", "mux/00000000-0000-4000-8000-000000000004"}
+	if !slices.Equal(got, want) {
+		t.Errorf("events loaded from the journal after a crash: %v, want only %v, journaled after the deletion", got, want)
+	}
+	// The new journal numbers its records from 1, so no checkpoint of the
+	// old one may stay.
+	if _, err := os.Stat(filepath.Join(crashed, checkpointFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("checkpoint after Open: %v, want it removed", err)
+	}
+
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("journal folder after Close holds %d files, want none", len(entries))
+	}
+}
+
+func TestOpenRejectsForeignFileName(t *testing.T) {
+	dir := t.TempDir()
+	leaveInJournal(t, dir, Options{}, testEvents("mux", 0, 1))
+	path := filepath.Join(dir, "backup.journal")
+	if err := os.Rename(journalFiles(t, dir)[0], path); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(dir, newFakeStore(), Options{})
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "not a candor journal file") {
+		t.Fatalf("Open with %s: %v, want an error that names the file", path, err)
+	}
+}
+
+func TestOpenRejectsInvalidCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, checkpointFile)
+	if err := os.WriteFile(path, []byte("twelve"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(dir, newFakeStore(), Options{})
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "remove it") {
+		t.Fatalf("Open with an invalid checkpoint: %v, want an error that names %s and the fix", err, path)
+	}
+}
+
 func TestInsertWaitsForRoom(t *testing.T) {
 	inner := newFakeStore()
 	gate := make(chan struct{})

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/candor-dev/candor/internal/store"
@@ -83,9 +84,9 @@ func syncDir(dir string) error {
 }
 
 // readSegment returns the events of every record in the journal file at
-// path, in order. When the file ends in a damaged record, it also
-// returns that record's offset and errDamaged.
-func readSegment(path string) (events []store.Event, damagedAt int64, err error) {
+// path, one slice per record, in order. When the file ends in a damaged
+// record, it also returns that record's offset and errDamaged.
+func readSegment(path string) (records [][]store.Event, damagedAt int64, err error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, 0, err
@@ -105,18 +106,29 @@ func readSegment(path string) (events []store.Event, damagedAt int64, err error)
 	for len(rest) > 0 {
 		payload, err := nextPayload(rest)
 		if err != nil {
-			return events, offset, err
+			return records, offset, err
 		}
-		recordEvents, err := decodePayload(payload)
+		events, err := decodePayload(payload)
 		if err != nil {
-			return events, offset, err
+			return records, offset, err
 		}
-		events = append(events, recordEvents...)
+		records = append(records, events)
 		size := headerSize + len(payload)
 		rest = rest[size:]
 		offset += int64(size)
 	}
-	return events, offset, nil
+	return records, offset, nil
+}
+
+// firstSequence returns the sequence number of the first record of the
+// journal file at path, which its name holds.
+func firstSequence(path string) (uint64, error) {
+	name := strings.TrimSuffix(filepath.Base(path), segmentSuffix)
+	first, err := strconv.ParseUint(name, 16, 64)
+	if err != nil || len(name) != 16 {
+		return 0, fmt.Errorf("%s is not a candor journal file, whose name is 16 hex digits and %s: move it out of %s", path, segmentSuffix, filepath.Dir(path))
+	}
+	return first, nil
 }
 
 // nextPayload returns the payload of the record at the start of b after
@@ -156,4 +168,63 @@ func writeFull(f *os.File, b []byte) error {
 		err = io.ErrShortWrite
 	}
 	return err
+}
+
+// checkpointFile names the file in the journal folder that holds the
+// sequence number of the last record loaded before a deletion. Records up
+// to it are not loaded again after a crash, so that the events the
+// deletion removed stay removed.
+const checkpointFile = "checkpoint"
+
+// readCheckpoint returns the sequence number in the checkpoint file of
+// dir, or 0 when there is none.
+func readCheckpoint(dir string) (uint64, error) {
+	path := filepath.Join(dir, checkpointFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	seq, err := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("invalid checkpoint file %s, which contains %q: remove it to load every journaled event, deleted ones included", path, data)
+	}
+	return seq, nil
+}
+
+// writeCheckpoint replaces the checkpoint file of dir with one that holds
+// seq, and syncs it and dir. A crash leaves the old file or the new one.
+func writeCheckpoint(dir string, seq uint64) error {
+	path := filepath.Join(dir, checkpointFile)
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	err = writeFull(f, strconv.AppendUint(nil, seq, 10))
+	if err == nil {
+		err = f.Sync()
+	}
+	if err = errors.Join(err, f.Close()); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// removeCheckpoint removes the checkpoint file of dir and its temporary
+// file, if they exist.
+func removeCheckpoint(dir string) error {
+	path := filepath.Join(dir, checkpointFile)
+	var errs []error
+	for _, p := range []string{path, path + ".tmp"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
