@@ -39,8 +39,10 @@ const (
 	// DefaultMaxLoad is the default size limit of one load.
 	DefaultMaxLoad = 5_000
 	// DefaultSegmentBytes is the default size at which Insert starts a new
-	// journal file.
-	DefaultSegmentBytes = 64 << 20
+	// journal file. Under steady traffic the active file is never fully
+	// loaded, so it is removed only after this size, and a crash leaves
+	// up to this much of loaded events for Open to load again.
+	DefaultSegmentBytes = 4 << 20
 	// DefaultLoadDelay is how long the loader waits by default for more
 	// events before a load smaller than MaxLoad.
 	DefaultLoadDelay = 100 * time.Millisecond
