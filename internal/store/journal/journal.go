@@ -245,7 +245,7 @@ func (s *Store) recover() error {
 			return err
 		}
 		for chunk := range slices.Chunk(events, s.opts.MaxLoad) {
-			if _, err := s.loadEvents(chunk); err != nil {
+			if _, err := s.loadGroups(groupByProject(chunk)); err != nil {
 				return fmt.Errorf("journal: load %d events of %s into the store: %w", len(events), path, err)
 			}
 		}
@@ -468,49 +468,67 @@ func (s *Store) isClosing() bool {
 func (s *Store) run() {
 	defer close(s.done)
 	retry := minRetry
+	var batch []record
+	var groups [][]store.Event // the events of batch not loaded yet, by project
 	for {
-		batch, ok := s.nextBatch()
-		if !ok {
-			return
-		}
-		var events []store.Event
-		if len(batch) == 1 {
-			events = batch[0].events
-		} else {
-			for _, r := range batch {
-				events = append(events, r.events...)
+		if batch == nil {
+			var ok bool
+			if batch, ok = s.nextBatch(); !ok {
+				return
 			}
+			groups = groupByProject(batchEvents(batch))
 		}
-		if err := s.load(batch, events); err != nil {
-			s.errLog.Error(s.logger, "journal: load failed; retrying", "events", len(events), "pending", s.Pending(), "err", err)
+		var err error
+		if groups, err = s.load(batch, groups); err != nil {
+			s.errLog.Error(s.logger, "journal: load failed; retrying", "events", len(slices.Concat(groups...)), "pending", s.Pending(), "err", err)
 			if !s.waitToRetry(retry) {
 				return
 			}
 			retry = min(2*retry, maxRetry)
 			continue
 		}
+		batch = nil
 		retry = minRetry
 		s.retire()
 	}
 }
 
-// load inserts events, those of the records of batch, into the store and
-// marks the records loaded. It holds loadSlot meanwhile.
-func (s *Store) load(batch []record, events []store.Event) error {
+// batchEvents returns the events of the records of batch in one slice.
+func batchEvents(batch []record) []store.Event {
+	if len(batch) == 1 {
+		return batch[0].events
+	}
+	var events []store.Event
+	for _, r := range batch {
+		events = append(events, r.events...)
+	}
+	return events
+}
+
+// load inserts groups, the events of the records of batch by project,
+// into the store and marks the records loaded. When an insert fails, it
+// returns the groups not loaded, so that a retry does not load and report
+// the others again. It holds loadSlot meanwhile.
+func (s *Store) load(batch []record, groups [][]store.Event) ([][]store.Event, error) {
 	s.loadSlot <- struct{}{}
 	defer func() { <-s.loadSlot }()
-	if _, err := s.loadEvents(events); err != nil {
-		return err
+	loaded, err := s.loadGroups(groups)
+	if err != nil {
+		return groups[loaded:], err
 	}
 
+	events := 0
+	for _, r := range batch {
+		events += len(r.events)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	clear(s.pending[:len(batch)])
 	s.pending = s.pending[len(batch):]
-	s.pendingEvents -= len(events)
+	s.pendingEvents -= events
 	s.loaded = batch[len(batch)-1].seq
 	s.broadcast()
-	return nil
+	return nil, nil
 }
 
 // nextBatch waits until a load is due and returns the oldest pending
@@ -578,39 +596,36 @@ func (s *Store) waitToRetry(d time.Duration) bool {
 	return true
 }
 
-// loadEvents inserts events into the store, one call per project, and
-// reports each call. Requests of one project are the rule, so it is
-// usually one call.
-func (s *Store) loadEvents(events []store.Event) (int, error) {
-	groups := [][]store.Event{events}
-	for i := range events {
-		if events[i].Project != events[0].Project {
-			groups = splitByProject(events)
-			break
-		}
-	}
+// loadGroups inserts each group of events into the store, one call per
+// group, and reports each call. It returns how many groups it loaded.
+func (s *Store) loadGroups(groups [][]store.Event) (int, error) {
 	s.mu.Lock()
 	report := s.report
 	s.mu.Unlock()
-	total := 0
-	for _, group := range groups {
+	for i, group := range groups {
 		ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
 		stored, err := s.inner.Insert(ctx, group)
 		cancel()
 		if err != nil {
-			return total, err
+			return i, err
 		}
-		total += stored
 		if report != nil {
 			report(group[0].Project, len(group), stored)
 		}
 	}
-	return total, nil
+	return len(groups), nil
 }
 
-// splitByProject groups events by project, in the order of each project's
-// first event.
-func splitByProject(events []store.Event) [][]store.Event {
+// groupByProject groups events by project, in the order of each
+// project's first event. Requests of one project are the rule, so it is
+// usually one group.
+func groupByProject(events []store.Event) [][]store.Event {
+	if len(events) == 0 {
+		return nil
+	}
+	if !slices.ContainsFunc(events, func(e store.Event) bool { return e.Project != events[0].Project }) {
+		return [][]store.Event{events}
+	}
 	index := map[string]int{}
 	var groups [][]store.Event
 	for _, e := range events {

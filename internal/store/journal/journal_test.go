@@ -50,16 +50,18 @@ func TestSecretsConformance(t *testing.T) {
 }
 
 // fakeStore keeps events in memory. Its Insert fails while failures is
-// positive and waits while gate is set.
+// positive, for the events of failProject alone if that is set, and waits
+// while gate is set.
 type fakeStore struct {
 	store.Analytics // nil: the tests here run no analytics query
 
-	mu       sync.Mutex
-	events   map[string]store.Event // by project and UUID
-	calls    []int                  // events per Insert call
-	failures int
-	gate     chan struct{}
-	closed   bool
+	mu          sync.Mutex
+	events      map[string]store.Event // by project and UUID
+	calls       []int                  // events per Insert call
+	failures    int
+	failProject string
+	gate        chan struct{}
+	closed      bool
 }
 
 func newFakeStore() *fakeStore {
@@ -82,7 +84,7 @@ func (f *fakeStore) Insert(ctx context.Context, events []store.Event) (int, erro
 	if f.closed {
 		return 0, store.ErrClosed
 	}
-	if f.failures > 0 {
+	if f.failures > 0 && (f.failProject == "" || f.failProject == events[0].Project) {
 		f.failures--
 		return 0, errors.New("disk full")
 	}
@@ -558,6 +560,35 @@ func TestLoadRetriedAfterFailure(t *testing.T) {
 	o, err := s.Overview(context.Background(), store.Filter{})
 	if err != nil || o.TotalEvents != 3 {
 		t.Errorf("Overview after two failed loads = %d events, %v; want 3", o.TotalEvents, err)
+	}
+}
+
+func TestRetryReportsEachProjectOnce(t *testing.T) {
+	inner := newFakeStore()
+	inner.failures, inner.failProject = 1, "other"
+	// Only the read below starts a load, so both calls go in one.
+	s := mustOpen(t, t.TempDir(), inner, Options{LoadDelay: time.Hour})
+	defer s.Close()
+	var mu sync.Mutex
+	var reports []string
+	s.ReportLoads(func(project string, events, stored int) {
+		mu.Lock()
+		defer mu.Unlock()
+		reports = append(reports, fmt.Sprintf("%s: %d events, %d stored", project, events, stored))
+	})
+
+	mustInsert(t, s, testEvents("mux", 0, 2))
+	mustInsert(t, s, testEvents("other", 0, 1))
+	if _, err := s.Overview(context.Background(), store.Filter{}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// The retry after the failed load of "other" does not load the mux
+	// events again, which would count them as duplicates.
+	want := []string{"mux: 2 events, 2 stored", "other: 1 events, 1 stored"}
+	if !slices.Equal(reports, want) {
+		t.Errorf("reports: %q, want %q", reports, want)
 	}
 }
 
