@@ -58,6 +58,11 @@ const idleRotateBytes = 1 << 20
 // loadTimeout bounds one Insert call into the store.
 const loadTimeout = time.Minute
 
+// readFailAfter is the number of failed loads in a row after which a read
+// or deletion that waits for a load fails. A store may fail one commit now
+// and then, and the first two retries come within 0.3 s.
+const readFailAfter = 3
+
 // The waits between failed loads grow from minRetry to maxRetry.
 const (
 	minRetry = 100 * time.Millisecond
@@ -128,6 +133,11 @@ type Store struct {
 	// a load, which then starts without LoadDelay.
 	waiters int
 	report  func(project string, events, stored int)
+	// loadFailures counts the failed loads and failedInRow those since
+	// the last load that succeeded. loadErr is the error of the last one.
+	loadFailures uint64
+	failedInRow  int
+	loadErr      error
 
 	// loadSlot is held by the loader while it loads and by a deletion
 	// while it runs, so that no record is loaded between the checkpoint
@@ -480,6 +490,12 @@ func (s *Store) run() {
 		}
 		var err error
 		if groups, err = s.load(batch, groups); err != nil {
+			s.mu.Lock()
+			s.loadFailures++
+			s.failedInRow++
+			s.loadErr = err
+			s.broadcast()
+			s.mu.Unlock()
 			s.errLog.Error(s.logger, "journal: load failed; retrying", "events", len(slices.Concat(groups...)), "pending", s.Pending(), "err", err)
 			if !s.waitToRetry(retry) {
 				return
@@ -527,6 +543,7 @@ func (s *Store) load(batch []record, groups [][]store.Event) ([][]store.Event, e
 	s.pending = s.pending[len(batch):]
 	s.pendingEvents -= events
 	s.loaded = batch[len(batch)-1].seq
+	s.failedInRow = 0
 	s.broadcast()
 	return nil, nil
 }
@@ -717,13 +734,20 @@ func (s *Store) Close() error {
 }
 
 // barrier waits until every event journaled before the call is loaded.
+// When a load fails meanwhile and readFailAfter loads in a row have
+// failed, it returns that load's error, so that reads and deletions do
+// not wait for as long as the store rejects loads, such as while its disk
+// is full.
 func (s *Store) barrier(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	target := s.written
+	target, failures := s.written, s.loadFailures
 	for s.loaded < target {
 		if s.closed {
 			return store.ErrClosed
+		}
+		if s.loadFailures != failures && s.failedInRow >= readFailAfter {
+			return fmt.Errorf("journal: load the %d events journaled before this call: %w", s.pendingEvents, s.loadErr)
 		}
 		if err := s.waitForChange(ctx); err != nil {
 			return fmt.Errorf("journal: wait for %d events to be loaded: %w", s.pendingEvents, err)

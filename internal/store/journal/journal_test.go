@@ -592,6 +592,29 @@ func TestRetryReportsEachProjectOnce(t *testing.T) {
 	}
 }
 
+func TestReadFailsWhileLoadsFail(t *testing.T) {
+	inner := newFakeStore()
+	inner.failures = 1 << 30
+	s := mustOpen(t, t.TempDir(), inner, Options{CloseTimeout: time.Millisecond})
+	mustInsert(t, s, testEvents("mux", 0, 3))
+
+	// Once loads fail readFailAfter times in a row, a read returns the
+	// store's error instead of waiting for its context to end, which for
+	// a dashboard request may be never.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := s.Overview(ctx, store.Filter{})
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("Overview while every load fails: %v, want the store's error", err)
+	}
+	if _, err := s.DeleteInstall(ctx, "mux", "install-a"); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("DeleteInstall while every load fails: %v, want the store's error", err)
+	}
+	if err := s.Close(); err == nil {
+		t.Error("Close with 3 events not loaded returned nil")
+	}
+}
+
 func TestLoadedFilesRemoved(t *testing.T) {
 	dir := t.TempDir()
 	inner := newFakeStore()
