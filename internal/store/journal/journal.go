@@ -757,8 +757,16 @@ func (s *Store) barrier(ctx context.Context) error {
 }
 
 // Ping checks the store with its Ping method, if it has one, without
-// waiting for loads.
+// waiting for loads. While readFailAfter or more loads in a row have
+// failed, it returns the last load's error, so /readyz reports a store
+// that takes no events.
 func (s *Store) Ping(ctx context.Context) error {
+	s.mu.Lock()
+	failing, loadErr := s.failedInRow >= readFailAfter, s.loadErr
+	s.mu.Unlock()
+	if failing {
+		return fmt.Errorf("journal: the last %d loads into the store failed: %w", readFailAfter, loadErr)
+	}
 	if p, ok := s.inner.(interface{ Ping(context.Context) error }); ok {
 		return p.Ping(ctx)
 	}

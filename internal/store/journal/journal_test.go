@@ -610,8 +610,29 @@ func TestReadFailsWhileLoadsFail(t *testing.T) {
 	if _, err := s.DeleteInstall(ctx, "mux", "install-a"); err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Errorf("DeleteInstall while every load fails: %v, want the store's error", err)
 	}
+	if err := s.Ping(ctx); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("Ping while every load fails: %v, want the store's error", err)
+	}
 	if err := s.Close(); err == nil {
 		t.Error("Close with 3 events not loaded returned nil")
+	}
+}
+
+func TestPingAfterLoadsRecover(t *testing.T) {
+	inner := newFakeStore()
+	inner.failures = readFailAfter
+	s := mustOpen(t, t.TempDir(), inner, Options{})
+	defer s.Close()
+	mustInsert(t, s, testEvents("mux", 0, 3))
+	// The read waits through the failed loads and returns once a load
+	// succeeds, or with the error of the last failed one.
+	if _, err := s.Overview(context.Background(), store.Filter{}); err != nil {
+		if _, err := s.Overview(context.Background(), store.Filter{}); err != nil {
+			t.Fatalf("Overview after the store recovered: %v", err)
+		}
+	}
+	if err := s.Ping(context.Background()); err != nil {
+		t.Errorf("Ping after a load succeeded: %v", err)
 	}
 }
 
