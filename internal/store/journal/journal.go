@@ -174,7 +174,7 @@ func Open(dir string, inner store.Store, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("journal: the store %T has no analytics queries", inner)
 	}
 	opts = opts.withDefaults()
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := makeDir(dir); err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 

@@ -73,6 +73,18 @@ func createSegment(dir string, first uint64) (*os.File, segment, error) {
 	return f, segment{path: path, last: first - 1, size: int64(len(segmentMagic))}, nil
 }
 
+// makeDir creates dir if it does not exist, and then syncs its parent, so
+// that the folder survives a crash along with the files synced in it.
+func makeDir(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(dir))
+}
+
 // syncDir makes the creation and removal of files in dir durable.
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
