@@ -597,17 +597,21 @@ func (s *Store) waitToRetry(d time.Duration) bool {
 	s.mu.Lock()
 	closing, closeBy := s.closing, s.closeBy
 	s.mu.Unlock()
+	wake := s.wake
 	if closing {
 		if time.Now().After(closeBy) {
 			return false
 		}
 		d = min(d, time.Until(closeBy))
+		// Close leaves wake closed, so a wait on it would end at once and
+		// the loader would retry without a pause.
+		wake = nil
 	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {
 	case <-timer.C:
-	case <-s.wake:
+	case <-wake:
 		// Close started; the next try is checked against its deadline.
 	}
 	return true

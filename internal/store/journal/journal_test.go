@@ -618,6 +618,27 @@ func TestReadFailsWhileLoadsFail(t *testing.T) {
 	}
 }
 
+func TestCloseWaitsBetweenRetries(t *testing.T) {
+	const failures = 1 << 30
+	inner := newFakeStore()
+	inner.failures = failures
+	s := mustOpen(t, t.TempDir(), inner, Options{CloseTimeout: 300 * time.Millisecond})
+	mustInsert(t, s, testEvents("mux", 0, 3))
+	if err := s.Close(); err == nil {
+		t.Error("Close with 3 events not loaded returned nil")
+	}
+
+	// The waits between tries start at minRetry (100 ms) and double, and
+	// the last one ends at CloseTimeout, so Close has time for about four
+	// tries. Without the waits it tries thousands of times.
+	inner.mu.Lock()
+	tries := failures - inner.failures
+	inner.mu.Unlock()
+	if tries > 10 {
+		t.Errorf("Close tried %d loads within a CloseTimeout of 300 ms, want at most 10", tries)
+	}
+}
+
 func TestPingAfterLoadsRecover(t *testing.T) {
 	inner := newFakeStore()
 	inner.failures = readFailAfter
