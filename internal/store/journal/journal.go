@@ -115,7 +115,8 @@ type Store struct {
 	segments []segment // oldest first; the last is active
 	buf      []byte
 	// broken is set when a failed write left the active file with bytes
-	// that may not form a record; every later Insert fails with it.
+	// that may not form a record; every later Insert fails with it. It is
+	// set with mu held too, so that Ping can read it under mu alone.
 	broken error
 
 	// mu guards the fields below. changed is closed and replaced when
@@ -418,8 +419,11 @@ func (s *Store) append(b []byte) error {
 	}
 	err = fmt.Errorf("journal: write %s: %w", seg.path, err)
 	if truncErr := s.active.Truncate(seg.size); truncErr != nil {
-		s.broken = fmt.Errorf("journal: %s may end in a partial record (%w) and was not cut back (%v): restart candor serve", seg.path, err, truncErr)
-		return s.broken
+		broken := fmt.Errorf("journal: %s may end in a partial record (%w) and was not cut back (%v): restart candor serve", seg.path, err, truncErr)
+		s.mu.Lock()
+		s.broken = broken
+		s.mu.Unlock()
+		return broken
 	}
 	return err
 }
@@ -762,12 +766,16 @@ func (s *Store) barrier(ctx context.Context) error {
 
 // Ping checks the store with its Ping method, if it has one, without
 // waiting for loads. While readFailAfter or more loads in a row have
-// failed, it returns the last load's error, so /readyz reports a store
+// failed, it returns the last load's error, and after a write left the
+// journal broken, the error of that write, so /readyz reports a store
 // that takes no events.
 func (s *Store) Ping(ctx context.Context) error {
 	s.mu.Lock()
-	failing, loadErr := s.failedInRow >= readFailAfter, s.loadErr
+	failing, loadErr, broken := s.failedInRow >= readFailAfter, s.loadErr, s.broken
 	s.mu.Unlock()
+	if broken != nil {
+		return broken
+	}
 	if failing {
 		return fmt.Errorf("journal: the last %d loads into the store failed: %w", readFailAfter, loadErr)
 	}

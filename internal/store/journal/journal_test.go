@@ -657,6 +657,28 @@ func TestPingAfterLoadsRecover(t *testing.T) {
 	}
 }
 
+func TestPingFailsWhenJournalBroken(t *testing.T) {
+	s := mustOpen(t, t.TempDir(), newFakeStore(), Options{})
+	// On a closed file both the write and the truncation that would cut
+	// a partial record back fail, which leaves the journal broken.
+	if err := s.active.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Insert(context.Background(), testEvents("mux", 0, 1)); err == nil {
+		t.Fatal("Insert into a closed journal file returned nil")
+	}
+	if _, err := s.Insert(context.Background(), testEvents("mux", 1, 1)); err == nil || !strings.Contains(err.Error(), "restart candor serve") {
+		t.Errorf("Insert after the failed write: %v, want the error of the broken journal", err)
+	}
+	// Every Insert now fails, so /readyz must not report the store ready.
+	if err := s.Ping(context.Background()); err == nil || !strings.Contains(err.Error(), "restart candor serve") {
+		t.Errorf("Ping of a broken journal: %v, want the error of the broken journal", err)
+	}
+	if err := s.Close(); err == nil {
+		t.Error("Close of a journal whose file was closed returned nil")
+	}
+}
+
 func TestLoadedFilesRemoved(t *testing.T) {
 	dir := t.TempDir()
 	inner := newFakeStore()
