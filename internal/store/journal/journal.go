@@ -142,7 +142,9 @@ type Store struct {
 
 	// loadSlot is held by the loader while it loads and by a deletion
 	// while it runs, so that no record is loaded between the checkpoint
-	// and the deletion. checkpoint is guarded by loadSlot.
+	// and the deletion. Close takes it before it removes the files and
+	// closes the store, so that no deletion runs meanwhile. checkpoint is
+	// guarded by loadSlot.
 	loadSlot   chan struct{}
 	checkpoint uint64
 
@@ -721,6 +723,11 @@ func (s *Store) Close() error {
 	s.writeMu.Unlock()
 	<-s.done
 
+	// A deletion that holds loadSlot runs on and may write the checkpoint,
+	// so Close waits for it. A deletion that takes loadSlot after Close
+	// finds closed set.
+	s.loadSlot <- struct{}{}
+	defer func() { <-s.loadSlot }()
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	s.mu.Lock()

@@ -432,6 +432,64 @@ func TestDeletedEventsStayDeletedAfterCrash(t *testing.T) {
 	}
 }
 
+// slowDeleteStore is a fakeStore whose DeleteInstall signals started and
+// then waits until proceed is closed.
+type slowDeleteStore struct {
+	*fakeStore
+	started chan struct{}
+	proceed chan struct{}
+}
+
+func (d *slowDeleteStore) DeleteInstall(ctx context.Context, project, distinctID string) (int64, error) {
+	close(d.started)
+	<-d.proceed
+	return d.fakeStore.DeleteInstall(ctx, project, distinctID)
+}
+
+func TestCloseWaitsForDeletion(t *testing.T) {
+	dir := t.TempDir()
+	inner := &slowDeleteStore{fakeStore: newFakeStore(), started: make(chan struct{}), proceed: make(chan struct{})}
+	s := mustOpen(t, dir, inner, Options{})
+	mustInsert(t, s, testEvents("mux", 0, 3))
+
+	type result struct {
+		deleted int64
+		err     error
+	}
+	deletion := make(chan result, 1)
+	go func() {
+		deleted, err := s.DeleteInstall(context.Background(), "mux", "install-a")
+		deletion <- result{deleted, err}
+	}()
+	<-inner.started
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+
+	// Close must not remove the journal files or close the store while
+	// the deletion, which wrote its checkpoint, still runs.
+	select {
+	case err := <-closed:
+		t.Errorf("Close returned (%v) while a deletion ran in the store", err)
+		closed <- err // for the receive below
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(inner.proceed)
+	if r := <-deletion; r.err != nil || r.deleted != 3 {
+		t.Errorf("DeleteInstall during Close = %d, %v; want 3 deleted", r.deleted, r.err)
+	}
+	if err := <-closed; err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("journal folder after Close holds %d files, want none", len(entries))
+	}
+
+	// A deletion after Close fails before it writes a checkpoint.
+	if _, err := s.DeleteInstall(context.Background(), "mux", "install-a"); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("DeleteInstall after Close: %v, want store.ErrClosed", err)
+	}
+}
+
 func TestOpenRejectsForeignFileName(t *testing.T) {
 	dir := t.TempDir()
 	leaveInJournal(t, dir, Options{}, testEvents("mux", 0, 1))
