@@ -738,10 +738,16 @@ func (s *Store) Close() error {
 
 	err := s.active.Close()
 	if left == 0 && s.broken == nil {
+		var removeErr error
 		for _, seg := range s.segments {
-			err = errors.Join(err, os.Remove(seg.path))
+			removeErr = errors.Join(removeErr, os.Remove(seg.path))
 		}
-		err = errors.Join(err, removeCheckpoint(s.dir), syncDir(s.dir))
+		// A file left behind still holds records up to the checkpoint,
+		// which the next start must skip.
+		if removeErr == nil {
+			removeErr = removeCheckpoint(s.dir)
+		}
+		err = errors.Join(err, removeErr, syncDir(s.dir))
 	} else if left > 0 {
 		err = errors.Join(err, fmt.Errorf("journal: %d events were not loaded into the store; they stay in %s and the next start loads them", left, s.dir))
 	}

@@ -871,3 +871,34 @@ func TestOpenNeedsAnalytics(t *testing.T) {
 		t.Fatalf("Open with a store without analytics: %v", err)
 	}
 }
+
+func TestCloseKeepsCheckpointWithFileLeft(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, newFakeStore(), Options{})
+	mustInsert(t, s, testEvents("mux", 0, 2))
+	if _, err := s.DeleteInstall(context.Background(), "mux", "install-a"); err != nil {
+		t.Fatal(err)
+	}
+	// A non-empty folder in place of the journal file cannot be removed.
+	files := journalFiles(t, dir)
+	if len(files) != 1 {
+		t.Fatalf("journal files: %v, want one", files)
+	}
+	if err := os.Remove(files[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(files[0], "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := s.Close(); err == nil {
+		t.Error("Close returned nil, want the failed removal")
+	}
+	checkpoint, err := readCheckpoint(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checkpoint != 1 {
+		t.Errorf("checkpoint after Close = %d, want 1: the file left behind holds record 1", checkpoint)
+	}
+}
