@@ -148,9 +148,12 @@ type Store struct {
 	loadSlot   chan struct{}
 	checkpoint uint64
 
-	wake   chan struct{} // closed by Close to cut a retry wait short
-	done   chan struct{} // closed when the loader returns
-	errLog logutil.Limiter
+	wake chan struct{} // closed by Close to cut a retry wait short
+	done chan struct{} // closed when the loader returns
+	// closeDone is closed when the first Close returns, which a second
+	// Close waits for.
+	closeDone chan struct{}
+	errLog    logutil.Limiter
 }
 
 // record is the events of one Insert call.
@@ -191,6 +194,7 @@ func Open(dir string, inner store.Store, opts Options) (*Store, error) {
 		loadSlot:  make(chan struct{}, 1),
 		wake:      make(chan struct{}),
 		done:      make(chan struct{}),
+		closeDone: make(chan struct{}),
 	}
 	s.secrets, _ = inner.(store.InstallSecrets)
 	if err := s.recover(); err != nil {
@@ -712,9 +716,10 @@ func (s *Store) Close() error {
 	if s.closing {
 		s.mu.Unlock()
 		s.writeMu.Unlock()
-		<-s.done
+		<-s.closeDone
 		return nil
 	}
+	defer close(s.closeDone)
 	s.closing = true
 	s.closeBy = time.Now().Add(s.opts.CloseTimeout)
 	s.broadcast()

@@ -902,3 +902,37 @@ func TestCloseKeepsCheckpointWithFileLeft(t *testing.T) {
 		t.Errorf("checkpoint after Close = %d, want 1: the file left behind holds record 1", checkpoint)
 	}
 }
+
+func TestSecondCloseWaitsForFirst(t *testing.T) {
+	inner := newFakeStore()
+	gate := make(chan struct{})
+	inner.gate = gate
+	s := mustOpen(t, t.TempDir(), inner, Options{})
+	mustInsert(t, s, testEvents("mux", 0, 2))
+
+	first := make(chan error, 1)
+	go func() { first <- s.Close() }()
+	for !s.isClosing() {
+		time.Sleep(time.Millisecond)
+	}
+	second := make(chan error, 1)
+	go func() { second <- s.Close() }()
+	select {
+	case err := <-second:
+		t.Fatalf("second Close returned %v while the first still loads", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(gate)
+	if err := <-second; err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	inner.mu.Lock()
+	closed := inner.closed
+	inner.mu.Unlock()
+	if !closed {
+		t.Error("the store was not closed when the second Close returned")
+	}
+	if err := <-first; err != nil {
+		t.Errorf("first Close: %v", err)
+	}
+}
