@@ -372,3 +372,49 @@ func TestRetryAfterRoundsUp(t *testing.T) {
 		}
 	}
 }
+
+// journaledStore answers Insert like a store with a journal: the events
+// are durable, and the stored count comes later through the report.
+type journaledStore struct {
+	*fakeStore
+	report func(project string, events, stored int)
+}
+
+func (s *journaledStore) Insert(ctx context.Context, events []store.Event) (int, error) {
+	if _, err := s.fakeStore.Insert(ctx, events); err != nil {
+		return 0, err
+	}
+	return store.StoredUnknown, nil
+}
+
+func (s *journaledStore) ReportLoads(report func(project string, events, stored int)) {
+	s.report = report
+}
+
+func TestStoredCountedWhenLoaded(t *testing.T) {
+	journaled := &journaledStore{fakeStore: newFakeStore()}
+	e := newEnv(t, func(cfg *collector.Config) { cfg.Store = journaled })
+	if journaled.report == nil {
+		t.Fatal("collector.New did not ask the store for load reports")
+	}
+
+	res := mustOK(t, e.postJSON("/batch/", batchBody(muxKey, messageEvent(uuidN(1)), messageEvent(uuidN(2)))))
+	if res.Accepted != 2 {
+		t.Errorf("accepted = %d, want 2", res.Accepted)
+	}
+	if res.Duplicates != nil {
+		t.Errorf("duplicates = %d, want it left out before the load", *res.Duplicates)
+	}
+	if stats := e.collector.Stats(); stats.Accepted != 2 || stats.Stored != 0 || stats.Duplicates != 0 {
+		t.Errorf("Stats before the load: accepted %d stored %d duplicates %d, want 2, 0, 0", stats.Accepted, stats.Stored, stats.Duplicates)
+	}
+
+	journaled.report("mux", 2, 1)
+	stats := e.collector.Stats()
+	if stats.Stored != 1 || stats.Duplicates != 1 {
+		t.Errorf("Stats after the load: stored %d duplicates %d, want 1 and 1", stats.Stored, stats.Duplicates)
+	}
+	if p := stats.Projects["mux"]; p.Accepted != 2 || p.Stored != 1 || p.Duplicates != 1 {
+		t.Errorf("mux stats after the load: accepted %d stored %d duplicates %d, want 2, 1, 1", p.Accepted, p.Stored, p.Duplicates)
+	}
+}
