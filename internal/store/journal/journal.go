@@ -139,6 +139,9 @@ type Store struct {
 	loadFailures uint64
 	failedInRow  int
 	loadErr      error
+	// partial is set while the oldest pending batch is partly loaded: a
+	// failed load inserted the events of some of its projects.
+	partial bool
 
 	// loadSlot is held by the loader while it loads and by a deletion
 	// while it runs, so that no record is loaded between the checkpoint
@@ -147,6 +150,9 @@ type Store struct {
 	// guarded by loadSlot.
 	loadSlot   chan struct{}
 	checkpoint uint64
+	// afterDeleteBarrier, when set by a test, runs in each deletion after
+	// its wait for the loads.
+	afterDeleteBarrier func()
 
 	wake chan struct{} // closed by Close to cut a retry wait short
 	done chan struct{} // closed when the loader returns
@@ -540,6 +546,11 @@ func (s *Store) load(batch []record, groups [][]store.Event) ([][]store.Event, e
 	defer func() { <-s.loadSlot }()
 	loaded, err := s.loadGroups(groups)
 	if err != nil {
+		if loaded > 0 {
+			s.mu.Lock()
+			s.partial = true
+			s.mu.Unlock()
+		}
 		return groups[loaded:], err
 	}
 
@@ -554,6 +565,7 @@ func (s *Store) load(batch []record, groups [][]store.Event) ([][]store.Event, e
 	s.pendingEvents -= events
 	s.loaded = batch[len(batch)-1].seq
 	s.failedInRow = 0
+	s.partial = false
 	s.broadcast()
 	return nil, nil
 }
@@ -849,22 +861,18 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
 // deleteLoaded waits until every event journaled before the call is
 // loaded, then runs del while no load runs. Before del it writes the
 // checkpoint, so that Open does not load the events del removes again
-// after a crash.
-//
-// NOTE: a load that fails after it inserted the events of some projects
-// of its batch leaves them in the store with the batch not marked loaded.
-// A deletion that takes loadSlot before the retry can delete them, yet
-// the checkpoint stays before their records, so Open loads them again
-// after a crash. Only events journaled after the deletion started are
-// affected, and no test forces this interleaving.
+// after a crash. While a failed load has left a batch partly loaded, it
+// waits for the retry: the events already in the store come after the
+// checkpoint, and del could remove them.
 func (s *Store) deleteLoaded(ctx context.Context, del func() (int64, error)) (int64, error) {
 	if err := s.barrier(ctx); err != nil {
 		return 0, err
 	}
-	select {
-	case s.loadSlot <- struct{}{}:
-	case <-ctx.Done():
-		return 0, fmt.Errorf("journal: wait for the load in progress: %w", ctx.Err())
+	if s.afterDeleteBarrier != nil {
+		s.afterDeleteBarrier()
+	}
+	if err := s.takeSlotWhole(ctx); err != nil {
+		return 0, err
 	}
 	defer func() { <-s.loadSlot }()
 
@@ -881,6 +889,36 @@ func (s *Store) deleteLoaded(ctx context.Context, del func() (int64, error)) (in
 		s.checkpoint = loaded
 	}
 	return del()
+}
+
+// takeSlotWhole takes loadSlot at a moment when no batch is partly
+// loaded. It gives up with the load's error when readFailAfter loads in a
+// row have failed.
+func (s *Store) takeSlotWhole(ctx context.Context) error {
+	for {
+		select {
+		case s.loadSlot <- struct{}{}:
+		case <-ctx.Done():
+			return fmt.Errorf("journal: wait for the load in progress: %w", ctx.Err())
+		}
+		s.mu.Lock()
+		if !s.partial || s.closed {
+			// deleteLoaded itself returns store.ErrClosed after Close.
+			s.mu.Unlock()
+			return nil
+		}
+		<-s.loadSlot
+		if s.failedInRow >= readFailAfter {
+			err := s.loadErr
+			s.mu.Unlock()
+			return fmt.Errorf("journal: retry a partly loaded batch: %w", err)
+		}
+		err := s.waitForChange(ctx)
+		s.mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("journal: wait for the retry of a partly loaded batch: %w", err)
+		}
+	}
 }
 
 // Summary waits for the loads, then runs the store's query.

@@ -936,3 +936,52 @@ func TestSecondCloseWaitsForFirst(t *testing.T) {
 		t.Errorf("first Close: %v", err)
 	}
 }
+
+func TestDeletionWaitsForPartlyLoadedBatch(t *testing.T) {
+	dir := t.TempDir()
+	inner := newFakeStore()
+	inner.failures, inner.failProject = 1, "other"
+	s := mustOpen(t, dir, inner, Options{LoadDelay: time.Hour})
+	defer s.Close()
+
+	// Right after the deletion's wait for the loads, which covered no
+	// record, a batch of two projects arrives, and a read starts its
+	// load. The load inserts the mux event, fails on the other project's
+	// and retries after minRetry.
+	read := make(chan error, 1)
+	s.afterDeleteBarrier = func() {
+		mustInsert(t, s, append(testEvents("mux", 0, 1), testEvents("other", 0, 1)...))
+		go func() {
+			_, err := s.Overview(context.Background(), store.Filter{})
+			read <- err
+		}()
+		for deadline := time.Now().Add(5 * time.Second); inner.count() == 0 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		if inner.count() != 1 {
+			t.Fatalf("the store holds %d events, want the mux event of the partly loaded batch", inner.count())
+		}
+	}
+	if _, err := s.DeleteInstall(context.Background(), "mux", "install-a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-read; err != nil {
+		t.Fatal(err)
+	}
+
+	// A crash now and a restart load the journal after the checkpoint,
+	// which must not bring the deleted event back.
+	crashed := filepath.Join(t.TempDir(), "journal")
+	if err := os.CopyFS(crashed, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := Recover(crashed, inner, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	inner.mu.Lock()
+	_, back := inner.events["mux/"+testEvents("mux", 0, 1)[0].UUID]
+	inner.mu.Unlock()
+	if back {
+		t.Error("the deleted event came back from the journal after a crash")
+	}
+}
