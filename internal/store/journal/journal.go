@@ -23,6 +23,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -268,7 +269,7 @@ func (s *Store) recover() error {
 			return err
 		}
 		for chunk := range slices.Chunk(events, s.opts.MaxLoad) {
-			if _, err := s.loadGroups(groupByProject(chunk)); err != nil {
+			if err := s.recoverChunk(path, chunk); err != nil {
 				return fmt.Errorf("journal: load %d events of %s into the store: %w", len(events), path, err)
 			}
 		}
@@ -291,6 +292,34 @@ func (s *Store) recover() error {
 	if len(paths) > 0 {
 		s.logger.Info("journal loaded", "files", len(paths), "events", total, "checkpoint", checkpoint)
 	}
+	return nil
+}
+
+// recoverChunk loads events from the journal file at path into the store.
+// When the load fails, it inserts them one by one, and sets aside the
+// events the store rejects while it takes others.
+func (s *Store) recoverChunk(path string, events []store.Event) error {
+	_, err := s.loadGroups(groupByProject(events))
+	if err == nil {
+		return nil
+	}
+	loaded, rejected := s.insertOneByOne(events)
+	if loaded == 0 && len(rejected) > 0 {
+		return err
+	}
+	if len(rejected) == 0 {
+		return nil
+	}
+	first, seqErr := firstSequence(path)
+	if seqErr != nil {
+		return seqErr
+	}
+	file, keepErr := s.keepRejected(first, rejected)
+	if keepErr != nil {
+		return errors.Join(err, keepErr)
+	}
+	s.logger.Error("journal: the store rejected events that other events of their load passed; they are kept in a file and not loaded",
+		"events", len(rejected), "file", file, "err", rejected[0].err)
 	return nil
 }
 
@@ -510,9 +539,16 @@ func (s *Store) run() {
 			s.loadFailures++
 			s.failedInRow++
 			s.loadErr = err
+			failedInRow := s.failedInRow
 			s.broadcast()
 			s.mu.Unlock()
 			s.errLog.Error(s.logger, "journal: load failed; retrying", "events", len(slices.Concat(groups...)), "pending", s.Pending(), "err", err)
+			if failedInRow >= readFailAfter && s.setAside(batch, groups) {
+				batch = nil
+				retry = minRetry
+				s.retire()
+				continue
+			}
 			if !s.waitToRetry(retry) {
 				return
 			}
@@ -554,6 +590,13 @@ func (s *Store) load(batch []record, groups [][]store.Event) ([][]store.Event, e
 		return groups[loaded:], err
 	}
 
+	s.markLoaded(batch)
+	return nil, nil
+}
+
+// markLoaded removes batch, the oldest pending records, from pending and
+// marks them loaded. The caller holds loadSlot.
+func (s *Store) markLoaded(batch []record) {
 	events := 0
 	for _, r := range batch {
 		events += len(r.events)
@@ -567,7 +610,68 @@ func (s *Store) load(batch []record, groups [][]store.Event) ([][]store.Event, e
 	s.failedInRow = 0
 	s.partial = false
 	s.broadcast()
-	return nil, nil
+}
+
+// setAside inserts the events of groups, what is left of batch after
+// failed loads, one at a time, and tries each one that fails once more.
+// When some of them are stored, the store works, and the ones that failed
+// twice are events it rejects whatever the retries. setAside writes those
+// to a file in the rejected folder, logs them and marks batch loaded, so
+// they no longer hold up every later event. It reports whether batch is
+// loaded. When no event is stored, it changes nothing, and the loader
+// retries as before.
+func (s *Store) setAside(batch []record, groups [][]store.Event) bool {
+	s.loadSlot <- struct{}{}
+	defer func() { <-s.loadSlot }()
+	loaded, rejected := s.insertOneByOne(slices.Concat(groups...))
+	if loaded == 0 {
+		return false
+	}
+	if len(rejected) > 0 {
+		path, err := s.keepRejected(batch[0].seq, rejected)
+		if err != nil {
+			// The batch stays pending, and the next pass tries its events
+			// again. Those stored now are skipped then.
+			s.errLog.Error(s.logger, "journal: could not write the events the store rejects", "events", len(rejected), "err", err)
+			s.mu.Lock()
+			s.partial = true
+			s.mu.Unlock()
+			return false
+		}
+		s.logger.Error("journal: the store rejected events that other events of their load passed; they are kept in a file and not loaded",
+			"events", len(rejected), "file", path, "err", rejected[0].err)
+	}
+	s.markLoaded(batch)
+	return true
+}
+
+// insertOneByOne inserts each event on its own, and tries each one that
+// fails once more, so that a store that failed for a moment does not get
+// events set aside. It returns how many events it inserted and the
+// events that failed twice.
+func (s *Store) insertOneByOne(events []store.Event) (int, []rejectedEvent) {
+	var failed []store.Event
+	loaded := 0
+	for _, e := range events {
+		if _, err := s.loadGroups([][]store.Event{{e}}); err != nil {
+			failed = append(failed, e)
+			continue
+		}
+		loaded++
+	}
+	var rejected []rejectedEvent
+	for _, e := range failed {
+		if _, err := s.loadGroups([][]store.Event{{e}}); err != nil {
+			rejected = append(rejected, rejectedEvent{e, err})
+		}
+	}
+	return loaded, rejected
+}
+
+// keepRejected writes rejected to a file in the rejected folder and
+// returns its path. first names the file.
+func (s *Store) keepRejected(first uint64, rejected []rejectedEvent) (string, error) {
+	return writeRejected(filepath.Join(s.dir, rejectedDir), first, rejected)
 }
 
 // nextBatch waits until a load is due and returns the oldest pending

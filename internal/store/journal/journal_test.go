@@ -2,6 +2,7 @@ package journal
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -60,6 +61,7 @@ type fakeStore struct {
 	calls       []int                  // events per Insert call
 	failures    int
 	failProject string
+	reject      string // a UUID whose every insert fails
 	gate        chan struct{}
 	closed      bool
 }
@@ -83,6 +85,11 @@ func (f *fakeStore) Insert(ctx context.Context, events []store.Event) (int, erro
 	defer f.mu.Unlock()
 	if f.closed {
 		return 0, store.ErrClosed
+	}
+	for _, e := range events {
+		if e.UUID == f.reject {
+			return 0, fmt.Errorf("event %s: invalid value", e.UUID)
+		}
 	}
 	if f.failures > 0 && (f.failProject == "" || f.failProject == events[0].Project) {
 		f.failures--
@@ -288,8 +295,10 @@ func TestOpenRejectsForeignFile(t *testing.T) {
 func TestFailedOpenKeepsEvents(t *testing.T) {
 	dir := t.TempDir()
 	leaveInJournal(t, dir, Options{}, testEvents("mux", 0, 2))
+	// A store that fails every insert: Open's insert of each event on its
+	// own, after the failed load, fails too.
 	failing := newFakeStore()
-	failing.failures = 1
+	failing.failures = 1 << 30
 	if _, err := Open(dir, failing, Options{}); err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("Open with a failing store: %v, want the store's error", err)
 	}
@@ -983,5 +992,97 @@ func TestDeletionWaitsForPartlyLoadedBatch(t *testing.T) {
 	inner.mu.Unlock()
 	if back {
 		t.Error("the deleted event came back from the journal after a crash")
+	}
+}
+
+// waitLoaded waits until nothing is pending in s.
+func waitLoaded(t *testing.T, s *Store) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); s.Pending() > 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d events still pending", s.Pending())
+		}
+	}
+}
+
+func TestRejectedEventSetAside(t *testing.T) {
+	dir := t.TempDir()
+	inner := newFakeStore()
+	events := testEvents("mux", 0, 3)
+	inner.reject = events[1].UUID
+	s := mustOpen(t, dir, inner, Options{})
+	defer s.Close()
+	mustInsert(t, s, events)
+	mustInsert(t, s, testEvents("mux", 3, 1))
+	waitLoaded(t, s)
+
+	if got := inner.count(); got != 3 {
+		t.Errorf("the store holds %d events, want the 3 it accepts", got)
+	}
+	if err := s.Ping(context.Background()); err != nil {
+		t.Errorf("Ping after the rejected event was set aside: %v", err)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, rejectedDir, "*.jsonl"))
+	if err != nil || len(files) != 1 {
+		t.Fatalf("rejected files: %v, %v; want one", files, err)
+	}
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		UUID  string `json:"uuid"`
+		Event string `json:"event"`
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal(data, &got); err != nil {
+		t.Fatalf("rejected file %q: %v", data, err)
+	}
+	if got.UUID != events[1].UUID || got.Event != "app_started" || !strings.Contains(got.Error, "invalid value") {
+		t.Errorf("rejected event: %+v, want %s with the store's error", got, events[1].UUID)
+	}
+}
+
+func TestFailingStoreSetsNothingAside(t *testing.T) {
+	dir := t.TempDir()
+	inner := newFakeStore()
+	// Three failed loads, then one failed insert for each of the 2
+	// events, after which the store works again.
+	inner.failures = readFailAfter + 2
+	s := mustOpen(t, dir, inner, Options{})
+	defer s.Close()
+	mustInsert(t, s, testEvents("mux", 0, 2))
+	waitLoaded(t, s)
+
+	if got := inner.count(); got != 2 {
+		t.Errorf("the store holds %d events, want 2", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, rejectedDir)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("rejected folder: %v, want none", err)
+	}
+}
+
+func TestOpenSetsAsideRejectedEvent(t *testing.T) {
+	dir := t.TempDir()
+	events := testEvents("mux", 0, 3)
+	leaveInJournal(t, dir, Options{}, events)
+
+	inner := newFakeStore()
+	inner.reject = events[2].UUID
+	s := mustOpen(t, dir, inner, Options{})
+	defer s.Close()
+	if got := inner.count(); got != 2 {
+		t.Errorf("after Open the store holds %d events, want the 2 it accepts", got)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, rejectedDir, "*.jsonl"))
+	if err != nil || len(files) != 1 {
+		t.Fatalf("rejected files: %v, %v; want one", files, err)
+	}
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), events[2].UUID) {
+		t.Errorf("rejected file %q lacks %s", data, events[2].UUID)
 	}
 }

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/candor-dev/candor/internal/store"
 )
@@ -239,4 +241,57 @@ func removeCheckpoint(dir string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// rejectedDir is the folder in the journal folder that keeps the events
+// the store rejected.
+const rejectedDir = "rejected"
+
+// rejectedEvent is an event the store rejected, with its error.
+type rejectedEvent struct {
+	event store.Event
+	err   error
+}
+
+// writeRejected writes events as JSON lines to a new file in dir, named
+// by first, the sequence number of the first record of their load, and
+// syncs it. It returns the file's path.
+func writeRejected(dir string, first uint64, events []rejectedEvent) (string, error) {
+	if err := makeDir(dir); err != nil {
+		return "", err
+	}
+	var b []byte
+	for _, r := range events {
+		line, err := json.Marshal(struct {
+			Project    string         `json:"project"`
+			UUID       string         `json:"uuid"`
+			Event      string         `json:"event"`
+			DistinctID string         `json:"distinct_id"`
+			Timestamp  time.Time      `json:"timestamp"`
+			ReceivedAt time.Time      `json:"received_at"`
+			Properties map[string]any `json:"properties"`
+			Error      string         `json:"error"`
+		}{r.event.Project, r.event.UUID, r.event.Name, r.event.DistinctID, r.event.Timestamp, r.event.ReceivedAt, r.event.Properties, r.err.Error()})
+		if err != nil {
+			line, _ = json.Marshal(map[string]string{"project": r.event.Project, "uuid": r.event.UUID, "error": r.err.Error(), "encoding_error": err.Error()})
+		}
+		b = append(append(b, line...), '\n')
+	}
+	path := filepath.Join(dir, fmt.Sprintf("%016x-%d.jsonl", first, time.Now().UnixNano()))
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return "", err
+	}
+	err = writeFull(f, b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if err = errors.Join(err, f.Close()); err == nil {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		os.Remove(path)
+		return "", err
+	}
+	return path, nil
 }
