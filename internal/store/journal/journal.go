@@ -511,6 +511,12 @@ func (s *Store) broadcast() {
 	s.changed = make(chan struct{})
 }
 
+func (s *Store) isPartial() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.partial
+}
+
 func (s *Store) isClosing() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -543,11 +549,20 @@ func (s *Store) run() {
 			s.broadcast()
 			s.mu.Unlock()
 			s.errLog.Error(s.logger, "journal: load failed; retrying", "events", len(slices.Concat(groups...)), "pending", s.Pending(), "err", err)
-			if failedInRow >= readFailAfter && s.setAside(batch, groups) {
-				batch = nil
-				retry = minRetry
-				s.retire()
-				continue
+			if failedInRow >= readFailAfter {
+				if s.setAside(batch, groups) {
+					batch = nil
+					retry = minRetry
+					s.retire()
+					continue
+				}
+				// The next try takes the batch again with the records
+				// journaled since: a batch of events the store rejects,
+				// alone, would never be set aside. A partly loaded batch
+				// keeps its groups, so that no project is loaded twice.
+				if !s.isPartial() {
+					batch = nil
+				}
 			}
 			if !s.waitToRetry(retry) {
 				return

@@ -62,6 +62,7 @@ type fakeStore struct {
 	failures    int
 	failProject string
 	reject      string // a UUID whose every insert fails
+	rejected    int    // inserts that failed because of reject
 	gate        chan struct{}
 	closed      bool
 }
@@ -88,6 +89,7 @@ func (f *fakeStore) Insert(ctx context.Context, events []store.Event) (int, erro
 	}
 	for _, e := range events {
 		if e.UUID == f.reject {
+			f.rejected++
 			return 0, fmt.Errorf("event %s: invalid value", e.UUID)
 		}
 	}
@@ -1084,5 +1086,39 @@ func TestOpenSetsAsideRejectedEvent(t *testing.T) {
 	}
 	if !strings.Contains(string(data), events[2].UUID) {
 		t.Errorf("rejected file %q lacks %s", data, events[2].UUID)
+	}
+}
+
+func TestRejectedEventAloneSetAside(t *testing.T) {
+	dir := t.TempDir()
+	inner := newFakeStore()
+	rejected := testEvents("mux", 0, 1)
+	inner.reject = rejected[0].UUID
+	s := mustOpen(t, dir, inner, Options{})
+	defer s.Close()
+
+	// The rejected event's load fails alone, with nothing to show that the
+	// store works, until an event journaled after it goes in.
+	mustInsert(t, s, rejected)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		inner.mu.Lock()
+		n := inner.rejected
+		inner.mu.Unlock()
+		if n >= readFailAfter+2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d failed inserts of the rejected event, want %d", n, readFailAfter+2)
+		}
+	}
+	mustInsert(t, s, testEvents("mux", 1, 1))
+	waitLoaded(t, s)
+
+	if got := inner.count(); got != 1 {
+		t.Errorf("the store holds %d events, want the one it accepts", got)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, rejectedDir, "*.jsonl"))
+	if err != nil || len(files) != 1 {
+		t.Errorf("rejected files: %v, %v; want one", files, err)
 	}
 }
