@@ -51,6 +51,10 @@ const (
 	DefaultCloseTimeout = 30 * time.Second
 )
 
+// maxSegmentFactor bounds the active journal file at this many times
+// Options.SegmentBytes when no new file can be created.
+const maxSegmentFactor = 4
+
 // idleRotateBytes is the size from which a journal file whose records
 // are all loaded is replaced by a new one and removed, so that Open does
 // not load many events again after a crash.
@@ -394,6 +398,15 @@ func (s *Store) Insert(ctx context.Context, events []store.Event) (int, error) {
 	}
 	if s.broken != nil {
 		return 0, s.broken
+	}
+	active := s.segments[len(s.segments)-1]
+	if active.size > int64(len(segmentMagic)) && active.size >= maxSegmentFactor*s.opts.SegmentBytes {
+		// Every try to start a new file failed since the file reached
+		// SegmentBytes. One more, then the journal takes no more events,
+		// so that it does not fill the disk.
+		if err := s.rotate(); err != nil {
+			return 0, fmt.Errorf("journal: %s has reached %d bytes, and no new journal file can be created (%w): free space in %s or let candor serve write there", active.path, active.size, err, s.dir)
+		}
 	}
 
 	buf, err := appendRecord(s.buf[:0], events)

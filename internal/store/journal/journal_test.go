@@ -1122,3 +1122,38 @@ func TestRejectedEventAloneSetAside(t *testing.T) {
 		t.Errorf("rejected files: %v, %v; want one", files, err)
 	}
 }
+
+func TestInsertFailsWhenNoNewFileCanStart(t *testing.T) {
+	dir := t.TempDir()
+	const segmentBytes = 1024
+	s := mustOpen(t, dir, newFakeStore(), Options{SegmentBytes: segmentBytes, LoadDelay: time.Hour})
+	defer s.Close()
+
+	// A folder in the place of every file the journal could start next
+	// makes each rotation fail, as a folder without write permission does.
+	for seq := uint64(2); seq < 200; seq++ {
+		if err := os.Mkdir(filepath.Join(dir, segmentName(seq)), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var err error
+	for i := 0; i < 200 && err == nil; i++ {
+		_, err = s.Insert(context.Background(), testEvents("mux", i, 1))
+	}
+	if err == nil || !strings.Contains(err.Error(), "no new journal file can be created") {
+		t.Fatalf("Insert while no file can start: %v, want an error about the journal folder", err)
+	}
+	info, statErr := os.Stat(filepath.Join(dir, segmentName(1)))
+	if statErr != nil {
+		t.Fatal(statErr)
+	}
+	if info.Size() > maxSegmentFactor*segmentBytes+1024 {
+		t.Errorf("the journal file grew to %d bytes, want at most about %d", info.Size(), maxSegmentFactor*segmentBytes)
+	}
+
+	// Once a file can start again, Insert takes events again.
+	for seq := uint64(2); seq < 200; seq++ {
+		os.Remove(filepath.Join(dir, segmentName(seq)))
+	}
+	mustInsert(t, s, testEvents("mux", 500, 1))
+}
