@@ -111,3 +111,15 @@ type Store interface {
 	// Close flushes and releases the store. It is idempotent.
 	Close() error
 }
+
+// Ping checks that st responds: through its own Ping method when it has
+// one, otherwise with an Overview over an empty time range, which reads no
+// events.
+func Ping(ctx context.Context, st Store) error {
+	if p, ok := st.(interface{ Ping(context.Context) error }); ok {
+		return p.Ping(ctx)
+	}
+	now := time.Now()
+	_, err := st.Overview(ctx, Filter{From: now, To: now})
+	return err
+}

@@ -318,12 +318,9 @@ func (s *Store) recoverChunk(path string, events []store.Event) error {
 	if seqErr != nil {
 		return seqErr
 	}
-	file, keepErr := s.keepRejected(first, rejected)
-	if keepErr != nil {
+	if keepErr := s.keepRejected(first, rejected); keepErr != nil {
 		return errors.Join(err, keepErr)
 	}
-	s.logger.Error("journal: the store rejected events that other events of their load passed; they are kept in a file and not loaded",
-		"events", len(rejected), "file", file, "err", rejected[0].err)
 	return nil
 }
 
@@ -656,8 +653,7 @@ func (s *Store) setAside(batch []record, groups [][]store.Event) bool {
 		return false
 	}
 	if len(rejected) > 0 {
-		path, err := s.keepRejected(batch[0].seq, rejected)
-		if err != nil {
+		if err := s.keepRejected(batch[0].seq, rejected); err != nil {
 			// The batch stays pending, and the next pass tries its events
 			// again. Those stored now are skipped then.
 			s.errLog.Error(s.logger, "journal: could not write the events the store rejects", "events", len(rejected), "err", err)
@@ -666,8 +662,6 @@ func (s *Store) setAside(batch []record, groups [][]store.Event) bool {
 			s.mu.Unlock()
 			return false
 		}
-		s.logger.Error("journal: the store rejected events that other events of their load passed; they are kept in a file and not loaded",
-			"events", len(rejected), "file", path, "err", rejected[0].err)
 	}
 	s.markLoaded(batch)
 	return true
@@ -696,10 +690,16 @@ func (s *Store) insertOneByOne(events []store.Event) (int, []rejectedEvent) {
 	return loaded, rejected
 }
 
-// keepRejected writes rejected to a file in the rejected folder and
-// returns its path. first names the file.
-func (s *Store) keepRejected(first uint64, rejected []rejectedEvent) (string, error) {
-	return writeRejected(filepath.Join(s.dir, rejectedDir), first, rejected)
+// keepRejected writes rejected to a file in the rejected folder, named
+// after first, and logs the file.
+func (s *Store) keepRejected(first uint64, rejected []rejectedEvent) error {
+	path, err := writeRejected(filepath.Join(s.dir, rejectedDir), first, rejected)
+	if err != nil {
+		return err
+	}
+	s.logger.Error("journal: the store rejected events that other events of their load passed; they are kept in a file and not loaded",
+		"events", len(rejected), "file", path, "err", rejected[0].err)
+	return nil
 }
 
 // nextBatch waits until a load is due and returns the oldest pending
@@ -941,12 +941,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	if failing {
 		return fmt.Errorf("journal: the last %d loads into the store failed: %w", readFailAfter, loadErr)
 	}
-	if p, ok := s.inner.(interface{ Ping(context.Context) error }); ok {
-		return p.Ping(ctx)
-	}
-	now := time.Now()
-	_, err := s.inner.Overview(ctx, store.Filter{From: now, To: now})
-	return err
+	return store.Ping(ctx, s.inner)
 }
 
 // Overview waits for the loads, then runs the store's Overview.
