@@ -82,6 +82,7 @@ func (f *fakeStore) Insert(ctx context.Context, events []store.Event) (int, erro
 			return 0, ctx.Err()
 		}
 	}
+
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
@@ -97,6 +98,7 @@ func (f *fakeStore) Insert(ctx context.Context, events []store.Event) (int, erro
 		f.failures--
 		return 0, errors.New("disk full")
 	}
+
 	f.calls = append(f.calls, len(events))
 	stored := 0
 	for _, e := range events {
@@ -997,6 +999,22 @@ func TestDeletionWaitsForPartlyLoadedBatch(t *testing.T) {
 	}
 }
 
+// readRejectedFile returns the contents of the one file of rejected
+// events in the journal folder dir, and fails the test unless there is
+// exactly one.
+func readRejectedFile(t *testing.T, dir string) []byte {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, rejectedDir, "*.jsonl"))
+	if err != nil || len(files) != 1 {
+		t.Fatalf("rejected files: %v, %v; want one", files, err)
+	}
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
 // waitLoaded waits until nothing is pending in s.
 func waitLoaded(t *testing.T, s *Store) {
 	t.Helper()
@@ -1024,14 +1042,7 @@ func TestRejectedEventSetAside(t *testing.T) {
 	if err := s.Ping(context.Background()); err != nil {
 		t.Errorf("Ping after the rejected event was set aside: %v", err)
 	}
-	files, err := filepath.Glob(filepath.Join(dir, rejectedDir, "*.jsonl"))
-	if err != nil || len(files) != 1 {
-		t.Fatalf("rejected files: %v, %v; want one", files, err)
-	}
-	data, err := os.ReadFile(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := readRejectedFile(t, dir)
 	var got struct {
 		UUID  string `json:"uuid"`
 		Event string `json:"event"`
@@ -1076,14 +1087,7 @@ func TestOpenSetsAsideRejectedEvent(t *testing.T) {
 	if got := inner.count(); got != 2 {
 		t.Errorf("after Open the store holds %d events, want the 2 it accepts", got)
 	}
-	files, err := filepath.Glob(filepath.Join(dir, rejectedDir, "*.jsonl"))
-	if err != nil || len(files) != 1 {
-		t.Fatalf("rejected files: %v, %v; want one", files, err)
-	}
-	data, err := os.ReadFile(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := readRejectedFile(t, dir)
 	if !strings.Contains(string(data), events[2].UUID) {
 		t.Errorf("rejected file %q lacks %s", data, events[2].UUID)
 	}
@@ -1117,10 +1121,7 @@ func TestRejectedEventAloneSetAside(t *testing.T) {
 	if got := inner.count(); got != 1 {
 		t.Errorf("the store holds %d events, want the one it accepts", got)
 	}
-	files, err := filepath.Glob(filepath.Join(dir, rejectedDir, "*.jsonl"))
-	if err != nil || len(files) != 1 {
-		t.Errorf("rejected files: %v, %v; want one", files, err)
-	}
+	readRejectedFile(t, dir)
 }
 
 func TestInsertFailsWhenNoNewFileCanStart(t *testing.T) {
