@@ -373,8 +373,8 @@ func TestRetryAfterRoundsUp(t *testing.T) {
 	}
 }
 
-// journaledStore answers Insert like a store with a journal: the events
-// are durable, and the stored count comes later through the report.
+// journaledStore returns from Insert like a store with a journal: the
+// events are durable, and the stored count comes later through the report.
 type journaledStore struct {
 	*fakeStore
 	report func(project string, events, stored int)

@@ -168,10 +168,10 @@ const defaultKills = 20
 
 // TestKill9KeepsAcknowledgedEvents kills candor serve with SIGKILL at random
 // moments while several clients send events, and restarts it on the same
-// data folder. After each kill it opens a copy of the data folder, loads
-// the copied journal into the copied database, and checks that every event acknowledged so far is stored exactly once; at
-// the end it checks the same for every event and that nothing unsent was
-// stored.
+// data folder. After each kill it copies the data folder and loads the
+// copied journal into the copied database. Then it checks that every event
+// acknowledged so far is stored exactly once. At the end it checks the same
+// for every event, and that nothing unsent was stored.
 func TestKill9KeepsAcknowledgedEvents(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds candor and runs it for about 20 seconds")

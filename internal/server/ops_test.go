@@ -235,7 +235,7 @@ func TestMetrics(t *testing.T) {
 	send(t, http.MethodPost, srv.URL()+"/batch/", "", batch("phc_unknown", events...))
 
 	// The store counts the stored events when it loads them from the
-	// journal, shortly after the answer.
+	// journal, shortly after the response.
 	var metrics string
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		var status int

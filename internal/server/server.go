@@ -90,8 +90,8 @@ type Config struct {
 	// duckdb.DefaultMemoryLimitMiB when 0.
 	DuckDBMemoryMiB int
 	// DuckDBNoJournal makes the DuckDB store commit each group of requests
-	// to the database before they are answered. By default a group is
-	// answered once it is synced to the journal in JournalDir, and the
+	// to the database before the responses. By default the responses go
+	// out once the group is synced to the journal in JournalDir, and the
 	// events are loaded into the database in larger batches.
 	DuckDBNoJournal bool
 

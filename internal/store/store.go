@@ -65,9 +65,9 @@ type DayValue struct {
 	Value int64  `json:"value"`
 }
 
-// StoredUnknown is what Store.Insert returns instead of a count of newly
-// stored events when it made the events durable without learning which
-// of them were stored already, as the journal in front of a store does.
+// StoredUnknown is the return value of Store.Insert in place of a count of
+// newly stored events, when the events are durable but the store has not
+// yet learned which of them it held already, as with a journal.
 const StoredUnknown = -1
 
 // LoadReporter is implemented by stores whose Insert returns

@@ -904,10 +904,9 @@ func (s *Store) Close() error {
 }
 
 // barrier waits until every event journaled before the call is loaded.
-// When a load fails meanwhile and readFailAfter loads in a row have
-// failed, it returns that load's error, so that reads and deletions do
-// not wait for as long as the store rejects loads, such as while its disk
-// is full.
+// It returns the error of a load that fails meanwhile once readFailAfter
+// loads in a row have failed. That way reads and deletions do not wait
+// for as long as the store rejects loads, such as while its disk is full.
 func (s *Store) barrier(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -110,10 +110,10 @@ func readSegment(path string) (records [][]store.Event, damagedAt int64, err err
 			// The header was being written when the process stopped.
 			return nil, 0, errDamaged
 		}
-		return nil, 0, fmt.Errorf("%s is not a candor journal file", path)
+		return nil, 0, errForeignFile(path)
 	}
 	if string(data[:len(segmentMagic)]) != segmentMagic {
-		return nil, 0, fmt.Errorf("%s is not a candor journal file", path)
+		return nil, 0, errForeignFile(path)
 	}
 	offset := int64(len(segmentMagic))
 	rest := data[len(segmentMagic):]
@@ -143,6 +143,12 @@ func firstSequence(path string) (uint64, error) {
 		return 0, fmt.Errorf("%s is not a candor journal file, whose name is 16 hex digits and %s: move it out of %s", path, segmentSuffix, filepath.Dir(path))
 	}
 	return first, nil
+}
+
+// errForeignFile returns the error for a file in the journal folder that
+// does not start with the journal header.
+func errForeignFile(path string) error {
+	return fmt.Errorf("%s is not a candor journal file: move it out of %s", path, filepath.Dir(path))
 }
 
 // nextPayload returns the payload of the record at the start of b after
