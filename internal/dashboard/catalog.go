@@ -129,6 +129,18 @@ func (ix *propertyIndex) class(events []string, name string) (catalog.Class, boo
 	return "", false
 }
 
+// checkEvents returns an error for the first of events that no catalog
+// declares. The collector stores only catalog events, so such a name,
+// often a typo, could only select nothing.
+func (ix *propertyIndex) checkEvents(events []string) error {
+	for _, name := range events {
+		if _, ok := ix.events[name]; !ok {
+			return fmt.Errorf("unknown event %q: use an event of the catalog, which /api/v1/catalog lists", name)
+		}
+	}
+	return nil
+}
+
 // check returns an error unless the named property of events exists and
 // has one of classes. use names what the property is for, such as
 // "breakdown", in the error.

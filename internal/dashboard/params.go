@@ -33,6 +33,9 @@ func (h *Handler) parseFilter(query url.Values, withEvents bool) (store.Filter, 
 	}
 	if withEvents {
 		filter.Events = splitList(query["event"])
+		if err := h.properties.checkEvents(filter.Events); err != nil {
+			return store.Filter{}, err
+		}
 	}
 	if !dates.to.IsZero() {
 		// The to parameter includes its whole day, and Filter.To excludes.
@@ -226,6 +229,9 @@ func (h *Handler) parseStep(text string) (store.FunnelStep, error) {
 	step := store.FunnelStep{Event: strings.TrimSpace(event)}
 	if step.Event == "" {
 		return store.FunnelStep{}, fmt.Errorf("invalid step %q: start it with an event name", text)
+	}
+	if err := h.properties.checkEvents([]string{step.Event}); err != nil {
+		return store.FunnelStep{}, fmt.Errorf("invalid step %q: %w", text, err)
 	}
 	if !hasConditions {
 		return step, nil
