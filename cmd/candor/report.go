@@ -26,9 +26,16 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *serverURL == "" || *token == "" {
+	if *serverURL == "" {
 		fs.Usage()
-		return errors.New("missing --server or --token")
+		return errors.New("missing --server: pass the collector's base URL, such as http://127.0.0.1:8787")
+	}
+	if *token == "" {
+		fs.Usage()
+		return errors.New("missing --token: pass the admin token that candor serve printed or kept in the data folder's keys.json")
+	}
+	if err := checkServerURL(*serverURL); err != nil {
+		return err
 	}
 	if *format != "table" && *format != "json" {
 		return fmt.Errorf("invalid --format %q: use table or json", *format)
@@ -61,6 +68,17 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("decode overview from %s: %w", endpoint, err)
 	}
 	return printOverview(stdout, ov)
+}
+
+// checkServerURL rejects a --server value without an http or https scheme
+// and a host. Without this check "127.0.0.1:8787" fails with a URL parse
+// error and "localhost:8787" parses as scheme "localhost".
+func checkServerURL(value string) error {
+	parsed, err := url.Parse(value)
+	if err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
+		return fmt.Errorf("invalid --server %q: use an http or https URL, such as http://127.0.0.1:8787", value)
+	}
+	return nil
 }
 
 // overview is the JSON body of the collector's /api/v1/overview. The

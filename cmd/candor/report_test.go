@@ -121,7 +121,13 @@ func TestReportErrors(t *testing.T) {
 		want string
 	}{
 		{"wrong token", []string{"--server", server.URL, "--token", "wrong"}, 1, "401 unauthorized: check --token"},
-		{"missing token", []string{"--server", server.URL}, 1, "missing --server or --token"},
+		{"missing token", []string{"--server", server.URL}, 1, "missing --token"},
+		{"missing server", []string{"--token", "secret"}, 1, "missing --server"},
+		{"server without scheme", []string{"--server", "127.0.0.1:8787", "--token", "secret"}, 1,
+			`invalid --server "127.0.0.1:8787": use an http or https URL, such as http://127.0.0.1:8787`},
+		{"server as host name", []string{"--server", "localhost:8787", "--token", "secret"}, 1,
+			`invalid --server "localhost:8787": use an http or https URL`},
+		{"server without host", []string{"--server", "http://", "--token", "secret"}, 1, `invalid --server "http://"`},
 		{"unknown format", []string{"--server", server.URL, "--token", "secret", "--format", "xml"}, 1, `invalid --format "xml"`},
 		{"invalid date", []string{"--server", server.URL, "--token", "secret", "--from", "March"}, 1, `invalid --from "March"`},
 	}
