@@ -36,7 +36,8 @@ const (
 	Identifier Class = "identifier"
 	// Version is a version string such as 1.4.2, v2.0.0-rc.1 or go1.26.8, or
 	// the word unknown: at most 8 letters, then a digit, then letters, digits
-	// and .+_-, with nothing that looks like a secret.
+	// and .+_-, with nothing that looks like a secret and no run of more than
+	// 8 digits except the 14-digit time of a Go pseudo-version.
 	Version Class = "version"
 	// UserAgent is a browser user agent, reduced to the browser family, its
 	// major version and the OS family, such as "Chrome 131 (macOS)".

@@ -163,13 +163,16 @@ func TestIdentifierClass(t *testing.T) {
 }
 
 func TestVersionClass(t *testing.T) {
-	for _, s := range []string{"1.4.2", "v2.0.0-rc.1", "go1.26.8", "unknown", "0.1.0+build.5", "10.0.19045.3803", "20241022", "33.2.1", "1", "2024-01-02", "131.0.6778.85"} {
+	for _, s := range []string{"1.4.2", "v2.0.0-rc.1", "go1.26.8", "unknown", "0.1.0+build.5", "10.0.19045.3803", "20241022", "33.2.1", "1", "2024-01-02", "131.0.6778.85",
+		"v0.0.0-20241022153045-abcdef123456", "1.2.1-0.20241022153045-abcdef123456"} {
 		if !isVersion(s) {
 			t.Errorf("isVersion(%q) = false, want true", s)
 		}
 	}
 	for _, s := range []string{"", "dev", "v", "1..2", "1.0 beta", "release-2024", "sk-proj-abcdefghijklmnop123456", "ghp_abc123",
-		"4111111111111111", "4111-1111-1111-1111", "192.168.1.23", "/usr/1.0", "alice@1.0", "1.0.0-" + strings.Repeat("x", 64)} {
+		"4111111111111111", "4111-1111-1111-1111", "192.168.1.23", "/usr/1.0", "alice@1.0", "1.0.0-" + strings.Repeat("x", 64),
+		"1.0.4111111111111111", "4111111111111111.1", "v1.0.0-4111111111111111", "1.0.0+build.4111111111111111",
+		"1.0.0-5551234567", "v0.0.0-41111111111111-abcdef123456"} {
 		if isVersion(s) {
 			t.Errorf("isVersion(%q) = true, want false", s)
 		}

@@ -4,6 +4,7 @@ import (
 	"math"
 	"net/netip"
 	"strings"
+	"time"
 )
 
 // checkIdentifier returns the reason s may not be sent as an Identifier, or
@@ -391,11 +392,11 @@ const maxVersionPrefix = 8
 
 // isVersion accepts "unknown" and strings of letters, digits and .+_- of at
 // most MaxVersionLen characters that start with up to maxVersionPrefix
-// letters followed by a digit. A core (the part before the first - or +)
-// without a dot may have at most maxDigitRun digits, so a phone or card
-// number is not a version. An IPv4 address, digits in dash-separated groups
-// such as a card number, and anything that looks like a secret are
-// rejected too.
+// letters followed by a digit. A run of digits may have at most
+// maxDigitRun digits, so a phone or card number is not a version, unless
+// it is the 14-digit UTC time of a Go pseudo-version. An IPv4 address,
+// digits in dash-separated groups such as a card number, and anything that
+// looks like a secret are rejected too.
 func isVersion(s string) bool {
 	if s == "unknown" {
 		return true
@@ -419,15 +420,15 @@ func isVersion(s string) bool {
 	if strings.Contains(s, "..") {
 		return false
 	}
+	if !versionDigitRunsOK(s) {
+		return false
+	}
+	if prefix == 0 && strings.Contains(s, "-") && isDigitGroups(s) {
+		return false // a card or phone number written in groups
+	}
 	core := s
 	if i := strings.IndexAny(s, "+-"); i >= 0 {
 		core = s[:i]
-	}
-	if !strings.Contains(core, ".") && looksLikeNumber(core[prefix:]) {
-		return false
-	}
-	if prefix == 0 && strings.Contains(s, "-") && looksLikeNumber(s) {
-		return false // a card or phone number written in groups
 	}
 	if isDottedQuad(core) {
 		if addr, err := netip.ParseAddr(core); err == nil && addr.Is4() {
@@ -435,6 +436,53 @@ func isVersion(s string) bool {
 		}
 	}
 	return !looksLikeSecret(s)
+}
+
+// pseudoVersionTimeLen is the length of the yyyymmddhhmmss time in a Go
+// pseudo-version such as v0.0.0-20241022153045-abcdef123456.
+const pseudoVersionTimeLen = 14
+
+// versionDigitRunsOK reports whether every run of digits in s has at most
+// maxDigitRun digits or is a valid pseudo-version time.
+func versionDigitRunsOK(s string) bool {
+	for i := 0; i < len(s); {
+		if s[i] < '0' || s[i] > '9' {
+			i++
+			continue
+		}
+		end := i
+		for end < len(s) && s[end] >= '0' && s[end] <= '9' {
+			end++
+		}
+		if end-i > maxDigitRun && !isPseudoVersionTime(s[i:end]) {
+			return false
+		}
+		i = end
+	}
+	return true
+}
+
+// isDigitGroups reports whether s has no letters and more than
+// maxDigitRun digits, such as 4111-1111-1111-1111.
+func isDigitGroups(s string) bool {
+	digits := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c|0x20 >= 'a' && c|0x20 <= 'z':
+			return false
+		}
+	}
+	return digits > maxDigitRun
+}
+
+func isPseudoVersionTime(digits string) bool {
+	if len(digits) != pseudoVersionTimeLen {
+		return false
+	}
+	t, err := time.Parse("20060102150405", digits)
+	return err == nil && t.Year() >= 1970 && t.Year() < 2100
 }
 
 // isDottedQuad reports whether s is digits and exactly three dots, the
