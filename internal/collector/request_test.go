@@ -1,6 +1,7 @@
 package collector_test
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -331,6 +332,13 @@ func TestTimestampResolution(t *testing.T) {
 		{"offset zone", "/batch/", "", `,"timestamp":"2026-03-09T10:30:00+02:00"`, time.Date(2026, 3, 9, 8, 30, 0, 0, time.UTC)},
 		{"epoch milliseconds", "/batch/", "", `,"timestamp":` + itoa64(testNow.Add(-time.Minute).UnixMilli()), testNow.Add(-time.Minute)},
 		{"unparseable", "/batch/", "", `,"timestamp":"yesterday"`, testNow},
+		// 1e13 ms is about 317 years, more than a time.Duration holds.
+		{"offset over 292 years", "/batch/", "", `,"offset":1e13`, time.UnixMilli(testNow.UnixMilli() - 1e13).UTC()},
+		{"offset before year 0", "/batch/", "", `,"offset":1e300`, time.Unix(0, 0).UTC()},
+		{"negative offset over 292 years", "/batch/", "", `,"offset":-1e13`, testNow},
+		{"sent_at 7000 years ahead", "/batch/", "9000-01-01T00:00:00Z", `,"timestamp":"2026-03-10T11:00:00Z"`, time.Unix(0, 0).UTC()},
+		{"sent_at 300 years behind", "/batch/", "1726-03-10T12:00:00Z", `,"timestamp":"1726-03-10T11:00:00Z"`, testNow.Add(-time.Hour)},
+		{"query sent_at past year 9999 ignored", "/batch/?_=" + itoa64(math.MaxInt64), "", `,"timestamp":"2026-03-10T11:00:00Z"`, time.Date(2026, 3, 10, 11, 0, 0, 0, time.UTC)},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

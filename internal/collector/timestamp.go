@@ -29,13 +29,13 @@ func resolveTimestamp(now, sentAt time.Time, ignoreSentAt bool, timestamp, offse
 	ts := now
 	if t, ok := parseTimestamp(timestamp); ok {
 		if !sentAt.IsZero() && !ignoreSentAt {
-			ts = now.Add(t.Sub(sentAt))
+			ts = correctSkew(now, t, sentAt)
 		} else {
 			ts = t
 		}
 	}
 	if ms, ok := parseOffset(offset); ok {
-		ts = now.Add(-time.Duration(ms) * time.Millisecond)
+		ts = addMillis(now, -ms)
 	}
 
 	if ts.After(now.Add(maxFutureSkew)) {
@@ -45,6 +45,30 @@ func resolveTimestamp(now, sentAt time.Time, ignoreSentAt bool, timestamp, offse
 		ts = time.Unix(0, 0)
 	}
 	return ts.UTC()
+}
+
+// correctSkew returns now + (t - sentAt). time.Time.Sub saturates at
+// about 292 years, so a larger difference is taken in milliseconds.
+func correctSkew(now, t, sentAt time.Time) time.Time {
+	d := t.Sub(sentAt)
+	if d == math.MaxInt64 || d == math.MinInt64 {
+		return addMillis(now, t.UnixMilli()-sentAt.UnixMilli())
+	}
+	return now.Add(d)
+}
+
+// maxDurationMillis is the largest number of milliseconds that a
+// time.Duration holds, about 292 years.
+const maxDurationMillis = math.MaxInt64 / int64(time.Millisecond)
+
+// addMillis returns t moved by ms milliseconds, which may be more than a
+// time.Duration holds. The caller keeps |ms| within a few times maxMillis,
+// so that the sum with t's epoch milliseconds cannot overflow.
+func addMillis(t time.Time, ms int64) time.Time {
+	if ms > maxDurationMillis || ms < -maxDurationMillis {
+		return time.UnixMilli(t.UnixMilli() + ms)
+	}
+	return t.Add(time.Duration(ms) * time.Millisecond)
 }
 
 // parseTimestamp reads a timestamp field: a string in one of timeLayouts or
@@ -107,7 +131,7 @@ func parseOffset(raw json.RawMessage) (ms int64, ok bool) {
 }
 
 // maxMillis bounds epoch and offset milliseconds: about 285,000 years, so
-// that the time.Duration arithmetic cannot overflow.
+// that adding them to a time's epoch milliseconds cannot overflow.
 const maxMillis = 9e15
 
 // epochTime reads f as epoch milliseconds when its magnitude is at least
@@ -122,7 +146,7 @@ func epochTime(f float64) time.Time {
 
 // querySentAt reads the sent_at or _ query parameter as epoch milliseconds.
 // A value that lands in 2020 or earlier, such as one in seconds, is ignored,
-// as PostHog's capture service does.
+// as PostHog's capture service does, and so is one after the year 9999.
 func querySentAt(query url.Values) time.Time {
 	for _, name := range []string{"sent_at", "_"} {
 		value := query.Get(name)
@@ -133,7 +157,7 @@ func querySentAt(query url.Values) time.Time {
 		if err != nil {
 			continue
 		}
-		if t := time.UnixMilli(ms); t.Year() > 2020 {
+		if t := time.UnixMilli(ms); t.Year() > 2020 && t.Year() <= 9999 {
 			return t
 		}
 	}
