@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/candor-dev/candor/internal/logutil"
 	"github.com/candor-dev/candor/internal/store"
 	"github.com/candor-dev/candor/sdk/catalog"
 )
@@ -177,6 +178,9 @@ type Collector struct {
 	commitLatency prometheus.Histogram
 
 	selfDelete selfDeleteState
+	// panicLog limits panic log lines to one per logutil.Interval, so that
+	// a request that panics every time does not write a stack trace each time.
+	panicLog logutil.Limiter
 
 	// mu guards closed and the Add calls of inflight, so that Close's Wait
 	// never races with a request that starts.

@@ -214,6 +214,30 @@ func TestHandlerPanicAnswers500(t *testing.T) {
 	mustOK(t, e.postJSON("/batch/", batchBody(muxKey, messageEvent(uuidN(1)))))
 }
 
+func TestRepeatedPanicsLoggedOnce(t *testing.T) {
+	var panicking atomic.Bool
+	e := newEnv(t, func(c *collector.Config) {
+		c.Now = func() time.Time {
+			if panicking.Load() {
+				panic("clock broke")
+			}
+			return testNow
+		}
+	})
+	panicking.Store(true)
+	for i := range 50 {
+		mustFail(t, e.postJSON("/batch/", batchBody(muxKey, messageEvent(uuidN(i)))), http.StatusInternalServerError, "internal_error")
+	}
+
+	logs := e.logs.String()
+	if n := strings.Count(logs, `msg="capture handler panicked"`); n != 1 {
+		t.Errorf("logged %d panic lines for 50 panics in a row, want 1:\n%s", n, logs)
+	}
+	if got := e.collector.Stats().Rejected["internal_error"]; got != 50 {
+		t.Errorf("Stats.Rejected[internal_error] = %d, want 50", got)
+	}
+}
+
 func TestCloseWaitsForCommit(t *testing.T) {
 	e := newEnv(t)
 	release := make(chan struct{})

@@ -295,7 +295,7 @@ func (c *Collector) fail(w http.ResponseWriter, r *http.Request, e *requestError
 }
 
 // recoverPanic turns a panic of the handler into a 500 response and an error
-// log line with the stack.
+// log line with the stack, at most one per logutil.Interval.
 func (c *Collector) recoverPanic(w *statusWriter, r *http.Request) {
 	v := recover()
 	if v == nil {
@@ -304,7 +304,7 @@ func (c *Collector) recoverPanic(w *statusWriter, r *http.Request) {
 	if v == http.ErrAbortHandler {
 		panic(v)
 	}
-	c.logger.Error("capture handler panicked", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+	c.panicLog.Error(c.logger, "capture handler panicked", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 	c.stats.rejected(codeInternal)
 	if !w.wroteHeader {
 		c.writeError(w, reject(http.StatusInternalServerError, codeInternal, "internal error"))
