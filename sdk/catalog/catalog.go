@@ -83,6 +83,9 @@ func (c *Catalog) add(def *EventDef) error {
 	if err := validateProperties(def.Name, def.Properties); err != nil {
 		return err
 	}
+	if err := c.checkPropertyNames(def); err != nil {
+		return err
+	}
 	attachMemos(def.Properties)
 	c.Events = append(c.Events, def)
 	c.byName[def.Name] = def
@@ -97,6 +100,23 @@ func validateName(name string) error {
 		c := name[i]
 		if !isAlnum(c) && c != '_' && c != '-' && c != '.' && c != ':' {
 			return fmt.Errorf("register event %q: use only letters, digits and _-.: in event names", name)
+		}
+	}
+	return nil
+}
+
+// checkPropertyNames rejects event property names that the rest of the
+// pipeline would treat as something else. A base property's name would
+// replace the base value, such as the app's version, in the sent event.
+// Names that start with $ are PostHog's, and the collector strips some of
+// them, such as $set, before storing.
+func (c *Catalog) checkPropertyNames(def *EventDef) error {
+	for _, p := range def.Properties {
+		if strings.HasPrefix(p.Name, "$") {
+			return fmt.Errorf("register event %q property %q: names that start with $ are reserved for PostHog and base properties: rename it", def.Name, p.Name)
+		}
+		if c.baseProperty(p.Name) != nil {
+			return fmt.Errorf("register event %q property %q: it is a base property that every event carries: rename it", def.Name, p.Name)
 		}
 	}
 	return nil

@@ -65,6 +65,22 @@ var classes = map[Class]bool{
 	Identifier: true, Version: true, UserAgent: true, Platform: true, Variant: true, Object: true,
 }
 
+// classList names every class in declaration order, for error messages.
+var classList = func() string {
+	order := []Class{RandomID, Enum, Bool, Base2, Bucket, Count, Identifier, Version, UserAgent, Platform, Variant, Object}
+	names := make([]string, len(order))
+	for i, c := range order {
+		if !classes[c] {
+			panic("catalog: classList names an undeclared class " + string(c))
+		}
+		names[i] = string(c)
+	}
+	if len(order) != len(classes) {
+		panic("catalog: classList misses a declared class")
+	}
+	return strings.Join(names, ", ")
+}()
+
 // Valid reports whether c is one of the declared classes.
 func (c Class) Valid() bool { return classes[c] }
 

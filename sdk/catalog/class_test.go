@@ -285,6 +285,25 @@ type countFloat struct {
 
 func (countFloat) EventName() string { return "count_float" }
 
+type unexportedTagged struct {
+	Model string `json:"model" candor:"identifier"`
+	mode  string `candor:"enum=a|b"`
+}
+
+func (unexportedTagged) EventName() string { return "unexported_tagged" }
+
+type baseName struct {
+	Version string `json:"version" candor:"version"`
+}
+
+func (baseName) EventName() string { return "base_name" }
+
+type reservedName struct {
+	Person string `json:"$set" candor:"identifier"`
+}
+
+func (reservedName) EventName() string { return "reserved_name" }
+
 func TestRegisterRejectsBadFields(t *testing.T) {
 	tests := []struct {
 		ev    Event
@@ -299,6 +318,10 @@ func TestRegisterRejectsBadFields(t *testing.T) {
 		{countWithoutMax{}, "tools", "count needs a positive maximum"},
 		{noJSONName{}, "Model", "missing json tag"},
 		{countFloat{}, "Tools", "class count needs an integer"},
+		{unknownClass{}, "Name", "use one of random_id, enum,"},
+		{unexportedTagged{}, "mode", "unexported field with a candor tag"},
+		{baseName{}, "version", "base property"},
+		{reservedName{}, "$set", "start with $"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.ev.EventName(), func(t *testing.T) {

@@ -58,6 +58,11 @@ func structProperties(event string, t reflect.Type, index []int) ([]Property, er
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		if !f.IsExported() {
+			// Register skips unexported fields, so a candor tag on one
+			// would declare a property that is never sent.
+			if _, tagged := f.Tag.Lookup("candor"); tagged {
+				return nil, fmt.Errorf("register event %q field %s: unexported field with a candor tag: export it or remove the tag", event, f.Name)
+			}
 			continue
 		}
 		p, err := fieldProperty(event, f)
@@ -97,7 +102,7 @@ func fieldProperty(event string, f reflect.StructField) (Property, error) {
 	className, arg, _ := strings.Cut(parts[0], "=")
 	p.Class = Class(className)
 	if !p.Class.Valid() {
-		return fail("unknown privacy class %q", className)
+		return fail("unknown privacy class %q: use one of %s", className, classList)
 	}
 	if err := p.parseOptions(arg, parts[1:]); err != nil {
 		return fail("%v", err)

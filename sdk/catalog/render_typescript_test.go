@@ -102,10 +102,10 @@ const edgeCatalogJSON = `{
   "events": [
     {"name": "a-b", "properties": [
       {"name": "kebab-key", "class": "identifier", "type": "string"},
-      {"name": "$dollar", "class": "bool", "type": "boolean"},
       {"name": "1digit", "class": "count", "type": "number", "max": 5},
       {"name": "camelCase", "class": "base2", "type": "number", "optional": true},
       {"name": "nested", "class": "object", "type": "object", "properties": [
+        {"name": "$dollar", "class": "bool", "type": "boolean"},
         {"name": "inner", "class": "object", "type": "object", "properties": [
           {"name": "with\"quote", "class": "enum", "type": "string", "values": ["x", "y\\z"]}
         ]}
