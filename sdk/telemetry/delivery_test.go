@@ -2,9 +2,11 @@ package telemetry
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -453,6 +455,28 @@ func TestSingleEvent413Dropped(t *testing.T) {
 	}
 	if got := col.requestCount(); got != 7 {
 		t.Errorf("collector got %d requests, want 7 (4, then 2+2, then 1+1+1+1 halves)", got)
+	}
+}
+
+func TestSingleEvent413LoggedOnce(t *testing.T) {
+	col := newCollector(t)
+	col.setRespond(func(n int, r *received, w http.ResponseWriter) bool {
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		return true
+	})
+	var logs bytes.Buffer
+	cfg := testConfig(t, col.srv.URL)
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	c := newClient(t, cfg)
+	captureN(c, 40)
+	flush(t, c)
+	st := closeClient(t, c)
+
+	if st.DroppedByReason[DropTooLarge] != 40 {
+		t.Errorf("too_large drops = %d, want 40", st.DroppedByReason[DropTooLarge])
+	}
+	if got := strings.Count(logs.String(), "too large"); got != 1 {
+		t.Errorf("logged %d too-large drops, want 1 for the whole run:\n%s", got, logs.String())
 	}
 }
 

@@ -128,8 +128,9 @@
 // Print mode creates the install ID like a normal run but writes no spool.
 // Status explains the switches, and Stats counts captured, sent, queued,
 // spooled and dropped events by reason. Config.Logger receives the first
-// failed upload of an outage and the recovery, each dropped batch, and one
-// line per distinct violation.
+// failed upload of an outage and the recovery, each dropped batch, the
+// first event dropped as too large since the last successful upload, and
+// one line per distinct violation.
 //
 // # Seeing and controlling what is sent
 //

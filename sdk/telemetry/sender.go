@@ -43,6 +43,11 @@ type sender struct {
 	waiters    []chan error
 	failing    bool // the last upload failed and was logged
 	spoolErr   bool // the last spool write failed and was logged
+	// tooLargeLogged is set when an event was dropped as too large and
+	// logged. Later such drops are only counted until an upload succeeds,
+	// because when a collector rejects every event as too large, the app's
+	// log would otherwise get one line per event.
+	tooLargeLogged bool
 	// persistedOff is the persisted choice at the last refresh: true when
 	// config.json turns telemetry off.
 	persistedOff bool
@@ -490,6 +495,7 @@ func (s *sender) upload(b *batch) error {
 		s.finish(b)
 		s.c.stats.sent.Add(n)
 		s.attempt, s.retryAt = 0, time.Time{}
+		s.tooLargeLogged = false
 		if s.failing {
 			s.failing = false
 			s.c.log.Info("telemetry: collector reachable again", "events", n)
@@ -507,7 +513,11 @@ func (s *sender) upload(b *batch) error {
 			s.finish(b)
 			s.recycle(b)
 			s.c.stats.drop(DropTooLarge, 1)
-			s.c.log.Warn("telemetry: event dropped, the collector rejected it as too large", "status", res.status)
+			if !s.tooLargeLogged {
+				s.tooLargeLogged = true
+				s.c.log.Warn("telemetry: event dropped, the collector rejected it as too large; later ones are only counted until an upload succeeds",
+					"status", res.status)
+			}
 			return nil
 		}
 		half := len(b.events) / 2
