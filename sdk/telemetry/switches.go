@@ -182,7 +182,7 @@ func (s *switches) evaluate() Status {
 	case s.allowAutomation:
 		st.Reasons = append(st.Reasons, automation+", allowed by Config.AllowAutomation")
 	default:
-		st.Reasons = append(st.Reasons, automation+" turns telemetry off (set Config.AllowAutomation to send anyway)")
+		st.Reasons = append(st.Reasons, automation+", so telemetry is off (set Config.AllowAutomation to send anyway)")
 		decide(SwitchAutomation, false)
 	}
 

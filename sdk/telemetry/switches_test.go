@@ -126,6 +126,28 @@ func TestStatusStringNamesIgnoredValue(t *testing.T) {
 	}
 }
 
+func TestStatusAutomationReasons(t *testing.T) {
+	tests := []struct {
+		env  env
+		want string
+	}{
+		{env{"CI": "true"}, "CI=true marks a CI run, so telemetry is off (set Config.AllowAutomation to send anyway)"},
+		{env{"JENKINS_URL": "http://ci"}, "JENKINS_URL is set, which marks a CI run, so telemetry is off (set Config.AllowAutomation to send anyway)"},
+		{env{"MUX_E2E": "1"}, "MUX_E2E=1 marks an end-to-end test run, so telemetry is off (set Config.AllowAutomation to send anyway)"},
+		{env{}, "the process is a go test binary, so telemetry is off (set Config.AllowAutomation to send anyway)"},
+	}
+	for _, test := range tests {
+		cfg := testConfig(t, "http://127.0.0.1:1")
+		cfg.AllowAutomation = false
+		cfg.Getenv = test.env.get
+		c := newClient(t, cfg)
+		st := c.Status()
+		if got := st.Reasons[len(st.Reasons)-1]; got != test.want {
+			t.Errorf("automation reason with %v = %q, want %q", test.env, got, test.want)
+		}
+	}
+}
+
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
