@@ -39,6 +39,10 @@ func StatusOf(st telemetry.Status) Status {
 	}
 }
 
+// automationReason is the index of the automation switch's sentence in
+// telemetry.Status.Reasons.
+const automationReason = 3
+
 // switchReason returns the sentence of Status.Reasons written by the switch
 // that turned telemetry off.
 func switchReason(st telemetry.Status) string {
@@ -47,11 +51,10 @@ func switchReason(st telemetry.Status) string {
 			return r
 		}
 	}
-	// The automation switch writes the variable it found, such as CI=true.
-	for _, r := range st.Reasons {
-		if strings.Contains(r, "turns telemetry off") {
-			return r
-		}
+	// The automation sentence starts with the variable it found, such as
+	// CI=true, and is the fourth of Reasons, as in Client.Switches.
+	if st.Switch == telemetry.SwitchAutomation && len(st.Reasons) > automationReason {
+		return st.Reasons[automationReason]
 	}
 	return "telemetry is off (switch: " + st.Switch + ")"
 }
