@@ -205,8 +205,9 @@ func (c *Collector) checkRateLimit(p *project, events int) *requestError {
 }
 
 // readBody reads the body up to the route's size cap within
-// BodyReadTimeout. The body's memory is reserved in mem before it is read:
-// all at once for a known Content-Length, chunk by chunk otherwise.
+// BodyReadTimeout. The body's memory is reserved in mem as the bytes
+// arrive, so a client that announces a large body and stalls holds little
+// of Config.MaxBufferedBytes.
 func (c *Collector) readBody(w http.ResponseWriter, r *http.Request, rt route, mem *reservation) ([]byte, *requestError) {
 	limit := c.cfg.MaxEventBody
 	if rt.batch {
@@ -227,27 +228,25 @@ func (c *Collector) readBody(w http.ResponseWriter, r *http.Request, rt route, m
 	if r.ContentLength > limit {
 		return nil, reject(http.StatusRequestEntityTooLarge, codeTooLarge, "body of %d bytes is over the limit of %d bytes for %s", r.ContentLength, limit, rt.path)
 	}
-	var buf bytes.Buffer
-	var body io.Reader = r.Body
-	if r.ContentLength > 0 {
-		if !mem.add(r.ContentLength + bytes.MinRead) {
-			return nil, overloaded(LimitBufferedBytes)
-		}
-		buf.Grow(int(r.ContentLength) + bytes.MinRead) // one allocation for the whole body
-	} else {
-		body = &budgetReader{r: r.Body, res: mem}
-	}
 	// MaxBytesReader gets the server's ResponseWriter, so that it can mark
 	// the connection to be closed once the cap is hit.
 	rw := w
 	if u, ok := w.(interface{ Unwrap() http.ResponseWriter }); ok {
 		rw = u.Unwrap()
 	}
-	_, err := buf.ReadFrom(http.MaxBytesReader(rw, io.NopCloser(body), limit))
+	var body []byte
+	var err error
+	if r.ContentLength > 0 {
+		body, err = readAnnounced(http.MaxBytesReader(rw, r.Body, limit), r.ContentLength, mem)
+	} else {
+		var buf bytes.Buffer
+		_, err = buf.ReadFrom(http.MaxBytesReader(rw, io.NopCloser(&budgetReader{r: r.Body, res: mem}), limit))
+		body = buf.Bytes()
+	}
 	var tooLarge *http.MaxBytesError
 	switch {
 	case err == nil:
-		return buf.Bytes(), nil
+		return body, nil
 	case errors.Is(err, errBudgetExhausted):
 		return nil, overloaded(LimitBufferedBytes)
 	case errors.As(err, &tooLarge):

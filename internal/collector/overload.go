@@ -163,8 +163,43 @@ func (s *slots) inUse() int { return len(s.ch) }
 var errBudgetExhausted = errors.New("buffered-bytes budget exhausted")
 
 // budgetChunk is how many bytes budgetReader reserves at a time for a body
-// of unknown length.
-const budgetChunk = 64 << 10
+// of unknown length, and the first buffer of a body of known length. It is
+// small so that stalled requests hold little memory. 4096 of them, the
+// server's default connection limit, hold 64 MiB.
+const budgetChunk = 16 << 10
+
+// readAnnounced reads a body whose Content-Length is n. Its buffer starts
+// at budgetChunk bytes and doubles up to n as the bytes arrive, and mem
+// reserves each growth before it is allocated. A body shorter than n
+// returns io.ErrUnexpectedEOF.
+func readAnnounced(body io.Reader, n int64, mem *reservation) ([]byte, error) {
+	size := min(n, budgetChunk)
+	if !mem.add(size) {
+		return nil, errBudgetExhausted
+	}
+	buf := make([]byte, 0, size)
+	for int64(len(buf)) < n {
+		if len(buf) == cap(buf) {
+			size = min(2*int64(cap(buf)), n)
+			if !mem.add(size - int64(cap(buf))) {
+				return nil, errBudgetExhausted
+			}
+			buf = append(make([]byte, 0, size), buf...)
+		}
+		read, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+read]
+		if err == io.EOF && int64(len(buf)) < n {
+			return nil, io.ErrUnexpectedEOF
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return buf, nil
+}
 
 // budgetReader reserves budget for a body of unknown length as it reads it,
 // one budgetChunk ahead of the bytes read so far.

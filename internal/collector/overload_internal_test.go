@@ -1,10 +1,14 @@
 package collector
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/candor-dev/candor/sdk/catalog"
@@ -193,4 +197,45 @@ func liveHeap() int64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapAlloc)
+}
+
+func TestReadAnnouncedReservesAsItGrows(t *testing.T) {
+	body := bytes.Repeat([]byte("x"), 100<<10)
+	mem := &reservation{b: &budget{capacity: 1 << 20}}
+
+	got, err := readAnnounced(iotest.OneByteReader(bytes.NewReader(body)), int64(len(body)), mem)
+	if err != nil {
+		t.Fatalf("readAnnounced: %v", err)
+	}
+	if !bytes.Equal(got, body) {
+		t.Errorf("read %d bytes that differ from the %d sent", len(got), len(body))
+	}
+	if mem.held != int64(len(body)) {
+		t.Errorf("reserved %d bytes for a body of %d", mem.held, len(body))
+	}
+}
+
+func TestReadAnnouncedShortBody(t *testing.T) {
+	mem := &reservation{b: &budget{capacity: 1 << 20}}
+	_, err := readAnnounced(strings.NewReader("short"), 100, mem)
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("err = %v, want io.ErrUnexpectedEOF", err)
+	}
+}
+
+func TestReadAnnouncedStopsAtBudget(t *testing.T) {
+	body := bytes.Repeat([]byte("x"), 100<<10)
+	mem := &reservation{b: &budget{capacity: 1 << 20}}
+	other := &reservation{b: mem.b}
+	if !other.add(1<<20 - 40<<10) {
+		t.Fatal("could not fill the budget")
+	}
+
+	_, err := readAnnounced(bytes.NewReader(body), int64(len(body)), mem)
+	if !errors.Is(err, errBudgetExhausted) {
+		t.Errorf("err = %v, want errBudgetExhausted", err)
+	}
+	if mem.held > 40<<10 {
+		t.Errorf("reserved %d bytes, more than the %d left in the budget", mem.held, 40<<10)
+	}
 }

@@ -196,13 +196,14 @@ func TestRequestTimeout(t *testing.T) {
 func TestBufferedBytesLimit(t *testing.T) {
 	e := newEnv(t, func(c *collector.Config) { c.MaxBufferedBytes = 64 << 10 })
 
-	// A request that announces 60 KiB reserves it before its body arrives.
+	// A request that announces 61 KiB and sends 60 KiB of it holds at
+	// least the 60 KiB it sent.
 	conn, err := net.Dial("tcp", e.server.Listener.Addr().String())
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
 	defer conn.Close()
-	fmt.Fprintf(conn, "POST /batch/ HTTP/1.1\r\nHost: collector\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", 60<<10)
+	fmt.Fprintf(conn, "POST /batch/ HTTP/1.1\r\nHost: collector\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", 61<<10, strings.Repeat(" ", 60<<10))
 	waitFor(t, func() bool { return e.collector.Stats().BufferedBytes >= 60<<10 })
 
 	body := batchBody(muxKey, messageEvent(uuidN(1))) + strings.Repeat(" ", 8<<10)
@@ -231,6 +232,29 @@ func TestBufferedBytesLimit(t *testing.T) {
 	conn.Close()
 	waitFor(t, func() bool { return e.collector.Stats().BufferedBytes == 0 })
 	mustOK(t, e.postJSON("/batch/", body))
+}
+
+func TestIdleBodiesHoldLittleBudget(t *testing.T) {
+	const budget = 256 << 10
+	e := newEnv(t, func(c *collector.Config) { c.MaxBufferedBytes = budget })
+
+	// Four requests announce bodies whose sizes add up to the whole budget,
+	// then send one byte each and stall.
+	for range 4 {
+		conn, err := net.Dial("tcp", e.server.Listener.Addr().String())
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		defer conn.Close()
+		before := e.collector.Stats().BufferedBytes
+		fmt.Fprintf(conn, "POST /batch/ HTTP/1.1\r\nHost: collector\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{", budget/4-512)
+		waitFor(t, func() bool { return e.collector.Stats().BufferedBytes > before })
+	}
+
+	if got := e.collector.Stats().BufferedBytes; got > budget/2 {
+		t.Errorf("BufferedBytes = %d after four stalled bodies of one byte, want at most %d", got, budget/2)
+	}
+	mustOK(t, e.postJSON("/batch/", batchBody(muxKey, messageEvent(uuidN(1)))))
 }
 
 func TestDecodingSlotsLimit(t *testing.T) {
