@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -122,9 +123,12 @@ func (c *Catalog) checkPropertyNames(def *EventDef) error {
 	return nil
 }
 
+// validateProperties checks props and fills in the Type of a property that
+// a catalog file gave without one.
 func validateProperties(event string, props []Property) error {
 	seen := map[string]bool{}
-	for _, p := range props {
+	for i := range props {
+		p := &props[i]
 		if p.Name == "" {
 			return fmt.Errorf("register event %q: a property has no name", event)
 		}
@@ -135,8 +139,31 @@ func validateProperties(event string, props []Property) error {
 		if err := p.validate(); err != nil {
 			return fmt.Errorf("register event %q property %q: %w", event, p.Name, err)
 		}
+		want := classType(p.Class)
+		if p.Type == "" {
+			p.Type = want
+		} else if p.Type != want {
+			return fmt.Errorf("register event %q property %q: type %q does not match class %s: use %q or leave it out",
+				event, p.Name, p.Type, p.Class, want)
+		}
 	}
 	return nil
+}
+
+// classType returns the JSON type that values of class c are sent as.
+func classType(c Class) string {
+	switch c {
+	case Bool:
+		return "boolean"
+	case Base2, Bucket, Count:
+		return "number"
+	case Object:
+		return "object"
+	case Variant:
+		return "string|boolean|null"
+	default:
+		return "string"
+	}
 }
 
 func (p *Property) validate() error {
@@ -301,7 +328,11 @@ func (c *Catalog) Fingerprint() string {
 // as SetDashboard does.
 func Parse(data []byte) (*Catalog, error) {
 	var c Catalog
-	if err := json.Unmarshal(data, &c); err != nil {
+	// A misspelled field, such as "optinal", would otherwise be dropped
+	// without a word and change what the collector accepts.
+	decoder := json.NewDecoder(bytes.NewReader(data))
+	decoder.DisallowUnknownFields()
+	if err := decoder.Decode(&c); err != nil {
 		return nil, fmt.Errorf("parse catalog: %w", err)
 	}
 	if c.App == "" {

@@ -265,3 +265,44 @@ func TestMustSetDashboardPanics(t *testing.T) {
 	}()
 	gameCatalog(t).MustSetDashboard(catalog.Dashboard{ErrorEvent: "nope", ErrorBreakdown: []string{"kind"}})
 }
+
+func TestParseRejectsMistakes(t *testing.T) {
+	tests := []struct {
+		name, property string
+		want           []string
+	}{
+		{"misspelled field", `{"name": "first", "class": "bool", "type": "boolean", "optinal": true}`,
+			[]string{`unknown field "optinal"`}},
+		{"type of another class", `{"name": "first", "class": "bool", "type": "number"}`,
+			[]string{`property "first"`, `type "number" does not match class bool`, `"boolean"`}},
+		{"nested type of another class", `{"name": "ui", "class": "object", "type": "object", "properties": [
+			{"name": "agent", "class": "user_agent", "type": "boolean"}]}`,
+			[]string{`property "agent"`, `type "boolean" does not match class user_agent`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := `{"app": "old", "events": [{"name": "opened", "properties": [` + tt.property + `]}]}`
+			_, err := catalog.Parse([]byte(file))
+			if err == nil {
+				t.Fatalf("Parse succeeded, want an error")
+			}
+			for _, part := range tt.want {
+				if !strings.Contains(err.Error(), part) {
+					t.Errorf("error %q does not contain %q", err, part)
+				}
+			}
+		})
+	}
+}
+
+func TestParseFillsMissingType(t *testing.T) {
+	file := `{"app": "old", "events": [{"name": "opened", "properties": [{"name": "first", "class": "bool"}]}]}`
+	c, err := catalog.Parse([]byte(file))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	def, _ := c.Lookup("opened")
+	if got := def.Properties[0].Type; got != "boolean" {
+		t.Errorf("type of a bool property without a type = %q, want boolean", got)
+	}
+}

@@ -117,7 +117,7 @@ func TestDiffAppBaseAndType(t *testing.T) {
 	    {"name": "c", "class": "identifier", "type": "string", "optional": true, "description": "Channel."}
 	  ],
 	  "events": [{"name": "e", "properties": [
-	    {"name": "x", "class": "variant", "type": "string|boolean"},
+	    {"name": "x", "class": "variant", "type": "string|boolean|null"},
 	    {"name": "o", "class": "base2", "type": "number"}
 	  ]}]
 	}`)
@@ -126,7 +126,6 @@ func TestDiffAppBaseAndType(t *testing.T) {
 		{Kind: catalog.Removed, Property: "b"},
 		{Kind: catalog.Changed, Property: "a", Detail: "class identifier → version"},
 		{Kind: catalog.Added, Property: "c", Detail: `identifier, optional, "Channel."`},
-		{Kind: catalog.Changed, Event: "e", Property: "x", Detail: `JSON type "string|boolean|null" → "string|boolean"`},
 		{Kind: catalog.Changed, Event: "e", Property: "o", Detail: `JSON type "object" → "number"`},
 		{Kind: catalog.Changed, Event: "e", Property: "o", Detail: "class object → base2"},
 	}
