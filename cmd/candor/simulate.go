@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/candor-dev/candor/internal/simulate"
 )
@@ -21,12 +24,21 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *endpoint == "" || *writeKey == "" {
+	if *endpoint == "" {
 		fs.Usage()
-		return errors.New("missing --endpoint or --write-key")
+		return errors.New("missing --endpoint: pass the collector's base URL, such as http://127.0.0.1:8787")
 	}
-	if *installs <= 0 || *days <= 0 {
-		return fmt.Errorf("invalid --installs %d or --days %d: both must be 1 or more", *installs, *days)
+	if *writeKey == "" {
+		fs.Usage()
+		return errors.New("missing --write-key: pass the write key that candor serve printed or kept in keys.json")
+	}
+	for _, flag := range []struct {
+		name  string
+		value int
+	}{{"installs", *installs}, {"days", *days}, {"concurrency", *concurrency}} {
+		if flag.value <= 0 {
+			return fmt.Errorf("invalid --%s %d: use 1 or more", flag.name, flag.value)
+		}
 	}
 	summary, err := simulate.Run(ctx, simulate.Config{
 		Endpoint:    *endpoint,
@@ -44,5 +56,22 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return jsonErr
 	}
 	fmt.Fprintf(stdout, "%s\n", line)
-	return err
+	if err != nil {
+		return err
+	}
+	return undeliveredError(summary, *endpoint)
+}
+
+// undeliveredError returns an error naming the drop reasons when some
+// events did not reach the collector, and nil when all of them did.
+func undeliveredError(summary simulate.Summary, endpoint string) error {
+	if summary.EventsDropped == 0 {
+		return nil
+	}
+	var reasons []string
+	for _, reason := range slices.Sorted(maps.Keys(summary.DroppedByReason)) {
+		reasons = append(reasons, fmt.Sprintf("%s %d", reason, summary.DroppedByReason[reason]))
+	}
+	return fmt.Errorf("%d events not delivered to %s (%s): check that a collector runs at --endpoint and accepts --write-key",
+		summary.EventsDropped, endpoint, strings.Join(reasons, ", "))
 }

@@ -53,13 +53,21 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// DropUndelivered is the reason in Summary.DroppedByReason for events that
+// the SDK kept for a retry, because the collector was unreachable or
+// responded with a retryable error. The simulation ends without that retry.
+const DropUndelivered = "undelivered"
+
 // Summary is the result of a simulation: the events it captured and the
 // events the collector acknowledged.
 type Summary struct {
-	Installs      int    `json:"installs"`
-	EventsSent    int64  `json:"events_sent"`
-	EventsDropped int64  `json:"events_dropped"`
-	Disabled      string `json:"disabled,omitempty"` // the reason telemetry was off; empty while it was on
+	Installs      int   `json:"installs"`
+	EventsSent    int64 `json:"events_sent"`
+	EventsDropped int64 `json:"events_dropped"`
+	// DroppedByReason splits EventsDropped by the SDK's drop reason, such
+	// as "rejected" for a wrong write key, or DropUndelivered.
+	DroppedByReason map[string]int64 `json:"dropped_by_reason,omitempty"`
+	Disabled        string           `json:"disabled,omitempty"` // the reason telemetry was off; empty while it was on
 
 	// Captured counts the events handed to the SDK per event name.
 	Captured map[string]int64 `json:"-"`
@@ -111,6 +119,12 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 				mu.Lock()
 				summary.EventsSent += result.sent
 				summary.EventsDropped += result.dropped
+				for reason, n := range result.droppedByReason {
+					if summary.DroppedByReason == nil {
+						summary.DroppedByReason = map[string]int64{}
+					}
+					summary.DroppedByReason[reason] += n
+				}
 				if result.disabled != "" {
 					summary.Disabled = result.disabled
 				}
@@ -152,9 +166,10 @@ func Plan(cfg Config) []*install {
 }
 
 type installResult struct {
-	sent, dropped int64
-	disabled      string
-	captured      map[string]int64
+	sent, dropped   int64
+	droppedByReason map[string]int64
+	disabled        string
+	captured        map[string]int64
 }
 
 func runInstall(ctx context.Context, cfg Config, in *install) (installResult, error) {
@@ -197,7 +212,14 @@ func runInstall(ctx context.Context, cfg Config, in *install) (installResult, er
 	defer cancel()
 	stats, err := client.Close(closeCtx)
 	result.sent = stats.Sent
-	result.dropped = stats.Dropped
+	result.dropped = stats.Dropped + stats.Spooled
+	result.droppedByReason = map[string]int64{}
+	for reason, n := range stats.DroppedByReason {
+		result.droppedByReason[reason] = n
+	}
+	if stats.Spooled > 0 {
+		result.droppedByReason[DropUndelivered] += stats.Spooled
+	}
 	if err != nil {
 		return result, fmt.Errorf("simulate install %d: close client: %w", in.index, err)
 	}

@@ -2,6 +2,8 @@ package simulate
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -73,7 +75,7 @@ func TestRunSendsNothingWhenSwitchedOff(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			summary, err := Run(context.Background(), Config{
-				Endpoint: "http://127.0.0.1:1", // nothing listens: a send would fail the run
+				Endpoint: "http://127.0.0.1:1", // nothing listens: a send would count as dropped
 				WriteKey: "phc_test",
 				Installs: 3,
 				Days:     2,
@@ -86,9 +88,64 @@ func TestRunSendsNothingWhenSwitchedOff(t *testing.T) {
 			if summary.EventsSent != 0 {
 				t.Errorf("events_sent = %d, want 0", summary.EventsSent)
 			}
+			if summary.EventsDropped != 0 {
+				t.Errorf("events_dropped = %d, want 0", summary.EventsDropped)
+			}
 			if !strings.Contains(summary.Disabled, name) {
 				t.Errorf("disabled = %q, want it to name %s", summary.Disabled, name)
 			}
 		})
 	}
+}
+
+func TestRunReportsRejectedEvents(t *testing.T) {
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"error":"invalid write key"}`, http.StatusUnauthorized)
+	}))
+	defer server.Close()
+
+	summary, err := Run(context.Background(), Config{
+		Endpoint: server.URL, WriteKey: "phc_wrong", Installs: 2, Days: 1, Seed: 1,
+		Getenv: func(string) string { return "" },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	captured := captured(summary)
+	if summary.EventsSent != 0 || summary.EventsDropped != captured {
+		t.Errorf("sent %d, dropped %d, want 0 and all %d", summary.EventsSent, summary.EventsDropped, captured)
+	}
+	if got := summary.DroppedByReason["rejected"]; got != captured {
+		t.Errorf("dropped_by_reason[rejected] = %d, want %d", got, captured)
+	}
+}
+
+func TestRunReportsUndeliveredEvents(t *testing.T) {
+	server := httptest.NewServer(http.NotFoundHandler())
+	endpoint := server.URL
+	server.Close() // nothing listens at endpoint any more
+
+	summary, err := Run(context.Background(), Config{
+		Endpoint: endpoint, WriteKey: "phc_test", Installs: 2, Days: 1, Seed: 1,
+		Getenv: func(string) string { return "" },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	captured := captured(summary)
+	if summary.EventsSent != 0 || summary.EventsDropped != captured {
+		t.Errorf("sent %d, dropped %d, want 0 and all %d", summary.EventsSent, summary.EventsDropped, captured)
+	}
+	if got := summary.DroppedByReason[DropUndelivered]; got != captured {
+		t.Errorf("dropped_by_reason[%s] = %d, want %d", DropUndelivered, got, captured)
+	}
+}
+
+// captured returns the number of events the simulation handed to the SDK.
+func captured(summary Summary) int64 {
+	var n int64
+	for _, count := range summary.Captured {
+		n += count
+	}
+	return n
 }

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func runSimulateCommand(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), append([]string{"simulate"}, args...), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestSimulateFailsWhenEventsAreNotDelivered(t *testing.T) {
+	rejecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"error":"invalid write key"}`, http.StatusUnauthorized)
+	}))
+	defer rejecting.Close()
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close()
+
+	tests := []struct {
+		name     string
+		endpoint string
+		want     []string
+	}{
+		{"wrong write key", rejecting.URL, []string{"not delivered", "rejected", "--write-key"}},
+		{"collector down", down.URL, []string{"not delivered", "undelivered", "--endpoint"}},
+	}
+	for _, test := range tests {
+		t.Run(test.name, func(t *testing.T) {
+			code, stdout, stderr := runSimulateCommand(t, "--endpoint", test.endpoint, "--write-key", "phc_x",
+				"--installs", "2", "--days", "1")
+			if code != 1 {
+				t.Errorf("exit code = %d, want 1", code)
+			}
+			if !strings.Contains(stdout, `"events_sent":0`) {
+				t.Errorf("stdout %q does not report 0 events sent", stdout)
+			}
+			for _, want := range test.want {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr %q does not contain %q", stderr, want)
+				}
+			}
+		})
+	}
+}
+
+func TestSimulateFlagErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--endpoint", "http://127.0.0.1:1"}, "missing --write-key"},
+		{[]string{"--write-key", "phc_x"}, "missing --endpoint"},
+		{[]string{"--endpoint", "http://127.0.0.1:1", "--write-key", "phc_x", "--installs", "0"}, `invalid --installs 0: use 1 or more`},
+		{[]string{"--endpoint", "http://127.0.0.1:1", "--write-key", "phc_x", "--days", "-1"}, `invalid --days -1: use 1 or more`},
+		{[]string{"--endpoint", "http://127.0.0.1:1", "--write-key", "phc_x", "--concurrency", "0"}, `invalid --concurrency 0: use 1 or more`},
+	}
+	for _, test := range tests {
+		code, _, stderr := runSimulateCommand(t, test.args...)
+		if code != 1 {
+			t.Errorf("candor simulate %v exit code = %d, want 1", test.args, code)
+		}
+		if !strings.Contains(stderr, test.want) {
+			t.Errorf("candor simulate %v stderr %q does not contain %q", test.args, stderr, test.want)
+		}
+	}
+}
