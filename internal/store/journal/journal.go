@@ -13,7 +13,9 @@
 // already are skipped there as everywhere, so loading one twice is
 // harmless. A deletion first writes a checkpoint, the sequence number of
 // the last record loaded, and Open loads only the records after it, so
-// that deleted events do not come back from the journal.
+// that deleted events do not come back from the journal. After the
+// deletion it starts a new journal file and removes the loaded ones, so
+// the deleted events do not stay on disk in them.
 package journal
 
 import (
@@ -819,6 +821,14 @@ func groupByProject(events []store.Event) [][]store.Event {
 // active file is replaced first when it is fully loaded and has grown past
 // idleRotateBytes.
 func (s *Store) retire() {
+	s.retireFiles(false)
+}
+
+// retireFiles removes the journal files whose records are all loaded.
+// With replaceActive, the active file is replaced first whenever it
+// contains a record, and a later retire removes it once its records are
+// loaded. Without it, the active file is replaced as described at retire.
+func (s *Store) retireFiles(replaceActive bool) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	s.mu.Lock()
@@ -827,7 +837,12 @@ func (s *Store) retire() {
 	if closing || s.broken != nil {
 		return
 	}
-	if active := s.segments[len(s.segments)-1]; active.last <= loaded && active.size >= idleRotateBytes {
+	active := s.segments[len(s.segments)-1]
+	replace := active.last <= loaded && active.size >= idleRotateBytes
+	if replaceActive {
+		replace = active.size > int64(len(segmentMagic))
+	}
+	if replace {
 		if err := s.rotate(); err != nil {
 			s.errLog.Error(s.logger, "journal: could not start a new file", "err", err)
 		}
@@ -1014,7 +1029,15 @@ func (s *Store) deleteLoaded(ctx context.Context, del func() (int64, error)) (in
 		}
 		s.checkpoint = loaded
 	}
-	return del()
+	deleted, err := del()
+	if err != nil {
+		return deleted, err
+	}
+	// The journal files still contain the deleted events. Removing the
+	// loaded files now keeps those events from staying on disk until the
+	// active file grows past idleRotateBytes.
+	s.retireFiles(true)
+	return deleted, nil
 }
 
 // takeSlotWhole takes loadSlot at a moment when no batch is partly

@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -383,6 +384,33 @@ func TestDeleteInstallAfterLoad(t *testing.T) {
 	}
 	if deleted != 4 {
 		t.Errorf("DeleteInstall right after Insert deleted %d events, want 4", deleted)
+	}
+}
+
+func TestDeletionRemovesJournaledEvents(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, newFakeStore(), Options{})
+	defer s.Close()
+	mustInsert(t, s, testEvents("mux", 0, 3))
+	otherInstall := testEvents("mux", 3, 1)
+	otherInstall[0].DistinctID = "install-b"
+	mustInsert(t, s, otherInstall)
+
+	if deleted, err := s.DeleteInstall(context.Background(), "mux", "install-a"); err != nil || deleted != 3 {
+		t.Fatalf("DeleteInstall = %d, %v; want 3 deleted", deleted, err)
+	}
+	for _, path := range journalFiles(t, dir) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(data, []byte("install-a")) {
+			t.Errorf("%s still contains events of the deleted install", path)
+		}
+	}
+
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
 	}
 }
 
