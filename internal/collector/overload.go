@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"time"
@@ -172,6 +173,10 @@ const budgetChunk = 16 << 10
 // at budgetChunk bytes and doubles up to n as the bytes arrive, and mem
 // reserves each growth before it is allocated. A body shorter than n
 // returns io.ErrUnexpectedEOF.
+//
+// It reads on until body returns io.EOF, because net/http lifts the read
+// deadline and starts watching for the client leaving, which cancels the
+// request's context, only once a request body has returned io.EOF.
 func readAnnounced(body io.Reader, n int64, mem *reservation) ([]byte, error) {
 	size := min(n, budgetChunk)
 	if !mem.add(size) {
@@ -192,11 +197,20 @@ func readAnnounced(body io.Reader, n int64, mem *reservation) ([]byte, error) {
 			return nil, io.ErrUnexpectedEOF
 		}
 		if err == io.EOF {
-			break
+			return buf, nil
 		}
 		if err != nil {
 			return nil, err
 		}
+	}
+
+	var extra [1]byte
+	read, err := body.Read(extra[:])
+	switch {
+	case read > 0:
+		return nil, fmt.Errorf("body is longer than its Content-Length of %d bytes", n)
+	case err != nil && err != io.EOF:
+		return nil, err
 	}
 	return buf, nil
 }

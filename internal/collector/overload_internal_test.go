@@ -239,3 +239,36 @@ func TestReadAnnouncedStopsAtBudget(t *testing.T) {
 		t.Errorf("reserved %d bytes, more than the %d left in the budget", mem.held, 40<<10)
 	}
 }
+
+// eofReader records whether a Read returned io.EOF.
+type eofReader struct {
+	r      io.Reader
+	sawEOF bool
+}
+
+func (e *eofReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err == io.EOF {
+		e.sawEOF = true
+	}
+	return n, err
+}
+
+func TestReadAnnouncedReadsToEOF(t *testing.T) {
+	body := &eofReader{r: strings.NewReader("0123456789")}
+	mem := &reservation{b: &budget{capacity: 1 << 20}}
+	if _, err := readAnnounced(body, 10, mem); err != nil {
+		t.Fatalf("readAnnounced: %v", err)
+	}
+	if !body.sawEOF {
+		t.Error("readAnnounced stopped before the reader returned io.EOF")
+	}
+}
+
+func TestReadAnnouncedLongerBody(t *testing.T) {
+	mem := &reservation{b: &budget{capacity: 1 << 20}}
+	_, err := readAnnounced(strings.NewReader("0123456789"), 5, mem)
+	if err == nil || !strings.Contains(err.Error(), "longer than its Content-Length") {
+		t.Errorf("err = %v, want one about a body longer than its Content-Length", err)
+	}
+}
