@@ -480,6 +480,33 @@ func TestSingleEvent413LoggedOnce(t *testing.T) {
 	}
 }
 
+func TestCloseCancelDoesNotLogRetry(t *testing.T) {
+	release := make(chan struct{})
+	col := newCollector(t)
+	col.setRespond(func(n int, r *received, w http.ResponseWriter) bool {
+		<-release
+		return false
+	})
+	defer close(release)
+	var logs bytes.Buffer
+	cfg := testConfig(t, col.srv.URL)
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	c := newClient(t, cfg)
+	captureN(c, 3)
+	waitFor(t, "an upload in flight", col.inFlight)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	st, _ := c.Close(ctx)
+
+	if st.Spooled != 3 {
+		t.Errorf("spooled %d events, want 3", st.Spooled)
+	}
+	if strings.Contains(logs.String(), "will retry") {
+		t.Errorf("Close logged a retry for the upload it canceled:\n%s", logs.String())
+	}
+}
+
 func TestOther4xxDropOnlyThatBatch(t *testing.T) {
 	for _, status := range []int{http.StatusBadRequest, http.StatusUnauthorized} {
 		t.Run(strconv.Itoa(status), func(t *testing.T) {

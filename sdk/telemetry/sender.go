@@ -560,7 +560,9 @@ func (s *sender) upload(b *batch) error {
 	s.c.stats.retries.Add(1)
 	wait := backoff(s.attempt, s.cfg.MaxRetryDelay, res.retryAfter)
 	s.retryAt = time.Now().Add(wait)
-	if !s.failing {
+	// An upload that Close canceled is not an outage: Close spools the
+	// batch and its Stats report that.
+	if !s.failing && s.c.sendCtx.Err() == nil {
 		s.failing = true
 		s.c.log.Warn("telemetry: upload failed, will retry", "status", res.status, "retry_in", wait, "error", res.err)
 	}
