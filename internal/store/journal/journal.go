@@ -14,8 +14,9 @@
 // harmless. A deletion first writes a checkpoint, the sequence number of
 // the last record loaded, and Open loads only the records after it, so
 // that deleted events do not come back from the journal. After the
-// deletion it starts a new journal file and removes the loaded ones, so
-// the deleted events do not stay on disk in them.
+// deletion it starts a new journal file, removes the loaded ones and
+// removes the deleted events from the files of events the store rejected,
+// so that the deleted events do not stay on disk in the journal folder.
 package journal
 
 import (
@@ -985,27 +986,34 @@ func (s *Store) ActiveInstallsPerDay(ctx context.Context, f store.Filter) ([]sto
 
 // DeleteInstall waits for the loads, so that no event of the install
 // journaled before the call is loaded after it, then deletes in the
-// store.
+// store and in the rejected-events files.
 func (s *Store) DeleteInstall(ctx context.Context, project, distinctID string) (int64, error) {
 	return s.deleteLoaded(ctx, func() (int64, error) {
 		return s.inner.DeleteInstall(ctx, project, distinctID)
+	}, func(key rejectedKey) bool {
+		return key.Project == project && key.DistinctID == distinctID
 	})
 }
 
-// DeleteBefore waits for the loads, then deletes in the store.
+// DeleteBefore waits for the loads, then deletes in the store and in the
+// rejected-events files.
 func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
 	return s.deleteLoaded(ctx, func() (int64, error) {
 		return s.inner.DeleteBefore(ctx, t)
+	}, func(key rejectedKey) bool {
+		// A line written without the event's fields has no timestamp.
+		return !key.Timestamp.IsZero() && key.Timestamp.Before(t)
 	})
 }
 
 // deleteLoaded waits until every event journaled before the call is
-// loaded, then runs del while no load runs. Before del it writes the
+// loaded, then runs del while no load runs, and removes the set-aside
+// events that rejected matches. Before del it writes the
 // checkpoint, so that Open does not load the events del removes again
 // after a crash. While a failed load has left a batch partly loaded, it
 // waits for the retry: the events already in the store come after the
 // checkpoint, and del could remove them.
-func (s *Store) deleteLoaded(ctx context.Context, del func() (int64, error)) (int64, error) {
+func (s *Store) deleteLoaded(ctx context.Context, del func() (int64, error), rejected func(rejectedKey) bool) (int64, error) {
 	if err := s.barrier(ctx); err != nil {
 		return 0, err
 	}
@@ -1037,6 +1045,10 @@ func (s *Store) deleteLoaded(ctx context.Context, del func() (int64, error)) (in
 	// loaded files now keeps those events from staying on disk until the
 	// active file grows past idleRotateBytes.
 	s.retireFiles(true)
+	// Writers of the rejected-events files hold loadSlot, as this call does.
+	if err := removeRejected(s.dir, rejected); err != nil {
+		return deleted, fmt.Errorf("journal: remove deleted events from the files in %s: %w", filepath.Join(s.dir, rejectedDir), err)
+	}
 	return deleted, nil
 }
 

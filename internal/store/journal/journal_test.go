@@ -1084,6 +1084,44 @@ func TestRejectedEventSetAside(t *testing.T) {
 	}
 }
 
+func TestDeletionRemovesRejectedEvents(t *testing.T) {
+	dir := t.TempDir()
+	inner := newFakeStore()
+	events := testEvents("mux", 0, 3)
+	events[2].DistinctID = "install-b"
+	events[2].Timestamp = day.AddDate(1, 0, 0)
+	inner.reject = events[1].UUID
+	s := mustOpen(t, dir, inner, Options{})
+	defer s.Close()
+	mustInsert(t, s, events)
+	waitLoaded(t, s)
+	// Set aside a second event, of install-b, in its own file.
+	inner.mu.Lock()
+	inner.reject = events[2].UUID
+	inner.mu.Unlock()
+	mustInsert(t, s, []store.Event{events[2], testEvents("mux", 3, 1)[0]})
+	waitLoaded(t, s)
+	files, err := filepath.Glob(filepath.Join(dir, rejectedDir, "*.jsonl"))
+	if err != nil || len(files) != 2 {
+		t.Fatalf("rejected files: %v, %v; want two", files, err)
+	}
+
+	if _, err := s.DeleteInstall(context.Background(), "mux", "install-a"); err != nil {
+		t.Fatalf("DeleteInstall: %v", err)
+	}
+	data := readRejectedFile(t, dir)
+	if bytes.Contains(data, []byte("install-a")) || !bytes.Contains(data, []byte(events[2].UUID)) {
+		t.Errorf("rejected events after deleting install-a: %q, want only %s of install-b", data, events[2].UUID)
+	}
+
+	if _, err := s.DeleteBefore(context.Background(), day.AddDate(2, 0, 0)); err != nil {
+		t.Fatalf("DeleteBefore: %v", err)
+	}
+	if files, err := filepath.Glob(filepath.Join(dir, rejectedDir, "*")); err != nil || len(files) != 0 {
+		t.Errorf("rejected files after deleting every event: %v, %v; want none", files, err)
+	}
+}
+
 func TestFailingStoreSetsNothingAside(t *testing.T) {
 	dir := t.TempDir()
 	inner := newFakeStore()

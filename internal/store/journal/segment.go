@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -300,4 +301,87 @@ func writeRejected(dir string, first uint64, events []rejectedEvent) (string, er
 		return "", err
 	}
 	return path, nil
+}
+
+// rejectedKey holds the members of a line of a rejected-events file that
+// a deletion matches.
+type rejectedKey struct {
+	Project    string    `json:"project"`
+	DistinctID string    `json:"distinct_id"`
+	Timestamp  time.Time `json:"timestamp"`
+}
+
+// removeRejected removes the events that match from the rejected-events
+// files in dir, and each file left empty. A line that cannot be decoded
+// is kept.
+func removeRejected(dir string, match func(rejectedKey) bool) error {
+	folder := filepath.Join(dir, rejectedDir)
+	entries, err := os.ReadDir(folder)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	changed := false
+	for _, entry := range entries {
+		if entry.IsDir() || !strings.HasSuffix(entry.Name(), ".jsonl") {
+			continue
+		}
+		removed, err := removeRejectedLines(filepath.Join(folder, entry.Name()), match)
+		if err != nil {
+			return err
+		}
+		changed = changed || removed
+	}
+	if !changed {
+		return nil
+	}
+	return syncDir(folder)
+}
+
+// removeRejectedLines rewrites the rejected-events file at path without
+// the lines that match, or removes it when none is left. It reports
+// whether it changed the file.
+func removeRejectedLines(path string, match func(rejectedKey) bool) (bool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false, err
+	}
+	var kept []byte
+	removed := false
+	for line := range bytes.Lines(data) {
+		var key rejectedKey
+		if json.Unmarshal(line, &key) == nil && match(key) {
+			removed = true
+			continue
+		}
+		kept = append(kept, line...)
+	}
+	if !removed {
+		return false, nil
+	}
+	if len(kept) == 0 {
+		return true, os.Remove(path)
+	}
+
+	// The new contents replace the file in one rename, so a crash leaves
+	// the old file or the new one.
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return false, err
+	}
+	err = writeFull(f, kept)
+	if err == nil {
+		err = f.Sync()
+	}
+	if err = errors.Join(err, f.Close()); err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return false, err
+	}
+	return true, nil
 }
