@@ -23,8 +23,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *installs < 0 || *days <= 0 {
-		return fmt.Errorf("invalid --installs %d or --days %d: use --installs 0 or more and --days 1 or more", *installs, *days)
+	if *installs < 0 {
+		return fmt.Errorf("invalid --installs %d: use 0 or more", *installs)
+	}
+	if *days <= 0 {
+		return fmt.Errorf("invalid --days %d: use 1 or more", *days)
 	}
 
 	srv, err := f.start(stderr)

@@ -72,3 +72,23 @@ func TestSimulateFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestDemoFlagErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--installs", "-3"}, `invalid --installs -3: use 0 or more`},
+		{[]string{"--days", "0"}, `invalid --days 0: use 1 or more`},
+	}
+	for _, test := range tests {
+		var out, errOut bytes.Buffer
+		args := append([]string{"demo", "--data", t.TempDir()}, test.args...)
+		if code := run(context.Background(), args, &out, &errOut); code != 1 {
+			t.Errorf("candor %v exit code = %d, want 1", args, code)
+		}
+		if !strings.Contains(errOut.String(), test.want) {
+			t.Errorf("candor %v stderr %q does not contain %q", args, errOut.String(), test.want)
+		}
+	}
+}
