@@ -137,10 +137,10 @@ func (c *Client) noticeText() string {
 
 	paragraphs := []string{
 		fmt.Sprintf("%s sends anonymous usage telemetry to help improve it.", app),
-		fmt.Sprintf("What is sent: the %d kinds of events of its catalog (%s), each with the app version, "+
+		fmt.Sprintf("What is sent: %s of its catalog (%s), each with the app version, "+
 			"the operating system, runtime versions and a random install ID. Every value is checked against its privacy "+
 			"class before it leaves this machine, so free text, file paths, email addresses, URLs, IP addresses and keys "+
-			"are never sent.", len(events), strings.Join(events, ", ")),
+			"are never sent.", eventKinds(len(events)), strings.Join(events, ", ")),
 		fmt.Sprintf("Where it goes: %s. You can have the events of this install deleted there with the app's "+
 			"\"telemetry forget\" command.", host),
 		fmt.Sprintf("How to turn it off: set %s=1 or %s=1, or save the choice with the app's \"telemetry disable\" "+
@@ -151,6 +151,15 @@ func (c *Client) noticeText() string {
 		paragraphs[i] = wrapText(p, noticeWidth)
 	}
 	return strings.Join(paragraphs, "\n\n") + "\n"
+}
+
+// eventKinds says how many kinds of events a catalog has, in words that
+// fit the count.
+func eventKinds(n int) string {
+	if n == 1 {
+		return "the one kind of event"
+	}
+	return fmt.Sprintf("the %d kinds of events", n)
 }
 
 // wrapText breaks s into lines of at most width bytes at spaces. A word

@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,6 +52,27 @@ func TestNoticeShownOncePerCatalog(t *testing.T) {
 	c2 := newClient(t, cfg)
 	if _, v2, needs := c2.Notice(); !needs || v2 == version {
 		t.Errorf("after a catalog change the notice version is %q (was %q) and needs showing is %v, want a new version that needs showing", v2, version, needs)
+	}
+}
+
+func TestNoticeCountsEventKinds(t *testing.T) {
+	one := catalog.New(mux.App)
+	one.MustRegister(mux.AppStarted{}, "The app started.")
+	tests := []struct {
+		catalog *catalog.Catalog
+		want    string
+	}{
+		{one, "the one kind of event of its catalog (app_started)"},
+		{mux.Catalog(), fmt.Sprintf("the %d kinds of events of its catalog (", len(mux.Catalog().Events))},
+	}
+	for _, test := range tests {
+		cfg := testConfig(t, "http://127.0.0.1:1")
+		cfg.Catalog = test.catalog
+		c := newClient(t, cfg)
+		text, _, _ := c.Notice()
+		if !strings.Contains(strings.Join(strings.Fields(text), " "), test.want) {
+			t.Errorf("notice text lacks %q:\n%s", test.want, text)
+		}
 	}
 }
 
