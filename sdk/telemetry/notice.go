@@ -153,8 +153,7 @@ func (c *Client) noticeText() string {
 	return strings.Join(paragraphs, "\n\n") + "\n"
 }
 
-// eventKinds says how many kinds of events a catalog has, in words that
-// fit the count.
+// eventKinds returns the phrase for n kinds of events, singular when n is 1.
 func eventKinds(n int) string {
 	if n == 1 {
 		return "the one kind of event"
