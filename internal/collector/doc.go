@@ -30,8 +30,11 @@
 //
 // # Events
 //
-// Each event needs a non-empty name and a distinct_id. A missing or empty
-// uuid is replaced by a UUIDv7; an invalid one drops the event. Timestamps
+// Each event needs a non-empty name and a distinct_id. The distinct_id
+// must be a random ID or a plain identifier (catalog.CheckDistinctID). An
+// email address, a URL, a path, an IP address or a phone number drops the
+// event as invalid_distinct_id. A missing or empty uuid is replaced by a
+// UUIDv7; an invalid one drops the event. Timestamps
 // are corrected for client clock skew with sent_at, as PostHog does. The
 // properties are then normalized by the project's catalog: unknown events
 // and required properties that break their class drop the event, unknown or

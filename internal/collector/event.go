@@ -25,13 +25,13 @@ const (
 	// ReasonMissingDistinctID: no distinct_id, $distinct_id or
 	// properties.distinct_id holds a value other than null or "".
 	ReasonMissingDistinctID catalog.Reason = "missing_distinct_id"
+	// ReasonInvalidDistinctID: the distinct_id is neither a random ID nor
+	// a plain identifier (catalog.CheckDistinctID), such as an email
+	// address, a URL, a path, an IP address or a phone number.
+	ReasonInvalidDistinctID catalog.Reason = "invalid_distinct_id"
 	// ReasonInvalidUUID: "uuid" is set but is not a version 4 or 7 UUID.
 	ReasonInvalidUUID catalog.Reason = "invalid_uuid"
 )
-
-// maxDistinctIDLen is the length in characters that a distinct_id is cut to,
-// as PostHog's capture service does.
-const maxDistinctIDLen = 200
 
 // wireEvent holds the fields of one event of the v0 protocol. Other fields,
 // such as $set or library, are ignored.
@@ -157,6 +157,9 @@ func checkEvent(ctx eventContext, d *decodedEvent, droppedProperties map[catalog
 	if distinctID == "" {
 		return store.Event{}, ReasonMissingDistinctID
 	}
+	if catalog.CheckDistinctID(distinctID) != "" {
+		return store.Event{}, ReasonInvalidDistinctID
+	}
 
 	id, ok := resolveUUID(w.UUID, ctx.now)
 	if !ok {
@@ -202,30 +205,22 @@ func eventName(raw json.RawMessage, names *internTable) (string, bool) {
 
 // resolveDistinctID takes the first of distinct_id, $distinct_id and
 // properties.distinct_id that is neither absent, null nor "". A value that
-// is not a string becomes its compact JSON text. NUL characters become
-// U+FFFD and the result is cut to maxDistinctIDLen characters.
+// is not a string becomes its compact JSON text.
 func resolveDistinctID(w *wireEvent, props map[string]any) string {
-	var id string
 	for _, raw := range []json.RawMessage{w.DistinctID, w.DollarDistinctID} {
-		if id = stringifyJSON(raw); id != "" {
-			break
+		if id := stringifyJSON(raw); id != "" {
+			return id
 		}
 	}
-	if id == "" {
-		switch v := props["distinct_id"].(type) {
-		case nil:
-		case string:
-			id = v
-		default:
-			text, _ := json.Marshal(v)
-			id = string(text)
-		}
+	switch v := props["distinct_id"].(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	default:
+		text, _ := json.Marshal(v)
+		return string(text)
 	}
-	id = strings.ReplaceAll(id, "\x00", "\uFFFD")
-	if utf8.RuneCountInString(id) > maxDistinctIDLen {
-		id = string([]rune(id)[:maxDistinctIDLen])
-	}
-	return id
 }
 
 // stringifyJSON returns a JSON string's value or any other value's compact

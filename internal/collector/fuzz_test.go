@@ -99,8 +99,7 @@ func checkStoredEvent(t *testing.T, id, distinctID string, ts, now time.Time) {
 	if !catalog.IsUUID(id) || strings.ToLower(id) != id {
 		t.Fatalf("stored uuid %q is not a lower-case UUID", id)
 	}
-	if distinctID == "" || !utf8.ValidString(distinctID) || strings.ContainsRune(distinctID, 0) ||
-		utf8.RuneCountInString(distinctID) > maxDistinctIDLen {
+	if catalog.CheckDistinctID(distinctID) != "" {
 		t.Fatalf("stored distinct id %q breaks its rules", distinctID)
 	}
 	if ts.After(now.Add(maxFutureSkew)) || ts.Year() < 0 || ts.Year() > 9999 {

@@ -174,24 +174,37 @@ func TestDistinctIDResolution(t *testing.T) {
 	tests := []struct {
 		name   string
 		fields string
-		want   string
+		want   string // "" for an event dropped as invalid_distinct_id
 	}{
 		{"top level", `"distinct_id":"a","$distinct_id":"b","properties":{"distinct_id":"c"}`, "a"},
 		{"dollar alias", `"$distinct_id":"b","properties":{"distinct_id":"c"}`, "b"},
 		{"properties (posthog-go alias)", `"properties":{"distinct_id":"c"}`, "c"},
 		{"null falls back", `"distinct_id":null,"properties":{"distinct_id":"c"}`, "c"},
 		{"number", `"distinct_id":23`, "23"},
-		{"large number kept exactly", `"distinct_id":12345678901234567890`, "12345678901234567890"},
-		{"object", `"distinct_id":{"a": [1, 2]}`, `{"a":[1,2]}`},
-		{"NUL replaced", `"distinct_id":"a\u0000b"`, "a\uFFFDb"},
-		{"cut to 200 characters", `"distinct_id":"` + strings.Repeat("é", 250) + `"`, strings.Repeat("é", 200)},
+		{"random ID", `"distinct_id":"5b0e1c7e-8a41-4f5e-9d0a-2f7f3c1d9e10"`, "5b0e1c7e-8a41-4f5e-9d0a-2f7f3c1d9e10"},
+		{"email address", `"distinct_id":"alice@example.com"`, ""},
+		{"email in properties", `"properties":{"distinct_id":"alice@example.com"}`, ""},
+		{"URL", `"distinct_id":"https://example.com/users/7"`, ""},
+		{"path", `"distinct_id":"/home/alice/project"`, ""},
+		{"IP address", `"distinct_id":"192.168.1.10"`, ""},
+		{"phone number", `"distinct_id":"+4915112345678"`, ""},
+		{"large number", `"distinct_id":12345678901234567890`, ""},
+		{"object", `"distinct_id":{"a": [1, 2]}`, ""},
+		{"NUL", `"distinct_id":"a\u0000b"`, ""},
+		{"over 100 characters", `"distinct_id":"` + strings.Repeat("a", 101) + `"`, ""},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
 			body := batchBody(muxKey, `{"event":"app_started","uuid":"`+uuidN(i)+`",`+tt.fields+`}`)
-			mustOK(t, e.postJSON("/batch/", body))
+			res := mustOK(t, e.postJSON("/batch/", body))
 			stored := e.store.stored()
+			if tt.want == "" {
+				if len(stored) != 0 || res.Dropped["invalid_distinct_id"] != 1 {
+					t.Errorf("stored %v, dropped %v; want the event dropped as invalid_distinct_id", stored, res.Dropped)
+				}
+				return
+			}
 			if len(stored) != 1 {
 				t.Fatalf("stored %d events, want 1", len(stored))
 			}

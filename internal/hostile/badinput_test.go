@@ -128,7 +128,7 @@ func badRequests(t *testing.T) []badRequest {
 		{name: "escaped NUL in a property", body: batchOf(valid(12), `{"event":"command_used","distinct_id":"d","uuid":"`+uuidFor(12, 1)+`","properties":{"command":"clear\u0000"}}`),
 			status: 200, accepted: 1, dropped: map[string]int{"invalid_string": 1}},
 		{name: "escaped NUL in distinct_id", body: batchOf(`{"event":"command_used","distinct_id":"a\u0000b","uuid":"` + uuidFor(13, 0) + `","properties":{"command":"clear"}}`),
-			status: 200, accepted: 1, dropped: map[string]int{}},
+			status: 200, accepted: 0, dropped: map[string]int{"invalid_distinct_id": 1}},
 		{name: "NaN literal", body: batchOf(valid(14), eventWith(uuidFor(14, 1), `,"offset":NaN`)),
 			status: 400, code: "request_parsing_error", message: "invalid JSON"},
 		{name: "Infinity literal", body: batchOf(valid(15), `{"event":"message_sent","distinct_id":"d","properties":{"message_length_b2":Infinity}}`),
@@ -170,7 +170,7 @@ func badRequests(t *testing.T) []badRequest {
 		{name: "distinct_id of another type", body: batchOf(
 			`{"event":"command_used","distinct_id":42,"uuid":"`+uuidFor(23, 0)+`","properties":{"command":"clear"}}`,
 			`{"event":"command_used","distinct_id":{"a":[1,2]},"uuid":"`+uuidFor(23, 1)+`","properties":{"command":"clear"}}`),
-			status: 200, accepted: 2, dropped: map[string]int{}},
+			status: 200, accepted: 1, dropped: map[string]int{"invalid_distinct_id": 1}},
 		{name: "empty and null distinct ids", body: batchOf(
 			valid(24),
 			`{"event":"command_used","distinct_id":"","properties":{"command":"clear"}}`,
@@ -183,8 +183,10 @@ func badRequests(t *testing.T) []badRequest {
 			`{"event":"","distinct_id":"d","properties":{"command":"clear"}}`,
 			`{"event":null,"distinct_id":"d","properties":{"command":"clear"}}`),
 			status: 200, accepted: 1, dropped: map[string]int{"missing_event_name": 2}},
-		{name: "distinct_id over 200 characters", body: batchOf(`{"event":"command_used","distinct_id":"` + strings.Repeat("é", 5000) + `","uuid":"` + uuidFor(26, 0) + `","properties":{"command":"clear"}}`),
-			status: 200, accepted: 1, dropped: map[string]int{}},
+		{name: "distinct_id of 5,000 characters", body: batchOf(`{"event":"command_used","distinct_id":"` + strings.Repeat("é", 5000) + `","uuid":"` + uuidFor(26, 0) + `","properties":{"command":"clear"}}`),
+			status: 200, accepted: 0, dropped: map[string]int{"invalid_distinct_id": 1}},
+		{name: "email address as distinct_id", body: batchOf(valid(48), `{"event":"command_used","distinct_id":"alice@example.com","properties":{"command":"clear"}}`),
+			status: 200, accepted: 1, dropped: map[string]int{"invalid_distinct_id": 1}},
 
 		// Timestamps.
 		{name: "timestamp far in the future", body: batchOf(eventWith(uuidFor(27, 0), `,"timestamp":"9999-12-31T23:59:59Z"`)),
