@@ -1,8 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
-	"database/sql"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"os"
@@ -13,11 +14,12 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/duckdb/duckdb-go/v2"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 	"github.com/posthog/posthog-go"
 
+	"github.com/candor-dev/candor/internal/store"
+	"github.com/candor-dev/candor/internal/store/duckdb"
 	"github.com/candor-dev/candor/sdk/catalog"
 	"github.com/candor-dev/candor/sdk/mux"
 )
@@ -119,38 +121,42 @@ type storedEvent struct {
 }
 
 // readStoredEvents reads the events of a stopped server's DuckDB file, by
-// uuid.
+// uuid, through the store's CSV export, which gives each event's
+// properties whole.
 func readStoredEvents(t *testing.T, dataDir, project string) map[string]storedEvent {
 	t.Helper()
-	db, err := sql.Open("duckdb", filepath.Join(dataDir, DatabaseFile))
+	s, err := duckdb.Open(filepath.Join(dataDir, DatabaseFile))
 	if err != nil {
 		t.Fatalf("open database: %v", err)
 	}
-	defer db.Close()
-	rows, err := db.Query(`SELECT CAST(uuid AS VARCHAR), event, distinct_id, CAST(CAST(properties AS JSON) AS VARCHAR) FROM events WHERE project = ?`, project)
-	if err != nil {
-		t.Fatalf("query events: %v", err)
+	defer s.Close()
+	var out bytes.Buffer
+	if err := s.ExportEvents(context.Background(), store.Filter{Project: project}, store.CSV, &out); err != nil {
+		t.Fatalf("export events: %v", err)
 	}
-	defer rows.Close()
-	out := map[string]storedEvent{}
-	for rows.Next() {
-		var id, props string
-		var e storedEvent
-		if err := rows.Scan(&id, &e.Event, &e.DistinctID, &props); err != nil {
-			t.Fatal(err)
-		}
+	records, err := csv.NewReader(&out).ReadAll()
+	if err != nil || len(records) == 0 {
+		t.Fatalf("read exported CSV %q: %v", out.String(), err)
+	}
+
+	column := map[string]int{}
+	for i, name := range records[0] {
+		column[name] = i
+	}
+	events := map[string]storedEvent{}
+	for _, record := range records[1:] {
+		id := record[column["uuid"]]
+		e := storedEvent{Event: record[column["event"]], DistinctID: record[column["distinct_id"]]}
+		props := record[column["properties"]]
 		if err := json.Unmarshal([]byte(props), &e.Properties); err != nil {
 			t.Fatalf("event %s: properties %s: %v", id, props, err)
 		}
-		if _, dup := out[id]; dup {
+		if _, dup := events[id]; dup {
 			t.Errorf("uuid %s is stored twice", id)
 		}
-		out[id] = e
+		events[id] = e
 	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return events
 }
 
 // checkStored compares the stored events with the sent ones. Properties

@@ -13,10 +13,26 @@ import (
 // exportColumns selects store.ExportColumns. Timestamps become TIMESTAMPTZ
 // so that CSV shows their +00 offset and Parquet marks them as UTC, and the
 // UUID becomes text because many Parquet readers show the UUID type as
-// bytes.
-const exportColumns = `project, CAST(uuid AS VARCHAR) AS uuid, event, distinct_id,
+// bytes. The properties are exported whole, with the base columns merged
+// back in (exportPropertiesSQL).
+var exportColumns = `project, CAST(uuid AS VARCHAR) AS uuid, event, distinct_id,
 	CAST(ts AS TIMESTAMPTZ) AS timestamp, CAST(received_at AS TIMESTAMPTZ) AS received_at,
-	version, platform AS backend_platform, CAST(properties AS JSON) AS properties`
+	version, platform AS backend_platform, ` + exportPropertiesSQL + ` AS properties`
+
+// exportPropertiesSQL is the JSON of an event's properties: the base
+// columns that are not NULL, then the properties column. Patching an empty
+// object with the base columns drops those that are NULL. Patching the
+// result with the properties column lets the properties column win for a
+// property stored in both. Rows stored before schema version 3 hold
+// version and backend_platform in both, with the same value.
+var exportPropertiesSQL = func() string {
+	members := make([]string, 0, 2*len(baseColumns))
+	for _, c := range baseColumns {
+		members = append(members, "'"+c.property+"'", c.column)
+	}
+	return "json_merge_patch(json_merge_patch('{}', json_object(" + strings.Join(members, ", ") +
+		")), CAST(properties AS JSON))"
+}()
 
 // ExportEvents writes the events f selects to w. DuckDB's COPY writes them
 // to a temporary file, which is then copied to w and removed, so a slow

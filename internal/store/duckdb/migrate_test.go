@@ -1,9 +1,13 @@
 package duckdb
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/csv"
+	"encoding/json"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -88,5 +92,109 @@ func writeVersion1(t *testing.T, path string) {
 		if err != nil {
 			t.Fatalf("insert version 1 event: %v", err)
 		}
+	}
+}
+
+// TestMigrateToVersion3 opens a database at schema version 2, whose rows
+// hold the base properties in the properties column only, and checks that
+// they read back as before next to an event stored after the migration.
+func TestMigrateToVersion3(t *testing.T) {
+	for _, column := range []propertyColumn{variantProperties, jsonProperties} {
+		t.Run(string(column), func(t *testing.T) {
+			testMigrateToVersion3(t, column)
+		})
+	}
+}
+
+func testMigrateToVersion3(t *testing.T, column propertyColumn) {
+	path := filepath.Join(t.TempDir(), "candor.duckdb")
+	old := testEvents(1)[0]
+	old.Properties = map[string]any{
+		"version": "1.0.0", "backend_platform": "linux",
+		"$lib": "candor-go", "$geoip_disable": true, "model": "m1",
+	}
+	writeVersion2(t, path, column, old)
+
+	s := mustOpenColumn(t, path, column)
+	ctx := context.Background()
+	later := testEvents(2)[1]
+	later.Properties = map[string]any{"$lib": "posthog-go", "$geoip_disable": false, "model": "m2"}
+	if stored, err := s.Insert(ctx, []store.Event{later}); err != nil || stored != 1 {
+		t.Fatalf("Insert after migration = %d, %v, want 1, nil", stored, err)
+	}
+
+	for _, breakdown := range [][]string{{"$lib", "model"}, {"$geoip_disable", "model"}, {"version", "model"}} {
+		rows, err := s.Trend(ctx, store.TrendQuery{Interval: store.All, Breakdown: breakdown})
+		if err != nil {
+			t.Fatalf("Trend by %v: %v", breakdown, err)
+		}
+		want := map[string][]string{
+			"$lib":           {"candor-go", "posthog-go"},
+			"$geoip_disable": {"true", "false"},
+			"version":        {"1.0.0", store.NoValue},
+		}[breakdown[0]]
+		got := map[string]string{}
+		for _, row := range rows {
+			got[row.Values[1]] = row.Values[0]
+		}
+		if got["m1"] != want[0] || got["m2"] != want[1] {
+			t.Errorf("Trend by %v after migration = %+v, want m1 with %q and m2 with %q", breakdown, rows, want[0], want[1])
+		}
+	}
+
+	var out bytes.Buffer
+	if err := s.ExportEvents(ctx, store.Filter{}, store.CSV, &out); err != nil {
+		t.Fatalf("ExportEvents: %v", err)
+	}
+	records, err := csv.NewReader(&out).ReadAll()
+	if err != nil || len(records) != 3 {
+		t.Fatalf("exported CSV = %v, %v, want a header and 2 events", records, err)
+	}
+	for i, want := range []map[string]any{old.Properties, later.Properties} {
+		var got map[string]any
+		text := records[i+1][len(records[i+1])-1]
+		if err := json.Unmarshal([]byte(text), &got); err != nil {
+			t.Fatalf("exported properties %q: %v", text, err)
+		}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("exported properties of event %d (-want +got):\n%s", i, d)
+		}
+	}
+}
+
+// writeVersion2 creates a database at schema version 2 with properties of
+// type column and the given event, stored as version 2 did.
+func writeVersion2(t *testing.T, path string, column propertyColumn, event store.Event) {
+	t.Helper()
+	db, err := sql.Open("duckdb", path)
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+
+	statements := []string{
+		`SET TimeZone = 'UTC'`,
+		`CREATE TABLE schema_version (version INTEGER NOT NULL)`,
+		`INSERT INTO schema_version VALUES (2)`,
+	}
+	statements = append(statements, migrations(column)[0]...)
+	statements = append(statements, migrations(column)[1]...)
+	for _, statement := range statements {
+		if _, err := db.Exec(statement); err != nil {
+			t.Fatalf("create version 2 schema: %s: %v", statement, err)
+		}
+	}
+	properties, err := json.Marshal(event.Properties)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// database/sql does not pass a uint64 with the high bit set, so the
+	// install key goes as text.
+	install := strconv.FormatUint(installKey(event.Project, event.DistinctID), 10)
+	_, err = db.Exec(`INSERT INTO events VALUES (?, ?, ?, ?, CAST(? AS UBIGINT), ?, ?, ?, ?, CAST(CAST(? AS JSON) AS `+string(column)+`))`,
+		event.Project, event.UUID, event.Name, event.DistinctID, install, event.Timestamp, event.ReceivedAt, event.Properties["version"], event.Properties["backend_platform"], string(properties))
+	if err != nil {
+		t.Fatalf("insert version 2 event: %v", err)
 	}
 }

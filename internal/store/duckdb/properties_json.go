@@ -30,7 +30,17 @@ func appendPropertiesJSON(dst []byte, properties map[string]any) ([]byte, error)
 	if len(properties) == 0 {
 		return append(dst, "{}"...), nil
 	}
-	return appendObject(dst, properties, 0)
+	return appendObject(dst, properties, 0, nil)
+}
+
+// appendStoredProperties appends what the properties column of an event
+// holds: properties as appendPropertiesJSON encodes them, without those
+// that Insert stores in base columns.
+func appendStoredProperties(dst []byte, properties map[string]any) ([]byte, error) {
+	if len(properties) == 0 {
+		return append(dst, "{}"...), nil
+	}
+	return appendObject(dst, properties, 0, inBaseColumn)
 }
 
 type entry struct {
@@ -38,7 +48,9 @@ type entry struct {
 	value any
 }
 
-func appendObject(dst []byte, object map[string]any, depth int) ([]byte, error) {
+// appendObject appends object as JSON, without the members for which omit,
+// if not nil, returns true.
+func appendObject(dst []byte, object map[string]any, depth int, omit func(key string, value any) bool) ([]byte, error) {
 	if object == nil {
 		return append(dst, "null"...), nil
 	}
@@ -48,7 +60,9 @@ func appendObject(dst []byte, object map[string]any, depth int) ([]byte, error) 
 
 	entries := make([]entry, 0, len(object))
 	for key, value := range object {
-		entries = append(entries, entry{key, value})
+		if omit == nil || !omit(key, value) {
+			entries = append(entries, entry{key, value})
+		}
 	}
 	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.key, b.key) })
 
@@ -101,7 +115,7 @@ func appendValue(dst []byte, value any, depth int) ([]byte, error) {
 	case uint8:
 		return strconv.AppendUint(dst, uint64(v), 10), nil
 	case map[string]any:
-		return appendObject(dst, v, depth+1)
+		return appendObject(dst, v, depth+1, nil)
 	}
 	return appendMarshaled(dst, value)
 }

@@ -33,29 +33,105 @@ type eventRow struct {
 	install    uint64
 	timestamp  time.Time
 	receivedAt time.Time
-	version    driver.Value // string, or nil for NULL
-	platform   driver.Value // string, or nil for NULL
+	// base holds the value of each of baseColumns: a string, a bool, or
+	// nil for NULL.
+	base [len(baseColumns)]driver.Value
 	// propertiesEnd is the end offset of the row's properties in
 	// eventRows.properties. They start where those of the previous row end.
 	propertiesEnd int
 }
 
+// baseColumn is a base property that Insert stores in a column of its
+// own rather than in the properties column.
+type baseColumn struct {
+	property string
+	column   string
+	// boolean marks a BOOLEAN column. The others are VARCHAR.
+	boolean bool
+}
+
+// baseColumns are the base properties with columns of their own: the SDK
+// sends them with every event, and their values rarely change within an
+// install. Each key of a VARIANT value costs DuckDB time on every insert,
+// so moving them out of the properties column roughly halves the cost of
+// storing an event (docs/benchmarks.md). The first two columns date from
+// schema version 1. Until version 3, Insert copied those two properties
+// into them and kept them in the properties column too. The others came
+// with version 3. Rows stored before it keep these properties in the
+// properties column and NULL in the new columns, and the reads fall back
+// to the properties column.
+var baseColumns = [...]baseColumn{
+	{property: "version", column: "version"},
+	{property: "backend_platform", column: "platform"},
+	{property: "electronVersion", column: "electron_version"},
+	{property: "nodeVersion", column: "node_version"},
+	{property: "bunVersion", column: "bun_version"},
+	{property: "goVersion", column: "go_version"},
+	{property: "catalogFingerprint", column: "catalog_fingerprint"},
+	{property: "$lib", column: "lib"},
+	{property: "$lib_version", column: "lib_version"},
+	{property: "$geoip_disable", column: "geoip_disable", boolean: true},
+}
+
+// baseColumnIndex maps the property of each of baseColumns to its index.
+var baseColumnIndex = func() map[string]int {
+	index := make(map[string]int, len(baseColumns))
+	for i, c := range baseColumns {
+		index[c.property] = i
+	}
+	return index
+}()
+
+// columnValue returns the value that the column of c stores for a
+// property's value, or nil when the value does not fit the column: not a
+// bool for a BOOLEAN column, not a non-empty string for a VARCHAR one. A
+// value that does not fit stays in the properties column.
+func (c *baseColumn) columnValue(value any) driver.Value {
+	if c.boolean {
+		if b, ok := value.(bool); ok {
+			return b
+		}
+		return nil
+	}
+	if text, ok := value.(string); ok && text != "" {
+		return text
+	}
+	return nil
+}
+
+// inBaseColumn reports whether Insert stores a property in a base column
+// instead of the properties column.
+func inBaseColumn(key string, value any) bool {
+	i, ok := baseColumnIndex[key]
+	return ok && baseColumns[i].columnValue(value) != nil
+}
+
 // insertColumns are the names and types of the columns that Insert
-// appends, which both the query appender and the staging table have.
-var insertColumns = []struct {
+// appends, which both the query appender and the staging table have: the
+// event's own columns, the base columns, then the properties as JSON text.
+var insertColumns = func() []insertColumn {
+	columns := []insertColumn{
+		{"project", duckdbdriver.TYPE_VARCHAR},
+		{"uuid", duckdbdriver.TYPE_UUID},
+		{"event", duckdbdriver.TYPE_VARCHAR},
+		{"distinct_id", duckdbdriver.TYPE_VARCHAR},
+		{"install", duckdbdriver.TYPE_UBIGINT},
+		{"ts", duckdbdriver.TYPE_TIMESTAMP},
+		{"received_at", duckdbdriver.TYPE_TIMESTAMP},
+	}
+	for _, c := range baseColumns {
+		dataType := duckdbdriver.TYPE_VARCHAR
+		if c.boolean {
+			dataType = duckdbdriver.TYPE_BOOLEAN
+		}
+		columns = append(columns, insertColumn{c.column, dataType})
+	}
+	return append(columns, insertColumn{"properties", duckdbdriver.TYPE_VARCHAR})
+}()
+
+type insertColumn struct {
 	name     string
 	dataType duckdbdriver.Type
-}{
-	{"project", duckdbdriver.TYPE_VARCHAR},
-	{"uuid", duckdbdriver.TYPE_UUID},
-	{"event", duckdbdriver.TYPE_VARCHAR},
-	{"distinct_id", duckdbdriver.TYPE_VARCHAR},
-	{"install", duckdbdriver.TYPE_UBIGINT},
-	{"ts", duckdbdriver.TYPE_TIMESTAMP},
-	{"received_at", duckdbdriver.TYPE_TIMESTAMP},
-	{"version", duckdbdriver.TYPE_VARCHAR},
-	{"platform", duckdbdriver.TYPE_VARCHAR},
-	{"properties", duckdbdriver.TYPE_VARCHAR}, // JSON text
 }
 
 // propertiesSizeHint is the expected size in bytes of one event's
@@ -88,11 +164,11 @@ func newEventRows(events []store.Event) (*eventRows, error) {
 		}
 		seen[key] = true
 
-		rows.properties, err = appendPropertiesJSON(rows.properties, e.Properties)
+		rows.properties, err = appendStoredProperties(rows.properties, e.Properties)
 		if err != nil {
 			return nil, fmt.Errorf("insert event %q of project %q: encode properties: %w", e.UUID, e.Project, err)
 		}
-		rows.rows = append(rows.rows, eventRow{
+		row := eventRow{
 			project:       e.Project,
 			id:            duckdbdriver.UUID(id),
 			name:          e.Name,
@@ -100,10 +176,14 @@ func newEventRows(events []store.Event) (*eventRows, error) {
 			install:       installKey(e.Project, e.DistinctID),
 			timestamp:     e.Timestamp,
 			receivedAt:    e.ReceivedAt,
-			version:       stringProperty(e.Properties, "version"),
-			platform:      stringProperty(e.Properties, "backend_platform"),
 			propertiesEnd: len(rows.properties),
-		})
+		}
+		for i := range baseColumns {
+			if value, ok := e.Properties[baseColumns[i].property]; ok {
+				row.base[i] = baseColumns[i].columnValue(value)
+			}
+		}
+		rows.rows = append(rows.rows, row)
 	}
 	return rows, nil
 }
@@ -123,9 +203,8 @@ func (r *eventRows) appendTo(appender *duckdbdriver.Appender) error {
 		values[4] = row.install
 		values[5] = row.timestamp
 		values[6] = row.receivedAt
-		values[7] = row.version
-		values[8] = row.platform
-		values[9] = r.properties[start:row.propertiesEnd]
+		copy(values[7:], row.base[:])
+		values[len(values)-1] = r.properties[start:row.propertiesEnd]
 		start = row.propertiesEnd
 
 		if err := appender.AppendRow(values...); err != nil {
@@ -149,16 +228,6 @@ func installKey(project, distinctID string) uint64 {
 	input = append(input, distinctID...)
 	sum := md5.Sum(input)
 	return binary.LittleEndian.Uint64(sum[8:])
-}
-
-// stringProperty returns the property as a column value: the string if it is
-// a non-empty string, else nil (NULL).
-func stringProperty(properties map[string]any, name string) driver.Value {
-	value, ok := properties[name].(string)
-	if !ok || value == "" {
-		return nil
-	}
-	return value
 }
 
 // newInsertAppender creates a query appender on conn that inserts the

@@ -4,6 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
+	"strings"
+
+	duckdbdriver "github.com/duckdb/duckdb-go/v2"
 )
 
 // newPropertyColumn is the type migration 2 gives the properties column.
@@ -70,6 +74,18 @@ func migrations(column propertyColumn) [][]string {
 			`DROP TABLE events`,
 			`ALTER TABLE events_v2 RENAME TO events`,
 		},
+		// Version 3 adds the base columns after version and platform
+		// (baseColumns). Rows stored before keep NULL in them.
+		{
+			`ALTER TABLE events ADD COLUMN electron_version VARCHAR`,
+			`ALTER TABLE events ADD COLUMN node_version VARCHAR`,
+			`ALTER TABLE events ADD COLUMN bun_version VARCHAR`,
+			`ALTER TABLE events ADD COLUMN go_version VARCHAR`,
+			`ALTER TABLE events ADD COLUMN catalog_fingerprint VARCHAR`,
+			`ALTER TABLE events ADD COLUMN lib VARCHAR`,
+			`ALTER TABLE events ADD COLUMN lib_version VARCHAR`,
+			`ALTER TABLE events ADD COLUMN geoip_disable BOOLEAN`,
+		},
 	}
 }
 
@@ -93,12 +109,19 @@ const appendedTable = "appended"
 // skipStored, rows whose (project, uuid) is already stored are skipped,
 // and without it such a row fails the statement.
 func insertSQL(column propertyColumn, source string, skipStored bool) string {
+	names := make([]string, len(insertColumns))
+	for i, c := range insertColumns {
+		names[i] = c.name
+	}
 	properties := "CAST(properties AS JSON)"
 	if column == variantProperties {
 		properties = "CAST(" + properties + " AS VARIANT)"
 	}
-	query := `INSERT INTO events
-		SELECT project, uuid, event, distinct_id, install, ts, received_at, version, platform, ` + properties + `
+	selected := slices.Clone(names)
+	selected[len(selected)-1] = properties
+
+	query := `INSERT INTO events (` + strings.Join(names, ", ") + `)
+		SELECT ` + strings.Join(selected, ", ") + `
 		FROM ` + source
 	if skipStored {
 		query += ` ON CONFLICT DO NOTHING`
@@ -132,18 +155,22 @@ func readPropertyColumn(ctx context.Context, db *sql.DB) (propertyColumn, error)
 // the new ones into events. It has the columns of insertColumns. A
 // temporary table lives in memory and belongs to one connection, so
 // staging rows never reach the WAL.
-const createStagingSQL = `CREATE TEMPORARY TABLE events_staging (
-	project     VARCHAR   NOT NULL,
-	uuid        UUID      NOT NULL,
-	event       VARCHAR   NOT NULL,
-	distinct_id VARCHAR   NOT NULL,
-	install     UBIGINT   NOT NULL,
-	ts          TIMESTAMP NOT NULL,
-	received_at TIMESTAMP NOT NULL,
-	version     VARCHAR,
-	platform    VARCHAR,
-	properties  VARCHAR   NOT NULL
-)`
+var createStagingSQL = func() string {
+	columns := make([]string, len(insertColumns))
+	for i, c := range insertColumns {
+		columns[i] = c.name + " " + stagingTypes[c.dataType]
+	}
+	return "CREATE TEMPORARY TABLE events_staging (" + strings.Join(columns, ", ") + ")"
+}()
+
+// stagingTypes are the SQL types of the staging table's columns.
+var stagingTypes = map[duckdbdriver.Type]string{
+	duckdbdriver.TYPE_VARCHAR:   "VARCHAR",
+	duckdbdriver.TYPE_UUID:      "UUID",
+	duckdbdriver.TYPE_UBIGINT:   "UBIGINT",
+	duckdbdriver.TYPE_TIMESTAMP: "TIMESTAMP",
+	duckdbdriver.TYPE_BOOLEAN:   "BOOLEAN",
+}
 
 // migrate creates the schema_version table if needed and applies every
 // migration the database has not seen yet, with properties of type column.

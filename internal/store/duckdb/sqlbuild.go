@@ -78,9 +78,12 @@ const (
 )
 
 // text returns the expression of a property's text, NULL when the event
-// lacks it. "version" and "backend_platform" read their columns. Other
-// names are read one key per dot-separated part, and the keys are bound as
-// arguments, so no name can change the statement.
+// lacks it. "version" and "backend_platform" read their columns. The other
+// base columns are read with the properties column as the fallback, which
+// holds them for rows stored before schema version 3 and for values that
+// do not fit the column. Other names are read one key per dot-separated
+// part, and the keys are bound as arguments, so no name can change the
+// statement.
 func (c propertyColumn) text(name, alias string) (sqlExpr, error) {
 	switch name {
 	case "version":
@@ -89,6 +92,23 @@ func (c propertyColumn) text(name, alias string) (sqlExpr, error) {
 		return sqlExpr{text: alias + "platform"}, nil
 	}
 
+	text, err := c.propertyText(name, alias)
+	if err != nil {
+		return sqlExpr{}, err
+	}
+	if i, ok := baseColumnIndex[name]; ok {
+		column := alias + baseColumns[i].column
+		if baseColumns[i].boolean {
+			column = "CAST(" + column + " AS VARCHAR)"
+		}
+		text.text = "COALESCE(" + column + ", " + text.text + ")"
+	}
+	return text, nil
+}
+
+// propertyText returns the expression of a property's text in the
+// properties column.
+func (c propertyColumn) propertyText(name, alias string) (sqlExpr, error) {
 	keys := strings.Split(name, ".")
 	for _, key := range keys {
 		if key == "" {

@@ -2,6 +2,7 @@ package duckdb
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"math"
 	"path/filepath"
@@ -123,6 +124,60 @@ func TestInsertPropertiesRoundTrip(t *testing.T) {
 			}
 			if d := cmp.Diff(want, got); d != "" {
 				t.Errorf("properties read back (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// TestInsertBaseColumns checks that base properties whose values fit
+// their columns are stored there and left out of the properties column,
+// and that the other values stay in the properties column.
+func TestInsertBaseColumns(t *testing.T) {
+	for _, column := range []propertyColumn{variantProperties, jsonProperties} {
+		t.Run(string(column), func(t *testing.T) {
+			s := mustOpenColumn(t, "", column)
+			events := testEvents(1)
+			events[0].Properties = map[string]any{
+				"version":        "1.0.0",
+				"goVersion":      "go1.26.8",
+				"$lib":           "candor-go",
+				"$geoip_disable": false,
+				"nodeVersion":    "",
+				"$lib_version":   3.0,
+				"model":          "m1",
+			}
+			if _, err := s.Insert(context.Background(), events); err != nil {
+				t.Fatalf("Insert: %v", err)
+			}
+
+			var text string
+			var version, goVersion, lib, nodeVersion, libVersion sql.NullString
+			var geoipDisable sql.NullBool
+			err := s.db.QueryRow(`SELECT CAST(CAST(properties AS JSON) AS VARCHAR),
+				version, go_version, lib, geoip_disable, node_version, lib_version FROM events`).
+				Scan(&text, &version, &goVersion, &lib, &geoipDisable, &nodeVersion, &libVersion)
+			if err != nil {
+				t.Fatalf("read the row: %v", err)
+			}
+			var got map[string]any
+			if err := json.Unmarshal([]byte(text), &got); err != nil {
+				t.Fatalf("decode properties %s: %v", text, err)
+			}
+			want := map[string]any{"nodeVersion": "", "$lib_version": 3.0, "model": "m1"}
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("properties column (-want +got):\n%s", d)
+			}
+			columns := []any{version, goVersion, lib, geoipDisable, nodeVersion, libVersion}
+			wantColumns := []any{
+				sql.NullString{String: "1.0.0", Valid: true},
+				sql.NullString{String: "go1.26.8", Valid: true},
+				sql.NullString{String: "candor-go", Valid: true},
+				sql.NullBool{Bool: false, Valid: true},
+				sql.NullString{},
+				sql.NullString{},
+			}
+			if d := cmp.Diff(wantColumns, columns); d != "" {
+				t.Errorf("base columns version, go_version, lib, geoip_disable, node_version, lib_version (-want +got):\n%s", d)
 			}
 		})
 	}

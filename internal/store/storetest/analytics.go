@@ -29,6 +29,7 @@ func RunAnalytics(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Funnel", testFunnel},
 		{"Retention", testRetention},
 		{"ExportEvents", testExportEvents},
+		{"BaseProperties", testBaseProperties},
 		{"AnalyticsErrClosed", testAnalyticsErrClosed},
 	}
 	for _, test := range tests {

@@ -445,3 +445,74 @@ func testAnalyticsErrClosed(t *testing.T, s store.Store, a store.Analytics) {
 		}
 	}
 }
+
+// testBaseProperties stores events with the base properties the SDK sends
+// on every event, some of them with values of an unusual type, and reads
+// each one back through a breakdown, a condition and the export.
+func testBaseProperties(t *testing.T, s store.Store, a store.Analytics) {
+	sdkBase := map[string]any{
+		"electronVersion":    "37.2.0",
+		"nodeVersion":        "unknown",
+		"bunVersion":         "unknown",
+		"goVersion":          "go1.26.8",
+		"catalogFingerprint": "05d0acf6ab21a34b",
+		"$lib":               "candor-go",
+		"$lib_version":       "0.1.0",
+		"$geoip_disable":     true,
+		"model":              "m1",
+	}
+	unusual := map[string]any{
+		"electronVersion": "",
+		"$lib":            7,
+		"$lib_version":    map[string]any{"major": 1},
+		"$geoip_disable":  "yes",
+		"model":           "m2",
+	}
+	events := makeEvents(0,
+		eventSpec{Name: "message_sent", Install: "a", Time: at(3, 9, 0), Version: "1.0.0", Platform: "linux", Props: sdkBase},
+		eventSpec{Name: "message_sent", Install: "b", Time: at(3, 10, 0), Props: unusual},
+		eventSpec{Name: "message_sent", Install: "c", Time: at(3, 11, 0), Props: map[string]any{"model": "m3"}},
+	)
+	mustInsert(t, s, events)
+
+	messages := store.Filter{Events: []string{"message_sent"}}
+	breakdown := func(values ...string) []store.TrendRow {
+		var rows []store.TrendRow
+		for _, v := range values {
+			rows = append(rows, store.TrendRow{Event: "message_sent", Values: []string{v}, Events: 1, Installs: 1})
+		}
+		return rows
+	}
+	runTrendCases(t, a, []trendCase{
+		{"by electronVersion", store.TrendQuery{Filter: messages, Interval: store.All, Breakdown: []string{"electronVersion"}},
+			breakdown("", store.NoValue, "37.2.0")},
+		{"by $lib", store.TrendQuery{Filter: messages, Interval: store.All, Breakdown: []string{"$lib"}},
+			breakdown(store.NoValue, "7", "candor-go")},
+		{"by $geoip_disable", store.TrendQuery{Filter: messages, Interval: store.All, Breakdown: []string{"$geoip_disable"}},
+			breakdown(store.NoValue, "true", "yes")},
+		{"by goVersion", store.TrendQuery{Filter: messages, Interval: store.All, Breakdown: []string{"goVersion"}},
+			[]store.TrendRow{{Event: "message_sent", Values: []string{store.NoValue}, Events: 2, Installs: 2},
+				{Event: "message_sent", Values: []string{"go1.26.8"}, Events: 1, Installs: 1}}},
+		{"where $lib_version", store.TrendQuery{Filter: messages, Interval: store.All,
+			Where: []store.Condition{{Property: "$lib_version", Value: "0.1.0"}}, Breakdown: []string{"model"}},
+			breakdown("m1")},
+		{"where $geoip_disable", store.TrendQuery{Filter: messages, Interval: store.All,
+			Where: []store.Condition{{Property: "$geoip_disable", Value: "true"}}, Breakdown: []string{"catalogFingerprint"}},
+			breakdown("05d0acf6ab21a34b")},
+	})
+
+	var out bytes.Buffer
+	if err := a.ExportEvents(context.Background(), store.Filter{}, store.CSV, &out); err != nil {
+		t.Fatalf("ExportEvents(csv): %v", err)
+	}
+	records, err := csv.NewReader(&out).ReadAll()
+	if err != nil {
+		t.Fatalf("read exported CSV %q: %v", out.String(), err)
+	}
+	if len(records) != 4 {
+		t.Fatalf("exported CSV has %d lines, want a header and 3 events:\n%v", len(records), records)
+	}
+	checkExportedEvent(t, records[1], events[0], "1.0.0", "linux")
+	checkExportedEvent(t, records[2], events[1], "", "")
+	checkExportedEvent(t, records[3], events[2], "", "")
+}
