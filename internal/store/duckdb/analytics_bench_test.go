@@ -33,8 +33,10 @@ var benchStart = time.Date(2025, time.January, 1, 0, 0, 0, 0, time.UTC)
 
 // benchEventsSQL fills events with %[1]d generated events of %[2]d
 // installs over %[3]d days. It builds each event's properties as JSON text
-// and casts them to the column type %[4]s, like Insert does.
-const benchEventsSQL = `INSERT INTO events
+// and casts them to the column type %[4]s, like Insert does, and stores
+// the base properties in their columns.
+const benchEventsSQL = `INSERT INTO events (project, uuid, event, distinct_id, install, ts, received_at,
+	version, platform, electron_version, go_version, catalog_fingerprint, lib, lib_version, properties)
 WITH base AS (
 	SELECT i,
 		i * %[3]d // %[1]d AS d,
@@ -69,10 +71,8 @@ SELECT 'mux',
 	md5_number_lower('3:mux' || 'install-' || install::VARCHAR),
 	ts,
 	ts + INTERVAL 2 SECOND,
-	version, platform,
-	CAST(CAST('{"version":"' || version || '","backend_platform":"' || platform ||
-	'","electronVersion":"37.2.0","goVersion":"go1.26.8","$lib":"candor-go","$lib_version":"0.1.0","catalogFingerprint":"05d0acf6ab21a34b"' ||
-	CASE event
+	version, platform, '37.2.0', 'go1.26.8', '05d0acf6ab21a34b', 'candor-go', '0.1.0',
+	CAST(CAST('{' || ltrim(CASE event
 		WHEN 'message_sent' THEN ',"model":"' || model || '","agentId":"exec","message_length_b2":' || (1 << ((h // 11) %% 12)::INT)::VARCHAR ||
 			',"runtimeType":"' || ['local','worktree','ssh','docker','devcontainer'][1 + (h // 13) %% 5] ||
 			'","thinkingLevel":"' || ['off','low','medium','high','xhigh','max'][1 + (h // 17) %% 6] ||
@@ -88,7 +88,7 @@ SELECT 'mux',
 		WHEN 'stream_timing_computed' THEN ',"model":"' || model || '","duration_b2":' || (1 << ((h // 11) %% 16)::INT)::VARCHAR ||
 			',"ttft_ms_b2":256,"tool_ms_b2":128,"streaming_ms_b2":1024,"tool_percent_bucket":' || (((h // 23) %% 11) * 10)::VARCHAR || ',"invalid":false'
 		ELSE ',"model":"' || model || '","duration_b2":8,"input_tokens_b2":65536,"output_tokens_b2":2048,"compaction_source":"idle"'
-	END || '}' AS JSON) AS %[4]s)
+	END, ',') || '}' AS JSON) AS %[4]s)
 FROM described`
 
 // openBenchStore opens the benchmark database. CANDOR_BENCH_DB names a
