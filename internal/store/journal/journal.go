@@ -95,10 +95,10 @@ type Options struct {
 	// SegmentBytes is the size at which Insert starts a new journal file.
 	// Zero means DefaultSegmentBytes.
 	SegmentBytes int64
-	// CloseTimeout bounds how long Close keeps trying to load what is
-	// pending when loads fail. The events not loaded then stay in the
-	// journal, and the next Open loads them. Zero means
-	// DefaultCloseTimeout.
+	// CloseTimeout bounds how long Close keeps loading what is pending:
+	// it stops retrying failed loads then and cancels a load that still
+	// runs. The events not loaded stay in the journal, and the next Open
+	// loads them. Zero means DefaultCloseTimeout.
 	CloseTimeout time.Duration
 	// Logger receives failed loads, at most one line per 10 seconds, and
 	// what Open recovers. Nil discards.
@@ -163,6 +163,11 @@ type Store struct {
 	afterDeleteBarrier func()
 
 	wake chan struct{} // closed by Close to cut a retry wait short
+	// loadCtx is the parent of every load's context. Close cancels it
+	// with stopLoads when Options.CloseTimeout has passed, so that a load
+	// that hangs does not hold Close for the whole loadTimeout.
+	loadCtx   context.Context
+	stopLoads context.CancelFunc
 	done chan struct{} // closed when the loader returns
 	// closeDone is closed when the first Close returns, which a second
 	// Close waits for.
@@ -210,12 +215,15 @@ func Open(dir string, inner store.Store, opts Options) (*Store, error) {
 		done:      make(chan struct{}),
 		closeDone: make(chan struct{}),
 	}
+	s.loadCtx, s.stopLoads = context.WithCancel(context.Background())
 	s.secrets, _ = inner.(store.InstallSecrets)
 	if err := s.recover(); err != nil {
+		s.stopLoads()
 		return nil, err
 	}
 	f, seg, err := createSegment(dir, 1)
 	if err != nil {
+		s.stopLoads()
 		return nil, fmt.Errorf("journal: create file: %w", err)
 	}
 	s.active, s.segments = f, []segment{seg}
@@ -230,7 +238,7 @@ func Recover(dir string, inner store.Store, opts Options) error {
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	s := &Store{inner: inner, dir: dir, opts: opts.withDefaults()}
+	s := &Store{inner: inner, dir: dir, opts: opts.withDefaults(), loadCtx: context.Background()}
 	s.logger = s.opts.Logger
 	return s.recover()
 }
@@ -655,6 +663,14 @@ func (s *Store) setAside(batch []record, groups [][]store.Event) bool {
 	if loaded == 0 {
 		return false
 	}
+	if s.loadCtx.Err() != nil {
+		// Close stopped the loads: the events that failed may be good
+		// ones, so they stay in the journal for the next start.
+		s.mu.Lock()
+		s.partial = true
+		s.mu.Unlock()
+		return false
+	}
 	if len(rejected) > 0 {
 		if err := s.keepRejected(batch[0].seq, rejected); err != nil {
 			// The batch stays pending, and the next pass tries its events
@@ -781,7 +797,7 @@ func (s *Store) loadGroups(groups [][]store.Event) (int, error) {
 	report := s.report
 	s.mu.Unlock()
 	for i, group := range groups {
-		ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
+		ctx, cancel := context.WithTimeout(s.loadCtx, loadTimeout)
 		stored, err := s.inner.Insert(ctx, group)
 		cancel()
 		if err != nil {
@@ -865,8 +881,7 @@ func (s *Store) retireFiles(replaceActive bool) {
 }
 
 // Close loads what is pending into the store, for up to
-// Options.CloseTimeout if loads fail, then closes the journal and the
-// store. Events it could not load stay in the journal for the next Open,
+// Options.CloseTimeout, then closes the journal and the store. Events it could not load stay in the journal for the next Open,
 // and Close reports how many. Close is idempotent.
 func (s *Store) Close() error {
 	// Taking writeMu first lets an Insert that is writing finish, and
@@ -886,7 +901,10 @@ func (s *Store) Close() error {
 	close(s.wake)
 	s.mu.Unlock()
 	s.writeMu.Unlock()
+	stop := time.AfterFunc(s.opts.CloseTimeout, s.stopLoads)
 	<-s.done
+	stop.Stop()
+	defer s.stopLoads()
 
 	// A deletion that holds loadSlot runs on and may write the checkpoint,
 	// so Close waits for it. A deletion that takes loadSlot after Close

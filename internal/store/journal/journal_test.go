@@ -333,6 +333,32 @@ func TestRecover(t *testing.T) {
 	}
 }
 
+// TestCloseStopsHungLoad checks that Close returns after CloseTimeout
+// when a load hangs, and that the next Open loads the event it left.
+func TestCloseStopsHungLoad(t *testing.T) {
+	dir := t.TempDir()
+	inner := newFakeStore()
+	inner.gate = make(chan struct{}) // never opened: every load hangs
+	s := mustOpen(t, dir, inner, Options{CloseTimeout: 100 * time.Millisecond, LoadDelay: time.Millisecond})
+	mustInsert(t, s, testEvents("mux", 0, 1))
+
+	start := time.Now()
+	err := s.Close()
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("Close took %s with a hung load, want about the close timeout of 100ms", took)
+	}
+	if err == nil || !strings.Contains(err.Error(), "1 events were not loaded") {
+		t.Errorf("Close = %v, want an error that 1 event was not loaded", err)
+	}
+
+	again := newFakeStore()
+	s = mustOpen(t, dir, again, Options{})
+	defer s.Close()
+	if n := again.count(); n != 1 {
+		t.Errorf("Open after a hung load loaded %d events, want 1", n)
+	}
+}
+
 func TestReadsWaitForLoads(t *testing.T) {
 	inner := newFakeStore()
 	gate := make(chan struct{})
