@@ -187,6 +187,33 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = 10 * time.Second
 	}
+	if cfg.MaxConnections < 0 {
+		return nil, fmt.Errorf("server: negative MaxConnections %d: use 0 for the default of %d or a positive number", cfg.MaxConnections, DefaultMaxConnections)
+	}
+	if cfg.MaxConnections == 0 {
+		cfg.MaxConnections = DefaultMaxConnections
+	}
+	if cfg.Retention < 0 {
+		return nil, fmt.Errorf("server: negative retention %s: use 0 to keep events forever or a positive duration", cfg.Retention)
+	}
+
+	// Listening comes first, so that a bad or taken address leaves no data
+	// folder behind.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %q: %w (pick a free address with --listen)", cfg.Listen, err)
+	}
+	s, err := newServer(cfg, ln)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// newServer opens the data folder and the store of a server that listens
+// on ln.
+func newServer(cfg Config, ln net.Listener) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data folder: %w", err)
 	}
@@ -209,16 +236,6 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("server: the write key of project %q equals the admin token: give them different values", p.Name)
 		}
 	}
-	if cfg.MaxConnections < 0 {
-		return nil, fmt.Errorf("server: negative MaxConnections %d: use 0 for the default of %d or a positive number", cfg.MaxConnections, DefaultMaxConnections)
-	}
-	if cfg.MaxConnections == 0 {
-		cfg.MaxConnections = DefaultMaxConnections
-	}
-	if cfg.Retention < 0 {
-		return nil, fmt.Errorf("server: negative retention %s: use 0 to keep events forever or a positive duration", cfg.Retention)
-	}
-
 	st, err := openStore(cfg)
 	if err != nil {
 		return nil, err
@@ -234,12 +251,6 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		s.collector.Close(context.Background())
-		st.Close()
-		return nil, fmt.Errorf("listen on %q: %w (pick a free address with --listen)", cfg.Listen, err)
-	}
 	s.listener = newLimitListener(ln, cfg.MaxConnections)
 	s.httpServer.ConnState = s.listener.trackState
 	return s, nil

@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -113,6 +115,27 @@ func TestKeysGeneratedAndReused(t *testing.T) {
 	}
 	if created || second != first {
 		t.Errorf("second load: created=%v keys=%+v, want the first keys", created, second)
+	}
+}
+
+// TestBadListenLeavesNoDataFolder checks that New fails on an address it
+// cannot listen on before it creates the data folder.
+func TestBadListenLeavesNoDataFolder(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+
+	for _, listen := range []string{"nonsense", taken.Addr().String()} {
+		dir := filepath.Join(t.TempDir(), "data")
+		_, err := New(Config{DataDir: dir, Listen: listen})
+		if err == nil || !strings.Contains(err.Error(), "--listen") {
+			t.Errorf("New with --listen %s: %v, want an error that names --listen", listen, err)
+		}
+		if _, statErr := os.Stat(dir); !errors.Is(statErr, os.ErrNotExist) {
+			t.Errorf("New with --listen %s left the data folder %s: %v", listen, dir, statErr)
+		}
 	}
 }
 
