@@ -194,8 +194,11 @@ func TestStorePanicAnswers503(t *testing.T) {
 	}
 }
 
-func TestHandlerPanicAnswers500(t *testing.T) {
-	var panicking atomic.Bool
+// newPanickingEnv returns an environment whose clock panics while the
+// returned flag is set, which makes every capture request panic.
+func newPanickingEnv(t *testing.T) (*env, *atomic.Bool) {
+	t.Helper()
+	panicking := new(atomic.Bool)
 	e := newEnv(t, func(c *collector.Config) {
 		c.Now = func() time.Time {
 			if panicking.Load() {
@@ -204,6 +207,11 @@ func TestHandlerPanicAnswers500(t *testing.T) {
 			return testNow
 		}
 	})
+	return e, panicking
+}
+
+func TestHandlerPanicAnswers500(t *testing.T) {
+	e, panicking := newPanickingEnv(t)
 	panicking.Store(true)
 	mustFail(t, e.postJSON("/batch/", batchBody(muxKey, messageEvent(uuidN(1)))), http.StatusInternalServerError, "internal_error")
 	if logs := e.logs.String(); !strings.Contains(logs, "clock broke") || !strings.Contains(logs, "stack=") {
@@ -215,15 +223,7 @@ func TestHandlerPanicAnswers500(t *testing.T) {
 }
 
 func TestRepeatedPanicsLoggedOnce(t *testing.T) {
-	var panicking atomic.Bool
-	e := newEnv(t, func(c *collector.Config) {
-		c.Now = func() time.Time {
-			if panicking.Load() {
-				panic("clock broke")
-			}
-			return testNow
-		}
-	})
+	e, panicking := newPanickingEnv(t)
 	panicking.Store(true)
 	for i := range 50 {
 		mustFail(t, e.postJSON("/batch/", batchBody(muxKey, messageEvent(uuidN(i)))), http.StatusInternalServerError, "internal_error")

@@ -151,17 +151,7 @@ func wireType(p *Property) string {
 	if p.Type != "" {
 		return p.Type
 	}
-	switch p.Class {
-	case Bool:
-		return "boolean"
-	case Base2, Bucket, Count:
-		return "number"
-	case Object:
-		return "object"
-	case Variant:
-		return "string|boolean|null"
-	}
-	return "string"
+	return classType(p.Class)
 }
 
 // classText returns the class with its parameters, such as
