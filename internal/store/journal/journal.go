@@ -168,7 +168,7 @@ type Store struct {
 	// that hangs does not hold Close for the whole loadTimeout.
 	loadCtx   context.Context
 	stopLoads context.CancelFunc
-	done chan struct{} // closed when the loader returns
+	done      chan struct{} // closed when the loader returns
 	// closeDone is closed when the first Close returns, which a second
 	// Close waits for.
 	closeDone chan struct{}
