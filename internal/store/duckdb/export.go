@@ -19,19 +19,20 @@ var exportColumns = `project, CAST(uuid AS VARCHAR) AS uuid, event, distinct_id,
 	CAST(ts AS TIMESTAMPTZ) AS timestamp, CAST(received_at AS TIMESTAMPTZ) AS received_at,
 	version, platform AS backend_platform, ` + exportPropertiesSQL + ` AS properties`
 
-// exportPropertiesSQL is the JSON of an event's properties: the base
-// columns that are not NULL, then the properties column. Patching an empty
-// object with the base columns drops those that are NULL. Patching the
-// result with the properties column lets the properties column win for a
-// property stored in both. Rows stored before schema version 3 hold
-// version and backend_platform in both, with the same value.
+// exportPropertiesSQL is the JSON of an event's properties: the properties
+// column patched with the base columns that are not NULL. Patching an empty
+// object with the base columns drops those that are NULL. The properties
+// column is the target rather than the patch, because a JSON merge patch
+// (RFC 7386) removes every member whose value in the patch is null, and a
+// property may be null, at any depth. Rows stored before schema version 3
+// hold version and backend_platform in both, with the same value.
 var exportPropertiesSQL = func() string {
 	members := make([]string, 0, 2*len(baseColumns))
 	for _, c := range baseColumns {
 		members = append(members, "'"+c.property+"'", c.column)
 	}
-	return "json_merge_patch(json_merge_patch('{}', json_object(" + strings.Join(members, ", ") +
-		")), CAST(properties AS JSON))"
+	return "json_merge_patch(CAST(properties AS JSON), json_merge_patch('{}', json_object(" +
+		strings.Join(members, ", ") + ")))"
 }()
 
 // ExportEvents writes the events f selects to w. DuckDB's COPY writes them
