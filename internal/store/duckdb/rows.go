@@ -83,9 +83,11 @@ var baseColumnIndex = func() map[string]int {
 }()
 
 // columnValue returns the value that the column of c stores for a
-// property's value, or nil when the value does not fit the column: not a
-// bool for a BOOLEAN column, not a non-empty string for a VARCHAR one. A
-// value that does not fit stays in the properties column.
+// property's value, or nil when the value does not fit the column. A
+// BOOLEAN column takes a bool, and a VARCHAR one a non-empty string of
+// valid UTF-8. A value that does not fit stays in the properties column.
+// The appender stores NULL for a string that is not valid UTF-8, while the
+// properties column keeps it with U+FFFD in place of each invalid byte.
 func (c *baseColumn) columnValue(value any) driver.Value {
 	if c.boolean {
 		if b, ok := value.(bool); ok {
@@ -93,7 +95,7 @@ func (c *baseColumn) columnValue(value any) driver.Value {
 		}
 		return nil
 	}
-	if text, ok := value.(string); ok && text != "" {
+	if text, ok := value.(string); ok && text != "" && utf8.ValidString(text) {
 		return text
 	}
 	return nil

@@ -1,8 +1,10 @@
 package duckdb
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/csv"
 	"encoding/json"
 	"math"
 	"path/filepath"
@@ -178,6 +180,48 @@ func TestInsertBaseColumns(t *testing.T) {
 			}
 			if d := cmp.Diff(wantColumns, columns); d != "" {
 				t.Errorf("base columns version, go_version, lib, geoip_disable, node_version, lib_version (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// TestInsertBaseColumnInvalidUTF8 checks that a base property whose
+// string is not valid UTF-8 is kept as other properties are, with U+FFFD
+// in place of each invalid byte, rather than lost as NULL in its column.
+func TestInsertBaseColumnInvalidUTF8(t *testing.T) {
+	for _, column := range []propertyColumn{variantProperties, jsonProperties} {
+		t.Run(string(column), func(t *testing.T) {
+			s := mustOpenColumn(t, "", column)
+			events := testEvents(1)
+			events[0].Properties = map[string]any{"$lib": "lib\xff", "goVersion": "go1.26.8", "model": "m\xff"}
+			if _, err := s.Insert(context.Background(), events); err != nil {
+				t.Fatalf("Insert: %v", err)
+			}
+
+			var out bytes.Buffer
+			if err := s.ExportEvents(context.Background(), store.Filter{}, store.CSV, &out); err != nil {
+				t.Fatalf("ExportEvents: %v", err)
+			}
+			records, err := csv.NewReader(&out).ReadAll()
+			if err != nil || len(records) != 2 {
+				t.Fatalf("exported CSV %q: want a header and 1 event (error %v)", out.String(), err)
+			}
+			var got map[string]any
+			if err := json.Unmarshal([]byte(records[1][len(records[1])-1]), &got); err != nil {
+				t.Fatalf("decode exported properties %q: %v", records[1][len(records[1])-1], err)
+			}
+			want := map[string]any{"$lib": "lib\uFFFD", "goVersion": "go1.26.8", "model": "m\uFFFD"}
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("exported properties (-want +got):\n%s", d)
+			}
+
+			rows, err := s.Trend(context.Background(), store.TrendQuery{Interval: store.All, Breakdown: []string{"$lib"}})
+			if err != nil {
+				t.Fatalf("Trend by $lib: %v", err)
+			}
+			wantRows := []store.TrendRow{{Event: "message_sent", Values: []string{"lib\uFFFD"}, Events: 1, Installs: 1}}
+			if d := cmp.Diff(wantRows, rows); d != "" {
+				t.Errorf("Trend by $lib (-want +got):\n%s", d)
 			}
 		})
 	}
