@@ -27,7 +27,8 @@ const (
 	ReasonMissingDistinctID catalog.Reason = "missing_distinct_id"
 	// ReasonInvalidDistinctID: the distinct_id is neither a random ID nor
 	// a plain identifier (catalog.CheckDistinctID), such as an email
-	// address, a URL, a path, an IP address or a phone number.
+	// address, a URL, a path, an IP address, a phone number or a UUID of
+	// a version other than 4 and 7.
 	ReasonInvalidDistinctID catalog.Reason = "invalid_distinct_id"
 	// ReasonInvalidUUID: "uuid" is set but is not a version 4 or 7 UUID.
 	ReasonInvalidUUID catalog.Reason = "invalid_uuid"

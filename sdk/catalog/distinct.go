@@ -2,28 +2,41 @@ package catalog
 
 // CheckDistinctID returns why s may not be stored as an event's
 // distinct_id, or "" when it may. A random ID passes, such as the UUID the
-// SDK creates for an install (the RandomID class), and so does a UUID of
-// any other version. Any other value must pass the Identifier class, which
-// keeps out email addresses, URLs, paths, IP addresses, secrets and long
-// digit runs such as phone numbers. PostHog's clients send whatever ID the
-// app passes, so the collector checks it as the SDK checks properties.
+// SDK creates for an install (the RandomID class: a UUID of version 4 or 7
+// or a random token). A UUID of another version does not: versions 1 and 6
+// hold the MAC address of the machine that made them, versions 3 and 5 a
+// hash of a name such as an email address, and version 8 anything. Any
+// other value must pass the Identifier class, which keeps out email
+// addresses, URLs, paths, IP addresses, secrets and long digit runs such as
+// phone numbers. PostHog's clients send whatever ID the app passes, so the
+// collector checks it as the SDK checks properties.
 func CheckDistinctID(s string) Reason {
-	if isRandomID(s) || isAnyUUID(s) {
+	if isRandomID(s) {
 		return ""
+	}
+	if hasUUIDLayout(s) {
+		return ReasonNotRandomID
 	}
 	return checkIdentifier(s)
 }
 
-// isAnyUUID reports whether s is a UUID of versions 1 to 8 with the RFC
-// 9562 variant, in either letter case. The Identifier class reads a run of
-// more than maxDigitRun digits as a phone number, and about 3 in 100 UUIDs
-// of version 5 hold such a run in their last group (counted over 200,000
-// name-based UUIDs).
-func isAnyUUID(s string) bool {
-	if len(s) != 36 || s[14] < '1' || s[14] > '8' {
+// hasUUIDLayout reports whether s is written like a UUID: 32 hex digits in
+// groups of 8, 4, 4, 4 and 12, separated by dashes, whatever its version
+// and variant.
+func hasUUIDLayout(s string) bool {
+	if len(s) != 36 {
 		return false
 	}
-	// With version 4 swapped in, isUUID checks the layout and the variant.
-	withVersion4 := s[:14] + "4" + s[15:]
-	return isUUID(withVersion4)
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case c >= '0' && c <= '9', c >= 'a' && c <= 'f', c >= 'A' && c <= 'F':
+		default:
+			return false
+		}
+	}
+	return true
 }
