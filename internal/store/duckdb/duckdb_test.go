@@ -352,6 +352,15 @@ func TestConformanceJSONProperties(t *testing.T) {
 	storetest.RunAnalytics(t, open)
 }
 
+// forEachPropertyColumn runs test as a subtest for each type of the
+// properties column.
+func forEachPropertyColumn(t *testing.T, test func(t *testing.T, column propertyColumn)) {
+	t.Helper()
+	for _, column := range []propertyColumn{variantProperties, jsonProperties} {
+		t.Run(string(column), func(t *testing.T) { test(t, column) })
+	}
+}
+
 func mustOpenColumn(t *testing.T, path string, column propertyColumn) *Store {
 	t.Helper()
 	s, err := open(path, column, DefaultMemoryLimitMiB)

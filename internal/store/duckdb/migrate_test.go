@@ -21,11 +21,7 @@ import (
 // It checks that the migration keeps every event and its properties, and
 // that the install gets the same key as an event inserted afterwards.
 func TestMigrateToVersion2(t *testing.T) {
-	for _, column := range []propertyColumn{variantProperties, jsonProperties} {
-		t.Run(string(column), func(t *testing.T) {
-			testMigrateToVersion2(t, column)
-		})
-	}
+	forEachPropertyColumn(t, testMigrateToVersion2)
 }
 
 func testMigrateToVersion2(t *testing.T, column propertyColumn) {
@@ -99,11 +95,7 @@ func writeVersion1(t *testing.T, path string) {
 // hold the base properties in the properties column only, and checks that
 // they read back as before next to an event stored after the migration.
 func TestMigrateToVersion3(t *testing.T) {
-	for _, column := range []propertyColumn{variantProperties, jsonProperties} {
-		t.Run(string(column), func(t *testing.T) {
-			testMigrateToVersion3(t, column)
-		})
-	}
+	forEachPropertyColumn(t, testMigrateToVersion3)
 }
 
 func testMigrateToVersion3(t *testing.T, column propertyColumn) {

@@ -100,131 +100,125 @@ func TestInsertUnencodablePropertyFails(t *testing.T) {
 // TestInsertPropertiesRoundTrip checks that properties with escapes and a
 // nested object read back as the values that were inserted.
 func TestInsertPropertiesRoundTrip(t *testing.T) {
-	for _, column := range []propertyColumn{variantProperties, jsonProperties} {
-		t.Run(string(column), func(t *testing.T) {
-			s := mustOpenColumn(t, "", column)
-			events := testEvents(1)
-			want := map[string]any{
-				"text":   "a \"quoted\" <tag> & \u2028 é \x01",
-				"number": 0.5,
-				"flag":   true,
-				"object": map[string]any{"platform": "macOS"},
-			}
-			events[0].Properties = want
-			if _, err := s.Insert(context.Background(), events); err != nil {
-				t.Fatalf("Insert: %v", err)
-			}
+	forEachPropertyColumn(t, func(t *testing.T, column propertyColumn) {
+		s := mustOpenColumn(t, "", column)
+		events := testEvents(1)
+		want := map[string]any{
+			"text":   "a \"quoted\" <tag> & \u2028 é \x01",
+			"number": 0.5,
+			"flag":   true,
+			"object": map[string]any{"platform": "macOS"},
+		}
+		events[0].Properties = want
+		if _, err := s.Insert(context.Background(), events); err != nil {
+			t.Fatalf("Insert: %v", err)
+		}
 
-			var text string
-			err := s.db.QueryRow(`SELECT CAST(CAST(properties AS JSON) AS VARCHAR) FROM events`).Scan(&text)
-			if err != nil {
-				t.Fatalf("read properties: %v", err)
-			}
-			var got map[string]any
-			if err := json.Unmarshal([]byte(text), &got); err != nil {
-				t.Fatalf("decode properties %s: %v", text, err)
-			}
-			if d := cmp.Diff(want, got); d != "" {
-				t.Errorf("properties read back (-want +got):\n%s", d)
-			}
-		})
-	}
+		var text string
+		err := s.db.QueryRow(`SELECT CAST(CAST(properties AS JSON) AS VARCHAR) FROM events`).Scan(&text)
+		if err != nil {
+			t.Fatalf("read properties: %v", err)
+		}
+		var got map[string]any
+		if err := json.Unmarshal([]byte(text), &got); err != nil {
+			t.Fatalf("decode properties %s: %v", text, err)
+		}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("properties read back (-want +got):\n%s", d)
+		}
+	})
 }
 
 // TestInsertBaseColumns checks that base properties whose values fit
 // their columns are stored there and left out of the properties column,
 // and that the other values stay in the properties column.
 func TestInsertBaseColumns(t *testing.T) {
-	for _, column := range []propertyColumn{variantProperties, jsonProperties} {
-		t.Run(string(column), func(t *testing.T) {
-			s := mustOpenColumn(t, "", column)
-			events := testEvents(1)
-			events[0].Properties = map[string]any{
-				"version":        "1.0.0",
-				"goVersion":      "go1.26.8",
-				"$lib":           "candor-go",
-				"$geoip_disable": false,
-				"nodeVersion":    "",
-				"$lib_version":   3.0,
-				"model":          "m1",
-			}
-			if _, err := s.Insert(context.Background(), events); err != nil {
-				t.Fatalf("Insert: %v", err)
-			}
+	forEachPropertyColumn(t, func(t *testing.T, column propertyColumn) {
+		s := mustOpenColumn(t, "", column)
+		events := testEvents(1)
+		events[0].Properties = map[string]any{
+			"version":        "1.0.0",
+			"goVersion":      "go1.26.8",
+			"$lib":           "candor-go",
+			"$geoip_disable": false,
+			"nodeVersion":    "",
+			"$lib_version":   3.0,
+			"model":          "m1",
+		}
+		if _, err := s.Insert(context.Background(), events); err != nil {
+			t.Fatalf("Insert: %v", err)
+		}
 
-			var text string
-			var version, goVersion, lib, nodeVersion, libVersion sql.NullString
-			var geoipDisable sql.NullBool
-			err := s.db.QueryRow(`SELECT CAST(CAST(properties AS JSON) AS VARCHAR),
-				version, go_version, lib, geoip_disable, node_version, lib_version FROM events`).
-				Scan(&text, &version, &goVersion, &lib, &geoipDisable, &nodeVersion, &libVersion)
-			if err != nil {
-				t.Fatalf("read the row: %v", err)
-			}
-			var got map[string]any
-			if err := json.Unmarshal([]byte(text), &got); err != nil {
-				t.Fatalf("decode properties %s: %v", text, err)
-			}
-			want := map[string]any{"nodeVersion": "", "$lib_version": 3.0, "model": "m1"}
-			if d := cmp.Diff(want, got); d != "" {
-				t.Errorf("properties column (-want +got):\n%s", d)
-			}
-			columns := []any{version, goVersion, lib, geoipDisable, nodeVersion, libVersion}
-			wantColumns := []any{
-				sql.NullString{String: "1.0.0", Valid: true},
-				sql.NullString{String: "go1.26.8", Valid: true},
-				sql.NullString{String: "candor-go", Valid: true},
-				sql.NullBool{Bool: false, Valid: true},
-				sql.NullString{},
-				sql.NullString{},
-			}
-			if d := cmp.Diff(wantColumns, columns); d != "" {
-				t.Errorf("base columns version, go_version, lib, geoip_disable, node_version, lib_version (-want +got):\n%s", d)
-			}
-		})
-	}
+		var text string
+		var version, goVersion, lib, nodeVersion, libVersion sql.NullString
+		var geoipDisable sql.NullBool
+		err := s.db.QueryRow(`SELECT CAST(CAST(properties AS JSON) AS VARCHAR),
+			version, go_version, lib, geoip_disable, node_version, lib_version FROM events`).
+			Scan(&text, &version, &goVersion, &lib, &geoipDisable, &nodeVersion, &libVersion)
+		if err != nil {
+			t.Fatalf("read the row: %v", err)
+		}
+		var got map[string]any
+		if err := json.Unmarshal([]byte(text), &got); err != nil {
+			t.Fatalf("decode properties %s: %v", text, err)
+		}
+		want := map[string]any{"nodeVersion": "", "$lib_version": 3.0, "model": "m1"}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("properties column (-want +got):\n%s", d)
+		}
+		columns := []any{version, goVersion, lib, geoipDisable, nodeVersion, libVersion}
+		wantColumns := []any{
+			sql.NullString{String: "1.0.0", Valid: true},
+			sql.NullString{String: "go1.26.8", Valid: true},
+			sql.NullString{String: "candor-go", Valid: true},
+			sql.NullBool{Bool: false, Valid: true},
+			sql.NullString{},
+			sql.NullString{},
+		}
+		if d := cmp.Diff(wantColumns, columns); d != "" {
+			t.Errorf("base columns version, go_version, lib, geoip_disable, node_version, lib_version (-want +got):\n%s", d)
+		}
+	})
 }
 
 // TestInsertBaseColumnInvalidUTF8 checks that a base property whose
 // string is not valid UTF-8 is kept as other properties are, with U+FFFD
 // in place of each invalid byte, rather than lost as NULL in its column.
 func TestInsertBaseColumnInvalidUTF8(t *testing.T) {
-	for _, column := range []propertyColumn{variantProperties, jsonProperties} {
-		t.Run(string(column), func(t *testing.T) {
-			s := mustOpenColumn(t, "", column)
-			events := testEvents(1)
-			events[0].Properties = map[string]any{"$lib": "lib\xff", "goVersion": "go1.26.8", "model": "m\xff"}
-			if _, err := s.Insert(context.Background(), events); err != nil {
-				t.Fatalf("Insert: %v", err)
-			}
+	forEachPropertyColumn(t, func(t *testing.T, column propertyColumn) {
+		s := mustOpenColumn(t, "", column)
+		events := testEvents(1)
+		events[0].Properties = map[string]any{"$lib": "lib\xff", "goVersion": "go1.26.8", "model": "m\xff"}
+		if _, err := s.Insert(context.Background(), events); err != nil {
+			t.Fatalf("Insert: %v", err)
+		}
 
-			var out bytes.Buffer
-			if err := s.ExportEvents(context.Background(), store.Filter{}, store.CSV, &out); err != nil {
-				t.Fatalf("ExportEvents: %v", err)
-			}
-			records, err := csv.NewReader(&out).ReadAll()
-			if err != nil || len(records) != 2 {
-				t.Fatalf("exported CSV %q: want a header and 1 event (error %v)", out.String(), err)
-			}
-			var got map[string]any
-			if err := json.Unmarshal([]byte(records[1][len(records[1])-1]), &got); err != nil {
-				t.Fatalf("decode exported properties %q: %v", records[1][len(records[1])-1], err)
-			}
-			want := map[string]any{"$lib": "lib\uFFFD", "goVersion": "go1.26.8", "model": "m\uFFFD"}
-			if d := cmp.Diff(want, got); d != "" {
-				t.Errorf("exported properties (-want +got):\n%s", d)
-			}
+		var out bytes.Buffer
+		if err := s.ExportEvents(context.Background(), store.Filter{}, store.CSV, &out); err != nil {
+			t.Fatalf("ExportEvents: %v", err)
+		}
+		records, err := csv.NewReader(&out).ReadAll()
+		if err != nil || len(records) != 2 {
+			t.Fatalf("exported CSV %q: want a header and 1 event (error %v)", out.String(), err)
+		}
+		var got map[string]any
+		if err := json.Unmarshal([]byte(records[1][len(records[1])-1]), &got); err != nil {
+			t.Fatalf("decode exported properties %q: %v", records[1][len(records[1])-1], err)
+		}
+		want := map[string]any{"$lib": "lib\uFFFD", "goVersion": "go1.26.8", "model": "m\uFFFD"}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("exported properties (-want +got):\n%s", d)
+		}
 
-			rows, err := s.Trend(context.Background(), store.TrendQuery{Interval: store.All, Breakdown: []string{"$lib"}})
-			if err != nil {
-				t.Fatalf("Trend by $lib: %v", err)
-			}
-			wantRows := []store.TrendRow{{Event: "message_sent", Values: []string{"lib\uFFFD"}, Events: 1, Installs: 1}}
-			if d := cmp.Diff(wantRows, rows); d != "" {
-				t.Errorf("Trend by $lib (-want +got):\n%s", d)
-			}
-		})
-	}
+		rows, err := s.Trend(context.Background(), store.TrendQuery{Interval: store.All, Breakdown: []string{"$lib"}})
+		if err != nil {
+			t.Fatalf("Trend by $lib: %v", err)
+		}
+		wantRows := []store.TrendRow{{Event: "message_sent", Values: []string{"lib\uFFFD"}, Events: 1, Installs: 1}}
+		if d := cmp.Diff(wantRows, rows); d != "" {
+			t.Errorf("Trend by $lib (-want +got):\n%s", d)
+		}
+	})
 }
 
 func TestInstallKeyMatchesSQL(t *testing.T) {
