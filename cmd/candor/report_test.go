@@ -44,11 +44,17 @@ func startReportServer(t *testing.T, body string) (*httptest.Server, *string) {
 	return server, &query
 }
 
-func runReportCommand(t *testing.T, args ...string) (code int, stdout, stderr string) {
+// runCommand runs candor with args and returns its exit code and output.
+func runCommand(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code = run(context.Background(), append([]string{"report"}, args...), &out, &errOut)
+	code = run(context.Background(), args, &out, &errOut)
 	return code, out.String(), errOut.String()
+}
+
+func runReportCommand(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	return runCommand(t, append([]string{"report"}, args...)...)
 }
 
 func TestReportTable(t *testing.T) {

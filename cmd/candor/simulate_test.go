@@ -11,9 +11,7 @@ import (
 
 func runSimulateCommand(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	code = run(context.Background(), append([]string{"simulate"}, args...), &out, &errOut)
-	return code, out.String(), errOut.String()
+	return runCommand(t, append([]string{"simulate"}, args...)...)
 }
 
 func TestSimulateFailsWhenEventsAreNotDelivered(t *testing.T) {
