@@ -62,25 +62,8 @@ func testMigrateToVersion2(t *testing.T, column propertyColumn) {
 // install-a that have a model property.
 func writeVersion1(t *testing.T, path string) {
 	t.Helper()
-	db, err := sql.Open("duckdb", path)
-	if err != nil {
-		t.Fatalf("open %s: %v", path, err)
-	}
+	db := createSchema(t, path, 1, variantProperties)
 	defer db.Close()
-	// SET TimeZone applies to one connection, so every statement must
-	// run on the same one.
-	db.SetMaxOpenConns(1)
-
-	statements := append([]string{
-		`SET TimeZone = 'UTC'`,
-		`CREATE TABLE schema_version (version INTEGER NOT NULL)`,
-		`INSERT INTO schema_version VALUES (1)`,
-	}, migrations(variantProperties)[0]...)
-	for _, statement := range statements {
-		if _, err := db.Exec(statement); err != nil {
-			t.Fatalf("create version 1 schema: %s: %v", statement, err)
-		}
-	}
 	for i, event := range testEvents(2) {
 		_, err := db.Exec(`INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			event.Project, event.UUID, event.Name, event.DistinctID, event.Timestamp, event.ReceivedAt,
@@ -134,49 +117,71 @@ func testMigrateToVersion3(t *testing.T, column propertyColumn) {
 		}
 	}
 
+	want := []map[string]any{old.Properties, later.Properties}
+	if d := cmp.Diff(want, exportedProperties(t, s)); d != "" {
+		t.Errorf("exported properties (-want +got):\n%s", d)
+	}
+}
+
+// createSchema creates a database at path at the given schema version,
+// with properties of type column, and returns it open on one connection.
+// SET TimeZone applies to one connection, so every later statement must
+// run on it too.
+func createSchema(t *testing.T, path string, version int, column propertyColumn) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("duckdb", path)
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	db.SetMaxOpenConns(1)
+
+	statements := []string{
+		`SET TimeZone = 'UTC'`,
+		`CREATE TABLE schema_version (version INTEGER NOT NULL)`,
+		`INSERT INTO schema_version VALUES (` + strconv.Itoa(version) + `)`,
+	}
+	for _, migration := range migrations(column)[:version] {
+		statements = append(statements, migration...)
+	}
+	for _, statement := range statements {
+		if _, err := db.Exec(statement); err != nil {
+			db.Close()
+			t.Fatalf("create version %d schema: %s: %v", version, statement, err)
+		}
+	}
+	return db
+}
+
+// exportedProperties returns the properties of every event of s, in the
+// order of the CSV export.
+func exportedProperties(t *testing.T, s *Store) []map[string]any {
+	t.Helper()
 	var out bytes.Buffer
-	if err := s.ExportEvents(ctx, store.Filter{}, store.CSV, &out); err != nil {
+	if err := s.ExportEvents(context.Background(), store.Filter{}, store.CSV, &out); err != nil {
 		t.Fatalf("ExportEvents: %v", err)
 	}
 	records, err := csv.NewReader(&out).ReadAll()
-	if err != nil || len(records) != 3 {
-		t.Fatalf("exported CSV = %v, %v, want a header and 2 events", records, err)
+	if err != nil || len(records) == 0 {
+		t.Fatalf("read exported CSV %q: %v", out.String(), err)
 	}
-	for i, want := range []map[string]any{old.Properties, later.Properties} {
-		var got map[string]any
-		text := records[i+1][len(records[i+1])-1]
-		if err := json.Unmarshal([]byte(text), &got); err != nil {
-			t.Fatalf("exported properties %q: %v", text, err)
+	var properties []map[string]any
+	for _, record := range records[1:] {
+		var p map[string]any
+		text := record[len(record)-1]
+		if err := json.Unmarshal([]byte(text), &p); err != nil {
+			t.Fatalf("decode exported properties %q: %v", text, err)
 		}
-		if d := cmp.Diff(want, got); d != "" {
-			t.Errorf("exported properties of event %d (-want +got):\n%s", i, d)
-		}
+		properties = append(properties, p)
 	}
+	return properties
 }
 
 // writeVersion2 creates a database at schema version 2 with properties of
 // type column and the given event, stored as version 2 did.
 func writeVersion2(t *testing.T, path string, column propertyColumn, event store.Event) {
 	t.Helper()
-	db, err := sql.Open("duckdb", path)
-	if err != nil {
-		t.Fatalf("open %s: %v", path, err)
-	}
+	db := createSchema(t, path, 2, column)
 	defer db.Close()
-	db.SetMaxOpenConns(1)
-
-	statements := []string{
-		`SET TimeZone = 'UTC'`,
-		`CREATE TABLE schema_version (version INTEGER NOT NULL)`,
-		`INSERT INTO schema_version VALUES (2)`,
-	}
-	statements = append(statements, migrations(column)[0]...)
-	statements = append(statements, migrations(column)[1]...)
-	for _, statement := range statements {
-		if _, err := db.Exec(statement); err != nil {
-			t.Fatalf("create version 2 schema: %s: %v", statement, err)
-		}
-	}
 	properties, err := json.Marshal(event.Properties)
 	if err != nil {
 		t.Fatal(err)

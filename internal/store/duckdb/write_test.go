@@ -1,10 +1,8 @@
 package duckdb
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"encoding/csv"
 	"encoding/json"
 	"math"
 	"path/filepath"
@@ -114,16 +112,7 @@ func TestInsertPropertiesRoundTrip(t *testing.T) {
 			t.Fatalf("Insert: %v", err)
 		}
 
-		var text string
-		err := s.db.QueryRow(`SELECT CAST(CAST(properties AS JSON) AS VARCHAR) FROM events`).Scan(&text)
-		if err != nil {
-			t.Fatalf("read properties: %v", err)
-		}
-		var got map[string]any
-		if err := json.Unmarshal([]byte(text), &got); err != nil {
-			t.Fatalf("decode properties %s: %v", text, err)
-		}
-		if d := cmp.Diff(want, got); d != "" {
+		if d := cmp.Diff(want, storedProperties(t, s)); d != "" {
 			t.Errorf("properties read back (-want +got):\n%s", d)
 		}
 	})
@@ -149,22 +138,17 @@ func TestInsertBaseColumns(t *testing.T) {
 			t.Fatalf("Insert: %v", err)
 		}
 
-		var text string
+		want := map[string]any{"nodeVersion": "", "$lib_version": 3.0, "model": "m1"}
+		if d := cmp.Diff(want, storedProperties(t, s)); d != "" {
+			t.Errorf("properties column (-want +got):\n%s", d)
+		}
+
 		var version, goVersion, lib, nodeVersion, libVersion sql.NullString
 		var geoipDisable sql.NullBool
-		err := s.db.QueryRow(`SELECT CAST(CAST(properties AS JSON) AS VARCHAR),
-			version, go_version, lib, geoip_disable, node_version, lib_version FROM events`).
-			Scan(&text, &version, &goVersion, &lib, &geoipDisable, &nodeVersion, &libVersion)
+		err := s.db.QueryRow(`SELECT version, go_version, lib, geoip_disable, node_version, lib_version FROM events`).
+			Scan(&version, &goVersion, &lib, &geoipDisable, &nodeVersion, &libVersion)
 		if err != nil {
-			t.Fatalf("read the row: %v", err)
-		}
-		var got map[string]any
-		if err := json.Unmarshal([]byte(text), &got); err != nil {
-			t.Fatalf("decode properties %s: %v", text, err)
-		}
-		want := map[string]any{"nodeVersion": "", "$lib_version": 3.0, "model": "m1"}
-		if d := cmp.Diff(want, got); d != "" {
-			t.Errorf("properties column (-want +got):\n%s", d)
+			t.Fatalf("read the base columns: %v", err)
 		}
 		columns := []any{version, goVersion, lib, geoipDisable, nodeVersion, libVersion}
 		wantColumns := []any{
@@ -193,20 +177,8 @@ func TestInsertBaseColumnInvalidUTF8(t *testing.T) {
 			t.Fatalf("Insert: %v", err)
 		}
 
-		var out bytes.Buffer
-		if err := s.ExportEvents(context.Background(), store.Filter{}, store.CSV, &out); err != nil {
-			t.Fatalf("ExportEvents: %v", err)
-		}
-		records, err := csv.NewReader(&out).ReadAll()
-		if err != nil || len(records) != 2 {
-			t.Fatalf("exported CSV %q: want a header and 1 event (error %v)", out.String(), err)
-		}
-		var got map[string]any
-		if err := json.Unmarshal([]byte(records[1][len(records[1])-1]), &got); err != nil {
-			t.Fatalf("decode exported properties %q: %v", records[1][len(records[1])-1], err)
-		}
-		want := map[string]any{"$lib": "lib\uFFFD", "goVersion": "go1.26.8", "model": "m\uFFFD"}
-		if d := cmp.Diff(want, got); d != "" {
+		want := []map[string]any{{"$lib": "lib\uFFFD", "goVersion": "go1.26.8", "model": "m\uFFFD"}}
+		if d := cmp.Diff(want, exportedProperties(t, s)); d != "" {
 			t.Errorf("exported properties (-want +got):\n%s", d)
 		}
 
@@ -219,6 +191,21 @@ func TestInsertBaseColumnInvalidUTF8(t *testing.T) {
 			t.Errorf("Trend by $lib (-want +got):\n%s", d)
 		}
 	})
+}
+
+// storedProperties returns the properties column of the one event of s.
+func storedProperties(t *testing.T, s *Store) map[string]any {
+	t.Helper()
+	var text string
+	err := s.db.QueryRow(`SELECT CAST(CAST(properties AS JSON) AS VARCHAR) FROM events`).Scan(&text)
+	if err != nil {
+		t.Fatalf("read properties: %v", err)
+	}
+	var properties map[string]any
+	if err := json.Unmarshal([]byte(text), &properties); err != nil {
+		t.Fatalf("decode properties %s: %v", text, err)
+	}
+	return properties
 }
 
 func TestInstallKeyMatchesSQL(t *testing.T) {
