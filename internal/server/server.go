@@ -197,8 +197,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: negative retention %s: use 0 to keep events forever or a positive duration", cfg.Retention)
 	}
 
-	// Listening comes first, so that a bad or taken address leaves no data
-	// folder behind.
+	// The server listens first, so that an invalid or busy address leaves
+	// no data folder behind.
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %q: %w (pick a free address with --listen)", cfg.Listen, err)

@@ -121,13 +121,13 @@ func TestKeysGeneratedAndReused(t *testing.T) {
 // TestBadListenLeavesNoDataFolder checks that New fails on an address it
 // cannot listen on before it creates the data folder.
 func TestBadListenLeavesNoDataFolder(t *testing.T) {
-	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	occupied, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer taken.Close()
+	defer occupied.Close()
 
-	for _, listen := range []string{"nonsense", taken.Addr().String()} {
+	for _, listen := range []string{"nonsense", occupied.Addr().String()} {
 		dir := filepath.Join(t.TempDir(), "data")
 		_, err := New(Config{DataDir: dir, Listen: listen})
 		if err == nil || !strings.Contains(err.Error(), "--listen") {

@@ -1,15 +1,13 @@
 package catalog
 
 // CheckDistinctID returns why s may not be stored as an event's
-// distinct_id, or "" when it may. A random ID passes, such as the UUID the
-// SDK creates for an install (the RandomID class: a UUID of version 4 or 7
-// or a random token). A UUID of another version does not: versions 1 and 6
-// hold the MAC address of the machine that made them, versions 3 and 5 a
-// hash of a name such as an email address, and version 8 anything. Any
-// other value must pass the Identifier class, which keeps out email
-// addresses, URLs, paths, IP addresses, secrets and long digit runs such as
-// phone numbers. PostHog's clients send whatever ID the app passes, so the
-// collector checks it as the SDK checks properties.
+// distinct_id, or "" when it may. It accepts a random ID (the RandomID
+// class: a UUID of version 4 or 7, or a random token) and any value that
+// passes the Identifier class, which rejects email addresses, URLs, paths,
+// IP addresses, secrets and phone numbers. It rejects UUIDs of the other
+// versions, because versions 1 and 6 contain the MAC address of the machine
+// that made them, versions 3 and 5 a hash of a name, and version 8 any
+// data.
 func CheckDistinctID(s string) Reason {
 	if isRandomID(s) {
 		return ""

@@ -56,13 +56,13 @@ func TestNoticeShownOncePerCatalog(t *testing.T) {
 }
 
 func TestNoticeCountsEventKinds(t *testing.T) {
-	one := catalog.New(mux.App)
-	one.MustRegister(mux.AppStarted{}, "The app started.")
+	single := catalog.New(mux.App)
+	single.MustRegister(mux.AppStarted{}, "The app started.")
 	tests := []struct {
 		catalog *catalog.Catalog
 		want    string
 	}{
-		{one, "the one kind of event of its catalog (app_started)"},
+		{single, "the one kind of event of its catalog (app_started)"},
 		{mux.Catalog(), fmt.Sprintf("the %d kinds of events of its catalog (", len(mux.Catalog().Events))},
 	}
 	for _, test := range tests {

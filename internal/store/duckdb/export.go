@@ -25,7 +25,7 @@ var exportColumns = `project, CAST(uuid AS VARCHAR) AS uuid, event, distinct_id,
 // column is the target rather than the patch, because a JSON merge patch
 // (RFC 7386) removes every member whose value in the patch is null, and a
 // property may be null, at any depth. Rows stored before schema version 3
-// hold version and backend_platform in both, with the same value.
+// contain version and backend_platform in both, with the same value.
 var exportPropertiesSQL = func() string {
 	members := make([]string, 0, 2*len(baseColumns))
 	for _, c := range baseColumns {

@@ -75,7 +75,7 @@ func writeVersion1(t *testing.T, path string) {
 }
 
 // TestMigrateToVersion3 opens a database at schema version 2, whose rows
-// hold the base properties in the properties column only, and checks that
+// contain the base properties in the properties column only, and checks that
 // they read back as before next to an event stored after the migration.
 func TestMigrateToVersion3(t *testing.T) {
 	forEachPropertyColumn(t, testMigrateToVersion3)

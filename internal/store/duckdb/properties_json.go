@@ -34,7 +34,7 @@ func appendPropertiesJSON(dst []byte, properties map[string]any) ([]byte, error)
 }
 
 // appendStoredProperties appends what the properties column of an event
-// holds: properties as appendPropertiesJSON encodes them, without those
+// contains: properties as appendPropertiesJSON encodes them, without those
 // that Insert stores in base columns.
 func appendStoredProperties(dst []byte, properties map[string]any) ([]byte, error) {
 	if len(properties) == 0 {

@@ -33,8 +33,8 @@ type eventRow struct {
 	install    uint64
 	timestamp  time.Time
 	receivedAt time.Time
-	// base holds the value of each of baseColumns: a string, a bool, or
-	// nil for NULL.
+	// base is the value of each of baseColumns: a string, a bool, or nil
+	// for NULL.
 	base [len(baseColumns)]driver.Value
 	// propertiesEnd is the end offset of the row's properties in
 	// eventRows.properties. They start where those of the previous row end.
@@ -50,17 +50,15 @@ type baseColumn struct {
 	boolean bool
 }
 
-// baseColumns are the base properties with columns of their own: the SDK
-// sends them with every event, and their values rarely change within an
-// install. Each key of a VARIANT value costs DuckDB time on every insert.
-// Moving them out of the properties column cut the CPU time of storing a
-// Mux message_sent event by about a sixth in commits of 10,000
-// (docs/benchmarks.md). The first two columns date from
-// schema version 1. Until version 3, Insert copied those two properties
-// into them and kept them in the properties column too. The others came
-// with version 3. Rows stored before it keep these properties in the
-// properties column and NULL in the new columns, and the reads fall back
-// to the properties column.
+// baseColumns are the base properties that the SDK sends with every event,
+// each stored in a column of its own. Every key of a VARIANT value costs
+// DuckDB time on each insert, and these columns cut the CPU time of storing
+// a Mux message_sent event by about a sixth (docs/benchmarks.md).
+//
+// Version and platform date from schema version 1, and until version 3
+// Insert also kept them in the properties column. Rows stored before
+// version 3 have the other properties in the properties column and NULL in
+// their columns, so the reads fall back to the properties column.
 var baseColumns = [...]baseColumn{
 	{property: "version", column: "version"},
 	{property: "backend_platform", column: "platform"},

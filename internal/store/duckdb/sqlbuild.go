@@ -80,7 +80,7 @@ const (
 // text returns the expression of a property's text, NULL when the event
 // lacks it. "version" and "backend_platform" read their columns. The other
 // base columns are read with the properties column as the fallback, which
-// holds them for rows stored before schema version 3 and for values that
+// contains them for rows stored before schema version 3 and for values that
 // do not fit the column. Other names are read one key per dot-separated
 // part, and the keys are bound as arguments, so no name can change the
 // statement.
