@@ -218,23 +218,32 @@ func readCheckpoint(dir string) (uint64, error) {
 // writeCheckpoint replaces the checkpoint file of dir with one that holds
 // seq, and syncs it and dir. A crash leaves the old file or the new one.
 func writeCheckpoint(dir string, seq uint64) error {
-	path := filepath.Join(dir, checkpointFile)
+	if err := replaceFile(filepath.Join(dir, checkpointFile), strconv.AppendUint(nil, seq, 10)); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// replaceFile replaces the file at path with data in one rename of a
+// synced temporary file, so a crash leaves the old contents or the new
+// ones. The caller syncs the folder.
+func replaceFile(path string, data []byte) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
-	err = writeFull(f, strconv.AppendUint(nil, seq, 10))
+	err = writeFull(f, data)
 	if err == nil {
 		err = f.Sync()
 	}
-	if err = errors.Join(err, f.Close()); err != nil {
-		return err
+	if err = errors.Join(err, f.Close()); err == nil {
+		err = os.Rename(tmp, path)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
+	if err != nil {
+		os.Remove(tmp)
 	}
-	return syncDir(dir)
+	return err
 }
 
 // removeCheckpoint removes the checkpoint file of dir and its temporary
@@ -348,7 +357,7 @@ func removeRejectedLines(path string, match func(rejectedKey) bool) (bool, error
 	if err != nil {
 		return false, err
 	}
-	var kept []byte
+	var remaining []byte
 	removed := false
 	for line := range bytes.Lines(data) {
 		var key rejectedKey
@@ -356,31 +365,15 @@ func removeRejectedLines(path string, match func(rejectedKey) bool) (bool, error
 			removed = true
 			continue
 		}
-		kept = append(kept, line...)
+		remaining = append(remaining, line...)
 	}
 	if !removed {
 		return false, nil
 	}
-	if len(kept) == 0 {
+	if len(remaining) == 0 {
 		return true, os.Remove(path)
 	}
-
-	// The new contents replace the file in one rename, so a crash leaves
-	// the old file or the new one.
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return false, err
-	}
-	err = writeFull(f, kept)
-	if err == nil {
-		err = f.Sync()
-	}
-	if err = errors.Join(err, f.Close()); err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := replaceFile(path, remaining); err != nil {
 		return false, err
 	}
 	return true, nil
