@@ -95,8 +95,11 @@ func runCatalogDiff(args []string, stdout, stderr io.Writer) error {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: candor catalog diff OLD NEW\n\n"+
 			"Print one line per change from the OLD catalog to the NEW one: events and\n"+
-			"properties added or removed, and changes of class, enum values, bucket\n"+
-			"edges, count max, optionality and description.\n\n"+
+			"properties added or removed, changes of class, enum values, bucket edges,\n"+
+			"count max, optionality and description, and dashboard panels (new_installs,\n"+
+			"funnel, errors) added, removed or changed in the \"dashboard\" declaration.\n"+
+			"It prints nothing when the catalogs are the same, and exits with status 0\n"+
+			"whether or not there are changes.\n\n"+
 			"OLD and NEW are catalog files in the JSON that \"candor catalog --format json\"\n"+
 			"prints, or the name of a built-in catalog (%s). Write ./NAME for a file\n"+
 			"that has a built-in catalog's name.\n", strings.Join(builtinCatalogNames(), ", "))

@@ -144,6 +144,8 @@ func TestCatalogDiff(t *testing.T) {
 	want := `removed event app_started
 changed property message_sent.runtimeType: enum values added: "cloud"
 added event app_closed: "The app closed.", properties uptime_b2 (base2)
+removed dashboard panel new_installs
+removed dashboard panel funnel
 `
 	got, _ := runCatalogCommand(t, 0, "catalog", "diff", oldPath, newPath)
 	if got != want {
@@ -159,6 +161,39 @@ added event app_closed: "The app closed.", properties uptime_b2 (base2)
 	got, _ = runCatalogCommand(t, 0, "catalog", "diff", "mux", oldPath)
 	if got != "" {
 		t.Errorf("catalog diff of a catalog with its own JSON printed %q, want nothing", got)
+	}
+}
+
+func TestCatalogDiffDashboardOnly(t *testing.T) {
+	// mux.Catalog() is shared, so the change goes to a parsed copy.
+	data, err := mux.Catalog().MarshalIndent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := catalog.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	declared := next.Dashboard
+	declared.Funnel = []string{"app_started", "message_sent"}
+	declared.ErrorBreakdown = []string{"errorType"}
+	next.MustSetDashboard(declared)
+	newPath := writeCatalogFile(t, "new.json", next)
+
+	// The fingerprint leaves the declaration out, so only the diff shows
+	// this change.
+	if next.Fingerprint() != mux.Catalog().Fingerprint() {
+		t.Fatal("changing the dashboard declaration changed the fingerprint")
+	}
+	want := `changed dashboard panel funnel: funnel ["app_started[isFirstLaunch=true]", "workspace_created", "message_sent"] → ["app_started", "message_sent"]
+changed dashboard panel errors: error_breakdown ["errorType", "context"] → ["errorType"]
+`
+	got, stderr := runCatalogCommand(t, 0, "catalog", "diff", "mux", newPath)
+	if got != want {
+		t.Errorf("catalog diff (-want +got):\n%s", cmp.Diff(want, got))
+	}
+	if stderr != "" {
+		t.Errorf("stderr = %q, want nothing", stderr)
 	}
 }
 

@@ -123,25 +123,42 @@ func (c *Catalog) checkFunnel(steps []string) error {
 // checkStep checks one funnel step: an event name, optionally followed by
 // property=value conditions in brackets, separated by commas.
 func (c *Catalog) checkStep(step string) error {
-	event, rest, hasConditions := strings.Cut(step, "[")
-	event = strings.TrimSpace(event)
+	event, conditions, closed := splitStep(step)
 	if event == "" {
 		return fmt.Errorf("missing event name: start the step with one, such as message_sent")
 	}
 	def, err := c.declaredEvent("event", event)
-	if err != nil || !hasConditions {
+	if err != nil {
 		return err
 	}
-	inner, ok := strings.CutSuffix(rest, "]")
-	if !ok {
+	if !closed {
 		return fmt.Errorf("unclosed conditions: end them with ]")
 	}
-	for condition := range strings.SplitSeq(inner, ",") {
-		if err := c.checkCondition(def, strings.TrimSpace(condition)); err != nil {
+	for _, condition := range conditions {
+		if err := c.checkCondition(def, condition); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// splitStep splits a funnel step into its event name and its
+// property=value conditions, both trimmed of spaces. closed is false when
+// the step opens conditions with [ but does not end with ].
+func splitStep(step string) (event string, conditions []string, closed bool) {
+	event, rest, hasConditions := strings.Cut(step, "[")
+	event = strings.TrimSpace(event)
+	if !hasConditions {
+		return event, nil, true
+	}
+	inner, closed := strings.CutSuffix(rest, "]")
+	if !closed {
+		return event, nil, false
+	}
+	for condition := range strings.SplitSeq(inner, ",") {
+		conditions = append(conditions, strings.TrimSpace(condition))
+	}
+	return event, conditions, true
 }
 
 func (c *Catalog) checkCondition(def *EventDef, condition string) error {

@@ -10,8 +10,9 @@ import (
 // ChangeKind is the kind of a Change: added, removed or changed.
 type ChangeKind string
 
-// The change kinds. Added and Removed apply to a whole event or property.
-// Every other difference, such as a new enum value, is Changed.
+// The change kinds. Added and Removed apply to a whole event, property or
+// dashboard panel. Every other difference, such as a new enum value, is
+// Changed.
 const (
 	Added   ChangeKind = "added"
 	Removed ChangeKind = "removed"
@@ -28,6 +29,11 @@ type Change struct {
 	// properties before it, separated by dots, such as
 	// "frontendPlatform.userAgent". It is empty for a change to an event.
 	Property string `json:"property,omitempty"`
+	// Panel is the name of a dashboard panel that the catalog's Dashboard
+	// declaration feeds: new_installs, funnel or errors, as the routes of
+	// the dashboard's query API name them. Event and Property are empty
+	// for a change to a panel.
+	Panel string `json:"panel,omitempty"`
 	// Detail describes the change, such as `enum values added: "docker"`.
 	Detail string `json:"detail,omitempty"`
 }
@@ -38,6 +44,8 @@ type Change struct {
 func (ch Change) String() string {
 	var subject string
 	switch {
+	case ch.Panel != "":
+		subject = "dashboard panel " + ch.Panel
 	case ch.Event == "" && ch.Property == "":
 		subject = "catalog"
 	case ch.Event == "":
@@ -57,9 +65,13 @@ func (ch Change) String() string {
 // Diff returns the differences between two versions of a catalog: events
 // and properties added or removed, and for properties in both, changes of
 // class, enum values, bucket edges, count maximum, JSON type, optionality
-// and description. Changes come in a fixed order: the app name, the base
-// properties, removed events in old's order, then added and changed events
-// in new's order, each event's properties in declaration order.
+// and description. It also compares the Dashboard declarations panel by
+// panel: a panel whose keys one version sets and the other does not is
+// added or removed, and each key whose value differs is a change of that
+// panel. Changes come in a fixed order: the app name, the base properties,
+// removed events in old's order, then added and changed events in new's
+// order, each event's properties in declaration order. The dashboard
+// panels come last, in the order of the dashboard page.
 func Diff(old, new *Catalog) []Change {
 	var changes []Change
 	if old.App != new.App {
@@ -83,7 +95,42 @@ func Diff(old, new *Catalog) []Change {
 		}
 		changes = diffProperties(changes, e.Name, "", before.Properties, e.Properties)
 	}
+	return diffDashboard(changes, old.Dashboard, new.Dashboard)
+}
+
+// diffDashboard appends the changes between two Dashboard declarations.
+func diffDashboard(changes []Change, old, new Dashboard) []Change {
+	before := old.panels()
+	for i, p := range new.panels() {
+		was := before[i]
+		switch {
+		case was.declared() && !p.declared():
+			changes = append(changes, Change{Kind: Removed, Panel: p.name})
+		case !was.declared() && p.declared():
+			changes = append(changes, Change{Kind: Added, Panel: p.name, Detail: panelSummary(p)})
+		case p.declared():
+			for j, k := range p.keys {
+				oldText := was.keys[j].text()
+				newText := k.text()
+				if oldText != newText {
+					changes = append(changes, Change{Kind: Changed, Panel: p.name, Detail: k.name + " " + oldText + " → " + newText})
+				}
+			}
+		}
+	}
 	return changes
+}
+
+// panelSummary describes a new dashboard panel: its query, then each key
+// that the declaration sets for it with its value.
+func panelSummary(p dashboardPanel) string {
+	parts := []string{p.query}
+	for _, k := range p.keys {
+		if k.set() {
+			parts = append(parts, k.name+" "+k.text())
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // diffProperties appends the changes between two property lists of one

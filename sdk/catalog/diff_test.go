@@ -186,6 +186,9 @@ func TestChangeString(t *testing.T) {
 		{catalog.Change{Kind: catalog.Added, Event: "refund", Detail: `"An order was refunded."`}, `added event refund: "An order was refunded."`},
 		{catalog.Change{Kind: catalog.Changed, Event: "checkout", Property: "device.os", Detail: "now optional, was required"},
 			"changed property checkout.device.os: now optional, was required"},
+		{catalog.Change{Kind: catalog.Removed, Panel: "funnel"}, "removed dashboard panel funnel"},
+		{catalog.Change{Kind: catalog.Changed, Panel: "errors", Detail: `error_event "a" → "b"`},
+			`changed dashboard panel errors: error_event "a" → "b"`},
 	}
 	for _, tt := range tests {
 		if got := tt.change.String(); got != tt.want {
@@ -200,4 +203,78 @@ func changeLines(changes []catalog.Change) string {
 		lines[i] = "  " + ch.String()
 	}
 	return strings.Join(lines, "\n")
+}
+
+func TestDiffDashboardPanels(t *testing.T) {
+	// changed alters every key of gameDashboard.
+	changed := catalog.Dashboard{
+		FirstLaunchEvent: "level_finished",
+		Funnel:           []string{"game_launched", "level_finished"},
+		ErrorEvent:       "game_launched",
+		ErrorBreakdown:   []string{"mode"},
+	}
+	tests := []struct {
+		name     string
+		old, new catalog.Dashboard
+		want     []catalog.Change
+	}{
+		{"added", catalog.Dashboard{}, gameDashboard, []catalog.Change{
+			{Kind: catalog.Added, Panel: "new_installs",
+				Detail: `trend of installs per period, first_launch_event "game_launched", first_launch_property "firstRun"`},
+			{Kind: catalog.Added, Panel: "funnel",
+				Detail: `funnel of installs per step, funnel ["game_launched[firstRun=true, mode=duo]", "level_finished[device.gpu=m3]", "game_crashed[version=1.2.0]"]`},
+			{Kind: catalog.Added, Panel: "errors",
+				Detail: `trend of events and installs per period, error_event "game_crashed", error_breakdown ["kind", "scene"]`},
+		}},
+		{"removed", gameDashboard, catalog.Dashboard{}, []catalog.Change{
+			{Kind: catalog.Removed, Panel: "new_installs"},
+			{Kind: catalog.Removed, Panel: "funnel"},
+			{Kind: catalog.Removed, Panel: "errors"},
+		}},
+		{"changed", gameDashboard, changed, []catalog.Change{
+			{Kind: catalog.Changed, Panel: "new_installs", Detail: `first_launch_event "game_launched" → "level_finished"`},
+			{Kind: catalog.Changed, Panel: "new_installs", Detail: `first_launch_property "firstRun" → ""`},
+			{Kind: catalog.Changed, Panel: "funnel",
+				Detail: `funnel ["game_launched[firstRun=true, mode=duo]", "level_finished[device.gpu=m3]", "game_crashed[version=1.2.0]"] → ["game_launched", "level_finished"]`},
+			{Kind: catalog.Changed, Panel: "errors", Detail: `error_event "game_crashed" → "game_launched"`},
+			{Kind: catalog.Changed, Panel: "errors", Detail: `error_breakdown ["kind", "scene"] → ["mode"]`},
+		}},
+		{"breakdown reordered", gameDashboard, withBreakdown(gameDashboard, "scene", "kind"), []catalog.Change{
+			{Kind: catalog.Changed, Panel: "errors", Detail: `error_breakdown ["kind", "scene"] → ["scene", "kind"]`},
+		}},
+		{"same", gameDashboard, gameDashboard, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			old, new := gameCatalog(t), gameCatalog(t)
+			old.MustSetDashboard(tt.old)
+			new.MustSetDashboard(tt.new)
+			got := catalog.Diff(old, new)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Diff:\n%s\nwant:\n%s", changeLines(got), changeLines(tt.want))
+			}
+		})
+	}
+}
+
+func TestDiffDashboardAfterEvents(t *testing.T) {
+	old := gameCatalog(t)
+	new := gameCatalog(t)
+	new.MustRegister(search{}, "The user searched.")
+	new.MustSetDashboard(catalog.Dashboard{ErrorEvent: "game_crashed", ErrorBreakdown: []string{"kind"}})
+
+	want := []catalog.Change{
+		{Kind: catalog.Added, Event: "search", Detail: `"The user searched.", properties results_b2 (base2)`},
+		{Kind: catalog.Added, Panel: "errors", Detail: `trend of events and installs per period, error_event "game_crashed", error_breakdown ["kind"]`},
+	}
+	got := catalog.Diff(old, new)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Diff:\n%s\nwant:\n%s", changeLines(got), changeLines(want))
+	}
+}
+
+// withBreakdown returns d with another error breakdown.
+func withBreakdown(d catalog.Dashboard, properties ...string) catalog.Dashboard {
+	d.ErrorBreakdown = properties
+	return d
 }

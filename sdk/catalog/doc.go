@@ -29,6 +29,10 @@
 //		ErrorBreakdown:      []string{"errorType"},
 //	})
 //
+// Diff reports changes to the declaration panel by panel, and Markdown
+// lists the panels it feeds. TypeScript leaves it out, since it changes
+// nothing the app sends.
+//
 // Callers put raw values in the struct; the class turns them into what may
 // be sent: base-2 numbers are rounded up to a power of two, buckets and
 // counts are clamped, user agents are reduced to a browser and OS family.

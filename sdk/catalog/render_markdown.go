@@ -39,8 +39,9 @@ var classSummaries = []struct {
 const featureFlagDescription = "Variant of the feature flag or experiment named after the slash that this install was assigned, one property per active flag."
 
 // Markdown renders the catalog as a page for users and app teams: the
-// fingerprint, the privacy classes, the base properties and a table of
-// properties for each event, in registration order. The output depends only
+// fingerprint, the privacy classes, the base properties, the dashboard
+// panels that the Dashboard declaration feeds and a table of properties
+// for each event, in registration order. The output depends only
 // on the catalog, so it can be committed and compared.
 func (c *Catalog) Markdown() []byte {
 	var b bytes.Buffer
@@ -53,6 +54,7 @@ func (c *Catalog) Markdown() []byte {
 
 	writeClassSummaries(&b)
 	writeBaseProperties(&b, c.Base)
+	c.writeDashboard(&b)
 	writeEventIndex(&b, c.Events)
 	for _, e := range c.Events {
 		writeEvent(&b, e)

@@ -36,6 +36,14 @@ func TestMarkdownMuxLines(t *testing.T) {
 		"| `tool_allowlist_size_b2` | number | `base2` | optional | Allowlisted tools, rounded up to a power of two; only with set_tool_allowlist. |",
 		"| `assignedVariant` | string, boolean or null | `variant` | required | Variant the install was assigned: a name, a bool or null. |",
 		"| `command` | string | `enum`: `clear`, `clear:hard`, `clear:soft`, `compact`, `new`, `fork`, `vim`, `model`, `mode`, `plan`, `providers`, `goal`, `btw`, `workflow` | required | The command's name. |",
+		"## Dashboard panels",
+		"- **New installs**, a trend of installs per period: the installs that sent [`app_started`](#app_started) where `isFirstLaunch` is `true`. " +
+			"The New installs total at the top of the dashboard counts them over the whole date range.",
+		"  1. [`app_started`](#app_started) where `isFirstLaunch` is `true`",
+		"  2. [`workspace_created`](#workspace_created)",
+		"  3. [`message_sent`](#message_sent)",
+		"- **Errors**, a trend of events and installs per period: the [`error_occurred`](#error_occurred) events and the installs that sent them, " +
+			"by `errorType` over time, and by `errorType` and `context` over the whole date range.",
 	}
 	for _, want := range lines {
 		if !strings.Contains("\n"+page, "\n"+want+"\n") {
@@ -123,6 +131,76 @@ func TestMarkdownEmptyCatalog(t *testing.T) {
 	page := string(catalog.New("empty").Markdown())
 	if !strings.Contains(page, "The catalog has no events.\n") {
 		t.Errorf("Markdown() of an empty catalog does not say it has no events:\n%s", page)
+	}
+}
+
+func TestMarkdownDashboardDeclared(t *testing.T) {
+	c := gameCatalog(t)
+	c.MustSetDashboard(gameDashboard)
+	page := string(c.Markdown())
+	lines := []string{
+		"- **New installs**, a trend of installs per period: the installs that sent [`game_launched`](#game_launched) where `firstRun` is `true`. " +
+			"The New installs total at the top of the dashboard counts them over the whole date range.",
+		"- **Funnel**, a funnel of installs per step: the steps the panel opens with, until the viewer types others. " +
+			"An install reaches a step when it sends that step's event after reaching the step before, " +
+			"within a time window from its first step that the viewer picks.",
+		"  1. [`game_launched`](#game_launched) where `firstRun` is `true` and `mode` is `duo`",
+		"  2. [`level_finished`](#level_finished) where `device.gpu` is `m3`",
+		"  3. [`game_crashed`](#game_crashed) where `version` is `1.2.0`",
+		"- **Errors**, a trend of events and installs per period: the [`game_crashed`](#game_crashed) events and the installs that sent them, " +
+			"by `kind` over time, and by `kind` and `scene` over the whole date range.",
+	}
+	for _, want := range lines {
+		if !strings.Contains("\n"+page, "\n"+want+"\n") {
+			t.Errorf("Markdown() lacks the line\n%s\nin\n%s", want, page)
+		}
+	}
+}
+
+func TestMarkdownDashboardPartial(t *testing.T) {
+	c := gameCatalog(t)
+	c.MustSetDashboard(catalog.Dashboard{
+		FirstLaunchEvent: "game_launched",
+		ErrorEvent:       "game_crashed",
+		ErrorBreakdown:   []string{"scene"},
+	})
+	page := string(c.Markdown())
+	lines := []string{
+		"- **New installs**, a trend of installs per period: the installs that sent [`game_launched`](#game_launched). " +
+			"Every `game_launched` event counts as a first launch. " +
+			"The New installs total at the top of the dashboard counts them over the whole date range.",
+		"- **Funnel**: not declared, so the panel states what is missing instead of showing a chart.",
+		"- **Errors**, a trend of events and installs per period: the [`game_crashed`](#game_crashed) events and the installs that sent them, " +
+			"by `scene` over time and over the whole date range.",
+	}
+	for _, want := range lines {
+		if !strings.Contains("\n"+page, "\n"+want+"\n") {
+			t.Errorf("Markdown() lacks the line\n%s\nin\n%s", want, page)
+		}
+	}
+}
+
+func TestMarkdownDashboardUndeclared(t *testing.T) {
+	page := string(gameCatalog(t).Markdown())
+	for _, title := range []string{"New installs", "Funnel", "Errors"} {
+		want := "\n- **" + title + "**: not declared, so the panel states what is missing instead of showing a chart.\n"
+		if !strings.Contains(page, want) {
+			t.Errorf("Markdown() of a catalog without a dashboard declaration lacks the line%s", want)
+		}
+	}
+}
+
+func TestMarkdownDashboardBeforeEvents(t *testing.T) {
+	page := string(mux.Catalog().Markdown())
+	dashboard := strings.Index(page, "\n## Dashboard panels\n")
+	base := strings.Index(page, "\n## Base properties\n")
+	events := strings.Index(page, "\n## Events\n")
+	if dashboard < 0 {
+		t.Fatal("Markdown() has no Dashboard panels section")
+	}
+	if dashboard < base || dashboard > events {
+		t.Errorf("Markdown() puts the Dashboard panels section at %d, want it between Base properties (%d) and Events (%d)",
+			dashboard, base, events)
 	}
 }
 

@@ -62,6 +62,18 @@ func TestTypeScriptMuxLines(t *testing.T) {
 	}
 }
 
+// TestTypeScriptIgnoresDashboard checks that the declarations, which
+// type the events an app sends, stay the same when only the dashboard
+// declaration changes, since it changes nothing the app sends.
+func TestTypeScriptIgnoresDashboard(t *testing.T) {
+	undeclared := gameCatalog(t)
+	declared := gameCatalog(t)
+	declared.MustSetDashboard(gameDashboard)
+	if got, want := string(declared.TypeScript()), string(undeclared.TypeScript()); got != want {
+		t.Errorf("TypeScript() differs with a dashboard declaration:\n%s\nwithout one:\n%s", got, want)
+	}
+}
+
 func TestTypeScriptNames(t *testing.T) {
 	c := parseCatalog(t, edgeCatalogJSON)
 	src := string(c.TypeScript())
