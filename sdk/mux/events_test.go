@@ -164,3 +164,23 @@ func jsonType(v any) string {
 	}
 	return reflect.TypeOf(v).String()
 }
+
+func TestCatalogCallsDoNotShareState(t *testing.T) {
+	changed := Catalog()
+	changed.Events = changed.Events[:1]
+	changed.Base[0].Name = "renamed"
+	if err := changed.SetDashboard(catalog.Dashboard{}); err != nil {
+		t.Fatal(err)
+	}
+
+	fresh := Catalog()
+	if got, want := len(fresh.Events), 20; got != want {
+		t.Errorf("events of a new catalog = %d, want %d", got, want)
+	}
+	if got := fresh.Base[0].Name; got == "renamed" {
+		t.Errorf("base property 0 of a new catalog = %q, changed through an earlier one", got)
+	}
+	if fresh.Dashboard.FirstLaunchEvent == "" {
+		t.Error("dashboard of a new catalog is empty, cleared through an earlier one")
+	}
+}
