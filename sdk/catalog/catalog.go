@@ -1,7 +1,6 @@
 package catalog
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -170,14 +169,30 @@ func (p *Property) validate() error {
 	if !p.Class.Valid() {
 		return fmt.Errorf("unknown privacy class %q", p.Class)
 	}
+	if err := p.checkOptionsOfClass(); err != nil {
+		return err
+	}
 	switch p.Class {
 	case Enum:
 		if len(p.Values) == 0 {
 			return fmt.Errorf("enum without values: list them as enum=a|b|c")
 		}
+		for i, v := range p.Values {
+			if v == "" {
+				return fmt.Errorf("empty enum value: remove it, or name the value, such as enum=none|a|b")
+			}
+			if slices.Contains(p.Values[:i], v) {
+				return fmt.Errorf("enum value %q listed twice: list each value once", v)
+			}
+		}
 	case Bucket:
 		if len(p.Edges) == 0 || !slices.IsSorted(p.Edges) {
 			return fmt.Errorf("bucket needs ascending edges, such as edges=0|10|50")
+		}
+		for i := 1; i < len(p.Edges); i++ {
+			if p.Edges[i] == p.Edges[i-1] {
+				return fmt.Errorf("bucket edge %s listed twice: list each edge once", joinNumbers(p.Edges[i:i+1], ""))
+			}
 		}
 	case Count:
 		if p.Max <= 0 {
@@ -188,6 +203,26 @@ func (p *Property) validate() error {
 			return fmt.Errorf("object without properties")
 		}
 		return validateProperties(p.Name, p.Properties)
+	}
+	return nil
+}
+
+// checkOptionsOfClass rejects the options of another class, such as enum
+// values on an identifier. The class ignores them, so the property would
+// accept values its author meant to exclude.
+func (p *Property) checkOptionsOfClass() error {
+	wrong := func(option, verb string, class Class) error {
+		return fmt.Errorf("%s %s only to class %s, not %s: remove them, or change the class", option, verb, class, p.Class)
+	}
+	switch {
+	case len(p.Values) > 0 && p.Class != Enum:
+		return wrong("values", "apply", Enum)
+	case len(p.Edges) > 0 && p.Class != Bucket:
+		return wrong("edges", "apply", Bucket)
+	case p.Max != 0 && p.Class != Count:
+		return wrong("max", "applies", Count)
+	case len(p.Properties) > 0 && p.Class != Object:
+		return wrong("properties", "apply", Object)
 	}
 	return nil
 }
@@ -328,11 +363,7 @@ func (c *Catalog) Fingerprint() string {
 // as SetDashboard does.
 func Parse(data []byte) (*Catalog, error) {
 	var c Catalog
-	// A misspelled field, such as "optinal", would otherwise be dropped
-	// without a word and change what the collector accepts.
-	decoder := json.NewDecoder(bytes.NewReader(data))
-	decoder.DisallowUnknownFields()
-	if err := decoder.Decode(&c); err != nil {
+	if err := decodeCatalog(data, &c); err != nil {
 		return nil, fmt.Errorf("parse catalog: %w", err)
 	}
 	if c.App == "" {

@@ -304,6 +304,36 @@ type reservedName struct {
 
 func (reservedName) EventName() string { return "reserved_name" }
 
+type identifierWithValues struct {
+	Mode string `json:"mode" candor:"identifier,enum=a|b"`
+}
+
+func (identifierWithValues) EventName() string { return "identifier_with_values" }
+
+type enumWithMax struct {
+	Mode string `json:"mode" candor:"enum=a|b,max=5"`
+}
+
+func (enumWithMax) EventName() string { return "enum_with_max" }
+
+type base2WithEdges struct {
+	Size int `json:"size_b2" candor:"base2,edges=0|10"`
+}
+
+func (base2WithEdges) EventName() string { return "base2_with_edges" }
+
+type enumWithEmptyValue struct {
+	Mode string `json:"mode" candor:"enum=a||b"`
+}
+
+func (enumWithEmptyValue) EventName() string { return "enum_with_empty_value" }
+
+type enumTwice struct {
+	Mode string `json:"mode" candor:"enum=a|b,enum=c"`
+}
+
+func (enumTwice) EventName() string { return "enum_twice" }
+
 func TestRegisterRejectsBadFields(t *testing.T) {
 	tests := []struct {
 		ev    Event
@@ -322,6 +352,11 @@ func TestRegisterRejectsBadFields(t *testing.T) {
 		{unexportedTagged{}, "mode", "unexported field with a candor tag"},
 		{baseName{}, "version", "base property"},
 		{reservedName{}, "$set", "start with $"},
+		{identifierWithValues{}, "mode", "values apply only to class enum"},
+		{enumWithMax{}, "mode", "max applies only to class count"},
+		{base2WithEdges{}, "size_b2", "edges apply only to class bucket"},
+		{enumWithEmptyValue{}, "mode", "empty enum value"},
+		{enumTwice{}, "Mode", `option "enum" given twice`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.ev.EventName(), func(t *testing.T) {

@@ -119,8 +119,13 @@ func (p *Property) parseOptions(arg string, options []string) error {
 	if arg != "" {
 		options = append([]string{string(p.Class) + "=" + arg}, options...)
 	}
+	seen := map[string]bool{}
 	for _, opt := range options {
 		key, value, _ := strings.Cut(strings.TrimSpace(opt), "=")
+		if seen[key] {
+			return fmt.Errorf("option %q given twice in candor tag: give it once", key)
+		}
+		seen[key] = true
 		switch key {
 		case "optional":
 			p.Optional = true
