@@ -12,7 +12,6 @@
 //		Client:      client,
 //		Catalog:     mux.Catalog(),
 //		AllowToggle: true,
-//		Events:      muxEvents, // one value of each event type, see Config.Events
 //	})
 //	routes.Handle("/api/telemetry/", http.StripPrefix("/api/telemetry/", tel))
 //
