@@ -137,7 +137,7 @@ func (h *Handler) tableHandler(route apiRoute) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		request, f, err := h.parseRequest(route, r)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
+			writeRequestError(w, err)
 			return
 		}
 		query := route.query
@@ -169,7 +169,7 @@ func (h *Handler) serveRawEvents(w http.ResponseWriter, r *http.Request) {
 	route := apiRoute{path: r.URL.Path, events: true}
 	request, f, err := h.parseRequest(route, r)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeRequestError(w, err)
 		return
 	}
 	if !h.privacy.allowsRawEvents() {

@@ -18,10 +18,21 @@ import (
 )
 
 // startFixtureServer serves the fixture events with project mux as the
-// default project and k-anonymity off, so every count is visible.
+// default project and k-anonymity off, so every count is visible. The
+// project other, which has install d, uses the Mux catalog too.
 func startFixtureServer(t *testing.T) *httptest.Server {
 	t.Helper()
-	return startServer(t, dashboard.Config{Store: storeWith(t, fixtureEvents()), Project: "mux", KAnonymity: 1})
+	return startServer(t, dashboard.Config{
+		Store:      storeWith(t, fixtureEvents()),
+		Project:    "mux",
+		KAnonymity: 1,
+		Projects:   fixtureProjects(),
+	})
+}
+
+// fixtureProjects configures the two projects of fixtureEvents.
+func fixtureProjects() []dashboard.Project {
+	return []dashboard.Project{{Name: "mux", Catalog: mux.Catalog()}, {Name: "other", Catalog: mux.Catalog()}}
 }
 
 // getJSON sends an authenticated GET and decodes the JSON body into a new T.
@@ -334,6 +345,53 @@ func TestStoreWithoutAnalytics(t *testing.T) {
 		if !strings.Contains(body, "does not implement store.Analytics") {
 			t.Errorf("GET %s body = %s, want it to name the missing interface", path, body)
 		}
+	}
+}
+
+// unknownProjectResponse is the JSON body of a 404 for an unknown project.
+type unknownProjectResponse struct {
+	Error    string   `json:"error"`
+	Projects []string `json:"projects"`
+}
+
+// TestUnknownProjectNotFound requests every API route that takes the
+// project parameter with a project that is not configured, in each format.
+func TestUnknownProjectNotFound(t *testing.T) {
+	server := startFixtureServer(t)
+	for _, route := range dashboard.APIRoutes() {
+		if route.Kind == dashboard.CatalogRoute {
+			continue // takes no parameters at all
+		}
+		for _, format := range []string{"json", "csv", "parquet"} {
+			path := route.Path + "?project=shop&format=" + format
+			t.Run(path, func(t *testing.T) {
+				body := getJSONStatus[unknownProjectResponse](t, server, path, http.StatusNotFound)
+				checkContains(t, "error", body.Error, `unknown project "shop"`, `"mux", "other"`)
+				if d := cmp.Diff([]string{"mux", "other"}, body.Projects); d != "" {
+					t.Errorf("projects (-want +got):\n%s", d)
+				}
+			})
+		}
+	}
+}
+
+// TestConfiguredProjectsFound checks that a configured project and the
+// empty project, which selects all, pass where an unknown one fails.
+func TestConfiguredProjectsFound(t *testing.T) {
+	server := startFixtureServer(t)
+	for _, project := range []string{"mux", "other", ""} {
+		path := "/api/v1/events_per_day?project=" + project
+		response, body := send(t, server, http.MethodGet, path, withBearer(adminToken))
+		if response.StatusCode != http.StatusOK {
+			t.Errorf("GET %s status = %d, want 200; body: %s", path, response.StatusCode, body)
+		}
+	}
+}
+
+func TestNewRejectsUnknownDefaultProject(t *testing.T) {
+	_, err := dashboard.New(dashboard.Config{Store: openStore(t), AdminToken: adminToken, Project: "shop"})
+	if err == nil || !strings.Contains(err.Error(), `Config.Project "shop" is not in Config.Projects`) {
+		t.Errorf("New with Project shop and only mux configured: error %v, want one that names the project", err)
 	}
 }
 

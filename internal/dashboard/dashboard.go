@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/candor-dev/candor/internal/store"
@@ -30,7 +31,8 @@ type Config struct {
 	AdminToken string
 
 	// Project is the project a query selects when the request names none in
-	// its project parameter. Empty selects every project.
+	// its project parameter. Empty selects every project. A project that
+	// is not in Projects is invalid.
 	Project string
 
 	// Logger receives failed store queries, logins and logouts. Nil discards
@@ -98,6 +100,9 @@ func New(cfg Config) (*Handler, error) {
 			return nil, fmt.Errorf("create dashboard: Config.Projects[%d] has no name or no catalog: give both", i)
 		}
 		catalogs[i] = p.Catalog
+	}
+	if cfg.Project != "" && !slices.ContainsFunc(projects, func(p Project) bool { return p.Name == cfg.Project }) {
+		return nil, fmt.Errorf("create dashboard: Config.Project %q is not in Config.Projects: add it there or leave Project empty", cfg.Project)
 	}
 
 	logger := cfg.Logger

@@ -232,10 +232,6 @@ func TestAllProjectsDeclarations(t *testing.T) {
 		row("period", "", "errorType", "GitError", "context", "git-operation", "events", 1, "installs", 1),
 		row("period", "", "errorType", "TypeError", "context", "message-send", "events", 2, "installs", 2),
 	})
-	// A project without a catalog here, such as one removed from the
-	// collector, is shown like all projects.
-	checkRows(t, server, "/api/v1/new_installs?interval=all&project=gone", []map[string]any{})
-
 	// Two different declarations leave the choice to the request.
 	server = startGameServer(t, "", gameCatalog(t, gameDeclared))
 	for path, part := range map[string]string{

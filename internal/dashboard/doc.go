@@ -24,7 +24,8 @@
 // YYYY-MM-DD, both inclusive), version, platform and project, and format:
 // json (the default), csv or parquet. Version and platform select several
 // values when repeated or separated by commas. Without from and to a query
-// covers all time, and without project it covers Config.Project. The
+// covers all time, and without project it covers Config.Project. An empty
+// project covers every project. The
 // overview, trends, events_per_day, active_installs, histogram, retention
 // and export routes also take event, which selects event names in the same
 // way. The routes'
@@ -46,7 +47,11 @@
 //
 // Properties are names from Config.Catalogs, with dots for nested objects.
 // Unknown parameters and invalid values get 400 with a JSON error that
-// names the parameter. A JSON response of a data route is
+// names the parameter. A project that is not in Config.Projects gets 404,
+// in every format, with the body {"error": "...", "projects": [...]} that
+// lists the configured projects, as DELETE /api/v1/installs does in
+// package server. The page responds to it with 404 and the same message.
+// A JSON response of a data route is
 // {"k_anonymity": k, "rows": [...]} with one object per row. The overview
 // keeps the shape of store.Overview: total_events, installs, events (a map
 // of event names to counts), top_versions and top_platforms, with
@@ -62,8 +67,8 @@
 // the funnel app_started[isFirstLaunch=true] > workspace_created >
 // message_sent, and error_occurred by errorType and context. A request for
 // one project uses that project's declaration from Config.Projects. A
-// request for all projects, or for a project that is not configured, uses
-// the declaration that every declaring project agrees on.
+// request for all projects uses the declaration that every declaring
+// project agrees on.
 //
 // When there is no such declaration, the route responds 409 Conflict with
 // the JSON body {"error": "...", "undeclared": PART}, in every format.

@@ -3,6 +3,7 @@ package dashboard
 import (
 	"bytes"
 	"embed"
+	"errors"
 	"html/template"
 	"maps"
 	"net/http"
@@ -151,9 +152,13 @@ func (h *Handler) serveDashboard(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		_, err = h.parseFilter(query, false)
 	}
-	if err != nil {
+	var unknown unknownProjectError
+	switch {
+	case errors.As(err, &unknown):
+		status, page.Error = http.StatusNotFound, err.Error()
+	case err != nil:
 		status, page.Error = http.StatusBadRequest, err.Error()
-	} else {
+	default:
 		page.APIQuery = apiQuery(query, page.From, page.To)
 	}
 	h.render(w, status, "dashboard.html", page)

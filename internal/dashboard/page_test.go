@@ -142,7 +142,7 @@ func TestDashboardDefaultRange(t *testing.T) {
 }
 
 func TestDashboardKeepsViewInURL(t *testing.T) {
-	server := startServer(t, dashboard.Config{Store: openStore(t)})
+	server := startServer(t, dashboard.Config{Store: openStore(t), Projects: fixtureProjects()})
 	cookie := login(t, server)
 
 	_, body := send(t, server, http.MethodGet,
@@ -174,6 +174,22 @@ func TestDashboardShowsInvalidDate(t *testing.T) {
 	}
 	if strings.Contains(body, `data-query="from`) || strings.Contains(body, "trends-chart") {
 		t.Error("page with an invalid date still loads data")
+	}
+}
+
+func TestDashboardRejectsUnknownProject(t *testing.T) {
+	server := startServer(t, dashboard.Config{Store: openStore(t)})
+	cookie := login(t, server)
+
+	response, body := send(t, server, http.MethodGet, "/?from=2024-05-01&project=shop", withCookie(cookie))
+	if response.StatusCode != http.StatusNotFound {
+		t.Errorf("status = %d, want 404", response.StatusCode)
+	}
+	if !strings.Contains(body, `role="alert">unknown project &#34;shop&#34;: use one of the configured projects &#34;mux&#34;`) {
+		t.Error("page does not show the unknown project and the configured one")
+	}
+	if strings.Contains(body, `data-query="from`) || strings.Contains(body, "trends-chart") {
+		t.Error("page with an unknown project still loads data")
 	}
 }
 

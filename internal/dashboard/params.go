@@ -1,7 +1,9 @@
 package dashboard
 
 import (
+	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -46,9 +48,55 @@ func (h *Handler) parseFilter(query url.Values, withEvents bool) (store.Filter, 
 		if err != nil {
 			return store.Filter{}, err
 		}
+		if err := h.checkProject(project); err != nil {
+			return store.Filter{}, err
+		}
 		filter.Project = project
 	}
 	return filter, nil
+}
+
+// unknownProjectError is the error of a project parameter that names no
+// configured project. Such a filter would select no events, so the API
+// responds with 404 and the configured projects instead of empty data.
+type unknownProjectError struct {
+	project    string
+	configured []string
+}
+
+func (e unknownProjectError) Error() string {
+	quoted := make([]string, len(e.configured))
+	for i, name := range e.configured {
+		quoted[i] = quote(name)
+	}
+	return fmt.Sprintf("unknown project %q: use one of the configured projects %s, or an empty project for all of them",
+		e.project, strings.Join(quoted, ", "))
+}
+
+// unknownProjectBody is the JSON body of an unknownProjectError response.
+type unknownProjectBody struct {
+	Error    string   `json:"error"`
+	Projects []string `json:"projects"`
+}
+
+// checkProject returns an unknownProjectError unless project is empty,
+// which selects every project, or the name of a configured project.
+func (h *Handler) checkProject(project string) error {
+	if project == "" || slices.Contains(h.declarations.names, project) {
+		return nil
+	}
+	return unknownProjectError{project: project, configured: h.declarations.names}
+}
+
+// writeRequestError responds to a request whose parameters parseRequest
+// rejected: 404 for an unknown project, 400 for everything else.
+func writeRequestError(w http.ResponseWriter, err error) {
+	var unknown unknownProjectError
+	if errors.As(err, &unknown) {
+		writeJSON(w, http.StatusNotFound, unknownProjectBody{Error: unknown.Error(), Projects: unknown.configured})
+		return
+	}
+	writeError(w, http.StatusBadRequest, err.Error())
 }
 
 // checkParameters rejects a parameter of query that is not in allowed.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -74,8 +75,8 @@ func (s *Server) serveDeleteInstall(w http.ResponseWriter, r *http.Request) {
 	case project == "":
 		writeJSONError(w, http.StatusBadRequest, "missing project parameter: add ?project=NAME, such as ?project=mux")
 		return
-	case !s.projects[project]:
-		writeJSONError(w, http.StatusNotFound, "unknown project "+strconv.Quote(project)+": use the name of a configured project")
+	case !slices.Contains(s.projects, project):
+		s.writeUnknownProject(w, project)
 		return
 	case distinctID == "":
 		writeJSONError(w, http.StatusBadRequest, "missing distinct_id in the path: DELETE /api/v1/installs/{distinct_id}")
@@ -91,6 +92,20 @@ func (s *Server) serveDeleteInstall(w http.ResponseWriter, r *http.Request) {
 	// The install ID is not logged: the log outlives the deletion.
 	s.logger.Info("install deleted", "project", project, "deleted", deleted)
 	writeJSON(w, http.StatusOK, map[string]int64{"deleted": deleted})
+}
+
+// writeUnknownProject responds with 404 to a project parameter that names
+// no configured project, and lists the configured ones as the query API
+// does.
+func (s *Server) writeUnknownProject(w http.ResponseWriter, project string) {
+	quoted := make([]string, len(s.projects))
+	for i, name := range s.projects {
+		quoted[i] = strconv.Quote(name)
+	}
+	writeJSON(w, http.StatusNotFound, map[string]any{
+		"error":    "unknown project " + strconv.Quote(project) + ": use one of the configured projects " + strings.Join(quoted, ", "),
+		"projects": s.projects,
+	})
 }
 
 // requireAdmin lets a request through only with the admin token as a Bearer

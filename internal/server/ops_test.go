@@ -308,6 +308,35 @@ func TestDeleteInstall(t *testing.T) {
 	}
 }
 
+// TestUnknownProjectResponsesAgree checks that the query API and the
+// install deletion respond alike to a project that is not configured.
+func TestUnknownProjectResponsesAgree(t *testing.T) {
+	srv := startServer(t, Config{WriteKey: testWriteKey, AdminToken: testAdminToken})
+	for _, request := range []struct{ method, path string }{
+		{http.MethodGet, "/api/v1/overview?project=shop"},
+		{http.MethodGet, "/api/v1/export/aggregate?project=shop&format=csv"},
+		{http.MethodDelete, "/api/v1/installs/install-1?project=shop"},
+	} {
+		status, body := send(t, request.method, srv.URL()+request.path, testAdminToken, "")
+		if status != http.StatusNotFound {
+			t.Errorf("%s %s = %d, want 404", request.method, request.path, status)
+		}
+		var decoded struct {
+			Error    string   `json:"error"`
+			Projects []string `json:"projects"`
+		}
+		if err := json.Unmarshal([]byte(body), &decoded); err != nil {
+			t.Fatalf("%s %s body %q: %v", request.method, request.path, body, err)
+		}
+		if want := `unknown project "shop": use one of the configured projects "mux"`; !strings.HasPrefix(decoded.Error, want) {
+			t.Errorf("%s %s error %q, want it to start with %q", request.method, request.path, decoded.Error, want)
+		}
+		if d := cmp.Diff([]string{"mux"}, decoded.Projects); d != "" {
+			t.Errorf("%s %s projects (-want +got):\n%s", request.method, request.path, d)
+		}
+	}
+}
+
 func TestRetentionDeletesOldEvents(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Now().UTC()

@@ -153,7 +153,7 @@ type Server struct {
 	listener   *limitListener
 	logger     *slog.Logger
 	admin      tokenChecker
-	projects   map[string]bool // names of the projects the collector accepts
+	projects   []string // names of the projects the collector accepts, mux first
 	authLog    logutil.Limiter
 	readyLog   logutil.Limiter
 
@@ -293,9 +293,9 @@ func openStore(cfg Config) (store.Store, error) {
 
 func (s *Server) buildHandlers() error {
 	projects := append([]collector.Project{{Name: mux.App, WriteKey: s.keys.WriteKey, Catalog: mux.Catalog()}}, s.cfg.Projects...)
-	s.projects = map[string]bool{}
+	s.projects = nil
 	for _, p := range projects {
-		s.projects[p.Name] = true
+		s.projects = append(s.projects, p.Name)
 	}
 	colCfg := s.cfg.Collector
 	colCfg.Store, colCfg.Projects, colCfg.Logger = s.store, projects, s.logger
