@@ -17,6 +17,11 @@
 // deletion it starts a new journal file, removes the loaded ones and
 // removes the deleted events from the files of events the store rejected,
 // so that the deleted events do not stay on disk in the journal folder.
+//
+// A write that fails, such as on a full disk, is cut off the journal file
+// before Insert returns the error, so a later Insert appends once the
+// disk has room. If the cut fails too, the Store is broken: Insert and
+// Ping fail until one of them has opened the file again and cut it.
 package journal
 
 import (
@@ -103,6 +108,10 @@ type Options struct {
 	// Logger receives failed loads, at most one line per 10 seconds, and
 	// what Open recovers. Nil discards.
 	Logger *slog.Logger
+
+	// openFile opens the journal files, os.OpenFile when nil. Tests set
+	// it to make writes fail as on a full disk.
+	openFile openFunc
 }
 
 // Store is a store.Store that journals each Insert call and loads the
@@ -119,12 +128,13 @@ type Store struct {
 	// writeMu serializes writes to the journal files. It guards active,
 	// segments, buf and broken, and is taken before mu.
 	writeMu  sync.Mutex
-	active   *os.File
+	active   segmentFile
 	segments []segment // oldest first; the last is active
 	buf      []byte
 	// broken is set when a failed write left the active file with bytes
-	// that may not form a record; every later Insert fails with it. It is
-	// set with mu held too, so that Ping can read it under mu alone.
+	// that may not form a record, and cutting them off failed too. Until
+	// repair clears it, Insert and Ping fail with it. It is set and
+	// cleared with mu held too, so that Ping can read it under mu alone.
 	broken error
 
 	// mu guards the fields below. changed is closed and replaced when
@@ -221,7 +231,7 @@ func Open(dir string, inner store.Store, opts Options) (*Store, error) {
 		s.stopLoads()
 		return nil, err
 	}
-	f, seg, err := createSegment(dir, 1)
+	f, seg, err := createSegment(opts.openFile, dir, 1)
 	if err != nil {
 		s.stopLoads()
 		return nil, fmt.Errorf("journal: create file: %w", err)
@@ -261,6 +271,9 @@ func (opts Options) withDefaults() Options {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.openFile == nil {
+		opts.openFile = openOSFile
 	}
 	return opts
 }
@@ -405,7 +418,9 @@ func (s *Store) Insert(ctx context.Context, events []store.Event) (int, error) {
 		return 0, store.ErrClosed
 	}
 	if s.broken != nil {
-		return 0, s.broken
+		if err := s.repair(); err != nil {
+			return 0, err
+		}
 	}
 	active := s.segments[len(s.segments)-1]
 	if active.size > int64(len(segmentMagic)) && active.size >= maxSegmentFactor*s.opts.SegmentBytes {
@@ -468,8 +483,11 @@ func (s *Store) waitForRoom(ctx context.Context, n int) error {
 }
 
 // append writes one record to the active file and syncs it. After a
-// failure it cuts the file back to its previous size, or, if that fails
-// too, marks the Store broken. The caller holds writeMu.
+// failure, such as on a full disk, it cuts the file back to its previous
+// size and syncs the cut. The file then ends in its last acknowledged
+// record, also after a crash, and the next Insert can append to it. If
+// the cut fails too, append marks the Store broken. The caller holds
+// writeMu.
 func (s *Store) append(b []byte) error {
 	seg := s.segments[len(s.segments)-1]
 	err := writeFull(s.active, b)
@@ -480,21 +498,80 @@ func (s *Store) append(b []byte) error {
 		return nil
 	}
 	err = fmt.Errorf("journal: write %s: %w", seg.path, err)
-	if truncErr := s.active.Truncate(seg.size); truncErr != nil {
-		broken := fmt.Errorf("journal: %s may end in a partial record (%w) and was not cut back (%v): restart candor serve", seg.path, err, truncErr)
-		s.mu.Lock()
-		s.broken = broken
-		s.mu.Unlock()
-		return broken
+	cutErr := s.active.Truncate(seg.size)
+	if cutErr == nil {
+		cutErr = s.active.Sync()
+	}
+	if cutErr != nil {
+		return s.setBroken(err, cutErr)
 	}
 	return err
+}
+
+// setBroken marks the Store broken after writeErr left the active file
+// with a partial record and cutErr kept it from being cut off. It returns
+// the error that Insert and Ping return until repair succeeds.
+func (s *Store) setBroken(writeErr, cutErr error) error {
+	seg := s.segments[len(s.segments)-1]
+	broken := fmt.Errorf("%w; then cutting %s back to %d bytes failed (%v), so the journal takes no events "+
+		"until the cut succeeds: free space in %s", writeErr, seg.path, seg.size, cutErr, s.dir)
+	s.mu.Lock()
+	s.broken = broken
+	s.mu.Unlock()
+	return broken
+}
+
+// repair makes a broken Store take events again. It opens the active
+// file again, cuts it back to its last acknowledged record and syncs the
+// cut, and appends through the new descriptor from then on, so no record
+// follows the bytes of the failed write. While that fails, such as on a
+// file system that needs free space to truncate, the Store stays broken
+// and repair returns the error of the write. The caller holds writeMu.
+func (s *Store) repair() error {
+	seg := s.segments[len(s.segments)-1]
+	s.mu.Lock()
+	writeErr := s.broken
+	s.mu.Unlock()
+	f, err := reopenSegment(s.opts.openFile, seg.path, seg.size)
+	if err != nil {
+		s.errLog.Error(s.logger, "journal: still broken: cutting the file back failed", "file", seg.path, "size", seg.size, "err", err)
+		return writeErr
+	}
+	// Every acknowledged record was synced through the old descriptor,
+	// and its last write or sync failed, so an error of Close is ignored.
+	s.active.Close()
+	s.active = f
+	s.mu.Lock()
+	s.broken = nil
+	s.mu.Unlock()
+	s.logger.Info("journal: taking events again after a failed write", "file", seg.path, "size", seg.size)
+	return nil
+}
+
+// tryRepair runs repair for Ping unless an Insert holds writeMu: that
+// Insert runs repair itself. It returns the error of the broken Store, or
+// nil once it is repaired.
+func (s *Store) tryRepair() error {
+	if !s.writeMu.TryLock() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.broken
+	}
+	defer s.writeMu.Unlock()
+	s.mu.Lock()
+	broken, closing := s.broken, s.closing
+	s.mu.Unlock()
+	if broken == nil || closing {
+		return broken
+	}
+	return s.repair()
 }
 
 // rotate closes the active file and starts a new one. The caller holds
 // writeMu.
 func (s *Store) rotate() error {
 	last := s.segments[len(s.segments)-1].last
-	f, seg, err := createSegment(s.dir, last+1)
+	f, seg, err := createSegment(s.opts.openFile, s.dir, last+1)
 	if err != nil {
 		return err
 	}
@@ -961,16 +1038,23 @@ func (s *Store) barrier(ctx context.Context) error {
 
 // Ping checks the store with its Ping method, if it has one, without
 // waiting for loads. While readFailAfter or more loads in a row have
-// failed, it returns the last load's error, and after a write left the
-// journal broken, the error of that write, so /readyz reports a store
-// that takes no events.
+// failed, it returns the last load's error, so /readyz reports a store
+// that takes no events. After a write left the journal broken, it first
+// tries to repair it, so that the journal takes events again once the
+// disk has room even when no Insert comes, and returns the write's error
+// while that fails.
 func (s *Store) Ping(ctx context.Context) error {
 	s.mu.Lock()
-	failing, loadErr, broken := s.failedInRow >= readFailAfter, s.loadErr, s.broken
+	broken := s.broken
 	s.mu.Unlock()
 	if broken != nil {
-		return broken
+		if err := s.tryRepair(); err != nil {
+			return err
+		}
 	}
+	s.mu.Lock()
+	failing, loadErr := s.failedInRow >= readFailAfter, s.loadErr
+	s.mu.Unlock()
 	if failing {
 		return fmt.Errorf("journal: the last %d loads into the store failed: %w", readFailAfter, loadErr)
 	}

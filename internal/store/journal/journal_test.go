@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -782,25 +783,195 @@ func TestPingAfterLoadsRecover(t *testing.T) {
 	}
 }
 
-func TestPingFailsWhenJournalBroken(t *testing.T) {
-	s := mustOpen(t, t.TempDir(), newFakeStore(), Options{})
-	// On a closed file both the write and the truncation that would cut
-	// a partial record back fail, which leaves the journal broken.
-	if err := s.active.Close(); err != nil {
+// fullDisk opens journal files that fail like files on a full disk while
+// full is set: a write stores half of its bytes and fails with ENOSPC.
+// While cutFails is set, truncations fail as well, as they can on a
+// copy-on-write file system.
+type fullDisk struct {
+	mu       sync.Mutex
+	full     bool
+	cutFails bool
+}
+
+func (d *fullDisk) set(full, cutFails bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.full, d.cutFails = full, cutFails
+}
+
+func (d *fullDisk) state() (full, cutFails bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.full, d.cutFails
+}
+
+func (d *fullDisk) open(name string, flag int, perm os.FileMode) (segmentFile, error) {
+	f, err := os.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return &fullDiskFile{File: f, disk: d}, nil
+}
+
+type fullDiskFile struct {
+	*os.File
+	disk *fullDisk
+}
+
+func (f *fullDiskFile) Write(b []byte) (int, error) {
+	if full, _ := f.disk.state(); !full {
+		return f.File.Write(b)
+	}
+	n, err := f.File.Write(b[:len(b)/2])
+	if err != nil {
+		return n, err
+	}
+	return n, syscall.ENOSPC
+}
+
+func (f *fullDiskFile) Truncate(size int64) error {
+	if _, cutFails := f.disk.state(); cutFails {
+		return syscall.ENOSPC
+	}
+	return f.File.Truncate(size)
+}
+
+// recoveredUUIDs loads a copy of the journal in dir into a new store, as a
+// start after a crash at this moment would, and returns the UUIDs loaded.
+func recoveredUUIDs(t *testing.T, dir string) []string {
+	t.Helper()
+	copyDir := filepath.Join(t.TempDir(), "journal")
+	if err := os.CopyFS(copyDir, os.DirFS(dir)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Insert(context.Background(), testEvents("mux", 0, 1)); err == nil {
-		t.Fatal("Insert into a closed journal file returned nil")
+	inner := newFakeStore()
+	if err := Recover(copyDir, inner, Options{}); err != nil {
+		t.Fatalf("recover a copy of the journal: %v", err)
 	}
-	if _, err := s.Insert(context.Background(), testEvents("mux", 1, 1)); err == nil || !strings.Contains(err.Error(), "restart candor serve") {
-		t.Errorf("Insert after the failed write: %v, want the error of the broken journal", err)
+	var uuids []string
+	for _, e := range inner.events {
+		uuids = append(uuids, e.UUID)
 	}
-	// Every Insert now fails, so /readyz must not report the store ready.
-	if err := s.Ping(context.Background()); err == nil || !strings.Contains(err.Error(), "restart candor serve") {
-		t.Errorf("Ping of a broken journal: %v, want the error of the broken journal", err)
+	slices.Sort(uuids)
+	return uuids
+}
+
+// uuidsOf returns the sorted UUIDs of the testEvents of project mux that
+// start at each of firsts, two events each.
+func uuidsOf(firsts ...int) []string {
+	var uuids []string
+	for _, first := range firsts {
+		for _, e := range testEvents("mux", first, 2) {
+			uuids = append(uuids, e.UUID)
+		}
 	}
-	if err := s.Close(); err == nil {
-		t.Error("Close of a journal whose file was closed returned nil")
+	slices.Sort(uuids)
+	return uuids
+}
+
+// openGated opens a journal on disk whose store holds every load until
+// the test ends, so that the journal files keep every record.
+func openGated(t *testing.T, dir string, disk *fullDisk) (*Store, *fakeStore) {
+	t.Helper()
+	inner := newFakeStore()
+	inner.gate = make(chan struct{})
+	s := mustOpen(t, dir, inner, Options{openFile: disk.open})
+	t.Cleanup(func() {
+		close(inner.gate)
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s, inner
+}
+
+func TestInsertAfterDiskFreed(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	disk := &fullDisk{}
+	s, _ := openGated(t, dir, disk)
+	mustInsert(t, s, testEvents("mux", 0, 2))
+
+	// The failed write is cut off the file, so the journal is not broken.
+	disk.set(true, false)
+	if _, err := s.Insert(ctx, testEvents("mux", 2, 2)); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Insert on a full disk: %v, want ENOSPC", err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Errorf("Ping after a failed write was cut off: %v, want nil", err)
+	}
+	if got, want := recoveredUUIDs(t, dir), uuidsOf(0); !slices.Equal(got, want) {
+		t.Errorf("journal on a full disk holds %v, want the acknowledged %v", got, want)
+	}
+
+	disk.set(false, false)
+	mustInsert(t, s, testEvents("mux", 4, 2))
+	if got, want := recoveredUUIDs(t, dir), uuidsOf(0, 4); !slices.Equal(got, want) {
+		t.Errorf("journal after the disk was freed holds %v, want the acknowledged %v", got, want)
+	}
+}
+
+// TestBrokenJournalRepairsItself fills the disk so that a failed write
+// cannot be cut off the file, which leaves the journal broken, and checks
+// that it takes events again once the disk has room, without a restart.
+func TestBrokenJournalRepairsItself(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	disk := &fullDisk{}
+	s, _ := openGated(t, dir, disk)
+	mustInsert(t, s, testEvents("mux", 0, 2))
+
+	disk.set(true, true)
+	_, err := s.Insert(ctx, testEvents("mux", 2, 2))
+	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "free space in "+dir) {
+		t.Fatalf("Insert on a full disk: %v, want ENOSPC and the folder to free", err)
+	}
+	if _, err := s.Insert(ctx, testEvents("mux", 4, 2)); err == nil {
+		t.Fatal("Insert into a broken journal on a full disk returned nil")
+	}
+	// Every Insert fails now, so /readyz must not report the store ready.
+	if err := s.Ping(ctx); err == nil || !strings.Contains(err.Error(), "cutting") {
+		t.Errorf("Ping of a broken journal: %v, want the error of the failed cut", err)
+	}
+	// A start now reads the file up to the partial record, the newest one.
+	if got, want := recoveredUUIDs(t, dir), uuidsOf(0); !slices.Equal(got, want) {
+		t.Errorf("broken journal holds %v, want the acknowledged %v", got, want)
+	}
+
+	// Ping repairs the journal once the file can be cut, with no Insert.
+	disk.set(true, false)
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping once the cut works: %v, want nil", err)
+	}
+	// Writes fail while the disk is full, but they are cut off again.
+	if _, err := s.Insert(ctx, testEvents("mux", 6, 2)); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Insert on a full disk after the repair: %v, want ENOSPC", err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Errorf("Ping after a failed write was cut off: %v, want nil", err)
+	}
+
+	disk.set(false, false)
+	mustInsert(t, s, testEvents("mux", 8, 2))
+	if got, want := recoveredUUIDs(t, dir), uuidsOf(0, 8); !slices.Equal(got, want) {
+		t.Errorf("repaired journal holds %v, want the acknowledged %v", got, want)
+	}
+}
+
+func TestInsertRepairsBrokenJournal(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	disk := &fullDisk{}
+	s, _ := openGated(t, dir, disk)
+
+	disk.set(true, true)
+	if _, err := s.Insert(ctx, testEvents("mux", 0, 2)); err == nil {
+		t.Fatal("Insert on a full disk returned nil")
+	}
+	disk.set(false, false)
+	mustInsert(t, s, testEvents("mux", 2, 2))
+	if got, want := recoveredUUIDs(t, dir), uuidsOf(2); !slices.Equal(got, want) {
+		t.Errorf("journal repaired by Insert holds %v, want the acknowledged %v", got, want)
 	}
 }
 

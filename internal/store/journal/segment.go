@@ -53,15 +53,30 @@ func listSegments(dir string) ([]string, error) {
 	return paths, nil
 }
 
+// segmentFile is an open journal file. *os.File implements it.
+type segmentFile interface {
+	io.WriteCloser
+	Sync() error
+	Truncate(size int64) error
+}
+
+// openFunc opens a journal file with the arguments of os.OpenFile. Tests
+// pass one whose files fail like those on a full disk.
+type openFunc func(name string, flag int, perm os.FileMode) (segmentFile, error)
+
+func openOSFile(name string, flag int, perm os.FileMode) (segmentFile, error) {
+	return os.OpenFile(name, flag, perm)
+}
+
 // createSegment creates the journal file for records from first on, writes
 // its header and syncs it and dir, so the file survives a crash.
-func createSegment(dir string, first uint64) (*os.File, segment, error) {
+func createSegment(open openFunc, dir string, first uint64) (segmentFile, segment, error) {
 	path := filepath.Join(dir, segmentName(first))
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := open(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, segment{}, err
 	}
-	_, err = f.WriteString(segmentMagic)
+	err = writeFull(f, []byte(segmentMagic))
 	if err == nil {
 		err = f.Sync()
 	}
@@ -169,21 +184,25 @@ func nextPayload(b []byte) ([]byte, error) {
 	return payload, nil
 }
 
-// truncateSegment cuts the journal file at path to size bytes and syncs it.
-func truncateSegment(path string, size int64) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+// reopenSegment opens the journal file at path for appending, cuts it to
+// size bytes and syncs it.
+func reopenSegment(open openFunc, path string, size int64) (segmentFile, error) {
+	f, err := open(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	err = f.Truncate(size)
 	if err == nil {
 		err = f.Sync()
 	}
-	return errors.Join(err, f.Close())
+	if err != nil {
+		return nil, errors.Join(err, f.Close())
+	}
+	return f, nil
 }
 
 // writeFull writes b at the end of f.
-func writeFull(f *os.File, b []byte) error {
+func writeFull(f io.Writer, b []byte) error {
 	n, err := f.Write(b)
 	if err == nil && n < len(b) {
 		err = io.ErrShortWrite
