@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/url"
 	"os"
 	"strconv"
@@ -38,6 +39,7 @@ type serveFlags struct {
 	maxDecoding      int
 	requestTimeout   time.Duration
 	maxConnections   int
+	minFreeMiB       int64
 	journal          bool
 }
 
@@ -91,6 +93,9 @@ func (f *serveFlags) register(fs *flag.FlagSet, defaultData string) {
 			"for up to 10s (request header), 40s (header and body) or 30s (each 64 KiB of a response)")
 	fs.DurationVar(&f.requestTimeout, "request-timeout", collector.DefaultRequestTimeout,
 		"longest time from a request's body to the commit of its events; then 503")
+	fs.Int64Var(&f.minFreeMiB, "min-free-mib", server.DefaultMinFreeBytes>>20,
+		"free space in MiB that the file system of --data needs for /readyz to report ready, with --store duckdb;\n"+
+			"0 turns the check off")
 }
 
 // addProject parses one --project value: NAME=CATALOG.json:WRITEKEY. The
@@ -163,6 +168,10 @@ func (f *serveFlags) start(stderr io.Writer) (*server.Server, error) {
 	if f.duckdbProperties != duckdb.PropertiesVariant && f.duckdbProperties != duckdb.PropertiesJSON {
 		return nil, fmt.Errorf("invalid --duckdb-properties %q: use %s or %s", f.duckdbProperties, duckdb.PropertiesVariant, duckdb.PropertiesJSON)
 	}
+	minFreeBytes, err := f.minFreeBytes()
+	if err != nil {
+		return nil, err
+	}
 	ch, err := clickhouseConfig(f.clickhouseURL, f.clickhouseDatabase)
 	if err != nil {
 		return nil, err
@@ -183,6 +192,7 @@ func (f *serveFlags) start(stderr io.Writer) (*server.Server, error) {
 		MetricsPublic:    f.metricsPublic,
 		KAnonymity:       f.kAnonymity,
 		MaxConnections:   f.maxConnections,
+		MinFreeBytes:     minFreeBytes,
 		Collector: collector.Config{
 			RateLimit:        f.rateLimit,
 			RateBurst:        f.rateBurst,
@@ -192,6 +202,18 @@ func (f *serveFlags) start(stderr io.Writer) (*server.Server, error) {
 			RequestTimeout:   f.requestTimeout,
 		},
 	})
+}
+
+// minFreeBytes converts --min-free-mib to server.Config.MinFreeBytes,
+// which turns the check off with a negative value instead of 0.
+func (f *serveFlags) minFreeBytes() (int64, error) {
+	switch {
+	case f.minFreeMiB < 0 || f.minFreeMiB > math.MaxInt64>>20:
+		return 0, fmt.Errorf("invalid --min-free-mib %d: use 0 (no check) or a positive number of MiB", f.minFreeMiB)
+	case f.minFreeMiB == 0:
+		return -1, nil
+	}
+	return f.minFreeMiB << 20, nil
 }
 
 // clickhouseConfig builds the ClickHouse settings, taking a user and

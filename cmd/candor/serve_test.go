@@ -85,3 +85,32 @@ func TestServeRejectsUnknownPropertiesType(t *testing.T) {
 		t.Errorf("stderr = %q, want it to contain %q", stderr.String(), want)
 	}
 }
+
+func TestMinFreeFlag(t *testing.T) {
+	tests := []struct {
+		mib  int64
+		want int64
+	}{
+		{0, -1},
+		{1, 1 << 20},
+		{64, 64 << 20},
+	}
+	for _, tt := range tests {
+		f := serveFlags{minFreeMiB: tt.mib}
+		got, err := f.minFreeBytes()
+		if err != nil || got != tt.want {
+			t.Errorf("--min-free-mib %d: MinFreeBytes %d, error %v, want %d", tt.mib, got, err, tt.want)
+		}
+	}
+}
+
+func TestServeRejectsNegativeMinFree(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"serve", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--min-free-mib", "-1"}, &stdout, &stderr)
+	if code == 0 {
+		t.Fatal("serve accepted --min-free-mib -1")
+	}
+	if want := "invalid --min-free-mib -1: use 0 (no check) or a positive number of MiB"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr = %q, want it to contain %q", stderr.String(), want)
+	}
+}

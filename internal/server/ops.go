@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -27,8 +28,8 @@ func serveHealthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveReadyz reports whether the server should get traffic: 503 while
-// Serve's start-up work runs, once Shutdown has started, or while the store
-// fails a ping.
+// Serve's start-up work runs, once Shutdown has started, while the data
+// folder is low on disk space, or while the store fails a ping.
 func (s *Server) serveReadyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
@@ -39,6 +40,13 @@ func (s *Server) serveReadyz(w http.ResponseWriter, r *http.Request) {
 	case !s.ready.Load():
 		http.Error(w, "starting", http.StatusServiceUnavailable)
 		return
+	}
+	if s.checksDiskSpace() {
+		if err := s.checkDiskSpace(); err != nil && !errors.Is(err, errFreeBytesUnsupported) {
+			s.diskLog.Warn(s.logger, "data folder low on disk space; /readyz reports 503", "err", err)
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), pingTimeout)
 	defer cancel()

@@ -10,7 +10,9 @@
 //     posthog-go sends when its endpoint ends in a slash: the write key;
 //   - /healthz: 200 while the process serves requests;
 //   - /readyz: 200 once start-up work is done and the store answers a
-//     ping, 503 while starting, while shutting down or when the store fails;
+//     ping, 503 while starting, while shutting down, when the store fails
+//     or, with the DuckDB store, while the file system of the data folder
+//     has less free space than Config.MinFreeBytes;
 //   - /metrics: Prometheus metrics named candor_*, with the Go and process
 //     metrics; the admin token as a Bearer token, unless Config.MetricsPublic
 //     is set;
@@ -116,6 +118,13 @@ type Config struct {
 	// on a trusted network. When false, /metrics requires the admin token
 	// as a Bearer token.
 	MetricsPublic bool
+	// MinFreeBytes is the free space, in bytes, that the file system of
+	// DataDir needs for /readyz to report ready with the DuckDB store, so
+	// that a load balancer stops sending events before writes fail.
+	// Events that come anyway are still taken while they fit. Zero means
+	// DefaultMinFreeBytes, and a negative value turns the check off. The
+	// other stores keep no events in DataDir and are not checked.
+	MinFreeBytes int64
 	// MaxConnections bounds the open client connections
 	// (DefaultMaxConnections when zero). A further client waits for a
 	// connection to close. Meanwhile responses close their connections,
@@ -156,6 +165,7 @@ type Server struct {
 	projects   []string // names of the projects the collector accepts, mux first
 	authLog    logutil.Limiter
 	readyLog   logutil.Limiter
+	diskLog    logutil.Limiter
 
 	// ready is set once the start-up work of Serve is done; draining once
 	// Shutdown starts. /readyz reports 503 unless ready and not draining.
@@ -164,6 +174,9 @@ type Server struct {
 
 	// retentionInterval is retentionInterval, shorter in tests.
 	retentionInterval time.Duration
+	// freeBytes returns the free space of the file system that holds a
+	// path: freeBytesOnDisk, or a fake full disk in tests.
+	freeBytes func(path string) (uint64, error)
 	// stopJobs ends the background jobs that Serve starts; jobs waits for
 	// them.
 	startJobs sync.Once
@@ -244,6 +257,7 @@ func newServer(cfg Config, ln net.Listener) (*Server, error) {
 		cfg: cfg, keys: keys, keysSaved: created, store: st, logger: cfg.Logger,
 		admin:             newTokenChecker(keys.AdminToken),
 		retentionInterval: retentionInterval,
+		freeBytes:         freeBytesOnDisk,
 	}
 	s.jobsCtx, s.stopJobs = context.WithCancel(context.Background())
 	if err := s.buildHandlers(); err != nil {
@@ -334,6 +348,9 @@ func (s *Server) buildHandlers() error {
 			Name: "candor_journal_pending_events",
 			Help: "Events synced to the journal and not yet loaded into the database.",
 		}, func() float64 { return float64(j.Pending()) }))
+	}
+	if _, err := freeBytesOnDisk(s.cfg.DataDir); !errors.Is(err, errFreeBytesUnsupported) {
+		registry.MustRegister(newDiskSpaceCollector(s))
 	}
 
 	routes := http.NewServeMux()
