@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -17,9 +18,11 @@ import (
 )
 
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("report", "--server URL --token TOKEN [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--format table|json]", stderr)
+	fs := newFlagSet("report", "--server URL --token TOKEN [--project NAME] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--format table|json]", stderr)
 	serverURL := fs.String("server", "", "collector base URL, such as http://127.0.0.1:8787 (required)")
 	token := fs.String("token", "", "admin token (required)")
+	project := fs.String("project", "", "`name` of the project to report on, such as mux or a --project of candor serve\n"+
+		"(default: the events of all projects together)")
 	from := fs.String("from", "", "first day, YYYY-MM-DD in UTC (default: all time)")
 	to := fs.String("to", "", "last day, YYYY-MM-DD in UTC, inclusive (default: all time)")
 	format := fs.String("format", "table", "output format: table or json")
@@ -41,7 +44,16 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("invalid --format %q: use table or json", *format)
 	}
 
+	projectSet := false
+	fs.Visit(func(f *flag.Flag) { projectSet = projectSet || f.Name == "project" })
+	if projectSet && *project == "" {
+		return errors.New(`invalid --project "": name a project, such as mux, or leave the flag out for all projects`)
+	}
+
 	query := url.Values{}
+	if *project != "" {
+		query.Set("project", *project)
+	}
 	for _, day := range []struct{ flag, value string }{{"from", *from}, {"to", *to}} {
 		if day.value == "" {
 			continue
@@ -67,7 +79,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := json.Unmarshal(body, &ov); err != nil {
 		return fmt.Errorf("decode overview from %s: %w", endpoint, err)
 	}
-	return printOverview(stdout, ov)
+	return printOverview(stdout, cmp.Or(*project, "all"), ov)
 }
 
 // checkServerURL rejects a --server value without an http or https scheme
@@ -112,25 +124,46 @@ func getJSON(ctx context.Context, endpoint, token string) ([]byte, error) {
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("query %s: %w", endpoint, err)
+		return nil, fmt.Errorf("query %s: %w: check that candor serve is running at --server", endpoint, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
 		return nil, fmt.Errorf("query %s: %w", endpoint, err)
 	}
-	switch {
-	case resp.StatusCode == http.StatusUnauthorized:
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return body, nil
+	case http.StatusUnauthorized:
 		return nil, fmt.Errorf("query %s: 401 unauthorized: check --token", endpoint)
-	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("query %s: %s: %s", endpoint, resp.Status, strings.TrimSpace(string(body)))
 	}
-	return body, nil
+	if message, ok := errorMessage(body); ok {
+		return nil, fmt.Errorf("query %s: %s: %s", endpoint, resp.Status, message)
+	}
+	// A 404 without the collector's JSON error body comes from a path that
+	// the collector does not serve.
+	if resp.StatusCode == http.StatusNotFound {
+		return nil, fmt.Errorf("query %s: %s: check --server: pass the collector's base URL without a path, such as http://127.0.0.1:8787",
+			endpoint, resp.Status)
+	}
+	return nil, fmt.Errorf("query %s: %s: %s", endpoint, resp.Status, strings.TrimSpace(string(body)))
 }
 
-// printOverview prints the totals, the events per name and the top
-// versions and platforms. A suppressed count prints as "< k".
-func printOverview(w io.Writer, ov overview) error {
+// errorMessage returns the message of a collector's JSON error body, such
+// as {"error": "unknown project ..."}. ok is false for any other body.
+func errorMessage(body []byte) (message string, ok bool) {
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(body, &e) != nil || e.Error == "" {
+		return "", false
+	}
+	return e.Error, true
+}
+
+// printOverview prints the project, the totals, the events per name and
+// the top versions and platforms. A suppressed count prints as "< k".
+func printOverview(w io.Writer, project string, ov overview) error {
 	hidden := fmt.Sprintf("< %d", ov.K)
 	show := func(n *int64) string {
 		if n == nil {
@@ -140,6 +173,7 @@ func printOverview(w io.Writer, ov overview) error {
 	}
 
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "project\t%s\n", project)
 	fmt.Fprintf(tw, "total_events\t%s\n", show(ov.TotalEvents))
 	fmt.Fprintf(tw, "installs\t%s\n", show(ov.Installs))
 

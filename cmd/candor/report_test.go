@@ -65,7 +65,8 @@ func TestReportTable(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("candor report exited with %d: %s", code, stderr)
 	}
-	want := `total_events  1234
+	want := `project       all
+total_events  1234
 installs      56
 
 event              count
@@ -136,6 +137,9 @@ func TestReportErrors(t *testing.T) {
 		{"server without host", []string{"--server", "http://", "--token", "secret"}, 1, `invalid --server "http://"`},
 		{"unknown format", []string{"--server", server.URL, "--token", "secret", "--format", "xml"}, 1, `invalid --format "xml"`},
 		{"invalid date", []string{"--server", server.URL, "--token", "secret", "--from", "March"}, 1, `invalid --from "March"`},
+		{"server with a path", []string{"--server", server.URL + "/dashboard", "--token", "secret"}, 1,
+			"404 Not Found: check --server: pass the collector's base URL"},
+		{"empty project", []string{"--server", server.URL, "--token", "secret", "--project", ""}, 1, `invalid --project ""`},
 	}
 	for _, test := range tests {
 		t.Run(test.name, func(t *testing.T) {
@@ -147,5 +151,52 @@ func TestReportErrors(t *testing.T) {
 				t.Errorf("stderr %q does not contain %q", stderr, test.want)
 			}
 		})
+	}
+}
+
+func TestReportProject(t *testing.T) {
+	server, query := startReportServer(t, reportOverview)
+
+	code, stdout, stderr := runReportCommand(t, "--server", server.URL, "--token", "secret", "--project", "shop", "--from", "2025-03-01")
+	if code != 0 {
+		t.Fatalf("candor report exited with %d: %s", code, stderr)
+	}
+	if *query != "from=2025-03-01&project=shop" {
+		t.Errorf("report sent the query %q, want from=2025-03-01&project=shop", *query)
+	}
+	if !strings.HasPrefix(stdout, "project       shop\n") {
+		t.Errorf("report output does not start with the project:\n%s", stdout)
+	}
+}
+
+func TestReportCollectorError(t *testing.T) {
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusNotFound)
+		w.Write([]byte(`{"error":"unknown project \"nope\": use one of the configured projects \"mux\", \"shop\"","projects":["mux","shop"]}`))
+	}))
+	t.Cleanup(server.Close)
+
+	code, _, stderr := runReportCommand(t, "--server", server.URL, "--token", "secret", "--project", "nope")
+	if code != 1 {
+		t.Errorf("exit code = %d, want 1", code)
+	}
+	want := `404 Not Found: unknown project "nope": use one of the configured projects "mux", "shop"` + "\n"
+	if !strings.HasSuffix(stderr, want) {
+		t.Errorf("stderr %q does not end with the collector's message %q", stderr, want)
+	}
+}
+
+func TestReportConnectionRefused(t *testing.T) {
+	server := httptest.NewServer(http.NotFoundHandler())
+	url := server.URL
+	server.Close()
+
+	code, _, stderr := runReportCommand(t, "--server", url, "--token", "secret")
+	if code != 1 {
+		t.Errorf("exit code = %d, want 1", code)
+	}
+	if !strings.Contains(stderr, "check that candor serve is running at --server") {
+		t.Errorf("stderr %q does not say what to check", stderr)
 	}
 }
