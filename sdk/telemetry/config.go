@@ -126,7 +126,8 @@ type Config struct {
 
 // SpoolConfig configures the offline spool in <Home>/spool, which keeps
 // batches while the collector is unreachable and the events still queued at
-// Close, and sends them first on the next start.
+// Close, and sends them first on the next start, after checking them
+// against the current Config.Catalog again.
 type SpoolConfig struct {
 	// Disabled turns the spool off: undeliverable events then wait in
 	// memory, bounded by QueueSize, and are dropped at Close.

@@ -119,6 +119,20 @@
 // "spool_full". Set Config.Spool.Disabled to turn it off; undeliverable
 // events then wait in memory, up to QueueSize, and are dropped at Close.
 //
+// A spooled batch may have been written by an earlier version of the app,
+// whose catalog allowed more. Before sending it, the client checks each
+// event again against its own Config.Catalog, with the rules that Capture
+// applies. An event whose name the catalog no longer has, or whose
+// required property is missing or breaks its class now (such as an enum
+// value that was removed), is dropped as "spool_catalog_rejected", with
+// the catalog's reason in Stats.Violations. An optional, unknown or base
+// property that breaks its class is removed, and a value that its class
+// now normalizes differently, such as under new bucket edges, is replaced.
+// The client writes the checked batch back to its spool file, so a retry
+// counts nothing twice. Base properties such as version and
+// catalogFingerprint keep the values of the run that captured the event.
+// Lines that are not JSON event objects are dropped as "spool_corrupt".
+//
 // # Debugging
 //
 // <APP>_TELEMETRY_DEBUG=print writes each event's exact JSON to
@@ -135,9 +149,10 @@
 // # Seeing and controlling what is sent
 //
 // Pending lists the events waiting in memory and in the spool, each with
-// the exact JSON that will be sent. NextPayload returns the next batch
-// request byte for byte as the sender would post it, or a request with a
-// sample event when nothing is waiting. Switches lists every switch in
+// the exact JSON that will be sent. Spooled events are listed as the check
+// against the current catalog (see Spool) leaves them. NextPayload returns
+// the next batch request byte for byte as the sender would post it, or a
+// request with a sample event when nothing is waiting. Switches lists every switch in
 // order with whether it applies. Package telemetrycli turns these, with
 // SetEnabled and Forget, into "telemetry status|show|pending|enable|
 // disable|forget" subcommands for the app's command line.

@@ -412,13 +412,12 @@ func (s *sender) answerWaiters(err error) {
 
 // next takes the batch to upload: the oldest spooled batch first, then the
 // oldest batch in memory. It returns nil when there is none, or when the
-// oldest batch in memory was sealed during this round of deliver.
+// oldest batch in memory was sealed during this round of deliver. A
+// spooled batch is checked against the catalog again first (recheck), and
+// one with no event left is skipped.
 func (s *sender) next(includeSpool bool) *batch {
 	if s.spool != nil && includeSpool {
-		b, err := s.spool.claimNext()
-		if err != nil {
-			s.c.log.Warn("telemetry: spool cannot be read", "error", errorText(err))
-		}
+		b := s.claimSpooled()
 		s.spoolHadBatch = b != nil
 		if b != nil {
 			return b
@@ -430,6 +429,20 @@ func (s *sender) next(includeSpool bool) *batch {
 	b := s.pending[0]
 	s.pending = s.pending[1:]
 	return b
+}
+
+// claimSpooled claims the oldest spooled batch that still has an event to
+// send after recheck, or returns nil.
+func (s *sender) claimSpooled() *batch {
+	for {
+		b, err := s.spool.claimNext()
+		if err != nil {
+			s.c.log.Warn("telemetry: spool cannot be read", "error", errorText(err))
+		}
+		if b == nil || s.recheck(b) {
+			return b
+		}
+	}
 }
 
 // deliver uploads batches until none is left or an upload fails with a

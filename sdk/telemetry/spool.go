@@ -122,7 +122,7 @@ func (s *spool) count(files []spoolFile) {
 // write stores a batch crash-safely, then drops the oldest files until the
 // spool is within its bounds.
 func (s *spool) write(events [][]byte) error {
-	if _, err := s.writeFile(events, time.Now().UnixNano()); err != nil {
+	if _, err := s.writeFile(events, time.Now().UnixNano(), ""); err != nil {
 		return err
 	}
 	s.enforceBounds()
@@ -130,8 +130,9 @@ func (s *spool) write(events [][]byte) error {
 }
 
 // writeFile stores a batch crash-safely in a file whose name starts with
-// stamp, and returns the name.
-func (s *spool) writeFile(events [][]byte, stamp int64) (string, error) {
+// stamp and ends with suffix, and returns the name. A suffix that starts
+// with spoolClaimMarker creates the file claimed.
+func (s *spool) writeFile(events [][]byte, stamp int64, suffix string) (string, error) {
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return "", fmt.Errorf("create spool folder: %s", errorText(err))
 	}
@@ -144,7 +145,7 @@ func (s *spool) writeFile(events [][]byte, stamp int64) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("write spool file: %s", errorText(err))
 	}
-	name := fmt.Sprintf("%020d-%d-%s%s", stamp, len(events), randomHex(4), spoolExt)
+	name := fmt.Sprintf("%020d-%d-%s%s%s", stamp, len(events), randomHex(4), spoolExt, suffix)
 	if err := os.Rename(tmp, filepath.Join(s.dir, name)); err != nil {
 		os.Remove(tmp)
 		return "", fmt.Errorf("write spool file: %s", errorText(err))
@@ -159,22 +160,51 @@ func (s *spool) writeFile(events [][]byte, stamp int64) (string, error) {
 // after b. When a write fails, split deletes what it wrote and leaves b's
 // file claimed.
 func (s *spool) split(b *batch, first, second [][]byte) error {
-	original, _, _ := strings.Cut(filepath.Base(b.spoolPath), spoolClaimMarker)
-	prefix, _, _ := strings.Cut(original, "-")
-	stamp, err := strconv.ParseInt(prefix, 10, 64)
+	stamp, err := claimedStamp(b)
 	if err != nil {
-		return fmt.Errorf("split spool file %q: its name does not start with a time", original)
+		return fmt.Errorf("split %w", err)
 	}
-	firstName, err := s.writeFile(first, stamp)
+	firstName, err := s.writeFile(first, stamp, "")
 	if err != nil {
 		return err
 	}
-	if _, err := s.writeFile(second, stamp+1); err != nil {
+	if _, err := s.writeFile(second, stamp+1, ""); err != nil {
 		os.Remove(filepath.Join(s.dir, firstName))
 		return err
 	}
 	s.remove(b)
 	return nil
+}
+
+// rewrite replaces the claimed file of b by a file that holds b's events
+// now. The new file is created claimed, so no other process takes it, and
+// its name sorts where the old one did. When the write fails, the old file
+// stays claimed.
+func (s *spool) rewrite(b *batch) error {
+	stamp, err := claimedStamp(b)
+	if err != nil {
+		return fmt.Errorf("rewrite %w", err)
+	}
+	name, err := s.writeFile(b.events, stamp, spoolClaimMarker+randomHex(4))
+	if err != nil {
+		return err
+	}
+	os.Remove(b.spoolPath)
+	b.spoolPath = filepath.Join(s.dir, name)
+	s.recount()
+	return nil
+}
+
+// claimedStamp returns the time at the start of the name of b's claimed
+// file.
+func claimedStamp(b *batch) (int64, error) {
+	original, _, _ := strings.Cut(filepath.Base(b.spoolPath), spoolClaimMarker)
+	prefix, _, _ := strings.Cut(original, "-")
+	stamp, err := strconv.ParseInt(prefix, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("spool file %q: its name does not start with a time", original)
+	}
+	return stamp, nil
 }
 
 // enforceBounds drops the oldest unclaimed files while the spool holds more

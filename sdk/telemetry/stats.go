@@ -18,9 +18,16 @@ const (
 	DropInsecureRedirect = "insecure_redirect" // the collector redirected from https to http
 	DropRetryBufferFull  = "retry_buffer_full" // waiting in memory for a retry with the spool off
 	DropSpoolFull        = "spool_full"        // the oldest spooled batches, evicted by newer ones
-	DropSpoolCorrupt     = "spool_corrupt"     // lines of a spool file that could not be read back
+	DropSpoolCorrupt     = "spool_corrupt"     // lines of a spool file that could not be read back as events
 	DropShutdown         = "shutdown"          // left at Close with nowhere to keep it
 	DropEncodeFailed     = "encode_failed"     // the event could not be turned into JSON
+
+	// DropSpoolCatalogRejected counts spooled events that the running
+	// client's catalog rejects when it checks them again before sending,
+	// such as after an upgrade removed the event, removed an enum value of
+	// a required property or tightened its class. The catalog's reason is
+	// counted in Stats.Violations.
+	DropSpoolCatalogRejected = "spool_catalog_rejected"
 )
 
 // Stats counts what happened to the events since New. Each captured event

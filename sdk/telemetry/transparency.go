@@ -120,7 +120,9 @@ type PendingEvent struct {
 // Pending returns the events waiting to be sent, in the order the sender
 // sends them: the spool first, oldest batch first, then the batches in
 // memory. Events still in the capture queue are encoded first, as the
-// sender would encode them, so they are listed too.
+// sender would encode them, so they are listed too. Spooled events are
+// listed as checking them against the current catalog leaves them, which
+// the sender does before it sends them.
 //
 // The list is a snapshot. The sender, or another process of the app, may
 // send spooled events right after. Spool files that a process is sending
@@ -167,7 +169,11 @@ func appendPending(out []PendingEvent, location string, events [][]byte) []Pendi
 }
 
 // peekSpool reads the unclaimed spool batches, oldest first, without
-// claiming them.
+// claiming them. Each batch holds its events as the sender will send them
+// after checking them against the catalog again (recheckBatch): without
+// the events that check drops, and without the properties it removes.
+// Nothing is counted or written here, because the sender counts them when
+// it claims the file.
 func (c *Client) peekSpool() ([]*batch, error) {
 	if c.spool == nil {
 		return nil, nil
@@ -184,6 +190,10 @@ func (c *Client) peekSpool() ([]*batch, error) {
 		b, err := readSpoolFile(filepath.Join(c.spool.dir, f.name), f.events)
 		if err != nil || len(b.events) == 0 {
 			continue // claimed by another process since the listing
+		}
+		b.events = recheckBatch(c.cfg.Catalog, b.events).events
+		if len(b.events) == 0 {
+			continue
 		}
 		out = append(out, b)
 	}
