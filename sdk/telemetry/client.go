@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/candor-dev/candor/sdk/catalog"
 )
@@ -39,6 +40,11 @@ type Client struct {
 	// upload in flight.
 	sendCtx     context.Context
 	cancelSends context.CancelFunc
+
+	// cancelUpload cancels the context of the upload in flight, nil
+	// between uploads. refresh calls it when telemetry is off.
+	uploadMu     sync.Mutex
+	cancelUpload context.CancelCauseFunc
 
 	closeOnce  sync.Once
 	closeCtx   context.Context // written before quit is closed
@@ -285,7 +291,91 @@ func (c *Client) refresh() Status {
 	}
 	c.status, c.debug = st, st.Debug
 	c.enabled.Store(st.Enabled)
+	if !st.Enabled {
+		c.abortUpload()
+	}
 	return st
+}
+
+// errSwitchedOff is the cause of an upload's context that refresh
+// cancelled because telemetry was off.
+var errSwitchedOff = errors.New("telemetry was switched off during the upload")
+
+// startUpload returns the context of an upload, which refresh cancels
+// with errSwitchedOff when it finds telemetry off, and the function that
+// ends the upload. The context is cancelled already when telemetry is off
+// at the call.
+//
+// SetEnabled(false) in this process cancels the upload at once. While the
+// upload lasts, the switches are read again every configPollInterval, so
+// an opt-out by another process of the app, such as its telemetry
+// command, cancels it within about a second too.
+func (c *Client) startUpload() (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(c.sendCtx)
+	c.uploadMu.Lock()
+	c.cancelUpload = cancel
+	c.uploadMu.Unlock()
+	// refresh stores enabled before it calls abortUpload, so an opt-out
+	// that abortUpload ran too early for is seen here.
+	if !c.enabled.Load() {
+		cancel(errSwitchedOff)
+	}
+	stopWatch := c.watchSwitches()
+	return ctx, func() {
+		stopWatch()
+		c.uploadMu.Lock()
+		c.cancelUpload = nil
+		c.uploadMu.Unlock()
+		cancel(nil)
+	}
+}
+
+// watchSwitches calls refresh every configPollInterval until the returned
+// function is called or refresh finds telemetry off, which cancels the
+// upload. The returned function waits for a call of refresh in progress,
+// so no goroutine of the watch outlives it.
+func (c *Client) watchSwitches() (stop func()) {
+	var (
+		mu      sync.Mutex // guards stopped and the timer's arming
+		stopped bool
+		timer   *time.Timer
+		// checks counts the checks that are armed or running. Each arming
+		// adds one, which the check's run or a successful Stop removes.
+		checks sync.WaitGroup
+	)
+	check := func() {
+		defer checks.Done()
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped || !c.refresh().Enabled {
+			return
+		}
+		checks.Add(1)
+		timer.Reset(configPollInterval)
+	}
+
+	mu.Lock()
+	checks.Add(1)
+	timer = time.AfterFunc(configPollInterval, check)
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		stopped = true
+		if timer.Stop() {
+			checks.Done() // the armed check will not run
+		}
+		mu.Unlock()
+		checks.Wait()
+	}
+}
+
+// abortUpload cancels the upload in flight, if any, with errSwitchedOff.
+func (c *Client) abortUpload() {
+	c.uploadMu.Lock()
+	defer c.uploadMu.Unlock()
+	if c.cancelUpload != nil {
+		c.cancelUpload(errSwitchedOff)
+	}
 }
 
 // debugMode returns the <APP>_TELEMETRY_DEBUG mode of the last refresh.

@@ -68,6 +68,17 @@
 // telemetry turns off, the events queued in memory are dropped as
 // "disabled".
 //
+// Turning telemetry off also cancels an upload in flight. SetEnabled(false)
+// and any read of the switches that finds telemetry off, such as IsEnabled
+// or Status, cancel its request at once. During an upload the switches are
+// also read every second, which catches an opt-out by another process,
+// such as the app's telemetry command. The cancelled batch is not retried.
+// Its events are dropped as "disabled", unless the batch came from the
+// spool and an environment switch turned telemetry off, because those
+// switches leave the spool for a later run. A response that arrived before
+// the cancel still counts, so a batch the collector acknowledged by then
+// is sent.
+//
 // While telemetry is off the client creates no install ID, opens no
 // connection and writes no spool. When config.json turns telemetry off,
 // through SetEnabled(false) or another process, the spooled events are

@@ -163,7 +163,8 @@ func TestOptOutStopsSteadyUploads(t *testing.T) {
 // TestOptOutAndInBetweenUploads opts out and in again in this process
 // while the sender uploads batches that wait in memory one after another.
 // Telemetry is on again when the sender next checks, yet the batches
-// captured before the opt-out must be dropped.
+// captured before the opt-out must be dropped, the one whose upload the
+// opt-out cancelled included.
 func TestOptOutAndInBetweenUploads(t *testing.T) {
 	col := newCollector(t)
 	cfg := testConfig(t, col.srv.URL)
@@ -194,7 +195,10 @@ func TestOptOutAndInBetweenUploads(t *testing.T) {
 	if n := col.requestCount(); n != 2 {
 		t.Errorf("collector got %d requests, want 2: the failed one and the retry in flight during the opt-out", n)
 	}
-	if st.DroppedByReason[DropDisabled] != 3 {
-		t.Errorf("disabled drops = %d, want 3 (%v)", st.DroppedByReason[DropDisabled], st.DroppedByReason)
+	if st.DroppedByReason[DropDisabled] != 4 {
+		t.Errorf("disabled drops = %d, want 4 (%v)", st.DroppedByReason[DropDisabled], st.DroppedByReason)
+	}
+	if st.Sent != 0 {
+		t.Errorf("Sent = %d, want 0: the opt-out cancelled the retry in flight", st.Sent)
 	}
 }

@@ -16,9 +16,11 @@ var configWriteMu sync.Mutex
 
 // SetEnabled persists the user's choice as "telemetryEnabled" in
 // <Home>/config.json and applies it at once. The file's other keys keep
-// their values, written back sorted by name with two-space indentation. Turning telemetry off also drops the events queued in memory and in
-// the spool. The environment switches still override a true choice, which
-// Status then explains.
+// their values, written back sorted by name with two-space indentation.
+// Turning telemetry off also cancels the upload in flight, whose events
+// are dropped rather than retried, and drops the events queued in memory
+// and in the spool, all counted as DropDisabled. The environment switches
+// still override a true choice, which Status then explains.
 //
 // It fails, leaving the file unchanged, when config.json exists but is not
 // a JSON object: the user has to fix or remove it.

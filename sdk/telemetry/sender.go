@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -478,7 +479,11 @@ func (s *sender) deliver() {
 			s.answerWaiters(nil)
 			return
 		}
-		if err := s.upload(b); err != nil {
+		err := s.upload(b)
+		if errors.Is(err, errSwitchedOff) {
+			continue // the next look at the switches drops what waits
+		}
+		if err != nil {
 			s.spoolPending()
 			s.retryTimer.Reset(time.Until(s.retryAt))
 			s.answerWaiters(err)
@@ -498,11 +503,21 @@ func (s *sender) resumeDelivery() {
 // upload sends one batch and applies the outcome. A retryable failure puts
 // the batch back in the spool or in memory and returns the error. The
 // caller then stops uploading until the retry delay has passed.
+//
+// An upload that refresh cancelled because telemetry was switched off is
+// not retried: dropSwitchedOff applies it, and upload returns
+// errSwitchedOff.
 func (s *sender) upload(b *batch) error {
-	ctx := whileWaiting(s.c.sendCtx, s.workWhileWaiting)
+	uploadCtx, end := s.c.startUpload()
+	defer end()
+	ctx := whileWaiting(uploadCtx, s.workWhileWaiting)
 	res := s.c.uploader.upload(ctx, b)
 	n := int64(len(b.events))
 	fromSpool := b.spoolPath != ""
+	if res.outcome == outcomeRetry && errors.Is(context.Cause(uploadCtx), errSwitchedOff) {
+		s.dropSwitchedOff(b)
+		return errSwitchedOff
+	}
 	switch res.outcome {
 	case outcomeSent:
 		s.finish(b)
@@ -583,6 +598,30 @@ func (s *sender) upload(b *batch) error {
 		return fmt.Errorf("upload telemetry batch: status %d", res.status)
 	}
 	return fmt.Errorf("upload telemetry batch: %w", res.err)
+}
+
+// dropSwitchedOff applies an upload that was cancelled because telemetry
+// was switched off. A batch from memory is dropped as DropDisabled, as the
+// rest of memory is once the sender sees telemetry off. A spooled batch is
+// deleted and dropped too when the persisted choice turned telemetry off,
+// or a new opt-out token shows that the user opted out and maybe in again.
+// Otherwise an environment switch turned telemetry off, which leaves the
+// spool for a later run, so the batch goes back to the spool.
+func (s *sender) dropSwitchedOff(b *batch) {
+	n := int64(len(b.events))
+	if b.spoolPath == "" {
+		s.finish(b)
+		s.recycle(b)
+		s.c.stats.drop(DropDisabled, n)
+		return
+	}
+	st := s.c.refresh()
+	if st.persistedOff || st.optOutToken != s.optOutToken {
+		s.spool.remove(b)
+		s.c.stats.drop(DropDisabled, n)
+		return
+	}
+	s.spool.release(b)
 }
 
 // finish releases a batch that was sent or dropped: its spool file is
