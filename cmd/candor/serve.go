@@ -20,6 +20,7 @@ import (
 	"github.com/candor-dev/candor/internal/store/clickhouse"
 	"github.com/candor-dev/candor/internal/store/duckdb"
 	"github.com/candor-dev/candor/sdk/catalog"
+	"github.com/candor-dev/candor/sdk/mux"
 )
 
 type serveFlags struct {
@@ -66,8 +67,8 @@ func (f *serveFlags) register(fs *flag.FlagSet, defaultData string) {
 	fs.StringVar(&f.clickhouseDatabase, "clickhouse-database", clickhouse.DefaultDatabase, "ClickHouse database, created when missing, with --store clickhouse")
 
 	fs.Func("project", "`NAME=CATALOG.json:WRITEKEY`: accept another app's events, checked against the catalog in\n"+
-		"CATALOG.json (what \"candor catalog --format json\" prints), from clients that send WRITEKEY as api_key;\n"+
-		"repeatable (the built-in project mux uses --write-key)", f.addProject)
+		"CATALOG.json (what the app's Catalog.MarshalIndent writes), from clients that send WRITEKEY as api_key;\n"+
+		"NAME has letters, digits, - and _; repeatable (the built-in project mux uses --write-key)", f.addProject)
 	fs.Func("retention", "delete events older than `DURATION` at start and then daily, such as 400d or 36h\n"+
 		"(units d, h, m, s; 0 keeps events forever, the default)", func(v string) error {
 		d, err := parseRetention(v)
@@ -107,8 +108,13 @@ func (f *serveFlags) addProject(v string) error {
 		return fmt.Errorf("invalid --project %q: use NAME=CATALOG.json:WRITEKEY, such as shop=shop-catalog.json:phc_shop_key", v)
 	}
 	file, key := rest[:i], rest[i+1:]
-	if strings.ContainsAny(name, " \t/") {
+	// The name goes into query strings, such as ?project=NAME of the
+	// query API, and into file and table data, so it is kept plain.
+	if strings.IndexFunc(name, func(r rune) bool { return !isProjectNameRune(r) }) >= 0 {
 		return fmt.Errorf("invalid project name %q in --project: use letters, digits, - or _", name)
+	}
+	if name == mux.App {
+		return fmt.Errorf("project name %q in --project is the built-in Mux project, which takes --write-key: choose another name", name)
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -116,10 +122,14 @@ func (f *serveFlags) addProject(v string) error {
 	}
 	c, err := catalog.Parse(data)
 	if err != nil {
-		return fmt.Errorf("read catalog %q of project %q: %w (write it with candor catalog --format json)", file, name, err)
+		return fmt.Errorf("read catalog %q of project %q: %w (write the file with Catalog.MarshalIndent from the app's event types)", file, name, err)
 	}
 	f.projects = append(f.projects, collector.Project{Name: name, WriteKey: key, Catalog: c})
 	return nil
+}
+
+func isProjectNameRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_'
 }
 
 // parseRetention reads a duration with the units of time.ParseDuration

@@ -64,6 +64,55 @@ func TestProjectFlag(t *testing.T) {
 	}
 }
 
+func TestProjectFlagRejectsNames(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "shop.json")
+	if err := os.WriteFile(file, []byte(`{"app":"shop","events":[{"name":"order_placed","properties":[]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, want string
+	}{
+		{"a?b", `invalid project name "a?b" in --project: use letters, digits, - or _`},
+		{"shop.app", `invalid project name "shop.app"`},
+		{"caf\u00e9", `invalid project name "caf`},
+		{"a%2F", `invalid project name "a%2F"`},
+		{"mux", `project name "mux" in --project is the built-in Mux project, which takes --write-key: choose another name`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var f serveFlags
+			err := f.addProject(tt.name + "=" + file + ":phc_shop")
+			if err == nil {
+				t.Fatalf("addProject accepted the project name %q", tt.name)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not contain %q", err, tt.want)
+			}
+		})
+	}
+	var f serveFlags
+	if err := f.addProject("my-shop_2=" + file + ":phc_shop"); err != nil {
+		t.Errorf("addProject rejected the project name my-shop_2: %v", err)
+	}
+}
+
+func TestProjectFlagNamesCatalogFix(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "shop.json")
+	if err := os.WriteFile(file, []byte(`{"app":"shop","events":[{"name":"order_placed","properties":[{"name":"n","class":"count"}]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var f serveFlags
+	err := f.addProject("shop=" + file + ":phc_shop")
+	if err == nil {
+		t.Fatal("addProject accepted a count without max")
+	}
+	for _, want := range []string{file, `"shop"`, "count needs a positive maximum", "Catalog.MarshalIndent"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+}
+
 func TestServeRejectsSmallDuckDBMemory(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"serve", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--duckdb-memory-mib", "16"}, &stdout, &stderr)
