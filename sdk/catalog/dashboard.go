@@ -3,6 +3,7 @@ package catalog
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -28,6 +29,8 @@ type Dashboard struct {
 	// steps in order. A step is an event name, optionally followed by
 	// property=value conditions in brackets, such as
 	// "app_started[isFirstLaunch=true]" or "message_sent[model=m1,thinkingLevel=high]".
+	// A condition's value must be one that the property's class stores,
+	// such as 512 and not 350 for a base2 property.
 	Funnel []string `json:"funnel,omitempty"`
 
 	// ErrorEvent is the event an app sends when an operation fails, such
@@ -177,7 +180,44 @@ func (c *Catalog) checkCondition(def *EventDef, condition string) error {
 		return fmt.Errorf("condition %q: %q is not a value of enum %q: use one of %s",
 			condition, value, name, strings.Join(p.Values, ", "))
 	}
+	return checkStoredValue(p, condition, name, value)
+}
+
+// checkStoredValue returns an error when the class of p never stores
+// value, so that a condition comparing the property with it would select
+// no event. Variant properties are not checked, because they store an
+// identifier, a bool or null.
+func checkStoredValue(p *Property, condition, name, value string) error {
+	switch p.Class {
+	case Base2, Bucket, Count:
+		f, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			return fmt.Errorf("condition %q: %q is not a number, but %q has class %s: compare it with a number", condition, value, name, p.Class)
+		}
+		stored, reason := p.normalizeNumber(f)
+		if reason == "" && stored == f {
+			return nil
+		}
+		if reason != "" {
+			return fmt.Errorf("condition %q: class %s of %q rejects %q (%s): compare it with a value the class stores", condition, p.Class, name, value, reason)
+		}
+		return fmt.Errorf("condition %q: class %s of %q stores %q as %s, so no event has the value %q: compare it with %s",
+			condition, classWithOptions(p), name, value, formatNumber(stored), value, formatNumber(stored))
+	case Identifier, Version, UserAgent, Platform:
+		stored, reason := p.normalizeString(value)
+		if reason != "" {
+			return fmt.Errorf("condition %q: class %s of %q rejects %q (%s): compare it with a value the class stores", condition, p.Class, name, value, reason)
+		}
+		if stored != value {
+			return fmt.Errorf("condition %q: class %s of %q stores %q as %q: compare it with %q", condition, p.Class, name, value, stored, stored)
+		}
+	}
 	return nil
+}
+
+// formatNumber returns f as text without an exponent, such as 512 or 0.5.
+func formatNumber(f float64) string {
+	return strconv.FormatFloat(f, 'f', -1, 64)
 }
 
 func (c *Catalog) checkErrors(event string, breakdown []string) error {

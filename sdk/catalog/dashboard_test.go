@@ -306,3 +306,42 @@ func TestParseFillsMissingType(t *testing.T) {
 		t.Errorf("type of a bool property without a type = %q, want boolean", got)
 	}
 }
+
+// A condition value that the property's class never stores selects no
+// event, so the funnel would show zeros without a word.
+func TestSetDashboardRejectsUnstoredValues(t *testing.T) {
+	tests := []struct {
+		step string
+		want []string
+	}{
+		{"level_finished[level=abc]", []string{`"abc"`, "not a number"}},
+		{"level_finished[level=2.5]", []string{`"2.5"`, "count", "as 2"}},
+		{"level_finished[level=70]", []string{`"70"`, "as 50"}},
+		{"game_launched[launches=-1]", []string{`"-1"`, "as 0"}},
+		{"level_finished[device.gpu=/home/ann]", []string{`"device.gpu"`, "looks_like_path"}},
+		{"game_crashed[version=latest]", []string{`"version"`, "invalid_version"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.step, func(t *testing.T) {
+			err := gameCatalog(t).SetDashboard(catalog.Dashboard{Funnel: []string{"game_launched", tt.step}})
+			if err == nil {
+				t.Fatal("SetDashboard accepted a condition value that the class never stores")
+			}
+			for _, part := range tt.want {
+				if !strings.Contains(err.Error(), part) {
+					t.Errorf("error %q does not contain %q", err, part)
+				}
+			}
+		})
+	}
+}
+
+func TestSetDashboardAcceptsStoredValues(t *testing.T) {
+	steps := []string{"level_finished[level=50]", "level_finished[level=0]", "game_launched[launches=7]",
+		"level_finished[device.gpu=m3]", "game_crashed[version=1.2.0]", "game_crashed[kind=timeout]"}
+	for _, step := range steps {
+		if err := gameCatalog(t).SetDashboard(catalog.Dashboard{Funnel: []string{"game_launched", step}}); err != nil {
+			t.Errorf("SetDashboard with the step %q: %v", step, err)
+		}
+	}
+}
