@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // classSummaries is one sentence per privacy class, saying what a value of
@@ -55,7 +56,7 @@ func (c *Catalog) Markdown() []byte {
 	writeClassSummaries(&b)
 	writeBaseProperties(&b, c.Base)
 	c.writeDashboard(&b)
-	writeEventIndex(&b, c.Events)
+	writeEventIndex(&b, c.Events, c.eventAnchors())
 	for _, e := range c.Events {
 		writeEvent(&b, e)
 	}
@@ -87,7 +88,7 @@ func writeBaseProperties(b *bytes.Buffer, base []Property) {
 	b.WriteString("\n")
 }
 
-func writeEventIndex(b *bytes.Buffer, events []*EventDef) {
+func writeEventIndex(b *bytes.Buffer, events []*EventDef, anchors map[string]string) {
 	b.WriteString("## Events\n\n")
 	if len(events) == 0 {
 		b.WriteString("The catalog has no events.\n\n")
@@ -96,7 +97,7 @@ func writeEventIndex(b *bytes.Buffer, events []*EventDef) {
 	fmt.Fprintf(b, "The catalog has %d events.\n\n", len(events))
 	b.WriteString("| event | meaning |\n|---|---|\n")
 	for _, e := range events {
-		fmt.Fprintf(b, "| [%s](#%s) | %s |\n", codeSpan(e.Name), headingAnchor(e.Name), tableText(e.Description))
+		fmt.Fprintf(b, "| [%s](#%s) | %s |\n", codeSpan(e.Name), anchors[e.Name], tableText(e.Description))
 	}
 	b.WriteString("\n")
 }
@@ -212,15 +213,51 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// headingAnchor returns the fragment GitHub gives the heading of an event:
-// lower case, with every character other than letters, digits, - and _
-// removed.
-func headingAnchor(name string) string {
+// headingAnchor returns the fragment GitHub derives from a heading's text:
+// lower case, spaces turned into -, and every other character than
+// letters, digits, - and _ removed. A heading whose fragment an earlier one
+// took gets another: see eventAnchors.
+func headingAnchor(text string) string {
 	var b strings.Builder
-	for _, r := range strings.ToLower(name) {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+	for _, r := range strings.ToLower(text) {
+		switch {
+		case r == ' ':
+			b.WriteRune('-')
+		case unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-' || r == '_':
 			b.WriteRune(r)
 		}
 	}
 	return b.String()
+}
+
+// eventAnchors returns the fragment of each event's section on the
+// Markdown page, by event name. A heading whose fragment an earlier heading
+// of the page took gets -1, -2 and so on appended, as github-slugger 1.5.0,
+// which emulates GitHub's heading anchors, documents. So an event named
+// events links to events-1, not to the Events section.
+func (c *Catalog) eventAnchors() map[string]string {
+	// suffixes maps each fragment in use to the last number appended to
+	// it as a base.
+	suffixes := map[string]int{}
+	anchor := func(text string) string {
+		base := headingAnchor(text)
+		fragment := base
+		for {
+			if _, used := suffixes[fragment]; !used {
+				break
+			}
+			suffixes[base]++
+			fragment = base + "-" + strconv.Itoa(suffixes[base])
+		}
+		suffixes[fragment] = 0
+		return fragment
+	}
+	for _, heading := range []string{"Event catalog: " + c.App, "Privacy classes", "Base properties", "Dashboard panels", "Events"} {
+		anchor(heading)
+	}
+	anchors := make(map[string]string, len(c.Events))
+	for _, e := range c.Events {
+		anchors[e.Name] = anchor(e.Name)
+	}
+	return anchors
 }

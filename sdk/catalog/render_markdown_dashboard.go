@@ -97,5 +97,5 @@ func (c *Catalog) eventLink(name string) string {
 	if _, ok := c.Lookup(name); !ok {
 		return codeSpan(name)
 	}
-	return fmt.Sprintf("[%s](#%s)", codeSpan(name), headingAnchor(name))
+	return fmt.Sprintf("[%s](#%s)", codeSpan(name), c.eventAnchors()[name])
 }

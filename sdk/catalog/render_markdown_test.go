@@ -213,3 +213,35 @@ func parseCatalog(t *testing.T, data string) *catalog.Catalog {
 	}
 	return c
 }
+
+// GitHub gives a heading whose anchor an earlier heading took the anchor
+// with -1, -2 and so on appended, so the links must too.
+func TestMarkdownAnchorsOfCollidingNames(t *testing.T) {
+	c := parseCatalog(t, `{
+	  "app": "clash",
+	  "events": [
+	    {"name": "events", "properties": [{"name": "n", "class": "bool"}]},
+	    {"name": "ab", "properties": []},
+	    {"name": "a.b", "properties": []},
+	    {"name": "AB", "properties": [{"name": "n", "class": "bool"}]},
+	    {"name": "dashboard-panels", "properties": []}
+	  ],
+	  "dashboard": {"funnel": ["ab", "AB[n=true]"], "error_event": "events", "error_breakdown": ["n"]}
+	}`)
+	page := string(c.Markdown())
+	lines := []string{
+		"| [`events`](#events-1) |  |",
+		"| [`ab`](#ab) |  |",
+		"| [`a.b`](#ab-1) |  |",
+		"| [`AB`](#ab-2) |  |",
+		"| [`dashboard-panels`](#dashboard-panels-1) |  |",
+		"  1. [`ab`](#ab)",
+		"  2. [`AB`](#ab-2) where `n` is `true`",
+		"- **Errors**, a trend of events and installs per period: the [`events`](#events-1) events and the installs that sent them, by `n` over time and over the whole date range.",
+	}
+	for _, want := range lines {
+		if !strings.Contains("\n"+page, "\n"+want+"\n") {
+			t.Errorf("Markdown() lacks the line\n%s\nin\n%s", want, page)
+		}
+	}
+}
