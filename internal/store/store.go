@@ -12,6 +12,26 @@ import (
 // ErrClosed is returned by every method called after Close.
 var ErrClosed = errors.New("store: closed")
 
+// ErrUnavailable matches, with errors.Is, an error of Unavailable: a
+// failure of the store itself, such as a full disk, that is not caused
+// by the events of the call.
+var ErrUnavailable = errors.New("store: unavailable")
+
+// Unavailable marks err as a failure of the store itself. The result has
+// the text of err and matches both err and ErrUnavailable.
+func Unavailable(err error) error {
+	if err == nil {
+		return nil
+	}
+	return unavailableError{err}
+}
+
+type unavailableError struct{ err error }
+
+func (e unavailableError) Error() string { return e.err.Error() }
+
+func (e unavailableError) Unwrap() []error { return []error{e.err, ErrUnavailable} }
+
 // Event is one validated event as the collector stores it. Properties have
 // already been normalized against the project's catalog, so a store never
 // sees a value that breaks its privacy class.

@@ -2,9 +2,11 @@ package duckdb
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"syscall"
 	"time"
 
 	duckdbdriver "github.com/duckdb/duckdb-go/v2"
@@ -69,13 +71,33 @@ func (s *Store) Insert(ctx context.Context, events []store.Event) (int, error) {
 		return len(rows.rows), nil
 	}
 	if ctx.Err() != nil {
-		return 0, fmt.Errorf("insert %d events: %w", len(rows.rows), err)
+		return 0, store.Unavailable(fmt.Errorf("insert %d events: %w", len(rows.rows), err))
 	}
 	stored, err := s.insertSkippingStored(ctx, rows)
 	if err != nil {
-		return 0, fmt.Errorf("insert %d events: %w", len(rows.rows), err)
+		return 0, markUnavailable(fmt.Errorf("insert %d events: %w", len(rows.rows), err))
 	}
 	return stored, nil
+}
+
+// markUnavailable marks err with store.Unavailable when DuckDB failed on
+// its own rather than on the rows: input and output, such as a full disk,
+// memory, a fatal error that invalidates the database, an interrupted
+// query, or a lost connection. The journal never sets aside events whose
+// insert failed that way.
+func markUnavailable(err error) error {
+	var dbErr *duckdbdriver.Error
+	if errors.As(err, &dbErr) {
+		switch dbErr.Type {
+		case duckdbdriver.ErrorTypeIO, duckdbdriver.ErrorTypeOutOfMemory, duckdbdriver.ErrorTypeFatal,
+			duckdbdriver.ErrorTypeInterrupt, duckdbdriver.ErrorTypeConnection, duckdbdriver.ErrorTypePermission:
+			return store.Unavailable(err)
+		}
+	}
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EIO) || errors.Is(err, sql.ErrConnDone) {
+		return store.Unavailable(err)
+	}
+	return err
 }
 
 // insertNew inserts rows with the query appender, in one transaction. It

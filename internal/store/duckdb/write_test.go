@@ -4,9 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"math"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -228,5 +231,45 @@ func TestInstallKeyMatchesSQL(t *testing.T) {
 		if got := installKey(pair[0], pair[1]); got != want {
 			t.Errorf("installKey(%q, %q) = %d, want %d as in SQL", pair[0], pair[1], got, want)
 		}
+	}
+}
+
+func TestMarkUnavailable(t *testing.T) {
+	cases := []struct {
+		name        string
+		err         error
+		unavailable bool
+	}{
+		{"full disk", &duckdbdriver.Error{Type: duckdbdriver.ErrorTypeIO, Msg: "IO Error: Could not write file: No space left on device"}, true},
+		{"wrapped out of memory", fmt.Errorf("flush: %w", &duckdbdriver.Error{Type: duckdbdriver.ErrorTypeOutOfMemory}), true},
+		{"invalidated database", &duckdbdriver.Error{Type: duckdbdriver.ErrorTypeFatal}, true},
+		{"errno", fmt.Errorf("write: %w", syscall.ENOSPC), true},
+		{"conversion", &duckdbdriver.Error{Type: duckdbdriver.ErrorTypeConversion}, false},
+		{"duplicate key", &duckdbdriver.Error{Type: duckdbdriver.ErrorTypeConstraint}, false},
+		{"other", errors.New("invalid value"), false},
+	}
+	for _, c := range cases {
+		err := markUnavailable(c.err)
+		if got := errors.Is(err, store.ErrUnavailable); got != c.unavailable {
+			t.Errorf("%s: errors.Is(markUnavailable(%v), store.ErrUnavailable) = %v, want %v", c.name, c.err, got, c.unavailable)
+		}
+		if !errors.Is(err, c.err) || err.Error() != c.err.Error() {
+			t.Errorf("%s: markUnavailable(%v) = %v, want the same error", c.name, c.err, err)
+		}
+	}
+}
+
+func TestInsertCanceledIsUnavailable(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "events.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+
+	_, err = s.Insert(ctx, muxBenchEvents(0, 3000))
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Insert with a canceled context: %v, want store.ErrUnavailable", err)
 	}
 }

@@ -325,13 +325,17 @@ func (s *Store) recover() error {
 
 // recoverChunk loads events from the journal file at path into the store.
 // When the load fails, it inserts them one by one, and sets aside the
-// events the store rejects while it takes others.
+// events the store rejects while it takes others. It sets none aside while
+// the store fails with store.ErrUnavailable.
 func (s *Store) recoverChunk(path string, events []store.Event) error {
 	_, err := s.loadGroups(groupByProject(events))
 	if err == nil {
 		return nil
 	}
-	loaded, rejected := s.insertOneByOne(events)
+	loaded, rejected, unavailable := s.insertOneByOne(events)
+	if unavailable != nil {
+		return unavailable
+	}
 	if loaded == 0 && len(rejected) > 0 {
 		return err
 	}
@@ -733,16 +737,24 @@ func (s *Store) markLoaded(batch []record) {
 // they no longer hold up every later event. It reports whether batch is
 // loaded. When no event is stored, it changes nothing, and the loader
 // retries as before.
+//
+// An event whose insert failed with store.ErrUnavailable, such as on a
+// full disk, is never set aside: the batch stays pending, and the loader
+// retries it.
 func (s *Store) setAside(batch []record, groups [][]store.Event) bool {
 	s.loadSlot <- struct{}{}
 	defer func() { <-s.loadSlot }()
-	loaded, rejected := s.insertOneByOne(slices.Concat(groups...))
+	loaded, rejected, unavailable := s.insertOneByOne(slices.Concat(groups...))
 	if loaded == 0 {
 		return false
 	}
-	if s.loadCtx.Err() != nil {
-		// Close stopped the loads: the events that failed may be good
-		// ones, so they stay in the journal for the next start.
+	if s.loadCtx.Err() != nil || unavailable != nil {
+		// Close stopped the loads, or the store failed on its own: the
+		// events that failed may be good ones, so they stay in the
+		// journal for the next try or the next start.
+		if unavailable != nil {
+			s.errLog.Error(s.logger, "journal: the store is unavailable; the events it did not take stay in the journal", "err", unavailable)
+		}
 		s.mu.Lock()
 		s.partial = true
 		s.mu.Unlock()
@@ -765,11 +777,11 @@ func (s *Store) setAside(batch []record, groups [][]store.Event) bool {
 
 // insertOneByOne inserts each event on its own, and tries each one that
 // fails once more, so that a store that failed for a moment does not get
-// events set aside. It returns how many events it inserted and the
-// events that failed twice.
-func (s *Store) insertOneByOne(events []store.Event) (int, []rejectedEvent) {
+// events set aside. It returns how many events it inserted, the events
+// that failed twice, and the last error that matched
+// store.ErrUnavailable or a context error, if any.
+func (s *Store) insertOneByOne(events []store.Event) (loaded int, rejected []rejectedEvent, unavailable error) {
 	var failed []store.Event
-	loaded := 0
 	for _, e := range events {
 		if _, err := s.loadGroups([][]store.Event{{e}}); err != nil {
 			failed = append(failed, e)
@@ -777,13 +789,18 @@ func (s *Store) insertOneByOne(events []store.Event) (int, []rejectedEvent) {
 		}
 		loaded++
 	}
-	var rejected []rejectedEvent
 	for _, e := range failed {
-		if _, err := s.loadGroups([][]store.Event{{e}}); err != nil {
+		_, err := s.loadGroups([][]store.Event{{e}})
+		switch {
+		case err == nil:
+			loaded++
+		case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+			unavailable = err
+		default:
 			rejected = append(rejected, rejectedEvent{e, err})
 		}
 	}
-	return loaded, rejected
+	return loaded, rejected, unavailable
 }
 
 // keepRejected writes rejected to a file in the rejected folder, named

@@ -65,6 +65,9 @@ type fakeStore struct {
 	failProject string
 	reject      string // a UUID whose every insert fails
 	rejected    int    // inserts that failed because of reject
+	// unavailable is a UUID whose inserts fail with store.ErrUnavailable,
+	// as on a disk with room for some events only.
+	unavailable string
 	gate        chan struct{}
 	closed      bool
 }
@@ -94,6 +97,9 @@ func (f *fakeStore) Insert(ctx context.Context, events []store.Event) (int, erro
 		if e.UUID == f.reject {
 			f.rejected++
 			return 0, fmt.Errorf("event %s: invalid value", e.UUID)
+		}
+		if e.UUID == f.unavailable {
+			return 0, store.Unavailable(errors.New("no space left on device"))
 		}
 	}
 	if f.failures > 0 && (f.failProject == "" || f.failProject == events[0].Project) {
@@ -1278,6 +1284,63 @@ func TestRejectedEventSetAside(t *testing.T) {
 	}
 	if got.UUID != events[1].UUID || got.Event != "app_started" || !strings.Contains(got.Error, "invalid value") {
 		t.Errorf("rejected event: %+v, want %s with the store's error", got, events[1].UUID)
+	}
+}
+
+func TestUnavailableStoreSetsNothingAside(t *testing.T) {
+	dir := t.TempDir()
+	inner := newFakeStore()
+	events := testEvents("mux", 0, 3)
+	inner.unavailable = events[1].UUID
+	s := mustOpen(t, dir, inner, Options{})
+	defer s.Close()
+	mustInsert(t, s, events)
+
+	// Wait until the one-by-one pass has stored the two other events.
+	for deadline := time.Now().Add(10 * time.Second); inner.count() < 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the store holds %d events, want the 2 it takes", inner.count())
+		}
+	}
+	if got := s.Pending(); got == 0 {
+		t.Error("nothing pending while the store cannot take an event, want the event kept")
+	}
+
+	inner.mu.Lock()
+	inner.unavailable = ""
+	inner.mu.Unlock()
+	waitLoaded(t, s)
+	if got := inner.count(); got != 3 {
+		t.Errorf("the store holds %d events after it recovered, want 3", got)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, rejectedDir, "*.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) > 0 {
+		t.Errorf("rejected files %v, want none: the store failed, not the event", files)
+	}
+}
+
+func TestOpenKeepsEventsOfUnavailableStore(t *testing.T) {
+	dir := t.TempDir()
+	inner := newFakeStore()
+	events := testEvents("mux", 0, 3)
+	inner.gate = make(chan struct{}) // nothing loads before the crash
+	s := mustOpen(t, dir, inner, Options{CloseTimeout: time.Millisecond})
+	mustInsert(t, s, events)
+	s.Close()
+
+	inner = newFakeStore()
+	inner.unavailable = events[1].UUID
+	if _, err := Open(dir, inner, Options{}); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Open with a store that cannot take an event: %v, want store.ErrUnavailable", err)
+	}
+	inner.unavailable = ""
+	reopened := mustOpen(t, dir, inner, Options{})
+	defer reopened.Close()
+	if got := inner.count(); got != 3 {
+		t.Errorf("the store holds %d events after Open, want 3", got)
 	}
 }
 
