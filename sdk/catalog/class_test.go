@@ -185,6 +185,8 @@ func TestRandomIDClass(t *testing.T) {
 		"01890a5d-ac96-774b-bcce-b302099a8057", // v7
 		"0123456789abcdef01234567",             // 96 bits of hex
 		"Qm9vbGVhbjEyMzQ1Njc4OQ",               // base64url
+		"0123456789abcdef0123456789abcdef4567", // 36 hex digits, the length of a UUID
+		"Qm9vbGVhbjEyMzQ1Njc4OQ_Xy7aB2cD3eF4g", // 36 base64url characters
 	} {
 		if !isRandomID(s) {
 			t.Errorf("isRandomID(%q) = false, want true", s)
@@ -192,6 +194,7 @@ func TestRandomIDClass(t *testing.T) {
 	}
 	for _, s := range []string{
 		"3f1c2b7e-9a4d-1c1e-8b2a-5d6e7f809a1b", // v1
+		"0190a6e5-7b7c-8a3e-9b1f-312345678901", // v8
 		"0123456789abcdef",                     // 64 bits
 		"aaaaaaaaaaaaaaaaaaaaaaaa",
 		"sk-proj-abcdefghijklmnop123456",

@@ -322,7 +322,9 @@ func isHex(s string) bool {
 // up more than a quarter of it is rejected as not random, and so is one that
 // starts like the API key of a known service.
 func isRandomID(s string) bool {
-	if len(s) == 36 {
+	// Only a string written like a UUID must be one of version 4 or 7: a
+	// token of 36 characters is checked as a token.
+	if hasUUIDLayout(s) {
 		return isUUID(s)
 	}
 	if len(s) > 64 || len(s) < 16 || hasSecretPrefix(s) {
