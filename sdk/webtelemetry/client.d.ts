@@ -13,7 +13,7 @@ export interface TelemetryStatus {
   enabled: boolean;
   /** Whether the user switched telemetry off, as opposed to a CI or test run. */
   explicit: boolean;
-  /** Whether a switch other than the user's choice keeps telemetry off, such as MUX_DISABLE_TELEMETRY=1. */
+  /** Whether a switch other than the user's choice keeps telemetry off, such as MUX_DISABLE_TELEMETRY=1. setEnabled(false) still saves an opt-out. */
   locked: boolean;
   /** One sentence on what decides the state. */
   reason: string;

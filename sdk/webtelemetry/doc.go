@@ -20,7 +20,8 @@
 //	POST track        {"event": "...", "properties": {...}}: 204, or 400 naming
 //	                  the event and the property that broke the catalog
 //	GET  status       {"enabled", "explicit", "locked", "reason"}
-//	POST enabled      {"enabled": bool}: persists the user's choice (Config.AllowToggle)
+//	POST enabled      {"enabled": bool}: persists the user's choice (Config.AllowToggle);
+//	                  while another switch keeps telemetry off, only false (else 403)
 //	GET  client.js    the browser client, an ES module
 //	GET  client.d.ts  its TypeScript declarations
 //	GET  catalog.d.ts TypeScript types of the catalog's events

@@ -344,6 +344,32 @@ func TestToggleForbidden(t *testing.T) {
 	})
 }
 
+// An opt-out is saved even while another switch keeps telemetry off, so
+// telemetry stays off once that switch is gone, such as DO_NOT_TRACK set
+// in one shell only.
+func TestToggleSavesOptOutWhileLocked(t *testing.T) {
+	for _, variable := range []string{"DO_NOT_TRACK", "MUX_DISABLE_TELEMETRY"} {
+		t.Run(variable, func(t *testing.T) {
+			f := newFixture(t, options{env: env{variable: "1"}, config: webtelemetry.Config{AllowToggle: true}})
+			resp := f.do(t, http.MethodPost, "enabled", `{"enabled": false}`, nil)
+			if resp.status != http.StatusOK {
+				t.Fatalf("POST enabled false = %d %s, want 200", resp.status, resp.body)
+			}
+			got := decodeStatus(t, resp)
+			if got.Enabled || !got.Locked {
+				t.Errorf("status after the opt-out = %+v, want disabled and locked", got)
+			}
+			data, err := os.ReadFile(filepath.Join(f.home, telemetry.ConfigFile))
+			if err != nil {
+				t.Fatalf("read config.json: %v", err)
+			}
+			if !strings.Contains(string(data), `"telemetryEnabled": false`) {
+				t.Errorf("config.json = %s, want telemetryEnabled false", data)
+			}
+		})
+	}
+}
+
 func TestToggleInvalidBody(t *testing.T) {
 	f := newFixture(t, options{config: webtelemetry.Config{AllowToggle: true}})
 	for _, body := range []string{`{}`, `{"enabled": "no"}`, `{"enabled": null}`, `{"enabled": false, "other": 1}`} {

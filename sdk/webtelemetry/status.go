@@ -20,7 +20,7 @@ type Status struct {
 	Explicit bool `json:"explicit"`
 	// Locked reports whether a switch other than the persisted choice keeps
 	// telemetry off, such as MUX_DISABLE_TELEMETRY=1 or DO_NOT_TRACK, so
-	// the toggle cannot change the outcome.
+	// the toggle cannot turn it on. POST enabled still saves an opt-out.
 	Locked bool `json:"locked"`
 	// Reason is one sentence on what decides the state, such as
 	// "MUX_DISABLE_TELEMETRY=1 turns telemetry off".
@@ -70,8 +70,8 @@ type enabledRequest struct {
 }
 
 // serveEnabled persists the user's choice and returns the new status. It is
-// forbidden unless Config.AllowToggle is set, and while another switch
-// locks the state.
+// forbidden unless Config.AllowToggle is set, and turning telemetry on is
+// forbidden while another switch locks the state.
 func (h *Handler) serveEnabled(w http.ResponseWriter, r *http.Request) {
 	if !h.allowToggle {
 		h.reject(w, r, http.StatusForbidden, errorBody{Error: "changing the telemetry choice is not allowed here: the app did not set AllowToggle"})
@@ -86,7 +86,9 @@ func (h *Handler) serveEnabled(w http.ResponseWriter, r *http.Request) {
 		h.reject(w, r, http.StatusBadRequest, errorBody{Error: `missing "enabled": send {"enabled": true} or {"enabled": false}`})
 		return
 	}
-	if st := StatusOf(h.client.Status()); st.Locked {
+	// Saving an opt-out is allowed while locked, so that telemetry stays
+	// off after the locking switch, such as DO_NOT_TRACK, is gone.
+	if st := StatusOf(h.client.Status()); st.Locked && *req.Enabled {
 		h.reject(w, r, http.StatusForbidden, errorBody{Error: "telemetry is locked: " + st.Reason})
 		return
 	}
