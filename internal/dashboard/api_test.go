@@ -499,9 +499,20 @@ func TestTwoCatalogs(t *testing.T) {
 	checkRows(t, server, "/api/v1/histogram?event=order_placed&property=amount_b2", []map[string]any{
 		row("event", "order_placed", "value", 64, "events", 3, "installs", 2),
 	})
-	// The Mux properties stay available for the Mux events.
+	// The Mux events and properties stay available in a query of the Mux
+	// project or of every project. The default project, shop, has no
+	// message_sent event.
+	for _, path := range []string{
+		"/api/v1/trends?event=message_sent&breakdown=model&project=mux",
+		"/api/v1/trends?event=message_sent&breakdown=model&project=",
+	} {
+		response, text := send(t, server, http.MethodGet, path, withBearer(adminToken))
+		if response.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: status %d, body %s, want 200", path, response.StatusCode, text)
+		}
+	}
 	response, text := send(t, server, http.MethodGet, "/api/v1/trends?event=message_sent&breakdown=model", withBearer(adminToken))
-	if response.StatusCode != http.StatusOK {
-		t.Errorf("trend of message_sent by model: status %d, body %s, want 200", response.StatusCode, text)
+	if response.StatusCode != http.StatusBadRequest || !strings.Contains(text, `project \"shop\"`) {
+		t.Errorf("trend of message_sent in project shop: status %d, body %s, want 400 naming the project", response.StatusCode, text)
 	}
 }

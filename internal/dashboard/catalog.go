@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/candor-dev/candor/sdk/catalog"
 )
@@ -45,44 +46,112 @@ type catalogBody struct {
 }
 
 // propertyIndex lists the properties a query may use, from the catalogs of
-// the apps whose events the dashboard shows. It merges the catalogs, and an
-// event or base property that two catalogs declare keeps the first
-// catalog's definition.
+// the projects whose events the dashboard shows. A query of one project
+// uses that project's catalog. A query of every project uses all of them,
+// and may name an event or property that any one of them declares. A
+// property that two catalogs declare with different classes may be used
+// only in a query of one project. The body of /api/v1/catalog merges the
+// catalogs, and an event that two of them declare is listed as the first
+// declares it.
 type propertyIndex struct {
-	body   catalogBody
+	body     catalogBody
+	all      classIndex
+	projects map[string]*projectIndex
+}
+
+// projectIndex is the catalog of one project and the classes of its
+// properties.
+type projectIndex struct {
+	classIndex
+	catalog *catalog.Catalog
+}
+
+// classIndex maps each base property, and each property of each event, to
+// its class.
+type classIndex struct {
 	base   map[string]catalog.Class
 	events map[string]map[string]catalog.Class
 }
 
-func newPropertyIndex(catalogs []*catalog.Catalog) *propertyIndex {
+// mixedClass is the class in propertyIndex.all of a property that two
+// catalogs declare with different classes.
+const mixedClass catalog.Class = "mixed"
+
+func newClassIndex() classIndex {
+	return classIndex{base: map[string]catalog.Class{}, events: map[string]map[string]catalog.Class{}}
+}
+
+// newPropertyIndex indexes the catalogs of projects, whose names and
+// catalogs New has checked.
+func newPropertyIndex(projects []Project) *propertyIndex {
 	index := &propertyIndex{
-		body:   catalogBody{Apps: []string{}, Base: []propertyInfo{}, Events: []eventInfo{}},
-		base:   map[string]catalog.Class{},
-		events: map[string]map[string]catalog.Class{},
+		body:     catalogBody{Apps: []string{}, Base: []propertyInfo{}, Events: []eventInfo{}},
+		all:      newClassIndex(),
+		projects: map[string]*projectIndex{},
 	}
-	for _, c := range catalogs {
+	listed := map[string]bool{}
+	for _, project := range projects {
+		c := project.Catalog
+		own := &projectIndex{classIndex: newClassIndex(), catalog: c}
+		index.projects[project.Name] = own
 		index.body.Apps = append(index.body.Apps, c.App)
 		for _, p := range flatten(c.Base) {
-			if _, ok := index.base[p.Name]; !ok {
-				index.base[p.Name] = p.Class
+			own.base[p.Name] = p.Class
+			if _, ok := index.all.base[p.Name]; !ok {
 				index.body.Base = append(index.body.Base, p)
 			}
+			merge(index.all.base, p.Name, p.Class)
 		}
 		for _, def := range c.Events {
-			if _, ok := index.events[def.Name]; ok {
-				continue
-			}
 			event := eventInfo{Name: def.Name, Description: def.Description, Properties: flatten(def.Properties)}
 			classes := map[string]catalog.Class{}
+			if index.all.events[def.Name] == nil {
+				index.all.events[def.Name] = map[string]catalog.Class{}
+			}
 			for _, p := range event.Properties {
 				classes[p.Name] = p.Class
+				merge(index.all.events[def.Name], p.Name, p.Class)
 			}
-			index.body.Events = append(index.body.Events, event)
-			index.events[def.Name] = classes
+			own.events[def.Name] = classes
+			if !listed[def.Name] {
+				listed[def.Name] = true
+				index.body.Events = append(index.body.Events, event)
+			}
 		}
 	}
 	sort.Slice(index.body.Events, func(i, j int) bool { return index.body.Events[i].Name < index.body.Events[j].Name })
 	return index
+}
+
+// merge sets classes[name] to class, or to mixedClass when it holds
+// another class already.
+func merge(classes map[string]catalog.Class, name string, class catalog.Class) {
+	if known, ok := classes[name]; ok && known != class {
+		class = mixedClass
+	}
+	classes[name] = class
+}
+
+// scope returns the classes a query of project uses: those of its catalog,
+// or those of every catalog when project is empty.
+func (ix *propertyIndex) scope(project string) *classIndex {
+	if own, ok := ix.projects[project]; ok {
+		return &own.classIndex
+	}
+	return &ix.all
+}
+
+// catalogs returns the catalog of project, or every catalog when project
+// is empty.
+func (ix *propertyIndex) catalogs(project string) []*catalog.Catalog {
+	if own, ok := ix.projects[project]; ok {
+		return []*catalog.Catalog{own.catalog}
+	}
+	var all []*catalog.Catalog
+	for _, own := range ix.projects {
+		all = append(all, own.catalog)
+	}
+	return all
 }
 
 // flatten lists properties and the properties of nested objects, which it
@@ -108,44 +177,58 @@ func flatten(properties []catalog.Property) []propertyInfo {
 }
 
 // class returns the class of the named property of any of events, or of
-// any event when events is empty. Base properties belong to every event.
-func (ix *propertyIndex) class(events []string, name string) (catalog.Class, bool) {
-	if class, ok := ix.base[name]; ok {
+// any event when events is empty, in the catalogs of project. Base
+// properties belong to every event.
+func (ix *propertyIndex) class(project string, events []string, name string) (catalog.Class, bool) {
+	scope := ix.scope(project)
+	if class, ok := scope.base[name]; ok {
 		return class, true
 	}
 	if len(events) == 0 {
-		for _, classes := range ix.events {
+		var found catalog.Class
+		for _, classes := range scope.events {
 			if class, ok := classes[name]; ok {
-				return class, true
+				if found != "" && found != class {
+					return mixedClass, true
+				}
+				found = class
 			}
 		}
-		return "", false
+		return found, found != ""
 	}
+	var found catalog.Class
 	for _, event := range events {
-		if class, ok := ix.events[event][name]; ok {
-			return class, true
+		if class, ok := scope.events[event][name]; ok {
+			if found != "" && found != class {
+				return mixedClass, true
+			}
+			found = class
 		}
 	}
-	return "", false
+	return found, found != ""
 }
 
-// checkEvents returns an error for the first of events that no catalog
-// declares. The collector stores only catalog events, so such a name,
-// often a typo, could only select nothing.
-func (ix *propertyIndex) checkEvents(events []string) error {
+// checkEvents returns an error for the first of events that no catalog of
+// project declares. The collector stores only catalog events, so such a
+// name, often a typo, could only select nothing.
+func (ix *propertyIndex) checkEvents(project string, events []string) error {
+	scope := ix.scope(project)
 	for _, name := range events {
-		if _, ok := ix.events[name]; !ok {
+		if _, ok := scope.events[name]; !ok {
+			if project != "" {
+				return fmt.Errorf("unknown event %q: use an event of the catalog of project %q", name, project)
+			}
 			return fmt.Errorf("unknown event %q: use an event of the catalog, which /api/v1/catalog lists", name)
 		}
 	}
 	return nil
 }
 
-// check returns an error unless the named property of events exists and
-// has one of classes. use names what the property is for, such as
-// "breakdown", in the error.
-func (ix *propertyIndex) check(events []string, name, use string, classes []catalog.Class) error {
-	class, ok := ix.class(events, name)
+// check returns an error unless the named property of events exists in
+// the catalogs of project and has one of classes. use names what the
+// property is for, such as "breakdown", in the error.
+func (ix *propertyIndex) check(project string, events []string, name, use string, classes []catalog.Class) error {
+	class, ok := ix.class(project, events, name)
 	if !ok {
 		owner := "any event"
 		if len(events) > 0 {
@@ -154,9 +237,37 @@ func (ix *propertyIndex) check(events []string, name, use string, classes []cata
 		return fmt.Errorf("unknown %s property %q: it is neither a base property nor a property of %s in the catalog; see /api/v1/catalog",
 			use, name, owner)
 	}
+	if class == mixedClass {
+		return fmt.Errorf("invalid %s property %q: the catalogs of the configured projects give it different classes; query one project with project=NAME",
+			use, name)
+	}
 	if !slices.Contains(classes, class) {
 		return fmt.Errorf("invalid %s property %q: its class %s cannot be used for a %s; use one of class %v",
 			use, name, class, use, classes)
+	}
+	return nil
+}
+
+// checkConditionValue returns an error when the value of condition, such as
+// message_length_b2=350, is one that the class of its property in the
+// catalogs of project never stores for events, so that it could only
+// select nothing. Without events it checks nothing. Enum values are not
+// checked: events stored before a catalog change may hold values that the
+// catalog no longer lists.
+func (ix *propertyIndex) checkConditionValue(project string, events []string, condition string) error {
+	property, _, _ := strings.Cut(condition, "=")
+	for _, event := range events {
+		for _, c := range ix.catalogs(project) {
+			if _, ok := c.Lookup(event); !ok {
+				continue
+			}
+			if class, _ := ix.class(project, []string{event}, property); class == catalog.Enum {
+				continue
+			}
+			if err := c.CheckCondition(event, condition); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

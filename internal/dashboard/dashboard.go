@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/candor-dev/candor/internal/store"
-	"github.com/candor-dev/candor/sdk/catalog"
 	"github.com/candor-dev/candor/sdk/mux"
 )
 
@@ -94,12 +93,10 @@ func New(cfg Config) (*Handler, error) {
 	if len(projects) == 0 {
 		projects = []Project{{Name: mux.App, Catalog: mux.Catalog()}}
 	}
-	catalogs := make([]*catalog.Catalog, len(projects))
 	for i, p := range projects {
 		if p.Name == "" || p.Catalog == nil {
 			return nil, fmt.Errorf("create dashboard: Config.Projects[%d] has no name or no catalog: give both", i)
 		}
-		catalogs[i] = p.Catalog
 	}
 	if cfg.Project != "" && !slices.ContainsFunc(projects, func(p Project) bool { return p.Name == cfg.Project }) {
 		return nil, fmt.Errorf("create dashboard: Config.Project %q is not in Config.Projects: add it there or leave Project empty", cfg.Project)
@@ -124,7 +121,7 @@ func New(cfg Config) (*Handler, error) {
 		store:        cfg.Store,
 		analytics:    analytics,
 		privacy:      kAnonymity{k: k},
-		properties:   newPropertyIndex(catalogs),
+		properties:   newPropertyIndex(projects),
 		declarations: newDeclarations(projects),
 		token:        newTokenChecker(cfg.AdminToken),
 		project:      cfg.Project,

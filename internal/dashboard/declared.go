@@ -178,16 +178,16 @@ func firstLaunch(d catalog.Dashboard) (string, []store.Condition) {
 // SetDashboard fails at start and not on every request.
 func (h *Handler) checkDeclarations(projects []Project) error {
 	for _, p := range projects {
-		if err := h.checkDeclaration(p.Catalog.Dashboard); err != nil {
+		if err := h.checkDeclaration(p.Name, p.Catalog.Dashboard); err != nil {
 			return fmt.Errorf("create dashboard: invalid dashboard declaration of project %q: %w (fix it in the project's catalog)", p.Name, err)
 		}
 	}
 	return nil
 }
 
-func (h *Handler) checkDeclaration(d catalog.Dashboard) error {
+func (h *Handler) checkDeclaration(project string, d catalog.Dashboard) error {
 	if d.FirstLaunchProperty != "" {
-		class, ok := h.properties.class([]string{d.FirstLaunchEvent}, d.FirstLaunchProperty)
+		class, ok := h.properties.class(project, []string{d.FirstLaunchEvent}, d.FirstLaunchProperty)
 		if !ok || class != catalog.Bool {
 			return fmt.Errorf("first-launch property %q of event %q: want a bool property of that event", d.FirstLaunchProperty, d.FirstLaunchEvent)
 		}
@@ -196,7 +196,7 @@ func (h *Handler) checkDeclaration(d catalog.Dashboard) error {
 		return fmt.Errorf("funnel of %d steps: give 2 to %d", len(d.Funnel), store.MaxFunnelSteps)
 	}
 	for _, text := range d.Funnel {
-		if _, err := h.parseStep(text); err != nil {
+		if _, err := h.parseStep(project, text); err != nil {
 			return err
 		}
 	}
@@ -207,7 +207,7 @@ func (h *Handler) checkDeclaration(d catalog.Dashboard) error {
 		return fmt.Errorf("error breakdown %q: give 1 to %d properties", d.ErrorBreakdown, store.MaxBreakdown)
 	}
 	for _, property := range d.ErrorBreakdown {
-		if err := h.properties.check([]string{d.ErrorEvent}, property, "breakdown", breakdownClasses); err != nil {
+		if err := h.properties.check(project, []string{d.ErrorEvent}, property, "breakdown", breakdownClasses); err != nil {
 			return err
 		}
 	}

@@ -45,7 +45,14 @@
 //	                 funnel), window (such as 30m, 24h or 7d; default 1d)
 //	retention        weeks (0 to 52, default 8)
 //
-// Properties are names from Config.Catalogs, with dots for nested objects.
+// Events and properties are names from the catalogs of Config.Projects,
+// with dots for nested objects. A request for one project checks them
+// against that project's catalog, and a request for every project against
+// all catalogs. A property that two catalogs give different classes may be
+// used only in a request for one project. A where value must be one that the
+// property's class stores: message_length_b2=350 gets 400 that names 512,
+// the value a base2 property stores for 350. Enum values are not checked,
+// since older events may hold values that the catalog no longer lists.
 // Unknown parameters and invalid values get 400 with a JSON error that
 // names the parameter. A project that is not in Config.Projects gets 404,
 // in every format, with the body {"error": "...", "projects": [...]} that

@@ -33,12 +33,6 @@ func (h *Handler) parseFilter(query url.Values, withEvents bool) (store.Filter, 
 		Versions:  splitList(query["version"]),
 		Platforms: splitList(query["platform"]),
 	}
-	if withEvents {
-		filter.Events = splitList(query["event"])
-		if err := h.properties.checkEvents(filter.Events); err != nil {
-			return store.Filter{}, err
-		}
-	}
 	if !dates.to.IsZero() {
 		// The to parameter includes its whole day, and Filter.To excludes.
 		filter.To = dates.to.AddDate(0, 0, 1)
@@ -52,6 +46,12 @@ func (h *Handler) parseFilter(query url.Values, withEvents bool) (store.Filter, 
 			return store.Filter{}, err
 		}
 		filter.Project = project
+	}
+	if withEvents {
+		filter.Events = splitList(query["event"])
+		if err := h.properties.checkEvents(filter.Project, filter.Events); err != nil {
+			return store.Filter{}, err
+		}
 	}
 	return filter, nil
 }
@@ -243,24 +243,28 @@ func parseDuration(query url.Values, name string, fallback, max time.Duration) (
 	return d, nil
 }
 
-// parseCondition parses "property=value". The property must be a catalog
-// property of events with a breakdown class.
-func (h *Handler) parseCondition(text string, events []string) (store.Condition, error) {
+// parseCondition parses "property=value". The property must be a property
+// of events in the catalogs of project, with a breakdown class, and the
+// value one that the class stores.
+func (h *Handler) parseCondition(project, text string, events []string) (store.Condition, error) {
 	property, value, ok := strings.Cut(text, "=")
 	if !ok || property == "" {
 		return store.Condition{}, fmt.Errorf("invalid condition %q: use property=value, such as thinkingLevel=high", text)
 	}
-	if err := h.properties.check(events, property, "condition", breakdownClasses); err != nil {
+	if err := h.properties.check(project, events, property, "condition", breakdownClasses); err != nil {
+		return store.Condition{}, err
+	}
+	if err := h.properties.checkConditionValue(project, events, text); err != nil {
 		return store.Condition{}, err
 	}
 	return store.Condition{Property: property, Value: value}, nil
 }
 
 // parseConditions parses every where parameter.
-func (h *Handler) parseConditions(query url.Values, events []string) ([]store.Condition, error) {
+func (h *Handler) parseConditions(project string, query url.Values, events []string) ([]store.Condition, error) {
 	var conditions []store.Condition
 	for _, text := range query["where"] {
-		condition, err := h.parseCondition(text, events)
+		condition, err := h.parseCondition(project, text, events)
 		if err != nil {
 			return nil, err
 		}
@@ -272,13 +276,13 @@ func (h *Handler) parseConditions(query url.Values, events []string) ([]store.Co
 // parseStep parses a funnel step: an event name, optionally followed by
 // conditions in brackets, such as app_started[isFirstLaunch=true] or
 // message_sent[model=m1,thinkingLevel=high].
-func (h *Handler) parseStep(text string) (store.FunnelStep, error) {
+func (h *Handler) parseStep(project, text string) (store.FunnelStep, error) {
 	event, rest, hasConditions := strings.Cut(text, "[")
 	step := store.FunnelStep{Event: strings.TrimSpace(event)}
 	if step.Event == "" {
 		return store.FunnelStep{}, fmt.Errorf("invalid step %q: start it with an event name", text)
 	}
-	if err := h.properties.checkEvents([]string{step.Event}); err != nil {
+	if err := h.properties.checkEvents(project, []string{step.Event}); err != nil {
 		return store.FunnelStep{}, fmt.Errorf("invalid step %q: %w", text, err)
 	}
 	if !hasConditions {
@@ -289,7 +293,7 @@ func (h *Handler) parseStep(text string) (store.FunnelStep, error) {
 		return store.FunnelStep{}, fmt.Errorf("invalid step %q: close its conditions with ]", text)
 	}
 	for item := range strings.SplitSeq(inner, ",") {
-		condition, err := h.parseCondition(strings.TrimSpace(item), []string{step.Event})
+		condition, err := h.parseCondition(project, strings.TrimSpace(item), []string{step.Event})
 		if err != nil {
 			return store.FunnelStep{}, fmt.Errorf("invalid step %q: %w", text, err)
 		}

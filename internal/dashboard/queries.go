@@ -53,7 +53,7 @@ var resultColumns = []string{"period", "event", "events", "installs", "suppresse
 
 // parseBreakdown parses the breakdown parameter: up to store.MaxBreakdown
 // catalog properties of events, comma-separated.
-func (h *Handler) parseBreakdown(query url.Values, events []string, fallback []string) ([]string, error) {
+func (h *Handler) parseBreakdown(project string, query url.Values, events []string, fallback []string) ([]string, error) {
 	properties := splitList(query["breakdown"])
 	if !query.Has("breakdown") {
 		properties = fallback
@@ -72,7 +72,7 @@ func (h *Handler) parseBreakdown(query url.Values, events []string, fallback []s
 				return nil, fmt.Errorf("invalid breakdown: property %q given twice", property)
 			}
 		}
-		if err := h.properties.check(events, property, "breakdown", breakdownClasses); err != nil {
+		if err := h.properties.check(project, events, property, "breakdown", breakdownClasses); err != nil {
 			return nil, err
 		}
 	}
@@ -179,7 +179,7 @@ func (h *Handler) parseTrend(r apiRequest, events, fallbackBreakdown []string) (
 	if err != nil {
 		return store.TrendQuery{}, err
 	}
-	breakdown, err := h.parseBreakdown(r.query, events, fallbackBreakdown)
+	breakdown, err := h.parseBreakdown(r.filter.Project, r.query, events, fallbackBreakdown)
 	if err != nil {
 		return store.TrendQuery{}, err
 	}
@@ -187,7 +187,7 @@ func (h *Handler) parseTrend(r apiRequest, events, fallbackBreakdown []string) (
 	if err != nil {
 		return store.TrendQuery{}, err
 	}
-	where, err := h.parseConditions(r.query, events)
+	where, err := h.parseConditions(r.filter.Project, r.query, events)
 	if err != nil {
 		return store.TrendQuery{}, err
 	}
@@ -278,12 +278,12 @@ func (h *Handler) queryHistogram(ctx context.Context, r apiRequest) (table, erro
 		err = fmt.Errorf("missing property: name a base2, bucket or count property, such as property=duration_b2")
 	}
 	if err == nil {
-		err = h.properties.check(r.filter.Events, property, "histogram", histogramClasses)
+		err = h.properties.check(r.filter.Project, r.filter.Events, property, "histogram", histogramClasses)
 	}
 	if err != nil {
 		return table{}, badRequest(err)
 	}
-	where, err := h.parseConditions(r.query, r.filter.Events)
+	where, err := h.parseConditions(r.filter.Project, r.query, r.filter.Events)
 	if err != nil {
 		return table{}, badRequest(err)
 	}
@@ -369,7 +369,7 @@ func (h *Handler) parseFunnel(r apiRequest) (store.FunnelQuery, error) {
 	}
 	q := store.FunnelQuery{Filter: r.filter}
 	for _, text := range texts {
-		step, err := h.parseStep(text)
+		step, err := h.parseStep(r.filter.Project, text)
 		if err != nil {
 			return store.FunnelQuery{}, err
 		}

@@ -164,6 +164,21 @@ func splitStep(step string) (event string, conditions []string, closed bool) {
 	return event, conditions, true
 }
 
+// CheckCondition returns an error unless condition, such as
+// "thinkingLevel=high", can select events of the named event. The
+// property must be a property of the event or a base property, of a class
+// whose values select events. The value must be one that the class stores.
+// Nested properties are named parent.child. A base2 property, for
+// example, stores 350 as 512, so "message_length_b2=350" fails and names
+// 512.
+func (c *Catalog) CheckCondition(event, condition string) error {
+	def, err := c.declaredEvent("event", event)
+	if err != nil {
+		return err
+	}
+	return c.checkCondition(def, condition)
+}
+
 func (c *Catalog) checkCondition(def *EventDef, condition string) error {
 	name, value, ok := strings.Cut(condition, "=")
 	if !ok || name == "" {

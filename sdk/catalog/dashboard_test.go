@@ -345,3 +345,27 @@ func TestSetDashboardAcceptsStoredValues(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckCondition(t *testing.T) {
+	c := mux.Catalog()
+	cases := []struct {
+		event, condition string
+		want             string // in the error; empty for none
+	}{
+		{"message_sent", "message_length_b2=512", ""},
+		{"message_sent", "message_length_b2=350", "512"},
+		{"message_sent", "thinkingLevel=high", ""},
+		{"message_sent", "workspaceId=x", "cannot select or split"},
+		{"message_sent", "version=1.2.3", ""},
+		{"message_sendt", "model=m1", `"message_sendt" is not an event`},
+	}
+	for _, tt := range cases {
+		err := c.CheckCondition(tt.event, tt.condition)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("CheckCondition(%q, %q) = %v, want nil", tt.event, tt.condition, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("CheckCondition(%q, %q) = %v, want an error containing %q", tt.event, tt.condition, err, tt.want)
+		}
+	}
+}

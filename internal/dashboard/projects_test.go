@@ -1,0 +1,97 @@
+package dashboard_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/candor-dev/candor/internal/dashboard"
+	"github.com/candor-dev/candor/internal/store"
+	"github.com/candor-dev/candor/sdk/catalog"
+	"github.com/candor-dev/candor/sdk/mux"
+)
+
+// acmeStarted shares its name with the Mux app_started event and its
+// isFirstLaunch property with a class of its own.
+type acmeStarted struct {
+	First         bool   `json:"first" candor:"bool"`
+	Tier          string `json:"tier" candor:"enum=free|pro"`
+	IsFirstLaunch string `json:"isFirstLaunch" candor:"enum=yes|no"`
+}
+
+func (acmeStarted) EventName() string { return "app_started" }
+
+// acmeServer serves the Mux project and an acme project whose catalog
+// declares its own app_started, with one acme event stored.
+func acmeServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	acme := catalog.New("acme")
+	acme.MustRegister(acmeStarted{}, "The acme app started.")
+	acme.MustSetDashboard(catalog.Dashboard{FirstLaunchEvent: "app_started", FirstLaunchProperty: "first"})
+	at := time.Date(2024, time.May, 1, 10, 0, 0, 0, time.UTC)
+	events := []store.Event{{
+		Project:    "acme",
+		UUID:       "00000000-0000-4000-8000-000000000001",
+		Name:       "app_started",
+		DistinctID: "acme-install",
+		Timestamp:  at,
+		ReceivedAt: at,
+		Properties: map[string]any{"first": true, "tier": "pro", "isFirstLaunch": "yes"},
+	}}
+	return startServer(t, dashboard.Config{
+		Store:      storeWith(t, events),
+		KAnonymity: 1,
+		Projects:   []dashboard.Project{{Name: "mux", Catalog: mux.Catalog()}, {Name: "acme", Catalog: acme}},
+	})
+}
+
+func TestProjectCatalogsStayApart(t *testing.T) {
+	server := acmeServer(t)
+	cases := []struct {
+		path   string
+		status int
+		text   string
+	}{
+		{"/api/v1/trends?project=acme&event=app_started&breakdown=tier", http.StatusOK, ""},
+		{"/api/v1/trends?event=app_started&breakdown=tier", http.StatusOK, ""},
+		{"/api/v1/trends?project=mux&event=app_started&breakdown=tier", http.StatusBadRequest, `unknown breakdown property \"tier\"`},
+		{"/api/v1/trends?project=acme&event=app_started&breakdown=isFirstLaunch", http.StatusOK, ""},
+		{"/api/v1/trends?project=mux&event=app_started&breakdown=isFirstLaunch", http.StatusOK, ""},
+		{"/api/v1/trends?event=app_started&breakdown=isFirstLaunch", http.StatusBadRequest, "different classes"},
+		{"/api/v1/trends?project=acme&event=message_sent", http.StatusBadRequest, `project \"acme\"`},
+		{"/api/v1/new_installs?project=acme", http.StatusOK, ""},
+	}
+	for _, c := range cases {
+		response, text := send(t, server, http.MethodGet, c.path, withBearer(adminToken))
+		if response.StatusCode != c.status || !strings.Contains(text, c.text) {
+			t.Errorf("GET %s: status %d, body %s; want %d containing %q", c.path, response.StatusCode, text, c.status, c.text)
+		}
+	}
+}
+
+func TestConditionValueTheClassNeverStores(t *testing.T) {
+	server := acmeServer(t)
+	cases := []struct {
+		path   string
+		status int
+		text   string
+	}{
+		{"/api/v1/trends?event=message_sent&where=message_length_b2=350", http.StatusBadRequest, "512"},
+		{"/api/v1/trends?event=message_sent&where=message_length_b2=512", http.StatusOK, ""},
+		{"/api/v1/funnel?step=app_started&step=message_sent[message_length_b2=350]", http.StatusBadRequest, "512"},
+		{"/api/v1/funnel?step=app_started&step=message_sent[message_length_b2=512]", http.StatusOK, ""},
+		{"/api/v1/trends?event=message_sent&where=message_length_b2=abc", http.StatusBadRequest, "not a number"},
+		{"/api/v1/trends?project=acme&event=app_started&where=first=maybe", http.StatusBadRequest, "true or false"},
+		// Events stored before a catalog change may hold an enum value
+		// that the catalog no longer lists.
+		{"/api/v1/trends?event=message_sent&where=thinkingLevel=ultra", http.StatusOK, ""},
+	}
+	for _, c := range cases {
+		response, text := send(t, server, http.MethodGet, c.path, withBearer(adminToken))
+		if response.StatusCode != c.status || !strings.Contains(text, c.text) {
+			t.Errorf("GET %s: status %d, body %s; want %d containing %q", c.path, response.StatusCode, text, c.status, c.text)
+		}
+	}
+}
