@@ -432,3 +432,25 @@ func TestRunNeedsClient(t *testing.T) {
 		t.Errorf("Run without a client = %v, want an error naming Client", err)
 	}
 }
+
+func TestStatusListsDropsByReason(t *testing.T) {
+	col := newCollector(t)
+	client, _ := newClient(t, col.srv.URL, env{})
+	workspace := "0f8fad5b-d9cb-469f-a165-70867728950e"
+	client.Capture(mux.MessageSent{WorkspaceID: workspace, Model: "/home/alice/model.bin"})
+	client.Capture(mux.CommandUsed{Command: "rm -rf"})
+	// The sender checks the events against the catalog when it encodes them.
+	for deadline := time.Now().Add(10 * time.Second); client.Stats().Queued > 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("events still queued: %+v", client.Stats())
+		}
+	}
+
+	out := mustRun(t, client, "status")
+	if !strings.Contains(out, "Dropped events by reason: looks_like_path 1, not_in_enum 1.\n") {
+		t.Errorf("status does not list the dropped events by reason:\n%s", out)
+	}
+	if !strings.Contains(out, "Property values that broke their class, by reason: looks_like_path 1, not_in_enum 1.\n") {
+		t.Errorf("status does not list the broken property values by reason:\n%s", out)
+	}
+}

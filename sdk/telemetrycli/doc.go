@@ -1,7 +1,8 @@
 // Package telemetrycli adds a "telemetry" command to an app's command line,
 // so users can see and control what leaves their machine:
 //
-//	telemetry status           whether telemetry is on, and every switch in order
+//	telemetry status           whether telemetry is on, every switch in order,
+//	                           and this run's counts, with drops by reason
 //	telemetry show [-raw]      the exact next request the app would send
 //	telemetry pending [-json]  the events waiting in memory and in the spool
 //	telemetry enable           save the choice to send telemetry

@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/candor-dev/candor/sdk/telemetry"
@@ -47,10 +50,26 @@ func (c *Command) runStatus(args []string) error {
 	stats := c.Client.Stats()
 	fmt.Fprintf(out, "\nEvents waiting: %d in memory, %d in the spool. Events of this run: %d sent, %d dropped, %d ignored.\n",
 		stats.Queued, stats.Spooled, stats.Sent, stats.Dropped, stats.Ignored)
+	if len(stats.DroppedByReason) > 0 {
+		fmt.Fprintf(out, "Dropped events by reason: %s.\n", countsByReason(stats.DroppedByReason))
+	}
+	if len(stats.Violations) > 0 {
+		fmt.Fprintf(out, "Property values that broke their class, by reason: %s.\n", countsByReason(stats.Violations))
+	}
 	if _, version, needs := c.Client.Notice(); needs {
 		fmt.Fprintf(out, "The privacy notice of catalog %s has not been shown yet.\n", version)
 	}
 	return nil
+}
+
+// countsByReason formats counts as "reason count" pairs, sorted by
+// reason and separated by commas.
+func countsByReason(counts map[string]int64) string {
+	parts := make([]string, 0, len(counts))
+	for _, reason := range slices.Sorted(maps.Keys(counts)) {
+		parts = append(parts, fmt.Sprintf("%s %d", reason, counts[reason]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // runShow prints the next request body, indented, or with -raw as is.
