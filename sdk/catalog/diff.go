@@ -110,8 +110,8 @@ func diffDashboard(changes []Change, old, new Dashboard) []Change {
 			changes = append(changes, Change{Kind: Added, Panel: p.name, Detail: panelSummary(p)})
 		case p.declared():
 			for j, k := range p.keys {
-				oldText := was.keys[j].text()
-				newText := k.text()
+				oldText := keyValueText(was.keys[j])
+				newText := keyValueText(k)
 				if oldText != newText {
 					changes = append(changes, Change{Kind: Changed, Panel: p.name, Detail: k.name + " " + oldText + " → " + newText})
 				}
@@ -119,6 +119,17 @@ func diffDashboard(changes []Change, old, new Dashboard) []Change {
 		}
 	}
 	return changes
+}
+
+// keyValueText returns the value of a panel key as diff prints it: none
+// for a key the declaration leaves out, such as an empty
+// first_launch_property.
+func keyValueText(k declaredKey) string {
+	text := k.text()
+	if text == `""` || text == "[]" {
+		return "none"
+	}
+	return text
 }
 
 // panelSummary describes a new dashboard panel: its query, then each key

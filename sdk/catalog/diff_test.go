@@ -233,7 +233,7 @@ func TestDiffDashboardPanels(t *testing.T) {
 		}},
 		{"changed", gameDashboard, changed, []catalog.Change{
 			{Kind: catalog.Changed, Panel: "new_installs", Detail: `first_launch_event "game_launched" → "level_finished"`},
-			{Kind: catalog.Changed, Panel: "new_installs", Detail: `first_launch_property "firstRun" → ""`},
+			{Kind: catalog.Changed, Panel: "new_installs", Detail: `first_launch_property "firstRun" → none`},
 			{Kind: catalog.Changed, Panel: "funnel",
 				Detail: `funnel ["game_launched[firstRun=true, mode=duo]", "level_finished[device.gpu=m3]", "game_crashed[version=1.2.0]"] → ["game_launched", "level_finished"]`},
 			{Kind: catalog.Changed, Panel: "errors", Detail: `error_event "game_crashed" → "game_launched"`},
