@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strings"
 	"syscall"
 	"time"
 
@@ -81,10 +82,11 @@ func (s *Store) Insert(ctx context.Context, events []store.Event) (int, error) {
 }
 
 // markUnavailable marks err with store.Unavailable when DuckDB failed on
-// its own rather than on the rows: input and output, such as a full disk,
-// memory, a fatal error that invalidates the database, an interrupted
-// query, or a lost connection. The journal never sets aside events whose
-// insert failed that way.
+// its own rather than on the rows. Such failures are input and output
+// (a full disk), memory, a fatal error that invalidates the database, an
+// interrupted query, a lost connection, and a failed commit that names no
+// constraint. The journal never sets aside events whose insert failed
+// that way.
 func markUnavailable(err error) error {
 	var dbErr *duckdbdriver.Error
 	if errors.As(err, &dbErr) {
@@ -92,6 +94,15 @@ func markUnavailable(err error) error {
 		case duckdbdriver.ErrorTypeIO, duckdbdriver.ErrorTypeOutOfMemory, duckdbdriver.ErrorTypeFatal,
 			duckdbdriver.ErrorTypeInterrupt, duckdbdriver.ErrorTypeConnection, duckdbdriver.ErrorTypePermission:
 			return store.Unavailable(err)
+		case duckdbdriver.ErrorTypeTransaction:
+			// DuckDB v2.0.0 reports a commit whose WAL write fails, as on
+			// a full disk, as a transaction error: "TransactionContext
+			// Error: Failed to commit: Could not write file ...". An error
+			// that names a constraint stays unmarked, because the rows
+			// caused it.
+			if !strings.Contains(strings.ToLower(dbErr.Msg), "constraint") {
+				return store.Unavailable(err)
+			}
 		}
 	}
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EIO) || errors.Is(err, sql.ErrConnDone) {

@@ -778,29 +778,42 @@ func (s *Store) setAside(batch []record, groups [][]store.Event) bool {
 // insertOneByOne inserts each event on its own, and tries each one that
 // fails once more, so that a store that failed for a moment does not get
 // events set aside. It returns how many events it inserted, the events
-// that failed twice, and the last error that matched
-// store.ErrUnavailable or a context error, if any.
+// that failed twice, and the first error that matched
+// store.ErrUnavailable or a context error, if any. It stops at that
+// error: each insert into a store on a full disk may take some of the
+// room that is left, as DuckDB's WAL does, and the loader retries the
+// events later anyway.
 func (s *Store) insertOneByOne(events []store.Event) (loaded int, rejected []rejectedEvent, unavailable error) {
 	var failed []store.Event
 	for _, e := range events {
-		if _, err := s.loadGroups([][]store.Event{{e}}); err != nil {
+		_, err := s.loadGroups([][]store.Event{{e}})
+		switch {
+		case err == nil:
+			loaded++
+		case isUnavailable(err):
+			return loaded, nil, err
+		default:
 			failed = append(failed, e)
-			continue
 		}
-		loaded++
 	}
 	for _, e := range failed {
 		_, err := s.loadGroups([][]store.Event{{e}})
 		switch {
 		case err == nil:
 			loaded++
-		case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-			unavailable = err
+		case isUnavailable(err):
+			return loaded, nil, err
 		default:
 			rejected = append(rejected, rejectedEvent{e, err})
 		}
 	}
-	return loaded, rejected, unavailable
+	return loaded, rejected, nil
+}
+
+// isUnavailable reports whether err is a failure of the store itself or
+// the end of a load's time, after which the events must stay pending.
+func isUnavailable(err error) bool {
+	return errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
 // keepRejected writes rejected to a file in the rejected folder, named

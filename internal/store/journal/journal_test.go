@@ -68,8 +68,11 @@ type fakeStore struct {
 	// unavailable is a UUID whose inserts fail with store.ErrUnavailable,
 	// as on a disk with room for some events only.
 	unavailable string
-	gate        chan struct{}
-	closed      bool
+	// unavailableHits counts the inserts that failed because of
+	// unavailable.
+	unavailableHits int
+	gate            chan struct{}
+	closed          bool
 }
 
 func newFakeStore() *fakeStore {
@@ -99,6 +102,7 @@ func (f *fakeStore) Insert(ctx context.Context, events []store.Event) (int, erro
 			return 0, fmt.Errorf("event %s: invalid value", e.UUID)
 		}
 		if e.UUID == f.unavailable {
+			f.unavailableHits++
 			return 0, store.Unavailable(errors.New("no space left on device"))
 		}
 	}
@@ -1296,10 +1300,11 @@ func TestUnavailableStoreSetsNothingAside(t *testing.T) {
 	defer s.Close()
 	mustInsert(t, s, events)
 
-	// Wait until the one-by-one pass has stored the two other events.
-	for deadline := time.Now().Add(10 * time.Second); inner.count() < 2; time.Sleep(time.Millisecond) {
+	// Wait until the one-by-one pass has stored the event before the one
+	// the store cannot take.
+	for deadline := time.Now().Add(10 * time.Second); inner.count() < 1; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("the store holds %d events, want the 2 it takes", inner.count())
+			t.Fatalf("the store holds %d events, want the 1 before the failing one", inner.count())
 		}
 	}
 	if got := s.Pending(); got == 0 {
@@ -1319,6 +1324,39 @@ func TestUnavailableStoreSetsNothingAside(t *testing.T) {
 	}
 	if len(files) > 0 {
 		t.Errorf("rejected files %v, want none: the store failed, not the event", files)
+	}
+}
+
+func TestUnavailableStoreStopsOneByOne(t *testing.T) {
+	inner := newFakeStore()
+	events := testEvents("mux", 0, 50)
+	inner.unavailable = events[1].UUID
+	s := mustOpen(t, t.TempDir(), inner, Options{})
+	defer s.Close()
+	mustInsert(t, s, events)
+
+	// Three loads of the batch fail, then the one-by-one pass stores
+	// events[0] and fails on events[1], and the next load fails again.
+	hits := func() int {
+		inner.mu.Lock()
+		defer inner.mu.Unlock()
+		return inner.unavailableHits
+	}
+	for deadline := time.Now().Add(20 * time.Second); hits() < readFailAfter+2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d inserts failed on the unavailable event, want %d", hits(), readFailAfter+2)
+		}
+	}
+	if got := inner.count(); got != 1 {
+		t.Errorf("the store holds %d events, want 1: the one-by-one pass goes on after the store failed", got)
+	}
+
+	inner.mu.Lock()
+	inner.unavailable = ""
+	inner.mu.Unlock()
+	waitLoaded(t, s)
+	if got := inner.count(); got != len(events) {
+		t.Errorf("the store holds %d events after it recovered, want %d", got, len(events))
 	}
 }
 
