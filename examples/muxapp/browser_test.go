@@ -200,6 +200,13 @@ func TestAppLockedByEnvironment(t *testing.T) {
 		t.Errorf("config.json was written while locked (stat error: %v)", err)
 	}
 
+	// The user can still save an opt-out, which outlasts the variable.
+	mustDo(t, ctx, chromedp.Click(chromedp.CSS("#telemetry-keep-off")))
+	waitUntil(t, ctx, "the note says the choice is saved",
+		`document.getElementById("telemetry-note").textContent.includes("stays off once the lock is gone") && document.getElementById("telemetry-keep-off").hidden`)
+	checkConfigFile(t, a, false)
+	saveScreenshot(t, ctx, "settings-locked-kept-off")
+
 	flush(t, a)
 	time.Sleep(300 * time.Millisecond)
 	flush(t, a)

@@ -11,7 +11,8 @@
 // and open http://127.0.0.1:8421. Create and switch workspaces, send
 // messages to the stub model, share a message, and turn usage telemetry off
 // on the settings page. With MUX_DISABLE_TELEMETRY=1 the settings page
-// shows the toggle locked and the Share buttons are gone.
+// shows the toggle locked, with a button that saves an opt-out for when
+// the variable is unset, and the Share buttons are gone.
 package main
 
 import (

@@ -8,6 +8,7 @@ const state = {
   current: null, // the open workspace, with its messages
   status: null, // the backend's telemetry status, null while unknown
   saving: false, // a toggle change is being saved
+  keptOff: false, // an opt-out was saved while another switch locked telemetry off
 };
 
 const $ = (id) => document.getElementById(id);
@@ -30,6 +31,7 @@ async function main() {
     if (e.key === "Enter" && (e.metaKey || e.ctrlKey)) $("composer").requestSubmit();
   });
   $("telemetry-toggle").addEventListener("change", onToggle);
+  $("telemetry-keep-off").addEventListener("click", onKeepOff);
   window.addEventListener("hashchange", showView);
 
   await refreshStatus();
@@ -238,6 +240,9 @@ function renderSettings() {
   const st = state.status;
   const line = $("telemetry-state");
   const note = $("telemetry-note");
+  const keepOff = $("telemetry-keep-off");
+  keepOff.hidden = st === null || !st.locked || state.keptOff;
+  keepOff.disabled = state.saving;
   if (st === null) {
     toggle.checked = false;
     toggle.disabled = true;
@@ -251,6 +256,7 @@ function renderSettings() {
   if (st.locked) {
     note.className = "note locked";
     note.textContent = "Locked: " + st.reason + ". This setting cannot change it; unset the variable and restart Mux to choose here.";
+    if (state.keptOff) note.textContent += " Saved: usage telemetry stays off once the lock is gone.";
   } else if (!note.classList.contains("error")) {
     note.className = "note";
     note.textContent = st.explicit ? "You turned usage telemetry off. Sharing is hidden while it is off." : "";
@@ -278,6 +284,22 @@ async function onToggle() {
     const now = state.status && state.status.enabled ? "on" : "off";
     note.className = "note error";
     note.textContent = "Could not save your choice: " + err.message + ". Usage telemetry is still " + now + ".";
+  } finally {
+    state.saving = false;
+    renderSettings();
+  }
+}
+
+// onKeepOff saves an opt-out while another switch keeps telemetry off, so
+// that it stays off once that switch no longer applies.
+async function onKeepOff() {
+  state.saving = true;
+  renderSettings();
+  try {
+    state.status = await telemetry.setEnabled(false);
+    state.keptOff = true;
+  } catch (err) {
+    showError(new Error("could not save your choice: " + err.message));
   } finally {
     state.saving = false;
     renderSettings();
