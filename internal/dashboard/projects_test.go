@@ -47,13 +47,29 @@ func acmeServer(t *testing.T) *httptest.Server {
 	})
 }
 
+// responseCase is a GET request with the status and a part of the body
+// it must get.
+type responseCase struct {
+	path   string
+	status int
+	text   string
+}
+
+// checkResponses sends each case's request with the admin token and
+// checks its response.
+func checkResponses(t *testing.T, server *httptest.Server, cases []responseCase) {
+	t.Helper()
+	for _, c := range cases {
+		response, text := send(t, server, http.MethodGet, c.path, withBearer(adminToken))
+		if response.StatusCode != c.status || !strings.Contains(text, c.text) {
+			t.Errorf("GET %s: status %d, body %s; want %d containing %q", c.path, response.StatusCode, text, c.status, c.text)
+		}
+	}
+}
+
 func TestProjectCatalogsStayApart(t *testing.T) {
 	server := acmeServer(t)
-	cases := []struct {
-		path   string
-		status int
-		text   string
-	}{
+	cases := []responseCase{
 		{"/api/v1/trends?project=acme&event=app_started&breakdown=tier", http.StatusOK, ""},
 		{"/api/v1/trends?event=app_started&breakdown=tier", http.StatusOK, ""},
 		{"/api/v1/trends?project=mux&event=app_started&breakdown=tier", http.StatusBadRequest, `unknown breakdown property \"tier\"`},
@@ -63,21 +79,12 @@ func TestProjectCatalogsStayApart(t *testing.T) {
 		{"/api/v1/trends?project=acme&event=message_sent", http.StatusBadRequest, `project \"acme\"`},
 		{"/api/v1/new_installs?project=acme", http.StatusOK, ""},
 	}
-	for _, c := range cases {
-		response, text := send(t, server, http.MethodGet, c.path, withBearer(adminToken))
-		if response.StatusCode != c.status || !strings.Contains(text, c.text) {
-			t.Errorf("GET %s: status %d, body %s; want %d containing %q", c.path, response.StatusCode, text, c.status, c.text)
-		}
-	}
+	checkResponses(t, server, cases)
 }
 
 func TestConditionValueTheClassNeverStores(t *testing.T) {
 	server := acmeServer(t)
-	cases := []struct {
-		path   string
-		status int
-		text   string
-	}{
+	cases := []responseCase{
 		{"/api/v1/trends?event=message_sent&where=message_length_b2=350", http.StatusBadRequest, "512"},
 		{"/api/v1/trends?event=message_sent&where=message_length_b2=512", http.StatusOK, ""},
 		{"/api/v1/funnel?step=app_started&step=message_sent[message_length_b2=350]", http.StatusBadRequest, "512"},
@@ -88,10 +95,5 @@ func TestConditionValueTheClassNeverStores(t *testing.T) {
 		// that the catalog no longer lists.
 		{"/api/v1/trends?event=message_sent&where=thinkingLevel=ultra", http.StatusOK, ""},
 	}
-	for _, c := range cases {
-		response, text := send(t, server, http.MethodGet, c.path, withBearer(adminToken))
-		if response.StatusCode != c.status || !strings.Contains(text, c.text) {
-			t.Errorf("GET %s: status %d, body %s; want %d containing %q", c.path, response.StatusCode, text, c.status, c.text)
-		}
-	}
+	checkResponses(t, server, cases)
 }
