@@ -406,10 +406,12 @@ var BackendPlatforms = []string{
 // bunVersion, goVersion, catalogFingerprint, $lib, $lib_version and
 // $geoip_disable; the rest are what PostHog's own clients add. All are
 // optional, so a value that breaks its class drops that property only.
+// Each call returns new slices, enum values included, so a caller may
+// change them.
 func BaseProperties() []Property {
 	return []Property{
 		{Name: "version", Class: Version, Type: "string", Optional: true, Description: "Application version."},
-		{Name: "backend_platform", Class: Enum, Type: "string", Optional: true, Values: BackendPlatforms,
+		{Name: "backend_platform", Class: Enum, Type: "string", Optional: true, Values: slices.Clone(BackendPlatforms),
 			Description: "Operating system of the backend, with Node.js names (win32, not windows)."},
 		{Name: "electronVersion", Class: Version, Type: "string", Optional: true, Description: "Version of the desktop shell hosting the UI; unknown where there is none."},
 		{Name: "nodeVersion", Class: Version, Type: "string", Optional: true, Description: "Node.js version; unknown for a Go backend."},

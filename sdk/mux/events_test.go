@@ -184,3 +184,37 @@ func TestCatalogCallsDoNotShareState(t *testing.T) {
 		t.Error("dashboard of a new catalog is empty, cleared through an earlier one")
 	}
 }
+
+func TestCatalogCallsDoNotShareEnumValues(t *testing.T) {
+	changed := Catalog()
+	for i := range changed.Base {
+		for j := range changed.Base[i].Values {
+			changed.Base[i].Values[j] = "changed"
+		}
+	}
+	for i := range changed.Events {
+		for j := range changed.Events[i].Properties {
+			p := &changed.Events[i].Properties[j]
+			for k := range p.Values {
+				p.Values[k] = "changed"
+			}
+		}
+	}
+
+	fresh := Catalog()
+	for _, p := range fresh.Base {
+		if slices.Contains(p.Values, "changed") {
+			t.Errorf("values of base property %s of a new catalog = %v, changed through an earlier one", p.Name, p.Values)
+		}
+	}
+	for _, e := range fresh.Events {
+		for _, p := range e.Properties {
+			if slices.Contains(p.Values, "changed") {
+				t.Errorf("values of %s.%s of a new catalog = %v, changed through an earlier one", e.Name, p.Name, p.Values)
+			}
+		}
+	}
+	if slices.Contains(catalog.BackendPlatforms, "changed") {
+		t.Errorf("catalog.BackendPlatforms = %v, changed through a catalog", catalog.BackendPlatforms)
+	}
+}
