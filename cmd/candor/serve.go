@@ -218,8 +218,10 @@ func (f *serveFlags) start(stderr io.Writer) (*server.Server, error) {
 // which turns the check off with a negative value instead of 0.
 func (f *serveFlags) minFreeBytes() (int64, error) {
 	switch {
-	case f.minFreeMiB < 0 || f.minFreeMiB > math.MaxInt64>>20:
+	case f.minFreeMiB < 0:
 		return 0, fmt.Errorf("invalid --min-free-mib %d: use 0 (no check) or a positive number of MiB", f.minFreeMiB)
+	case f.minFreeMiB > math.MaxInt64>>20:
+		return 0, fmt.Errorf("invalid --min-free-mib %d: use at most %d MiB", f.minFreeMiB, int64(math.MaxInt64>>20))
 	case f.minFreeMiB == 0:
 		return -1, nil
 	}

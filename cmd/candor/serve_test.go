@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -150,6 +152,17 @@ func TestMinFreeFlag(t *testing.T) {
 		if err != nil || got != tt.want {
 			t.Errorf("--min-free-mib %d: MinFreeBytes %d, error %v, want %d", tt.mib, got, err, tt.want)
 		}
+	}
+}
+
+func TestMinFreeFlagTooLarge(t *testing.T) {
+	f := serveFlags{minFreeMiB: math.MaxInt64 >> 19}
+	_, err := f.minFreeBytes()
+	if err == nil {
+		t.Fatalf("--min-free-mib %d accepted, want an error", f.minFreeMiB)
+	}
+	if want := fmt.Sprintf("at most %d", int64(math.MaxInt64>>20)); !strings.Contains(err.Error(), want) {
+		t.Errorf("error = %q, want it to name the maximum: %q", err, want)
 	}
 }
 
