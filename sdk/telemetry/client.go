@@ -36,6 +36,11 @@ type Client struct {
 	enabled atomic.Bool
 	closed  atomic.Bool
 
+	// refreshMu serializes refresh, so that a read of the switches that
+	// began before an opt-out, such as the upload watch's, cannot store
+	// its result after the opt-out's read and turn telemetry back on.
+	refreshMu sync.Mutex
+
 	// sendCtx is cancelled when Close's context ends, which aborts an
 	// upload in flight.
 	sendCtx     context.Context
@@ -273,6 +278,8 @@ func (c *Client) Close(ctx context.Context) (Stats, error) {
 // refresh evaluates the switches and, once telemetry is enabled, loads the
 // install ID.
 func (c *Client) refresh() Status {
+	c.refreshMu.Lock()
+	defer c.refreshMu.Unlock()
 	st := c.applyNotice(c.switches.evaluate())
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -230,5 +231,81 @@ func TestSlowUploadWhileEnabledCompletes(t *testing.T) {
 	st := closeClient(t, c)
 	if st.Sent != 1 || st.Dropped != 0 || st.Retries != 0 {
 		t.Errorf("Sent %d, Dropped %d, Retries %d: want 1, 0, 0 (%v)", st.Sent, st.Dropped, st.Retries, st.DroppedByReason)
+	}
+}
+
+// pausingEnv is an environment whose next read of one variable, once
+// armed, waits until the test releases it.
+type pausingEnv struct {
+	mu       sync.Mutex
+	variable string        // the variable whose next read waits; "" when not armed
+	paused   chan struct{} // closed when a read waits
+	release  chan struct{}
+}
+
+func (e *pausingEnv) get(k string) string {
+	e.mu.Lock()
+	pause := k == e.variable
+	if pause {
+		e.variable = ""
+	}
+	e.mu.Unlock()
+	if pause {
+		close(e.paused)
+		<-e.release
+	}
+	return ""
+}
+
+// pauseNext makes the next read of variable wait until release is closed.
+func (e *pausingEnv) pauseNext(variable string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.variable = variable
+	e.paused = make(chan struct{})
+	e.release = make(chan struct{})
+}
+
+// TestStaleSwitchReadKeepsOptOut pauses a read of the switches that the
+// upload's watch began before SetEnabled(false), after it read
+// config.json, and lets it finish after SetEnabled returned. The older
+// read must not turn telemetry back on: a later Capture is ignored.
+func TestStaleSwitchReadKeepsOptOut(t *testing.T) {
+	leakcheck.Check(t)
+	col := newHoldingCollector(t)
+	environment := &pausingEnv{}
+	cfg := testConfig(t, col.srv.URL)
+	cfg.Getenv = environment.get
+	c := newClient(t, cfg)
+	captureCommands(c, "new")
+	wait(t, col.arrived, "the request")
+
+	// The debug variable is read after config.json.
+	environment.pauseNext("MUX_TELEMETRY_DEBUG")
+	wait(t, environment.paused, "the watch to read the switches")
+	optedOut := make(chan error, 1)
+	go func() { optedOut <- c.SetEnabled(false) }()
+	select {
+	case err := <-optedOut:
+		if err != nil {
+			t.Fatal(err)
+		}
+		close(environment.release)
+	case <-time.After(200 * time.Millisecond):
+		// SetEnabled waits for the read in progress.
+		close(environment.release)
+		if err := <-optedOut; err != nil {
+			t.Fatal(err)
+		}
+	}
+	wait(t, col.gone, "the client to cancel the request")
+
+	captureCommands(c, "clear")
+	if c.IsEnabled() {
+		t.Error("IsEnabled = true after SetEnabled(false)")
+	}
+	st := closeClient(t, c)
+	if st.Ignored != 1 || st.Captured != 1 {
+		t.Errorf("Ignored %d, Captured %d: want 1, 1, the Capture after the opt-out ignored (%v)", st.Ignored, st.Captured, st.DroppedByReason)
 	}
 }
