@@ -461,3 +461,40 @@ func TestForgetInAnotherProcess(t *testing.T) {
 		t.Errorf("the request after forget carries the old deletion key hash")
 	}
 }
+
+// pauseSender blocks the sender goroutine of c until resume is called.
+func pauseSender(t *testing.T, c *Client) (resume func()) {
+	t.Helper()
+	paused, release := make(chan struct{}), make(chan struct{})
+	go c.onSender(context.Background(), func(*sender) {
+		close(paused)
+		<-release
+	})
+	<-paused
+	return func() { close(release) }
+}
+
+func TestOptOutAndInBeforeSenderLooks(t *testing.T) {
+	col := newCollector(t)
+	c := newClient(t, testConfig(t, col.srv.URL))
+	resume := pauseSender(t, c)
+
+	c.Capture(mux.CommandUsed{Command: "new"})
+	if err := c.SetEnabled(false); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetEnabled(true); err != nil {
+		t.Fatal(err)
+	}
+	c.Capture(mux.CommandUsed{Command: "fork"})
+	resume()
+	st := closeClient(t, c)
+
+	if st.Sent != 1 || st.DroppedByReason[DropDisabled] != 1 {
+		t.Errorf("sent %d, dropped %v; want the event captured after the opt-in sent and the one before the opt-out dropped", st.Sent, st.DroppedByReason)
+	}
+	accepted := col.accepted()
+	if len(accepted) != 1 || accepted[0].Properties["command"] != "fork" {
+		t.Errorf("collector got %+v, want only the command fork", accepted)
+	}
+}

@@ -36,6 +36,15 @@ type Client struct {
 	enabled atomic.Bool
 	closed  atomic.Bool
 
+	// optOuts counts the opt-outs of this process. Capture stamps each
+	// event with it, so that the sender drops the events captured before
+	// an opt-out and keeps those captured after an opt-in that followed
+	// it, even when it sees neither switch change.
+	optOuts atomic.Uint64
+	// ownOptOut is the token of this process's last opt-out, with the
+	// optOuts count after it.
+	ownOptOut atomic.Pointer[optOut]
+
 	// refreshMu serializes refresh, so that a read of the switches that
 	// began before an opt-out, such as the upload watch's, cannot store
 	// its result after the opt-out's read and turn telemetry back on.
@@ -140,7 +149,7 @@ func (c *Client) Capture(ev catalog.Event) {
 		return
 	}
 	select {
-	case c.queue <- item{ev: ev, at: c.cfg.Clock()}:
+	case c.queue <- item{ev: ev, at: c.cfg.Clock(), optOuts: c.optOuts.Load()}:
 	default:
 		c.stats.queueFul.Add(1)
 	}

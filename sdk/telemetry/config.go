@@ -40,8 +40,9 @@ const (
 	ConfigFile    = "config.json"  // the user's persisted choice, key "telemetryEnabled"
 	SpoolDir      = "spool"        // batches waiting for the collector
 	// OptOutFile contains a token that SetEnabled(false) replaces. A sender
-	// that finds a new token drops its waiting events, even when it missed
-	// a short opt-out.
+	// that finds a new token drops the events captured before it, even when
+	// it missed a short opt-out: all of its waiting events when another
+	// process wrote the token.
 	OptOutFile = "telemetry_optout"
 )
 

@@ -24,6 +24,8 @@ const (
 type item struct {
 	ev catalog.Event
 	at time.Time
+	// optOuts is Client.optOuts when the event was captured.
+	optOuts uint64
 }
 
 // wireEvent is one event as posted in a batch.

@@ -32,14 +32,21 @@ func (c *Client) SetEnabled(enabled bool) error {
 	if err := writeChoice(path, enabled); err != nil {
 		return err
 	}
+	token := ""
 	if !enabled {
-		if err := writeOptOutToken(c.cfg.Home); err != nil {
+		var err error
+		if token, err = writeOptOutToken(c.cfg.Home); err != nil {
 			c.log.Warn("telemetry: opt-out token not saved", "error", errorText(err))
 		}
 	}
 
 	c.switches.config.invalidate()
 	c.refresh()
+	if !enabled {
+		// Capture stamps events with the new count only now that it
+		// ignores them until an opt-in.
+		c.ownOptOut.Store(&optOut{token: token, optOuts: c.optOuts.Add(1)})
+	}
 	if !enabled && c.spool != nil {
 		c.spool.purge(DropDisabled)
 	}
@@ -50,14 +57,25 @@ func (c *Client) SetEnabled(enabled bool) error {
 	return nil
 }
 
-// writeOptOutToken replaces OptOutFile in home with a new token. Every
-// sender compares the token at each look at the switches, so it drops what
-// it has waiting even when the user opted in again before it saw config.json
-// off. NOTE: a process that edits config.json itself writes no token, so an
-// opt-out and opt-in it makes between two polls goes unseen.
-func writeOptOutToken(home string) error {
-	token := fmt.Sprintf("%d-%s\n", time.Now().UnixNano(), randomHex(8))
-	return replaceFile(filepath.Join(home, OptOutFile), ".optout-*", []byte(token))
+// writeOptOutToken replaces OptOutFile in home with a new token and
+// returns it. Every sender compares the token at each look at the
+// switches, so it drops what it has waiting even when the user opted in
+// again before it saw config.json off. NOTE: a process that edits
+// config.json itself writes no token, so an opt-out and opt-in it makes
+// between two polls goes unseen.
+func writeOptOutToken(home string) (string, error) {
+	token := fmt.Sprintf("%d-%s", time.Now().UnixNano(), randomHex(8))
+	if err := replaceFile(filepath.Join(home, OptOutFile), ".optout-*", []byte(token+"\n")); err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// optOut is an opt-out of this process: the token it wrote, and
+// Client.optOuts after it.
+type optOut struct {
+	token   string
+	optOuts uint64
 }
 
 // writeChoice sets telemetryEnabled in the config file at path, replacing

@@ -56,6 +56,11 @@ type sender struct {
 	// sawChoice is false before the first refresh.
 	optOutToken string
 	sawChoice   bool
+	// optOuts is the highest Client.optOuts stamp of the events taken in,
+	// and add drops the events stamped below minOptOuts, which were
+	// captured before an opt-out of this process.
+	optOuts    uint64
+	minOptOuts uint64
 
 	loggedViolations map[catalog.Violation]bool
 	// holdDelivery is set while workWhileWaiting runs inside an upload, and
@@ -221,9 +226,15 @@ const (
 // sending the batch when it is full. id and debug are the install ID and
 // the debug mode, read once for the events received together.
 func (s *sender) add(it item, id, debug string) {
-	if !s.c.enabled.Load() {
+	if !s.c.enabled.Load() || it.optOuts < s.minOptOuts {
 		s.c.stats.drop(DropDisabled, 1)
 		return
+	}
+	if it.optOuts > s.optOuts {
+		// This process opted out, and in again, since the events in
+		// memory were captured.
+		s.dropBatches(DropDisabled)
+		s.optOuts = it.optOuts
 	}
 	if id == "" {
 		id = s.c.InstallID() // telemetry was switched on since id was read
@@ -356,6 +367,20 @@ func (s *sender) seal() {
 // discard drops everything waiting in memory, used when telemetry is
 // switched off.
 func (s *sender) discard(reason string) {
+	s.dropBatches(reason)
+	for range len(s.c.queue) {
+		select {
+		case <-s.c.queue:
+			s.c.stats.drop(reason, 1)
+		default:
+		}
+	}
+	s.answerWaiters(nil)
+}
+
+// dropBatches drops the events encoded and waiting in memory, but not
+// those in the queue.
+func (s *sender) dropBatches(reason string) {
 	s.seal()
 	var n int64
 	for _, b := range s.pending {
@@ -365,14 +390,6 @@ func (s *sender) discard(reason string) {
 	s.pending = nil
 	s.c.stats.queued.Add(-n)
 	s.c.stats.drop(reason, n)
-	for range len(s.c.queue) {
-		select {
-		case <-s.c.queue:
-			s.c.stats.drop(reason, 1)
-		default:
-		}
-	}
-	s.answerWaiters(nil)
 }
 
 // noteChoice drops what is waiting when the user opted out since the last
@@ -397,10 +414,29 @@ func (s *sender) noteChoice(st Status) {
 	newToken := s.sawChoice && st.optOutToken != s.optOutToken
 	s.persistedOff, s.optOutToken, s.sawChoice = st.persistedOff, st.optOutToken, true
 	if newToken {
-		s.discard(DropDisabled)
+		s.dropBeforeOptOut(st.optOutToken)
 	}
 	if (turnedOff || newToken) && s.spool != nil {
 		s.spool.purge(DropDisabled)
+	}
+}
+
+// dropBeforeOptOut drops the events captured before the opt-out that
+// wrote token. Capture stamps events with Client.optOuts, so after an
+// opt-out of this process it keeps the events captured after a later
+// opt-in. The encoded events are older than the opt-out unless add saw a
+// newer stamp, and add drops the queued ones stamped before it. After an
+// opt-out of another process, it drops every event waiting in memory.
+func (s *sender) dropBeforeOptOut(token string) {
+	own := s.c.ownOptOut.Load()
+	if own == nil || own.token != token {
+		s.discard(DropDisabled)
+		return
+	}
+	s.minOptOuts = max(s.minOptOuts, own.optOuts)
+	if s.optOuts < own.optOuts {
+		s.dropBatches(DropDisabled)
+		s.optOuts = own.optOuts
 	}
 }
 
