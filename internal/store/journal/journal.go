@@ -171,6 +171,11 @@ type Store struct {
 	// afterDeleteBarrier, when set by a test, runs in each deletion after
 	// its wait for the loads.
 	afterDeleteBarrier func()
+	// reported holds the events of the oldest pending batch, by project
+	// and UUID, that insertOneByOne inserted and reported, so that a later
+	// load of the batch does not report them again, as duplicates. It is
+	// nil until insertOneByOne runs, and guarded by loadSlot.
+	reported map[eventKey]bool
 
 	wake chan struct{} // closed by Close to cut a retry wait short
 	// loadCtx is the parent of every load's context. Close cancels it
@@ -333,6 +338,7 @@ func (s *Store) recoverChunk(path string, events []store.Event) error {
 		return nil
 	}
 	loaded, rejected, unavailable := s.insertOneByOne(events)
+	s.reported = nil // Open loads each chunk once
 	if unavailable != nil {
 		return unavailable
 	}
@@ -726,6 +732,7 @@ func (s *Store) markLoaded(batch []record) {
 	s.loaded = batch[len(batch)-1].seq
 	s.failedInRow = 0
 	s.partial = false
+	s.reported = nil
 	s.broadcast()
 }
 
@@ -784,6 +791,9 @@ func (s *Store) setAside(batch []record, groups [][]store.Event) bool {
 // room that is left, as DuckDB's WAL does, and the loader retries the
 // events later anyway.
 func (s *Store) insertOneByOne(events []store.Event) (loaded int, rejected []rejectedEvent, unavailable error) {
+	if s.reported == nil {
+		s.reported = map[eventKey]bool{}
+	}
 	var failed []store.Event
 	for _, e := range events {
 		_, err := s.loadGroups([][]store.Event{{e}})
@@ -911,10 +921,31 @@ func (s *Store) loadGroups(groups [][]store.Event) (int, error) {
 			return i, err
 		}
 		if report != nil {
-			report(group[0].Project, len(group), stored)
+			report(group[0].Project, s.unreported(group), stored)
 		}
 	}
 	return len(groups), nil
+}
+
+// eventKey names an event by project and UUID.
+type eventKey struct{ project, uuid string }
+
+// unreported returns how many events of group the Store has not reported
+// yet, and marks them reported when insertOneByOne reported some events
+// of the batch already. The caller holds loadSlot.
+func (s *Store) unreported(group []store.Event) int {
+	if s.reported == nil {
+		return len(group)
+	}
+	n := 0
+	for _, e := range group {
+		key := eventKey{e.Project, e.UUID}
+		if !s.reported[key] {
+			s.reported[key] = true
+			n++
+		}
+	}
+	return n
 }
 
 // groupByProject groups events by project, in the order of each

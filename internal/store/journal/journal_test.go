@@ -1298,6 +1298,13 @@ func TestUnavailableStoreSetsNothingAside(t *testing.T) {
 	inner.unavailable = events[1].UUID
 	s := mustOpen(t, dir, inner, Options{})
 	defer s.Close()
+	var mu sync.Mutex
+	var reported, stored int
+	s.ReportLoads(func(_ string, events, newly int) {
+		mu.Lock()
+		reported, stored = reported+events, stored+newly
+		mu.Unlock()
+	})
 	mustInsert(t, s, events)
 
 	// Wait until the one-by-one pass has stored the event before the one
@@ -1318,6 +1325,11 @@ func TestUnavailableStoreSetsNothingAside(t *testing.T) {
 	if got := inner.count(); got != 3 {
 		t.Errorf("the store holds %d events after it recovered, want 3", got)
 	}
+	mu.Lock()
+	if reported != 3 || stored != 3 {
+		t.Errorf("reported %d events, %d of them stored; want 3 and 3, no duplicates", reported, stored)
+	}
+	mu.Unlock()
 	files, err := filepath.Glob(filepath.Join(dir, rejectedDir, "*.jsonl"))
 	if err != nil {
 		t.Fatal(err)
