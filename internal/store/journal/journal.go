@@ -794,30 +794,37 @@ func (s *Store) insertOneByOne(events []store.Event) (loaded int, rejected []rej
 	if s.reported == nil {
 		s.reported = map[eventKey]bool{}
 	}
-	var failed []store.Event
+	loaded, failed, unavailable := s.insertEach(events)
+	if unavailable != nil || len(failed) == 0 {
+		return loaded, nil, unavailable
+	}
+	again := make([]store.Event, len(failed))
+	for i, f := range failed {
+		again[i] = f.event
+	}
+	more, rejected, unavailable := s.insertEach(again)
+	if unavailable != nil {
+		return loaded + more, nil, unavailable
+	}
+	return loaded + more, rejected, nil
+}
+
+// insertEach inserts each of events on its own. It returns how many it
+// inserted and those that failed, with their errors, and stops at an
+// error that matches isUnavailable.
+func (s *Store) insertEach(events []store.Event) (loaded int, failed []rejectedEvent, unavailable error) {
 	for _, e := range events {
 		_, err := s.loadGroups([][]store.Event{{e}})
 		switch {
 		case err == nil:
 			loaded++
 		case isUnavailable(err):
-			return loaded, nil, err
+			return loaded, failed, err
 		default:
-			failed = append(failed, e)
+			failed = append(failed, rejectedEvent{e, err})
 		}
 	}
-	for _, e := range failed {
-		_, err := s.loadGroups([][]store.Event{{e}})
-		switch {
-		case err == nil:
-			loaded++
-		case isUnavailable(err):
-			return loaded, nil, err
-		default:
-			rejected = append(rejected, rejectedEvent{e, err})
-		}
-	}
-	return loaded, rejected, nil
+	return loaded, failed, nil
 }
 
 // isUnavailable reports whether err is a failure of the store itself or
