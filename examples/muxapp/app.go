@@ -101,7 +101,6 @@ func (a *App) buildRoutes() *http.ServeMux {
 	routes := http.NewServeMux()
 	tel := webtelemetry.New(webtelemetry.Config{
 		Client:      a.telemetry,
-		Catalog:     mux.Catalog(),
 		AllowToggle: true,
 		Logger:      a.log,
 	})

@@ -174,6 +174,9 @@ func (c *Client) Status() Status {
 	return c.refresh()
 }
 
+// Catalog returns the catalog the client was built with, Config.Catalog.
+func (c *Client) Catalog() *catalog.Catalog { return c.cfg.Catalog }
+
 // InstallID returns the random ID sent as distinct_id, or "" while
 // telemetry is disabled.
 func (c *Client) InstallID() string {

@@ -9,8 +9,7 @@
 //	client, err := telemetry.New(telemetry.Config{App: mux.App, Catalog: mux.Catalog(), ...})
 //	...
 //	tel := webtelemetry.New(webtelemetry.Config{
-//		Client:      client,
-//		Catalog:     mux.Catalog(),
+//		Client:      client, // its catalog checks the page's events
 //		AllowToggle: true,
 //	})
 //	routes.Handle("/api/telemetry/", http.StripPrefix("/api/telemetry/", tel))
@@ -74,7 +73,8 @@
 // when the request fails, so the page can say so.
 //
 // mux.d.ts in this folder holds the types of the built-in Mux catalog, as
-// GET catalog.d.ts serves them for a handler built with mux.Catalog(). With
+// GET catalog.d.ts serves them for a handler whose client has the Mux
+// catalog. With
 // them, a typed track is one line:
 //
 //	import { track as untypedTrack } from "./client.js";

@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -18,14 +19,15 @@ import (
 // 0. One event of the Mux catalog takes less than 1 KiB as JSON.
 const DefaultMaxBodyBytes = 16 << 10
 
-// Config configures a Handler. Client and Catalog are required; the zero
-// value of every other field is a documented default.
+// Config configures a Handler. Client is required; the zero value of every
+// other field is a documented default.
 type Config struct {
 	// Client receives the accepted events and holds the switches that
 	// status reports and enabled changes.
 	Client *telemetry.Client
-	// Catalog checks each event before it is handed to Client. It must be
-	// the catalog Client was built with.
+	// Catalog checks each event before it is handed to Client. nil means
+	// the catalog Client was built with, which is the only one allowed: a
+	// catalog with another fingerprint makes New panic.
 	Catalog *catalog.Catalog
 	// AllowToggle serves POST enabled, which persists the user's choice in
 	// config.json of the client's home folder. false rejects it with 403.
@@ -59,11 +61,19 @@ type Handler struct {
 	catalogTS   asset
 }
 
-// New returns a Handler for cfg. It panics when cfg.Client or cfg.Catalog
-// is nil, which only a programming mistake causes.
+// New returns a Handler for cfg. It panics when cfg.Client is nil or
+// cfg.Catalog is not the client's catalog, which only a programming mistake
+// causes.
 func New(cfg Config) *Handler {
-	if cfg.Client == nil || cfg.Catalog == nil {
-		panic("webtelemetry: Config.Client and Config.Catalog are required")
+	if cfg.Client == nil {
+		panic("webtelemetry: Config.Client is required")
+	}
+	own := cfg.Client.Catalog()
+	if cfg.Catalog == nil {
+		cfg.Catalog = own
+	}
+	if got, want := cfg.Catalog.Fingerprint(), own.Fingerprint(); got != want {
+		panic(fmt.Sprintf("webtelemetry: Config.Catalog has fingerprint %s, but the client's catalog has %s: leave Config.Catalog nil to use the client's", got, want))
 	}
 	h := &Handler{
 		client:      cfg.Client,

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/candor-dev/candor/sdk/catalog"
 	"github.com/candor-dev/candor/sdk/mux"
 	"github.com/candor-dev/candor/sdk/telemetry"
 	"github.com/candor-dev/candor/sdk/webtelemetry"
@@ -473,4 +474,26 @@ func TestAssets(t *testing.T) {
 			t.Errorf("GET %s with If-None-Match %q = %d, want 304", tt.endpoint, etag, again.status)
 		}
 	}
+}
+
+type otherEvent struct {
+	Kind string `json:"kind" candor:"enum=a|b"`
+}
+
+func (otherEvent) EventName() string { return "other_event" }
+
+func TestNewTakesOnlyTheClientsCatalog(t *testing.T) {
+	f := newFixture(t, options{})
+	// Another call of mux.Catalog builds an equal catalog.
+	webtelemetry.New(webtelemetry.Config{Client: f.client, Catalog: mux.Catalog()})
+
+	other := catalog.New("other")
+	other.MustRegister(otherEvent{}, "Another app's event.")
+	defer func() {
+		got := recover()
+		if text, ok := got.(string); !ok || !strings.Contains(text, "leave Config.Catalog nil") {
+			t.Errorf("New with another app's catalog panicked with %v, want a message that names the fix", got)
+		}
+	}()
+	webtelemetry.New(webtelemetry.Config{Client: f.client, Catalog: other})
 }

@@ -136,7 +136,6 @@ func newFixture(t *testing.T, opts options) *fixture {
 
 	cfg := opts.config
 	cfg.Client = client
-	cfg.Catalog = mux.Catalog()
 	f.handler = webtelemetry.New(cfg)
 	routes := http.NewServeMux()
 	routes.Handle("/api/telemetry/", http.StripPrefix("/api/telemetry/", f.handler))
