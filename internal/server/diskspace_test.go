@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -131,5 +132,24 @@ func TestFreeBytesOnDisk(t *testing.T) {
 	}
 	if _, err := freeBytesOnDisk(t.TempDir() + "/missing"); err == nil {
 		t.Error("freeBytesOnDisk of a missing folder returned no error")
+	}
+}
+
+func TestServeWarnsOfLowDiskSpace(t *testing.T) {
+	logs := &syncBuffer{}
+	cfg := Config{
+		WriteKey:     testWriteKey,
+		AdminToken:   testAdminToken,
+		MinFreeBytes: 1 << 40,
+		Logger:       slog.New(slog.NewTextHandler(logs, nil)),
+	}
+	startTunedServer(t, cfg, func(s *Server) {
+		s.freeBytes = func(string) (uint64, error) { return 1 << 30, nil }
+	})
+	waitUntil(t, "the warning", func() bool { return strings.Contains(logs.String(), "level=WARN") })
+	for _, want := range []string{"/readyz reports not ready", "has 1073741824 bytes free", "--min-free-mib"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("logs at start lack %q:\n%s", want, logs.String())
+		}
 	}
 }

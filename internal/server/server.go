@@ -414,6 +414,11 @@ func (s *Server) Collector() *collector.Collector { return s.collector }
 // done.
 func (s *Server) Serve() error {
 	s.logger.Info("serving", "addr", s.listener.Addr().String(), "data", s.cfg.DataDir, "store", cmp.Or(s.cfg.Store, StoreDuckDB))
+	if s.checksDiskSpace() {
+		if err := s.checkDiskSpace(); err != nil {
+			s.logger.Warn("/readyz reports not ready until this is fixed", "err", err)
+		}
+	}
 	s.startJobs.Do(func() {
 		s.jobs.Add(1)
 		go func() {
