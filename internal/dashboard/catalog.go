@@ -59,11 +59,12 @@ type propertyIndex struct {
 	projects map[string]*projectIndex
 }
 
-// projectIndex is the catalog of one project and the classes of its
-// properties.
+// projectIndex is the catalog of one project, its events and properties
+// as the API lists them, and the classes of its properties.
 type projectIndex struct {
 	classIndex
 	catalog *catalog.Catalog
+	body    catalogBody
 }
 
 // classIndex maps each base property, and each property of each event, to
@@ -92,7 +93,7 @@ func newPropertyIndex(projects []Project) *propertyIndex {
 	listed := map[string]bool{}
 	for _, project := range projects {
 		c := project.Catalog
-		own := &projectIndex{classIndex: newClassIndex(), catalog: c}
+		own := &projectIndex{classIndex: newClassIndex(), catalog: c, body: catalogBody{Apps: []string{c.App}, Base: flatten(c.Base)}}
 		index.projects[project.Name] = own
 		index.body.Apps = append(index.body.Apps, c.App)
 		for _, p := range flatten(c.Base) {
@@ -113,14 +114,31 @@ func newPropertyIndex(projects []Project) *propertyIndex {
 				merge(index.all.events[def.Name], p.Name, p.Class)
 			}
 			own.events[def.Name] = classes
+			own.body.Events = append(own.body.Events, event)
 			if !listed[def.Name] {
 				listed[def.Name] = true
 				index.body.Events = append(index.body.Events, event)
 			}
 		}
 	}
-	sort.Slice(index.body.Events, func(i, j int) bool { return index.body.Events[i].Name < index.body.Events[j].Name })
+	sortEvents(index.body.Events)
+	for _, own := range index.projects {
+		sortEvents(own.body.Events)
+	}
 	return index
+}
+
+func sortEvents(events []eventInfo) {
+	sort.Slice(events, func(i, j int) bool { return events[i].Name < events[j].Name })
+}
+
+// listing returns the events and properties of project's catalog as the
+// API lists them, or those of every catalog when project is empty.
+func (ix *propertyIndex) listing(project string) *catalogBody {
+	if own, ok := ix.projects[project]; ok {
+		return &own.body
+	}
+	return &ix.body
 }
 
 // merge sets classes[name] to class, or to mixedClass when it holds
@@ -272,10 +290,24 @@ func (ix *propertyIndex) checkConditionValue(project string, events []string, co
 	return nil
 }
 
+// serveCatalog lists the events and properties of the catalog of the
+// project parameter, or of every catalog without it or when it is empty.
 func (h *Handler) serveCatalog(w http.ResponseWriter, r *http.Request) {
-	if len(r.URL.Query()) > 0 {
-		writeError(w, http.StatusBadRequest, "invalid query: /api/v1/catalog takes no parameters")
+	query := r.URL.Query()
+	if err := checkParameters(query, []string{"project"}); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, h.properties.body)
+	project, err := "", error(nil)
+	if query.Has("project") {
+		project, err = singleValue(query, "project")
+		if err == nil {
+			err = h.checkProject(project)
+		}
+	}
+	if err != nil {
+		writeRequestError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h.properties.listing(project))
 }

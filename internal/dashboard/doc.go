@@ -14,7 +14,9 @@
 //	GET  /api/v1/retention         weekly cohorts by first-seen week and their later activity
 //	GET  /api/v1/export/aggregate  events per day, event, version and platform
 //	GET  /api/v1/export/events     raw events as CSV or Parquet, only with k-anonymity off
-//	GET  /api/v1/catalog           the events and properties the other routes accept
+//	GET  /api/v1/catalog           the events and properties the other routes
+//	                               accept, of the project parameter's catalog
+//	                               or, without it, of every catalog
 //	GET  /                         the dashboard, or the login form
 //	POST /login                    checks the admin token and starts a session
 //	POST /logout                   ends the session

@@ -67,6 +67,9 @@ type dashboardPage struct {
 	Hidden   map[string]string // parameters the form carries unchanged
 	APIQuery string            // the filter parameters of the API requests
 	Presets  []presetLink
+	// Projects links to the configured projects and to all of them, with
+	// the other parameters kept, when the project parameter names none.
+	Projects []presetLink
 	K        int // the k-anonymity threshold, 1 when off
 
 	Trend       trendSettings
@@ -156,12 +159,29 @@ func (h *Handler) serveDashboard(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.As(err, &unknown):
 		status, page.Error = http.StatusNotFound, err.Error()
+		page.Projects = projectLinks(query, unknown.configured)
 	case err != nil:
 		status, page.Error = http.StatusBadRequest, err.Error()
 	default:
-		page.APIQuery = apiQuery(query, page.From, page.To)
+		page.APIQuery = apiQuery(query, page.From, page.To, page.Project)
 	}
 	h.render(w, status, "dashboard.html", page)
+}
+
+// projectLinks links to each of projects and then to all projects, with
+// the other parameters of query.
+func projectLinks(query url.Values, projects []string) []presetLink {
+	links := make([]presetLink, 0, len(projects)+1)
+	for _, name := range append(slices.Clone(projects), "") {
+		link := maps.Clone(query)
+		link.Set("project", name)
+		label := name
+		if name == "" {
+			label = "all projects"
+		}
+		links = append(links, presetLink{Label: label, URL: "/?" + link.Encode()})
+	}
+	return links
 }
 
 // newDashboardPage fills the form of the dashboard from the URL query. A
@@ -200,8 +220,8 @@ func (h *Handler) newDashboardPage(query url.Values) dashboardPage {
 		})
 	}
 
-	page.Trend = h.trendSettings(query)
-	page.Histogram = h.histogramSettings(query)
+	page.Trend = h.trendSettings(query, page.Project)
+	page.Histogram = h.histogramSettings(query, page.Project)
 	page.NewInstalls = h.newInstallsSettings(page.Project)
 	page.Errors = h.errorsSettings(page.Project)
 	steps, undeclared := h.defaultSteps(page.Project)
@@ -216,7 +236,10 @@ func (h *Handler) newDashboardPage(query url.Values) dashboardPage {
 	return page
 }
 
-func (h *Handler) trendSettings(query url.Values) trendSettings {
+// trendSettings fills the trend panel's form from query, with the
+// breakdown properties of project's catalog, or of every catalog when
+// project is empty.
+func (h *Handler) trendSettings(query url.Values, project string) trendSettings {
 	events := splitList(query["event"])
 	settings := trendSettings{
 		Event:    strings.Join(events, ", "),
@@ -233,10 +256,11 @@ func (h *Handler) trendSettings(query url.Values) trendSettings {
 			settings.Breakdown = append(settings.Breakdown, option{Value: info.Name, Label: info.Name, Selected: info.Name == breakdown})
 		}
 	}
-	for _, info := range h.properties.body.Base {
+	listing := h.properties.listing(project)
+	for _, info := range listing.Base {
 		add(info)
 	}
-	for _, event := range h.properties.body.Events {
+	for _, event := range listing.Events {
 		if len(events) == 0 || slices.Contains(events, event.Name) {
 			for _, info := range event.Properties {
 				add(info)
@@ -323,11 +347,12 @@ func capitalize(s string) string {
 	return string(unicode.ToUpper(r)) + s[size:]
 }
 
-// histogramSettings lists the events that have a histogram property and
-// the histogram properties of the selected event.
-func (h *Handler) histogramSettings(query url.Values) histogramSettings {
+// histogramSettings lists the events of project's catalog, or of every
+// catalog when project is empty, that have a histogram property, and the
+// histogram properties of the selected event.
+func (h *Handler) histogramSettings(query url.Values, project string) histogramSettings {
 	var withHistograms []eventInfo
-	for _, event := range h.properties.body.Events {
+	for _, event := range h.properties.listing(project).Events {
 		if slices.ContainsFunc(event.Properties, func(p propertyInfo) bool { return p.Histogram }) {
 			withHistograms = append(withHistograms, event)
 		}
@@ -378,7 +403,7 @@ func valueOr(query url.Values, name, fallback string) string {
 // apiQuery returns the filter parameters the page's script sends to every
 // API route: the date range, filled in, and the version, platform and
 // project of the URL.
-func apiQuery(query url.Values, from, to string) string {
+func apiQuery(query url.Values, from, to, project string) string {
 	api := url.Values{}
 	for _, name := range filterParameters {
 		if values, ok := query[name]; ok {
@@ -387,6 +412,11 @@ func apiQuery(query url.Values, from, to string) string {
 	}
 	api.Set("from", from)
 	api.Set("to", to)
+	if project != "" {
+		// The API's default project is the page's, and naming it lets
+		// the script ask /api/v1/catalog for that project's catalog.
+		api.Set("project", project)
+	}
 	return api.Encode()
 }
 

@@ -123,7 +123,7 @@ func TestDashboardDefaultRange(t *testing.T) {
 	for _, want := range []string{
 		`id="from" name="from" value="2024-04-07"`,
 		`id="to" name="to" value="2024-05-06"`,
-		`data-query="from=2024-04-07&amp;to=2024-05-06"`,
+		`data-query="from=2024-04-07&amp;project=mux&amp;to=2024-05-06"`,
 		`href="/?from=2024-04-07&amp;to=2024-05-06" aria-current="page">Last 30 days`,
 		`href="/?from=2024-04-30&amp;to=2024-05-06">Last 7 days`,
 		`Project <strong>mux</strong>`,
@@ -190,6 +190,11 @@ func TestDashboardRejectsUnknownProject(t *testing.T) {
 	}
 	if strings.Contains(body, `data-query="from`) || strings.Contains(body, "trends-chart") {
 		t.Error("page with an unknown project still loads data")
+	}
+	for _, link := range []string{`<a href="/?from=2024-05-01&amp;project=mux">mux</a>`, `<a href="/?from=2024-05-01&amp;project=">all projects</a>`} {
+		if !strings.Contains(body, link) {
+			t.Errorf("page lacks the link %s", link)
+		}
 	}
 }
 

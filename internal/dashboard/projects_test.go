@@ -97,3 +97,28 @@ func TestConditionValueTheClassNeverStores(t *testing.T) {
 	}
 	checkResponses(t, server, cases)
 }
+
+func TestCatalogOfOneProject(t *testing.T) {
+	server := acmeServer(t)
+
+	acme := getJSON[catalogResponse](t, server, "/api/v1/catalog?project=acme")
+	if len(acme.Apps) != 1 || acme.Apps[0] != "acme" || len(acme.Events) != 1 || acme.Events[0].Name != "app_started" {
+		t.Errorf("catalog of project acme: apps %v, %d events, want acme's app_started alone", acme.Apps, len(acme.Events))
+	}
+	var tier bool
+	for _, p := range acme.Events[0].Properties {
+		tier = tier || p.Name == "tier"
+	}
+	if !tier {
+		t.Errorf("acme's app_started lacks its property tier: %+v", acme.Events[0].Properties)
+	}
+	all := getJSON[catalogResponse](t, server, "/api/v1/catalog?project=")
+	if len(all.Apps) != 2 || len(all.Events) <= 1 {
+		t.Errorf("catalog of every project: apps %v, %d events, want both catalogs", all.Apps, len(all.Events))
+	}
+
+	checkResponses(t, server, []responseCase{
+		{"/api/v1/catalog?project=nope", http.StatusNotFound, `unknown project \"nope\"`},
+		{"/api/v1/catalog?event=app_started", http.StatusBadRequest, `unknown parameter \"event\"`},
+	})
+}

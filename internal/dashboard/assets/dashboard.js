@@ -1024,7 +1024,8 @@
     setExportLinks();
 
     try {
-      catalog = await fetchJSON('/api/v1/catalog');
+      const project = new URLSearchParams(main.dataset.query).get('project');
+      catalog = await fetchJSON('/api/v1/catalog' + (project === null ? '' : '?project=' + encodeURIComponent(project)));
     } catch (err) {
       catalog = null;
     }
