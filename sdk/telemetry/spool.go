@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -40,6 +41,10 @@ type spool struct {
 	maxEvents int
 	maxBytes  int64
 	stats     *counters
+	// countMu makes each listing and its store to Stats.Spooled one step,
+	// so that a listing taken before a removal cannot be stored after the
+	// count taken since.
+	countMu sync.Mutex
 }
 
 // spoolFile is one file found in the spool directory.
@@ -242,6 +247,8 @@ func (s *spool) enforceBounds() {
 }
 
 func (s *spool) recount() {
+	s.countMu.Lock()
+	defer s.countMu.Unlock()
 	if files, err := s.list(); err == nil {
 		s.count(files)
 	}
@@ -251,11 +258,15 @@ func (s *spool) recount() {
 // returns nil when the spool is empty. Lines that are not valid JSON are
 // dropped as DropSpoolCorrupt.
 func (s *spool) claimNext() (*batch, error) {
+	s.countMu.Lock()
 	files, err := s.list()
+	if err == nil {
+		s.count(files)
+	}
+	s.countMu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	s.count(files)
 	for _, f := range files {
 		if f.claimed {
 			continue
