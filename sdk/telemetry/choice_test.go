@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -496,5 +497,55 @@ func TestOptOutAndInBeforeSenderLooks(t *testing.T) {
 	accepted := col.accepted()
 	if len(accepted) != 1 || accepted[0].Properties["command"] != "fork" {
 		t.Errorf("collector got %+v, want only the command fork", accepted)
+	}
+}
+
+// TestCaptureOverlappingOptOut holds a capture inside Config.Clock while
+// the user opts out and in again, and captures once more before it ends.
+// The held capture read the switches before the opt-out, so its event must
+// be dropped even though it reaches the queue after the opt-in's event.
+func TestCaptureOverlappingOptOut(t *testing.T) {
+	col := newCollector(t)
+	cfg := testConfig(t, col.srv.URL)
+	var holdNext atomic.Bool
+	held, release := make(chan struct{}), make(chan struct{})
+	cfg.Clock = func() time.Time {
+		if holdNext.CompareAndSwap(true, false) {
+			close(held)
+			<-release
+		}
+		return time.Now()
+	}
+	c := newClient(t, cfg)
+	resume := pauseSender(t, c)
+
+	holdNext.Store(true)
+	captured := make(chan struct{})
+	go func() {
+		defer close(captured)
+		c.Capture(mux.CommandUsed{Command: "new"})
+	}()
+	<-held
+	if err := c.SetEnabled(false); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetEnabled(true); err != nil {
+		t.Fatal(err)
+	}
+	c.Capture(mux.CommandUsed{Command: "fork"})
+	close(release)
+	<-captured
+	resume()
+	st := closeClient(t, c)
+
+	got := sentCommands(col)
+	if got["new"] != 0 {
+		t.Errorf("collector accepted %d events captured before the opt-out, want 0", got["new"])
+	}
+	if got["fork"] != 1 {
+		t.Errorf("collector accepted %d events captured after the opt-in, want 1", got["fork"])
+	}
+	if st.DroppedByReason[DropDisabled] != 1 {
+		t.Errorf("dropped %v, want one DropDisabled", st.DroppedByReason)
 	}
 }

@@ -134,6 +134,10 @@ func (c *Client) Capture(ev catalog.Event) {
 			c.stats.drop(DropEncodeFailed, 1)
 		}
 	}()
+	// The stamp is read before the switches: an event that passed them
+	// before an opt-out then carries the count from before it, however
+	// late it reaches the queue.
+	optOuts := c.optOuts.Load()
 	if !c.enabled.Load() || c.switches.optedOut() {
 		c.stats.ignored.Add(1)
 		return
@@ -149,7 +153,7 @@ func (c *Client) Capture(ev catalog.Event) {
 		return
 	}
 	select {
-	case c.queue <- item{ev: ev, at: c.cfg.Clock(), optOuts: c.optOuts.Load()}:
+	case c.queue <- item{ev: ev, at: c.cfg.Clock(), optOuts: optOuts}:
 	default:
 		c.stats.queueFul.Add(1)
 	}

@@ -57,10 +57,10 @@ type sender struct {
 	optOutToken string
 	sawChoice   bool
 	// optOuts is the highest Client.optOuts stamp of the events taken in,
-	// and add drops the events stamped below minOptOuts, which were
-	// captured before an opt-out of this process.
-	optOuts    uint64
-	minOptOuts uint64
+	// or of this process's opt-outs noted by noteChoice. add drops the
+	// events stamped below it, which were captured before an opt-out of
+	// this process, even when they reach the queue after a newer stamp.
+	optOuts uint64
 
 	loggedViolations map[catalog.Violation]bool
 	// holdDelivery is set while workWhileWaiting runs inside an upload, and
@@ -226,7 +226,7 @@ const (
 // sending the batch when it is full. id and debug are the install ID and
 // the debug mode, read once for the events received together.
 func (s *sender) add(it item, id, debug string) {
-	if !s.c.enabled.Load() || it.optOuts < s.minOptOuts {
+	if !s.c.enabled.Load() || it.optOuts < s.optOuts {
 		s.c.stats.drop(DropDisabled, 1)
 		return
 	}
@@ -433,7 +433,6 @@ func (s *sender) dropBeforeOptOut(token string) {
 		s.discard(DropDisabled)
 		return
 	}
-	s.minOptOuts = max(s.minOptOuts, own.optOuts)
 	if s.optOuts < own.optOuts {
 		s.dropBatches(DropDisabled)
 		s.optOuts = own.optOuts
