@@ -50,13 +50,16 @@ type catalogBody struct {
 // uses that project's catalog. A query of every project uses all of them,
 // and may name an event or property that any one of them declares. A
 // property that two catalogs declare with different classes may be used
-// only in a query of one project. The body of /api/v1/catalog merges the
-// catalogs, and an event that two of them declare is listed as the first
-// declares it.
+// only in a query of one project. The body of /api/v1/catalog for every
+// project merges the catalogs: an event that two of them declare lists the
+// properties of both, with the first one's description, and a property
+// that they give different classes is listed with class "mixed", as
+// neither a breakdown nor a histogram.
 type propertyIndex struct {
 	body     catalogBody
 	all      classIndex
 	projects map[string]*projectIndex
+	ordered  []*projectIndex // the projects in the order of the configuration
 }
 
 // projectIndex is the catalog of one project, its events and properties
@@ -90,17 +93,16 @@ func newPropertyIndex(projects []Project) *propertyIndex {
 		all:      newClassIndex(),
 		projects: map[string]*projectIndex{},
 	}
-	listed := map[string]bool{}
+	listed := map[string]int{} // index of each event in index.body.Events
 	for _, project := range projects {
 		c := project.Catalog
 		own := &projectIndex{classIndex: newClassIndex(), catalog: c, body: catalogBody{Apps: []string{c.App}, Base: flatten(c.Base)}}
 		index.projects[project.Name] = own
+		index.ordered = append(index.ordered, own)
 		index.body.Apps = append(index.body.Apps, c.App)
 		for _, p := range flatten(c.Base) {
 			own.base[p.Name] = p.Class
-			if _, ok := index.all.base[p.Name]; !ok {
-				index.body.Base = append(index.body.Base, p)
-			}
+			index.body.Base = mergeInfo(index.body.Base, p)
 			merge(index.all.base, p.Name, p.Class)
 		}
 		for _, def := range c.Events {
@@ -115,9 +117,14 @@ func newPropertyIndex(projects []Project) *propertyIndex {
 			}
 			own.events[def.Name] = classes
 			own.body.Events = append(own.body.Events, event)
-			if !listed[def.Name] {
-				listed[def.Name] = true
-				index.body.Events = append(index.body.Events, event)
+			i, ok := listed[def.Name]
+			if !ok {
+				listed[def.Name] = len(index.body.Events)
+				index.body.Events = append(index.body.Events, eventInfo{Name: def.Name, Description: def.Description})
+				i = len(index.body.Events) - 1
+			}
+			for _, p := range event.Properties {
+				index.body.Events[i].Properties = mergeInfo(index.body.Events[i].Properties, p)
 			}
 		}
 	}
@@ -141,6 +148,21 @@ func (ix *propertyIndex) listing(project string) *catalogBody {
 	return &ix.body
 }
 
+// mergeInfo adds p to infos, the listing of every catalog, unless a
+// property of that name is listed already. When that property has another
+// class, it becomes of class mixedClass, which no breakdown or histogram
+// accepts.
+func mergeInfo(infos []propertyInfo, p propertyInfo) []propertyInfo {
+	i := slices.IndexFunc(infos, func(known propertyInfo) bool { return known.Name == p.Name })
+	if i < 0 {
+		return append(infos, p)
+	}
+	if infos[i].Class != p.Class {
+		infos[i] = propertyInfo{Name: p.Name, Class: mixedClass}
+	}
+	return infos
+}
+
 // merge sets classes[name] to class, or to mixedClass when it holds
 // another class already.
 func merge(classes map[string]catalog.Class, name string, class catalog.Class) {
@@ -159,17 +181,26 @@ func (ix *propertyIndex) scope(project string) *classIndex {
 	return &ix.all
 }
 
-// catalogs returns the catalog of project, or every catalog when project
-// is empty.
-func (ix *propertyIndex) catalogs(project string) []*catalog.Catalog {
+// scopeProjects returns the index of project, or of every project when
+// project is empty.
+func (ix *propertyIndex) scopeProjects(project string) []*projectIndex {
 	if own, ok := ix.projects[project]; ok {
-		return []*catalog.Catalog{own.catalog}
+		return []*projectIndex{own}
 	}
-	var all []*catalog.Catalog
-	for _, own := range ix.projects {
-		all = append(all, own.catalog)
+	return ix.ordered
+}
+
+// propertyClass returns the class of the named property of event in the
+// index, base properties included, and whether the catalog declares it.
+func (ci *classIndex) propertyClass(event, name string) (catalog.Class, bool) {
+	if _, ok := ci.events[event]; !ok {
+		return "", false
 	}
-	return all
+	if class, ok := ci.base[name]; ok {
+		return class, true
+	}
+	class, ok := ci.events[event][name]
+	return class, ok
 }
 
 // flatten lists properties and the properties of nested objects, which it
@@ -267,27 +298,35 @@ func (ix *propertyIndex) check(project string, events []string, name, use string
 }
 
 // checkConditionValue returns an error when the value of condition, such as
-// message_length_b2=350, is one that the class of its property in the
-// catalogs of project never stores for events, so that it could only
-// select nothing. Without events it checks nothing. Enum values are not
-// checked: events stored before a catalog change may hold values that the
-// catalog no longer lists.
+// message_length_b2=350, is one that the class of its property never
+// stores for events, in any catalog of project that declares the property
+// for one of them, so that it could only select nothing. It returns the
+// error of the first such catalog in the order of the configuration.
+// Without events it checks nothing. Enum values are not checked: events
+// stored before a catalog change may hold values that the catalog no
+// longer lists.
 func (ix *propertyIndex) checkConditionValue(project string, events []string, condition string) error {
 	property, _, _ := strings.Cut(condition, "=")
+	var first error
 	for _, event := range events {
-		for _, c := range ix.catalogs(project) {
-			if _, ok := c.Lookup(event); !ok {
+		for _, own := range ix.scopeProjects(project) {
+			class, ok := own.propertyClass(event, property)
+			if !ok {
 				continue
 			}
-			if class, _ := ix.class(project, []string{event}, property); class == catalog.Enum {
-				continue
+			if class == catalog.Enum {
+				return nil
 			}
-			if err := c.CheckCondition(event, condition); err != nil {
-				return err
+			err := own.catalog.CheckCondition(event, condition)
+			if err == nil {
+				return nil
+			}
+			if first == nil {
+				first = err
 			}
 		}
 	}
-	return nil
+	return first
 }
 
 // serveCatalog lists the events and properties of the catalog of the

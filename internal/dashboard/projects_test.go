@@ -122,3 +122,52 @@ func TestCatalogOfOneProject(t *testing.T) {
 		{"/api/v1/catalog?event=app_started", http.StatusBadRequest, `unknown parameter \"event\"`},
 	})
 }
+
+// TestConditionOfEveryProject selects events of all projects by a
+// property that only one catalog declares for a shared event name.
+func TestConditionOfEveryProject(t *testing.T) {
+	server := acmeServer(t)
+	checkResponses(t, server, []responseCase{
+		{"/api/v1/trends?event=app_started&where=first=true", http.StatusOK, ""},
+		{"/api/v1/funnel?step=app_started[first=true]&step=message_sent", http.StatusOK, ""},
+		{"/api/v1/trends?event=app_started&where=first=maybe", http.StatusBadRequest, "true or false"},
+		{"/api/v1/trends?project=mux&event=app_started&where=first=true", http.StatusBadRequest, `unknown condition property \"first\"`},
+	})
+}
+
+// TestCatalogOfEveryProjectMergesEvents lists the catalog of every project
+// and fills the page of every project, where app_started is declared by
+// two catalogs. The listing offers what the API accepts in a query of
+// every project: acme's tier, but not isFirstLaunch, which the catalogs
+// give different classes.
+func TestCatalogOfEveryProjectMergesEvents(t *testing.T) {
+	server := acmeServer(t)
+
+	all := getJSON[catalogResponse](t, server, "/api/v1/catalog?project=")
+	properties := map[string]bool{} // breakdown of each property of app_started
+	for _, event := range all.Events {
+		if event.Name != "app_started" {
+			continue
+		}
+		for _, p := range event.Properties {
+			properties[p.Name] = p.Breakdown
+		}
+	}
+	if breakdown, ok := properties["tier"]; !ok || !breakdown {
+		t.Errorf("app_started of every project: tier listed %v, breakdown %v; want it listed as a breakdown", ok, breakdown)
+	}
+	if breakdown := properties["isFirstLaunch"]; breakdown {
+		t.Errorf("app_started of every project offers isFirstLaunch as a breakdown, which the API rejects there")
+	}
+
+	_, page := send(t, server, http.MethodGet, "/?project=&event=app_started", withBearer(adminToken))
+	if !strings.Contains(page, `value="tier"`) {
+		t.Errorf("page of every project offers no breakdown by tier")
+	}
+	if strings.Contains(page, `value="isFirstLaunch"`) {
+		t.Errorf("page of every project offers a breakdown by isFirstLaunch, which the API rejects there")
+	}
+	checkResponses(t, server, []responseCase{
+		{"/api/v1/trends?project=&event=app_started&breakdown=tier", http.StatusOK, ""},
+	})
+}
