@@ -171,11 +171,17 @@ type Store struct {
 	// afterDeleteBarrier, when set by a test, runs in each deletion after
 	// its wait for the loads.
 	afterDeleteBarrier func()
-	// reported holds the events of the oldest pending batch, by project
-	// and UUID, that insertOneByOne inserted and reported, so that a later
-	// load of the batch does not report them again, as duplicates. It is
-	// nil until insertOneByOne runs, and guarded by loadSlot.
-	reported map[eventKey]bool
+	// reported counts, by project and UUID, the copies of each event of
+	// the oldest pending batch that were reported since insertOneByOne
+	// first ran on it, so that a later load of the batch does not report
+	// them again, as duplicates. inLoad counts the copies of each event in
+	// the events of the load under way. A client that resent a request
+	// puts two copies of its events in the batch, and the second is a true
+	// duplicate, so an event is reported again up to its copies in the
+	// load. Both are nil until insertOneByOne runs, and guarded by
+	// loadSlot.
+	reported map[eventKey]int
+	inLoad   map[eventKey]int
 
 	wake chan struct{} // closed by Close to cut a retry wait short
 	// loadCtx is the parent of every load's context. Close cancels it
@@ -338,7 +344,7 @@ func (s *Store) recoverChunk(path string, events []store.Event) error {
 		return nil
 	}
 	loaded, rejected, unavailable := s.insertOneByOne(events)
-	s.reported = nil // Open loads each chunk once
+	s.reported, s.inLoad = nil, nil // Open loads each chunk once
 	if unavailable != nil {
 		return unavailable
 	}
@@ -703,6 +709,9 @@ func batchEvents(batch []record) []store.Event {
 func (s *Store) load(batch []record, groups [][]store.Event) ([][]store.Event, error) {
 	s.loadSlot <- struct{}{}
 	defer func() { <-s.loadSlot }()
+	if s.reported != nil {
+		s.inLoad = countCopies(slices.Concat(groups...))
+	}
 	loaded, err := s.loadGroups(groups)
 	if err != nil {
 		if loaded > 0 {
@@ -732,7 +741,7 @@ func (s *Store) markLoaded(batch []record) {
 	s.loaded = batch[len(batch)-1].seq
 	s.failedInRow = 0
 	s.partial = false
-	s.reported = nil
+	s.reported, s.inLoad = nil, nil
 	s.broadcast()
 }
 
@@ -792,8 +801,9 @@ func (s *Store) setAside(batch []record, groups [][]store.Event) bool {
 // events later anyway.
 func (s *Store) insertOneByOne(events []store.Event) (loaded int, rejected []rejectedEvent, unavailable error) {
 	if s.reported == nil {
-		s.reported = map[eventKey]bool{}
+		s.reported = map[eventKey]int{}
 	}
+	s.inLoad = countCopies(events)
 	loaded, failed, unavailable := s.insertEach(events)
 	if unavailable != nil || len(failed) == 0 {
 		return loaded, nil, unavailable
@@ -938,8 +948,9 @@ func (s *Store) loadGroups(groups [][]store.Event) (int, error) {
 type eventKey struct{ project, uuid string }
 
 // unreported returns how many events of group the Store has not reported
-// yet, and marks them reported when insertOneByOne reported some events
-// of the batch already. The caller holds loadSlot.
+// yet, and marks them reported, when insertOneByOne reported some events
+// of the batch already. A copy counts as unreported while fewer copies of
+// its event were reported than the load holds. The caller holds loadSlot.
 func (s *Store) unreported(group []store.Event) int {
 	if s.reported == nil {
 		return len(group)
@@ -947,12 +958,21 @@ func (s *Store) unreported(group []store.Event) int {
 	n := 0
 	for _, e := range group {
 		key := eventKey{e.Project, e.UUID}
-		if !s.reported[key] {
-			s.reported[key] = true
+		if s.reported[key] < s.inLoad[key] {
+			s.reported[key]++
 			n++
 		}
 	}
 	return n
+}
+
+// countCopies counts the copies of each event in events.
+func countCopies(events []store.Event) map[eventKey]int {
+	copies := make(map[eventKey]int, len(events))
+	for _, e := range events {
+		copies[eventKey{e.Project, e.UUID}]++
+	}
+	return copies
 }
 
 // groupByProject groups events by project, in the order of each

@@ -1534,3 +1534,64 @@ func TestInsertFailsWhenNoNewFileCanStart(t *testing.T) {
 	}
 	mustInsert(t, s, testEvents("mux", 500, 1))
 }
+
+// TestOneByOneCountsResentDuplicates loads a batch that holds one event
+// twice, as a client that resent a request produces, through the
+// one-by-one pass. The second copy is a duplicate the store skips, and the
+// reports must say so, whether the batch is then set aside or loaded
+// whole once the store recovers.
+func TestOneByOneCountsResentDuplicates(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		unavailable bool // the store fails on its own and recovers, rather than rejecting the event
+	}{
+		{"event rejected", false},
+		{"store unavailable", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inner := newFakeStore()
+			events := testEvents("mux", 0, 3)
+			events = append(events, events[0]) // the resent copy
+			if tc.unavailable {
+				inner.unavailable = events[1].UUID
+			} else {
+				inner.reject = events[1].UUID
+			}
+			s := mustOpen(t, t.TempDir(), inner, Options{})
+			defer s.Close()
+			var mu sync.Mutex
+			var reported, stored int
+			s.ReportLoads(func(_ string, events, newly int) {
+				mu.Lock()
+				reported, stored = reported+events, stored+newly
+				mu.Unlock()
+			})
+			mustInsert(t, s, events)
+
+			if tc.unavailable {
+				for deadline := time.Now().Add(10 * time.Second); inner.count() < 1; time.Sleep(time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatalf("the store holds %d events, want the 1 before the failing one", inner.count())
+					}
+				}
+				inner.mu.Lock()
+				inner.unavailable = ""
+				inner.mu.Unlock()
+			}
+			waitLoaded(t, s)
+
+			wantStored := 2
+			if tc.unavailable {
+				wantStored = 3
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if reported != wantStored+1 {
+				t.Errorf("reported %d events, want %d: the resent copy counts once", reported, wantStored+1)
+			}
+			if stored != wantStored {
+				t.Errorf("reported %d events stored, want %d", stored, wantStored)
+			}
+		})
+	}
+}
