@@ -25,9 +25,9 @@ type Config struct {
 	// Client receives the accepted events and holds the switches that
 	// status reports and enabled changes.
 	Client *telemetry.Client
-	// Catalog checks each event before it is handed to Client. nil means
-	// the catalog Client was built with, which is the only one allowed: a
-	// catalog with another fingerprint makes New panic.
+	// Catalog, if set, must have the fingerprint of the catalog Client was
+	// built with, or New panics. The handler checks each event against the
+	// client's catalog itself, which nil selects too.
 	Catalog *catalog.Catalog
 	// AllowToggle serves POST enabled, which persists the user's choice in
 	// config.json of the client's home folder. false rejects it with 403.
@@ -75,6 +75,10 @@ func New(cfg Config) *Handler {
 	if got, want := cfg.Catalog.Fingerprint(), own.Fingerprint(); got != want {
 		panic(fmt.Sprintf("webtelemetry: Config.Catalog has fingerprint %s, but the client's catalog has %s: leave Config.Catalog nil to use the client's", got, want))
 	}
+	// An equal copy is checked, but the handler uses the client's own
+	// catalog, so that a later change to the copy cannot make it accept
+	// events the client drops.
+	cfg.Catalog = own
 	h := &Handler{
 		client:      cfg.Client,
 		catalog:     cfg.Catalog,

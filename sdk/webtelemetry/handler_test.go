@@ -497,3 +497,17 @@ func TestNewTakesOnlyTheClientsCatalog(t *testing.T) {
 	}()
 	webtelemetry.New(webtelemetry.Config{Client: f.client, Catalog: other})
 }
+
+// TestTrackChecksClientsCatalogOnly builds the handler with a copy of the
+// client's catalog and changes the copy afterwards. The handler must keep
+// checking events against the catalog the client sends with.
+func TestTrackChecksClientsCatalogOnly(t *testing.T) {
+	copied := mux.Catalog()
+	f := newFixture(t, options{config: webtelemetry.Config{Catalog: copied}})
+	copied.MustRegister(otherEvent{}, "An event the client does not know.")
+
+	resp := f.do(t, http.MethodPost, "track", `{"event":"other_event","properties":{"kind":"a"}}`, nil)
+	if resp.status != http.StatusBadRequest {
+		t.Errorf("status = %d %s, want 400 for an event outside the client's catalog", resp.status, resp.body)
+	}
+}
