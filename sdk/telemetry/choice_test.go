@@ -549,3 +549,33 @@ func TestCaptureOverlappingOptOut(t *testing.T) {
 		t.Errorf("dropped %v, want one DropDisabled", st.DroppedByReason)
 	}
 }
+
+func TestOptOutAndInJustBeforeUpload(t *testing.T) {
+	col := newCollector(t)
+	c := newClient(t, testConfig(t, col.srv.URL))
+	var once sync.Once
+	c.beforeUpload = func() {
+		// The sender has read the switches and taken the batch.
+		once.Do(func() {
+			if err := c.SetEnabled(false); err != nil {
+				t.Error(err)
+			}
+			if err := c.SetEnabled(true); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+
+	c.Capture(mux.CommandUsed{Command: "new"})
+	flush(t, c)
+	c.Capture(mux.CommandUsed{Command: "fork"})
+	st := closeClient(t, c)
+
+	accepted := col.accepted()
+	if len(accepted) != 1 || accepted[0].Properties["command"] != "fork" {
+		t.Errorf("collector got %+v, want only the command fork, captured after the opt-in", accepted)
+	}
+	if st.Sent != 1 || st.DroppedByReason[DropDisabled] != 1 {
+		t.Errorf("sent %d, dropped %v; want 1 sent and 1 dropped as disabled", st.Sent, st.DroppedByReason)
+	}
+}

@@ -44,6 +44,9 @@ type Client struct {
 	// ownOptOut is the token of this process's last opt-out, with the
 	// optOuts count after it.
 	ownOptOut atomic.Pointer[optOut]
+	// beforeUpload, when a test sets it, runs on the sender before each
+	// upload starts.
+	beforeUpload func()
 
 	// refreshMu serializes refresh, so that a read of the switches that
 	// began before an opt-out, such as the upload watch's, cannot store

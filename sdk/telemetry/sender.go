@@ -543,8 +543,22 @@ func (s *sender) resumeDelivery() {
 // not retried: dropSwitchedOff applies it, and upload returns
 // errSwitchedOff.
 func (s *sender) upload(b *batch) error {
+	if s.c.beforeUpload != nil {
+		s.c.beforeUpload()
+	}
 	uploadCtx, end := s.c.startUpload()
 	defer end()
+	if n := s.c.optOuts.Load(); n > s.optOuts {
+		// This process opted out, and in again, since the sender last
+		// looked at the switches, so the events of b, and those in
+		// memory, were captured before that opt-out. startUpload read
+		// the switches before this count, so an opt-in that it saw comes
+		// after the count's rise.
+		s.optOuts = n
+		s.dropBatches(DropDisabled)
+		s.dropSwitchedOff(b)
+		return errSwitchedOff
+	}
 	ctx := whileWaiting(uploadCtx, s.workWhileWaiting)
 	res := s.c.uploader.upload(ctx, b)
 	n := int64(len(b.events))
