@@ -8,6 +8,7 @@
 //	candor report    print a collector's overview in the terminal
 //	candor catalog   print an app's event catalog
 //	candor loadgen   measure the collector's ingestion rate over loopback
+//	candor compact   rewrite a stopped collector's database without the values of deleted events
 //
 // Run "candor COMMAND -h" for a command's flags.
 package main
@@ -36,6 +37,7 @@ var commands = []command{
 	{"report", "print a collector's overview in the terminal", runReport},
 	{"catalog", "print an app's event catalog", runCatalog},
 	{"loadgen", "measure the collector's ingestion rate over loopback", runLoadgen},
+	{"compact", "rewrite a stopped collector's database without the values of deleted events", runCompact},
 }
 
 func main() {

@@ -231,8 +231,9 @@ func (s *Store) stage(ctx context.Context, rows *eventRows) error {
 
 // DeleteInstall deletes every event of one install in one project.
 //
-// NOTE: DuckDB marks the rows deleted; the bytes of their values stay in
-// the database file, and a CHECKPOINT or VACUUM did not remove them.
+// DuckDB marks the rows deleted; the bytes of their values stay in the
+// database file, and a CHECKPOINT or VACUUM did not remove them. Compact
+// rewrites the file without them.
 func (s *Store) DeleteInstall(ctx context.Context, project, distinctID string) (int64, error) {
 	deleted, err := s.delete(ctx, `DELETE FROM events WHERE project = ? AND distinct_id = ?`, project, distinctID)
 	if err != nil {

@@ -1,0 +1,33 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/candor-dev/candor/internal/server"
+	"github.com/candor-dev/candor/internal/store/duckdb"
+)
+
+// runCompact rewrites the DuckDB database of a data folder without the
+// values of deleted events.
+func runCompact(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("compact", "[--data DIR]", stderr)
+	data := fs.String("data", "./candor-data", "data folder of a stopped candor serve, which holds "+server.DatabaseFile)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+
+	path := filepath.Join(*data, server.DatabaseFile)
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("no database %s in %s (%v): pass the data folder of candor serve with --data", server.DatabaseFile, *data, err)
+	}
+	before, after, err := duckdb.Compact(ctx, path)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Compacted %s: %d bytes before, %d after. Deleted events no longer stay in the file.\n", path, before, after)
+	return nil
+}

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/candor-dev/candor/internal/server"
+	"github.com/candor-dev/candor/internal/store/duckdb"
+)
+
+func TestCompactDataFolder(t *testing.T) {
+	data := t.TempDir()
+	s, err := duckdb.Open(filepath.Join(data, server.DatabaseFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	code, stdout, stderr := runCommand(t, "compact", "--data", data)
+	if code != 0 {
+		t.Fatalf("candor compact exited with %d: %s", code, stderr)
+	}
+	if !strings.HasPrefix(stdout, "Compacted "+filepath.Join(data, server.DatabaseFile)+": ") {
+		t.Errorf("candor compact printed %q, want the database it compacted", stdout)
+	}
+}
+
+func TestCompactWithoutDatabase(t *testing.T) {
+	data := t.TempDir()
+	code, _, stderr := runCommand(t, "compact", "--data", data)
+	if code != 1 || !strings.Contains(stderr, "no database candor.duckdb in "+data) || !strings.Contains(stderr, "--data") {
+		t.Errorf("candor compact of an empty folder exited with %d: %q, want 1 and a message naming the folder and --data", code, stderr)
+	}
+}
