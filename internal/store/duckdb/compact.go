@@ -2,6 +2,7 @@ package duckdb
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -24,46 +25,50 @@ const compactSuffix = ".compact"
 // rarely causes. Compact removes those values, so that the events that
 // DeleteInstall or DeleteBefore removed no longer stay on disk. It needs
 // the database to itself: a Store of this or another process that has the
-// file open makes it fail. It opens the database as Open does, which
-// brings its schema up to date, and changes nothing else before the
-// rename. A crash before the rename leaves a file ending in compactSuffix,
+// file open makes it fail. Compact replays the WAL of the database, as
+// Open does, but leaves the schema at its version, so that Open with the
+// caller's Options migrates it later. The new file gets the mode and, on
+// Unix, the owner and group of the old one. When path is a symbolic link,
+// the file it points to is replaced and the link stays. A crash before
+// the rename leaves a file ending in compactSuffix next to that file,
 // which the next call replaces.
 func Compact(ctx context.Context, path string) (before, after int64, err error) {
 	if path == "" {
 		return 0, 0, errors.New("compact duckdb: no path: name the database file")
 	}
-	if _, err := os.Stat(path); err != nil {
+	file, err := filepath.EvalSymlinks(path)
+	if err != nil {
 		return 0, 0, fmt.Errorf("compact duckdb %q: %w", path, err)
 	}
-	target := path + compactSuffix
-	for _, leftover := range []string{target, target + ".wal"} {
-		if err := os.Remove(leftover); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return 0, 0, fmt.Errorf("compact duckdb %q: remove %s left by an earlier compaction: %w", path, leftover, err)
-		}
-	}
+	target := file + compactSuffix
 
 	if err := copyDatabase(ctx, path, target); err != nil {
-		os.Remove(target)
-		os.Remove(target + ".wal")
 		return 0, 0, fmt.Errorf("compact duckdb %q: %w", path, err)
 	}
-	if before, after, err = replaceDatabase(path, target); err != nil {
+	if before, after, err = replaceDatabase(path, file, target); err != nil {
 		os.Remove(target)
 		return 0, 0, fmt.Errorf("compact duckdb %q: %w", path, err)
 	}
 	return before, after, nil
 }
 
-// copyDatabase opens the database at path as a Store, which brings its
-// schema up to date, and copies every table into a new database at target.
-// Closing both checkpoints them, so neither keeps a WAL.
+// copyDatabase opens the database at path without migrating its schema
+// and copies every table into a new database at target. Closing both
+// checkpoints them, so neither keeps a WAL. It touches the files at
+// target only once it holds the database, so that a compaction that finds
+// the database in use leaves the copy of the one that runs. When the copy
+// fails, it removes them.
 func copyDatabase(ctx context.Context, path, target string) error {
-	s, err := Open(path)
+	db, closeDB, err := openUnmigrated(ctx, path)
 	if err != nil {
 		return err
 	}
+	if err := removeLeftovers(target); err != nil {
+		return errors.Join(err, closeDB())
+	}
+
 	var name string
-	err = s.db.QueryRowContext(ctx, `SELECT current_database()`).Scan(&name)
+	err = db.QueryRowContext(ctx, `SELECT current_database()`).Scan(&name)
 	for _, statement := range []string{
 		`ATTACH ` + quoteLiteral(target) + ` AS compacted`,
 		`COPY FROM DATABASE ` + quoteIdentifier(name) + ` TO compacted`,
@@ -72,23 +77,69 @@ func copyDatabase(ctx context.Context, path, target string) error {
 		if err != nil {
 			break
 		}
-		if _, err = s.db.ExecContext(ctx, statement); err != nil {
+		if _, err = db.ExecContext(ctx, statement); err != nil {
 			err = fmt.Errorf("%s: %w", statement, err)
 		}
 	}
-	return errors.Join(err, s.Close())
+	if err = errors.Join(err, closeDB()); err != nil {
+		os.Remove(target)
+		os.Remove(target + ".wal")
+	}
+	return err
 }
 
-// replaceDatabase syncs the database at target and renames it to path,
-// and returns the sizes of both. It refuses while either has a WAL, whose
-// rows the rename would separate from their database.
-func replaceDatabase(path, target string) (before, after int64, err error) {
-	for _, wal := range []string{path + ".wal", target + ".wal"} {
+// openUnmigrated opens the database at path as Open does, which replays
+// its WAL, but does not migrate its schema. It fails for a file without
+// candor's schema_version table and for a schema newer than this candor's.
+// closeDB closes the database and releases path.
+func openUnmigrated(ctx context.Context, path string) (db *sql.DB, closeDB func() error, err error) {
+	absPath, err := claimPath(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err = connect(path, absPath, DefaultMemoryLimitMiB)
+	if err != nil {
+		releasePath(absPath)
+		return nil, nil, err
+	}
+	closeDB = func() error {
+		err := db.Close()
+		releasePath(absPath)
+		return err
+	}
+	if _, err := readSchemaVersion(ctx, db); err != nil {
+		return nil, nil, errors.Join(fmt.Errorf("open duckdb %q: %w", path, err), closeDB())
+	}
+	return db, closeDB, nil
+}
+
+// removeLeftovers removes the database at target and its WAL, which an
+// interrupted compaction left.
+func removeLeftovers(target string) error {
+	for _, leftover := range []string{target, target + ".wal"} {
+		if _, err := os.Lstat(leftover); errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err := os.Remove(leftover); err != nil {
+			return fmt.Errorf("remove %s left by an earlier compaction: %w", leftover, err)
+		}
+	}
+	return nil
+}
+
+// replaceDatabase syncs the database at target and renames it to file,
+// the database file that path names or links to, and returns the sizes of
+// both. It fails while any of them has a WAL, whose rows the rename
+// would separate from their database. DuckDB names the WAL after the path
+// it opened, so path and file may each have one.
+func replaceDatabase(path, file, target string) (before, after int64, err error) {
+	for _, wal := range []string{path + ".wal", file + ".wal", target + ".wal"} {
 		if _, err := os.Stat(wal); err == nil {
 			return 0, 0, fmt.Errorf("%s remains after closing the database: open the database with candor serve once and stop it, then compact again", wal)
 		}
 	}
-	old, err := os.Stat(path)
+
+	old, err := os.Stat(file)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -103,13 +154,17 @@ func replaceDatabase(path, target string) (before, after int64, err error) {
 	if err = errors.Join(err, f.Close()); err != nil {
 		return 0, 0, err
 	}
+
 	if err := os.Chmod(target, old.Mode().Perm()); err != nil {
 		return 0, 0, err
 	}
-	if err := os.Rename(target, path); err != nil {
+	if err := copyOwner(target, old); err != nil {
 		return 0, 0, err
 	}
-	return old.Size(), info.Size(), syncFolder(filepath.Dir(path))
+	if err := os.Rename(target, file); err != nil {
+		return 0, 0, err
+	}
+	return old.Size(), info.Size(), syncFolder(filepath.Dir(file))
 }
 
 // syncFolder syncs the folder at dir, so that a rename in it survives a

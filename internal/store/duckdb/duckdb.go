@@ -142,15 +142,10 @@ func open(path string, column propertyColumn, limitMiB int) (*Store, error) {
 }
 
 func openClaimed(path, absPath string, column propertyColumn, limitMiB int) (*Store, error) {
-	memoryLimit := strconv.Itoa(limitMiB) + "MiB"
-	connector, err := duckdbdriver.NewConnector(openDSN(absPath, memoryLimit), initConn)
+	db, err := connect(path, absPath, limitMiB)
 	if err != nil {
-		if isLockError(err) {
-			return nil, fmt.Errorf("open duckdb %q: %w (is another candor serve using this data folder?)", path, err)
-		}
-		return nil, fmt.Errorf("open duckdb %q: %w", path, err)
+		return nil, err
 	}
-	db := sql.OpenDB(connector)
 
 	ctx := context.Background()
 	if err := migrate(ctx, db, column); err != nil {
@@ -176,6 +171,20 @@ func openClaimed(path, absPath string, column propertyColumn, limitMiB int) (*St
 	}
 
 	return &Store{path: absPath, db: db, properties: properties, writer: writer}, nil
+}
+
+// connect opens the database file at absPath, named path in errors, with
+// a memory limit of limitMiB, and replays its WAL.
+func connect(path, absPath string, limitMiB int) (*sql.DB, error) {
+	memoryLimit := strconv.Itoa(limitMiB) + "MiB"
+	connector, err := duckdbdriver.NewConnector(openDSN(absPath, memoryLimit), initConn)
+	if err != nil {
+		if isLockError(err) {
+			return nil, fmt.Errorf("open duckdb %q: %w (is another candor serve using this data folder?)", path, err)
+		}
+		return nil, fmt.Errorf("open duckdb %q: %w", path, err)
+	}
+	return sql.OpenDB(connector), nil
 }
 
 // claimPath returns the absolute form of path and records it as open, or

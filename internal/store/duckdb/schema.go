@@ -179,14 +179,11 @@ func migrate(ctx context.Context, db *sql.DB, column propertyColumn) error {
 		return fmt.Errorf("create schema_version table: %w", err)
 	}
 
-	var current int
-	if err := db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&current); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
+	current, err := readSchemaVersion(ctx, db)
+	if err != nil {
+		return err
 	}
 	steps := migrations(column)
-	if current > len(steps) {
-		return fmt.Errorf("schema version %d is newer than version %d, the newest this candor supports, so upgrade candor", current, len(steps))
-	}
 
 	for version := current; version < len(steps); version++ {
 		if err := applyMigration(ctx, db, version, steps[version]); err != nil {
@@ -218,4 +215,18 @@ func applyMigration(ctx context.Context, db *sql.DB, from int, statements []stri
 		return fmt.Errorf("migrate schema to version %d: %w", from+1, err)
 	}
 	return nil
+}
+
+// readSchemaVersion returns the schema version that migrate recorded in
+// db, 0 before the first migration. It fails for a version newer than
+// this candor's migrations reach.
+func readSchemaVersion(ctx context.Context, db *sql.DB) (int, error) {
+	var current int
+	if err := db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&current); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	if newest := len(migrations(newPropertyColumn)); current > newest {
+		return 0, fmt.Errorf("schema version %d is newer than version %d, the newest this candor supports, so upgrade candor", current, newest)
+	}
+	return current, nil
 }
