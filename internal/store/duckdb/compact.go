@@ -62,6 +62,8 @@ func Compact(ctx context.Context, path string) (before, after int64, err error) 
 	if err := copyDatabase(ctx, path, target); err != nil {
 		return 0, 0, fmt.Errorf("compact duckdb %q: %w", path, err)
 	}
+	// NOTE: copyDatabase has released the database's lock, so a candor
+	// serve that opens it before the rename writes to the replaced file.
 	if before, after, err = replaceDatabase(path, file, target); err != nil {
 		os.Remove(target)
 		return 0, 0, fmt.Errorf("compact duckdb %q: %w", path, err)
