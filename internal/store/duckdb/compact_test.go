@@ -140,7 +140,9 @@ func testCompactKeepsEveryRow(t *testing.T, column propertyColumn) {
 	if _, err := s.Insert(ctx, events); err != nil {
 		t.Fatal(err)
 	}
-	for _, install := range []string{"install-0001", "install-0002"} {
+	// DeleteInstall keeps the secret of the deleted install, and so does
+	// Compact.
+	for _, install := range []string{"install-0001", "install-0002", deletedInstall} {
 		if err := s.RegisterInstallSecret(ctx, "mux", install, "hash-of-"+install); err != nil {
 			t.Fatal(err)
 		}
