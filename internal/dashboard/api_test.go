@@ -488,9 +488,15 @@ func TestTwoCatalogs(t *testing.T) {
 		Projects:   []dashboard.Project{{Name: "mux", Catalog: mux.Catalog()}, {Name: "shop", Catalog: shop}},
 	})
 
+	// The catalog route defaults to the dashboard's project, as the
+	// others do, and project= lists every catalog.
 	body := getJSON[catalogResponse](t, server, "/api/v1/catalog")
+	if d := cmp.Diff([]string{"shop"}, body.Apps); d != "" {
+		t.Errorf("catalog apps of the default project (-want +got):\n%s", d)
+	}
+	body = getJSON[catalogResponse](t, server, "/api/v1/catalog?project=")
 	if d := cmp.Diff([]string{"mux", "shop"}, body.Apps); d != "" {
-		t.Errorf("catalog apps (-want +got):\n%s", d)
+		t.Errorf("catalog apps of every project (-want +got):\n%s", d)
 	}
 	checkRows(t, server, "/api/v1/trends?interval=all&event=order_placed&breakdown=currency", []map[string]any{
 		row("period", "", "event", "order_placed", "currency", "eur", "events", 2, "installs", 1),

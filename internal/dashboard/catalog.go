@@ -330,14 +330,15 @@ func (ix *propertyIndex) checkConditionValue(project string, events []string, co
 }
 
 // serveCatalog lists the events and properties of the catalog of the
-// project parameter, or of every catalog without it or when it is empty.
+// project parameter, Config.Project without it, as the other routes
+// default, and of every catalog when it is empty.
 func (h *Handler) serveCatalog(w http.ResponseWriter, r *http.Request) {
 	query := r.URL.Query()
 	if err := checkParameters(query, []string{"project"}); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	project, err := "", error(nil)
+	project, err := h.project, error(nil)
 	if query.Has("project") {
 		project, err = singleValue(query, "project")
 		if err == nil {

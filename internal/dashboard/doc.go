@@ -15,8 +15,8 @@
 //	GET  /api/v1/export/aggregate  events per day, event, version and platform
 //	GET  /api/v1/export/events     raw events as CSV or Parquet, only with k-anonymity off
 //	GET  /api/v1/catalog           the events and properties the other routes
-//	                               accept, of the project parameter's catalog
-//	                               or, without it, of every catalog
+//	                               accept, of the catalog of the project
+//	                               parameter, which defaults as there
 //	GET  /                         the dashboard, or the login form
 //	POST /login                    checks the admin token and starts a session
 //	POST /logout                   ends the session
