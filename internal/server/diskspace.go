@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,10 +11,6 @@ import (
 // journal.DefaultSegmentBytes) when no new file can be created, and the
 // rest leaves DuckDB room for its write-ahead log and a checkpoint.
 const DefaultMinFreeBytes = 64 << 20
-
-// errFreeBytesUnsupported is the error of freeBytesOnDisk on a platform
-// where the server cannot measure free space.
-var errFreeBytesUnsupported = errors.New("measuring free disk space is not supported on this platform")
 
 // lowDiskError is the error of checkDiskSpace when the data folder's file
 // system has less room than Config.MinFreeBytes.

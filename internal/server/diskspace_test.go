@@ -122,19 +122,6 @@ func TestMetricsReportFreeDiskBytes(t *testing.T) {
 	}
 }
 
-func TestFreeBytesOnDisk(t *testing.T) {
-	free, err := freeBytesOnDisk(t.TempDir())
-	if errors.Is(err, errFreeBytesUnsupported) {
-		t.Skip(err)
-	}
-	if err != nil || free == 0 {
-		t.Errorf("freeBytesOnDisk(temporary folder) = %d, %v, want a positive number", free, err)
-	}
-	if _, err := freeBytesOnDisk(t.TempDir() + "/missing"); err == nil {
-		t.Error("freeBytesOnDisk of a missing folder returned no error")
-	}
-}
-
 func TestServeWarnsOfLowDiskSpace(t *testing.T) {
 	logs := &syncBuffer{}
 	cfg := Config{

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/candor-dev/candor/internal/fsutil"
 	"github.com/candor-dev/candor/internal/store"
 )
 
@@ -42,7 +43,7 @@ func (s *Server) serveReadyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.checksDiskSpace() {
-		if err := s.checkDiskSpace(); err != nil && !errors.Is(err, errFreeBytesUnsupported) {
+		if err := s.checkDiskSpace(); err != nil && !errors.Is(err, fsutil.ErrFreeBytesUnsupported) {
 			s.diskLog.Warn(s.logger, "data folder low on disk space; /readyz reports 503", "err", err)
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return

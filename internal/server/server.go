@@ -43,6 +43,7 @@ import (
 
 	"github.com/candor-dev/candor/internal/collector"
 	"github.com/candor-dev/candor/internal/dashboard"
+	"github.com/candor-dev/candor/internal/fsutil"
 	"github.com/candor-dev/candor/internal/logutil"
 	"github.com/candor-dev/candor/internal/store"
 	"github.com/candor-dev/candor/internal/store/clickhouse"
@@ -175,7 +176,7 @@ type Server struct {
 	// retentionInterval is retentionInterval, shorter in tests.
 	retentionInterval time.Duration
 	// freeBytes returns the free space of the file system that holds a
-	// path: freeBytesOnDisk, or a fake full disk in tests.
+	// path: fsutil.FreeBytes, or a fake full disk in tests.
 	freeBytes func(path string) (uint64, error)
 	// stopJobs ends the background jobs that Serve starts; jobs waits for
 	// them.
@@ -257,7 +258,7 @@ func newServer(cfg Config, ln net.Listener) (*Server, error) {
 		cfg: cfg, keys: keys, keysSaved: created, store: st, logger: cfg.Logger,
 		admin:             newTokenChecker(keys.AdminToken),
 		retentionInterval: retentionInterval,
-		freeBytes:         freeBytesOnDisk,
+		freeBytes:         fsutil.FreeBytes,
 	}
 	s.jobsCtx, s.stopJobs = context.WithCancel(context.Background())
 	if err := s.buildHandlers(); err != nil {
@@ -349,7 +350,7 @@ func (s *Server) buildHandlers() error {
 			Help: "Events synced to the journal and not yet loaded into the database.",
 		}, func() float64 { return float64(j.Pending()) }))
 	}
-	if _, err := freeBytesOnDisk(s.cfg.DataDir); !errors.Is(err, errFreeBytesUnsupported) {
+	if _, err := fsutil.FreeBytes(s.cfg.DataDir); !errors.Is(err, fsutil.ErrFreeBytesUnsupported) {
 		registry.MustRegister(newDiskSpaceCollector(s))
 	}
 

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/candor-dev/candor/internal/fsutil"
 )
 
 // compactSuffix ends the name of the file that Compact writes before it
@@ -24,10 +26,6 @@ const compactSuffix = ".compact"
 // NOTE: measured with Mux events only. Events with larger properties
 // need more.
 const compactWALReserve = 96 << 20
-
-// errFreeBytesUnsupported is the error of freeBytes on a platform where
-// Compact cannot measure free space.
-var errFreeBytesUnsupported = errors.New("measuring free disk space is not supported on this platform")
 
 // Compact rewrites the database file at path with DuckDB's COPY FROM
 // DATABASE into a new file, which holds only the rows that are not
@@ -74,7 +72,7 @@ func Compact(ctx context.Context, path string) (before, after int64, err error) 
 // checkFreeSpace fails when the file system of file has less free space
 // than the compaction may take: the database, twice its WAL (replayed
 // into the old file, then copied) and compactWALReserve. It checks
-// nothing where freeBytes is not supported. DuckDB names the WAL after
+// nothing where fsutil.FreeBytes is not supported. DuckDB names the WAL after
 // the path it opened, so path and file may each have one.
 func checkFreeSpace(path, file string) error {
 	database, err := os.Stat(file)
@@ -98,8 +96,8 @@ func checkFreeSpace(path, file string) error {
 	}
 
 	dir := filepath.Dir(file)
-	free, err := freeBytes(dir)
-	if errors.Is(err, errFreeBytesUnsupported) {
+	free, err := fsutil.FreeBytes(dir)
+	if errors.Is(err, fsutil.ErrFreeBytesUnsupported) {
 		return nil
 	}
 	if err != nil {
@@ -224,17 +222,7 @@ func replaceDatabase(path, file, target string) (before, after int64, err error)
 	if err := os.Rename(target, file); err != nil {
 		return 0, 0, err
 	}
-	return old.Size(), info.Size(), syncFolder(filepath.Dir(file))
-}
-
-// syncFolder syncs the folder at dir, so that a rename in it survives a
-// crash.
-func syncFolder(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	return errors.Join(d.Sync(), d.Close())
+	return old.Size(), info.Size(), fsutil.SyncDir(filepath.Dir(file))
 }
 
 // quoteLiteral returns s as an SQL string literal.

@@ -36,6 +36,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/candor-dev/candor/internal/fsutil"
 	"github.com/candor-dev/candor/internal/logutil"
 	"github.com/candor-dev/candor/internal/store"
 )
@@ -325,7 +326,7 @@ func (s *Store) recover() error {
 	if err := removeCheckpoint(s.dir); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := fsutil.SyncDir(s.dir); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
 	if len(paths) > 0 {
@@ -1039,7 +1040,7 @@ func (s *Store) retireFiles(replaceActive bool) {
 		removed++
 	}
 	if removed > 0 {
-		if err := syncDir(s.dir); err != nil {
+		if err := fsutil.SyncDir(s.dir); err != nil {
 			s.errLog.Error(s.logger, "journal: could not sync the folder", "err", err)
 		}
 	}
@@ -1095,7 +1096,7 @@ func (s *Store) Close() error {
 		if removeErr == nil {
 			removeErr = removeCheckpoint(s.dir)
 		}
-		err = errors.Join(err, removeErr, syncDir(s.dir))
+		err = errors.Join(err, removeErr, fsutil.SyncDir(s.dir))
 	} else if left > 0 {
 		err = errors.Join(err, fmt.Errorf("journal: %d events were not loaded into the store; they stay in %s and the next start loads them", left, s.dir))
 	}

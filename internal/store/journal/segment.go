@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/candor-dev/candor/internal/fsutil"
 	"github.com/candor-dev/candor/internal/store"
 )
 
@@ -81,7 +82,7 @@ func createSegment(open openFunc, dir string, first uint64) (segmentFile, segmen
 		err = f.Sync()
 	}
 	if err == nil {
-		err = syncDir(dir)
+		err = fsutil.SyncDir(dir)
 	}
 	if err != nil {
 		f.Close()
@@ -100,17 +101,7 @@ func makeDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(dir))
-}
-
-// syncDir makes the creation and removal of files in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	return errors.Join(err, d.Close())
+	return fsutil.SyncDir(filepath.Dir(dir))
 }
 
 // readSegment returns the events of every record in the journal file at
@@ -240,7 +231,7 @@ func writeCheckpoint(dir string, seq uint64) error {
 	if err := replaceFile(filepath.Join(dir, checkpointFile), strconv.AppendUint(nil, seq, 10)); err != nil {
 		return err
 	}
-	return syncDir(dir)
+	return fsutil.SyncDir(dir)
 }
 
 // replaceFile replaces the file at path with data in one rename of a
@@ -322,7 +313,7 @@ func writeRejected(dir string, first uint64, events []rejectedEvent) (string, er
 		err = f.Sync()
 	}
 	if err = errors.Join(err, f.Close()); err == nil {
-		err = syncDir(dir)
+		err = fsutil.SyncDir(dir)
 	}
 	if err != nil {
 		os.Remove(path)
@@ -365,7 +356,7 @@ func removeRejected(dir string, match func(rejectedKey) bool) error {
 	if !changed {
 		return nil
 	}
-	return syncDir(folder)
+	return fsutil.SyncDir(folder)
 }
 
 // removeRejectedLines rewrites the rejected-events file at path without

@@ -1,10 +1,10 @@
-package server
+package fsutil
 
 import "syscall"
 
-// freeBytesOnDisk returns the bytes that an unprivileged process may
+// FreeBytes returns the bytes that an unprivileged process may
 // still write on the file system that holds path, as df shows them.
-func freeBytesOnDisk(path string) (uint64, error) {
+func FreeBytes(path string) (uint64, error) {
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(path, &st); err != nil {
 		return 0, err
