@@ -225,7 +225,8 @@ func replaceDatabase(path, file, target string) (before, after int64, err error)
 	return old.Size(), info.Size(), fsutil.SyncDir(filepath.Dir(file))
 }
 
-// quoteLiteral returns s as an SQL string literal.
+// quoteLiteral returns s as an SQL string literal. Doubling single quotes
+// is the only escape a DuckDB string literal needs.
 func quoteLiteral(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }

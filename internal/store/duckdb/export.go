@@ -79,11 +79,9 @@ func (s *Store) copyEvents(ctx context.Context, f store.Filter, path, options st
 	defer release()
 
 	where := filterConditions(f, selectAll, "")
-	// COPY takes its target as a literal, so the path is quoted here. It
-	// comes from os.CreateTemp, and doubling quotes is the only escape a
-	// DuckDB string literal needs.
-	target := "'" + strings.ReplaceAll(path, "'", "''") + "'"
+	// COPY takes its target as a literal, not a parameter. The path comes
+	// from os.CreateTemp.
 	_, err = s.db.ExecContext(ctx, `COPY (SELECT `+exportColumns+` FROM events WHERE `+where.text+
-		` ORDER BY ts, uuid) TO `+target+` (`+options+`)`, where.args...)
+		` ORDER BY ts, uuid) TO `+quoteLiteral(path)+` (`+options+`)`, where.args...)
 	return err
 }
