@@ -1,6 +1,7 @@
 package duckdb
 
 import (
+	"database/sql/driver"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -35,12 +36,15 @@ func appendPropertiesJSON(dst []byte, properties map[string]any) ([]byte, error)
 
 // appendStoredProperties appends what the properties column of an event
 // contains: properties as appendPropertiesJSON encodes them, without those
-// that Insert stores in base columns.
-func appendStoredProperties(dst []byte, properties map[string]any) ([]byte, error) {
+// that base, the event's values of baseColumns, stores.
+func appendStoredProperties(dst []byte, properties map[string]any, base *[len(baseColumns)]driver.Value) ([]byte, error) {
 	if len(properties) == 0 {
 		return append(dst, "{}"...), nil
 	}
-	return appendObject(dst, properties, 0, inBaseColumn)
+	return appendObject(dst, properties, 0, func(key string, _ any) bool {
+		i, ok := baseColumnIndex[key]
+		return ok && base[i] != nil
+	})
 }
 
 type entry struct {

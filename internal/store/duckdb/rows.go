@@ -100,13 +100,6 @@ func (c *baseColumn) columnValue(value any) driver.Value {
 	return nil
 }
 
-// inBaseColumn reports whether Insert stores a property in a base column
-// instead of the properties column.
-func inBaseColumn(key string, value any) bool {
-	i, ok := baseColumnIndex[key]
-	return ok && baseColumns[i].columnValue(value) != nil
-}
-
 // insertColumns are the names and types of the columns that Insert
 // appends, which both the query appender and the staging table have: the
 // event's own columns, the base columns, then the properties as JSON text.
@@ -165,25 +158,25 @@ func newEventRows(events []store.Event) (*eventRows, error) {
 		}
 		seen[key] = true
 
-		rows.properties, err = appendStoredProperties(rows.properties, e.Properties)
-		if err != nil {
-			return nil, fmt.Errorf("insert event %q of project %q: encode properties: %w", e.UUID, e.Project, err)
-		}
 		row := eventRow{
-			project:       e.Project,
-			id:            duckdbdriver.UUID(id),
-			name:          e.Name,
-			distinctID:    e.DistinctID,
-			install:       installKey(e.Project, e.DistinctID),
-			timestamp:     e.Timestamp,
-			receivedAt:    e.ReceivedAt,
-			propertiesEnd: len(rows.properties),
+			project:    e.Project,
+			id:         duckdbdriver.UUID(id),
+			name:       e.Name,
+			distinctID: e.DistinctID,
+			install:    installKey(e.Project, e.DistinctID),
+			timestamp:  e.Timestamp,
+			receivedAt: e.ReceivedAt,
 		}
 		for i := range baseColumns {
 			if value, ok := e.Properties[baseColumns[i].property]; ok {
 				row.base[i] = baseColumns[i].columnValue(value)
 			}
 		}
+		rows.properties, err = appendStoredProperties(rows.properties, e.Properties, &row.base)
+		if err != nil {
+			return nil, fmt.Errorf("insert event %q of project %q: encode properties: %w", e.UUID, e.Project, err)
+		}
+		row.propertiesEnd = len(rows.properties)
 		rows.rows = append(rows.rows, row)
 	}
 	return rows, nil
