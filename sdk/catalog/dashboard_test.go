@@ -219,15 +219,7 @@ func TestParseRejectsInvalidDashboard(t *testing.T) {
 				{"name": "first", "class": "bool", "type": "boolean"},
 				{"name": "screen", "class": "identifier", "type": "string"}]}],
 				"dashboard": ` + tt.dashboard + `}`
-			_, err := catalog.Parse([]byte(file))
-			if err == nil {
-				t.Fatalf("Parse succeeded, want an error")
-			}
-			for _, part := range tt.want {
-				if !strings.Contains(err.Error(), part) {
-					t.Errorf("error %q does not contain %q", err, part)
-				}
-			}
+			checkParseError(t, file, tt.want...)
 		})
 	}
 }
@@ -282,15 +274,7 @@ func TestParseRejectsMistakes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			file := `{"app": "old", "events": [{"name": "opened", "properties": [` + tt.property + `]}]}`
-			_, err := catalog.Parse([]byte(file))
-			if err == nil {
-				t.Fatalf("Parse succeeded, want an error")
-			}
-			for _, part := range tt.want {
-				if !strings.Contains(err.Error(), part) {
-					t.Errorf("error %q does not contain %q", err, part)
-				}
-			}
+			checkParseError(t, file, tt.want...)
 		})
 	}
 }

@@ -7,6 +7,21 @@ import (
 	"github.com/candor-dev/candor/sdk/catalog"
 )
 
+// checkParseError checks that Parse rejects file with an error that
+// contains each of parts.
+func checkParseError(t *testing.T, file string, parts ...string) {
+	t.Helper()
+	_, err := catalog.Parse([]byte(file))
+	if err == nil {
+		t.Fatal("Parse succeeded, want an error")
+	}
+	for _, part := range parts {
+		if !strings.Contains(err.Error(), part) {
+			t.Errorf("error %q does not contain %q", err, part)
+		}
+	}
+}
+
 func TestParseRejectsTrailingData(t *testing.T) {
 	single := `{"app": "game", "events": [{"name": "opened", "properties": []}]}`
 	tests := []struct {
@@ -57,15 +72,7 @@ func TestParseNamesPositionOfJSONErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := catalog.Parse([]byte(tt.file))
-			if err == nil {
-				t.Fatal("Parse succeeded, want an error")
-			}
-			for _, part := range tt.want {
-				if !strings.Contains(err.Error(), part) {
-					t.Errorf("error %q does not contain %q", err, part)
-				}
-			}
+			checkParseError(t, tt.file, tt.want...)
 		})
 	}
 }
@@ -85,16 +92,7 @@ func TestParseRejectsOptionsOfAnotherClass(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			file := `{"app": "game", "events": [{"name": "opened", "properties": [` + tt.property + `]}]}`
-			_, err := catalog.Parse([]byte(file))
-			if err == nil {
-				t.Fatal("Parse succeeded, want an error")
-			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error %q does not contain %q", err, tt.want)
-			}
-			if !strings.Contains(err.Error(), `event "opened" property`) {
-				t.Errorf("error %q does not name the event and the property", err)
-			}
+			checkParseError(t, file, tt.want, `event "opened" property`)
 		})
 	}
 }
