@@ -51,10 +51,10 @@ type catalogBody struct {
 // and may name an event or property that any one of them declares. A
 // property that two catalogs declare with different classes may be used
 // only in a query of one project. The body of /api/v1/catalog for every
-// project merges the catalogs: an event that two of them declare lists the
-// properties of both, with the first one's description, and a property
-// that they give different classes is listed with class "mixed", as
-// neither a breakdown nor a histogram.
+// project merges the catalogs. An event that two of them declare lists the
+// properties of both, with the first one's description. A property that
+// they give different classes is listed with class "mixed", as neither a
+// breakdown nor a histogram.
 type propertyIndex struct {
 	body     catalogBody
 	all      classIndex

@@ -508,10 +508,10 @@ func TestCaptureOverlappingOptOut(t *testing.T) {
 	col := newCollector(t)
 	cfg := testConfig(t, col.srv.URL)
 	var holdNext atomic.Bool
-	held, release := make(chan struct{}), make(chan struct{})
+	clockEntered, release := make(chan struct{}), make(chan struct{})
 	cfg.Clock = func() time.Time {
 		if holdNext.CompareAndSwap(true, false) {
-			close(held)
+			close(clockEntered)
 			<-release
 		}
 		return time.Now()
@@ -525,7 +525,7 @@ func TestCaptureOverlappingOptOut(t *testing.T) {
 		defer close(captured)
 		c.Capture(mux.CommandUsed{Command: "new"})
 	}()
-	<-held
+	<-clockEntered
 	if err := c.SetEnabled(false); err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,7 @@ type Client struct {
 	// optOuts counts the opt-outs of this process. Capture stamps each
 	// event with it, so that the sender drops the events captured before
 	// an opt-out and keeps those captured after an opt-in that followed
-	// it, even when it sees neither switch change.
+	// it, even when it reads the switches after both.
 	optOuts atomic.Uint64
 	// ownOptOut is the token of this process's last opt-out, with the
 	// optOuts count after it.

@@ -76,12 +76,12 @@ func (h *holdingCollector) serve(w http.ResponseWriter, r *http.Request) {
 
 // wait waits up to 5s for a value on ch, far less than
 // DefaultRequestTimeout, after which the client would give up by itself.
-func wait(t *testing.T, ch <-chan struct{}, what string) {
+func wait(t *testing.T, ch <-chan struct{}, event string) {
 	t.Helper()
 	select {
 	case <-ch:
 	case <-time.After(5 * time.Second):
-		t.Fatalf("timed out waiting for %s", what)
+		t.Fatalf("timed out waiting for %s", event)
 	}
 }
 

@@ -651,7 +651,7 @@ func (s *sender) upload(b *batch) error {
 
 // dropSwitchedOff applies an upload that was cancelled because telemetry
 // was switched off. A batch from memory is dropped as DropDisabled, as the
-// rest of memory is once the sender sees telemetry off. A spooled batch is
+// rest of memory is once the sender finds telemetry off. A spooled batch is
 // deleted and dropped too when the persisted choice turned telemetry off,
 // or a new opt-out token shows that the user opted out and maybe in again.
 // Otherwise an environment switch turned telemetry off, which leaves the

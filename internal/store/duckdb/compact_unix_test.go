@@ -52,10 +52,9 @@ func TestCompactKeepsOwner(t *testing.T) {
 }
 
 // TestCompactChecksFreeSpace compacts a database of 100,000 events, 3
-// MiB, on a 40 MiB tmpfs, which has room for a second copy of the
-// database but not for the 40 to 60 MB of WAL that DuckDB writes while
-// it copies them. It checks that Compact fails before it changes
-// anything.
+// MiB, on a 40 MiB tmpfs. The tmpfs has room for a second copy of the
+// database, but not for the 40 to 60 MB of WAL that DuckDB writes while
+// it copies them, so Compact must fail before it changes anything.
 func TestCompactChecksFreeSpace(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fills a 40 MiB tmpfs")

@@ -1535,10 +1535,10 @@ func TestInsertFailsWhenNoNewFileCanStart(t *testing.T) {
 	mustInsert(t, s, testEvents("mux", 500, 1))
 }
 
-// TestOneByOneCountsResentDuplicates loads a batch that holds one event
+// TestOneByOneCountsResentDuplicates loads a batch that contains one event
 // twice, as a client that resent a request produces, through the
 // one-by-one pass. The second copy is a duplicate the store skips, and the
-// reports must say so, whether the batch is then set aside or loaded
+// reports must count it, whether the batch is then set aside or loaded
 // whole once the store recovers.
 func TestOneByOneCountsResentDuplicates(t *testing.T) {
 	for _, tc := range []struct {
