@@ -24,6 +24,13 @@ func runCompact(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("no database %s in %s (%v): pass the data folder of candor serve with --data", server.DatabaseFile, *data, err)
 	}
+	// The lock keeps a candor serve from opening the database between
+	// Compact's copy and its rename.
+	lock, err := server.LockDataDir(*data)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
 	before, after, err := duckdb.Compact(ctx, path)
 	if err != nil {
 		return err

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -33,5 +35,27 @@ func TestCompactWithoutDatabase(t *testing.T) {
 	code, _, stderr := runCommand(t, "compact", "--data", data)
 	if code != 1 || !strings.Contains(stderr, "no database candor.duckdb in "+data) || !strings.Contains(stderr, "--data") {
 		t.Errorf("candor compact of an empty folder exited with %d: %q, want 1 and a message naming the folder and --data", code, stderr)
+	}
+}
+
+func TestCompactRefusesLockedDataFolder(t *testing.T) {
+	data := t.TempDir()
+	s, err := duckdb.Open(filepath.Join(data, server.DatabaseFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := server.LockDataDir(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Unlock()
+
+	code, _, stderr := runCommand(t, "compact", "--data", data)
+	want := fmt.Sprintf("data folder %s is in use by another candor process (pid %d)", data, os.Getpid())
+	if code != 1 || !strings.Contains(stderr, want) {
+		t.Errorf("candor compact of a locked data folder exited with %d: %q, want 1 and %q", code, stderr, want)
 	}
 }

@@ -1,5 +1,6 @@
 // Package fsutil contains the file system calls that the collector's
-// stores and server share: syncing a folder and measuring free space.
+// stores, server and commands share: syncing a folder, measuring free
+// space and locking a file.
 package fsutil
 
 import (

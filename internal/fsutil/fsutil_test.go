@@ -32,3 +32,36 @@ func TestSyncDir(t *testing.T) {
 		t.Error("SyncDir of a missing folder returned no error")
 	}
 }
+
+func TestLockFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	first, err := LockFile(path)
+	if err != nil {
+		t.Fatalf("LockFile(%s) = %v, want nil", path, err)
+	}
+
+	_, err = LockFile(path)
+	var locked *LockedError
+	if !errors.As(err, &locked) || !errors.Is(err, ErrLocked) {
+		t.Fatalf("second LockFile(%s) = %v, want a *LockedError", path, err)
+	}
+	if locked.PID != os.Getpid() || locked.Path != path {
+		t.Errorf("LockedError = %+v, want Path %s and PID %d", locked, path, os.Getpid())
+	}
+
+	if err := first.Unlock(); err != nil {
+		t.Fatalf("Unlock() = %v", err)
+	}
+	second, err := LockFile(path)
+	if err != nil {
+		t.Fatalf("LockFile after Unlock = %v, want nil", err)
+	}
+	second.Unlock()
+}
+
+func TestLockFileWithoutPID(t *testing.T) {
+	err := (&LockedError{Path: "/data/candor.lock"}).Error()
+	if want := "/data/candor.lock is locked by another process"; err != want {
+		t.Errorf("Error() = %q, want %q", err, want)
+	}
+}

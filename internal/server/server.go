@@ -158,6 +158,7 @@ type Server struct {
 	keys       Keys
 	keysSaved  bool
 	store      store.Store
+	dataLock   *fsutil.Lock // nil unless the store keeps events in DataDir
 	collector  *collector.Collector
 	httpServer *http.Server
 	listener   *limitListener
@@ -227,9 +228,22 @@ func New(cfg Config) (*Server, error) {
 
 // newServer opens the data folder and the store of a server that listens
 // on ln.
-func newServer(cfg Config, ln net.Listener) (*Server, error) {
+func newServer(cfg Config, ln net.Listener) (_ *Server, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data folder: %w", err)
+	}
+	// The DuckDB store keeps its events in the data folder, and two
+	// processes must not write them at once.
+	var dataLock *fsutil.Lock
+	if cfg.Store == "" || cfg.Store == StoreDuckDB {
+		if dataLock, err = LockDataDir(cfg.DataDir); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				dataLock.Unlock()
+			}
+		}()
 	}
 
 	keys, created, err := LoadOrCreateKeys(cfg.DataDir)
@@ -255,7 +269,7 @@ func newServer(cfg Config, ln net.Listener) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg: cfg, keys: keys, keysSaved: created, store: st, logger: cfg.Logger,
+		cfg: cfg, keys: keys, keysSaved: created, store: st, dataLock: dataLock, logger: cfg.Logger,
 		admin:             newTokenChecker(keys.AdminToken),
 		retentionInterval: retentionInterval,
 		freeBytes:         fsutil.FreeBytes,
@@ -449,6 +463,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	colErr := s.collector.Close(ctx)
 	s.jobs.Wait()
 	storeErr := s.store.Close()
+	lockErr := s.dataLock.Unlock()
 	s.logger.Info("stopped", "addr", s.listener.Addr().String())
-	return errors.Join(httpErr, colErr, storeErr)
+	return errors.Join(httpErr, colErr, storeErr, lockErr)
 }

@@ -266,3 +266,35 @@ func dropClickHouseDatabase(t *testing.T, chURL, database string) {
 	}
 	resp.Body.Close()
 }
+
+func TestDataFolderInUse(t *testing.T) {
+	data := t.TempDir()
+	first, err := New(Config{DataDir: data, Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	_, err = New(Config{DataDir: data, Listen: "127.0.0.1:0"})
+	want := fmt.Sprintf("data folder %s is in use by another candor process (pid %d): stop it, or pass another --data", data, os.Getpid())
+	if err == nil || err.Error() != want {
+		t.Errorf("second New on one data folder = %v, want %q", err, want)
+	}
+	// Stores that keep no events in the data folder do not lock it.
+	other, err := New(Config{DataDir: data, Listen: "127.0.0.1:0", Store: StoreNull})
+	if err != nil {
+		t.Errorf("New with the null store on a data folder in use = %v, want nil", err)
+	} else if err := other.Shutdown(context.Background()); err != nil {
+		t.Error(err)
+	}
+
+	if err := first.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	again, err := New(Config{DataDir: data, Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatalf("New after the first server stopped = %v, want nil", err)
+	}
+	if err := again.Shutdown(context.Background()); err != nil {
+		t.Error(err)
+	}
+}

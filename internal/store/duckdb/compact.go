@@ -43,7 +43,9 @@ const compactWALReserve = 96 << 20
 // Unix, the owner and group of the old one. When path is a symbolic link,
 // the file it points to is replaced and the link stays. A crash before
 // the rename leaves a file ending in compactSuffix next to that file,
-// which the next call replaces.
+// which the next call replaces. Between the copy and the rename Compact
+// holds no lock of the database: a caller that shares the file with other
+// processes keeps them away until Compact returns.
 func Compact(ctx context.Context, path string) (before, after int64, err error) {
 	if path == "" {
 		return 0, 0, errors.New("compact duckdb: no path: name the database file")
@@ -60,8 +62,9 @@ func Compact(ctx context.Context, path string) (before, after int64, err error) 
 	if err := copyDatabase(ctx, path, target); err != nil {
 		return 0, 0, fmt.Errorf("compact duckdb %q: %w", path, err)
 	}
-	// NOTE: copyDatabase has released the database's lock, so a candor
-	// serve that opens it before the rename writes to the replaced file.
+	// copyDatabase has released DuckDB's lock, so a process that opens
+	// the database before the rename writes to the replaced file. candor
+	// compact holds the data folder's lock, which candor serve takes too.
 	if before, after, err = replaceDatabase(path, file, target); err != nil {
 		os.Remove(target)
 		return 0, 0, fmt.Errorf("compact duckdb %q: %w", path, err)
