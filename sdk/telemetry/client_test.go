@@ -345,6 +345,8 @@ func TestValidateNamesField(t *testing.T) {
 		{"empty endpoint", func(c *Config) { c.Endpoint = "" }, `Endpoint ""`},
 		{"ftp endpoint", func(c *Config) { c.Endpoint = "ftp://127.0.0.1" }, `Endpoint "ftp://127.0.0.1"`},
 		{"endpoint with query", func(c *Config) { c.Endpoint = "http://127.0.0.1/?a=b" }, "remove the query"},
+		{"endpoint with batch path", func(c *Config) { c.Endpoint = "http://127.0.0.1:8787/batch/" }, `use "http://127.0.0.1:8787"`},
+		{"endpoint with batch path, no slash", func(c *Config) { c.Endpoint = "http://127.0.0.1:8787/batch" }, `use "http://127.0.0.1:8787"`},
 		{"empty key", func(c *Config) { c.WriteKey = " " }, "WriteKey is empty"},
 		{"negative queue", func(c *Config) { c.QueueSize = -1 }, "QueueSize -1"},
 		{"negative spool", func(c *Config) { c.Spool.MaxBytes = -1 }, "Spool.MaxBytes -1"},

@@ -56,7 +56,8 @@ type Config struct {
 	// Catalog lists the events the app may send. Required.
 	Catalog *catalog.Catalog
 	// Endpoint is the collector's base URL, such as http://127.0.0.1:8080.
-	// Events are posted to Endpoint+"/batch/". A trailing slash is ignored.
+	// Events are posted to Endpoint+"/batch/", so an Endpoint that already
+	// ends in /batch/ is invalid. A trailing slash is ignored.
 	Endpoint string
 	// WriteKey is the project key sent as api_key with every batch.
 	WriteKey string
@@ -167,6 +168,10 @@ func (c *Config) Validate() error {
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return fail("Endpoint %q: remove the query, fragment or user info", c.Endpoint)
+	}
+	if base, ok := strings.CutSuffix(strings.TrimRight(u.Path, "/"), "/batch"); ok {
+		u.Path = base
+		return fail("Endpoint %q ends in /batch/, which the client adds itself: use %q", c.Endpoint, u.String())
 	}
 	if strings.TrimSpace(c.WriteKey) == "" {
 		return fail("WriteKey is empty: set the project key the collector expects")
