@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -534,6 +535,30 @@ func TestOther4xxDropOnlyThatBatch(t *testing.T) {
 				t.Errorf("retries = %d, want a %d not retried", st.Retries, status)
 			}
 		})
+	}
+}
+
+func TestRejectedBatchLogsCollectorError(t *testing.T) {
+	col := newCollector(t)
+	col.setRespond(func(n int, r *received, w http.ResponseWriter) bool {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, `{"status":401,"code":"ingest_key_unknown","error":"write key is not known to this collector"}`)
+		return true
+	})
+	var logs bytes.Buffer
+	cfg := testConfig(t, col.srv.URL)
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	c := newClient(t, cfg)
+	captureN(c, 2)
+	flush(t, c)
+	st := closeClient(t, c)
+
+	if st.DroppedByReason[DropRejected] != 2 {
+		t.Errorf("rejected %d events, want 2", st.DroppedByReason[DropRejected])
+	}
+	if !strings.Contains(logs.String(), "write key is not known to this collector") {
+		t.Errorf("log does not contain the collector's error message:\n%s", logs.String())
 	}
 }
 

@@ -522,7 +522,7 @@ func TestAcknowledgementBody(t *testing.T) {
 	}
 	for _, tc := range tests {
 		resp := &http.Response{StatusCode: tc.status, Body: io.NopCloser(strings.NewReader(tc.body))}
-		if got := readAcknowledgement(resp); got != tc.want {
+		if _, got := readResponse(resp); got != tc.want {
 			t.Errorf("status %d body %.40q: acknowledgement %v, want %v", tc.status, tc.body, got, tc.want)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -219,9 +220,14 @@ func (u *uploader) upload(ctx context.Context, b *batch) uploadResult {
 		}
 		return uploadResult{outcome: outcomeRetry, err: err}
 	}
-	ack := readAcknowledgement(resp)
+	body, ack := readResponse(resp)
 	resp.Body.Close()
 	res := classify(resp)
+	if res.outcome == outcomeReject {
+		if msg := collectorError(body); msg != "" {
+			res.err = fmt.Errorf("%w: %s", res.err, msg)
+		}
+	}
 	if res.outcome == outcomeSent && !ack {
 		// A captive portal or a proxy answered, or the connection broke
 		// before the collector's response ended. The batch keeps its
@@ -252,21 +258,42 @@ func (b *uploadBody) written() { b.u.bodiesWritten.Add(1) }
 // maxResponseBody bounds the response body the uploader reads.
 const maxResponseBody = 64 << 10
 
-// readAcknowledgement reads the response body and reports whether it
-// acknowledges the batch: a complete JSON object, as candor's collector
-// and PostHog's capture service send, or no body with status 204. A 200
-// with HTML or plain text comes from something else, such as a captive
-// portal, and a body cut short means the response was lost.
-func readAcknowledgement(resp *http.Response) bool {
+// readResponse reads the response body, up to maxResponseBody bytes, and
+// reports whether it acknowledges the batch: a complete JSON object, as
+// candor's collector and PostHog's capture service send, or no body with
+// status 204. A 200 with HTML or plain text comes from something else,
+// such as a captive portal, and a body cut short means the response was
+// lost.
+func readResponse(resp *http.Response) (body []byte, ack bool) {
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody+1))
 	if err != nil || len(body) > maxResponseBody {
-		return false
+		return nil, false
 	}
 	if resp.StatusCode == http.StatusNoContent {
-		return len(body) == 0
+		return body, len(body) == 0
 	}
-	body = bytes.TrimSpace(body)
-	return len(body) > 0 && body[0] == '{' && json.Valid(body)
+	trimmed := bytes.TrimSpace(body)
+	return body, len(trimmed) > 0 && trimmed[0] == '{' && json.Valid(trimmed)
+}
+
+// maxCollectorError bounds the collector's error message that an upload
+// error carries into the log.
+const maxCollectorError = 300
+
+// collectorError returns the "error" member of a JSON error response, as
+// candor's collector sends with a 4xx, or "" for any other body.
+func collectorError(body []byte) string {
+	var resp struct {
+		Error any `json:"error"`
+	}
+	if json.Unmarshal(body, &resp) != nil {
+		return ""
+	}
+	msg, _ := resp.Error.(string)
+	if len(msg) > maxCollectorError {
+		msg = strings.ToValidUTF8(msg[:maxCollectorError], "") + "…"
+	}
+	return msg
 }
 
 func classify(resp *http.Response) uploadResult {

@@ -89,3 +89,24 @@ func TestUploadRequestOneWrite(t *testing.T) {
 		t.Errorf("%d request bodies created and %d written, want as many written", created, written)
 	}
 }
+
+func TestCollectorErrorMessage(t *testing.T) {
+	// The cut at maxCollectorError bytes falls inside a two-byte "é".
+	long := "a" + strings.Repeat("é", maxCollectorError)
+	tests := []struct {
+		name, body, want string
+	}{
+		{"candor error", `{"status":401,"error":"write key is not known"}`, "write key is not known"},
+		{"error object", `{"error":{"code":1}}`, ""},
+		{"plain text", "404 page not found\n", ""},
+		{"no message", `{"status":"Ok"}`, ""},
+		{"long message", `{"error":"` + long + `"}`, long[:maxCollectorError-1] + "…"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := collectorError([]byte(tt.body)); got != tt.want {
+				t.Errorf("collectorError(%.40q) = %.40q, want %.40q", tt.body, got, tt.want)
+			}
+		})
+	}
+}
