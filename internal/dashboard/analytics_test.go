@@ -491,7 +491,11 @@ func TestRawEventsExport(t *testing.T) {
 	}
 
 	response, body := send(t, server, http.MethodGet, "/api/v1/export/events", withBearer(adminToken))
-	if response.StatusCode != http.StatusBadRequest || !strings.Contains(body, "format=csv or format=parquet") {
-		t.Errorf("raw events as JSON: status %d, body %s, want 400 naming the formats", response.StatusCode, body)
+	if response.StatusCode != http.StatusBadRequest || !strings.Contains(body, "missing format") || !strings.Contains(body, "format=csv or format=parquet") {
+		t.Errorf("raw events without format: status %d, body %s, want 400 naming the missing format and the formats", response.StatusCode, body)
+	}
+	response, body = send(t, server, http.MethodGet, "/api/v1/export/events?format=json", withBearer(adminToken))
+	if response.StatusCode != http.StatusBadRequest || !strings.Contains(body, `invalid format \"json\"`) {
+		t.Errorf("raw events as JSON: status %d, body %s, want 400 naming the format json", response.StatusCode, body)
 	}
 }

@@ -179,7 +179,11 @@ func (h *Handler) serveRawEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f == formatJSON {
-		writeError(w, http.StatusBadRequest, "invalid format for raw events: use format=csv or format=parquet")
+		message := "missing format for raw events: add format=csv or format=parquet"
+		if value := request.query.Get("format"); value != "" {
+			message = fmt.Sprintf("invalid format %q for raw events: use format=csv or format=parquet", value)
+		}
+		writeError(w, http.StatusBadRequest, message)
 		return
 	}
 	if h.analytics == nil {
