@@ -100,8 +100,8 @@ func runCatalogDiff(args []string, stdout, stderr io.Writer) error {
 			"funnel, errors) added, removed or changed in the \"dashboard\" declaration.\n"+
 			"It prints nothing when the catalogs are the same, and exits with status 0\n"+
 			"whether or not there are changes.\n\n"+
-			"OLD and NEW are catalog files in the JSON that \"candor catalog --format json\"\n"+
-			"prints, or the name of a built-in catalog (%s). Write ./NAME for a file\n"+
+			"OLD and NEW are catalog files in the JSON that the app's Catalog.MarshalIndent\n"+
+			"writes, or the name of a built-in catalog (%s). Write ./NAME for a file\n"+
 			"that has a built-in catalog's name.\n", strings.Join(builtinCatalogNames(), ", "))
 	}
 	if err := fs.Parse(args); err != nil {
@@ -146,7 +146,7 @@ func loadCatalog(nameOrPath string) (*catalog.Catalog, error) {
 }
 
 // catalogFileHint ends the errors about catalog files.
-const catalogFileHint = `a catalog file is the JSON that "candor catalog --format json" prints`
+const catalogFileHint = `a catalog file is the JSON that the app's Catalog.MarshalIndent writes, as "candor catalog --format json" prints it for a built-in catalog`
 
 func readCatalogFile(path string) (*catalog.Catalog, error) {
 	data, err := os.ReadFile(path)

@@ -100,6 +100,7 @@ func TestCatalogErrors(t *testing.T) {
 		{[]string{"catalog", "diff", "mux"}, 2, "expected 2 arguments, OLD and NEW, but got 1"},
 		{[]string{"catalog", "diff", "mux", missing}, 1, `read catalog file "` + missing + `": no such file or directory`},
 		{[]string{"catalog", "diff", invalid, "mux"}, 1, `or name a built-in catalog: mux`},
+		{[]string{"catalog", "diff", "mux", missing}, 1, "the JSON that the app's Catalog.MarshalIndent writes"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args[1:], " "), func(t *testing.T) {
