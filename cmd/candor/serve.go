@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -168,6 +169,9 @@ func (f *serveFlags) start(stderr io.Writer) (*server.Server, error) {
 	logger, err := f.logger(stderr)
 	if err != nil {
 		return nil, err
+	}
+	if _, _, err := net.SplitHostPort(f.listen); err != nil {
+		return nil, fmt.Errorf("invalid --listen %q: use HOST:PORT, such as 127.0.0.1:8787", f.listen)
 	}
 	if f.kAnonymity < 1 {
 		return nil, fmt.Errorf("invalid --k-anonymity %d: use 1 or more (1 turns suppression off)", f.kAnonymity)
