@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -171,7 +172,7 @@ func (c *Collector) serveSelfDelete(w http.ResponseWriter, r *http.Request) {
 	}
 	p := c.findProject(strings.TrimSpace(req.APIKey))
 	if p == nil {
-		c.writeError(w, reject(http.StatusUnauthorized, codeKeyUnknown, "write key is not known to this collector"))
+		c.writeError(w, reject(http.StatusUnauthorized, codeKeyUnknown, unknownKeyMessage))
 		return
 	}
 	if rerr := c.checkRateLimit(p, 1); rerr != nil {
@@ -234,10 +235,46 @@ func (c *Collector) deleteOwnInstall(ctx context.Context, secrets store.InstallS
 	if err := secrets.DeleteInstallSecret(ctx, p.name, req.DistinctID); err != nil {
 		c.selfDelete.deleteLog.Error(c.logger, "deleting the deletion key failed after the install's events were deleted", "project", p.name, "err", err)
 	}
-	c.selfDelete.mu.Lock()
-	delete(c.selfDelete.registered, installKey(p.name, req.DistinctID))
-	c.selfDelete.mu.Unlock()
+	c.forgetRegistration(p.name, req.DistinctID)
 	// The install ID is not logged: the log outlives the deletion.
 	c.logger.Info("install deleted by its owner", "project", p.name, "deleted", deleted)
 	return deleted, nil
+}
+
+// DeleteInstall deletes every event of one install in one project, then
+// the install's deletion key hash when the store keeps hashes, and returns
+// how many events it deleted. It also removes the install from this
+// collector's set of registered installs, so that the install's next batch
+// registers its hash again, as a first batch does. It checks no secret: it
+// serves the operator's deletion.
+//
+// When only the hash deletion failed, it returns the count with the error,
+// and a second call deletes the hash.
+//
+// NOTE: other collectors that share a ClickHouse database keep the install
+// in their own sets until they restart or the set fills up, so a batch of
+// the install that reaches one of them registers no hash.
+func (c *Collector) DeleteInstall(ctx context.Context, project, distinctID string) (int64, error) {
+	deleted, err := c.store.DeleteInstall(ctx, project, distinctID)
+	if err != nil {
+		return 0, err
+	}
+	if secrets, ok := c.store.(store.InstallSecrets); ok {
+		if err := secrets.DeleteInstallSecret(ctx, project, distinctID); err != nil {
+			return deleted, fmt.Errorf("after deleting %d events: %w", deleted, err)
+		}
+	}
+	// Forgetting before the hash's deletion would let a batch in between
+	// mark the install registered, which the deletion then leaves with no
+	// hash.
+	c.forgetRegistration(project, distinctID)
+	return deleted, nil
+}
+
+// forgetRegistration removes the install from the set of installs whose
+// hash this collector registered.
+func (c *Collector) forgetRegistration(project, distinctID string) {
+	c.selfDelete.mu.Lock()
+	delete(c.selfDelete.registered, installKey(project, distinctID))
+	c.selfDelete.mu.Unlock()
 }

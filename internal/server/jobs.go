@@ -29,6 +29,13 @@ func (s *Server) runJobs(ctx context.Context) {
 
 // applyRetention deletes the events older than Config.Retention. A failure
 // is logged and the next pass tries again.
+//
+// NOTE: retention keeps every deletion key hash, also that of an install
+// with no events left. "No events stored" does not tell a gone install
+// from a new one, because the collector registers a batch's hash before
+// it stores the batch's events. Deleting such a hash would make
+// self-service deletion respond 404, which the SDK takes as "nothing
+// stored".
 func (s *Server) applyRetention(ctx context.Context) {
 	cutoff := time.Now().Add(-s.cfg.Retention).UTC()
 	start := time.Now()

@@ -74,9 +74,9 @@ func (s *Server) metricsHandler(registry *prometheus.Registry) http.Handler {
 	return s.requireAdmin(h)
 }
 
-// serveDeleteInstall deletes every event of one install in one project.
-// The project parameter is required, so that a request never deletes in
-// more projects than it names.
+// serveDeleteInstall deletes every event of one install in one project and
+// the install's deletion key hash. The project parameter is required, so
+// that a request never deletes in more projects than it names.
 func (s *Server) serveDeleteInstall(w http.ResponseWriter, r *http.Request) {
 	project := r.URL.Query().Get("project")
 	distinctID := r.PathValue("distinct_id")
@@ -92,10 +92,10 @@ func (s *Server) serveDeleteInstall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	deleted, err := s.store.DeleteInstall(r.Context(), project, distinctID)
+	deleted, err := s.collector.DeleteInstall(r.Context(), project, distinctID)
 	if err != nil {
-		s.logger.Error("delete install failed", "project", project, "err", err)
-		writeJSONError(w, http.StatusServiceUnavailable, "deleting the install's events failed; retry later")
+		s.logger.Error("delete install failed", "project", project, "deleted", deleted, "err", err)
+		writeJSONError(w, http.StatusServiceUnavailable, "deleting the install's events or its deletion key failed; retry later")
 		return
 	}
 	// The install ID is not logged: the log outlives the deletion.

@@ -4,13 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +24,7 @@ import (
 
 	"github.com/candor-dev/candor/internal/collector"
 	"github.com/candor-dev/candor/internal/store"
+	"github.com/candor-dev/candor/internal/store/clickhouse"
 	"github.com/candor-dev/candor/internal/store/duckdb"
 	"github.com/candor-dev/candor/sdk/catalog"
 )
@@ -308,6 +313,81 @@ func TestDeleteInstall(t *testing.T) {
 	}
 }
 
+// batchWithKey is batch with hash as the request's deletion key hash.
+func batchWithKey(key, hash string, events ...string) string {
+	return `{"api_key":"` + key + `","` + collector.DeletionKeyHashField + `":"` + hash + `","batch":[` + strings.Join(events, ",") + `]}`
+}
+
+// deletionKey returns a deletion secret and the hex SHA-256 that an SDK
+// sends for it.
+func deletionKey(secret string) (string, string) {
+	sum := sha256.Sum256([]byte(secret))
+	return secret, hex.EncodeToString(sum[:])
+}
+
+func selfDeleteBody(install, secret string) string {
+	return `{"api_key":"` + testWriteKey + `","distinct_id":"` + install + `","secret":"` + secret + `"}`
+}
+
+// TestDeleteInstallDeletesDeletionKey checks that the operator's deletion
+// leaves no deletion key hash of the install, and that the install's next
+// batch registers its hash as a first batch does.
+func TestDeleteInstallDeletesDeletionKey(t *testing.T) {
+	t.Run("DuckDB", func(t *testing.T) {
+		testDeleteInstallDeletesDeletionKey(t, Config{})
+	})
+	t.Run("ClickHouse", func(t *testing.T) {
+		chURL := os.Getenv("CANDOR_CLICKHOUSE_URL")
+		if chURL == "" {
+			t.Skip("CANDOR_CLICKHOUSE_URL is not set: start a server with scripts/clickhouse.sh start DIR 18123 and export CANDOR_CLICKHOUSE_URL=http://127.0.0.1:18123")
+		}
+		database := fmt.Sprintf("candor_test_%d", time.Now().UnixNano())
+		t.Cleanup(func() { dropClickHouseDatabase(t, chURL, database) })
+		testDeleteInstallDeletesDeletionKey(t, Config{
+			Store:      StoreClickHouse,
+			ClickHouse: clickhouse.Config{URL: chURL, Database: database, FlushInterval: 100 * time.Millisecond},
+		})
+	})
+}
+
+func testDeleteInstallDeletesDeletionKey(t *testing.T, cfg Config) {
+	cfg.KAnonymity, cfg.WriteKey, cfg.AdminToken = 1, testWriteKey, testAdminToken
+	srv := startServer(t, cfg)
+	selfDeleteURL := srv.URL() + collector.SelfDeletePath
+	oldSecret, oldHash := deletionKey("first secret of install-gone")
+	keptSecret, keptHash := deletionKey("secret of install-kept")
+	send(t, http.MethodPost, srv.URL()+"/batch/", "", batchWithKey(testWriteKey, oldHash,
+		commandEvent("9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c11", "install-gone")))
+	send(t, http.MethodPost, srv.URL()+"/batch/", "", batchWithKey(testWriteKey, keptHash,
+		commandEvent("9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c12", "install-kept")))
+
+	status, body := send(t, http.MethodDelete, srv.URL()+"/api/v1/installs/install-gone?project=mux", testAdminToken, "")
+	if status != http.StatusOK || strings.TrimSpace(body) != `{"deleted":1}` {
+		t.Fatalf("DELETE install-gone = %d %s, want 200 {\"deleted\":1}", status, body)
+	}
+	secrets := srv.store.(store.InstallSecrets)
+	if hash, err := secrets.InstallSecretHash(context.Background(), "mux", "install-gone"); !errors.Is(err, store.ErrSecretNotFound) {
+		t.Errorf("deletion key hash of install-gone after DELETE = %q, %v; want store.ErrSecretNotFound", hash, err)
+	}
+
+	newSecret, newHash := deletionKey("second secret of install-gone")
+	send(t, http.MethodPost, srv.URL()+"/batch/", "", batchWithKey(testWriteKey, newHash,
+		commandEvent("9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c13", "install-gone")))
+	status, body = send(t, http.MethodPost, selfDeleteURL, "", selfDeleteBody("install-gone", oldSecret))
+	if status != http.StatusForbidden || !strings.Contains(body, "secret_mismatch") {
+		t.Errorf("self-service deletion with the secret from before DELETE = %d %s, want 403 secret_mismatch", status, body)
+	}
+	status, body = send(t, http.MethodPost, selfDeleteURL, "", selfDeleteBody("install-gone", newSecret))
+	if status != http.StatusOK || strings.TrimSpace(body) != `{"deleted":1}` {
+		t.Errorf("self-service deletion with the secret of the next batch = %d %s, want 200 {\"deleted\":1}", status, body)
+	}
+
+	status, body = send(t, http.MethodPost, selfDeleteURL, "", selfDeleteBody("install-kept", keptSecret))
+	if status != http.StatusOK || strings.TrimSpace(body) != `{"deleted":1}` {
+		t.Errorf("self-service deletion of install-kept = %d %s, want 200 {\"deleted\":1}", status, body)
+	}
+}
+
 // TestUnknownProjectResponsesAgree checks that the query API and the
 // install deletion respond alike to a project that is not configured.
 func TestUnknownProjectResponsesAgree(t *testing.T) {
@@ -377,10 +457,18 @@ func TestRetentionDeletesOldEvents(t *testing.T) {
 	// next pass.
 	late := `{"event":"command_used","distinct_id":"i2","uuid":"3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a03","timestamp":"` +
 		now.AddDate(0, 0, -500).Format(time.RFC3339) + `","properties":{"command":"clear"}}`
-	if status, body := send(t, http.MethodPost, srv.URL()+"/batch/", "", batch(testWriteKey, late)); status != http.StatusOK {
+	_, lateHash := deletionKey("secret of install i2")
+	if status, body := send(t, http.MethodPost, srv.URL()+"/batch/", "", batchWithKey(testWriteKey, lateHash, late)); status != http.StatusOK {
 		t.Fatalf("POST late event = %d %s", status, body)
 	}
 	waitUntil(t, "the late event is deleted", func() bool { return getOverview(t, srv, "").TotalEvents == 1 })
+
+	// Retention keeps the deletion key hash of an install with no events
+	// left. The NOTE on applyRetention gives the reason.
+	hash, err := srv.store.(store.InstallSecrets).InstallSecretHash(context.Background(), "mux", "i2")
+	if err != nil || hash != lateHash {
+		t.Errorf("deletion key hash of i2 after retention = %q, %v; want %q", hash, err, lateHash)
+	}
 }
 
 // syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.

@@ -17,8 +17,9 @@
 //     metrics; the admin token as a Bearer token, unless Config.MetricsPublic
 //     is set;
 //   - DELETE /api/v1/installs/{distinct_id}?project=NAME: deletes one
-//     install's events and returns {"deleted": n}; the admin token as a
-//     Bearer token;
+//     install's events and then its deletion key hash, and returns
+//     {"deleted": n}, or 503 when either deletion failed, which a retry
+//     completes; the admin token as a Bearer token;
 //   - everything else: the dashboard and the query API (internal/dashboard).
 //
 // A write key only adds events: it opens none of the other endpoints.

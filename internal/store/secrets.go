@@ -17,7 +17,9 @@ var ErrSecretNotFound = errors.New("store: no deletion key registered for the in
 //
 // A hash is the hex SHA-256 of the install's random deletion secret. The
 // secret itself never reaches the store. An install is one (project,
-// distinct_id) pair, as in Store.
+// distinct_id) pair, as in Store. Store.DeleteInstall and
+// Store.DeleteBefore leave the hashes: the collector deletes an install's
+// hash with DeleteInstallSecret after its events.
 type InstallSecrets interface {
 	// RegisterInstallSecret stores hash for the install unless one is
 	// already stored: the first registration wins and later calls, with
