@@ -197,12 +197,45 @@ func (h *Handler) serveRawEvents(w http.ResponseWriter, r *http.Request) {
 	if f == formatParquet {
 		contentType = parquetContentType
 	}
-	setDownload(w, contentType, downloadName("events", request.filter)+"."+string(f))
-	// NOTE: once the first bytes are sent, a failure can no longer change
-	// the status, so the client gets a truncated file. The log has the error.
-	if err := h.analytics.ExportEvents(ctx, request.filter, store.ExportFormat(f), w); err != nil {
-		h.logQueryError(r, err)
+	download := &downloadWriter{
+		w:           w,
+		contentType: contentType,
+		filename:    downloadName("events", request.filter) + "." + string(f),
 	}
+	err = h.analytics.ExportEvents(ctx, request.filter, store.ExportFormat(f), download)
+	switch {
+	case err != nil && !download.started:
+		h.writeQueryError(w, r, err)
+	case err != nil:
+		// NOTE: once the first bytes are sent, a failure can no longer
+		// change the status, so the client gets a truncated file. The log
+		// has the error.
+		h.logQueryError(r, err)
+	default:
+		download.start()
+	}
+}
+
+// downloadWriter sets the download headers with the first byte written,
+// so that an export that fails before its first byte can still respond
+// with an error status instead of 200 and an empty file.
+type downloadWriter struct {
+	w           http.ResponseWriter
+	contentType string
+	filename    string
+	started     bool
+}
+
+func (d *downloadWriter) start() {
+	if !d.started {
+		d.started = true
+		setDownload(d.w, d.contentType, d.filename)
+	}
+}
+
+func (d *downloadWriter) Write(p []byte) (int, error) {
+	d.start()
+	return d.w.Write(p)
 }
 
 // downloadName returns the file name stem of a download: candor, the route

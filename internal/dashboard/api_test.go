@@ -522,3 +522,28 @@ func TestTwoCatalogs(t *testing.T) {
 		t.Errorf("trend of message_sent in project shop: status %d, body %s, want 400 naming the project", response.StatusCode, text)
 	}
 }
+
+// TestRawExportStoreError checks that an export whose store fails before
+// the first byte responds with an error status, not 200 and an empty file.
+func TestRawExportStoreError(t *testing.T) {
+	logger, logs := logBuffer()
+	s := openStore(t)
+	s.Close()
+	server := startServer(t, dashboard.Config{Store: s, Logger: logger, KAnonymity: 1})
+
+	for _, format := range []string{"csv", "parquet"} {
+		response, body := send(t, server, http.MethodGet, "/api/v1/export/events?format="+format, withBearer(adminToken))
+		if response.StatusCode != http.StatusInternalServerError {
+			t.Errorf("format=%s: status = %d, want 500", format, response.StatusCode)
+		}
+		if !strings.Contains(body, `"error":"query failed`) {
+			t.Errorf("format=%s: body = %q, want a JSON error", format, body)
+		}
+		if disposition := response.Header.Get("Content-Disposition"); disposition != "" {
+			t.Errorf("format=%s: Content-Disposition = %q, want none on an error", format, disposition)
+		}
+	}
+	if !strings.Contains(logs.String(), store.ErrClosed.Error()) {
+		t.Errorf("log %q does not contain the store error", logs.String())
+	}
+}
