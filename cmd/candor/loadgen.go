@@ -505,7 +505,9 @@ func startLoadServer(exe, store string, f loadgenFlags) (*loadServer, error) {
 		scanner := bufio.NewScanner(stdout)
 		for scanner.Scan() {
 			if rest, ok := strings.CutPrefix(scanner.Text(), "Collector:"); ok {
-				urls <- strings.TrimSuffix(strings.TrimSpace(rest), "/batch/")
+				// The base URL comes first; a note follows it.
+				url, _, _ := strings.Cut(strings.TrimSpace(rest), " ")
+				urls <- url
 			}
 		}
 		s.exited <- s.cmd.Wait()

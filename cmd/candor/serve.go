@@ -279,7 +279,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	printKeys(stdout, srv, f.writeKey == "", f.adminToken == "")
-	fmt.Fprintf(stdout, "Collector:  %s/batch/\nDashboard:  %s/\n", srv.URL(), srv.URL())
+	// The collector's line gives the base URL, the SDK's Endpoint, first.
+	// loadgen and the durability test read that first field.
+	fmt.Fprintf(stdout, "Collector:  %s  (the SDK's Endpoint; PostHog clients send to %s/batch/)\nDashboard:  %s/\n",
+		srv.URL(), srv.URL(), srv.URL())
 	return serveUntilDone(ctx, srv)
 }
 

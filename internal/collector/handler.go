@@ -276,7 +276,7 @@ func (c *Collector) authenticate(req *rawRequest, events []decodedEvent) (*proje
 	}
 	p := c.findProject(tokens[0])
 	if p == nil {
-		return nil, reject(http.StatusUnauthorized, codeKeyUnknown, "write key is not known to this collector")
+		return nil, reject(http.StatusUnauthorized, codeKeyUnknown, unknownKeyMessage)
 	}
 	return p, nil
 }

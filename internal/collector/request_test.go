@@ -127,7 +127,10 @@ func TestUnknownKeyUnauthorized(t *testing.T) {
 	e := newEnv(t)
 	for _, key := range []string{"phc_unknown", muxKey + "x", muxKey[:len(muxKey)-1], strings.ToUpper(muxKey)} {
 		r := e.postJSON("/batch/", batchBody(key, messageEvent(uuidN(1))))
-		mustFail(t, r, http.StatusUnauthorized, "ingest_key_unknown")
+		res := mustFail(t, r, http.StatusUnauthorized, "ingest_key_unknown")
+		if !strings.Contains(res.Error, "the write key that candor serve printed") || !strings.Contains(res.Error, "--project") {
+			t.Errorf("error of key %q = %q, want the keys to use instead", key, res.Error)
+		}
 	}
 	if n := len(e.store.stored()); n != 0 {
 		t.Errorf("stored %d events, want 0", n)

@@ -49,6 +49,11 @@ const (
 	codeMethodNotAllowed = "method_not_allowed"
 )
 
+// unknownKeyMessage is the error text of a write key that no project
+// has.
+const unknownKeyMessage = "write key is not known to this collector: use the write key that candor serve printed, " +
+	"or the key of one of its --project flags"
+
 // errorBody is the JSON body of every error response.
 type errorBody struct {
 	Status int    `json:"status"`

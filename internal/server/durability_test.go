@@ -63,7 +63,9 @@ func startCandor(t *testing.T, bin, dataDir string, args ...string) *candorProce
 		scanner := bufio.NewScanner(stdout)
 		for scanner.Scan() {
 			if rest, ok := strings.CutPrefix(scanner.Text(), "Collector:"); ok {
-				urls <- strings.TrimSuffix(strings.TrimSpace(rest), "/batch/")
+				// The base URL comes first; a note follows it.
+				url, _, _ := strings.Cut(strings.TrimSpace(rest), " ")
+				urls <- url
 			}
 		}
 		p.exited <- p.cmd.Wait()
