@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/candor-dev/candor/internal/simulate"
 )
@@ -40,6 +42,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return fmt.Errorf("invalid --%s %d: use 1 or more", flag.name, flag.value)
 		}
 	}
+	lastWarning := &lastLine{}
 	summary, err := simulate.Run(ctx, simulate.Config{
 		Endpoint:    *endpoint,
 		WriteKey:    *writeKey,
@@ -47,6 +50,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		Days:        *days,
 		Seed:        *seed,
 		Concurrency: *concurrency,
+		Logger:      slog.New(slog.NewTextHandler(lastWarning, &slog.HandlerOptions{Level: slog.LevelWarn, ReplaceAttr: dropTime})),
 	})
 	if summary.Disabled != "" {
 		fmt.Fprintf(stderr, "telemetry is off, so nothing was sent: %s\n", summary.Disabled)
@@ -59,12 +63,42 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	return undeliveredError(summary, *endpoint)
+	return undeliveredError(summary, *endpoint, lastWarning.String())
 }
 
-// undeliveredError returns an error naming the drop reasons when some
-// events did not reach the collector, and nil when all of them did.
-func undeliveredError(summary simulate.Summary, endpoint string) error {
+// lastLine stores the last line written to it, such as the SDK's last
+// warning about an upload that failed.
+type lastLine struct {
+	mu   sync.Mutex
+	line string
+}
+
+func (l *lastLine) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.line = strings.TrimSpace(string(p))
+	return len(p), nil
+}
+
+func (l *lastLine) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.line
+}
+
+// dropTime leaves the time out of a log record, for a message that is
+// printed once at the end.
+func dropTime(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) == 0 && a.Key == slog.TimeKey {
+		return slog.Attr{}
+	}
+	return a
+}
+
+// undeliveredError returns an error naming the drop reasons and the SDK's
+// last warning when some events did not reach the collector, and nil when
+// all of them did.
+func undeliveredError(summary simulate.Summary, endpoint, lastWarning string) error {
 	if summary.EventsDropped == 0 {
 		return nil
 	}
@@ -72,6 +106,10 @@ func undeliveredError(summary simulate.Summary, endpoint string) error {
 	for _, reason := range slices.Sorted(maps.Keys(summary.DroppedByReason)) {
 		reasons = append(reasons, fmt.Sprintf("%s %d", reason, summary.DroppedByReason[reason]))
 	}
-	return fmt.Errorf("%d events not delivered to %s (%s): check that a collector runs at --endpoint and accepts --write-key",
+	if lastWarning != "" {
+		reasons = append(reasons, "last SDK warning: "+lastWarning)
+	}
+	return fmt.Errorf("%d events not delivered to %s (%s): check that a collector runs at --endpoint, "+
+		"accepts --write-key and is ready (GET /readyz responds 200)",
 		summary.EventsDropped, endpoint, strings.Join(reasons, ", "))
 }

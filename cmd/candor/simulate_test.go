@@ -21,6 +21,12 @@ func TestSimulateFailsWhenEventsAreNotDelivered(t *testing.T) {
 	defer rejecting.Close()
 	down := httptest.NewServer(http.NotFoundHandler())
 	down.Close()
+	unavailable := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, `{"status":503,"code":"service_unavailable","error":"storing events failed; retry later"}`,
+			http.StatusServiceUnavailable)
+	}))
+	defer unavailable.Close()
 
 	tests := []struct {
 		name     string
@@ -28,7 +34,8 @@ func TestSimulateFailsWhenEventsAreNotDelivered(t *testing.T) {
 		want     []string
 	}{
 		{"wrong write key", rejecting.URL, []string{"not delivered", "rejected", "--write-key"}},
-		{"collector down", down.URL, []string{"not delivered", "undelivered", "--endpoint"}},
+		{"collector down", down.URL, []string{"not delivered", "undelivered", "--endpoint", "connection refused"}},
+		{"store unavailable", unavailable.URL, []string{"not delivered", "undelivered", "status=503", "/readyz"}},
 	}
 	for _, test := range tests {
 		t.Run(test.name, func(t *testing.T) {
