@@ -18,7 +18,7 @@ func (s *Store) DeleteInstall(ctx context.Context, project, distinctID string) (
 	condition := "project = " + quoteString(project) + " AND distinct_id = " + quoteString(distinctID)
 	deleted, err := s.delete(ctx, condition)
 	if err != nil {
-		return 0, fmt.Errorf("delete install %q of project %q: %w", distinctID, project, err)
+		return 0, fmt.Errorf("delete an install of project %q: %w", project, err)
 	}
 	return deleted, nil
 }

@@ -91,7 +91,7 @@ func (s *Store) DeleteInstallSecret(ctx context.Context, project, distinctID str
 		return s.waitForSecretMutations(ctx)
 	})
 	if err != nil {
-		return fmt.Errorf("delete deletion key of install %q of project %q: %w", distinctID, project, err)
+		return fmt.Errorf("delete the deletion key of an install of project %q: %w", project, err)
 	}
 	return nil
 }

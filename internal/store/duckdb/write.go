@@ -237,7 +237,7 @@ func (s *Store) stage(ctx context.Context, rows *eventRows) error {
 func (s *Store) DeleteInstall(ctx context.Context, project, distinctID string) (int64, error) {
 	deleted, err := s.delete(ctx, `DELETE FROM events WHERE project = ? AND distinct_id = ?`, project, distinctID)
 	if err != nil {
-		return 0, fmt.Errorf("delete install %q of project %q: %w", distinctID, project, err)
+		return 0, fmt.Errorf("delete an install of project %q: %w", project, err)
 	}
 	return deleted, nil
 }

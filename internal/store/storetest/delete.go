@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,6 +52,24 @@ func testDeleteInstall(t *testing.T, s store.Store) {
 		if deleted != 0 {
 			t.Errorf("DeleteInstall(mux, %s) with no events deleted %d, want 0", install, deleted)
 		}
+	}
+}
+
+// testDeleteInstallErrorOmitsID checks that a failed DeleteInstall returns
+// an error without the install ID, because the server logs the error and
+// the log outlives the deletion.
+func testDeleteInstallErrorOmitsID(t *testing.T, s store.Store) {
+	const install = "install-to-forget-7f3a"
+	mustInsert(t, s, makeEvents(0, eventSpec{Name: "app_started", Install: install, Time: day}))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := s.DeleteInstall(ctx, "mux", install)
+	if err == nil {
+		t.Fatal("DeleteInstall with a canceled context returned no error")
+	}
+	if strings.Contains(err.Error(), install) {
+		t.Errorf("DeleteInstall error %q contains the install ID", err)
 	}
 }
 

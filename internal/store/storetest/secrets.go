@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -145,6 +146,11 @@ func testSecretDelete(t *testing.T, s store.InstallSecrets) {
 	}
 	if err := s.DeleteInstallSecret(ctx, "mux", "unknown"); err != nil {
 		t.Errorf("DeleteInstallSecret of an unknown install: %v, want nil", err)
+	}
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.DeleteInstallSecret(canceled, "mux", "b"); err == nil || strings.Contains(err.Error(), `"b"`) {
+		t.Errorf("DeleteInstallSecret with a canceled context = %v, want an error without the install ID", err)
 	}
 
 	mustRegister(t, s, "mux", "a", hashOf(3))

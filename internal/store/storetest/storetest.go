@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"VersionlessEvents", testVersionlessEvents},
 		{"DeleteInstall", testDeleteInstall},
 		{"DeleteBefore", testDeleteBefore},
+		{"DeleteInstallErrorOmitsID", testDeleteInstallErrorOmitsID},
 		{"ErrClosed", testErrClosed},
 	}
 	for _, test := range tests {
