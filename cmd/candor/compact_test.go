@@ -12,14 +12,7 @@ import (
 )
 
 func TestCompactDataFolder(t *testing.T) {
-	data := t.TempDir()
-	s, err := duckdb.Open(filepath.Join(data, server.DatabaseFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	data := newDataFolder(t)
 
 	code, stdout, stderr := runCommand(t, "compact", "--data", data)
 	if code != 0 {
@@ -28,6 +21,20 @@ func TestCompactDataFolder(t *testing.T) {
 	if !strings.HasPrefix(stdout, "Compacted "+filepath.Join(data, server.DatabaseFile)+": ") {
 		t.Errorf("candor compact printed %q, want the database it compacted", stdout)
 	}
+}
+
+// newDataFolder returns a data folder with an empty database.
+func newDataFolder(t *testing.T) string {
+	t.Helper()
+	data := t.TempDir()
+	s, err := duckdb.Open(filepath.Join(data, server.DatabaseFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 func TestCompactWithoutDatabase(t *testing.T) {
@@ -39,14 +46,7 @@ func TestCompactWithoutDatabase(t *testing.T) {
 }
 
 func TestCompactRefusesLockedDataFolder(t *testing.T) {
-	data := t.TempDir()
-	s, err := duckdb.Open(filepath.Join(data, server.DatabaseFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	data := newDataFolder(t)
 	lock, err := server.LockDataDir(data)
 	if err != nil {
 		t.Fatal(err)
