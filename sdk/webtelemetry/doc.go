@@ -39,9 +39,11 @@
 // served.
 //
 // A rejected event's 400 body names the event, the property and the
-// catalog's reason, such as looks_like_path, and never the value. An event
-// name or property name that is not a plain identifier is not echoed
-// either.
+// catalog's reason, such as looks_like_path, and never the value. Its
+// error message then states what to send, from the catalog alone: the
+// event's property names, the JSON type, the enum values or the privacy
+// class. An event name or property name that is not a plain identifier
+// is not echoed either.
 //
 // # The browser client
 //

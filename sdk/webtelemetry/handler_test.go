@@ -511,3 +511,39 @@ func TestTrackChecksClientsCatalogOnly(t *testing.T) {
 		t.Errorf("status = %d %s, want 400 for an event outside the client's catalog", resp.status, resp.body)
 	}
 }
+
+func TestTrackRejectionNamesFix(t *testing.T) {
+	const id = "3f1c9a1e-8a43-4c1d-9a52-5b7d8e2f4c10"
+	tests := []struct {
+		name string
+		body string
+		fix  string
+	}{
+		{"unknown event", `{"event":"page_viewed","properties":{}}`, "catalog.d.ts"},
+		{"unknown property", `{"event":"workspace_switched","properties":{"fromWorkspaceId":"` + id + `","toWorkspaceId":"` + id + `","extra":1}}`,
+			"fromWorkspaceId, toWorkspaceId"},
+		{"nested unknown property", `{"event":"workspace_created","properties":{"workspaceId":"` + id + `","runtimeType":"local","frontendPlatform":{"userAgent":"x","platform":"y","extra":1}}}`,
+			"userAgent, platform"},
+		{"missing property", `{"event":"workspace_switched","properties":{"fromWorkspaceId":"` + id + `"}}`, "send it as a string"},
+		{"wrong type", `{"event":"app_started","properties":{"isFirstLaunch":"yes","vimModeEnabled":false}}`, "send a boolean"},
+		{"value not in enum", `{"event":"command_used","properties":{"command":"nope"}}`, `"clear", "clear:hard"`},
+		{"class broken", `{"event":"workspace_switched","properties":{"fromWorkspaceId":"alice","toWorkspaceId":"` + id + `"}}`,
+			"privacy class random_id"},
+	}
+	f := newFixture(t, options{})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := f.do(t, http.MethodPost, "track", tt.body, nil)
+			if resp.status != http.StatusBadRequest {
+				t.Fatalf("status = %d %s, want 400", resp.status, resp.body)
+			}
+			var body struct{ Error string }
+			if err := json.Unmarshal([]byte(resp.body), &body); err != nil {
+				t.Fatalf("decode %s: %v", resp.body, err)
+			}
+			if !strings.Contains(body.Error, tt.fix) {
+				t.Errorf("error %q does not say what to send: want it to contain %q", body.Error, tt.fix)
+			}
+		})
+	}
+}

@@ -112,6 +112,9 @@ func (h *Handler) violationBody(v *catalog.Violation) errorBody {
 	default:
 		msg = fmt.Sprintf("event %q: %s", event, v.Reason)
 	}
+	if fix := h.describeFix(v); fix != "" {
+		msg += ": " + fix
+	}
 	return errorBody{Error: msg, Event: event, Property: property, Reason: string(v.Reason)}
 }
 
