@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -420,6 +421,43 @@ func TestCloseBoundedByContext(t *testing.T) {
 	}
 	if st.Spooled != 5 || st.Dropped != 0 {
 		t.Errorf("spooled %d dropped %d, want 5 and 0", st.Spooled, st.Dropped)
+	}
+}
+
+func TestConcurrentCloseBoundedByContext(t *testing.T) {
+	leakcheck.Check(t)
+	col := newCollector(t)
+	release := make(chan struct{})
+	col.setRespond(func(n int, r *received, w http.ResponseWriter) bool {
+		<-release
+		return false
+	})
+	defer close(release)
+
+	c := newClient(t, testConfig(t, col.srv.URL))
+	captureN(c, 5)
+	waitFor(t, "the upload to start", func() bool { return col.inFlight() })
+	firstCtx, cancelFirst := context.WithCancel(context.Background())
+	firstDone := make(chan struct{})
+	go func() {
+		defer close(firstDone)
+		c.Close(firstCtx)
+	}()
+	defer func() {
+		cancelFirst()
+		<-firstDone
+	}()
+	waitFor(t, "the first Close to start", c.closed.Load)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Close(ctx)
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("second Close took %s with a 200ms context while the first waits for the collector", took)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("second Close: %v, want an error that wraps context.DeadlineExceeded", err)
 	}
 }
 

@@ -251,8 +251,9 @@ var ErrClosed = errors.New("telemetry client is closed")
 // Close stops capturing, sends what is queued while ctx allows, spools the
 // rest and stops the sender goroutine. It returns the final Stats and an
 // error when events were dropped at shutdown. Close is idempotent: later
-// calls wait for the first and return its result. No goroutine of the
-// client outlives it.
+// calls wait for the first and return its result. A later call whose ctx
+// ends first returns the current Stats and ctx's error. No goroutine of
+// the client outlives the first Close.
 func (c *Client) Close(ctx context.Context) (Stats, error) {
 	first := false
 	c.closeOnce.Do(func() {
@@ -262,8 +263,12 @@ func (c *Client) Close(ctx context.Context) (Stats, error) {
 		close(c.quit)
 	})
 	if !first {
-		<-c.closeDone
-		return c.finalStats, c.closeErr
+		select {
+		case <-c.closeDone:
+			return c.finalStats, c.closeErr
+		case <-ctx.Done():
+			return c.Stats(), fmt.Errorf("close telemetry: an earlier Close is still running: %w", context.Cause(ctx))
+		}
 	}
 	defer close(c.closeDone)
 
