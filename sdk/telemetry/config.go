@@ -110,7 +110,8 @@ type Config struct {
 
 	// HTTPClient sends the batches. nil means a client with a 30s timeout
 	// that uses HTTP_PROXY, HTTPS_PROXY and NO_PROXY. Redirects from https
-	// to http are rejected on any client.
+	// to http, and redirects to a host name other than the Endpoint's, are
+	// rejected on any client.
 	HTTPClient *http.Client
 	// Logger receives the client's own problems: failed uploads, dropped
 	// events, rejected properties (names only, never values). nil means

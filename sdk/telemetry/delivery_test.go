@@ -611,6 +611,32 @@ func TestRedirectSameSchemeFollowed(t *testing.T) {
 	assertExactlyOnce(t, col, 1)
 }
 
+func TestRedirectToOtherHostNotFollowed(t *testing.T) {
+	col := newCollector(t)
+	// localhost reaches the collector too, but it is another host name
+	// than the Endpoint's 127.0.0.1.
+	elsewhere := strings.Replace(col.srv.URL, "127.0.0.1", "localhost", 1)
+	moved := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere+"/batch/", http.StatusTemporaryRedirect)
+	}))
+	defer moved.Close()
+	c := newClient(t, testConfig(t, moved.URL))
+	c.Capture(mux.CommandUsed{Command: "new"})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Flush(ctx); err == nil {
+		t.Error("Flush = nil, want the redirect's error")
+	}
+	st := closeClient(t, c)
+	if n := col.requestCount(); n != 0 {
+		t.Errorf("the other host got %d requests, want 0", n)
+	}
+	if st.Spooled != 1 {
+		t.Errorf("spooled %d events, want the redirected one kept for a retry (dropped %v)", st.Spooled, st.DroppedByReason)
+	}
+}
+
 func TestConnectionResetMidBody(t *testing.T) {
 	col := newCollector(t)
 	var resets atomic.Int64

@@ -108,6 +108,8 @@
 // from https to http are rejected and the batch is dropped as
 // "insecure_redirect". A 301, 302 or 303 redirect, which would resend the
 // batch as a GET without it, is not followed and the upload is retried.
+// Neither is a redirect to a host name other than the Endpoint's, which
+// the privacy notice names as where events go.
 // The default HTTP client uses
 // HTTP_PROXY, HTTPS_PROXY and NO_PROXY. Without a proxy it speaks HTTP/1.1
 // on one kept-alive connection, written and read on the sender goroutine,

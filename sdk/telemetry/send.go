@@ -42,7 +42,8 @@ var errMethodRedirect = errors.New("redirect would resend the batch as a GET wit
 
 // newHTTPClient returns the client that uploads batches: a copy of base, or
 // of a default client when base is nil, whose redirect policy rejects
-// https→http downgrades before applying base's own policy.
+// https→http downgrades, method changes and other hosts before applying
+// base's own policy.
 //
 // The default client sends through a directTransport, and through a clone
 // of http.DefaultTransport for proxies from the environment. It has no
@@ -68,6 +69,12 @@ func newHTTPClient(base *http.Client) (client *http.Client, owned bool) {
 		}
 		if len(via) > 0 && req.Method != via[0].Method {
 			return errMethodRedirect
+		}
+		// The privacy notice names the Endpoint's host as where events go,
+		// and the request carries the write key, the batch or the deletion
+		// secret, so no other host gets it.
+		if len(via) > 0 && !strings.EqualFold(req.URL.Hostname(), via[0].URL.Hostname()) {
+			return fmt.Errorf("redirect from host %q to host %q rejected: point Endpoint at the collector's final URL", via[0].URL.Hostname(), req.URL.Hostname())
 		}
 		if len(via) >= maxRedirects {
 			return fmt.Errorf("stopped after %d redirects", maxRedirects)
