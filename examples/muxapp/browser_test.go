@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -256,5 +257,44 @@ func TestToggleSaveFailureReverts(t *testing.T) {
 	saveScreenshot(t, ctx, "settings-save-failed")
 	if !a.Telemetry().IsEnabled() {
 		t.Error("telemetry is off after a failed save, want it on")
+	}
+}
+
+// TestShareFollowsChoiceFromCLI changes the saved choice behind the open
+// page, as "mux telemetry disable" and "enable" do from another process.
+func TestShareFollowsChoiceFromCLI(t *testing.T) {
+	c := startCollector(t)
+	a, appURL := startApp(t, c, appOptions{})
+	ctx := browsertest.NewContext(t, 1280, 800)
+	openApp(t, ctx, appURL)
+	createWorkspace(t, ctx, "cli", "local")
+	sendMessage(t, ctx, "Hello before the opt-out")
+	if n := shareButtons(t, ctx); n != 2 {
+		t.Fatalf("Share buttons = %d, want 2 while telemetry is on", n)
+	}
+
+	writeChoice(t, a, false)
+	mustDo(t, ctx, chromedp.Click(chromedp.CSS(`#messages li.assistant button.share`)))
+	waitUntil(t, ctx, "the rejected share is reported", `document.getElementById("app-error").textContent !== ""`)
+	if got := text(t, ctx, `document.getElementById("app-error").textContent`); !strings.Contains(got, "turn it on in Settings") {
+		t.Errorf("error = %q, want it to say how to share again", got)
+	}
+	waitUntil(t, ctx, "the Share buttons are hidden", `document.querySelectorAll("#messages button.share").length === 0`)
+	if got := text(t, ctx, `document.getElementById("share-result").textContent`); got != "" {
+		t.Errorf("share result = %q after the opt-out, want none", got)
+	}
+
+	writeChoice(t, a, true)
+	mustDo(t, ctx, chromedp.Evaluate[chromedp.Void](`window.dispatchEvent(new Event("focus"))`))
+	waitUntil(t, ctx, "the Share buttons are back after the opt-in", `document.querySelectorAll("#messages button.share").length === 2`)
+}
+
+// writeChoice saves the telemetry choice in config.json as another process
+// of the app does.
+func writeChoice(t *testing.T, a *App, enabled bool) {
+	t.Helper()
+	data := fmt.Sprintf("{\n  \"telemetryEnabled\": %v\n}\n", enabled)
+	if err := os.WriteFile(filepath.Join(a.cfg.Home, telemetry.ConfigFile), []byte(data), 0o600); err != nil {
+		t.Fatalf("write config.json: %v", err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/candor-dev/candor/sdk/mux"
+	"github.com/candor-dev/candor/sdk/webtelemetry"
 )
 
 // Limits of the app's inputs.
@@ -206,8 +207,8 @@ func (a *App) serveShare(w http.ResponseWriter, r *http.Request) {
 	if !decodeRequest(w, r, &req) {
 		return
 	}
-	if a.telemetry.IsExplicitlyDisabled() {
-		writeError(w, http.StatusForbidden, "sharing is off because usage telemetry is turned off")
+	if st := webtelemetry.StatusOf(a.telemetry.Status()); st.Explicit {
+		writeError(w, http.StatusForbidden, shareOffMessage(st))
 		return
 	}
 	a.mu.Lock()
@@ -223,6 +224,14 @@ func (a *App) serveShare(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeError(w, http.StatusNotFound, "message not found")
+}
+
+// shareOffMessage returns why sharing is off and how to turn it back on.
+func shareOffMessage(st webtelemetry.Status) string {
+	if st.Locked {
+		return "sharing is off because " + st.Reason + ": unset it and restart Mux to share"
+	}
+	return "sharing is off because you turned usage telemetry off: turn it on in Settings to share"
 }
 
 func (a *App) serveShared(w http.ResponseWriter, r *http.Request) {

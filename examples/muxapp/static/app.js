@@ -33,6 +33,12 @@ async function main() {
   $("telemetry-toggle").addEventListener("change", onToggle);
   $("telemetry-keep-off").addEventListener("click", onKeepOff);
   window.addEventListener("hashchange", showView);
+  // The choice can change behind the page, such as with "mux telemetry
+  // disable" in a terminal, so the status is read again on return.
+  window.addEventListener("focus", () => refreshStatus());
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") refreshStatus();
+  });
 
   await refreshStatus();
   renderWorkspaces();
@@ -224,6 +230,9 @@ async function shareMessage(id) {
     $("share-result").textContent = "Share link: " + new URL(url, location.href).href;
   } catch (err) {
     showError(err);
+    // The backend rejects sharing after an opt-out the page did not see,
+    // so the Share buttons follow the status it reads again.
+    await refreshStatus();
   }
 }
 
