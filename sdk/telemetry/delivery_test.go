@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -193,7 +194,7 @@ func spooledUUIDs(t *testing.T, home string) map[string]bool {
 	}
 	ids := map[string]bool{}
 	for _, e := range entries {
-		b, err := readSpoolFile(filepath.Join(dir, e.Name()), 1<<20)
+		b, err := readSpoolFile(filepath.Join(dir, e.Name()), 1<<20, DefaultSpoolMaxBytes)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -293,6 +294,29 @@ func TestSpoolIgnoresTempAndCorrupt(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "notes.txt")); err != nil {
 		t.Errorf("a file that is not a batch was touched: %v", err)
+	}
+}
+
+func TestSpoolFileAboveBoundDropped(t *testing.T) {
+	col := newCollector(t)
+	cfg := testConfig(t, col.srv.URL)
+	cfg.Spool.MaxBytes = 64 << 10
+	dir := filepath.Join(cfg.Home, SpoolDir)
+	event := `{"uuid":"%s","event":"command_used","distinct_id":"x","timestamp":"2026-01-01T00:00:00Z","properties":{"command":"new"%s}}`
+	huge := fmt.Sprintf(event, "3f1c2b7e-9a4d-4c1e-8b2a-5d6e7f809a1b", `,"pad":"`+strings.Repeat("a", 1<<20)+`"`)
+	good := fmt.Sprintf(event, "4f1c2b7e-9a4d-4c1e-8b2a-5d6e7f809a1b", "")
+	writeFile(t, filepath.Join(dir, "00000000000000000001-1-aaaa.batch"), huge+"\n")
+	writeFile(t, filepath.Join(dir, "00000000000000000002-1-bbbb.batch"), good+"\n")
+
+	c := newClient(t, cfg)
+	waitFor(t, "the spooled event within the bound", func() bool { return len(col.accepted()) == 1 })
+	st := closeClient(t, c)
+	if got := st.DroppedByReason[DropSpoolCorrupt]; got != 1 {
+		t.Errorf("spool_corrupt drops = %d, want 1 for the file larger than Spool.MaxBytes", got)
+	}
+	events := col.accepted()
+	if len(events) != 1 || !strings.HasPrefix(events[0].UUID, "4f1c") {
+		t.Errorf("sent %v, want only the event of the file within the bound", events)
 	}
 }
 

@@ -144,7 +144,9 @@
 // The client writes the checked batch back to its spool file, so a retry
 // counts nothing twice. Base properties such as version and
 // catalogFingerprint keep the values of the run that captured the event.
-// Lines that are not JSON event objects are dropped as "spool_corrupt".
+// Lines that are not JSON event objects are dropped as "spool_corrupt", and
+// so is a whole file larger than Spool.MaxBytes, of which no more than that
+// is read.
 //
 // # Debugging
 //

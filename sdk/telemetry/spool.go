@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -277,7 +278,7 @@ func (s *spool) claimNext() (*batch, error) {
 		}
 		now := time.Now()
 		os.Chtimes(claimed, now, now)
-		b, err := readSpoolFile(claimed, f.events)
+		b, err := readSpoolFile(claimed, f.events, s.maxBytes)
 		if err != nil || len(b.events) < f.events {
 			lost := f.events
 			if b != nil {
@@ -294,10 +295,21 @@ func (s *spool) claimNext() (*batch, error) {
 	return nil, nil
 }
 
-func readSpoolFile(path string, want int) (*batch, error) {
-	data, err := os.ReadFile(path)
+// readSpoolFile reads the first want events of the batch file at path. A
+// file larger than maxBytes, the spool's whole bound, is rejected after
+// reading maxBytes+1 bytes of it, so a corrupt file cannot fill memory.
+func readSpoolFile(path string, want int, maxBytes int64) (*batch, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > maxBytes {
+		return nil, fmt.Errorf("spool file %s is larger than Spool.MaxBytes (%d bytes)", path, maxBytes)
 	}
 	b := &batch{spoolPath: path}
 	for line := range bytes.Lines(data) {

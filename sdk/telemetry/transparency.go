@@ -187,9 +187,9 @@ func (c *Client) peekSpool() ([]*batch, error) {
 		if f.claimed {
 			continue
 		}
-		b, err := readSpoolFile(filepath.Join(c.spool.dir, f.name), f.events)
+		b, err := readSpoolFile(filepath.Join(c.spool.dir, f.name), f.events, c.spool.maxBytes)
 		if err != nil || len(b.events) == 0 {
-			continue // claimed by another process since the listing
+			continue // claimed since the listing, or dropped when claimed
 		}
 		b.events = recheckBatch(c.cfg.Catalog, b.events).events
 		if len(b.events) == 0 {
