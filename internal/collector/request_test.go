@@ -348,8 +348,15 @@ func TestTimestampResolution(t *testing.T) {
 		{"offset zone", "/batch/", "", `,"timestamp":"2026-03-09T10:30:00+02:00"`, time.Date(2026, 3, 9, 8, 30, 0, 0, time.UTC)},
 		{"epoch milliseconds", "/batch/", "", `,"timestamp":` + itoa64(testNow.Add(-time.Minute).UnixMilli()), testNow.Add(-time.Minute)},
 		{"unparseable", "/batch/", "", `,"timestamp":"yesterday"`, testNow},
-		// 1e13 ms is about 317 years, more than a time.Duration holds.
-		{"offset over 292 years", "/batch/", "", `,"offset":1e13`, time.UnixMilli(testNow.UnixMilli() - 1e13).UTC()},
+		// 1e13 ms is about 317 years, more than a time.Duration holds, and
+		// leads to 1709, before the Unix epoch.
+		{"offset over 292 years", "/batch/", "", `,"offset":1e13`, time.Unix(0, 0).UTC()},
+		// ClickHouse's DateTime starts at the Unix epoch, and a store error
+		// would fail every request of the group commit.
+		{"timestamp before 1970", "/batch/", "", `,"timestamp":"1969-12-31T23:59:59Z"`, time.Unix(0, 0).UTC()},
+		{"timestamp in year 1", "/batch/", "", `,"timestamp":"0001-01-01T00:00:00Z"`, time.Unix(0, 0).UTC()},
+		{"timestamp at the epoch kept", "/batch/", "", `,"timestamp":"1970-01-01T00:00:00Z"`, time.Unix(0, 0).UTC()},
+		{"sent_at correction before 1970", "/batch/", "2026-03-10T12:00:00Z", `,"timestamp":"1960-01-01T00:00:00Z"`, time.Unix(0, 0).UTC()},
 		{"offset before year 0", "/batch/", "", `,"offset":1e300`, time.Unix(0, 0).UTC()},
 		{"negative offset over 292 years", "/batch/", "", `,"offset":-1e13`, testNow},
 		{"sent_at 7000 years ahead", "/batch/", "9000-01-01T00:00:00Z", `,"timestamp":"2026-03-10T11:00:00Z"`, time.Unix(0, 0).UTC()},

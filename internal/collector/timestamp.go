@@ -14,6 +14,9 @@ import (
 // receive time.
 const maxFutureSkew = 23 * time.Hour
 
+// unixEpoch is the earliest timestamp an event keeps.
+var unixEpoch = time.Unix(0, 0).UTC()
+
 // resolveTimestamp returns when an event happened, following PostHog's
 // capture service:
 //   - the receive time by default;
@@ -23,8 +26,9 @@ const maxFutureSkew = 23 * time.Hour
 //   - now - offset milliseconds when the event has an offset, which wins
 //     over timestamp.
 //
-// A result more than 23 hours ahead of now becomes now, and one before year
-// 0 becomes the Unix epoch.
+// A result more than 23 hours ahead of now becomes now, and one before the
+// Unix epoch becomes the epoch, because ClickHouse's DateTime column starts
+// there and one event it cannot store would fail the whole group commit.
 func resolveTimestamp(now, sentAt time.Time, ignoreSentAt bool, timestamp, offset json.RawMessage) time.Time {
 	ts := now
 	if t, ok := parseTimestamp(timestamp); ok {
@@ -41,8 +45,8 @@ func resolveTimestamp(now, sentAt time.Time, ignoreSentAt bool, timestamp, offse
 	if ts.After(now.Add(maxFutureSkew)) {
 		ts = now
 	}
-	if ts.Year() < 0 || ts.Year() > 9999 {
-		ts = time.Unix(0, 0)
+	if ts.Before(unixEpoch) || ts.Year() > 9999 {
+		ts = unixEpoch
 	}
 	return ts.UTC()
 }

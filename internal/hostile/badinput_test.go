@@ -196,7 +196,7 @@ func badRequests(t *testing.T) []badRequest {
 		{name: "timestamp 22 hours ahead", body: batchOf(eventWith(uuidFor(29, 0), `,"timestamp":"2026-12-02T10:00:00Z"`)),
 			status: 200, accepted: 1, dropped: map[string]int{}, storedAt: at("2026-12-02T10:00:00Z")},
 		{name: "timestamp in year 1", body: batchOf(eventWith(uuidFor(30, 0), `,"timestamp":"0001-01-01T00:00:00Z"`)),
-			status: 200, accepted: 1, dropped: map[string]int{}, storedAt: time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)},
+			status: 200, accepted: 1, dropped: map[string]int{}, storedAt: time.Unix(0, 0).UTC()},
 		{name: "epoch number far in the past", body: batchOf(eventWith(uuidFor(31, 0), `,"timestamp":-1e300`)),
 			status: 200, accepted: 1, dropped: map[string]int{}, storedAt: time.Unix(0, 0).UTC()},
 		{name: "epoch number far in the future", body: batchOf(eventWith(uuidFor(32, 0), `,"timestamp":1e300`)),
