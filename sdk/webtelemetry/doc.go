@@ -27,8 +27,9 @@
 //
 // # Requests
 //
-// POST bodies must be JSON (Content-Type application/json, else 415) and at
-// most Config.MaxBodyBytes long (else 413). A request sent by a page of
+// POST bodies must be uncompressed JSON (Content-Type application/json,
+// and no Content-Encoding other than identity, else 415) and at most
+// Config.MaxBodyBytes long (else 413). A request sent by a page of
 // another origin gets 403: the Origin header, when present, must name the
 // request's own host or one of Config.AllowedOrigins, and Sec-Fetch-Site
 // must not be same-site or cross-site. A same-origin request is trusted

@@ -547,3 +547,29 @@ func TestTrackRejectionNamesFix(t *testing.T) {
 		})
 	}
 }
+
+func TestUnsupportedBodyNamesValue(t *testing.T) {
+	f := newFixture(t, options{})
+	body := `{"event":"command_used","properties":{"command":"clear"}}`
+	tests := []struct {
+		header map[string]string
+		want   string
+	}{
+		{map[string]string{"Content-Type": "text/plain;charset=UTF-8"}, `"text/plain"`},
+		{map[string]string{"Content-Type": ""}, "missing Content-Type"},
+		{map[string]string{"Content-Type": "application/json", "Content-Encoding": "gzip"}, `"gzip"`},
+	}
+	for _, tt := range tests {
+		resp := f.do(t, http.MethodPost, "track", body, tt.header)
+		if resp.status != http.StatusUnsupportedMediaType {
+			t.Errorf("headers %v: status = %d %s, want 415", tt.header, resp.status, resp.body)
+		}
+		var got struct{ Error string }
+		if err := json.Unmarshal([]byte(resp.body), &got); err != nil {
+			t.Fatalf("headers %v: decode %s: %v", tt.header, resp.body, err)
+		}
+		if !strings.Contains(got.Error, tt.want) {
+			t.Errorf("headers %v: error %q does not contain %s", tt.header, got.Error, tt.want)
+		}
+	}
+}

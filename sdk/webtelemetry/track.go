@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 
 	"github.com/candor-dev/candor/sdk/catalog"
 )
@@ -145,9 +146,8 @@ const maxEchoedName = 64
 // JSON, unknown fields or trailing data. Its messages give positions, never
 // the text of the body.
 func (h *Handler) decodeJSON(w http.ResponseWriter, r *http.Request, v any) (int, errorBody) {
-	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mediaType != "application/json" {
-		return http.StatusUnsupportedMediaType, errorBody{Error: "unsupported content type: send the body as application/json"}
+	if msg := checkBodyHeaders(r.Header); msg != "" {
+		return http.StatusUnsupportedMediaType, errorBody{Error: msg}
 	}
 	tooLarge := errorBody{Error: fmt.Sprintf("request body too large: the limit is %d bytes", h.maxBody)}
 	if r.ContentLength > h.maxBody {
@@ -171,6 +171,27 @@ func (h *Handler) decodeJSON(w http.ResponseWriter, r *http.Request, v any) (int
 		return http.StatusBadRequest, errorBody{Error: "invalid JSON body: data after the object"}
 	}
 	return 0, errorBody{}
+}
+
+// checkBodyHeaders returns why a body with these headers cannot be read as
+// JSON, or "". The handler reads bodies as sent, so a compressed one is
+// rejected instead of failing as invalid JSON.
+func checkBodyHeaders(header http.Header) string {
+	raw := header.Get("Content-Type")
+	if raw == "" {
+		return "missing Content-Type: send the body as application/json"
+	}
+	mediaType, _, err := mime.ParseMediaType(raw)
+	if err != nil {
+		return fmt.Sprintf("invalid Content-Type %s: send the body as application/json", quoteShort(raw))
+	}
+	if mediaType != "application/json" {
+		return fmt.Sprintf("unsupported content type %s: send the body as application/json", quoteShort(mediaType))
+	}
+	if encoding := header.Get("Content-Encoding"); encoding != "" && !strings.EqualFold(encoding, "identity") {
+		return fmt.Sprintf("unsupported Content-Encoding %s: send the body uncompressed", quoteShort(encoding))
+	}
+	return ""
 }
 
 // describeJSONError returns a message for a decoding error that holds no
