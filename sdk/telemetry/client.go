@@ -125,8 +125,10 @@ func build(cfg Config) (*Client, error) {
 // when the queue is full it is dropped and counted.
 //
 // On the caller's goroutine Capture only reads the <APP>_DISABLE_TELEMETRY
-// and DO_NOT_TRACK variables, calls Config.Clock and does a non-blocking
-// channel send. The catalog check, JSON encoding, compression and I/O run
+// and DO_NOT_TRACK variables, calls Config.Clock, copies a
+// catalog.PropertyMap's values and does a non-blocking channel send. The
+// values that struct fields point to are read later, so the caller must
+// not change them after Capture. The catalog check, JSON encoding, compression and I/O run
 // on the sender goroutine.
 func (c *Client) Capture(ev catalog.Event) {
 	counted := false
@@ -154,6 +156,9 @@ func (c *Client) Capture(ev catalog.Event) {
 	if c.closed.Load() {
 		c.stats.closed.Add(1)
 		return
+	}
+	if m, ok := ev.(catalog.PropertyMap); ok {
+		ev = copyPropertyMap(c.cfg.Catalog, m)
 	}
 	select {
 	case c.queue <- item{ev: ev, at: c.cfg.Clock(), optOuts: optOuts}:

@@ -1,6 +1,10 @@
 package telemetry
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/candor-dev/candor/sdk/catalog"
+)
 
 func TestCapturePropertiesSendsNormalized(t *testing.T) {
 	col := newCollector(t)
@@ -24,5 +28,47 @@ func TestCapturePropertiesSendsNormalized(t *testing.T) {
 	}
 	if stats.Dropped != 2 {
 		t.Errorf("dropped = %d, want 2", stats.Dropped)
+	}
+}
+
+func TestCaptureCopiesPropertyMap(t *testing.T) {
+	col := newCollector(t)
+	c, err := build(testConfig(t, col.srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	platform := map[string]any{"userAgent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0", "platform": "Win32"}
+	values := map[string]any{
+		"workspaceId":      "3f1c2b7e-9a4d-4c1e-8b2a-5d6e7f809a1b",
+		"runtimeType":      "local",
+		"frontendPlatform": platform,
+	}
+	props := map[string]any{"command": "compact"}
+	c.Capture(catalog.PropertyMap{Name: "workspace_created", Values: values})
+	c.CaptureProperties("workspace_created", values)
+	c.Capture(catalog.PropertyMap{Name: "command_used", Values: props})
+
+	// The app reuses its maps before the sender reads the events.
+	values["runtimeType"] = "ssh"
+	platform["platform"] = "MacIntel"
+	props["command"] = "fork"
+	go newSender(c).run()
+	closeClient(t, c)
+
+	events := col.accepted()
+	if len(events) != 3 {
+		t.Fatalf("collector got %d events, want 3", len(events))
+	}
+	for _, ev := range events[:2] {
+		if got := ev.Properties["runtimeType"]; got != "local" {
+			t.Errorf("runtimeType = %v, want local, the value at Capture", got)
+		}
+		nested, _ := ev.Properties["frontendPlatform"].(map[string]any)
+		if got, want := nested["platform"], catalog.ReducePlatform("Win32"); got != want {
+			t.Errorf("frontendPlatform.platform = %v, want %s, reduced from the value at Capture", got, want)
+		}
+	}
+	if got := events[2].Properties["command"]; got != "compact" {
+		t.Errorf("command = %v, want compact, the value at Capture", got)
 	}
 }
