@@ -321,9 +321,8 @@ func (m *committer) insert(events []store.Event) (stored int, err error) {
 	}()
 	ctx, cancel := context.WithTimeout(m.ctx, m.c.cfg.CommitTimeout)
 	defer cancel()
-	stored, err = m.c.store.Insert(ctx, events)
-	if err != nil {
-		return 0, fmt.Errorf("insert %d events: %w", len(events), err)
-	}
-	return stored, nil
+	// The error stays as the store wrote it: the log line that reports it
+	// has the event count, and the DuckDB and ClickHouse stores begin
+	// their errors with "insert N events" already.
+	return m.c.store.Insert(ctx, events)
 }

@@ -179,6 +179,23 @@ func TestStoreErrorAnswers503(t *testing.T) {
 	}
 }
 
+// TestStoreErrorLoggedOnce checks that the log shows the store's error as
+// the store wrote it, whose text already names the insert and its size.
+func TestStoreErrorLoggedOnce(t *testing.T) {
+	e := newEnv(t)
+	e.store.setErr(errors.New("insert 1 events: connection refused"))
+
+	mustFail(t, e.postJSON("/batch/", batchBody(muxKey, messageEvent(uuidN(0)))), http.StatusServiceUnavailable, "service_unavailable")
+
+	logs := e.logs.String()
+	if !strings.Contains(logs, "connection refused") {
+		t.Fatalf("log %q does not contain the store error", logs)
+	}
+	if n := strings.Count(logs, "insert 1 events"); n != 1 {
+		t.Errorf("log contains \"insert 1 events\" %d times, want once: %s", n, logs)
+	}
+}
+
 // panicStore panics in Insert.
 type panicStore struct{ *fakeStore }
 
