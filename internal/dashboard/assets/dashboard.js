@@ -63,10 +63,13 @@
     return '/api/v1/' + path + '?' + query.toString();
   }
 
-  async function fetchJSON(url) {
+  // fetchJSON fetches url as JSON. An abort of signal, which is optional,
+  // rejects it with an AbortError.
+  async function fetchJSON(url, signal) {
     const response = await fetch(url, {
       credentials: 'same-origin',
       headers: { Accept: 'application/json' },
+      signal: signal,
     });
     if (response.status === 401) {
       throw new Error('Your session has ended. Reload the page to log in again.');
@@ -449,7 +452,19 @@
     return [document.getElementById(name)];
   }
 
+  // controllers contains the AbortController of each panel's latest load. A
+  // new load of a panel aborts the one before it, whose late response would
+  // otherwise draw over the newer one.
+  const controllers = {};
+
+  // runPanel loads and draws the named panel. It returns false when the
+  // load failed, and true otherwise, also when a newer load replaced it.
   async function runPanel(name) {
+    if (controllers[name]) {
+      controllers[name].abort();
+    }
+    const controller = new AbortController();
+    controllers[name] = controller;
     const elements = sections(name);
     elements.forEach((element) => {
       element.dataset.state = 'loading';
@@ -469,10 +484,13 @@
       return true;
     }
     try {
-      await panels[name]();
+      await panels[name](controller.signal);
       elements.forEach((element) => { element.dataset.state = 'ready'; });
       return true;
     } catch (err) {
+      if (controller.signal.aborted) {
+        return true;
+      }
       if (err.undeclared) {
         elements.forEach((element) => showUndeclared(element, err.message));
         return true;
@@ -487,7 +505,9 @@
       });
       return false;
     } finally {
-      elements.forEach((element) => element.removeAttribute('aria-busy'));
+      if (controllers[name] === controller) {
+        elements.forEach((element) => element.removeAttribute('aria-busy'));
+      }
     }
   }
 
@@ -528,11 +548,20 @@
     panelStatus.setAttribute('role', 'status');
   }
 
+  // loadingBatches counts the calls of runPanels still waiting for their
+  // panels. The last one to finish sets the page's state.
+  let loadingBatches = 0;
+
   async function runPanels(names) {
+    loadingBatches++;
     document.body.dataset.state = 'loading';
     status.textContent = 'Loading…';
-    const results = await Promise.all(names.map(runPanel));
-    const failed = names.filter((name, i) => !results[i]);
+    await Promise.all(names.map(runPanel));
+    loadingBatches--;
+    if (loadingBatches > 0) {
+      return;
+    }
+    const failed = document.querySelectorAll('section.panel[data-state="error"]');
     document.body.dataset.state = failed.length === 0 ? 'ready' : 'error';
     status.textContent = failed.length === 0 ? '' : 'Some panels failed to load; each shows why.';
     status.setAttribute('role', failed.length === 0 ? 'status' : 'alert');
@@ -548,8 +577,8 @@
     }
   }
 
-  async function loadOverview() {
-    const overview = await fetchJSON(apiURL('overview'));
+  async function loadOverview(signal) {
+    const overview = await fetchJSON(apiURL('overview'), signal);
     drawn.overview = overview;
     drawOverview();
     if (!overview.suppressed && overview.total_events === 0) {
@@ -609,7 +638,7 @@
     setSuppressedNote(document.getElementById(name), countSuppressed(rows), label.toLowerCase(), label.toLowerCase() + 's');
   }
 
-  async function loadTrends() {
+  async function loadTrends(signal) {
     const breakdown = control('trend-breakdown').value;
     const params = [
       ['interval', control('trend-interval').value],
@@ -619,7 +648,7 @@
     listValue('trend-event').forEach((event) => params.push(['event', event]));
     const url = apiURL('trends', params);
     setDownloads('trends', url, 'trends');
-    const body = await fetchJSON(url);
+    const body = await fetchJSON(url, signal);
     drawn.trends = { rows: body.rows, breakdown: breakdown, interval: control('trend-interval').value, measure: control('trend-measure').value };
     drawTrends();
   }
@@ -668,10 +697,10 @@
     }
   }
 
-  async function loadActive() {
+  async function loadActive(signal) {
     const url = apiURL('active_installs');
     setDownloads('active_installs', url, 'active installs');
-    const body = await fetchJSON(url);
+    const body = await fetchJSON(url, signal);
     drawn.active = body.rows;
     drawActive();
   }
@@ -711,12 +740,12 @@
     setMetric('peak_active', peak ? peak.installs : (anyDaily ? null : 0), peak ? 'on ' + formatDay(peak.day, longDayFormat) : '');
   }
 
-  async function loadNewInstalls() {
+  async function loadNewInstalls(signal) {
     const interval = control('trend-interval').value;
     const url = apiURL('new_installs', [['interval', interval]]);
     setDownloads('new_installs', url, 'new installs');
     drawn.newInstalls = null;
-    const results = await Promise.all([fetchJSON(url), fetchJSON(apiURL('new_installs', [['interval', 'all']]))]);
+    const results = await Promise.all([fetchJSON(url, signal), fetchJSON(apiURL('new_installs', [['interval', 'all']]), signal)]);
     drawn.newInstalls = { rows: results[0].rows, total: results[1].rows, interval: interval };
     drawNewInstalls();
   }
@@ -746,7 +775,7 @@
     }
   }
 
-  async function loadHistogram() {
+  async function loadHistogram(signal) {
     const event = control('hist-event').value;
     const property = control('hist-property').value;
     if (!event || !property) {
@@ -756,7 +785,7 @@
     }
     const url = apiURL('histogram', [['event', event], ['property', property]]);
     setDownloads('histogram', url, 'the distribution');
-    const body = await fetchJSON(url);
+    const body = await fetchJSON(url, signal);
     drawn.histogram = { rows: body.rows, event: event, property: property };
     drawHistogram();
   }
@@ -802,14 +831,14 @@
     section.querySelector('canvas').setAttribute('aria-label', 'Bar chart of ' + data.event + ' events per value of ' + data.property);
   }
 
-  async function loadFunnel() {
+  async function loadFunnel(signal) {
     const steps = control('funnel-steps').value.split('>').map((step) => step.trim()).filter((step) => step !== '');
     const params = steps.map((step) => ['step', step]);
     params.push(['window', control('funnel-window').value]);
     const url = apiURL('funnel', params);
     setDownloads('funnel', url, 'the funnel');
     drawn.funnel = null;
-    const body = await fetchJSON(url);
+    const body = await fetchJSON(url, signal);
     drawn.funnel = body.rows;
     drawFunnel();
   }
@@ -845,7 +874,7 @@
   // period for the chart, and by both over the range for the table. The
   // server puts the declared properties, such as errorType,context, in the
   // panel's data-breakdown attribute.
-  async function loadErrors() {
+  async function loadErrors(signal) {
     const section = document.getElementById('errors');
     const breakdown = section.dataset.breakdown ? section.dataset.breakdown.split(',') : [];
     const interval = control('trend-interval').value;
@@ -854,7 +883,7 @@
     const caption = section.querySelector('caption').textContent;
     setDownloads('errors', matrixURL, caption.charAt(0).toLowerCase() + caption.slice(1));
     drawn.errors = null;
-    const results = await Promise.all([fetchJSON(url), fetchJSON(matrixURL)]);
+    const results = await Promise.all([fetchJSON(url, signal), fetchJSON(matrixURL, signal)]);
     drawn.errors = { rows: results[0].rows, matrix: results[1].rows, interval: interval, breakdown: breakdown, rowLabel: section.dataset.rowLabel };
     drawErrors();
   }
@@ -891,10 +920,10 @@
       data.matrix.length === 0 ? 'No errors match these filters.' : '';
   }
 
-  async function loadRetention() {
+  async function loadRetention(signal) {
     const url = apiURL('retention', [['weeks', control('retention-weeks').value]]);
     setDownloads('retention', url, 'retention');
-    const body = await fetchJSON(url);
+    const body = await fetchJSON(url, signal);
     drawn.retention = { rows: body.rows, weeks: Number(control('retention-weeks').value) };
     drawRetention();
   }

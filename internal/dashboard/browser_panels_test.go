@@ -1,0 +1,101 @@
+package dashboard_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/candor-dev/candor/internal/browsertest"
+	"github.com/candor-dev/candor/internal/dashboard"
+	"github.com/candor-dev/candor/internal/store"
+)
+
+// openDashboard starts a dashboard on events with k-anonymity k, opens
+// path in headless Chromium after logging in with the token link, and
+// waits until every panel has loaded.
+func openDashboard(t *testing.T, events []store.Event, k int, path string) (context.Context, *browsertest.Console) {
+	t.Helper()
+	browsertest.SkipWithoutChromium(t)
+	server := startLoopbackServer(t, dashboard.Config{
+		Store:      storeWith(t, events),
+		Project:    "mux",
+		KAnonymity: k,
+		Now:        func() time.Time { return browserNow },
+	})
+	ctx := browsertest.NewContext(t, 1360, 900)
+	console := browsertest.CollectConsole(t, ctx)
+	mustDo(t, ctx, chromedp.Navigate(server.URL+"/?token="+adminToken))
+	waitForDashboard(t, ctx)
+	if path != "/" {
+		mustDo(t, ctx, chromedp.Navigate(server.URL+path))
+		waitForDashboard(t, ctx)
+	}
+	return ctx, console
+}
+
+// checkConsole fails the test for each message the page wrote to the
+// browser console.
+func checkConsole(t *testing.T, console *browsertest.Console) {
+	t.Helper()
+	for _, message := range console.Messages() {
+		t.Errorf("browser console: %s", message)
+	}
+}
+
+// TestStaleResponseInBrowser switches the interval twice while the first
+// response is slow, and checks that the late response does not replace
+// the chart of the interval the select shows.
+func TestStaleResponseInBrowser(t *testing.T) {
+	events := seededEvents()
+	ctx, console := openDashboard(t, events, 1, "/")
+
+	// Delay every API request for weekly data by 1.5 s, as a slow
+	// collector would.
+	mustRun(t, ctx, chromedp.Evaluate[bool](`(() => {
+	  const original = window.fetch;
+	  window.fetch = (url, options) => String(url).includes('interval=week')
+	    ? new Promise((resolve) => setTimeout(resolve, 1500)).then(() => original(url, options))
+	    : original(url, options);
+	  return true;
+	})()`))
+	for _, interval := range []string{"week", "month"} {
+		mustDo(t, ctx, chromedp.SetValue(chromedp.CSS("#trend-interval"), interval))
+		mustRun(t, ctx, chromedp.Evaluate[bool](`document.getElementById('trend-interval').dispatchEvent(new Event('change'))`))
+	}
+	// Wait past the delayed response.
+	mustDo(t, ctx, chromedp.Sleep(2500*time.Millisecond))
+	mustRun(t, ctx, chromedp.Poll[bool](`document.body.dataset.state === 'ready'`, chromedp.WithPollingTimeout(20*time.Second)))
+
+	type trendsState struct {
+		State   string   `json:"state"`
+		Labels  []string `json:"labels"`
+		Sum     float64  `json:"sum"`
+		Periods []string `json:"periods"`
+	}
+	got := mustRun(t, ctx, chromedp.Evaluate[trendsState](`(() => {
+	  const chart = Chart.getChart(document.getElementById('trends-chart'));
+	  return {
+	    state: document.getElementById('trends').dataset.state,
+	    labels: chart.data.labels,
+	    sum: chart.data.datasets.flatMap((d) => d.data).reduce((a, b) => a + (b || 0), 0),
+	    periods: Array.from(new Set(Array.from(document.querySelectorAll('#trends-table tbody tr')).map((tr) => tr.cells[0].textContent))),
+	  };
+	})()`))
+	if got.State != "ready" {
+		t.Errorf("trends panel state = %q, want ready", got.State)
+	}
+	want := []string{"2025-03-01"}
+	if d := cmp.Diff(want, got.Labels); d != "" {
+		t.Errorf("trends chart periods with the monthly interval selected (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(want, got.Periods); d != "" {
+		t.Errorf("trends table periods with the monthly interval selected (-want +got):\n%s", d)
+	}
+	if got.Sum != float64(len(events)) {
+		t.Errorf("trends chart sums to %v events, want %d", got.Sum, len(events))
+	}
+	checkConsole(t, console)
+}
