@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -96,6 +97,35 @@ func TestStaleResponseInBrowser(t *testing.T) {
 	}
 	if got.Sum != float64(len(events)) {
 		t.Errorf("trends chart sums to %v events, want %d", got.Sum, len(events))
+	}
+	checkConsole(t, console)
+}
+
+// TestRetentionFutureWeeksInBrowser opens the retention of a cohort too
+// small to show, and checks that the weeks after today stay blank instead
+// of claiming hidden numbers.
+func TestRetentionFutureWeeksInBrowser(t *testing.T) {
+	var events []store.Event
+	for i := range 3 {
+		at := browserNow.Add(-time.Duration(i+1) * time.Hour)
+		events = append(events, store.Event{
+			Project:    "mux",
+			UUID:       fmt.Sprintf("00000000-0000-4000-9000-%012d", i),
+			Name:       "app_started",
+			DistinctID: fmt.Sprintf("install-%d", i),
+			Timestamp:  at,
+			ReceivedAt: at,
+			Properties: map[string]any{"isFirstLaunch": true},
+		})
+	}
+	ctx, console := openDashboard(t, events, dashboard.DefaultKAnonymity, "/?weeks=3")
+
+	cells := mustRun(t, ctx, chromedp.Evaluate[[][]string](
+		`Array.from(document.querySelectorAll('#retention-table tbody tr')).map((tr) => Array.from(tr.cells).map((cell) => cell.textContent))`))
+	// browserNow is a Monday, so its cohort has reached week 0 only.
+	want := [][]string{{"Mar 31, 2025", "< 5", "< 5", "", "", ""}}
+	if d := cmp.Diff(want, cells); d != "" {
+		t.Errorf("retention table of a hidden cohort (-want +got):\n%s", d)
 	}
 	checkConsole(t, console)
 }

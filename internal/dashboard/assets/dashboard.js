@@ -971,7 +971,9 @@
         const row = cells.get(week);
         let text = '';
         let share = null;
-        if (cohortHidden || (row && row.suppressed)) {
+        // A week that has not begun stays blank, also for a hidden cohort.
+        const begun = reached || row !== undefined;
+        if (begun && (cohortHidden || (row && row.suppressed))) {
           text = SUPPRESSED_TEXT;
           suppressed++;
         } else if (row) {
