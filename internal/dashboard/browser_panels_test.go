@@ -3,6 +3,7 @@ package dashboard_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,6 +127,56 @@ func TestRetentionFutureWeeksInBrowser(t *testing.T) {
 	want := [][]string{{"Mar 31, 2025", "< 5", "< 5", "", "", ""}}
 	if d := cmp.Diff(want, cells); d != "" {
 		t.Errorf("retention table of a hidden cohort (-want +got):\n%s", d)
+	}
+	checkConsole(t, console)
+}
+
+// TestTrendsOtherSeriesInBrowser breaks message_sent down by a property
+// with more values than the chart shows, and checks that the values
+// beyond them appear as one grey "Other" series, not next to the API's
+// "(other)" bucket.
+func TestTrendsOtherSeriesInBrowser(t *testing.T) {
+	var events []store.Event
+	for model := range 14 {
+		for i := range 3 + model%3 {
+			at := browserNow.Add(-time.Duration(model*10+i+1) * time.Hour)
+			events = append(events, store.Event{
+				Project:    "mux",
+				UUID:       fmt.Sprintf("00000000-0000-4000-9000-%012d", len(events)),
+				Name:       "message_sent",
+				DistinctID: fmt.Sprintf("install-%d", i),
+				Timestamp:  at,
+				ReceivedAt: at,
+				Properties: map[string]any{"model": fmt.Sprintf("model-%02d", model), "message_length_b2": 64},
+			})
+		}
+	}
+	ctx, console := openDashboard(t, events, 1, "/?event=message_sent&breakdown=model")
+
+	type series struct {
+		Label string  `json:"label"`
+		Color string  `json:"color"`
+		Sum   float64 `json:"sum"`
+	}
+	datasets := mustRun(t, ctx, chromedp.Evaluate[[]series](
+		`Chart.getChart(document.getElementById('trends-chart')).data.datasets.map((d) => ({
+		  label: d.label, color: d.backgroundColor, sum: d.data.reduce((a, b) => a + (b || 0), 0) }))`))
+	var others []series
+	var total float64
+	for _, d := range datasets {
+		total += d.Sum
+		if strings.Contains(strings.ToLower(d.Label), "other") {
+			others = append(others, d)
+		}
+	}
+	if len(others) != 1 || others[0].Label != "Other" {
+		t.Errorf("trends series about other values = %+v, want one series labeled Other", others)
+	}
+	if len(datasets) != 10 {
+		t.Errorf("trends chart has %d series, want 9 models and Other", len(datasets))
+	}
+	if total != float64(len(events)) {
+		t.Errorf("trends chart sums to %v events, want %d", total, len(events))
 	}
 	checkConsole(t, console)
 }

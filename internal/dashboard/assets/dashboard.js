@@ -31,6 +31,9 @@
     '#06b6d4', '#ec4899', '#84cc16', '#f97316',
   ];
   const OTHER_COLOR = '#94a3b8';
+  // OTHER_VALUE is the breakdown value under which the API merges the
+  // values beyond a query's limit.
+  const OTHER_VALUE = '(other)';
   const WINDOW_LABELS = { 1: 'Daily', 7: 'Weekly (7 days)', 30: 'Monthly (30 days)' };
 
   const main = document.getElementById('content');
@@ -666,18 +669,25 @@
     };
     const stacked = data.measure === 'events';
     const all = seriesData(data.rows, labels, 'period', seriesName, data.measure, 0);
-    const shown = all.slice(0, MAX_SERIES);
+    // The API merges the values beyond its limit into OTHER_VALUE. The
+    // events chart adds that bucket to its own Other series, so that one
+    // grey series stands for every value without a series of its own.
+    const isOther = (series) => Boolean(data.breakdown) &&
+      (series.name === OTHER_VALUE || series.name.endsWith(' · ' + OTHER_VALUE));
+    const named = stacked ? all.filter((series) => !isOther(series)) : all;
+    const shown = named.slice(0, MAX_SERIES);
+    const folded = stacked ? named.slice(MAX_SERIES).concat(all.filter(isOther)) : [];
 
     const datasets = shown.map((series, i) => (stacked
       ? barDataset(series.name, series.data, PALETTE[i % PALETTE.length])
       : lineDataset(series.name, series.data, PALETTE[i % PALETTE.length])));
-    if (stacked && all.length > MAX_SERIES) {
+    if (folded.length > 0) {
       // Event counts add up, so the series beyond the first ones are
       // summed. Install counts do not, so the installs chart leaves them
       // out and the table lists them.
       const other = new Array(labels.length).fill(0);
-      all.slice(MAX_SERIES).forEach((series) => series.data.forEach((value, i) => { other[i] += value || 0; }));
-      datasets.push(barDataset('Other (' + (all.length - MAX_SERIES) + ' series)', other, OTHER_COLOR));
+      folded.forEach((series) => series.data.forEach((value, i) => { other[i] += value || 0; }));
+      datasets.push(barDataset('Other', other, OTHER_COLOR));
     }
 
     const options = baseOptions(colors);
@@ -895,7 +905,7 @@
     const second = data.breakdown[1];
     const labels = periodLabels(data.interval, data.rows, 'period');
     const all = seriesData(data.rows, labels, 'period', (row) => row[first], 'events', 0);
-    const datasets = all.map((series, i) => barDataset(series.name, series.data, series.name === '(other)' ? OTHER_COLOR : PALETTE[i % PALETTE.length]));
+    const datasets = all.map((series, i) => barDataset(series.name, series.data, series.name === OTHER_VALUE ? OTHER_COLOR : PALETTE[i % PALETTE.length]));
     const options = baseOptions(colors);
     periodAxis(options, labels, data.interval);
     options.scales.x.stacked = true;
