@@ -339,6 +339,8 @@ func (h *Handler) errorsSettings(project string) errorsSettings {
 		settings.Hint = declared.ErrorEvent + " by " + properties[0] + " over time, and by " +
 			properties[0] + " and " + properties[1] + " over the whole range."
 	}
+	// The page's script writes each cell of the table as "events (installs)".
+	settings.Hint += " Each table cell shows events (installs)."
 	return settings
 }
 
