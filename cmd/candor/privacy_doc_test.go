@@ -67,6 +67,7 @@ func TestPrivacyDocListsBaseProperties(t *testing.T) {
 		Endpoint:        "http://127.0.0.1:9",
 		WriteKey:        "phc_doc_test",
 		Home:            t.TempDir(),
+		Version:         "1.2.3",
 		AllowAutomation: true,
 		Getenv:          func(string) string { return "" },
 		Spool:           telemetry.SpoolConfig{Disabled: true},

@@ -333,7 +333,7 @@ func assertMode(t *testing.T, path string, want os.FileMode) {
 }
 
 func TestValidateNamesField(t *testing.T) {
-	base := Config{App: "mux", Catalog: mux.Catalog(), Endpoint: "http://127.0.0.1:1", WriteKey: "k"}
+	base := Config{App: "mux", Catalog: mux.Catalog(), Endpoint: "http://127.0.0.1:1", WriteKey: "k", Version: "1.2.3"}
 	tests := []struct {
 		name   string
 		change func(*Config)
@@ -348,6 +348,8 @@ func TestValidateNamesField(t *testing.T) {
 		{"endpoint with batch path", func(c *Config) { c.Endpoint = "http://127.0.0.1:8787/batch/" }, `use "http://127.0.0.1:8787"`},
 		{"endpoint with batch path, no slash", func(c *Config) { c.Endpoint = "http://127.0.0.1:8787/batch" }, `use "http://127.0.0.1:8787"`},
 		{"empty key", func(c *Config) { c.WriteKey = " " }, "WriteKey is empty"},
+		{"empty version", func(c *Config) { c.Version = "" }, "Version is empty: set it to the app's version"},
+		{"invalid version", func(c *Config) { c.Version = "build 7" }, `Version "build 7": invalid_version`},
 		{"negative queue", func(c *Config) { c.QueueSize = -1 }, "QueueSize -1"},
 		{"negative spool", func(c *Config) { c.Spool.MaxBytes = -1 }, "Spool.MaxBytes -1"},
 	}

@@ -47,7 +47,7 @@ const (
 )
 
 // Config configures a Client. Zero fields take the documented defaults;
-// only App, Catalog, Endpoint and WriteKey are required.
+// only App, Catalog, Endpoint, WriteKey and Version are required.
 type Config struct {
 	// App is the app's name, such as "mux". Upper-cased, with '-' turned
 	// into '_', it prefixes the environment switches: MUX_DISABLE_TELEMETRY,
@@ -64,7 +64,9 @@ type Config struct {
 	// Home is the app's home folder, holding telemetry_id, config.json and
 	// the spool. "" means ~/.<App>.
 	Home string
-	// Version is the app's version, sent as the base property "version".
+	// Version is the app's version, such as "1.4.2", sent as the base
+	// property "version". Required: Validate rejects "" and a value that
+	// the catalog's class for "version" rejects.
 	Version string
 	// Platform is the backend's operating system as Go (GOOS) or Node.js
 	// names it; it is sent as backend_platform with Node.js names, so
@@ -177,6 +179,9 @@ func (c *Config) Validate() error {
 	if strings.TrimSpace(c.WriteKey) == "" {
 		return fail("WriteKey is empty: set the project key the collector expects")
 	}
+	if problem := c.validateVersion(); problem != "" {
+		return fail("%s", problem)
+	}
 	if c.QueueSize < 0 || c.BatchSize < 0 || c.FlushInterval < 0 || c.MaxRetryDelay < 0 {
 		return fail("QueueSize %d, BatchSize %d, FlushInterval %s, MaxRetryDelay %s: use 0 for the default or a positive value",
 			c.QueueSize, c.BatchSize, c.FlushInterval, c.MaxRetryDelay)
@@ -186,6 +191,20 @@ func (c *Config) Validate() error {
 			c.Spool.MaxEvents, c.Spool.MaxBytes, c.SentLogMaxBytes)
 	}
 	return nil
+}
+
+// validateVersion returns why Version cannot be sent, or "". Without this
+// check every event would carry a Stats.Violations count for "version".
+// A catalog without a "version" base property takes any non-empty value.
+func (c *Config) validateVersion() string {
+	if c.Version == "" {
+		return `Version is empty: set it to the app's version, such as "1.4.2"`
+	}
+	_, reason := c.Catalog.NormalizeBase("version", c.Version)
+	if reason == "" || reason == catalog.ReasonUnknownProperty {
+		return ""
+	}
+	return fmt.Sprintf("Version %q: %s: use a version such as \"1.4.2\" or \"v2.0.0-rc.1\"", c.Version, reason)
 }
 
 // withDefaults returns a copy of c with every zero field set to its default.

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"math"
 	"reflect"
@@ -160,6 +161,10 @@ func TestPrivacyContractBaseProperties(t *testing.T) {
 	for _, value := range hostileStrings {
 		cfg := testConfig(t, col.srv.URL)
 		cfg.Version = value
+		if _, err := New(cfg); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("New with Version %q: error %v, want ErrInvalidConfig", value, err)
+		}
+		cfg.Version = "1.2.3"
 		cfg.ElectronVersion = value
 		cfg.Platform = value
 		c := newClient(t, cfg)

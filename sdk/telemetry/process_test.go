@@ -43,6 +43,7 @@ func TestHelperProcess(t *testing.T) {
 		Endpoint:        os.Getenv(helperEndpointVar),
 		WriteKey:        "phc_test",
 		Home:            os.Getenv(helperHomeVar),
+		Version:         "1.2.3",
 		AllowAutomation: true,
 		FlushInterval:   10 * time.Millisecond,
 		MaxRetryDelay:   10 * time.Millisecond,
