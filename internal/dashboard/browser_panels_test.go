@@ -180,3 +180,36 @@ func TestTrendsOtherSeriesInBrowser(t *testing.T) {
 	}
 	checkConsole(t, console)
 }
+
+// TestFunnelLabelsOnPhoneInBrowser opens the funnel on a phone-sized
+// screen and checks that every step label fits beside its bar.
+func TestFunnelLabelsOnPhoneInBrowser(t *testing.T) {
+	ctx, console := openDashboard(t, seededEvents(), 1, "/")
+	mustDo(t, ctx, chromedp.EmulateViewport(375, 740))
+	mustDo(t, ctx, chromedp.Reload())
+	waitForDashboard(t, ctx)
+
+	type label struct {
+		Text  string  `json:"text"`
+		Width float64 `json:"width"`
+		Room  float64 `json:"room"`
+	}
+	labels := mustRun(t, ctx, chromedp.Evaluate[[]label](`(() => {
+	  const chart = Chart.getChart(document.getElementById('funnel-chart'));
+	  const scale = chart.scales.y;
+	  const context = document.createElement('canvas').getContext('2d');
+	  context.font = Chart.helpers.toFont(scale.options.ticks.font).string;
+	  return chart.data.labels.flatMap((text) => [].concat(text)).map((line) => ({
+	    text: line, width: context.measureText(line).width, room: scale.width - scale.options.ticks.padding,
+	  }));
+	})()`))
+	if len(labels) == 0 {
+		t.Fatal("funnel chart has no labels")
+	}
+	for _, l := range labels {
+		if l.Width > l.Room {
+			t.Errorf("funnel label %q is %.0f px wide in %.0f px, want it whole", l.Text, l.Width, l.Room)
+		}
+	}
+	checkConsole(t, console)
+}

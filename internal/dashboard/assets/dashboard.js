@@ -853,6 +853,15 @@
     drawFunnel();
   }
 
+  // funnelStepLabel returns the chart label of a funnel step, with its
+  // conditions on a second line, so that the label fits beside the bar on
+  // a narrow screen.
+  function funnelStepLabel(row) {
+    const label = row.step + '. ' + row.event;
+    const bracket = label.indexOf('[');
+    return bracket < 0 ? label : [label.slice(0, bracket), label.slice(bracket)];
+  }
+
   function drawFunnel() {
     const rows = drawn.funnel;
     const colors = themeColors();
@@ -869,7 +878,7 @@
     replaceChart('funnel-chart', {
       type: 'bar',
       data: {
-        labels: rows.map((row) => row.step + '. ' + row.event),
+        labels: rows.map(funnelStepLabel),
         datasets: [Object.assign(barDataset('Installs', rows.map((row) => (row.suppressed ? null : row.installs)), colors.line), { borderRadius: 4, maxBarThickness: 34 })],
       },
       options: options,
