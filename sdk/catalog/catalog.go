@@ -73,6 +73,32 @@ func (c *Catalog) Lookup(name string) (*EventDef, bool) {
 	return e, ok
 }
 
+// LookupProperty returns the definition of a property of the named event,
+// or of a base property. path is the property's name or, for a member of an
+// object property, its dotted path, such as "frontendPlatform.userAgent",
+// as Violation.Property names it. Every "$feature/" name with a valid flag
+// key returns the one definition that all feature flags share.
+func (c *Catalog) LookupProperty(event, path string) (*Property, bool) {
+	def, ok := c.byName[event]
+	if !ok {
+		return nil, false
+	}
+	if p := def.property(path); p != nil {
+		return p, true
+	}
+	name, rest, nested := strings.Cut(path, ".")
+	p := def.property(name)
+	if p == nil || !nested {
+		p = c.baseProperty(path)
+		return p, p != nil
+	}
+	for nested && p != nil {
+		name, rest, nested = strings.Cut(rest, ".")
+		p = p.property(name)
+	}
+	return p, p != nil
+}
+
 func (c *Catalog) add(def *EventDef) error {
 	if err := validateName(def.Name); err != nil {
 		return err
@@ -289,20 +315,22 @@ func (c *Catalog) Normalize(event string, props map[string]any) (map[string]any,
 			return nil, nil, &Violation{Event: event, Property: p.Name, Reason: ReasonMissing}
 		}
 		var value any
+		var member string
 		var reason Reason
 		if p.Class == Object {
-			value, reason = p.normalizeObject(raw, func(name string, r Reason) {
+			value, member, reason = p.normalizeObject(raw, func(name string, r Reason) {
 				dropped = append(dropped, Violation{Event: event, Property: p.Name + "." + name, Reason: r})
 			})
 		} else {
 			value, reason = p.normalize(raw)
 		}
 		if reason != "" {
+			v := Violation{Event: event, Property: joinPath(p.Name, member), Reason: reason}
 			if p.Optional {
-				dropped = append(dropped, Violation{Event: event, Property: p.Name, Reason: reason})
+				dropped = append(dropped, v)
 				continue
 			}
-			return nil, nil, &Violation{Event: event, Property: p.Name, Reason: reason}
+			return nil, nil, &v
 		}
 		out[p.Name] = value
 	}

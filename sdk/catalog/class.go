@@ -110,7 +110,11 @@ const (
 )
 
 // Violation is one value that broke its class. It names the event and the
-// property but never holds the value, so it is safe to log.
+// property but never holds the value, so it is safe to log. A property
+// inside an object property is named by its dotted path from the catalog,
+// such as "frontendPlatform.userAgent". A member that the catalog does not
+// declare is reported under the object's own path, so that Property never
+// holds a name the sender chose below the event's top level.
 type Violation struct {
 	Event    string `json:"event"`
 	Property string `json:"property,omitempty"`
@@ -167,7 +171,8 @@ func (p *Property) normalize(v any) (any, Reason) {
 		}
 		return n, ""
 	case Object:
-		return p.normalizeObject(v, nil)
+		value, _, r := p.normalizeObject(v, nil)
+		return value, r
 	case Variant:
 		switch x := v.(type) {
 		case nil:
@@ -324,10 +329,14 @@ func (p *Property) bucket(f float64) float64 {
 
 // normalizeObject normalizes a nested object. report, if not nil, receives
 // the name and reason of each optional nested property that was left out.
-func (p *Property) normalizeObject(v any, report func(name string, r Reason)) (any, Reason) {
+// When the object is rejected, member is the dotted path of the nested
+// property that broke its class, such as "userAgent" or "inner.kind". It
+// is "" when the object itself is at fault: a value that is not an object,
+// or a member the catalog does not declare, whose name the sender chose.
+func (p *Property) normalizeObject(v any, report func(name string, r Reason)) (value any, member string, r Reason) {
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, ReasonWrongType
+		return nil, "", ReasonWrongType
 	}
 	out := make(map[string]any, len(p.Properties))
 	for i := range p.Properties {
@@ -337,32 +346,43 @@ func (p *Property) normalizeObject(v any, report func(name string, r Reason)) (a
 			if sub.Optional {
 				continue
 			}
-			return nil, ReasonMissing
+			return nil, sub.Name, ReasonMissing
 		}
 		var value any
+		var path string
 		var r Reason
 		if sub.Class == Object {
-			value, r = sub.normalizeObject(raw, prefixed(report, sub.Name))
+			value, path, r = sub.normalizeObject(raw, prefixed(report, sub.Name))
 		} else {
 			value, r = sub.normalize(raw)
 		}
 		if r != "" {
+			path = joinPath(sub.Name, path)
 			if sub.Optional {
 				if report != nil {
-					report(sub.Name, r)
+					report(path, r)
 				}
 				continue
 			}
-			return nil, r
+			return nil, path, r
 		}
 		out[sub.Name] = value
 	}
 	for name := range m {
 		if p.property(name) == nil {
-			return nil, ReasonUnknownProperty
+			return nil, "", ReasonUnknownProperty
 		}
 	}
-	return out, ""
+	return out, "", ""
+}
+
+// joinPath returns the dotted path of member within the property named
+// parent, or parent when member is "".
+func joinPath(parent, member string) string {
+	if member == "" {
+		return parent
+	}
+	return parent + "." + member
 }
 
 // prefixed returns a report function that names nested properties as

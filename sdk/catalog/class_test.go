@@ -380,3 +380,106 @@ func TestRegisterRejectsBadFields(t *testing.T) {
 		})
 	}
 }
+
+type nestedObjects struct {
+	Inner    inner       `json:"inner" candor:"object"`
+	Optional *inner      `json:"optional,omitempty" candor:"object,optional"`
+	Outer    outerObject `json:"outer" candor:"object"`
+}
+
+type outerObject struct {
+	Inner inner `json:"inner" candor:"object"`
+}
+
+func (nestedObjects) EventName() string { return "nested_objects" }
+
+// TestNestedRejectionNamesMember checks that a member that breaks its class
+// is named by its path, and that a member name the payload chose is not.
+func TestNestedRejectionNamesMember(t *testing.T) {
+	c := New("test")
+	c.MustRegister(nestedObjects{}, "")
+	valid := func() map[string]any {
+		return map[string]any{
+			"inner": map[string]any{"kind": "a"},
+			"outer": map[string]any{"inner": map[string]any{"kind": "b"}},
+		}
+	}
+	tests := []struct {
+		name    string
+		change  func(props map[string]any)
+		want    *Violation  // the rejection, or nil
+		dropped []Violation // the values left out of an accepted event
+	}{
+		{"member of wrong type", func(p map[string]any) { p["inner"] = map[string]any{"kind": 5} },
+			&Violation{Event: "nested_objects", Property: "inner.kind", Reason: ReasonWrongType}, nil},
+		{"member missing", func(p map[string]any) { p["inner"] = map[string]any{} },
+			&Violation{Event: "nested_objects", Property: "inner.kind", Reason: ReasonMissing}, nil},
+		{"member not in enum", func(p map[string]any) { p["inner"] = map[string]any{"kind": "c"} },
+			&Violation{Event: "nested_objects", Property: "inner.kind", Reason: ReasonNotInEnum}, nil},
+		{"member two levels down", func(p map[string]any) { p["outer"] = map[string]any{"inner": map[string]any{"kind": true}} },
+			&Violation{Event: "nested_objects", Property: "outer.inner.kind", Reason: ReasonWrongType}, nil},
+		{"unknown member", func(p map[string]any) { p["inner"] = map[string]any{"kind": "a", "secret_name": "x"} },
+			&Violation{Event: "nested_objects", Property: "inner", Reason: ReasonUnknownProperty}, nil},
+		{"object of wrong type", func(p map[string]any) { p["inner"] = "a" },
+			&Violation{Event: "nested_objects", Property: "inner", Reason: ReasonWrongType}, nil},
+		{"optional object with bad member", func(p map[string]any) { p["optional"] = map[string]any{"kind": 5} },
+			nil, []Violation{{Event: "nested_objects", Property: "optional.kind", Reason: ReasonWrongType}}},
+		{"optional object with unknown member", func(p map[string]any) { p["optional"] = map[string]any{"kind": "a", "x": 1} },
+			nil, []Violation{{Event: "nested_objects", Property: "optional", Reason: ReasonUnknownProperty}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			props := valid()
+			tc.change(props)
+			got, dropped, err := c.Normalize("nested_objects", props)
+			var v *Violation
+			if tc.want != nil {
+				if !errors.As(err, &v) {
+					t.Fatalf("Normalize error = %v, want %v", err, tc.want)
+				}
+				if *v != *tc.want {
+					t.Errorf("Normalize violation = %+v, want %+v", *v, *tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Normalize: %v", err)
+			}
+			if !reflect.DeepEqual(dropped, tc.dropped) {
+				t.Errorf("dropped = %+v, want %+v", dropped, tc.dropped)
+			}
+			if _, ok := got["optional"]; ok {
+				t.Errorf("normalized %v, want the optional object left out", got)
+			}
+		})
+	}
+}
+
+func TestLookupPropertyByPath(t *testing.T) {
+	c := New("test")
+	c.MustRegister(nestedObjects{}, "")
+	tests := []struct {
+		event, path string
+		want        string // the name of the definition found, or "" for none
+	}{
+		{"nested_objects", "inner", "inner"},
+		{"nested_objects", "inner.kind", "kind"},
+		{"nested_objects", "outer.inner.name", "name"},
+		{"nested_objects", "version", "version"},
+		{"nested_objects", "$feature/new.onboarding", FeaturePrefix + "*"},
+		{"nested_objects", "inner.missing", ""},
+		{"nested_objects", "inner.kind.deeper", ""},
+		{"nested_objects", "missing", ""},
+		{"unknown_event", "inner", ""},
+	}
+	for _, tc := range tests {
+		p, ok := c.LookupProperty(tc.event, tc.path)
+		if ok != (tc.want != "") {
+			t.Errorf("LookupProperty(%q, %q) found = %v, want %v", tc.event, tc.path, ok, tc.want != "")
+			continue
+		}
+		if ok && p.Name != tc.want {
+			t.Errorf("LookupProperty(%q, %q) = %q, want %q", tc.event, tc.path, p.Name, tc.want)
+		}
+	}
+}
