@@ -2,8 +2,11 @@ package telemetry
 
 import (
 	"maps"
+	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/candor-dev/candor/sdk/catalog"
 )
 
 // Reasons an event is dropped, the keys of Stats.DroppedByReason. Events
@@ -48,6 +51,15 @@ type Stats struct {
 	// catalog's reason, including optional properties that were left out of
 	// an event that was still sent.
 	Violations map[string]int64
+	// ViolationsByProperty splits Violations by event and property. A key
+	// is the event, the property and the reason separated by spaces, such
+	// as "message_sent frontendPlatform.userAgent wrong_type", and a member
+	// of an object property is named by its dotted path. Keys contain only
+	// names that the catalog declares. An unknown event, and a feature flag
+	// that SetFeatureFlagVariant rejected, are counted without an event
+	// name. An unknown property, and a reason about the whole event, are
+	// counted without a property name, such as "command_used unknown_property".
+	ViolationsByProperty map[string]int64
 	// Queued counts the events waiting in memory.
 	Queued int64
 	// Spooled counts the events waiting in the spool on disk, including
@@ -60,6 +72,9 @@ type Stats struct {
 	Printed int64
 	// Retries counts failed uploads that were retried.
 	Retries int64
+	// LogFailures counts the calls into Config.Logger's handler that
+	// panicked. The client recovers those panics and loses the records.
+	LogFailures int64
 }
 
 // counters backs Stats. The fields Capture touches are atomics; the maps
@@ -80,9 +95,10 @@ type counters struct {
 	printed atomic.Int64
 	retries atomic.Int64
 
-	mu         sync.Mutex
-	dropped    map[string]int64
-	violations map[string]int64
+	mu                   sync.Mutex
+	dropped              map[string]int64
+	violations           map[string]int64
+	violationsByProperty map[string]int64
 }
 
 func (c *counters) drop(reason string, n int64) {
@@ -97,13 +113,34 @@ func (c *counters) drop(reason string, n int64) {
 	c.mu.Unlock()
 }
 
+// violation counts a value that broke its class outside any event, such
+// as a feature flag variant.
 func (c *counters) violation(reason string) {
+	c.violationOf(catalog.Violation{Reason: catalog.Reason(reason)})
+}
+
+// violationOf counts v, whose names the caller has reduced to those the
+// catalog declares.
+func (c *counters) violationOf(v catalog.Violation) {
 	c.mu.Lock()
 	if c.violations == nil {
 		c.violations = map[string]int64{}
+		c.violationsByProperty = map[string]int64{}
 	}
-	c.violations[reason]++
+	c.violations[string(v.Reason)]++
+	c.violationsByProperty[violationKey(v)]++
 	c.mu.Unlock()
+}
+
+// violationKey returns the key of v in Stats.ViolationsByProperty.
+func violationKey(v catalog.Violation) string {
+	parts := make([]string, 0, 3)
+	for _, part := range []string{v.Event, v.Property, string(v.Reason)} {
+		if part != "" {
+			parts = append(parts, part)
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 // snapshot returns the counters; queueLen is the number of events in the
@@ -121,12 +158,16 @@ func (c *counters) snapshot(queueLen int) Stats {
 	c.mu.Lock()
 	s.DroppedByReason = maps.Clone(c.dropped)
 	s.Violations = maps.Clone(c.violations)
+	s.ViolationsByProperty = maps.Clone(c.violationsByProperty)
 	c.mu.Unlock()
 	if s.DroppedByReason == nil {
 		s.DroppedByReason = map[string]int64{}
 	}
 	if s.Violations == nil {
 		s.Violations = map[string]int64{}
+	}
+	if s.ViolationsByProperty == nil {
+		s.ViolationsByProperty = map[string]int64{}
 	}
 	if n := c.queueFul.Load(); n > 0 {
 		s.DroppedByReason[DropQueueFull] += n
