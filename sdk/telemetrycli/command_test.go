@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/candor-dev/candor/sdk/catalog"
 	"github.com/candor-dev/candor/sdk/internal/leakcheck"
 	"github.com/candor-dev/candor/sdk/mux"
 	"github.com/candor-dev/candor/sdk/telemetry"
@@ -430,6 +431,30 @@ func TestRunNeedsClient(t *testing.T) {
 	err := telemetrycli.Run(context.Background(), nil, []string{"status"}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "Client is nil") {
 		t.Errorf("Run without a client = %v, want an error naming Client", err)
+	}
+}
+
+func TestStatusListsViolationsByProperty(t *testing.T) {
+	col := newCollector(t)
+	client, _ := newClient(t, col.srv.URL, env{})
+	client.Capture(catalog.PropertyMap{Name: "workspace_created", Values: map[string]any{
+		"workspaceId":      "0f8fad5b-d9cb-469f-a165-70867728950e",
+		"runtimeType":      "local",
+		"frontendPlatform": map[string]any{"userAgent": 5, "platform": "Linux"},
+	}})
+	client.Capture(mux.CommandUsed{Command: "rm -rf"})
+	for deadline := time.Now().Add(10 * time.Second); client.Stats().Queued > 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("events still queued: %+v", client.Stats())
+		}
+	}
+
+	out := mustRun(t, client, "status")
+	want := "Property values that broke their class, by event and property:\n" +
+		"  command_used command not_in_enum                         1\n" +
+		"  workspace_created frontendPlatform.userAgent wrong_type  1\n"
+	if !strings.Contains(out, want) {
+		t.Errorf("status does not list the broken values by event and property, want\n%s\ngot:\n%s", want, out)
 	}
 }
 

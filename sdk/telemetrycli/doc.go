@@ -2,7 +2,8 @@
 // so users can see and control what leaves their machine:
 //
 //	telemetry status           whether telemetry is on, every switch in order,
-//	                           and this run's counts, with drops by reason
+//	                           and this run's counts, with drops by reason and
+//	                           broken values by event and property
 //	telemetry show [-raw]      the exact next request the app would send
 //	telemetry pending [-json]  the events waiting in memory and in the spool
 //	telemetry enable           save the choice to send telemetry

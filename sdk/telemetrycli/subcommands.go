@@ -55,6 +55,12 @@ func (c *Command) runStatus(args []string) error {
 	}
 	if len(stats.Violations) > 0 {
 		fmt.Fprintf(out, "Property values that broke their class, by reason: %s.\n", countsByReason(stats.Violations))
+		fmt.Fprintln(out, "Property values that broke their class, by event and property:")
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		for _, key := range slices.Sorted(maps.Keys(stats.ViolationsByProperty)) {
+			fmt.Fprintf(tw, "  %s\t%d\n", key, stats.ViolationsByProperty[key])
+		}
+		tw.Flush()
 	}
 	if _, version, needs := c.Client.Notice(); needs {
 		fmt.Fprintf(out, "The privacy notice of catalog %s has not been shown yet.\n", version)
