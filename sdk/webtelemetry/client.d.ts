@@ -27,7 +27,7 @@ export interface ClientOptions {
   dev?: boolean;
   /** Send under test automation (navigator.webdriver, __CANDOR_E2E__, __MUX_E2E__, a test runner). Default false. */
   allowAutomation?: boolean;
-  /** Log events the backend rejected to the console. Default false. */
+  /** Log the backend's error for each rejected event to the console. The error names the event, the property and the reason, never the value, and names an object's member by its dotted path, such as frontendPlatform.userAgent. Default false. */
   debug?: boolean;
 }
 

@@ -24,7 +24,10 @@ const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
  * base is the URL prefix the backend mounted the handler at (default
  * "/api/telemetry/"); dev: true sends from a development server;
  * allowAutomation: true sends under test automation; debug: true logs
- * rejected events to the console.
+ * the backend's error for each rejected event to the console. The error
+ * names the event, the property and the catalog's reason, never the
+ * value, and names a member of an object property by its dotted path,
+ * such as frontendPlatform.userAgent.
  */
 export function configure(options) {
   try {

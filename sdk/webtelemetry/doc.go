@@ -17,7 +17,7 @@
 // The handler serves, relative to that prefix:
 //
 //	POST track        {"event": "...", "properties": {...}}: 204, or 400 naming
-//	                  the event and the property that broke the catalog
+//	                  the event and the property or member that broke the catalog
 //	GET  status       {"enabled", "explicit", "locked", "reason"}
 //	POST enabled      {"enabled": bool}: persists the user's choice (Config.AllowToggle);
 //	                  while another switch keeps telemetry off, only false (else 403)
@@ -40,11 +40,14 @@
 // served.
 //
 // A rejected event's 400 body names the event, the property and the
-// catalog's reason, such as looks_like_path, and never the value. Its
-// error message then states what to send, from the catalog alone: the
-// event's property names, the JSON type, the enum values or the privacy
-// class. An event name or property name that is not a plain identifier
-// is not echoed either.
+// catalog's reason, such as looks_like_path, and never the value. A member
+// of an object property is named by its dotted path, such as
+// frontendPlatform.userAgent. A member that the catalog does not declare
+// is reported under the object's name, because the page chose its name.
+// The error message then states what to send, from the catalog alone: the
+// event's property names, the JSON type, the members of an object, the
+// enum values or the privacy class. An event name or property name that
+// is not a plain identifier is not echoed either.
 //
 // # The browser client
 //

@@ -29,9 +29,9 @@ func (h *Handler) describeFix(v *catalog.Violation) string {
 	case catalog.ReasonUnknownProperty:
 		return "the properties of " + p.Name + " are " + propertyNames(p.Properties)
 	case catalog.ReasonMissing:
-		return "send it as " + describeJSONType(p.Type)
+		return "send it as " + describeType(p)
 	case catalog.ReasonWrongType:
-		return "send " + describeJSONType(p.Type)
+		return "send " + describeType(p)
 	case catalog.ReasonNotInEnum:
 		return "use one of " + quotedList(p.Values)
 	}
@@ -68,6 +68,28 @@ func quotedList(values []string) string {
 		quoted[i] = fmt.Sprintf("%q", v)
 	}
 	return strings.Join(quoted, ", ")
+}
+
+// describeType writes the JSON type of p as describeJSONType does. An
+// object property gets its members too, each with its type, such as "an
+// object with the members userAgent (a string) and platform (a string)".
+func describeType(p *catalog.Property) string {
+	if p.Class != catalog.Object || len(p.Properties) == 0 {
+		return describeJSONType(p.Type)
+	}
+	members := make([]string, len(p.Properties))
+	for i, member := range p.Properties {
+		detail := describeJSONType(member.Type)
+		if member.Optional {
+			detail += ", optional"
+		}
+		members[i] = member.Name + " (" + detail + ")"
+	}
+	last := len(members) - 1
+	if last == 0 {
+		return describeJSONType(p.Type) + " with the member " + members[0]
+	}
+	return describeJSONType(p.Type) + " with the members " + strings.Join(members[:last], ", ") + " and " + members[last]
 }
 
 // describeJSONType writes a catalog JSON type such as "string" or
