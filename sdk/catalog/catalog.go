@@ -99,6 +99,25 @@ func (c *Catalog) LookupProperty(event, path string) (*Property, bool) {
 	return p, p != nil
 }
 
+// ViolationKey returns v as one string for counting: the event, the
+// property and the reason separated by spaces, such as
+// "message_sent frontendPlatform.userAgent wrong_type". A name that the
+// catalog does not declare is left out, so that the set of keys stays
+// bounded by the catalog: an unknown event gives only the reason, and an
+// unknown property gives "command_used unknown_property".
+func (c *Catalog) ViolationKey(v Violation) string {
+	if _, ok := c.byName[v.Event]; !ok {
+		return string(v.Reason)
+	}
+	if v.Property == "" {
+		return v.Event + " " + string(v.Reason)
+	}
+	if _, ok := c.LookupProperty(v.Event, v.Property); !ok {
+		return v.Event + " " + string(v.Reason)
+	}
+	return v.Event + " " + v.Property + " " + string(v.Reason)
+}
+
 func (c *Catalog) add(def *EventDef) error {
 	if err := validateName(def.Name); err != nil {
 		return err

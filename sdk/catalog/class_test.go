@@ -483,3 +483,23 @@ func TestLookupPropertyByPath(t *testing.T) {
 		}
 	}
 }
+
+func TestViolationKeyLeavesOutUnknownNames(t *testing.T) {
+	c := New("test")
+	c.MustRegister(nestedObjects{}, "")
+	tests := []struct {
+		violation Violation
+		want      string
+	}{
+		{Violation{Event: "nested_objects", Property: "outer.inner.kind", Reason: ReasonWrongType}, "nested_objects outer.inner.kind wrong_type"},
+		{Violation{Event: "nested_objects", Property: "inner", Reason: ReasonUnknownProperty}, "nested_objects inner unknown_property"},
+		{Violation{Event: "nested_objects", Property: "home_of_alice", Reason: ReasonUnknownProperty}, "nested_objects unknown_property"},
+		{Violation{Event: "nested_objects", Reason: ReasonWrongType}, "nested_objects wrong_type"},
+		{Violation{Event: "page_of_alice", Reason: ReasonUnknownEvent}, "unknown_event"},
+	}
+	for _, tc := range tests {
+		if got := c.ViolationKey(tc.violation); got != tc.want {
+			t.Errorf("ViolationKey(%+v) = %q, want %q", tc.violation, got, tc.want)
+		}
+	}
+}

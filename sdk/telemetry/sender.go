@@ -340,7 +340,7 @@ func (s *sender) print(event []byte) {
 // property and reason once, never the value.
 func (s *sender) recordViolations(violations []catalog.Violation) {
 	for _, v := range violations {
-		s.c.stats.violationOf(declaredNames(s.c.cfg.Catalog, v))
+		s.c.stats.violationOf(v.Reason, s.c.cfg.Catalog.ViolationKey(v))
 		if s.loggedViolations[v] {
 			continue
 		}
@@ -348,19 +348,6 @@ func (s *sender) recordViolations(violations []catalog.Violation) {
 		s.c.log.Warn("telemetry: value rejected by its privacy class",
 			"event", v.Event, "property", v.Property, "reason", string(v.Reason))
 	}
-}
-
-// declaredNames returns v with the event and property names that the
-// catalog does not declare set to "", so that the keys of
-// Stats.ViolationsByProperty stay within the catalog.
-func declaredNames(c *catalog.Catalog, v catalog.Violation) catalog.Violation {
-	if _, ok := c.Lookup(v.Event); !ok {
-		return catalog.Violation{Reason: v.Reason}
-	}
-	if _, ok := c.LookupProperty(v.Event, v.Property); !ok {
-		v.Property = ""
-	}
-	return v
 }
 
 // seal moves the current batch to the pending list.

@@ -2,7 +2,6 @@ package telemetry
 
 import (
 	"maps"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -51,14 +50,11 @@ type Stats struct {
 	// catalog's reason, including optional properties that were left out of
 	// an event that was still sent.
 	Violations map[string]int64
-	// ViolationsByProperty splits Violations by event and property. A key
-	// is the event, the property and the reason separated by spaces, such
-	// as "message_sent frontendPlatform.userAgent wrong_type", and a member
-	// of an object property is named by its dotted path. Keys contain only
-	// names that the catalog declares. An unknown event, and a feature flag
-	// that SetFeatureFlagVariant rejected, are counted without an event
-	// name. An unknown property, and a reason about the whole event, are
-	// counted without a property name, such as "command_used unknown_property".
+	// ViolationsByProperty splits Violations by event and property, keyed
+	// as catalog.Catalog.ViolationKey writes them, such as
+	// "message_sent frontendPlatform.userAgent wrong_type". Keys contain
+	// only names that the catalog declares. A feature flag that
+	// SetFeatureFlagVariant rejected is counted under its reason alone.
 	ViolationsByProperty map[string]int64
 	// Queued counts the events waiting in memory.
 	Queued int64
@@ -116,31 +112,20 @@ func (c *counters) drop(reason string, n int64) {
 // violation counts a value that broke its class outside any event, such
 // as a feature flag variant.
 func (c *counters) violation(reason string) {
-	c.violationOf(catalog.Violation{Reason: catalog.Reason(reason)})
+	c.violationOf(catalog.Reason(reason), reason)
 }
 
-// violationOf counts v, whose names the caller has reduced to those the
-// catalog declares.
-func (c *counters) violationOf(v catalog.Violation) {
+// violationOf counts a value that broke its class, under the key that
+// Catalog.ViolationKey returns for it.
+func (c *counters) violationOf(reason catalog.Reason, key string) {
 	c.mu.Lock()
 	if c.violations == nil {
 		c.violations = map[string]int64{}
 		c.violationsByProperty = map[string]int64{}
 	}
-	c.violations[string(v.Reason)]++
-	c.violationsByProperty[violationKey(v)]++
+	c.violations[string(reason)]++
+	c.violationsByProperty[key]++
 	c.mu.Unlock()
-}
-
-// violationKey returns the key of v in Stats.ViolationsByProperty.
-func violationKey(v catalog.Violation) string {
-	parts := make([]string, 0, 3)
-	for _, part := range []string{v.Event, v.Property, string(v.Reason)} {
-		if part != "" {
-			parts = append(parts, part)
-		}
-	}
-	return strings.Join(parts, " ")
 }
 
 // snapshot returns the counters; queueLen is the number of events in the
