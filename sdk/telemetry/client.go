@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/candor-dev/candor/sdk/catalog"
+	"github.com/candor-dev/candor/sdk/internal/safelog"
 )
 
 // Client captures events of one catalog and sends them to a collector in
@@ -24,8 +25,11 @@ type Client struct {
 	spool    *spool // nil when the spool is off
 	http     *http.Client
 	ownsHTTP bool
-	log      *slog.Logger
+	log      *slog.Logger // Config.Logger behind safelog, which counts its panics in logFailures
 	stats    counters
+	// logFailures counts the panics of Config.Logger's handler, which
+	// Stats reports as LogFailures.
+	logFailures atomic.Int64
 
 	queue    chan item
 	flushReq chan chan error
@@ -105,7 +109,6 @@ func build(cfg Config) (*Client, error) {
 		uploader:  newUploader(cfg.Endpoint, cfg.WriteKey, httpClient),
 		http:      httpClient,
 		ownsHTTP:  owned,
-		log:       cfg.Logger,
 		queue:     make(chan item, cfg.QueueSize),
 		flushReq:  make(chan chan error),
 		nudge:     make(chan struct{}, 1),
@@ -113,6 +116,7 @@ func build(cfg Config) (*Client, error) {
 		done:      make(chan struct{}),
 		closeDone: make(chan struct{}),
 	}
+	c.log = safelog.New(cfg.Logger, &c.logFailures)
 	c.spool = newSpool(&cfg, &c.stats)
 	c.sendCtx, c.cancelSends = context.WithCancel(context.Background())
 	c.initPrivacy()
@@ -223,7 +227,9 @@ func (c *Client) SetFeatureFlagVariant(key string, variant any) {
 
 // Stats returns the counters. It is cheap and safe to call at any time.
 func (c *Client) Stats() Stats {
-	return c.stats.snapshot(len(c.queue))
+	st := c.stats.snapshot(len(c.queue))
+	st.LogFailures = c.logFailures.Load()
+	return st
 }
 
 // Flush sends every event captured before the call, waiting for a pending

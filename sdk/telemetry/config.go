@@ -117,7 +117,8 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger receives the client's own problems: failed uploads, dropped
 	// events, rejected properties (names only, never values). nil means
-	// silent.
+	// silent. A panic in its handler is recovered and counted in
+	// Stats.LogFailures, and the record is lost.
 	Logger *slog.Logger
 	// Clock stamps each event when it is captured; nil means time.Now. It is
 	// used for event timestamps only, never for timers.

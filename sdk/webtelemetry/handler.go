@@ -10,8 +10,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/candor-dev/candor/sdk/catalog"
+	"github.com/candor-dev/candor/sdk/internal/safelog"
 	"github.com/candor-dev/candor/sdk/telemetry"
 )
 
@@ -44,6 +46,8 @@ type Config struct {
 	MaxBodyBytes int64
 	// Logger receives rejected requests (rate-limited, names only, never
 	// values), saved choices and failures to save them. nil discards them.
+	// A panic in its handler is recovered and counted by
+	// Handler.LogFailures, and the record is lost.
 	Logger *slog.Logger
 }
 
@@ -55,7 +59,8 @@ type Handler struct {
 	allowToggle bool
 	origins     map[string]bool
 	maxBody     int64
-	log         *slog.Logger
+	log         *slog.Logger // Config.Logger behind safelog
+	logFailures atomic.Int64
 	limiter     logLimiter
 	capture     captureFunc
 	catalogTS   asset
@@ -84,19 +89,20 @@ func New(cfg Config) *Handler {
 		catalog:     cfg.Catalog,
 		allowToggle: cfg.AllowToggle,
 		maxBody:     cfg.MaxBodyBytes,
-		log:         cfg.Logger,
 	}
+	h.log = safelog.New(cfg.Logger, &h.logFailures)
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes
-	}
-	if h.log == nil {
-		h.log = slog.New(slog.DiscardHandler)
 	}
 	h.origins = parseOrigins(cfg.AllowedOrigins, h.log)
 	h.capture = newCapture(cfg.Client)
 	h.catalogTS = newAsset(cfg.Catalog.TypeScript(), "application/typescript; charset=utf-8")
 	return h
 }
+
+// LogFailures returns how many calls into Config.Logger's handler
+// panicked. The handler recovers those panics and loses the records.
+func (h *Handler) LogFailures() int64 { return h.logFailures.Load() }
 
 //go:embed client.js
 var clientJS []byte

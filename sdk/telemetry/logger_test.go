@@ -1,0 +1,51 @@
+package telemetry
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"testing"
+
+	"github.com/candor-dev/candor/sdk/mux"
+)
+
+// panickingHandler is an app's slog handler that panics on every record.
+type panickingHandler struct{}
+
+func (panickingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (panickingHandler) Handle(context.Context, slog.Record) error {
+	panic("app log handler failed")
+}
+func (h panickingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h panickingHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestPanickingLoggerContained logs through a handler that panics, on the
+// caller's goroutine (New's state change) and on the sender's (a failed
+// upload and the recovery after it). Neither panic may leave the client,
+// and Stats.LogFailures counts them.
+func TestPanickingLoggerContained(t *testing.T) {
+	col := newCollector(t)
+	col.setRespond(func(n int, _ *received, w http.ResponseWriter) bool {
+		if n == 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return true
+		}
+		return false
+	})
+	cfg := testConfig(t, col.srv.URL)
+	cfg.Logger = slog.New(panickingHandler{})
+
+	c := newClient(t, cfg)
+	c.Capture(mux.CommandUsed{Command: "new"})
+	waitFor(t, "the event after the failed upload", func() bool { return len(col.accepted()) == 1 })
+	st := closeClient(t, c)
+
+	// New logs the state change, and the sender logs the failed upload
+	// and the collector being reachable again.
+	if st.LogFailures < 3 {
+		t.Errorf("LogFailures = %d, want at least 3", st.LogFailures)
+	}
+	if st.Sent != 1 {
+		t.Errorf("Sent = %d, want 1", st.Sent)
+	}
+}
