@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/candor-dev/candor/internal/logutil"
@@ -49,7 +50,24 @@ type pendingCommit struct {
 	project string
 	events  []store.Event
 	result  chan commitResult // room for the one result, so run does not block when the request has left
+
+	// outcome and received are the request's counts for Stats.Received and
+	// Stats.Dropped. A request that gets its result counts them itself.
+	// When it stopped waiting first (state pendingAbandoned), the committer
+	// counts them after a successful commit, so that every accepted event
+	// is also a received one.
+	outcome  eventOutcome
+	received int
+	state    atomic.Int32
 }
+
+// States of a pendingCommit. Exactly one of the committer and the waiting
+// request moves it out of pendingWaiting.
+const (
+	pendingWaiting   = iota // the request waits for its result
+	pendingAnswered         // the committer is sending the result, and the request takes it
+	pendingAbandoned        // the request stopped waiting; its events may still be committed
+)
 
 type commitResult struct {
 	err error
@@ -94,17 +112,19 @@ func signal(ch chan struct{}) {
 	}
 }
 
-// submit hands the events of one project to the committer and waits for
-// their commit. It returns an *errOverloaded when the events do not fit in
+// submit hands the checked events of one project's request to the
+// committer and waits for their commit. received is the number of events in
+// the request. It returns an *errOverloaded when the events do not fit in
 // the pending-events budget, and ctx.Err() or context.DeadlineExceeded if
-// ctx ends or the deadline passes first; in that case the events may be
-// committed anyway.
-func (m *committer) submit(ctx context.Context, deadline time.Time, project string, events []store.Event) (commitResult, error) {
+// ctx ends or the deadline passes first. In that case the events may be
+// committed anyway, and the committer then counts them as received.
+func (m *committer) submit(ctx context.Context, deadline time.Time, project string, out eventOutcome, received int) (commitResult, error) {
+	events := out.events
 	n := int64(len(events))
 	if !m.c.pending.acquire(n) {
 		return commitResult{}, &errOverloaded{limit: LimitPendingEvents}
 	}
-	p := &pendingCommit{project: project, events: events, result: make(chan commitResult, 1)}
+	p := &pendingCommit{project: project, events: events, result: make(chan commitResult, 1), outcome: out, received: received}
 
 	m.mu.Lock()
 	if m.stopped {
@@ -132,14 +152,21 @@ func (m *committer) submit(ctx context.Context, deadline time.Time, project stri
 		timer.Stop()
 		timerPool.Put(timer)
 	}()
+	var err error
 	select {
 	case res := <-p.result:
 		return res, nil
 	case <-ctx.Done():
-		return commitResult{}, ctx.Err()
+		err = ctx.Err()
 	case <-timer.C:
-		return commitResult{}, context.DeadlineExceeded
+		err = context.DeadlineExceeded
 	}
+	if !p.state.CompareAndSwap(pendingWaiting, pendingAbandoned) {
+		// The committer moved the state first, so the result is on
+		// its way.
+		return <-p.result, nil
+	}
+	return commitResult{}, err
 }
 
 // timerPool holds stopped timers for submit. Since Go 1.23 a stopped timer
@@ -306,6 +333,10 @@ func (m *committer) commitProject(project string, batch []*pendingCommit) {
 		res := commitResult{err: err}
 		if len(batch) == 1 && stored != store.StoredUnknown {
 			res.duplicates, res.known = len(events)-stored, true
+		}
+		if !p.state.CompareAndSwap(pendingWaiting, pendingAnswered) && err == nil {
+			// The request has left, so the committer counts its events.
+			m.c.stats.received(p.project, p.outcome, p.received)
 		}
 		p.result <- res
 	}

@@ -103,7 +103,10 @@ func (c *Collector) capture(w http.ResponseWriter, r *http.Request, rt route) (*
 		return resp, nil
 	}
 
-	res, submitErr := c.committer.submit(ctx, deadline, p.name, out.events)
+	// The events are counted as received only once they are committed, so
+	// that a retry after a 503 is not counted twice. When the request stops
+	// waiting first, the committer counts them if it commits them.
+	res, submitErr := c.committer.submit(ctx, deadline, p.name, out, received)
 	var busy *errOverloaded
 	switch {
 	case errors.As(submitErr, &busy):
@@ -113,12 +116,11 @@ func (c *Collector) capture(w http.ResponseWriter, r *http.Request, rt route) (*
 	case submitErr != nil && r.Context().Err() == nil:
 		// RequestTimeout passed; the events may still be committed.
 		return nil, overloaded(LimitRequestTimeout)
-	}
-	// Counted only now, so that a retry after a 503 is not counted twice.
-	c.stats.handled(p.name, out, received)
-	if submitErr != nil {
+	case submitErr != nil:
+		c.stats.left()
 		return nil, nil
 	}
+	c.stats.handled(p.name, out, received)
 	resp.Accepted = len(out.events)
 	if res.known {
 		resp.Duplicates = &res.duplicates

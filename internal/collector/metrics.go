@@ -18,7 +18,7 @@ var (
 	descOverloaded = prometheus.NewDesc("candor_overloaded_requests_total",
 		"Capture requests rejected with 503 because a limit of the collector was reached, by limit.", []string{"limit"}, nil)
 	descReceived = prometheus.NewDesc("candor_events_received_total",
-		"Events of requests that passed decoding, authentication and the limits.", []string{"project"}, nil)
+		"Events of requests that passed decoding, authentication and the limits and whose commit, if any, succeeded; a retry counts again.", []string{"project"}, nil)
 	descAccepted = prometheus.NewDesc("candor_events_accepted_total",
 		"Events committed by the store, duplicates included.", []string{"project"}, nil)
 	descStored = prometheus.NewDesc("candor_events_stored_total",

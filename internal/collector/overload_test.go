@@ -3,6 +3,7 @@ package collector_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -190,6 +191,100 @@ func TestRequestTimeout(t *testing.T) {
 	}
 	if got := e.collector.Stats().Overloaded[collector.LimitRequestTimeout]; got != 1 {
 		t.Errorf("Overloaded[request_timeout] = %d, want 1", got)
+	}
+}
+
+// A request whose wait for the commit timed out gets 503, but its events
+// are committed later. The client's retry then commits them again, as
+// duplicates, so every accepted event must also be counted as received.
+func TestRequestTimeoutThenRetryCountsReceived(t *testing.T) {
+	e := newEnv(t, func(c *collector.Config) { c.RequestTimeout = 100 * time.Millisecond })
+	block := make(chan struct{})
+	e.store.setBlock(block)
+	body := batchBody(muxKey, messageEvents(0, 2)...)
+
+	mustFail(t, e.postJSON("/batch/", body), http.StatusServiceUnavailable, "service_unavailable")
+	close(block)
+	waitFor(t, func() bool { return e.collector.Stats().Accepted == 2 })
+
+	res := mustOK(t, e.postJSON("/batch/", body))
+	if res.Duplicates == nil || *res.Duplicates != 2 {
+		t.Errorf("retry: duplicates = %v, want 2", res.Duplicates)
+	}
+	stats := e.collector.Stats()
+	if stats.Received != 4 {
+		t.Errorf("Received = %d, want 4: both requests' events reached the store", stats.Received)
+	}
+	if stats.Accepted != 4 {
+		t.Errorf("Accepted = %d, want 4", stats.Accepted)
+	}
+	if stats.Duplicates != 2 {
+		t.Errorf("Duplicates = %d, want 2", stats.Duplicates)
+	}
+	if got := stats.Projects["mux"].Received; got != 4 {
+		t.Errorf("Projects[mux].Received = %d, want 4", got)
+	}
+	if stats.Requests != 2 {
+		t.Errorf("Requests = %d, want 2", stats.Requests)
+	}
+}
+
+// A request whose wait timed out and whose commit then failed stored
+// nothing, so only its retry counts as received.
+func TestRequestTimeoutThenFailedCommitNotReceived(t *testing.T) {
+	e := newEnv(t, func(c *collector.Config) { c.RequestTimeout = 100 * time.Millisecond })
+	block := make(chan struct{})
+	e.store.setBlock(block)
+	e.store.setErr(errors.New("disk full"))
+	body := batchBody(muxKey, messageEvents(0, 2)...)
+
+	mustFail(t, e.postJSON("/batch/", body), http.StatusServiceUnavailable, "service_unavailable")
+	close(block)
+	waitFor(t, func() bool { return e.collector.Stats().CommitErrors == 1 })
+
+	e.store.setErr(nil)
+	mustOK(t, e.postJSON("/batch/", body))
+	stats := e.collector.Stats()
+	if stats.Received != 2 || stats.Accepted != 2 {
+		t.Errorf("Received = %d, Accepted = %d, want 2 and 2", stats.Received, stats.Accepted)
+	}
+}
+
+// A client that leaves while its events wait for their commit gets no
+// response; its events count as received once the commit succeeds.
+func TestClientLeftCountsReceivedAfterCommit(t *testing.T) {
+	e := newEnv(t)
+	block := make(chan struct{})
+	e.store.setBlock(block)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.server.URL+"/batch/", strings.NewReader(batchBody(muxKey, messageEvents(0, 2)...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	sent := make(chan error, 1)
+	go func() {
+		resp, err := e.server.Client().Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		sent <- err
+	}()
+	waitFor(t, func() bool { return e.collector.Stats().PendingEvents == 2 })
+	cancel()
+	<-sent
+	waitFor(t, func() bool { return e.collector.Stats().Requests == 1 })
+	if got := e.collector.Stats().Received; got != 0 {
+		t.Errorf("Received = %d before the commit, want 0", got)
+	}
+
+	// The committer counts the received events after Accepted, so the
+	// test waits for them.
+	close(block)
+	waitFor(t, func() bool { return e.collector.Stats().Received == 2 })
+	if got := e.collector.Stats().Accepted; got != 2 {
+		t.Errorf("Accepted = %d after the commit, want 2", got)
 	}
 }
 

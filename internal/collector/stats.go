@@ -23,7 +23,14 @@ type Stats struct {
 	RateLimited int64
 	Overloaded  map[string]int64
 
-	Received          int64            // events of requests that passed decoding, authentication and the limits
+	// Received counts the events of requests that passed decoding,
+	// authentication and the limits. It counts them when their commit
+	// succeeds, or at once when the request has no events left to commit.
+	// A request whose commit failed is not counted, so its retry counts
+	// once. A request that timed out waiting for a commit that then
+	// succeeded is counted, and its retry counts again, so every accepted
+	// event is also a received one.
+	Received          int64
 	Accepted          int64            // events committed by the store, duplicates included
 	Stored            int64            // accepted events the store newly stored; with a journal, counted when loaded
 	Duplicates        int64            // accepted events the store already held; with a journal, counted when loaded
@@ -136,10 +143,33 @@ func (k *counters) overloaded(limit string) {
 	k.s.Overloaded[limit]++
 }
 
+// handled counts a request that ended without an error status, with the
+// events it received.
 func (k *counters) handled(project string, out eventOutcome, received int) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.s.Requests++
+	k.countReceived(project, out, received)
+}
+
+// left counts a request whose client left while its events were waiting
+// for their commit. The committer counts those events through received.
+func (k *counters) left() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.s.Requests++
+}
+
+// received counts the events of a request that stopped waiting for its
+// commit, once the commit succeeded. The request itself is counted apart.
+func (k *counters) received(project string, out eventOutcome, received int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.countReceived(project, out, received)
+}
+
+// countReceived counts the events of one request; the caller holds mu.
+func (k *counters) countReceived(project string, out eventOutcome, received int) {
 	k.s.Received += int64(received)
 	for reason, n := range out.dropped {
 		k.s.Dropped[string(reason)] += int64(n)
