@@ -71,6 +71,9 @@ type dashboardPage struct {
 	// the other parameters kept, when the project parameter names none.
 	Projects []presetLink
 	K        int // the k-anonymity threshold, 1 when off
+	// ProjectLinks are the links to each configured project and to all of
+	// them, with the filters kept, when more than one project is configured.
+	ProjectLinks []presetLink
 
 	Trend       trendSettings
 	NewInstalls newInstallsSettings
@@ -160,6 +163,7 @@ func (h *Handler) serveDashboard(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &unknown):
 		status, page.Error = http.StatusNotFound, err.Error()
 		page.Projects = projectLinks(query, unknown.configured)
+		page.ProjectLinks = nil
 	case err != nil:
 		status, page.Error = http.StatusBadRequest, err.Error()
 	default:
@@ -180,6 +184,32 @@ func projectLinks(query url.Values, projects []string) []presetLink {
 			label = "all projects"
 		}
 		links = append(links, presetLink{Label: label, URL: "/?" + link.Encode()})
+	}
+	return links
+}
+
+// projectSwitchLinks links to each configured project and then to all of
+// them, with the filter parameters of query, when more than one project is
+// configured. The panel settings are left out, because the events and
+// properties they name may be missing from another project's catalog.
+func (h *Handler) projectSwitchLinks(query url.Values, current string) []presetLink {
+	if len(h.declarations.names) < 2 {
+		return nil
+	}
+	var links []presetLink
+	for _, name := range append(slices.Clone(h.declarations.names), "") {
+		link := url.Values{}
+		for _, parameter := range filterParameters {
+			if values := query[parameter]; len(values) > 0 {
+				link[parameter] = slices.Clone(values)
+			}
+		}
+		link.Set("project", name)
+		label := name
+		if name == "" {
+			label = "All projects"
+		}
+		links = append(links, presetLink{Label: label, URL: "/?" + link.Encode(), Current: name == current})
 	}
 	return links
 }
@@ -220,6 +250,7 @@ func (h *Handler) newDashboardPage(query url.Values) dashboardPage {
 		})
 	}
 
+	page.ProjectLinks = h.projectSwitchLinks(query, page.Project)
 	page.Trend = h.trendSettings(query, page.Project)
 	page.Histogram = h.histogramSettings(query, page.Project)
 	page.NewInstalls = h.newInstallsSettings(page.Project)

@@ -171,3 +171,32 @@ func TestCatalogOfEveryProjectMergesEvents(t *testing.T) {
 		{"/api/v1/trends?project=&event=app_started&breakdown=tier", http.StatusOK, ""},
 	})
 }
+
+// TestPageLinksEveryProject checks that the dashboard of several projects
+// links to each of them and to all of them, with the current one marked
+// and the filters kept, and that a single project gets no links.
+func TestPageLinksEveryProject(t *testing.T) {
+	server := acmeServer(t)
+	path := "/?project=acme&from=2024-05-01&to=2024-05-31&platform=linux&breakdown=tier"
+	response, page := send(t, server, http.MethodGet, path, withBearer(adminToken))
+	if response.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: status %d, want 200", path, response.StatusCode)
+	}
+	want := []string{
+		`<nav class="presets" id="project-links" aria-label="Projects">`,
+		`<a href="/?from=2024-05-01&amp;platform=linux&amp;project=mux&amp;to=2024-05-31">mux</a>`,
+		`<a href="/?from=2024-05-01&amp;platform=linux&amp;project=acme&amp;to=2024-05-31" aria-current="page">acme</a>`,
+		`<a href="/?from=2024-05-01&amp;platform=linux&amp;project=&amp;to=2024-05-31">All projects</a>`,
+	}
+	for _, text := range want {
+		if !strings.Contains(page, text) {
+			t.Errorf("GET %s: page does not contain %s", path, text)
+		}
+	}
+
+	single := startServer(t, dashboard.Config{Store: storeWith(t, nil), KAnonymity: 1})
+	_, page = send(t, single, http.MethodGet, "/", withBearer(adminToken))
+	if strings.Contains(page, `id="project-links"`) {
+		t.Error("dashboard of one project links to projects, want no project links")
+	}
+}

@@ -363,7 +363,8 @@
       }
     });
     window.history.replaceState(null, '', '?' + params.toString());
-    document.querySelectorAll('.presets a').forEach((link) => {
+    // The project links keep only the filters, so they stay as served.
+    document.querySelectorAll('.presets:not(#project-links) a').forEach((link) => {
       const url = new URL(link.href);
       const from = url.searchParams.get('from');
       const to = url.searchParams.get('to');
