@@ -46,9 +46,14 @@
 // # Responses
 //
 // 200 {"status":"Ok","accepted":n,"duplicates":n,"dropped":{...},
-// "dropped_properties":{...}} once the events are committed, or 204 for
-// ?beacon=1. Dropped events still get 200, because a client must not retry
-// what can never succeed. Errors are {"status":n,"code":"...","error":"..."}:
+// "dropped_properties":{...},"violations":{...}} once the events are
+// committed, or 204 for ?beacon=1. Dropped events still get 200, because a
+// client must not retry what can never succeed. "violations" is present
+// when the catalog rejected a value. It counts the rejections by event,
+// property and reason, such as "message_sent frontendPlatform.userAgent
+// wrong_type", and names a member of an object property by its dotted
+// path. Its keys contain only names the catalog declares and never a
+// value, and Stats and the metrics count by reason only. Errors are {"status":n,"code":"...","error":"..."}:
 // 400 for malformed requests, 401 for keys, 408 for a body that arrives too
 // slowly, 413 for payloads over a limit, 429 with Retry-After for a write
 // key over its rate limit, 500 for a panic and 503 with Retry-After when

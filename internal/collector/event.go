@@ -112,6 +112,10 @@ type eventOutcome struct {
 	events            []store.Event
 	dropped           map[catalog.Reason]int
 	droppedProperties map[catalog.Reason]int
+	// violations counts the catalog's rejections of dropped events and of
+	// left-out properties by Catalog.ViolationKey. It is nil until the
+	// first one.
+	violations map[string]int
 }
 
 // checkEvents turns decoded events into store events: it resolves the
@@ -127,7 +131,7 @@ func checkEvents(ctx eventContext, decoded []decodedEvent) eventOutcome {
 		droppedProperties: map[catalog.Reason]int{},
 	}
 	for i := range decoded {
-		e, reason := checkEvent(ctx, &decoded[i], out.droppedProperties)
+		e, reason := checkEvent(ctx, &decoded[i], &out)
 		decoded[i] = decodedEvent{}
 		if reason != "" {
 			out.dropped[reason]++
@@ -138,7 +142,7 @@ func checkEvents(ctx eventContext, decoded []decodedEvent) eventOutcome {
 	return out
 }
 
-func checkEvent(ctx eventContext, d *decodedEvent, droppedProperties map[catalog.Reason]int) (store.Event, catalog.Reason) {
+func checkEvent(ctx eventContext, d *decodedEvent, out *eventOutcome) (store.Event, catalog.Reason) {
 	if d.dropped != "" {
 		return store.Event{}, d.dropped
 	}
@@ -174,12 +178,14 @@ func checkEvent(ctx eventContext, d *decodedEvent, droppedProperties map[catalog
 	if err != nil {
 		var v *catalog.Violation
 		if errors.As(err, &v) {
+			out.countViolation(ctx.project.catalog, *v)
 			return store.Event{}, v.Reason
 		}
 		return store.Event{}, ReasonInvalidEvent
 	}
 	for _, v := range violations {
-		droppedProperties[v.Reason]++
+		out.droppedProperties[v.Reason]++
+		out.countViolation(ctx.project.catalog, v)
 	}
 
 	return store.Event{
@@ -191,6 +197,15 @@ func checkEvent(ctx eventContext, d *decodedEvent, droppedProperties map[catalog
 		ReceivedAt: ctx.now,
 		Properties: props,
 	}, ""
+}
+
+// countViolation counts v in violations under a key that names only the
+// catalog's events and properties, so a sender cannot add keys.
+func (out *eventOutcome) countViolation(c *catalog.Catalog, v catalog.Violation) {
+	if out.violations == nil {
+		out.violations = map[string]int{}
+	}
+	out.violations[c.ViolationKey(v)]++
 }
 
 // eventName returns the value of the JSON string raw as jsonString does,

@@ -95,7 +95,7 @@ func (c *Collector) capture(w http.ResponseWriter, r *http.Request, rt route) (*
 	body = nil
 	mem.releaseAll()
 
-	resp := &captureResponse{Status: "Ok", Dropped: out.dropped, DroppedProperties: out.droppedProperties}
+	resp := &captureResponse{Status: "Ok", Dropped: out.dropped, DroppedProperties: out.droppedProperties, Violations: out.violations}
 	if len(out.events) == 0 {
 		c.stats.handled(p.name, out, received)
 		zero := 0

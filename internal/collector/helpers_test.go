@@ -288,6 +288,7 @@ type captureResult struct {
 	Duplicates        *int           `json:"duplicates"`
 	Dropped           map[string]int `json:"dropped"`
 	DroppedProperties map[string]int `json:"dropped_properties"`
+	Violations        map[string]int `json:"violations"`
 }
 
 // errorResult is the body of an error response.

@@ -10,8 +10,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/candor-dev/candor/internal/collector"
 	"github.com/candor-dev/candor/internal/store"
 	"github.com/candor-dev/candor/sdk/catalog"
+	"github.com/candor-dev/candor/sdk/mux"
 )
 
 func TestPayloadShapes(t *testing.T) {
@@ -238,6 +240,43 @@ func TestInvalidEventsDropped(t *testing.T) {
 	}
 	if res.Accepted != 1 {
 		t.Errorf("accepted = %d, want 1", res.Accepted)
+	}
+}
+
+func TestViolationsNameObjectMember(t *testing.T) {
+	e := newEnv(t, func(cfg *collector.Config) {
+		cfg.Projects = []collector.Project{{Name: "mux", WriteKey: muxKey, Catalog: mux.Catalog()}}
+	})
+	workspace := func(platform string) string {
+		return `{"workspaceId":"` + workspaceID + `","runtimeType":"local","frontendPlatform":` + platform + `}`
+	}
+	body := batchBody(muxKey,
+		`{"event":"workspace_created","distinct_id":"d","uuid":"`+uuidN(1)+`","properties":`+
+			workspace(`{"userAgent":5,"platform":"Linux"}`)+`}`,
+		`{"event":"workspace_created","distinct_id":"d","uuid":"`+uuidN(2)+`","properties":`+
+			workspace(`{"userAgent":"x","platform":"Linux","home_of_alice":1}`)+`}`,
+		`{"event":"command_used","distinct_id":"d","uuid":"`+uuidN(3)+`","properties":{"command":"new","prompt_of_alice":1}}`,
+		`{"event":"page_of_alice","distinct_id":"d","uuid":"`+uuidN(4)+`"}`,
+		`{"event":"command_used","uuid":"`+uuidN(5)+`","properties":{"command":"new"}}`,
+	)
+	resp := e.postJSON("/batch/", body)
+	res := mustOK(t, resp)
+
+	if strings.Contains(string(resp.body), "alice") {
+		t.Errorf("response %s repeats a name the sender chose", resp.body)
+	}
+	want := map[string]int{
+		"workspace_created frontendPlatform.userAgent wrong_type": 1,
+		"workspace_created frontendPlatform unknown_property":     1,
+		"command_used unknown_property":                           1,
+		"unknown_event":                                           1,
+	}
+	if diff := cmp.Diff(want, res.Violations); diff != "" {
+		t.Errorf("violations mismatch (-want +got):\n%s", diff)
+	}
+	wantDropped := map[string]int{"wrong_type": 1, "unknown_property": 1, "unknown_event": 1, "missing_distinct_id": 1}
+	if diff := cmp.Diff(wantDropped, res.Dropped); diff != "" {
+		t.Errorf("dropped mismatch (-want +got):\n%s", diff)
 	}
 }
 

@@ -77,6 +77,12 @@ type captureResponse struct {
 	// DroppedProperties counts the properties left out of accepted events,
 	// by reason.
 	DroppedProperties map[catalog.Reason]int `json:"dropped_properties"`
+	// Violations counts the values behind the catalog reasons of Dropped
+	// and DroppedProperties by event, property and reason, keyed as
+	// catalog.Catalog.ViolationKey writes them, such as
+	// "message_sent frontendPlatform.userAgent wrong_type". It is absent
+	// when the catalog rejected nothing.
+	Violations map[string]int `json:"violations,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {
@@ -118,31 +124,35 @@ func (r *captureResponse) appendJSON(b []byte) []byte {
 		b = strconv.AppendInt(b, int64(*r.Duplicates), 10)
 	}
 	b = append(b, `,"dropped":`...)
-	b = appendReasonCounts(b, r.Dropped)
+	b = appendCounts(b, r.Dropped)
 	b = append(b, `,"dropped_properties":`...)
-	b = appendReasonCounts(b, r.DroppedProperties)
+	b = appendCounts(b, r.DroppedProperties)
+	if len(r.Violations) > 0 {
+		b = append(b, `,"violations":`...)
+		b = appendCounts(b, r.Violations)
+	}
 	return append(b, '}')
 }
 
-// appendReasonCounts appends counts as a JSON object with sorted keys, or
-// null for a nil map.
-func appendReasonCounts(b []byte, counts map[catalog.Reason]int) []byte {
+// appendCounts appends counts as a JSON object with sorted keys, or null
+// for a nil map.
+func appendCounts[K ~string](b []byte, counts map[K]int) []byte {
 	if counts == nil {
 		return append(b, "null"...)
 	}
-	reasons := make([]catalog.Reason, 0, len(counts))
-	for reason := range counts {
-		reasons = append(reasons, reason)
+	keys := make([]K, 0, len(counts))
+	for key := range counts {
+		keys = append(keys, key)
 	}
-	slices.Sort(reasons)
+	slices.Sort(keys)
 	b = append(b, '{')
-	for i, reason := range reasons {
+	for i, key := range keys {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = jsontext.AppendString(b, string(reason))
+		b = jsontext.AppendString(b, string(key))
 		b = append(b, ':')
-		b = strconv.AppendInt(b, int64(counts[reason]), 10)
+		b = strconv.AppendInt(b, int64(counts[key]), 10)
 	}
 	return append(b, '}')
 }

@@ -14,6 +14,8 @@ func TestCaptureResponseMatchesMarshal(t *testing.T) {
 		{Status: "Ok", Accepted: 3, Duplicates: &two, Dropped: map[catalog.Reason]int{}, DroppedProperties: map[catalog.Reason]int{}},
 		{Status: "Ok", Accepted: 1, Dropped: map[catalog.Reason]int{"unknown_event": 2, "invalid_uuid": 1},
 			DroppedProperties: map[catalog.Reason]int{"looks_like_path": 1, "a<b>&\"c\"\n\u00e9": 4}},
+		{Status: "Ok", Dropped: map[catalog.Reason]int{"wrong_type": 1}, DroppedProperties: map[catalog.Reason]int{},
+			Violations: map[string]int{"workspace_created frontendPlatform.userAgent wrong_type": 1, "unknown_event": 2}},
 	} {
 		want, err := json.Marshal(resp)
 		if err != nil {
