@@ -20,6 +20,8 @@ type batch struct {
 	// spoolPath is the claimed spool file the batch was read from, "" for
 	// a batch held in memory.
 	spoolPath string
+	// lines counts the non-empty lines of the spool file, valid or not.
+	lines int
 	// sealedIn is the round of deliver during whose upload the batch was
 	// sealed, 0 for a batch sealed outside an upload.
 	sealedIn uint64

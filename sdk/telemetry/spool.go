@@ -20,7 +20,9 @@ import (
 
 // The spool keeps one file per batch in <Home>/spool, one encoded event per
 // line, named <unix nanoseconds>-<events>-<random>.batch so that names sort
-// oldest first and the bounds can be kept without opening files.
+// oldest first and the bounds can be kept without opening files. The count
+// in a name is trusted only up to what the file's size can hold
+// (maxEventsIn).
 //
 // A file is written to a temporary name, synced and renamed into place, so
 // a crash leaves either the whole batch or nothing. A process claims a file
@@ -50,11 +52,23 @@ type spool struct {
 
 // spoolFile is one file found in the spool directory.
 type spoolFile struct {
-	name    string
-	events  int
-	bytes   int64
+	name string
+	// events is the count in the name, or 1 when the file is corrupt.
+	events int
+	bytes  int64
+	// corrupt is set when the name claims more events than the file's
+	// size can hold. Such a file was not written by the client, so it is
+	// dropped whole, without reading it, and counted as one event.
+	corrupt bool
 	claimed bool
 	modTime time.Time
+}
+
+// maxEventsIn returns how many spool lines a file of size bytes can hold.
+// Each line is a JSON object, at least "{}", and every line but the last
+// ends in a newline.
+func maxEventsIn(size int64) int64 {
+	return (size + 1) / 3
 }
 
 func newSpool(cfg *Config, stats *counters) *spool {
@@ -85,8 +99,13 @@ func (s *spool) list() ([]spoolFile, error) {
 		if !ok {
 			continue
 		}
-		if info, err := e.Info(); err == nil {
-			f.bytes, f.modTime = info.Size(), info.ModTime()
+		info, err := e.Info()
+		if err != nil {
+			continue // removed since ReadDir
+		}
+		f.bytes, f.modTime = info.Size(), info.ModTime()
+		if int64(f.events) > maxEventsIn(f.bytes) {
+			f.events, f.corrupt = 1, true
 		}
 		files = append(files, f)
 	}
@@ -242,7 +261,7 @@ func (s *spool) enforceBounds() {
 		os.Remove(claimed)
 		events -= f.events
 		size -= f.bytes
-		s.stats.drop(DropSpoolFull, int64(f.events))
+		s.stats.drop(dropReason(f, DropSpoolFull), int64(f.events))
 	}
 	s.recount()
 }
@@ -276,15 +295,20 @@ func (s *spool) claimNext() (*batch, error) {
 		if err := os.Rename(filepath.Join(s.dir, f.name), claimed); err != nil {
 			continue // another process claimed it first
 		}
+		if f.corrupt {
+			os.Remove(claimed)
+			s.stats.drop(DropSpoolCorrupt, int64(f.events))
+			continue
+		}
 		now := time.Now()
 		os.Chtimes(claimed, now, now)
 		b, err := readSpoolFile(claimed, f.events, s.maxBytes)
-		if err != nil || len(b.events) < f.events {
-			lost := f.events
-			if b != nil {
-				lost -= len(b.events)
-			}
-			s.stats.drop(DropSpoolCorrupt, int64(lost))
+		switch {
+		case err != nil:
+			s.stats.drop(DropSpoolCorrupt, int64(f.events))
+		case b.lines > len(b.events):
+			// Counted by the lines the file holds, not by its name.
+			s.stats.drop(DropSpoolCorrupt, int64(b.lines-len(b.events)))
 		}
 		if b == nil || len(b.events) == 0 {
 			os.Remove(claimed)
@@ -314,7 +338,11 @@ func readSpoolFile(path string, want int, maxBytes int64) (*batch, error) {
 	b := &batch{spoolPath: path}
 	for line := range bytes.Lines(data) {
 		line = bytes.TrimSpace(line)
-		if len(line) == 0 || !json.Valid(line) || len(b.events) == want {
+		if len(line) == 0 {
+			continue
+		}
+		b.lines++
+		if !json.Valid(line) || len(b.events) == want {
 			continue
 		}
 		b.events = append(b.events, line)
@@ -356,7 +384,8 @@ func (s *spool) recoverStale() {
 }
 
 // purge deletes every unclaimed file and every stale claim, counts their
-// events as dropped for reason and returns how many there were. Files that
+// events as dropped for reason, a corrupt file as one DropSpoolCorrupt, and
+// returns how many were dropped for reason. Files that
 // another process is sending are left to it. A stale claim was left by a
 // process that crashed while sending, and recoverStale would otherwise
 // return it to the spool.
@@ -369,12 +398,22 @@ func (s *spool) purge(reason string) int64 {
 	for _, f := range files {
 		stale := f.claimed && time.Since(f.modTime) > spoolStaleClaim
 		if (!f.claimed || stale) && os.Remove(filepath.Join(s.dir, f.name)) == nil {
-			n += int64(f.events)
+			s.stats.drop(dropReason(f, reason), int64(f.events))
+			if !f.corrupt {
+				n += int64(f.events)
+			}
 		}
 	}
-	s.stats.drop(reason, n)
 	s.recount()
 	return n
+}
+
+// dropReason returns reason, or DropSpoolCorrupt for a corrupt file.
+func dropReason(f spoolFile, reason string) string {
+	if f.corrupt {
+		return DropSpoolCorrupt
+	}
+	return reason
 }
 
 // syncDir flushes a directory's entries to disk, so a rename survives a

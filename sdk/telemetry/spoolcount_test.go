@@ -1,6 +1,8 @@
 package telemetry
 
 import (
+	"io"
+	"path/filepath"
 	"sync"
 	"testing"
 )
@@ -32,5 +34,66 @@ func TestSpoolCountAfterConcurrentRemove(t *testing.T) {
 		if n := stats.spooled.Load(); n != 0 {
 			t.Fatalf("round %d: Spooled = %d after the last file was removed, want 0", i, n)
 		}
+	}
+}
+
+// spoolLine is a spooled command_used event whose UUID starts with prefix,
+// four hex digits.
+func spoolLine(prefix string) string {
+	return `{"uuid":"` + prefix + `2b7e-9a4d-4c1e-8b2a-5d6e7f809a1b","event":"command_used","distinct_id":"x","timestamp":"2026-01-01T00:00:00Z","properties":{"command":"new"}}`
+}
+
+// TestSpoolNameCountNotTrusted plants a 3-byte file whose name claims
+// 999999999 events next to a real batch. The file is dropped as one
+// corrupt file, and its name neither inflates the counters nor pushes the
+// real batch out of the spool.
+func TestSpoolNameCountNotTrusted(t *testing.T) {
+	col := newCollector(t)
+	cfg := testConfig(t, col.srv.URL)
+	dir := filepath.Join(cfg.Home, SpoolDir)
+	writeFile(t, filepath.Join(dir, "00000000000000000001-999999999-aaaa.batch"), "{}\n")
+	writeFile(t, filepath.Join(dir, "00000000000000000002-1-bbbb.batch"), spoolLine("3f1c")+"\n")
+
+	c := newClient(t, cfg)
+	waitFor(t, "the real spooled event", func() bool { return len(col.accepted()) == 1 })
+	st := closeClient(t, c)
+
+	if got := st.DroppedByReason[DropSpoolCorrupt]; got != 1 {
+		t.Errorf("spool_corrupt drops = %d, want 1 for the file whose name claims more than it holds", got)
+	}
+	if st.Dropped != 1 {
+		t.Errorf("Dropped = %d (%v), want only the corrupt file", st.Dropped, st.DroppedByReason)
+	}
+	if st.Sent != 1 {
+		t.Errorf("Sent = %d, want the real batch's event", st.Sent)
+	}
+}
+
+// TestSpoolPurgeNameCountNotTrusted plants the same 3-byte file and opts
+// out, which deletes the spool. The drop is counted as one corrupt file.
+func TestSpoolPurgeNameCountNotTrusted(t *testing.T) {
+	col := newCollector(t)
+	cfg := testConfig(t, col.srv.URL)
+	// Print mode keeps the sender from claiming the spool before the
+	// opt-out deletes it.
+	cfg.Getenv = env{"MUX_TELEMETRY_DEBUG": DebugPrint}.get
+	cfg.DebugOutput = io.Discard
+	dir := filepath.Join(cfg.Home, SpoolDir)
+	writeFile(t, filepath.Join(dir, "00000000000000000001-999999999-aaaa.batch"), "{}\n")
+
+	c := newClient(t, cfg)
+	if got := c.Stats().Spooled; got > 1 {
+		t.Errorf("Spooled = %d before the opt-out, want at most 1", got)
+	}
+	if err := c.SetEnabled(false); err != nil {
+		t.Fatal(err)
+	}
+	st := closeClient(t, c)
+
+	if got := st.DroppedByReason[DropSpoolCorrupt]; got != 1 {
+		t.Errorf("spool_corrupt drops = %d, want 1 for the one file", got)
+	}
+	if st.Dropped != 1 {
+		t.Errorf("Dropped = %d (%v), want only the corrupt file", st.Dropped, st.DroppedByReason)
 	}
 }
