@@ -53,7 +53,10 @@ func (s *Store) ActiveInstalls(ctx context.Context, q store.ActiveQuery) ([]stor
 
 // activeQuery builds the statement of ActiveInstalls. The output range is
 // [first, last]: the days of Filter.From and the day before Filter.To, or
-// the first and last active day when they are unbounded.
+// the first and last active day when they are unbounded. Each bound is
+// clamped to the days that can have active installs: the first active day
+// to lookBack days after the last. A range such as year 1 to 9999 then
+// generates no millions of empty days.
 func activeQuery(q store.ActiveQuery) *sqlBuilder {
 	windows := slices.Clone(q.Windows)
 	slices.Sort(windows)
@@ -63,18 +66,21 @@ func activeQuery(q store.ActiveQuery) *sqlBuilder {
 	// The events of the look-back before From count towards the first
 	// days' windows.
 	f := q.Filter
+	// Without events both bounds are NULL, so no day is generated.
 	first := "(SELECT min(day) FROM days)"
 	var firstArgs []any
 	if !f.From.IsZero() {
 		from := utcDay(f.From)
 		f.From = from.AddDate(0, 0, -lookBack)
-		first = "CAST(CAST(? AS TIMESTAMP) AS DATE)"
+		first = `(SELECT CASE WHEN bound > earliest THEN bound ELSE earliest END
+			FROM (SELECT CAST(CAST(? AS TIMESTAMP) AS DATE) AS bound, min(day) AS earliest FROM days))`
 		firstArgs = []any{from}
 	}
 	last := "(SELECT max(day) FROM days)"
 	var lastArgs []any
 	if !f.To.IsZero() {
-		last = "CAST(CAST(? AS TIMESTAMP) AS DATE)"
+		last = `(SELECT CASE WHEN bound < latest THEN bound ELSE latest END
+			FROM (SELECT CAST(CAST(? AS TIMESTAMP) AS DATE) AS bound, max(day) + ` + strconv.Itoa(lookBack) + ` AS latest FROM days))`
 		lastArgs = []any{f.To.UTC().Add(-time.Microsecond)}
 	}
 	where := filterConditions(f, selectAll, "")
