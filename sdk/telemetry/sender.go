@@ -105,6 +105,9 @@ func (s *sender) run() {
 
 	if s.spool != nil && s.c.enabled.Load() {
 		s.spool.recoverStale()
+		// A spool filled by another process, or planted, is brought
+		// within the bounds before anything of it is sent.
+		s.spool.listBounded()
 	}
 	s.deliver()
 	for {

@@ -57,8 +57,9 @@ type spoolFile struct {
 	events int
 	bytes  int64
 	// corrupt is set when the name claims more events than the file's
-	// size can hold. Such a file was not written by the client, so it is
-	// dropped whole, without reading it, and counted as one event.
+	// size can hold, or the file alone is larger than Spool.MaxBytes. Such
+	// a file is dropped whole, without reading it, and counted as one
+	// event.
 	corrupt bool
 	claimed bool
 	modTime time.Time
@@ -104,7 +105,7 @@ func (s *spool) list() ([]spoolFile, error) {
 			continue // removed since ReadDir
 		}
 		f.bytes, f.modTime = info.Size(), info.ModTime()
-		if int64(f.events) > maxEventsIn(f.bytes) {
+		if int64(f.events) > maxEventsIn(f.bytes) || f.bytes > s.maxBytes {
 			f.events, f.corrupt = 1, true
 		}
 		files = append(files, f)
@@ -150,7 +151,7 @@ func (s *spool) write(events [][]byte) error {
 	if _, err := s.writeFile(events, time.Now().UnixNano(), ""); err != nil {
 		return err
 	}
-	s.enforceBounds()
+	s.listBounded()
 	return nil
 }
 
@@ -232,20 +233,68 @@ func claimedStamp(b *batch) (int64, error) {
 	return stamp, nil
 }
 
-// enforceBounds drops the oldest unclaimed files while the spool holds more
-// than maxEvents events or maxBytes bytes.
-func (s *spool) enforceBounds() {
+// listBounded lists the spool as list does, after dropping the oldest
+// unclaimed files while it holds more than maxEvents events or maxBytes
+// bytes, and stores the count in Stats.Spooled. Every listing that leads
+// to sending or showing spooled events goes through it, because other
+// processes, or files left from before, can fill the spool without the
+// writes of this client.
+func (s *spool) listBounded() ([]spoolFile, error) {
+	s.countMu.Lock()
 	files, err := s.list()
-	if err != nil {
-		return
+	within := err == nil && s.withinBounds(files)
+	if within {
+		s.count(files)
 	}
+	s.countMu.Unlock()
+	if err != nil || within {
+		return files, err
+	}
+
+	s.dropOldest(files)
+	s.countMu.Lock()
+	defer s.countMu.Unlock()
+	files, err = s.list()
+	if err == nil {
+		s.count(files)
+	}
+	return files, err
+}
+
+// withinBounds reports whether files hold at most maxEvents events and
+// maxBytes bytes.
+func (s *spool) withinBounds(files []spoolFile) bool {
 	var events int
 	var size int64
 	for _, f := range files {
 		events += f.events
 		size += f.bytes
 	}
+	return events <= s.maxEvents && size <= s.maxBytes
+}
+
+// dropOldest drops the corrupt files, then the oldest unclaimed of files,
+// until the rest are within the bounds. It counts the events of a corrupt
+// file as spool_corrupt and the others as spool_full. Corrupt files go first so that one of them cannot push out the
+// real batches spooled before it.
+func (s *spool) dropOldest(files []spoolFile) {
+	var events int
+	var size int64
 	for _, f := range files {
+		events += f.events
+		size += f.bytes
+	}
+	corruptFirst := slices.Clone(files)
+	slices.SortStableFunc(corruptFirst, func(a, b spoolFile) int {
+		switch {
+		case a.corrupt == b.corrupt:
+			return 0
+		case a.corrupt:
+			return -1
+		}
+		return 1
+	})
+	for _, f := range corruptFirst {
 		if events <= s.maxEvents && size <= s.maxBytes {
 			break
 		}
@@ -263,7 +312,6 @@ func (s *spool) enforceBounds() {
 		size -= f.bytes
 		s.stats.drop(dropReason(f, DropSpoolFull), int64(f.events))
 	}
-	s.recount()
 }
 
 func (s *spool) recount() {
@@ -278,12 +326,7 @@ func (s *spool) recount() {
 // returns nil when the spool is empty. Lines that are not valid JSON are
 // dropped as DropSpoolCorrupt.
 func (s *spool) claimNext() (*batch, error) {
-	s.countMu.Lock()
-	files, err := s.list()
-	if err == nil {
-		s.count(files)
-	}
-	s.countMu.Unlock()
+	files, err := s.listBounded()
 	if err != nil {
 		return nil, err
 	}

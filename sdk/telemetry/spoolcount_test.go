@@ -1,8 +1,11 @@
 package telemetry
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 )
@@ -95,5 +98,70 @@ func TestSpoolPurgeNameCountNotTrusted(t *testing.T) {
 	}
 	if st.Dropped != 1 {
 		t.Errorf("Dropped = %d (%v), want only the corrupt file", st.Dropped, st.DroppedByReason)
+	}
+}
+
+// plantSpool writes n spool files of one event each, oldest first, whose
+// UUIDs start with the file's index as four hex digits.
+func plantSpool(t *testing.T, home string, n int) {
+	t.Helper()
+	dir := filepath.Join(home, SpoolDir)
+	for i := range n {
+		name := fmt.Sprintf("%020d-1-%04x.batch", i+1, i)
+		writeFile(t, filepath.Join(dir, name), spoolLine(fmt.Sprintf("%04x", i))+"\n")
+	}
+}
+
+// TestSpoolBoundAtStart starts a client on a planted spool of 30
+// one-event files with Spool.MaxEvents 10. Only the newest 10 are sent,
+// and the 20 oldest are counted as spool_full.
+func TestSpoolBoundAtStart(t *testing.T) {
+	col := newCollector(t)
+	cfg := testConfig(t, col.srv.URL)
+	cfg.Spool.MaxEvents = 10
+	plantSpool(t, cfg.Home, 30)
+
+	c := newClient(t, cfg)
+	flush(t, c)
+	st := closeClient(t, c)
+
+	events := col.accepted()
+	if len(events) != 10 {
+		t.Errorf("sent %d events, want the bound of 10", len(events))
+	}
+	for _, ev := range events {
+		if index, _ := strconv.ParseInt(ev.UUID[:4], 16, 64); index < 20 {
+			t.Errorf("sent event %s of file %d, want only the newest 10 files", ev.UUID, index)
+		}
+	}
+	if got := st.DroppedByReason[DropSpoolFull]; got != 20 {
+		t.Errorf("spool_full drops = %d, want 20", got)
+	}
+}
+
+// TestSpoolBoundInPending plants 30 one-event files after the client
+// started, with Spool.MaxEvents 10. Pending lists no more than the bound,
+// and the 20 oldest are counted as spool_full.
+func TestSpoolBoundInPending(t *testing.T) {
+	col := newCollector(t)
+	cfg := testConfig(t, col.srv.URL)
+	cfg.Spool.MaxEvents = 10
+	// Print mode keeps the sender from sending the spool, so only the
+	// listing can enforce the bound.
+	cfg.Getenv = env{"MUX_TELEMETRY_DEBUG": DebugPrint}.get
+	cfg.DebugOutput = io.Discard
+	c := newClient(t, cfg)
+	plantSpool(t, cfg.Home, 30)
+
+	pending, err := c.Pending(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pending) != 10 {
+		t.Errorf("Pending listed %d events, want the bound of 10", len(pending))
+	}
+	st := closeClient(t, c)
+	if got := st.DroppedByReason[DropSpoolFull]; got != 20 {
+		t.Errorf("spool_full drops = %d, want 20", got)
 	}
 }

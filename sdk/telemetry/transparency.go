@@ -172,13 +172,14 @@ func appendPending(out []PendingEvent, location string, events [][]byte) []Pendi
 // claiming them. Each batch holds its events as the sender will send them
 // after checking them against the catalog again (recheckBatch): without
 // the events that check drops, and without the properties it removes.
-// Nothing is counted or written here, because the sender counts them when
-// it claims the file.
+// The events are counted when the sender claims the file, so nothing is
+// counted or written here, except the files that listBounded drops to keep
+// the spool within its bounds.
 func (c *Client) peekSpool() ([]*batch, error) {
 	if c.spool == nil {
 		return nil, nil
 	}
-	files, err := c.spool.list()
+	files, err := c.spool.listBounded()
 	if err != nil {
 		return nil, err
 	}
