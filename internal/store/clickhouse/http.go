@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"syscall"
+
+	"github.com/candor-dev/candor/internal/store"
 )
 
 // maxErrorBytes is the maximum length of a server error message kept in a
@@ -104,7 +107,7 @@ func (c *client) post(ctx context.Context, params url.Values, contentType string
 
 	data, err := io.ReadAll(response)
 	if err != nil {
-		return nil, fmt.Errorf("read response from %s: %w", c.url, err)
+		return nil, transportError(c.url, fmt.Errorf("read response from %s: %w", c.url, err))
 	}
 	return data, nil
 }
@@ -130,7 +133,7 @@ func (c *client) send(ctx context.Context, params url.Values, contentType string
 
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, explainConnectError(c.url, err)
+		return nil, transportError(c.url, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
@@ -151,7 +154,7 @@ func (c *client) ping(ctx context.Context) error {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return explainConnectError(c.url, err)
+		return transportError(c.url, err)
 	}
 	defer resp.Body.Close()
 
@@ -181,13 +184,22 @@ func trimMessage(data []byte) string {
 	return message
 }
 
-// explainConnectError adds the likely fix to a refused connection, the
-// usual error when no server runs at the configured URL.
-func explainConnectError(base string, err error) error {
-	if errors.Is(err, syscall.ECONNREFUSED) {
-		return fmt.Errorf("connect to clickhouse at %s: %w (is clickhouse-server running? scripts/clickhouse.sh start DIR PORT starts one)", base, err)
+// transportError returns the error of a request that got no complete
+// response. A refused or broken connection is a failure of the server, so
+// the result matches store.ErrUnavailable. A timeout or an ended context
+// stays unmarked, because it may come from a slow query as well. A refused
+// connection, the usual error when no server runs at the configured URL,
+// also gets the likely fix.
+func transportError(base string, err error) error {
+	var netErr net.Error
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		(errors.As(err, &netErr) && netErr.Timeout()) {
+		return err
 	}
-	return err
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		err = fmt.Errorf("connect to clickhouse at %s: %w (is clickhouse-server running? scripts/clickhouse.sh start DIR PORT starts one)", base, err)
+	}
+	return store.Unavailable(err)
 }
 
 // quoteString returns s as a ClickHouse string literal.

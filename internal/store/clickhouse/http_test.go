@@ -1,10 +1,17 @@
 package clickhouse
 
 import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/candor-dev/candor/internal/store"
 )
 
 func TestParseTabSeparated(t *testing.T) {
@@ -64,4 +71,55 @@ func FuzzTabSeparatedRoundTrip(f *testing.F) {
 			t.Errorf("round trip of %q (-want +got):\n%s", strings.TrimSuffix(string(row), "\n"), d)
 		}
 	})
+}
+
+func TestRefusedConnectionIsUnavailable(t *testing.T) {
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	address := listener.Addr().String()
+	listener.Close()
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	defer transport.CloseIdleConnections()
+	c := &client{url: "http://" + address + "/", http: &http.Client{Transport: transport}}
+
+	_, err = c.query(context.Background(), "SELECT 1")
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("query with no server listening: error %v, want one that matches store.ErrUnavailable", err)
+	}
+	if err := c.ping(context.Background()); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("ping with no server listening: error %v, want one that matches store.ErrUnavailable", err)
+	}
+}
+
+// A query whose context ends while the server is silent may be a slow
+// query, so its error stays a context error without the unavailable mark.
+func TestTimedOutQueryIsNotUnavailable(t *testing.T) {
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	defer listener.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		conn, err := listener.Accept()
+		if err == nil {
+			accepted <- conn
+		}
+	}()
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	defer transport.CloseIdleConnections()
+	c := &client{url: "http://" + listener.Addr().String() + "/", http: &http.Client{Transport: transport}}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = c.query(ctx, "SELECT 1")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("query of a silent server: error %v, want context.DeadlineExceeded", err)
+	}
+	if errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("query of a silent server: error %v matches store.ErrUnavailable, want a plain timeout", err)
+	}
+	(<-accepted).Close()
 }
