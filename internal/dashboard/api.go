@@ -2,20 +2,19 @@ package dashboard
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/candor-dev/candor/internal/store"
 )
 
-// queryTimeout bounds one store query, so a slow query cannot hold a
-// connection open forever.
-const queryTimeout = 30 * time.Second
+// DefaultQueryTimeout is the Config.QueryTimeout of a zero Config.
+const DefaultQueryTimeout = 30 * time.Second
 
 // routeKind is the way a route turns a request into a response.
 type routeKind int
@@ -149,7 +148,7 @@ func (h *Handler) tableHandler(route apiRoute) http.HandlerFunc {
 			query = route.fallback
 		}
 
-		ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), h.queryTimeout)
 		defer cancel()
 		t, err := query(h, ctx, request)
 		if err != nil {
@@ -191,7 +190,7 @@ func (h *Handler) serveRawEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), h.queryTimeout)
 	defer cancel()
 	contentType := "text/csv; charset=utf-8"
 	if f == formatParquet {
@@ -266,11 +265,17 @@ func (h *Handler) writeQueryError(w http.ResponseWriter, r *http.Request, err er
 		return
 	}
 	h.logQueryError(r, err)
-	status, message := http.StatusInternalServerError, "query failed: see the collector log"
-	if errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil {
-		status, message = http.StatusServiceUnavailable, "query timed out: narrow the date range"
+	switch {
+	case h.storeUnavailable(r.Context(), err):
+		w.Header().Set("Retry-After", strconv.Itoa(int(storeRetryAfter/time.Second)))
+		writeError(w, http.StatusServiceUnavailable,
+			"query failed because the event store is unavailable: retry later, and see the collector log for the cause")
+	case isTimeout(err) && r.Context().Err() == nil:
+		writeError(w, http.StatusServiceUnavailable,
+			fmt.Sprintf("query timed out after %s while the event store responds: narrow the date range", h.queryTimeout))
+	default:
+		writeError(w, http.StatusInternalServerError, "query failed: see the collector log")
 	}
-	writeError(w, status, message)
 }
 
 func (h *Handler) logQueryError(r *http.Request, err error) {

@@ -55,6 +55,11 @@ type Config struct {
 	// Dashboard declaration of its catalog. Empty means the project mux
 	// with mux.Catalog().
 	Projects []Project
+
+	// QueryTimeout bounds one store query of the API, so that a slow query
+	// cannot hold a connection open forever. Zero means
+	// DefaultQueryTimeout. Negative values are invalid.
+	QueryTimeout time.Duration
 }
 
 // Handler is the http.Handler of the query API and the dashboard. Create it
@@ -69,6 +74,7 @@ type Handler struct {
 	project      string
 	logger       *slog.Logger
 	now          func() time.Time
+	queryTimeout time.Duration
 	sessions     *sessionStore
 	authLog      *logLimiter
 	mux          *http.ServeMux
@@ -88,6 +94,13 @@ func New(cfg Config) (*Handler, error) {
 		return nil, fmt.Errorf("create dashboard: invalid Config.KAnonymity %d: use 1 or more, or 0 for %d", k, DefaultKAnonymity)
 	case k == 0:
 		k = DefaultKAnonymity
+	}
+	queryTimeout := cfg.QueryTimeout
+	switch {
+	case queryTimeout < 0:
+		return nil, fmt.Errorf("create dashboard: invalid Config.QueryTimeout %s: use a positive duration, or 0 for %s", queryTimeout, DefaultQueryTimeout)
+	case queryTimeout == 0:
+		queryTimeout = DefaultQueryTimeout
 	}
 	projects := cfg.Projects
 	if len(projects) == 0 {
@@ -127,6 +140,7 @@ func New(cfg Config) (*Handler, error) {
 		project:      cfg.Project,
 		logger:       logger,
 		now:          now,
+		queryTimeout: queryTimeout,
 		sessions:     newSessionStore(now),
 		authLog:      newLogLimiter(now, authLogInterval),
 	}
