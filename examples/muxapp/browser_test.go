@@ -225,6 +225,31 @@ func TestAppLockedByEnvironment(t *testing.T) {
 	}
 }
 
+// TestAppShowsIgnoredOptOut sets MUX_DISABLE_TELEMETRY to "true", which
+// turns nothing off. The settings page shows that telemetry is on and why the
+// variable did not turn it off.
+func TestAppShowsIgnoredOptOut(t *testing.T) {
+	c := startCollector(t)
+	_, appURL := startApp(t, c, appOptions{env: env{"MUX_DISABLE_TELEMETRY": "true"}})
+	ctx := browsertest.NewContext(t, 1280, 800)
+	console := browsertest.CollectConsole(t, ctx)
+	openApp(t, ctx, appURL)
+
+	openSettings(t, ctx)
+	got := readToggle(t, ctx)
+	if !got.Checked || got.Disabled || got.State != "Usage telemetry is on." {
+		t.Errorf("toggle = %+v, want checked, enabled and on", got)
+	}
+	if want := `MUX_DISABLE_TELEMETRY="true" is ignored: only "1" turns telemetry off.`; !strings.Contains(got.Note, want) {
+		t.Errorf("note = %q, want it to contain %q", got.Note, want)
+	}
+	saveScreenshot(t, ctx, "settings-ignored-opt-out")
+
+	if messages := console.Messages(); len(messages) > 0 {
+		t.Errorf("console errors and warnings:\n%s", strings.Join(messages, "\n"))
+	}
+}
+
 func TestToggleSaveFailureReverts(t *testing.T) {
 	c := startCollector(t)
 	failSaves := func(next http.Handler) http.Handler {

@@ -79,6 +79,10 @@ type Status struct {
 	// Reasons has one plain sentence per switch, in the order they are
 	// checked, ending with the outcome.
 	Reasons []string
+	// Ignored has the sentences of Reasons about variables set to a value
+	// that turns nothing off, such as MUX_DISABLE_TELEMETRY="true". A user
+	// who set one expects telemetry to be off, so apps show them.
+	Ignored []string
 	// Debug is the <APP>_TELEMETRY_DEBUG mode: "", DebugPrint or DebugTee.
 	Debug string
 
@@ -152,7 +156,9 @@ func (s *switches) evaluate() Status {
 		st.Reasons = append(st.Reasons, s.disableVar+"=1 turns telemetry off")
 		decide(s.disableVar, true)
 	case v != "":
-		st.Reasons = append(st.Reasons, fmt.Sprintf("%s=%q is ignored: only \"1\" turns telemetry off", s.disableVar, v))
+		ignored := fmt.Sprintf("%s=%q is ignored: only \"1\" turns telemetry off", s.disableVar, v)
+		st.Reasons = append(st.Reasons, ignored)
+		st.Ignored = append(st.Ignored, ignored)
 	default:
 		st.Reasons = append(st.Reasons, s.disableVar+" is not set")
 	}
@@ -162,7 +168,9 @@ func (s *switches) evaluate() Status {
 		st.Reasons = append(st.Reasons, fmt.Sprintf("%s=%s turns telemetry off", DoNotTrackVar, v))
 		decide(DoNotTrackVar, true)
 	case v != "":
-		st.Reasons = append(st.Reasons, fmt.Sprintf("%s=%q is ignored: only \"1\" or \"true\" turns telemetry off", DoNotTrackVar, v))
+		ignored := fmt.Sprintf("%s=%q is ignored: only \"1\" or \"true\" turns telemetry off", DoNotTrackVar, v)
+		st.Reasons = append(st.Reasons, ignored)
+		st.Ignored = append(st.Ignored, ignored)
 	default:
 		st.Reasons = append(st.Reasons, DoNotTrackVar+" is not set")
 	}

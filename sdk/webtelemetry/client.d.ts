@@ -17,6 +17,8 @@ export interface TelemetryStatus {
   locked: boolean;
   /** One sentence on what decides the state. */
   reason: string;
+  /** One sentence per opt-out variable set to a value that turns nothing off, such as MUX_DISABLE_TELEMETRY="true"; empty when there is none. */
+  notes: string[];
 }
 
 /** Settings of the client; each one left out keeps its current value. */

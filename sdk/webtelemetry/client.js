@@ -101,7 +101,7 @@ function debugLog(message) {
 
 /**
  * Returns the backend's telemetry status:
- * {enabled, explicit, locked, reason}. The promise rejects with an Error
+ * {enabled, explicit, locked, reason, notes}. The promise rejects with an Error
  * holding the backend's message when the request fails.
  */
 export async function getStatus() {

@@ -18,7 +18,7 @@
 //
 //	POST track        {"event": "...", "properties": {...}}: 204, or 400 naming
 //	                  the event and the property or member that broke the catalog
-//	GET  status       {"enabled", "explicit", "locked", "reason"}
+//	GET  status       {"enabled", "explicit", "locked", "reason", "notes"}
 //	POST enabled      {"enabled": bool}: persists the user's choice (Config.AllowToggle);
 //	                  while another switch keeps telemetry off, only false (else 403)
 //	GET  client.js    the browser client, an ES module

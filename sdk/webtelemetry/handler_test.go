@@ -267,8 +267,11 @@ func TestStatus(t *testing.T) {
 			if !strings.Contains(got.Reason, tt.reason) {
 				t.Errorf("reason = %q, want it to mention %q", got.Reason, tt.reason)
 			}
-			got.Reason = ""
-			if got != tt.want {
+			if len(got.Notes) != 0 {
+				t.Errorf("notes = %q, want none: no variable has an ignored value", got.Notes)
+			}
+			got.Reason, got.Notes = "", nil
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("status = %+v, want %+v", got, tt.want)
 			}
 		})
@@ -283,7 +286,7 @@ func TestToggleStopsEventsAtOnce(t *testing.T) {
 	if resp.status != http.StatusOK {
 		t.Fatalf("POST enabled false = %d %s, want 200", resp.status, resp.body)
 	}
-	if got, want := decodeStatus(t, resp), (webtelemetry.Status{Explicit: true, Reason: "config.json has telemetryEnabled: false"}); got != want {
+	if got, want := decodeStatus(t, resp), (webtelemetry.Status{Explicit: true, Reason: "config.json has telemetryEnabled: false", Notes: []string{}}); !reflect.DeepEqual(got, want) {
 		t.Errorf("status after turning off = %+v, want %+v", got, want)
 	}
 	data, err := os.ReadFile(filepath.Join(f.home, telemetry.ConfigFile))

@@ -25,17 +25,25 @@ type Status struct {
 	// Reason is one sentence on what decides the state, such as
 	// "MUX_DISABLE_TELEMETRY=1 turns telemetry off".
 	Reason string `json:"reason"`
+	// Notes has one sentence per opt-out variable set to a value that
+	// turns nothing off, such as `MUX_DISABLE_TELEMETRY="true" is ignored:
+	// only "1" turns telemetry off`, and is empty, never null, otherwise.
+	// A settings page shows them, because the user who set such a
+	// variable expects telemetry to be off.
+	Notes []string `json:"notes"`
 }
 
 // StatusOf converts the client's status to the status endpoint's form.
 func StatusOf(st telemetry.Status) Status {
+	notes := append([]string{}, st.Ignored...)
 	if st.Enabled {
-		return Status{Enabled: true, Reason: "no switch turns telemetry off"}
+		return Status{Enabled: true, Reason: "no switch turns telemetry off", Notes: notes}
 	}
 	return Status{
 		Explicit: st.ExplicitlyDisabled,
 		Locked:   st.Switch != telemetry.ConfigFile,
 		Reason:   switchReason(st),
+		Notes:    notes,
 	}
 }
 

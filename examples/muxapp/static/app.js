@@ -262,13 +262,19 @@ function renderSettings() {
   toggle.disabled = st.locked || state.saving;
   toggle.setAttribute("aria-checked", String(st.enabled));
   line.textContent = st.enabled ? "Usage telemetry is on." : "Usage telemetry is off.";
+  // Variables set to a value that turns nothing off, such as
+  // MUX_DISABLE_TELEMETRY=true, are named, because the user who set them
+  // expects telemetry to be off.
+  const ignored = (st.notes || []).map((sentence) => " " + sentence + ".").join("");
   if (st.locked) {
     note.className = "note locked";
     note.textContent = "Locked: " + st.reason + ". This setting cannot change it; unset the variable and restart Mux to choose here.";
     if (state.keptOff) note.textContent += " Saved: usage telemetry stays off once the lock is gone.";
+    note.textContent += ignored;
   } else if (!note.classList.contains("error")) {
     note.className = "note";
-    note.textContent = st.explicit ? "You turned usage telemetry off. Sharing is hidden while it is off." : "";
+    const explicit = st.explicit ? "You turned usage telemetry off. Sharing is hidden while it is off." : "";
+    note.textContent = (explicit + ignored).trim();
   }
   renderMessages();
 }
