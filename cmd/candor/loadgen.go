@@ -487,9 +487,13 @@ func startLoadServer(exe, store string, f loadgenFlags) (*loadServer, error) {
 		return nil, err
 	}
 	s := &loadServer{dataDir: dataDir, exited: make(chan error, 1)}
-	s.cmd = exec.Command(exe, "serve", "--data", dataDir, "--listen", "127.0.0.1:0", "--store", store,
-		"--write-key", loadWriteKey, "--admin-token", loadAdminToken, "--rate-limit", "0", "--log-level", "warn",
-		"--duckdb-properties", f.duckdbProperties, "--journal="+strconv.FormatBool(f.journal))
+	args := []string{"serve", "--data", dataDir, "--listen", "127.0.0.1:0", "--store", store,
+		"--write-key", loadWriteKey, "--admin-token", loadAdminToken, "--rate-limit", "0", "--log-level", "warn"}
+	if store == "duckdb" {
+		// serve rejects the DuckDB flags with another store.
+		args = append(args, "--duckdb-properties", f.duckdbProperties, "--journal="+strconv.FormatBool(f.journal))
+	}
+	s.cmd = exec.Command(exe, args...)
 	s.cmd.Stderr = os.Stderr
 	stdout, err := s.cmd.StdoutPipe()
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,7 +44,14 @@ type serveFlags struct {
 	maxConnections   int
 	minFreeMiB       int64
 	journal          bool
+
+	// flags is the flag set that register filled, which records the
+	// flags that the command line set.
+	flags *flag.FlagSet
 }
+
+// duckDBFlags are the serve flags that only the DuckDB store reads.
+var duckDBFlags = []string{"duckdb-properties", "duckdb-memory-mib", "journal", "min-free-mib"}
 
 // Defaults of the serve flags that differ from the collector's defaults.
 const (
@@ -51,13 +59,14 @@ const (
 )
 
 func (f *serveFlags) register(fs *flag.FlagSet, defaultData string) {
+	f.flags = fs
 	fs.StringVar(&f.data, "data", defaultData, "data folder for the database and keys.json")
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8787", "address to listen on (host:port)")
 	fs.StringVar(&f.writeKey, "write-key", "", "write key SDKs send as api_key (default: generated once and kept in the data folder)")
 	fs.StringVar(&f.adminToken, "admin-token", "", "token for the dashboard and query API (default: generated once and kept in the data folder)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&f.store, "store", server.StoreDuckDB, "storage backend: duckdb (a file in --data), clickhouse, or null (keeps nothing; for load tests)")
-	fs.StringVar(&f.duckdbProperties, "duckdb-properties", duckdb.PropertiesVariant, "how a new DuckDB database stores event properties: variant (typed values;\n"+
+	fs.StringVar(&f.duckdbProperties, "duckdb-properties", duckdb.PropertiesVariant, "how a new DuckDB database stores event properties, with --store duckdb: variant (typed values;\n"+
 		"dashboard queries are faster) or json (JSON text; commits take less than half the CPU); an existing\n"+
 		"database keeps its type")
 	fs.IntVar(&f.duckdbMemoryMiB, "duckdb-memory-mib", duckdb.DefaultMemoryLimitMiB,
@@ -173,6 +182,9 @@ func (f *serveFlags) start(stderr io.Writer) (*server.Server, error) {
 	if _, _, err := net.SplitHostPort(f.listen); err != nil {
 		return nil, fmt.Errorf("invalid --listen %q: use HOST:PORT, such as 127.0.0.1:8787", f.listen)
 	}
+	if err := f.rejectDuckDBFlags(); err != nil {
+		return nil, err
+	}
 	if f.kAnonymity < 1 {
 		return nil, fmt.Errorf("invalid --k-anonymity %d: use 1 or more (1 turns suppression off)", f.kAnonymity)
 	}
@@ -216,6 +228,23 @@ func (f *serveFlags) start(stderr io.Writer) (*server.Server, error) {
 			RequestTimeout:   f.requestTimeout,
 		},
 	})
+}
+
+// rejectDuckDBFlags returns an error when the command line sets one of
+// duckDBFlags together with --store clickhouse or null, which would ignore
+// it. A flag left at its default passes.
+func (f *serveFlags) rejectDuckDBFlags() error {
+	if f.flags == nil || (f.store != server.StoreClickHouse && f.store != server.StoreNull) {
+		return nil
+	}
+	var err error
+	f.flags.Visit(func(set *flag.Flag) {
+		if err == nil && slices.Contains(duckDBFlags, set.Name) {
+			err = fmt.Errorf("--%s applies to the DuckDB store only, not to --store %s: remove --%s, or use --store duckdb",
+				set.Name, f.store, set.Name)
+		}
+	})
+	return err
 }
 
 // minFreeBytes converts --min-free-mib to server.Config.MinFreeBytes,

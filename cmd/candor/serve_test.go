@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
+	"io"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -185,5 +188,66 @@ func TestServeRejectsNegativeMinFree(t *testing.T) {
 	}
 	if want := "invalid --min-free-mib -1: use 0 (no check) or a positive number of MiB"; !strings.Contains(stderr.String(), want) {
 		t.Errorf("stderr = %q, want it to contain %q", stderr.String(), want)
+	}
+}
+
+// closedLoopbackURL returns the URL of a loopback port where no server
+// listens, so that a store that tries to connect fails at once.
+func closedLoopbackURL(t *testing.T) string {
+	t.Helper()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	address := listener.Addr().String()
+	listener.Close()
+	return "http://" + address
+}
+
+func TestServeRejectsDuckDBFlagsForOtherStores(t *testing.T) {
+	flags := [][]string{
+		{"--journal=false"},
+		{"--journal=true"},
+		{"--duckdb-properties", "json"},
+		{"--duckdb-memory-mib", "64"},
+		{"--min-free-mib", "10"},
+	}
+	// A canceled context makes a serve that starts stop at once.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, storeName := range []string{"clickhouse", "null"} {
+		for _, setFlag := range flags {
+			args := []string{"serve", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--store", storeName, "--clickhouse-url", closedLoopbackURL(t)}
+			args = append(args, setFlag...)
+			var stdout, stderr bytes.Buffer
+			if code := run(ctx, args, &stdout, &stderr); code == 0 {
+				t.Errorf("serve --store %s accepted %s", storeName, strings.Join(setFlag, " "))
+				continue
+			}
+			name, _, _ := strings.Cut(setFlag[0], "=")
+			if want := name + " applies to the DuckDB store only"; !strings.Contains(stderr.String(), want) {
+				t.Errorf("serve --store %s %s: stderr = %q, want it to contain %q", storeName, strings.Join(setFlag, " "), stderr.String(), want)
+			}
+		}
+	}
+}
+
+// The DuckDB flags keep their defaults with another store, and the store
+// starts. The server is created but not served, so that Shutdown does not
+// race the start of Serve.
+func TestServeNullStoreWithDefaults(t *testing.T) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var f serveFlags
+	f.register(fs, t.TempDir())
+	if err := fs.Parse([]string{"--listen", "127.0.0.1:0", "--store", "null"}); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := f.start(io.Discard)
+	if err != nil {
+		t.Fatalf("serve --store null with default flags: %v", err)
+	}
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Errorf("Shutdown: %v", err)
 	}
 }
