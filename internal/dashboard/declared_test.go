@@ -312,7 +312,7 @@ func TestPageDeclaredTexts(t *testing.T) {
 			`<p class="panel-hint">error_occurred by errorType over time, and by errorType and context over the whole range. Each table cell shows events (installs).</p>`,
 			`aria-label="Stacked bar chart of errors per period by error type"`,
 			`<caption>Errors by type and context</caption>`,
-			`add conditions in brackets, such as app_started[isFirstLaunch=true].`,
+			`Add conditions in brackets, such as app_started[isFirstLaunch=true],`,
 		}, nil},
 		{"game", catalog.Dashboard{
 			FirstLaunchEvent: "game_started", Funnel: []string{"game_started", "round_played"},
@@ -323,7 +323,7 @@ func TestPageDeclaredTexts(t *testing.T) {
 			`data-breakdown="kind" data-row-label="Kind"`,
 			`game_crashed by kind over time and over the whole range. Each table cell shows events (installs).`,
 			`<caption>Errors by kind</caption>`,
-			`add conditions in brackets, such as event[property=value].`,
+			`Add conditions in brackets, such as event[property=value],`,
 		}, nil},
 		{"game", catalog.Dashboard{}, []string{
 			`<p class="panel-hint">Installs with their first launch in the period.</p>`,
@@ -331,7 +331,7 @@ func TestPageDeclaredTexts(t *testing.T) {
 			`data-breakdown="" data-row-label=""`,
 			`aria-label="Stacked bar chart of errors per period"`,
 			`<caption>Errors</caption>`,
-			`add conditions in brackets, such as event[property=value].`,
+			`Add conditions in brackets, such as event[property=value],`,
 		}, []string{"error_occurred", "app_started"}},
 	}
 	for _, tt := range tests {

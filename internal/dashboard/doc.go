@@ -25,7 +25,10 @@
 // Every data route takes the filter parameters from and to (UTC dates as
 // YYYY-MM-DD, both inclusive), version, platform and project, and format:
 // json (the default), csv or parquet. Version and platform select several
-// values when repeated or separated by commas. Without from and to a query
+// values when repeated or separated by commas. An item in double quotes
+// may contain commas, and a backslash in it makes the next character
+// literal: platform="a,b" selects the platform a,b, and platform=a,b
+// selects a and b. Without from and to a query
 // covers all time, and without project it covers Config.Project. An empty
 // project covers every project. The
 // overview, trends, events_per_day, active_installs, histogram, retention
@@ -43,9 +46,17 @@
 //	errors           interval, breakdown (default: the declared error
 //	                 breakdown), limit
 //	funnel           step (repeated, 2 to 10, such as
-//	                 app_started[isFirstLaunch=true]; default: the declared
-//	                 funnel), window (such as 30m, 24h or 7d; default 1d)
+//	                 app_started[isFirstLaunch=true] or
+//	                 message_sent[model=m1,thinkingLevel=high]; default:
+//	                 the declared funnel), window (such as 30m, 24h or 7d;
+//	                 default 1d)
 //	retention        weeks (0 to 52, default 8)
+//
+// A funnel condition's value that contains a comma, ], > or a double quote
+// goes in double quotes, in which \" is a double quote and \\ a backslash:
+// message_sent[thinkingLevel="a>b,c"]. The funnel's event column writes
+// each step in this form, and the page's Steps field, which separates
+// steps with >, reads it.
 //
 // Events and properties are names from the catalogs of Config.Projects,
 // with dots for nested objects. A request for one project checks them

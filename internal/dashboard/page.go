@@ -223,8 +223,8 @@ func (h *Handler) newDashboardPage(query url.Values) dashboardPage {
 		Project:  h.project,
 		From:     query.Get("from"),
 		To:       query.Get("to"),
-		Version:  strings.Join(splitList(query["version"]), ", "),
-		Platform: strings.Join(splitList(query["platform"]), ", "),
+		Version:  formList(query, "version"),
+		Platform: formList(query, "platform"),
 		Hidden:   map[string]string{},
 		K:        h.privacy.k,
 	}
@@ -271,9 +271,10 @@ func (h *Handler) newDashboardPage(query url.Values) dashboardPage {
 // breakdown properties of project's catalog, or of every catalog when
 // project is empty.
 func (h *Handler) trendSettings(query url.Values, project string) trendSettings {
-	events := splitList(query["event"])
+	// An invalid event list shows as given, and the page's error says why.
+	events, _ := splitList("event", query["event"])
 	settings := trendSettings{
-		Event:    strings.Join(events, ", "),
+		Event:    formList(query, "event"),
 		Interval: options(valueOr(query, "interval", "day"), "day", "Per day", "week", "Per week", "month", "Per month"),
 		Measure:  options(valueOr(query, "measure", "events"), "events", "Events", "installs", "Installs"),
 	}
@@ -424,6 +425,17 @@ func options(value string, pairs ...string) []option {
 		list = append(list, option{Value: pairs[i], Label: pairs[i+1], Selected: pairs[i] == value})
 	}
 	return list
+}
+
+// formList returns the list parameter name as the page's form shows it:
+// the items separated by ", ", quoted where needed. A list that splitList
+// rejects is shown as given.
+func formList(query url.Values, name string) string {
+	items, err := splitList(name, query[name])
+	if err != nil {
+		return strings.Join(query[name], ", ")
+	}
+	return joinList(items)
 }
 
 func valueOr(query url.Values, name, fallback string) string {

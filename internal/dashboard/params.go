@@ -27,11 +27,12 @@ func (h *Handler) parseFilter(query url.Values, withEvents bool) (store.Filter, 
 	if err != nil {
 		return store.Filter{}, err
 	}
-	filter := store.Filter{
-		Project:   h.project,
-		From:      dates.from,
-		Versions:  splitList(query["version"]),
-		Platforms: splitList(query["platform"]),
+	filter := store.Filter{Project: h.project, From: dates.from}
+	if filter.Versions, err = splitList("version", query["version"]); err != nil {
+		return store.Filter{}, err
+	}
+	if filter.Platforms, err = splitList("platform", query["platform"]); err != nil {
+		return store.Filter{}, err
 	}
 	if !dates.to.IsZero() {
 		// The to parameter includes its whole day, and Filter.To excludes.
@@ -48,7 +49,9 @@ func (h *Handler) parseFilter(query url.Values, withEvents bool) (store.Filter, 
 		filter.Project = project
 	}
 	if withEvents {
-		filter.Events = splitList(query["event"])
+		if filter.Events, err = splitList("event", query["event"]); err != nil {
+			return store.Filter{}, err
+		}
 		if err := h.properties.checkEvents(filter.Project, filter.Events); err != nil {
 			return store.Filter{}, err
 		}
@@ -157,22 +160,6 @@ func singleValue(query url.Values, name string) (string, error) {
 	return values[0], nil
 }
 
-// splitList returns the values of a list parameter. Each value may hold
-// several items separated by commas, and empty items are dropped, so an
-// empty form field selects everything.
-// NOTE: a version or platform that contains a comma cannot be selected.
-func splitList(values []string) []string {
-	var items []string
-	for _, value := range values {
-		for item := range strings.SplitSeq(value, ",") {
-			if item = strings.TrimSpace(item); item != "" {
-				items = append(items, item)
-			}
-		}
-	}
-	return items
-}
-
 // parseInt parses the integer parameter name, which must lie in [low,
 // high]. A missing or empty parameter returns fallback.
 func parseInt(query url.Values, name string, fallback, low, high int) (int, error) {
@@ -190,9 +177,9 @@ func parseInt(query url.Values, name string, fallback, low, high int) (int, erro
 // parseIntList parses a list parameter of integers in [low, high]. A
 // missing or empty parameter returns fallback.
 func parseIntList(query url.Values, name string, fallback []int, low, high int) ([]int, error) {
-	items := splitList(query[name])
-	if len(items) == 0 {
-		return fallback, nil
+	items, err := splitList(name, query[name])
+	if err != nil || len(items) == 0 {
+		return fallback, err
 	}
 	numbers := make([]int, len(items))
 	for i, item := range items {
@@ -243,21 +230,27 @@ func parseDuration(query url.Values, name string, fallback, max time.Duration) (
 	return d, nil
 }
 
-// parseCondition parses "property=value". The property must be a property
-// of events in the catalogs of project, with a breakdown class, and the
-// value one that the class stores.
+// parseCondition parses a where parameter, "property=value", in which the
+// value is everything after the first =.
 func (h *Handler) parseCondition(project, text string, events []string) (store.Condition, error) {
 	property, value, ok := strings.Cut(text, "=")
 	if !ok || property == "" {
-		return store.Condition{}, fmt.Errorf("invalid condition %q: use property=value, such as thinkingLevel=high", text)
+		return store.Condition{}, invalidConditionError(text)
 	}
-	if err := h.properties.check(project, events, property, "condition", breakdownClasses); err != nil {
+	return h.checkCondition(project, events, rawCondition{property: property, value: value, text: text})
+}
+
+// checkCondition checks a condition against the catalogs of project: its
+// property must be a property of events with a breakdown class, and its
+// value one that the class stores.
+func (h *Handler) checkCondition(project string, events []string, c rawCondition) (store.Condition, error) {
+	if err := h.properties.check(project, events, c.property, "condition", breakdownClasses); err != nil {
 		return store.Condition{}, err
 	}
-	if err := h.properties.checkConditionValue(project, events, text); err != nil {
+	if err := h.properties.checkConditionValue(project, events, c.property+"="+c.value); err != nil {
 		return store.Condition{}, err
 	}
-	return store.Condition{Property: property, Value: value}, nil
+	return store.Condition{Property: c.property, Value: c.value}, nil
 }
 
 // parseConditions parses every where parameter.
@@ -275,7 +268,8 @@ func (h *Handler) parseConditions(project string, query url.Values, events []str
 
 // parseStep parses a funnel step: an event name, optionally followed by
 // conditions in brackets, such as app_started[isFirstLaunch=true] or
-// message_sent[model=m1,thinkingLevel=high].
+// message_sent[model=m1,thinkingLevel=high]. A value in double quotes may
+// contain commas, ] and >, as in message_sent[model="a,b"].
 func (h *Handler) parseStep(project, text string) (store.FunnelStep, error) {
 	event, rest, hasConditions := strings.Cut(text, "[")
 	step := store.FunnelStep{Event: strings.TrimSpace(event)}
@@ -290,10 +284,16 @@ func (h *Handler) parseStep(project, text string) (store.FunnelStep, error) {
 	}
 	inner, ok := strings.CutSuffix(rest, "]")
 	if !ok {
-		return store.FunnelStep{}, fmt.Errorf("invalid step %q: close its conditions with ]", text)
+		return store.FunnelStep{}, fmt.Errorf(
+			`invalid step %q: close its conditions with ], and put a value that contains ], > or a comma in double quotes, such as model="a>b"`,
+			text)
 	}
-	for item := range strings.SplitSeq(inner, ",") {
-		condition, err := h.parseCondition(project, strings.TrimSpace(item), []string{step.Event})
+	conditions, err := splitConditions(inner)
+	if err != nil {
+		return store.FunnelStep{}, fmt.Errorf("invalid step %q: %w", text, err)
+	}
+	for _, raw := range conditions {
+		condition, err := h.checkCondition(project, []string{step.Event}, raw)
 		if err != nil {
 			return store.FunnelStep{}, fmt.Errorf("invalid step %q: %w", text, err)
 		}
@@ -302,14 +302,15 @@ func (h *Handler) parseStep(project, text string) (store.FunnelStep, error) {
 	return step, nil
 }
 
-// stepLabel is the text form of a step that parseStep reads.
+// stepLabel is the text form of a step that parseStep reads, with the
+// values that need them in double quotes.
 func stepLabel(step store.FunnelStep) string {
 	if len(step.Where) == 0 {
 		return step.Event
 	}
 	conditions := make([]string, len(step.Where))
 	for i, c := range step.Where {
-		conditions[i] = c.Property + "=" + c.Value
+		conditions[i] = c.Property + "=" + quoteIfNeeded(c.Value, stepSpecials)
 	}
 	return step.Event + "[" + strings.Join(conditions, ",") + "]"
 }

@@ -54,7 +54,10 @@ var resultColumns = []string{"period", "event", "events", "installs", "suppresse
 // parseBreakdown parses the breakdown parameter: up to store.MaxBreakdown
 // catalog properties of events, comma-separated.
 func (h *Handler) parseBreakdown(project string, query url.Values, events []string, fallback []string) ([]string, error) {
-	properties := splitList(query["breakdown"])
+	properties, err := splitList("breakdown", query["breakdown"])
+	if err != nil {
+		return nil, err
+	}
 	if !query.Has("breakdown") {
 		properties = fallback
 	}

@@ -346,8 +346,97 @@
     return document.getElementById(id);
   }
 
+  // readQuoted reads the double-quoted string that starts at text[start],
+  // in which a backslash makes the next character literal, as the API's
+  // lists and funnel steps write values with commas, ] or >. It returns
+  // the value and the index after the closing quote, or null when the
+  // quote is not closed.
+  function readQuoted(text, start) {
+    let value = '';
+    for (let i = start + 1; i < text.length; i++) {
+      if (text[i] === '\\') {
+        i++;
+        value += i < text.length ? text[i] : '';
+      } else if (text[i] === '"') {
+        return { value: value, end: i + 1 };
+      } else {
+        value += text[i];
+      }
+    }
+    return null;
+  }
+
+  // splitList returns the comma-separated items of a list field. An item
+  // in double quotes may contain commas. An unclosed quote makes the rest
+  // one item.
+  function splitList(text) {
+    const items = [];
+    let rest = text;
+    for (;;) {
+      rest = rest.replace(/^[ \t]+/, '');
+      const quoted = rest[0] === '"' ? readQuoted(rest, 0) : null;
+      let end = rest.indexOf(',');
+      if (quoted) {
+        items.push(quoted.value);
+        end = rest.indexOf(',', quoted.end);
+      } else {
+        if (end < 0 || rest[0] === '"') {
+          end = rest.length;
+        }
+        const item = rest.slice(0, end).trim();
+        if (item !== '') {
+          items.push(item);
+        }
+      }
+      if (end < 0 || end >= rest.length) {
+        return items;
+      }
+      rest = rest.slice(end + 1);
+    }
+  }
+
+  // quoteItem returns a list item as the API reads it: in double quotes,
+  // with backslash escapes, when it contains a comma or a double quote or
+  // starts or ends with a space.
+  function quoteItem(item) {
+    if (item !== '' && !/[,"]/.test(item) && item.trim() === item) {
+      return item;
+    }
+    return '"' + item.replace(/[\\"]/g, (c) => '\\' + c) + '"';
+  }
+
+  // splitSteps returns the steps of the Steps field, separated by > outside
+  // double-quoted values. A double quote opens a value only right after =,
+  // spaces aside, as in the API's step syntax.
+  function splitSteps(text) {
+    const steps = [];
+    let current = '';
+    let afterEquals = false;
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i];
+      if (c === '"' && afterEquals) {
+        const quoted = readQuoted(text, i);
+        const end = quoted ? quoted.end : text.length;
+        current += text.slice(i, end);
+        i = end - 1;
+        afterEquals = false;
+      } else if (c === '>') {
+        steps.push(current);
+        current = '';
+        afterEquals = false;
+      } else {
+        current += c;
+        if (c !== ' ') {
+          afterEquals = c === '=';
+        }
+      }
+    }
+    steps.push(current);
+    return steps.map((step) => step.trim()).filter((step) => step !== '');
+  }
+
   function listValue(id) {
-    return control(id).value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+    return splitList(control(id).value);
   }
 
   // updateURL writes the value of every control of the filter form into
@@ -597,8 +686,8 @@
     setMetric('installs', overview.suppressed ? null : overview.installs);
     drawKeyBars('versions', overview.top_versions, colors, 'Version');
     drawKeyBars('platforms', overview.top_platforms, colors, 'Platform');
-    fillOptions('version-options', overview.top_versions.map((row) => row.key));
-    fillOptions('platform-options', overview.top_platforms.map((row) => row.key));
+    fillOptions('version-options', overview.top_versions.map((row) => quoteItem(row.key)));
+    fillOptions('platform-options', overview.top_platforms.map((row) => quoteItem(row.key)));
     const names = Object.keys(overview.events).concat(overview.suppressed_events);
     if (catalog) {
       catalog.events.forEach((event) => {
@@ -649,7 +738,8 @@
       ['breakdown', breakdown],
       ['limit', breakdown ? String(MAX_SERIES) : ''],
     ];
-    listValue('trend-event').forEach((event) => params.push(['event', event]));
+    // The API splits the field's list itself.
+    params.push(['event', control('trend-event').value.trim()]);
     const url = apiURL('trends', params);
     setDownloads('trends', url, 'trends');
     const body = await fetchJSON(url, signal);
@@ -843,7 +933,7 @@
   }
 
   async function loadFunnel(signal) {
-    const steps = control('funnel-steps').value.split('>').map((step) => step.trim()).filter((step) => step !== '');
+    const steps = splitSteps(control('funnel-steps').value);
     const params = steps.map((step) => ['step', step]);
     params.push(['window', control('funnel-window').value]);
     const url = apiURL('funnel', params);

@@ -1,0 +1,80 @@
+package dashboard_test
+
+import (
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/candor-dev/candor/internal/store"
+)
+
+// recentAwkwardEvents are awkwardEvents moved into the hours before
+// browserNow, the page's default range.
+func recentAwkwardEvents() []store.Event {
+	events := awkwardEvents()
+	for i := range events {
+		events[i].Timestamp = browserNow.Add(-time.Duration(len(events)-i) * time.Hour)
+		events[i].ReceivedAt = events[i].Timestamp
+	}
+	return events
+}
+
+// TestFunnelQuotedStepInBrowser types a step whose value contains > and
+// other separators in double quotes, and checks that the page sends it as
+// one step and lists it as the API wrote it.
+func TestFunnelQuotedStepInBrowser(t *testing.T) {
+	first := "message_sent[thinkingLevel=" + quoteStepValue(awkwardLevel) + "]"
+	path := "/?" + url.Values{"steps": {first + " > error_occurred"}}.Encode()
+	ctx, console := openDashboard(t, recentAwkwardEvents(), 1, path)
+
+	rows := mustRun(t, ctx, chromedp.Evaluate[[][]string](
+		`Array.from(document.querySelectorAll('#funnel-table tbody tr')).map((tr) => Array.from(tr.cells).slice(0, 2).map((cell) => cell.textContent))`))
+	want := [][]string{{"1. " + first, "1"}, {"2. error_occurred", "1"}}
+	if d := cmp.Diff(want, rows); d != "" {
+		t.Errorf("funnel table of a quoted step (-want +got):\n%s", d)
+	}
+
+	download := mustRun(t, ctx, chromedp.Evaluate[string](`document.querySelector('[data-downloads="funnel"] a').href`))
+	link, err := url.Parse(download)
+	if err != nil {
+		t.Fatalf("parse funnel download link %q: %v", download, err)
+	}
+	if d := cmp.Diff([]string{first, "error_occurred"}, link.Query()["step"]); d != "" {
+		t.Errorf("step parameters of the funnel download link (-want +got):\n%s", d)
+	}
+	checkConsole(t, console)
+}
+
+// TestPlatformWithCommaInBrowser picks a platform that contains a comma
+// from the field's suggestions, which the page builds from its top
+// platforms table, and checks that applying it selects that platform.
+func TestPlatformWithCommaInBrowser(t *testing.T) {
+	ctx, console := openDashboard(t, recentAwkwardEvents(), 1, "/")
+
+	suggestions := mustRun(t, ctx, chromedp.Evaluate[[]string](
+		`Array.from(document.querySelectorAll('#platform-options option')).map((option) => option.value).sort()`))
+	if d := cmp.Diff([]string{`"a,b"`, "c"}, suggestions); d != "" {
+		t.Errorf("platform suggestions (-want +got):\n%s", d)
+	}
+
+	mustDo(t, ctx, chromedp.SetValue(chromedp.CSS("#platform"), `"a,b"`))
+	// Submit after the evaluation returns, because the navigation would
+	// end it.
+	mustRun(t, ctx, chromedp.Evaluate[bool](`setTimeout(() => document.getElementById('filters').requestSubmit(), 0) > 0`))
+	mustDo(t, ctx, chromedp.Sleep(500*time.Millisecond))
+	waitForDashboard(t, ctx)
+	applied := mustRun(t, ctx, chromedp.Evaluate[string](`new URLSearchParams(location.search).get('platform')`))
+	if applied != `"a,b"` {
+		t.Errorf("platform parameter after applying = %q, want %q", applied, `"a,b"`)
+	}
+	checkMetric(t, ctx, "total_events", 2)
+	field := mustRun(t, ctx, chromedp.Evaluate[string](`document.getElementById('platform').value`))
+	if field != `"a,b"` {
+		t.Errorf("platform field after applying = %q, want %q", field, `"a,b"`)
+	}
+	checkConsole(t, console)
+}
+
