@@ -78,3 +78,20 @@ func TestPlatformWithCommaInBrowser(t *testing.T) {
 	checkConsole(t, console)
 }
 
+// TestFunnelOneStepInBrowser types a single step and checks that the
+// funnel panel names its Steps field instead of the API's parameters.
+func TestFunnelOneStepInBrowser(t *testing.T) {
+	ctx, console := openDashboard(t, recentAwkwardEvents(), 1, "/")
+
+	mustDo(t, ctx, chromedp.SetValue(chromedp.CSS("#funnel-steps"), "message_sent"))
+	mustRun(t, ctx, chromedp.Evaluate[bool](`document.getElementById('funnel-steps').dispatchEvent(new Event('change'))`))
+	mustRun(t, ctx, chromedp.Poll[bool](`document.getElementById('funnel').dataset.state === 'error'`,
+		chromedp.WithPollingTimeout(10*time.Second)))
+
+	message := mustRun(t, ctx, chromedp.Evaluate[string](`document.querySelector('#funnel .panel-status').textContent`))
+	want := "The Steps field has 1 step: enter 2 to 10 steps, separated by >."
+	if message != want {
+		t.Errorf("funnel message for one step = %q, want %q", message, want)
+	}
+	checkConsole(t, console)
+}

@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/candor-dev/candor/internal/store"
 )
 
 //go:embed templates/*.html
@@ -112,6 +114,7 @@ type funnelSettings struct {
 	Windows    []option
 	Undeclared string // the reason there are no default steps, empty when declared
 	Example    string // a step with a condition, for the hint
+	MaxSteps   int    // the most steps a funnel may have
 }
 
 // newInstallsSettings is the text of the new-installs panel.
@@ -260,6 +263,7 @@ func (h *Handler) newDashboardPage(query url.Values) dashboardPage {
 		Steps:      valueOr(query, "steps", steps),
 		Undeclared: undeclared,
 		Example:    stepExample(steps),
+		MaxSteps:   store.MaxFunnelSteps,
 		Windows: options(valueOr(query, "funnel_window", defaultFunnelChoice),
 			"1h", "Within 1 hour", "1d", "Within 1 day", "7d", "Within 7 days", "30d", "Within 30 days"),
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -367,8 +368,8 @@ func (h *Handler) parseFunnel(r apiRequest) (store.FunnelQuery, error) {
 		}
 		texts = declared.Funnel
 	}
-	if len(texts) < 2 || len(texts) > store.MaxFunnelSteps {
-		return store.FunnelQuery{}, fmt.Errorf("invalid funnel: %d steps: give 2 to %d step parameters", len(texts), store.MaxFunnelSteps)
+	if err := checkStepCount(len(texts)); err != nil {
+		return store.FunnelQuery{}, err
 	}
 	q := store.FunnelQuery{Filter: r.filter}
 	for _, text := range texts {
@@ -381,6 +382,28 @@ func (h *Handler) parseFunnel(r apiRequest) (store.FunnelQuery, error) {
 	var err error
 	q.Window, err = parseDuration(r.query, "window", defaultFunnelWindow, maxFunnelWindow)
 	return q, err
+}
+
+// checkStepCount returns an error unless a funnel of n steps has 2 to
+// store.MaxFunnelSteps of them.
+func checkStepCount(n int) error {
+	switch {
+	case n < 2:
+		return fmt.Errorf("invalid funnel: %s, but a funnel needs 2 to %d: add a step parameter for each further step",
+			countNoun(n, "step"), store.MaxFunnelSteps)
+	case n > store.MaxFunnelSteps:
+		return fmt.Errorf("invalid funnel: %s, but a funnel takes at most %d: remove %s",
+			countNoun(n, "step"), store.MaxFunnelSteps, countNoun(n-store.MaxFunnelSteps, "step parameter"))
+	}
+	return nil
+}
+
+// countNoun returns n and noun, with an s after the noun unless n is 1.
+func countNoun(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
 
 // share returns part/whole, or 0 for an empty whole.

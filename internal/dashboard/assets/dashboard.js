@@ -592,7 +592,8 @@
         element.dataset.state = 'error';
         const panelStatus = element.querySelector('.panel-status');
         if (panelStatus) {
-          panelStatus.textContent = 'Loading failed: ' + err.message;
+          // An error in the panel's own fields is the whole message.
+          panelStatus.textContent = err.input ? err.message : 'Loading failed: ' + err.message;
           panelStatus.setAttribute('role', 'alert');
         }
       });
@@ -934,6 +935,13 @@
 
   async function loadFunnel(signal) {
     const steps = splitSteps(control('funnel-steps').value);
+    const maxSteps = Number(document.getElementById('funnel').dataset.maxSteps);
+    if (steps.length === 1 || steps.length > maxSteps) {
+      const count = steps.length === 1 ? '1 step' : steps.length + ' steps';
+      const err = new Error('The Steps field has ' + count + ': enter 2 to ' + maxSteps + ' steps, separated by >.');
+      err.input = true;
+      throw err;
+    }
     const params = steps.map((step) => ['step', step]);
     params.push(['window', control('funnel-window').value]);
     const url = apiURL('funnel', params);
