@@ -182,10 +182,14 @@ type Server struct {
 	freeBytes func(path string) (uint64, error)
 	// stopJobs ends the background jobs that Serve starts; jobs waits for
 	// them.
-	startJobs sync.Once
-	stopJobs  context.CancelFunc
-	jobsCtx   context.Context
-	jobs      sync.WaitGroup
+	stopJobs context.CancelFunc
+	jobsCtx  context.Context
+	jobs     sync.WaitGroup
+	// jobsMu orders Serve's jobs.Add before Shutdown's jobs.Wait: once
+	// jobsStopped is set, Serve starts no jobs.
+	jobsMu      sync.Mutex
+	jobsStarted bool
+	jobsStopped bool
 }
 
 // New opens the store in cfg.DataDir, builds the handlers and starts
@@ -435,13 +439,16 @@ func (s *Server) Serve() error {
 			s.logger.Warn("/readyz reports not ready until this is fixed", "err", err)
 		}
 	}
-	s.startJobs.Do(func() {
+	s.jobsMu.Lock()
+	if !s.jobsStarted && !s.jobsStopped {
+		s.jobsStarted = true
 		s.jobs.Add(1)
 		go func() {
 			defer s.jobs.Done()
 			s.runJobs(s.jobsCtx)
 		}()
-	})
+	}
+	s.jobsMu.Unlock()
 	err := s.httpServer.Serve(s.listener)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -459,6 +466,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		defer cancel()
 	}
 	s.draining.Store(true)
+	s.jobsMu.Lock()
+	s.jobsStopped = true
+	s.jobsMu.Unlock()
 	s.stopJobs()
 	httpErr := s.httpServer.Shutdown(ctx)
 	colErr := s.collector.Close(ctx)

@@ -298,3 +298,20 @@ func TestDataFolderInUse(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestShutdownRightAfterServe(t *testing.T) {
+	for range 20 {
+		srv, err := New(Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Store: StoreNull})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- srv.Serve() }()
+		if err := srv.Shutdown(context.Background()); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}
+}
