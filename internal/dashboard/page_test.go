@@ -207,3 +207,21 @@ func TestUnknownPageNotFound(t *testing.T) {
 		t.Errorf("GET /admin status = %d, want 404", response.StatusCode)
 	}
 }
+
+func TestDashboardHeadingsStartAtH1(t *testing.T) {
+	server := startServer(t, dashboard.Config{Store: openStore(t)})
+	cookie := login(t, server)
+	_, body := send(t, server, http.MethodGet, "/", withCookie(cookie))
+
+	h1 := strings.Index(body, "<h1")
+	h2 := strings.Index(body, "<h2")
+	if h1 < 0 {
+		t.Fatal("dashboard page has no <h1>")
+	}
+	if h2 >= 0 && h2 < h1 {
+		t.Errorf("dashboard page has an <h2> at byte %d before its <h1> at byte %d", h2, h1)
+	}
+	if n := strings.Count(body, "<h1"); n != 1 {
+		t.Errorf("dashboard page has %d <h1> elements, want 1", n)
+	}
+}
