@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,8 +49,19 @@ type serveFlags struct {
 	flags *flag.FlagSet
 }
 
-// duckDBFlags are the serve flags that only the DuckDB store reads.
-var duckDBFlags = []string{"duckdb-properties", "duckdb-memory-mib", "journal", "min-free-mib"}
+// storeFlags maps each serve flag that only one store reads to that
+// store's --store value.
+var storeFlags = map[string]string{
+	"duckdb-properties":   server.StoreDuckDB,
+	"duckdb-memory-mib":   server.StoreDuckDB,
+	"journal":             server.StoreDuckDB,
+	"min-free-mib":        server.StoreDuckDB,
+	"clickhouse-url":      server.StoreClickHouse,
+	"clickhouse-database": server.StoreClickHouse,
+}
+
+// storeNames are the names of the stores in messages.
+var storeNames = map[string]string{server.StoreDuckDB: "DuckDB", server.StoreClickHouse: "ClickHouse"}
 
 // Defaults of the serve flags that differ from the collector's defaults.
 const (
@@ -182,7 +192,7 @@ func (f *serveFlags) start(stderr io.Writer) (*server.Server, error) {
 	if _, _, err := net.SplitHostPort(f.listen); err != nil {
 		return nil, fmt.Errorf("invalid --listen %q: use HOST:PORT, such as 127.0.0.1:8787", f.listen)
 	}
-	if err := f.rejectDuckDBFlags(); err != nil {
+	if err := f.rejectOtherStoreFlags(); err != nil {
 		return nil, err
 	}
 	if f.kAnonymity < 1 {
@@ -230,18 +240,19 @@ func (f *serveFlags) start(stderr io.Writer) (*server.Server, error) {
 	})
 }
 
-// rejectDuckDBFlags returns an error when the command line sets one of
-// duckDBFlags together with --store clickhouse or null, which would ignore
-// it. A flag left at its default passes.
-func (f *serveFlags) rejectDuckDBFlags() error {
-	if f.flags == nil || (f.store != server.StoreClickHouse && f.store != server.StoreNull) {
+// rejectOtherStoreFlags returns an error when the command line sets one
+// of storeFlags together with a --store that would ignore it. A flag left
+// at its default passes.
+func (f *serveFlags) rejectOtherStoreFlags() error {
+	if f.flags == nil {
 		return nil
 	}
 	var err error
 	f.flags.Visit(func(set *flag.Flag) {
-		if err == nil && slices.Contains(duckDBFlags, set.Name) {
-			err = fmt.Errorf("--%s applies to the DuckDB store only, not to --store %s: remove --%s, or use --store duckdb",
-				set.Name, f.store, set.Name)
+		owner, ok := storeFlags[set.Name]
+		if err == nil && ok && owner != f.store {
+			err = fmt.Errorf("--%s applies to the %s store only, not to --store %s: remove --%s, or use --store %s",
+				set.Name, storeNames[owner], f.store, set.Name, owner)
 		}
 	})
 	return err

@@ -217,7 +217,10 @@ func TestServeRejectsDuckDBFlagsForOtherStores(t *testing.T) {
 	cancel()
 	for _, storeName := range []string{"clickhouse", "null"} {
 		for _, setFlag := range flags {
-			args := []string{"serve", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--store", storeName, "--clickhouse-url", closedLoopbackURL(t)}
+			args := []string{"serve", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--store", storeName}
+			if storeName == "clickhouse" {
+				args = append(args, "--clickhouse-url", closedLoopbackURL(t))
+			}
 			args = append(args, setFlag...)
 			var stdout, stderr bytes.Buffer
 			if code := run(ctx, args, &stdout, &stderr); code == 0 {
@@ -226,6 +229,26 @@ func TestServeRejectsDuckDBFlagsForOtherStores(t *testing.T) {
 			}
 			name, _, _ := strings.Cut(setFlag[0], "=")
 			if want := name + " applies to the DuckDB store only"; !strings.Contains(stderr.String(), want) {
+				t.Errorf("serve --store %s %s: stderr = %q, want it to contain %q", storeName, strings.Join(setFlag, " "), stderr.String(), want)
+			}
+		}
+	}
+}
+
+func TestServeRejectsClickHouseFlagsForOtherStores(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, storeName := range []string{"duckdb", "null"} {
+		for _, setFlag := range [][]string{{"--clickhouse-url", "http://127.0.0.1:8123/"}, {"--clickhouse-database=events"}} {
+			args := append([]string{"serve", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--store", storeName}, setFlag...)
+			var stdout, stderr bytes.Buffer
+			if code := run(ctx, args, &stdout, &stderr); code == 0 {
+				t.Errorf("serve --store %s accepted %s", storeName, strings.Join(setFlag, " "))
+				continue
+			}
+			name, _, _ := strings.Cut(setFlag[0], "=")
+			want := name + " applies to the ClickHouse store only, not to --store " + storeName + ": remove " + name + ", or use --store clickhouse"
+			if !strings.Contains(stderr.String(), want) {
 				t.Errorf("serve --store %s %s: stderr = %q, want it to contain %q", storeName, strings.Join(setFlag, " "), stderr.String(), want)
 			}
 		}
