@@ -671,6 +671,12 @@
     }
   }
 
+  // setEmptyText writes text into a panel's status line when empty is
+  // true, and clears it otherwise.
+  function setEmptyText(id, empty, text) {
+    document.getElementById(id).querySelector('.panel-status').textContent = empty ? text : '';
+  }
+
   async function loadOverview(signal) {
     const overview = await fetchJSON(apiURL('overview'), signal);
     drawn.overview = overview;
@@ -687,6 +693,8 @@
     setMetric('installs', overview.suppressed ? null : overview.installs);
     drawKeyBars('versions', overview.top_versions, colors, 'Version');
     drawKeyBars('platforms', overview.top_platforms, colors, 'Platform');
+    setEmptyText('versions', overview.top_versions.length === 0, 'No events match these filters.');
+    setEmptyText('platforms', overview.top_platforms.length === 0, 'No events match these filters.');
     fillOptions('version-options', overview.top_versions.map((row) => quoteItem(row.key)));
     fillOptions('platform-options', overview.top_platforms.map((row) => quoteItem(row.key)));
     const names = Object.keys(overview.events).concat(overview.suppressed_events);
@@ -840,6 +848,7 @@
     });
     const anyDaily = rows.some((row) => row.window === 1);
     setMetric('peak_active', peak ? peak.installs : (anyDaily ? null : 0), peak ? 'on ' + formatDay(peak.day, longDayFormat) : '');
+    setEmptyText('active', rows.every((row) => !row.suppressed && row.installs === 0), 'No active installs match these filters.');
   }
 
   async function loadNewInstalls(signal) {
@@ -867,6 +876,7 @@
     });
     fillTable('new-installs-table', ['Period', 'Installs'], data.rows.map((row) => [row.period, formatCount(row, 'installs')]));
     setSuppressedNote(document.getElementById('new-installs'), countSuppressed(data.rows), 'period', 'periods');
+    setEmptyText('new-installs', data.rows.length === 0, 'No new installs match these filters.');
     const total = data.total[0];
     if (!total) {
       setMetric('new_installs', 0);
