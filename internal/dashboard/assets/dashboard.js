@@ -147,9 +147,9 @@
     if (count === 0) {
       note.textContent = '';
     } else if (count === 1) {
-      note.textContent = '1 ' + what + ' is hidden because fewer than ' + K + ' installs are behind it.';
+      note.textContent = '1 ' + what + ' is hidden because fewer than ' + K + ' installs, possibly none, are behind it.';
     } else {
-      note.textContent = count + ' ' + things + ' are hidden because fewer than ' + K + ' installs are behind them.';
+      note.textContent = count + ' ' + things + ' are hidden because fewer than ' + K + ' installs, possibly none, are behind each.';
     }
   }
 
@@ -636,6 +636,7 @@
       const metric = document.querySelector('[data-metric="new_installs"]');
       metric.textContent = '–';
       metric.dataset.value = 'undeclared';
+      document.querySelector('[data-metric-note="new_installs"]').textContent = '';
     }
     const panelStatus = element.querySelector('.panel-status');
     panelStatus.textContent = message.charAt(0).toUpperCase() + message.slice(1) + '.';
@@ -661,14 +662,24 @@
     status.setAttribute('role', failed.length === 0 ? 'status' : 'alert');
   }
 
+  // setMetric shows a headline number, or SUPPRESSED_TEXT and why for
+  // null. Each headline follows the API's rule for its rows: a count from
+  // fewer than K installs, none included, is hidden, so a count the API
+  // returns no row for is hidden too when K is above 1.
   function setMetric(name, value, note) {
     const element = document.querySelector('[data-metric="' + name + '"]');
     element.textContent = value === null ? SUPPRESSED_TEXT : numberFormat.format(value);
     element.dataset.value = value === null ? 'suppressed' : String(value);
     const noteElement = document.querySelector('[data-metric-note="' + name + '"]');
     if (noteElement) {
-      noteElement.textContent = note || '';
+      noteElement.textContent = value === null ? 'Hidden: fewer than ' + K + ' installs, possibly none' : note || '';
     }
+  }
+
+  // countOrHidden returns 0 for a count with no row when K is 1, and null,
+  // which shows as hidden, when K is above 1.
+  function countOrHidden() {
+    return K > 1 ? null : 0;
   }
 
   // setEmptyText writes text into a panel's status line when empty is
@@ -846,8 +857,7 @@
         peak = row;
       }
     });
-    const anyDaily = rows.some((row) => row.window === 1);
-    setMetric('peak_active', peak ? peak.installs : (anyDaily ? null : 0), peak ? 'on ' + formatDay(peak.day, longDayFormat) : '');
+    setMetric('peak_active', peak ? peak.installs : countOrHidden(), peak ? 'on ' + formatDay(peak.day, longDayFormat) : '');
     setEmptyText('active', rows.every((row) => !row.suppressed && row.installs === 0), 'No active installs match these filters.');
   }
 
@@ -879,7 +889,7 @@
     setEmptyText('new-installs', data.rows.length === 0, 'No new installs match these filters.');
     const total = data.total[0];
     if (!total) {
-      setMetric('new_installs', 0);
+      setMetric('new_installs', countOrHidden());
     } else if (total.suppressed) {
       setMetric('new_installs', null);
     } else {
