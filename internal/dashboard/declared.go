@@ -193,7 +193,7 @@ func (h *Handler) checkDeclaration(project string, d catalog.Dashboard) error {
 		}
 	}
 	if len(d.Funnel) == 1 || len(d.Funnel) > store.MaxFunnelSteps {
-		return fmt.Errorf("funnel of %d steps: give 2 to %d", len(d.Funnel), store.MaxFunnelSteps)
+		return fmt.Errorf("funnel of %s: give 2 to %d", countNoun(len(d.Funnel), "step"), store.MaxFunnelSteps)
 	}
 	// NOTE: catalog.Parse and Catalog.SetDashboard check each declared step
 	// first, and package catalog reads no quoted values, so a declared step

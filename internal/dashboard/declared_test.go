@@ -264,7 +264,7 @@ func TestNewRejectsInvalidDeclaration(t *testing.T) {
 	}{
 		{"first-launch property not bool", catalog.Dashboard{FirstLaunchEvent: "round_played", FirstLaunchProperty: "mode"}, `first-launch property "mode"`},
 		{"unknown funnel property", catalog.Dashboard{Funnel: []string{"game_started[level=1]", "round_played"}}, `invalid step "game_started[level=1]"`},
-		{"funnel of one step", catalog.Dashboard{Funnel: []string{"game_started"}}, "funnel of 1 steps"},
+		{"funnel of one step", catalog.Dashboard{Funnel: []string{"game_started"}}, "funnel of 1 step:"},
 		{"error breakdown of three", catalog.Dashboard{ErrorEvent: "game_crashed", ErrorBreakdown: []string{"kind", "scene", "firstRun"}}, "give 1 to 2"},
 		{"unknown error property", catalog.Dashboard{ErrorEvent: "game_crashed", ErrorBreakdown: []string{"errorType"}}, `unknown breakdown property "errorType"`},
 	}

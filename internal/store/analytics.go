@@ -227,7 +227,7 @@ type FunnelQuery struct {
 // MaxFunnelSteps steps, or a window that is not positive.
 func (q FunnelQuery) Validate() error {
 	if len(q.Steps) < 2 || len(q.Steps) > MaxFunnelSteps {
-		return fmt.Errorf("%d steps: use 2 to %d", len(q.Steps), MaxFunnelSteps)
+		return fmt.Errorf("%s: use 2 to %d", countSteps(len(q.Steps)), MaxFunnelSteps)
 	}
 	if q.Window <= 0 {
 		return fmt.Errorf("invalid window %s: use a positive duration", q.Window)
@@ -283,4 +283,12 @@ const (
 var ExportColumns = []string{
 	"project", "uuid", "event", "distinct_id", "timestamp", "received_at",
 	"version", "backend_platform", "properties",
+}
+
+// countSteps returns n followed by "step" or "steps".
+func countSteps(n int) string {
+	if n == 1 {
+		return "1 step"
+	}
+	return fmt.Sprintf("%d steps", n)
 }

@@ -23,7 +23,7 @@ func TestQueryValidate(t *testing.T) {
 		{"active window 0", store.ActiveQuery{Windows: []int{7, 0}}.Validate(), "invalid window 0: use 1 to 366 days"},
 		{"active window 367", store.ActiveQuery{Windows: []int{367}}.Validate(), "invalid window 367"},
 		{"funnel of 2 steps", store.FunnelQuery{Steps: steps(2), Window: time.Hour}.Validate(), ""},
-		{"funnel of 1 step", store.FunnelQuery{Steps: steps(1), Window: time.Hour}.Validate(), "1 steps: use 2 to 10"},
+		{"funnel of 1 step", store.FunnelQuery{Steps: steps(1), Window: time.Hour}.Validate(), "1 step: use 2 to 10"},
 		{"funnel of 11 steps", store.FunnelQuery{Steps: steps(11), Window: time.Hour}.Validate(), "11 steps"},
 		{"funnel without window", store.FunnelQuery{Steps: steps(2)}.Validate(), "invalid window 0s"},
 		{"retention of 0 weeks", store.RetentionQuery{}.Validate(), ""},

@@ -113,7 +113,7 @@ func (c *Catalog) checkFunnel(steps []string) error {
 		return nil
 	}
 	if len(steps) < 2 || len(steps) > MaxFunnelSteps {
-		return fmt.Errorf("funnel of %d steps: give 2 to %d", len(steps), MaxFunnelSteps)
+		return fmt.Errorf("funnel of %s: give 2 to %d", countSteps(len(steps)), MaxFunnelSteps)
 	}
 	for _, step := range steps {
 		if err := c.checkStep(step); err != nil {
@@ -304,4 +304,12 @@ func eventProperty(props []Property, name string) *Property {
 		}
 	}
 	return nil
+}
+
+// countSteps returns n followed by "step" or "steps".
+func countSteps(n int) string {
+	if n == 1 {
+		return "1 step"
+	}
+	return fmt.Sprintf("%d steps", n)
 }

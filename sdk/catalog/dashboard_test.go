@@ -97,7 +97,7 @@ func TestSetDashboardRejects(t *testing.T) {
 		{"first-launch property without event", catalog.Dashboard{FirstLaunchProperty: "firstRun"},
 			[]string{`first_launch_property "firstRun" without first_launch_event`}},
 		{"funnel of one step", catalog.Dashboard{Funnel: []string{"game_launched"}},
-			[]string{"funnel of 1 steps", "give 2 to 10"}},
+			[]string{"funnel of 1 step:", "give 2 to 10"}},
 		{"funnel of eleven steps", catalog.Dashboard{Funnel: slices.Repeat([]string{"game_launched"}, 11)},
 			[]string{"funnel of 11 steps"}},
 		{"funnel step unknown event", catalog.Dashboard{Funnel: []string{"game_launched", "workspace_created"}},
