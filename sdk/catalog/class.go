@@ -16,6 +16,7 @@ type Class string
 const (
 	// RandomID is a UUID (version 4 or 7) or a random token of at least 96
 	// bits written in hex (24 or more characters) or base64url (16 or more).
+	// Hex or base64url that decodes to printable text is not random.
 	RandomID Class = "random_id"
 	// Enum is one of the property's declared Values.
 	Enum Class = "enum"
@@ -32,7 +33,8 @@ const (
 	// Identifier is a short name such as a model id, an error type or a
 	// provider: ASCII letters, digits and ._:/- only, at most 100 characters,
 	// and nothing that looks like a path, an email address, a URL, a secret,
-	// an IP address or a run of more than 8 digits.
+	// an IP address, a UUID of a version other than 4 and 7 or a run of
+	// more than 8 digits.
 	Identifier Class = "identifier"
 	// Version is a version string such as 1.4.2, v2.0.0-rc.1 or go1.26.8, or
 	// the word unknown: at most 8 letters, then a digit, then letters, digits

@@ -115,6 +115,7 @@ func TestIdentifierClass(t *testing.T) {
 	accepted := []string{
 		"anthropic/claude-sonnet-4-5", "gpt-4o-2024-08-06", "claude-3-5-sonnet-20241022",
 		"openai", "apiKey", "baseUrl", "TypeError", "ollama:llama3.1", "mistral.large-2", "plan", "a",
+		"std::fmt::Error", "3f1c2b7e-9a4d-4c1e-8b2a-5d6e7f809a1b", "1.2.3.4567",
 	}
 	for _, s := range accepted {
 		if r := checkIdentifier(s); r != "" {
@@ -122,38 +123,44 @@ func TestIdentifierClass(t *testing.T) {
 		}
 	}
 	rejected := map[string]Reason{
-		"":                                  ReasonInvalidString,
-		strings.Repeat("a", 101):            ReasonTooLong,
-		"/home/alice/project":               ReasonLooksLikePath,
-		"home/alice/project":                ReasonLooksLikePath,
-		"Users/alice":                       ReasonLooksLikePath,
-		`C:\Users\alice`:                    ReasonLooksLikePath,
-		"C:/Users/alice":                    ReasonLooksLikePath,
-		"D:projects":                        ReasonLooksLikePath,
-		"~/code":                            ReasonLooksLikePath,
-		"../etc/passwd":                     ReasonLooksLikePath,
-		"./secrets":                         ReasonLooksLikePath,
-		"alice@example.com":                 ReasonLooksLikeEmail,
-		"https://example.com/alice":         ReasonLooksLikeURL,
-		"http://localhost:3000":             ReasonLooksLikeURL,
-		"mailto:bob":                        ReasonLooksLikeURL,
-		"file:///etc":                       ReasonLooksLikeURL,
-		"sk-proj-abc123":                    ReasonLooksLikeSecret,
-		"ghp_1234567890abcdefghijklmnopqrs": ReasonLooksLikeSecret,
-		"AKIAIOSFODNN7EXAMPLE":              ReasonLooksLikeSecret,
-		"eyJhbGciOiJIUzI1NiJ9":              ReasonLooksLikeSecret,
-		"0123456789abcdef0123456789abcdef":  ReasonLooksLikeSecret,
-		"192.168.1.23":                      ReasonLooksLikeIP,
-		"host-10.0.0.7":                     ReasonLooksLikeIP,
-		"fe80::1":                           ReasonLooksLikeIP,
-		"::1":                               ReasonLooksLikeIP,
-		"127.0.0.1:8080":                    ReasonLooksLikeIP,
-		"5551234567":                        ReasonLooksLikeNumber,
-		"4111-1111-1111-1111":               ReasonLooksLikeNumber,
-		"order123456789":                    ReasonLooksLikeNumber,
-		"free text":                         ReasonInvalidString,
-		"nul\x00":                           ReasonInvalidString,
-		"caf\xc3":                           ReasonInvalidString,
+		"":                                     ReasonInvalidString,
+		strings.Repeat("a", 101):               ReasonTooLong,
+		"/home/alice/project":                  ReasonLooksLikePath,
+		"home/alice/project":                   ReasonLooksLikePath,
+		"Users/alice":                          ReasonLooksLikePath,
+		`C:\Users\alice`:                       ReasonLooksLikePath,
+		"C:/Users/alice":                       ReasonLooksLikePath,
+		"D:projects":                           ReasonLooksLikePath,
+		"~/code":                               ReasonLooksLikePath,
+		"../etc/passwd":                        ReasonLooksLikePath,
+		"./secrets":                            ReasonLooksLikePath,
+		"alice@example.com":                    ReasonLooksLikeEmail,
+		"https://example.com/alice":            ReasonLooksLikeURL,
+		"http://localhost:3000":                ReasonLooksLikeURL,
+		"mailto:bob":                           ReasonLooksLikeURL,
+		"file:///etc":                          ReasonLooksLikeURL,
+		"sk-proj-abc123":                       ReasonLooksLikeSecret,
+		"ghp_1234567890abcdefghijklmnopqrs":    ReasonLooksLikeSecret,
+		"AKIAIOSFODNN7EXAMPLE":                 ReasonLooksLikeSecret,
+		"eyJhbGciOiJIUzI1NiJ9":                 ReasonLooksLikeSecret,
+		"0123456789abcdef0123456789abcdef":     ReasonLooksLikeSecret,
+		"192.168.1.23":                         ReasonLooksLikeIP,
+		"host-10.0.0.7":                        ReasonLooksLikeIP,
+		"0177.0.0.1":                           ReasonLooksLikeIP,
+		"host-10.0.0.01":                       ReasonLooksLikeIP,
+		"ip:2001:db8::1":                       ReasonLooksLikeIP,
+		"host-fe80::1":                         ReasonLooksLikeIP,
+		"peer/2001:db8::1":                     ReasonLooksLikeIP,
+		"6ba7b810-9dad-11d1-80b4-00c04fd430c8": ReasonNotRandomID,
+		"fe80::1":                              ReasonLooksLikeIP,
+		"::1":                                  ReasonLooksLikeIP,
+		"127.0.0.1:8080":                       ReasonLooksLikeIP,
+		"5551234567":                           ReasonLooksLikeNumber,
+		"4111-1111-1111-1111":                  ReasonLooksLikeNumber,
+		"order123456789":                       ReasonLooksLikeNumber,
+		"free text":                            ReasonInvalidString,
+		"nul\x00":                              ReasonInvalidString,
+		"caf\xc3":                              ReasonInvalidString,
 	}
 	for s, want := range rejected {
 		if got := checkIdentifier(s); got != want {
@@ -172,7 +179,9 @@ func TestVersionClass(t *testing.T) {
 	for _, s := range []string{"", "dev", "v", "1..2", "1.0 beta", "release-2024", "sk-proj-abcdefghijklmnop123456", "ghp_abc123",
 		"4111111111111111", "4111-1111-1111-1111", "192.168.1.23", "/usr/1.0", "alice@1.0", "1.0.0-" + strings.Repeat("x", 64),
 		"1.0.4111111111111111", "4111111111111111.1", "v1.0.0-4111111111111111", "1.0.0+build.4111111111111111",
-		"1.0.0-5551234567", "v0.0.0-41111111111111-abcdef123456"} {
+		"1.0.0-5551234567", "v0.0.0-41111111111111-abcdef123456",
+		"4111.1111.1111.1111", "4111_1111_1111_1111", "5551_123_4567", "192.168.001.020", "0177.0.0.1-beta",
+		"6ba7b810-9dad-11d1-80b4-00c04fd430c8"} {
 		if isVersion(s) {
 			t.Errorf("isVersion(%q) = true, want false", s)
 		}
@@ -184,9 +193,10 @@ func TestRandomIDClass(t *testing.T) {
 		"3f1c2b7e-9a4d-4c1e-8b2a-5d6e7f809a1b", // v4
 		"01890a5d-ac96-774b-bcce-b302099a8057", // v7
 		"0123456789abcdef01234567",             // 96 bits of hex
-		"Qm9vbGVhbjEyMzQ1Njc4OQ",               // base64url
+		"k3J9xQ2mV7pL0wR5tY8zB1nC",             // base64url
 		"0123456789abcdef0123456789abcdef4567", // 36 hex digits, the length of a UUID
 		"Qm9vbGVhbjEyMzQ1Njc4OQ_Xy7aB2cD3eF4g", // 36 base64url characters
+		"rV3x_9KqL0bZ-7mWc2Tn",                 // base64url with - and _
 	} {
 		if !isRandomID(s) {
 			t.Errorf("isRandomID(%q) = false, want true", s)
@@ -202,6 +212,12 @@ func TestRandomIDClass(t *testing.T) {
 		"AKIAIOSFODNN7EXAMPLE1234",
 		"alice@example.com",
 		"workspace-of-alice",
+		"00000000-0000-4000-8000-000000000000", // v4 layout, no random bits
+		"15551234-5670-4000-8000-000000000000",
+		"YWxpY2VAZXhhbXBsZS5jb20",            // base64url of alice@example.com
+		"Qm9vbGVhbjEyMzQ1Njc4OQ",             // base64url of Boolean123456789
+		"616c696365406578616d706c652e636f6d", // hex of alice@example.com
+		"KzE1NTUxMjM0NTY3",                   // base64url of +15551234567
 	} {
 		if isRandomID(s) {
 			t.Errorf("isRandomID(%q) = true, want false", s)

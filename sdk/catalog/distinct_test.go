@@ -19,6 +19,9 @@ func TestCheckDistinctID(t *testing.T) {
 		{"1EC9414C-232A-6B00-B3C8-9E6BDECED846", ReasonNotRandomID},
 		{"0190a6e5-7b7c-8a3e-9b1f-312345678901", ReasonNotRandomID},
 		{"12345678-1234-0234-8234-123456789012", ReasonNotRandomID},
+		{"00000000-0000-4000-8000-000000000000", ReasonNotRandomID},
+		{"YWxpY2VAZXhhbXBsZS5jb20", ReasonLooksLikeSecret}, // base64url of alice@example.com
+		{"ip:2001:db8::1", ReasonLooksLikeIP},
 		{"install-1", ""},
 		{"123456", ""},
 		{"alice@example.com", ReasonLooksLikeEmail},

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/netip"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -88,13 +90,46 @@ func referenceLooksLikeIP(s string) bool {
 		return true
 	}
 	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r != '.' && (r < '0' || r > '9') }) {
-		if strings.Count(part, ".") == 3 {
-			if addr, err := netip.ParseAddr(part); err == nil && addr.Is4() {
-				return true
-			}
+		if referenceIsIPv4Text(part) {
+			return true
+		}
+	}
+	for _, span := range hexRunPattern.FindAllStringIndex(s, -1) {
+		start, end := span[0], span[1]
+		if strings.HasPrefix(s[start:end], ":") && !strings.HasPrefix(s[start:end], "::") {
+			start++
+		} else if start > 0 && isAlnum(s[start-1]) {
+			continue
+		}
+		if strings.HasSuffix(s[start:end], ":") && !strings.HasSuffix(s[start:end], "::") {
+			end--
+		} else if end < len(s) && isAlnum(s[end]) {
+			continue
+		}
+		if start > end || strings.Count(s[start:end], ":") < 2 {
+			continue
+		}
+		if addr, err := netip.ParseAddr(s[start:end]); err == nil && addr.Is6() {
+			return true
 		}
 	}
 	return false
+}
+
+// hexRunPattern matches the runs of hex digits, colons and dots that may
+// hold an IPv6 address.
+var hexRunPattern = regexp.MustCompile(`[0-9A-Fa-f:.]+`)
+
+func referenceIsIPv4Text(s string) bool {
+	if !regexp.MustCompile(`^[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4}$`).MatchString(s) {
+		return false
+	}
+	for _, part := range strings.Split(s, ".") {
+		if n, err := strconv.Atoi(part); err != nil || n > 255 {
+			return false
+		}
+	}
+	return true
 }
 
 func referenceHasSecretPrefix(s string) bool {

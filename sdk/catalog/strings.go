@@ -1,8 +1,11 @@
 package catalog
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"math"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )
@@ -32,6 +35,10 @@ func checkIdentifier(s string) Reason {
 	}
 	if looksLikeSecret(s) {
 		return ReasonLooksLikeSecret
+	}
+	// Versions 1 and 6 hold a MAC address, 3 and 5 a hash of a name.
+	if hasUUIDLayout(s) && !isUUID(s) {
+		return ReasonNotRandomID
 	}
 	if looksLikeIP(s) {
 		return ReasonLooksLikeIP
@@ -96,21 +103,78 @@ func looksLikeIP(s string) bool {
 	// Each run of digits and dots with three dots may be an IPv4 address.
 	for start := 0; start < len(s); {
 		end := start
-		dots := 0
 		for end < len(s) && (s[end] == '.' || s[end] >= '0' && s[end] <= '9') {
-			if s[end] == '.' {
-				dots++
-			}
 			end++
 		}
-		if dots == 3 {
-			if addr, err := netip.ParseAddr(s[start:end]); err == nil && addr.Is4() {
-				return true
+		if isIPv4Text(s[start:end]) {
+			return true
+		}
+		start = end + 1
+	}
+	return containsIPv6(s)
+}
+
+// isIPv4Text reports whether s is four dot-separated decimal numbers of at
+// most 255, written with up to four digits each. Unlike netip.ParseAddr it
+// accepts leading zeros, as in 010.000.000.001 or 0177.0.0.1, which
+// inet_aton and many tools read as an address too.
+func isIPv4Text(s string) bool {
+	parts := 0
+	for part := range strings.SplitSeq(s, ".") {
+		parts++
+		if len(part) == 0 || len(part) > 4 {
+			return false
+		}
+		value := 0
+		for i := 0; i < len(part); i++ {
+			if part[i] < '0' || part[i] > '9' {
+				return false
+			}
+			value = value*10 + int(part[i]-'0')
+		}
+		if value > 255 {
+			return false
+		}
+	}
+	return parts == 4
+}
+
+// containsIPv6 reports whether s holds an IPv6 address between separators,
+// as in "ip:2001:db8::1" or "host-fe80::1". A candidate is a run of hex
+// digits, colons and dots that no letter or digit touches, so that the
+// "d::f" inside "std::fmt" is not one. A single colon at either end of a
+// run is taken as a separator.
+func containsIPv6(s string) bool {
+	for start := 0; start < len(s); {
+		end := start
+		for end < len(s) && (s[end] == ':' || s[end] == '.' || isHexDigit(s[end])) {
+			end++
+		}
+		if end-start >= 2 {
+			run := s[start:end]
+			if run[0] == ':' && run[1] != ':' {
+				run = run[1:]
+			} else if start > 0 && isAlnum(s[start-1]) {
+				run = ""
+			}
+			if len(run) >= 2 && run[len(run)-1] == ':' && run[len(run)-2] != ':' {
+				run = run[:len(run)-1]
+			} else if end < len(s) && isAlnum(s[end]) {
+				run = ""
+			}
+			if strings.Count(run, ":") >= 2 {
+				if addr, err := netip.ParseAddr(run); err == nil && addr.Is6() {
+					return true
+				}
 			}
 		}
 		start = end + 1
 	}
 	return false
+}
+
+func isHexDigit(c byte) bool {
+	return c >= '0' && c <= '9' || c|0x20 >= 'a' && c|0x20 <= 'f'
 }
 
 // mayParseAsIP reports whether netip.ParseAddr, ParseAddrPort or
@@ -319,15 +383,16 @@ func isHex(s string) bool {
 // isRandomID reports whether s is a UUID of version 4 or 7, or a token of
 // at least 96 random bits: 24 to 64 hex digits, or 16 to 64 base64url
 // characters mixing letters and digits. A token in which one character makes
-// up more than a quarter of it is rejected as not random, and so is one that
-// starts like the API key of a known service.
+// up more than a quarter of it is rejected as not random, and so are one that
+// starts like the API key of a known service, one that decodes to text
+// (encodesText) and a UUID with one digit in more than half of its places.
 func isRandomID(s string) bool {
 	// Only a string written like a UUID must be one of version 4 or 7: a
 	// token of 36 characters is checked as a token.
 	if hasUUIDLayout(s) {
-		return isUUID(s)
+		return isUUID(s) && !hasRepeatedHexDigit(s)
 	}
-	if len(s) > 64 || len(s) < 16 || hasSecretPrefix(s) {
+	if len(s) > 64 || len(s) < 16 || hasSecretPrefix(s) || encodesText(s) {
 		return false
 	}
 	if isHex(s) {
@@ -355,6 +420,43 @@ func isRandomID(s string) bool {
 	for i := 0; i < len(s); i++ {
 		counts[s[i]]++
 		if counts[s[i]]*4 > len(s) {
+			return false
+		}
+	}
+	return true
+}
+
+// hasRepeatedHexDigit reports whether one hex digit makes up more than
+// half of the 32 of the UUID s, as in 00000000-0000-4000-8000-000000000000.
+// A version 4 UUID has 122 random bits, and the chance that one of its
+// digits fills more than half is below 1e-10.
+func hasRepeatedHexDigit(s string) bool {
+	var counts [256]int
+	for i := 0; i < len(s); i++ {
+		if s[i] != '-' {
+			counts[s[i]|0x20]++
+		}
+	}
+	return slices.Max(counts[:]) > 16
+}
+
+// encodesText reports whether s, read as hex or as unpadded base64url,
+// decodes to printable ASCII text, such as "YWxpY2VAZXhhbXBsZS5jb20" for
+// alice@example.com. Random bytes are all printable with a chance of
+// (95/256)^12, below 1e-5, for the 12 bytes of the shortest token.
+func encodesText(s string) bool {
+	var decoded []byte
+	var err error
+	if isHex(s) && len(s)%2 == 0 {
+		decoded, err = hex.DecodeString(s)
+	} else {
+		decoded, err = base64.RawURLEncoding.DecodeString(s)
+	}
+	if err != nil || len(decoded) == 0 {
+		return false
+	}
+	for _, c := range decoded {
+		if c < 0x20 || c > 0x7e {
 			return false
 		}
 	}
@@ -425,17 +527,22 @@ func isVersion(s string) bool {
 	if !versionDigitRunsOK(s) {
 		return false
 	}
-	if prefix == 0 && strings.Contains(s, "-") && isDigitGroups(s) {
-		return false // a card or phone number written in groups
+	// A card or phone number written in groups. Digits joined by dots
+	// alone are also how Windows builds are written, such as
+	// 10.0.19045.3803, so there only a number that passes the card
+	// numbers' Luhn check is rejected.
+	if prefix == 0 && isDigitGroups(s) && (strings.ContainsAny(s, "-_") || isCardNumber(s)) {
+		return false
+	}
+	if hasUUIDLayout(s) {
+		return false
 	}
 	core := s
 	if i := strings.IndexAny(s, "+-"); i >= 0 {
 		core = s[:i]
 	}
-	if isDottedQuad(core) {
-		if addr, err := netip.ParseAddr(core); err == nil && addr.Is4() {
-			return false
-		}
+	if isIPv4Text(core) {
+		return false
 	}
 	return !looksLikeSecret(s)
 }
@@ -479,28 +586,38 @@ func isDigitGroups(s string) bool {
 	return digits > maxDigitRun
 }
 
+// isCardNumber reports whether the digits of s, ignoring every other
+// byte, number 13 to 19 and pass the Luhn check of payment card numbers.
+func isCardNumber(s string) bool {
+	var digits []byte
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			digits = append(digits, s[i]-'0')
+		}
+	}
+	if len(digits) < 13 || len(digits) > 19 {
+		return false
+	}
+	sum := 0
+	for i := range digits {
+		d := int(digits[len(digits)-1-i])
+		if i%2 == 1 {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+	}
+	return sum%10 == 0
+}
+
 func isPseudoVersionTime(digits string) bool {
 	if len(digits) != pseudoVersionTimeLen {
 		return false
 	}
 	t, err := time.Parse("20060102150405", digits)
 	return err == nil && t.Year() >= 1970 && t.Year() < 2100
-}
-
-// isDottedQuad reports whether s is digits and exactly three dots, the
-// only strings netip.ParseAddr reads as an IPv4 address. It saves the
-// parser's error value on every other version.
-func isDottedQuad(s string) bool {
-	dots := 0
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '.':
-			dots++
-		case c < '0' || c > '9':
-			return false
-		}
-	}
-	return dots == 3
 }
 
 func isAlnum(c byte) bool {
