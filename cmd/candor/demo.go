@@ -38,7 +38,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	go func() { errc <- srv.Serve() }()
 	keys := srv.Keys()
 
-	existing, err := srv.Store().Overview(ctx, store.Filter{})
+	// The read is short, so a Ctrl-C during it takes effect in the next step.
+	existing, err := srv.Store().Overview(context.Background(), store.Filter{})
 	if err != nil {
 		srv.Shutdown(context.Background())
 		return fmt.Errorf("read store: %w", err)
@@ -59,6 +60,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		})
 		if err != nil {
 			srv.Shutdown(context.Background())
+			if ctx.Err() != nil {
+				return fmt.Errorf("interrupted during the simulation: %s contains the %d events sent so far, and the next candor demo "+
+					"shows them; pass --resimulate to add more, or remove %s to start over", f.data, summary.EventsSent, f.data)
+			}
 			return err
 		}
 		line, _ := json.Marshal(summary)

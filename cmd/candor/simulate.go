@@ -60,6 +60,9 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return jsonErr
 	}
 	fmt.Fprintf(stdout, "%s\n", line)
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("interrupted after %d events sent and %d not delivered", summary.EventsSent, summary.EventsDropped)
+	}
 	if err != nil {
 		return err
 	}
