@@ -10,7 +10,7 @@
 //	candor loadgen   measure the collector's ingestion rate over loopback
 //	candor compact   rewrite a stopped collector's database without the values of deleted events
 //
-// Run "candor COMMAND -h" for a command's flags.
+// Run "candor COMMAND -h" or "candor help COMMAND" for a command's flags.
 package main
 
 import (
@@ -49,6 +49,10 @@ func main() {
 // run executes one command line and returns the process exit code: 0 on
 // success, 1 when the command failed, 2 for a usage error.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 1 && args[0] == "help" {
+		// "candor help COMMAND" prints the command's flags, as "candor COMMAND -h" does.
+		return run(ctx, []string{args[1], "-h"}, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
 		if len(args) == 0 {
@@ -89,7 +93,7 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, `Run "candor COMMAND -h" for a command's flags.`)
+	fmt.Fprintln(w, `Run "candor COMMAND -h" or "candor help COMMAND" for a command's flags.`)
 }
 
 // newFlagSet returns a flag set that prints its errors and usage to stderr
