@@ -195,6 +195,9 @@ func (f *serveFlags) start(stderr io.Writer) (*server.Server, error) {
 	if err := f.rejectOtherStoreFlags(); err != nil {
 		return nil, err
 	}
+	if err := f.checkLimits(); err != nil {
+		return nil, err
+	}
 	if f.kAnonymity < 1 {
 		return nil, fmt.Errorf("invalid --k-anonymity %d: use 1 or more (1 turns suppression off)", f.kAnonymity)
 	}
