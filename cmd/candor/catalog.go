@@ -104,23 +104,24 @@ func runCatalogDiff(args []string, stdout, stderr io.Writer) error {
 			"writes, or the name of a built-in catalog (%s). Write ./NAME for a file\n"+
 			"that has a built-in catalog's name.\n", strings.Join(builtinCatalogNames(), ", "))
 	}
-	if err := fs.Parse(args); err != nil {
+	catalogs, err := parseInterspersed(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return errUsage
 	}
-	if fs.NArg() != 2 {
-		fmt.Fprintf(stderr, "candor catalog diff: expected 2 arguments, OLD and NEW, but got %d\n\n", fs.NArg())
+	if len(catalogs) != 2 {
+		fmt.Fprintf(stderr, "candor catalog diff: expected 2 arguments, OLD and NEW, but got %d\n\n", len(catalogs))
 		fs.Usage()
 		return errUsage
 	}
 
-	old, err := loadCatalog(fs.Arg(0))
+	old, err := loadCatalog(catalogs[0])
 	if err != nil {
 		return err
 	}
-	new, err := loadCatalog(fs.Arg(1))
+	new, err := loadCatalog(catalogs[1])
 	if err != nil {
 		return err
 	}
@@ -130,6 +131,29 @@ func runCatalogDiff(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// parseInterspersed parses the flags in args, also those after the first
+// argument, such as the -h of "candor catalog diff OLD NEW -h", and returns
+// the arguments. Everything after "--" is an argument.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		// fs.Parse drops a "--" that ends the flags, so it shows as a
+		// shorter rest than the arguments after the last flag.
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
 }
 
 // loadCatalog returns the built-in catalog of that name, or else reads the

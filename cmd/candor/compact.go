@@ -20,6 +20,9 @@ func runCompact(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 
+	if *data == "" {
+		return fmt.Errorf("missing --data: pass the data folder of candor serve, which contains %s", server.DatabaseFile)
+	}
 	path := filepath.Join(*data, server.DatabaseFile)
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("no database %s in %s (%v): pass the data folder of candor serve with --data", server.DatabaseFile, *data, err)

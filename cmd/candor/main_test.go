@@ -26,3 +26,57 @@ func TestHelpUnknownCommand(t *testing.T) {
 		t.Errorf("stderr %q does not contain %q", stderr, want)
 	}
 }
+
+func TestCompactEmptyData(t *testing.T) {
+	code, _, stderr := runCommand(t, "compact", "--data", "")
+	if code != 1 {
+		t.Errorf("exit code = %d, want 1", code)
+	}
+	if want := "missing --data: pass the data folder of candor serve"; !strings.Contains(stderr, want) {
+		t.Errorf("stderr %q does not contain %q", stderr, want)
+	}
+}
+
+func TestSimulateInvalidEndpoint(t *testing.T) {
+	for _, endpoint := range []string{"127.0.0.1:8787", "localhost:8787", "ftp://127.0.0.1:8787"} {
+		code, stdout, stderr := runCommand(t, "simulate", "--endpoint", endpoint, "--write-key", "phc_x", "--installs", "1", "--days", "1")
+		if code != 1 {
+			t.Errorf("candor simulate --endpoint %s exit code = %d, want 1", endpoint, code)
+		}
+		if stdout != "" {
+			t.Errorf("candor simulate --endpoint %s stdout = %q, want none", endpoint, stdout)
+		}
+		want := `invalid --endpoint "` + endpoint + `": use an http or https URL, such as http://127.0.0.1:8787`
+		if !strings.Contains(stderr, want) {
+			t.Errorf("candor simulate --endpoint %s stderr %q does not contain %q", endpoint, stderr, want)
+		}
+	}
+}
+
+func TestCatalogDiffFlagAfterArguments(t *testing.T) {
+	code, _, stderr := runCommand(t, "catalog", "diff", "mux", "mux", "-h")
+	if code != 0 {
+		t.Errorf("candor catalog diff mux mux -h exit code = %d, want 0", code)
+	}
+	if want := "Usage: candor catalog diff OLD NEW"; !strings.Contains(stderr, want) {
+		t.Errorf("candor catalog diff mux mux -h stderr %q does not contain %q", stderr, want)
+	}
+
+	code, _, stderr = runCommand(t, "catalog", "diff", "mux", "mux", "--bogus")
+	if code != 2 {
+		t.Errorf("candor catalog diff mux mux --bogus exit code = %d, want 2", code)
+	}
+	if want := "flag provided but not defined: -bogus"; !strings.Contains(stderr, want) {
+		t.Errorf("candor catalog diff mux mux --bogus stderr %q does not contain %q", stderr, want)
+	}
+}
+
+func TestCatalogDiffDashDashEndsFlags(t *testing.T) {
+	code, _, stderr := runCommand(t, "catalog", "diff", "mux", "--", "-missing.json")
+	if code != 1 {
+		t.Errorf("exit code = %d, want 1", code)
+	}
+	if want := `read catalog file "-missing.json"`; !strings.Contains(stderr, want) {
+		t.Errorf("stderr %q does not contain %q", stderr, want)
+	}
+}

@@ -37,7 +37,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fs.Usage()
 		return errors.New("missing --token: pass the admin token that candor serve printed or kept in the data folder's keys.json")
 	}
-	if err := checkServerURL(*serverURL); err != nil {
+	if err := checkBaseURL("server", *serverURL); err != nil {
 		return err
 	}
 	if *format != "table" && *format != "json" {
@@ -82,13 +82,13 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return printOverview(stdout, cmp.Or(*project, "all"), ov)
 }
 
-// checkServerURL rejects a --server value without an http or https scheme
-// and a host. Without this check "127.0.0.1:8787" fails with a URL parse
-// error and "localhost:8787" parses as scheme "localhost".
-func checkServerURL(value string) error {
+// checkBaseURL rejects a value of the URL flag --name without an http or
+// https scheme and a host. Without this check "127.0.0.1:8787" fails with
+// a URL parse error and "localhost:8787" parses as scheme "localhost".
+func checkBaseURL(name, value string) error {
 	parsed, err := url.Parse(value)
 	if err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
-		return fmt.Errorf("invalid --server %q: use an http or https URL, such as http://127.0.0.1:8787", value)
+		return fmt.Errorf("invalid --%s %q: use an http or https URL, such as http://127.0.0.1:8787", name, value)
 	}
 	return nil
 }

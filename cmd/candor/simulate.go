@@ -34,6 +34,9 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fs.Usage()
 		return errors.New("missing --write-key: pass the write key that candor serve printed or kept in keys.json")
 	}
+	if err := checkBaseURL("endpoint", *endpoint); err != nil {
+		return err
+	}
 	for _, flag := range []struct {
 		name  string
 		value int
