@@ -21,6 +21,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -117,9 +119,36 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return errUsage
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
+		fmt.Fprintf(fs.Output(), "unexpected argument %q%s\n", fs.Arg(0), boolValueHint(fs, args))
 		fs.Usage()
 		return errUsage
 	}
 	return nil
+}
+
+// boolValueHint explains an unexpected argument that follows a boolean flag,
+// as "false" does in "--journal false": the flag package reads a boolean
+// flag's value only after "=". It returns "" for any other argument.
+func boolValueHint(fs *flag.FlagSet, args []string) string {
+	i := len(args) - fs.NArg()
+	if i == 0 {
+		return ""
+	}
+	previous := args[i-1]
+	name := strings.TrimLeft(previous, "-")
+	if name == previous || strings.Contains(name, "=") {
+		return ""
+	}
+	f := fs.Lookup(name)
+	if f == nil {
+		return ""
+	}
+	if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !b.IsBoolFlag() {
+		return ""
+	}
+	example := "true"
+	if _, err := strconv.ParseBool(fs.Arg(0)); err == nil {
+		example = fs.Arg(0)
+	}
+	return fmt.Sprintf(" after %s: a boolean flag takes its value after \"=\", such as %s=%s", previous, previous, example)
 }

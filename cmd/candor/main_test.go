@@ -80,3 +80,23 @@ func TestCatalogDiffDashDashEndsFlags(t *testing.T) {
 		t.Errorf("stderr %q does not contain %q", stderr, want)
 	}
 }
+
+func TestBoolFlagWithSeparateValue(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--journal", "false"}, `unexpected argument "false" after --journal: a boolean flag takes its value after "=", such as --journal=false`},
+		{[]string{"demo", "-resimulate", "true"}, `unexpected argument "true" after -resimulate: a boolean flag takes its value after "=", such as -resimulate=true`},
+		{[]string{"serve", "--metrics-public", "yes"}, `unexpected argument "yes" after --metrics-public: a boolean flag takes its value after "=", such as --metrics-public=true`},
+	}
+	for _, test := range tests {
+		code, _, stderr := runCommand(t, test.args...)
+		if code != 2 {
+			t.Errorf("candor %v exit code = %d, want 2", test.args, code)
+		}
+		if !strings.Contains(stderr, test.want) {
+			t.Errorf("candor %v stderr %q does not contain %q", test.args, stderr, test.want)
+		}
+	}
+}
