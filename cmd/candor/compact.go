@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -35,6 +36,11 @@ func runCompact(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer lock.Unlock()
 	before, after, err := duckdb.Compact(ctx, path)
+	// Compact reads ctx only while it copies the database, before it
+	// replaces the file, so an interruption leaves the file as it was.
+	if err != nil && errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return fmt.Errorf("interrupted: %s is unchanged; run candor compact again to compact it", path)
+	}
 	if err != nil {
 		return err
 	}

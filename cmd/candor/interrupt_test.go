@@ -5,8 +5,11 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/candor-dev/candor/internal/server"
 )
 
 // An interrupted simulation reports the interruption and the events it sent,
@@ -57,5 +60,22 @@ func TestDemoInterruptedDuringSimulation(t *testing.T) {
 	}
 	if strings.Contains(stderr.String(), "context canceled") {
 		t.Errorf("stderr %q reports the bare context error", stderr.String())
+	}
+}
+
+// An interrupted compaction reports that the database is unchanged.
+func TestCompactInterrupted(t *testing.T) {
+	data := newDataFolder(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"compact", "--data", data}, &stdout, &stderr)
+	if code != 1 {
+		t.Errorf("exit code = %d, want 1", code)
+	}
+	want := "interrupted: " + filepath.Join(data, server.DatabaseFile) + " is unchanged"
+	if !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr %q does not contain %q", stderr.String(), want)
 	}
 }
