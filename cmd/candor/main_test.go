@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -98,5 +100,20 @@ func TestBoolFlagWithSeparateValue(t *testing.T) {
 		if !strings.Contains(stderr, test.want) {
 			t.Errorf("candor %v stderr %q does not contain %q", test.args, stderr, test.want)
 		}
+	}
+}
+
+func TestServeDataIsFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "data")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCommand(t, "serve", "--data", file, "--listen", "127.0.0.1:0")
+	if code != 1 {
+		t.Errorf("exit code = %d, want 1", code)
+	}
+	want := "create data folder: mkdir " + file + ": not a directory: pass --data a folder that candor can create and write"
+	if !strings.Contains(stderr, want) {
+		t.Errorf("stderr %q does not contain %q", stderr, want)
 	}
 }

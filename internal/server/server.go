@@ -235,7 +235,7 @@ func New(cfg Config) (*Server, error) {
 // on ln.
 func newServer(cfg Config, ln net.Listener) (_ *Server, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data folder: %w", err)
+		return nil, fmt.Errorf("create data folder: %w: pass --data a folder that candor can create and write", err)
 	}
 	// The DuckDB store keeps its events in the data folder, and two
 	// processes must not write them at once.
