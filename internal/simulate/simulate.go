@@ -104,18 +104,19 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		cfg.HomeDir = dir
 	}
 
-	installs := Plan(cfg)
-	summary := Summary{Installs: len(installs), Captured: map[string]int64{}}
+	summary := Summary{Installs: cfg.Installs, Captured: map[string]int64{}}
 	var mu sync.Mutex
 	var firstErr error
-	work := make(chan *install)
+	// Workers draw an install's events when they take its index, so the
+	// events in memory grow with Concurrency rather than with Installs.
+	work := make(chan int)
 	var wg sync.WaitGroup
 	for w := 0; w < cfg.Concurrency; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for in := range work {
-				result, err := runInstall(ctx, cfg, in)
+			for index := range work {
+				result, err := runInstall(ctx, cfg, planIndex(cfg, index))
 				mu.Lock()
 				summary.EventsSent += result.sent
 				summary.EventsDropped += result.dropped
@@ -138,11 +139,11 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 			}
 		}()
 	}
-	for _, in := range installs {
+	for index := range cfg.Installs {
 		if ctx.Err() != nil {
 			break
 		}
-		work <- in
+		work <- index
 	}
 	close(work)
 	wg.Wait()
@@ -159,10 +160,16 @@ func Plan(cfg Config) []*install {
 	}
 	installs := make([]*install, cfg.Installs)
 	for i := range installs {
-		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(i)))
-		installs[i] = planInstall(rng, i, cfg.Days, cfg.Now.UTC())
+		installs[i] = planIndex(cfg, i)
 	}
 	return installs
+}
+
+// planIndex draws install number index of a simulation. Its events depend
+// only on cfg.Seed, index, cfg.Days and cfg.Now.
+func planIndex(cfg Config, index int) *install {
+	rng := rand.New(rand.NewPCG(cfg.Seed, uint64(index)))
+	return planInstall(rng, index, cfg.Days, cfg.Now.UTC())
 }
 
 type installResult struct {
