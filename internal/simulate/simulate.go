@@ -196,10 +196,13 @@ func runInstall(ctx context.Context, cfg Config, in *install) (installResult, er
 		Platform:        in.platform,
 		ElectronVersion: electronVersion,
 		AllowAutomation: true,
-		FlushInterval:   250 * time.Millisecond,
-		Clock:           func() time.Time { return time.Unix(0, clock.Load()).UTC() },
-		Getenv:          cfg.Getenv,
-		Logger:          cfg.Logger,
+		// The install captures all its events in one loop, faster than a
+		// collector accepts them, so the queue must fit all of them.
+		QueueSize:     max(telemetry.DefaultQueueSize, len(in.events)),
+		FlushInterval: 250 * time.Millisecond,
+		Clock:         func() time.Time { return time.Unix(0, clock.Load()).UTC() },
+		Getenv:        cfg.Getenv,
+		Logger:        cfg.Logger,
 	})
 	if err != nil {
 		return installResult{}, fmt.Errorf("simulate install %d: %w", in.index, err)
