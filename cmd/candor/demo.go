@@ -13,7 +13,7 @@ import (
 )
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("demo", "[--data DIR] [--listen HOST:PORT] [--installs N] [--days D] [--seed S]", stderr)
+	fs := newFlagSet("demo", "[--data DIR] [--listen HOST:PORT] [--installs N] [--days D] [--seed S] [--resimulate]", stderr)
 	var f serveFlags
 	f.register(fs, "./candor-data")
 	installs := fs.Int("installs", simulate.DefaultInstalls, "simulated installs to send on the first run")

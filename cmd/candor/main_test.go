@@ -117,3 +117,24 @@ func TestServeDataIsFile(t *testing.T) {
 		t.Errorf("stderr %q does not contain %q", stderr, want)
 	}
 }
+
+// The usage line of each command names the command's own flags. The demo's
+// serve flags are listed under Flags only.
+func TestUsageLineNamesFlags(t *testing.T) {
+	commands := map[string][]string{
+		"demo":     {"--data", "--listen", "--installs", "--days", "--seed", "--resimulate"},
+		"simulate": {"--endpoint", "--write-key", "--installs", "--days", "--seed", "--concurrency"},
+		"report":   {"--server", "--token", "--project", "--from", "--to", "--format"},
+		"compact":  {"--data"},
+		"catalog":  {"--app", "--file", "--format"},
+	}
+	for name, flags := range commands {
+		_, _, stderr := runCommand(t, name, "-h")
+		usage, _, _ := strings.Cut(stderr, "\n")
+		for _, flag := range flags {
+			if !strings.Contains(usage, flag) {
+				t.Errorf("usage line of candor %s %q does not name %s", name, usage, flag)
+			}
+		}
+	}
+}

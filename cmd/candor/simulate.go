@@ -16,7 +16,7 @@ import (
 )
 
 func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("simulate", "--endpoint URL --write-key KEY [--installs N] [--days D] [--seed S]", stderr)
+	fs := newFlagSet("simulate", "--endpoint URL --write-key KEY [--installs N] [--days D] [--seed S] [--concurrency N]", stderr)
 	endpoint := fs.String("endpoint", "", "collector base URL, such as http://127.0.0.1:8787 (required)")
 	writeKey := fs.String("write-key", "", "the collector's write key (required)")
 	installs := fs.Int("installs", simulate.DefaultInstalls, "number of simulated installs")
