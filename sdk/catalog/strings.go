@@ -1,11 +1,8 @@
 package catalog
 
 import (
-	"encoding/base64"
-	"encoding/hex"
 	"math"
 	"net/netip"
-	"slices"
 	"strings"
 	"time"
 )
@@ -431,36 +428,96 @@ func isRandomID(s string) bool {
 // A version 4 UUID has 122 random bits, and the chance that one of its
 // digits fills more than half is below 1e-10.
 func hasRepeatedHexDigit(s string) bool {
-	var counts [256]int
+	var counts [16]uint8
 	for i := 0; i < len(s); i++ {
-		if s[i] != '-' {
-			counts[s[i]|0x20]++
+		if s[i] == '-' {
+			continue
+		}
+		digit := hexValue(s[i])
+		counts[digit]++
+		if counts[digit] > 16 {
+			return true
 		}
 	}
-	return slices.Max(counts[:]) > 16
+	return false
 }
 
 // encodesText reports whether s, read as hex or as unpadded base64url,
 // decodes to printable ASCII text, such as "YWxpY2VAZXhhbXBsZS5jb20" for
 // alice@example.com. Random bytes are all printable with a chance of
 // (95/256)^12, below 1e-5, for the 12 bytes of the shortest token.
+//
+// It runs for every random ID that passes, distinct_id included, so it
+// decodes in place instead of allocating the decoded bytes. It reads
+// base64url as encoding/base64's RawURLEncoding does: the unused bits of
+// the last character are ignored, and a last group of one character is
+// invalid. Unlike RawURLEncoding it does not skip line breaks, which no
+// random ID contains.
 func encodesText(s string) bool {
-	var decoded []byte
-	var err error
-	if isHex(s) && len(s)%2 == 0 {
-		decoded, err = hex.DecodeString(s)
-	} else {
-		decoded, err = base64.RawURLEncoding.DecodeString(s)
-	}
-	if err != nil || len(decoded) == 0 {
+	if len(s) == 0 {
 		return false
 	}
-	for _, c := range decoded {
-		if c < 0x20 || c > 0x7e {
-			return false
+	if isHex(s) && len(s)%2 == 0 {
+		for i := 0; i < len(s); i += 2 {
+			if !isPrintable(hexValue(s[i])<<4 | hexValue(s[i+1])) {
+				return false
+			}
+		}
+		return true
+	}
+	if len(s)%4 == 1 {
+		return false
+	}
+	for i := 0; i < len(s); i += 4 {
+		group := s[i:min(i+4, len(s))]
+		var bits uint32
+		for j := 0; j < 4; j++ {
+			var value byte
+			if j < len(group) {
+				var ok bool
+				if value, ok = base64URLValue(group[j]); !ok {
+					return false
+				}
+			}
+			bits = bits<<6 | uint32(value)
+		}
+		// A group of n characters decodes to n-1 bytes: 4 characters give 3.
+		for k := 0; k < len(group)-1; k++ {
+			if !isPrintable(byte(bits >> (16 - 8*k))) {
+				return false
+			}
 		}
 	}
 	return true
+}
+
+func isPrintable(c byte) bool { return c >= 0x20 && c <= 0x7e }
+
+// hexValue returns the value of the hex digit c, which the caller has
+// checked.
+func hexValue(c byte) byte {
+	if c <= '9' {
+		return c - '0'
+	}
+	return (c | 0x20) - 'a' + 10
+}
+
+// base64URLValue returns the value of c in the base64url alphabet of RFC
+// 4648, and false for any other byte.
+func base64URLValue(c byte) (byte, bool) {
+	switch {
+	case c >= 'A' && c <= 'Z':
+		return c - 'A', true
+	case c >= 'a' && c <= 'z':
+		return c - 'a' + 26, true
+	case c >= '0' && c <= '9':
+		return c - '0' + 52, true
+	case c == '-':
+		return 62, true
+	case c == '_':
+		return 63, true
+	}
+	return 0, false
 }
 
 // isUUID reports whether s is a UUID of version 4 or 7 with the RFC 9562
