@@ -18,11 +18,11 @@ func (h *Handler) describeFix(v *catalog.Violation) string {
 	if !ok {
 		return ""
 	}
-	if v.Reason == catalog.ReasonUnknownProperty && findProperty(def.Properties, v.Property) == nil {
+	p, declared := h.catalog.LookupProperty(v.Event, v.Property)
+	if v.Reason == catalog.ReasonUnknownProperty && !declared {
 		return "the event's properties are " + propertyNames(def.Properties)
 	}
-	p := findProperty(def.Properties, v.Property)
-	if p == nil {
+	if !declared {
 		return ""
 	}
 	switch v.Reason {
@@ -36,22 +36,6 @@ func (h *Handler) describeFix(v *catalog.Violation) string {
 		return "use one of " + quotedList(p.Values)
 	}
 	return fmt.Sprintf("send a value of privacy class %s, as the catalog's Markdown page describes it", p.Class)
-}
-
-// findProperty returns the property at a dotted path such as
-// "frontendPlatform.userAgent", or nil.
-func findProperty(props []catalog.Property, path string) *catalog.Property {
-	name, rest, nested := strings.Cut(path, ".")
-	for i := range props {
-		if props[i].Name != name {
-			continue
-		}
-		if nested {
-			return findProperty(props[i].Properties, rest)
-		}
-		return &props[i]
-	}
-	return nil
 }
 
 func propertyNames(props []catalog.Property) string {
