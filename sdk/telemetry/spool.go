@@ -304,12 +304,16 @@ func (s *spool) dropOldest(files []spoolFile) {
 		// Claim before deleting, so a file another process is sending is
 		// not counted as dropped here too.
 		claimed := filepath.Join(s.dir, f.name+spoolClaimMarker+randomHex(4))
-		if os.Rename(filepath.Join(s.dir, f.name), claimed) != nil {
+		renamed := os.Rename(filepath.Join(s.dir, f.name), claimed) == nil
+		// A file that another process or goroutine claimed or dropped
+		// since the listing has left the spool all the same. Counting it
+		// as still there would drop newer files in its place.
+		events -= f.events
+		size -= f.bytes
+		if !renamed {
 			continue
 		}
 		os.Remove(claimed)
-		events -= f.events
-		size -= f.bytes
 		s.stats.drop(dropReason(f, DropSpoolFull), int64(f.events))
 	}
 }
