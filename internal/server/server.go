@@ -470,11 +470,37 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.jobsStopped = true
 	s.jobsMu.Unlock()
 	s.stopJobs()
-	httpErr := s.httpServer.Shutdown(ctx)
+	httpErr := s.shutdownHTTP(ctx)
 	colErr := s.collector.Close(ctx)
 	s.jobs.Wait()
 	storeErr := s.store.Close()
 	lockErr := s.dataLock.Unlock()
-	s.logger.Info("stopped", "addr", s.listener.Addr().String())
+	// The totals include the events that the journal loaded at Close,
+	// which the last capture summary may not count yet.
+	stats := s.collector.Stats()
+	s.logger.Info("stopped", "addr", s.listener.Addr().String(),
+		"accepted", stats.Accepted, "stored", stats.Stored, "duplicates", stats.Duplicates)
 	return errors.Join(httpErr, colErr, storeErr, lockErr)
+}
+
+// shutdownHTTP stops the HTTP server. Requests get half of the time left
+// in ctx to finish, so that the collector keeps the other half for its
+// commits, and the connections of requests still running then are closed.
+// Such a request is often a client that stalls in its body. When its
+// events were complete, the collector still commits them, and the client's
+// retry is stored once.
+func (s *Server) shutdownHTTP(ctx context.Context) error {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return s.httpServer.Shutdown(ctx)
+	}
+	half, cancel := context.WithDeadline(ctx, time.Now().Add(time.Until(deadline)/2))
+	defer cancel()
+	err := s.httpServer.Shutdown(half)
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	s.logger.Warn("closing the connections of requests that did not finish in half of the shutdown time",
+		"time_left", time.Until(deadline).Round(time.Millisecond), "err", err)
+	return s.httpServer.Close()
 }

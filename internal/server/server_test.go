@@ -315,3 +315,34 @@ func TestShutdownRightAfterServe(t *testing.T) {
 		}
 	}
 }
+
+// A client that stalls in the middle of its body must not use up the
+// whole shutdown time: Shutdown closes its connection halfway and still
+// drains the collector.
+func TestShutdownClosesStalledRequests(t *testing.T) {
+	srv, err := New(Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", ShutdownTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve() }()
+
+	conn, err := net.Dial("tcp", srv.listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /batch/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
+	time.Sleep(200 * time.Millisecond)
+
+	start := time.Now()
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Errorf("Shutdown with a stalled request = %v, want nil", err)
+	}
+	if took := time.Since(start); took > 1800*time.Millisecond {
+		t.Errorf("Shutdown took %v, want about half of the 2s ShutdownTimeout", took)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+}
