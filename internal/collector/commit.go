@@ -352,8 +352,9 @@ func (m *committer) insert(events []store.Event) (stored int, err error) {
 	}()
 	ctx, cancel := context.WithTimeout(m.ctx, m.c.cfg.CommitTimeout)
 	defer cancel()
-	// The error stays as the store wrote it: the log line that reports it
-	// has the event count, and the DuckDB and ClickHouse stores begin
-	// their errors with "insert N events" already.
+	// The error stays as the store wrote it, because the log line that
+	// reports it has the event count. Most errors of the DuckDB and
+	// ClickHouse stores begin with "insert N events" already, and those
+	// of the journal in front of DuckDB with "journal:".
 	return m.c.store.Insert(ctx, events)
 }
