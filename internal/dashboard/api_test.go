@@ -367,7 +367,7 @@ func TestUnknownProjectNotFound(t *testing.T) {
 			path := route.Path + "?project=shop&format=" + format
 			t.Run(path, func(t *testing.T) {
 				body := getJSONStatus[unknownProjectResponse](t, server, path, http.StatusNotFound)
-				checkContains(t, "error", body.Error, `unknown project "shop"`, `"mux", "other"`)
+				checkContains(t, "error", body.Error, `unknown project "shop"`, `"mux", "other"`, "leave the project out for all of them")
 				if d := cmp.Diff([]string{"mux", "other"}, body.Projects); d != "" {
 					t.Errorf("projects (-want +got):\n%s", d)
 				}

@@ -72,7 +72,7 @@ func (e unknownProjectError) Error() string {
 	for i, name := range e.configured {
 		quoted[i] = quote(name)
 	}
-	return fmt.Sprintf("unknown project %q: use one of the configured projects %s, or an empty project for all of them",
+	return fmt.Sprintf("unknown project %q: use one of the configured projects %s, or leave the project out for all of them",
 		e.project, strings.Join(quoted, ", "))
 }
 
