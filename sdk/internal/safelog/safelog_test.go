@@ -10,7 +10,7 @@ import (
 	"github.com/candor-dev/candor/sdk/internal/safelog"
 )
 
-// panicking is a slog handler whose methods panic where its fields say.
+// panicking is a slog handler whose methods panic where its fields are set.
 type panicking struct {
 	inEnabled, inHandle, inWithAttrs, inWithGroup bool
 }
