@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/candor-dev/candor/internal/collector"
 	"github.com/candor-dev/candor/internal/dashboard"
@@ -48,6 +49,11 @@ type serveFlags struct {
 	// flags that the command line set.
 	flags *flag.FlagSet
 }
+
+// minAdminTokenLength is the shortest --admin-token that candor serve
+// takes. The token opens the dashboard and the admin API, including
+// deletion, and a short one can be guessed.
+const minAdminTokenLength = 16
 
 // storeFlags maps each serve flag that only one store reads to that
 // store's --store value.
@@ -194,6 +200,11 @@ func (f *serveFlags) start(stderr io.Writer) (*server.Server, error) {
 	}
 	if err := f.rejectOtherStoreFlags(); err != nil {
 		return nil, err
+	}
+	if n := utf8.RuneCountInString(f.adminToken); n > 0 && n < minAdminTokenLength {
+		// The message leaves the token out, because it is a secret.
+		return nil, fmt.Errorf("invalid --admin-token: shorter than %d characters: use a long random token, "+
+			"or leave the flag out to generate one", minAdminTokenLength)
 	}
 	if err := f.checkLimits(); err != nil {
 		return nil, err

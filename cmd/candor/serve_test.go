@@ -274,3 +274,17 @@ func TestServeNullStoreWithDefaults(t *testing.T) {
 		t.Errorf("Shutdown: %v", err)
 	}
 }
+
+func TestServeRejectsShortAdminToken(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout, stderr bytes.Buffer
+	args := []string{"serve", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--admin-token", "x"}
+	if code := run(ctx, args, &stdout, &stderr); code == 0 {
+		t.Fatal("serve accepted a one-character --admin-token")
+	}
+	want := "invalid --admin-token: shorter than 16 characters: use a long random token, or leave the flag out"
+	if !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr = %q, want it to contain %q", stderr.String(), want)
+	}
+}
