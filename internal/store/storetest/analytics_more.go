@@ -60,6 +60,10 @@ func testActiveInstalls(t *testing.T, s store.Store, a store.Analytics) {
 		// b's event on March 22 falls after To, so no window counts it.
 		{"events after to", store.ActiveQuery{Filter: store.Filter{From: at(20, 0, 0), To: at(22, 0, 0)}, Windows: []int{14}},
 			rows(14, "2025-03-20", 1, "2025-03-21", 1)},
+		// The range ends long after the last event: the rows end with the
+		// last day of its window.
+		{"range past the data", store.ActiveQuery{Filter: store.Filter{From: at(20, 0, 0), To: at(40, 0, 0)}, Windows: []int{7}},
+			rows(7, "2025-03-22", 1, "2025-03-23", 1, "2025-03-24", 1, "2025-03-25", 1, "2025-03-26", 1, "2025-03-27", 1, "2025-03-28", 1)},
 		{"event filter", store.ActiveQuery{Filter: store.Filter{Events: []string{"message_sent"}}, Windows: []int{1}},
 			rows(1, "2025-03-03", 1, "2025-03-06", 1)},
 		{"no windows", store.ActiveQuery{Filter: march3to11}, nil},
