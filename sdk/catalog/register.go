@@ -211,9 +211,12 @@ func isNumberKind(k reflect.Kind) bool {
 // wire name, before normalization. Optional fields holding their zero value
 // are left out. It returns an error when ev's type was not registered.
 //
-// A PropertyMap's values are returned as a copy; its event must be in the
-// catalog.
+// A PropertyMap's values, given as a value or a pointer, are returned as a
+// copy; its event must be in the catalog.
 func (c *Catalog) Properties(ev Event) (string, map[string]any, error) {
+	if p, isPointer := ev.(*PropertyMap); isPointer && p != nil {
+		ev = *p
+	}
 	name := ev.EventName()
 	def, ok := c.byName[name]
 	if m, isMap := ev.(PropertyMap); isMap {

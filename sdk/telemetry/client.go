@@ -161,8 +161,13 @@ func (c *Client) Capture(ev catalog.Event) {
 		c.stats.closed.Add(1)
 		return
 	}
-	if m, ok := ev.(catalog.PropertyMap); ok {
+	switch m := ev.(type) {
+	case catalog.PropertyMap:
 		ev = copyPropertyMap(c.cfg.Catalog, m)
+	case *catalog.PropertyMap:
+		if m != nil {
+			ev = copyPropertyMap(c.cfg.Catalog, *m)
+		}
 	}
 	select {
 	case c.queue <- item{ev: ev, at: c.cfg.Clock(), optOuts: optOuts}:

@@ -44,20 +44,23 @@ func TestCaptureCopiesPropertyMap(t *testing.T) {
 		"frontendPlatform": platform,
 	}
 	props := map[string]any{"command": "compact"}
+	pointed := map[string]any{"command": "compact"}
 	c.Capture(catalog.PropertyMap{Name: "workspace_created", Values: values})
 	c.CaptureProperties("workspace_created", values)
 	c.Capture(catalog.PropertyMap{Name: "command_used", Values: props})
+	c.Capture(&catalog.PropertyMap{Name: "command_used", Values: pointed})
 
 	// The app reuses its maps before the sender reads the events.
 	values["runtimeType"] = "ssh"
 	platform["platform"] = "MacIntel"
 	props["command"] = "fork"
+	pointed["command"] = "fork"
 	go newSender(c).run()
 	closeClient(t, c)
 
 	events := col.accepted()
-	if len(events) != 3 {
-		t.Fatalf("collector got %d events, want 3", len(events))
+	if len(events) != 4 {
+		t.Fatalf("collector got %d events, want 4", len(events))
 	}
 	for _, ev := range events[:2] {
 		if got := ev.Properties["runtimeType"]; got != "local" {
@@ -68,7 +71,9 @@ func TestCaptureCopiesPropertyMap(t *testing.T) {
 			t.Errorf("frontendPlatform.platform = %v, want %s, reduced from the value at Capture", got, want)
 		}
 	}
-	if got := events[2].Properties["command"]; got != "compact" {
-		t.Errorf("command = %v, want compact, the value at Capture", got)
+	for _, ev := range events[2:] {
+		if got := ev.Properties["command"]; got != "compact" {
+			t.Errorf("command = %v, want compact, the value at Capture", got)
+		}
 	}
 }
