@@ -55,7 +55,16 @@ func TestServeSecondInterruptStops(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 
 	cmd.Process.Signal(syscall.SIGINT)
-	time.Sleep(500 * time.Millisecond)
+	// The listener closes once the shutdown has begun, and with it the
+	// first signal's handling.
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		probe, err := net.Dial("tcp", addr)
+		if err != nil {
+			break
+		}
+		probe.Close()
+	}
+	time.Sleep(100 * time.Millisecond)
 	cmd.Process.Signal(syscall.SIGINT)
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
