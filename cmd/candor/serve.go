@@ -79,7 +79,8 @@ func (f *serveFlags) register(fs *flag.FlagSet, defaultData string) {
 	fs.StringVar(&f.data, "data", defaultData, "data folder for the database and keys.json")
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8787", "address to listen on (host:port)")
 	fs.StringVar(&f.writeKey, "write-key", "", "write key SDKs send as api_key (default: generated once and kept in the data folder)")
-	fs.StringVar(&f.adminToken, "admin-token", "", "token for the dashboard and query API (default: generated once and kept in the data folder)")
+	fs.StringVar(&f.adminToken, "admin-token", "", "token for the dashboard and query API, at least 16 characters\n"+
+		"(default: generated once and kept in the data folder)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&f.store, "store", server.StoreDuckDB, "storage backend: duckdb (a file in --data), clickhouse, or null (keeps nothing; for load tests)")
 	fs.StringVar(&f.duckdbProperties, "duckdb-properties", duckdb.PropertiesVariant, "how a new DuckDB database stores event properties, with --store duckdb: variant (typed values;\n"+
@@ -314,6 +315,9 @@ paths, the dashboard and query API, /healthz, /readyz, and Prometheus metrics on
 with its own catalog and write key. The admin token opens the dashboard, the
 query API, DELETE /api/v1/installs/{distinct_id}?project=NAME and, unless
 --metrics-public is set, /metrics.
+
+A flag whose help says "with --store duckdb" or "with --store clickhouse"
+configures that store only, and serve rejects it with another --store.
 
 Memory: DuckDB is limited to --duckdb-memory-mib, and Go's garbage collector
 runs at GOGC=400 with a soft limit of half --max-buffered-mib plus 32 MiB,

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/candor-dev/candor/internal/server"
 )
 
 func TestParseRetention(t *testing.T) {
@@ -287,4 +289,22 @@ func TestServeRejectsShortAdminToken(t *testing.T) {
 	if !strings.Contains(stderr.String(), want) {
 		t.Errorf("stderr = %q, want it to contain %q", stderr.String(), want)
 	}
+}
+
+// The serve help states that a flag whose usage names one store is rejected
+// with the others, so each store-specific flag must name its store, and
+// no other flag may.
+func TestServeFlagUsageNamesItsStore(t *testing.T) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var f serveFlags
+	f.register(fs, t.TempDir())
+	fs.VisitAll(func(fl *flag.Flag) {
+		owner, storeSpecific := storeFlags[fl.Name]
+		for _, storeName := range []string{server.StoreDuckDB, server.StoreClickHouse} {
+			names := strings.Contains(fl.Usage, "with --store "+storeName)
+			if want := storeSpecific && owner == storeName; names != want {
+				t.Errorf("--%s: usage names \"with --store %s\": %v, want %v", fl.Name, storeName, names, want)
+			}
+		}
+	})
 }
