@@ -38,13 +38,18 @@
 // (BatchSize) and age (FlushInterval) and posts gzip JSON to
 // Endpoint+"/batch/". An event that breaks its class is dropped, or sent
 // without an optional property that breaks it. Both are counted in
-// Stats.Violations by reason and logged once per event, property and
-// reason, by name and never by value.
+// Stats.Violations by reason and in Stats.ViolationsByProperty by event,
+// property and reason, with a member of an object property named by its
+// dotted path, such as "message_sent frontendPlatform.userAgent
+// wrong_type". Each is logged once per event, property and reason, by name
+// and never by value.
 //
 // # Switches
 //
-// Telemetry is off when any of these holds, checked in this order; Status
-// lists each one in plain words and names the one that decided:
+// Telemetry is off when any of these holds, checked in this order. Status
+// lists each one in plain words and names the one that decided, and its
+// Ignored field repeats the sentences about an opt-out variable set to a
+// value that turns nothing off, such as MUX_DISABLE_TELEMETRY=true:
 //
 //  1. <APP>_DISABLE_TELEMETRY is exactly "1", such as MUX_DISABLE_TELEMETRY=1.
 //     Other values, MUX_DISABLE_TELEMETRY=true included, are ignored, as in
@@ -163,7 +168,8 @@
 // spooled and dropped events by reason. Config.Logger receives the first
 // failed upload of an outage and the recovery, each dropped batch, the
 // first event dropped as too large since the last successful upload, and
-// one line per distinct violation.
+// one line per distinct violation. A panic in the Logger's handler is
+// recovered, its record is lost, and Stats.LogFailures counts it.
 //
 // # Seeing and controlling what is sent
 //
