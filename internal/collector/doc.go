@@ -54,10 +54,23 @@
 // wrong_type", and names a member of an object property by its dotted
 // path. Its keys contain only names the catalog declares and never a
 // value, and Stats and the metrics count by reason only. Errors are {"status":n,"code":"...","error":"..."}:
-// 400 for malformed requests, 401 for keys, 408 for a body that arrives too
-// slowly, 413 for payloads over a limit, 429 with Retry-After for a write
-// key over its rate limit, 500 for a panic and 503 with Retry-After when
-// the store fails, the collector is overloaded or it is closing.
+// 400 for malformed requests, 401 for keys, 404 for a path that is not a
+// capture path, 405 for a method other than GET, POST and OPTIONS, 408
+// for a body that arrives too slowly, 413 for payloads over a limit, 429
+// with Retry-After for a write key over its rate limit, 500 for a panic
+// and 503 with Retry-After when the store fails, the collector is
+// overloaded or it is closing.
+//
+// # Self-service deletion
+//
+// A batch request may carry deletion_key_hash, the hex SHA-256 of the
+// install's deletion secret, beside api_key. The collector registers the
+// first hash it gets for each install of the batch's stored events and
+// never stores the member as a property. POST /api/v1/self/delete with
+// {"api_key", "distinct_id", "secret"} deletes the install's events and
+// gets 200 {"deleted": n}. A wrong secret gets 403 secret_mismatch, an
+// install without a registered hash 404 install_not_found, and a store
+// that keeps no hashes 501 not_supported.
 //
 // # Limits
 //

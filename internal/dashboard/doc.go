@@ -124,6 +124,14 @@
 // embedded in the binary: it fetches nothing from other hosts, and the
 // Content-Security-Policy header forbids inline scripts and styles.
 //
+// A query that fails in the store gets a JSON error and is logged. It
+// gets 503 with Retry-After: 5 when the store is unavailable: the error
+// matches store.ErrUnavailable, the connection was refused, or the query
+// outlasted Config.QueryTimeout (DefaultQueryTimeout, 30 s) and the store
+// then failed a 2 s ping. A query that timed out while the store responds
+// to the ping gets 503 without Retry-After and a message to narrow the
+// date range, and any other failure gets 500.
+//
 // The data routes need a store that implements store.Analytics. With a
 // store that implements only store.Store, the overview still works and the
 // other data routes answer 501. A Handler is safe for concurrent use and
