@@ -35,7 +35,10 @@
 // email address, a URL, a path, an IP address or a phone number drops the
 // event as invalid_distinct_id. A missing or empty uuid is replaced by a
 // UUIDv7; an invalid one drops the event. Timestamps
-// are corrected for client clock skew with sent_at, as PostHog does. The
+// are corrected for client clock skew with sent_at, as PostHog does. A
+// timestamp more than 23 hours ahead of the receive time becomes the
+// receive time, and one before 1970 becomes the Unix epoch, since
+// ClickHouse's DateTime column starts there. The
 // properties are then normalized by the project's catalog: unknown events
 // and required properties that break their class drop the event, unknown or
 // invalid optional properties are left out. Every drop is counted by reason
