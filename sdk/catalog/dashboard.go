@@ -31,6 +31,10 @@ type Dashboard struct {
 	// "app_started[isFirstLaunch=true]" or "message_sent[model=m1,thinkingLevel=high]".
 	// A condition's value must be one that the property's class stores,
 	// such as 512 and not 350 for a base2 property.
+	// NOTE: a value here is never quoted: it runs to the next comma, and a
+	// double quote is part of it. So a value that contains a comma cannot
+	// be declared, although the dashboard's step parameter takes it in
+	// double quotes.
 	Funnel []string `json:"funnel,omitempty"`
 
 	// ErrorEvent is the event an app sends when an operation fails, such
