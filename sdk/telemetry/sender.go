@@ -22,6 +22,10 @@ type batch struct {
 	spoolPath string
 	// lines counts the non-empty lines of the spool file, valid or not.
 	lines int
+	// spoolStale is set when the claimed spool file contains lines other
+	// than events, or more or fewer lines than its name counts. Such a
+	// file is written back from events before it is released.
+	spoolStale bool
 	// sealedIn is the round of deliver during whose upload the batch was
 	// sealed, 0 for a batch sealed outside an upload.
 	sealedIn uint64

@@ -217,6 +217,7 @@ func (s *spool) rewrite(b *batch) error {
 	}
 	os.Remove(b.spoolPath)
 	b.spoolPath = filepath.Join(s.dir, name)
+	b.spoolStale = false
 	s.recount()
 	return nil
 }
@@ -327,8 +328,11 @@ func (s *spool) recount() {
 }
 
 // claimNext claims the oldest unclaimed file and reads its batch. It
-// returns nil when the spool is empty. Lines that are not valid JSON are
-// dropped as DropSpoolCorrupt.
+// returns nil when the spool is empty. The events that the file's name
+// counts but that are missing or not valid JSON are dropped as
+// DropSpoolCorrupt. When the file contains other lines than the batch, the
+// batch is marked spoolStale and must be written back (rewrite) before its
+// file is released, or a later claim would count those drops again.
 func (s *spool) claimNext() (*batch, error) {
 	files, err := s.listBounded()
 	if err != nil {
@@ -350,25 +354,29 @@ func (s *spool) claimNext() (*batch, error) {
 		now := time.Now()
 		os.Chtimes(claimed, now, now)
 		b, err := readSpoolFile(claimed, f.events, s.maxBytes)
-		switch {
-		case err != nil:
+		if err != nil {
+			os.Remove(claimed)
 			s.stats.drop(DropSpoolCorrupt, int64(f.events))
-		case b.lines > len(b.events):
-			// Counted by the lines the file holds, not by its name.
-			s.stats.drop(DropSpoolCorrupt, int64(b.lines-len(b.events)))
+			continue
 		}
-		if b == nil || len(b.events) == 0 {
+		// Stats.Spooled counted the events in the name, so the drops are
+		// counted from the name too. Lines after the name's count were
+		// never counted, and are neither sent nor dropped.
+		s.stats.drop(DropSpoolCorrupt, int64(f.events-len(b.events)))
+		if len(b.events) == 0 {
 			os.Remove(claimed)
 			continue
 		}
+		b.spoolStale = b.lines != f.events || len(b.events) != f.events
 		return b, nil
 	}
 	return nil, nil
 }
 
-// readSpoolFile reads the first want events of the batch file at path. A
-// file larger than maxBytes, the spool's whole bound, is rejected after
-// reading maxBytes+1 bytes of it, so a corrupt file cannot fill memory.
+// readSpoolFile reads the batch of the file at path: its first want
+// non-empty lines, without those that are not valid JSON. A file larger
+// than maxBytes, the spool's whole bound, is rejected after reading
+// maxBytes+1 bytes of it, so a corrupt file cannot fill memory.
 func readSpoolFile(path string, want int, maxBytes int64) (*batch, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -389,7 +397,7 @@ func readSpoolFile(path string, want int, maxBytes int64) (*batch, error) {
 			continue
 		}
 		b.lines++
-		if !json.Valid(line) || len(b.events) == want {
+		if b.lines > want || !json.Valid(line) {
 			continue
 		}
 		b.events = append(b.events, line)

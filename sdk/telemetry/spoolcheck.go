@@ -116,18 +116,19 @@ func recheckBatch(cat *catalog.Catalog, lines [][]byte) recheckOutcome {
 }
 
 // recheck applies recheckBatch to b, a batch the sender claimed from the
-// spool, and counts what it dropped and removed. A batch that changed is
-// written back to its claimed file, so that a later claim of the file,
-// after a failed upload, finds nothing to drop or count again. When that
-// write fails, the file is deleted and the batch is kept in memory. recheck
-// returns false when no event of b is left to send, and deletes the file.
+// spool, and counts what it dropped and removed. A batch that changed, or
+// whose file is spoolStale, is written back to its claimed file, so that a
+// later claim of the file, after a failed upload, finds nothing to drop or
+// count again. When that write fails, the file is deleted and the batch is
+// kept in memory. recheck returns false when no event of b is left to
+// send, and deletes the file.
 func (s *sender) recheck(b *batch) bool {
 	out := recheckBatch(s.cfg.Catalog, b.events)
 	s.recordViolations(out.violations)
 	for reason, n := range out.dropped {
 		s.c.stats.drop(reason, n)
 	}
-	if !out.changed {
+	if !out.changed && !b.spoolStale {
 		return true
 	}
 	if len(out.events) == 0 {

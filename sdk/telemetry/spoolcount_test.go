@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -175,5 +177,95 @@ func TestSpoolBoundInPending(t *testing.T) {
 	st := closeClient(t, c)
 	if got := st.DroppedByReason[DropSpoolFull]; got != 20 {
 		t.Errorf("spool_full drops = %d (%v), want 20", got, st.DroppedByReason)
+	}
+}
+
+// TestSpoolNameCountDisagrees plants a file whose name counts more or
+// fewer events than the file has lines, within what its size allows. The
+// first upload fails, so the file is claimed twice. Every event that a name
+// counts, as Stats.Spooled does, ends up sent or dropped as spool_corrupt
+// exactly once: the first lines, as many as the name counts, are the
+// batch, and the lines after them were never counted.
+func TestSpoolNameCountDisagrees(t *testing.T) {
+	tests := []struct {
+		name      string
+		nameCount int
+		lines     []string
+		wantSent  []string // UUID prefixes
+	}{
+		{
+			name:      "name counts more than the lines",
+			nameCount: 3,
+			lines:     []string{spoolLine("0001")},
+			wantSent:  []string{"0001"},
+		},
+		{
+			name:      "name counts fewer than the lines",
+			nameCount: 1,
+			lines:     []string{spoolLine("0001"), spoolLine("0002"), spoolLine("0003")},
+			wantSent:  []string{"0001"},
+		},
+		{
+			name:      "invalid line within the count",
+			nameCount: 3,
+			lines:     []string{spoolLine("0001"), `{"uuid":"torn`, spoolLine("0002"), spoolLine("0003")},
+			wantSent:  []string{"0001", "0002"},
+		},
+		{
+			name:      "invalid line after the count",
+			nameCount: 2,
+			lines:     []string{spoolLine("0001"), spoolLine("0002"), `{"uuid":"torn`},
+			wantSent:  []string{"0001", "0002"},
+		},
+		{
+			name:      "blank lines between events",
+			nameCount: 2,
+			lines:     []string{spoolLine("0001"), "", spoolLine("0002")},
+			wantSent:  []string{"0001", "0002"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := newCollector(t)
+			col.setRespond(func(n int, _ *received, w http.ResponseWriter) bool {
+				if n == 0 {
+					w.WriteHeader(http.StatusServiceUnavailable)
+					return true
+				}
+				return false
+			})
+			cfg := testConfig(t, col.srv.URL)
+			name := fmt.Sprintf("%020d-%d-aaaa.batch", 1, tt.nameCount)
+			writeFile(t, filepath.Join(cfg.Home, SpoolDir, name), strings.Join(tt.lines, "\n")+"\n")
+
+			c := newClient(t, cfg)
+			waitFor(t, "a retry after the failed upload", func() bool { return col.requestCount() >= 2 })
+			flush(t, c)
+			st := closeClient(t, c)
+
+			var sent []string
+			for _, ev := range col.accepted() {
+				sent = append(sent, ev.UUID[:4])
+			}
+			if d := diff(tt.wantSent, sent); d != "" {
+				t.Errorf("sent events (UUID prefixes): %s", d)
+			}
+			if st.Sent != int64(len(tt.wantSent)) {
+				t.Errorf("Sent = %d, want %d", st.Sent, len(tt.wantSent))
+			}
+			wantCorrupt := int64(tt.nameCount - len(tt.wantSent))
+			if got := st.DroppedByReason[DropSpoolCorrupt]; got != wantCorrupt {
+				t.Errorf("spool_corrupt drops = %d, want %d", got, wantCorrupt)
+			}
+			if st.Dropped != wantCorrupt {
+				t.Errorf("Dropped = %d (%v), want only the %d spool_corrupt drops", st.Dropped, st.DroppedByReason, wantCorrupt)
+			}
+			if st.Spooled != 0 {
+				t.Errorf("Spooled = %d after the spool was sent, want 0", st.Spooled)
+			}
+			if total := st.Sent + st.Dropped + st.Spooled; total != int64(tt.nameCount) {
+				t.Errorf("Sent + Dropped + Spooled = %d, want the %d events the name counts", total, tt.nameCount)
+			}
+		})
 	}
 }

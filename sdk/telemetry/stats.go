@@ -20,7 +20,7 @@ const (
 	DropInsecureRedirect = "insecure_redirect" // the collector redirected from https to http
 	DropRetryBufferFull  = "retry_buffer_full" // waiting in memory for a retry with the spool off
 	DropSpoolFull        = "spool_full"        // the oldest spooled batches, evicted by newer ones
-	DropSpoolCorrupt     = "spool_corrupt"     // lines of a spool file that could not be read back as events, or a whole file (one each) whose name or size is wrong
+	DropSpoolCorrupt     = "spool_corrupt"     // events a spool file's name counts that are missing from its lines or not valid JSON, or a whole file (one each) whose name or size is wrong
 	DropShutdown         = "shutdown"          // left at Close with nowhere to keep it
 	DropEncodeFailed     = "encode_failed"     // the event could not be turned into JSON
 
