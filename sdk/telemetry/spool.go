@@ -138,11 +138,8 @@ func parseSpoolName(name string) (spoolFile, bool) {
 // count updates Stats.Spooled from the files in the directory, which other
 // processes of the same app may change too.
 func (s *spool) count(files []spoolFile) {
-	var n int64
-	for _, f := range files {
-		n += int64(f.events)
-	}
-	s.stats.spooled.Store(n)
+	events, _ := totals(files)
+	s.stats.spooled.Store(events)
 }
 
 // write stores a batch crash-safely, then drops the oldest files until the
@@ -243,7 +240,7 @@ func claimedStamp(b *batch) (int64, error) {
 func (s *spool) listBounded() ([]spoolFile, error) {
 	s.countMu.Lock()
 	files, err := s.list()
-	within := err == nil && s.withinBounds(files)
+	within := err == nil && s.withinBounds(totals(files))
 	if within {
 		s.count(files)
 	}
@@ -262,16 +259,19 @@ func (s *spool) listBounded() ([]spoolFile, error) {
 	return files, err
 }
 
-// withinBounds reports whether files hold at most maxEvents events and
-// maxBytes bytes.
-func (s *spool) withinBounds(files []spoolFile) bool {
-	var events int
-	var size int64
+// withinBounds reports whether events and size bytes are at most
+// maxEvents and maxBytes.
+func (s *spool) withinBounds(events, size int64) bool {
+	return events <= int64(s.maxEvents) && size <= s.maxBytes
+}
+
+// totals returns the sums of the events and bytes of files.
+func totals(files []spoolFile) (events, size int64) {
 	for _, f := range files {
-		events += f.events
+		events += int64(f.events)
 		size += f.bytes
 	}
-	return events <= s.maxEvents && size <= s.maxBytes
+	return events, size
 }
 
 // dropOldest drops the corrupt files, then the oldest unclaimed of files,
@@ -279,12 +279,7 @@ func (s *spool) withinBounds(files []spoolFile) bool {
 // file as spool_corrupt and the others as spool_full. Corrupt files go first so that one of them cannot push out the
 // real batches spooled before it.
 func (s *spool) dropOldest(files []spoolFile) {
-	var events int
-	var size int64
-	for _, f := range files {
-		events += f.events
-		size += f.bytes
-	}
+	events, size := totals(files)
 	corruptFirst := slices.Clone(files)
 	slices.SortStableFunc(corruptFirst, func(a, b spoolFile) int {
 		switch {
@@ -296,7 +291,7 @@ func (s *spool) dropOldest(files []spoolFile) {
 		return 1
 	})
 	for _, f := range corruptFirst {
-		if events <= s.maxEvents && size <= s.maxBytes {
+		if s.withinBounds(events, size) {
 			break
 		}
 		if f.claimed {
@@ -309,7 +304,7 @@ func (s *spool) dropOldest(files []spoolFile) {
 		// A file that another process or goroutine claimed or dropped
 		// since the listing has left the spool all the same. Counting it
 		// as still there would drop newer files in its place.
-		events -= f.events
+		events -= int64(f.events)
 		size -= f.bytes
 		if !renamed {
 			continue
