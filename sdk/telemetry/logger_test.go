@@ -1,23 +1,13 @@
 package telemetry
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"testing"
 
+	"github.com/candor-dev/candor/sdk/internal/safelogtest"
 	"github.com/candor-dev/candor/sdk/mux"
 )
-
-// panickingHandler is an app's slog handler that panics on every record.
-type panickingHandler struct{}
-
-func (panickingHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (panickingHandler) Handle(context.Context, slog.Record) error {
-	panic("app log handler failed")
-}
-func (h panickingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h panickingHandler) WithGroup(string) slog.Handler      { return h }
 
 // TestPanickingLoggerContained logs through a handler that panics, on the
 // caller's goroutine (New's state change) and on the sender's (a failed
@@ -33,7 +23,7 @@ func TestPanickingLoggerContained(t *testing.T) {
 		return false
 	})
 	cfg := testConfig(t, col.srv.URL)
-	cfg.Logger = slog.New(panickingHandler{})
+	cfg.Logger = slog.New(safelogtest.PanickingHandler{InHandle: true})
 
 	c := newClient(t, cfg)
 	c.Capture(mux.CommandUsed{Command: "new"})

@@ -1,24 +1,14 @@
 package webtelemetry_test
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/candor-dev/candor/sdk/internal/safelogtest"
 	"github.com/candor-dev/candor/sdk/webtelemetry"
 )
-
-// panickingHandler is an app's slog handler that panics on every record.
-type panickingHandler struct{}
-
-func (panickingHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (panickingHandler) Handle(context.Context, slog.Record) error {
-	panic("app log handler failed")
-}
-func (h panickingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h panickingHandler) WithGroup(string) slog.Handler      { return h }
 
 // TestPanickingLoggerContained logs through a handler that panics, in New
 // (an invalid AllowedOrigins entry) and in a request (a rejected origin).
@@ -26,7 +16,7 @@ func (h panickingHandler) WithGroup(string) slog.Handler      { return h }
 func TestPanickingLoggerContained(t *testing.T) {
 	f := newFixture(t, options{config: webtelemetry.Config{
 		AllowedOrigins: []string{"not an origin"},
-		Logger:         slog.New(panickingHandler{}),
+		Logger:         slog.New(safelogtest.PanickingHandler{InHandle: true}),
 	}})
 
 	req, err := http.NewRequest(http.MethodPost, f.srv.URL+"/api/telemetry/track",

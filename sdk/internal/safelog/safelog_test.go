@@ -8,44 +8,12 @@ import (
 	"testing"
 
 	"github.com/candor-dev/candor/sdk/internal/safelog"
+	"github.com/candor-dev/candor/sdk/internal/safelogtest"
 )
-
-// panicking is a slog handler whose methods panic where its fields are set.
-type panicking struct {
-	inEnabled, inHandle, inWithAttrs, inWithGroup bool
-}
-
-func (h panicking) Enabled(context.Context, slog.Level) bool {
-	if h.inEnabled {
-		panic("Enabled failed")
-	}
-	return true
-}
-
-func (h panicking) Handle(context.Context, slog.Record) error {
-	if h.inHandle {
-		panic("Handle failed")
-	}
-	return nil
-}
-
-func (h panicking) WithAttrs([]slog.Attr) slog.Handler {
-	if h.inWithAttrs {
-		panic("WithAttrs failed")
-	}
-	return h
-}
-
-func (h panicking) WithGroup(string) slog.Handler {
-	if h.inWithGroup {
-		panic("WithGroup failed")
-	}
-	return h
-}
 
 func TestHandlePanicCounted(t *testing.T) {
 	var failures atomic.Int64
-	logger := safelog.New(slog.New(panicking{inHandle: true}), &failures)
+	logger := safelog.New(slog.New(safelogtest.PanickingHandler{InHandle: true}), &failures)
 
 	logger.Info("first")
 	logger.Info("second")
@@ -61,7 +29,7 @@ func TestHandlePanicCounted(t *testing.T) {
 
 func TestEnabledPanicDisables(t *testing.T) {
 	var failures atomic.Int64
-	logger := safelog.New(slog.New(panicking{inEnabled: true}), &failures)
+	logger := safelog.New(slog.New(safelogtest.PanickingHandler{InEnabled: true}), &failures)
 
 	if logger.Enabled(context.Background(), slog.LevelError) {
 		t.Error("Enabled = true after the handler's Enabled panicked, want false")
@@ -73,7 +41,7 @@ func TestEnabledPanicDisables(t *testing.T) {
 
 func TestWithAttrsPanicDiscards(t *testing.T) {
 	var failures atomic.Int64
-	logger := safelog.New(slog.New(panicking{inWithAttrs: true, inHandle: true}), &failures)
+	logger := safelog.New(slog.New(safelogtest.PanickingHandler{InWithAttrs: true, InHandle: true}), &failures)
 
 	logger.With("key", "value").Info("lost")
 
@@ -84,7 +52,7 @@ func TestWithAttrsPanicDiscards(t *testing.T) {
 
 func TestWithGroupPanicDiscards(t *testing.T) {
 	var failures atomic.Int64
-	logger := safelog.New(slog.New(panicking{inWithGroup: true, inHandle: true}), &failures)
+	logger := safelog.New(slog.New(safelogtest.PanickingHandler{InWithGroup: true, InHandle: true}), &failures)
 
 	logger.WithGroup("group").Info("lost")
 
