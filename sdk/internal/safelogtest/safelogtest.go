@@ -1,6 +1,6 @@
 // Package safelogtest provides a slog handler that panics, for the tests
-// of the SDK packages that wrap an app's logger with package safelog. Only
-// tests import it.
+// of the SDK packages that wrap an app's logger with package safelog.
+// Import it only from _test.go files, so that apps never compile it.
 package safelogtest
 
 import (
