@@ -179,6 +179,11 @@ func (e *encoder) encodeGeneral(it item, distinctID string) ([]byte, encodeResul
 	if err != nil {
 		return nil, e.rejected(res, err)
 	}
+	if props == nil {
+		// A PropertyMap whose Values is nil has no properties, as an
+		// empty map has, and Normalize reports its missing ones.
+		props = map[string]any{}
+	}
 	for k, v := range e.base {
 		if _, taken := props[k]; !taken {
 			props[k] = v

@@ -77,3 +77,39 @@ func TestCaptureCopiesPropertyMap(t *testing.T) {
 		}
 	}
 }
+
+// TestCaptureNilPropertyMap captures a nil *catalog.PropertyMap and
+// PropertyMaps whose Values map is nil, by value, by pointer and through
+// CaptureProperties. None may panic or reach the collector, and each is
+// counted as dropped: the nil pointer as encode_failed, and each nil map
+// as command_used's missing required property.
+func TestCaptureNilPropertyMap(t *testing.T) {
+	col := newCollector(t)
+	c := newClient(t, testConfig(t, col.srv.URL))
+
+	var nilPointer *catalog.PropertyMap
+	c.Capture(nilPointer)
+	c.Capture(catalog.PropertyMap{Name: "command_used"})
+	c.Capture(&catalog.PropertyMap{Name: "command_used"})
+	c.CaptureProperties("command_used", nil)
+	c.CaptureProperties("command_used", map[string]any{"command": "new"})
+	flush(t, c)
+	st := closeClient(t, c)
+
+	if n := len(col.accepted()); n != 1 {
+		t.Errorf("collector got %d events, want only the one with properties", n)
+	}
+	if st.Captured != 5 {
+		t.Errorf("Captured = %d, want 5", st.Captured)
+	}
+	if st.Sent != 1 {
+		t.Errorf("Sent = %d, want 1", st.Sent)
+	}
+	want := map[string]int64{DropEncodeFailed: 1, string(catalog.ReasonMissing): 3}
+	if d := diff(want, st.DroppedByReason); d != "" {
+		t.Errorf("drops by reason: %s", d)
+	}
+	if st.Captured != st.Sent+st.Dropped {
+		t.Errorf("Captured %d != Sent %d + Dropped %d", st.Captured, st.Sent, st.Dropped)
+	}
+}
