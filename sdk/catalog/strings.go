@@ -646,27 +646,23 @@ func isDigitGroups(s string) bool {
 // isCardNumber reports whether the digits of s, ignoring every other
 // byte, number 13 to 19 and pass the Luhn check of payment card numbers.
 func isCardNumber(s string) bool {
-	var digits []byte
-	for i := 0; i < len(s); i++ {
-		if s[i] >= '0' && s[i] <= '9' {
-			digits = append(digits, s[i]-'0')
+	// Luhn doubles every second digit from the right.
+	count, sum := 0, 0
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] < '0' || s[i] > '9' {
+			continue
 		}
-	}
-	if len(digits) < 13 || len(digits) > 19 {
-		return false
-	}
-	sum := 0
-	for i := range digits {
-		d := int(digits[len(digits)-1-i])
-		if i%2 == 1 {
+		d := int(s[i] - '0')
+		if count%2 == 1 {
 			d *= 2
 			if d > 9 {
 				d -= 9
 			}
 		}
 		sum += d
+		count++
 	}
-	return sum%10 == 0
+	return count >= 13 && count <= 19 && sum%10 == 0
 }
 
 func isPseudoVersionTime(digits string) bool {
