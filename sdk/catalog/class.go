@@ -16,7 +16,8 @@ type Class string
 const (
 	// RandomID is a UUID (version 4 or 7) or a random token of at least 96
 	// bits written in hex (24 or more characters) or base64url (16 or more).
-	// Hex or base64url that decodes to printable text is not random.
+	// Hex or base64url that decodes to printable text is not random, and
+	// neither is an IBAN.
 	RandomID Class = "random_id"
 	// Enum is one of the property's declared Values.
 	Enum Class = "enum"
@@ -34,15 +35,24 @@ const (
 	// provider: ASCII letters, digits and ._:/- only, at most 100 characters,
 	// and nothing that looks like a path, an email address, a URL, a secret,
 	// an IP address, a UUID of a version other than 4 and 7 or a run of
-	// more than 8 digits.
+	// more than 8 digits. Secrets include text in base64 and keys split by
+	// slashes. IP addresses include IPv4 with hex parts and IPv6 with
+	// dashes, as in 0x7f.0x0.0x0.0x1 and fe80--1-eth0.
+	//
+	// NOTE: 0x7f000001 and 127.1 pass, though inet_aton reads both as
+	// 127.0.0.1: Windows error codes such as 0x80070005 are 0x and 8 hex
+	// digits, and model ids hold versions such as 3.1.
 	Identifier Class = "identifier"
 	// Version is a version string such as 1.4.2, v2.0.0-rc.1 or go1.26.8, or
 	// the word unknown: at most 8 letters, then a digit, then letters, digits
 	// and .+_-, with nothing that looks like a secret and no run of more than
-	// 8 digits except the 14-digit time of a Go pseudo-version.
+	// 8 digits except the 14-digit time of a Go pseudo-version. IP
+	// addresses, card numbers, and North American phone numbers written
+	// with dots, such as 555.123.4567, are rejected too.
 	Version Class = "version"
 	// UserAgent is a browser user agent, reduced to the browser family, its
-	// major version and the OS family, such as "Chrome 131 (macOS)".
+	// major version and the OS family, such as "Chrome 131 (macOS)". A
+	// major version of more than 3 digits is left out.
 	UserAgent Class = "user_agent"
 	// Platform is a browser's navigator.platform, reduced to the OS family.
 	Platform Class = "platform"

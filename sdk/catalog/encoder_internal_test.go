@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 func TestAppendFloatMatchesJSON(t *testing.T) {
@@ -113,6 +115,83 @@ func referenceLooksLikeIP(s string) bool {
 			return true
 		}
 	}
+	return referenceContainsHexIPv4(s) || referenceContainsDashedIPv6(s)
+}
+
+// Patterns of the reference forms of the notation checks.
+var (
+	alnumRunPattern    = regexp.MustCompile(`[A-Za-z0-9]+`)
+	alnumDotRunPattern = regexp.MustCompile(`[0-9A-Za-z.]+`)
+	hexDashRunPattern  = regexp.MustCompile(`[0-9A-Fa-f-]+`)
+	hexPattern         = regexp.MustCompile(`^[0-9A-Fa-f]+$`)
+	// zonePattern matches an s and the interface name of an IPv6 zone.
+	zonePattern = regexp.MustCompile(`^s[A-Za-z]*[0-9]+([^A-Za-z0-9]|$)`)
+)
+
+// inetAtonPartPattern matches one part of an IPv4 address that inet_aton
+// reads: hex after 0x, or decimal and octal digits.
+var inetAtonPartPattern = regexp.MustCompile(`^(0[xX][0-9A-Fa-f]+|[0-9]+)$`)
+
+func referenceContainsHexIPv4(s string) bool {
+	for _, run := range alnumDotRunPattern.FindAllString(s, -1) {
+		parts := strings.Split(run, ".")
+		if len(parts) < 2 || len(parts) > 4 || !strings.Contains(strings.ToLower(run), "0x") {
+			continue
+		}
+		ok, hexParts := true, 0
+		for i, part := range parts {
+			if !inetAtonPartPattern.MatchString(part) {
+				ok = false
+				break
+			}
+			if strings.HasPrefix(strings.ToLower(part), "0x") {
+				hexParts++
+			}
+			// Base 0 reads 0x as hex and a leading 0 as octal, as inet_aton does.
+			value, err := strconv.ParseUint(part, 0, 32)
+			bits := 8
+			if i == len(parts)-1 {
+				bits = 8 * (5 - len(parts))
+			}
+			if err != nil || value >= 1<<bits {
+				ok = false
+				break
+			}
+		}
+		if ok && hexParts > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func referenceContainsDashedIPv6(s string) bool {
+	for _, span := range hexDashRunPattern.FindAllStringIndex(s, -1) {
+		run := s[span[0]:span[1]]
+		if span[0] > 0 && isAlnum(s[span[0]-1]) {
+			_, after, found := strings.Cut(run, "-")
+			if !found {
+				continue
+			}
+			run = after
+		}
+		end := span[1]
+		if end < len(s) && isAlnum(s[end]) && !zonePattern.MatchString(s[end:]) {
+			i := strings.LastIndex(run, "-")
+			if i < 0 {
+				continue
+			}
+			if strings.HasSuffix(run[:i+1], "--") {
+				i++
+			}
+			run = run[:i]
+		}
+		addr, err := netip.ParseAddr(strings.ReplaceAll(run, "-", ":"))
+		groups := len(strings.FieldsFunc(run, func(r rune) bool { return r == '-' }))
+		if err == nil && addr.Is6() && groups >= 2 {
+			return true
+		}
+	}
 	return false
 }
 
@@ -150,7 +229,31 @@ func referenceLooksLikeSecret(s string) bool {
 			return true
 		}
 	}
+	for _, run := range alnumRunPattern.FindAllString(s, -1) {
+		decoded, err := base64.RawURLEncoding.DecodeString(run)
+		isHexRun := hexPattern.MatchString(run)
+		hasBoth := strings.ContainsAny(run, "0123456789") && strings.ContainsFunc(run, unicode.IsLetter)
+		if len(run) >= 12 && !isHexRun && hasBoth && err == nil && isPrintableText(decoded) {
+			return true
+		}
+	}
+	for _, run := range strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune("._:-", r) }) {
+		if strings.Contains(run, "/") && len(run) >= 32 && entropy(run) >= 4 &&
+			strings.ContainsAny(run, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") &&
+			strings.ContainsAny(run, "abcdefghijklmnopqrstuvwxyz") && strings.ContainsAny(run, "0123456789") {
+			return true
+		}
+	}
 	return false
+}
+
+func isPrintableText(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return len(b) > 0
 }
 
 func referenceLooksLikeURL(s string) bool {
@@ -192,6 +295,9 @@ func referenceReduceUserAgent(ua string) string {
 	for _, b := range browserTokens {
 		if i := strings.Index(ua, b.token); i >= 0 {
 			browser, major = b.family, leadingDigits(ua[i+len(b.token):])
+			if len(major) > 3 {
+				major = ""
+			}
 			break
 		}
 	}
@@ -209,14 +315,30 @@ func TestStringChecksMatchReference(t *testing.T) {
 		"home/x", "x/Users/y", "Documents and Settings/x", "http://a/b/c/d", "a//b", "a..b", "./x", "C:x",
 		"aB3dE5fG7hJ9kL1mN3pQ", "0123456789abcdef0123456789abcdef", "v1.2.3-rc.1+build.5",
 		"version 192.168.1.1 here", "1.2.3.4.5", "ip-10.1.2.3-x", "fe80::1", "_sk-x", "eyJ", "ab:AKIA",
+		"KzE1NTUxMjM0NTY3", "model-KzE1NTUxMjM0NTY3", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+		"openrouter/anthropic/claude", "0x7f.0x0.0x0.0x1", "0x7f.1", "0x100.1", "0x7f.0x1000000", "08.0x1",
+		"0x7f.0xffffff", "0x7f000001", "127.1", "fe80--1-eth0", "fe80--1seth0", "fe80--1sx", "e2e--fast",
+		"a---b", "1-2-3-4-5-6-7-8", "1--2-3-4-5-6-7-8", "host-fe80--1", "claude-3-5-sonnet", "cafe--",
+		"Chrome/99999.0", "Chrome 1000 (macOS)", "Chrome 999 (macOS)",
 	}
 	rng := rand.New(rand.NewPCG(13, 14))
-	const alphabet = "aAkKsSpPhHgGxXeEyYjJ019.:/_-@ ~\\%[]\u212a\xff"
+	const alphabet = "aAkKsSpPhHgGxXeEyYjJzZwW019.:/_-@ ~\\%[]\u212a\xff"
 	for range 100000 {
 		n := 1 + rng.IntN(24)
 		var b strings.Builder
 		for range n {
 			b.WriteByte(alphabet[rng.IntN(len(alphabet))])
+		}
+		values = append(values, b.String())
+	}
+	// Longer strings of hex digits, dashes, slashes and dots reach the
+	// checks for dashed IPv6 addresses and keys split by slashes.
+	const keyAlphabet = "AaBbCcDdEeFfQqZz0123456789/-.xXsS"
+	for range 50000 {
+		n := 1 + rng.IntN(48)
+		var b strings.Builder
+		for range n {
+			b.WriteByte(keyAlphabet[rng.IntN(len(keyAlphabet))])
 		}
 		values = append(values, b.String())
 	}

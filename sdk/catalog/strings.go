@@ -84,7 +84,8 @@ func hasPrefixFold(s, prefix string) bool {
 }
 
 // looksLikeIP reports whether s is, or contains between separators, an IPv4
-// or IPv6 address, with or without a port or prefix length.
+// or IPv6 address, with or without a port or prefix length, in the
+// notations of containsHexIPv4 and containsDashedIPv6 too.
 func looksLikeIP(s string) bool {
 	if mayParseAsIP(s) {
 		if _, err := netip.ParseAddr(s); err == nil {
@@ -108,7 +109,7 @@ func looksLikeIP(s string) bool {
 		}
 		start = end + 1
 	}
-	return containsIPv6(s)
+	return containsIPv6(s) || containsHexIPv4(s) || containsDashedIPv6(s)
 }
 
 // isIPv4Text reports whether s is four dot-separated decimal numbers of at
@@ -269,10 +270,11 @@ var secretPrefixes = []string{
 	"hf_", "npm_", "pypi-", "eyJ",
 }
 
-// looksLikeSecret reports whether s starts like a known token format or has
-// a long run that reads like random key material.
+// looksLikeSecret reports whether s starts like a known token format, has
+// a long run that reads like random key material, or holds text or a key
+// in base64 (hasEncodedTextRun, hasSlashedKey).
 func looksLikeSecret(s string) bool {
-	if hasSecretPrefix(s) {
+	if hasSecretPrefix(s) || hasEncodedTextRun(s) || hasSlashedKey(s) {
 		return true
 	}
 	// Each run between the separators ._:/- is checked on its own.
@@ -382,14 +384,15 @@ func isHex(s string) bool {
 // characters mixing letters and digits. A token in which one character makes
 // up more than a quarter of it is rejected as not random, and so are one that
 // starts like the API key of a known service, one that decodes to text
-// (encodesText) and a UUID with one digit in more than half of its places.
+// (encodesText) and an IBAN. A UUID with one digit in more than half of its
+// places is rejected too.
 func isRandomID(s string) bool {
 	// Only a string written like a UUID must be one of version 4 or 7: a
 	// token of 36 characters is checked as a token.
 	if hasUUIDLayout(s) {
 		return isUUID(s) && !hasRepeatedHexDigit(s)
 	}
-	if len(s) > 64 || len(s) < 16 || hasSecretPrefix(s) || encodesText(s) {
+	if len(s) > 64 || len(s) < 16 || hasSecretPrefix(s) || encodesText(s) || isIBAN(s) {
 		return false
 	}
 	if isHex(s) {
@@ -465,7 +468,15 @@ func encodesText(s string) bool {
 		}
 		return true
 	}
-	if len(s)%4 == 1 {
+	return base64EncodesText(s)
+}
+
+// base64EncodesText reports whether s, read as unpadded base64url,
+// decodes to printable ASCII text. The standard base64 alphabet differs
+// only in its last two characters, so a run of letters and digits reads
+// the same in both.
+func base64EncodesText(s string) bool {
+	if len(s) == 0 || len(s)%4 == 1 {
 		return false
 	}
 	for i := 0; i < len(s); i += 4 {
@@ -556,8 +567,9 @@ const maxVersionPrefix = 8
 // letters followed by a digit. A run of digits may have at most
 // maxDigitRun digits, so a phone or card number is not a version, unless
 // it is the 14-digit UTC time of a Go pseudo-version. An IPv4 address,
-// digits in dash-separated groups such as a card number, and anything that
-// looks like a secret are rejected too.
+// digits in dash-separated groups such as a card number, a phone number
+// written with dots, and anything that looks like a secret are rejected
+// too.
 func isVersion(s string) bool {
 	if s == "unknown" {
 		return true
@@ -588,7 +600,7 @@ func isVersion(s string) bool {
 	// alone are also how Windows builds are written, such as
 	// 10.0.19045.3803, so there only a number that passes the card
 	// numbers' Luhn check is rejected.
-	if prefix == 0 && isDigitGroups(s) && (strings.ContainsAny(s, "-_") || isCardNumber(s)) {
+	if prefix == 0 && isDigitGroups(s) && (strings.ContainsAny(s, "-_") || isCardNumber(s) || isDottedPhoneNumber(s)) {
 		return false
 	}
 	if hasUUIDLayout(s) {
@@ -690,7 +702,7 @@ func ReduceUserAgent(ua string) string {
 	for _, b := range browserTokens {
 		if i := strings.Index(ua, b.token); i >= 0 {
 			browser = b.family
-			major = leadingDigits(ua[i+len(b.token):])
+			major = majorVersion(ua[i+len(b.token):])
 			break
 		}
 	}
@@ -749,8 +761,11 @@ func parseReducedUserAgent(s string) (string, bool) {
 	if !contains(osFamilies, os) || !contains(browserFamilies, family) {
 		return "", false
 	}
-	if major != "" && (len(major) > 5 || leadingDigits(major) != major) {
+	if major != "" && leadingDigits(major) != major {
 		return "", false
+	}
+	if len(major) > maxMajorVersionDigits {
+		return family + " (" + os + ")", true
 	}
 	return s, true
 }
@@ -765,9 +780,25 @@ func ReducePlatform(p string) string {
 	return osFamily(p)
 }
 
+// maxMajorVersionDigits is the most digits a browser's major version may
+// have. Chrome and Firefox passed 130 in 2024 and add about 13 versions a
+// year, so by that estimate 3 digits last until about 2090. A longer one
+// is no real version, and its rare value could single out a user.
+const maxMajorVersionDigits = 3
+
+// majorVersion returns the digits that start s, or "" when there are more
+// than maxMajorVersionDigits of them.
+func majorVersion(s string) string {
+	digits := leadingDigits(s)
+	if len(digits) > maxMajorVersionDigits {
+		return ""
+	}
+	return digits
+}
+
 func leadingDigits(s string) string {
 	n := 0
-	for n < len(s) && n < 5 && s[n] >= '0' && s[n] <= '9' {
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
 		n++
 	}
 	return s[:n]

@@ -266,7 +266,7 @@ export function reduceUserAgent(ua) {
     const i = ua.indexOf(token);
     if (i >= 0) {
       browser = family;
-      major = leadingDigits(ua.slice(i + token.length));
+      major = majorVersion(ua.slice(i + token.length));
       break;
     }
   }
@@ -303,12 +303,24 @@ function parseReducedUserAgent(s) {
   const family = space < 0 ? head : head.slice(0, space);
   const major = space < 0 ? "" : head.slice(space + 1);
   if (!OS_FAMILIES.includes(os) || !BROWSER_FAMILIES.includes(family)) return null;
-  if (major !== "" && (major.length > 5 || leadingDigits(major) !== major)) return null;
+  if (major !== "" && leadingDigits(major) !== major) return null;
+  if (major.length > MAX_MAJOR_VERSION_DIGITS) return family + " (" + os + ")";
   return s;
+}
+
+// MAX_MAJOR_VERSION_DIGITS is the most digits a browser's major version may
+// have, as in Go's catalog: a longer one is left out.
+const MAX_MAJOR_VERSION_DIGITS = 3;
+
+// majorVersion returns the digits that start s, or "" when there are more
+// than MAX_MAJOR_VERSION_DIGITS of them.
+function majorVersion(s) {
+  const digits = leadingDigits(s);
+  return digits.length > MAX_MAJOR_VERSION_DIGITS ? "" : digits;
 }
 
 function leadingDigits(s) {
   let n = 0;
-  while (n < s.length && n < 5 && s[n] >= "0" && s[n] <= "9") n++;
+  while (n < s.length && s[n] >= "0" && s[n] <= "9") n++;
   return s.slice(0, n);
 }

@@ -1,0 +1,300 @@
+package catalog
+
+import "strings"
+
+// This file holds the checks for personal data in notations that the
+// checks in strings.go miss. They find text in short base64, keys split by
+// slashes, IPv4 addresses with hex parts, IPv6 addresses with dashes and
+// phone numbers with dots. Each runs on every accepted identifier, variant
+// or version value, so none of them allocates.
+
+// minEncodedTextRun is the shortest run of letters and digits that
+// hasEncodedTextRun decodes: 12 base64 characters hold 9 bytes.
+const minEncodedTextRun = 12
+
+// hasEncodedTextRun reports whether s holds a run of at least
+// minEncodedTextRun letters and digits, with both present, that decodes
+// from base64 to printable ASCII text, such as KzE1NTUxMjM0NTY3 for
+// +15551234567. Runs of hex digits alone are left out, because catalog
+// fingerprints and commit hashes are hex.
+//
+// Random tokens of 12 to 32 bytes from crypto/rand hold such a run: 31 of
+// 2.1 million in base64url (1.5 in 100,000) and none in hex, measured as
+// TestNotationChecksOnRandomTokens describes.
+func hasEncodedTextRun(s string) bool {
+	for start := 0; start < len(s); {
+		end := start
+		for end < len(s) && isAlnum(s[end]) {
+			end++
+		}
+		run := s[start:end]
+		if len(run) >= minEncodedTextRun && !isHex(run) && hasLetterAndDigit(run) && base64EncodesText(run) {
+			return true
+		}
+		start = end + 1
+	}
+	return false
+}
+
+func hasLetterAndDigit(s string) bool {
+	var letter, digit bool
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			digit = true
+		case c|0x20 >= 'a' && c|0x20 <= 'z':
+			letter = true
+		}
+	}
+	return letter && digit
+}
+
+// minSlashedKeyLen is the shortest run, slashes included, that
+// isSlashedKey reads as key material. AWS secret access keys have 40
+// characters.
+const minSlashedKeyLen = 32
+
+// isSlashedKey reports whether run, which holds at least one '/', is base64
+// key material that the slashes cut into pieces too short for
+// isRandomRun, such as the AWS secret access key
+// wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY. It needs upper and lower case
+// letters and digits, and an entropy of at least 4 bits per character,
+// which the paths of model ids such as openrouter/anthropic/claude stay
+// below.
+func isSlashedKey(run string) bool {
+	if len(run) < minSlashedKeyLen {
+		return false
+	}
+	var upper, lower, digit bool
+	for i := 0; i < len(run); i++ {
+		switch c := run[i]; {
+		case c >= '0' && c <= '9':
+			digit = true
+		case c >= 'a' && c <= 'z':
+			lower = true
+		case c >= 'A' && c <= 'Z':
+			upper = true
+		}
+	}
+	return upper && lower && digit && entropy(run) >= 4
+}
+
+// containsHexIPv4 reports whether s holds, between bytes other than
+// letters, digits and dots, an IPv4 address of two to four parts of which
+// one or more are written in hex, such as 0x7f.0x0.0x0.0x1 or 0x7f.1 for
+// 127.0.0.1. inet_aton reads these, with the last part filling the bytes
+// that the parts before it leave.
+func containsHexIPv4(s string) bool {
+	for start := 0; start < len(s); {
+		end := start
+		for end < len(s) && (isAlnum(s[end]) || s[end] == '.') {
+			end++
+		}
+		if isHexIPv4Text(s[start:end]) {
+			return true
+		}
+		start = end + 1
+	}
+	return false
+}
+
+func isHexIPv4Text(s string) bool {
+	if !strings.Contains(s, "0x") && !strings.Contains(s, "0X") {
+		return false
+	}
+	parts := strings.Count(s, ".") + 1
+	if parts < 2 || parts > 4 {
+		return false
+	}
+	hexParts := 0
+	index := 0
+	for part := range strings.SplitSeq(s, ".") {
+		index++
+		value, isHexPart, ok := parseInetAtonPart(part)
+		if !ok {
+			return false
+		}
+		if isHexPart {
+			hexParts++
+		}
+		// Each part before the last is one byte, and the last part fills
+		// the 5-parts bytes that remain.
+		limit := uint64(255)
+		if index == parts {
+			limit = 1<<(8*(5-parts)) - 1
+		}
+		if value > limit {
+			return false
+		}
+	}
+	return hexParts > 0
+}
+
+// parseInetAtonPart parses one part of an IPv4 address as inet_aton does:
+// hex after 0x, octal after a leading 0, decimal otherwise. Values above
+// 32 bits are reported as not ok.
+func parseInetAtonPart(part string) (value uint64, isHexPart, ok bool) {
+	base := uint64(10)
+	digits := part
+	switch {
+	case len(part) > 2 && part[0] == '0' && part[1]|0x20 == 'x':
+		base, digits, isHexPart = 16, part[2:], true
+	case len(part) > 1 && part[0] == '0':
+		base, digits = 8, part[1:]
+	}
+	if digits == "" || len(digits) > 11 {
+		return 0, false, false
+	}
+	for i := 0; i < len(digits); i++ {
+		c := digits[i]
+		if !isHexDigit(c) {
+			return 0, false, false
+		}
+		d := uint64(hexValue(c))
+		if d >= base {
+			return 0, false, false
+		}
+		value = value*base + d
+	}
+	return value, isHexPart, value <= 0xffffffff
+}
+
+// containsDashedIPv6 reports whether s holds an IPv6 address written as in
+// the names of ipv6-literal.net, with - in place of :, such as
+// fe80--1-eth0 for fe80::1 or 2001-db8-85a3-0-0-8a2e-370-7334, and with s
+// before a zone, as in fe80--1seth0 for fe80::1%eth0. A candidate is a run
+// of hex digits and dashes. When the run starts or ends inside a word, the
+// part of the word in the run is left out, so that claude-3-5-sonnet
+// yields only 3-5.
+//
+// Random tokens of 12 to 32 bytes from crypto/rand hold such an address:
+// 12 of 2.1 million in base64url, whose alphabet has -, and none in hex.
+func containsDashedIPv6(s string) bool {
+	for start := 0; start < len(s); {
+		end := start
+		for end < len(s) && (isHexDigit(s[end]) || s[end] == '-') {
+			end++
+		}
+		if end > start && isDashedIPv6(trimDashedRun(s, start, end)) {
+			return true
+		}
+		start = end + 1
+	}
+	return false
+}
+
+// trimDashedRun returns s[start:end] without the part of a word that
+// continues before start or after end.
+func trimDashedRun(s string, start, end int) string {
+	run := s[start:end]
+	if start > 0 && isAlnum(s[start-1]) {
+		i := strings.IndexByte(run, '-')
+		if i < 0 {
+			return ""
+		}
+		run = run[i+1:]
+	}
+	if end < len(s) && isAlnum(s[end]) && !(s[end] == 's' && isZoneName(s[end+1:])) {
+		i := strings.LastIndexByte(run, '-')
+		if i < 0 {
+			return ""
+		}
+		// Keep both dashes of a "--" that ends the address.
+		if i > 0 && run[i-1] == '-' {
+			i++
+		}
+		run = run[:i]
+	}
+	return run
+}
+
+// isZoneName reports whether the word that starts s names a network
+// interface as IPv6 zones do: letters, then one or more digits, as in eth0,
+// en0 or 4.
+func isZoneName(s string) bool {
+	i := 0
+	for i < len(s) && s[i]|0x20 >= 'a' && s[i]|0x20 <= 'z' {
+		i++
+	}
+	digits := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+		digits++
+	}
+	return digits > 0 && (i == len(s) || !isAlnum(s[i]))
+}
+
+// isDashedIPv6 reports whether s is an IPv6 address with - in place of :
+// and at least two groups: eight groups of one to four hex digits, or
+// fewer with one "--" standing for the groups of zeros.
+func isDashedIPv6(s string) bool {
+	double := strings.Index(s, "--")
+	if double >= 0 && strings.Contains(s[double+2:], "--") {
+		return false
+	}
+	groups := 0
+	for i := 0; i < len(s); {
+		if s[i] == '-' {
+			if i == double {
+				i += 2
+				continue
+			}
+			// A single dash must sit between two groups.
+			if i == 0 || i == len(s)-1 || !isHexDigit(s[i-1]) || !isHexDigit(s[i+1]) {
+				return false
+			}
+			i++
+			continue
+		}
+		end := i
+		for end < len(s) && isHexDigit(s[end]) {
+			end++
+		}
+		if end-i > 4 {
+			return false
+		}
+		groups++
+		i = end
+	}
+	if double < 0 {
+		return groups == 8
+	}
+	return groups >= 2 && groups <= 7
+}
+
+// isDottedPhoneNumber reports whether s is a North American phone number
+// written with dots, 555.123.4567 or 1.555.123.4567: parts of 3, 3 and 4
+// digits, after a 1 for the country code or not. A version of that form
+// is rejected with them, but none of the real versions that the tests
+// list has it.
+func isDottedPhoneNumber(s string) bool {
+	if strings.HasPrefix(s, "1.") {
+		s = s[2:]
+	}
+	if len(s) != 12 || s[3] != '.' || s[7] != '.' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if i != 3 && i != 7 && (s[i] < '0' || s[i] > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// hasSlashedKey reports whether a run of s between the separators ._:-,
+// slashes included, is key material by isSlashedKey.
+func hasSlashedKey(s string) bool {
+	for start := 0; start < len(s); {
+		end := start
+		for end < len(s) && (s[end] == '/' || !isSecretSeparator(s[end])) {
+			end++
+		}
+		run := s[start:end]
+		if strings.IndexByte(run, '/') >= 0 && isSlashedKey(run) {
+			return true
+		}
+		start = end + 1
+	}
+	return false
+}
