@@ -17,7 +17,7 @@ var classSummaries = []struct {
 }{
 	{RandomID, "A UUID (version 4 or 7) or a random token of at least 96 bits and at most 64 characters, written in hex (24 or more digits) " +
 		"or base64url (16 or more characters mixing letters and digits). A token is rejected when one character makes up more than a quarter of it, " +
-		"when it starts like the API key of a known service, or when it decodes to readable text, such as an encoded email address. " +
+		"when it starts like the API key of a known service, when it decodes to readable text, such as an encoded email address, or when it is an IBAN. " +
 		"A UUID with one digit in more than half of its 32 places is rejected too."},
 	{Enum, "One of the values listed for the property. Any other value is rejected."},
 	{Bool, "The JSON value true or false."},
@@ -27,11 +27,15 @@ var classSummaries = []struct {
 	{Identifier, fmt.Sprintf("A short name such as a model id, an error type or a provider: ASCII letters, digits and ._:/- only, at most %d characters. "+
 		"Values that look like a file path, an email address, a URL, a secret key or an IP address are rejected, "+
 		"and so are UUIDs of a version other than 4 and 7. "+
+		"Secret keys include text encoded in base64 and keys split by slashes, "+
+		"and IP addresses include IPv4 written with hex parts (0x7f.0x0.0x0.0x1) and IPv6 written with dashes (fe80--1-eth0). "+
 		"Values with more than %d digits in a row, which could be a phone, card or account number, are rejected too.", MaxIdentifierLen, maxDigitRun)},
 	{Version, fmt.Sprintf("A version string such as 1.4.2, v2.0.0-rc.1 or go1.26.8, or the word unknown: at most %d characters, "+
 		"starting with at most %d letters and then a digit, followed by letters, digits and .+_- only. "+
-		"Values that look like an IP address, a phone or card number, a UUID or a secret key are rejected.", MaxVersionLen, maxVersionPrefix)},
-	{UserAgent, `A browser user agent, reduced to the browser family, its major version and the OS family, such as "Chrome 131 (macOS)".`},
+		"Values that look like an IP address, a phone or card number (555.123.4567), a UUID or a secret key, "+
+		"text encoded in base64 included, are rejected.", MaxVersionLen, maxVersionPrefix)},
+	{UserAgent, fmt.Sprintf(`A browser user agent, reduced to the browser family, its major version and the OS family, such as "Chrome 131 (macOS)". `+
+		"A major version of more than %d digits, which no browser has reached, is left out.", maxMajorVersionDigits)},
 	{Platform, "A browser's navigator.platform, reduced to the OS family."},
 	{Variant, "A feature flag or experiment variant: an identifier, true, false or null."},
 	{Object, "A nested object. Each of its properties has its own class and is listed on its own row."},
