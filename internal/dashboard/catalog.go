@@ -15,7 +15,7 @@ import (
 // one workspace or install, and objects because they have no single value.
 var breakdownClasses = []catalog.Class{
 	catalog.Enum, catalog.Bool, catalog.Identifier, catalog.Version, catalog.Platform,
-	catalog.UserAgent, catalog.Variant, catalog.Bucket, catalog.Base2, catalog.Count,
+	catalog.UserAgent, catalog.Variant, catalog.Bucket, catalog.Base2, catalog.Count, catalog.Fingerprint,
 }
 
 // histogramClasses are the privacy classes with few numeric values, whose

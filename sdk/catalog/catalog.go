@@ -402,7 +402,27 @@ func (c *Catalog) Fingerprint() string {
 		return "unknown"
 	}
 	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:8])
+	return hex.EncodeToString(sum[:fingerprintBytes])
+}
+
+// fingerprintBytes is how many bytes of the SHA-256 a fingerprint keeps.
+const fingerprintBytes = 8
+
+// isFingerprint reports whether s is a value that Fingerprint returns:
+// 2*fingerprintBytes lower-case hex digits, or "unknown".
+func isFingerprint(s string) bool {
+	if s == "unknown" {
+		return true
+	}
+	if len(s) != 2*fingerprintBytes {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // Parse reads a catalog from the JSON that MarshalIndent writes and checks
@@ -464,7 +484,7 @@ func BaseProperties() []Property {
 		{Name: "nodeVersion", Class: Version, Type: "string", Optional: true, Description: "Node.js version; unknown for a Go backend."},
 		{Name: "bunVersion", Class: Version, Type: "string", Optional: true, Description: "Bun version; unknown for a Go backend."},
 		{Name: "goVersion", Class: Version, Type: "string", Optional: true, Description: "Go runtime version of the backend."},
-		{Name: "catalogFingerprint", Class: Identifier, Type: "string", Optional: true, Description: "Hash of the event catalog the sender was built with."},
+		{Name: "catalogFingerprint", Class: Fingerprint, Type: "string", Optional: true, Description: "Hash of the event catalog the sender was built with."},
 		{Name: "$lib", Class: Identifier, Type: "string", Optional: true, Description: "Name of the sending library."},
 		{Name: "$lib_version", Class: Version, Type: "string", Optional: true, Description: "Version of the sending library."},
 		{Name: "$geoip_disable", Class: Bool, Type: "boolean", Optional: true, Description: "Asks PostHog not to derive a location from the IP address."},

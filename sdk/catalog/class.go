@@ -61,6 +61,11 @@ const (
 	Variant Class = "variant"
 	// Object is a nested object whose own properties each have a class.
 	Object Class = "object"
+	// Fingerprint is a catalog fingerprint as Catalog.Fingerprint writes
+	// it: 16 lower-case hex digits, or the word unknown. It takes every
+	// value that format allows, so unlike an identifier it may be all
+	// digits, as 1 fingerprint in about 1,800 is.
+	Fingerprint Class = "fingerprint"
 )
 
 // Limits of the string classes.
@@ -75,11 +80,12 @@ const (
 var classes = map[Class]bool{
 	RandomID: true, Enum: true, Bool: true, Base2: true, Bucket: true, Count: true,
 	Identifier: true, Version: true, UserAgent: true, Platform: true, Variant: true, Object: true,
+	Fingerprint: true,
 }
 
 // classList names every class in declaration order, for error messages.
 var classList = func() string {
-	order := []Class{RandomID, Enum, Bool, Base2, Bucket, Count, Identifier, Version, UserAgent, Platform, Variant, Object}
+	order := []Class{RandomID, Enum, Bool, Base2, Bucket, Count, Identifier, Version, UserAgent, Platform, Variant, Object, Fingerprint}
 	names := make([]string, len(order))
 	for i, c := range order {
 		if !classes[c] {
@@ -119,6 +125,7 @@ const (
 	ReasonInvalidVersion  Reason = "invalid_version"
 	ReasonLooksLikeIP     Reason = "looks_like_ip"     // an IPv4 or IPv6 address
 	ReasonLooksLikeNumber Reason = "looks_like_number" // a phone, card or account number
+	ReasonNotFingerprint  Reason = "not_fingerprint"
 )
 
 // Violation is one value that broke its class. It names the event and the
@@ -246,7 +253,7 @@ func (p *Property) normalizeNumber(f float64) (float64, Reason) {
 }
 
 // normalizeString applies a string class (RandomID, Enum, Identifier,
-// Version, UserAgent or Platform) to s.
+// Version, UserAgent, Platform or Fingerprint) to s.
 func (p *Property) normalizeString(s string) (string, Reason) {
 	if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
 		return "", ReasonInvalidString
@@ -278,6 +285,11 @@ func (p *Property) normalizeString(s string) (string, Reason) {
 		return ReduceUserAgent(s), ""
 	case Platform:
 		return ReducePlatform(s), ""
+	case Fingerprint:
+		if !isFingerprint(s) {
+			return "", ReasonNotFingerprint
+		}
+		return s, ""
 	}
 	return "", ReasonWrongType
 }

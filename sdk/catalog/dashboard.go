@@ -222,7 +222,7 @@ func checkStoredValue(p *Property, condition, name, value string) error {
 		}
 		return fmt.Errorf("condition %q: class %s of %q stores %q as %s, so no event has the value %q: compare it with %s",
 			condition, classWithOptions(p), name, value, formatNumber(stored), value, formatNumber(stored))
-	case Identifier, Version, UserAgent, Platform:
+	case Identifier, Version, UserAgent, Platform, Fingerprint:
 		stored, reason := p.normalizeString(value)
 		if reason != "" {
 			return fmt.Errorf("condition %q: class %s of %q rejects %q (%s): compare it with a value the class stores", condition, p.Class, name, value, reason)

@@ -107,7 +107,7 @@ func fieldOpOf(c Class, t reflect.Type) fieldOp {
 	}
 	k := t.Kind()
 	switch c {
-	case RandomID, Enum, Identifier, Version, UserAgent, Platform:
+	case RandomID, Enum, Identifier, Version, UserAgent, Platform, Fingerprint:
 		if k == reflect.String {
 			return opString
 		}

@@ -116,6 +116,14 @@ func TestStringClassChecksAllocateNothing(t *testing.T) {
 			t.Errorf("isVersion(%q) allocates %v times, want 0", s, allocs)
 		}
 	}
+	for _, s := range []string{"6c7245916845ddeb", "unknown"} {
+		if !isFingerprint(s) {
+			t.Fatalf("isFingerprint(%q) = false, want true", s)
+		}
+		if allocs := testing.AllocsPerRun(100, func() { isFingerprint(s) }); allocs != 0 {
+			t.Errorf("isFingerprint(%q) allocates %v times, want 0", s, allocs)
+		}
+	}
 	for _, s := range []string{"Chrome 131 (macOS)", "Firefox 133 (Linux)", "Other (Other)"} {
 		if allocs := testing.AllocsPerRun(100, func() { ReduceUserAgent(s) }); allocs != 0 {
 			t.Errorf("ReduceUserAgent(%q) allocates %v times, want 0", s, allocs)

@@ -164,7 +164,7 @@ func jsonType(c Class, t reflect.Type, optional bool) (string, error) {
 	var want string
 	var jsonName string
 	switch c {
-	case RandomID, Enum, Identifier, Version, UserAgent, Platform:
+	case RandomID, Enum, Identifier, Version, UserAgent, Platform, Fingerprint:
 		want, jsonName = "a string", "string"
 		if k != reflect.String || pointer {
 			break

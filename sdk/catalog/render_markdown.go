@@ -39,6 +39,8 @@ var classSummaries = []struct {
 	{Platform, "A browser's navigator.platform, reduced to the OS family."},
 	{Variant, "A feature flag or experiment variant: an identifier, true, false or null."},
 	{Object, "A nested object. Each of its properties has its own class and is listed on its own row."},
+	{Fingerprint, "A catalog fingerprint as the SDK computes it: 16 lower-case hex digits, or the word unknown. " +
+		"Any other value is rejected. Unlike an identifier it may hold more than 8 digits in a row, as about 1 fingerprint in 19 does."},
 }
 
 // featureFlagDescription is the meaning of the "$feature/<flag>" base
