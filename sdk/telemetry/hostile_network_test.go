@@ -157,8 +157,18 @@ func (h *hostileCollector) stall() {
 }
 
 // readEvents reads a gzip or plain batch and returns its event UUIDs.
+// bodyReadError is the error of readEvents when the collector closed the
+// request's connection itself before the body was read. A body that the
+// client cut short is an unreadable batch instead.
+type bodyReadError struct{ err error }
+
+func (e *bodyReadError) Error() string { return "read body: " + e.err.Error() }
+
 func readEvents(r *http.Request) ([]string, error) {
 	body, err := io.ReadAll(r.Body)
+	if errors.Is(err, net.ErrClosed) {
+		return nil, &bodyReadError{err}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -227,6 +237,13 @@ func (h *hostileCollector) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	uuids, err := readEvents(r)
+	var readErr *bodyReadError
+	if errors.As(err, &readErr) {
+		// The collector closed the connection itself when it went down
+		// in the middle of the request, so there is no batch to judge.
+		resetConnection(w)
+		return
+	}
 	if err != nil {
 		h.ledger.mu.Lock()
 		h.ledger.bodies++
