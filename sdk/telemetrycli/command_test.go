@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/candor-dev/candor/sdk/catalog"
 	"github.com/candor-dev/candor/sdk/internal/leakcheck"
+	"github.com/candor-dev/candor/sdk/internal/safelogtest"
 	"github.com/candor-dev/candor/sdk/mux"
 	"github.com/candor-dev/candor/sdk/telemetry"
 	"github.com/candor-dev/candor/sdk/telemetrycli"
@@ -480,5 +483,33 @@ func TestStatusListsDropsByReason(t *testing.T) {
 	}
 	if !strings.Contains(out, "Property values that broke their class, by reason: looks_like_path 1, not_in_enum 1.\n") {
 		t.Errorf("status does not list the broken property values by reason:\n%s", out)
+	}
+}
+
+func TestStatusCountsLogFailures(t *testing.T) {
+	c, err := telemetry.New(telemetry.Config{
+		App:             mux.App,
+		Catalog:         mux.Catalog(),
+		Endpoint:        "http://127.0.0.1:1",
+		WriteKey:        "phc_test",
+		Home:            t.TempDir(),
+		Version:         "1.2.3",
+		AllowAutomation: true,
+		Logger:          slog.New(safelogtest.PanickingHandler{InHandle: true}),
+		Getenv:          env{}.get,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	failures := c.Stats().LogFailures
+	if failures == 0 {
+		t.Fatal("New logged nothing through the panicking handler")
+	}
+
+	out := mustRun(t, c, "status")
+	want := fmt.Sprintf("Log records lost because the app's log handler panicked: %d.\n", failures)
+	if !strings.Contains(out, want) {
+		t.Errorf("status does not count the log failures, want %q:\n%s", want, out)
 	}
 }

@@ -62,6 +62,9 @@ func (c *Command) runStatus(args []string) error {
 		}
 		tw.Flush()
 	}
+	if stats.LogFailures > 0 {
+		fmt.Fprintf(out, "Log records lost because the app's log handler panicked: %d.\n", stats.LogFailures)
+	}
 	if _, version, needs := c.Client.Notice(); needs {
 		fmt.Fprintf(out, "The privacy notice of catalog %s has not been shown yet.\n", version)
 	}
