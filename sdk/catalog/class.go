@@ -15,9 +15,9 @@ type Class string
 // class may have and what Normalize does with a value.
 const (
 	// RandomID is a UUID (version 4 or 7) or a random token of at least 96
-	// bits written in hex (24 or more characters) or base64url (16 or more).
-	// Hex or base64url that decodes to printable text is not random, and
-	// neither is an IBAN.
+	// bits written in hex (24 or more characters) or in base64url or
+	// standard base64 (16 or more, padding aside). A token that decodes to
+	// printable text is not random, and neither is an IBAN.
 	RandomID Class = "random_id"
 	// Enum is one of the property's declared Values.
 	Enum Class = "enum"

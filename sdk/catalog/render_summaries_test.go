@@ -21,7 +21,9 @@ func TestClassSummariesMatchRules(t *testing.T) {
 	}{
 		{RandomID, "at most 64 characters", strings.Repeat("0123456789abcdef", 4), strings.Repeat("0123456789abcdef", 4) + "a"},
 		{RandomID, "24 or more digits", "0123456789abcdef01234567", "0123456789abcdef0123456"},
-		{RandomID, "more than a quarter", "q1w2e3r4t5y6u7i8", "qqqqq1w2e3r4t5y6"},
+		{RandomID, "fewer distinct characters", "q1w2e3r4t5y6u7i8", "q1q1q1q1q1q1q1q1"},
+		{RandomID, "only one of upper-case letters, lower-case letters and digits", "qwertyuiopasdfgH", "qwertyuiopasdfgh"},
+		{RandomID, "path with two or more slashes", "/var/folders/xy/aLice/T", "/var/folders/xy/alice/T"},
 		{RandomID, "API key of a known service", "Q3vX9kL2mN8pR4tW", "ghp_Q3vX9kL2mN8pR4tW"},
 		{Identifier, "at most 100 characters", strings.Repeat("ab.", 33) + "a", strings.Repeat("ab.", 33) + "ab"},
 		{Identifier, "IP address", "claude-3.5", "10.0.0.1"},

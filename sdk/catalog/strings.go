@@ -379,53 +379,6 @@ func isHex(s string) bool {
 	return true
 }
 
-// isRandomID reports whether s is a UUID of version 4 or 7, or a token of
-// at least 96 random bits: 24 to 64 hex digits, or 16 to 64 base64url
-// characters mixing letters and digits. A token in which one character makes
-// up more than a quarter of it is rejected as not random, and so are one that
-// starts like the API key of a known service, one that decodes to text
-// (encodesText) and an IBAN. A UUID with one digit in more than half of its
-// places is rejected too.
-func isRandomID(s string) bool {
-	// Only a string written like a UUID must be one of version 4 or 7: a
-	// token of 36 characters is checked as a token.
-	if hasUUIDLayout(s) {
-		return isUUID(s) && !hasRepeatedHexDigit(s)
-	}
-	if len(s) > 64 || len(s) < 16 || hasSecretPrefix(s) || encodesText(s) || isIBAN(s) {
-		return false
-	}
-	if isHex(s) {
-		if len(s) < 24 {
-			return false
-		}
-	} else {
-		var letters, digits int
-		for i := 0; i < len(s); i++ {
-			switch c := s[i]; {
-			case c >= '0' && c <= '9':
-				digits++
-			case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
-				letters++
-			case c == '-' || c == '_':
-			default:
-				return false
-			}
-		}
-		if letters == 0 || digits == 0 {
-			return false
-		}
-	}
-	var counts [256]int
-	for i := 0; i < len(s); i++ {
-		counts[s[i]]++
-		if counts[s[i]]*4 > len(s) {
-			return false
-		}
-	}
-	return true
-}
-
 // hasRepeatedHexDigit reports whether one hex digit makes up more than
 // half of the 32 of the UUID s, as in 00000000-0000-4000-8000-000000000000.
 // A version 4 UUID has 122 random bits, and the chance that one of its
@@ -445,17 +398,17 @@ func hasRepeatedHexDigit(s string) bool {
 	return false
 }
 
-// encodesText reports whether s, read as hex or as unpadded base64url,
+// encodesText reports whether s, read as hex or as unpadded base64,
 // decodes to printable ASCII text, such as "YWxpY2VAZXhhbXBsZS5jb20" for
 // alice@example.com. Random bytes are all printable with a chance of
 // (95/256)^12, below 1e-5, for the 12 bytes of the shortest token.
 //
 // It runs for every random ID that passes, distinct_id included, so it
 // decodes in place instead of allocating the decoded bytes. It reads
-// base64url as encoding/base64's RawURLEncoding does: the unused bits of
-// the last character are ignored, and a last group of one character is
-// invalid. Unlike RawURLEncoding it does not skip line breaks, which no
-// random ID contains.
+// base64 as encoding/base64's RawURLEncoding and RawStdEncoding do: the
+// unused bits of the last character are ignored, and a last group of one
+// character is invalid. Unlike those it does not skip line breaks, which
+// no random ID contains.
 func encodesText(s string) bool {
 	if len(s) == 0 {
 		return false
@@ -471,10 +424,10 @@ func encodesText(s string) bool {
 	return base64EncodesText(s)
 }
 
-// base64EncodesText reports whether s, read as unpadded base64url,
-// decodes to printable ASCII text. The standard base64 alphabet differs
-// only in its last two characters, so a run of letters and digits reads
-// the same in both.
+// base64EncodesText reports whether s, read as unpadded base64url or
+// standard base64, decodes to printable ASCII text. The two alphabets
+// differ only in their last two characters, - and _ or + and /, so
+// base64Value reads both. The caller rejects a string that mixes them.
 func base64EncodesText(s string) bool {
 	if len(s) == 0 || len(s)%4 == 1 {
 		return false
@@ -486,7 +439,7 @@ func base64EncodesText(s string) bool {
 			var value byte
 			if j < len(group) {
 				var ok bool
-				if value, ok = base64URLValue(group[j]); !ok {
+				if value, ok = base64Value(group[j]); !ok {
 					return false
 				}
 			}
@@ -513,9 +466,9 @@ func hexValue(c byte) byte {
 	return (c | 0x20) - 'a' + 10
 }
 
-// base64URLValue returns the value of c in the base64url alphabet of RFC
-// 4648, and false for any other byte.
-func base64URLValue(c byte) (byte, bool) {
+// base64Value returns the value of c in the base64url or the standard
+// base64 alphabet of RFC 4648, and false for any other byte.
+func base64Value(c byte) (byte, bool) {
 	switch {
 	case c >= 'A' && c <= 'Z':
 		return c - 'A', true
@@ -523,9 +476,9 @@ func base64URLValue(c byte) (byte, bool) {
 		return c - 'a' + 26, true
 	case c >= '0' && c <= '9':
 		return c - '0' + 52, true
-	case c == '-':
+	case c == '-' || c == '+':
 		return 62, true
-	case c == '_':
+	case c == '_' || c == '/':
 		return 63, true
 	}
 	return 0, false

@@ -1,0 +1,351 @@
+package catalog
+
+import (
+	"math"
+	"strings"
+)
+
+// Lengths of a random token: a RandomID value that is not a UUID.
+const (
+	minHexTokenLen    = 24 // 96 bits
+	minBase64TokenLen = 16 // 96 bits, without padding
+	maxTokenLen       = 64 // with padding
+)
+
+// tokenAlphabet is the encoding of a random token.
+type tokenAlphabet uint8
+
+const (
+	notToken tokenAlphabet = iota
+	hexToken
+	base64Token
+)
+
+// isRandomID reports whether s is a UUID of version 4 or 7, or a token of
+// at least 96 random bits and at most maxTokenLen characters. A token is
+// hex of 24 or more digits in either case, or base64url or standard base64
+// of 16 or more characters before the padding, which may be left out. It
+// rejects a UUID with one digit in more than half of its places, and a
+// token that
+//   - starts like the API key of a known service (startsLikeKey),
+//   - decodes to printable text (encodesText), such as an encoded email
+//     address, or is an IBAN,
+//   - is base64 with only one of upper-case letters, lower-case letters and
+//     digits, as words are, or is a path (isSlashedWords),
+//   - or has fewer distinct characters, or one character more often, than
+//     random data has with a chance of randomSpreadChance (hasRandomSpread).
+//
+// Of 4.2 million random tokens from crypto/rand per encoding, 200,000 of
+// each size from 12 to 32 bytes, it rejected 1 in hex, 6 in upper-case
+// hex, 7 in base64url, 8 in padded base64url, 2 in base64 and 5 in
+// unpadded base64: rates of 0.2e-6 to 1.9e-6. TestRandomIDFalseRejectionRate
+// measures them on a quarter as many. Base64 tokens of 12 bytes, the
+// shortest, fare worst: by the formulas they decode to text with a chance
+// of 6.8e-6, have one kind of character with 3.6e-6 and start like a key
+// with 0.9e-6 in base64url, about 1.1e-5 in all.
+//
+// NOTE: words in mixed case without digits, such as Workspace-Of-Alice,
+// pass. A digit cannot be required, because 6.6% of random base64 tokens
+// of 12 bytes have none.
+func isRandomID(s string) bool {
+	// Only a string written like a UUID must be one of version 4 or 7: a
+	// token of 36 characters is checked as a token.
+	if hasUUIDLayout(s) {
+		return isUUID(s) && !hasRepeatedHexDigit(s)
+	}
+	if len(s) > maxTokenLen {
+		return false
+	}
+	alphabet, body := readToken(s)
+	switch {
+	case alphabet == notToken:
+		return false
+	case alphabet == hexToken && len(body) < minHexTokenLen:
+		return false
+	case alphabet == base64Token && (len(body) < minBase64TokenLen || hasOneCharacterKind(body) || isSlashedWords(body)):
+		return false
+	}
+	if startsLikeKey(s) || encodesText(body) || isIBAN(s) {
+		return false
+	}
+	return hasRandomSpread(alphabet, body)
+}
+
+// readToken returns the alphabet of the token s and s without its base64
+// padding. A token is hex when it contains only hex digits and no
+// padding, and base64 when it contains letters, digits and either -_ or
+// +/ but not both, with padding only where the encoding puts it.
+func readToken(s string) (tokenAlphabet, string) {
+	body := strings.TrimRight(s, "=")
+	padding := len(s) - len(body)
+	if padding > 0 && (padding > 2 || len(s)%4 != 0) {
+		return notToken, ""
+	}
+	var urlSymbols, standardSymbols, otherLetters bool
+	for i := 0; i < len(body); i++ {
+		switch c := body[i]; {
+		case isHexDigit(c):
+		case isAlnum(c):
+			otherLetters = true
+		case c == '-' || c == '_':
+			urlSymbols = true
+		case c == '+' || c == '/':
+			standardSymbols = true
+		default:
+			return notToken, ""
+		}
+	}
+	switch {
+	case urlSymbols && standardSymbols:
+		return notToken, ""
+	case !urlSymbols && !standardSymbols && !otherLetters && padding == 0:
+		return hexToken, body
+	case len(body)%4 == 1:
+		// No base64 encoding ends with a group of one character.
+		return notToken, ""
+	}
+	return base64Token, body
+}
+
+// hasOneCharacterKind reports whether s contains only one of upper-case
+// letters, lower-case letters and digits, besides symbols.
+func hasOneCharacterKind(s string) bool {
+	var upper, lower, digit int
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 'A' && c <= 'Z':
+			upper = 1
+		case c >= 'a' && c <= 'z':
+			lower = 1
+		case c >= '0' && c <= '9':
+			digit = 1
+		}
+	}
+	return upper+lower+digit < 2
+}
+
+// isSlashedWords reports whether s is a path that reads as base64: two or
+// more slashes, and only words or numbers between them (isWord), as in
+// /var/folders/xy/alice/T.
+func isSlashedWords(s string) bool {
+	if strings.Count(s, "/") < 2 {
+		return false
+	}
+	for part := range strings.SplitSeq(s, "/") {
+		if !isWord(part) {
+			return false
+		}
+	}
+	return true
+}
+
+// isWord reports whether s is empty, a number, or a word in lower case or
+// with an upper-case first letter, as in alice or Alice.
+func isWord(s string) bool {
+	if s == "" || isDigits(s) {
+		return true
+	}
+	start := 0
+	if isUpperLetter(s[0]) {
+		start = 1
+	}
+	for i := start; i < len(s); i++ {
+		if s[i] < 'a' || s[i] > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// startsLikeKey reports whether s, or a part of s after a '/', starts like
+// the API key of a known service, by secretPrefixes. Random base64url
+// starts with one of the 3-character prefixes with a chance of 1.5e-5, so
+// these are read more narrowly than hasSecretPrefix reads them for
+// identifiers. eyJ, JSON in base64, is left to encodesText, and sk-, sk_
+// and hf_ count only when the rest of the key's format follows
+// (keyFollowsShortPrefix).
+func startsLikeKey(s string) bool {
+	if startsLikeKeyHere(s) {
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] == '/' && startsLikeKeyHere(s[i+1:]) {
+			return true
+		}
+	}
+	return false
+}
+
+func startsLikeKeyHere(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, prefix := range secretPrefixesByFirstByte[s[0]] {
+		if !strings.HasPrefix(s, prefix) {
+			continue
+		}
+		switch prefix {
+		case "eyJ":
+			continue
+		case "sk-", "sk_", "hf_":
+			if keyFollowsShortPrefix(prefix, s[len(prefix):]) {
+				return true
+			}
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+// keyFollowsShortPrefix reports whether rest, the part of a token after
+// the prefix sk-, sk_ or hf_, has the format of the key that the prefix
+// starts: a word of 3 to 10 letters and the prefix's separator, as in
+// sk-proj-, sk-ant- and sk_live_, or 48 letters and digits after sk-, or
+// only letters after hf_.
+func keyFollowsShortPrefix(prefix, rest string) bool {
+	if prefix == "hf_" {
+		return isLetters(rest)
+	}
+	word := 0
+	for word < len(rest) && isLetter(rest[word]) {
+		word++
+	}
+	if word >= 3 && word <= 10 && word < len(rest) && rest[word] == prefix[2] {
+		return true
+	}
+	return prefix == "sk-" && len(rest) == 48 && isAlnumString(rest)
+}
+
+func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+
+func isLetters(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isLetter(s[i]) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func isAlnumString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isAlnum(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// randomSpreadChance is the chance with which hasRandomSpread may reject
+// a token of random characters by each of its two rules.
+const randomSpreadChance = 1e-9
+
+// spreadLimit bounds how random characters spread over an alphabet.
+type spreadLimit struct {
+	minDistinct uint8 // minimum number of distinct characters
+	maxRepeats  uint8 // maximum number of occurrences of one character
+}
+
+// spreadLimits holds the limits of hasRandomSpread for each alphabet and
+// token length.
+var spreadLimits = [...][maxTokenLen + 1]spreadLimit{
+	hexToken:    computeSpreadLimits(16),
+	base64Token: computeSpreadLimits(64),
+}
+
+// hasRandomSpread reports whether the characters of the token body spread
+// over its alphabet as random ones do: with at least as many distinct
+// characters and no character more often than spreadLimits allows. Hex
+// digits are counted in either case.
+func hasRandomSpread(alphabet tokenAlphabet, body string) bool {
+	var counts [256]uint8
+	distinct, repeats := 0, uint8(0)
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if alphabet == hexToken {
+			c |= 0x20
+		}
+		counts[c]++
+		if counts[c] == 1 {
+			distinct++
+		}
+		repeats = max(repeats, counts[c])
+	}
+	limit := spreadLimits[alphabet][len(body)]
+	return distinct >= int(limit.minDistinct) && repeats <= limit.maxRepeats
+}
+
+// computeSpreadLimits returns, for each token length n, the limits that n
+// characters drawn uniformly from an alphabet of size characters break
+// with a chance of at most randomSpreadChance for each limit.
+func computeSpreadLimits(size int) (limits [maxTokenLen + 1]spreadLimit) {
+	for n := 1; n <= maxTokenLen; n++ {
+		limits[n] = spreadLimit{
+			minDistinct: uint8(minDistinctCharacters(size, n)),
+			maxRepeats:  uint8(maxRepeatsOfOne(size, n)),
+		}
+	}
+	return limits
+}
+
+// minDistinctCharacters returns the largest d such that n random
+// characters of an alphabet of size contain fewer than d distinct ones with
+// a chance of at most randomSpreadChance.
+func minDistinctCharacters(size, n int) int {
+	// chance[d] is the chance that the characters drawn so far contain d
+	// distinct ones: the next one is new with chance (size-d)/size.
+	chance := make([]float64, n+1)
+	chance[0] = 1
+	for drawn := 0; drawn < n; drawn++ {
+		for d := drawn + 1; d >= 1; d-- {
+			chance[d] = chance[d]*float64(d)/float64(size) + chance[d-1]*float64(size-d+1)/float64(size)
+		}
+		chance[0] = 0
+	}
+	below := 0.0
+	for d := 0; d <= n; d++ {
+		below += chance[d]
+		if below > randomSpreadChance {
+			return d
+		}
+	}
+	return n
+}
+
+// maxRepeatsOfOne returns the smallest k such that one of the size
+// characters of an alphabet occurs more than k times among n random
+// characters with a chance of at most randomSpreadChance, by the union
+// bound over the characters.
+func maxRepeatsOfOne(size, n int) int {
+	p := 1 / float64(size)
+	// tail is the chance that one given character occurs more than k
+	// times: the binomial distribution's upper tail.
+	for k := 0; k < n; k++ {
+		tail := 0.0
+		for j := k + 1; j <= n; j++ {
+			tail += math.Exp(logBinomial(n, j) + float64(j)*math.Log(p) + float64(n-j)*math.Log1p(-p))
+		}
+		if float64(size)*tail <= randomSpreadChance {
+			return k
+		}
+	}
+	return n
+}
+
+// logBinomial returns the natural logarithm of n choose k.
+func logBinomial(n, k int) float64 {
+	a, _ := math.Lgamma(float64(n + 1))
+	b, _ := math.Lgamma(float64(k + 1))
+	c, _ := math.Lgamma(float64(n - k + 1))
+	return a - b - c
+}
