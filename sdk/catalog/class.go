@@ -48,7 +48,10 @@ const (
 	// and .+_-, with nothing that looks like a secret and no run of more than
 	// 8 digits except the 14-digit time of a Go pseudo-version. IP
 	// addresses, card numbers, and North American phone numbers written
-	// with dots, such as 555.123.4567, are rejected too.
+	// with dots, such as 555.123.4567, are rejected too. Four numbers
+	// that read as an IPv4 address pass only before a dash and letters,
+	// as in the WSL 2 kernel's 5.15.153.1-microsoft-standard-WSL2, and
+	// only outside the private, loopback and link-local ranges.
 	Version Class = "version"
 	// UserAgent is a browser user agent, reduced to the browser family, its
 	// major version and the OS family, such as "Chrome 131 (macOS)". A

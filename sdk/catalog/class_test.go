@@ -181,7 +181,13 @@ func TestVersionClass(t *testing.T) {
 		"1.0.4111111111111111", "4111111111111111.1", "v1.0.0-4111111111111111", "1.0.0+build.4111111111111111",
 		"1.0.0-5551234567", "v0.0.0-41111111111111-abcdef123456",
 		"4111.1111.1111.1111", "4111_1111_1111_1111", "5551_123_4567", "192.168.001.020", "0177.0.0.1-beta",
-		"6ba7b810-9dad-11d1-80b4-00c04fd430c8"} {
+		"6ba7b810-9dad-11d1-80b4-00c04fd430c8",
+		// IPv4 addresses with a suffix: in a private, loopback or
+		// link-local range, with a suffix without letters, after +, or
+		// with a leading zero.
+		"10.0.0.1-foo", "192.168.1.23-eth0", "172.16.0.5-node1", "127.0.0.1-dev", "169.254.10.20-link",
+		"192.168.1.23-microsoft-standard-WSL2", "5.15.153.1", "5.15.153.1-2", "5.15.153.1+WSL2",
+		"5.015.153.1-microsoft-standard-WSL2"} {
 		if isVersion(s) {
 			t.Errorf("isVersion(%q) = true, want false", s)
 		}

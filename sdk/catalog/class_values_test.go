@@ -118,6 +118,12 @@ var realisticVersions = []string{
 	"2.0.0-beta.3", "1.0.0+20130313144700", "6.8.0-45-generic",
 	"24.04", "15.1.1", "2.45.2.windows.1", "1.21.0-alpha.3", "2024.3.1.1", "17.4.1", "126.0.2592.113",
 	"v0.0.0-20241022153045-abcdef123456", "1.2.1-0.20241022153045-abcdef123456", "1.2.3",
+	// Kernel releases of WSL 2, Linux distributions, Android and Raspberry
+	// Pi OS, Windows builds, the Darwin kernel and runtimes.
+	"5.15.153.1-microsoft-standard-WSL2", "5.15.167.4-microsoft-standard-WSL2", "6.6.87.2-microsoft-standard-WSL2",
+	"5.10.102.1-microsoft-standard-WSL2", "4.19.128-microsoft-standard", "4.4.0-19041-Microsoft",
+	"5.14.0-427.13.1.el9_4.x86_64", "6.1.0-28-amd64", "6.6.51+rpt-rpi-v8", "5.10.198-android12-9-00085-g226a9632f13d",
+	"10.0.22631.4460", "10.0.26100.2605", "24.1.0", "14.7.1", "v22.12.0", "go1.23.4",
 }
 
 // probeValues are values an attacker sent to learn which ones the classes

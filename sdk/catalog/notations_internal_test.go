@@ -108,7 +108,7 @@ func TestStringClassChecksAllocateNothing(t *testing.T) {
 			t.Errorf("checkIdentifier(%q) allocates %v times, want 0", s, allocs)
 		}
 	}
-	for _, s := range []string{"1.4.2", "2024.10.1", "10.0.19045.3803", "v0.9.0-rc.1+build.7", "131.0.6778.85"} {
+	for _, s := range []string{"1.4.2", "2024.10.1", "10.0.19045.3803", "v0.9.0-rc.1+build.7", "131.0.6778.85", "5.15.153.1-microsoft-standard-WSL2"} {
 		if !isVersion(s) {
 			t.Fatalf("isVersion(%q) = false, want true", s)
 		}

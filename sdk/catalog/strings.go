@@ -563,10 +563,57 @@ func isVersion(s string) bool {
 	if i := strings.IndexAny(s, "+-"); i >= 0 {
 		core = s[:i]
 	}
-	if isIPv4Text(core) {
+	if isIPv4Text(core) && !isFourPartRelease(s, core) {
 		return false
 	}
 	return !looksLikeSecret(s)
+}
+
+// isFourPartRelease reports whether s, whose core before the first - or +
+// reads as an IPv4 address, is a release such as the WSL 2 kernel's
+// 5.15.153.1-microsoft-standard-WSL2: a dash and a suffix with letters
+// after four numbers without leading zeros, which as an address are not
+// private, loopback, link-local or unspecified.
+//
+// Among the real versions that the tests list, only WSL 2 kernels have
+// four parts that read as an IPv4 address. Windows builds such as
+// 10.0.19045.3803 and Chrome versions such as 131.0.6778.85 have a part
+// above 255, and the versions of macOS, Electron, Node.js, Bun, Go and
+// other Linux kernels have three parts or fewer. So the ranges that a
+// home or office network uses, such as 10.0.0.1-foo, are still rejected
+// at no cost to real versions.
+//
+// NOTE: a public IPv4 address followed by a dash and a word, such as
+// 8.8.8.8-foo, passes.
+func isFourPartRelease(s, core string) bool {
+	suffix := s[len(core):]
+	if !strings.HasPrefix(suffix, "-") || !containsLetter(suffix) {
+		return false
+	}
+	var octets [4]byte
+	i := 0
+	for part := range strings.SplitSeq(core, ".") {
+		if len(part) > 3 || len(part) > 1 && part[0] == '0' {
+			return false
+		}
+		value := 0
+		for j := 0; j < len(part); j++ {
+			value = value*10 + int(part[j]-'0')
+		}
+		octets[i] = byte(value)
+		i++
+	}
+	addr := netip.AddrFrom4(octets)
+	return !addr.IsPrivate() && !addr.IsLoopback() && !addr.IsLinkLocalUnicast() && !addr.IsUnspecified()
+}
+
+func containsLetter(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if isLetter(s[i]) {
+			return true
+		}
+	}
+	return false
 }
 
 // pseudoVersionTimeLen is the length of the yyyymmddhhmmss time in a Go
