@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/candor-dev/candor/internal/store"
+	"github.com/candor-dev/candor/sdk/catalog"
 )
 
 // dateLayout is the format of the from and to parameters.
@@ -237,20 +238,24 @@ func (h *Handler) parseCondition(project, text string, events []string) (store.C
 	if !ok || property == "" {
 		return store.Condition{}, invalidConditionError(text)
 	}
-	return h.checkCondition(project, events, rawCondition{property: property, value: value, text: text})
+	return h.checkCondition(project, events, catalog.FunnelCondition{Property: property, Value: value, Text: text})
+}
+
+func invalidConditionError(text string) error {
+	return fmt.Errorf("invalid condition %q: use property=value, such as thinkingLevel=high", text)
 }
 
 // checkCondition checks a condition against the catalogs of project: its
 // property must be a property of events with a breakdown class, and its
 // value one that the class stores.
-func (h *Handler) checkCondition(project string, events []string, c rawCondition) (store.Condition, error) {
-	if err := h.properties.check(project, events, c.property, "condition", breakdownClasses); err != nil {
+func (h *Handler) checkCondition(project string, events []string, c catalog.FunnelCondition) (store.Condition, error) {
+	if err := h.properties.check(project, events, c.Property, "condition", breakdownClasses); err != nil {
 		return store.Condition{}, err
 	}
-	if err := h.properties.checkConditionValue(project, events, c.property+"="+c.value); err != nil {
+	if err := h.properties.checkConditionValue(project, events, c.Property+"="+c.Value); err != nil {
 		return store.Condition{}, err
 	}
-	return store.Condition{Property: c.property, Value: c.value}, nil
+	return store.Condition{Property: c.Property, Value: c.Value}, nil
 }
 
 // parseConditions parses every where parameter.
@@ -266,31 +271,29 @@ func (h *Handler) parseConditions(project string, query url.Values, events []str
 	return conditions, nil
 }
 
-// parseStep parses a funnel step: an event name, optionally followed by
-// conditions in brackets, such as app_started[isFirstLaunch=true] or
-// message_sent[model=m1,thinkingLevel=high]. A value in double quotes may
-// contain commas, ] and >, as in message_sent[model="a,b"].
+// parseStep parses a funnel step with catalog.ParseFunnelStep: an event
+// name, optionally followed by conditions in brackets, such as
+// app_started[isFirstLaunch=true] or message_sent[model=m1,thinkingLevel=high].
+// A value in double quotes may contain commas, ] and >, as in
+// message_sent[model="a,b"].
 func (h *Handler) parseStep(project, text string) (store.FunnelStep, error) {
-	event, rest, hasConditions := strings.Cut(text, "[")
-	step := store.FunnelStep{Event: strings.TrimSpace(event)}
+	event, conditions, parseErr := catalog.ParseFunnelStep(text)
+	step := store.FunnelStep{Event: event}
 	if step.Event == "" {
 		return store.FunnelStep{}, fmt.Errorf("invalid step %q: start it with an event name", text)
 	}
 	if err := h.properties.checkEvents(project, []string{step.Event}); err != nil {
 		return store.FunnelStep{}, fmt.Errorf("invalid step %q: %w", text, err)
 	}
-	if !hasConditions {
-		return step, nil
-	}
-	inner, ok := strings.CutSuffix(rest, "]")
-	if !ok {
+	if errors.Is(parseErr, catalog.ErrUnclosedConditions) {
+		// The page joins steps with >, so a value with an unquoted > is
+		// cut there and loses its ].
 		return store.FunnelStep{}, fmt.Errorf(
 			`invalid step %q: close its conditions with ], and put a value that contains ], > or a comma in double quotes, such as model="a>b"`,
 			text)
 	}
-	conditions, err := splitConditions(inner)
-	if err != nil {
-		return store.FunnelStep{}, fmt.Errorf("invalid step %q: %w", text, err)
+	if parseErr != nil {
+		return store.FunnelStep{}, fmt.Errorf("invalid step %q: %w", text, parseErr)
 	}
 	for _, raw := range conditions {
 		condition, err := h.checkCondition(project, []string{step.Event}, raw)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/candor-dev/candor/internal/store"
+	"github.com/candor-dev/candor/sdk/catalog"
 )
 
 // FuzzListRoundTrip checks that splitList reads back every list that
@@ -27,8 +28,8 @@ func FuzzListRoundTrip(f *testing.F) {
 	})
 }
 
-// FuzzStepRoundTrip checks that splitConditions reads back the values of
-// every step that stepLabel writes.
+// FuzzStepRoundTrip checks that catalog.ParseFunnelStep reads back the
+// values of every step that stepLabel writes.
 func FuzzStepRoundTrip(f *testing.F) {
 	f.Add("<script>alert(1)</script>", "m1")
 	f.Add(`a]b=c, "d" \e`, " x ")
@@ -38,14 +39,13 @@ func FuzzStepRoundTrip(f *testing.F) {
 			{Property: "thinkingLevel", Value: first}, {Property: "model", Value: second},
 		}}
 		label := stepLabel(step)
-		inner := strings.TrimSuffix(strings.TrimPrefix(label, "message_sent["), "]")
-		conditions, err := splitConditions(inner)
+		_, conditions, err := catalog.ParseFunnelStep(label)
 		if err != nil {
-			t.Fatalf("splitConditions of stepLabel %q: %v", label, err)
+			t.Fatalf("ParseFunnelStep of stepLabel %q: %v", label, err)
 		}
 		var got []string
 		for _, c := range conditions {
-			got = append(got, c.property, c.value)
+			got = append(got, c.Property, c.Value)
 		}
 		want := []string{"thinkingLevel", first, "model", second}
 		if !slices.Equal(got, want) {

@@ -28,13 +28,12 @@ type Dashboard struct {
 	// Funnel is the funnel the dashboard opens with: 2 to MaxFunnelSteps
 	// steps in order. A step is an event name, optionally followed by
 	// property=value conditions in brackets, such as
-	// "app_started[isFirstLaunch=true]" or "message_sent[model=m1,thinkingLevel=high]".
-	// A condition's value must be one that the property's class stores,
-	// such as 512 and not 350 for a base2 property.
-	// NOTE: a value here is never quoted: it runs to the next comma, and a
-	// double quote is part of it. So a value that contains a comma cannot
-	// be declared, although the dashboard's step parameter takes it in
-	// double quotes.
+	// "app_started[isFirstLaunch=true]" or "message_sent[model=m1,thinkingLevel=high]",
+	// in the format that ParseFunnelStep reads and the dashboard's step
+	// parameter takes. A value that contains a comma is written in double
+	// quotes, as in message_sent[model="a,b"]. A condition's value must be
+	// one that the property's class stores, such as 512 and not 350 for a
+	// base2 property.
 	Funnel []string `json:"funnel,omitempty"`
 
 	// ErrorEvent is the event an app sends when an operation fails, such
@@ -127,19 +126,18 @@ func (c *Catalog) checkFunnel(steps []string) error {
 	return nil
 }
 
-// checkStep checks one funnel step: an event name, optionally followed by
-// property=value conditions in brackets, separated by commas.
+// checkStep checks one funnel step, which ParseFunnelStep reads.
 func (c *Catalog) checkStep(step string) error {
-	event, conditions, closed := splitStep(step)
+	event, conditions, parseErr := ParseFunnelStep(step)
 	if event == "" {
-		return fmt.Errorf("missing event name: start the step with one, such as message_sent")
+		return parseErr
 	}
 	def, err := c.declaredEvent("event", event)
 	if err != nil {
 		return err
 	}
-	if !closed {
-		return fmt.Errorf("unclosed conditions: end them with ]")
+	if parseErr != nil {
+		return parseErr
 	}
 	for _, condition := range conditions {
 		if err := c.checkCondition(def, condition); err != nil {
@@ -147,25 +145,6 @@ func (c *Catalog) checkStep(step string) error {
 		}
 	}
 	return nil
-}
-
-// splitStep splits a funnel step into its event name and its
-// property=value conditions, both trimmed of spaces. closed is false when
-// the step opens conditions with [ but does not end with ].
-func splitStep(step string) (event string, conditions []string, closed bool) {
-	event, rest, hasConditions := strings.Cut(step, "[")
-	event = strings.TrimSpace(event)
-	if !hasConditions {
-		return event, nil, true
-	}
-	inner, closed := strings.CutSuffix(rest, "]")
-	if !closed {
-		return event, nil, false
-	}
-	for condition := range strings.SplitSeq(inner, ",") {
-		conditions = append(conditions, strings.TrimSpace(condition))
-	}
-	return event, conditions, true
 }
 
 // CheckCondition returns an error unless condition, such as
@@ -180,14 +159,15 @@ func (c *Catalog) CheckCondition(event, condition string) error {
 	if err != nil {
 		return err
 	}
-	return c.checkCondition(def, condition)
-}
-
-func (c *Catalog) checkCondition(def *EventDef, condition string) error {
 	name, value, ok := strings.Cut(condition, "=")
 	if !ok || name == "" {
 		return fmt.Errorf("invalid condition %q: write property=value, such as isFirstLaunch=true", condition)
 	}
+	return c.checkCondition(def, FunnelCondition{Property: name, Value: value, Text: condition})
+}
+
+func (c *Catalog) checkCondition(def *EventDef, parsed FunnelCondition) error {
+	condition, name, value := parsed.Text, parsed.Property, parsed.Value
 	p, err := c.selectableProperty(def, name)
 	if err != nil {
 		return fmt.Errorf("condition %q: %w", condition, err)

@@ -72,17 +72,13 @@ func (c *Catalog) writeErrors(b *bytes.Buffer, d Dashboard) {
 // "[`app_started`](#app_started) where `isFirstLaunch` is `true`". A step
 // that SetDashboard would reject is returned verbatim as code.
 func (c *Catalog) stepText(step string) string {
-	event, conditions, closed := splitStep(step)
-	if event == "" || !closed {
+	event, conditions, err := ParseFunnelStep(step)
+	if err != nil {
 		return codeSpan(step)
 	}
 	var clauses []string
 	for _, condition := range conditions {
-		property, value, ok := strings.Cut(condition, "=")
-		if !ok {
-			return codeSpan(step)
-		}
-		clauses = append(clauses, codeSpan(property)+" is "+codeSpan(value))
+		clauses = append(clauses, codeSpan(condition.Property)+" is "+codeSpan(condition.Value))
 	}
 	text := c.eventLink(event)
 	if len(clauses) > 0 {
