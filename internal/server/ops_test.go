@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -798,4 +799,22 @@ func getHealthz(t *testing.T, conn net.Conn, r *bufio.Reader) *http.Response {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp
+}
+
+// An install ID in base64 may contain "/" and "+", which the path of the
+// admin deletion carries percent-encoded.
+func TestDeleteInstallWithSlashInID(t *testing.T) {
+	srv := startServer(t, Config{WriteKey: testWriteKey, AdminToken: testAdminToken})
+	const install = "q3Rz/9xW+mK2vB7nP0aLfE=="
+	status, body := send(t, http.MethodPost, srv.URL()+"/batch/", "",
+		batch(testWriteKey, commandEvent("0b7e7a38-6c1d-4f7e-9b1a-5d2c8e4f6a20", install)))
+	if status != http.StatusOK || !strings.Contains(body, `"accepted":1`) {
+		t.Fatalf("POST /batch/ with install %q = %d %s, want 200 with one accepted event", install, status, body)
+	}
+
+	path := "/api/v1/installs/" + url.PathEscape(install) + "?project=mux"
+	status, body = send(t, http.MethodDelete, srv.URL()+path, testAdminToken, "")
+	if status != http.StatusOK || body != "{\"deleted\":1}\n" {
+		t.Errorf("DELETE %s = %d %q, want 200 {\"deleted\":1}", path, status, body)
+	}
 }
