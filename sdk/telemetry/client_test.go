@@ -230,13 +230,7 @@ func TestRetryOn503(t *testing.T) {
 
 func TestDropOn400(t *testing.T) {
 	col := newCollector(t)
-	col.setRespond(func(n int, r *received, w http.ResponseWriter) bool {
-		if n == 0 {
-			w.WriteHeader(http.StatusBadRequest)
-			return true
-		}
-		return false
-	})
+	col.failFirst(http.StatusBadRequest)
 	c := newClient(t, testConfig(t, col.srv.URL))
 	c.Capture(mux.CommandUsed{Command: "new"})
 	flush(t, c)

@@ -936,13 +936,7 @@ func TestSplitSpooledBatchKeepsOrder(t *testing.T) {
 	waitFor(t, "three batches to reach the spool", func() bool { return c.Stats().Spooled == 12 })
 
 	back := newCollector(t)
-	back.setRespond(func(n int, r *received, w http.ResponseWriter) bool {
-		if n == 0 {
-			w.WriteHeader(http.StatusRequestEntityTooLarge)
-			return true
-		}
-		return false
-	})
+	back.failFirst(http.StatusRequestEntityTooLarge)
 	back.srv.Close()
 	back.srv = httptest.NewUnstartedServer(http.HandlerFunc(back.serve))
 	back.srv.Listener = listenOn(t, addr)

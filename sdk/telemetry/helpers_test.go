@@ -146,6 +146,18 @@ func (c *collector) setRespond(f func(n int, r *received, w http.ResponseWriter)
 	c.mu.Unlock()
 }
 
+// failFirst makes the collector answer its first request with status and
+// accept the others.
+func (c *collector) failFirst(status int) {
+	c.setRespond(func(n int, _ *received, w http.ResponseWriter) bool {
+		if n == 0 {
+			w.WriteHeader(status)
+			return true
+		}
+		return false
+	})
+}
+
 // accepted returns the events of every request answered with 200.
 func (c *collector) accepted() []decoded {
 	c.mu.Lock()

@@ -15,13 +15,7 @@ import (
 // and Stats.LogFailures counts them.
 func TestPanickingLoggerContained(t *testing.T) {
 	col := newCollector(t)
-	col.setRespond(func(n int, _ *received, w http.ResponseWriter) bool {
-		if n == 0 {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return true
-		}
-		return false
-	})
+	col.failFirst(http.StatusServiceUnavailable)
 	cfg := testConfig(t, col.srv.URL)
 	cfg.Logger = slog.New(safelogtest.PanickingHandler{InHandle: true})
 

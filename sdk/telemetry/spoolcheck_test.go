@@ -158,15 +158,9 @@ func TestSpoolRecheckedAfterCatalogChange(t *testing.T) {
 	oldFingerprint := mux.Catalog().Fingerprint()
 
 	col := newCollector(t)
-	col.setRespond(func(n int, _ *received, w http.ResponseWriter) bool {
-		if n == 0 {
-			// The first upload fails, so the checked batch goes back to
-			// the spool and is claimed and checked a second time.
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return true
-		}
-		return false
-	})
+	// The first upload fails, so the checked batch goes back to the spool
+	// and is claimed and checked a second time.
+	col.failFirst(http.StatusServiceUnavailable)
 	environment := &syncEnv{}
 	environment.set("MUX_DISABLE_TELEMETRY", "1")
 	cfg := testConfig(t, col.srv.URL)

@@ -227,13 +227,7 @@ func TestSpoolNameCountDisagrees(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			col := newCollector(t)
-			col.setRespond(func(n int, _ *received, w http.ResponseWriter) bool {
-				if n == 0 {
-					w.WriteHeader(http.StatusServiceUnavailable)
-					return true
-				}
-				return false
-			})
+			col.failFirst(http.StatusServiceUnavailable)
 			cfg := testConfig(t, col.srv.URL)
 			name := fmt.Sprintf("%020d-%d-aaaa.batch", 1, tt.nameCount)
 			writeFile(t, filepath.Join(cfg.Home, SpoolDir, name), strings.Join(tt.lines, "\n")+"\n")
