@@ -31,7 +31,8 @@ const (
 //   - decodes to printable text (encodesText), such as an encoded email
 //     address, or is an IBAN,
 //   - is base64 with only one of upper-case letters, lower-case letters and
-//     digits, as words are, or is a path (isSlashedWords),
+//     digits, as words are, or with a phone number's run of digits
+//     (hasDigitRun),
 //   - or has fewer distinct characters, or one character more often, than
 //     random data has with a chance of randomSpreadChance (hasRandomSpread).
 //
@@ -62,7 +63,7 @@ func isRandomID(s string) bool {
 		return false
 	case alphabet == hexToken && len(body) < minHexTokenLen:
 		return false
-	case alphabet == base64Token && (len(body) < minBase64TokenLen || hasOneCharacterKind(body) || isSlashedWords(body)):
+	case alphabet == base64Token && (len(body) < minBase64TokenLen || hasOneCharacterKind(body) || hasDigitRun(body)):
 		return false
 	}
 	if startsLikeKey(s) || encodesText(body) || isIBAN(s) {
@@ -74,7 +75,9 @@ func isRandomID(s string) bool {
 // readToken returns the alphabet of the token s and s without its base64
 // padding. A token is hex when it contains only hex digits and no
 // padding, and base64 when it contains letters, digits and either -_ or
-// +/ but not both, with padding only where the encoding puts it.
+// + but not both, with padding only where the encoding puts it. A '/'
+// makes s no token: a path whose last part is random, as in
+// home/alice/x9Kq3ZtPw8Lm, reads as standard base64 otherwise.
 func readToken(s string) (tokenAlphabet, string) {
 	body := strings.TrimRight(s, "=")
 	padding := len(s) - len(body)
@@ -89,7 +92,7 @@ func readToken(s string) (tokenAlphabet, string) {
 			otherLetters = true
 		case c == '-' || c == '_':
 			urlSymbols = true
-		case c == '+' || c == '/':
+		case c == '+':
 			standardSymbols = true
 		default:
 			return notToken, ""
@@ -124,46 +127,22 @@ func hasOneCharacterKind(s string) bool {
 	return upper+lower+digit < 2
 }
 
-// isSlashedWords reports whether s is a path that reads as base64: two or
-// more slashes, and only words or numbers between them (isWord), as in
-// /var/folders/xy/alice/T.
-func isSlashedWords(s string) bool {
-	if strings.Count(s, "/") < 2 {
-		return false
-	}
-	for part := range strings.SplitSeq(s, "/") {
-		if !isWord(part) {
-			return false
-		}
-	}
-	return true
-}
-
-// isWord reports whether s is empty, a number, or a word in lower case or
-// with an upper-case first letter, as in alice or Alice.
-func isWord(s string) bool {
-	if s == "" || isDigits(s) {
-		return true
-	}
-	start := 0
-	if isUpperLetter(s[0]) {
-		start = 1
-	}
-	for i := start; i < len(s); i++ {
-		if s[i] < 'a' || s[i] > 'z' {
-			return false
-		}
-	}
-	return true
-}
-
-func isDigits(s string) bool {
+// hasDigitRun reports whether s has more than maxDigitRun digits in a row,
+// as a phone number has. Random base64 has 9 digits in a row at one place
+// with a chance of (10/64)^9, 5.5e-8, so about 2e-6 for the longest token.
+func hasDigitRun(s string) bool {
+	run := 0
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
-			return false
+			run = 0
+			continue
+		}
+		run++
+		if run > maxDigitRun {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // startsLikeKey reports whether s, or a part of s after a '/', starts like
