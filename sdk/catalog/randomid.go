@@ -145,26 +145,14 @@ func hasDigitRun(s string) bool {
 	return false
 }
 
-// startsLikeKey reports whether s, or a part of s after a '/', starts like
-// the API key of a known service, by secretPrefixes. Random base64url
-// starts with one of the 3-character prefixes with a chance of 1.5e-5, so
-// these are read more narrowly than hasSecretPrefix reads them for
-// identifiers. eyJ, JSON in base64, is left to encodesText, and sk-, sk_
-// and hf_ count only when the rest of the key's format follows
-// (keyFollowsShortPrefix).
+// startsLikeKey reports whether s starts like the API key of a known
+// service, by secretPrefixes. A token contains no '/' (readToken), so only
+// its start can. Random base64url starts with one of the 3-character
+// prefixes with a chance of 1.5e-5, so these are read more narrowly than
+// hasSecretPrefix reads them for identifiers. eyJ, JSON in base64, is left
+// to encodesText, and sk-, sk_ and hf_ count only when the rest of the
+// key's format follows (keyFollowsShortPrefix).
 func startsLikeKey(s string) bool {
-	if startsLikeKeyHere(s) {
-		return true
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] == '/' && startsLikeKeyHere(s[i+1:]) {
-			return true
-		}
-	}
-	return false
-}
-
-func startsLikeKeyHere(s string) bool {
 	if s == "" {
 		return false
 	}
