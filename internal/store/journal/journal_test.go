@@ -202,6 +202,34 @@ func mustInsert(t *testing.T, s *Store, events []store.Event) {
 	}
 }
 
+// tallyLoads sums what s reports through ReportLoads and returns the
+// function that reads the sums.
+func tallyLoads(s *Store) func() (reported, stored int) {
+	var mu sync.Mutex
+	var reported, stored int
+	s.ReportLoads(func(_ string, events, newly int) {
+		mu.Lock()
+		reported, stored = reported+events, stored+newly
+		mu.Unlock()
+	})
+	return func() (int, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		return reported, stored
+	}
+}
+
+// waitForFirstStored waits until inner holds an event: the one before the
+// event that inner cannot take.
+func waitForFirstStored(t *testing.T, inner *fakeStore) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); inner.count() < 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the store holds %d events, want the 1 before the failing one", inner.count())
+		}
+	}
+}
+
 func journalFiles(t *testing.T, dir string) []string {
 	t.Helper()
 	paths, err := listSegments(dir)
@@ -1298,22 +1326,12 @@ func TestUnavailableStoreSetsNothingAside(t *testing.T) {
 	inner.unavailable = events[1].UUID
 	s := mustOpen(t, dir, inner, Options{})
 	defer s.Close()
-	var mu sync.Mutex
-	var reported, stored int
-	s.ReportLoads(func(_ string, events, newly int) {
-		mu.Lock()
-		reported, stored = reported+events, stored+newly
-		mu.Unlock()
-	})
+	totals := tallyLoads(s)
 	mustInsert(t, s, events)
 
 	// Wait until the one-by-one pass has stored the event before the one
 	// the store cannot take.
-	for deadline := time.Now().Add(10 * time.Second); inner.count() < 1; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the store holds %d events, want the 1 before the failing one", inner.count())
-		}
-	}
+	waitForFirstStored(t, inner)
 	if got := s.Pending(); got == 0 {
 		t.Error("nothing pending while the store cannot take an event, want the event kept")
 	}
@@ -1325,11 +1343,9 @@ func TestUnavailableStoreSetsNothingAside(t *testing.T) {
 	if got := inner.count(); got != 3 {
 		t.Errorf("the store holds %d events after it recovered, want 3", got)
 	}
-	mu.Lock()
-	if reported != 3 || stored != 3 {
+	if reported, stored := totals(); reported != 3 || stored != 3 {
 		t.Errorf("reported %d events, %d of them stored; want 3 and 3, no duplicates", reported, stored)
 	}
-	mu.Unlock()
 	files, err := filepath.Glob(filepath.Join(dir, rejectedDir, "*.jsonl"))
 	if err != nil {
 		t.Fatal(err)
@@ -1559,21 +1575,11 @@ func TestOneByOneCountsResentDuplicates(t *testing.T) {
 			}
 			s := mustOpen(t, t.TempDir(), inner, Options{})
 			defer s.Close()
-			var mu sync.Mutex
-			var reported, stored int
-			s.ReportLoads(func(_ string, events, newly int) {
-				mu.Lock()
-				reported, stored = reported+events, stored+newly
-				mu.Unlock()
-			})
+			totals := tallyLoads(s)
 			mustInsert(t, s, events)
 
 			if tc.unavailable {
-				for deadline := time.Now().Add(10 * time.Second); inner.count() < 1; time.Sleep(time.Millisecond) {
-					if time.Now().After(deadline) {
-						t.Fatalf("the store holds %d events, want the 1 before the failing one", inner.count())
-					}
-				}
+				waitForFirstStored(t, inner)
 				inner.mu.Lock()
 				inner.unavailable = ""
 				inner.mu.Unlock()
@@ -1584,8 +1590,7 @@ func TestOneByOneCountsResentDuplicates(t *testing.T) {
 			if tc.unavailable {
 				wantStored = 3
 			}
-			mu.Lock()
-			defer mu.Unlock()
+			reported, stored := totals()
 			if reported != wantStored+1 {
 				t.Errorf("reported %d events, want %d: the resent copy counts once", reported, wantStored+1)
 			}
