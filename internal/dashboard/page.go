@@ -114,7 +114,7 @@ type funnelSettings struct {
 	Windows    []option
 	Undeclared string // the reason there are no default steps, empty when declared
 	Example    string // a step with a condition, for the hint
-	MaxSteps   int    // the most steps a funnel may have
+	MaxSteps   int    // the maximum number of steps in a funnel
 }
 
 // newInstallsSettings is the text of the new-installs panel.
@@ -275,7 +275,8 @@ func (h *Handler) newDashboardPage(query url.Values) dashboardPage {
 // breakdown properties of project's catalog, or of every catalog when
 // project is empty.
 func (h *Handler) trendSettings(query url.Values, project string) trendSettings {
-	// An invalid event list shows as given, and the page's error says why.
+	// An invalid event list shows as given, and the page's error explains
+	// why.
 	events, _ := splitList("event", query["event"])
 	settings := trendSettings{
 		Event:    formList(query, "event"),

@@ -27,8 +27,8 @@ var ibanLengthTable = func() (table [26 * 26]uint8) {
 //
 // Lower-case tokens never match. An upper-case hex token matches only when
 // it starts with AD, AE, BA, BE, DE or EE, is as long as that country's
-// IBANs and passes the 1-in-97 check: 1 of 2.1 million upper-case hex
-// tokens of 12 to 32 bytes from crypto/rand did.
+// IBANs and passes the 1-in-97 check. Of 2.1 million upper-case hex tokens
+// of 12 to 32 bytes from crypto/rand, 1 did.
 func isIBAN(s string) bool {
 	if len(s) < 4 || !isUpperLetter(s[0]) || !isUpperLetter(s[1]) {
 		return false

@@ -15,12 +15,13 @@ var classSummaries = []struct {
 	class   Class
 	summary string
 }{
-	{RandomID, "A UUID (version 4 or 7) or a random token of at least 96 bits and at most 64 characters, written in hex (24 or more digits) " +
-		"or in base64url or standard base64 without '/' (16 or more characters before any padding). " +
-		"A token is rejected when it has fewer distinct characters, or one character more often, than random data has with a chance of 1 in a billion, " +
-		"when it is base64 with only one of upper-case letters, lower-case letters and digits, as words are, or has more than 8 digits in a row, as a phone number has, " +
-		"when it starts like the API key of a known service, when it decodes to readable text, such as an encoded email address, or when it is an IBAN. " +
-		"A UUID with one digit in more than half of its 32 places is rejected too."},
+	{RandomID, "A UUID (version 4 or 7) or a random token of at least 96 bits and at most 64 characters. " +
+		"A token is written in hex (24 or more digits) or in base64url or standard base64 without '/' (16 or more characters before any padding). " +
+		"A token is rejected when it has fewer distinct characters, or one character more often, than random data has with a chance of 1 in a billion. " +
+		"Base64 is rejected when it has only one of upper-case letters, lower-case letters and digits, as words do, " +
+		"or more than 8 digits in a row, as a phone number does. " +
+		"A token is also rejected when it starts like the API key of a known service, when it decodes to readable text, such as an encoded email address, " +
+		"or when it is an IBAN. A UUID with one digit in more than half of its 32 places is rejected too."},
 	{Enum, "One of the values listed for the property. Any other value is rejected."},
 	{Bool, "The JSON value true or false."},
 	{Base2, "A number rounded up to a power of two, so 350 becomes 512 and 0.3 becomes 0.5. Zero and negative numbers become 0."},

@@ -571,9 +571,10 @@ func isVersion(s string) bool {
 
 // isFourPartRelease reports whether s, whose core before the first - or +
 // reads as an IPv4 address, is a release such as the WSL 2 kernel's
-// 5.15.153.1-microsoft-standard-WSL2: a dash and a suffix with letters
-// after four numbers without leading zeros, which as an address are not
-// private, loopback, link-local or unspecified.
+// 5.15.153.1-microsoft-standard-WSL2. Such a release has four numbers
+// without leading zeros, then a dash and a suffix with letters. As an
+// address, the four numbers must not be private, loopback, link-local or
+// unspecified.
 //
 // Among the real versions that the tests list, only WSL 2 kernels have
 // four parts that read as an IPv4 address. Windows builds such as

@@ -146,8 +146,8 @@ func (c *collector) setRespond(f func(n int, r *received, w http.ResponseWriter)
 	c.mu.Unlock()
 }
 
-// failFirst makes the collector answer its first request with status and
-// accept the others.
+// failFirst makes the collector respond to its first request with status
+// and accept the others.
 func (c *collector) failFirst(status int) {
 	c.setRespond(func(n int, _ *received, w http.ResponseWriter) bool {
 		if n == 0 {
