@@ -13,10 +13,14 @@ import (
 const mutationPollInterval = 50 * time.Millisecond
 
 // DeleteInstall deletes every event of one install in one project and
-// returns how many events it deleted.
+// returns how many events it deleted. No statement it sends contains the
+// install ID: they select the install by installKey, so system.mutations
+// and system.query_log keep only that key.
 func (s *Store) DeleteInstall(ctx context.Context, project, distinctID string) (int64, error) {
-	condition := "project = " + quoteString(project) + " AND distinct_id = " + quoteString(distinctID)
-	deleted, err := s.delete(ctx, condition)
+	count := func(ctx context.Context) (int64, error) {
+		return s.countInstallEvents(ctx, project, distinctID)
+	}
+	deleted, err := s.delete(ctx, installKeyCondition(project, distinctID), count)
 	if err != nil {
 		return 0, fmt.Errorf("delete an install of project %q: %w", project, err)
 	}
@@ -26,20 +30,25 @@ func (s *Store) DeleteInstall(ctx context.Context, project, distinctID string) (
 // DeleteBefore deletes every event with a timestamp before t and returns
 // how many events it deleted.
 func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
-	deleted, err := s.delete(ctx, fmt.Sprintf("ts_us < %d", t.UnixMicro()))
+	condition := fmt.Sprintf("ts_us < %d", t.UnixMicro())
+	count := func(ctx context.Context) (int64, error) {
+		return s.countEvents(ctx, condition)
+	}
+	deleted, err := s.delete(ctx, condition, count)
 	if err != nil {
 		return 0, fmt.Errorf("delete events before %s: %w", t.UTC().Format(time.RFC3339Nano), err)
 	}
 	return deleted, nil
 }
 
-// delete counts the events that match condition, deletes them with an
-// ALTER TABLE ... DELETE mutation and waits until the mutation is done.
+// delete counts the events that match condition with count, deletes them
+// with an ALTER TABLE ... DELETE mutation and waits until the mutation is
+// done.
 //
 // It holds writeMu, so no batch of this Store is written between the count
 // and the mutation. Events that another Store inserts in between may be
 // deleted without being counted.
-func (s *Store) delete(ctx context.Context, condition string) (int64, error) {
+func (s *Store) delete(ctx context.Context, condition string, count func(context.Context) (int64, error)) (int64, error) {
 	release, err := s.acquire()
 	if err != nil {
 		return 0, err
@@ -49,25 +58,54 @@ func (s *Store) delete(ctx context.Context, condition string) (int64, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 
-	rows, err := s.client.query(ctx, `SELECT `+countEvents+` FROM `+s.events+` WHERE `+condition)
+	matched, err := count(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("count events: %w", err)
 	}
-	if len(rows) != 1 || len(rows[0]) != 1 {
-		return 0, fmt.Errorf("count events: unexpected result %q", rows)
-	}
-	count, err := parseCount(rows[0][0])
-	if err != nil {
-		return 0, fmt.Errorf("count events: %w", err)
-	}
-	if count == 0 {
+	if matched == 0 {
 		return 0, nil
 	}
 
 	if err := s.mutate(ctx, `ALTER TABLE `+s.events+` DELETE WHERE `+condition); err != nil {
 		return 0, err
 	}
-	return count, nil
+	return matched, nil
+}
+
+// countEvents returns the number of events that match condition.
+func (s *Store) countEvents(ctx context.Context, condition string) (int64, error) {
+	rows, err := s.client.query(ctx, `SELECT `+countEvents+` FROM `+s.events+` WHERE `+condition)
+	if err != nil {
+		return 0, err
+	}
+	if len(rows) != 1 || len(rows[0]) != 1 {
+		return 0, fmt.Errorf("unexpected result %q", rows)
+	}
+	return parseCount(rows[0][0])
+}
+
+// countInstallEvents returns the number of events of one install, which
+// installKeyCondition selects. It returns errInstallKeyShared when the key
+// also selects events of another install.
+func (s *Store) countInstallEvents(ctx context.Context, project, distinctID string) (int64, error) {
+	rows, err := s.client.query(ctx, `SELECT distinct_id, `+countEvents+` FROM `+s.events+
+		` WHERE `+installKeyCondition(project, distinctID)+` GROUP BY distinct_id`)
+	if err != nil {
+		return 0, err
+	}
+	var matched int64
+	for _, row := range rows {
+		if len(row) != 2 {
+			return 0, fmt.Errorf("unexpected row with %d fields", len(row))
+		}
+		if row[0] != distinctID {
+			return 0, errInstallKeyShared(project, distinctID)
+		}
+		if matched, err = parseCount(row[1]); err != nil {
+			return 0, err
+		}
+	}
+	return matched, nil
 }
 
 // mutate runs an ALTER TABLE mutation and returns when the server has

@@ -2,8 +2,10 @@ package clickhouse
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,24 +39,36 @@ func installCondition(project, distinctID string) string {
 }
 
 // RegisterInstallSecret stores hash for the install unless one is stored
-// already.
+// already. It selects the install by installKeyCondition and sends the
+// new row as data, so the text of its statements contains no install ID.
 func (s *Store) RegisterInstallSecret(ctx context.Context, project, distinctID, hash string) error {
 	err := s.withSecrets(ctx, func() error {
-		rows, err := s.client.query(ctx, `SELECT count() FROM `+s.secretsTable()+` WHERE `+installCondition(project, distinctID))
+		rows, err := s.client.query(ctx, `SELECT DISTINCT distinct_id FROM `+s.secretsTable()+
+			` WHERE `+installKeyCondition(project, distinctID))
 		if err != nil {
 			return err
 		}
-		if len(rows) == 1 && len(rows[0]) == 1 && rows[0][0] != "0" {
+		if slices.ContainsFunc(rows, func(row []string) bool { return len(row) == 1 && row[0] == distinctID }) {
 			return nil
 		}
-		insert := fmt.Sprintf(`INSERT INTO %s VALUES (%s, %s, %s, %d)`, s.secretsTable(),
-			quoteString(project), quoteString(distinctID), quoteString(hash), time.Now().UnixMicro())
-		return s.client.exec(ctx, insert)
+		row, err := json.Marshal(secretRow{Project: project, DistinctID: distinctID, Hash: hash, RegisteredUS: time.Now().UnixMicro()})
+		if err != nil {
+			return err
+		}
+		return s.client.insert(ctx, s.secretsTable(), row)
 	})
 	if err != nil {
 		return fmt.Errorf("register deletion key of install %q of project %q: %w", distinctID, project, err)
 	}
 	return nil
+}
+
+// secretRow is one row of the secrets table in the JSONEachRow format.
+type secretRow struct {
+	Project      string `json:"project"`
+	DistinctID   string `json:"distinct_id"`
+	Hash         string `json:"hash"`
+	RegisteredUS int64  `json:"registered_us"`
 }
 
 // InstallSecretHash returns the first registered hash, or
@@ -63,24 +77,40 @@ func (s *Store) InstallSecretHash(ctx context.Context, project, distinctID strin
 	var rows [][]string
 	err := s.withSecrets(ctx, func() error {
 		var err error
-		rows, err = s.client.query(ctx, `SELECT hash FROM `+s.secretsTable()+` WHERE `+installCondition(project, distinctID)+
-			` ORDER BY registered_us, hash LIMIT 1`)
+		rows, err = s.client.query(ctx, `SELECT distinct_id, hash FROM `+s.secretsTable()+
+			` WHERE `+installKeyCondition(project, distinctID)+` ORDER BY registered_us, hash`)
 		return err
 	})
 	if err != nil {
 		return "", fmt.Errorf("read deletion key of install %q of project %q: %w", distinctID, project, err)
 	}
-	if len(rows) == 0 || len(rows[0]) != 1 {
-		return "", store.ErrSecretNotFound
+	for _, row := range rows {
+		if len(row) == 2 && row[0] == distinctID {
+			return row[1], nil
+		}
 	}
-	return rows[0][0], nil
+	return "", store.ErrSecretNotFound
 }
 
 // DeleteInstallSecret deletes the stored hashes of the install with an
 // ALTER TABLE ... DELETE mutation and returns once the server applied it.
+// It returns errInstallKeyShared, and deletes nothing, when the install's
+// key also selects another install's row.
 func (s *Store) DeleteInstallSecret(ctx context.Context, project, distinctID string) error {
 	err := s.withSecrets(ctx, func() error {
-		statement := `ALTER TABLE ` + s.secretsTable() + ` DELETE WHERE ` + installCondition(project, distinctID)
+		condition := installKeyCondition(project, distinctID)
+		rows, err := s.client.query(ctx, `SELECT DISTINCT distinct_id FROM `+s.secretsTable()+` WHERE `+condition)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		if slices.ContainsFunc(rows, func(row []string) bool { return len(row) != 1 || row[0] != distinctID }) {
+			return errInstallKeyShared(project, distinctID)
+		}
+
+		statement := `ALTER TABLE ` + s.secretsTable() + ` DELETE WHERE ` + condition
 		if s.mutationsSync {
 			_, err := s.client.post(ctx, url.Values{"mutations_sync": {"1"}}, "", strings.NewReader(statement))
 			return err
