@@ -94,7 +94,8 @@ type Config struct {
 	MaxDecompressed int64
 	// MaxEventSize caps the JSON text of one event (DefaultMaxEventSize). A
 	// larger event is dropped with reason event_too_large; the rest of its
-	// request is stored.
+	// request is stored. A request whose events are all larger gets status
+	// 413.
 	MaxEventSize int64
 	// MaxDepth caps the nesting of JSON arrays and objects in a payload
 	// (DefaultMaxDepth), and MaxProperties the members of any one JSON object
@@ -156,6 +157,13 @@ type Config struct {
 	// least 1. A request with more events than RateBurst is admitted when
 	// the key's bucket is full and then delays the key's next requests.
 	RateBurst int
+
+	// SecretRenewal is how often the collector renews the deletion key
+	// registration of an install it receives events of, with
+	// store.InstallSecrets.RenewInstallSecret. Retention then deletes the
+	// hashes of installs that sent nothing for longer than it keeps
+	// events. Zero never renews.
+	SecretRenewal time.Duration
 }
 
 // Collector accepts events over PostHog's capture protocol, checks them

@@ -57,8 +57,10 @@ const maxRegisteredInstalls = 100_000
 
 // selfDeleteState is the collector's state for self-service deletion.
 type selfDeleteState struct {
-	mu         sync.Mutex
-	registered map[string]bool // project + "\x00" + distinct_id whose hash is stored
+	mu sync.Mutex
+	// registered holds, for each project + "\x00" + distinct_id whose hash
+	// is stored, when this process registered or renewed it.
+	registered map[string]time.Time
 
 	registerLog logutil.Limiter
 	deleteLog   logutil.Limiter
@@ -83,9 +85,10 @@ func installKey(project, distinctID string) string {
 }
 
 // registerDeletionKeys stores hash for every install of events that this
-// process has not registered yet. A failure is logged and not returned:
-// the events are valid either way, and the SDK sends the hash again with
-// its next batch.
+// process has not registered yet, and renews the registration of those it
+// registered longer than Config.SecretRenewal ago. A failure is logged and
+// not returned: the events are valid either way, and the SDK sends the
+// hash again with its next batch.
 func (c *Collector) registerDeletionKeys(ctx context.Context, deadline time.Time, p *project, hash string, events []store.Event) {
 	if hash == "" || len(events) == 0 {
 		return
@@ -97,8 +100,16 @@ func (c *Collector) registerDeletionKeys(ctx context.Context, deadline time.Time
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	sd := &c.selfDelete
-	for _, id := range newInstalls(sd, p.name, events) {
-		if err := secrets.RegisterInstallSecret(ctx, p.name, id, hash); err != nil {
+	renewal := c.cfg.SecretRenewal
+	now := time.Now()
+	for _, id := range dueInstalls(sd, p.name, events, now, renewal) {
+		err := secrets.RegisterInstallSecret(ctx, p.name, id, hash)
+		if err == nil && renewal > 0 {
+			// The registration above does nothing for an install whose hash
+			// a process registered before, perhaps long ago.
+			err = secrets.RenewInstallSecret(ctx, p.name, id, now.Add(-renewal))
+		}
+		if err != nil {
 			sd.registerLog.Error(c.logger, "register deletion key failed; the next batch of the install retries",
 				"project", p.name, "err", err)
 			continue
@@ -107,22 +118,27 @@ func (c *Collector) registerDeletionKeys(ctx context.Context, deadline time.Time
 		if len(sd.registered) >= maxRegisteredInstalls {
 			clear(sd.registered)
 		}
-		sd.registered[installKey(p.name, id)] = true
+		sd.registered[installKey(p.name, id)] = now
 		sd.mu.Unlock()
 	}
 }
 
-// newInstalls returns the distinct installs of events not registered yet.
-func newInstalls(sd *selfDeleteState, project string, events []store.Event) []string {
+// dueInstalls returns the distinct installs of events that this process
+// has not registered yet, or registered at least renewal before now. A
+// renewal of zero never makes an install due again.
+func dueInstalls(sd *selfDeleteState, project string, events []store.Event, now time.Time, renewal time.Duration) []string {
 	sd.mu.Lock()
 	defer sd.mu.Unlock()
 	if sd.registered == nil {
-		sd.registered = map[string]bool{}
+		sd.registered = map[string]time.Time{}
 	}
 	var ids []string
 	seen := map[string]bool{}
 	for _, e := range events {
-		if seen[e.DistinctID] || sd.registered[installKey(project, e.DistinctID)] {
+		if seen[e.DistinctID] {
+			continue
+		}
+		if at, ok := sd.registered[installKey(project, e.DistinctID)]; ok && (renewal <= 0 || now.Sub(at) < renewal) {
 			continue
 		}
 		seen[e.DistinctID] = true

@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"time"
+
+	"github.com/candor-dev/candor/internal/store"
 )
 
 // runJobs runs the start-up work, marks the server ready, then repeats the
@@ -27,15 +29,19 @@ func (s *Server) runJobs(ctx context.Context) {
 	}
 }
 
-// applyRetention deletes the events older than Config.Retention. A failure
-// is logged and the next pass tries again.
-//
-// NOTE: retention keeps every deletion key hash, also that of an install
-// with no events left. "No events stored" does not tell a gone install
-// from a new one, because the collector registers a batch's hash before
-// it stores the batch's events. Deleting such a hash would make
-// self-service deletion respond 404, which the SDK takes as "nothing
-// stored".
+// Deletion key hashes expire with retention. While the collector receives
+// an install's events, it renews the install's registration every
+// secretRenewal, so the stored time is at most two renewal periods older
+// than the install's newest event. Retention deletes the hashes registered
+// before secretExpiry, which exceeds the retention period by more than
+// that, so an install with events left keeps its hash.
+func secretRenewal(retention time.Duration) time.Duration { return retention / 16 }
+
+func secretExpiry(retention time.Duration) time.Duration { return retention + retention/4 }
+
+// applyRetention deletes the events older than Config.Retention, then the
+// deletion key hashes of installs that sent nothing for secretExpiry. A
+// failure is logged and the next pass tries again.
 func (s *Server) applyRetention(ctx context.Context) {
 	cutoff := time.Now().Add(-s.cfg.Retention).UTC()
 	start := time.Now()
@@ -46,5 +52,18 @@ func (s *Server) applyRetention(ctx context.Context) {
 		}
 		return
 	}
-	s.logger.Info("retention pass", "before", cutoff, "deleted", deleted, "elapsed", time.Since(start))
+	attrs := []any{"before", cutoff, "deleted", deleted}
+	if secrets, ok := s.store.(store.InstallSecrets); ok {
+		keysBefore := time.Now().Add(-secretExpiry(s.cfg.Retention)).UTC()
+		keys, err := secrets.DeleteInstallSecretsBefore(ctx, keysBefore)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.logger.Error("retention pass failed to delete deletion keys; the next pass retries",
+					"registered_before", keysBefore, "err", err)
+			}
+			return
+		}
+		attrs = append(attrs, "deletion_keys_deleted", keys)
+	}
+	s.logger.Info("retention pass", append(attrs, "elapsed", time.Since(start))...)
 }

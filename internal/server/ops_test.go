@@ -464,11 +464,65 @@ func TestRetentionDeletesOldEvents(t *testing.T) {
 	}
 	waitUntil(t, "the late event is deleted", func() bool { return getOverview(t, srv, "").TotalEvents == 1 })
 
-	// Retention keeps the deletion key hash of an install with no events
-	// left. The NOTE on applyRetention gives the reason.
+	// Retention keeps the deletion key hash of an install registered
+	// within secretExpiry, even with no events left.
 	hash, err := srv.store.(store.InstallSecrets).InstallSecretHash(context.Background(), "mux", "i2")
 	if err != nil || hash != lateHash {
 		t.Errorf("deletion key hash of i2 after retention = %q, %v; want %q", hash, err, lateHash)
+	}
+}
+
+// TestRetentionExpiresDeletionKeys runs retention of one second: the hash
+// of an install that sends nothing expires after secretExpiry, while an
+// install that keeps sending keeps its hash, renewed by the collector.
+func TestRetentionExpiresDeletionKeys(t *testing.T) {
+	dir := t.TempDir()
+	db, err := duckdb.Open(dir + "/" + DatabaseFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, goneHash := deletionKey("secret of install-gone")
+	if err := db.RegisterInstallSecret(context.Background(), "mux", "install-gone", goneHash); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	const retention = time.Second
+	srv, err := New(Config{KAnonymity: 1, DataDir: dir, Listen: "127.0.0.1:0", WriteKey: testWriteKey, AdminToken: testAdminToken, Retention: retention})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.retentionInterval = 50 * time.Millisecond
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve() }()
+	defer func() {
+		srv.Shutdown(context.Background())
+		<-done
+	}()
+	waitUntil(t, "ready", func() bool {
+		status, _ := send(t, http.MethodGet, srv.URL()+"/readyz", "", "")
+		return status == http.StatusOK
+	})
+
+	secrets := srv.store.(store.InstallSecrets)
+	keptSecret, keptHash := deletionKey("secret of install-kept")
+	start := time.Now()
+	for i := 0; time.Since(start) < 2*secretExpiry(retention); i++ {
+		event := commandEvent(fmt.Sprintf("9a8b7c6d-5e4f-4a3b-8c2d-%012x", i), "install-kept")
+		if status, body := send(t, http.MethodPost, srv.URL()+"/batch/", "", batchWithKey(testWriteKey, keptHash, event)); status != http.StatusOK {
+			t.Fatalf("POST event %d of install-kept = %d %s", i, status, body)
+		}
+		if hash, err := secrets.InstallSecretHash(context.Background(), "mux", "install-kept"); err != nil || hash != keptHash {
+			t.Fatalf("deletion key hash of install-kept after %v = %q, %v; want %q", time.Since(start), hash, err, keptHash)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if hash, err := secrets.InstallSecretHash(context.Background(), "mux", "install-gone"); !errors.Is(err, store.ErrSecretNotFound) {
+		t.Errorf("deletion key hash of install-gone after %v = %q, %v; want store.ErrSecretNotFound", time.Since(start), hash, err)
+	}
+	status, body := send(t, http.MethodPost, srv.URL()+collector.SelfDeletePath, "", selfDeleteBody("install-kept", keptSecret))
+	if status != http.StatusOK || !strings.Contains(body, `"deleted"`) {
+		t.Errorf("self-service deletion of install-kept = %d %s, want 200", status, body)
 	}
 }
 

@@ -333,6 +333,9 @@ func (s *Server) buildHandlers() error {
 	}
 	colCfg := s.cfg.Collector
 	colCfg.Store, colCfg.Projects, colCfg.Logger = s.store, projects, s.logger
+	if s.cfg.Retention > 0 && colCfg.SecretRenewal == 0 {
+		colCfg.SecretRenewal = secretRenewal(s.cfg.Retention)
+	}
 	if s.cfg.Store == StoreClickHouse && colCfg.CommitInterval == 0 && colCfg.MaxCommitBatch == 0 {
 		// ClickHouse wants few large inserts: gather requests for up to a
 		// second or 10,000 events per Store.Insert. The collector commits one

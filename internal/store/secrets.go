@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // ErrSecretNotFound is returned by InstallSecretHash when no deletion key
@@ -19,7 +20,15 @@ var ErrSecretNotFound = errors.New("store: no deletion key registered for the in
 // secret itself never reaches the store. An install is one (project,
 // distinct_id) pair, as in Store. Store.DeleteInstall and
 // Store.DeleteBefore leave the hashes: the collector deletes an install's
-// hash with DeleteInstallSecret after its events.
+// hash with DeleteInstallSecret after its events, and retention deletes
+// the hashes of installs not registered for longer than the events are
+// kept, with DeleteInstallSecretsBefore.
+//
+// Each install also has a latest registration time, which
+// RenewInstallSecret moves forward. The collector renews the installs it
+// receives events of, so retention can expire hashes by that time alone.
+// Counting an install's stored events would not do, because its newest
+// events may still wait in the journal.
 type InstallSecrets interface {
 	// RegisterInstallSecret stores hash for the install unless one is
 	// already stored: the first registration wins and later calls, with
@@ -33,4 +42,14 @@ type InstallSecrets interface {
 	// DeleteInstallSecret deletes the stored hash, if any. Deleting a hash
 	// that is not stored is not an error.
 	DeleteInstallSecret(ctx context.Context, project, distinctID string) error
+
+	// RenewInstallSecret sets the install's latest registration time to
+	// now when it is before t, and keeps its hash. It does nothing when no
+	// hash is stored.
+	RenewInstallSecret(ctx context.Context, project, distinctID string, t time.Time) error
+
+	// DeleteInstallSecretsBefore deletes the hash of every install whose
+	// latest registration time is before t and returns how many installs
+	// it deleted.
+	DeleteInstallSecretsBefore(ctx context.Context, t time.Time) (int64, error)
 }

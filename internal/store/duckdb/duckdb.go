@@ -55,6 +55,9 @@ type Store struct {
 	// It belongs to writer's driver connection and is only used inside
 	// writer.Raw.
 	appender *duckdbdriver.Appender
+	// secretsReady is set once withSecrets has created or upgraded the
+	// install_secrets table.
+	secretsReady bool
 }
 
 // openPaths contains the absolute paths of the database files that a Store

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/candor-dev/candor/internal/store"
 )
@@ -12,21 +13,32 @@ import (
 var _ store.InstallSecrets = (*Store)(nil)
 
 // createSecretsSQL creates the table of deletion key hashes, one row per
-// install. The table is created on first use rather than by a migration,
-// because the methods below are the only ones that read it.
+// install, with the install's latest registration time in microseconds
+// since the epoch. The table is created on first use rather than by a
+// migration, because the methods below are the only ones that read it.
 const createSecretsSQL = `CREATE TABLE IF NOT EXISTS install_secrets (
-	project     VARCHAR NOT NULL,
-	distinct_id VARCHAR NOT NULL,
-	hash        VARCHAR NOT NULL,
+	project       VARCHAR NOT NULL,
+	distinct_id   VARCHAR NOT NULL,
+	hash          VARCHAR NOT NULL,
+	registered_us BIGINT,
 	PRIMARY KEY (project, distinct_id)
 )`
+
+// upgradeSecretsSQL adds registered_us to a table created before it
+// existed. Its rows count as registered at the upgrade, so retention keeps
+// them for one more period.
+var upgradeSecretsSQL = []string{
+	`ALTER TABLE install_secrets ADD COLUMN IF NOT EXISTS registered_us BIGINT`,
+	`UPDATE install_secrets SET registered_us = ? WHERE registered_us IS NULL`,
+}
 
 // RegisterInstallSecret stores hash for the install unless one is stored
 // already.
 func (s *Store) RegisterInstallSecret(ctx context.Context, project, distinctID, hash string) error {
 	err := s.withSecrets(ctx, func(conn *sql.Conn) error {
 		_, err := conn.ExecContext(ctx,
-			`INSERT INTO install_secrets VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, project, distinctID, hash)
+			`INSERT INTO install_secrets (project, distinct_id, hash, registered_us) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			project, distinctID, hash, time.Now().UnixMicro())
 		return err
 	})
 	if err != nil {
@@ -64,6 +76,38 @@ func (s *Store) DeleteInstallSecret(ctx context.Context, project, distinctID str
 	return nil
 }
 
+// RenewInstallSecret sets the install's registration time to now when it
+// is before t.
+func (s *Store) RenewInstallSecret(ctx context.Context, project, distinctID string, t time.Time) error {
+	err := s.withSecrets(ctx, func(conn *sql.Conn) error {
+		_, err := conn.ExecContext(ctx,
+			`UPDATE install_secrets SET registered_us = ? WHERE project = ? AND distinct_id = ? AND registered_us < ?`,
+			time.Now().UnixMicro(), project, distinctID, t.UnixMicro())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("renew the deletion key of an install of project %q: %w", project, err)
+	}
+	return nil
+}
+
+// DeleteInstallSecretsBefore deletes the hashes registered last before t.
+func (s *Store) DeleteInstallSecretsBefore(ctx context.Context, t time.Time) (int64, error) {
+	var deleted int64
+	err := s.withSecrets(ctx, func(conn *sql.Conn) error {
+		res, err := conn.ExecContext(ctx, `DELETE FROM install_secrets WHERE registered_us < ?`, t.UnixMicro())
+		if err != nil {
+			return err
+		}
+		deleted, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete deletion keys registered before %s: %w", t.Format(time.RFC3339), err)
+	}
+	return deleted, nil
+}
+
 // withSecrets runs fn on the write connection after creating the secrets
 // table if needed. Reads take the write lock too: all three calls are rare
 // (the collector registers each install once per process), and the lock
@@ -77,8 +121,26 @@ func (s *Store) withSecrets(ctx context.Context, fn func(conn *sql.Conn) error) 
 
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	if !s.secretsReady {
+		if err := s.prepareSecrets(ctx); err != nil {
+			return err
+		}
+		s.secretsReady = true
+	}
+	return fn(s.writer)
+}
+
+// prepareSecrets creates the install_secrets table, or adds the
+// registration time to one created before it existed.
+func (s *Store) prepareSecrets(ctx context.Context) error {
 	if _, err := s.writer.ExecContext(ctx, createSecretsSQL); err != nil {
 		return fmt.Errorf("create install_secrets table: %w", err)
 	}
-	return fn(s.writer)
+	if _, err := s.writer.ExecContext(ctx, upgradeSecretsSQL[0]); err != nil {
+		return fmt.Errorf("add registered_us to install_secrets: %w", err)
+	}
+	if _, err := s.writer.ExecContext(ctx, upgradeSecretsSQL[1], time.Now().UnixMicro()); err != nil {
+		return fmt.Errorf("set registered_us in install_secrets: %w", err)
+	}
+	return nil
 }

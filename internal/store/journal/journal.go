@@ -1356,3 +1356,19 @@ func (s *Store) DeleteInstallSecret(ctx context.Context, project, distinctID str
 	}
 	return s.secrets.DeleteInstallSecret(ctx, project, distinctID)
 }
+
+// RenewInstallSecret passes the call to the store.
+func (s *Store) RenewInstallSecret(ctx context.Context, project, distinctID string, t time.Time) error {
+	if s.secrets == nil {
+		return errNoSecrets
+	}
+	return s.secrets.RenewInstallSecret(ctx, project, distinctID, t)
+}
+
+// DeleteInstallSecretsBefore passes the call to the store.
+func (s *Store) DeleteInstallSecretsBefore(ctx context.Context, t time.Time) (int64, error) {
+	if s.secrets == nil {
+		return 0, errNoSecrets
+	}
+	return s.secrets.DeleteInstallSecretsBefore(ctx, t)
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/candor-dev/candor/internal/store"
 )
@@ -22,6 +23,8 @@ func RunSecrets(t *testing.T, open func(t *testing.T) store.Store) {
 		{"FirstRegistrationWins", testSecretFirstWins},
 		{"ConcurrentRegistrations", testSecretConcurrent},
 		{"Delete", testSecretDelete},
+		{"DeleteBefore", testSecretDeleteBefore},
+		{"RenewKeepsHash", testSecretRenewKeepsHash},
 		{"ErrClosed", nil},
 	}
 	for _, test := range tests {
@@ -159,6 +162,84 @@ func testSecretDelete(t *testing.T, s store.InstallSecrets) {
 	}
 }
 
+// sleepPastMicrosecond makes the next registration time later than any
+// taken before the call, on stores that keep microseconds.
+func sleepPastMicrosecond() time.Time {
+	time.Sleep(2 * time.Millisecond)
+	t := time.Now()
+	time.Sleep(2 * time.Millisecond)
+	return t
+}
+
+func testSecretDeleteBefore(t *testing.T, s store.InstallSecrets) {
+	ctx := context.Background()
+	mustRegister(t, s, "mux", "old", hashOf(1))
+	mustRegister(t, s, "demo", "old", hashOf(2))
+	mustRegister(t, s, "mux", "renewed", hashOf(3))
+	cutoff := sleepPastMicrosecond()
+	mustRegister(t, s, "mux", "new", hashOf(4))
+	if err := s.RenewInstallSecret(ctx, "mux", "renewed", cutoff); err != nil {
+		t.Fatalf("RenewInstallSecret: %v", err)
+	}
+
+	deleted, err := s.DeleteInstallSecretsBefore(ctx, cutoff)
+	if err != nil {
+		t.Fatalf("DeleteInstallSecretsBefore: %v", err)
+	}
+	if deleted != 2 {
+		t.Errorf("DeleteInstallSecretsBefore deleted %d installs, want 2 (mux/old and demo/old)", deleted)
+	}
+	for _, gone := range [][2]string{{"mux", "old"}, {"demo", "old"}} {
+		if _, err := s.InstallSecretHash(ctx, gone[0], gone[1]); !errors.Is(err, store.ErrSecretNotFound) {
+			t.Errorf("hash of %s/%s registered before the cutoff: err = %v, want store.ErrSecretNotFound", gone[0], gone[1], err)
+		}
+	}
+	if got := mustHash(t, s, "mux", "renewed"); got != hashOf(3) {
+		t.Errorf("hash of an install renewed after the cutoff = %q, want %q", got, hashOf(3))
+	}
+	if got := mustHash(t, s, "mux", "new"); got != hashOf(4) {
+		t.Errorf("hash of an install registered after the cutoff = %q, want %q", got, hashOf(4))
+	}
+
+	deleted, err = s.DeleteInstallSecretsBefore(ctx, cutoff)
+	if err != nil || deleted != 0 {
+		t.Errorf("second DeleteInstallSecretsBefore = %d, %v; want 0, nil", deleted, err)
+	}
+}
+
+func testSecretRenewKeepsHash(t *testing.T, s store.InstallSecrets) {
+	ctx := context.Background()
+	if err := s.RenewInstallSecret(ctx, "mux", "unknown", time.Now()); err != nil {
+		t.Fatalf("RenewInstallSecret of an install without a hash: %v", err)
+	}
+	if _, err := s.InstallSecretHash(ctx, "mux", "unknown"); !errors.Is(err, store.ErrSecretNotFound) {
+		t.Errorf("RenewInstallSecret registered an install without a hash: err = %v, want store.ErrSecretNotFound", err)
+	}
+
+	mustRegister(t, s, "mux", "a", hashOf(1))
+	first := sleepPastMicrosecond()
+	if err := s.RenewInstallSecret(ctx, "mux", "a", first); err != nil {
+		t.Fatalf("RenewInstallSecret: %v", err)
+	}
+	second := sleepPastMicrosecond()
+	mustRegister(t, s, "mux", "a", hashOf(2))
+	if err := s.RenewInstallSecret(ctx, "mux", "a", second); err != nil {
+		t.Fatalf("second RenewInstallSecret: %v", err)
+	}
+	// A renewal with a time before the latest registration changes nothing.
+	if err := s.RenewInstallSecret(ctx, "mux", "a", first); err != nil {
+		t.Fatalf("third RenewInstallSecret: %v", err)
+	}
+	// Registrations before the second renewal expire; the install keeps
+	// its first hash.
+	if _, err := s.DeleteInstallSecretsBefore(ctx, second); err != nil {
+		t.Fatalf("DeleteInstallSecretsBefore: %v", err)
+	}
+	if got := mustHash(t, s, "mux", "a"); got != hashOf(1) {
+		t.Errorf("hash after renewals and a second registration = %q, want the first %q", got, hashOf(1))
+	}
+}
+
 func testSecretErrClosed(t *testing.T, s store.Store, secrets store.InstallSecrets) {
 	ctx := context.Background()
 	if err := s.Close(); err != nil {
@@ -172,5 +253,11 @@ func testSecretErrClosed(t *testing.T, s store.Store, secrets store.InstallSecre
 	}
 	if err := secrets.DeleteInstallSecret(ctx, "mux", "a"); !errors.Is(err, store.ErrClosed) {
 		t.Errorf("DeleteInstallSecret after Close = %v, want store.ErrClosed", err)
+	}
+	if err := secrets.RenewInstallSecret(ctx, "mux", "a", time.Now()); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("RenewInstallSecret after Close = %v, want store.ErrClosed", err)
+	}
+	if _, err := secrets.DeleteInstallSecretsBefore(ctx, time.Now()); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("DeleteInstallSecretsBefore after Close = %v, want store.ErrClosed", err)
 	}
 }

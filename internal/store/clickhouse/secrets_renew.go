@@ -1,0 +1,80 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// RenewInstallSecret adds a row with the install's first hash and the
+// current time when its newest row is older than t. Reads take the oldest
+// row, so the hash stays the first one registered, and retention deletes
+// rows by their own time without losing the hash of a renewed install.
+func (s *Store) RenewInstallSecret(ctx context.Context, project, distinctID string, t time.Time) error {
+	err := s.withSecrets(ctx, func() error {
+		rows, err := s.client.query(ctx, `SELECT hash, registered_us FROM `+s.secretsTable()+` WHERE `+installCondition(project, distinctID)+
+			` ORDER BY registered_us, hash`)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 || len(rows[0]) != 2 {
+			return nil
+		}
+		newest, err := strconv.ParseInt(rows[len(rows)-1][1], 10, 64)
+		if err != nil {
+			return fmt.Errorf("read registered_us %q: %w", rows[len(rows)-1][1], err)
+		}
+		if newest >= t.UnixMicro() {
+			return nil
+		}
+		insert := fmt.Sprintf(`INSERT INTO %s VALUES (%s, %s, %s, %d)`, s.secretsTable(),
+			quoteString(project), quoteString(distinctID), quoteString(rows[0][0]), time.Now().UnixMicro())
+		return s.client.exec(ctx, insert)
+	})
+	if err != nil {
+		return fmt.Errorf("renew the deletion key of an install of project %q: %w", project, err)
+	}
+	return nil
+}
+
+// DeleteInstallSecretsBefore deletes the rows registered before t with an
+// ALTER TABLE ... DELETE mutation, and returns how many installs had no
+// newer row. The rows of a renewed install that are older than t go too.
+func (s *Store) DeleteInstallSecretsBefore(ctx context.Context, t time.Time) (int64, error) {
+	var installs int64
+	err := s.withSecrets(ctx, func() error {
+		before := strconv.FormatInt(t.UnixMicro(), 10)
+		rows, err := s.client.query(ctx, `SELECT countIf(newest < `+before+`), sum(old) FROM (
+			SELECT max(registered_us) AS newest, countIf(registered_us < `+before+`) AS old
+			FROM `+s.secretsTable()+` GROUP BY project, distinct_id)`)
+		if err != nil {
+			return err
+		}
+		if len(rows) != 1 || len(rows[0]) != 2 {
+			return fmt.Errorf("count deletion keys: unexpected result %v", rows)
+		}
+		installs, err = strconv.ParseInt(rows[0][0], 10, 64)
+		if err != nil {
+			return fmt.Errorf("count deletion keys: %w", err)
+		}
+		if old, err := strconv.ParseInt(rows[0][1], 10, 64); err == nil && old == 0 {
+			return nil
+		}
+		statement := `ALTER TABLE ` + s.secretsTable() + ` DELETE WHERE registered_us < ` + before
+		if s.mutationsSync {
+			_, err := s.client.post(ctx, url.Values{"mutations_sync": {"1"}}, "", strings.NewReader(statement))
+			return err
+		}
+		if err := s.client.exec(ctx, statement); err != nil {
+			return err
+		}
+		return s.waitForSecretMutations(ctx)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete deletion keys registered before %s: %w", t.Format(time.RFC3339), err)
+	}
+	return installs, nil
+}
