@@ -30,8 +30,8 @@ type Config struct {
 	AdminToken string
 
 	// Project is the project a query selects when the request names none in
-	// its project parameter. Empty selects every project. A project that
-	// is not in Projects is invalid.
+	// its project parameter. Empty selects every project of Projects. A
+	// project that is not in Projects is invalid.
 	Project string
 
 	// Logger receives failed store queries, logins and logouts. Nil discards

@@ -30,7 +30,8 @@
 // literal: platform="a,b" selects the platform a,b, and platform=a,b
 // selects a and b. Without from and to a query
 // covers all time, and without project it covers Config.Project. An empty
-// project covers every project. The
+// project covers every project of Config.Projects, and never the events
+// of a project that is stored but not configured. The
 // overview, trends, events_per_day, active_installs, histogram, retention
 // and export routes also take event, which selects event names in the same
 // way. The routes'

@@ -49,6 +49,11 @@ func (h *Handler) parseFilter(query url.Values, withEvents bool) (store.Filter, 
 		}
 		filter.Project = project
 	}
+	if filter.Project == "" {
+		// Without a project, the filter selects every configured project,
+		// which leaves out the events of a project removed from the config.
+		filter.Projects = h.declarations.names
+	}
 	if withEvents {
 		if filter.Events, err = splitList("event", query["event"]); err != nil {
 			return store.Filter{}, err

@@ -200,3 +200,28 @@ func TestPageLinksEveryProject(t *testing.T) {
 		t.Error("dashboard of one project links to projects, want no project links")
 	}
 }
+
+// TestAllProjectsSkipUnconfigured stores the fixture events, whose project
+// other is left out of the config as after its removal, and checks that
+// the routes without a project parameter count project mux alone.
+func TestAllProjectsSkipUnconfigured(t *testing.T) {
+	server := startServer(t, dashboard.Config{
+		Store:      storeWith(t, fixtureEvents()),
+		KAnonymity: 1,
+		Projects:   []dashboard.Project{{Name: "mux", Catalog: mux.Catalog()}},
+	})
+	const dates = "from=2024-05-01&to=2024-05-05"
+
+	overview := getJSON[store.Overview](t, server, "/api/v1/overview?"+dates)
+	if overview.TotalEvents != 12 {
+		t.Errorf("overview total_events = %d, want 12 (the events of project mux)", overview.TotalEvents)
+	}
+	if overview.Installs != 3 {
+		t.Errorf("overview installs = %d, want 3 (the installs of project mux)", overview.Installs)
+	}
+
+	_, body := send(t, server, http.MethodGet, "/api/v1/overview?"+dates+"&format=csv", withBearer(adminToken))
+	if strings.Contains(body, "freebsd") || strings.Contains(body, "2.0.0") {
+		t.Errorf("overview CSV contains the platform or version of project other:\n%s", body)
+	}
+}

@@ -48,6 +48,7 @@ type Event struct {
 // Filter selects events for a query. The zero Filter selects everything.
 type Filter struct {
 	Project   string    // empty selects every project
+	Projects  []string  // when not empty, also restricts the events to these projects
 	From      time.Time // inclusive; zero means unbounded
 	To        time.Time // exclusive; zero means unbounded
 	Versions  []string  // app versions ("version" property); empty selects all

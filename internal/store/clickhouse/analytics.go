@@ -83,6 +83,7 @@ func filterConditions(f store.Filter, sel selection) string {
 	if f.Project != "" {
 		conditions = append(conditions, "project = "+quoteString(f.Project))
 	}
+	conditions = appendIn(conditions, "project", f.Projects, false)
 	if sel.from && !f.From.IsZero() {
 		conditions = append(conditions, timeCondition(">=", f.From)...)
 	}

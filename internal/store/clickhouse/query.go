@@ -43,6 +43,7 @@ func whereClause(f store.Filter) string {
 	if f.Project != "" {
 		conditions = append(conditions, "project = "+quoteString(f.Project))
 	}
+	conditions = appendIn(conditions, "project", f.Projects, false)
 	if !f.From.IsZero() {
 		conditions = append(conditions, timeCondition(">=", f.From)...)
 	}

@@ -24,6 +24,7 @@ func whereClause(f store.Filter) (string, []any) {
 		conditions = append(conditions, "project = ?")
 		args = append(args, f.Project)
 	}
+	conditions, args = appendIn(conditions, args, "project", f.Projects)
 	// The driver binds time.Time as TIMESTAMPTZ. Casting the parameter, not
 	// the column, keeps the comparison on plain TIMESTAMP values.
 	if !f.From.IsZero() {

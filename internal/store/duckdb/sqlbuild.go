@@ -49,6 +49,7 @@ func filterConditions(f store.Filter, sel selection, alias string) sqlExpr {
 		conditions = append(conditions, alias+"project = ?")
 		args = append(args, f.Project)
 	}
+	conditions, args = appendIn(conditions, args, alias+"project", f.Projects)
 	if sel.from && !f.From.IsZero() {
 		conditions = append(conditions, alias+"ts >= CAST(? AS TIMESTAMP)")
 		args = append(args, f.From.UTC())
