@@ -24,9 +24,9 @@
 // # Authentication
 //
 // The token is the batch's api_key or token, else each event's token,
-// $token, api_key or properties.token. Every token of a request must be the
-// same (400 otherwise); no token or an unknown one gets 401. A write key
-// only lets its holder add events to its project.
+// $token, api_key, properties.token or properties.$token. Every token of a
+// request must be the same (400 otherwise); no token or an unknown one gets
+// 401. A write key only lets its holder add events to its project.
 //
 // # Events
 //

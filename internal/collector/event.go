@@ -84,16 +84,18 @@ func decodeEvents(req *rawRequest, maxEventSize int64, names *internTable) []dec
 	return events
 }
 
-// eventToken returns the first non-empty string of token, $token, api_key
-// and properties.token.
+// eventToken returns the first non-empty string of token, $token, api_key,
+// properties.token and properties.$token.
 func eventToken(w *wireEvent, props map[string]any) string {
 	for _, raw := range []json.RawMessage{w.Token, w.DollarToken, w.APIKey} {
 		if s, ok := jsonString(raw); ok && strings.TrimSpace(s) != "" {
 			return strings.TrimSpace(s)
 		}
 	}
-	if s, ok := props["token"].(string); ok {
-		return strings.TrimSpace(s)
+	for _, name := range []string{"token", "$token"} {
+		if s, ok := props[name].(string); ok && strings.TrimSpace(s) != "" {
+			return strings.TrimSpace(s)
+		}
 	}
 	return ""
 }

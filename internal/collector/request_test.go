@@ -73,6 +73,8 @@ func TestTokenLocations(t *testing.T) {
 		{"event $token", `[` + event(`,"$token":"`+muxKey+`"`) + `]`},
 		{"event api_key", `[` + event(`,"api_key":"`+muxKey+`"`) + `]`},
 		{"properties token", `[` + event(`,"properties":{"token":"`+muxKey+`"}`) + `]`},
+		{"properties $token", `[` + event(`,"properties":{"$token":"`+muxKey+`"}`) + `]`},
+		{"single event properties $token", event(`,"properties":{"$token":"` + muxKey + `"}`)},
 		{"token with white space", `[` + event(`,"token":"  `+muxKey+"\\n"+`"`) + `]`},
 		{"batch and events agree", `{"api_key":"` + muxKey + `","batch":[` + event(`,"properties":{"token":"`+muxKey+`"}`) + `]}`},
 	}
