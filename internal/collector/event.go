@@ -100,6 +100,17 @@ func eventToken(w *wireEvent, props map[string]any) string {
 	return ""
 }
 
+// allTooLarge reports whether the request has events and every one of them
+// is over Config.MaxEventSize.
+func allTooLarge(events []decodedEvent) bool {
+	for i := range events {
+		if events[i].dropped != ReasonEventTooLarge {
+			return false
+		}
+	}
+	return len(events) > 0
+}
+
 // eventContext holds what every event of one request shares.
 type eventContext struct {
 	project *project

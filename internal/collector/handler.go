@@ -138,6 +138,18 @@ func (c *Collector) decode(ctx context.Context, deadline time.Time, r *http.Requ
 	}
 	defer c.decoding.release()
 
+	// A payload whose decompression or decoding would need more than the
+	// whole buffered-bytes budget can never be decoded, so it gets 413, not
+	// a 503 to retry.
+	var overBudget int64
+	reserve := func(n int64) bool {
+		if n+mem.held > c.cfg.MaxBufferedBytes {
+			overBudget = n
+			return false
+		}
+		return mem.add(n)
+	}
+
 	var query url.Values // nil reads as empty, without parsing an empty query
 	if r.URL.RawQuery != "" {
 		query = r.URL.Query()
@@ -148,19 +160,13 @@ func (c *Collector) decode(ctx context.Context, deadline time.Time, r *http.Requ
 		contentEncoding: r.Header.Get("Content-Encoding"),
 		body:            body,
 		legacy:          rt.legacy,
-	}, c.cfg.MaxDecompressed, mem.add)
+	}, c.cfg.MaxDecompressed, reserve)
+	if overBudget > 0 {
+		return nil, out, 0, reject(http.StatusRequestEntityTooLarge, codeTooLarge,
+			"body of %d bytes needs %d bytes more to decompress, over the memory budget of %d bytes: send smaller requests, or raise the budget (candor serve --max-buffered-mib)", len(body), overBudget, c.cfg.MaxBufferedBytes)
+	}
 	if err != nil {
 		return nil, out, 0, err
-	}
-	// A payload whose decoding would need more than the whole buffered-bytes
-	// budget can never be decoded, so it gets 413, not a 503 to retry.
-	var overBudget int64
-	reserve := func(n int64) bool {
-		if n+mem.held > c.cfg.MaxBufferedBytes {
-			overBudget = n
-			return false
-		}
-		return mem.add(n)
 	}
 	req, err := parseRequest(text, rt, c.cfg.MaxDepth, c.cfg.MaxProperties, reserve)
 	if overBudget > 0 {
@@ -172,6 +178,13 @@ func (c *Collector) decode(ctx context.Context, deadline time.Time, r *http.Requ
 	}
 
 	decoded := decodeEvents(req, c.cfg.MaxEventSize, c.names)
+	// With no event left to store, the request gets 413, which clients do
+	// not retry. An oversized event is not decoded, so a token inside it
+	// would be missed and the request would otherwise get 401.
+	if allTooLarge(decoded) {
+		return nil, out, 0, reject(http.StatusRequestEntityTooLarge, codeTooLarge,
+			"every event of the request is over the limit of %d bytes per event: send smaller events", c.cfg.MaxEventSize)
+	}
 	p, err = c.authenticate(req, decoded)
 	if err != nil {
 		return nil, out, 0, err

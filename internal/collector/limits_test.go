@@ -178,6 +178,26 @@ func TestEventOverSizeLimitDropped(t *testing.T) {
 	}
 }
 
+func TestOnlyEventsOverSizeLimitTooLarge(t *testing.T) {
+	e := newEnv(t, func(c *collector.Config) { c.MaxEventSize = 1000 })
+	pad := `"pad":"` + strings.Repeat("x", 1000) + `"`
+	big := func(n int, token string) string {
+		return `{"event":"app_started","distinct_id":"d","uuid":"` + uuidN(n) + `"` + token + `,"properties":{` + pad + `}}`
+	}
+
+	// The token sits in the event, which is too large to decode.
+	r := e.postJSON("/e/", big(1, `,"token":"`+muxKey+`"`))
+	mustFail(t, r, http.StatusRequestEntityTooLarge, "payload_too_large")
+	r = e.postJSON("/batch/", batchBody(muxKey, big(2, ""), big(3, "")))
+	res := mustFail(t, r, http.StatusRequestEntityTooLarge, "payload_too_large")
+	if !strings.Contains(res.Error, "1000 bytes") {
+		t.Errorf("error = %q, want the event size limit of 1000 bytes", res.Error)
+	}
+	if n := len(e.store.stored()); n != 0 {
+		t.Errorf("stored %d events, want 0", n)
+	}
+}
+
 func TestSlowBodyTimesOut(t *testing.T) {
 	e := newEnv(t, func(c *collector.Config) { c.BodyReadTimeout = 200 * time.Millisecond })
 

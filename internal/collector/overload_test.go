@@ -3,6 +3,7 @@ package collector_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -491,6 +492,34 @@ func postStatus(e *env, gzipped []byte) int {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+func TestDecompressionOverWholeBudgetGets413(t *testing.T) {
+	e := newEnv(t, func(c *collector.Config) { c.MaxBufferedBytes = 1 << 20 })
+
+	// Each body is small, but decoding it needs more than the whole 1 MiB
+	// budget while no other request holds any of it, so no retry can
+	// ever succeed.
+	padded := batchBody(muxKey, messageEvent(uuidN(1))) + strings.Repeat(" ", 2<<20)
+	tests := []struct {
+		name    string
+		path    string
+		body    []byte
+		headers []string
+	}{
+		{"gzip", "/batch/", gzipBytes(t, padded), []string{"Content-Encoding", "gzip"}},
+		{"lz64", "/e/?compression=lz64", []byte(collector.CompressLZBase64(padded)), []string{"Content-Type", "text/plain"}},
+		{"base64", "/batch/", []byte(base64.StdEncoding.EncodeToString([]byte(batchBody(muxKey, messageEvent(uuidN(1))) + strings.Repeat(" ", 600<<10)))), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := e.do(http.MethodPost, tt.path, tt.body, tt.headers...)
+			mustFail(t, res, http.StatusRequestEntityTooLarge, "payload_too_large")
+			if got := e.collector.Stats().BufferedBytes; got != 0 {
+				t.Errorf("BufferedBytes = %d after the request, want 0", got)
+			}
+		})
+	}
 }
 
 func TestPayloadOverWholeBudgetGets413(t *testing.T) {
