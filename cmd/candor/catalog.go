@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/candor-dev/candor/sdk/catalog"
 	"github.com/candor-dev/candor/sdk/mux"
@@ -47,17 +48,17 @@ func runCatalog(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	app := fs.String("app", mux.App, "`name` of the built-in catalog to print: "+strings.Join(builtinCatalogNames(), ", "))
 	file := fs.String("file", "", "catalog `file` to print instead of a built-in catalog, in the JSON that --format json prints")
 	format := fs.String("format", "json", "output `format`: json, markdown or typescript")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	render, ok := catalogFormats[*format]
 	if !ok {
-		return fmt.Errorf("invalid --format %q: use json, markdown or typescript", *format)
+		return usageErrorf("invalid --format %q: use json, markdown or typescript", *format)
 	}
 	appSet := false
 	fs.Visit(func(f *flag.Flag) { appSet = appSet || f.Name == "app" })
 	if appSet && *file != "" {
-		return fmt.Errorf("invalid flags --app %q and --file %q: pass only one of them", *app, *file)
+		return usageErrorf("invalid flags --app %q and --file %q: pass only one of them", *app, *file)
 	}
 
 	c, err := catalogFromFlags(*app, *file)
@@ -82,7 +83,7 @@ func catalogFromFlags(app, file string) (*catalog.Catalog, error) {
 	}
 	build, ok := builtinCatalogs[app]
 	if !ok {
-		return nil, fmt.Errorf("unknown --app %q: use one of the built-in catalogs (%s), or --file for a catalog file",
+		return nil, usageErrorf("unknown --app %q: use one of the built-in catalogs (%s), or --file for a catalog file",
 			app, strings.Join(builtinCatalogNames(), ", "))
 	}
 	return build(), nil
@@ -93,7 +94,7 @@ func catalogFromFlags(app, file string) (*catalog.Catalog, error) {
 func runCatalogDiff(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("catalog diff", "OLD NEW", stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: candor catalog diff OLD NEW\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: candor catalog diff OLD NEW\n\n"+
 			"Print one line per change from the OLD catalog to the NEW one: events and\n"+
 			"properties added or removed, changes of class, enum values, bucket edges,\n"+
 			"count max, optionality and description, and dashboard panels (new_installs,\n"+
@@ -104,12 +105,14 @@ func runCatalogDiff(args []string, stdout, stderr io.Writer) error {
 			"writes, or the name of a built-in catalog (%s). Write ./NAME for a file\n"+
 			"that has a built-in catalog's name.\n", strings.Join(builtinCatalogNames(), ", "))
 	}
-	catalogs, err := parseInterspersed(fs, args)
+	var catalogs []string
+	err := parseWithUsage(fs, stdout, func() error {
+		var err error
+		catalogs, err = parseInterspersed(fs, args)
+		return err
+	})
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+		return err
 	}
 	if len(catalogs) != 2 {
 		fmt.Fprintf(stderr, "candor catalog diff: expected 2 arguments, OLD and NEW, but got %d\n\n", len(catalogs))
@@ -172,18 +175,26 @@ func loadCatalog(nameOrPath string) (*catalog.Catalog, error) {
 // catalogFileHint ends the errors about catalog files.
 const catalogFileHint = `a catalog file is the JSON that the app's Catalog.MarshalIndent writes, as "candor catalog --format json" prints it for a built-in catalog`
 
+// readCatalogFile reads and parses the catalog file at path. A path that
+// does not exist or is a folder, and a file that is not a valid catalog,
+// give a usageError, and other read errors do not.
 func readCatalogFile(path string) (*catalog.Catalog, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
+		cause := err
 		var pathErr *os.PathError
 		if errors.As(err, &pathErr) {
-			err = pathErr.Err // the message names the path already
+			cause = pathErr.Err // the message names the path already
 		}
-		return nil, fmt.Errorf("read catalog file %q: %w", path, err)
+		err = fmt.Errorf("read catalog file %q: %w", path, cause)
+		if isNotFound(cause) || errors.Is(cause, syscall.EISDIR) {
+			return nil, asUsageError(err)
+		}
+		return nil, err
 	}
 	c, err := catalog.Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("read catalog file %q: %w", path, err)
+		return nil, usageErrorf("read catalog file %q: %w", path, err)
 	}
 	return c, nil
 }

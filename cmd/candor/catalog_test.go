@@ -91,16 +91,16 @@ func TestCatalogErrors(t *testing.T) {
 		code int
 		want string // part of stderr
 	}{
-		{[]string{"catalog", "--format", "yaml"}, 1, `invalid --format "yaml": use json, markdown or typescript`},
-		{[]string{"catalog", "--app", "slack"}, 1, `unknown --app "slack": use one of the built-in catalogs (mux), or --file for a catalog file`},
-		{[]string{"catalog", "--app", "mux", "--file", invalid}, 1, "pass only one of them"},
-		{[]string{"catalog", "--file", missing}, 1, `invalid --file: read catalog file "` + missing + `": no such file or directory`},
-		{[]string{"catalog", "--file", invalid}, 1, `unknown privacy class "secret"`},
+		{[]string{"catalog", "--format", "yaml"}, 2, `invalid --format "yaml": use json, markdown or typescript`},
+		{[]string{"catalog", "--app", "slack"}, 2, `unknown --app "slack": use one of the built-in catalogs (mux), or --file for a catalog file`},
+		{[]string{"catalog", "--app", "mux", "--file", invalid}, 2, "pass only one of them"},
+		{[]string{"catalog", "--file", missing}, 2, `invalid --file: read catalog file "` + missing + `": no such file or directory`},
+		{[]string{"catalog", "--file", invalid}, 2, `unknown privacy class "secret"`},
 		{[]string{"catalog", "extra"}, 2, `unexpected argument "extra"`},
 		{[]string{"catalog", "diff", "mux"}, 2, "expected 2 arguments, OLD and NEW, but got 1"},
-		{[]string{"catalog", "diff", "mux", missing}, 1, `read catalog file "` + missing + `": no such file or directory`},
-		{[]string{"catalog", "diff", invalid, "mux"}, 1, `or name a built-in catalog: mux`},
-		{[]string{"catalog", "diff", "mux", missing}, 1, "the JSON that the app's Catalog.MarshalIndent writes"},
+		{[]string{"catalog", "diff", "mux", missing}, 2, `read catalog file "` + missing + `": no such file or directory`},
+		{[]string{"catalog", "diff", invalid, "mux"}, 2, `or name a built-in catalog: mux`},
+		{[]string{"catalog", "diff", "mux", missing}, 2, "the JSON that the app's Catalog.MarshalIndent writes"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args[1:], " "), func(t *testing.T) {

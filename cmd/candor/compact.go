@@ -17,16 +17,19 @@ import (
 func runCompact(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("compact", "[--data DIR]", stderr)
 	data := fs.String("data", "./candor-data", "data folder of a stopped candor serve, which holds "+server.DatabaseFile)
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 
 	if *data == "" {
-		return fmt.Errorf("missing --data: pass the data folder of candor serve, which contains %s", server.DatabaseFile)
+		return usageErrorf("missing --data: pass the data folder of candor serve, which contains %s", server.DatabaseFile)
 	}
 	path := filepath.Join(*data, server.DatabaseFile)
 	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("no database %s in %s (%v): pass the data folder of candor serve with --data", server.DatabaseFile, *data, err)
+		if isNotFound(err) {
+			return usageErrorf("no database %s in %s (%v): pass the data folder of candor serve with --data", server.DatabaseFile, *data, err)
+		}
+		return fmt.Errorf("read database %s: %w", path, err)
 	}
 	// The lock keeps a candor serve from opening the database between
 	// Compact's copy and its rename.

@@ -40,8 +40,8 @@ func newDataFolder(t *testing.T) string {
 func TestCompactWithoutDatabase(t *testing.T) {
 	data := t.TempDir()
 	code, _, stderr := runCommand(t, "compact", "--data", data)
-	if code != 1 || !strings.Contains(stderr, "no database candor.duckdb in "+data) || !strings.Contains(stderr, "--data") {
-		t.Errorf("candor compact of an empty folder exited with %d: %q, want 1 and a message naming the folder and --data", code, stderr)
+	if code != 2 || !strings.Contains(stderr, "no database candor.duckdb in "+data) || !strings.Contains(stderr, "--data") {
+		t.Errorf("candor compact of an empty folder exited with %d: %q, want 2 and a message naming the folder and --data", code, stderr)
 	}
 }
 

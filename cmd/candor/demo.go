@@ -20,14 +20,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	days := fs.Int("days", simulate.DefaultDays, "days of traffic to simulate, ending now")
 	seed := fs.Uint64("seed", 1, "simulation seed; the same seed gives the same events")
 	again := fs.Bool("resimulate", false, "simulate again even when the data folder already holds events")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if *installs < 0 {
-		return fmt.Errorf("invalid --installs %d: use 0 or more", *installs)
+		return usageErrorf("invalid --installs %d: use 0 or more", *installs)
 	}
 	if *days <= 0 {
-		return fmt.Errorf("invalid --days %d: use 1 or more", *days)
+		return usageErrorf("invalid --days %d: use 1 or more", *days)
 	}
 
 	srv, err := f.start(stderr)

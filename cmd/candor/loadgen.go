@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -68,26 +69,20 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&f.candor, "candor", "", "candor executable to run as the server (default: this executable)")
 	fs.StringVar(&f.duckdbProperties, "duckdb-properties", duckdb.PropertiesVariant, "the DuckDB server's --duckdb-properties: variant or json")
 	fs.BoolVar(&f.journal, "journal", true, "the DuckDB server's --journal: false commits each group of requests to DuckDB before answering")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
-	if f.duration <= 0 || f.concurrency <= 0 || f.singleConcurrency <= 0 || f.batchSize <= 0 || f.overload <= 0 {
-		return errors.New("invalid flags: --duration, --concurrency, --single-concurrency, --batch and --overload must be positive")
+	phases, err := f.check()
+	if err != nil {
+		return asUsageError(err)
 	}
 	exe := f.candor
 	if exe == "" {
-		var err error
 		if exe, err = os.Executable(); err != nil {
 			return fmt.Errorf("find the candor executable: %w (pass --candor PATH)", err)
 		}
-	}
-	phases := map[string]bool{}
-	for _, p := range strings.Split(f.phases, ",") {
-		p = strings.TrimSpace(p)
-		if p != "batch" && p != "single" && p != "overload" {
-			return fmt.Errorf("invalid phase %q in --phases: use batch, single or overload", p)
-		}
-		phases[p] = true
+	} else if _, err := exec.LookPath(exe); err != nil {
+		return usageErrorf("invalid --candor %q: %w: pass the path of a candor executable, or leave the flag out to run this one", exe, err)
 	}
 
 	fmt.Fprintf(stdout, "machine: %d CPUs, %s; load average %s\n", runtime.NumCPU(), cpuModel(), loadAverage())
@@ -122,6 +117,38 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	fmt.Fprintf(stdout, "load average after: %s\n", loadAverage())
 	return nil
+}
+
+// check returns an error naming the first invalid flag value, or else the
+// set of phases that --phases names.
+func (f *loadgenFlags) check() (map[string]bool, error) {
+	if f.duration <= 0 {
+		return nil, fmt.Errorf("invalid --duration %v: use a positive duration such as 10s", f.duration)
+	}
+	counts := []struct {
+		flag  string
+		value int
+	}{{"concurrency", f.concurrency}, {"single-concurrency", f.singleConcurrency}, {"batch", f.batchSize}}
+	for _, count := range counts {
+		if count.value <= 0 {
+			return nil, fmt.Errorf("invalid --%s %d: use 1 or more", count.flag, count.value)
+		}
+	}
+	if !(f.overload > 0) || math.IsInf(f.overload, 0) {
+		return nil, fmt.Errorf("invalid --overload %v: use a positive multiple, such as 10", f.overload)
+	}
+	if f.duckdbProperties != duckdb.PropertiesVariant && f.duckdbProperties != duckdb.PropertiesJSON {
+		return nil, fmt.Errorf("invalid --duckdb-properties %q: use %s or %s", f.duckdbProperties, duckdb.PropertiesVariant, duckdb.PropertiesJSON)
+	}
+	phases := map[string]bool{}
+	for _, p := range strings.Split(f.phases, ",") {
+		p = strings.TrimSpace(p)
+		if p != "batch" && p != "single" && p != "overload" {
+			return nil, fmt.Errorf("invalid phase %q in --phases: use batch, single or overload", p)
+		}
+		phases[p] = true
+	}
+	return phases, nil
 }
 
 // loadgen runs the phases of one loadgen command.

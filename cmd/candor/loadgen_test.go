@@ -50,8 +50,8 @@ func TestLoadgenRunsEveryPhase(t *testing.T) {
 
 func TestLoadgenRejectsUnknownPhase(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	if code := run(context.Background(), []string{"loadgen", "--phases", "batch,soak"}, &stdout, &stderr); code != 1 {
-		t.Errorf("exit code %d, want 1; stderr %s", code, &stderr)
+	if code := run(context.Background(), []string{"loadgen", "--phases", "batch,soak"}, &stdout, &stderr); code != 2 {
+		t.Errorf("exit code %d, want 2; stderr %s", code, &stderr)
 	}
 	if !strings.Contains(stderr.String(), `invalid phase "soak"`) {
 		t.Errorf("stderr = %q, want the invalid phase named", &stderr)

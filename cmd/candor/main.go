@@ -11,6 +11,15 @@
 //	candor compact   rewrite a stopped collector's database without the values of deleted events
 //
 // Run "candor COMMAND -h" or "candor help COMMAND" for a command's flags.
+//
+// Exit status:
+//
+//	0  success, or help that the command line requested
+//	1  the command failed at run time, such as a store that cannot open,
+//	   a port in use or an I/O error
+//	2  usage error: an unknown command or flag, an invalid or missing flag
+//	   value, a file named on the command line that does not exist or is
+//	   not a catalog, or a wrong number of arguments
 package main
 
 import (
@@ -21,6 +30,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -55,43 +65,102 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run executes one command line and returns the process exit code: 0 on
-// success, 1 when the command failed, 2 for a usage error.
+// Exit codes of run.
+const (
+	exitOK      = 0
+	exitFailure = 1 // the command failed at run time
+	exitUsage   = 2 // the command line is invalid
+)
+
+// run executes one command line and returns the process exit code. Help
+// that the command line requests goes to stdout, and help printed because
+// of a usage error goes to stderr.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) > 1 && args[0] == "help" {
-		// "candor help COMMAND" prints the command's flags, as "candor COMMAND -h" does.
-		return run(ctx, []string{args[1], "-h"}, stdout, stderr)
-	}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		usage(stderr)
-		if len(args) == 0 {
-			return 2
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help":
+		usage(stdout)
+		return exitOK
+	case "help":
+		if len(args) == 1 {
+			usage(stdout)
+			return exitOK
 		}
-		return 0
+		// "candor help COMMAND [SUBCOMMAND]" prints the command's flags, as
+		// "candor COMMAND [SUBCOMMAND] -h" does.
+		return run(ctx, append(slices.Clone(args[1:]), "-h"), stdout, stderr)
 	}
 	for _, c := range commands {
-		if c.name != args[0] {
-			continue
+		if c.name == args[0] {
+			return exitCode(c.name, c.run(ctx, args[1:], stdout, stderr), stderr)
 		}
-		err := c.run(ctx, args[1:], stdout, stderr)
-		switch {
-		case err == nil:
-			return 0
-		case errors.Is(err, flag.ErrHelp):
-			return 0
-		case errors.Is(err, errUsage):
-			return 2
-		}
-		fmt.Fprintf(stderr, "candor %s: %v\n", c.name, err)
-		return 1
 	}
 	fmt.Fprintf(stderr, "candor: unknown command %q\n\n", args[0])
 	usage(stderr)
-	return 2
+	return exitUsage
 }
 
-// errUsage reports a command line that the flag package already explained.
+// exitCode prints the error of the command name, unless the flag package
+// printed it already, and returns the exit code for it.
+func exitCode(name string, err error, stderr io.Writer) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.Is(err, errUsage):
+		return exitUsage
+	}
+	fmt.Fprintf(stderr, "candor %s: %v\n", name, err)
+	var usageErr *usageError
+	if errors.As(err, &usageErr) {
+		return exitUsage
+	}
+	return exitFailure
+}
+
+// errUsage reports a usage error that was already printed with the
+// command's usage text, as the flag package does for an unknown flag.
 var errUsage = errors.New("usage error")
+
+// usageError is a usage error that a command finds after parsing its flags,
+// such as an invalid or missing flag value or a file named on the command
+// line that does not exist. run prints it and exits with status 2.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// usageErrorf formats a usageError. %w wraps an error as fmt.Errorf does.
+func usageErrorf(format string, a ...any) error {
+	return &usageError{fmt.Errorf(format, a...)}
+}
+
+// asUsageError marks err, unless it is nil, as a usage error.
+func asUsageError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &usageError{err}
+}
+
+// isNotFound reports whether err means that a path does not exist or that
+// one of its parent folders is a file.
+func isNotFound(err error) bool {
+	return errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+}
+
+// exitStatusHelp ends the usage text. The package documentation and the
+// README list the same codes.
+const exitStatusHelp = `Exit status:
+  0  success, or help that the command line requested
+  1  the command failed at run time, such as a store that cannot open,
+     a port in use or an I/O error
+  2  usage error: an unknown command or flag, an invalid or missing flag
+     value, a file named on the command line that does not exist or is
+     not a catalog, or a wrong number of arguments
+`
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "candor: privacy-first, transparent usage telemetry.")
@@ -103,27 +172,27 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, `Run "candor COMMAND -h" or "candor help COMMAND" for a command's flags.`)
+	fmt.Fprintln(w)
+	fmt.Fprint(w, exitStatusHelp)
 }
 
-// newFlagSet returns a flag set that prints its errors and usage to stderr
-// and returns them instead of exiting.
+// newFlagSet returns a flag set that prints its errors to stderr and
+// returns them instead of exiting. Its Usage writes to fs.Output().
 func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("candor "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: candor %s %s\n\nFlags:\n", name, synopsis)
+		fmt.Fprintf(fs.Output(), "Usage: candor %s %s\n\nFlags:\n", name, synopsis)
 		fs.PrintDefaults()
 	}
 	return fs
 }
 
-// parseFlags parses args and turns flag errors into errUsage.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+// parseFlags parses args, rejects arguments after the flags and turns flag
+// errors into errUsage. It prints the usage text to stdout for -h.
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	if err := parseWithUsage(fs, stdout, func() error { return fs.Parse(args) }); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(fs.Output(), "unexpected argument %q%s\n", fs.Arg(0), boolValueHint(fs, args))
@@ -131,6 +200,32 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return errUsage
 	}
 	return nil
+}
+
+// parseWithUsage calls parse, which calls fs.Parse, and prints fs.Usage
+// once: to stdout when the flags ask for help with -h or --help, and to
+// fs.Output() after a flag error. It returns flag.ErrHelp, errUsage or nil.
+func parseWithUsage(fs *flag.FlagSet, stdout io.Writer, parse func() error) error {
+	// The flag package calls Usage before it returns flag.ErrHelp or an
+	// error, so Usage is held back until the returned error shows which
+	// stream it belongs to.
+	printUsage := fs.Usage
+	fs.Usage = func() {}
+	err := parse()
+	fs.Usage = printUsage
+
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, flag.ErrHelp):
+		output := fs.Output()
+		fs.SetOutput(stdout)
+		fs.Usage()
+		fs.SetOutput(output)
+		return flag.ErrHelp
+	}
+	fs.Usage()
+	return errUsage
 }
 
 // boolValueHint explains an unexpected argument that follows a boolean flag,

@@ -9,12 +9,12 @@ import (
 
 func TestHelpCommandPrintsFlags(t *testing.T) {
 	for _, name := range []string{"serve", "report", "catalog"} {
-		code, _, stderr := runCommand(t, "help", name)
+		code, stdout, _ := runCommand(t, "help", name)
 		if code != 0 {
 			t.Errorf("candor help %s exit code = %d, want 0", name, code)
 		}
-		if want := "Usage: candor " + name + " "; !strings.Contains(stderr, want) {
-			t.Errorf("candor help %s stderr %q does not contain %q", name, stderr, want)
+		if want := "Usage: candor " + name + " "; !strings.Contains(stdout, want) {
+			t.Errorf("candor help %s stdout %q does not contain %q", name, stdout, want)
 		}
 	}
 }
@@ -31,8 +31,8 @@ func TestHelpUnknownCommand(t *testing.T) {
 
 func TestCompactEmptyData(t *testing.T) {
 	code, _, stderr := runCommand(t, "compact", "--data", "")
-	if code != 1 {
-		t.Errorf("exit code = %d, want 1", code)
+	if code != 2 {
+		t.Errorf("exit code = %d, want 2", code)
 	}
 	if want := "missing --data: pass the data folder of candor serve"; !strings.Contains(stderr, want) {
 		t.Errorf("stderr %q does not contain %q", stderr, want)
@@ -42,8 +42,8 @@ func TestCompactEmptyData(t *testing.T) {
 func TestSimulateInvalidEndpoint(t *testing.T) {
 	for _, endpoint := range []string{"127.0.0.1:8787", "localhost:8787", "ftp://127.0.0.1:8787"} {
 		code, stdout, stderr := runCommand(t, "simulate", "--endpoint", endpoint, "--write-key", "phc_x", "--installs", "1", "--days", "1")
-		if code != 1 {
-			t.Errorf("candor simulate --endpoint %s exit code = %d, want 1", endpoint, code)
+		if code != 2 {
+			t.Errorf("candor simulate --endpoint %s exit code = %d, want 2", endpoint, code)
 		}
 		if stdout != "" {
 			t.Errorf("candor simulate --endpoint %s stdout = %q, want none", endpoint, stdout)
@@ -56,15 +56,15 @@ func TestSimulateInvalidEndpoint(t *testing.T) {
 }
 
 func TestCatalogDiffFlagAfterArguments(t *testing.T) {
-	code, _, stderr := runCommand(t, "catalog", "diff", "mux", "mux", "-h")
+	code, stdout, _ := runCommand(t, "catalog", "diff", "mux", "mux", "-h")
 	if code != 0 {
 		t.Errorf("candor catalog diff mux mux -h exit code = %d, want 0", code)
 	}
-	if want := "Usage: candor catalog diff OLD NEW"; !strings.Contains(stderr, want) {
-		t.Errorf("candor catalog diff mux mux -h stderr %q does not contain %q", stderr, want)
+	if want := "Usage: candor catalog diff OLD NEW"; !strings.Contains(stdout, want) {
+		t.Errorf("candor catalog diff mux mux -h stdout %q does not contain %q", stdout, want)
 	}
 
-	code, _, stderr = runCommand(t, "catalog", "diff", "mux", "mux", "--bogus")
+	code, _, stderr := runCommand(t, "catalog", "diff", "mux", "mux", "--bogus")
 	if code != 2 {
 		t.Errorf("candor catalog diff mux mux --bogus exit code = %d, want 2", code)
 	}
@@ -75,8 +75,8 @@ func TestCatalogDiffFlagAfterArguments(t *testing.T) {
 
 func TestCatalogDiffDashDashEndsFlags(t *testing.T) {
 	code, _, stderr := runCommand(t, "catalog", "diff", "mux", "--", "-missing.json")
-	if code != 1 {
-		t.Errorf("exit code = %d, want 1", code)
+	if code != 2 {
+		t.Errorf("exit code = %d, want 2", code)
 	}
 	if want := `read catalog file "-missing.json"`; !strings.Contains(stderr, want) {
 		t.Errorf("stderr %q does not contain %q", stderr, want)
@@ -109,10 +109,10 @@ func TestServeDataIsFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, stderr := runCommand(t, "serve", "--data", file, "--listen", "127.0.0.1:0")
-	if code != 1 {
-		t.Errorf("exit code = %d, want 1", code)
+	if code != 2 {
+		t.Errorf("exit code = %d, want 2", code)
 	}
-	want := "create data folder: mkdir " + file + ": not a directory: pass --data a folder that candor can create and write"
+	want := `invalid --data "` + file + `": it is a file: pass --data a folder that candor can create and write`
 	if !strings.Contains(stderr, want) {
 		t.Errorf("stderr %q does not contain %q", stderr, want)
 	}
@@ -129,8 +129,8 @@ func TestUsageLineNamesFlags(t *testing.T) {
 		"catalog":  {"--app", "--file", "--format"},
 	}
 	for name, flags := range commands {
-		_, _, stderr := runCommand(t, name, "-h")
-		usage, _, _ := strings.Cut(stderr, "\n")
+		_, stdout, _ := runCommand(t, name, "-h")
+		usage, _, _ := strings.Cut(stdout, "\n")
 		for _, flag := range flags {
 			if !strings.Contains(usage, flag) {
 				t.Errorf("usage line of candor %s %q does not name %s", name, usage, flag)

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,28 +25,28 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	from := fs.String("from", "", "first day, YYYY-MM-DD in UTC (default: all time)")
 	to := fs.String("to", "", "last day, YYYY-MM-DD in UTC, inclusive (default: all time)")
 	format := fs.String("format", "table", "output format: table or json")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if *serverURL == "" {
 		fs.Usage()
-		return errors.New("missing --server: pass the collector's base URL, such as http://127.0.0.1:8787")
+		return usageErrorf("missing --server: pass the collector's base URL, such as http://127.0.0.1:8787")
 	}
 	if *token == "" {
 		fs.Usage()
-		return errors.New("missing --token: pass the admin token that candor serve printed or kept in the data folder's keys.json")
+		return usageErrorf("missing --token: pass the admin token that candor serve printed or kept in the data folder's keys.json")
 	}
 	if err := checkBaseURL("server", *serverURL); err != nil {
-		return err
+		return asUsageError(err)
 	}
 	if *format != "table" && *format != "json" {
-		return fmt.Errorf("invalid --format %q: use table or json", *format)
+		return usageErrorf("invalid --format %q: use table or json", *format)
 	}
 
 	projectSet := false
 	fs.Visit(func(f *flag.Flag) { projectSet = projectSet || f.Name == "project" })
 	if projectSet && *project == "" {
-		return errors.New(`invalid --project "": name a project, such as mux, or leave the flag out for all projects`)
+		return usageErrorf(`invalid --project "": name a project, such as mux, or leave the flag out for all projects`)
 	}
 
 	query := url.Values{}
@@ -59,7 +58,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			continue
 		}
 		if _, err := time.Parse("2006-01-02", day.value); err != nil {
-			return fmt.Errorf("invalid --%s %q: use a UTC date as YYYY-MM-DD", day.flag, day.value)
+			return usageErrorf("invalid --%s %q: use a UTC date as YYYY-MM-DD", day.flag, day.value)
 		}
 		query.Set(day.flag, day.value)
 	}

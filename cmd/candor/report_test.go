@@ -128,18 +128,18 @@ func TestReportErrors(t *testing.T) {
 		want string
 	}{
 		{"wrong token", []string{"--server", server.URL, "--token", "wrong"}, 1, "401 unauthorized: check --token"},
-		{"missing token", []string{"--server", server.URL}, 1, "missing --token"},
-		{"missing server", []string{"--token", "secret"}, 1, "missing --server"},
-		{"server without scheme", []string{"--server", "127.0.0.1:8787", "--token", "secret"}, 1,
+		{"missing token", []string{"--server", server.URL}, 2, "missing --token"},
+		{"missing server", []string{"--token", "secret"}, 2, "missing --server"},
+		{"server without scheme", []string{"--server", "127.0.0.1:8787", "--token", "secret"}, 2,
 			`invalid --server "127.0.0.1:8787": use an http or https URL, such as http://127.0.0.1:8787`},
-		{"server as host name", []string{"--server", "localhost:8787", "--token", "secret"}, 1,
+		{"server as host name", []string{"--server", "localhost:8787", "--token", "secret"}, 2,
 			`invalid --server "localhost:8787": use an http or https URL`},
-		{"server without host", []string{"--server", "http://", "--token", "secret"}, 1, `invalid --server "http://"`},
-		{"unknown format", []string{"--server", server.URL, "--token", "secret", "--format", "xml"}, 1, `invalid --format "xml"`},
-		{"invalid date", []string{"--server", server.URL, "--token", "secret", "--from", "March"}, 1, `invalid --from "March"`},
+		{"server without host", []string{"--server", "http://", "--token", "secret"}, 2, `invalid --server "http://"`},
+		{"unknown format", []string{"--server", server.URL, "--token", "secret", "--format", "xml"}, 2, `invalid --format "xml"`},
+		{"invalid date", []string{"--server", server.URL, "--token", "secret", "--from", "March"}, 2, `invalid --from "March"`},
 		{"server with a path", []string{"--server", server.URL + "/dashboard", "--token", "secret"}, 1,
 			"404 Not Found: check --server: pass the collector's base URL"},
-		{"empty project", []string{"--server", server.URL, "--token", "secret", "--project", ""}, 1, `invalid --project ""`},
+		{"empty project", []string{"--server", server.URL, "--token", "secret", "--project", ""}, 2, `invalid --project ""`},
 	}
 	for _, test := range tests {
 		t.Run(test.name, func(t *testing.T) {

@@ -191,43 +191,60 @@ func (f *serveFlags) logger(stderr io.Writer) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})), nil
 }
 
+// start checks the flags and starts the server. An invalid flag value is
+// a usageError, and the errors of server.New, such as a port in use or a
+// store that cannot open, are not.
 func (f *serveFlags) start(stderr io.Writer) (*server.Server, error) {
+	cfg, err := f.config(stderr)
+	if err != nil {
+		return nil, asUsageError(err)
+	}
+	return server.New(cfg)
+}
+
+// config checks the flags and returns the server's configuration. Each
+// error names an invalid flag value.
+func (f *serveFlags) config(stderr io.Writer) (server.Config, error) {
 	logger, err := f.logger(stderr)
 	if err != nil {
-		return nil, err
+		return server.Config{}, err
 	}
-	if _, _, err := net.SplitHostPort(f.listen); err != nil {
-		return nil, fmt.Errorf("invalid --listen %q: use HOST:PORT, such as 127.0.0.1:8787", f.listen)
+	if err := checkListen(f.listen); err != nil {
+		return server.Config{}, err
+	}
+	if info, err := os.Stat(f.data); err == nil && !info.IsDir() {
+		return server.Config{}, fmt.Errorf("invalid --data %q: it is a file: pass --data a folder that candor can create and write", f.data)
+	}
+	if _, ok := storeNames[f.store]; !ok && f.store != server.StoreNull {
+		return server.Config{}, fmt.Errorf("invalid --store %q: use %s, %s or %s", f.store, server.StoreDuckDB, server.StoreClickHouse, server.StoreNull)
 	}
 	if err := f.rejectOtherStoreFlags(); err != nil {
-		return nil, err
+		return server.Config{}, err
 	}
-	if n := utf8.RuneCountInString(f.adminToken); n > 0 && n < minAdminTokenLength {
-		// The message leaves the token out, because it is a secret.
-		return nil, fmt.Errorf("invalid --admin-token: shorter than %d characters: use a long random token, "+
-			"or leave the flag out to generate one", minAdminTokenLength)
+	if err := f.checkKeys(); err != nil {
+		return server.Config{}, err
 	}
 	if err := f.checkLimits(); err != nil {
-		return nil, err
+		return server.Config{}, err
 	}
 	if f.kAnonymity < 1 {
-		return nil, fmt.Errorf("invalid --k-anonymity %d: use 1 or more (1 turns suppression off)", f.kAnonymity)
+		return server.Config{}, fmt.Errorf("invalid --k-anonymity %d: use 1 or more (1 turns suppression off)", f.kAnonymity)
 	}
 	if f.duckdbMemoryMiB < duckdb.MinMemoryLimitMiB {
-		return nil, fmt.Errorf("invalid --duckdb-memory-mib %d: use %d or more", f.duckdbMemoryMiB, duckdb.MinMemoryLimitMiB)
+		return server.Config{}, fmt.Errorf("invalid --duckdb-memory-mib %d: use %d or more", f.duckdbMemoryMiB, duckdb.MinMemoryLimitMiB)
 	}
 	if f.duckdbProperties != duckdb.PropertiesVariant && f.duckdbProperties != duckdb.PropertiesJSON {
-		return nil, fmt.Errorf("invalid --duckdb-properties %q: use %s or %s", f.duckdbProperties, duckdb.PropertiesVariant, duckdb.PropertiesJSON)
+		return server.Config{}, fmt.Errorf("invalid --duckdb-properties %q: use %s or %s", f.duckdbProperties, duckdb.PropertiesVariant, duckdb.PropertiesJSON)
 	}
 	minFreeBytes, err := f.minFreeBytes()
 	if err != nil {
-		return nil, err
+		return server.Config{}, err
 	}
 	ch, err := clickhouseConfig(f.clickhouseURL, f.clickhouseDatabase)
 	if err != nil {
-		return nil, err
+		return server.Config{}, err
 	}
-	return server.New(server.Config{
+	return server.Config{
 		DataDir:          f.data,
 		Listen:           f.listen,
 		WriteKey:         f.writeKey,
@@ -252,7 +269,46 @@ func (f *serveFlags) start(stderr io.Writer) (*server.Server, error) {
 			MaxDecoding:      f.maxDecoding,
 			RequestTimeout:   f.requestTimeout,
 		},
-	})
+	}, nil
+}
+
+// checkListen rejects a --listen value without a port or with a port out
+// of range. A host that does not resolve fails later, in server.New, with
+// the resolver's error.
+func checkListen(listen string) error {
+	_, port, err := net.SplitHostPort(listen)
+	if err == nil {
+		// LookupPort reads numbers and the service names of /etc/services,
+		// as net.Listen does, and "" means any free port.
+		_, err = net.LookupPort("tcp", port)
+	}
+	if err != nil {
+		return fmt.Errorf("invalid --listen %q: use HOST:PORT with a port from 0 to 65535, such as 127.0.0.1:8787", listen)
+	}
+	return nil
+}
+
+// checkKeys rejects a short --admin-token and keys given on the command
+// line that equal the admin token. server.New checks the same for keys
+// that come from the data folder.
+func (f *serveFlags) checkKeys() error {
+	if n := utf8.RuneCountInString(f.adminToken); n > 0 && n < minAdminTokenLength {
+		// The message leaves the token out, because it is a secret.
+		return fmt.Errorf("invalid --admin-token: shorter than %d characters: use a long random token, "+
+			"or leave the flag out to generate one", minAdminTokenLength)
+	}
+	if f.adminToken == "" {
+		return nil
+	}
+	if f.writeKey == f.adminToken {
+		return errors.New("invalid --write-key: it equals --admin-token: give them different values")
+	}
+	for _, p := range f.projects {
+		if p.WriteKey == f.adminToken {
+			return fmt.Errorf("invalid --project %q: its write key equals --admin-token: give them different values", p.Name)
+		}
+	}
+	return nil
 }
 
 // rejectOtherStoreFlags returns an error when the command line sets one
@@ -327,7 +383,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlagSet("serve", serveSynopsis, stderr)
 	var f serveFlags
 	f.register(fs, "./candor-data")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	// tuneGC runs before start, which opens the store and may replay its WAL.

@@ -23,8 +23,8 @@ func TestServeLimitFlagErrors(t *testing.T) {
 	}
 	for _, test := range tests {
 		code, _, stderr := runCommand(t, "serve", "--data", t.TempDir(), "--listen", "127.0.0.1:0", test.flag, test.value)
-		if code != 1 {
-			t.Errorf("candor serve %s %s exit code = %d, want 1", test.flag, test.value, code)
+		if code != 2 {
+			t.Errorf("candor serve %s %s exit code = %d, want 2", test.flag, test.value, code)
 		}
 		if !strings.Contains(stderr, test.want) {
 			t.Errorf("candor serve %s %s stderr %q does not contain %q", test.flag, test.value, stderr, test.want)

@@ -145,10 +145,10 @@ func TestServeRejectsUnknownPropertiesType(t *testing.T) {
 func TestServeRejectsListenWithoutPort(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"serve", "--data", t.TempDir(), "--listen", "8787"}, &stdout, &stderr)
-	if code == 0 {
-		t.Fatal("serve accepted --listen 8787")
+	if code != 2 {
+		t.Errorf("exit code = %d, want 2", code)
 	}
-	if want := `invalid --listen "8787": use HOST:PORT, such as 127.0.0.1:8787`; !strings.Contains(stderr.String(), want) {
+	if want := `invalid --listen "8787": use HOST:PORT with a port from 0 to 65535, such as 127.0.0.1:8787`; !strings.Contains(stderr.String(), want) {
 		t.Errorf("stderr = %q, want it to contain %q", stderr.String(), want)
 	}
 }

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,8 +17,7 @@ func TestServeSecondInterruptStops(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts candor serve as a process")
 	}
-	cmd := exec.Command(os.Args[0], "serve", "--data", t.TempDir(), "--listen", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), mainEnv+"=1")
+	cmd := candorCommand("serve", "--data", t.TempDir(), "--listen", "127.0.0.1:0")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

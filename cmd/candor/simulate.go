@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,26 +22,26 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	days := fs.Int("days", simulate.DefaultDays, "days of traffic, ending now")
 	seed := fs.Uint64("seed", 1, "simulation seed; the same seed gives the same events")
 	concurrency := fs.Int("concurrency", simulate.DefaultConcurrency, "installs sending at the same time")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if *endpoint == "" {
 		fs.Usage()
-		return errors.New("missing --endpoint: pass the collector's base URL, such as http://127.0.0.1:8787")
+		return usageErrorf("missing --endpoint: pass the collector's base URL, such as http://127.0.0.1:8787")
 	}
 	if *writeKey == "" {
 		fs.Usage()
-		return errors.New("missing --write-key: pass the write key that candor serve printed or kept in keys.json")
+		return usageErrorf("missing --write-key: pass the write key that candor serve printed or kept in keys.json")
 	}
 	if err := checkBaseURL("endpoint", *endpoint); err != nil {
-		return err
+		return asUsageError(err)
 	}
 	for _, flag := range []struct {
 		name  string
 		value int
 	}{{"installs", *installs}, {"days", *days}, {"concurrency", *concurrency}} {
 		if flag.value <= 0 {
-			return fmt.Errorf("invalid --%s %d: use 1 or more", flag.name, flag.value)
+			return usageErrorf("invalid --%s %d: use 1 or more", flag.name, flag.value)
 		}
 	}
 	lastWarning := &lastLine{}

@@ -69,8 +69,8 @@ func TestSimulateFlagErrors(t *testing.T) {
 	}
 	for _, test := range tests {
 		code, _, stderr := runSimulateCommand(t, test.args...)
-		if code != 1 {
-			t.Errorf("candor simulate %v exit code = %d, want 1", test.args, code)
+		if code != 2 {
+			t.Errorf("candor simulate %v exit code = %d, want 2", test.args, code)
 		}
 		if !strings.Contains(stderr, test.want) {
 			t.Errorf("candor simulate %v stderr %q does not contain %q", test.args, stderr, test.want)
@@ -89,8 +89,8 @@ func TestDemoFlagErrors(t *testing.T) {
 	for _, test := range tests {
 		var out, errOut bytes.Buffer
 		args := append([]string{"demo", "--data", t.TempDir()}, test.args...)
-		if code := run(context.Background(), args, &out, &errOut); code != 1 {
-			t.Errorf("candor %v exit code = %d, want 1", args, code)
+		if code := run(context.Background(), args, &out, &errOut); code != 2 {
+			t.Errorf("candor %v exit code = %d, want 2", args, code)
 		}
 		if !strings.Contains(errOut.String(), test.want) {
 			t.Errorf("candor %v stderr %q does not contain %q", args, errOut.String(), test.want)
