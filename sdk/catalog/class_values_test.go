@@ -103,10 +103,12 @@ var realisticIdentifiers = []string{
 	// hex digits, the same digits inet_aton reads as an IPv4 address.
 	"APICallError", "RateLimitError", "AbortError", "GitError", "TypeError", "std::fmt::Error",
 	"ECONNRESET", "ERR_MODULE_NOT_FOUND", "E_ACCESSDENIED", "0x80070005", "0xC0000005", "HTTP_429",
+	"0x00000000", "0x00000005", "0x8007000E", "0xC0000409", "0xE00002C2", "0x10004003",
 	"context_length_exceeded", "overloaded_error", "invalid_request_error",
 	// Versions inside identifiers: two numbers joined by a dot are also
 	// inet_aton's shorthand for an IPv4 address.
-	"3.1", "4.1", "1.2.3", "1.2.3.4567",
+	"3.1", "4.1", "1.2.3", "1.2.3.4567", "0.1", "gpt-3.5-turbo", "llama-3.2-1b", "qwen2.5-coder-7b",
+	"gemini-2.0-flash", "mistral-7b-v0.1", "python3.12",
 	"3f1c2b7e-9a4d-4c1e-8b2a-5d6e7f809a1b", "01890a5d-ac96-774b-bcce-b302099a8057",
 }
 
@@ -159,6 +161,25 @@ var probeValues = []struct {
 	// North American phone numbers written with dots.
 	{catalog.Version, "555.123.4567", catalog.ReasonInvalidVersion},
 	{catalog.Version, "1.555.123.4567", catalog.ReasonInvalidVersion},
+	// IPv4 addresses as inet_aton reads them: one hex or decimal number,
+	// two or three parts, and octal parts.
+	{catalog.Identifier, "0x7f000001", catalog.ReasonLooksLikeIP},
+	{catalog.Identifier, "0X7F000001", catalog.ReasonLooksLikeIP},
+	{catalog.Identifier, "0xc0a80117", catalog.ReasonLooksLikeIP},
+	{catalog.Identifier, "err-0x0a000001", catalog.ReasonLooksLikeIP},
+	{catalog.Identifier, "127.1", catalog.ReasonLooksLikeIP},
+	{catalog.Identifier, "127.0.1", catalog.ReasonLooksLikeIP},
+	{catalog.Identifier, "host-10.1", catalog.ReasonLooksLikeIP},
+	{catalog.Identifier, "192.168.279", catalog.ReasonLooksLikeIP},
+	{catalog.Identifier, "169.254.1", catalog.ReasonLooksLikeIP},
+	{catalog.Identifier, "2130706433", catalog.ReasonLooksLikeIP},
+	{catalog.Identifier, "0177.0.0.1", catalog.ReasonLooksLikeIP},
+	{catalog.Identifier, "0177.1", catalog.ReasonLooksLikeIP},
+	{catalog.Identifier, "0300.0250.0.1", catalog.ReasonLooksLikeIP},
+	{catalog.Variant, "127.1", catalog.ReasonLooksLikeIP},
+	// A version that reads as a private address, 10.0.0.15, is rejected
+	// with the addresses.
+	{catalog.Identifier, "macos-10.15", catalog.ReasonLooksLikeIP},
 	// IBANs, with valid check digits.
 	{catalog.RandomID, "GB82WEST12345698765432", catalog.ReasonNotRandomID},
 	{catalog.RandomID, "NL91ABNA0417164300", catalog.ReasonNotRandomID},

@@ -115,7 +115,7 @@ func referenceLooksLikeIP(s string) bool {
 			return true
 		}
 	}
-	return referenceContainsHexIPv4(s) || referenceContainsDashedIPv6(s)
+	return referenceContainsInetAtonIPv4(s) || referenceContainsDashedIPv6(s)
 }
 
 // Patterns of the reference forms of the notation checks.
@@ -132,13 +132,14 @@ var (
 // reads: hex after 0x, or decimal and octal digits.
 var inetAtonPartPattern = regexp.MustCompile(`^(0[xX][0-9A-Fa-f]+|[0-9]+)$`)
 
-func referenceContainsHexIPv4(s string) bool {
+func referenceContainsInetAtonIPv4(s string) bool {
 	for _, run := range alnumDotRunPattern.FindAllString(s, -1) {
 		parts := strings.Split(run, ".")
-		if len(parts) < 2 || len(parts) > 4 || !strings.Contains(strings.ToLower(run), "0x") {
+		if len(parts) > 4 {
 			continue
 		}
 		ok, hexParts := true, 0
+		var address uint64
 		for i, part := range parts {
 			if !inetAtonPartPattern.MatchString(part) {
 				ok = false
@@ -157,8 +158,20 @@ func referenceContainsHexIPv4(s string) bool {
 				ok = false
 				break
 			}
+			if i < len(parts)-1 {
+				address |= value << (8 * (3 - i))
+			} else {
+				address |= value
+			}
 		}
-		if ok && hexParts > 0 {
+		if !ok {
+			continue
+		}
+		if len(parts) == 4 || len(parts) > 1 && hexParts > 0 {
+			return true
+		}
+		addr := netip.AddrFrom4([4]byte{byte(address >> 24), byte(address >> 16), byte(address >> 8), byte(address)})
+		if addr.IsLoopback() || addr.IsPrivate() || addr.IsLinkLocalUnicast() {
 			return true
 		}
 	}
@@ -317,7 +330,8 @@ func TestStringChecksMatchReference(t *testing.T) {
 		"version 192.168.1.1 here", "1.2.3.4.5", "ip-10.1.2.3-x", "fe80::1", "_sk-x", "eyJ", "ab:AKIA",
 		"KzE1NTUxMjM0NTY3", "model-KzE1NTUxMjM0NTY3", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
 		"openrouter/anthropic/claude", "0x7f.0x0.0x0.0x1", "0x7f.1", "0x100.1", "0x7f.0x1000000", "08.0x1",
-		"0x7f.0xffffff", "0x7f000001", "127.1", "fe80--1-eth0", "fe80--1seth0", "fe80--1sx", "e2e--fast",
+		"0x7f.0xffffff", "0x7f000001", "127.1", "127.0.1", "10.1.2", "0177.1", "0300.0250.0.1", "2130706433",
+		"0x80070005", "0xC0000005", "0x0a000001", "4.1", "3.1", "fe80--1-eth0", "fe80--1seth0", "fe80--1sx", "e2e--fast",
 		"a---b", "1-2-3-4-5-6-7-8", "1--2-3-4-5-6-7-8", "host-fe80--1", "claude-3-5-sonnet", "cafe--",
 		"Chrome/99999.0", "Chrome 1000 (macOS)", "Chrome 999 (macOS)",
 	}

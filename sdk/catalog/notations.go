@@ -1,12 +1,15 @@
 package catalog
 
-import "strings"
+import (
+	"net/netip"
+	"strings"
+)
 
 // This file holds the checks for personal data in notations that the
 // checks in strings.go miss. They find text in short base64, keys split by
-// slashes, IPv4 addresses with hex parts, IPv6 addresses with dashes and
-// phone numbers with dots. Each runs on every accepted identifier, variant
-// or version value, so none of them allocates.
+// slashes, IPv4 addresses as inet_aton reads them, IPv6 addresses with
+// dashes and phone numbers with dots. Each runs on every accepted
+// identifier, variant or version value, so none of them allocates.
 
 // minEncodedTextRun is the shortest run of letters and digits that
 // hasEncodedTextRun decodes: 12 base64 characters hold 9 bytes.
@@ -79,18 +82,17 @@ func isSlashedKey(run string) bool {
 	return upper && lower && digit && entropy(run) >= 4
 }
 
-// containsHexIPv4 reports whether s holds, between bytes other than
-// letters, digits and dots, an IPv4 address of two to four parts of which
-// one or more are written in hex, such as 0x7f.0x0.0x0.0x1 or 0x7f.1 for
-// 127.0.0.1. inet_aton reads these, with the last part filling the bytes
-// that the parts before it leave.
-func containsHexIPv4(s string) bool {
+// containsInetAtonIPv4 reports whether s holds, between bytes other than
+// letters, digits and dots, an IPv4 address that inet_aton reads and
+// netip.ParseAddr does not (isInetAtonIPv4Text), such as 0x7f.0x0.0x0.0x1,
+// 0x7f000001, 0177.0.0.1 or 127.1 for 127.0.0.1.
+func containsInetAtonIPv4(s string) bool {
 	for start := 0; start < len(s); {
 		end := start
 		for end < len(s) && (isAlnum(s[end]) || s[end] == '.') {
 			end++
 		}
-		if isHexIPv4Text(s[start:end]) {
+		if isInetAtonIPv4Text(s[start:end]) {
 			return true
 		}
 		start = end + 1
@@ -98,14 +100,28 @@ func containsHexIPv4(s string) bool {
 	return false
 }
 
-func isHexIPv4Text(s string) bool {
-	if !strings.Contains(s, "0x") && !strings.Contains(s, "0X") {
+// isInetAtonIPv4Text reports whether s is an IPv4 address of one to four
+// parts as inet_aton reads it. Each part is hex after 0x, octal after a
+// leading 0 or decimal, and the last part fills the bytes that the parts
+// before it leave.
+//
+// Four parts, or two or more with one in hex, always count. One part, or
+// two or three parts in decimal and octal, count only in the loopback,
+// private and link-local ranges, as 127.1, 10.0.1 and 0xc0a80117 do.
+// Windows writes HRESULT and NTSTATUS codes as 0x and 8 hex digits, just
+// as an address is written, and model ids hold versions such as 3.1. The
+// class exists for such names, so they pass as public addresses:
+// 0x80070005 reads as 128.7.0.5 and 3.1 as 3.0.0.1. A version in those
+// ranges, such as 10.15 (10.0.0.15), is rejected.
+func isInetAtonIPv4Text(s string) bool {
+	if s == "" || s[0] < '0' || s[0] > '9' {
 		return false
 	}
 	parts := strings.Count(s, ".") + 1
-	if parts < 2 || parts > 4 {
+	if parts > 4 {
 		return false
 	}
+	var address uint64
 	hexParts := 0
 	index := 0
 	for part := range strings.SplitSeq(s, ".") {
@@ -119,15 +135,23 @@ func isHexIPv4Text(s string) bool {
 		}
 		// Each part before the last is one byte, and the last part fills
 		// the 5-parts bytes that remain.
-		limit := uint64(255)
-		if index == parts {
-			limit = 1<<(8*(5-parts)) - 1
+		if index < parts {
+			if value > 255 {
+				return false
+			}
+			address |= value << (8 * (4 - index))
+			continue
 		}
-		if value > limit {
+		if value > 1<<(8*(5-parts))-1 {
 			return false
 		}
+		address |= value
 	}
-	return hexParts > 0
+	if parts == 4 || parts > 1 && hexParts > 0 {
+		return true
+	}
+	addr := netip.AddrFrom4([4]byte{byte(address >> 24), byte(address >> 16), byte(address >> 8), byte(address)})
+	return addr.IsLoopback() || addr.IsPrivate() || addr.IsLinkLocalUnicast()
 }
 
 // parseInetAtonPart parses one part of an IPv4 address as inet_aton does:

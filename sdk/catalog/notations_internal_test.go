@@ -26,7 +26,7 @@ var notationChecks = []struct {
 }{
 	{"hasEncodedTextRun", hasEncodedTextRun, 15e-5},
 	{"hasSlashedKey", hasSlashedKey, 0},
-	{"containsHexIPv4", containsHexIPv4, 0},
+	{"containsInetAtonIPv4", containsInetAtonIPv4, 0},
 	{"containsDashedIPv6", containsDashedIPv6, 15e-5},
 	{"isDottedPhoneNumber", isDottedPhoneNumber, 0},
 	{"isIBAN", isIBAN, 0},

@@ -31,7 +31,8 @@ var classSummaries = []struct {
 		"Values that look like a file path, an email address, a URL, a secret key or an IP address are rejected, "+
 		"and so are UUIDs of a version other than 4 and 7. "+
 		"Secret keys include text encoded in base64 and keys split by slashes, "+
-		"and IP addresses include IPv4 written with hex parts (0x7f.0x0.0x0.0x1) and IPv6 written with dashes (fe80--1-eth0). "+
+		"and IP addresses include IPv4 written with hex parts (0x7f.0x0.0x0.0x1), IPv6 written with dashes (fe80--1-eth0), "+
+		"and loopback, private and link-local IPv4 addresses written as one to three numbers (0x7f000001, 127.1). "+
 		"Values with more than %d digits in a row, which could be a phone, card or account number, are rejected too.", MaxIdentifierLen, maxDigitRun)},
 	{Version, fmt.Sprintf("A version string such as 1.4.2, v2.0.0-rc.1 or go1.26.8, or the word unknown: at most %d characters, "+
 		"starting with at most %d letters and then a digit, followed by letters, digits and .+_- only. "+

@@ -85,7 +85,7 @@ func hasPrefixFold(s, prefix string) bool {
 
 // looksLikeIP reports whether s is, or contains between separators, an IPv4
 // or IPv6 address, with or without a port or prefix length, in the
-// notations of containsHexIPv4 and containsDashedIPv6 too.
+// notations of containsInetAtonIPv4 and containsDashedIPv6 too.
 func looksLikeIP(s string) bool {
 	if mayParseAsIP(s) {
 		if _, err := netip.ParseAddr(s); err == nil {
@@ -109,7 +109,7 @@ func looksLikeIP(s string) bool {
 		}
 		start = end + 1
 	}
-	return containsIPv6(s) || containsHexIPv4(s) || containsDashedIPv6(s)
+	return containsIPv6(s) || containsInetAtonIPv4(s) || containsDashedIPv6(s)
 }
 
 // isIPv4Text reports whether s is four dot-separated decimal numbers of at
