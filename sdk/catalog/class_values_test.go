@@ -109,6 +109,9 @@ var realisticIdentifiers = []string{
 	// inet_aton's shorthand for an IPv4 address.
 	"3.1", "4.1", "1.2.3", "1.2.3.4567", "0.1", "gpt-3.5-turbo", "llama-3.2-1b", "qwen2.5-coder-7b",
 	"gemini-2.0-flash", "mistral-7b-v0.1", "python3.12",
+	// Hex digits that are no encoded text: a catalog fingerprint and a
+	// commit hash.
+	"9fceb02d0ae598e9", "build-9fceb02d0ae5",
 	"3f1c2b7e-9a4d-4c1e-8b2a-5d6e7f809a1b", "01890a5d-ac96-774b-bcce-b302099a8057",
 }
 
@@ -180,6 +183,14 @@ var probeValues = []struct {
 	// A version that reads as a private address, 10.0.0.15, is rejected
 	// with the addresses.
 	{catalog.Identifier, "macos-10.15", catalog.ReasonLooksLikeIP},
+	// Text in hex shorter than the 32 digits that read as a key: the hex
+	// of alice@x.io, my secret and bob@x.io.
+	{catalog.Identifier, "616c69636540782e696f", catalog.ReasonLooksLikeSecret},
+	{catalog.Identifier, "6d7920736563726574", catalog.ReasonLooksLikeSecret},
+	{catalog.Identifier, "user-626f6240782e696f", catalog.ReasonLooksLikeSecret},
+	{catalog.Identifier, "0x616c69636540782e696f", catalog.ReasonLooksLikeSecret},
+	{catalog.Variant, "6D7920736563726574", catalog.ReasonLooksLikeSecret},
+	{catalog.Version, "1.0.0-616c69636540782e696f", catalog.ReasonInvalidVersion},
 	// IBANs, with valid check digits.
 	{catalog.RandomID, "GB82WEST12345698765432", catalog.ReasonNotRandomID},
 	{catalog.RandomID, "NL91ABNA0417164300", catalog.ReasonNotRandomID},

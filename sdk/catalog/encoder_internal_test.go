@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
@@ -249,6 +250,13 @@ func referenceLooksLikeSecret(s string) bool {
 		if len(run) >= 12 && !isHexRun && hasBoth && err == nil && isPrintableText(decoded) {
 			return true
 		}
+		digits := run
+		if len(digits) > 2 && strings.EqualFold(digits[:2], "0x") {
+			digits = digits[2:]
+		}
+		if text, err := hex.DecodeString(digits); err == nil && len(digits) >= 14 && len(digits) < 32 && isWordText(text) {
+			return true
+		}
 	}
 	for _, run := range strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune("._:-", r) }) {
 		if strings.Contains(run, "/") && len(run) >= 32 && entropy(run) >= 4 &&
@@ -258,6 +266,17 @@ func referenceLooksLikeSecret(s string) bool {
 		}
 	}
 	return false
+}
+
+// isWordText reports whether b holds only ASCII letters, digits, spaces
+// and .,-_@+'.
+func isWordText(b []byte) bool {
+	for _, c := range b {
+		if !strings.ContainsRune("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,-_@+'", rune(c)) {
+			return false
+		}
+	}
+	return true
 }
 
 func isPrintableText(b []byte) bool {
@@ -334,6 +353,8 @@ func TestStringChecksMatchReference(t *testing.T) {
 		"0x80070005", "0xC0000005", "0x0a000001", "4.1", "3.1", "fe80--1-eth0", "fe80--1seth0", "fe80--1sx", "e2e--fast",
 		"a---b", "1-2-3-4-5-6-7-8", "1--2-3-4-5-6-7-8", "host-fe80--1", "claude-3-5-sonnet", "cafe--",
 		"Chrome/99999.0", "Chrome 1000 (macOS)", "Chrome 999 (macOS)",
+		"6d7920736563726574", "0x6d7920736563726574", "6d79207365637265", "6d792073656372", "6d7920736563", "6D7920736563726574",
+		"user-626f6240782e696f", "6d79207365637265746d79207365637265", "6d7920736563726574a",
 	}
 	rng := rand.New(rand.NewPCG(13, 14))
 	const alphabet = "aAkKsSpPhHgGxXeEyYjJzZwW019.:/_-@ ~\\%[]\u212a\xff"
