@@ -150,7 +150,11 @@ func (h *Handler) tableHandler(route apiRoute) http.HandlerFunc {
 
 		ctx, cancel := context.WithTimeout(r.Context(), h.queryTimeout)
 		defer cancel()
+		ctx, stopWatch := h.watchStore(ctx)
 		t, err := query(h, ctx, request)
+		if pingErr := stopWatch(); err != nil && pingErr != nil {
+			err = pingErr
+		}
 		if err != nil {
 			h.writeQueryError(w, r, err)
 			return
@@ -192,6 +196,7 @@ func (h *Handler) serveRawEvents(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := context.WithTimeout(r.Context(), h.queryTimeout)
 	defer cancel()
+	ctx, stopWatch := h.watchStore(ctx)
 	contentType := "text/csv; charset=utf-8"
 	if f == formatParquet {
 		contentType = parquetContentType
@@ -202,6 +207,9 @@ func (h *Handler) serveRawEvents(w http.ResponseWriter, r *http.Request) {
 		filename:    downloadName("events", request.filter) + "." + string(f),
 	}
 	err = h.analytics.ExportEvents(ctx, request.filter, store.ExportFormat(f), download)
+	if pingErr := stopWatch(); err != nil && pingErr != nil {
+		err = pingErr
+	}
 	switch {
 	case err != nil && !download.started:
 		h.writeQueryError(w, r, err)

@@ -127,11 +127,13 @@
 //
 // A query that fails in the store gets a JSON error and is logged. It
 // gets 503 with Retry-After: 5 when the store is unavailable: the error
-// matches store.ErrUnavailable, the connection was refused, or the query
-// outlasted Config.QueryTimeout (DefaultQueryTimeout, 30 s) and the store
-// then failed a 2 s ping. A query that timed out while the store responds
-// to the ping gets 503 without Retry-After and a message to narrow the
-// date range, and any other failure gets 500.
+// matches store.ErrUnavailable, the connection was refused, or the store
+// failed a ping. While a query runs, the store is pinged after 1 s and
+// then 1 s after each ping, and a ping that fails or takes more than 2 s
+// cancels the query, so a hung store gets 503 after about 3 s. A query that outlasts
+// Config.QueryTimeout (DefaultQueryTimeout, 30 s) while the store responds
+// to pings gets 503 without Retry-After and a message to narrow the date
+// range, and any other failure gets 500.
 //
 // The data routes need a store that implements store.Analytics. With a
 // store that implements only store.Store, the overview still works and the

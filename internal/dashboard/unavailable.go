@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"syscall"
 	"time"
@@ -13,6 +14,11 @@ import (
 // storePingTimeout bounds the ping that distinguishes a store that does
 // not respond from a query that is too slow.
 const storePingTimeout = 2 * time.Second
+
+// storeWatchInterval is how long a query runs before watchStore first
+// pings the store, and the pause between its pings. A query that returns
+// sooner costs no ping.
+const storeWatchInterval = time.Second
 
 // storeRetryAfter is the Retry-After of a 503 response for an unavailable
 // store.
@@ -39,6 +45,58 @@ func (h *Handler) storeUnavailable(ctx context.Context, err error) bool {
 	}
 	h.logger.Error("store ping failed after a query timed out", "timeout", storePingTimeout, "err", pingErr)
 	return true
+}
+
+// watchStore returns a context for one query and a function to call when
+// the query has returned. While the query runs, it pings the store every
+// storeWatchInterval and cancels the context when a ping fails or takes
+// longer than storePingTimeout. So a query on a hung or unreachable store
+// ends after about 3 s instead of Config.QueryTimeout, while a slow query
+// on a store that responds to pings runs on. stop returns the failed
+// ping's error, marked with store.Unavailable, or nil.
+//
+// NOTE: a store without its own Ping method is pinged with an Overview of
+// an empty time range (see store.Ping), which a store busy with other
+// queries could delay past storePingTimeout.
+func (h *Handler) watchStore(ctx context.Context) (query context.Context, stop func() error) {
+	query, cancelQuery := context.WithCancelCause(ctx)
+	watch, endWatch := context.WithCancel(query)
+	var pingErr error
+	done := make(chan struct{})
+
+	go func() {
+		defer close(done)
+		timer := time.NewTimer(storeWatchInterval)
+		defer timer.Stop()
+		for {
+			select {
+			case <-watch.Done():
+				return
+			case <-timer.C:
+			}
+			pingCtx, cancelPing := context.WithTimeout(watch, storePingTimeout)
+			err := store.Ping(pingCtx, h.store)
+			cancelPing()
+			if watch.Err() != nil {
+				// The query returned or ended during the ping.
+				return
+			}
+			if err != nil {
+				pingErr = store.Unavailable(fmt.Errorf("store ping failed while a query ran (timeout %s): %w", storePingTimeout, err))
+				cancelQuery(pingErr)
+				return
+			}
+			timer.Reset(storeWatchInterval)
+		}
+	}()
+
+	stop = func() error {
+		endWatch()
+		<-done
+		cancelQuery(nil)
+		return pingErr
+	}
+	return query, stop
 }
 
 // isTimeout reports whether err is a timeout: a context deadline, such as

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"syscall"
@@ -115,5 +116,112 @@ func TestQueryErrorStatus(t *testing.T) {
 				t.Errorf("log %q does not contain the store error %q", logs.String(), test.loggedError)
 			}
 		})
+	}
+}
+
+// httpStore is a store.Store whose Overview and Ping each send a GET to an
+// HTTP server, as the ClickHouse store does, and fail unless it responds
+// 200 OK before their context ends.
+type httpStore struct {
+	store.Store
+	queryURL, pingURL string
+}
+
+func (s httpStore) Overview(ctx context.Context, _ store.Filter) (store.Overview, error) {
+	if err := getOK(ctx, s.queryURL); err != nil {
+		return store.Overview{}, fmt.Errorf("query overview: %w", err)
+	}
+	return store.Overview{Events: map[string]int64{}}, nil
+}
+
+func (s httpStore) Ping(ctx context.Context) error { return getOK(ctx, s.pingURL) }
+
+func getOK(ctx context.Context, url string) error {
+	request, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	response, err := http.DefaultClient.Do(request)
+	if err != nil {
+		return err
+	}
+	defer response.Body.Close()
+	if response.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: status %d", url, response.StatusCode)
+	}
+	return nil
+}
+
+// startDelayedServer starts an HTTP server that responds 200 OK after
+// delay, or, with a negative delay, never: it holds each request until the
+// client gives up or the test ends, like a paused ClickHouse server.
+func startDelayedServer(t *testing.T, delay time.Duration) string {
+	t.Helper()
+	release := make(chan struct{})
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var after <-chan time.Time
+		if delay >= 0 {
+			after = time.After(delay)
+		}
+		select {
+		case <-after:
+			w.WriteHeader(http.StatusOK)
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(server.Close)
+	t.Cleanup(func() { close(release) })
+	return server.URL
+}
+
+func TestHungStoreGets503Quickly(t *testing.T) {
+	hung := startDelayedServer(t, -1)
+	logger, logs := logBuffer()
+	server := startServer(t, dashboard.Config{
+		Store:  httpStore{queryURL: hung + "/query", pingURL: hung + "/ping"},
+		Logger: logger,
+	})
+
+	start := time.Now()
+	response, body := send(t, server, http.MethodGet, "/api/v1/overview", withBearer(adminToken))
+	elapsed := time.Since(start)
+
+	if response.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("status = %d, want 503; body: %s", response.StatusCode, body)
+	}
+	if got := response.Header.Get("Retry-After"); got == "" {
+		t.Error("Retry-After is missing")
+	}
+	if !strings.Contains(body, "store is unavailable") {
+		t.Errorf("body = %s, want it to say the store is unavailable", body)
+	}
+	// One watch interval of 1 s plus a ping timeout of 2 s, with room for
+	// a loaded machine, and far below DefaultQueryTimeout.
+	if elapsed > 6*time.Second {
+		t.Errorf("response took %s, want about 3 s", elapsed.Round(time.Millisecond))
+	}
+	if !strings.Contains(logs.String(), "store ping failed while a query ran") {
+		t.Errorf("log %q does not contain the failed ping", logs.String())
+	}
+}
+
+func TestSlowQueryOnLiveStoreRunsOn(t *testing.T) {
+	const queryTime = 3500 * time.Millisecond
+	slow := startDelayedServer(t, queryTime)
+	live := startDelayedServer(t, 0)
+	server := startServer(t, dashboard.Config{
+		Store: httpStore{queryURL: slow + "/query", pingURL: live + "/ping"},
+	})
+
+	start := time.Now()
+	response, body := send(t, server, http.MethodGet, "/api/v1/overview", withBearer(adminToken))
+	elapsed := time.Since(start)
+
+	if response.StatusCode != http.StatusOK {
+		t.Errorf("status = %d, want 200; body: %s", response.StatusCode, body)
+	}
+	if elapsed < queryTime {
+		t.Errorf("response took %s, want at least the query's %s", elapsed.Round(time.Millisecond), queryTime)
 	}
 }

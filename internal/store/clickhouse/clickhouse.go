@@ -263,3 +263,15 @@ func (s *Store) acquire() (release func(), err error) {
 	}
 	return s.lifecycle.RUnlock, nil
 }
+
+// Ping checks that the server responds 200 OK to GET /ping. The server
+// runs no query for it, so the ping does not wait behind slow queries.
+// store.Ping calls it for the dashboard and /readyz.
+func (s *Store) Ping(ctx context.Context) error {
+	release, err := s.acquire()
+	if err != nil {
+		return err
+	}
+	defer release()
+	return s.client.ping(ctx)
+}
