@@ -47,11 +47,11 @@ const (
 	// the word unknown: at most 8 letters, then a digit, then letters, digits
 	// and .+_-, with nothing that looks like a secret and no run of more than
 	// 8 digits except the 14-digit time of a Go pseudo-version. IP
-	// addresses, card numbers, and North American phone numbers written
-	// with dots, such as 555.123.4567, are rejected too. Four numbers
-	// that read as an IPv4 address pass only before a dash and letters,
-	// as in the WSL 2 kernel's 5.15.153.1-microsoft-standard-WSL2, and
-	// only outside the private, loopback and link-local ranges.
+	// addresses, card numbers, and phone numbers written with dots, such
+	// as 555.123.4567 and 44.20.7946.0958, are rejected too. Four numbers
+	// that read as an IPv4 address pass only in a WSL 2 kernel release,
+	// as in 5.15.153.1-microsoft-standard-WSL2, and only outside the
+	// private, loopback and link-local ranges.
 	Version Class = "version"
 	// UserAgent is a browser user agent, reduced to the browser family, its
 	// major version and the OS family, such as "Chrome 131 (macOS)". A

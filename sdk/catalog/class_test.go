@@ -186,7 +186,7 @@ func TestVersionClass(t *testing.T) {
 		// link-local range, with a suffix without letters, after +, or
 		// with a leading zero.
 		"10.0.0.1-foo", "192.168.1.23-eth0", "172.16.0.5-node1", "127.0.0.1-dev", "169.254.10.20-link",
-		"192.168.1.23-microsoft-standard-WSL2", "5.15.153.1", "5.15.153.1-2", "5.15.153.1+WSL2",
+		"192.168.1.23-microsoft-standard-WSL2", "5.15.153.1", "5.15.153.1-2", "5.15.153.1+WSL2", "8.8.8.8-foo",
 		"5.015.153.1-microsoft-standard-WSL2"} {
 		if isVersion(s) {
 			t.Errorf("isVersion(%q) = true, want false", s)

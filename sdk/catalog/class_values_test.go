@@ -129,6 +129,10 @@ var realisticVersions = []string{
 	"5.10.102.1-microsoft-standard-WSL2", "4.19.128-microsoft-standard", "4.4.0-19041-Microsoft",
 	"5.14.0-427.13.1.el9_4.x86_64", "6.1.0-28-amd64", "6.6.51+rpt-rpi-v8", "5.10.198-android12-9-00085-g226a9632f13d",
 	"10.0.22631.4460", "10.0.26100.2605", "24.1.0", "14.7.1", "v22.12.0", "go1.23.4",
+	// Builds of Windows, Office and Visual Studio, Chrome, calendar
+	// versions with a build number or a date, and .NET Framework.
+	"10.0.22631.4602", "6.3.9600.20719", "16.0.17928.20156", "17.11.35222.181", "120.0.6099.291",
+	"2024.12.1", "2024.01.15.1", "2024.03.10.232019", "1.0.20241022.1", "4.8.09032", "go1.22.3",
 }
 
 // probeValues are values an attacker sent to learn which ones the classes
@@ -191,6 +195,19 @@ var probeValues = []struct {
 	{catalog.Identifier, "0x616c69636540782e696f", catalog.ReasonLooksLikeSecret},
 	{catalog.Variant, "6D7920736563726574", catalog.ReasonLooksLikeSecret},
 	{catalog.Version, "1.0.0-616c69636540782e696f", catalog.ReasonInvalidVersion},
+	// Phone numbers outside North America written with dots, with and
+	// without the country code, and an IPv4 address before a word.
+	{catalog.Version, "44.20.7946.0958", catalog.ReasonInvalidVersion},
+	{catalog.Version, "020.7946.0958", catalog.ReasonInvalidVersion},
+	{catalog.Version, "33.1.42.68.53.00", catalog.ReasonInvalidVersion},
+	{catalog.Version, "01.42.68.53.00", catalog.ReasonInvalidVersion},
+	{catalog.Version, "32.470.12.34.56", catalog.ReasonInvalidVersion},
+	{catalog.Version, "49.30.1234567", catalog.ReasonInvalidVersion},
+	{catalog.Version, "44.7911.123456", catalog.ReasonInvalidVersion},
+	{catalog.Version, "555.123.4567-home", catalog.ReasonInvalidVersion},
+	{catalog.Version, "v44.20.7946.0958", catalog.ReasonInvalidVersion},
+	{catalog.Version, "8.8.8.8-foo", catalog.ReasonInvalidVersion},
+	{catalog.Version, "1.2.3.4-beta", catalog.ReasonInvalidVersion},
 	// IBANs, with valid check digits.
 	{catalog.RandomID, "GB82WEST12345698765432", catalog.ReasonNotRandomID},
 	{catalog.RandomID, "NL91ABNA0417164300", catalog.ReasonNotRandomID},

@@ -3,6 +3,7 @@ package catalog
 import (
 	"net/netip"
 	"strings"
+	"time"
 )
 
 // This file holds the checks for personal data in notations that the
@@ -329,12 +330,75 @@ func isDashedIPv6(s string) bool {
 	return groups >= 2 && groups <= 7
 }
 
-// isDottedPhoneNumber reports whether s is a North American phone number
+// isDottedPhoneNumber reports whether s, digits joined by dots, reads as
+// a phone number rather than a version. It needs more than maxDigitRun
+// and at most maxPhoneDigits digits, as phone numbers with an area code
+// have and as the builds of Windows (10.0.22631.4602) and Chrome
+// (120.0.6099.291) have too. Beside
+// a North American number (isNorthAmericanNumber), s is a phone number
+// when it has
+//   - more than 4 parts, as in 33.1.42.68.53.00,
+//   - a part with a leading zero, as in 44.20.7946.0958 and
+//     020.7946.0958, where a version has 0 alone,
+//   - or a part of 6 to 8 digits that is no yyyymmdd date, as in
+//     49.30.1234567, where a build number has 5 digits or fewer.
+//
+// A calendar version, whose first part is a year from 1970 to 2099,
+// may have months and days with leading zeros and times of 6 digits,
+// as in 2024.01.15.1 and 2024.03.10.232019, so only the first two rules
+// apply to it.
+//
+// NOTE: a phone number of 4 parts or fewer without those marks, such as
+// 61.2.9876.5432, reads as a Windows or Chrome build and passes.
+func isDottedPhoneNumber(s string) bool {
+	digits := len(s) - strings.Count(s, ".")
+	if digits <= maxDigitRun || digits > maxPhoneDigits || !isDigitsAndDots(s) {
+		return false
+	}
+	if isNorthAmericanNumber(s) || strings.Count(s, ".") >= 4 {
+		return true
+	}
+	first, _, _ := strings.Cut(s, ".")
+	if len(first) == 4 && first >= "1970" && first <= "2099" {
+		return false
+	}
+	for part := range strings.SplitSeq(s, ".") {
+		if len(part) > 1 && part[0] == '0' {
+			return true
+		}
+		if len(part) >= 6 && !(len(part) == 8 && isDate(part)) {
+			return true
+		}
+	}
+	return false
+}
+
+// maxPhoneDigits is the most digits an international phone number has,
+// by ITU-T E.164.
+const maxPhoneDigits = 15
+
+func isDigitsAndDots(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '.' && (s[i] < '0' || s[i] > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// isDate reports whether the 8 digits of s are a date written yyyymmdd in
+// the years 1970 to 2099.
+func isDate(s string) bool {
+	t, err := time.Parse("20060102", s)
+	return err == nil && t.Year() >= 1970 && t.Year() < 2100
+}
+
+// isNorthAmericanNumber reports whether s is a North American phone number
 // written with dots, 555.123.4567 or 1.555.123.4567: parts of 3, 3 and 4
 // digits, after a 1 for the country code or not. A version of that form
 // is rejected with them, but none of the real versions that the tests
 // list has it.
-func isDottedPhoneNumber(s string) bool {
+func isNorthAmericanNumber(s string) bool {
 	if strings.HasPrefix(s, "1.") {
 		s = s[2:]
 	}

@@ -36,9 +36,9 @@ var classSummaries = []struct {
 		"Values with more than %d digits in a row, which could be a phone, card or account number, are rejected too.", MaxIdentifierLen, maxDigitRun)},
 	{Version, fmt.Sprintf("A version string such as 1.4.2, v2.0.0-rc.1 or go1.26.8, or the word unknown: at most %d characters, "+
 		"starting with at most %d letters and then a digit, followed by letters, digits and .+_- only. "+
-		"Values that look like an IP address, a phone or card number (555.123.4567), a UUID or a secret key, "+
+		"Values that look like an IP address, a phone or card number (555.123.4567, 44.20.7946.0958), a UUID or a secret key, "+
 		"text encoded in base64 included, are rejected. "+
-		"Four numbers that read as an IPv4 address pass only when a dash and letters follow, as in the kernel release 5.15.153.1-microsoft-standard-WSL2, "+
+		"Four numbers that read as an IPv4 address pass only in the WSL 2 kernel release 5.15.153.1-microsoft-standard-WSL2 and its like, "+
 		"and not when they are a private, loopback or link-local address.", MaxVersionLen, maxVersionPrefix)},
 	{UserAgent, fmt.Sprintf(`A browser user agent, reduced to the browser family, its major version and the OS family, such as "Chrome 131 (macOS)". `+
 		"A major version of more than %d digits, which no browser has reached, is left out.", maxMajorVersionDigits)},

@@ -552,8 +552,8 @@ func isVersion(s string) bool {
 	// A card or phone number written in groups. Digits joined by dots
 	// alone are also how Windows builds are written, such as
 	// 10.0.19045.3803, so there only a number that passes the card
-	// numbers' Luhn check is rejected.
-	if prefix == 0 && isDigitGroups(s) && (strings.ContainsAny(s, "-_") || isCardNumber(s) || isDottedPhoneNumber(s)) {
+	// numbers' Luhn check or reads as a phone number is rejected.
+	if prefix == 0 && isDigitGroups(s) && (strings.ContainsAny(s, "-_") || isCardNumber(s)) {
 		return false
 	}
 	if hasUUIDLayout(s) {
@@ -563,6 +563,9 @@ func isVersion(s string) bool {
 	if i := strings.IndexAny(s, "+-"); i >= 0 {
 		core = s[:i]
 	}
+	if isDottedPhoneNumber(core[prefix:]) {
+		return false
+	}
 	if isIPv4Text(core) && !isFourPartRelease(s, core) {
 		return false
 	}
@@ -570,25 +573,20 @@ func isVersion(s string) bool {
 }
 
 // isFourPartRelease reports whether s, whose core before the first - or +
-// reads as an IPv4 address, is a release such as the WSL 2 kernel's
-// 5.15.153.1-microsoft-standard-WSL2. Such a release has four numbers
-// without leading zeros, then a dash and a suffix with letters. As an
-// address, the four numbers must not be private, loopback, link-local or
-// unspecified.
+// reads as an IPv4 address, is a WSL 2 kernel release such as
+// 5.15.153.1-microsoft-standard-WSL2: four numbers without leading zeros,
+// then -microsoft-standard. As an address, the four numbers must not be
+// private, loopback, link-local or unspecified.
 //
 // Among the real versions that the tests list, only WSL 2 kernels have
 // four parts that read as an IPv4 address. Windows builds such as
 // 10.0.19045.3803 and Chrome versions such as 131.0.6778.85 have a part
 // above 255, and the versions of macOS, Electron, Node.js, Bun, Go and
-// other Linux kernels have three parts or fewer. So the ranges that a
-// home or office network uses, such as 10.0.0.1-foo, are still rejected
-// at no cost to real versions.
-//
-// NOTE: a public IPv4 address followed by a dash and a word, such as
-// 8.8.8.8-foo, passes.
+// other Linux kernels have three parts or fewer. So any other suffix, as
+// in 8.8.8.8-foo, is rejected at no cost to them. A four-part version
+// with a pre-release, such as 1.2.3.4-beta, is rejected with it.
 func isFourPartRelease(s, core string) bool {
-	suffix := s[len(core):]
-	if !strings.HasPrefix(suffix, "-") || !containsLetter(suffix) {
+	if !strings.HasPrefix(s[len(core):], "-microsoft-standard") {
 		return false
 	}
 	var octets [4]byte
@@ -606,15 +604,6 @@ func isFourPartRelease(s, core string) bool {
 	}
 	addr := netip.AddrFrom4(octets)
 	return !addr.IsPrivate() && !addr.IsLoopback() && !addr.IsLinkLocalUnicast() && !addr.IsUnspecified()
-}
-
-func containsLetter(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if isLetter(s[i]) {
-			return true
-		}
-	}
-	return false
 }
 
 // pseudoVersionTimeLen is the length of the yyyymmddhhmmss time in a Go
