@@ -208,6 +208,9 @@ var probeValues = []struct {
 	{catalog.Version, "v44.20.7946.0958", catalog.ReasonInvalidVersion},
 	{catalog.Version, "8.8.8.8-foo", catalog.ReasonInvalidVersion},
 	{catalog.Version, "1.2.3.4-beta", catalog.ReasonInvalidVersion},
+	// Words in mixed case without digits.
+	{catalog.RandomID, "Workspace-Of-Alice", catalog.ReasonNotRandomID},
+	{catalog.RandomID, "WorkspaceOfAlice", catalog.ReasonNotRandomID},
 	// IBANs, with valid check digits.
 	{catalog.RandomID, "GB82WEST12345698765432", catalog.ReasonNotRandomID},
 	{catalog.RandomID, "NL91ABNA0417164300", catalog.ReasonNotRandomID},

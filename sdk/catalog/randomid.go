@@ -32,26 +32,30 @@ const (
 //   - decodes to printable text (encodesText), such as an encoded email
 //     address, or is an IBAN,
 //   - is base64 with only one of upper-case letters, lower-case letters and
-//     digits, as words are, or with a phone number's run of digits
-//     (hasDigitRun),
+//     digits, as words are, with a phone number's run of digits
+//     (hasDigitRun), or with words in mixed case and no digits
+//     (readsAsWords),
 //   - or has fewer distinct characters, or one character more often, than
 //     random data has with a chance of randomSpreadChance (hasRandomSpread).
 //
-// The rates below come from 4.2 million random tokens from crypto/rand per
-// encoding, 200,000 of each size from 12 to 32 bytes. It rejected 1 in hex,
-// 6 in upper-case hex, 7 in base64url and 8 in padded base64url. Of the
-// standard base64 tokens without '/', it rejected 2, and 5 unpadded. These
-// are rates of 0.2e-6 to 1.9e-6. Standard base64 tokens with a '/', 22% of
-// those of 12 bytes and 49% of those of 32, are always rejected.
-// TestRandomIDFalseRejectionRate measures the rates on a quarter as many
-// tokens. Base64 tokens of 12 bytes, the
-// shortest, fare worst: by the formulas they decode to text with a chance
-// of 6.8e-6, have one kind of character with 3.6e-6 and start like a key
-// with 0.9e-6 in base64url, about 1.1e-5 in all.
+// The rates below come from 8.4 million random tokens from crypto/rand per
+// encoding, 400,000 of each size from 12 to 32 bytes, drawn by
+// countRejectedTokens in two runs. It rejected 5 in hex, 14 in upper-case
+// hex, 17 in base64url and 24 in padded base64url. Of the 5.4 million
+// standard base64 tokens without '/', it rejected 17, and 16 unpadded.
+// These are rates of 0.6e-6 to 3.2e-6. Standard base64 tokens with a '/',
+// 22% of those of 12 bytes and 49% of those of 32, are always rejected.
+// TestRandomIDFalseRejectionRate measures the rates on an eighth as many
+// tokens. Base64 tokens of 12 bytes, the shortest, fare worst. By the
+// formulas they decode to text with a chance of 6.8e-6, have one kind of
+// character with 3.6e-6 and start like a key with 0.9e-6 in base64url.
+// Of 4 million such base64url tokens, 56 read as words (1.4e-5), and 104
+// were rejected in all (2.6e-5).
 //
-// NOTE: words in mixed case without digits, such as Workspace-Of-Alice,
-// pass. A digit cannot be required, because 6.6% of random base64 tokens
-// of 12 bytes have none.
+// NOTE: words with a digit, such as Alice-Workspace-24, an upper-case
+// word, as in WorkspaceOfALICE, and words with more than one of j, q, x
+// and z pass. A digit cannot be required, because 6.6% of random base64
+// tokens of 12 bytes have none.
 func isRandomID(s string) bool {
 	// Only a string written like a UUID must be one of version 4 or 7: a
 	// token of 36 characters is checked as a token.
@@ -67,7 +71,7 @@ func isRandomID(s string) bool {
 		return false
 	case alphabet == hexToken && len(body) < minHexTokenLen:
 		return false
-	case alphabet == base64Token && (len(body) < minBase64TokenLen || hasOneCharacterKind(body) || hasDigitRun(body)):
+	case alphabet == base64Token && (len(body) < minBase64TokenLen || hasOneCharacterKind(body) || hasDigitRun(body) || readsAsWords(body)):
 		return false
 	}
 	if startsLikeKey(s) || encodesText(body) || isIBAN(s) {
@@ -129,6 +133,65 @@ func hasOneCharacterKind(s string) bool {
 		}
 	}
 	return upper+lower+digit < 2
+}
+
+// readsAsWords reports whether the base64 token body s reads as words in
+// mixed case without digits, such as Workspace-Of-Alice or
+// WorkspaceOfAlice. Each word is an optional upper-case letter and one or
+// more lower-case letters, 2 or more letters in all, with a vowel (aeiou)
+// and no run of more than 4 other letters. One -, _ or + may join two
+// words. Of all the words, at most one letter may be j, q, x or z, which
+// random letters are 4 times in 26 and English words seldom.
+func readsAsWords(s string) bool {
+	rare := 0
+	for start := 0; start < len(s); {
+		end := start
+		if isUpperLetter(s[end]) {
+			end++
+		}
+		for end < len(s) && s[end] >= 'a' && s[end] <= 'z' {
+			end++
+		}
+		if !isWord(s[start:end]) {
+			return false
+		}
+		for i := start; i < end; i++ {
+			switch s[i] | 0x20 {
+			case 'j', 'q', 'x', 'z':
+				rare++
+			}
+		}
+		start = end
+		if start < len(s) && (s[start] == '-' || s[start] == '_' || s[start] == '+') {
+			start++
+			if start == len(s) {
+				return false
+			}
+		}
+	}
+	return rare <= 1
+}
+
+// isWord reports whether w has 2 or more letters, a vowel and no run of
+// more than 4 letters that are not vowels.
+func isWord(w string) bool {
+	if len(w) < 2 {
+		return false
+	}
+	vowels, run := 0, 0
+	for i := 0; i < len(w); i++ {
+		switch w[i] | 0x20 {
+		case 'a', 'e', 'i', 'o', 'u':
+			vowels++
+			run = 0
+		default:
+			run++
+			if run > 4 {
+				return false
+			}
+		}
+	}
+	return vowels > 0
 }
 
 // hasDigitRun reports whether s has more than maxDigitRun digits in a row,

@@ -190,6 +190,11 @@ func TestRandomIDRejectsStructuredTokens(t *testing.T) {
 		"sk_live_4eC39HqLyjWDarjtT1zdp7dc",                 // a Stripe key
 		"sk-ant-api03-k3J9xQ2mV7pL0wR5tY8z",                // an Anthropic key
 		"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",            // a Hugging Face token
+		"Workspace-Of-Alice",                               // words in mixed case
+		"WorkspaceOfAlice",                                 // the same, in camel case
+		"Alice_Smith_Workspace",                            // words joined by _
+		"Bobs-MacBook-Pro",                                 // two upper-case letters in a word
+		"Jane+Doe+Laptop+Home",                             // words joined by +
 	} {
 		if isRandomID(s) {
 			t.Errorf("isRandomID(%q) = true, want false", s)
@@ -207,6 +212,9 @@ func TestRandomIDAcceptsBase64Alphabets(t *testing.T) {
 		"kQmVpLwRtYzBnCxJaSdFgHjK", // no digits
 		"sk-k3J9xQ2mV7pL0wR5tY8zB", // random after sk-
 		"eyJ9xQ2mV7pL0wR5tY8zB1nC", // random after eyJ
+		"QuickBrownFoxJazzy",       // words, with more than one of j, q, x and z
+		"WorkspaceOfALICE",         // an upper-case word
+		"Workspace-Of-Alice-",      // no word after the last dash
 	} {
 		if !isRandomID(s) {
 			t.Errorf("isRandomID(%q) = false, want true", s)
