@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/candor-dev/candor/internal/store"
 )
@@ -88,6 +89,9 @@ func testDeleteInstallLeavesNoID(t *testing.T, mutationsSync bool) {
 	}
 	if hash, err := s.InstallSecretHash(ctx, "mux", install); err != nil || hash != "hash-1" {
 		t.Fatalf("InstallSecretHash = %q, %v; want hash-1", hash, err)
+	}
+	if err := s.RenewInstallSecret(ctx, "mux", install, time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("RenewInstallSecret: %v", err)
 	}
 
 	deleted, err := s.DeleteInstall(ctx, "mux", install)

@@ -34,10 +34,6 @@ func (s *Store) secretsTable() string {
 	return "`" + s.config.Database + "`.install_secrets"
 }
 
-func installCondition(project, distinctID string) string {
-	return "project = " + quoteString(project) + " AND distinct_id = " + quoteString(distinctID)
-}
-
 // RegisterInstallSecret stores hash for the install unless one is stored
 // already. It selects the install by installKeyCondition and sends the
 // new row as data, so the text of its statements contains no install ID.

@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -13,26 +14,39 @@ import (
 // current time when its newest row is older than t. Reads take the oldest
 // row, so the hash stays the first one registered, and retention deletes
 // rows by their own time without losing the hash of a renewed install.
+// Like RegisterInstallSecret, it selects the install by
+// installKeyCondition and sends the row as data.
 func (s *Store) RenewInstallSecret(ctx context.Context, project, distinctID string, t time.Time) error {
 	err := s.withSecrets(ctx, func() error {
-		rows, err := s.client.query(ctx, `SELECT hash, registered_us FROM `+s.secretsTable()+` WHERE `+installCondition(project, distinctID)+
-			` ORDER BY registered_us, hash`)
+		rows, err := s.client.query(ctx, `SELECT distinct_id, hash, registered_us FROM `+s.secretsTable()+
+			` WHERE `+installKeyCondition(project, distinctID)+` ORDER BY registered_us, hash`)
 		if err != nil {
 			return err
 		}
-		if len(rows) == 0 || len(rows[0]) != 2 {
+		var first string
+		var newest int64
+		found := false
+		for _, row := range rows {
+			if len(row) != 3 || row[0] != distinctID {
+				continue
+			}
+			registered, err := strconv.ParseInt(row[2], 10, 64)
+			if err != nil {
+				return fmt.Errorf("read registered_us %q: %w", row[2], err)
+			}
+			if !found {
+				first, found = row[1], true
+			}
+			newest = max(newest, registered)
+		}
+		if !found || newest >= t.UnixMicro() {
 			return nil
 		}
-		newest, err := strconv.ParseInt(rows[len(rows)-1][1], 10, 64)
+		row, err := json.Marshal(secretRow{Project: project, DistinctID: distinctID, Hash: first, RegisteredUS: time.Now().UnixMicro()})
 		if err != nil {
-			return fmt.Errorf("read registered_us %q: %w", rows[len(rows)-1][1], err)
+			return err
 		}
-		if newest >= t.UnixMicro() {
-			return nil
-		}
-		insert := fmt.Sprintf(`INSERT INTO %s VALUES (%s, %s, %s, %d)`, s.secretsTable(),
-			quoteString(project), quoteString(distinctID), quoteString(rows[0][0]), time.Now().UnixMicro())
-		return s.client.exec(ctx, insert)
+		return s.client.insert(ctx, s.secretsTable(), row)
 	})
 	if err != nil {
 		return fmt.Errorf("renew the deletion key of an install of project %q: %w", project, err)
