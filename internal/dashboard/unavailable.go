@@ -53,11 +53,10 @@ func (h *Handler) storeUnavailable(ctx context.Context, err error) bool {
 // longer than storePingTimeout. So a query on a hung or unreachable store
 // ends after about 3 s instead of Config.QueryTimeout, while a slow query
 // on a store that responds to pings runs on. stop returns the failed
-// ping's error, marked with store.Unavailable, or nil.
-//
-// NOTE: a store without its own Ping method is pinged with an Overview of
-// an empty time range (see store.Ping), which a store busy with other
-// queries could delay past storePingTimeout.
+// ping's error, marked with store.Unavailable, or nil. The DuckDB,
+// journal and ClickHouse stores have Ping methods that run no query, so
+// queries in flight do not delay a ping. Another store is pinged with an
+// Overview of an empty time range (see store.Ping).
 func (h *Handler) watchStore(ctx context.Context) (query context.Context, stop func() error) {
 	query, cancelQuery := context.WithCancelCause(ctx)
 	watch, endWatch := context.WithCancel(query)

@@ -313,3 +313,18 @@ func (s *Store) acquire() (release func(), err error) {
 	}
 	return s.lifecycle.RUnlock, nil
 }
+
+// Ping reports store.ErrClosed after Close and otherwise checks that the
+// database hands out a connection. It runs no query, so queries in
+// flight do not delay it.
+func (s *Store) Ping(ctx context.Context) error {
+	release, err := s.acquire()
+	if err != nil {
+		return err
+	}
+	defer release()
+	if err := s.db.PingContext(ctx); err != nil {
+		return markUnavailable(fmt.Errorf("ping duckdb %q: %w", s.path, err))
+	}
+	return nil
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -479,5 +480,37 @@ func TestOpenWithRejectsSmallMemoryLimit(t *testing.T) {
 	_, err := OpenWith(filepath.Join(t.TempDir(), "candor.duckdb"), Options{MemoryLimitMiB: 8})
 	if err == nil || !strings.Contains(err.Error(), "invalid memory limit of 8 MiB: use 32 or more") {
 		t.Errorf("OpenWith with 8 MiB = %v, want an error naming the limit and the minimum", err)
+	}
+}
+
+func TestPingDuringLongQuery(t *testing.T) {
+	s := mustOpen(t, "")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	queryDone := make(chan error, 1)
+	go func() {
+		var n int64
+		queryDone <- s.db.QueryRowContext(ctx, `SELECT count(*) FROM range(100000000000) t(i) WHERE i % 7 = 3`).Scan(&n)
+	}()
+	time.Sleep(200 * time.Millisecond)
+
+	pingCtx, cancelPing := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancelPing()
+	if err := s.Ping(pingCtx); err != nil {
+		t.Errorf("Ping while a query runs: %v", err)
+	}
+	select {
+	case err := <-queryDone:
+		t.Fatalf("the long query ended before the ping: %v", err)
+	default:
+	}
+	cancel()
+	<-queryDone
+
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(t.Context()); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("Ping after Close = %v, want store.ErrClosed", err)
 	}
 }
