@@ -35,12 +35,12 @@ func (s *Store) secretsTable() string {
 }
 
 // RegisterInstallSecret stores hash for the install unless one is stored
-// already. It selects the install by installKeyCondition and sends the
+// already. It selects the install by installRefCondition and sends the
 // new row as data, so the text of its statements contains no install ID.
 func (s *Store) RegisterInstallSecret(ctx context.Context, project, distinctID, hash string) error {
 	err := s.withSecrets(ctx, func() error {
 		rows, err := s.client.query(ctx, `SELECT DISTINCT distinct_id FROM `+s.secretsTable()+
-			` WHERE `+installKeyCondition(project, distinctID))
+			` WHERE `+installRefCondition, installRef(project, distinctID))
 		if err != nil {
 			return err
 		}
@@ -74,7 +74,7 @@ func (s *Store) InstallSecretHash(ctx context.Context, project, distinctID strin
 	err := s.withSecrets(ctx, func() error {
 		var err error
 		rows, err = s.client.query(ctx, `SELECT distinct_id, hash FROM `+s.secretsTable()+
-			` WHERE `+installKeyCondition(project, distinctID)+` ORDER BY registered_us, hash`)
+			` WHERE `+installRefCondition+` ORDER BY registered_us, hash`, installRef(project, distinctID))
 		return err
 	})
 	if err != nil {

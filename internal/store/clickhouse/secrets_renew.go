@@ -15,11 +15,11 @@ import (
 // row, so the hash stays the first one registered, and retention deletes
 // rows by their own time without losing the hash of a renewed install.
 // Like RegisterInstallSecret, it selects the install by
-// installKeyCondition and sends the row as data.
+// installRefCondition and sends the row as data.
 func (s *Store) RenewInstallSecret(ctx context.Context, project, distinctID string, t time.Time) error {
 	err := s.withSecrets(ctx, func() error {
 		rows, err := s.client.query(ctx, `SELECT distinct_id, hash, registered_us FROM `+s.secretsTable()+
-			` WHERE `+installKeyCondition(project, distinctID)+` ORDER BY registered_us, hash`)
+			` WHERE `+installRefCondition+` ORDER BY registered_us, hash`, installRef(project, distinctID))
 		if err != nil {
 			return err
 		}
