@@ -70,7 +70,7 @@ func FuzzLZ64(f *testing.F) {
 	f.Add("", "N4IgdghgtgpiBcIBOMA0A")
 	f.Add(`{"event":"x","properties":{"a":"ü€𝄞"}}`, "")
 	f.Fuzz(func(t *testing.T, text, raw string) {
-		out, err := decompressLZBase64([]byte(raw), fuzzCap)
+		out, err := decompressLZBase64([]byte(raw), fuzzCap, allowAll)
 		if err == nil && (len(out) > fuzzCap || !utf8.Valid(out)) {
 			t.Fatalf("decoded %d bytes (valid UTF-8: %v) from %q, cap %d", len(out), utf8.Valid(out), raw, fuzzCap)
 		}
@@ -78,7 +78,7 @@ func FuzzLZ64(f *testing.F) {
 		if !utf8.ValidString(text) || text == "" {
 			return
 		}
-		out, err = decompressLZBase64([]byte(compressLZBase64(text)), fuzzCap)
+		out, err = decompressLZBase64([]byte(compressLZBase64(text)), fuzzCap, allowAll)
 		switch {
 		case len(text) > fuzzCap:
 			if err != errLZTooLarge {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // This file implements decompressFromBase64 of lz-string, the JavaScript
@@ -22,6 +23,7 @@ var (
 	errLZTruncated = errors.New("input ends before the end marker")
 	errLZEmpty     = errors.New("stream contains no data")
 	errLZUTF16     = errors.New("output is not valid UTF-16")
+	errLZBudget    = errors.New("memory budget exhausted")
 )
 
 // lzBase64Values maps each byte of lz-string's base64 alphabet to its 6-bit
@@ -39,76 +41,225 @@ var lzBase64Values = func() [256]int8 {
 	return values
 }()
 
-// decompressLZBase64 decodes lz-string's base64 output into UTF-8. It fails
-// with errLZTooLarge as soon as the output would pass maxOut bytes, so
-// neither the output nor the dictionary walk can outgrow the limit.
-func decompressLZBase64(input []byte, maxOut int64) ([]byte, error) {
-	r := lzBitReader{input: input}
-	d := lzDictionary{maxOut: maxOut}
-	d.prefix = []int32{-1, -1, -1} // codes 0 to 2 are control codes
-	d.last = []uint16{0, 0, 0}
+// decompressLZBase64 decodes lz-string's base64 output into UTF-8 of at
+// most maxOut bytes. reserve must grant every allocation that grows with
+// the input or the output before it is made. When reserve declines, the
+// error is errLZBudget.
+//
+// It takes two passes over the input. The first builds the dictionary and
+// adds up the output's UTF-8 size without writing the output, and stops
+// with errLZTooLarge once that size passes maxOut. The second writes the
+// output into a buffer of exactly that size.
+func decompressLZBase64(input []byte, maxOut int64, reserve func(int64) bool) ([]byte, error) {
+	d := lzDecoder{input: input, reserve: reserve}
+
+	var size int64
+	var longest uint32 // UTF-8 bytes of the longest entry written
+	err := d.walk(true, func(code int) error {
+		entrySize := d.entry(code).size
+		size += int64(entrySize)
+		longest = max(longest, entrySize)
+		if size > maxOut {
+			return errLZTooLarge
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	// An entry has at least one byte of UTF-8 per unit, so longest units
+	// of scratch are enough for any entry.
+	if !reserve(size + lzUnitBytes*int64(longest)) {
+		return nil, errLZBudget
+	}
+	d.out.buf = make([]byte, 0, size)
+	d.scratch = make([]uint16, 0, longest)
+	if err := d.walk(false, d.write); err != nil {
+		return nil, err
+	}
+	if d.out.high != 0 {
+		return nil, errLZUTF16
+	}
+	return d.out.buf, nil
+}
+
+// lzUnitBytes is the size of a UTF-16 code unit in memory.
+const lzUnitBytes = 2
+
+// lzEntry is a dictionary entry: entry prefix followed by the unit last.
+// It stores its first unit and its UTF-8 size too, so that the first pass
+// never walks the chain of prefixes.
+type lzEntry struct {
+	prefix int32 // -1 for an entry of one unit
+	size   uint32
+	last   uint16
+	first  uint16
+}
+
+// lzEntryBytes is the size of an lzEntry in memory.
+const lzEntryBytes = int64(unsafe.Sizeof(lzEntry{}))
+
+// maxLZEntries bounds the dictionary. Entry i has at most i+1 units of at
+// most 3 bytes of UTF-8 each, so lzEntry.size cannot overflow.
+const maxLZEntries = 1 << 30
+
+// lzDecoder holds the state of decompressLZBase64.
+type lzDecoder struct {
+	input   []byte
+	reserve func(int64) bool
+	entries []lzEntry // codes 0 to 2 are control codes and have no entry
+	scratch []uint16  // units of the entry being written, last unit first
+	out     utf8Writer
+}
+
+// walk reads the code stream and calls visit with the dictionary entry
+// that each code outputs. With build set it adds the entries to the
+// dictionary, so that each one exists when visit gets it. Without, the
+// dictionary must be complete from an earlier walk over the same input.
+func (d *lzDecoder) walk(build bool, visit func(code int) error) error {
+	r := lzBitReader{input: d.input}
+	defined := 3 // codes defined so far, with the three control codes
+	add := func(prefix int, last uint16) error {
+		defined++
+		if !build {
+			return nil
+		}
+		return d.add(prefix, last)
+	}
 
 	kind, err := r.read(2)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	unit, err := d.literal(&r, kind)
+	unit, err := readLZLiteral(&r, kind)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	d.add(-1, unit)
-	previous := len(d.prefix) - 1
-	if _, err := d.emit(previous); err != nil {
-		return nil, err
+	if err := add(-1, unit); err != nil {
+		return err
+	}
+	previous := defined - 1
+	if err := visit(previous); err != nil {
+		return err
 	}
 
 	width, enlargeIn := 3, 4
 	for {
 		code, err := r.read(width)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if code == 2 {
-			return d.finish()
+			return nil
 		}
 		if code < 2 {
-			unit, err := d.literal(&r, code)
+			unit, err := readLZLiteral(&r, code)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			d.add(-1, unit)
-			code = len(d.prefix) - 1
+			if err := add(-1, unit); err != nil {
+				return err
+			}
+			code = defined - 1
 			enlargeIn--
 		}
 		if enlargeIn == 0 {
 			enlargeIn, width = 1<<width, width+1
 		}
 
-		var first uint16
-		switch {
-		case code < len(d.prefix):
-			first, err = d.emit(code)
-		case code == len(d.prefix):
-			// The entry being defined: the previous entry plus its own
-			// first unit.
-			first, err = d.emit(previous)
-			if err == nil {
-				err = d.out.unit(first)
-			}
-		default:
-			err = fmt.Errorf("code %d is not in the dictionary of %d entries", code, len(d.prefix))
+		// The new entry is the previous one followed by the first unit of
+		// this one. A code one past the dictionary is that new entry
+		// itself, whose first unit is the previous entry's.
+		if code > defined {
+			return fmt.Errorf("code %d is not in the dictionary of %d entries", code, defined)
 		}
-		if err != nil {
-			return nil, err
+		first := code
+		if code == defined {
+			first = previous
+		}
+		if err := add(previous, d.entry(first).first); err != nil {
+			return err
+		}
+		if err := visit(code); err != nil {
+			return err
 		}
 
-		d.add(int32(previous), first)
 		previous = code
 		enlargeIn--
 		if enlargeIn == 0 {
 			enlargeIn, width = 1<<width, width+1
 		}
 	}
+}
+
+// add appends an entry after prefix, or a one-unit entry when prefix is -1.
+// The dictionary grows by doubling, and reserve must grant each growth.
+func (d *lzDecoder) add(prefix int, last uint16) error {
+	if len(d.entries) == cap(d.entries) {
+		if len(d.entries) >= maxLZEntries {
+			return fmt.Errorf("dictionary is over %d entries", maxLZEntries)
+		}
+		grown := min(max(2*cap(d.entries), 256), maxLZEntries)
+		if !d.reserve(int64(grown-cap(d.entries)) * lzEntryBytes) {
+			return errLZBudget
+		}
+		d.entries = append(make([]lzEntry, 0, grown), d.entries...)
+	}
+
+	e := lzEntry{prefix: -1, size: utf8Size(last), last: last, first: last}
+	if prefix >= 0 {
+		p := d.entry(prefix)
+		e.prefix = int32(prefix)
+		e.size += p.size
+		e.first = p.first
+	}
+	d.entries = append(d.entries, e)
+	return nil
+}
+
+// entry returns the dictionary entry of a code above 2.
+func (d *lzDecoder) entry(code int) *lzEntry { return &d.entries[code-3] }
+
+// write appends the units of an entry to the output.
+func (d *lzDecoder) write(code int) error {
+	d.scratch = d.scratch[:0]
+	for i := code; i >= 0; i = int(d.entry(i).prefix) {
+		d.scratch = append(d.scratch, d.entry(i).last)
+	}
+	for i := len(d.scratch) - 1; i >= 0; i-- {
+		if err := d.out.unit(d.scratch[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// utf8Size returns the bytes that unit u takes in UTF-8. A surrogate takes
+// 2, half of the 4 bytes of the pair it belongs to.
+func utf8Size(u uint16) uint32 {
+	switch {
+	case u < 0x80:
+		return 1
+	case u < 0x800, u >= 0xD800 && u <= 0xDFFF:
+		return 2
+	}
+	return 3
+}
+
+// readLZLiteral reads the unit that follows code 0 (8 bits) or 1 (16 bits).
+func readLZLiteral(r *lzBitReader, kind int) (uint16, error) {
+	switch kind {
+	case 0:
+		v, err := r.read(8)
+		return uint16(v), err
+	case 1:
+		v, err := r.read(16)
+		return uint16(v), err
+	case 2:
+		return 0, errLZEmpty
+	}
+	return 0, fmt.Errorf("code %d cannot start a stream", kind)
 }
 
 // lzBitReader reads codes from lz-string's base64 text.
@@ -142,69 +293,6 @@ func (r *lzBitReader) read(n int) (int, error) {
 		r.mask >>= 1
 	}
 	return bits, nil
-}
-
-// lzDictionary stores each entry as its prefix entry plus one last unit, so
-// an entry costs 6 bytes whatever its length.
-type lzDictionary struct {
-	prefix  []int32 // index of the entry without its last unit; -1 for one unit
-	last    []uint16
-	scratch []uint16 // units of the entry being emitted, last unit first
-	out     utf8Writer
-	maxOut  int64
-}
-
-func (d *lzDictionary) add(prefix int32, last uint16) {
-	d.prefix = append(d.prefix, prefix)
-	d.last = append(d.last, last)
-}
-
-// literal reads the unit that follows code 0 (8 bits) or 1 (16 bits).
-func (d *lzDictionary) literal(r *lzBitReader, kind int) (uint16, error) {
-	switch kind {
-	case 0:
-		v, err := r.read(8)
-		return uint16(v), err
-	case 1:
-		v, err := r.read(16)
-		return uint16(v), err
-	case 2:
-		return 0, errLZEmpty
-	}
-	return 0, fmt.Errorf("code %d cannot start a stream", kind)
-}
-
-// emit writes the units of an entry to the output and returns its first
-// unit.
-func (d *lzDictionary) emit(code int) (uint16, error) {
-	budget := d.maxOut - int64(len(d.out.buf))
-	d.scratch = d.scratch[:0]
-	for i := int32(code); i >= 0; i = d.prefix[i] {
-		if int64(len(d.scratch)) >= budget {
-			// Every unit takes at least one byte of UTF-8.
-			return 0, errLZTooLarge
-		}
-		d.scratch = append(d.scratch, d.last[i])
-	}
-	for i := len(d.scratch) - 1; i >= 0; i-- {
-		if err := d.out.unit(d.scratch[i]); err != nil {
-			return 0, err
-		}
-	}
-	if int64(len(d.out.buf)) > d.maxOut {
-		return 0, errLZTooLarge
-	}
-	return d.scratch[len(d.scratch)-1], nil
-}
-
-func (d *lzDictionary) finish() ([]byte, error) {
-	if d.out.high != 0 {
-		return nil, errLZUTF16
-	}
-	if int64(len(d.out.buf)) > d.maxOut {
-		return nil, errLZTooLarge
-	}
-	return d.out.buf, nil
 }
 
 // utf8Writer converts UTF-16 code units to UTF-8, pairing surrogates that

@@ -3,6 +3,7 @@ package collector
 import (
 	"errors"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -151,7 +152,7 @@ func TestLZCompressVectors(t *testing.T) {
 func TestLZDecompressVectors(t *testing.T) {
 	for _, v := range lzVectors {
 		t.Run(v.name, func(t *testing.T) {
-			got, err := decompressLZBase64([]byte(v.compressed), 1<<20)
+			got, err := decompressLZBase64([]byte(v.compressed), 1<<20, allowAll)
 			if err != nil {
 				t.Fatalf("decompressLZBase64(%q): %v", v.compressed, err)
 			}
@@ -167,7 +168,7 @@ func TestLZEmptyString(t *testing.T) {
 	if got := compressLZBase64(""); got != "Q===" {
 		t.Errorf("compressLZBase64(\"\") = %q, want \"Q===\"", got)
 	}
-	if _, err := decompressLZBase64([]byte("Q==="), 1<<20); !errors.Is(err, errLZEmpty) {
+	if _, err := decompressLZBase64([]byte("Q==="), 1<<20, allowAll); !errors.Is(err, errLZEmpty) {
 		t.Errorf("decompressLZBase64(\"Q===\") error = %v, want errLZEmpty", err)
 	}
 }
@@ -185,7 +186,7 @@ func TestLZRoundTrip(t *testing.T) {
 	}
 	for _, text := range texts {
 		compressed := compressLZBase64(text)
-		got, err := decompressLZBase64([]byte(compressed), 1<<22)
+		got, err := decompressLZBase64([]byte(compressed), 1<<22, allowAll)
 		if err != nil {
 			t.Fatalf("round trip of %q: %v", truncate(text), err)
 		}
@@ -219,10 +220,10 @@ func TestLZOutputLimit(t *testing.T) {
 	if len(compressed) > 16<<10 {
 		t.Fatalf("1 MiB of one letter compressed to %d bytes, want a small input", len(compressed))
 	}
-	if _, err := decompressLZBase64([]byte(compressed), 1024); !errors.Is(err, errLZTooLarge) {
+	if _, err := decompressLZBase64([]byte(compressed), 1024, allowAll); !errors.Is(err, errLZTooLarge) {
 		t.Errorf("error = %v, want errLZTooLarge", err)
 	}
-	got, err := decompressLZBase64([]byte(compressed), 1<<20)
+	got, err := decompressLZBase64([]byte(compressed), 1<<20, allowAll)
 	if err != nil || len(got) != 1<<20 {
 		t.Errorf("at exactly the limit: %d bytes, error %v; want 1 MiB and no error", len(got), err)
 	}
@@ -239,10 +240,53 @@ func TestLZInvalidInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := decompressLZBase64([]byte(tt.input), 1<<20)
+			got, err := decompressLZBase64([]byte(tt.input), 1<<20, allowAll)
 			if err == nil {
 				t.Errorf("decompressLZBase64(%q) = %q, want an error", tt.input, got)
 			}
 		})
 	}
+}
+
+func TestLZReservesBeforeAllocating(t *testing.T) {
+	input := []byte(compressLZBase64(strings.Repeat("a", 8<<20)))
+
+	var granted int64
+	allocated := allocatedBytes(func() {
+		out, err := decompressLZBase64(input, 16<<20, func(n int64) bool {
+			granted += n
+			return true
+		})
+		if err != nil || len(out) != 8<<20 {
+			t.Fatalf("decompressed %d bytes, error %v; want 8 MiB", len(out), err)
+		}
+	})
+	// Each growth of the dictionary reserves only the capacity it adds,
+	// so the arrays it replaces, about 50 KiB here, are not reserved.
+	t.Logf("allocated %d bytes, reserved %d", allocated, granted)
+	if allocated > uint64(granted)+128<<10 {
+		t.Errorf("allocated %d bytes, want at most the %d reserved plus 128 KiB", allocated, granted)
+	}
+	if granted < 8<<20 {
+		t.Errorf("reserved %d bytes, want at least the 8 MiB output", granted)
+	}
+
+	allocated = allocatedBytes(func() {
+		_, err := decompressLZBase64(input, 16<<20, func(int64) bool { return false })
+		if !errors.Is(err, errLZBudget) {
+			t.Errorf("error = %v with every reservation declined, want errLZBudget", err)
+		}
+	})
+	if allocated > 16<<10 {
+		t.Errorf("allocated %d bytes with every reservation declined, want at most 16 KiB", allocated)
+	}
+}
+
+// allocatedBytes returns the bytes that f allocates on the heap.
+func allocatedBytes(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
 }

@@ -330,6 +330,36 @@ func TestBufferedBytesLimit(t *testing.T) {
 	mustOK(t, e.postJSON("/batch/", body))
 }
 
+func TestLZBusyBudgetGets503(t *testing.T) {
+	e := newEnv(t, func(c *collector.Config) { c.MaxBufferedBytes = 64 << 10 })
+
+	// A stalled request takes 60 KiB of the 64 KiB budget.
+	conn, err := net.Dial("tcp", e.server.Listener.Addr().String())
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /batch/ HTTP/1.1\r\nHost: collector\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", 61<<10, strings.Repeat(" ", 60<<10))
+	waitFor(t, func() bool { return e.collector.Stats().BufferedBytes >= 60<<10 })
+
+	// The event decompresses to 8 KiB, which fits the whole budget but
+	// not what is left of it.
+	event := `{"api_key":"` + muxKey + `","event":"app_started","distinct_id":"d","uuid":"` + uuidN(1) + `"}` + strings.Repeat(" ", 8<<10)
+	body := []byte(collector.CompressLZBase64(event))
+	res := e.do(http.MethodPost, "/e/?compression=lz64", body, "Content-Type", "text/plain")
+	mustFail(t, res, http.StatusServiceUnavailable, "service_unavailable")
+	if res.header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	if got := e.collector.Stats().Overloaded[collector.LimitBufferedBytes]; got != 1 {
+		t.Errorf("Overloaded[buffered_bytes] = %d, want 1", got)
+	}
+
+	conn.Close()
+	waitFor(t, func() bool { return e.collector.Stats().BufferedBytes == 0 })
+	mustOK(t, e.do(http.MethodPost, "/e/?compression=lz64", body, "Content-Type", "text/plain"))
+}
+
 func TestIdleBodiesHoldLittleBudget(t *testing.T) {
 	const budget = 256 << 10
 	e := newEnv(t, func(c *collector.Config) { c.MaxBufferedBytes = budget })
@@ -423,47 +453,11 @@ func TestMemoryBoundUnderOverload(t *testing.T) {
 	payload := gzipBytes(t, batchBody(muxKey, messageEvents(0, 8000)...))
 	t.Logf("request body %d KiB", len(payload)>>10)
 
-	var peak atomic.Uint64
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		var m runtime.MemStats
-		for {
-			runtime.ReadMemStats(&m)
-			if m.HeapAlloc > peak.Load() {
-				peak.Store(m.HeapAlloc)
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
-	}()
+	stopSampling := sampleHeap()
+	total := postConcurrently(clients, 1500*time.Millisecond, func() int { return postStatus(e, payload) })
+	peak := stopSampling()
 
-	statuses := make([]map[int]int, clients)
-	deadline := time.Now().Add(1500 * time.Millisecond)
-	var wg sync.WaitGroup
-	for i := range clients {
-		statuses[i] = map[int]int{}
-		wg.Go(func() {
-			for time.Now().Before(deadline) {
-				statuses[i][postStatus(e, payload)]++
-			}
-		})
-	}
-	wg.Wait()
-	close(stop)
-	<-sampled
-
-	total := map[int]int{}
-	for _, s := range statuses {
-		for status, n := range s {
-			total[status] += n
-		}
-	}
-	t.Logf("responses by status %v; peak heap %d MiB; overloaded %v", total, peak.Load()>>20, e.collector.Stats().Overloaded)
+	t.Logf("responses by status %v; peak heap %d MiB; overloaded %v", total, peak>>20, e.collector.Stats().Overloaded)
 	for status := range total {
 		if status != http.StatusOK && status != http.StatusServiceUnavailable {
 			t.Errorf("got status %d, want only 200 and 503", status)
@@ -472,19 +466,123 @@ func TestMemoryBoundUnderOverload(t *testing.T) {
 	if total[http.StatusOK] == 0 || total[http.StatusServiceUnavailable] == 0 {
 		t.Errorf("responses %v, want both 200s and 503s under overload", total)
 	}
-	if got := peak.Load(); got > heapBound {
-		t.Errorf("peak heap %d MiB, want at most %d MiB", got>>20, heapBound>>20)
+	if peak > heapBound {
+		t.Errorf("peak heap %d MiB, want at most %d MiB", peak>>20, heapBound>>20)
 	}
+}
+
+// TestLZMemoryBoundUnderOverload sends lz-string requests at once whose
+// output is over MaxDecompressed, with a budget far below that, and checks
+// that the heap stays within the budget plus a fixed margin.
+func TestLZMemoryBoundUnderOverload(t *testing.T) {
+	if testing.Short() {
+		t.Skip("sends about a second of overload")
+	}
+	const (
+		maxBuffered = 1 << 20
+		clients     = 8
+		// Room for the test's own heap, the connections and the
+		// garbage collector's headroom. A request that allocated its
+		// output before reserving it would take up to 32 MiB.
+		heapBound = 48 << 20
+	)
+	e := newEnv(t, func(c *collector.Config) {
+		c.MaxBufferedBytes = maxBuffered
+		c.MaxDecoding = clients
+	})
+
+	// 40 MiB of one letter compresses to about 18 KB.
+	bomb := []byte(collector.CompressLZBase64(strings.Repeat("a", 40<<20)))
+	t.Logf("request body %d bytes", len(bomb))
+	runtime.GC()
+
+	stopSampling := sampleHeap()
+	total := postConcurrently(clients, time.Second, func() int {
+		return postBody(e, "/e/?compression=lz64", bomb, "Content-Type", "text/plain")
+	})
+	peak := stopSampling()
+
+	t.Logf("responses by status %v; peak heap %d MiB", total, peak>>20)
+	for status := range total {
+		if status != http.StatusRequestEntityTooLarge && status != http.StatusServiceUnavailable {
+			t.Errorf("got status %d, want only 413 and 503", status)
+		}
+	}
+	if peak > heapBound {
+		t.Errorf("peak heap %d MiB, want at most %d MiB", peak>>20, heapBound>>20)
+	}
+	if got := e.collector.Stats().BufferedBytes; got != 0 {
+		t.Errorf("BufferedBytes = %d after the requests, want 0", got)
+	}
+}
+
+// sampleHeap samples HeapAlloc every 10 ms until the returned function is
+// called, which returns the largest sample.
+func sampleHeap() (stop func() uint64) {
+	var peak uint64
+	done := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var m runtime.MemStats
+		for {
+			runtime.ReadMemStats(&m)
+			peak = max(peak, m.HeapAlloc)
+			select {
+			case <-done:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	return func() uint64 {
+		close(done)
+		<-sampled
+		return peak
+	}
+}
+
+// postConcurrently runs post in a loop on each of clients goroutines for
+// the given time and returns how many times each status came back.
+func postConcurrently(clients int, d time.Duration, post func() int) map[int]int {
+	statuses := make([]map[int]int, clients)
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for i := range clients {
+		statuses[i] = map[int]int{}
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				statuses[i][post()]++
+			}
+		})
+	}
+	wg.Wait()
+
+	total := map[int]int{}
+	for _, s := range statuses {
+		for status, n := range s {
+			total[status] += n
+		}
+	}
+	return total
 }
 
 // postStatus posts a gzip batch and returns the response status, or -1 when
 // the request failed. Unlike env.do it may run on any goroutine.
 func postStatus(e *env, gzipped []byte) int {
-	req, err := http.NewRequest(http.MethodPost, e.server.URL+"/batch/", bytes.NewReader(gzipped))
+	return postBody(e, "/batch/", gzipped, "Content-Encoding", "gzip")
+}
+
+// postBody posts body to path with headers given as name, value pairs, and
+// returns the response status, or -1 when the request failed.
+func postBody(e *env, path string, body []byte, headers ...string) int {
+	req, err := http.NewRequest(http.MethodPost, e.server.URL+path, bytes.NewReader(body))
 	if err != nil {
 		return -1
 	}
-	req.Header.Set("Content-Encoding", "gzip")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
 	resp, err := e.server.Client().Do(req)
 	if err != nil {
 		return -1

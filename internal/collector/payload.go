@@ -44,8 +44,9 @@ const (
 //  6. on legacy paths, one more base64 decoding.
 //
 // Before a step allocates memory in proportion to the payload, reserve must
-// grant it: the decompressed size for gzip and lz-string, and the text plus
-// its copy for base64. decodePayload returns status 503 when it does not.
+// grant it: the decompressed size for gzip, the dictionary and the
+// decompressed size for lz-string, and the text plus its copy for base64.
+// decodePayload returns status 503 when it does not.
 func decodePayload(src payloadSource, maxDecompressed int64, reserve func(int64) bool) ([]byte, *requestError) {
 	raw := []byte(src.query.Get("data"))
 	if len(raw) == 0 {
@@ -126,15 +127,14 @@ func decompress(raw []byte, hint compression, maxDecompressed int64, unwrapped b
 		if unwrapped {
 			raw = original
 		}
-		text, err := decompressLZBase64(raw, maxDecompressed)
-		if err == errLZTooLarge {
+		text, err := decompressLZBase64(raw, maxDecompressed, reserve)
+		switch {
+		case err == errLZTooLarge:
 			return nil, reject(http.StatusRequestEntityTooLarge, codeTooLarge, "payload is over %d bytes after lz-string decompression", maxDecompressed)
-		}
-		if err != nil {
-			return nil, reject(http.StatusBadRequest, codeDecoding, "invalid lz-string data: %v", err)
-		}
-		if !reserve(int64(len(text))) {
+		case err == errLZBudget:
 			return nil, overloaded(LimitBufferedBytes)
+		case err != nil:
+			return nil, reject(http.StatusBadRequest, codeDecoding, "invalid lz-string data: %v", err)
 		}
 		return text, nil
 
