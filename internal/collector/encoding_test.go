@@ -133,6 +133,34 @@ func TestFormWithoutDataField(t *testing.T) {
 	mustFail(t, r, http.StatusBadRequest, "request_decoding_error")
 }
 
+func TestScalarBodyNamesWhatToSend(t *testing.T) {
+	e := newEnv(t)
+	// null, true and 1234 are base64 text too, so they must not be
+	// reported as base64 that decodes to binary.
+	for _, body := range []string{"null", "true", "false", "1234", "42"} {
+		t.Run(body, func(t *testing.T) {
+			res := mustFail(t, e.postJSON("/e/", body), http.StatusBadRequest, "request_parsing_error")
+			if want := `payload "` + body + `" is neither a JSON array nor an object`; !strings.Contains(res.Error, want) {
+				t.Errorf("error = %q, want it to contain %q", res.Error, want)
+			}
+			if !strings.Contains(res.Error, "send an event object, a batch object or an array of events") {
+				t.Errorf("error = %q, want it to say what to send", res.Error)
+			}
+		})
+	}
+}
+
+func TestBase64OfBinaryBodyNamesWhatToSend(t *testing.T) {
+	e := newEnv(t)
+	res := mustFail(t, e.postJSON("/e/", "abcd"), http.StatusBadRequest, "request_decoding_error")
+	if want := `payload "abcd" is neither JSON nor base64-encoded JSON`; !strings.Contains(res.Error, want) {
+		t.Errorf("error = %q, want it to contain %q", res.Error, want)
+	}
+	if !strings.Contains(res.Error, "send a JSON object or array of events") {
+		t.Errorf("error = %q, want it to say what to send", res.Error)
+	}
+}
+
 func TestLegacyPathsDecodeBase64Twice(t *testing.T) {
 	e := newEnv(t)
 	body := b64(b64(batchBody(muxKey, messageEvent(uuidN(1)))))

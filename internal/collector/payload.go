@@ -5,10 +5,12 @@ import (
 	"compress/gzip"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -60,10 +62,11 @@ func decodePayload(src payloadSource, maxDecompressed int64, reserve func(int64)
 	}
 
 	// A payload that is all base64 is decoded up front, as legacy clients
-	// wrap whole bodies. It is kept as sent when decoding fails.
+	// wrap whole bodies. It is kept as sent when decoding fails, and so is
+	// a JSON scalar such as null or 1234, which is also valid base64.
 	original := raw
 	unwrapped := false
-	if !looksLikeForm(raw) && isBase64(raw, false) {
+	if !looksLikeForm(raw) && isBase64(raw, false) && !isJSONScalar(raw) {
 		if !reserve(2 * int64(len(raw))) {
 			return nil, overloaded(LimitBufferedBytes)
 		}
@@ -99,6 +102,12 @@ func decodePayload(src payloadSource, maxDecompressed int64, reserve func(int64)
 		return nil, err
 	}
 	if !utf8.Valid(text) {
+		// Text that is neither JSON nor base64 of JSON, such as "abcd",
+		// gets here as the binary output of the base64 step.
+		if unwrapped && form == nil && hint == compressionNone && !hasGzipMagic(raw) {
+			return nil, reject(http.StatusBadRequest, codeDecoding,
+				"payload %s is neither JSON nor base64-encoded JSON: send a JSON object or array of events", quotePrefix(original))
+		}
 		return nil, reject(http.StatusBadRequest, codeDecoding, "payload is not valid UTF-8")
 	}
 
@@ -232,6 +241,25 @@ func gunzipToStatedSize(zr *gzip.Reader, raw []byte, maxDecompressed int64, rese
 // a length-258 match costs at least 2 bits, so no stream inflates more
 // than 1032-fold, and gzip's headers only lower the ratio.
 const maxDeflateRatio = 1032
+
+// isJSONScalar reports whether b, which the caller knows to be base64
+// text, is also a JSON literal (null, true, false) or number. The first
+// byte spares most payloads the scan of json.Valid.
+func isJSONScalar(b []byte) bool {
+	if len(b) == 0 || !strings.ContainsRune("ntf0123456789", rune(b[0])) {
+		return false
+	}
+	return json.Valid(b)
+}
+
+// quotePrefix quotes the first 32 bytes of b for an error message.
+func quotePrefix(b []byte) string {
+	const maxQuoted = 32
+	if len(b) > maxQuoted {
+		return strconv.Quote(string(b[:maxQuoted])) + "..."
+	}
+	return strconv.Quote(string(b))
+}
 
 func hasGzipMagic(b []byte) bool {
 	return len(b) >= 3 && b[0] == 0x1f && b[1] == 0x8b && b[2] == 0x08

@@ -63,7 +63,8 @@ func parseRequest(text []byte, rt route, maxDepth, maxMembers int, reserve func(
 		if !json.Valid(text) {
 			return nil, reject(http.StatusBadRequest, codeParsing, "invalid JSON")
 		}
-		return nil, reject(http.StatusBadRequest, codeParsing, "payload is neither a JSON array nor an object")
+		return nil, reject(http.StatusBadRequest, codeParsing,
+			"payload %s is neither a JSON array nor an object: send an event object, a batch object or an array of events", quotePrefix(text))
 	}
 
 	if len(req.events) == 0 {
