@@ -35,11 +35,21 @@
 // email address, a URL, a path, an IP address or a phone number drops the
 // event as invalid_distinct_id. A missing or empty uuid is replaced by a
 // UUIDv7; an invalid one drops the event. Timestamps
-// are corrected for client clock skew with sent_at, as PostHog does. A
-// timestamp more than 23 hours ahead of the receive time becomes the
-// receive time, and one before 1970 becomes the Unix epoch, since
-// ClickHouse's DateTime column starts there. The
-// properties are then normalized by the project's catalog: unknown events
+// are corrected for client clock skew as PostHog does. With the request's
+// sent_at, an event is placed at the receive time minus the time from its
+// timestamp to sent_at. An event's offset, in milliseconds before sending,
+// places it at the receive time minus offset and wins over timestamp.
+//
+// A correction that would place an event before 1970, such as an offset of
+// 1e300 or a sent_at millennia ahead, cannot be right, so the event gets
+// the receive time. A correction to any time since 1970 is kept, because
+// posthog-python stamps every batch with sent_at, also batches that import
+// events years old. A timestamp more than 23 hours ahead of the receive
+// time becomes the receive time, and one that the client sent before 1970
+// without a correction becomes the Unix epoch, since ClickHouse's DateTime
+// column starts there.
+//
+// The properties are then normalized by the project's catalog: unknown events
 // and required properties that break their class drop the event, unknown or
 // invalid optional properties are left out. Every drop is counted by reason
 // in the response and in Stats, and the valid events of the request are

@@ -390,17 +390,20 @@ func TestTimestampResolution(t *testing.T) {
 		{"epoch milliseconds", "/batch/", "", `,"timestamp":` + itoa64(testNow.Add(-time.Minute).UnixMilli()), testNow.Add(-time.Minute)},
 		{"unparseable", "/batch/", "", `,"timestamp":"yesterday"`, testNow},
 		// 1e13 ms is about 317 years, more than a time.Duration holds, and
-		// leads to 1709, before the Unix epoch.
-		{"offset over 292 years", "/batch/", "", `,"offset":1e13`, time.Unix(0, 0).UTC()},
+		// leads to 1709. No clock error takes an event before 1970, so the
+		// event gets the receive time.
+		{"offset over 292 years", "/batch/", "", `,"offset":1e13`, testNow},
+		{"offset to 1971 kept", "/batch/", "", `,"offset":` + itoa64(testNow.Sub(time.Date(1971, 1, 1, 0, 0, 0, 0, time.UTC)).Milliseconds()), time.Date(1971, 1, 1, 0, 0, 0, 0, time.UTC)},
 		// ClickHouse's DateTime starts at the Unix epoch, and a store error
 		// would fail every request of the group commit.
 		{"timestamp before 1970", "/batch/", "", `,"timestamp":"1969-12-31T23:59:59Z"`, time.Unix(0, 0).UTC()},
 		{"timestamp in year 1", "/batch/", "", `,"timestamp":"0001-01-01T00:00:00Z"`, time.Unix(0, 0).UTC()},
 		{"timestamp at the epoch kept", "/batch/", "", `,"timestamp":"1970-01-01T00:00:00Z"`, time.Unix(0, 0).UTC()},
-		{"sent_at correction before 1970", "/batch/", "2026-03-10T12:00:00Z", `,"timestamp":"1960-01-01T00:00:00Z"`, time.Unix(0, 0).UTC()},
-		{"offset before year 0", "/batch/", "", `,"offset":1e300`, time.Unix(0, 0).UTC()},
+		{"sent_at correction before 1970", "/batch/", "2026-03-10T12:00:00Z", `,"timestamp":"1960-01-01T00:00:00Z"`, testNow},
+		{"sent_at correction 20 years back kept", "/batch/", "2026-03-10T12:00:00Z", `,"timestamp":"2006-03-10T12:00:00Z"`, testNow.AddDate(-20, 0, 0)},
+		{"offset before year 0", "/batch/", "", `,"offset":1e300`, testNow},
 		{"negative offset over 292 years", "/batch/", "", `,"offset":-1e13`, testNow},
-		{"sent_at 7000 years ahead", "/batch/", "9000-01-01T00:00:00Z", `,"timestamp":"2026-03-10T11:00:00Z"`, time.Unix(0, 0).UTC()},
+		{"sent_at 7000 years ahead", "/batch/", "9000-01-01T00:00:00Z", `,"timestamp":"2026-03-10T11:00:00Z"`, testNow},
 		{"sent_at 300 years behind", "/batch/", "1726-03-10T12:00:00Z", `,"timestamp":"1726-03-10T11:00:00Z"`, testNow.Add(-time.Hour)},
 		{"query sent_at past year 9999 ignored", "/batch/?_=" + itoa64(math.MaxInt64), "", `,"timestamp":"2026-03-10T11:00:00Z"`, time.Date(2026, 3, 10, 11, 0, 0, 0, time.UTC)},
 	}

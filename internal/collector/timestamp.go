@@ -26,27 +26,32 @@ var unixEpoch = time.Unix(0, 0).UTC()
 //   - now - offset milliseconds when the event has an offset, which wins
 //     over timestamp.
 //
-// A result more than 23 hours ahead of now becomes now, and one before the
-// Unix epoch becomes the epoch, because ClickHouse's DateTime column starts
+// A result more than 23 hours ahead of now becomes now. A result before
+// the Unix epoch becomes now too when sent_at or offset produced it,
+// because an app cannot have recorded an event before 1970, so that
+// sent_at or offset is wrong. A timestamp that the client sent before the
+// epoch becomes the epoch, because ClickHouse's DateTime column starts
 // there and one event it cannot store would fail the whole group commit.
 func resolveTimestamp(now, sentAt time.Time, ignoreSentAt bool, timestamp, offset json.RawMessage) time.Time {
-	ts := now
+	ts, corrected := now, false
 	if t, ok := parseTimestamp(timestamp); ok {
 		if !sentAt.IsZero() && !ignoreSentAt {
-			ts = correctSkew(now, t, sentAt)
+			ts, corrected = correctSkew(now, t, sentAt), true
 		} else {
 			ts = t
 		}
 	}
 	if ms, ok := parseOffset(offset); ok {
-		ts = addMillis(now, -ms)
+		ts, corrected = addMillis(now, -ms), true
 	}
 
-	if ts.After(now.Add(maxFutureSkew)) {
-		ts = now
-	}
-	if ts.Before(unixEpoch) || ts.Year() > 9999 {
-		ts = unixEpoch
+	switch {
+	case ts.After(now.Add(maxFutureSkew)):
+		return now.UTC()
+	case corrected && ts.Before(unixEpoch):
+		return now.UTC()
+	case ts.Before(unixEpoch) || ts.Year() > 9999:
+		return unixEpoch
 	}
 	return ts.UTC()
 }
