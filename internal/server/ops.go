@@ -156,6 +156,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(append(body, '\n'))
 }
 
+// methodNotAllowed responds with 405 and an Allow header naming the one
+// method that the path accepts.
+func methodNotAllowed(allow string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeJSONError(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed on "+strconv.Quote(r.URL.Path)+": use "+allow)
+	})
+}
+
 func writeJSONError(w http.ResponseWriter, status int, message string) {
 	writeJSON(w, status, map[string]string{"error": message})
 }

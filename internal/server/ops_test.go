@@ -105,6 +105,40 @@ func TestWriteKeyCannotRead(t *testing.T) {
 	}
 }
 
+func TestAdminRouteWrongMethodGets405(t *testing.T) {
+	srv := startServer(t, Config{WriteKey: testWriteKey, AdminToken: testAdminToken})
+	tests := []struct{ method, path, allow string }{
+		{http.MethodGet, "/api/v1/installs/install-1?project=mux", "DELETE"},
+		{http.MethodPost, "/api/v1/installs/install-1", "DELETE"},
+		{http.MethodGet, "/api/v1/self/delete", "POST"},
+		{http.MethodDelete, "/api/v1/self/delete", "POST"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			req, err := http.NewRequest(tt.method, srv.URL()+tt.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+testAdminToken)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatalf("%s %s: %v", tt.method, tt.path, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusMethodNotAllowed {
+				t.Errorf("status = %d %s, want 405", resp.StatusCode, body)
+			}
+			if got := resp.Header.Get("Allow"); got != tt.allow {
+				t.Errorf("Allow = %q, want %q", got, tt.allow)
+			}
+			if !strings.Contains(string(body), "use "+tt.allow) {
+				t.Errorf("body = %s, want it to name the method to use, %s", body, tt.allow)
+			}
+		})
+	}
+}
+
 func TestReadyz(t *testing.T) {
 	srv, err := New(Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", WriteKey: testWriteKey, AdminToken: testAdminToken})
 	if err != nil {

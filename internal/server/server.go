@@ -20,7 +20,11 @@
 //     install's events and then its deletion key hash, and returns
 //     {"deleted": n}, or 503 when either deletion failed, which a retry
 //     completes; the admin token as a Bearer token;
+//   - POST /api/v1/self/delete: self-service deletion (collector.SelfDeletePath);
 //   - everything else: the dashboard and the query API (internal/dashboard).
+//
+// Another method on the install or self-service deletion path gets 405
+// with an Allow header.
 //
 // A write key only adds events: it opens none of the other endpoints.
 package server
@@ -382,6 +386,10 @@ func (s *Server) buildHandlers() error {
 	routes.Handle("GET /metrics", s.metricsHandler(registry))
 	routes.Handle("DELETE /api/v1/installs/{distinct_id}", s.requireAdmin(http.HandlerFunc(s.serveDeleteInstall)))
 	routes.Handle("POST "+collector.SelfDeletePath, col.SelfDeleteHandler())
+	// Without these, another method on the two paths would fall through
+	// to the dashboard's catch-all and get 404 instead of 405.
+	routes.Handle("/api/v1/installs/{distinct_id}", methodNotAllowed(http.MethodDelete))
+	routes.Handle(collector.SelfDeletePath, methodNotAllowed(http.MethodPost))
 	routes.Handle("/", dash)
 
 	s.httpServer = &http.Server{
