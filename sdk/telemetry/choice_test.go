@@ -617,3 +617,38 @@ func TestOptOutAndInJustBeforeUpload(t *testing.T) {
 		t.Errorf("sent %d, dropped %v; want 1 sent and 1 dropped as disabled", st.Sent, st.DroppedByReason)
 	}
 }
+
+func TestDebugModeIgnoresCase(t *testing.T) {
+	col := newCollector(t)
+	cfg := testConfig(t, col.srv.URL)
+	cfg.Getenv = env{"MUX_TELEMETRY_DEBUG": "PRINT"}.get
+	cfg.DebugOutput = &lockedBuffer{}
+	c := newClient(t, cfg)
+	if got := c.Status().Debug; got != DebugPrint {
+		t.Errorf("status debug with PRINT = %q, want %q", got, DebugPrint)
+	}
+	c.Capture(mux.CommandUsed{Command: "new"})
+	flush(t, c)
+	st := closeClient(t, c)
+	if col.requestCount() != 0 || st.Printed != 1 {
+		t.Errorf("requests %d printed %d with PRINT, want 0 and 1", col.requestCount(), st.Printed)
+	}
+}
+
+func TestDebugUnknownValueIsNoted(t *testing.T) {
+	col := newCollector(t)
+	cfg := testConfig(t, col.srv.URL)
+	cfg.Getenv = env{"MUX_TELEMETRY_DEBUG": "1"}.get
+	c := newClient(t, cfg)
+	st := c.Status()
+	if st.Debug != "" {
+		t.Errorf("status debug with 1 = %q, want empty", st.Debug)
+	}
+	want := `MUX_TELEMETRY_DEBUG="1" is ignored: only "print" or "tee" writes events to the debug output`
+	if len(st.Ignored) != 1 || st.Ignored[0] != want {
+		t.Errorf("ignored = %q, want [%q]", st.Ignored, want)
+	}
+	if len(st.Reasons) != 4 {
+		t.Errorf("got %d reasons, want one per switch: %q", len(st.Reasons), st.Reasons)
+	}
+}

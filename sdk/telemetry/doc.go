@@ -48,8 +48,8 @@
 //
 // Telemetry is off when any of these holds, checked in this order. Status
 // lists each one in plain words and names the one that decided, and its
-// Ignored field repeats the sentences about an opt-out variable set to a
-// value that turns nothing off, such as MUX_DISABLE_TELEMETRY=true:
+// Ignored field has a sentence for each variable set to a value that has
+// no effect, such as MUX_DISABLE_TELEMETRY=true or MUX_TELEMETRY_DEBUG=1:
 //
 //  1. <APP>_DISABLE_TELEMETRY is exactly "1", such as MUX_DISABLE_TELEMETRY=1.
 //     Other values, MUX_DISABLE_TELEMETRY=true included, are ignored, as in
@@ -161,7 +161,8 @@
 //
 // <APP>_TELEMETRY_DEBUG=print writes each event's exact JSON to
 // Config.DebugOutput (stderr by default) and sends nothing;
-// <APP>_TELEMETRY_DEBUG=tee writes it and sends it too. Config.SentLog
+// <APP>_TELEMETRY_DEBUG=tee writes it and sends it too. Both are read in
+// any case, and any other value is ignored and noted in Status.Ignored. Config.SentLog
 // keeps a rotated local copy of every event the collector acknowledged.
 // Print mode creates the install ID like a normal run but writes no spool.
 // Status explains the switches, and Stats counts captured, sent, queued,

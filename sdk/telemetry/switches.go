@@ -79,11 +79,14 @@ type Status struct {
 	// Reasons has one plain sentence per switch, in the order they are
 	// checked, ending with the outcome.
 	Reasons []string
-	// Ignored has the sentences of Reasons about variables set to a value
-	// that turns nothing off, such as MUX_DISABLE_TELEMETRY="true". A user
-	// who set one expects telemetry to be off, so apps show them.
+	// Ignored has one sentence per variable set to a value that has no
+	// effect. Those about an opt-out such as MUX_DISABLE_TELEMETRY="true"
+	// repeat sentences of Reasons, and a MUX_TELEMETRY_DEBUG value other
+	// than print and tee gets one too. A user who set one expects
+	// telemetry to be off or printed, so apps show them.
 	Ignored []string
-	// Debug is the <APP>_TELEMETRY_DEBUG mode: "", DebugPrint or DebugTee.
+	// Debug is the <APP>_TELEMETRY_DEBUG mode, read in any case: "",
+	// DebugPrint or DebugTee.
 	Debug string
 
 	// persistedOff reports whether config.json sets telemetryEnabled to
@@ -194,9 +197,16 @@ func (s *switches) evaluate() Status {
 		decide(SwitchAutomation, false)
 	}
 
-	switch v := s.getenv(s.debugVar); v {
-	case DebugPrint, DebugTee:
-		st.Debug = v
+	switch v := s.getenv(s.debugVar); {
+	case strings.EqualFold(v, DebugPrint):
+		st.Debug = DebugPrint
+	case strings.EqualFold(v, DebugTee):
+		st.Debug = DebugTee
+	case v != "":
+		// A developer who set the variable expects events to be printed,
+		// and print mode sends nothing, so the value is reported.
+		st.Ignored = append(st.Ignored, fmt.Sprintf("%s=%q is ignored: only %q or %q writes events to the debug output",
+			s.debugVar, v, DebugPrint, DebugTee))
 	}
 	st.Enabled = st.Switch == ""
 	return st

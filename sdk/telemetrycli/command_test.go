@@ -203,6 +203,16 @@ func TestStatusExplainsEverySwitch(t *testing.T) {
 	}
 }
 
+func TestStatusNotesIgnoredDebugValue(t *testing.T) {
+	col := newCollector(t)
+	client, _ := newClient(t, col.srv.URL, env{"MUX_TELEMETRY_DEBUG": "yes"})
+	out := mustRun(t, client, "status")
+
+	if !strings.Contains(out, `MUX_TELEMETRY_DEBUG="yes" is ignored`) {
+		t.Errorf("status does not say that MUX_TELEMETRY_DEBUG=yes is ignored:\n%s", out)
+	}
+}
+
 func TestStatusNamesDecidingSwitch(t *testing.T) {
 	col := newCollector(t)
 	client, _ := newClient(t, col.srv.URL, env{"DO_NOT_TRACK": "1", "CI": "true"})

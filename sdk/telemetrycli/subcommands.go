@@ -32,6 +32,13 @@ func (c *Command) runStatus(args []string) error {
 	if st.Debug != "" {
 		fmt.Fprintf(out, "Debug mode: %s.\n", st.Debug)
 	}
+	// The switch table repeats the ignored opt-out values, but not an
+	// ignored debug value, which belongs to no switch.
+	for _, note := range st.Ignored {
+		if !slices.Contains(st.Reasons, note) {
+			fmt.Fprintf(out, "Note: %s.\n", note)
+		}
+	}
 
 	fmt.Fprintln(out, "\nSwitches, in the order they are checked; the first that applies decides:")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)

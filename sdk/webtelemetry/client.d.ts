@@ -17,7 +17,7 @@ export interface TelemetryStatus {
   locked: boolean;
   /** One sentence on what decides the state. */
   reason: string;
-  /** One sentence per opt-out variable set to a value that turns nothing off, such as MUX_DISABLE_TELEMETRY="true"; empty when there is none. */
+  /** One sentence per telemetry variable set to a value that has no effect, such as MUX_DISABLE_TELEMETRY="true" or MUX_TELEMETRY_DEBUG=1; empty when there is none. */
   notes: string[];
 }
 

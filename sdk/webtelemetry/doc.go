@@ -25,11 +25,12 @@
 //	GET  client.d.ts  its TypeScript declarations
 //	GET  catalog.d.ts TypeScript types of the catalog's events
 //
-// The status body's notes lists one sentence per opt-out variable that is
-// set to a value that turns nothing off, such as
-// `MUX_DISABLE_TELEMETRY="true" is ignored: only "1" turns telemetry off`,
-// and is an empty array otherwise. A settings page shows them, since the
-// user who set such a variable expects telemetry to be off.
+// The status body's notes lists one sentence per telemetry variable that is
+// set to a value that has no effect, such as
+// `MUX_DISABLE_TELEMETRY="true" is ignored: only "1" turns telemetry off`
+// or a MUX_TELEMETRY_DEBUG value other than print and tee, and is an empty
+// array otherwise. A settings page shows them, since the user who set such
+// a variable expects telemetry to be off or printed.
 //
 // # Requests
 //

@@ -25,11 +25,12 @@ type Status struct {
 	// Reason is one sentence on what decides the state, such as
 	// "MUX_DISABLE_TELEMETRY=1 turns telemetry off".
 	Reason string `json:"reason"`
-	// Notes has one sentence per opt-out variable set to a value that
-	// turns nothing off, such as `MUX_DISABLE_TELEMETRY="true" is ignored:
-	// only "1" turns telemetry off`, and is empty, never null, otherwise.
-	// A settings page shows them, because the user who set such a
-	// variable expects telemetry to be off.
+	// Notes has one sentence per telemetry variable set to a value that
+	// has no effect, such as `MUX_DISABLE_TELEMETRY="true" is ignored:
+	// only "1" turns telemetry off` or a MUX_TELEMETRY_DEBUG value other
+	// than print and tee, and is empty, never null, otherwise. A settings
+	// page shows them, because the user who set such a variable expects
+	// telemetry to be off or printed.
 	Notes []string `json:"notes"`
 }
 
