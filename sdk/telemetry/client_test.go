@@ -344,6 +344,8 @@ func TestValidateNamesField(t *testing.T) {
 		{"empty key", func(c *Config) { c.WriteKey = " " }, "WriteKey is empty"},
 		{"empty version", func(c *Config) { c.Version = "" }, "Version is empty: set it to the app's version"},
 		{"invalid version", func(c *Config) { c.Version = "build 7" }, `Version "build 7": invalid_version`},
+		{"invalid electron version", func(c *Config) { c.ElectronVersion = "/opt/electron" }, `ElectronVersion "/opt/electron": invalid_version`},
+		{"unknown platform", func(c *Config) { c.Platform = "Linux" }, `Platform "Linux": use`},
 		{"negative queue", func(c *Config) { c.QueueSize = -1 }, "QueueSize -1"},
 		{"negative spool", func(c *Config) { c.Spool.MaxBytes = -1 }, "Spool.MaxBytes -1"},
 	}

@@ -70,9 +70,11 @@ type Config struct {
 	Version string
 	// Platform is the backend's operating system as Go (GOOS) or Node.js
 	// names it; it is sent as backend_platform with Node.js names, so
-	// "windows" becomes "win32". "" means runtime.GOOS.
+	// "windows" becomes "win32". "" means runtime.GOOS. Validate rejects
+	// a name that is not in catalog.BackendPlatforms, "windows" aside.
 	Platform string
 	// ElectronVersion is the desktop shell's version. "" means "unknown".
+	// Validate rejects a value that the catalog's version class rejects.
 	ElectronVersion string
 	// AllowAutomation sends events under CI, under `go test` and with
 	// <APP>_E2E=1, which are otherwise treated as switched off. The user's
@@ -183,6 +185,9 @@ func (c *Config) Validate() error {
 	if problem := c.validateVersion(); problem != "" {
 		return fail("%s", problem)
 	}
+	if problem := c.validateBackend(); problem != "" {
+		return fail("%s", problem)
+	}
 	if c.QueueSize < 0 || c.BatchSize < 0 || c.FlushInterval < 0 || c.MaxRetryDelay < 0 {
 		return fail("QueueSize %d, BatchSize %d, FlushInterval %s, MaxRetryDelay %s: use 0 for the default or a positive value",
 			c.QueueSize, c.BatchSize, c.FlushInterval, c.MaxRetryDelay)
@@ -206,6 +211,23 @@ func (c *Config) validateVersion() string {
 		return ""
 	}
 	return fmt.Sprintf("Version %q: %s: use a version such as \"1.4.2\" or \"v2.0.0-rc.1\"", c.Version, reason)
+}
+
+// validateBackend returns why ElectronVersion or Platform cannot be sent,
+// or "". Without this check every event would drop its electronVersion
+// and count a violation, or carry backend_platform "unknown" for a
+// misspelled Platform such as "Linux".
+func (c *Config) validateBackend() string {
+	if c.ElectronVersion != "" {
+		_, reason := c.Catalog.NormalizeBase("electronVersion", c.ElectronVersion)
+		if reason != "" && reason != catalog.ReasonUnknownProperty {
+			return fmt.Sprintf("ElectronVersion %q: %s: use the shell's version, such as \"33.2.1\", or leave it empty", c.ElectronVersion, reason)
+		}
+	}
+	if c.Platform != "" && c.Platform != "unknown" && nodePlatform(c.Platform) == "unknown" {
+		return fmt.Sprintf("Platform %q: use a GOOS or Node.js name in lower case, such as linux, darwin, windows or win32, or leave it empty for runtime.GOOS", c.Platform)
+	}
+	return ""
 }
 
 // withDefaults returns a copy of c with every zero field set to its default.

@@ -165,8 +165,19 @@ func TestPrivacyContractBaseProperties(t *testing.T) {
 			t.Errorf("New with Version %q: error %v, want ErrInvalidConfig", value, err)
 		}
 		cfg.Version = "1.2.3"
-		cfg.ElectronVersion = value
-		cfg.Platform = value
+		// An empty ElectronVersion or Platform selects the default.
+		if value != "" {
+			cfg.ElectronVersion = value
+			if _, err := New(cfg); !errors.Is(err, ErrInvalidConfig) {
+				t.Errorf("New with ElectronVersion %q: error %v, want ErrInvalidConfig", value, err)
+			}
+			cfg.ElectronVersion = ""
+			cfg.Platform = value
+			if _, err := New(cfg); !errors.Is(err, ErrInvalidConfig) {
+				t.Errorf("New with Platform %q: error %v, want ErrInvalidConfig", value, err)
+			}
+			cfg.Platform = ""
+		}
 		c := newClient(t, cfg)
 		c.SetFeatureFlagVariant(value, "control")
 		c.SetFeatureFlagVariant("flag", value)
