@@ -153,6 +153,10 @@ func badRequests(t *testing.T) []badRequest {
 		// Wrong JSON types.
 		{name: "top level is a number", body: []byte(`42`),
 			status: 400, code: "request_parsing_error", message: "neither a JSON array nor an object"},
+		{name: "top level is null, also valid base64", body: []byte(`null`),
+			status: 400, code: "request_parsing_error", message: "neither a JSON array nor an object"},
+		{name: "neither JSON nor base64 of JSON", body: []byte(`abcd`),
+			status: 400, code: "request_decoding_error", message: "neither JSON nor base64-encoded JSON"},
 		{name: "batch is an object", body: []byte(`{"api_key":"` + writeKey + `","batch":{"event":"command_used"}}`),
 			status: 400, code: "request_parsing_error", message: `"batch" is not an array`},
 		{name: "object without batch or event", body: []byte(`{"api_key":"` + writeKey + `","events":[]}`),
