@@ -1,10 +1,13 @@
 package telemetry
 
 import (
+	"bytes"
 	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 
+	"github.com/candor-dev/candor/sdk/catalog"
 	"github.com/candor-dev/candor/sdk/internal/safelogtest"
 	"github.com/candor-dev/candor/sdk/mux"
 )
@@ -31,5 +34,39 @@ func TestPanickingLoggerContained(t *testing.T) {
 	}
 	if st.Sent != 1 {
 		t.Errorf("Sent = %d, want 1", st.Sent)
+	}
+}
+
+// strayCommand is an event type that returns the name of a Mux event but
+// is not the type registered under that name.
+type strayCommand struct {
+	Command string `json:"command" candor:"identifier"`
+}
+
+func (strayCommand) EventName() string { return "command_used" }
+
+func TestLoggerNamesEventRejections(t *testing.T) {
+	col := newCollector(t)
+	cfg := testConfig(t, col.srv.URL)
+	var logs bytes.Buffer
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	c := newClient(t, cfg)
+
+	c.Capture(strayCommand{Command: "new"})
+	c.Capture(catalog.PropertyMap{Name: "not_in_catalog"})
+	st := closeClient(t, c)
+
+	if st.DroppedByReason[string(catalog.ReasonWrongType)] != 1 {
+		t.Errorf("dropped by wrong_type = %d, want 1: %v", st.DroppedByReason[string(catalog.ReasonWrongType)], st.DroppedByReason)
+	}
+	out := logs.String()
+	if strings.Contains(out, "value rejected") {
+		t.Errorf("logs call a rejected event a rejected value:\n%s", out)
+	}
+	if !strings.Contains(out, `msg="telemetry: event type is not the one registered under its name"`) {
+		t.Errorf("logs do not say that strayCommand is not the registered type:\n%s", out)
+	}
+	if !strings.Contains(out, `msg="telemetry: event not in the catalog"`) {
+		t.Errorf("logs do not say that not_in_catalog is not in the catalog:\n%s", out)
 	}
 }

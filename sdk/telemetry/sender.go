@@ -354,9 +354,28 @@ func (s *sender) recordViolations(violations []catalog.Violation) {
 			continue
 		}
 		s.loggedViolations[v] = true
+		if v.Property == "" {
+			s.logEventRejected(v)
+			continue
+		}
 		s.c.log.Warn("telemetry: value rejected by its privacy class",
 			"event", v.Event, "property", v.Property, "reason", string(v.Reason))
 	}
+}
+
+// logEventRejected logs a violation of a whole event, which no property
+// value caused, with what the app's code has to change.
+func (s *sender) logEventRejected(v catalog.Violation) {
+	message, fix := "telemetry: event rejected by the catalog", ""
+	switch v.Reason {
+	case catalog.ReasonUnknownEvent:
+		message, fix = "telemetry: event not in the catalog", "register its type in the catalog of Config.Catalog"
+	case catalog.ReasonWrongType:
+		message, fix = "telemetry: event type is not the one registered under its name", "capture the registered type or a catalog.PropertyMap"
+	case catalog.ReasonMissing:
+		message, fix = "telemetry: event is a nil pointer", "capture a value of the event's type"
+	}
+	s.c.log.Warn(message, "event", v.Event, "reason", string(v.Reason), "fix", fix)
 }
 
 // seal moves the current batch to the pending list.
