@@ -205,8 +205,8 @@ func FuzzResolveTimestamp(f *testing.F) {
 	f.Fuzz(func(t *testing.T, timestamp, sentAt, offset string, ignoreSentAt bool) {
 		sent, _ := parseTimeString(sentAt)
 		ts := resolveTimestamp(now, sent, ignoreSentAt, json.RawMessage(timestamp), json.RawMessage(offset))
-		if ts.After(now.Add(maxFutureSkew)) {
-			t.Fatalf("timestamp %s is past the skew of %s", ts, maxFutureSkew)
+		if ts.After(now.Add(MaxFutureSkew)) {
+			t.Fatalf("timestamp %s is past the skew of %s", ts, MaxFutureSkew)
 		}
 		if ts.Before(unixEpoch) {
 			t.Fatalf("timestamp %s is before the Unix epoch", ts)

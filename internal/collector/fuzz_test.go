@@ -102,7 +102,7 @@ func checkStoredEvent(t *testing.T, id, distinctID string, ts, now time.Time) {
 	if catalog.CheckDistinctID(distinctID) != "" {
 		t.Fatalf("stored distinct id %q breaks its rules", distinctID)
 	}
-	if ts.After(now.Add(maxFutureSkew)) || ts.Year() < 0 || ts.Year() > 9999 {
+	if ts.After(now.Add(MaxFutureSkew)) || ts.Year() < 0 || ts.Year() > 9999 {
 		t.Fatalf("stored timestamp %s is out of range", ts)
 	}
 }

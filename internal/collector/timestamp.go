@@ -9,10 +9,10 @@ import (
 	"time"
 )
 
-// maxFutureSkew is how far past the receive time an event's timestamp may
+// MaxFutureSkew is how far past the receive time an event's timestamp may
 // lie. As in PostHog's capture service, a later timestamp is replaced by the
 // receive time.
-const maxFutureSkew = 23 * time.Hour
+const MaxFutureSkew = 23 * time.Hour
 
 // unixEpoch is the earliest timestamp an event keeps.
 var unixEpoch = time.Unix(0, 0).UTC()
@@ -46,7 +46,7 @@ func resolveTimestamp(now, sentAt time.Time, ignoreSentAt bool, timestamp, offse
 	}
 
 	switch {
-	case ts.After(now.Add(maxFutureSkew)):
+	case ts.After(now.Add(MaxFutureSkew)):
 		return now.UTC()
 	case corrected && ts.Before(unixEpoch):
 		return now.UTC()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/candor-dev/candor/internal/collector"
 	"github.com/candor-dev/candor/internal/store"
 )
 
@@ -32,12 +33,16 @@ func (s *Server) runJobs(ctx context.Context) {
 // Deletion key hashes expire with retention. While the collector receives
 // an install's events, it renews the install's registration every
 // secretRenewal, so the stored time is at most two renewal periods older
-// than the install's newest event. Retention deletes the hashes registered
-// before secretExpiry, which exceeds the retention period by more than
-// that, so an install with events left keeps its hash.
+// than the arrival of the install's newest event. That event's timestamp
+// may lie up to collector.MaxFutureSkew after its arrival, and retention
+// keeps it for the retention period after its timestamp. secretExpiry
+// exceeds the sum of the three, so an install with events left keeps its
+// hash.
 func secretRenewal(retention time.Duration) time.Duration { return retention / 16 }
 
-func secretExpiry(retention time.Duration) time.Duration { return retention + retention/4 }
+func secretExpiry(retention time.Duration) time.Duration {
+	return retention + retention/4 + collector.MaxFutureSkew
+}
 
 // applyRetention deletes the events older than Config.Retention, then the
 // deletion key hashes of installs that sent nothing for secretExpiry. A
@@ -54,7 +59,7 @@ func (s *Server) applyRetention(ctx context.Context) {
 	}
 	attrs := []any{"before", cutoff, "deleted", deleted}
 	if secrets, ok := s.store.(store.InstallSecrets); ok {
-		keysBefore := time.Now().Add(-secretExpiry(s.cfg.Retention)).UTC()
+		keysBefore := time.Now().Add(-s.secretExpiry).UTC()
 		keys, err := secrets.DeleteInstallSecretsBefore(ctx, keysBefore)
 		if err != nil {
 			if ctx.Err() == nil {

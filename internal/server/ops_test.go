@@ -507,8 +507,10 @@ func TestRetentionDeletesOldEvents(t *testing.T) {
 }
 
 // TestRetentionExpiresDeletionKeys runs retention of one second: the hash
-// of an install that sends nothing expires after secretExpiry, while an
-// install that keeps sending keeps its hash, renewed by the collector.
+// of an install that sends nothing expires after the server's
+// secretExpiry, while an install that keeps sending keeps its hash,
+// renewed by the collector. The test leaves collector.MaxFutureSkew out of
+// secretExpiry, so that it can wait for an expiry.
 func TestRetentionExpiresDeletionKeys(t *testing.T) {
 	dir := t.TempDir()
 	db, err := duckdb.Open(dir + "/" + DatabaseFile)
@@ -527,6 +529,7 @@ func TestRetentionExpiresDeletionKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.retentionInterval = 50 * time.Millisecond
+	srv.secretExpiry = retention + retention/4
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve() }()
 	defer func() {
@@ -541,7 +544,7 @@ func TestRetentionExpiresDeletionKeys(t *testing.T) {
 	secrets := srv.store.(store.InstallSecrets)
 	keptSecret, keptHash := deletionKey("secret of install-kept")
 	start := time.Now()
-	for i := 0; time.Since(start) < 2*secretExpiry(retention); i++ {
+	for i := 0; time.Since(start) < 2*srv.secretExpiry; i++ {
 		event := commandEvent(fmt.Sprintf("9a8b7c6d-5e4f-4a3b-8c2d-%012x", i), "install-kept")
 		if status, body := send(t, http.MethodPost, srv.URL()+"/batch/", "", batchWithKey(testWriteKey, keptHash, event)); status != http.StatusOK {
 			t.Fatalf("POST event %d of install-kept = %d %s", i, status, body)

@@ -181,6 +181,8 @@ type Server struct {
 
 	// retentionInterval is retentionInterval, shorter in tests.
 	retentionInterval time.Duration
+	// secretExpiry is secretExpiry(Config.Retention), shorter in tests.
+	secretExpiry time.Duration
 	// freeBytes returns the free space of the file system that holds a
 	// path: fsutil.FreeBytes, or a fake full disk in tests.
 	freeBytes func(path string) (uint64, error)
@@ -281,6 +283,7 @@ func newServer(cfg Config, ln net.Listener) (_ *Server, err error) {
 		cfg: cfg, keys: keys, keysSaved: created, store: st, dataLock: dataLock, logger: cfg.Logger,
 		admin:             newTokenChecker(keys.AdminToken),
 		retentionInterval: retentionInterval,
+		secretExpiry:      secretExpiry(cfg.Retention),
 		freeBytes:         fsutil.FreeBytes,
 	}
 	s.jobsCtx, s.stopJobs = context.WithCancel(context.Background())
