@@ -66,7 +66,7 @@ func (s *Store) delete(ctx context.Context, condition string, count func(context
 		return 0, nil
 	}
 
-	if err := s.mutate(ctx, `ALTER TABLE `+s.events+` DELETE WHERE `+condition); err != nil {
+	if err := s.mutate(ctx, "events", `ALTER TABLE `+s.events+` DELETE WHERE `+condition); err != nil {
 		return 0, err
 	}
 	return matched, nil
@@ -108,9 +108,9 @@ func (s *Store) countInstallEvents(ctx context.Context, project, distinctID stri
 	return matched, nil
 }
 
-// mutate runs an ALTER TABLE mutation and returns when the server has
-// applied it to every part.
-func (s *Store) mutate(ctx context.Context, statement string) error {
+// mutate runs an ALTER TABLE mutation of table, a table of the Store's
+// database, and returns when the server has applied it to every part.
+func (s *Store) mutate(ctx context.Context, table, statement string) error {
 	if s.mutationsSync {
 		params := url.Values{"mutations_sync": {"1"}}
 		if _, err := s.client.post(ctx, params, "", strings.NewReader(statement)); err != nil {
@@ -122,18 +122,18 @@ func (s *Store) mutate(ctx context.Context, statement string) error {
 	if err := s.client.exec(ctx, statement); err != nil {
 		return fmt.Errorf("run mutation: %w", err)
 	}
-	return s.waitForMutations(ctx)
+	return s.waitForMutations(ctx, table)
 }
 
-// waitForMutations polls system.mutations until no mutation of the events
-// table is pending. This includes mutations that other Stores started,
-// which only makes the wait longer.
+// waitForMutations polls system.mutations until no mutation of table is
+// pending. This includes mutations that other Stores started, which only
+// makes the wait longer.
 //
 // NOTE: ClickHouse 18.16 keeps a failed mutation pending without a reason
 // in system.mutations, so there a failed deletion waits until ctx ends.
-func (s *Store) waitForMutations(ctx context.Context) error {
+func (s *Store) waitForMutations(ctx context.Context, table string) error {
 	query := `SELECT count() FROM system.mutations
-		WHERE database = ` + quoteString(s.config.Database) + ` AND table = 'events' AND is_done = 0`
+		WHERE database = ` + quoteString(s.config.Database) + ` AND table = ` + quoteString(table) + ` AND is_done = 0`
 	ticker := time.NewTicker(mutationPollInterval)
 	defer ticker.Stop()
 	for {

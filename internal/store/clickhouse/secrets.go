@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -106,15 +104,7 @@ func (s *Store) DeleteInstallSecret(ctx context.Context, project, distinctID str
 			return errInstallKeyShared(project, distinctID)
 		}
 
-		statement := `ALTER TABLE ` + s.secretsTable() + ` DELETE WHERE ` + condition
-		if s.mutationsSync {
-			_, err := s.client.post(ctx, url.Values{"mutations_sync": {"1"}}, "", strings.NewReader(statement))
-			return err
-		}
-		if err := s.client.exec(ctx, statement); err != nil {
-			return err
-		}
-		return s.waitForSecretMutations(ctx)
+		return s.mutate(ctx, "install_secrets", `ALTER TABLE `+s.secretsTable()+` DELETE WHERE `+condition)
 	})
 	if err != nil {
 		return fmt.Errorf("delete the deletion key of an install of project %q: %w", project, err)
@@ -138,29 +128,4 @@ func (s *Store) withSecrets(ctx context.Context, fn func() error) error {
 		return fmt.Errorf("create install_secrets table: %w", err)
 	}
 	return fn()
-}
-
-// waitForSecretMutations polls system.mutations until no mutation of the
-// secrets table is pending, on servers without mutations_sync.
-func (s *Store) waitForSecretMutations(ctx context.Context) error {
-	query := `SELECT count() FROM system.mutations
-		WHERE database = ` + quoteString(s.config.Database) + ` AND table = 'install_secrets' AND is_done = 0`
-	ticker := time.NewTicker(mutationPollInterval)
-	defer ticker.Stop()
-	for {
-		rows, err := s.client.query(ctx, query)
-		if err != nil {
-			return fmt.Errorf("wait for mutation: %w", err)
-		}
-		if len(rows) == 1 && len(rows[0]) == 1 {
-			if pending, err := strconv.Atoi(rows[0][0]); err == nil && pending == 0 {
-				return nil
-			}
-		}
-		select {
-		case <-ticker.C:
-		case <-ctx.Done():
-			return fmt.Errorf("wait for mutation: %w (the deletion goes on in the server)", ctx.Err())
-		}
-	}
 }

@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -77,15 +75,7 @@ func (s *Store) DeleteInstallSecretsBefore(ctx context.Context, t time.Time) (in
 		if old, err := strconv.ParseInt(rows[0][1], 10, 64); err == nil && old == 0 {
 			return nil
 		}
-		statement := `ALTER TABLE ` + s.secretsTable() + ` DELETE WHERE registered_us < ` + before
-		if s.mutationsSync {
-			_, err := s.client.post(ctx, url.Values{"mutations_sync": {"1"}}, "", strings.NewReader(statement))
-			return err
-		}
-		if err := s.client.exec(ctx, statement); err != nil {
-			return err
-		}
-		return s.waitForSecretMutations(ctx)
+		return s.mutate(ctx, "install_secrets", `ALTER TABLE `+s.secretsTable()+` DELETE WHERE registered_us < `+before)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("delete deletion keys registered before %s: %w", t.Format(time.RFC3339), err)
