@@ -32,18 +32,8 @@ func TestSecretExpiryOutlastsEvents(t *testing.T) {
 // deletion key hash.
 func TestRetentionKeepsKeyOfFutureEvent(t *testing.T) {
 	const retention = time.Second
-	srv, err := New(Config{KAnonymity: 1, DataDir: t.TempDir(), Listen: "127.0.0.1:0",
-		WriteKey: testWriteKey, AdminToken: testAdminToken, Retention: retention})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.retentionInterval = 50 * time.Millisecond
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve() }()
-	defer func() {
-		srv.Shutdown(context.Background())
-		<-done
-	}()
+	cfg := Config{KAnonymity: 1, WriteKey: testWriteKey, AdminToken: testAdminToken, Retention: retention}
+	srv := startTunedServer(t, cfg, func(srv *Server) { srv.retentionInterval = 50 * time.Millisecond })
 	waitUntil(t, "ready", func() bool {
 		status, _ := send(t, http.MethodGet, srv.URL()+"/readyz", "", "")
 		return status == http.StatusOK

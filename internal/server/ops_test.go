@@ -524,18 +524,11 @@ func TestRetentionExpiresDeletionKeys(t *testing.T) {
 	db.Close()
 
 	const retention = time.Second
-	srv, err := New(Config{KAnonymity: 1, DataDir: dir, Listen: "127.0.0.1:0", WriteKey: testWriteKey, AdminToken: testAdminToken, Retention: retention})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.retentionInterval = 50 * time.Millisecond
-	srv.secretExpiry = retention + retention/4
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve() }()
-	defer func() {
-		srv.Shutdown(context.Background())
-		<-done
-	}()
+	cfg := Config{KAnonymity: 1, DataDir: dir, WriteKey: testWriteKey, AdminToken: testAdminToken, Retention: retention}
+	srv := startTunedServer(t, cfg, func(srv *Server) {
+		srv.retentionInterval = 50 * time.Millisecond
+		srv.secretExpiry = retention + retention/4
+	})
 	waitUntil(t, "ready", func() bool {
 		status, _ := send(t, http.MethodGet, srv.URL()+"/readyz", "", "")
 		return status == http.StatusOK
