@@ -37,12 +37,13 @@ const (
 	// and nothing that looks like a path, an email address, a URL, a secret,
 	// an IP address, a UUID of a version other than 4 and 7 or a run of
 	// more than 8 digits. Secrets include text in base64, text in hex of
-	// 14 to 31 digits and keys split by slashes. IP addresses include IPv6 with dashes, as in fe80--1-eth0,
-	// IPv4 with hex parts, as in 0x7f.0x0.0x0.0x1, and IPv4 written as one
-	// to three numbers, as in 0x7f000001 and 127.1, when it is a loopback,
-	// private or link-local address. Outside those ranges such numbers
-	// pass, because Windows error codes such as 0x80070005 and model
-	// versions such as 3.1 are written the same way.
+	// 14 to 31 digits and keys split by slashes. IP addresses include IPv6
+	// with dashes, as in fe80--1-eth0, IPv4 with hex parts, as in
+	// 0x7f.0x0.0x0.0x1, and IPv4 written as one to three numbers, as in
+	// 0x7f000001 and 127.1, when it is a loopback, private or link-local
+	// address. Outside those ranges such numbers pass, because Windows
+	// error codes such as 0x80070005 and model versions such as 3.1 are
+	// written the same way.
 	Identifier Class = "identifier"
 	// Version is a version string such as 1.4.2, v2.0.0-rc.1 or go1.26.8, or
 	// the word unknown: at most 8 letters, then a digit, then letters, digits
