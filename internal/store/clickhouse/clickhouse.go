@@ -164,6 +164,12 @@ type Store struct {
 	// no deletion of this Store in between.
 	writeMu sync.Mutex
 
+	// secretsMu serializes the calls on the install_secrets table, apart
+	// from writeMu so that they do not wait for a batch's INSERT.
+	// secretsReady is set once withSecrets has created that table.
+	secretsMu    sync.Mutex
+	secretsReady bool
+
 	requests    chan *insertRequest // Insert calls waiting for the batcher
 	closing     chan struct{}       // closed when Close starts: flush without waiting
 	closingOnce sync.Once

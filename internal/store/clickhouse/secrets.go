@@ -52,7 +52,7 @@ func (s *Store) RegisterInstallSecret(ctx context.Context, project, distinctID, 
 		return s.client.insert(ctx, s.secretsTable(), row)
 	})
 	if err != nil {
-		return fmt.Errorf("register deletion key of install %q of project %q: %w", distinctID, project, err)
+		return fmt.Errorf("register the deletion key of an install of project %q: %w", project, err)
 	}
 	return nil
 }
@@ -76,7 +76,7 @@ func (s *Store) InstallSecretHash(ctx context.Context, project, distinctID strin
 		return err
 	})
 	if err != nil {
-		return "", fmt.Errorf("read deletion key of install %q of project %q: %w", distinctID, project, err)
+		return "", fmt.Errorf("read the deletion key of an install of project %q: %w", project, err)
 	}
 	for _, row := range rows {
 		if len(row) == 2 && row[0] == distinctID {
@@ -112,9 +112,10 @@ func (s *Store) DeleteInstallSecret(ctx context.Context, project, distinctID str
 	return nil
 }
 
-// withSecrets runs fn under writeMu after creating the secrets table if
-// needed. The lock orders a read after a registration of this Store that
-// returned before it, and keeps one Store from registering an install twice.
+// withSecrets runs fn under secretsMu after creating the secrets table on
+// the Store's first call. The lock orders a read after a registration of
+// this Store that returned before it, and keeps one Store from
+// registering an install twice.
 func (s *Store) withSecrets(ctx context.Context, fn func() error) error {
 	release, err := s.acquire()
 	if err != nil {
@@ -122,10 +123,13 @@ func (s *Store) withSecrets(ctx context.Context, fn func() error) error {
 	}
 	defer release()
 
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	if err := s.client.exec(ctx, strings.ReplaceAll(createSecretsSQL, "{table}", s.secretsTable())); err != nil {
-		return fmt.Errorf("create install_secrets table: %w", err)
+	s.secretsMu.Lock()
+	defer s.secretsMu.Unlock()
+	if !s.secretsReady {
+		if err := s.client.exec(ctx, strings.ReplaceAll(createSecretsSQL, "{table}", s.secretsTable())); err != nil {
+			return fmt.Errorf("create install_secrets table: %w", err)
+		}
+		s.secretsReady = true
 	}
 	return fn()
 }

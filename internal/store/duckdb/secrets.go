@@ -42,7 +42,7 @@ func (s *Store) RegisterInstallSecret(ctx context.Context, project, distinctID, 
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("register deletion key of install %q of project %q: %w", distinctID, project, err)
+		return fmt.Errorf("register the deletion key of an install of project %q: %w", project, err)
 	}
 	return nil
 }
@@ -58,7 +58,7 @@ func (s *Store) InstallSecretHash(ctx context.Context, project, distinctID strin
 		return "", store.ErrSecretNotFound
 	}
 	if err != nil {
-		return "", fmt.Errorf("read deletion key of install %q of project %q: %w", distinctID, project, err)
+		return "", fmt.Errorf("read the deletion key of an install of project %q: %w", project, err)
 	}
 	return hash, nil
 }

@@ -155,6 +155,17 @@ func testSecretDelete(t *testing.T, s store.InstallSecrets) {
 	if err := s.DeleteInstallSecret(canceled, "mux", "b"); err == nil || strings.Contains(err.Error(), `"b"`) {
 		t.Errorf("DeleteInstallSecret with a canceled context = %v, want an error without the install ID", err)
 	}
+	// The collector logs these errors, and logs are no place for install
+	// IDs.
+	if err := s.RegisterInstallSecret(canceled, "mux", "install-c", hashOf(4)); err == nil || strings.Contains(err.Error(), "install-c") {
+		t.Errorf("RegisterInstallSecret with a canceled context = %v, want an error without the install ID", err)
+	}
+	if _, err := s.InstallSecretHash(canceled, "mux", "install-c"); err == nil || strings.Contains(err.Error(), "install-c") {
+		t.Errorf("InstallSecretHash with a canceled context = %v, want an error without the install ID", err)
+	}
+	if err := s.RenewInstallSecret(canceled, "mux", "install-c", time.Now()); err == nil || strings.Contains(err.Error(), "install-c") {
+		t.Errorf("RenewInstallSecret with a canceled context = %v, want an error without the install ID", err)
+	}
 
 	mustRegister(t, s, "mux", "a", hashOf(3))
 	if got := mustHash(t, s, "mux", "a"); got != hashOf(3) {
