@@ -122,10 +122,10 @@ func (c *Catalog) add(def *EventDef) error {
 	if err := validateName(def.Name); err != nil {
 		return err
 	}
-	if _, dup := c.byName[def.Name]; dup {
-		return fmt.Errorf("register event %q: already registered", def.Name)
+	if other, dup := c.byName[def.Name]; dup {
+		return duplicateError(other, def)
 	}
-	if err := validateProperties(def.Name, def.Properties); err != nil {
+	if err := validateProperties(def.Name, "", def.Properties, 0); err != nil {
 		return err
 	}
 	if err := c.checkPropertyNames(def); err != nil {
@@ -135,6 +135,19 @@ func (c *Catalog) add(def *EventDef) error {
 	c.Events = append(c.Events, def)
 	c.byName[def.Name] = def
 	return nil
+}
+
+// duplicateError returns the error for def, whose name the registered
+// event other already has.
+func duplicateError(other, def *EventDef) error {
+	if other.encoder == nil || def.encoder == nil {
+		return fmt.Errorf("register event %q: listed twice: remove one of the two, or rename it", def.Name)
+	}
+	if other.encoder.typ == def.encoder.typ {
+		return fmt.Errorf("register event %q: type %s is already registered: register each type once", def.Name, def.encoder.typ)
+	}
+	return fmt.Errorf("register event %q: types %s and %s both return this name: change the EventName method of one of them",
+		def.Name, other.encoder.typ, def.encoder.typ)
 }
 
 func validateName(name string) error {
@@ -168,30 +181,77 @@ func (c *Catalog) checkPropertyNames(def *EventDef) error {
 }
 
 // validateProperties checks props and fills in the Type of a property that
-// a catalog file gave without one.
-func validateProperties(event string, props []Property) error {
+// a catalog file gave without one. parent is the dotted path of the object
+// property that holds props, "" for an event's own properties, and depth is
+// the number of objects that enclose props.
+func validateProperties(event, parent string, props []Property, depth int) error {
 	seen := map[string]bool{}
 	for i := range props {
 		p := &props[i]
+		path := p.Name
+		if parent != "" {
+			path = parent + "." + p.Name
+		}
 		if p.Name == "" {
 			return fmt.Errorf("register event %q: a property has no name", event)
 		}
+		if problem := propertyNameProblem(p.Name); problem != "" {
+			return fmt.Errorf("register event %q property %q: invalid property name: %s: rename it, such as userAgent or user_agent, in the catalog and in the app that sends it",
+				event, path, problem)
+		}
 		if seen[p.Name] {
-			return fmt.Errorf("register event %q property %q: declared twice", event, p.Name)
+			return fmt.Errorf("register event %q property %q: declared twice", event, path)
 		}
 		seen[p.Name] = true
 		if err := p.validate(); err != nil {
-			return fmt.Errorf("register event %q property %q: %w", event, p.Name, err)
+			return fmt.Errorf("register event %q property %q: %w", event, path, err)
 		}
 		want := classType(p.Class)
 		if p.Type == "" {
 			p.Type = want
 		} else if p.Type != want {
 			return fmt.Errorf("register event %q property %q: type %q does not match class %s: use %q or leave it out",
-				event, p.Name, p.Type, p.Class, want)
+				event, path, p.Type, p.Class, want)
+		}
+		if p.Class != Object {
+			continue
+		}
+		if depth+1 > MaxObjectDepth {
+			return fmt.Errorf("register event %q property %q: object properties nest deeper than %d levels: flatten the nested objects",
+				event, path, MaxObjectDepth)
+		}
+		if err := validateProperties(event, path, p.Properties, depth+1); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// propertyNameProblem returns why name is not a valid property name, or ""
+// when it is. A valid name has 1 to MaxIdentifierLen bytes of ASCII
+// letters, digits, '_' and '-', and may start with a $ as PostHog's own
+// names do, such as $lib. A dot is excluded because violations and queries
+// name an object's member by its dotted path, such as
+// frontendPlatform.userAgent, and a space because violation keys separate
+// the event, the property and the reason with spaces.
+func propertyNameProblem(name string) string {
+	rest := strings.TrimPrefix(name, "$")
+	switch {
+	case name == "":
+		return "the name is empty"
+	case rest == "":
+		return "a $ needs a name after it"
+	case len(name) > MaxIdentifierLen:
+		return fmt.Sprintf("longer than %d bytes", MaxIdentifierLen)
+	case strings.Contains(rest, "."):
+		return "a dot separates an object property from its members, so a name cannot contain one"
+	}
+	for i := 0; i < len(rest); i++ {
+		if c := rest[i]; !isAlnum(c) && c != '_' && c != '-' {
+			return "use only ASCII letters, digits, '_' and '-', after an optional leading $"
+		}
+	}
+	return ""
 }
 
 // classType returns the JSON type that values of class c are sent as.
@@ -244,10 +304,10 @@ func (p *Property) validate() error {
 			return fmt.Errorf("count needs a positive maximum, such as max=100")
 		}
 	case Object:
+		// validateProperties checks the members.
 		if len(p.Properties) == 0 {
 			return fmt.Errorf("object without properties")
 		}
-		return validateProperties(p.Name, p.Properties)
 	}
 	return nil
 }
@@ -439,7 +499,7 @@ func Parse(data []byte) (*Catalog, error) {
 	if len(c.Base) == 0 {
 		c.Base = BaseProperties()
 	}
-	if err := validateProperties("base properties", c.Base); err != nil {
+	if err := validateProperties("base properties", "", c.Base, 0); err != nil {
 		return nil, fmt.Errorf("parse catalog %q: %w", c.App, err)
 	}
 	attachMemos(c.Base)

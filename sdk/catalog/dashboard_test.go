@@ -269,7 +269,7 @@ func TestParseRejectsMistakes(t *testing.T) {
 			[]string{`property "first"`, `type "number" does not match class bool`, `"boolean"`}},
 		{"nested type of another class", `{"name": "ui", "class": "object", "type": "object", "properties": [
 			{"name": "agent", "class": "user_agent", "type": "boolean"}]}`,
-			[]string{`property "agent"`, `type "boolean" does not match class user_agent`}},
+			[]string{`event "opened" property "ui.agent"`, `type "boolean" does not match class user_agent`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

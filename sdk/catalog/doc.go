@@ -16,6 +16,16 @@
 //	c := catalog.New("myapp")
 //	err := c.Register(MessageSent{}, "A chat message was sent.")
 //
+// An event name has 1 to 100 ASCII letters, digits and the characters
+// _-.: and no two registered types may return the same one. A property
+// name, the wire name in a field's json tag, has 1 to 100 ASCII letters,
+// digits, '_' and '-', such as userAgent or message_length_b2. A leading $
+// marks the names of PostHog and of the base properties, such as $lib, so
+// an event's own properties cannot use it. Property names contain no dots,
+// because a Violation names a member of an object property by its dotted
+// path, such as frontendPlatform.userAgent. Register and Parse reject
+// every other name.
+//
 // SetDashboard, called after Register, names the events from which the
 // collector's dashboard counts new installs, opens its funnel and counts
 // errors, and MarshalIndent carries that declaration into the catalog file.

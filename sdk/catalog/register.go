@@ -4,13 +4,15 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 )
 
 // Register adds the event type of ev to the catalog. ev must be a struct
-// (or a pointer to one) whose exported fields each carry a json tag with the
-// wire name and a candor tag with the privacy class and its options:
+// (or a pointer to one, which may be nil) whose exported fields each carry
+// a json tag with the wire name and a candor tag with the privacy class and
+// its options:
 //
 //	Model   string `json:"model" candor:"identifier" doc:"Model id."`
 //	Length  int    `json:"message_length_b2" candor:"base2"`
@@ -21,28 +23,45 @@ import (
 //
 // An optional field is left out when it holds its zero value; optional
 // numbers and bools must be pointers, because their zero value is a value.
-// A field without a class, with an unknown class, or with a class that does
-// not fit its Go type makes Register return an error naming the event and
-// the field.
+// Register skips unexported fields and fields tagged json:"-", as
+// encoding/json does, and rejects a candor tag on either. Wire names follow
+// the rule of property names in the package documentation. An object
+// property's struct type may not contain itself, and objects nest at most
+// MaxObjectDepth levels.
+//
+// A field without a class, with an unknown class, with a class that does
+// not fit its Go type or with an invalid wire name makes Register return an
+// error naming the event and the field. So does an event name that another
+// registered type already returns.
 func (c *Catalog) Register(ev Event, description string) error {
+	if ev == nil {
+		return fmt.Errorf("register event: nil event: pass a value of the event's struct type, such as MessageSent{}")
+	}
 	t := reflect.TypeOf(ev)
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
+		// A nil pointer cannot call a method with a value receiver, so the
+		// name comes from a pointer to a zero value.
+		if reflect.ValueOf(ev).IsNil() {
+			ev = reflect.New(t).Interface().(Event)
+		}
 	}
-	name := ev.EventName()
+	return c.registerType(ev.EventName(), t, description)
+}
+
+// registerType adds the event named name whose properties are the fields
+// of t.
+func (c *Catalog) registerType(name string, t reflect.Type, description string) error {
 	if t.Kind() != reflect.Struct {
 		return fmt.Errorf("register event %q: type %s is not a struct", name, t)
 	}
-	props, err := structProperties(name, t, nil)
+	props, err := structProperties(name, t, "", []reflect.Type{t})
 	if err != nil {
 		return err
 	}
 	def := &EventDef{Name: name, Description: description, Properties: props}
 	def.encoder = newStructEncoder(t, props)
-	if err := c.add(def); err != nil {
-		return err
-	}
-	return nil
+	return c.add(def)
 }
 
 // MustRegister is Register for catalogs built at package initialization; it
@@ -53,29 +72,41 @@ func (c *Catalog) MustRegister(ev Event, description string) {
 	}
 }
 
-func structProperties(event string, t reflect.Type, index []int) ([]Property, error) {
+// MaxObjectDepth is the maximum nesting of object properties in an event:
+// 1 for an object property whose members are not objects. An SDK batch
+// wraps the properties in 4 levels of JSON (the batch object, its array,
+// the event and its properties), so an event at this depth just fits the
+// collector's default limit of 64 levels of JSON nesting.
+const MaxObjectDepth = 60
+
+// structProperties returns the properties of the fields of struct type t.
+// prefix is the Go field path that leads to t, such as "Frontend.", for
+// error messages. outer lists the struct types that enclose t's fields,
+// from the event's own type down to t.
+func structProperties(event string, t reflect.Type, prefix string, outer []reflect.Type) ([]Property, error) {
 	var props []Property
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		if !f.IsExported() {
-			// Register skips unexported fields, so a candor tag on one
-			// would declare a property that is never sent.
-			if _, tagged := f.Tag.Lookup("candor"); tagged {
-				return nil, fmt.Errorf("register event %q field %s: unexported field with a candor tag: export it or remove the tag", event, f.Name)
+		field := prefix + f.Name
+		_, tagged := f.Tag.Lookup("candor")
+		if !f.IsExported() || f.Tag.Get("json") == "-" {
+			// Such a field is never sent, so a candor tag on it would
+			// declare a property that never arrives.
+			if tagged && !f.IsExported() {
+				return nil, fmt.Errorf("register event %q field %s: unexported field with a candor tag: export it or remove the tag", event, field)
+			}
+			if tagged {
+				return nil, fmt.Errorf("register event %q field %s: json:\"-\" excludes the field from JSON, so it is never sent: remove the candor tag, or give the json tag a wire name", event, field)
 			}
 			continue
 		}
-		p, err := fieldProperty(event, f)
+		p, err := fieldProperty(event, field, f)
 		if err != nil {
 			return nil, err
 		}
-		p.field = append(append([]int(nil), index...), i)
+		p.field = []int{i}
 		if p.Class == Object {
-			st := f.Type
-			if st.Kind() == reflect.Pointer {
-				st = st.Elem()
-			}
-			p.Properties, err = structProperties(event, st, nil)
+			p.Properties, err = objectProperties(event, field, f.Type, outer)
 			if err != nil {
 				return nil, err
 			}
@@ -85,13 +116,34 @@ func structProperties(event string, t reflect.Type, index []int) ([]Property, er
 	return props, nil
 }
 
-func fieldProperty(event string, f reflect.StructField) (Property, error) {
+// objectProperties returns the members of the object property of Go type
+// ft, a struct or a pointer to one, held by the field at path field.
+func objectProperties(event, field string, ft reflect.Type, outer []reflect.Type) ([]Property, error) {
+	if ft.Kind() == reflect.Pointer {
+		ft = ft.Elem()
+	}
+	if slices.Contains(outer, ft) {
+		return nil, fmt.Errorf("register event %q field %s: type %s contains itself through this field, so it has no finite set of properties: give the nested object its own struct type that does not refer back to %s",
+			event, field, ft, ft)
+	}
+	if len(outer) > MaxObjectDepth {
+		return nil, fmt.Errorf("register event %q field %s: object properties nest deeper than %d levels: flatten the nested objects",
+			event, field, MaxObjectDepth)
+	}
+	return structProperties(event, ft, field+".", append(slices.Clip(outer), ft))
+}
+
+// fieldProperty returns the property of field f, at Go field path field.
+func fieldProperty(event, field string, f reflect.StructField) (Property, error) {
 	fail := func(format string, args ...any) (Property, error) {
-		return Property{}, fmt.Errorf("register event %q field %s: %s", event, f.Name, fmt.Sprintf(format, args...))
+		return Property{}, fmt.Errorf("register event %q field %s: %s", event, field, fmt.Sprintf(format, args...))
 	}
 	jsonName, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-	if jsonName == "" || jsonName == "-" {
+	if jsonName == "" {
 		return fail("missing json tag with the wire name")
+	}
+	if problem := propertyNameProblem(jsonName); problem != "" {
+		return fail("invalid property name %q in the json tag: %s: rename it, such as userAgent or user_agent", jsonName, problem)
 	}
 	tag, ok := f.Tag.Lookup("candor")
 	if !ok || tag == "" {

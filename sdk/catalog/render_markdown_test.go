@@ -107,7 +107,7 @@ func TestMarkdownEscapesTableCells(t *testing.T) {
 	    {"name": "quiet", "description": "No properties at all."},
 	    {"name": "odd", "description": "Has a pipe | and\na newline.", "properties": [
 	      {"name": "kind", "class": "enum", "type": "string", "values": ["a|b", "c"], "description": "Either a|b\nor c."},
-	      {"name": "tick\u0060name", "class": "bool", "type": "boolean"}
+	      {"name": "tick", "class": "enum", "type": "string", "values": ["tick\u0060value"]}
 	    ]}
 	  ]
 	}`)
@@ -118,7 +118,7 @@ func TestMarkdownEscapesTableCells(t *testing.T) {
 		"Has a pipe | and a newline.",
 		"| [`odd`](#odd) | Has a pipe \\| and a newline. |",
 		"| `kind` | string | `enum`: `a\\|b`, `c` | required | Either a\\|b or c. |",
-		"| `` tick`name `` | boolean | `bool` | required |  |",
+		"| `tick` | string | `enum`: `` tick`value `` | required |  |",
 	}
 	for _, want := range lines {
 		if !strings.Contains("\n"+page, "\n"+want+"\n") {

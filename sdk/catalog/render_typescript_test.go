@@ -91,7 +91,7 @@ func TestTypeScriptNames(t *testing.T) {
 		"export interface ABNested {",
 		"  inner: ABNestedInner;",
 		"export interface ABNestedInner {",
-		`  "with\"quote": "x" | "y\\z";`,
+		`  quoted: "x" | "y\\z";`,
 		"  /** Ends a comment * / early. Privacy class: bool. */",
 		`  "a-b": ABProperties;`,
 		`  "a_b": AB2Properties;`,
@@ -119,7 +119,7 @@ const edgeCatalogJSON = `{
       {"name": "nested", "class": "object", "type": "object", "properties": [
         {"name": "$dollar", "class": "bool", "type": "boolean"},
         {"name": "inner", "class": "object", "type": "object", "properties": [
-          {"name": "with\"quote", "class": "enum", "type": "string", "values": ["x", "y\\z"]}
+          {"name": "quoted", "class": "enum", "type": "string", "values": ["x", "y\\z"]}
         ]}
       ]}
     ]},
