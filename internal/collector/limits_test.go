@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/candor-dev/candor/internal/collector"
+	"github.com/candor-dev/candor/sdk/catalog"
 )
 
 func TestBodyOverLimit(t *testing.T) {
@@ -134,6 +135,30 @@ func TestDefaultDepthLimit(t *testing.T) {
 	e := newEnv(t)
 	deep := `{"event":"app_started","distinct_id":"d","properties":{"x":` + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + `}}`
 	mustFail(t, e.postJSON("/batch/", batchBody(muxKey, deep)), http.StatusRequestEntityTooLarge, "payload_too_large")
+}
+
+// TestDefaultDepthFitsDeepestObject checks that a batch as the SDK sends
+// it, with an event whose object properties nest as deep as the catalog
+// allows, passes the default depth limit.
+func TestDefaultDepthFitsDeepestObject(t *testing.T) {
+	declared := `{"name": "a", "class": "bool"}`
+	sent := `{"a":true}`
+	for range catalog.MaxObjectDepth {
+		declared = `{"name": "o", "class": "object", "properties": [` + declared + `]}`
+		sent = `{"o":` + sent + `}`
+	}
+	c, err := catalog.Parse([]byte(`{"app": "deep", "events": [{"name": "deep", "properties": [` + declared + `]}]}`))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	e := newEnv(t, func(cfg *collector.Config) {
+		cfg.Projects = []collector.Project{{Name: "deep", WriteKey: muxKey, Catalog: c}}
+	})
+
+	event := `{"event":"deep","distinct_id":"d","uuid":"` + uuidN(1) + `","properties":` + sent + `}`
+	if res := mustOK(t, e.postJSON("/batch/", batchBody(muxKey, event))); res.Accepted != 1 {
+		t.Errorf("accepted = %d, want 1", res.Accepted)
+	}
 }
 
 func TestMalformedPayloads(t *testing.T) {
