@@ -31,6 +31,9 @@
     '#06b6d4', '#ec4899', '#84cc16', '#f97316',
   ];
   const OTHER_COLOR = '#94a3b8';
+  // NO_RESPONSE_RETRY_SECONDS is the pause before a panel whose request
+  // got no response at all loads again.
+  const NO_RESPONSE_RETRY_SECONDS = 5;
   // OTHER_VALUE is the breakdown value under which the API merges the
   // values beyond a query's limit.
   const OTHER_VALUE = '(other)';
@@ -68,12 +71,26 @@
 
   // fetchJSON fetches url as JSON. An abort of signal, which is optional,
   // rejects it with an AbortError.
+  // The error of a failed request may set retryAfter, the seconds after
+  // which the page loads the panel again. It is the Retry-After of a 503,
+  // which the API sends while the event store is unavailable, or
+  // NO_RESPONSE_RETRY_SECONDS when the collector did not respond at all.
   async function fetchJSON(url, signal) {
-    const response = await fetch(url, {
-      credentials: 'same-origin',
-      headers: { Accept: 'application/json' },
-      signal: signal,
-    });
+    let response;
+    try {
+      response = await fetch(url, {
+        credentials: 'same-origin',
+        headers: { Accept: 'application/json' },
+        signal: signal,
+      });
+    } catch (err) {
+      if (signal && signal.aborted) {
+        throw err;
+      }
+      const failed = new Error('the collector did not respond, so check that candor serve is running');
+      failed.retryAfter = NO_RESPONSE_RETRY_SECONDS;
+      throw failed;
+    }
     if (response.status === 401) {
       throw new Error('Your session has ended. Reload the page to log in again.');
     }
@@ -86,6 +103,10 @@
     if (!response.ok) {
       const err = new Error(body && body.error ? body.error : 'status ' + response.status);
       err.undeclared = response.status === 409 && body ? body.undeclared : undefined;
+      const retryAfter = Number(response.headers.get('Retry-After'));
+      if (response.status === 503 && Number.isInteger(retryAfter) && retryAfter > 0) {
+        err.retryAfter = retryAfter;
+      }
       throw err;
     }
     return body;
@@ -588,12 +609,23 @@
         elements.forEach((element) => showUndeclared(element, err.message));
         return true;
       }
+      // The panel's earlier data would look like the result of the new
+      // settings, so clearPanel removes it.
+      let message = err.input ? err.message : 'Loading failed: ' + err.message.replace(/\.?$/, '.');
+      if (err.retryAfter) {
+        message += ' Retrying in ' + err.retryAfter + ' s.';
+        setTimeout(() => {
+          if (controllers[name] === controller) {
+            runPanels([name]);
+          }
+        }, err.retryAfter * 1000);
+      }
       elements.forEach((element) => {
+        clearPanel(element);
         element.dataset.state = 'error';
         const panelStatus = element.querySelector('.panel-status');
         if (panelStatus) {
-          // An error in the panel's own fields is the whole message.
-          panelStatus.textContent = err.input ? err.message : 'Loading failed: ' + err.message;
+          panelStatus.textContent = message;
           panelStatus.setAttribute('role', 'alert');
         }
       });
@@ -619,8 +651,32 @@
   // showUndeclared empties a panel and shows why it has no data: the
   // project's catalog does not declare the events it counts.
   function showUndeclared(element, message) {
+    clearPanel(element);
     element.dataset.state = 'undeclared';
-    drawn[{ 'new-installs': 'newInstalls', funnel: 'funnel', errors: 'errors' }[element.id]] = null;
+    if (element.id === 'new-installs') {
+      document.querySelector('[data-metric="new_installs"]').dataset.value = 'undeclared';
+    }
+    const panelStatus = element.querySelector('.panel-status');
+    panelStatus.textContent = message.charAt(0).toUpperCase() + message.slice(1) + '.';
+    panelStatus.setAttribute('role', 'status');
+  }
+
+  // PANEL_DATA names, for each panel element whose id differs, the key of
+  // its data in drawn.
+  const PANEL_DATA = { 'new-installs': 'newInstalls', versions: 'overview', platforms: 'overview' };
+
+  // PANEL_METRICS lists the headlines that each panel's load sets.
+  const PANEL_METRICS = {
+    versions: ['total_events', 'installs'],
+    platforms: ['total_events', 'installs'],
+    active: ['peak_active'],
+    'new-installs': ['new_installs'],
+  };
+
+  // clearPanel removes a panel's charts, tables, notes, download links and
+  // headlines, so that nothing from an earlier load stays on the page.
+  function clearPanel(element) {
+    drawn[PANEL_DATA[element.id] || element.id] = null;
     element.querySelectorAll('canvas').forEach((canvas) => {
       if (charts[canvas.id]) {
         charts[canvas.id].destroy();
@@ -632,15 +688,12 @@
       table.querySelector('tbody').replaceChildren();
     });
     element.querySelectorAll('.suppressed-note, .downloads').forEach((holder) => holder.replaceChildren());
-    if (element.id === 'new-installs') {
-      const metric = document.querySelector('[data-metric="new_installs"]');
+    (PANEL_METRICS[element.id] || []).forEach((name) => {
+      const metric = document.querySelector('[data-metric="' + name + '"]');
       metric.textContent = '–';
-      metric.dataset.value = 'undeclared';
-      document.querySelector('[data-metric-note="new_installs"]').textContent = '';
-    }
-    const panelStatus = element.querySelector('.panel-status');
-    panelStatus.textContent = message.charAt(0).toUpperCase() + message.slice(1) + '.';
-    panelStatus.setAttribute('role', 'status');
+      metric.dataset.value = '';
+      document.querySelector('[data-metric-note="' + name + '"]').textContent = '';
+    });
   }
 
   // loadingBatches counts the calls of runPanels still waiting for their
