@@ -95,3 +95,39 @@ func TestFunnelOneStepInBrowser(t *testing.T) {
 	}
 	checkConsole(t, console)
 }
+
+// TestFunnelStepsTypoInBrowser types Steps fields that name no step or
+// leave a quote open, and checks that the funnel panel names the typo
+// instead of counting steps that the field does not show.
+func TestFunnelStepsTypoInBrowser(t *testing.T) {
+	ctx, console := openDashboard(t, recentAwkwardEvents(), 1, "/")
+
+	tests := []struct {
+		steps string
+		want  string
+	}{
+		{
+			steps: ` > > `,
+			want:  "The Steps field has no step: enter 2 to 10 steps, separated by >.",
+		},
+		{
+			steps: `message_sent[model="m1] > error_occurred`,
+			want:  `The Steps field has a quoted value without its closing ": end the value with ", and write \" for a quote inside it.`,
+		},
+	}
+	for _, test := range tests {
+		mustDo(t, ctx, chromedp.SetValue(chromedp.CSS("#funnel-steps"), test.steps))
+		mustRun(t, ctx, chromedp.Evaluate[bool](`document.getElementById('funnel-steps').dispatchEvent(new Event('change'))`))
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById('funnel').dataset.state === 'error'`,
+			chromedp.WithPollingTimeout(5*time.Second)))
+		message := mustRun(t, ctx, chromedp.Evaluate[string](`document.querySelector('#funnel .panel-status').textContent`))
+		if err != nil {
+			t.Errorf("steps %q: funnel panel shows no error, status %q", test.steps, message)
+			continue
+		}
+		if message != test.want {
+			t.Errorf("steps %q: funnel message = %q, want %q", test.steps, message, test.want)
+		}
+	}
+	checkConsole(t, console)
+}

@@ -428,7 +428,8 @@
 
   // splitSteps returns the steps of the Steps field, separated by > outside
   // double-quoted values. A double quote opens a value only right after =,
-  // spaces aside, as in the API's step syntax.
+  // spaces aside, as in the API's step syntax. It throws an input error
+  // for a quote that is not closed, which would take the rest of the field.
   function splitSteps(text) {
     const steps = [];
     let current = '';
@@ -437,7 +438,13 @@
       const c = text[i];
       if (c === '"' && afterEquals) {
         const quoted = readQuoted(text, i);
-        const end = quoted ? quoted.end : text.length;
+        if (!quoted) {
+          const err = new Error('The Steps field has a quoted value without its closing ": ' +
+            'end the value with ", and write \\" for a quote inside it.');
+          err.input = true;
+          throw err;
+        }
+        const end = quoted.end;
         current += text.slice(i, end);
         i = end - 1;
         afterEquals = false;
@@ -1009,8 +1016,11 @@
   async function loadFunnel(signal) {
     const steps = splitSteps(control('funnel-steps').value);
     const maxSteps = Number(document.getElementById('funnel').dataset.maxSteps);
-    if (steps.length === 1 || steps.length > maxSteps) {
-      const count = steps.length === 1 ? '1 step' : steps.length + ' steps';
+    // An empty field selects the project's declared funnel, but a field
+    // of only separators is a typo.
+    const typedNone = steps.length === 0 && control('funnel-steps').value.trim() !== '';
+    if (typedNone || steps.length === 1 || steps.length > maxSteps) {
+      const count = { 0: 'no step', 1: '1 step' }[steps.length] || steps.length + ' steps';
       const err = new Error('The Steps field has ' + count + ': enter 2 to ' + maxSteps + ' steps, separated by >.');
       err.input = true;
       throw err;
