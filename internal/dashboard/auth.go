@@ -152,7 +152,7 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request) {
 	returnQuery := r.PostForm.Get("return")
 	if !h.token.matches(r.PostForm.Get("token")) {
 		h.logAuthFailure(r, "invalid token in login form")
-		h.renderLogin(w, http.StatusUnauthorized, "invalid token", returnQuery)
+		h.renderLogin(w, http.StatusUnauthorized, invalidTokenMessage(r.PostForm.Get("token")), returnQuery)
 		return
 	}
 	h.startSession(w, r, returnQuery)
@@ -164,12 +164,30 @@ func (h *Handler) serveTokenLink(w http.ResponseWriter, r *http.Request) {
 	query := r.URL.Query()
 	if !h.token.matches(query.Get("token")) {
 		h.logAuthFailure(r, "invalid token in link")
+		message := invalidTokenMessage(query.Get("token"))
 		query.Del("token")
-		h.renderLogin(w, http.StatusUnauthorized, "invalid token", query.Encode())
+		h.renderLogin(w, http.StatusUnauthorized, message, query.Encode())
 		return
 	}
 	query.Del("token")
 	h.startSession(w, r, query.Encode())
+}
+
+// writeKeyPrefix is the prefix of the write keys that candor serve
+// generates and of PostHog's project API keys. A user may paste one into
+// the login form in place of the admin token.
+const writeKeyPrefix = "phc_"
+
+// invalidTokenMessage returns the login page's error for a token that is
+// not the admin token. It never contains the token.
+func invalidTokenMessage(token string) string {
+	const hint = "enter the admin token of this collector: the --admin-token of candor serve, or admin_token in keys.json in its data folder"
+	// NOTE: a write key given with --write-key that lacks the prefix gets
+	// the general message.
+	if strings.HasPrefix(token, writeKeyPrefix) {
+		return "invalid token: a write key only sends events, so " + hint
+	}
+	return "invalid token: " + hint
 }
 
 func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, returnQuery string) {

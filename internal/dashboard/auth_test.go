@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"encoding/json"
+	"html"
 	"net/http"
 	"net/url"
 	"strings"
@@ -309,5 +310,35 @@ func TestFailedAuthLogIsRateLimited(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "suppressed=4") {
 		t.Errorf("log does not count the 4 suppressed lines:\n%s", logs.String())
+	}
+}
+
+// adminTokenHint is the part of the login error that names where the
+// admin token is kept.
+const adminTokenHint = "enter the admin token of this collector: the --admin-token of candor serve, or admin_token in keys.json in its data folder"
+
+func TestWrongTokenMessageNamesFix(t *testing.T) {
+	server := startServer(t, dashboard.Config{Store: openStore(t)})
+	writeKey := "phc_0123456789abcdef0123456789abcdef"
+	tests := []struct {
+		name  string
+		token string
+		want  string
+	}{
+		{"wrong token", "wrong-token-value", "invalid token: " + adminTokenHint},
+		{"write key", writeKey, "invalid token: a write key only sends events, so " + adminTokenHint},
+	}
+	for _, test := range tests {
+		pages := map[string]string{}
+		_, pages["link"] = send(t, server, http.MethodGet, "/?"+url.Values{"token": {test.token}}.Encode())
+		_, pages["form"] = send(t, server, http.MethodPost, "/login", withForm(url.Values{"token": {test.token}}))
+		for route, body := range pages {
+			if !strings.Contains(body, html.EscapeString(test.want)) {
+				t.Errorf("%s in the %s: page does not contain %q", test.name, route, test.want)
+			}
+			if strings.Contains(body, test.token) {
+				t.Errorf("%s in the %s: page echoes the token", test.name, route)
+			}
+		}
 	}
 }
