@@ -121,7 +121,9 @@
 // bearer tokens keep working. The cookie never contains the token.
 //
 // The page keeps its whole view in its URL: the filters and each panel's
-// settings, so a copied link opens the same view. Everything it loads is
+// settings, so a copied link opens the same view. A filter or a panel
+// setting that the page cannot show, such as interval=year, gets 400 and
+// a page that names it. Everything it loads is
 // embedded in the binary: it fetches nothing from other hosts, and the
 // Content-Security-Policy header forbids inline scripts and styles.
 //
@@ -133,7 +135,10 @@
 // cancels the query, so a hung store gets 503 after about 3 s. A query that outlasts
 // Config.QueryTimeout (DefaultQueryTimeout, 30 s) while the store responds
 // to pings gets 503 without Retry-After and a message to narrow the date
-// range, and any other failure gets 500.
+// range, and any other failure gets 500. A panel whose load fails is
+// emptied and shows the error. After a 503 with Retry-After, or a request
+// that got no response, the page loads that panel again after the
+// Retry-After or 5 s.
 //
 // The data routes need a store that implements store.Analytics. With a
 // store that implements only store.Store, the overview still works and the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"embed"
 	"errors"
+	"fmt"
 	"html/template"
 	"maps"
 	"net/http"
@@ -161,6 +162,9 @@ func (h *Handler) serveDashboard(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		_, err = h.parseFilter(query, false)
 	}
+	if err == nil {
+		err = checkPanelSettings(query, page)
+	}
 	var unknown unknownProjectError
 	switch {
 	case errors.As(err, &unknown):
@@ -173,6 +177,46 @@ func (h *Handler) serveDashboard(w http.ResponseWriter, r *http.Request) {
 		page.APIQuery = apiQuery(query, page.From, page.To, page.Project)
 	}
 	h.render(w, status, "dashboard.html", page)
+}
+
+// checkPanelSettings returns an error for a panel setting of query that
+// matches none of the page's choices. A select element would show its first
+// choice instead, while the URL keeps the value.
+func checkPanelSettings(query url.Values, page dashboardPage) error {
+	settings := []struct {
+		name    string
+		choices []option
+	}{
+		{"interval", page.Trend.Interval},
+		{"measure", page.Trend.Measure},
+		{"funnel_window", page.Funnel.Windows},
+		{"hist_event", page.Histogram.Events},
+		{"hist_property", page.Histogram.Properties},
+	}
+	for _, setting := range settings {
+		value := strings.TrimSpace(query.Get(setting.name))
+		if value == "" || slices.ContainsFunc(setting.choices, func(o option) bool { return o.Value == value }) {
+			continue
+		}
+		if len(setting.choices) == 0 {
+			return fmt.Errorf("invalid %s %q: the catalog has no event with a numeric property, so leave it out", setting.name, value)
+		}
+		return fmt.Errorf("invalid %s %q: use %s", setting.name, value, joinChoices(setting.choices))
+	}
+	_, err := parseInt(query, "weeks", defaultWeeks, 0, maxWeeks)
+	return err
+}
+
+// joinChoices lists the values of choices as "a, b or c".
+func joinChoices(choices []option) string {
+	values := make([]string, len(choices))
+	for i, choice := range choices {
+		values[i] = choice.Value
+	}
+	if len(values) == 1 {
+		return values[0]
+	}
+	return strings.Join(values[:len(values)-1], ", ") + " or " + values[len(values)-1]
 }
 
 // projectLinks links to each of projects and then to all projects, with

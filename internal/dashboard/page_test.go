@@ -1,6 +1,7 @@
 package dashboard_test
 
 import (
+	"html"
 	"net/http"
 	"net/url"
 	"strings"
@@ -223,5 +224,42 @@ func TestDashboardHeadingsStartAtH1(t *testing.T) {
 	}
 	if n := strings.Count(body, "<h1"); n != 1 {
 		t.Errorf("dashboard page has %d <h1> elements, want 1", n)
+	}
+}
+
+func TestDashboardRejectsInvalidPanelSetting(t *testing.T) {
+	server := startServer(t, dashboard.Config{Store: openStore(t)})
+	cookie := login(t, server)
+
+	tests := []struct {
+		query string
+		want  string
+	}{
+		{"interval=year", `invalid interval "year": use day, week or month`},
+		{"measure=sessions", `invalid measure "sessions": use events or installs`},
+		{"funnel_window=2y", `invalid funnel_window "2y": use 1h, 1d, 7d or 30d`},
+		{"weeks=abc", `invalid weeks "abc": use a whole number from 0 to 52`},
+		{"weeks=53", `invalid weeks "53": use a whole number from 0 to 52`},
+		{"hist_event=app_started", `invalid hist_event "app_started": use `},
+		{"hist_event=message_sent&hist_property=model", `invalid hist_property "model": use message_length_b2`},
+	}
+	for _, test := range tests {
+		response, body := send(t, server, http.MethodGet, "/?"+test.query, withCookie(cookie))
+		if response.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: status = %d, want 400", test.query, response.StatusCode)
+		}
+		if !strings.Contains(body, `role="alert">`+html.EscapeString(test.want)) {
+			t.Errorf("%s: page does not show %q", test.query, test.want)
+		}
+		if strings.Contains(body, "trends-chart") {
+			t.Errorf("%s: page with an invalid setting still loads data", test.query)
+		}
+	}
+
+	// Settings that the selects offer load the page.
+	response, _ := send(t, server, http.MethodGet,
+		"/?interval=week&measure=installs&funnel_window=7d&weeks=0&hist_event=message_sent&hist_property=message_length_b2", withCookie(cookie))
+	if response.StatusCode != http.StatusOK {
+		t.Errorf("valid panel settings: status = %d, want 200", response.StatusCode)
 	}
 }
