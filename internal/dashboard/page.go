@@ -171,6 +171,12 @@ func (h *Handler) serveDashboard(w http.ResponseWriter, r *http.Request) {
 		status, page.Error = http.StatusNotFound, err.Error()
 		page.Projects = projectLinks(query, unknown.configured)
 		page.ProjectLinks = nil
+		// The quick ranges and the form's Apply button lead to all
+		// projects rather than back to this page.
+		withoutProject := maps.Clone(query)
+		withoutProject.Del("project")
+		page.Presets = presetRangeLinks(withoutProject, h.now().UTC().Truncate(24*time.Hour), page.From, page.To)
+		delete(page.Hidden, "project")
 	case err != nil:
 		status, page.Error = http.StatusBadRequest, err.Error()
 	default:
@@ -284,19 +290,7 @@ func (h *Handler) newDashboardPage(query url.Values) dashboardPage {
 		page.To = today.Format(dateLayout)
 	}
 
-	for _, days := range presetRanges {
-		from := today.AddDate(0, 0, 1-days).Format(dateLayout)
-		to := today.Format(dateLayout)
-		link := maps.Clone(query)
-		link.Set("from", from)
-		link.Set("to", to)
-		page.Presets = append(page.Presets, presetLink{
-			Label:   "Last " + strconv.Itoa(days) + " days",
-			URL:     "/?" + link.Encode(),
-			Current: page.From == from && page.To == to,
-		})
-	}
-
+	page.Presets = presetRangeLinks(query, today, page.From, page.To)
 	page.ProjectLinks = h.projectSwitchLinks(query, page.Project)
 	page.Trend = h.trendSettings(query, page.Project)
 	page.Histogram = h.histogramSettings(query, page.Project)
@@ -313,6 +307,25 @@ func (h *Handler) newDashboardPage(query url.Values) dashboardPage {
 	}
 	page.Weeks = valueOr(query, "weeks", strconv.Itoa(defaultWeeks))
 	return page
+}
+
+// presetRangeLinks links to the quick ranges up to today, with the other
+// parameters of query. A link whose range is from and to is current.
+func presetRangeLinks(query url.Values, today time.Time, from, to string) []presetLink {
+	var links []presetLink
+	for _, days := range presetRanges {
+		presetFrom := today.AddDate(0, 0, 1-days).Format(dateLayout)
+		presetTo := today.Format(dateLayout)
+		link := maps.Clone(query)
+		link.Set("from", presetFrom)
+		link.Set("to", presetTo)
+		links = append(links, presetLink{
+			Label:   "Last " + strconv.Itoa(days) + " days",
+			URL:     "/?" + link.Encode(),
+			Current: from == presetFrom && to == presetTo,
+		})
+	}
+	return links
 }
 
 // trendSettings fills the trend panel's form from query, with the

@@ -263,3 +263,18 @@ func TestDashboardRejectsInvalidPanelSetting(t *testing.T) {
 		t.Errorf("valid panel settings: status = %d, want 200", response.StatusCode)
 	}
 }
+
+func TestUnknownProjectPageLeadsAway(t *testing.T) {
+	server := startServer(t, dashboard.Config{Store: openStore(t)})
+	cookie := login(t, server)
+
+	_, body := send(t, server, http.MethodGet, "/?from=2024-05-01&project=shop", withCookie(cookie))
+	// The quick ranges and the filter form must not lead back to the
+	// unknown project.
+	if strings.Contains(body, "project=shop") {
+		t.Error("page links to the unknown project again")
+	}
+	if strings.Contains(body, `name="project" value="shop"`) {
+		t.Error("filter form submits the unknown project again")
+	}
+}
