@@ -102,6 +102,13 @@ func FuzzBase64Body(f *testing.F) {
 			return
 		}
 		encoded := base64.StdEncoding.EncodeToString(text)
+		if isJSONScalar([]byte(encoded)) {
+			// Such base64 text, "4423" for one, is kept as sent. It starts
+			// with a digit, n, t or f, so its first decoded byte is one of
+			// 0x7c-0x7f, 0x9c-0x9f, 0xb4-0xb7 and 0xd0-0xf7, which starts
+			// no JSON text: no base64 of an event is lost that way.
+			return
+		}
 		src := payloadSource{query: url.Values{}, contentType: "application/json", body: []byte(encoded)}
 		if asQuery {
 			// A query string decodes '+' as a space, as it does for
