@@ -52,6 +52,7 @@ func TestSecretsFirstAcrossStores(t *testing.T) {
 // installs and checks in system.query_log that a hash lookup reads one
 // index granule (8,192 rows) rather than every row of the project.
 func TestSecretLookupReadsOneGranule(t *testing.T) {
+	requireQueryLog(t)
 	database := newDatabase(t)
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	defer transport.CloseIdleConnections()
