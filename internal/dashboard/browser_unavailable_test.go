@@ -165,3 +165,31 @@ func TestStoreOutageInBrowser(t *testing.T) {
 		}
 	}
 }
+
+// TestInvalidTokenLinkLeavesAddressBar opens a link with a write key in
+// place of the admin token: the login page shows its error and takes the
+// key out of the address bar and the history entry.
+func TestInvalidTokenLinkLeavesAddressBar(t *testing.T) {
+	browsertest.SkipWithoutChromium(t)
+	server := startLoopbackServer(t, dashboard.Config{Store: openStore(t), Project: "mux"})
+	ctx := browsertest.NewContext(t, 1024, 768)
+	console := browsertest.CollectConsole(t, ctx)
+
+	mustDo(t, ctx, chromedp.Navigate(server.URL+"/?from=2025-01-01&token=phc_0123456789abcdef0123456789abcdef"))
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`!location.search.includes('token')`,
+		chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+		t.Errorf("address bar still holds the token: %s", mustRun(t, ctx, chromedp.Evaluate[string](`location.href`)))
+	}
+	if got := mustRun(t, ctx, chromedp.Evaluate[string](`location.search`)); got != "?from=2025-01-01" {
+		t.Errorf("query after the invalid link = %q, want the other parameters kept: ?from=2025-01-01", got)
+	}
+	if message := mustRun(t, ctx, chromedp.Evaluate[string](`document.getElementById('login-error').textContent`)); !strings.Contains(message, "write key") {
+		t.Errorf("login error = %q, want it to name the write key", message)
+	}
+	for _, m := range console.Messages() {
+		// The 401 of the page itself is expected.
+		if !strings.Contains(m, "401") {
+			t.Errorf("browser console: %s", m)
+		}
+	}
+}
