@@ -42,6 +42,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/candor-dev/candor/internal/store"
@@ -170,6 +171,10 @@ type Store struct {
 	secretsMu    sync.Mutex
 	secretsReady bool
 
+	// lastFailedPing is the latest ping of whileResponsive that failed, or
+	// nil once a later ping succeeded.
+	lastFailedPing atomic.Pointer[failedPing]
+
 	requests    chan *insertRequest // Insert calls waiting for the batcher
 	closing     chan struct{}       // closed when Close starts: flush without waiting
 	closingOnce sync.Once
@@ -279,5 +284,9 @@ func (s *Store) Ping(ctx context.Context) error {
 		return err
 	}
 	defer release()
-	return s.client.ping(ctx)
+	if err := s.client.ping(ctx); err != nil {
+		return err
+	}
+	s.lastFailedPing.Store(nil)
+	return nil
 }

@@ -47,7 +47,8 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
 //
 // It holds writeMu, so no batch of this Store is written between the count
 // and the mutation. Events that another Store inserts in between may be
-// deleted without being counted.
+// deleted without being counted. It fails with store.ErrUnavailable within
+// about 3 s when the server stops responding (whileResponsive).
 func (s *Store) delete(ctx context.Context, condition string, count func(context.Context) (int64, error)) (int64, error) {
 	release, err := s.acquire()
 	if err != nil {
@@ -58,15 +59,19 @@ func (s *Store) delete(ctx context.Context, condition string, count func(context
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 
-	matched, err := count(ctx)
+	var matched int64
+	err = s.whileResponsive(ctx, func(ctx context.Context) error {
+		var err error
+		matched, err = count(ctx)
+		if err != nil {
+			return fmt.Errorf("count events: %w", err)
+		}
+		if matched == 0 {
+			return nil
+		}
+		return s.mutate(ctx, "events", `ALTER TABLE `+s.events+` DELETE WHERE `+condition)
+	})
 	if err != nil {
-		return 0, fmt.Errorf("count events: %w", err)
-	}
-	if matched == 0 {
-		return 0, nil
-	}
-
-	if err := s.mutate(ctx, "events", `ALTER TABLE `+s.events+` DELETE WHERE `+condition); err != nil {
 		return 0, err
 	}
 	return matched, nil

@@ -241,15 +241,31 @@ func (s *Store) writeBatch(batch []*insertRequest) {
 
 // insertNew inserts the rows of batch whose key is neither stored nor in an
 // earlier call of the batch and returns how many rows of each call it
-// inserted. The caller holds writeMu.
+// inserted. The caller holds writeMu. It fails with store.ErrUnavailable
+// within about 3 s when the server stops responding (whileResponsive).
 func (s *Store) insertNew(ctx context.Context, batch []*insertRequest) ([]int, error) {
 	total := 0
 	for _, request := range batch {
 		total += len(request.keys)
 	}
+	var counts []int
+	err := s.whileResponsive(ctx, func(ctx context.Context) error {
+		var err error
+		counts, err = s.insertUnstored(ctx, batch, total)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("insert %d events: %w", total, err)
+	}
+	return counts, nil
+}
+
+// insertUnstored checks which keys of batch are stored and inserts the
+// rows of the others, as insertNew describes.
+func (s *Store) insertUnstored(ctx context.Context, batch []*insertRequest, total int) ([]int, error) {
 	stored, err := s.storedKeys(ctx, batch, total)
 	if err != nil {
-		return nil, fmt.Errorf("insert %d events: check for stored events: %w", total, err)
+		return nil, fmt.Errorf("check for stored events: %w", err)
 	}
 
 	counts := make([]int, len(batch))
@@ -268,7 +284,7 @@ func (s *Store) insertNew(ctx context.Context, batch []*insertRequest) ([]int, e
 		return counts, nil
 	}
 	if err := s.client.insert(ctx, s.events, data); err != nil {
-		return nil, fmt.Errorf("insert %d events: %w", total, err)
+		return nil, err
 	}
 	return counts, nil
 }

@@ -36,7 +36,7 @@ func (s *Store) secretsTable() string {
 // already. It selects the install by installRefCondition and sends the
 // new row as data, so the text of its statements contains no install ID.
 func (s *Store) RegisterInstallSecret(ctx context.Context, project, distinctID, hash string) error {
-	err := s.withSecrets(ctx, func() error {
+	err := s.withSecrets(ctx, func(ctx context.Context) error {
 		rows, err := s.client.query(ctx, `SELECT DISTINCT distinct_id FROM `+s.secretsTable()+
 			` WHERE `+installRefCondition, installRef(project, distinctID))
 		if err != nil {
@@ -69,7 +69,7 @@ type secretRow struct {
 // store.ErrSecretNotFound.
 func (s *Store) InstallSecretHash(ctx context.Context, project, distinctID string) (string, error) {
 	var rows [][]string
-	err := s.withSecrets(ctx, func() error {
+	err := s.withSecrets(ctx, func(ctx context.Context) error {
 		var err error
 		rows, err = s.client.query(ctx, `SELECT distinct_id, hash FROM `+s.secretsTable()+
 			` WHERE `+installRefCondition+` ORDER BY registered_us, hash`, installRef(project, distinctID))
@@ -91,7 +91,7 @@ func (s *Store) InstallSecretHash(ctx context.Context, project, distinctID strin
 // It returns errInstallKeyShared, and deletes nothing, when the install's
 // key also selects another install's row.
 func (s *Store) DeleteInstallSecret(ctx context.Context, project, distinctID string) error {
-	err := s.withSecrets(ctx, func() error {
+	err := s.withSecrets(ctx, func(ctx context.Context) error {
 		condition := installKeyCondition(project, distinctID)
 		rows, err := s.client.query(ctx, `SELECT DISTINCT distinct_id FROM `+s.secretsTable()+` WHERE `+condition)
 		if err != nil {
@@ -115,8 +115,10 @@ func (s *Store) DeleteInstallSecret(ctx context.Context, project, distinctID str
 // withSecrets runs fn under secretsMu after creating the secrets table on
 // the Store's first call. The lock orders a read after a registration of
 // this Store that returned before it, and keeps one Store from
-// registering an install twice.
-func (s *Store) withSecrets(ctx context.Context, fn func() error) error {
+// registering an install twice. fn gets a context that whileResponsive
+// ends when the server stops responding, and so does the creation of the
+// table.
+func (s *Store) withSecrets(ctx context.Context, fn func(ctx context.Context) error) error {
 	release, err := s.acquire()
 	if err != nil {
 		return err
@@ -125,11 +127,13 @@ func (s *Store) withSecrets(ctx context.Context, fn func() error) error {
 
 	s.secretsMu.Lock()
 	defer s.secretsMu.Unlock()
-	if !s.secretsReady {
-		if err := s.client.exec(ctx, strings.ReplaceAll(createSecretsSQL, "{table}", s.secretsTable())); err != nil {
-			return fmt.Errorf("create install_secrets table: %w", err)
+	return s.whileResponsive(ctx, func(ctx context.Context) error {
+		if !s.secretsReady {
+			if err := s.client.exec(ctx, strings.ReplaceAll(createSecretsSQL, "{table}", s.secretsTable())); err != nil {
+				return fmt.Errorf("create install_secrets table: %w", err)
+			}
+			s.secretsReady = true
 		}
-		s.secretsReady = true
-	}
-	return fn()
+		return fn(ctx)
+	})
 }

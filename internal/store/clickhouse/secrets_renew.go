@@ -15,7 +15,7 @@ import (
 // Like RegisterInstallSecret, it selects the install by
 // installRefCondition and sends the row as data.
 func (s *Store) RenewInstallSecret(ctx context.Context, project, distinctID string, t time.Time) error {
-	err := s.withSecrets(ctx, func() error {
+	err := s.withSecrets(ctx, func(ctx context.Context) error {
 		rows, err := s.client.query(ctx, `SELECT distinct_id, hash, registered_us FROM `+s.secretsTable()+
 			` WHERE `+installRefCondition+` ORDER BY registered_us, hash`, installRef(project, distinctID))
 		if err != nil {
@@ -57,7 +57,7 @@ func (s *Store) RenewInstallSecret(ctx context.Context, project, distinctID stri
 // newer row. The rows of a renewed install that are older than t go too.
 func (s *Store) DeleteInstallSecretsBefore(ctx context.Context, t time.Time) (int64, error) {
 	var installs int64
-	err := s.withSecrets(ctx, func() error {
+	err := s.withSecrets(ctx, func(ctx context.Context) error {
 		before := strconv.FormatInt(t.UnixMicro(), 10)
 		rows, err := s.client.query(ctx, `SELECT countIf(newest < `+before+`), sum(old) FROM (
 			SELECT max(registered_us) AS newest, countIf(registered_us < `+before+`) AS old
