@@ -84,18 +84,23 @@ func (s *Server) serveDeleteInstall(w http.ResponseWriter, r *http.Request) {
 	case project == "":
 		writeJSONError(w, http.StatusBadRequest, "missing project parameter: add ?project=NAME, such as ?project=mux")
 		return
-	case !slices.Contains(s.projects, project):
-		s.writeUnknownProject(w, project)
-		return
 	case distinctID == "":
 		writeJSONError(w, http.StatusBadRequest, "missing distinct_id in the path: DELETE /api/v1/installs/{distinct_id}")
 		return
 	}
 
+	// A project removed from the configuration may still have events
+	// stored, and they must stay deletable. For such a project the
+	// deletion runs as for a configured one, and deleting nothing answers
+	// 404 as for a misspelled name.
 	deleted, err := s.collector.DeleteInstall(r.Context(), project, distinctID)
 	if err != nil {
 		s.logger.Error("delete install failed", "project", project, "deleted", deleted, "err", err)
 		writeJSONError(w, http.StatusServiceUnavailable, "deleting the install's events or its deletion key failed; retry later")
+		return
+	}
+	if deleted == 0 && !slices.Contains(s.projects, project) {
+		s.writeUnknownProject(w, project)
 		return
 	}
 	// The install ID is not logged: the log outlives the deletion.

@@ -524,7 +524,8 @@ func TestRetentionExpiresDeletionKeys(t *testing.T) {
 	db.Close()
 
 	const retention = time.Second
-	cfg := Config{KAnonymity: 1, DataDir: dir, WriteKey: testWriteKey, AdminToken: testAdminToken, Retention: retention}
+	cfg := Config{KAnonymity: 1, DataDir: dir, WriteKey: testWriteKey, AdminToken: testAdminToken, Retention: retention,
+		Collector: collector.Config{SecretRenewal: retention / 16}}
 	srv := startTunedServer(t, cfg, func(srv *Server) {
 		srv.retentionInterval = 50 * time.Millisecond
 		srv.secretExpiry = retention + retention/4
@@ -900,5 +901,33 @@ func TestDeleteInstallWithBase64ID(t *testing.T) {
 	status, body = send(t, http.MethodDelete, srv.URL()+path, testAdminToken, "")
 	if status != http.StatusOK || body != "{\"deleted\":1}\n" {
 		t.Errorf("DELETE %s = %d %q, want 200 {\"deleted\":1}", path, status, body)
+	}
+}
+
+// TestDeleteInstallOfRemovedProject stores events of a project that the
+// server does not configure, as after the project's removal from the
+// configuration: the admin API still deletes them.
+func TestDeleteInstallOfRemovedProject(t *testing.T) {
+	dir := t.TempDir()
+	db, err := duckdb.Open(dir + "/" + DatabaseFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	removed := store.Event{Project: "removed", UUID: "3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a11", Name: "command_used",
+		DistinctID: "install-r", Timestamp: now, ReceivedAt: now}
+	if _, err := db.Insert(context.Background(), []store.Event{removed}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	srv := startServer(t, Config{DataDir: dir, WriteKey: testWriteKey, AdminToken: testAdminToken})
+	status, body := send(t, http.MethodDelete, srv.URL()+"/api/v1/installs/install-r?project=removed", testAdminToken, "")
+	if status != http.StatusOK || strings.TrimSpace(body) != `{"deleted":1}` {
+		t.Errorf("DELETE of an install of a removed project = %d %s, want 200 {\"deleted\":1}", status, body)
+	}
+	status, body = send(t, http.MethodDelete, srv.URL()+"/api/v1/installs/install-r?project=removed", testAdminToken, "")
+	if status != http.StatusNotFound || !strings.Contains(body, "unknown project") {
+		t.Errorf("second DELETE = %d %s, want 404 unknown project: nothing is left", status, body)
 	}
 }

@@ -19,7 +19,9 @@
 //   - DELETE /api/v1/installs/{distinct_id}?project=NAME: deletes one
 //     install's events and then its deletion key hash, and returns
 //     {"deleted": n}, or 503 when either deletion failed, which a retry
-//     completes; the admin token as a Bearer token;
+//     completes. NAME may be a project no longer configured; for one that
+//     deletes nothing, the response is 404. The admin token as a Bearer
+//     token;
 //   - POST /api/v1/self/delete: self-service deletion (collector.SelfDeletePath);
 //   - everything else: the dashboard and the query API (internal/dashboard).
 //
