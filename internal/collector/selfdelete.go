@@ -85,10 +85,10 @@ func installKey(project, distinctID string) string {
 }
 
 // registerDeletionKeys stores hash for every install of events that this
-// process has not registered yet, and renews the registration of those it
-// registered longer than Config.SecretRenewal ago. A failure is logged and
-// not returned: the events are valid either way, and the SDK sends the
-// hash again with its next batch.
+// process has not registered in the last registrationRecheck, and renews
+// the registrations older than Config.SecretRenewal. A failure is logged
+// and not returned: the events are valid either way, and the SDK sends
+// the hash again with its next batch.
 func (c *Collector) registerDeletionKeys(ctx context.Context, deadline time.Time, p *project, hash string, events []store.Event) {
 	if hash == "" || len(events) == 0 {
 		return
@@ -101,8 +101,12 @@ func (c *Collector) registerDeletionKeys(ctx context.Context, deadline time.Time
 	defer cancel()
 	sd := &c.selfDelete
 	renewal := c.cfg.SecretRenewal
+	recheck := registrationRecheck
+	if renewal > 0 {
+		recheck = min(recheck, renewal)
+	}
 	now := time.Now()
-	for _, id := range dueInstalls(sd, p.name, events, now, renewal) {
+	for _, id := range dueInstalls(sd, p.name, events, now, recheck) {
 		err := secrets.RegisterInstallSecret(ctx, p.name, id, hash)
 		if err == nil && renewal > 0 {
 			// The registration above does nothing for an install whose hash
@@ -123,10 +127,15 @@ func (c *Collector) registerDeletionKeys(ctx context.Context, deadline time.Time
 	}
 }
 
+// registrationRecheck is how long the collector trusts that an install it
+// registered still has its hash. Another collector that shares the store
+// may have deleted the install since, and the next batch after this
+// period registers the hash again.
+var registrationRecheck = 24 * time.Hour
+
 // dueInstalls returns the distinct installs of events that this process
-// has not registered yet, or registered at least renewal before now. A
-// renewal of zero never makes an install due again.
-func dueInstalls(sd *selfDeleteState, project string, events []store.Event, now time.Time, renewal time.Duration) []string {
+// has not registered yet, or registered at least recheck before now.
+func dueInstalls(sd *selfDeleteState, project string, events []store.Event, now time.Time, recheck time.Duration) []string {
 	sd.mu.Lock()
 	defer sd.mu.Unlock()
 	if sd.registered == nil {
@@ -138,7 +147,7 @@ func dueInstalls(sd *selfDeleteState, project string, events []store.Event, now 
 		if seen[e.DistinctID] {
 			continue
 		}
-		if at, ok := sd.registered[installKey(project, e.DistinctID)]; ok && (renewal <= 0 || now.Sub(at) < renewal) {
+		if at, ok := sd.registered[installKey(project, e.DistinctID)]; ok && now.Sub(at) < recheck {
 			continue
 		}
 		seen[e.DistinctID] = true

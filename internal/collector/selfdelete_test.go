@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/candor-dev/candor/internal/collector"
 	"github.com/candor-dev/candor/internal/store"
@@ -187,5 +188,25 @@ func TestSelfDeleteNamesMatchSDK(t *testing.T) {
 	}
 	if telemetry.SelfDeleteNotFoundCode != "install_not_found" {
 		t.Errorf("SDK expects code %q for an unknown install, the collector sends install_not_found", telemetry.SelfDeleteNotFoundCode)
+	}
+}
+
+// TestDeletionKeyRegisteredAgainAfterRecheck deletes an install's hash
+// behind the collector's back, as another collector that shares the store
+// does. The collector registers the hash again with the install's first
+// batch after registrationRecheck, so the events sent since stay
+// deletable.
+func TestDeletionKeyRegisteredAgainAfterRecheck(t *testing.T) {
+	collector.SetRegistrationRecheck(t, 100*time.Millisecond)
+	e, db := newDuckDBEnv(t)
+	mustOK(t, e.postJSON("/batch/", batchWithKey(muxKey, testHash, eventOf("install-1", uuidN(1)))))
+	if err := db.DeleteInstallSecret(context.Background(), "mux", "install-1"); err != nil {
+		t.Fatal(err)
+	}
+
+	time.Sleep(150 * time.Millisecond)
+	mustOK(t, e.postJSON("/batch/", batchWithKey(muxKey, testHash, eventOf("install-1", uuidN(3)))))
+	if hash, err := db.InstallSecretHash(context.Background(), "mux", "install-1"); err != nil || hash != testHash {
+		t.Errorf("hash after the recheck period = %q, %v; want %q", hash, err, testHash)
 	}
 }

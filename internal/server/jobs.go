@@ -38,10 +38,18 @@ func (s *Server) runJobs(ctx context.Context) {
 // keeps it for the retention period after its timestamp. secretExpiry
 // exceeds the sum of the three, so an install with events left keeps its
 // hash.
-func secretRenewal(retention time.Duration) time.Duration { return retention / 16 }
+//
+// Each renewal can add a row to ClickHouse's table of hashes until the
+// next daily pass, so renewals are at least minSecretRenewal apart, also
+// under a retention period of minutes.
+func secretRenewal(retention time.Duration) time.Duration {
+	return max(retention/16, minSecretRenewal)
+}
+
+const minSecretRenewal = time.Hour
 
 func secretExpiry(retention time.Duration) time.Duration {
-	return retention + retention/4 + collector.MaxFutureSkew
+	return retention + max(retention/4, 3*secretRenewal(retention)) + collector.MaxFutureSkew
 }
 
 // applyRetention deletes the events older than Config.Retention, then the

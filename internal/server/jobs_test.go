@@ -17,7 +17,7 @@ import (
 // most two renewals, and that event's timestamp may lie up to
 // collector.MaxFutureSkew after its arrival.
 func TestSecretExpiryOutlastsEvents(t *testing.T) {
-	for _, retention := range []time.Duration{time.Second, time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 400 * 24 * time.Hour} {
+	for _, retention := range []time.Duration{time.Second, time.Minute, time.Hour, 16 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 400 * 24 * time.Hour} {
 		newestEvent := 2*secretRenewal(retention) + collector.MaxFutureSkew
 		if expiry := secretExpiry(retention); expiry <= newestEvent+retention {
 			t.Errorf("retention %s: hashes expire %s after their registration, want more than the %s after it that an event of the install may be kept",
@@ -30,6 +30,17 @@ func TestSecretExpiryOutlastsEvents(t *testing.T) {
 // ahead, which the collector keeps, and runs retention of one second:
 // the event outlasts many retention periods, and so must its install's
 // deletion key hash.
+func TestSecretRenewalAtLeastAnHour(t *testing.T) {
+	for _, retention := range []time.Duration{time.Second, 2 * time.Minute, 16 * time.Hour} {
+		if got := secretRenewal(retention); got != time.Hour {
+			t.Errorf("secretRenewal(%s) = %s, want 1h", retention, got)
+		}
+	}
+	if got := secretRenewal(400 * 24 * time.Hour); got != 25*24*time.Hour {
+		t.Errorf("secretRenewal(400d) = %s, want 25 days", got)
+	}
+}
+
 func TestRetentionKeepsKeyOfFutureEvent(t *testing.T) {
 	const retention = time.Second
 	cfg := Config{KAnonymity: 1, WriteKey: testWriteKey, AdminToken: testAdminToken, Retention: retention}
