@@ -43,7 +43,8 @@ const (
 	// 0x7f000001 and 127.1, when it is a loopback, private or link-local
 	// address. Outside those ranges such numbers pass, because Windows
 	// error codes such as 0x80070005 and model versions such as 3.1 are
-	// written the same way.
+	// written the same way, and so do two or three numbers after a name,
+	// as in macos-10.15.
 	Identifier Class = "identifier"
 	// Version is a version string such as 1.4.2, v2.0.0-rc.1 or go1.26.8, or
 	// the word unknown: at most 8 letters, then a digit, then letters, digits

@@ -109,6 +109,8 @@ var realisticIdentifiers = []string{
 	// inet_aton's shorthand for an IPv4 address.
 	"3.1", "4.1", "1.2.3", "1.2.3.4567", "0.1", "gpt-3.5-turbo", "llama-3.2-1b", "qwen2.5-coder-7b",
 	"gemini-2.0-flash", "mistral-7b-v0.1", "python3.12",
+	// ... also where they read as a private address after a name.
+	"macos-10.15", "ubuntu-10.04", "node-10.24", "win-10.0.19045",
 	// Hex digits that are no encoded text: a catalog fingerprint and a
 	// commit hash.
 	"9fceb02d0ae598e9", "build-9fceb02d0ae5",
@@ -176,7 +178,7 @@ var probeValues = []struct {
 	{catalog.Identifier, "err-0x0a000001", catalog.ReasonLooksLikeIP},
 	{catalog.Identifier, "127.1", catalog.ReasonLooksLikeIP},
 	{catalog.Identifier, "127.0.1", catalog.ReasonLooksLikeIP},
-	{catalog.Identifier, "host-10.1", catalog.ReasonLooksLikeIP},
+	{catalog.Identifier, "10.15", catalog.ReasonLooksLikeIP},
 	{catalog.Identifier, "192.168.279", catalog.ReasonLooksLikeIP},
 	{catalog.Identifier, "169.254.1", catalog.ReasonLooksLikeIP},
 	{catalog.Identifier, "2130706433", catalog.ReasonLooksLikeIP},
@@ -184,9 +186,6 @@ var probeValues = []struct {
 	{catalog.Identifier, "0177.1", catalog.ReasonLooksLikeIP},
 	{catalog.Identifier, "0300.0250.0.1", catalog.ReasonLooksLikeIP},
 	{catalog.Variant, "127.1", catalog.ReasonLooksLikeIP},
-	// A version that reads as a private address, 10.0.0.15, is rejected
-	// with the addresses.
-	{catalog.Identifier, "macos-10.15", catalog.ReasonLooksLikeIP},
 	// Text in hex shorter than the 32 digits that read as a key: the hex
 	// of alice@x.io, my secret and bob@x.io.
 	{catalog.Identifier, "616c69636540782e696f", catalog.ReasonLooksLikeSecret},

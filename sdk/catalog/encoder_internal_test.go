@@ -134,7 +134,9 @@ var (
 var inetAtonPartPattern = regexp.MustCompile(`^(0[xX][0-9A-Fa-f]+|[0-9]+)$`)
 
 func referenceContainsInetAtonIPv4(s string) bool {
-	for _, run := range alnumDotRunPattern.FindAllString(s, -1) {
+	for _, span := range alnumDotRunPattern.FindAllStringIndex(s, -1) {
+		run := s[span[0]:span[1]]
+		whole := span[0] == 0 && span[1] == len(s)
 		parts := strings.Split(run, ".")
 		if len(parts) > 4 {
 			continue
@@ -170,6 +172,9 @@ func referenceContainsInetAtonIPv4(s string) bool {
 		}
 		if len(parts) == 4 || len(parts) > 1 && hexParts > 0 {
 			return true
+		}
+		if len(parts) > 1 && !whole {
+			continue
 		}
 		addr := netip.AddrFrom4([4]byte{byte(address >> 24), byte(address >> 16), byte(address >> 8), byte(address)})
 		if addr.IsLoopback() || addr.IsPrivate() || addr.IsLinkLocalUnicast() {

@@ -136,7 +136,7 @@ func containsInetAtonIPv4(s string) bool {
 		for end < len(s) && (isAlnum(s[end]) || s[end] == '.') {
 			end++
 		}
-		if isInetAtonIPv4Text(s[start:end]) {
+		if isInetAtonIPv4Text(s[start:end], start == 0 && end == len(s)) {
 			return true
 		}
 		start = end + 1
@@ -149,15 +149,16 @@ func containsInetAtonIPv4(s string) bool {
 // leading 0 or decimal, and the last part fills the bytes that the parts
 // before it leave.
 //
-// Four parts, or two or more with one in hex, always count. One part, or
-// two or three parts in decimal and octal, count only in the loopback,
-// private and link-local ranges, as 127.1, 10.0.1 and 0xc0a80117 do.
-// Windows writes HRESULT and NTSTATUS codes as 0x and 8 hex digits, just
-// as an address is written, and model ids hold versions such as 3.1. The
-// class exists for such names, so they pass as public addresses:
-// 0x80070005 reads as 128.7.0.5 and 3.1 as 3.0.0.1. A version in those
-// ranges, such as 10.15 (10.0.0.15), is rejected.
-func isInetAtonIPv4Text(s string) bool {
+// Four parts, or two or more with one in hex, always count. One part
+// counts only in the loopback, private and link-local ranges, as
+// 2130706433 and 0xc0a80117 do, and so do two or three parts in decimal
+// and octal, as 127.1 and 10.0.1 do, when they are the whole value (whole
+// is true). Windows writes HRESULT and NTSTATUS codes as 0x and 8 hex
+// digits, just as an address is written, and names hold versions such as
+// gpt-4.1, macos-10.15 or win-10.0.19045. The class exists for such names,
+// so they pass: 0x80070005 reads as the public 128.7.0.5, and the versions
+// follow a name. A bare 10.15 (10.0.0.15) is rejected.
+func isInetAtonIPv4Text(s string, whole bool) bool {
 	if s == "" || s[0] < '0' || s[0] > '9' {
 		return false
 	}
@@ -193,6 +194,9 @@ func isInetAtonIPv4Text(s string) bool {
 	}
 	if parts == 4 || parts > 1 && hexParts > 0 {
 		return true
+	}
+	if parts > 1 && !whole {
+		return false
 	}
 	addr := netip.AddrFrom4([4]byte{byte(address >> 24), byte(address >> 16), byte(address >> 8), byte(address)})
 	return addr.IsLoopback() || addr.IsPrivate() || addr.IsLinkLocalUnicast()
