@@ -150,11 +150,12 @@ func (h *Handler) tableHandler(route apiRoute) http.HandlerFunc {
 
 		ctx, cancel := context.WithTimeout(r.Context(), h.queryTimeout)
 		defer cancel()
-		ctx, stopWatch := h.watchStore(ctx)
-		t, err := query(h, ctx, request)
-		if pingErr := stopWatch(); err != nil && pingErr != nil {
-			err = pingErr
-		}
+		var t table
+		err = h.watchStore(ctx, func(ctx context.Context) error {
+			var err error
+			t, err = query(h, ctx, request)
+			return err
+		})
 		if err != nil {
 			h.writeQueryError(w, r, err)
 			return
@@ -196,7 +197,6 @@ func (h *Handler) serveRawEvents(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := context.WithTimeout(r.Context(), h.queryTimeout)
 	defer cancel()
-	ctx, stopWatch := h.watchStore(ctx)
 	contentType := "text/csv; charset=utf-8"
 	if f == formatParquet {
 		contentType = parquetContentType
@@ -206,10 +206,9 @@ func (h *Handler) serveRawEvents(w http.ResponseWriter, r *http.Request) {
 		contentType: contentType,
 		filename:    downloadName("events", request.filter) + "." + string(f),
 	}
-	err = h.analytics.ExportEvents(ctx, request.filter, store.ExportFormat(f), download)
-	if pingErr := stopWatch(); err != nil && pingErr != nil {
-		err = pingErr
-	}
+	err = h.watchStore(ctx, func(ctx context.Context) error {
+		return h.analytics.ExportEvents(ctx, request.filter, store.ExportFormat(f), download)
+	})
 	switch {
 	case err != nil && !download.started:
 		h.writeQueryError(w, r, err)

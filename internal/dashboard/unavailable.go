@@ -47,55 +47,23 @@ func (h *Handler) storeUnavailable(ctx context.Context, err error) bool {
 	return true
 }
 
-// watchStore returns a context for one query and a function to call when
-// the query has returned. While the query runs, it pings the store every
-// storeWatchInterval and cancels the context when a ping fails or takes
-// longer than storePingTimeout. So a query on a hung or unreachable store
-// ends after about 3 s instead of Config.QueryTimeout, while a slow query
-// on a store that responds to pings runs on. stop returns the failed
-// ping's error, marked with store.Unavailable, or nil. The DuckDB,
-// journal and ClickHouse stores have Ping methods that run no query, so
-// queries in flight do not delay a ping. Another store is pinged with an
-// Overview of an empty time range (see store.Ping).
-func (h *Handler) watchStore(ctx context.Context) (query context.Context, stop func() error) {
-	query, cancelQuery := context.WithCancelCause(ctx)
-	watch, endWatch := context.WithCancel(query)
-	var pingErr error
-	done := make(chan struct{})
-
-	go func() {
-		defer close(done)
-		timer := time.NewTimer(storeWatchInterval)
-		defer timer.Stop()
-		for {
-			select {
-			case <-watch.Done():
-				return
-			case <-timer.C:
-			}
-			pingCtx, cancelPing := context.WithTimeout(watch, storePingTimeout)
-			err := store.Ping(pingCtx, h.store)
-			cancelPing()
-			if watch.Err() != nil {
-				// The query returned or ended during the ping.
-				return
-			}
-			if err != nil {
-				pingErr = store.Unavailable(fmt.Errorf("store ping failed while a query ran (timeout %s): %w", storePingTimeout, err))
-				cancelQuery(pingErr)
-				return
-			}
-			timer.Reset(storeWatchInterval)
-		}
-	}()
-
-	stop = func() error {
-		endWatch()
-		<-done
-		cancelQuery(nil)
-		return pingErr
+// watchStore runs the query fn while it pings the store every
+// storeWatchInterval (store.WhileResponsive). A ping that fails or takes
+// longer than storePingTimeout ends the query, so a query on a hung or
+// unreachable store ends after about 3 s instead of Config.QueryTimeout,
+// while a slow query on a store that responds to pings runs on. The error
+// of a query that a ping ended is the ping's, marked with
+// store.Unavailable. The DuckDB, journal and ClickHouse stores have Ping
+// methods that run no query, so queries in flight do not delay a ping.
+// Another store is pinged with an Overview of an empty time range (see
+// store.Ping).
+func (h *Handler) watchStore(ctx context.Context, fn func(ctx context.Context) error) error {
+	ping := func(ctx context.Context) error { return store.Ping(ctx, h.store) }
+	err, pingErr := store.WhileResponsive(ctx, storeWatchInterval, storePingTimeout, ping, fn)
+	if err != nil && pingErr != nil {
+		return store.Unavailable(fmt.Errorf("store ping failed while a query ran (timeout %s): %w", storePingTimeout, pingErr))
 	}
-	return query, stop
+	return err
 }
 
 // isTimeout reports whether err is a timeout: a context deadline, such as

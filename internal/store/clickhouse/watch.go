@@ -49,46 +49,20 @@ func (s *Store) whileResponsive(ctx context.Context, fn func(ctx context.Context
 		}
 	}
 
-	call, cancelCall := context.WithCancelCause(ctx)
-	defer cancelCall(nil)
-	// watch ends when fn returns, which also cancels a ping in flight.
-	watch, endWatch := context.WithCancel(call)
-	var pingErr error
-	done := make(chan struct{})
-
-	go func() {
-		defer close(done)
-		timer := time.NewTimer(serverWatchInterval)
-		defer timer.Stop()
-		for {
-			select {
-			case <-watch.Done():
-				return
-			case <-timer.C:
-			}
-			pingCtx, cancelPing := context.WithTimeout(watch, serverPingTimeout)
-			err := s.client.ping(pingCtx)
-			cancelPing()
-			if watch.Err() != nil {
-				// fn returned or ctx ended during the ping.
-				return
-			}
-			if err != nil {
-				s.lastFailedPing.Store(&failedPing{at: time.Now(), err: err})
-				pingErr = store.Unavailable(fmt.Errorf("clickhouse did not respond to a ping within %s while a statement ran: %w", serverPingTimeout, err))
-				cancelCall(pingErr)
-				return
-			}
+	ping := func(ctx context.Context) error {
+		err := s.client.ping(ctx)
+		if err == nil {
 			s.lastFailedPing.Store(nil)
-			timer.Reset(serverWatchInterval)
 		}
-	}()
-
-	err := fn(call)
-	endWatch()
-	<-done
-	if err != nil && pingErr != nil {
-		return pingErr
+		return err
 	}
-	return err
+	err, pingErr := store.WhileResponsive(ctx, serverWatchInterval, serverPingTimeout, ping, fn)
+	if pingErr == nil {
+		return err
+	}
+	s.lastFailedPing.Store(&failedPing{at: time.Now(), err: pingErr})
+	if err == nil {
+		return nil
+	}
+	return store.Unavailable(fmt.Errorf("clickhouse did not respond to a ping within %s while a statement ran: %w", serverPingTimeout, pingErr))
 }
