@@ -131,10 +131,10 @@
 // gets 503 with Retry-After: 5 when the store is unavailable: the error
 // matches store.ErrUnavailable, the connection was refused, or the store
 // failed a ping. While a query runs, the store is pinged after 1 s and
-// then 1 s after each ping, and a ping that fails or takes more than 2 s
-// cancels the query, so a hung store gets 503 after about 3 s. A query that outlasts
-// Config.QueryTimeout (DefaultQueryTimeout, 30 s) while the store responds
-// to pings gets 503 without Retry-After and a message to narrow the date
+// then 1 s after each ping. A ping that fails or takes more than 2 s
+// cancels the query, so a hung store gets 503 after about 3 s. A query
+// that outlasts Config.QueryTimeout (DefaultQueryTimeout, 30 s) while the
+// store responds to pings gets 503 without Retry-After and a message to narrow the date
 // range, and any other failure gets 500. A panel whose load fails is
 // emptied and shows the error. After a 503 with Retry-After, or a request
 // that got no response, the page loads that panel again after the

@@ -91,8 +91,8 @@ func (s *Server) serveDeleteInstall(w http.ResponseWriter, r *http.Request) {
 
 	// A project removed from the configuration may still have events
 	// stored, and they must stay deletable. For such a project the
-	// deletion runs as for a configured one, and deleting nothing answers
-	// 404 as for a misspelled name.
+	// deletion runs as for a configured one. When it deletes nothing, the
+	// response is 404, as for a misspelled name.
 	deleted, err := s.collector.DeleteInstall(r.Context(), project, distinctID)
 	if err != nil {
 		s.logger.Error("delete install failed", "project", project, "deleted", deleted, "err", err)

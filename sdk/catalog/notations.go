@@ -151,9 +151,9 @@ func containsInetAtonIPv4(s string) bool {
 //
 // Four parts, or two or more with one in hex, always count. One part
 // counts only in the loopback, private and link-local ranges, as
-// 2130706433 and 0xc0a80117 do, and so do two or three parts in decimal
-// and octal, as 127.1 and 10.0.1 do, when they are the whole value (whole
-// is true). Windows writes HRESULT and NTSTATUS codes as 0x and 8 hex
+// 2130706433 and 0xc0a80117 do. Two or three parts in decimal and octal,
+// as in 127.1 and 10.0.1, count in those ranges only when they are the
+// whole value (whole is true). Windows writes HRESULT and NTSTATUS codes as 0x and 8 hex
 // digits, just as an address is written, and names hold versions such as
 // gpt-4.1, macos-10.15 or win-10.0.19045. The class exists for such names,
 // so they pass: 0x80070005 reads as the public 128.7.0.5, and the versions

@@ -200,9 +200,9 @@ func testSecretDeleteBefore(t *testing.T, s store.InstallSecrets) {
 	if deleted != 2 {
 		t.Errorf("DeleteInstallSecretsBefore deleted %d installs, want 2 (mux/old and demo/old)", deleted)
 	}
-	for _, gone := range [][2]string{{"mux", "old"}, {"demo", "old"}} {
-		if _, err := s.InstallSecretHash(ctx, gone[0], gone[1]); !errors.Is(err, store.ErrSecretNotFound) {
-			t.Errorf("hash of %s/%s registered before the cutoff: err = %v, want store.ErrSecretNotFound", gone[0], gone[1], err)
+	for _, expired := range [][2]string{{"mux", "old"}, {"demo", "old"}} {
+		if _, err := s.InstallSecretHash(ctx, expired[0], expired[1]); !errors.Is(err, store.ErrSecretNotFound) {
+			t.Errorf("hash of %s/%s registered before the cutoff: err = %v, want store.ErrSecretNotFound", expired[0], expired[1], err)
 		}
 	}
 	if got := mustHash(t, s, "mux", "renewed"); got != hashOf(3) {
