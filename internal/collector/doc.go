@@ -50,8 +50,9 @@
 // column starts there.
 //
 // The properties are then normalized by the project's catalog: unknown events
-// and required properties that break their class drop the event, unknown or
-// invalid optional properties are left out. Every drop is counted by reason
+// and required properties that break their class drop the event. Unknown
+// properties, undeclared members of nested objects and invalid optional
+// properties are left out. Every drop is counted by reason
 // in the response and in Stats, and the valid events of the request are
 // stored. The collector never stores the client's IP address, its
 // User-Agent header or a location.

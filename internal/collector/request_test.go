@@ -276,9 +276,27 @@ func TestViolationsNameObjectMember(t *testing.T) {
 	if diff := cmp.Diff(want, res.Violations); diff != "" {
 		t.Errorf("violations mismatch (-want +got):\n%s", diff)
 	}
-	wantDropped := map[string]int{"wrong_type": 1, "unknown_property": 1, "unknown_event": 1, "missing_distinct_id": 1}
+	// The unknown member is left out of frontendPlatform and its event is
+	// stored, as the unknown top-level property is left out of command_used.
+	wantDropped := map[string]int{"wrong_type": 1, "unknown_event": 1, "missing_distinct_id": 1}
 	if diff := cmp.Diff(wantDropped, res.Dropped); diff != "" {
 		t.Errorf("dropped mismatch (-want +got):\n%s", diff)
+	}
+	if res.Accepted != 2 {
+		t.Errorf("accepted = %d, want 2", res.Accepted)
+	}
+	wantProps := map[string]int{"unknown_property": 2}
+	if diff := cmp.Diff(wantProps, res.DroppedProperties); diff != "" {
+		t.Errorf("dropped properties mismatch (-want +got):\n%s", diff)
+	}
+	for _, ev := range e.store.stored() {
+		if ev.Name != "workspace_created" {
+			continue
+		}
+		platform, _ := ev.Properties["frontendPlatform"].(map[string]any)
+		if _, ok := platform["home_of_alice"]; ok || platform["platform"] != "Linux" {
+			t.Errorf("stored frontendPlatform %v, want platform Linux without home_of_alice", platform)
+		}
 	}
 }
 

@@ -374,8 +374,9 @@ var featureProperty = Property{Name: FeaturePrefix + "*", Class: Variant, Type: 
 //
 // The event is rejected, with a *Violation as the error, when its name is
 // unknown or a required property is missing or breaks its class. Optional
-// properties, base properties and unknown properties that fail are left out
-// of the result and listed in the returned violations. props is not
+// properties, base properties and unknown properties that fail, and
+// members of nested objects that the catalog does not declare, are left
+// out of the result and listed in the returned violations. props is not
 // modified.
 func (c *Catalog) Normalize(event string, props map[string]any) (map[string]any, []Violation, error) {
 	def, ok := c.byName[event]
@@ -397,8 +398,8 @@ func (c *Catalog) Normalize(event string, props map[string]any) (map[string]any,
 		var member string
 		var reason Reason
 		if p.Class == Object {
-			value, member, reason = p.normalizeObject(raw, func(name string, r Reason) {
-				dropped = append(dropped, Violation{Event: event, Property: p.Name + "." + name, Reason: r})
+			value, member, reason = p.normalizeObject(raw, func(path string, r Reason) {
+				dropped = append(dropped, Violation{Event: event, Property: joinPath(p.Name, path), Reason: r})
 			})
 		} else {
 			value, reason = p.normalize(raw)

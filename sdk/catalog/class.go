@@ -358,12 +358,16 @@ func (p *Property) bucket(f float64) float64 {
 }
 
 // normalizeObject normalizes a nested object. report, if not nil, receives
-// the name and reason of each optional nested property that was left out.
-// When the object is rejected, member is the dotted path of the nested
-// property that broke its class, such as "userAgent" or "inner.kind". It
-// is "" when the object itself is at fault: a value that is not an object,
-// or a member the catalog does not declare, whose name the sender chose.
-func (p *Property) normalizeObject(v any, report func(name string, r Reason)) (value any, member string, r Reason) {
+// the dotted path and reason of each nested value that was left out: an
+// optional property that broke its class, or a member the catalog does not
+// declare. An undeclared member is reported by the path of its object
+// ("" for this one), because the sender chose its name. It is left out and
+// the object kept, as an unknown top-level property leaves the event.
+// Without report, an undeclared member rejects the object. When the object is
+// rejected, member is the dotted path of the nested property that broke
+// its class, such as "userAgent" or "inner.kind", or "" when the object
+// itself is at fault.
+func (p *Property) normalizeObject(v any, report func(path string, r Reason)) (value any, member string, r Reason) {
 	m, ok := v.(map[string]any)
 	if !ok {
 		return nil, "", ReasonWrongType
@@ -399,9 +403,13 @@ func (p *Property) normalizeObject(v any, report func(name string, r Reason)) (v
 		out[sub.Name] = value
 	}
 	for name := range m {
-		if p.property(name) == nil {
+		if p.property(name) != nil {
+			continue
+		}
+		if report == nil {
 			return nil, "", ReasonUnknownProperty
 		}
+		report("", ReasonUnknownProperty)
 	}
 	return out, "", ""
 }
@@ -421,5 +429,5 @@ func prefixed(report func(string, Reason), parent string) func(string, Reason) {
 	if report == nil {
 		return nil
 	}
-	return func(name string, r Reason) { report(parent+"."+name, r) }
+	return func(path string, r Reason) { report(joinPath(parent, path), r) }
 }
