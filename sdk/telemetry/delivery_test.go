@@ -229,6 +229,31 @@ func TestSpoolDisabledDropsAtClose(t *testing.T) {
 	}
 }
 
+func TestCloseRetriesWhenSpoolUnwritable(t *testing.T) {
+	leakcheck.Check(t)
+	col := newCollector(t)
+	col.failFirst(http.StatusServiceUnavailable)
+	cfg := testConfig(t, col.srv.URL)
+	cfg.FlushInterval = time.Hour // the first upload happens in Close
+	// A file where the spool folder belongs makes every spool write fail.
+	if err := os.WriteFile(filepath.Join(cfg.Home, SpoolDir), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, cfg)
+	captureN(c, 3)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := c.Close(ctx)
+	if err != nil {
+		t.Errorf("Close: %v, want nil because the retry fits in its context", err)
+	}
+	if st.Sent != 3 {
+		t.Errorf("sent %d, want 3 (dropped %v)", st.Sent, st.DroppedByReason)
+	}
+	assertExactlyOnce(t, col, 3)
+}
+
 func TestSpoolBoundDropsOldest(t *testing.T) {
 	col := newCollector(t)
 	url := col.srv.URL

@@ -715,22 +715,29 @@ func (s *sender) finish(b *batch) {
 // the spool off or failing, keeps them in memory within QueueSize events.
 func (s *sender) spoolPending() {
 	if s.spool != nil {
-		for len(s.pending) > 0 {
-			b := s.pending[0]
-			if err := s.spool.write(b.events); err != nil {
-				if !s.spoolErr {
-					s.spoolErr = true
-					s.c.log.Warn("telemetry: spool write failed, keeping events in memory", "error", err)
-				}
-				break
-			}
-			s.spoolErr = false
-			s.pending = s.pending[1:]
-			s.c.stats.queued.Add(-int64(len(b.events)))
-			s.recycle(b)
-		}
+		s.spoolBatches()
 	}
 	s.boundRetryBuffer()
+}
+
+// spoolBatches moves the batches waiting in memory to the spool, oldest
+// first, until a write fails. It reports whether all of them moved.
+func (s *sender) spoolBatches() bool {
+	for len(s.pending) > 0 {
+		b := s.pending[0]
+		if err := s.spool.write(b.events); err != nil {
+			if !s.spoolErr {
+				s.spoolErr = true
+				s.c.log.Warn("telemetry: spool write failed, keeping events in memory", "error", err)
+			}
+			return false
+		}
+		s.spoolErr = false
+		s.pending = s.pending[1:]
+		s.c.stats.queued.Add(-int64(len(b.events)))
+		s.recycle(b)
+	}
+	return true
 }
 
 // boundRetryBuffer keeps the events waiting in memory within QueueSize by
@@ -749,9 +756,10 @@ func (s *sender) boundRetryBuffer() {
 	}
 }
 
-// shutdown uploads the batches in memory while ctx allows, spools what is
-// left and drops it when it cannot be spooled. Spooled batches stay for the
-// next start.
+// shutdown uploads the batches in memory while ctx allows. After a failed
+// upload it spools them, and it retries those the spool cannot take while
+// ctx allows. What is left at the end is dropped. Spooled batches, those of
+// earlier runs included, stay for the next start.
 func (s *sender) shutdown(ctx context.Context) {
 	s.closing = true
 	s.round++ // next takes the batches sealed during the last round too
@@ -765,8 +773,11 @@ func (s *sender) shutdown(ctx context.Context) {
 			break
 		}
 		if wait := time.Until(s.retryAt); wait > 0 {
-			if s.spool != nil && !s.spoolErr {
-				break // the spool keeps them until the next start
+			// The spool keeps what it takes until the next start. What a
+			// failing spool write leaves in memory is retried while ctx
+			// allows, as with the spool off.
+			if s.spool != nil && s.spoolBatches() {
+				break
 			}
 			if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
 				break
