@@ -25,6 +25,10 @@ func (h *Handler) describeFix(v *catalog.Violation) string {
 	if !declared {
 		return ""
 	}
+	// A declared name that is not the event's own is a base property.
+	if v.Reason == catalog.ReasonUnknownProperty && !hasProperty(def, v.Property) {
+		return p.Name + " is a base property that only the backend sets, and the event's properties are " + propertyNames(def.Properties)
+	}
 	switch v.Reason {
 	case catalog.ReasonUnknownProperty:
 		return "the properties of " + p.Name + " are " + propertyNames(p.Properties)

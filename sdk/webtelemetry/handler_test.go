@@ -529,6 +529,8 @@ func TestTrackRejectionNamesFix(t *testing.T) {
 			"fromWorkspaceId, toWorkspaceId"},
 		{"nested unknown property", `{"event":"workspace_created","properties":{"workspaceId":"` + id + `","runtimeType":"local","frontendPlatform":{"userAgent":"x","platform":"y","extra":1}}}`,
 			"userAgent, platform"},
+		{"base property", `{"event":"workspace_switched","properties":{"fromWorkspaceId":"` + id + `","toWorkspaceId":"` + id + `","version":"1.0.0"}}`,
+			"version is a base property that only the backend sets, and the event's properties are fromWorkspaceId, toWorkspaceId"},
 		{"nested member of wrong type", `{"event":"workspace_created","properties":{"workspaceId":"` + id + `","runtimeType":"local","frontendPlatform":{"userAgent":5,"platform":"y"}}}`,
 			`property "frontendPlatform.userAgent": wrong_type: send a string`},
 		{"object of wrong type", `{"event":"workspace_created","properties":{"workspaceId":"` + id + `","runtimeType":"local","frontendPlatform":"Linux"}}`,
