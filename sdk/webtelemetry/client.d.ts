@@ -45,7 +45,7 @@ export function configure(options: ClientOptions): void;
 /** Returns why track does nothing on this page, or null when it sends. */
 export function noopReason(): string | null;
 
-/** Sends one event to the backend, fire and forget. Never throws. */
+/** Sends one event to the backend, fire and forget. Never throws. At most 2 requests run at once and up to 100 more events wait. An event beyond those, or with JSON over 64 KiB, is dropped. */
 export function track(event: string, properties?: object): void;
 
 /** Returns the backend's telemetry status; rejects when the request fails. */

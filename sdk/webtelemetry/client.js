@@ -19,6 +19,25 @@ const settings = {
 const DEV_PORTS = new Set(["1234", "3000", "3001", "4200", "4321", "5173", "5174", "6006", "8000", "8080", "8081"]);
 const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
+// Chromium opens at most 6 HTTP/1.1 connections per host, and the page's
+// own requests to its backend share them. So at most MAX_IN_FLIGHT track
+// requests run at once, and a slow backend cannot stall the page. The
+// other events wait in a queue of at most MAX_QUEUED, and track drops new
+// events while it is full.
+const MAX_IN_FLIGHT = 2;
+const MAX_QUEUED = 100;
+// Chromium fails keepalive requests once the bodies in flight add up to
+// more than 64 KiB, so a longer body is dropped before it is queued. The
+// limit counts UTF-16 code units, which equal bytes for ASCII JSON.
+const MAX_BODY_LENGTH = 64 * 1024;
+// A track request that has no response after TRACK_TIMEOUT_MS is aborted,
+// which frees its connection.
+const TRACK_TIMEOUT_MS = 10000;
+
+const queue = [];
+let inFlight = 0;
+let pagehideListening = false;
+
 /**
  * Changes the client's settings; unknown or mistyped options are ignored.
  * base is the URL prefix the backend mounted the handler at (default
@@ -64,23 +83,85 @@ export function noopReason() {
  * Sends one event to the backend, fire and forget. Numbers in properties
  * whose names end in _b2 are rounded up to a power of two and userAgent
  * strings reduced to a browser and OS family before the request leaves
- * the page.
+ * the page. At most 2 requests run at once, and up to 100 more events
+ * wait. They are sent as requests finish, or all at once on pagehide. An
+ * event is dropped when 100 already wait or its JSON is longer than 64 KiB.
  */
 export function track(event, properties) {
   try {
     if (noopReason() !== null) return;
     const body = JSON.stringify({ event: String(event), properties: prepare(properties ?? {}) });
-    const request = globalThis.fetch(settings.base + "track", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body,
-      keepalive: true,
-      credentials: "same-origin",
-    });
-    Promise.resolve(request).then(reportRejection, debugLog).catch(() => {});
+    if (body.length > MAX_BODY_LENGTH) {
+      debugLog("event dropped: its JSON is longer than " + MAX_BODY_LENGTH + " characters");
+      return;
+    }
+    const request = { url: settings.base + "track", body };
+    if (inFlight < MAX_IN_FLIGHT) {
+      post(request);
+      return;
+    }
+    if (queue.length >= MAX_QUEUED) {
+      debugLog("event dropped: " + MAX_QUEUED + " events already wait for the backend");
+      return;
+    }
+    queue.push(request);
+    listenForPagehide();
   } catch (err) {
     debugLog(err);
   }
+}
+
+// post sends one track request and, when it has finished, the next queued
+// event.
+function post(request) {
+  inFlight++;
+  let response;
+  try {
+    response = globalThis.fetch(request.url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: request.body,
+      keepalive: true,
+      credentials: "same-origin",
+      signal: timeoutSignal(),
+    });
+  } catch (err) {
+    inFlight--;
+    debugLog(err);
+    return;
+  }
+  Promise.resolve(response)
+    .then(reportRejection, debugLog)
+    .catch(() => {})
+    .then(() => {
+      inFlight--;
+      sendQueued(MAX_IN_FLIGHT);
+    });
+}
+
+// sendQueued posts queued events while fewer than limit requests run.
+function sendQueued(limit) {
+  while (queue.length > 0 && inFlight < limit) post(queue.shift());
+}
+
+function timeoutSignal() {
+  const Signal = globalThis.AbortSignal;
+  return Signal && typeof Signal.timeout === "function" ? Signal.timeout(TRACK_TIMEOUT_MS) : undefined;
+}
+
+// listenForPagehide sends the whole queue when the page is hidden, since
+// the queued events would be lost with the page. Keepalive requests outlive
+// the page.
+function listenForPagehide() {
+  if (pagehideListening || typeof globalThis.addEventListener !== "function") return;
+  pagehideListening = true;
+  globalThis.addEventListener("pagehide", () => {
+    try {
+      sendQueued(Infinity);
+    } catch (err) {
+      debugLog(err);
+    }
+  });
 }
 
 function reportRejection(response) {

@@ -65,6 +65,14 @@
 // userAgent strings are reduced to a browser and OS family, with the rules
 // of catalog.RoundBase2 and catalog.ReduceUserAgent.
 //
+// At most 2 track requests run at once, so that a slow backend leaves the
+// page's own requests the other connections that the browser opens to a
+// host over HTTP/1.1 (6 in Chromium). Up to 100 more events wait in memory
+// and go out as requests finish, or all at once when the page fires
+// pagehide. track drops an event when 100 already wait or when its JSON is
+// longer than 64 KiB, the most that Chromium sends as keepalive requests.
+// A request without a response after 10 s is aborted.
+//
 // track does nothing in these cases, which noopReason() reports:
 //
 //   - the page has <meta name="candor-telemetry" content="off">;

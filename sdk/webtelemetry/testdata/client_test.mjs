@@ -23,7 +23,14 @@ function stubFetch(respond) {
 }
 const ok = () => Promise.resolve({ ok: true, status: 204, json: () => Promise.reject(new Error("no body")) });
 
-function reset() {
+// settle lets the requests of earlier tracks finish, so that the next check
+// starts with none in flight.
+function settle() {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+async function reset() {
+  await settle();
   client.configure({ base: "/api/telemetry/", dev: false, allowAutomation: false, debug: false });
   for (const name of ["navigator", "location", "document", "__CANDOR_E2E__", "__MUX_E2E__"]) {
     Object.defineProperty(globalThis, name, { value: undefined, configurable: true, writable: true });
@@ -49,7 +56,7 @@ async function main() {
     process.stdin.on("end", () => resolve(data));
   }));
 
-  reset();
+  await reset();
   check(client.noopReason() === null, "noopReason() = " + client.noopReason() + " in plain Node.js, want null");
 
   // The body: rounding, reduction, and the endpoint.
@@ -76,12 +83,15 @@ async function main() {
   }
 
   // Failures never reach the page.
+  await settle();
   stubFetch(() => Promise.reject(new TypeError("network down")));
   check(trackOnce().thrown === null, "track threw when fetch rejected");
+  await settle();
   stubFetch(() => {
     throw new TypeError("bad request");
   });
-  check(trackOnce().thrown === null, "track threw when fetch threw");
+  const threwSync = trackOnce();
+  check(threwSync.thrown === null && threwSync.sent === 1, "track when fetch threw: thrown " + threwSync.thrown + ", sent " + threwSync.sent);
   globalThis.fetch = undefined;
   check(trackOnce().thrown === null, "track threw without fetch");
   stubFetch(ok);
@@ -92,48 +102,87 @@ async function main() {
   check((() => { try { client.configure(null); client.configure("x"); return true; } catch { return false; } })(), "configure threw on a non-object");
 
   // Automation and end-to-end flags.
-  reset();
+  await reset();
   globalThis.navigator = { webdriver: true, userAgent: "x", platform: "Linux x86_64" };
   check(client.noopReason() === "navigator.webdriver", "noopReason() = " + client.noopReason() + " under webdriver");
   check(trackOnce().sent === 0, "track sent under webdriver");
   client.configure({ allowAutomation: true });
   check(trackOnce().sent === 1, "track did not send under webdriver with allowAutomation");
   for (const flag of ["__CANDOR_E2E__", "__MUX_E2E__"]) {
-    reset();
+    await reset();
     globalThis[flag] = true;
     check(client.noopReason() === flag, "noopReason() = " + client.noopReason() + " with " + flag);
     check(trackOnce().sent === 0, "track sent with " + flag);
   }
-  reset();
+  await reset();
   process.env.NODE_ENV = "test";
   check(client.noopReason() === "test runner", "noopReason() = " + client.noopReason() + " with NODE_ENV=test");
   check(trackOnce().sent === 0, "track sent with NODE_ENV=test");
   process.env.NODE_ENV = "production";
 
   // Development servers.
-  reset();
+  await reset();
   globalThis.location = { hostname: "localhost", port: "5173" };
   check(trackOnce().sent === 0, "track sent from localhost:5173");
   client.configure({ dev: true });
   check(trackOnce().sent === 1, "track did not send from localhost:5173 with dev: true");
-  reset();
+  await reset();
   globalThis.location = { hostname: "127.0.0.1", port: "43121" };
   check(trackOnce().sent === 1, "track did not send from 127.0.0.1 on a port no development server uses");
 
   // The page's own switch wins over every option.
-  reset();
+  await reset();
   globalThis.document = { querySelector: (sel) => (sel === 'meta[name="candor-telemetry"]' ? { getAttribute: () => " Off " } : null) };
   client.configure({ dev: true, allowAutomation: true });
   check(trackOnce().sent === 0, "track sent with meta candor-telemetry off");
 
   // Another mount point.
-  reset();
+  await reset();
   client.configure({ base: "/telemetry" });
   trackOnce();
   check(calls.length === 1 && calls[0].url === "/telemetry/track", "track with base /telemetry posted to " + (calls[0] && calls[0].url));
 
+  // A backend that does not answer gets at most two track requests at a
+  // time, so the page's own requests keep the other connections to its
+  // host. Up to 100 more events wait and are sent as requests finish.
+  await reset();
+  let pagehide = null;
+  globalThis.addEventListener = (type, listener) => {
+    if (type === "pagehide") pagehide = listener;
+  };
+  const pending = [];
+  stubFetch(() => new Promise((resolve) => pending.push(resolve)));
+  for (let i = 0; i < 150; i++) client.track("workspace_switched", { fromWorkspaceId: "w" + i });
+  check(calls.length === 2, "150 tracks to a backend that does not answer made " + calls.length + " requests, want 2");
+  check(calls.length > 0 && calls[0].init.signal instanceof AbortSignal, "track sent no AbortSignal to time out a request that hangs");
+  while (pending.length > 0) {
+    pending.shift()({ ok: true, status: 204 });
+    await settle();
+  }
+  check(calls.length === 102, "after the backend answered, 150 tracks made " + calls.length + " requests, want 102: 2 in flight and 100 queued");
+  const last = calls.length > 0 ? JSON.parse(calls[calls.length - 1].init.body).properties.fromWorkspaceId : "";
+  check(last === "w101", "the last queued event sent is " + last + ", want w101");
+
+  // The queue goes out at once when the page is hidden, since it would be
+  // lost with the page.
+  calls = [];
+  for (let i = 0; i < 5; i++) client.track("workspace_switched", { fromWorkspaceId: "p" + i });
+  check(calls.length === 2, "5 tracks to a backend that does not answer made " + calls.length + " requests, want 2");
+  check(typeof pagehide === "function", "track registered no pagehide listener for its queue");
+  if (typeof pagehide === "function") pagehide();
+  check(calls.length === 5, "pagehide sent " + (calls.length - 2) + " queued events, want 3");
+  check(calls.every((call) => call.init.keepalive === true), "a track request without keepalive");
+  pending.splice(0).forEach((resolve) => resolve({ ok: true, status: 204 }));
+  delete globalThis.addEventListener;
+
+  // A body that browsers would reject as a keepalive request is dropped
+  // instead of queued.
+  await reset();
+  const large = trackOnce({ workspaceId: "x".repeat(70 * 1024) });
+  check(large.thrown === null && large.sent === 0, "track of a 70 KiB body: thrown " + large.thrown + ", sent " + large.sent + ", want 0");
+
   // Status and toggle reject with the backend's message.
-  reset();
+  await reset();
   stubFetch(() => Promise.resolve({ ok: false, status: 500, json: () => Promise.resolve({ error: "disk full" }) }));
   const message = await client.setEnabled(false).then(() => "resolved", (err) => err.message);
   check(message === "disk full", "setEnabled after a 500 settled with " + message + ", want the error disk full");
