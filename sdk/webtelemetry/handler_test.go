@@ -247,6 +247,8 @@ func TestStatus(t *testing.T) {
 		{"do not track", options{env: env{"DO_NOT_TRACK": "1"}}, "", webtelemetry.Status{Explicit: true, Locked: true}, "DO_NOT_TRACK=1"},
 		{"user choice", options{}, `{"telemetryEnabled": false}`, webtelemetry.Status{Explicit: true}, "telemetryEnabled: false"},
 		{"CI run", options{env: env{"CI": "true"}, automation: &automationOff}, "", webtelemetry.Status{Locked: true}, "CI=true"},
+		{"debug print", options{env: env{"MUX_TELEMETRY_DEBUG": "print"}}, "", webtelemetry.Status{Enabled: true}, "nothing is sent"},
+		{"debug tee", options{env: env{"MUX_TELEMETRY_DEBUG": "tee"}}, "", webtelemetry.Status{Enabled: true}, "each event also goes to the debug output"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,7 +10,8 @@ import (
 // Status is the body of GET status and of a successful POST enabled.
 type Status struct {
 	// Enabled reports whether events are sent now. A settings toggle shows
-	// this value, so it never reads off while events are sent.
+	// this value, so it never reads off while events are sent. In debug
+	// print mode it is true, although nothing is sent, and Reason states it.
 	Enabled bool `json:"enabled"`
 	// Explicit reports whether the user switched telemetry off, with the
 	// persisted choice or an environment variable such as
@@ -38,7 +39,7 @@ type Status struct {
 func StatusOf(st telemetry.Status) Status {
 	notes := append([]string{}, st.Ignored...)
 	if st.Enabled {
-		return Status{Enabled: true, Reason: "no switch turns telemetry off", Notes: notes}
+		return Status{Enabled: true, Reason: enabledReason(st.Debug), Notes: notes}
 	}
 	return Status{
 		Explicit: st.ExplicitlyDisabled,
@@ -46,6 +47,18 @@ func StatusOf(st telemetry.Status) Status {
 		Reason:   switchReason(st),
 		Notes:    notes,
 	}
+}
+
+// enabledReason returns the reason of an enabled status. Print mode sends
+// nothing although no switch is off, so the reason states it.
+func enabledReason(debug string) string {
+	switch debug {
+	case telemetry.DebugPrint:
+		return "the app's TELEMETRY_DEBUG variable is print, so each event goes to the debug output and nothing is sent"
+	case telemetry.DebugTee:
+		return "no switch turns telemetry off, and the app's TELEMETRY_DEBUG variable is tee, so each event also goes to the debug output"
+	}
+	return "no switch turns telemetry off"
 }
 
 // automationReason is the index of the automation switch's sentence in
