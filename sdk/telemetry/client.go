@@ -121,6 +121,11 @@ func build(cfg Config) (*Client, error) {
 	c.sendCtx, c.cancelSends = context.WithCancel(context.Background())
 	c.initPrivacy()
 	c.refresh()
+	if c.spool != nil && c.enabled.Load() {
+		// Counted here, Stats includes what earlier runs spooled from
+		// the start, not only once the sender has listed the spool.
+		c.spool.recount()
+	}
 	return c, nil
 }
 

@@ -263,3 +263,19 @@ func TestSpoolNameCountDisagrees(t *testing.T) {
 		})
 	}
 }
+
+// TestStatsCountSpoolAtStart reads Stats before the sender starts, as a
+// "telemetry status" command does right after New. The spooled events of
+// an earlier run are counted already.
+func TestStatsCountSpoolAtStart(t *testing.T) {
+	cfg := testConfig(t, "http://127.0.0.1:1")
+	plantSpool(t, cfg.Home, 3)
+
+	c, err := build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Stats().Spooled; got != 3 {
+		t.Errorf("Spooled = %d, want the 3 events planted before New", got)
+	}
+}
