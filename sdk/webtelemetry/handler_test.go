@@ -137,6 +137,28 @@ func TestTrackInvalidJSON(t *testing.T) {
 	}
 }
 
+func TestTrackNumberOutOfRange(t *testing.T) {
+	f := newFixture(t, options{})
+	body := `{"event":"app_started","properties":{"isFirstLaunch":true,"vimModeEnabled":1e400}}`
+	resp := f.do(t, http.MethodPost, "track", body, nil)
+	if resp.status != http.StatusBadRequest {
+		t.Fatalf("status = %d %s, want 400", resp.status, resp.body)
+	}
+	var got struct{ Error string }
+	if err := json.Unmarshal([]byte(resp.body), &got); err != nil {
+		t.Fatalf("decode %s: %v", resp.body, err)
+	}
+	if !strings.Contains(got.Error, "out of range") {
+		t.Errorf("error %q does not say that a number is out of range", got.Error)
+	}
+	if strings.Contains(got.Error, "must be an object") {
+		t.Errorf("error %q asks for an object, but properties is one", got.Error)
+	}
+	if strings.Contains(got.Error, "1e400") {
+		t.Errorf("error %q holds the value", got.Error)
+	}
+}
+
 func TestTrackContentType(t *testing.T) {
 	f := newFixture(t, options{})
 	body := `{"event":"command_used","properties":{"command":"clear"}}`

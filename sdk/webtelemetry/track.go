@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/candor-dev/candor/sdk/catalog"
@@ -204,6 +206,8 @@ func describeJSONError(err error, offset int64) string {
 		return "invalid JSON body: it ends early"
 	case errors.As(err, &syntaxErr):
 		return fmt.Sprintf("invalid JSON body: syntax error at byte %d", syntaxErr.Offset)
+	case errors.As(err, &typeErr) && isNumberOverflow(typeErr):
+		return fmt.Sprintf("invalid JSON body: the number before byte %d is out of range: send numbers within ±%.1e", typeErr.Offset, math.MaxFloat64)
 	case errors.As(err, &typeErr) && isPlainName(typeErr.Field):
 		return fmt.Sprintf("invalid JSON body: field %q must be %s", typeErr.Field, expectedJSONType(typeErr.Field))
 	case errors.As(err, &typeErr):
@@ -211,6 +215,13 @@ func describeJSONError(err error, offset int64) string {
 	}
 	// The remaining error is an unknown field, whose name the page chose.
 	return fmt.Sprintf("invalid JSON body: unknown field before byte %d: send only the fields of the endpoint", offset)
+}
+
+// isNumberOverflow reports whether err is a JSON number too large for
+// float64, which encoding/json reports as a type error on the enclosing
+// field, such as "properties".
+func isNumberOverflow(err *json.UnmarshalTypeError) bool {
+	return err.Type != nil && err.Type.Kind() == reflect.Float64 && strings.HasPrefix(err.Value, "number")
 }
 
 func expectedJSONType(field string) string {
