@@ -275,6 +275,10 @@ var ErrClosed = errors.New("telemetry client is closed")
 // calls wait for the first and return its result. A later call whose ctx
 // ends first returns the current Stats and ctx's error. No goroutine of
 // the client outlives the first Close.
+//
+// With the spool off or failing, Close retries a failed upload while ctx
+// allows, so a ctx without a deadline waits until the collector takes the
+// events. Give ctx a timeout where the app must exit promptly.
 func (c *Client) Close(ctx context.Context) (Stats, error) {
 	first := false
 	c.closeOnce.Do(func() {
