@@ -184,17 +184,22 @@ func (e *encoder) encodeGeneral(it item, distinctID string) ([]byte, encodeResul
 		// empty map has, and Normalize reports its missing ones.
 		props = map[string]any{}
 	}
+	// The client's base properties win, so that $geoip_disable is always
+	// true and version is always Config.Version. An event's own value for
+	// one, which only a PropertyMap can carry, is replaced and reported.
+	var overridden []catalog.Violation
 	for k, v := range e.base {
-		if _, taken := props[k]; !taken {
-			props[k] = v
+		if _, set := props[k]; set {
+			overridden = append(overridden, catalog.Violation{Event: name, Property: k, Reason: catalog.ReasonUnknownProperty})
 		}
+		props[k] = v
 	}
 	e.mu.Lock()
 	maps.Copy(props, e.flags)
 	e.mu.Unlock()
 
 	normalized, violations, err := e.catalog.Normalize(name, props)
-	res.violations = violations
+	res.violations = append(overridden, violations...)
 	if err != nil {
 		return nil, e.rejected(res, err)
 	}

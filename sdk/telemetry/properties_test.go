@@ -113,3 +113,43 @@ func TestCaptureNilPropertyMap(t *testing.T) {
 		t.Errorf("Captured %d != Sent %d + Dropped %d", st.Captured, st.Sent, st.Dropped)
 	}
 }
+
+// TestPropertyMapCannotSetBaseProperties captures a PropertyMap that sets
+// base properties the client fills in itself. The client's values are
+// sent, and each value of the map is reported as a violation.
+func TestPropertyMapCannotSetBaseProperties(t *testing.T) {
+	col := newCollector(t)
+	client := newClient(t, testConfig(t, col.srv.URL))
+	client.CaptureProperties("command_used", map[string]any{
+		"command":            "compact",
+		"$geoip_disable":     false,
+		"version":            "9.9.9",
+		"$lib":               "other-lib",
+		"catalogFingerprint": "0000000000000000",
+	})
+
+	stats := closeClient(t, client)
+	events := col.accepted()
+	if len(events) != 1 {
+		t.Fatalf("collector got %d events, want 1", len(events))
+	}
+	props := events[0].Properties
+	if got := props["$geoip_disable"]; got != true {
+		t.Errorf("$geoip_disable = %v, want true", got)
+	}
+	if got := props["version"]; got != "1.2.3" {
+		t.Errorf("version = %v, want Config.Version 1.2.3", got)
+	}
+	if got := props["$lib"]; got != LibraryName {
+		t.Errorf("$lib = %v, want %s", got, LibraryName)
+	}
+	if got := props["catalogFingerprint"]; got != client.Catalog().Fingerprint() {
+		t.Errorf("catalogFingerprint = %v, want the catalog's", got)
+	}
+	for _, name := range []string{"$geoip_disable", "version", "$lib", "catalogFingerprint"} {
+		key := "command_used " + name + " " + string(catalog.ReasonUnknownProperty)
+		if stats.ViolationsByProperty[key] != 1 {
+			t.Errorf("violations %q = %d, want 1 (%v)", key, stats.ViolationsByProperty[key], stats.ViolationsByProperty)
+		}
+	}
+}
