@@ -44,7 +44,9 @@
 // rebinding page cannot switch telemetry on: an app served under another
 // host name lists its own origin in AllowedOrigins. Requests without Origin
 // and Sec-Fetch-Site come from programs other than browsers and are
-// served.
+// served. For the origins in Config.AllowedOrigins the handler accepts CORS
+// preflights (OPTIONS, else 403) and sets Access-Control-Allow-Origin, so
+// a development server's page on another port may call it directly.
 //
 // A rejected event's 400 body names the event, the property and the
 // catalog's reason, such as looks_like_path, and never the value. A member

@@ -39,7 +39,10 @@ type Config struct {
 	// development server or "https://mux.example.com" for an app served
 	// under a host name. Each is a scheme and a host with an optional port;
 	// entries that are not are logged and ignored. nil allows only
-	// same-origin pages on localhost or an IP address.
+	// same-origin pages on localhost or an IP address. The handler accepts
+	// the CORS preflights of these origins and sets
+	// Access-Control-Allow-Origin for them, so their pages may call it
+	// directly or through a proxy.
 	AllowedOrigins []string
 	// MaxBodyBytes bounds a request body in bytes. 0 means
 	// DefaultMaxBodyBytes.
@@ -140,6 +143,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, errorBody{Error: "not found: the telemetry endpoints are track, status, enabled, client.js, client.d.ts and catalog.d.ts"})
 		return
 	}
+	if h.listsOrigins() {
+		w.Header().Add("Vary", "Origin")
+	}
+	if r.Method == http.MethodOptions && r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != "" {
+		h.servePreflight(w, r, rt)
+		return
+	}
 	if !allowsMethod(rt.methods, r.Method) {
 		w.Header().Set("Allow", strings.Join(rt.methods, ", "))
 		writeError(w, http.StatusMethodNotAllowed, errorBody{Error: "method " + r.Method + " not allowed: use " + strings.Join(rt.methods, " or ")})
@@ -149,6 +159,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.logRejected(r, http.StatusForbidden, msg)
 		writeError(w, http.StatusForbidden, errorBody{Error: msg})
 		return
+	}
+	if h.isListedOrigin(r) {
+		w.Header().Set("Access-Control-Allow-Origin", r.Header.Get("Origin"))
 	}
 	rt.serve(h, w, r)
 }

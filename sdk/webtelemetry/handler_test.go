@@ -255,6 +255,59 @@ func TestOriginCheck(t *testing.T) {
 	}
 }
 
+// TestListedOriginCORS checks the CORS headers that a browser needs before
+// a page of a listed origin may read a response or send JSON: the
+// preflight of POST track and the response of GET status.
+func TestListedOriginCORS(t *testing.T) {
+	const listed = "http://localhost:5173"
+	f := newFixture(t, options{config: webtelemetry.Config{AllowedOrigins: []string{listed}}})
+	preflight := map[string]string{
+		"Origin":                         listed,
+		"Sec-Fetch-Site":                 "same-site",
+		"Access-Control-Request-Method":  "POST",
+		"Access-Control-Request-Headers": "content-type",
+	}
+
+	resp := f.do(t, http.MethodOptions, "track", "", preflight)
+	if resp.status != http.StatusNoContent {
+		t.Errorf("preflight of a listed origin: status = %d %s, want 204", resp.status, resp.body)
+	}
+	if got := resp.header.Get("Access-Control-Allow-Origin"); got != listed {
+		t.Errorf("preflight: Access-Control-Allow-Origin = %q, want %q", got, listed)
+	}
+	if got := resp.header.Get("Access-Control-Allow-Methods"); !strings.Contains(got, "POST") {
+		t.Errorf("preflight: Access-Control-Allow-Methods = %q, want POST", got)
+	}
+	if got := strings.ToLower(resp.header.Get("Access-Control-Allow-Headers")); !strings.Contains(got, "content-type") {
+		t.Errorf("preflight: Access-Control-Allow-Headers = %q, want Content-Type", got)
+	}
+
+	resp = f.do(t, http.MethodGet, "status", "", map[string]string{"Origin": listed, "Sec-Fetch-Site": "same-site"})
+	if resp.status != http.StatusOK {
+		t.Errorf("GET status from a listed origin: status = %d %s, want 200", resp.status, resp.body)
+	}
+	if got := resp.header.Get("Access-Control-Allow-Origin"); got != listed {
+		t.Errorf("GET status: Access-Control-Allow-Origin = %q, want %q", got, listed)
+	}
+	if got := resp.header.Get("Vary"); !strings.Contains(got, "Origin") {
+		t.Errorf("GET status: Vary = %q, want Origin", got)
+	}
+
+	preflight["Origin"] = "http://localhost:5174"
+	resp = f.do(t, http.MethodOptions, "track", "", preflight)
+	if resp.status < 400 {
+		t.Errorf("preflight of an unlisted origin: status = %d, want an error", resp.status)
+	}
+	if got := resp.header.Get("Access-Control-Allow-Origin"); got != "" {
+		t.Errorf("preflight of an unlisted origin: Access-Control-Allow-Origin = %q, want none", got)
+	}
+
+	resp = f.do(t, http.MethodGet, "status", "", nil)
+	if got := resp.header.Get("Access-Control-Allow-Origin"); got != "" {
+		t.Errorf("same-origin GET status: Access-Control-Allow-Origin = %q, want none", got)
+	}
+}
+
 func TestStatus(t *testing.T) {
 	automationOff := false
 	tests := []struct {
