@@ -42,7 +42,9 @@
 // property and reason, with a member of an object property named by its
 // dotted path, such as "message_sent frontendPlatform.userAgent
 // wrong_type". Each is logged once per event, property and reason, by name
-// and never by value.
+// and never by value. Event and property names that the catalog does not
+// declare are logged the first time only, so that names built at run time
+// cannot flood the log.
 //
 // # Switches
 //

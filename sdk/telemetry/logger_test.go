@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -68,5 +69,36 @@ func TestLoggerNamesEventRejections(t *testing.T) {
 	}
 	if !strings.Contains(out, `msg="telemetry: event not in the catalog"`) {
 		t.Errorf("logs do not say that not_in_catalog is not in the catalog:\n%s", out)
+	}
+}
+
+// TestViolationLogsBoundedByCatalog records violations under thousands of
+// event and property names that the catalog does not declare, as an app
+// that builds names at run time causes. The sender logs one line for each
+// key that the catalog bounds, and remembers no more.
+func TestViolationLogsBoundedByCatalog(t *testing.T) {
+	cfg := testConfig(t, "http://127.0.0.1:1")
+	var logs bytes.Buffer
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	c, err := build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSender(c)
+	logs.Reset() // build logs the state change
+
+	for i := range 2000 {
+		name := fmt.Sprintf("user-%d", i)
+		s.recordViolations([]catalog.Violation{
+			{Event: name, Reason: catalog.ReasonUnknownEvent},
+			{Event: "command_used", Property: name, Reason: catalog.ReasonUnknownProperty},
+		})
+	}
+
+	if n := len(s.loggedViolations); n != 2 {
+		t.Errorf("sender remembers %d logged violations, want 2", n)
+	}
+	if n := strings.Count(logs.String(), "\n"); n != 2 {
+		t.Errorf("logged %d lines, want 2:\n%.500s", n, logs.String())
 	}
 }

@@ -68,7 +68,10 @@ type sender struct {
 	// this process, even when they reach the queue after a newer stamp.
 	optOuts uint64
 
-	loggedViolations map[catalog.Violation]bool
+	// loggedViolations contains the catalog.Catalog.ViolationKey of each
+	// violation logged. The key leaves out names that the catalog does not
+	// declare, so names built at run time cannot grow the set or the log.
+	loggedViolations map[string]bool
 	// holdDelivery is set while workWhileWaiting runs inside an upload, and
 	// while Pending and NextPayload encode the queue, so that a batch they
 	// fill is sealed but not delivered from there.
@@ -90,7 +93,7 @@ func newSender(c *Client) *sender {
 		cfg:              &c.cfg,
 		spool:            c.spool,
 		sentLog:          newSentLog(&c.cfg),
-		loggedViolations: map[catalog.Violation]bool{},
+		loggedViolations: map[string]bool{},
 		resume:           make(chan struct{}, 1),
 	}
 	s.batchTimer = time.NewTimer(time.Hour)
@@ -346,14 +349,16 @@ func (s *sender) print(event []byte) {
 }
 
 // recordViolations counts every violation and logs each distinct event,
-// property and reason once, never the value.
+// property and reason once, never the value. An event or property name
+// that the catalog does not declare is logged the first time only.
 func (s *sender) recordViolations(violations []catalog.Violation) {
 	for _, v := range violations {
-		s.c.stats.violationOf(v.Reason, s.c.cfg.Catalog.ViolationKey(v))
-		if s.loggedViolations[v] {
+		key := s.c.cfg.Catalog.ViolationKey(v)
+		s.c.stats.violationOf(v.Reason, key)
+		if s.loggedViolations[key] {
 			continue
 		}
-		s.loggedViolations[v] = true
+		s.loggedViolations[key] = true
 		if v.Property == "" {
 			s.logEventRejected(v)
 			continue
