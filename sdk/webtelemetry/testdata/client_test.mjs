@@ -142,7 +142,7 @@ async function main() {
   trackOnce();
   check(calls.length === 1 && calls[0].url === "/telemetry/track", "track with base /telemetry posted to " + (calls[0] && calls[0].url));
 
-  // A backend that does not answer gets at most two track requests at a
+  // A backend that does not respond gets at most two track requests at a
   // time, so the page's own requests keep the other connections to its
   // host. Up to 100 more events wait and are sent as requests finish.
   await reset();
@@ -153,13 +153,13 @@ async function main() {
   const pending = [];
   stubFetch(() => new Promise((resolve) => pending.push(resolve)));
   for (let i = 0; i < 150; i++) client.track("workspace_switched", { fromWorkspaceId: "w" + i });
-  check(calls.length === 2, "150 tracks to a backend that does not answer made " + calls.length + " requests, want 2");
+  check(calls.length === 2, "150 tracks to a backend that does not respond made " + calls.length + " requests, want 2");
   check(calls.length > 0 && calls[0].init.signal instanceof AbortSignal, "track sent no AbortSignal to time out a request that hangs");
   while (pending.length > 0) {
     pending.shift()({ ok: true, status: 204 });
     await settle();
   }
-  check(calls.length === 102, "after the backend answered, 150 tracks made " + calls.length + " requests, want 102: 2 in flight and 100 queued");
+  check(calls.length === 102, "after the backend responded, 150 tracks made " + calls.length + " requests, want 102: 2 in flight and 100 queued");
   const last = calls.length > 0 ? JSON.parse(calls[calls.length - 1].init.body).properties.fromWorkspaceId : "";
   check(last === "w101", "the last queued event sent is " + last + ", want w101");
 
@@ -167,7 +167,7 @@ async function main() {
   // lost with the page.
   calls = [];
   for (let i = 0; i < 5; i++) client.track("workspace_switched", { fromWorkspaceId: "p" + i });
-  check(calls.length === 2, "5 tracks to a backend that does not answer made " + calls.length + " requests, want 2");
+  check(calls.length === 2, "5 tracks to a backend that does not respond made " + calls.length + " requests, want 2");
   check(typeof pagehide === "function", "track registered no pagehide listener for its queue");
   if (typeof pagehide === "function") pagehide();
   check(calls.length === 5, "pagehide sent " + (calls.length - 2) + " queued events, want 3");
