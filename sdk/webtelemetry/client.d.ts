@@ -31,6 +31,8 @@ export interface ClientOptions {
   allowAutomation?: boolean;
   /** Log the backend's error for each rejected event to the console. The error names the event, the property and the reason, never the value, and names an object's member by its dotted path, such as frontendPlatform.userAgent. Default false. */
   debug?: boolean;
+  /** How long getStatus and setEnabled wait for the backend's response, in milliseconds. A value that is not a positive finite number is ignored. Default 10000. */
+  requestTimeoutMs?: number;
 }
 
 /** The browser and OS family of the page, as the Mux catalog's frontendPlatform property holds them. */
@@ -48,10 +50,10 @@ export function noopReason(): string | null;
 /** Sends one event to the backend, fire and forget. Never throws. At most 2 requests run at once and up to 100 more events wait. An event beyond those, or with JSON over 64 KiB, is dropped. */
 export function track(event: string, properties?: object): void;
 
-/** Returns the backend's telemetry status; rejects when the request fails. */
+/** Returns the backend's telemetry status; rejects when the request fails or the backend does not respond within requestTimeoutMs. */
 export function getStatus(): Promise<TelemetryStatus>;
 
-/** Persists the user's choice and returns the new status; rejects when it could not be saved. */
+/** Persists the user's choice and returns the new status; rejects when it could not be saved. When the backend does not respond within requestTimeoutMs, it rejects with an error saying that the choice may or may not have been saved, so call getStatus to read it again. */
 export function setEnabled(enabled: boolean): Promise<TelemetryStatus>;
 
 /** Returns the page's reduced user agent and platform. */

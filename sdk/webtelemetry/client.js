@@ -12,6 +12,7 @@ const settings = {
   dev: false,
   allowAutomation: false,
   debug: false,
+  requestTimeoutMs: 10000,
 };
 
 // Ports that development servers use by default: Parcel, Create React App
@@ -46,7 +47,10 @@ let pagehideListening = false;
  * the backend's error for each rejected event to the console. The error
  * names the event, the property and the catalog's reason, never the
  * value, and names a member of an object property by its dotted path,
- * such as frontendPlatform.userAgent.
+ * such as frontendPlatform.userAgent. requestTimeoutMs is how long
+ * getStatus and setEnabled wait for the backend's response, in
+ * milliseconds (default 10000). A value that is not a positive finite
+ * number is ignored.
  */
 export function configure(options) {
   try {
@@ -56,6 +60,10 @@ export function configure(options) {
     }
     for (const key of ["dev", "allowAutomation", "debug"]) {
       if (typeof options[key] === "boolean") settings[key] = options[key];
+    }
+    const timeout = options.requestTimeoutMs;
+    if (typeof timeout === "number" && Number.isFinite(timeout) && timeout > 0) {
+      settings.requestTimeoutMs = timeout;
     }
   } catch {
     // configure never throws into the page.
@@ -183,29 +191,60 @@ function debugLog(message) {
 /**
  * Returns the backend's telemetry status:
  * {enabled, explicit, locked, reason, notes}. The promise rejects with an Error
- * holding the backend's message when the request fails.
+ * holding the backend's message when the request fails, and with a timeout
+ * Error when the backend does not respond within requestTimeoutMs.
  */
-export async function getStatus() {
-  const response = await globalThis.fetch(settings.base + "status", {
+export function getStatus() {
+  return requestWithTimeout("status", {
     headers: { Accept: "application/json" },
-    credentials: "same-origin",
-  });
-  return readStatus(response);
+  }, " Try again, or check that the app's server is running.");
 }
 
 /**
  * Persists the user's choice on the backend and returns the new status.
  * The promise rejects with an Error holding the backend's message when the
- * choice could not be saved; the status is then unchanged.
+ * choice could not be saved; the status is then unchanged. When the
+ * backend does not respond within requestTimeoutMs, the promise rejects
+ * with an Error saying that the choice may or may not have been saved,
+ * because the request may have reached the backend.
  */
-export async function setEnabled(enabled) {
-  const response = await globalThis.fetch(settings.base + "enabled", {
+export function setEnabled(enabled) {
+  return requestWithTimeout("enabled", {
     method: "POST",
     headers: { "Content-Type": "application/json", Accept: "application/json" },
     body: JSON.stringify({ enabled: enabled === true }),
-    credentials: "same-origin",
+  }, " The choice may or may not have been saved: call getStatus to read it again.");
+}
+
+// requestWithTimeout fetches the endpoint and reads its status body. After
+// settings.requestTimeoutMs it aborts the request and rejects, even when
+// fetch ignores the abort signal, so a settings page never waits forever.
+// timeoutAdvice is appended to the timeout error's message.
+function requestWithTimeout(endpoint, init, timeoutAdvice) {
+  const ms = settings.requestTimeoutMs;
+  const url = settings.base + endpoint;
+  const Controller = globalThis.AbortController;
+  const controller = typeof Controller === "function" ? new Controller() : null;
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => {
+      const err = new Error("telemetry request " + url + " timed out: the backend did not respond within " + ms + " ms." + timeoutAdvice);
+      err.name = "TimeoutError";
+      if (controller) controller.abort(err);
+      reject(err);
+    }, ms);
   });
-  return readStatus(response);
+  const request = (async () => {
+    const response = await globalThis.fetch(url, {
+      ...init,
+      credentials: "same-origin",
+      signal: controller ? controller.signal : undefined,
+    });
+    return readStatus(response);
+  })();
+  // The request's own rejection after a timeout has no listener otherwise.
+  request.catch(() => {});
+  return Promise.race([request, timeout]).finally(() => clearTimeout(timer));
 }
 
 async function readStatus(response) {

@@ -93,7 +93,12 @@
 //
 // getStatus() and setEnabled(enabled) call the status and enabled
 // endpoints for a settings page; unlike track, they reject their promise
-// when the request fails, so the page can say so.
+// when the request fails, so the page can say so. They also reject when
+// the backend does not respond within 10 s, or the milliseconds set with
+// configure({requestTimeoutMs}), so a page never waits forever on a hung
+// backend. setEnabled's timeout error says that the choice may or may not
+// have been saved, because the request may have reached the backend, and
+// that getStatus reads it again.
 //
 // mux.d.ts in this folder holds the types of the built-in Mux catalog, as
 // GET catalog.d.ts serves them for a handler whose client has the Mux

@@ -31,11 +31,22 @@ function settle() {
 
 async function reset() {
   await settle();
-  client.configure({ base: "/api/telemetry/", dev: false, allowAutomation: false, debug: false });
+  client.configure({ base: "/api/telemetry/", dev: false, allowAutomation: false, debug: false, requestTimeoutMs: 10000 });
   for (const name of ["navigator", "location", "document", "__CANDOR_E2E__", "__MUX_E2E__"]) {
     Object.defineProperty(globalThis, name, { value: undefined, configurable: true, writable: true });
   }
   stubFetch(ok);
+}
+
+// withDeadline returns the message of promise's rejection, "resolved", or
+// "still pending after ms" when it has not settled within ms milliseconds.
+function withDeadline(promise, ms) {
+  let timer;
+  const deadline = new Promise((resolve) => {
+    timer = setTimeout(() => resolve("still pending after " + ms + " ms"), ms);
+  });
+  const settled = promise.then(() => "resolved", (err) => String(err && err.message));
+  return Promise.race([settled, deadline]).finally(() => clearTimeout(timer));
 }
 
 function trackOnce(properties) {
@@ -191,6 +202,28 @@ async function main() {
   stubFetch(() => Promise.resolve({ ok: true, status: 200, json: () => Promise.resolve(status) }));
   const got = await client.getStatus();
   check(got.enabled === true && calls[0].url === "/api/telemetry/status", "getStatus returned " + JSON.stringify(got));
+
+  // Against a backend that never responds, getStatus and setEnabled
+  // reject after the request timeout instead of staying pending, and
+  // setEnabled's error says the choice may or may not have been saved.
+  await reset();
+  client.configure({ requestTimeoutMs: 30 });
+  const hung = [];
+  stubFetch((url, init) => new Promise((resolve, reject) => {
+    hung.push(init.signal);
+    if (init.signal) init.signal.addEventListener("abort", () => reject(init.signal.reason));
+  }));
+  const statusError = await withDeadline(client.getStatus(), 2000);
+  check(statusError.includes("did not respond within 30 ms"), "getStatus against a hung backend settled with " + statusError + ", want an error that it did not respond within 30 ms");
+  check(hung.length === 1 && hung[0] instanceof AbortSignal && hung[0].aborted, "getStatus did not abort its request after the timeout");
+  const enabledError = await withDeadline(client.setEnabled(true), 2000);
+  check(enabledError.includes("did not respond within 30 ms"), "setEnabled against a hung backend settled with " + enabledError + ", want an error that it did not respond within 30 ms");
+  check(enabledError.includes("may or may not have been saved") && enabledError.includes("getStatus"), "setEnabled's timeout error " + JSON.stringify(enabledError) + " does not say the choice may or may not have been saved and to call getStatus");
+  client.configure({ requestTimeoutMs: -1 });
+  client.configure({ requestTimeoutMs: "5" });
+  stubFetch(() => new Promise(() => {}));
+  const kept = await withDeadline(client.getStatus(), 2000);
+  check(kept.includes("within 30 ms"), "configure with an invalid requestTimeoutMs changed the timeout: getStatus settled with " + kept);
 
   // Let pending promise handlers run before reporting.
   await new Promise((resolve) => setTimeout(resolve, 20));
