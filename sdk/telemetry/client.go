@@ -121,9 +121,10 @@ func build(cfg Config) (*Client, error) {
 	c.sendCtx, c.cancelSends = context.WithCancel(context.Background())
 	c.initPrivacy()
 	c.refresh()
-	if c.spool != nil && c.enabled.Load() {
+	if c.spool != nil {
 		// Counted here, Stats includes what earlier runs spooled from
-		// the start, not only once the sender has listed the spool.
+		// the start, not only once the sender has listed the spool, and
+		// also while an environment switch keeps the spool for later.
 		c.spool.recount()
 	}
 	return c, nil

@@ -266,16 +266,20 @@ func TestSpoolNameCountDisagrees(t *testing.T) {
 
 // TestStatsCountSpoolAtStart reads Stats before the sender starts, as a
 // "telemetry status" command does right after New. The spooled events of
-// an earlier run are counted already.
+// an earlier run are counted already, also while DO_NOT_TRACK keeps them
+// for a later run, as Pending lists them then.
 func TestStatsCountSpoolAtStart(t *testing.T) {
-	cfg := testConfig(t, "http://127.0.0.1:1")
-	plantSpool(t, cfg.Home, 3)
+	for _, vars := range []env{{}, {"DO_NOT_TRACK": "1"}} {
+		cfg := testConfig(t, "http://127.0.0.1:1")
+		cfg.Getenv = vars.get
+		plantSpool(t, cfg.Home, 3)
 
-	c, err := build(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := c.Stats().Spooled; got != 3 {
-		t.Errorf("Spooled = %d, want the 3 events planted before New", got)
+		c, err := build(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Stats().Spooled; got != 3 {
+			t.Errorf("with %v: Spooled = %d, want the 3 events planted before New", vars, got)
+		}
 	}
 }
