@@ -120,7 +120,9 @@ type Config struct {
 	// Logger receives the client's own problems: failed uploads, dropped
 	// events, rejected properties (names only, never values). nil means
 	// silent. A panic in its handler is recovered and counted in
-	// Stats.LogFailures, and the record is lost.
+	// Stats.LogFailures, and the record is lost. The handler runs on the
+	// sender goroutine, so one that blocks, such as a write to a full
+	// pipe, stops delivery, and Close waits for it past its context.
 	Logger *slog.Logger
 	// Clock stamps each event when it is captured; nil means time.Now. It is
 	// used for event timestamps only, never for timers.
@@ -128,7 +130,8 @@ type Config struct {
 	// Getenv reads the environment switches; nil means os.Getenv.
 	Getenv func(string) string
 	// DebugOutput receives the events printed by <APP>_TELEMETRY_DEBUG.
-	// nil means os.Stderr.
+	// nil means os.Stderr. It is written on the sender goroutine, so a
+	// write that blocks makes Close wait for it, as a blocking Logger does.
 	DebugOutput io.Writer
 }
 
