@@ -19,13 +19,15 @@ export interface TelemetryStatus {
   reason: string;
   /** One sentence per telemetry variable set to a value that has no effect, such as MUX_DISABLE_TELEMETRY="true" or MUX_TELEMETRY_DEBUG=1; empty when there is none. */
   notes: string[];
+  /** Added by the client, not the backend: noopReason() of this page, such as "development server on localhost:5173: pass configure({dev: true}) to send from a development server", or null when track sends. */
+  noopReason: string | null;
 }
 
 /** Settings of the client; each one left out keeps its current value. */
 export interface ClientOptions {
   /** URL prefix the backend mounted the handler at. Default "/api/telemetry/". */
   base?: string;
-  /** Send from a development server (import.meta.env.DEV, or localhost on a usual development port). Default false. */
+  /** Send from a development server: import.meta.env.DEV is true, process.env.NODE_ENV is "development", or the page is on localhost, 127.0.0.1 or [::1] at port 1234, 4200, 4321, 5173, 5174 or 6006. Default false. */
   dev?: boolean;
   /** Send under test automation (navigator.webdriver, __CANDOR_E2E__, __MUX_E2E__, a test runner). Default false. */
   allowAutomation?: boolean;
@@ -44,7 +46,7 @@ export interface FrontendPlatform {
 /** Changes the client's settings. Never throws. */
 export function configure(options: ClientOptions): void;
 
-/** Returns why track does nothing on this page, or null when it sends. */
+/** Returns why track does nothing on this page, or null when it sends. A development server's reason names the fix, configure({dev: true}). */
 export function noopReason(): string | null;
 
 /** Sends one event to the backend, fire and forget. Never throws. At most 2 requests run at once and up to 100 more events wait. An event beyond those, or with JSON over 64 KiB, is dropped. */

@@ -15,9 +15,15 @@ const settings = {
   requestTimeoutMs: 10000,
 };
 
-// Ports that development servers use by default: Parcel, Create React App
-// and Next.js, Angular, Astro, Vite, Storybook, Django and webpack.
-const DEV_PORTS = new Set(["1234", "3000", "3001", "4200", "4321", "5173", "5174", "6006", "8000", "8080", "8081"]);
+// Default ports of development servers that production servers rarely
+// use: Parcel 1234, Angular CLI 4200, Astro 4321, Vite 5173 and its next
+// free port 5174, Storybook 6006. Generic ports are left out, because a
+// backend on localhost may serve its own production UI there. 8000, 8080
+// and 8081 are common defaults of Go, Python and Java servers. 3000 and
+// 3001 are the defaults of Create React App and Next.js, but also of
+// Express's generated apps, Rails, Grafana and Gitea. Those two
+// development servers are detected by process.env.NODE_ENV instead.
+const DEV_PORTS = new Set(["1234", "4200", "4321", "5173", "5174", "6006"]);
 const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
 // Chromium opens at most 6 HTTP/1.1 connections per host, and the page's
@@ -38,6 +44,9 @@ const TRACK_TIMEOUT_MS = 10000;
 const queue = [];
 let inFlight = 0;
 let pagehideListening = false;
+// loggedNoopReason is the last reason debug logged for a dropped track,
+// so that each reason is logged once and not per event.
+let loggedNoopReason = null;
 
 /**
  * Changes the client's settings; unknown or mistyped options are ignored.
@@ -72,7 +81,8 @@ export function configure(options) {
 
 /**
  * Returns why track() does nothing on this page, such as
- * "navigator.webdriver", or null when it sends.
+ * "navigator.webdriver", or null when it sends. A development server's
+ * reason names what detected it and the fix, configure({dev: true}).
  */
 export function noopReason() {
   try {
@@ -97,7 +107,12 @@ export function noopReason() {
  */
 export function track(event, properties) {
   try {
-    if (noopReason() !== null) return;
+    const reason = noopReason();
+    if (reason !== null) {
+      if (reason !== loggedNoopReason) debugLog("events are not sent: " + reason);
+      loggedNoopReason = reason;
+      return;
+    }
     const body = JSON.stringify({ event: String(event), properties: prepare(properties ?? {}) });
     if (body.length > MAX_BODY_LENGTH) {
       debugLog("event dropped: its JSON is longer than " + MAX_BODY_LENGTH + " characters");
@@ -190,7 +205,9 @@ function debugLog(message) {
 
 /**
  * Returns the backend's telemetry status:
- * {enabled, explicit, locked, reason, notes}. The promise rejects with an Error
+ * {enabled, explicit, locked, reason, notes}, with noopReason() of this
+ * page added as noopReason, because the backend cannot see that track()
+ * sends nothing from this page. The promise rejects with an Error
  * holding the backend's message when the request fails, and with a timeout
  * Error when the backend does not respond within requestTimeoutMs.
  */
@@ -240,7 +257,9 @@ function requestWithTimeout(endpoint, init, timeoutAdvice) {
       credentials: "same-origin",
       signal: controller ? controller.signal : undefined,
     });
-    return readStatus(response);
+    const status = await readStatus(response);
+    status.noopReason = noopReason();
+    return status;
   })();
   // The request's own rejection after a timeout has no listener otherwise.
   request.catch(() => {});
@@ -294,14 +313,31 @@ function automationReason() {
   return "";
 }
 
+const DEV_FIX = ": pass configure({dev: true}) to send from a development server";
+
 function devServerReason() {
   const meta = importMetaEnv();
-  if (meta && meta.DEV === true) return "import.meta.env.DEV";
+  if (meta && meta.DEV === true) return "import.meta.env.DEV is true" + DEV_FIX;
+  if (nodeEnv() === "development") return "process.env.NODE_ENV is development" + DEV_FIX;
   const location = globalThis.location;
   if (location && LOCAL_HOSTS.has(location.hostname) && DEV_PORTS.has(location.port)) {
-    return "development server on port " + location.port;
+    return "development server on " + location.hostname + ":" + location.port + DEV_FIX;
   }
   return "";
+}
+
+// nodeEnv returns process.env.NODE_ENV, or undefined where process does
+// not exist. The expression is written out in full because webpack's
+// DefinePlugin, which Create React App and Next.js configure, replaces it
+// with a string literal in the bundle, so it reads "development" under
+// their development servers too.
+// NOTE: only Node.js runs this in the tests, not a webpack bundle.
+function nodeEnv() {
+  try {
+    return process.env.NODE_ENV;
+  } catch {
+    return undefined;
+  }
 }
 
 // importMetaEnv returns Vite's import.meta.env, or undefined elsewhere.

@@ -87,9 +87,18 @@
 //     tests can check the events, as examples/muxapp does with
 //     --allow-automation;
 //   - the page comes from a development server: import.meta.env.DEV is
-//     true, or the page is served from localhost, 127.0.0.1 or [::1] on a
-//     usual development port (1234, 3000, 3001, 4200, 4321, 5173, 5174,
-//     6006, 8000, 8080, 8081); configure({dev: true}) sends anyway.
+//     true, process.env.NODE_ENV is "development" (as webpack's bundles
+//     under Create React App and Next.js read it), or the page is served
+//     from localhost, 127.0.0.1 or [::1] on a port that only development
+//     servers use by default: 1234 (Parcel), 4200 (Angular), 4321 (Astro),
+//     5173 and 5174 (Vite) or 6006 (Storybook). configure({dev: true})
+//     sends anyway. Generic ports such as 3000, 8000 and 8080 are no sign
+//     of a development server, because backends serve production pages
+//     there too.
+//
+// With configure({debug: true}), track logs each reason to the console
+// once, and getStatus adds noopReason() to the status it returns as
+// noopReason, so a settings page can show it.
 //
 // getStatus() and setEnabled(enabled) call the status and enabled
 // endpoints for a settings page; unlike track, they reject their promise

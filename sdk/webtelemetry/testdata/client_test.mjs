@@ -140,6 +140,46 @@ async function main() {
   await reset();
   globalThis.location = { hostname: "127.0.0.1", port: "43121" };
   check(trackOnce().sent === 1, "track did not send from 127.0.0.1 on a port no development server uses");
+  // Ports that backends serving their own production UI use by default
+  // are no sign of a development server.
+  for (const port of ["3000", "3001", "8000", "8080", "8081"]) {
+    await reset();
+    globalThis.location = { hostname: "127.0.0.1", port };
+    check(client.noopReason() === null, "noopReason() = " + client.noopReason() + " on 127.0.0.1:" + port + ", want null");
+    check(trackOnce().sent === 1, "track did not send from 127.0.0.1:" + port);
+  }
+  for (const port of ["1234", "4200", "4321", "5173", "5174", "6006"]) {
+    await reset();
+    globalThis.location = { hostname: "localhost", port };
+    const reason = String(client.noopReason());
+    check(reason.includes(port) && reason.includes("dev: true"), "noopReason() = " + reason + " on localhost:" + port + ", want the port and the fix dev: true");
+  }
+  await reset();
+  process.env.NODE_ENV = "development";
+  const nodeEnvReason = String(client.noopReason());
+  check(nodeEnvReason.includes("NODE_ENV") && nodeEnvReason.includes("dev: true"), "noopReason() = " + nodeEnvReason + " with NODE_ENV=development, want NODE_ENV and the fix dev: true");
+  check(trackOnce().sent === 0, "track sent with NODE_ENV=development");
+  process.env.NODE_ENV = "production";
+
+  // A developer who looks sees why track sends nothing: debug logs the
+  // reason once, and getStatus returns it beside the backend's status.
+  await reset();
+  globalThis.location = { hostname: "localhost", port: "5173" };
+  client.configure({ debug: true });
+  const warnings = [];
+  const savedWarn = console.warn;
+  console.warn = (...args) => warnings.push(args.join(" "));
+  trackOnce();
+  trackOnce();
+  console.warn = savedWarn;
+  check(warnings.length === 1, "two tracks from localhost:5173 with debug logged " + warnings.length + " warnings, want 1: " + JSON.stringify(warnings));
+  check(warnings.length > 0 && warnings[0].includes("5173") && warnings[0].includes("dev: true"), "debug warning " + JSON.stringify(warnings[0]) + " does not name port 5173 and the fix dev: true");
+  stubFetch(() => Promise.resolve({ ok: true, status: 200, json: () => Promise.resolve({ enabled: true, explicit: false, locked: false, reason: "r", notes: [] }) }));
+  const devStatus = await client.getStatus();
+  check(String(devStatus.noopReason).includes("dev: true"), "getStatus on localhost:5173 returned noopReason " + devStatus.noopReason + ", want the development server and the fix dev: true");
+  client.configure({ dev: true });
+  const sendingStatus = await client.getStatus();
+  check(sendingStatus.noopReason === null, "getStatus with dev: true returned noopReason " + sendingStatus.noopReason + ", want null");
 
   // The page's own switch wins over every option.
   await reset();
