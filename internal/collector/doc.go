@@ -14,9 +14,10 @@
 //
 // A payload is decoded in the order PostHog's capture service uses. The
 // steps are the data parameter or the body, an optimistic base64 decoding, a
-// urlencoded form's data field, and the compression hint (query, form field,
-// Content-Encoding). Then come gzip (also found by its magic bytes) or
-// lz-string, and on /e, /capture, /track and /engage one more base64 layer.
+// urlencoded form's data field decoded from base64, and the compression hint
+// (query, form field, Content-Encoding). Then come gzip (also found by its
+// magic bytes) or lz-string, and on /e, /capture, /track and /engage one
+// more base64 layer.
 // The JSON is an array of events, a batch object {"api_key"|"token",
 // "batch", "sent_at"}, a single event, or on /engage an object without
 // "event" that becomes $identify.

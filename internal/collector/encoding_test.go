@@ -122,6 +122,36 @@ func TestFormDataBase64(t *testing.T) {
 	}
 }
 
+// A form's data field is base64 on every capture path, with or without a
+// compression hint, and may contain gzip inside the base64.
+func TestFormDataBase64OnEveryPath(t *testing.T) {
+	e := newEnv(t)
+	for i, path := range []string{"/batch/", "/e/", "/i/v0/e/", "/capture"} {
+		payload := plusPayload(t, 3*i)
+		form := "data=" + url.QueryEscape(b64(payload))
+		res := mustOK(t, e.do(http.MethodPost, path, []byte(form),
+			"Content-Type", "application/x-www-form-urlencoded"))
+		if res.Accepted != 1 {
+			t.Errorf("%s without hint: accepted = %d, want 1", path, res.Accepted)
+		}
+
+		zipped := base64.StdEncoding.EncodeToString(gzipBytes(t, batchBody(muxKey, messageEvent(uuidN(3*i+1)))))
+		form = "compression=gzip-js&data=" + url.QueryEscape(zipped)
+		res = mustOK(t, e.do(http.MethodPost, path, []byte(form),
+			"Content-Type", "application/x-www-form-urlencoded"))
+		if res.Accepted != 1 {
+			t.Errorf("%s with gzip in the base64: accepted = %d, want 1", path, res.Accepted)
+		}
+
+		form = "data=" + url.QueryEscape(zipped)
+		res = mustOK(t, e.do(http.MethodPost, path, []byte(form),
+			"Content-Type", "application/x-www-form-urlencoded"))
+		if res.Accepted != 1 {
+			t.Errorf("%s with gzip found by its magic bytes: accepted = %d, want 1", path, res.Accepted)
+		}
+	}
+}
+
 func TestFormWithoutDataField(t *testing.T) {
 	e := newEnv(t)
 	r := e.do(http.MethodPost, "/e/", []byte("ver=1.2&compression=base64"),

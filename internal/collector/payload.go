@@ -40,7 +40,7 @@ const (
 // the same order:
 //  1. the data query parameter, else the body;
 //  2. an optimistic base64 decoding;
-//  3. the data field of a urlencoded form;
+//  3. the data field of a urlencoded form, decoded from base64;
 //  4. the compression hint;
 //  5. gzip (by hint or magic bytes) or lz-string;
 //  6. on legacy paths, one more base64 decoding.
@@ -97,6 +97,12 @@ func decodePayload(src payloadSource, maxDecompressed int64, reserve func(int64)
 	}
 
 	hint := compressionHint(src.query.Get("compression"), form.Get("compression"), src.contentEncoding)
+	if form != nil {
+		var err *requestError
+		if raw, err = unwrapFormData(raw, hint, reserve); err != nil {
+			return nil, err
+		}
+	}
 	text, err := decompress(raw, hint, maxDecompressed, unwrapped && form == nil, original, reserve)
 	if err != nil {
 		return nil, err
@@ -120,6 +126,25 @@ func decodePayload(src payloadSource, maxDecompressed int64, reserve func(int64)
 		}
 	}
 	return text, nil
+}
+
+// unwrapFormData decodes the base64 of a urlencoded form's data field on
+// every capture path, so the field may also contain gzip. It leaves the
+// field as sent when it is not base64 or is a JSON scalar, and when the hint
+// is lz-string, whose output is base64 text itself, or base64, which
+// decompress decodes.
+func unwrapFormData(raw []byte, hint compression, reserve func(int64) bool) ([]byte, *requestError) {
+	if hint == compressionLZ64 || hint == compressionBase64 || !isBase64(raw, false) || isJSONScalar(raw) {
+		return raw, nil
+	}
+	if !reserve(2 * int64(len(raw))) {
+		return nil, overloaded(LimitBufferedBytes)
+	}
+	decoded, err := base64.StdEncoding.DecodeString(string(raw))
+	if err != nil {
+		return raw, nil
+	}
+	return decoded, nil
 }
 
 // decompress applies the compression hint. Gzip is also detected by its
