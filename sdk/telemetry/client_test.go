@@ -347,6 +347,7 @@ func TestValidateNamesField(t *testing.T) {
 		{"invalid electron version", func(c *Config) { c.ElectronVersion = "/opt/electron" }, `ElectronVersion "/opt/electron": invalid_version`},
 		{"unknown platform", func(c *Config) { c.Platform = "Linux" }, `Platform "Linux": use`},
 		{"negative queue", func(c *Config) { c.QueueSize = -1 }, "QueueSize -1"},
+		{"queue too large", func(c *Config) { c.QueueSize = 1 << 40 }, "QueueSize 1099511627776 is over 1048576"},
 		{"negative spool", func(c *Config) { c.Spool.MaxBytes = -1 }, "Spool.MaxBytes -1"},
 	}
 	for _, tt := range tests {

@@ -15,6 +15,10 @@ import (
 	"github.com/candor-dev/candor/sdk/catalog"
 )
 
+// MaxQueueSize is the largest Config.QueueSize. New reserves the whole
+// queue at once, 48 bytes per event on 64-bit platforms.
+const MaxQueueSize = 1 << 20
+
 // Defaults applied to zero Config fields.
 const (
 	DefaultQueueSize     = 10000
@@ -90,7 +94,7 @@ type Config struct {
 	// QueueSize is how many captured events wait in memory for the sender.
 	// When it is full, Capture drops the new event. With the spool off or
 	// failing, up to QueueSize more events wait in memory for a retry, the
-	// oldest dropped first. 0 means 10000.
+	// oldest dropped first. 0 means 10000, and at most MaxQueueSize.
 	QueueSize int
 	// BatchSize is the most events sent in one request. 0 means 100.
 	BatchSize int
@@ -194,6 +198,10 @@ func (c *Config) Validate() error {
 	if c.QueueSize < 0 || c.BatchSize < 0 || c.FlushInterval < 0 || c.MaxRetryDelay < 0 {
 		return fail("QueueSize %d, BatchSize %d, FlushInterval %s, MaxRetryDelay %s: use 0 for the default or a positive value",
 			c.QueueSize, c.BatchSize, c.FlushInterval, c.MaxRetryDelay)
+	}
+	if c.QueueSize > MaxQueueSize {
+		return fail("QueueSize %d is over %d, the most the client reserves memory for: use a smaller value or 0 for %d",
+			c.QueueSize, MaxQueueSize, DefaultQueueSize)
 	}
 	if c.Spool.MaxEvents < 0 || c.Spool.MaxBytes < 0 || c.SentLogMaxBytes < 0 {
 		return fail("Spool.MaxEvents %d, Spool.MaxBytes %d, SentLogMaxBytes %d: use 0 for the default or a positive value",
