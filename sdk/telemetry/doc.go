@@ -165,7 +165,8 @@
 // Config.DebugOutput (stderr by default) and sends nothing;
 // <APP>_TELEMETRY_DEBUG=tee writes it and sends it too. Both are read in
 // any case, and any other value is ignored and noted in Status.Ignored. Config.SentLog
-// keeps a rotated local copy of every event the collector acknowledged.
+// keeps a rotated local copy of every event the collector acknowledged,
+// and Client.Sent returns its most recent events.
 // Print mode creates the install ID like a normal run but writes no spool.
 // Status explains the switches, and Stats counts captured, sent, queued,
 // spooled and dropped events by reason. Config.Logger receives the first

@@ -23,6 +23,34 @@ export interface TelemetryStatus {
   noopReason: string | null;
 }
 
+/** The body of GET sent: the backend's most recent sent events. */
+export interface SentEvents {
+  /** Whether the app keeps a log of sent events (telemetry.Config.SentLog). */
+  logged: boolean;
+  /** The most recent sent events, oldest first, each as the collector received it; empty when there are none or logged is false. */
+  events: object[];
+  /** When logged is false, how the app turns the log on. */
+  note?: string;
+}
+
+/** One event waiting on the backend to be sent. */
+export interface PendingEvent {
+  /** "memory" for the client's queue, "spool" for the spool folder. */
+  location: "memory" | "spool";
+  event: string;
+  uuid: string;
+  distinct_id: string;
+  timestamp: string;
+  /** The event exactly as the batch request will carry it. */
+  wire: object;
+}
+
+/** The body of GET pending. */
+export interface PendingEvents {
+  /** The waiting events, in the order they will be sent. */
+  events: PendingEvent[];
+}
+
 /** Settings of the client; each one left out keeps its current value. */
 export interface ClientOptions {
   /** URL prefix the backend mounted the handler at. Default "/api/telemetry/". */
@@ -33,7 +61,7 @@ export interface ClientOptions {
   allowAutomation?: boolean;
   /** Log the backend's error for each rejected event to the console. The error names the event, the property and the reason, never the value, and names an object's member by its dotted path, such as frontendPlatform.userAgent. Default false. */
   debug?: boolean;
-  /** How long getStatus and setEnabled wait for the backend's response, in milliseconds. A value that is not a positive finite number is ignored. Default 10000. */
+  /** How long getStatus, setEnabled, getSent and getPending wait for the backend's response, in milliseconds. A value that is not a positive finite number is ignored. Default 10000. */
   requestTimeoutMs?: number;
 }
 
@@ -57,6 +85,12 @@ export function getStatus(): Promise<TelemetryStatus>;
 
 /** Persists the user's choice and returns the new status; rejects when it could not be saved. When the backend does not respond within requestTimeoutMs, it rejects with an error saying that the choice may or may not have been saved, so call getStatus to read it again. */
 export function setEnabled(enabled: boolean): Promise<TelemetryStatus>;
+
+/** Returns the backend's most recent sent events, at most limit (1 to 10000, default 100); rejects like getStatus. */
+export function getSent(limit?: number): Promise<SentEvents>;
+
+/** Returns the events waiting on the backend to be sent; rejects like getStatus. */
+export function getPending(): Promise<PendingEvents>;
 
 /** Returns the page's reduced user agent and platform. */
 export function frontendPlatform(): FrontendPlatform;

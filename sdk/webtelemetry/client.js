@@ -57,7 +57,7 @@ let loggedNoopReason = null;
  * names the event, the property and the catalog's reason, never the
  * value, and names a member of an object property by its dotted path,
  * such as frontendPlatform.userAgent. requestTimeoutMs is how long
- * getStatus and setEnabled wait for the backend's response, in
+ * getStatus, setEnabled, getSent and getPending wait for the backend's response, in
  * milliseconds (default 10000). A value that is not a positive finite
  * number is ignored.
  */
@@ -203,6 +203,8 @@ function debugLog(message) {
   }
 }
 
+const RETRY_ADVICE = " Try again, or check that the app's server is running.";
+
 /**
  * Returns the backend's telemetry status:
  * {enabled, explicit, locked, reason, notes}, with noopReason() of this
@@ -214,7 +216,7 @@ function debugLog(message) {
 export function getStatus() {
   return requestWithTimeout("status", {
     headers: { Accept: "application/json" },
-  }, " Try again, or check that the app's server is running.");
+  }, RETRY_ADVICE, readStatus);
 }
 
 /**
@@ -230,14 +232,35 @@ export function setEnabled(enabled) {
     method: "POST",
     headers: { "Content-Type": "application/json", Accept: "application/json" },
     body: JSON.stringify({ enabled: enabled === true }),
-  }, " The choice may or may not have been saved: call getStatus to read it again.");
+  }, " The choice may or may not have been saved: call getStatus to read it again.", readStatus);
 }
 
-// requestWithTimeout fetches the endpoint and reads its status body. After
+/**
+ * Returns the most recent events the backend sent to the collector, oldest
+ * first, as its sent log recorded them: {logged, events, note}. logged is
+ * false, with a note on how the app turns the log on, when the backend
+ * keeps none. limit, 1 to 10000, bounds the number of events (default
+ * 100). The promise rejects like getStatus's.
+ */
+export function getSent(limit) {
+  const query = limit === undefined ? "" : "?limit=" + encodeURIComponent(String(limit));
+  return requestWithTimeout("sent" + query, { headers: { Accept: "application/json" } }, RETRY_ADVICE, readEventList);
+}
+
+/**
+ * Returns the events waiting on the backend to be sent, in the order they
+ * will be sent: {events}, each {location, event, uuid, distinct_id,
+ * timestamp, wire}. The promise rejects like getStatus's.
+ */
+export function getPending() {
+  return requestWithTimeout("pending", { headers: { Accept: "application/json" } }, RETRY_ADVICE, readEventList);
+}
+
+// requestWithTimeout fetches the endpoint and returns read(response). After
 // settings.requestTimeoutMs it aborts the request and rejects, even when
 // fetch ignores the abort signal, so a settings page never waits forever.
 // timeoutAdvice is appended to the timeout error's message.
-function requestWithTimeout(endpoint, init, timeoutAdvice) {
+function requestWithTimeout(endpoint, init, timeoutAdvice, read) {
   const ms = settings.requestTimeoutMs;
   const url = settings.base + endpoint;
   const Controller = globalThis.AbortController;
@@ -257,16 +280,34 @@ function requestWithTimeout(endpoint, init, timeoutAdvice) {
       credentials: "same-origin",
       signal: controller ? controller.signal : undefined,
     });
-    const status = await readStatus(response);
-    status.noopReason = noopReason();
-    return status;
+    return read(response);
   })();
   // The request's own rejection after a timeout has no listener otherwise.
   request.catch(() => {});
   return Promise.race([request, timeout]).finally(() => clearTimeout(timer));
 }
 
+// readStatus returns the status body with noopReason() of this page added.
 async function readStatus(response) {
+  const body = await readBody(response);
+  if (!body || typeof body.enabled !== "boolean") {
+    throw new Error("invalid telemetry status from the backend");
+  }
+  body.noopReason = noopReason();
+  return body;
+}
+
+async function readEventList(response) {
+  const body = await readBody(response);
+  if (!body || !Array.isArray(body.events)) {
+    throw new Error("invalid telemetry event list from the backend: it has no events array");
+  }
+  return body;
+}
+
+// readBody returns the response's JSON body, and throws the backend's
+// error message when the status is not 2xx.
+async function readBody(response) {
   let body = null;
   try {
     body = await response.json();
@@ -276,9 +317,6 @@ async function readStatus(response) {
   if (!response.ok) {
     const detail = body && typeof body.error === "string" ? body.error : "HTTP " + response.status;
     throw new Error(detail);
-  }
-  if (!body || typeof body.enabled !== "boolean") {
-    throw new Error("invalid telemetry status from the backend");
   }
   return body;
 }

@@ -21,9 +21,19 @@
 //	GET  status       {"enabled", "explicit", "locked", "reason", "notes"}
 //	POST enabled      {"enabled": bool}: persists the user's choice (Config.AllowToggle);
 //	                  while another switch keeps telemetry off, only false (else 403)
+//	GET  sent         {"logged", "events", "note"}: the most recent events sent to
+//	                  the collector, oldest first, as the telemetry client's sent
+//	                  log recorded them; ?limit=N for 1 to 10000 (default 100).
+//	                  Without a sent log, logged is false and note names the
+//	                  setting that turns it on
+//	GET  pending      {"events": [...]}: the events waiting to be sent, as
+//	                  telemetry.Client.Pending lists them
 //	GET  client.js    the browser client, an ES module
 //	GET  client.d.ts  its TypeScript declarations
 //	GET  catalog.d.ts TypeScript types of the catalog's events
+//
+// The sent and pending events carry the install ID as distinct_id, so
+// they get the same origin checks as every other endpoint (see Requests).
 //
 // The status body's notes lists one sentence per telemetry variable that is
 // set to a value that has no effect, such as
@@ -87,12 +97,12 @@
 //     tests can check the events, as examples/muxapp does with
 //     --allow-automation;
 //   - the page comes from a development server: import.meta.env.DEV is
-//     true, process.env.NODE_ENV is "development" (as webpack's bundles
-//     under Create React App and Next.js read it), or the page is served
-//     from localhost, 127.0.0.1 or [::1] on a port that only development
-//     servers use by default: 1234 (Parcel), 4200 (Angular), 4321 (Astro),
-//     5173 and 5174 (Vite) or 6006 (Storybook). configure({dev: true})
-//     sends anyway. Generic ports such as 3000, 8000 and 8080 are no sign
+//     true, or process.env.NODE_ENV is "development", as webpack's bundles
+//     under Create React App and Next.js read it. A page served from
+//     localhost, 127.0.0.1 or [::1] counts as well when its port is one
+//     that only development servers use by default: 1234 (Parcel), 4200
+//     (Angular), 4321 (Astro), 5173 and 5174 (Vite) or 6006 (Storybook).
+//     configure({dev: true}) sends anyway. Generic ports such as 3000, 8000 and 8080 are no sign
 //     of a development server, because backends serve production pages
 //     there too.
 //
@@ -100,9 +110,10 @@
 // once, and getStatus adds noopReason() to the status it returns as
 // noopReason, so a settings page can show it.
 //
-// getStatus() and setEnabled(enabled) call the status and enabled
-// endpoints for a settings page; unlike track, they reject their promise
-// when the request fails, so the page can say so. They also reject when
+// getStatus(), setEnabled(enabled), getSent(limit) and getPending() call
+// the status, enabled, sent and pending endpoints for a settings page.
+// Unlike track, they reject their promise when the request fails, so the
+// page can say so. They also reject when
 // the backend does not respond within 10 s, or the milliseconds set with
 // configure({requestTimeoutMs}), so a page never waits forever on a hung
 // backend. setEnabled's timeout error says that the choice may or may not

@@ -128,6 +128,8 @@ var routes = map[string]route{
 	"track":        {[]string{http.MethodPost}, (*Handler).serveTrack},
 	"status":       {[]string{http.MethodGet, http.MethodHead}, (*Handler).serveStatus},
 	"enabled":      {[]string{http.MethodPost}, (*Handler).serveEnabled},
+	"sent":         {[]string{http.MethodGet, http.MethodHead}, (*Handler).serveSent},
+	"pending":      {[]string{http.MethodGet, http.MethodHead}, (*Handler).servePending},
 	"client.js":    {[]string{http.MethodGet, http.MethodHead}, func(_ *Handler, w http.ResponseWriter, r *http.Request) { clientJSAsset.serve(w, r) }},
 	"client.d.ts":  {[]string{http.MethodGet, http.MethodHead}, func(_ *Handler, w http.ResponseWriter, r *http.Request) { clientDTSAsset.serve(w, r) }},
 	"catalog.d.ts": {[]string{http.MethodGet, http.MethodHead}, func(h *Handler, w http.ResponseWriter, r *http.Request) { h.catalogTS.serve(w, r) }},
@@ -140,7 +142,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	rt, ok := routes[strings.TrimPrefix(r.URL.Path, "/")]
 	if !ok {
-		writeError(w, http.StatusNotFound, errorBody{Error: "not found: the telemetry endpoints are track, status, enabled, client.js, client.d.ts and catalog.d.ts"})
+		writeError(w, http.StatusNotFound, errorBody{Error: "not found: the telemetry endpoints are track, status, enabled, sent, pending, client.js, client.d.ts and catalog.d.ts"})
 		return
 	}
 	if h.listsOrigins() {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -103,6 +104,7 @@ type options struct {
 	env        env
 	automation *bool // nil allows automation, because the tests run under go test
 	config     webtelemetry.Config
+	sentLog    bool // set telemetry.Config.SentLog to a file in the home folder
 }
 
 func newFixture(t *testing.T, opts options) *fixture {
@@ -112,6 +114,10 @@ func newFixture(t *testing.T, opts options) *fixture {
 	allowAutomation := true
 	if opts.automation != nil {
 		allowAutomation = *opts.automation
+	}
+	sentLog := ""
+	if opts.sentLog {
+		sentLog = filepath.Join(f.home, "telemetry_sent.jsonl")
 	}
 	client, err := telemetry.New(telemetry.Config{
 		App:             mux.App,
@@ -123,6 +129,7 @@ func newFixture(t *testing.T, opts options) *fixture {
 		AllowAutomation: allowAutomation,
 		Getenv:          opts.env.get,
 		FlushInterval:   time.Hour, // the tests flush explicitly
+		SentLog:         sentLog,
 	})
 	if err != nil {
 		t.Fatalf("telemetry.New: %v", err)

@@ -265,6 +265,26 @@ async function main() {
   const kept = await withDeadline(client.getStatus(), 2000);
   check(kept.includes("within 30 ms"), "configure with an invalid requestTimeoutMs changed the timeout: getStatus settled with " + kept);
 
+  // getSent and getPending read what was sent and what waits.
+  await reset();
+  const sentBody = { logged: true, events: [{ event: "message_sent" }] };
+  stubFetch(() => Promise.resolve({ ok: true, status: 200, json: () => Promise.resolve(sentBody) }));
+  const sent = await client.getSent(5);
+  check(calls.length === 1 && calls[0].url === "/api/telemetry/sent?limit=5", "getSent(5) requested " + (calls[0] && calls[0].url) + ", want /api/telemetry/sent?limit=5");
+  check(sent.logged === true && sent.events.length === 1, "getSent returned " + JSON.stringify(sent));
+  await client.getSent();
+  check(calls.length === 2 && calls[1].url === "/api/telemetry/sent", "getSent() requested " + (calls[1] && calls[1].url) + ", want /api/telemetry/sent");
+  stubFetch(() => Promise.resolve({ ok: true, status: 200, json: () => Promise.resolve({ events: [] }) }));
+  const pendingList = await client.getPending();
+  check(calls.length === 1 && calls[0].url === "/api/telemetry/pending" && Array.isArray(pendingList.events), "getPending requested " + (calls[0] && calls[0].url) + " and returned " + JSON.stringify(pendingList));
+  stubFetch(() => Promise.resolve({ ok: true, status: 200, json: () => Promise.resolve({}) }));
+  const invalid = await withDeadline(client.getPending(), 2000);
+  check(invalid.includes("invalid"), "getPending of a body without events settled with " + invalid + ", want an invalid-body error");
+  client.configure({ requestTimeoutMs: 30 });
+  stubFetch(() => new Promise(() => {}));
+  const sentTimeout = await withDeadline(client.getSent(), 2000);
+  check(sentTimeout.includes("did not respond within 30 ms"), "getSent against a hung backend settled with " + sentTimeout);
+
   // Let pending promise handlers run before reporting.
   await new Promise((resolve) => setTimeout(resolve, 20));
   process.stdout.write(JSON.stringify({

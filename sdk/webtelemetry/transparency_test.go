@@ -1,0 +1,120 @@
+package webtelemetry_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/candor-dev/candor/sdk/webtelemetry"
+)
+
+func decodeEvents(t *testing.T, r response, into any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(r.body), into); err != nil {
+		t.Fatalf("decode %q: %v", r.body, err)
+	}
+}
+
+func TestSentListsLoggedEvents(t *testing.T) {
+	f := newFixture(t, options{sentLog: true})
+	for _, body := range []string{messageSent, messageSent} {
+		if resp := f.do(t, http.MethodPost, "track", body, nil); resp.status != http.StatusNoContent {
+			t.Fatalf("POST track = %d %s, want 204", resp.status, resp.body)
+		}
+	}
+	f.flush(t)
+
+	resp := f.do(t, http.MethodGet, "sent", "", nil)
+	if resp.status != http.StatusOK {
+		t.Fatalf("GET sent = %d %s, want 200", resp.status, resp.body)
+	}
+	var got webtelemetry.Sent
+	decodeEvents(t, resp, &got)
+	if !got.Logged {
+		t.Errorf("logged = false with telemetry.Config.SentLog set")
+	}
+	if len(got.Events) != 2 {
+		t.Fatalf("GET sent returned %d events, want the 2 sent: %s", len(got.Events), resp.body)
+	}
+	var first struct {
+		Event      string `json:"event"`
+		DistinctID string `json:"distinct_id"`
+	}
+	if err := json.Unmarshal(got.Events[0], &first); err != nil {
+		t.Fatalf("decode sent event %s: %v", got.Events[0], err)
+	}
+	if first.Event != "message_sent" {
+		t.Errorf("sent event = %q, want message_sent", first.Event)
+	}
+	if first.DistinctID != f.client.InstallID() {
+		t.Errorf("sent distinct_id = %q, want the install ID %q", first.DistinctID, f.client.InstallID())
+	}
+
+	limited := f.do(t, http.MethodGet, "sent?limit=1", "", nil)
+	var one webtelemetry.Sent
+	decodeEvents(t, limited, &one)
+	if len(one.Events) != 1 {
+		t.Errorf("GET sent?limit=1 returned %d events, want 1", len(one.Events))
+	}
+	for _, bad := range []string{"0", "-1", "x", "100001"} {
+		if r := f.do(t, http.MethodGet, "sent?limit="+bad, "", nil); r.status != http.StatusBadRequest || !strings.Contains(r.body, bad) {
+			t.Errorf("GET sent?limit=%s = %d %s, want 400 naming the value", bad, r.status, r.body)
+		}
+	}
+}
+
+func TestSentWithoutLog(t *testing.T) {
+	f := newFixture(t, options{})
+	resp := f.do(t, http.MethodGet, "sent", "", nil)
+	if resp.status != http.StatusOK {
+		t.Fatalf("GET sent = %d %s, want 200", resp.status, resp.body)
+	}
+	var got webtelemetry.Sent
+	decodeEvents(t, resp, &got)
+	if got.Logged {
+		t.Errorf("logged = true without telemetry.Config.SentLog")
+	}
+	if got.Events == nil || len(got.Events) != 0 {
+		t.Errorf("events = %v, want an empty array", got.Events)
+	}
+	if !strings.Contains(resp.body, `"events":[]`) {
+		t.Errorf("GET sent body %s has no empty events array", resp.body)
+	}
+}
+
+func TestPendingListsQueuedEvents(t *testing.T) {
+	f := newFixture(t, options{})
+	if resp := f.do(t, http.MethodPost, "track", messageSent, nil); resp.status != http.StatusNoContent {
+		t.Fatalf("POST track = %d %s, want 204", resp.status, resp.body)
+	}
+
+	resp := f.do(t, http.MethodGet, "pending", "", nil)
+	if resp.status != http.StatusOK {
+		t.Fatalf("GET pending = %d %s, want 200", resp.status, resp.body)
+	}
+	var got webtelemetry.Pending
+	decodeEvents(t, resp, &got)
+	if len(got.Events) != 1 {
+		t.Fatalf("GET pending returned %d events, want 1: %s", len(got.Events), resp.body)
+	}
+	if got.Events[0].Name != "message_sent" || got.Events[0].Location != "memory" {
+		t.Errorf("pending event = %+v, want message_sent in memory", got.Events[0])
+	}
+	if len(got.Events[0].JSON) == 0 {
+		t.Errorf("pending event has no wire JSON")
+	}
+}
+
+func TestTransparencyOriginCheck(t *testing.T) {
+	f := newFixture(t, options{sentLog: true})
+	for _, endpoint := range []string{"sent", "pending"} {
+		resp := f.do(t, http.MethodGet, endpoint, "", map[string]string{"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"})
+		if resp.status != http.StatusForbidden {
+			t.Errorf("cross-site GET %s = %d %s, want 403", endpoint, resp.status, resp.body)
+		}
+		if r := f.do(t, http.MethodPost, endpoint, "{}", nil); r.status != http.StatusMethodNotAllowed {
+			t.Errorf("POST %s = %d, want 405", endpoint, r.status)
+		}
+	}
+}
