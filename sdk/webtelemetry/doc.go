@@ -54,7 +54,8 @@
 // rebinding page cannot switch telemetry on: an app served under another
 // host name lists its own origin in AllowedOrigins. Requests without Origin
 // and Sec-Fetch-Site come from programs other than browsers and are
-// served. For the origins in Config.AllowedOrigins the handler accepts CORS
+// served, except by sent and pending, which return the install ID and
+// require such a Host too. For the origins in Config.AllowedOrigins the handler accepts CORS
 // preflights (OPTIONS, else 403) and sets Access-Control-Allow-Origin, so
 // a development server's page on another port may call it directly.
 //

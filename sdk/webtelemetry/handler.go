@@ -122,17 +122,22 @@ var (
 type route struct {
 	methods []string
 	serve   func(h *Handler, w http.ResponseWriter, r *http.Request)
+	// readsInstallID marks endpoints whose responses carry the install ID.
+	// They also reject requests whose Host is a name other than localhost,
+	// even without browser headers, because a DNS rebinding page in a
+	// browser that sends no Sec-Fetch-Site makes such requests.
+	readsInstallID bool
 }
 
 var routes = map[string]route{
-	"track":        {[]string{http.MethodPost}, (*Handler).serveTrack},
-	"status":       {[]string{http.MethodGet, http.MethodHead}, (*Handler).serveStatus},
-	"enabled":      {[]string{http.MethodPost}, (*Handler).serveEnabled},
-	"sent":         {[]string{http.MethodGet, http.MethodHead}, (*Handler).serveSent},
-	"pending":      {[]string{http.MethodGet, http.MethodHead}, (*Handler).servePending},
-	"client.js":    {[]string{http.MethodGet, http.MethodHead}, func(_ *Handler, w http.ResponseWriter, r *http.Request) { clientJSAsset.serve(w, r) }},
-	"client.d.ts":  {[]string{http.MethodGet, http.MethodHead}, func(_ *Handler, w http.ResponseWriter, r *http.Request) { clientDTSAsset.serve(w, r) }},
-	"catalog.d.ts": {[]string{http.MethodGet, http.MethodHead}, func(h *Handler, w http.ResponseWriter, r *http.Request) { h.catalogTS.serve(w, r) }},
+	"track":        {methods: []string{http.MethodPost}, serve: (*Handler).serveTrack},
+	"status":       {methods: []string{http.MethodGet, http.MethodHead}, serve: (*Handler).serveStatus},
+	"enabled":      {methods: []string{http.MethodPost}, serve: (*Handler).serveEnabled},
+	"sent":         {methods: []string{http.MethodGet, http.MethodHead}, serve: (*Handler).serveSent, readsInstallID: true},
+	"pending":      {methods: []string{http.MethodGet, http.MethodHead}, serve: (*Handler).servePending, readsInstallID: true},
+	"client.js":    {methods: []string{http.MethodGet, http.MethodHead}, serve: func(_ *Handler, w http.ResponseWriter, r *http.Request) { clientJSAsset.serve(w, r) }},
+	"client.d.ts":  {methods: []string{http.MethodGet, http.MethodHead}, serve: func(_ *Handler, w http.ResponseWriter, r *http.Request) { clientDTSAsset.serve(w, r) }},
+	"catalog.d.ts": {methods: []string{http.MethodGet, http.MethodHead}, serve: func(h *Handler, w http.ResponseWriter, r *http.Request) { h.catalogTS.serve(w, r) }},
 }
 
 // ServeHTTP routes a request by its path relative to the mount point, with
@@ -157,7 +162,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, errorBody{Error: "method " + r.Method + " not allowed: use " + strings.Join(rt.methods, " or ")})
 		return
 	}
-	if msg := h.checkOrigin(r); msg != "" {
+	msg := h.checkOrigin(r)
+	if msg == "" && rt.readsInstallID && !h.isListedOrigin(r) && !trustedHost(r.Host) {
+		msg = fmt.Sprintf("host %s not trusted: the install ID is served only on localhost or an IP address, or to an origin in AllowedOrigins", quoteShort(r.Host))
+	}
+	if msg != "" {
 		h.logRejected(r, http.StatusForbidden, msg)
 		writeError(w, http.StatusForbidden, errorBody{Error: msg})
 		return

@@ -39,11 +39,6 @@ type Pending struct {
 
 // serveSent returns the most recent entries of the client's sent log. The
 // limit query parameter, 1 to MaxSentLimit, bounds their number.
-//
-// NOTE: sent and pending events carry the install ID, and a request with
-// neither Origin nor Sec-Fetch-Site passes checkOrigin as a program's. So
-// a DNS rebinding page could read them in a browser that sends no
-// Sec-Fetch-Site on GET requests.
 func (h *Handler) serveSent(w http.ResponseWriter, r *http.Request) {
 	limit := DefaultSentLimit
 	if raw := r.URL.Query().Get("limit"); raw != "" {

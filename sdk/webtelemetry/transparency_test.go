@@ -116,5 +116,14 @@ func TestTransparencyOriginCheck(t *testing.T) {
 		if r := f.do(t, http.MethodPost, endpoint, "{}", nil); r.status != http.StatusMethodNotAllowed {
 			t.Errorf("POST %s = %d, want 405", endpoint, r.status)
 		}
+		// A DNS rebinding page in a browser that sends neither header.
+		rebound := f.do(t, http.MethodGet, endpoint, "", map[string]string{"Host": "evil.example:80", "Sec-Fetch-Site": ""})
+		if rebound.status != http.StatusForbidden || !strings.Contains(rebound.body, "evil.example") {
+			t.Errorf("GET %s with Host evil.example = %d %s, want 403 naming the host", endpoint, rebound.status, rebound.body)
+		}
+		program := f.do(t, http.MethodGet, endpoint, "", map[string]string{"Sec-Fetch-Site": ""})
+		if program.status != http.StatusOK {
+			t.Errorf("GET %s from a program on the server's address = %d %s, want 200", endpoint, program.status, program.body)
+		}
 	}
 }
