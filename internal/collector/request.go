@@ -236,8 +236,11 @@ func (req *rawRequest) fromObject(obj *topObject, text []byte, rt route) *reques
 	_, hasBatch := object["batch"]
 	hasBatch = hasBatch || obj.isBatch
 
+	// A batch object without a key of its own takes the tokens of its
+	// events, as an array of events does. An object with both "batch" and
+	// "event" is a batch only when it has its own key.
 	switch {
-	case hasBatch && (hasAPIKey || hasToken):
+	case hasBatch && (hasAPIKey || hasToken || object["event"] == nil):
 		if !obj.isBatch {
 			return reject(http.StatusBadRequest, codeParsing, `"batch" is not an array of events`)
 		}
@@ -257,7 +260,7 @@ func (req *rawRequest) fromObject(obj *topObject, text []byte, rt route) *reques
 		req.events = []json.RawMessage{text}
 		req.engage = true
 	default:
-		return reject(http.StatusBadRequest, codeHydration, `object holds neither "batch" with "api_key" nor "event"`)
+		return reject(http.StatusBadRequest, codeHydration, `object has neither "batch" nor "event": send a batch object or an event`)
 	}
 	return nil
 }

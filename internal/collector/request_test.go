@@ -77,6 +77,8 @@ func TestTokenLocations(t *testing.T) {
 		{"single event properties $token", event(`,"properties":{"$token":"` + muxKey + `"}`)},
 		{"token with white space", `[` + event(`,"token":"  `+muxKey+"\\n"+`"`) + `]`},
 		{"batch and events agree", `{"api_key":"` + muxKey + `","batch":[` + event(`,"properties":{"token":"`+muxKey+`"}`) + `]}`},
+		{"batch without key, event token", `{"batch":[` + event(`,"token":"`+muxKey+`"`) + `]}`},
+		{"batch without key, properties token", `{"batch":[` + event(`,"properties":{"token":"`+muxKey+`"}`) + `]}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,6 +127,7 @@ func TestMissingTokenUnauthorized(t *testing.T) {
 	e := newEnv(t)
 	mustFail(t, e.postJSON("/e/", `[{"event":"app_started","distinct_id":"d"}]`), http.StatusUnauthorized, "ingest_key_required")
 	mustFail(t, e.postJSON("/e/", `{"event":"app_started","distinct_id":"d","token":"   "}`), http.StatusUnauthorized, "ingest_key_required")
+	mustFail(t, e.postJSON("/batch/", `{"batch":[{"event":"app_started","distinct_id":"d"}]}`), http.StatusUnauthorized, "ingest_key_required")
 }
 
 func TestUnknownKeyUnauthorized(t *testing.T) {
