@@ -53,3 +53,28 @@ type InstallSecrets interface {
 	// it deleted.
 	DeleteInstallSecretsBefore(ctx context.Context, t time.Time) (int64, error)
 }
+
+// InstallSecret is the stored deletion key hash of one install.
+type InstallSecret struct {
+	Project    string
+	DistinctID string
+	Hash       string    // the first hash registered for the install
+	Registered time.Time // the install's latest registration time, to the microsecond
+}
+
+// InstallSecretCopier is implemented by backends whose deletion key hashes
+// candor migrate copies from one store to another, so that self-service
+// deletion keeps working after the move.
+type InstallSecretCopier interface {
+	// ReadInstallSecrets calls fn with every stored hash, in batches of at
+	// most batchSize, ordered by project and distinct ID. It stops at the
+	// first error of fn and returns it.
+	ReadInstallSecrets(ctx context.Context, batchSize int, fn func(secrets []InstallSecret) error) error
+
+	// ImportInstallSecrets stores each hash with its registration time,
+	// unless a hash is already stored for the install, and returns how
+	// many it stored. As with RegisterInstallSecret, the first
+	// registration wins, and of two entries for one install in secrets,
+	// the first wins too.
+	ImportInstallSecrets(ctx context.Context, secrets []InstallSecret) (int, error)
+}

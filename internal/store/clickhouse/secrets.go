@@ -216,3 +216,130 @@ func (s *Store) DeleteInstallSecretsBefore(ctx context.Context, t time.Time) (in
 	}
 	return installs, nil
 }
+
+var _ store.InstallSecretCopier = (*Store)(nil)
+
+// ReadInstallSecrets calls fn with every stored hash, in batches of at
+// most batchSize, ordered by project and distinct ID. An install with
+// several rows, one per renewal, gives one InstallSecret with the hash of
+// its first row and the time of its newest, as the other reads take them.
+// The rows stream from the server, and fn runs while they do, holding the
+// lock of the Store's deletion key methods, so fn must not call them.
+func (s *Store) ReadInstallSecrets(ctx context.Context, batchSize int, fn func(secrets []store.InstallSecret) error) error {
+	if batchSize < 1 {
+		return fmt.Errorf("read deletion keys: invalid batch size %d: use 1 or more", batchSize)
+	}
+	var fnErr error
+	err := s.withSecrets(ctx, func(ctx context.Context) error {
+		batch := make([]store.InstallSecret, 0, batchSize)
+		var current store.InstallSecret
+		started := false
+		flush := func() error {
+			if started {
+				batch = append(batch, current)
+			}
+			if len(batch) < batchSize {
+				return nil
+			}
+			fnErr = fn(batch)
+			batch = make([]store.InstallSecret, 0, batchSize)
+			return fnErr
+		}
+
+		query := `SELECT project, distinct_id, hash, registered_us FROM ` + s.secretsTable() +
+			` ORDER BY project, distinct_id, registered_us, hash`
+		err := s.client.queryEach(ctx, query, nil, func(fields []string) error {
+			if len(fields) != 4 {
+				return fmt.Errorf("unexpected row %q", fields)
+			}
+			registeredUS, err := strconv.ParseInt(fields[3], 10, 64)
+			if err != nil {
+				return fmt.Errorf("read registered_us %q: %w", fields[3], err)
+			}
+			registered := time.UnixMicro(registeredUS).UTC()
+			if started && current.Project == fields[0] && current.DistinctID == fields[1] {
+				current.Registered = registered
+				return nil
+			}
+			if err := flush(); err != nil {
+				return err
+			}
+			current = store.InstallSecret{Project: fields[0], DistinctID: fields[1], Hash: fields[2], Registered: registered}
+			started = true
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		if len(batch) > 0 {
+			fnErr = fn(batch)
+		}
+		return fnErr
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil {
+		return fmt.Errorf("read deletion keys: %w", err)
+	}
+	return nil
+}
+
+// ImportInstallSecrets stores the hashes of the installs that have no row
+// yet, with their registration times, in one INSERT. Like
+// RegisterInstallSecret, it sends the install IDs as data only.
+func (s *Store) ImportInstallSecrets(ctx context.Context, secrets []store.InstallSecret) (int, error) {
+	type install struct{ project, distinctID string }
+	imported := 0
+	err := s.withSecrets(ctx, func(ctx context.Context) error {
+		var refs []byte
+		for _, secret := range secrets {
+			refs = appendTabSeparated(refs, secret.Project)
+			refs = append(refs, '\t')
+			refs = appendTabSeparated(refs, secret.DistinctID)
+			refs = append(refs, '\n')
+		}
+		if len(refs) == 0 {
+			return nil
+		}
+		rows, err := s.client.query(ctx, `SELECT DISTINCT project, distinct_id FROM `+s.secretsTable()+` WHERE `+installRefCondition,
+			externalTable{name: "install_ref", structure: "project String, distinct_id String", rows: refs})
+		if err != nil {
+			return err
+		}
+		stored := make(map[install]bool, len(rows)+len(secrets))
+		for _, row := range rows {
+			if len(row) != 2 {
+				return fmt.Errorf("unexpected row %q", row)
+			}
+			stored[install{row[0], row[1]}] = true
+		}
+
+		var data []byte
+		for _, secret := range secrets {
+			key := install{secret.Project, secret.DistinctID}
+			if stored[key] {
+				continue
+			}
+			stored[key] = true
+			row, err := json.Marshal(secretRow{Project: secret.Project, DistinctID: secret.DistinctID,
+				Hash: secret.Hash, RegisteredUS: secret.Registered.UnixMicro()})
+			if err != nil {
+				return err
+			}
+			data = append(append(data, row...), '\n')
+			imported++
+		}
+		if len(data) == 0 {
+			return nil
+		}
+		return s.client.insert(ctx, s.secretsTable(), data)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("import %d deletion keys: %w", len(secrets), err)
+	}
+	return imported, nil
+}

@@ -93,3 +93,10 @@ func TestSecretLookupReadsOneGranule(t *testing.T) {
 		t.Errorf("the lookup read %d rows of 50,001, want at most one granule of 8,192", read)
 	}
 }
+
+func TestSecretCopyConformance(t *testing.T) {
+	serverURL(t)
+	storetest.RunSecretCopy(t, func(t *testing.T) store.Store {
+		return openTest(t, newDatabase(t), Config{})
+	})
+}

@@ -144,3 +144,87 @@ func (s *Store) prepareSecrets(ctx context.Context) error {
 	}
 	return nil
 }
+
+var _ store.InstallSecretCopier = (*Store)(nil)
+
+// ReadInstallSecrets calls fn with every stored hash, in batches of at
+// most batchSize, ordered by project and distinct ID. The query streams
+// its rows on a connection of the pool, so fn may call the Store's other
+// methods.
+func (s *Store) ReadInstallSecrets(ctx context.Context, batchSize int, fn func(secrets []store.InstallSecret) error) error {
+	if batchSize < 1 {
+		return fmt.Errorf("read deletion keys: invalid batch size %d: use 1 or more", batchSize)
+	}
+	// The empty call creates the table when no install has registered yet.
+	if err := s.withSecrets(ctx, func(*sql.Conn) error { return nil }); err != nil {
+		return fmt.Errorf("read deletion keys: %w", err)
+	}
+	release, err := s.acquire()
+	if err != nil {
+		return err
+	}
+	defer release()
+
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT project, distinct_id, hash, registered_us FROM install_secrets ORDER BY project, distinct_id`)
+	if err != nil {
+		return fmt.Errorf("read deletion keys: %w", err)
+	}
+	defer rows.Close()
+
+	batch := make([]store.InstallSecret, 0, batchSize)
+	for rows.Next() {
+		var secret store.InstallSecret
+		var registeredUS int64
+		if err := rows.Scan(&secret.Project, &secret.DistinctID, &secret.Hash, &registeredUS); err != nil {
+			return fmt.Errorf("read deletion keys: %w", err)
+		}
+		secret.Registered = time.UnixMicro(registeredUS).UTC()
+		batch = append(batch, secret)
+		if len(batch) < batchSize {
+			continue
+		}
+		if err := fn(batch); err != nil {
+			return err
+		}
+		batch = make([]store.InstallSecret, 0, batchSize)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read deletion keys: %w", err)
+	}
+	if len(batch) > 0 {
+		return fn(batch)
+	}
+	return nil
+}
+
+// ImportInstallSecrets stores the hashes of the installs that have none
+// yet, with their registration times, in one transaction.
+func (s *Store) ImportInstallSecrets(ctx context.Context, secrets []store.InstallSecret) (int, error) {
+	imported := 0
+	err := s.withSecrets(ctx, func(conn *sql.Conn) error {
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		for _, secret := range secrets {
+			result, err := tx.ExecContext(ctx,
+				`INSERT INTO install_secrets (project, distinct_id, hash, registered_us) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+				secret.Project, secret.DistinctID, secret.Hash, secret.Registered.UnixMicro())
+			if err != nil {
+				return err
+			}
+			stored, err := result.RowsAffected()
+			if err != nil {
+				return err
+			}
+			imported += int(stored)
+		}
+		return tx.Commit()
+	})
+	if err != nil {
+		return 0, fmt.Errorf("import %d deletion keys: %w", len(secrets), err)
+	}
+	return imported, nil
+}

@@ -79,3 +79,9 @@ func TestSecretsUpgradeAddsRegistrationTime(t *testing.T) {
 		t.Errorf("hash of an upgraded row after its expiry: err = %v, want store.ErrSecretNotFound", err)
 	}
 }
+
+func TestSecretCopyConformance(t *testing.T) {
+	storetest.RunSecretCopy(t, func(t *testing.T) store.Store {
+		return mustOpen(t, "")
+	})
+}
