@@ -26,6 +26,10 @@ fi
 if command -v npm >/dev/null 2>&1; then
   echo "installing posthog-node for internal/server's conformance test"
   (cd internal/server/testdata/posthog-node && npm ci --no-audit --no-fund --loglevel=error)
+  # TypeScript, for the tests that compile the generated declarations and
+  # the browser client's client.d.ts; they skip without it.
+  echo "installing TypeScript for the declaration tests of sdk/catalog and sdk/webtelemetry"
+  (cd sdk/catalog/testdata/typescript && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 if command -v clickhouse-server >/dev/null 2>&1; then

@@ -133,14 +133,10 @@ const edgeCatalogJSON = `{
 }`
 
 // TestTypeScriptCompiles runs tsc on the Mux declarations with payloads
-// that must type-check and payloads that must not. It needs tsc on PATH,
-// for example from "npm install typescript@5" in a scratch folder with its
-// node_modules/.bin added to PATH.
+// that must type-check and payloads that must not. It needs the compiler
+// that scripts/test.sh installs in testdata/typescript, or tsc on PATH.
 func TestTypeScriptCompiles(t *testing.T) {
-	tsc, err := exec.LookPath("tsc")
-	if err != nil {
-		t.Skip("tsc not found on PATH: install it with npm install typescript@5 to run this test")
-	}
+	tsc := findTSC(t)
 	dir := t.TempDir()
 	files := map[string]string{
 		"mux.ts":         string(mux.Catalog().TypeScript()),
@@ -242,4 +238,22 @@ func badPayload(members string) string {
 declare const track: Track;
 track("message_sent", { workspaceId: "w", model: "m", message_length_b2: 3, ` + members + `, frontendPlatform: { userAgent: "u", platform: "p" }, thinkingLevel: "off" });
 `
+}
+
+// findTSC returns the TypeScript compiler of testdata/typescript, which
+// "npm ci" there installs, or else tsc on PATH, and skips the test without
+// either.
+func findTSC(t *testing.T) string {
+	t.Helper()
+	local, err := filepath.Abs(filepath.Join("testdata", "typescript", "node_modules", ".bin", "tsc"))
+	if err == nil {
+		if _, err := os.Stat(local); err == nil {
+			return local
+		}
+	}
+	tsc, err := exec.LookPath("tsc")
+	if err != nil {
+		t.Skip("tsc not found: run npm ci in sdk/catalog/testdata/typescript (scripts/test.sh does) to run this test")
+	}
+	return tsc
 }
