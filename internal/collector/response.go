@@ -178,13 +178,15 @@ func overloaded(limit string) *requestError {
 
 // setCORSHeaders lets browsers on any origin send events, with credentials,
 // as PostHog's capture service does: it mirrors Origin and the requested
-// headers.
+// headers. It exposes Retry-After, which a page's script cannot read
+// otherwise, so a browser client can wait the time a 429 or 503 gives.
 func setCORSHeaders(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Add("Vary", "Origin")
 	if origin := r.Header.Get("Origin"); origin != "" {
 		h.Set("Access-Control-Allow-Origin", origin)
 		h.Set("Access-Control-Allow-Credentials", "true")
+		h.Set("Access-Control-Expose-Headers", "Retry-After")
 	}
 	if r.Method == http.MethodOptions {
 		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")

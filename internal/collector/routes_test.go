@@ -1,6 +1,7 @@
 package collector_test
 
 import (
+	"github.com/candor-dev/candor/internal/collector"
 	"net/http"
 	"net/url"
 	"slices"
@@ -107,6 +108,29 @@ func TestCORSHeadersOnPost(t *testing.T) {
 	}
 	if got := r.header.Get("Access-Control-Allow-Credentials"); got != "true" {
 		t.Errorf("Access-Control-Allow-Credentials = %q, want true", got)
+	}
+}
+
+// TestCORSExposesRetryAfter checks that a page's script may read how long
+// to wait after a 429 or 503, which browsers hide unless it is exposed.
+func TestCORSExposesRetryAfter(t *testing.T) {
+	e := newEnv(t, func(cfg *collector.Config) { cfg.RateLimit = 1; cfg.RateBurst = 1 })
+	body := []byte(batchBody(muxKey, messageEvent(uuidN(1))))
+	var limited *response
+	for i := 0; i < 10 && limited == nil; i++ {
+		r := e.do(http.MethodPost, "/e/", body, "Origin", "https://app.example.com", "Content-Type", "text/plain")
+		if r.status == http.StatusTooManyRequests {
+			limited = &r
+		}
+	}
+	if limited == nil {
+		t.Fatal("no 429 after 10 requests at a rate limit of 1 per second")
+	}
+	if limited.header.Get("Retry-After") == "" {
+		t.Errorf("429 without Retry-After")
+	}
+	if got := limited.header.Get("Access-Control-Expose-Headers"); got != "Retry-After" {
+		t.Errorf("Access-Control-Expose-Headers = %q, want Retry-After", got)
 	}
 }
 
