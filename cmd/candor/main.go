@@ -9,6 +9,7 @@
 //	candor catalog   print an app's event catalog
 //	candor loadgen   measure the collector's ingestion rate over loopback
 //	candor compact   rewrite a stopped collector's database without the values of deleted events
+//	candor migrate   copy a stopped collector's events and deletion keys from DuckDB to ClickHouse
 //
 // Run "candor COMMAND -h" or "candor help COMMAND" for a command's flags.
 //
@@ -50,6 +51,7 @@ var commands = []command{
 	{"catalog", "print an app's event catalog", runCatalog},
 	{"loadgen", "measure the collector's ingestion rate over loopback", runLoadgen},
 	{"compact", "rewrite a stopped collector's database without the values of deleted events", runCompact},
+	{"migrate", "copy a stopped collector's events and deletion keys from DuckDB to ClickHouse", runMigrate},
 }
 
 func main() {
