@@ -36,11 +36,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -175,6 +177,7 @@ type Server struct {
 	authLog    logutil.Limiter
 	readyLog   logutil.Limiter
 	diskLog    logutil.Limiter
+	panicLog   logutil.Limiter
 
 	// ready is set once the start-up work of Serve is done; draining once
 	// Shutdown starts. /readyz reports 503 unless ready and not draining.
@@ -423,9 +426,49 @@ func (s *Server) route(routes *http.ServeMux) http.Handler {
 			s.collector.ServeHTTP(w, r)
 			return
 		}
-		routes.ServeHTTP(w, r)
+		rw := &headerWatch{ResponseWriter: w}
+		defer s.recoverPanic(rw, r)
+		routes.ServeHTTP(rw, r)
 	})
 }
+
+// recoverPanic turns a panic of a dashboard, API or operations handler
+// into a 500 response and an error log line with the stack, at most one
+// per logutil.Interval. The collector recovers its own panics.
+func (s *Server) recoverPanic(w *headerWatch, r *http.Request) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	if v == http.ErrAbortHandler {
+		panic(v)
+	}
+	s.panicLog.Error(s.logger, "handler panicked", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+	if !w.wroteHeader {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = io.WriteString(w, `{"error":"internal error: the collector's log has the details"}`+"\n")
+	}
+}
+
+// headerWatch records whether a handler has written its response header.
+type headerWatch struct {
+	http.ResponseWriter
+	wroteHeader bool
+}
+
+func (w *headerWatch) WriteHeader(status int) {
+	w.wroteHeader = true
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *headerWatch) Write(p []byte) (int, error) {
+	w.wroteHeader = true
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the server's ResponseWriter.
+func (w *headerWatch) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // URL returns the base URL the server listens on, such as
 // http://127.0.0.1:8787.
