@@ -96,7 +96,8 @@ func (f *serveFlags) register(fs *flag.FlagSet, defaultData string) {
 	fs.Func("project", "`NAME=CATALOG.json:WRITEKEY`: accept another app's events, checked against the catalog in\n"+
 		"CATALOG.json (what the app's Catalog.MarshalIndent writes), from clients that send WRITEKEY as api_key;\n"+
 		"NAME has letters, digits, - and _; repeatable (the built-in project mux uses --write-key)", f.addProject)
-	fs.Func("retention", "delete events older than `DURATION` at start and then daily, such as 400d or 36h\n"+
+	fs.Func("retention", "delete events older than `DURATION` at start and then daily, and drop such events\n"+
+		"on arrival, such as 400d or 36h "+
 		"(units d, h, m, s; 0 keeps events forever, the default)", func(v string) error {
 		d, err := parseRetention(v)
 		f.retention = d

@@ -158,6 +158,12 @@ type Config struct {
 	// the key's bucket is full and then delays the key's next requests.
 	RateBurst int
 
+	// MaxEventAge, if positive, drops events whose timestamp is older than
+	// the receive time minus MaxEventAge, counted as ReasonExpired. The
+	// server sets it to its retention period, whose next pass would delete
+	// them. Zero stores events of any age.
+	MaxEventAge time.Duration
+
 	// SecretRenewal is how often the collector renews the deletion key
 	// registration of an install it receives events of, with
 	// store.InstallSecrets.RenewInstallSecret. Retention then deletes the

@@ -48,7 +48,8 @@
 // events years old. A timestamp more than 23 hours ahead of the receive
 // time becomes the receive time, and one that the client sent before 1970
 // without a correction becomes the Unix epoch, since ClickHouse's DateTime
-// column starts there.
+// column starts there. With Config.MaxEventAge, an event whose timestamp is
+// older than that before the receive time is dropped as expired.
 //
 // The properties are then normalized by the project's catalog: unknown events
 // and required properties that break their class drop the event. Unknown

@@ -32,6 +32,8 @@ const (
 	ReasonInvalidDistinctID catalog.Reason = "invalid_distinct_id"
 	// ReasonInvalidUUID: "uuid" is set but is not a version 4 or 7 UUID.
 	ReasonInvalidUUID catalog.Reason = "invalid_uuid"
+	// ReasonExpired: the event's timestamp is older than Config.MaxEventAge.
+	ReasonExpired catalog.Reason = "expired"
 )
 
 // wireEvent holds the fields of one event of the v0 protocol. Other fields,
@@ -117,6 +119,7 @@ type eventContext struct {
 	names   *internTable // nil interns nothing
 	now     time.Time    // receive time
 	sentAt  time.Time    // zero when the request has none
+	oldest  time.Time    // events before it are expired; zero keeps every event
 	engage  bool
 }
 
@@ -186,6 +189,9 @@ func checkEvent(ctx eventContext, d *decodedEvent, out *eventOutcome) (store.Eve
 
 	ignoreSentAt, _ := d.props["$ignore_sent_at"].(bool)
 	timestamp := resolveTimestamp(ctx.now, ctx.sentAt, ignoreSentAt, w.Timestamp, w.Offset)
+	if timestamp.Before(ctx.oldest) {
+		return store.Event{}, ReasonExpired
+	}
 
 	props, violations, err := ctx.project.catalog.Normalize(name, stripProtocolProperties(d.props))
 	if err != nil {

@@ -197,7 +197,11 @@ func (c *Collector) decode(ctx context.Context, deadline time.Time, r *http.Requ
 	if sentAt.IsZero() {
 		sentAt = querySentAt(query)
 	}
-	out = checkEvents(eventContext{project: p, names: c.names, now: now, sentAt: sentAt, engage: req.engage}, decoded)
+	ectx := eventContext{project: p, names: c.names, now: now, sentAt: sentAt, engage: req.engage}
+	if c.cfg.MaxEventAge > 0 {
+		ectx.oldest = now.Add(-c.cfg.MaxEventAge)
+	}
+	out = checkEvents(ectx, decoded)
 	c.registerDeletionKeys(ctx, deadline, p, req.deletionKeyHash, out.events)
 	return p, out, len(decoded), nil
 }

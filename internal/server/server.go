@@ -117,7 +117,8 @@ type Config struct {
 	Collector collector.Config
 	// Retention, if positive, is how long events are kept: the server
 	// deletes events whose timestamp is older than Retention when Serve
-	// starts and then once a day. Zero keeps events forever.
+	// starts and then once a day, and the collector drops such events when
+	// they arrive (collector.Config.MaxEventAge). Zero keeps events forever.
 	Retention time.Duration
 	// KAnonymity is the least number of distinct installs behind every
 	// number the dashboard, the query API and the exports show; smaller
@@ -347,6 +348,10 @@ func (s *Server) buildHandlers() error {
 	colCfg.Store, colCfg.Projects, colCfg.Logger = s.store, projects, s.logger
 	if s.cfg.Retention > 0 && colCfg.SecretRenewal == 0 {
 		colCfg.SecretRenewal = secretRenewal(s.cfg.Retention)
+	}
+	if s.cfg.Retention > 0 && colCfg.MaxEventAge == 0 {
+		// The next retention pass would delete such events.
+		colCfg.MaxEventAge = s.cfg.Retention
 	}
 	if s.cfg.Store == StoreClickHouse && colCfg.CommitInterval == 0 && colCfg.MaxCommitBatch == 0 {
 		// ClickHouse wants few large inserts: gather requests for up to a
