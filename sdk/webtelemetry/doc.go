@@ -52,7 +52,8 @@
 // must not be same-site or cross-site. A same-origin request is trusted
 // only when the Host header is an IP address or localhost, so a DNS
 // rebinding page cannot switch telemetry on: an app served under another
-// host name lists its own origin in AllowedOrigins. Requests without Origin
+// host name lists its own origin in AllowedOrigins. Without that, its page
+// still loads client.js and the declarations, and only its calls fail. Requests without Origin
 // and Sec-Fetch-Site come from programs other than browsers and are
 // served, except by sent and pending, which return the install ID and
 // require such a Host too. For the origins in Config.AllowedOrigins the handler accepts CORS

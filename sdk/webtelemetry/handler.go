@@ -122,6 +122,10 @@ var (
 type route struct {
 	methods []string
 	serve   func(h *Handler, w http.ResponseWriter, r *http.Request)
+	// asset marks the client's files. They contain nothing private, so a
+	// page of this server loads them under any host name, and only its
+	// calls to the other endpoints fail when the host is not trusted.
+	asset bool
 	// readsInstallID marks endpoints whose responses carry the install ID.
 	// They also reject requests whose Host is a name other than localhost,
 	// even without browser headers, because a DNS rebinding page in a
@@ -135,9 +139,9 @@ var routes = map[string]route{
 	"enabled":      {methods: []string{http.MethodPost}, serve: (*Handler).serveEnabled},
 	"sent":         {methods: []string{http.MethodGet, http.MethodHead}, serve: (*Handler).serveSent, readsInstallID: true},
 	"pending":      {methods: []string{http.MethodGet, http.MethodHead}, serve: (*Handler).servePending, readsInstallID: true},
-	"client.js":    {methods: []string{http.MethodGet, http.MethodHead}, serve: func(_ *Handler, w http.ResponseWriter, r *http.Request) { clientJSAsset.serve(w, r) }},
-	"client.d.ts":  {methods: []string{http.MethodGet, http.MethodHead}, serve: func(_ *Handler, w http.ResponseWriter, r *http.Request) { clientDTSAsset.serve(w, r) }},
-	"catalog.d.ts": {methods: []string{http.MethodGet, http.MethodHead}, serve: func(h *Handler, w http.ResponseWriter, r *http.Request) { h.catalogTS.serve(w, r) }},
+	"client.js":    {methods: []string{http.MethodGet, http.MethodHead}, serve: func(_ *Handler, w http.ResponseWriter, r *http.Request) { clientJSAsset.serve(w, r) }, asset: true},
+	"client.d.ts":  {methods: []string{http.MethodGet, http.MethodHead}, serve: func(_ *Handler, w http.ResponseWriter, r *http.Request) { clientDTSAsset.serve(w, r) }, asset: true},
+	"catalog.d.ts": {methods: []string{http.MethodGet, http.MethodHead}, serve: func(h *Handler, w http.ResponseWriter, r *http.Request) { h.catalogTS.serve(w, r) }, asset: true},
 }
 
 // ServeHTTP routes a request by its path relative to the mount point, with
@@ -163,6 +167,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	msg := h.checkOrigin(r)
+	if msg != "" && rt.asset && h.isOwnPage(r) {
+		msg = ""
+	}
 	if msg == "" && rt.readsInstallID && !h.isListedOrigin(r) && !trustedHost(r.Host) {
 		msg = fmt.Sprintf("host %s not trusted: the install ID is served only on localhost or an IP address, or to an origin in AllowedOrigins", quoteShort(r.Host))
 	}

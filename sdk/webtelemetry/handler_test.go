@@ -510,6 +510,29 @@ func TestRoutes(t *testing.T) {
 	}
 }
 
+// TestAssetsServedToAnyHost checks that the client's files load under a
+// host name that the API endpoints reject, so such a page loads and only
+// its telemetry calls fail, with the fix in their error.
+func TestAssetsServedToAnyHost(t *testing.T) {
+	f := newFixture(t, options{})
+	for _, endpoint := range []string{"client.js", "client.d.ts", "catalog.d.ts"} {
+		for _, site := range []string{"same-origin", "none"} {
+			resp := f.do(t, http.MethodGet, endpoint, "", map[string]string{"Host": "app.example.com", "Sec-Fetch-Site": site})
+			if resp.status != http.StatusOK {
+				t.Errorf("GET %s under app.example.com (%s) = %d %s, want 200", endpoint, site, resp.status, resp.body)
+			}
+		}
+	}
+	cross := f.do(t, http.MethodGet, "client.js", "", map[string]string{"Host": "app.example.com", "Sec-Fetch-Site": "cross-site"})
+	if cross.status != http.StatusForbidden {
+		t.Errorf("GET client.js from another site = %d, want 403", cross.status)
+	}
+	status := f.do(t, http.MethodGet, "status", "", map[string]string{"Host": "app.example.com"})
+	if status.status != http.StatusForbidden || !strings.Contains(status.body, "AllowedOrigins") {
+		t.Errorf("GET status under app.example.com = %d %s, want 403 naming AllowedOrigins", status.status, status.body)
+	}
+}
+
 func TestRoutesWithLeadingSlash(t *testing.T) {
 	f := newFixture(t, options{})
 	// http.StripPrefix("/api/telemetry", ...) leaves the slash in place.

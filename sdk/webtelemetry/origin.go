@@ -89,6 +89,17 @@ func (h *Handler) checkOrigin(r *http.Request) string {
 	return fmt.Sprintf("request from another site rejected (Sec-Fetch-Site: %s)", quoteShort(site))
 }
 
+// isOwnPage reports whether a request comes from a page of this server's
+// origin, or from the address bar, under any host name.
+func (h *Handler) isOwnPage(r *http.Request) bool {
+	site := r.Header.Get("Sec-Fetch-Site")
+	if raw := r.Header.Get("Origin"); raw != "" {
+		origin, ok := normalizeOrigin(raw)
+		return ok && (site == "" || site == "same-origin") && sameHost(origin, r.Host)
+	}
+	return site == "" || site == "same-origin" || site == "none"
+}
+
 // listsOrigins reports whether Config.AllowedOrigins has a valid entry.
 func (h *Handler) listsOrigins() bool { return len(h.origins) > 0 }
 
