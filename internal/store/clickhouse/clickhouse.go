@@ -100,6 +100,11 @@ type Config struct {
 // ClickHouse version.
 var identifierPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
+// reservedDatabases are the databases that ClickHouse creates for its own
+// tables. The store would otherwise take system.events, ClickHouse's
+// table of event counters, for its events table.
+var reservedDatabases = map[string]bool{"system": true, "information_schema": true, "INFORMATION_SCHEMA": true}
+
 // withDefaults returns c with its zero fields set to their defaults.
 func (c Config) withDefaults() Config {
 	if c.URL == "" {
@@ -130,6 +135,9 @@ func (c Config) Validate() error {
 	}
 	if c.Database != "" && !identifierPattern.MatchString(c.Database) {
 		return fmt.Errorf("invalid clickhouse database %q: use letters, digits and underscores, not starting with a digit", c.Database)
+	}
+	if reservedDatabases[c.Database] {
+		return fmt.Errorf("invalid clickhouse database %q: the name is reserved by ClickHouse for its own tables, so pick another, such as %q", c.Database, DefaultDatabase)
 	}
 	if c.FlushInterval < 0 {
 		return fmt.Errorf("invalid clickhouse FlushInterval %s: must not be negative", c.FlushInterval)

@@ -494,6 +494,9 @@ func TestConfigValidate(t *testing.T) {
 		{"database with dash", Config{Database: "candor-prod"}, "invalid clickhouse database"},
 		{"database with backtick", Config{Database: "a`b"}, "invalid clickhouse database"},
 		{"database starting with digit", Config{Database: "1candor"}, "invalid clickhouse database"},
+		{"system database", Config{Database: "system"}, `invalid clickhouse database "system": the name is reserved by ClickHouse`},
+		{"information schema", Config{Database: "information_schema"}, `invalid clickhouse database "information_schema": the name is reserved`},
+		{"information schema upper case", Config{Database: "INFORMATION_SCHEMA"}, `invalid clickhouse database "INFORMATION_SCHEMA": the name is reserved`},
 		{"negative interval", Config{FlushInterval: -time.Second}, "FlushInterval"},
 		{"negative rows", Config{MaxBatchRows: -1}, "MaxBatchRows"},
 	}
