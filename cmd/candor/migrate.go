@@ -130,7 +130,12 @@ func parseMigrateFlags(args []string, stdout, stderr io.Writer) (migrateFlags, e
 // loads the events left in its journal into it, as candor serve does when
 // it starts. Those events were acknowledged to clients but not yet loaded.
 func openMigrationSource(flags migrateFlags, stderr io.Writer) (*duckdb.Store, error) {
-	db, err := duckdb.Open(flags.database)
+	// Existing keeps migrate from creating candor's schema in a DuckDB
+	// file of another program.
+	db, err := duckdb.OpenWith(flags.database, duckdb.Options{Existing: true})
+	if errors.Is(err, duckdb.ErrNotCandorDatabase) {
+		return nil, fmt.Errorf("%w: pass the data folder of candor serve with --data", err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -181,6 +186,9 @@ var afterMigrateBatch func()
 // errInterrupted ends a migration that a signal stopped between batches.
 var errInterrupted = errors.New("interrupted")
 
+// NOTE: a run after a collector served from ClickHouse copies again the
+// events and deletion keys of installs that were deleted there, because
+// ClickHouse keeps no record of deleted installs.
 func (m *migration) run() error {
 	// Work that must not stop halfway, an INSERT and the reads around it,
 	// runs with work. Only the DuckDB read and the checks between batches

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
@@ -67,6 +68,52 @@ func TestMigrateLockedDataFolder(t *testing.T) {
 	want := fmt.Sprintf("data folder %s is in use by another candor process (pid %d)", data, os.Getpid())
 	if code != exitFailure || !strings.Contains(stderr, want) {
 		t.Errorf("candor migrate of a locked data folder exited with %d: %q, want %d and %q", code, stderr, exitFailure, want)
+	}
+}
+
+// TestMigrateForeignDuckDBFile runs migrate on a data folder whose
+// candor.duckdb is a DuckDB database of another program, and checks that
+// it fails before it connects to ClickHouse and leaves the file without
+// candor's tables.
+func TestMigrateForeignDuckDBFile(t *testing.T) {
+	data := t.TempDir()
+	path := filepath.Join(data, server.DatabaseFile)
+	db, err := sql.Open("duckdb", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE orders (id INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	// No server is needed at this URL, because the check comes first.
+	code, _, stderr := runCommand(t, "migrate", "--data", data, "--clickhouse-url", "http://127.0.0.1:19499")
+	want := "not a candor database"
+	if code != exitFailure || !strings.Contains(stderr, want) {
+		t.Errorf("candor migrate of a foreign DuckDB file exited with %d: %q, want %d and %q", code, stderr, exitFailure, want)
+	}
+
+	db, err = sql.Open("duckdb", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var tables []string
+	rows, err := db.Query(`SELECT table_name FROM information_schema.tables ORDER BY table_name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, name)
+	}
+	if d := cmp.Diff([]string{"orders"}, tables); d != "" {
+		t.Errorf("tables after candor migrate (-want +got):\n%s", d)
 	}
 }
 

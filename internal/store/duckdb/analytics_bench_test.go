@@ -115,7 +115,7 @@ func openBenchStore(b *testing.B) (*Store, int) {
 	if os.Getenv("CANDOR_BENCH_PROPERTIES") == string(jsonProperties) {
 		column = jsonProperties
 	}
-	s, err := open(path, column, DefaultMemoryLimitMiB)
+	s, err := open(path, column, DefaultMemoryLimitMiB, false)
 	if err != nil {
 		b.Fatal(err)
 	}

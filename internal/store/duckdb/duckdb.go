@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -73,7 +74,7 @@ var (
 // exist, and brings its schema up to date. An empty path opens a private
 // in-memory database that is lost on Close.
 func Open(path string) (*Store, error) {
-	return open(path, newPropertyColumn, DefaultMemoryLimitMiB)
+	return open(path, newPropertyColumn, DefaultMemoryLimitMiB, false)
 }
 
 // The types OpenWith may give the properties column of a new database.
@@ -99,7 +100,16 @@ type Options struct {
 	// MemoryLimitMiB bounds the memory of DuckDB's buffer manager, in MiB:
 	// DefaultMemoryLimitMiB when 0, and at least MinMemoryLimitMiB.
 	MemoryLimitMiB int
+	// Existing, if set, makes OpenWith fail with ErrNotCandorDatabase for
+	// a file that has no schema_version table, such as a DuckDB database
+	// of another program, instead of creating candor's schema in it. A
+	// missing file fails with an error that wraps fs.ErrNotExist.
+	Existing bool
 }
+
+// ErrNotCandorDatabase is the error of OpenWith with Options.Existing for
+// a DuckDB file that candor did not create.
+var ErrNotCandorDatabase = errors.New("not a candor database: it has no schema_version table")
 
 // OpenWith opens path like Open, with the choices of opts.
 func OpenWith(path string, opts Options) (*Store, error) {
@@ -112,9 +122,9 @@ func OpenWith(path string, opts Options) (*Store, error) {
 	}
 	switch opts.Properties {
 	case "", PropertiesVariant:
-		return open(path, variantProperties, limit)
+		return open(path, variantProperties, limit, opts.Existing)
 	case PropertiesJSON:
-		return open(path, jsonProperties, limit)
+		return open(path, jsonProperties, limit, opts.Existing)
 	}
 	return nil, fmt.Errorf("open duckdb %q: invalid properties type %q: use %q or %q", path, opts.Properties, PropertiesVariant, PropertiesJSON)
 }
@@ -130,13 +140,18 @@ func (s *Store) PropertiesType() string {
 
 // open opens path like Open, with a memory limit of limitMiB, and migrates
 // a database older than version 2 to properties of type column.
-func open(path string, column propertyColumn, limitMiB int) (*Store, error) {
+func open(path string, column propertyColumn, limitMiB int, existing bool) (*Store, error) {
+	if existing {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("open duckdb %q: %w", path, err)
+		}
+	}
 	absPath, err := claimPath(path)
 	if err != nil {
 		return nil, err
 	}
 
-	s, err := openClaimed(path, absPath, column, limitMiB)
+	s, err := openClaimed(path, absPath, column, limitMiB, existing)
 	if err != nil {
 		releasePath(absPath)
 		return nil, err
@@ -144,13 +159,19 @@ func open(path string, column propertyColumn, limitMiB int) (*Store, error) {
 	return s, nil
 }
 
-func openClaimed(path, absPath string, column propertyColumn, limitMiB int) (*Store, error) {
+func openClaimed(path, absPath string, column propertyColumn, limitMiB int, existing bool) (*Store, error) {
 	db, err := connect(path, absPath, limitMiB)
 	if err != nil {
 		return nil, err
 	}
 
 	ctx := context.Background()
+	if existing {
+		if err := checkCandorSchema(ctx, db); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open duckdb %q: %w", path, err)
+		}
+	}
 	if err := migrate(ctx, db, column); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open duckdb %q: %w", path, err)
@@ -174,6 +195,22 @@ func openClaimed(path, absPath string, column propertyColumn, limitMiB int) (*St
 	}
 
 	return &Store{path: absPath, db: db, properties: properties, writer: writer}, nil
+}
+
+// checkCandorSchema returns ErrNotCandorDatabase when db has no
+// schema_version table, which migrate creates first in every candor
+// database.
+func checkCandorSchema(ctx context.Context, db *sql.DB) error {
+	var tables int
+	err := db.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables
+		WHERE table_schema = 'main' AND table_name = 'schema_version'`).Scan(&tables)
+	if err != nil {
+		return fmt.Errorf("look for the schema_version table: %w", err)
+	}
+	if tables == 0 {
+		return ErrNotCandorDatabase
+	}
+	return nil
 }
 
 // connect opens the database file at absPath, named path in errors, with

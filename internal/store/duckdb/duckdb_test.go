@@ -364,7 +364,7 @@ func forEachPropertyColumn(t *testing.T, test func(t *testing.T, column property
 
 func mustOpenColumn(t *testing.T, path string, column propertyColumn) *Store {
 	t.Helper()
-	s, err := open(path, column, DefaultMemoryLimitMiB)
+	s, err := open(path, column, DefaultMemoryLimitMiB, false)
 	if err != nil {
 		t.Fatalf("open(%q, %s): %v", path, column, err)
 	}
@@ -403,6 +403,38 @@ func TestOpenWithRejectsUnknownType(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `invalid properties type "parquet": use "variant" or "json"`) {
 		t.Errorf("OpenWith(parquet) = %v, want an error naming the type and the choices", err)
 	}
+}
+
+func TestOpenWithExisting(t *testing.T) {
+	dir := t.TempDir()
+	foreign := filepath.Join(dir, "foreign.duckdb")
+	db, err := sql.Open("duckdb", foreign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE orders (id INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := OpenWith(foreign, Options{Existing: true}); !errors.Is(err, ErrNotCandorDatabase) {
+		t.Errorf("OpenWith(foreign file, Existing) = %v, want ErrNotCandorDatabase", err)
+	}
+
+	missing := filepath.Join(dir, "missing.duckdb")
+	if _, err := OpenWith(missing, Options{Existing: true}); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("OpenWith(missing file, Existing) = %v, want an error wrapping os.ErrNotExist", err)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("OpenWith(missing file, Existing) created the file: stat = %v", err)
+	}
+
+	candor := filepath.Join(dir, "candor.duckdb")
+	mustOpen(t, candor).Close()
+	s, err := OpenWith(candor, Options{Existing: true})
+	if err != nil {
+		t.Fatalf("OpenWith(candor database, Existing) = %v", err)
+	}
+	s.Close()
 }
 
 func TestSettingsOnEveryConnection(t *testing.T) {
