@@ -373,7 +373,7 @@ func TestNeverStoresNetworkData(t *testing.T) {
 	if len(stored) != 1 {
 		t.Fatalf("stored %d events, want 1", len(stored))
 	}
-	want := map[string]any{"$geoip_disable": true, "$lib": "posthog-go", "$os": "linux"}
+	want := map[string]any{"$geoip_disable": true, "$lib": "posthog-go", "$os": "Linux"}
 	if diff := cmp.Diff(want, stored[0].Properties); diff != "" {
 		t.Errorf("stored properties mismatch (-want +got):\n%s", diff)
 	}
@@ -465,6 +465,46 @@ const posthogGoBatch = `{"api_key":"` + muxKey + `","batch":[
  {"type":"alias","uuid":"6f1c2d3e-4a5b-4c6d-8e7f-8091a2b3c4d7","library":"posthog-go","library_version":"1.23.1","timestamp":"2026-03-10T11:00:00Z",
   "event":"$create_alias","properties":{"distinct_id":"B","alias":"A","$lib":"posthog-go","$geoip_disable":true}}]}`
 
+// TestPosthogJSOperatingSystem sends $os as posthog-js names it, in the
+// shape posthog-js sends to /e/: token and distinct_id in properties, and
+// offset instead of a timestamp. Each name must be stored as its OS family.
+func TestPosthogJSOperatingSystem(t *testing.T) {
+	tests := []struct{ os, want string }{
+		{"Mac OS X", "macOS"},
+		{"Chrome OS", "ChromeOS"},
+		{"Windows Phone", "Windows"},
+		{"iOS", "iOS"},
+		{"Linux", "Linux"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.os, func(t *testing.T) {
+			e := newEnv(t)
+			event := `{"event":"app_started","uuid":"` + uuidN(1) + `","offset":10,"properties":{` +
+				`"token":"` + muxKey + `","distinct_id":"d","$lib":"web","$lib_version":"1.418.10",` +
+				`"$os":"` + tt.os + `","$os_version":"10.15.7"}}`
+			body := `{"api_key":"` + muxKey + `","batch":[` + event + `],"sent_at":"` + testNow.Format(time.RFC3339Nano) + `"}`
+			res := mustOK(t, e.do(http.MethodPost, "/e/", []byte(body), "Content-Type", "application/json"))
+
+			if res.Accepted != 1 {
+				t.Errorf("accepted = %d, want 1", res.Accepted)
+			}
+			if len(res.DroppedProperties) != 0 {
+				t.Errorf("dropped_properties = %v, want none", res.DroppedProperties)
+			}
+			if dropped := e.collector.Stats().Dropped; len(dropped) != 0 {
+				t.Errorf("Stats.Dropped = %v, want none", dropped)
+			}
+			stored := e.store.stored()
+			if len(stored) != 1 {
+				t.Fatalf("stored %d events, want 1", len(stored))
+			}
+			if got := stored[0].Properties["$os"]; got != tt.want {
+				t.Errorf("stored $os = %v, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestPosthogGoBatch(t *testing.T) {
 	e := newEnv(t)
 	res := mustOK(t, e.do(http.MethodPost, "//batch/", []byte(posthogGoBatch),
@@ -489,7 +529,7 @@ func TestPosthogGoBatch(t *testing.T) {
 		ReceivedAt: testNow,
 		Properties: map[string]any{
 			"$lib": "posthog-go", "$lib_version": "1.23.1", "$is_server": true, "$geoip_disable": true,
-			"$os": "linux", "$os_version": "6.8", "$go_version": "go1.22.1",
+			"$os": "Linux", "$os_version": "6.8", "$go_version": "go1.22.1",
 		},
 	}}
 	if diff := cmp.Diff(want, e.store.stored()); diff != "" {

@@ -551,7 +551,7 @@ func BaseProperties() []Property {
 		{Name: "$geoip_disable", Class: Bool, Type: "boolean", Optional: true, Description: "Asks PostHog not to derive a location from the IP address."},
 		{Name: "$is_server", Class: Bool, Type: "boolean", Optional: true, Description: "Set by PostHog's server libraries."},
 		{Name: "$process_person_profile", Class: Bool, Type: "boolean", Optional: true, Description: "Set by PostHog's libraries for events without a person profile."},
-		{Name: "$os", Class: Identifier, Type: "string", Optional: true, Description: "Operating system, as PostHog's libraries name it."},
+		{Name: "$os", Class: Platform, Type: "string", Optional: true, Description: "OS family, reduced from the name PostHog's libraries send, such as Mac OS X or darwin."},
 		{Name: "$os_version", Class: Version, Type: "string", Optional: true, Description: "Operating system version, as PostHog's libraries send it."},
 		{Name: "$go_version", Class: Version, Type: "string", Optional: true, Description: "Go runtime version, as posthog-go sends it."},
 	}

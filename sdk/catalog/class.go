@@ -60,7 +60,8 @@ const (
 	// major version and the OS family, such as "Chrome 131 (macOS)". A
 	// major version of more than 3 digits is left out.
 	UserAgent Class = "user_agent"
-	// Platform is a browser's navigator.platform, reduced to the OS family.
+	// Platform is a browser's navigator.platform or an OS name, such as
+	// posthog-js's "Mac OS X" or Go's "darwin", reduced to the OS family.
 	Platform Class = "platform"
 	// Variant is a feature flag or experiment variant: an identifier, a bool
 	// or null.

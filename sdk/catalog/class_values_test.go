@@ -307,3 +307,85 @@ func formatUUID(b [16]byte) string {
 	h := hex.EncodeToString(b[:])
 	return fmt.Sprintf("%s-%s-%s-%s-%s", h[0:8], h[8:12], h[12:16], h[16:20], h[20:32])
 }
+
+// PostHog's libraries send $os in their own spelling: posthog-js reduces
+// the user agent to names such as "Mac OS X" or "Chrome OS",
+// posthog-python sends its own names or sys.platform, and posthog-go
+// sends runtime.GOOS. Each must become an OS family and never be dropped.
+func TestBaseOSReducedToFamily(t *testing.T) {
+	c := mux.Catalog()
+	tests := []struct{ sender, in, want string }{
+		{"posthog-js", "Windows", "Windows"},
+		{"posthog-js", "Windows Phone", "Windows"},
+		{"posthog-js", "Windows Mobile", "Windows"},
+		{"posthog-js", "Mac OS X", "macOS"},
+		{"posthog-js", "iOS", "iOS"},
+		{"posthog-js", "Android", "Android"},
+		{"posthog-js", "Chrome OS", "ChromeOS"},
+		{"posthog-js", "Linux", "Linux"},
+		{"posthog-js", "watchOS", "Other"},
+		{"posthog-js", "Xbox", "Other"},
+		{"posthog-js", "PlayStation", "Other"},
+		{"posthog-js", "Nintendo", "Other"},
+		{"posthog-js", "BlackBerry", "Other"},
+		{"posthog-python", "FreeBSD", "Other"},
+		{"posthog-python", "cygwin", "Windows"},
+		{"posthog-python", "openbsd7", "Other"},
+		{"posthog-python", "sunos5", "Other"},
+		{"posthog-python", "emscripten", "Other"},
+		{"posthog-go", "linux", "Linux"},
+		{"posthog-go", "darwin", "macOS"},
+		{"posthog-go", "windows", "Windows"},
+		{"posthog-go", "ios", "iOS"},
+		{"posthog-go", "android", "Android"},
+		{"posthog-go", "freebsd", "Other"},
+		{"posthog-go", "netbsd", "Other"},
+		{"posthog-go", "openbsd", "Other"},
+		{"posthog-go", "dragonfly", "Other"},
+		{"posthog-go", "illumos", "Other"},
+		{"posthog-go", "solaris", "Other"},
+		{"posthog-go", "aix", "Other"},
+		{"posthog-go", "plan9", "Other"},
+		{"posthog-go", "js", "Other"},
+		{"posthog-go", "wasip1", "Other"},
+		{"other", "macOS", "macOS"},
+		{"other", "iPadOS", "iOS"},
+		{"other", "ChromeOS", "ChromeOS"},
+		{"other", "Darwin", "macOS"},
+		{"other", "LINUX", "Linux"},
+		{"other", "win32", "Windows"},
+		{"other", "192.168.1.23", "Other"},
+		{"other", "alice@example.com", "Other"},
+	}
+	for _, tt := range tests {
+		got, r := c.NormalizeBase("$os", tt.in)
+		if r != "" {
+			t.Errorf("$os %q from %s dropped: %s", tt.in, tt.sender, r)
+			continue
+		}
+		if got != tt.want {
+			t.Errorf("$os %q from %s = %q, want %q", tt.in, tt.sender, got, tt.want)
+		}
+	}
+}
+
+// The names PostHog's libraries send must not change how navigator.platform
+// values reduce.
+func TestPlatformValuesKeepFamily(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"MacIntel", "macOS"},
+		{"Win32", "Windows"},
+		{"Linux x86_64", "Linux"},
+		{"Linux armv8l", "Linux"},
+		{"iPhone", "iOS"},
+		{"iPad", "iOS"},
+		{"CrOS", "ChromeOS"},
+		{"FreeBSD amd64", "Other"},
+		{"", "Other"},
+	}
+	for _, tt := range tests {
+		if got := catalog.ReducePlatform(tt.in); got != tt.want {
+			t.Errorf("ReducePlatform(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

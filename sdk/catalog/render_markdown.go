@@ -42,7 +42,8 @@ var classSummaries = []struct {
 		"and not when they are a private, loopback or link-local address.", MaxVersionLen, maxVersionPrefix)},
 	{UserAgent, fmt.Sprintf(`A browser user agent, reduced to the browser family, its major version and the OS family, such as "Chrome 131 (macOS)". `+
 		"A major version of more than %d digits, which no browser has reached, is left out.", maxMajorVersionDigits)},
-	{Platform, "A browser's navigator.platform, reduced to the OS family."},
+	{Platform, "A browser's navigator.platform or an OS name, such as Mac OS X or darwin, reduced to the OS family: " +
+		"Windows, macOS, iOS, Android, ChromeOS, Linux or Other."},
 	{Variant, "A feature flag or experiment variant: an identifier, true, false or null."},
 	{Object, "A nested object. Each of its properties has its own class and is listed on its own row."},
 	{Fingerprint, "A catalog fingerprint as the SDK computes it: 16 lower-case hex digits, or the word unknown. " +

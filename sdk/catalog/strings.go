@@ -761,13 +761,69 @@ func parseReducedUserAgent(s string) (string, bool) {
 }
 
 // ReducePlatform reduces a navigator.platform string such as "MacIntel" or
-// "Linux x86_64" to an OS family: Windows, macOS, iOS, Android, ChromeOS,
-// Linux or Other.
+// "Linux x86_64", or an OS name such as posthog-js's "Mac OS X" or Go's
+// "darwin", to an OS family: Windows, macOS, iOS, Android, ChromeOS, Linux
+// or Other.
 func ReducePlatform(p string) string {
 	if contains(osFamilies, p) {
 		return p
 	}
+	for _, known := range osNames {
+		if equalFoldASCII(p, known.name) {
+			return known.family
+		}
+	}
 	return osFamily(p)
+}
+
+// osNames maps whole OS names, in lower case, to their OS family. It lists
+// the $os values that have a family: runtime.GOOS as posthog-go 1.23 sends
+// it, the names posthog-js 1.418 and posthog-python 7.42 send, and the
+// sys.platform that posthog-python sends for a system it does not name.
+// ReducePlatform matches them whole and in any ASCII letter case, so that
+// navigator.platform values such as "Linux x86_64" keep the family
+// osFamily gives them.
+//
+// Every other name reduces to Other, because no family fits it and
+// counting it as Linux or macOS would misreport it. Such names are the
+// BSDs, Solaris, illumos, AIX, Plan 9, js and wasip1 from GOOS, and
+// watchOS, Xbox, PlayStation, Nintendo and BlackBerry from posthog-js.
+var osNames = []struct{ name, family string }{
+	{"linux", "Linux"},
+	{"darwin", "macOS"},
+	{"mac os x", "macOS"},
+	{"windows", "Windows"},
+	// Node.js names Windows win32, as backend_platform does.
+	{"win32", "Windows"},
+	// posthog-python sends sys.platform, which is "cygwin" for Python
+	// under Cygwin on Windows.
+	{"cygwin", "Windows"},
+	{"ios", "iOS"},
+	{"ipados", "iOS"},
+	{"android", "Android"},
+	{"chrome os", "ChromeOS"},
+	{"chromeos", "ChromeOS"},
+	{"macos", "macOS"},
+}
+
+// equalFoldASCII reports whether s equals the lower-case ASCII string
+// lower when only the ASCII letters A to Z are folded. Unlike
+// strings.EqualFold it does not fold "ſ" to "s" or the Kelvin sign to "k",
+// so it agrees with the browser client's check.
+func equalFoldASCII(s, lower string) bool {
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // maxMajorVersionDigits is the most digits a browser's major version may

@@ -101,5 +101,5 @@ export function roundBase2(value: number): number;
 /** Reduces a user agent to a browser family, major version and OS family, such as "Chrome 131 (Linux)". */
 export function reduceUserAgent(userAgent: string): string;
 
-/** Reduces a navigator.platform string to an OS family, such as "Linux". */
+/** Reduces a navigator.platform string or an OS name such as "darwin" to an OS family, such as "macOS". */
 export function reducePlatform(platform: string): string;

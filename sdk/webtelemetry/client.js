@@ -444,6 +444,25 @@ const BROWSER_TOKENS = [
 const BROWSER_FAMILIES = ["Electron", "Edge", "Opera", "Firefox", "Chrome", "Chromium", "Safari", "Other"];
 const OS_FAMILIES = ["Windows", "macOS", "iOS", "Android", "ChromeOS", "Linux", "Other"];
 
+// OS_NAMES maps whole OS names, in lower case, to their OS family, as
+// osNames in Go's catalog does: the $os values of PostHog's libraries and
+// Go's GOOS values that have a family. reducePlatform matches them in any
+// ASCII letter case.
+const OS_NAMES = new Map([
+  ["linux", "Linux"],
+  ["darwin", "macOS"],
+  ["mac os x", "macOS"],
+  ["windows", "Windows"],
+  ["win32", "Windows"],
+  ["cygwin", "Windows"],
+  ["ios", "iOS"],
+  ["ipados", "iOS"],
+  ["android", "Android"],
+  ["chrome os", "ChromeOS"],
+  ["chromeos", "ChromeOS"],
+  ["macos", "macOS"],
+]);
+
 /**
  * Reduces a user agent to its browser family, major version and OS family,
  * such as "Chrome 131 (Linux)", with the rules of Go's
@@ -468,12 +487,21 @@ export function reduceUserAgent(ua) {
 }
 
 /**
- * Reduces a navigator.platform string such as "MacIntel" or "Linux x86_64"
- * to an OS family, with the rules of Go's catalog.ReducePlatform.
+ * Reduces a navigator.platform string such as "MacIntel" or "Linux x86_64",
+ * or an OS name such as "Mac OS X" or "darwin", to an OS family, with the
+ * rules of Go's catalog.ReducePlatform.
  */
 export function reducePlatform(platform) {
   platform = String(platform);
-  return OS_FAMILIES.includes(platform) ? platform : osFamily(platform);
+  if (OS_FAMILIES.includes(platform)) return platform;
+  const family = OS_NAMES.get(lowerASCII(platform));
+  return family === undefined ? osFamily(platform) : family;
+}
+
+// lowerASCII lowers only the letters A to Z. String.prototype.toLowerCase
+// would also lower letters such as "İ", which Go's catalog does not fold.
+function lowerASCII(s) {
+  return s.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
 }
 
 function osFamily(s) {

@@ -60,7 +60,16 @@ var userAgents = []string{
 	"Firefox/",
 }
 
-var platforms = []string{"MacIntel", "Linux x86_64", "Win32", "iPhone", "Linux armv8l", "CrOS", "macOS", "", "FreeBSD amd64"}
+// platforms are reduced by client.js and catalog.ReducePlatform, which must
+// agree: navigator.platform values, then the $os names of PostHog's
+// libraries and Go's GOOS values in several letter cases.
+var platforms = []string{
+	"MacIntel", "Linux x86_64", "Win32", "iPhone", "Linux armv8l", "CrOS", "macOS", "", "FreeBSD amd64",
+	"Mac OS X", "Chrome OS", "ChromeOS", "Windows Phone", "Windows Mobile", "iOS", "iPadOS", "Android", "Linux",
+	"watchOS", "Xbox", "BlackBerry", "FreeBSD", "cygwin", "win32",
+	"linux", "darwin", "windows", "ios", "android", "freebsd", "openbsd", "js", "wasip1",
+	"LINUX", "Darwin", "MAC OS X", "chrome os", "ioſ", "İOS",
+}
 
 var base2Values = []float64{-3, 0, 0.3, 1, 1.5, 2, 3, 350, 1000, 1024, 1025, 1200, 65536, 1e9}
 
