@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/candor-dev/candor/internal/fsutil"
 	"github.com/candor-dev/candor/internal/server"
 	"github.com/candor-dev/candor/internal/store"
 	"github.com/candor-dev/candor/internal/store/clickhouse"
@@ -31,7 +33,7 @@ const (
 	migrateProgressInterval = 5 * time.Second
 )
 
-const migrateSynopsis = `[--data DIR] [--clickhouse-url URL] [--clickhouse-database DB] [--batch N]
+const migrateSynopsis = `[--data DIR] [--clickhouse-url URL] [--clickhouse-database DB] [--batch N] [--again]
 
 Copy the events and the deletion key hashes of a DuckDB data folder into a
 ClickHouse database, for a move to candor serve --store clickhouse. Stop
@@ -43,7 +45,21 @@ Events are copied in timestamp order, in batches of --batch events, and the
 ClickHouse store skips those it holds already, so running migrate again after
 an interruption (Ctrl-C stops it between batches) copies only the rest. At
 the end it checks the event count of each project in ClickHouse and exits
-with status 1 when one differs. The DuckDB database is left in place.`
+with status 1 when one differs. The DuckDB database is left in place, with
+a record of the migration in DIR/` + migratedFile + `: a later run refuses
+to start without --again, because it would copy back the installs that a
+collector serving from ClickHouse has deleted since.`
+
+// migratedFile, in the data folder, records a completed migration.
+const migratedFile = "migrated.json"
+
+// migrationRecord is the content of migratedFile.
+type migrationRecord struct {
+	URL         string    `json:"clickhouse_url"` // without user and password
+	Database    string    `json:"clickhouse_database"`
+	CompletedAt time.Time `json:"completed_at"`
+	Events      int64     `json:"events"`
+}
 
 // migrateFlags are the checked flags of candor migrate.
 type migrateFlags struct {
@@ -51,6 +67,7 @@ type migrateFlags struct {
 	database   string // path of the DuckDB database in data
 	clickhouse clickhouse.Config
 	batch      int
+	again      bool
 }
 
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -64,6 +81,9 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer lock.Unlock()
+	if err := checkMigratedBefore(flags); err != nil {
+		return err
+	}
 
 	source, err := openMigrationSource(flags, stderr)
 	if err != nil {
@@ -75,7 +95,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	target, err := clickhouse.Open(openCtx, flags.clickhouse)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("open ClickHouse database %s at %s: %w", flags.clickhouse.Database, flags.clickhouse.URL, err)
+		return err // it names the database and the URL
 	}
 	defer target.Close()
 
@@ -83,6 +103,10 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		batch: flags.batch, progress: stderr, projects: map[string]*projectCounts{}, started: time.Now()}
 	if err := m.run(); err != nil {
 		return err
+	}
+	record := migrationRecord{URL: flags.clickhouse.URL, Database: flags.clickhouse.Database, CompletedAt: time.Now().UTC(), Events: m.read}
+	if err := writeMigrationRecord(flags.data, record); err != nil {
+		return fmt.Errorf("the migration completed (%s), but %w", m.summary(), err)
 	}
 	fmt.Fprintf(stdout, "Migrated %s to ClickHouse database %s at %s: %s.\n",
 		flags.database, flags.clickhouse.Database, flags.clickhouse.URL, m.summary())
@@ -97,6 +121,7 @@ func parseMigrateFlags(args []string, stdout, stderr io.Writer) (migrateFlags, e
 	clickhouseURL := fs.String("clickhouse-url", clickhouse.DefaultURL, "ClickHouse HTTP interface to copy to; user and password may go in the URL")
 	database := fs.String("clickhouse-database", clickhouse.DefaultDatabase, "ClickHouse database to copy to, created when missing")
 	batch := fs.Int("batch", defaultMigrateBatch, "events per INSERT into ClickHouse")
+	again := fs.Bool("again", false, "run although "+migratedFile+" records a completed migration of --data")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return migrateFlags{}, err
 	}
@@ -123,7 +148,47 @@ func parseMigrateFlags(args []string, stdout, stderr io.Writer) (migrateFlags, e
 	}
 	// A full batch is sent at once, and the last one after FlushInterval.
 	cfg.MaxBatchRows = *batch
-	return migrateFlags{data: *data, database: path, clickhouse: cfg, batch: *batch}, nil
+	return migrateFlags{data: *data, database: path, clickhouse: cfg, batch: *batch, again: *again}, nil
+}
+
+// checkMigratedBefore returns an error when the data folder records a
+// completed migration and --again is not set.
+func checkMigratedBefore(flags migrateFlags) error {
+	path := filepath.Join(flags.data, migratedFile)
+	text, err := os.ReadFile(path)
+	if isNotFound(err) || flags.again {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read the migration record %s: %w", path, err)
+	}
+	var record migrationRecord
+	if err := json.Unmarshal(text, &record); err != nil {
+		return fmt.Errorf("invalid migration record %s (%v): remove it only if no migration of %s completed", path, err, flags.data)
+	}
+	return fmt.Errorf("%s was migrated to ClickHouse database %s at %s on %s (%d events). "+
+		"A collector serving from ClickHouse may have deleted installs since, and running again would copy them back: "+
+		"pass --again only if it has not",
+		flags.data, record.Database, record.URL, record.CompletedAt.Format(time.RFC3339), record.Events)
+}
+
+// writeMigrationRecord writes migratedFile into the data folder through a
+// temporary file, so a crash leaves either no record or a whole one.
+func writeMigrationRecord(dir string, record migrationRecord) error {
+	text, err := json.MarshalIndent(record, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, migratedFile)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(text, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write the migration record %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write the migration record %s: %w", path, err)
+	}
+	return fsutil.SyncDir(dir)
 }
 
 // openMigrationSource opens the DuckDB database of the data folder and
@@ -186,9 +251,10 @@ var afterMigrateBatch func()
 // errInterrupted ends a migration that a signal stopped between batches.
 var errInterrupted = errors.New("interrupted")
 
-// NOTE: a run after a collector served from ClickHouse copies again the
-// events and deletion keys of installs that were deleted there, because
-// ClickHouse keeps no record of deleted installs.
+// run copies the events, then the deletion keys, and checks the counts.
+// ClickHouse keeps no record of deleted installs, so a run after a
+// collector served from ClickHouse would copy deleted installs back, which
+// the migration record prevents.
 func (m *migration) run() error {
 	// Work that must not stop halfway, an INSERT and the reads around it,
 	// runs with work. Only the DuckDB read and the checks between batches

@@ -120,8 +120,11 @@ func TestMigrateForeignDuckDBFile(t *testing.T) {
 func TestMigrateUnreachableClickHouse(t *testing.T) {
 	data := newDataFolder(t)
 	code, _, stderr := runCommand(t, "migrate", "--data", data, "--clickhouse-url", "http://127.0.0.1:19499")
-	if code != exitFailure || !strings.Contains(stderr, "open ClickHouse database candor at http://127.0.0.1:19499") {
+	if code != exitFailure || !strings.Contains(stderr, `open clickhouse database "candor" at http://127.0.0.1:19499`) {
 		t.Errorf("candor migrate to a closed port exited with %d: %q, want %d and the URL", code, stderr, exitFailure)
+	}
+	if strings.Count(stderr, "open clickhouse database") != 1 {
+		t.Errorf("candor migrate to a closed port printed %q, want the database named once", stderr)
 	}
 }
 
@@ -277,14 +280,26 @@ func TestMigrateToClickHouse(t *testing.T) {
 		t.Errorf("candor migrate printed %q, want %q", stdout, want)
 	}
 
-	// A second run finds every event and key in ClickHouse.
-	code, stdout, stderr = runCommand(t, args...)
+	// A second run is refused: the ClickHouse collector may have deleted
+	// installs since, which it would copy back.
+	code, _, stderr = runCommand(t, args...)
+	if code != exitFailure {
+		t.Errorf("second candor migrate exited with %d, want %d", code, exitFailure)
+	}
+	for _, part := range []string{"was migrated to ClickHouse database " + database, "deleted", "--again"} {
+		if !strings.Contains(stderr, part) {
+			t.Errorf("second candor migrate printed %q, want it to contain %q", stderr, part)
+		}
+	}
+
+	// With --again it finds every event and key in ClickHouse.
+	code, stdout, stderr = runCommand(t, append(args, "--again")...)
 	if code != exitOK {
-		t.Fatalf("second candor migrate exited with %d: %s", code, stderr)
+		t.Fatalf("candor migrate --again exited with %d: %s", code, stderr)
 	}
 	want = fmt.Sprintf("%d events read, 0 inserted, %d already present; 9 deletion keys read, 0 copied, 9 already present;", len(f.events), len(f.events))
 	if !strings.Contains(stdout, want) {
-		t.Errorf("second candor migrate printed %q, want %q", stdout, want)
+		t.Errorf("candor migrate --again printed %q, want %q", stdout, want)
 	}
 
 	source, target := openMigrationStores(t, f.data, serverURL, database)
