@@ -41,3 +41,55 @@ func TestDashboardPanicAnswers500(t *testing.T) {
 		t.Errorf("log does not name the panic and the path:\n%s", logs.String())
 	}
 }
+
+// TestPanicLogOmitsInstallID checks that the panic log line of a route with
+// a wildcard names the route pattern, not the path, because the path of
+// DELETE /api/v1/installs/{distinct_id} contains an install ID and the log
+// outlives the deletion.
+func TestPanicLogOmitsInstallID(t *testing.T) {
+	logs := &syncBuffer{}
+	srv := startServer(t, Config{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	routes := http.NewServeMux()
+	routes.HandleFunc("DELETE /api/v1/installs/{distinct_id}", func(http.ResponseWriter, *http.Request) { panic("broken delete") })
+	ts := httptest.NewServer(srv.route(routes))
+	defer ts.Close()
+
+	req, err := http.NewRequest(http.MethodDelete, ts.URL+"/api/v1/installs/install-4f7a9c", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("DELETE after a panic: %v, want a 500 response", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError {
+		t.Errorf("status = %d, want 500", resp.StatusCode)
+	}
+	if strings.Contains(logs.String(), "install-4f7a9c") {
+		t.Errorf("panic log contains the install ID:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "/api/v1/installs/{distinct_id}") {
+		t.Errorf("panic log does not name the route pattern:\n%s", logs.String())
+	}
+}
+
+// TestRejectedAdminLogOmitsInstallID checks that the log line of a
+// DELETE /api/v1/installs/{distinct_id} with a wrong admin token names the
+// route pattern, not the install ID in the path.
+func TestRejectedAdminLogOmitsInstallID(t *testing.T) {
+	logs := &syncBuffer{}
+	srv := startServer(t, Config{WriteKey: testWriteKey, AdminToken: testAdminToken,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+
+	status, _ := send(t, http.MethodDelete, srv.URL()+"/api/v1/installs/install-4f7a9c?project=mux", "wrong-token", "")
+	if status != http.StatusUnauthorized {
+		t.Errorf("status = %d, want 401", status)
+	}
+	if strings.Contains(logs.String(), "install-4f7a9c") {
+		t.Errorf("log contains the install ID:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "/api/v1/installs/{distinct_id}") {
+		t.Errorf("log does not name the route pattern:\n%s", logs.String())
+	}
+}

@@ -43,6 +43,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -448,12 +449,23 @@ func (s *Server) recoverPanic(w *headerWatch, r *http.Request) {
 	if v == http.ErrAbortHandler {
 		panic(v)
 	}
-	s.panicLog.Error(s.logger, "handler panicked", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+	s.panicLog.Error(s.logger, "handler panicked", "path", loggedPath(r), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 	if !w.wroteHeader {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusInternalServerError)
 		_, _ = io.WriteString(w, `{"error":"internal error: the collector's log has the details"}`+"\n")
 	}
+}
+
+// loggedPath returns the path of r for a log line. For a route with a
+// wildcard it returns the route pattern instead, because the path of
+// DELETE /api/v1/installs/{distinct_id} contains an install ID, and the log
+// outlives the deletion.
+func loggedPath(r *http.Request) string {
+	if strings.Contains(r.Pattern, "{") {
+		return r.Pattern
+	}
+	return r.URL.Path
 }
 
 // headerWatch records whether a handler has written its response header.
