@@ -61,7 +61,7 @@ export interface ClientOptions {
   allowAutomation?: boolean;
   /** Log the backend's error for each rejected event to the console. The error names the event, the property and the reason, never the value, and names an object's member by its dotted path, such as frontendPlatform.userAgent. Default false. */
   debug?: boolean;
-  /** How long getStatus, setEnabled, getSent and getPending wait for the backend's response, in milliseconds. A value that is not a positive finite number is ignored. Default 10000. */
+  /** How long getStatus, setEnabled, getSent and getPending wait for the backend's response, in milliseconds. A value that is not a positive finite number is ignored, and one above 2147483647 (about 24.8 days, the longest setTimeout delay) counts as 2147483647. Default 10000. */
   requestTimeoutMs?: number;
 }
 

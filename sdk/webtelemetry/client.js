@@ -40,6 +40,10 @@ const MAX_BODY_LENGTH = 64 * 1024;
 // A track request that has no response after TRACK_TIMEOUT_MS is aborted,
 // which frees its connection.
 const TRACK_TIMEOUT_MS = 10000;
+// Browsers and Node.js run a setTimeout whose delay is longer than
+// 2^31 - 1 ms (about 24.8 days) after 1 ms, so requestTimeoutMs is capped
+// at that delay.
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
 const queue = [];
 let inFlight = 0;
@@ -59,7 +63,8 @@ let loggedNoopReason = null;
  * such as frontendPlatform.userAgent. requestTimeoutMs is how long
  * getStatus, setEnabled, getSent and getPending wait for the backend's response, in
  * milliseconds (default 10000). A value that is not a positive finite
- * number is ignored.
+ * number is ignored, and one above 2147483647 (about 24.8 days, the
+ * longest setTimeout delay) counts as 2147483647.
  */
 export function configure(options) {
   try {
@@ -72,7 +77,7 @@ export function configure(options) {
     }
     const timeout = options.requestTimeoutMs;
     if (typeof timeout === "number" && Number.isFinite(timeout) && timeout > 0) {
-      settings.requestTimeoutMs = timeout;
+      settings.requestTimeoutMs = Math.min(timeout, MAX_TIMER_DELAY_MS);
     }
   } catch {
     // configure never throws into the page.

@@ -265,6 +265,20 @@ async function main() {
   const kept = await withDeadline(client.getStatus(), 2000);
   check(kept.includes("within 30 ms"), "configure with an invalid requestTimeoutMs changed the timeout: getStatus settled with " + kept);
 
+  // setTimeout runs a delay above 2^31 - 1 ms after 1 ms, so a larger
+  // requestTimeoutMs must wait at least as long as the largest delay,
+  // not time out at once.
+  client.configure({ requestTimeoutMs: 3e9 });
+  let answer;
+  stubFetch(() => new Promise((resolve) => {
+    answer = resolve;
+  }));
+  const huge = await withDeadline(client.getStatus(), 200);
+  check(huge === "still pending after 200 ms", "getStatus with requestTimeoutMs 3e9 settled with " + huge + ", want it still waiting after 200 ms");
+  // Resolve the hung request, so that the long timer is cleared.
+  answer({ ok: true, status: 200, json: () => Promise.resolve(status) });
+  client.configure({ requestTimeoutMs: 30 });
+
   // getSent and getPending read what was sent and what waits.
   await reset();
   const sentBody = { logged: true, events: [{ event: "message_sent" }] };
