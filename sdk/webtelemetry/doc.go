@@ -50,15 +50,17 @@
 // another origin gets 403: the Origin header, when present, must name the
 // request's own host or one of Config.AllowedOrigins, and Sec-Fetch-Site
 // must not be same-site or cross-site. A same-origin request is trusted
-// only when the Host header is an IP address or localhost, so a DNS
-// rebinding page cannot switch telemetry on: an app served under another
-// host name lists its own origin in AllowedOrigins. Without that, its page
-// still loads client.js and the declarations, and only its calls fail. Requests without Origin
+// only when the Host header is an IP address, localhost or the host of an
+// origin in AllowedOrigins, so a DNS rebinding page cannot switch
+// telemetry on: an app served under another host name lists its own
+// origin in AllowedOrigins. Without that, its page still loads client.js
+// and the declarations, and only its calls fail. Requests without Origin
 // and Sec-Fetch-Site come from programs other than browsers and are
 // served, except by sent and pending, which return the install ID and
-// require such a Host too. For the origins in Config.AllowedOrigins the handler accepts CORS
-// preflights (OPTIONS, else 403) and sets Access-Control-Allow-Origin, so
-// a development server's page on another port may call it directly.
+// require such a Host too. For the origins in Config.AllowedOrigins the
+// handler accepts CORS preflights (OPTIONS, else 403) and sets
+// Access-Control-Allow-Origin, so a development server's page on another
+// port may call it directly.
 //
 // A rejected event's 400 body names the event, the property and the
 // catalog's reason, such as looks_like_path, and never the value. A member

@@ -127,8 +127,9 @@ type route struct {
 	// calls to the other endpoints fail when the host is not trusted.
 	asset bool
 	// readsInstallID marks endpoints whose responses carry the install ID.
-	// They also reject requests whose Host is a name other than localhost,
-	// even without browser headers, because a DNS rebinding page in a
+	// They also reject requests whose Host is a name other than localhost
+	// or the host of an origin in AllowedOrigins, even without browser
+	// headers, because a DNS rebinding page in a
 	// browser that sends no Sec-Fetch-Site makes such requests.
 	readsInstallID bool
 }
@@ -170,7 +171,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if msg != "" && rt.asset && h.isOwnPage(r) {
 		msg = ""
 	}
-	if msg == "" && rt.readsInstallID && !h.isListedOrigin(r) && !trustedHost(r.Host) {
+	if msg == "" && rt.readsInstallID && !h.isListedOrigin(r) && !trustedHost(r.Host) && !h.isListedHost(r.Host) {
 		msg = fmt.Sprintf("host %s not trusted: the install ID is served only on localhost or an IP address, or to an origin in AllowedOrigins", quoteShort(r.Host))
 	}
 	if msg != "" {

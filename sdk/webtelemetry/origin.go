@@ -76,7 +76,9 @@ func (h *Handler) checkOrigin(r *http.Request) string {
 	case "":
 		return "" // not a browser, so no page's request
 	case "same-origin":
-		if trustedHost(r.Host) {
+		// Browsers send no Origin with a same-origin GET, so the Host
+		// header is all that names the page's origin.
+		if trustedHost(r.Host) || h.isListedHost(r.Host) {
 			return ""
 		}
 		return fmt.Sprintf("host %s not trusted: list this server's origin in AllowedOrigins", quoteShort(r.Host))
@@ -108,6 +110,14 @@ func (h *Handler) listsOrigins() bool { return len(h.origins) > 0 }
 func (h *Handler) isListedOrigin(r *http.Request) bool {
 	origin, ok := normalizeOrigin(r.Header.Get("Origin"))
 	return ok && h.origins[origin]
+}
+
+// isListedHost reports whether a Host header names the host of one of
+// Config.AllowedOrigins, under either scheme, because a proxy that
+// terminates TLS forwards https requests as http. A DNS rebinding page
+// sends its own host name, which is not listed.
+func (h *Handler) isListedHost(hostport string) bool {
+	return h.origins["https://"+normalizeHost("https", hostport)] || h.origins["http://"+normalizeHost("http", hostport)]
 }
 
 // servePreflight responds to the CORS preflight that a browser sends before a

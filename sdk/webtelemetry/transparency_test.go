@@ -127,3 +127,21 @@ func TestTransparencyOriginCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestListedHostSameOriginGET checks that a page served under a host name
+// listed in AllowedOrigins may read status, sent and pending. Browsers
+// send no Origin header with a same-origin GET, so only the Host header
+// names the page's origin.
+func TestListedHostSameOriginGET(t *testing.T) {
+	f := newFixture(t, options{sentLog: true, config: webtelemetry.Config{AllowedOrigins: []string{"https://mux.example.com"}}})
+	for _, endpoint := range []string{"status", "sent", "pending"} {
+		listed := f.do(t, http.MethodGet, endpoint, "", map[string]string{"Host": "mux.example.com"})
+		if listed.status != http.StatusOK {
+			t.Errorf("same-origin GET %s under the listed host = %d %s, want 200", endpoint, listed.status, listed.body)
+		}
+		other := f.do(t, http.MethodGet, endpoint, "", map[string]string{"Host": "other.example.com"})
+		if other.status != http.StatusForbidden {
+			t.Errorf("same-origin GET %s under an unlisted host = %d %s, want 403", endpoint, other.status, other.body)
+		}
+	}
+}
