@@ -1,17 +1,13 @@
 package catalog_test
 
 import (
-	"bytes"
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/candor-dev/candor/sdk/internal/tscheck"
 	"github.com/candor-dev/candor/sdk/mux"
 )
 
@@ -136,7 +132,7 @@ const edgeCatalogJSON = `{
 // that must type-check and payloads that must not. It needs the compiler
 // that scripts/test.sh installs in testdata/typescript, or tsc on PATH.
 func TestTypeScriptCompiles(t *testing.T) {
-	tsc := findTSC(t)
+	tsc := tscheck.Find(t, ".")
 	dir := t.TempDir()
 	files := map[string]string{
 		"mux.ts":         string(mux.Catalog().TypeScript()),
@@ -161,43 +157,12 @@ track("message_deleted", { workspaceId: "w" });
 	}
 	slices.Sort(names)
 
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, tsc, append([]string{"--strict", "--noEmit", "--pretty", "false"}, names...)...)
-	cmd.Dir = dir
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	_ = cmd.Run() // tsc exits non-zero because of the bad files, so only its output is checked
-
-	// Each bad file must fail with the expected message, and nothing else
-	// may fail. A diagnostic starts with "file(line,column): error TSnnnn:"
-	// and may go on in indented lines.
-	want := map[string]string{
+	tscheck.Check(t, tsc, dir, []string{"--strict", "--noEmit", "--pretty", "false"}, names, map[string]string{
 		"bad_enum.ts":    `Type '"cloud"' is not assignable`,
 		"bad_extra.ts":   `'text' does not exist in type 'MessageSentProperties'`,
 		"bad_missing.ts": `Property 'model' is missing`,
 		"bad_event.ts":   `Argument of type '"message_deleted"' is not assignable`,
-	}
-	diagnostic := regexp.MustCompile(`^(\S+?)\(\d+,\d+\): error TS\d+:`)
-	got := map[string]string{}
-	file := ""
-	for _, line := range strings.Split(out.String(), "\n") {
-		if m := diagnostic.FindStringSubmatch(line); m != nil {
-			file = m[1]
-			if _, bad := want[file]; !bad {
-				t.Errorf("tsc rejected a file that must type-check: %s", line)
-			}
-		}
-		got[file] += line + "\n"
-	}
-	for file, message := range want {
-		if !strings.Contains(got[file], message) {
-			t.Errorf("tsc on %s: no error containing %q", file, message)
-		}
-	}
-	if t.Failed() {
-		t.Logf("tsc output:\n%s", out.String())
-	}
+	})
 }
 
 const goodPayloads = `import type { BaseProperties, CatalogEvents, EventName, Track } from "./mux";
@@ -238,22 +203,4 @@ func badPayload(members string) string {
 declare const track: Track;
 track("message_sent", { workspaceId: "w", model: "m", message_length_b2: 3, ` + members + `, frontendPlatform: { userAgent: "u", platform: "p" }, thinkingLevel: "off" });
 `
-}
-
-// findTSC returns the TypeScript compiler of testdata/typescript, which
-// "npm ci" there installs, or else tsc on PATH, and skips the test without
-// either.
-func findTSC(t *testing.T) string {
-	t.Helper()
-	local, err := filepath.Abs(filepath.Join("testdata", "typescript", "node_modules", ".bin", "tsc"))
-	if err == nil {
-		if _, err := os.Stat(local); err == nil {
-			return local
-		}
-	}
-	tsc, err := exec.LookPath("tsc")
-	if err != nil {
-		t.Skip("tsc not found: run npm ci in sdk/catalog/testdata/typescript (scripts/test.sh does) to run this test")
-	}
-	return tsc
 }

@@ -1,15 +1,11 @@
 package webtelemetry
 
 import (
-	"bytes"
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strings"
 	"testing"
-	"time"
+
+	"github.com/candor-dev/candor/sdk/internal/tscheck"
 )
 
 // typesConsumer is a page that uses every declaration of client.d.ts,
@@ -44,15 +40,7 @@ void settings();
 // that uses every declaration, and with calls that must not type-check.
 // It uses the compiler that scripts/test.sh installs for sdk/catalog.
 func TestClientTypesCompile(t *testing.T) {
-	tsc, err := filepath.Abs(filepath.Join("..", "catalog", "testdata", "typescript", "node_modules", ".bin", "tsc"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(tsc); err != nil {
-		if tsc, err = exec.LookPath("tsc"); err != nil {
-			t.Skip("tsc not found: run npm ci in sdk/catalog/testdata/typescript (scripts/test.sh does) to run this test")
-		}
-	}
+	tsc := tscheck.Find(t, filepath.Join("..", "catalog"))
 	dir := t.TempDir()
 	for _, name := range []string{"client.d.ts", "mux.d.ts"} {
 		src, err := os.ReadFile(name)
@@ -77,36 +65,10 @@ func TestClientTypesCompile(t *testing.T) {
 		names = append(names, name)
 	}
 
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	args := append([]string{"--strict", "--noEmit", "--pretty", "false", "--target", "es2022",
-		"--module", "esnext", "--moduleResolution", "bundler", "--lib", "es2022,dom"}, names...)
-	cmd := exec.CommandContext(ctx, tsc, args...)
-	cmd.Dir = dir
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	_ = cmd.Run() // the bad files make tsc exit non-zero, so only its output is checked
-
-	want := map[string]string{
+	tscheck.Check(t, tsc, dir, []string{"--strict", "--noEmit", "--pretty", "false", "--target", "es2022",
+		"--module", "esnext", "--moduleResolution", "bundler", "--lib", "es2022,dom"}, names, map[string]string{
 		"bad_option.ts":  `'timeout' does not exist in type 'ClientOptions'`,
 		"bad_enabled.ts": `not assignable to parameter of type 'boolean'`,
 		"bad_sent.ts":    `Property 'missing' does not exist on type 'SentEvents'`,
-	}
-	diagnostic := regexp.MustCompile(`^(\S+?)\(\d+,\d+\): error TS\d+:`)
-	got := map[string]string{}
-	file := ""
-	for _, line := range strings.Split(out.String(), "\n") {
-		if m := diagnostic.FindStringSubmatch(line); m != nil {
-			file = m[1]
-			if _, bad := want[file]; !bad {
-				t.Errorf("tsc rejected a file that must type-check: %s", line)
-			}
-		}
-		got[file] += line + "\n"
-	}
-	for file, message := range want {
-		if !strings.Contains(got[file], message) {
-			t.Errorf("tsc on %s: no error containing %q\n%s", file, message, out.String())
-		}
-	}
+	})
 }
