@@ -48,6 +48,10 @@ const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 const queue = [];
 let inFlight = 0;
 let pagehideListening = false;
+// pageHidden is true from pagehide until pageshow. track then posts at
+// once, because no request finishes in an unloaded page to send a queued
+// event.
+let pageHidden = false;
 // loggedNoopReason is the last reason debug logged for a dropped track,
 // so that each reason is logged once and not per event.
 let loggedNoopReason = null;
@@ -107,8 +111,9 @@ export function noopReason() {
  * whose names end in _b2 are rounded up to a power of two and userAgent
  * strings reduced to a browser and OS family before the request leaves
  * the page. At most 2 requests run at once, and up to 100 more events
- * wait. They are sent as requests finish, or all at once on pagehide. An
- * event is dropped when 100 already wait or its JSON is longer than 64 KiB.
+ * wait. They are sent as requests finish, or all at once on pagehide, and
+ * from pagehide until pageshow every event is sent at once. An event is
+ * dropped when 100 already wait or its JSON is longer than 64 KiB.
  */
 export function track(event, properties) {
   try {
@@ -124,7 +129,8 @@ export function track(event, properties) {
       return;
     }
     const request = { url: settings.base + "track", body };
-    if (inFlight < MAX_IN_FLIGHT) {
+    listenForPagehide();
+    if (inFlight < MAX_IN_FLIGHT || pageHidden) {
       post(request);
       return;
     }
@@ -133,7 +139,6 @@ export function track(event, properties) {
       return;
     }
     queue.push(request);
-    listenForPagehide();
   } catch (err) {
     debugLog(err);
   }
@@ -179,16 +184,21 @@ function timeoutSignal() {
 
 // listenForPagehide sends the whole queue when the page is hidden, since
 // the queued events would be lost with the page. Keepalive requests outlive
-// the page.
+// the page. The page's own pagehide listeners may run before or after this
+// one, so track posts at once until pageshow.
 function listenForPagehide() {
   if (pagehideListening || typeof globalThis.addEventListener !== "function") return;
   pagehideListening = true;
   globalThis.addEventListener("pagehide", () => {
+    pageHidden = true;
     try {
       sendQueued(Infinity);
     } catch (err) {
       debugLog(err);
     }
+  });
+  globalThis.addEventListener("pageshow", () => {
+    pageHidden = false;
   });
 }
 

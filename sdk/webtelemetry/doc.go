@@ -85,8 +85,10 @@
 // page's own requests the other connections that the browser opens to a
 // host over HTTP/1.1 (6 in Chromium). Up to 100 more events wait in memory
 // and go out as requests finish, or all at once when the page fires
-// pagehide. track drops an event when 100 already wait or when its JSON is
-// longer than 64 KiB, the most that Chromium sends as keepalive requests.
+// pagehide. From pagehide until pageshow, track sends each event at once,
+// so the events of the page's own pagehide listeners are not lost. track
+// drops an event when 100 already wait or when its JSON is longer than
+// 64 KiB, the most that Chromium sends as keepalive requests.
 // A request without a response after 10 s is aborted.
 //
 // track does nothing in these cases, which noopReason() reports:

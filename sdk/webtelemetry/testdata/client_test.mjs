@@ -198,8 +198,10 @@ async function main() {
   // host. Up to 100 more events wait and are sent as requests finish.
   await reset();
   let pagehide = null;
+  let pageshow = null;
   globalThis.addEventListener = (type, listener) => {
     if (type === "pagehide") pagehide = listener;
+    if (type === "pageshow") pageshow = listener;
   };
   const pending = [];
   stubFetch(() => new Promise((resolve) => pending.push(resolve)));
@@ -223,6 +225,17 @@ async function main() {
   if (typeof pagehide === "function") pagehide();
   check(calls.length === 5, "pagehide sent " + (calls.length - 2) + " queued events, want 3");
   check(calls.every((call) => call.init.keepalive === true), "a track request without keepalive");
+
+  // Once the page is hidden, track sends at once, because no request will
+  // finish to send a queued event. Pages track from their own pagehide
+  // listeners, which may run after the client's.
+  client.track("workspace_switched", { fromWorkspaceId: "h0" });
+  check(calls.length === 6, "a track after pagehide made " + (calls.length - 5) + " requests, want 1");
+  // A page restored from the back-forward cache queues again.
+  check(typeof pageshow === "function", "track registered no pageshow listener to queue again after a restore");
+  if (typeof pageshow === "function") pageshow({ persisted: true });
+  client.track("workspace_switched", { fromWorkspaceId: "s0" });
+  check(calls.length === 6, "a track after pageshow made " + (calls.length - 6) + " requests with 6 in flight, want 0");
   pending.splice(0).forEach((resolve) => resolve({ ok: true, status: 204 }));
   delete globalThis.addEventListener;
 
