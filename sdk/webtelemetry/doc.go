@@ -108,23 +108,22 @@
 //     localhost, 127.0.0.1 or [::1] counts as well when its port is one
 //     that only development servers use by default: 1234 (Parcel), 4200
 //     (Angular), 4321 (Astro), 5173 and 5174 (Vite) or 6006 (Storybook).
-//     configure({dev: true}) sends anyway. Generic ports such as 3000, 8000 and 8080 are no sign
-//     of a development server, because backends serve production pages
-//     there too.
+//     configure({dev: true}) sends anyway. Generic ports such as 3000,
+//     8000 and 8080 are no sign of a development server, because backends
+//     serve production pages there too.
 //
 // With configure({debug: true}), track logs each reason to the console
-// once, and getStatus adds noopReason() to the status it returns as
+// once. getStatus always adds noopReason() to the status it returns as
 // noopReason, so a settings page can show it.
 //
 // getStatus(), setEnabled(enabled), getSent(limit) and getPending() call
 // the status, enabled, sent and pending endpoints for a settings page.
 // Unlike track, they reject their promise when the request fails, so the
-// page can say so. They also reject when
-// the backend does not respond within 10 s, or the milliseconds set with
-// configure({requestTimeoutMs}), so a page never waits forever on a hung
-// backend. setEnabled's timeout error says that the choice may or may not
-// have been saved, because the request may have reached the backend, and
-// that getStatus reads it again.
+// page can say so. They also reject when the backend does not respond
+// within 10 s, or the milliseconds set with configure({requestTimeoutMs}),
+// so a page never waits forever on a hung backend. setEnabled's timeout
+// error says that the choice may or may not have been saved, because the
+// request may have reached the backend, and that getStatus reads it again.
 //
 // mux.d.ts in this folder holds the types of the built-in Mux catalog, as
 // GET catalog.d.ts serves them for a handler whose client has the Mux
