@@ -55,9 +55,11 @@
 // telemetry on: an app served under another host name lists its own
 // origin in AllowedOrigins. Without that, its page still loads client.js
 // and the declarations, and only its calls fail. Requests without Origin
-// and Sec-Fetch-Site come from programs other than browsers and are
-// served, except by sent and pending, which return the install ID and
-// require such a Host too. For the origins in Config.AllowedOrigins the
+// and Sec-Fetch-Site come from programs other than browsers, or from a
+// plain-HTTP page under a host name other than localhost, where Chromium
+// sends neither on a GET. They are served, except by status, sent and
+// pending, which read the install ID or the environment and require such
+// a Host too. For the origins in Config.AllowedOrigins the
 // handler accepts CORS preflights (OPTIONS, else 403) and sets
 // Access-Control-Allow-Origin, so a development server's page on another
 // port may call it directly.

@@ -126,20 +126,21 @@ type route struct {
 	// page of this server loads them under any host name, and only its
 	// calls to the other endpoints fail when the host is not trusted.
 	asset bool
-	// readsInstallID marks endpoints whose responses carry the install ID.
-	// They also reject requests whose Host is a name other than localhost
-	// or the host of an origin in AllowedOrigins, even without browser
-	// headers, because a DNS rebinding page in a
-	// browser that sends no Sec-Fetch-Site makes such requests.
-	readsInstallID bool
+	// private marks the endpoints that read the app's state: the install
+	// ID, or the telemetry variables of its environment. They also reject
+	// requests without browser headers whose Host is a name other than
+	// localhost or the host of an origin in AllowedOrigins. Chromium sends
+	// no Sec-Fetch-Site from a plain-HTTP page under such a name, such as
+	// a DNS rebinding page.
+	private bool
 }
 
 var routes = map[string]route{
 	"track":        {methods: []string{http.MethodPost}, serve: (*Handler).serveTrack},
-	"status":       {methods: []string{http.MethodGet, http.MethodHead}, serve: (*Handler).serveStatus},
+	"status":       {methods: []string{http.MethodGet, http.MethodHead}, serve: (*Handler).serveStatus, private: true},
 	"enabled":      {methods: []string{http.MethodPost}, serve: (*Handler).serveEnabled},
-	"sent":         {methods: []string{http.MethodGet, http.MethodHead}, serve: (*Handler).serveSent, readsInstallID: true},
-	"pending":      {methods: []string{http.MethodGet, http.MethodHead}, serve: (*Handler).servePending, readsInstallID: true},
+	"sent":         {methods: []string{http.MethodGet, http.MethodHead}, serve: (*Handler).serveSent, private: true},
+	"pending":      {methods: []string{http.MethodGet, http.MethodHead}, serve: (*Handler).servePending, private: true},
 	"client.js":    {methods: []string{http.MethodGet, http.MethodHead}, serve: func(_ *Handler, w http.ResponseWriter, r *http.Request) { clientJSAsset.serve(w, r) }, asset: true},
 	"client.d.ts":  {methods: []string{http.MethodGet, http.MethodHead}, serve: func(_ *Handler, w http.ResponseWriter, r *http.Request) { clientDTSAsset.serve(w, r) }, asset: true},
 	"catalog.d.ts": {methods: []string{http.MethodGet, http.MethodHead}, serve: func(h *Handler, w http.ResponseWriter, r *http.Request) { h.catalogTS.serve(w, r) }, asset: true},
@@ -171,8 +172,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if msg != "" && rt.asset && h.isOwnPage(r) {
 		msg = ""
 	}
-	if msg == "" && rt.readsInstallID && !h.isListedOrigin(r) && !trustedHost(r.Host) && !h.isListedHost(r.Host) {
-		msg = fmt.Sprintf("host %s not trusted: the install ID is served only on localhost or an IP address, or to an origin in AllowedOrigins", quoteShort(r.Host))
+	if msg == "" && rt.private && !h.isListedOrigin(r) && !trustedHost(r.Host) && !h.isListedHost(r.Host) {
+		msg = fmt.Sprintf("host %s not trusted: list this server's origin in AllowedOrigins", quoteShort(r.Host))
 	}
 	if msg != "" {
 		h.logRejected(r, http.StatusForbidden, msg)

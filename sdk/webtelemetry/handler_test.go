@@ -537,7 +537,7 @@ func TestRoutesWithLeadingSlash(t *testing.T) {
 	f := newFixture(t, options{})
 	// http.StripPrefix("/api/telemetry", ...) leaves the slash in place.
 	rec := httptest.NewRecorder()
-	f.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/status", nil))
+	f.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1/status", nil))
 	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"enabled":true`) {
 		t.Errorf("GET /status = %d %s, want 200 with the status", rec.Code, rec.Body)
 	}

@@ -108,7 +108,7 @@ func TestPendingListsQueuedEvents(t *testing.T) {
 
 func TestTransparencyOriginCheck(t *testing.T) {
 	f := newFixture(t, options{sentLog: true})
-	for _, endpoint := range []string{"sent", "pending"} {
+	for _, endpoint := range []string{"status", "sent", "pending"} {
 		resp := f.do(t, http.MethodGet, endpoint, "", map[string]string{"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"})
 		if resp.status != http.StatusForbidden {
 			t.Errorf("cross-site GET %s = %d %s, want 403", endpoint, resp.status, resp.body)
