@@ -83,7 +83,7 @@ export function track(event: string, properties?: object): void;
 /** Returns the backend's telemetry status; rejects when the request fails or the backend does not respond within requestTimeoutMs. */
 export function getStatus(): Promise<TelemetryStatus>;
 
-/** Persists the user's choice and returns the new status; rejects when it could not be saved. When the backend does not respond within requestTimeoutMs, it rejects with an error saying that the choice may or may not have been saved, so call getStatus to read it again. */
+/** Persists the user's choice and returns the new status; rejects when it could not be saved. When the backend does not respond within requestTimeoutMs, it rejects with an error saying that the choice may or may not have been saved, so call getStatus to read it again. Calls are sent one after another, in the order they were made. */
 export function setEnabled(enabled: boolean): Promise<TelemetryStatus>;
 
 /** Returns the backend's most recent sent events, at most limit (1 to 10000, default 100); rejects like getStatus. */

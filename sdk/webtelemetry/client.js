@@ -240,15 +240,24 @@ export function getStatus() {
  * choice could not be saved; the status is then unchanged. When the
  * backend does not respond within requestTimeoutMs, the promise rejects
  * with an Error saying that the choice may or may not have been saved,
- * because the request may have reached the backend.
+ * because the request may have reached the backend. Calls are sent one
+ * after another, in the order they were made.
  */
 export function setEnabled(enabled) {
-  return requestWithTimeout("enabled", {
+  const save = () => requestWithTimeout("enabled", {
     method: "POST",
     headers: { "Content-Type": "application/json", Accept: "application/json" },
     body: JSON.stringify({ enabled: enabled === true }),
   }, " The choice may or may not have been saved: call getStatus to read it again.", readStatus);
+  // One save at a time: the backend answers with the state after its
+  // save, which a concurrent save could change before it reads it.
+  const result = lastSave.then(save, save);
+  lastSave = result.then(() => {}, () => {});
+  return result;
 }
+
+// lastSave settles when the latest setEnabled call has settled.
+let lastSave = Promise.resolve();
 
 /**
  * Returns the most recent events the backend sent to the collector, oldest

@@ -251,6 +251,26 @@ async function main() {
   const message = await client.setEnabled(false).then(() => "resolved", (err) => err.message);
   check(message === "disk full", "setEnabled after a 500 settled with " + message + ", want the error disk full");
   check(calls.length === 1 && JSON.parse(calls[0].init.body).enabled === false, "setEnabled sent " + (calls[0] && calls[0].init.body));
+  // setEnabled calls go out one at a time, so each resolves with the
+  // state its own save left, not with one saved after it.
+  await reset();
+  const pendingSaves = [];
+  stubFetch((url, init) => new Promise((resolve) => {
+    const enabled = JSON.parse(init.body).enabled;
+    pendingSaves.push(() => resolve({ ok: true, status: 200, json: () => Promise.resolve({ enabled, explicit: !enabled, locked: false, reason: "r" }) }));
+  }));
+  const first = client.setEnabled(false);
+  const second = client.setEnabled(true);
+  await settle();
+  check(calls.length === 1, "two setEnabled calls started " + calls.length + " requests at once, want 1");
+  while (pendingSaves.length > 0) {
+    pendingSaves.shift()();
+    await settle();
+  }
+  const [firstState, secondState] = await Promise.all([first, second]);
+  check(firstState.enabled === false && secondState.enabled === true && calls.length === 2,
+    "setEnabled(false) then setEnabled(true) resolved with " + JSON.stringify([firstState.enabled, secondState.enabled]) + " after " + calls.length + " requests");
+
   const status = { enabled: true, explicit: false, locked: false, reason: "r" };
   stubFetch(() => Promise.resolve({ ok: true, status: 200, json: () => Promise.resolve(status) }));
   const got = await client.getStatus();
