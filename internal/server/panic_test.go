@@ -93,3 +93,33 @@ func TestRejectedAdminLogOmitsInstallID(t *testing.T) {
 		t.Errorf("log does not name the route pattern:\n%s", logs.String())
 	}
 }
+
+// TestPanicAfterBodyAbortsResponse checks that a panic after a handler has
+// started its body, such as in the middle of an event export, ends the
+// connection, so the client sees a failed read instead of a complete but
+// cut response.
+func TestPanicAfterBodyAbortsResponse(t *testing.T) {
+	logs := &syncBuffer{}
+	srv := startServer(t, Config{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	routes := http.NewServeMux()
+	routes.HandleFunc("/api/v1/export/events", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"event":"first"}`+"\n")
+		_ = http.NewResponseController(w).Flush()
+		panic("broken export")
+	})
+	ts := httptest.NewServer(srv.route(routes))
+	defer ts.Close()
+
+	resp, err := http.Get(ts.URL + "/api/v1/export/events")
+	if err != nil {
+		t.Fatalf("GET: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err == nil {
+		t.Errorf("reading the body of a response cut by a panic succeeded with %q, want an error", body)
+	}
+	if !strings.Contains(logs.String(), "broken export") {
+		t.Errorf("log does not name the panic:\n%s", logs.String())
+	}
+}

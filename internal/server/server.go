@@ -440,7 +440,8 @@ func (s *Server) route(routes *http.ServeMux) http.Handler {
 
 // recoverPanic turns a panic of a dashboard, API or operations handler
 // into a 500 response and an error log line with the stack, at most one
-// per logutil.Interval. The collector recovers its own panics.
+// per logutil.Interval. After the handler has written its header, it
+// aborts the connection instead. The collector recovers its own panics.
 func (s *Server) recoverPanic(w *headerWatch, r *http.Request) {
 	v := recover()
 	if v == nil {
@@ -450,11 +451,15 @@ func (s *Server) recoverPanic(w *headerWatch, r *http.Request) {
 		panic(v)
 	}
 	s.panicLog.Error(s.logger, "handler panicked", "path", loggedPath(r), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-	if !w.wroteHeader {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusInternalServerError)
-		_, _ = io.WriteString(w, `{"error":"internal error: the collector's log has the details"}`+"\n")
+	if w.wroteHeader {
+		// The client has part of the body, which may look complete, such
+		// as an export cut between two lines. Aborting the connection
+		// makes its read fail instead.
+		panic(http.ErrAbortHandler)
 	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusInternalServerError)
+	_, _ = io.WriteString(w, `{"error":"internal error: the collector's log has the details"}`+"\n")
 }
 
 // loggedPath returns the path of r for a log line. For a route with a
