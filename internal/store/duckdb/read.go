@@ -52,23 +52,30 @@ func (s *Store) ReadEvents(ctx context.Context, batchSize int, fn func(events []
 	}
 	defer rows.Close()
 
-	batch := make([]store.Event, 0, batchSize)
+	return readBatches(rows, batchSize, scanEvent, fn, "read events")
+}
+
+// readBatches calls fn with the rows that scan reads, in batches of at
+// most batchSize, and stops at the first error of fn and returns it. The
+// errors of rows and scan are wrapped with action.
+func readBatches[T any](rows *sql.Rows, batchSize int, scan func(*sql.Rows) (T, error), fn func([]T) error, action string) error {
+	batch := make([]T, 0, batchSize)
 	for rows.Next() {
-		e, err := scanEvent(rows)
+		item, err := scan(rows)
 		if err != nil {
-			return fmt.Errorf("read events: %w", err)
+			return fmt.Errorf("%s: %w", action, err)
 		}
-		batch = append(batch, e)
+		batch = append(batch, item)
 		if len(batch) < batchSize {
 			continue
 		}
 		if err := fn(batch); err != nil {
 			return err
 		}
-		batch = make([]store.Event, 0, batchSize)
+		batch = make([]T, 0, batchSize)
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read events: %w", err)
+		return fmt.Errorf("%s: %w", action, err)
 	}
 	if len(batch) > 0 {
 		return fn(batch)

@@ -172,30 +172,18 @@ func (s *Store) ReadInstallSecrets(ctx context.Context, batchSize int, fn func(s
 	}
 	defer rows.Close()
 
-	batch := make([]store.InstallSecret, 0, batchSize)
-	for rows.Next() {
-		var secret store.InstallSecret
-		var registeredUS int64
-		if err := rows.Scan(&secret.Project, &secret.DistinctID, &secret.Hash, &registeredUS); err != nil {
-			return fmt.Errorf("read deletion keys: %w", err)
-		}
-		secret.Registered = time.UnixMicro(registeredUS).UTC()
-		batch = append(batch, secret)
-		if len(batch) < batchSize {
-			continue
-		}
-		if err := fn(batch); err != nil {
-			return err
-		}
-		batch = make([]store.InstallSecret, 0, batchSize)
+	return readBatches(rows, batchSize, scanInstallSecret, fn, "read deletion keys")
+}
+
+// scanInstallSecret reads one row of ReadInstallSecrets's query.
+func scanInstallSecret(rows *sql.Rows) (store.InstallSecret, error) {
+	var secret store.InstallSecret
+	var registeredUS int64
+	if err := rows.Scan(&secret.Project, &secret.DistinctID, &secret.Hash, &registeredUS); err != nil {
+		return store.InstallSecret{}, err
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read deletion keys: %w", err)
-	}
-	if len(batch) > 0 {
-		return fn(batch)
-	}
-	return nil
+	secret.Registered = time.UnixMicro(registeredUS).UTC()
+	return secret, nil
 }
 
 // ImportInstallSecrets stores the hashes of the installs that have none
