@@ -275,15 +275,18 @@ func TestMetrics(t *testing.T) {
 	send(t, http.MethodPost, srv.URL()+"/batch/", "", batch("phc_unknown", events...))
 
 	// The store counts the stored events when it loads them from the
-	// journal, shortly after the response.
+	// journal, shortly after the response: wait for the count itself,
+	// which may come after the journal reports none pending.
 	var metrics string
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		var status int
 		status, metrics = send(t, http.MethodGet, srv.URL()+"/metrics", testAdminToken, "")
 		if status != http.StatusOK {
 			t.Fatalf("GET /metrics = %d", status)
 		}
-		if strings.Contains(metrics, "candor_journal_pending_events 0\n") || time.Now().After(deadline) {
+		loaded := strings.Contains(metrics, "candor_journal_pending_events 0\n") &&
+			strings.Contains(metrics, `candor_events_stored_total{project="mux"} 2`)
+		if loaded || time.Now().After(deadline) {
 			break
 		}
 	}
