@@ -181,7 +181,8 @@ func writeMigrationRecord(dir string, record migrationRecord) error {
 	}
 	path := filepath.Join(dir, migratedFile)
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(text, '\n'), 0o644); err != nil {
+	if err := writeSynced(tmp, append(text, '\n')); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("write the migration record %s: %w", path, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
@@ -189,6 +190,23 @@ func writeMigrationRecord(dir string, record migrationRecord) error {
 		return fmt.Errorf("write the migration record %s: %w", path, err)
 	}
 	return fsutil.SyncDir(dir)
+}
+
+// writeSynced writes data to a new file at path and syncs it to disk.
+func writeSynced(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // openMigrationSource opens the DuckDB database of the data folder and
