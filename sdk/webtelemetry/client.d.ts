@@ -47,8 +47,10 @@ export interface PendingEvent {
 
 /** The body of GET pending. */
 export interface PendingEvents {
-  /** The waiting events, in the order they will be sent. */
+  /** The first waiting events, up to the limit, in the order they will be sent. */
   events: PendingEvent[];
+  /** The number of all waiting events. */
+  total: number;
 }
 
 /** Settings of the client; each one left out keeps its current value. */
@@ -89,8 +91,8 @@ export function setEnabled(enabled: boolean): Promise<TelemetryStatus>;
 /** Returns the backend's most recent sent events, at most limit (1 to 10000, default 100); rejects like getStatus. */
 export function getSent(limit?: number): Promise<SentEvents>;
 
-/** Returns the events waiting on the backend to be sent; rejects like getStatus. */
-export function getPending(): Promise<PendingEvents>;
+/** Returns the first events waiting on the backend to be sent, up to limit (1 to 10000, default 100), and the number of all. Rejects like getStatus. */
+export function getPending(limit?: number): Promise<PendingEvents>;
 
 /** Returns the page's reduced user agent and platform. */
 export function frontendPlatform(): FrontendPlatform;

@@ -249,7 +249,7 @@ export function setEnabled(enabled) {
     headers: { "Content-Type": "application/json", Accept: "application/json" },
     body: JSON.stringify({ enabled: enabled === true }),
   }, " The choice may or may not have been saved: call getStatus to read it again.", readStatus);
-  // One save at a time: the backend answers with the state after its
+  // One save at a time: the backend responds with the state after its
   // save, which a concurrent save could change before it reads it.
   const result = lastSave.then(save, save);
   lastSave = result.then(() => {}, () => {});
@@ -272,12 +272,15 @@ export function getSent(limit) {
 }
 
 /**
- * Returns the events waiting on the backend to be sent, in the order they
- * will be sent: {events}, each {location, event, uuid, distinct_id,
- * timestamp, wire}. The promise rejects like getStatus's.
+ * Returns the first events waiting on the backend to be sent, in the order
+ * they will be sent, and the number of all: {events, total}, each event
+ * {location, event, uuid, distinct_id, timestamp, wire}. limit, 1 to
+ * 10000, bounds the number of events (default 100). The promise rejects
+ * like getStatus's.
  */
-export function getPending() {
-  return requestWithTimeout("pending", { headers: { Accept: "application/json" } }, RETRY_ADVICE, readEventList);
+export function getPending(limit) {
+  const query = limit === undefined ? "" : "?limit=" + encodeURIComponent(String(limit));
+  return requestWithTimeout("pending" + query, { headers: { Accept: "application/json" } }, RETRY_ADVICE, readEventList);
 }
 
 // requestWithTimeout fetches the endpoint and returns read(response). After

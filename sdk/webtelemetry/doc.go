@@ -26,8 +26,9 @@
 //	                  log recorded them; ?limit=N for 1 to 10000 (default 100).
 //	                  Without a sent log, logged is false and note names the
 //	                  setting that turns it on
-//	GET  pending      {"events": [...]}: the events waiting to be sent, as
-//	                  telemetry.Client.Pending lists them
+//	GET  pending      {"events": [...], "total": N}: the first events
+//	                  waiting to be sent, as telemetry.Client.Pending lists
+//	                  them, and the number of all; ?limit=N as for sent
 //	GET  client.js    the browser client, an ES module
 //	GET  client.d.ts  its TypeScript declarations
 //	GET  catalog.d.ts TypeScript types of the catalog's events

@@ -9,8 +9,9 @@ import (
 	"github.com/candor-dev/candor/sdk/telemetry"
 )
 
-// Bounds of GET sent's limit query parameter: DefaultSentLimit events are
-// returned without it, and MaxSentLimit is the largest value accepted.
+// Bounds of the limit query parameter of GET sent and GET pending:
+// DefaultSentLimit events are returned without it, and MaxSentLimit is the
+// largest value accepted.
 const (
 	DefaultSentLimit = 100
 	MaxSentLimit     = 10000
@@ -31,23 +32,20 @@ type Sent struct {
 
 // Pending is the body of GET pending.
 type Pending struct {
-	// Events holds the events waiting to be sent, in the order they will
-	// be sent, as telemetry.Client.Pending lists them. It is empty, never
-	// null, when none wait.
+	// Events holds the first events waiting to be sent, up to the limit,
+	// in the order they will be sent, as telemetry.Client.Pending lists
+	// them. It is empty, never null, when none wait.
 	Events []telemetry.PendingEvent `json:"events"`
+	// Total is the number of all waiting events.
+	Total int `json:"total"`
 }
 
 // serveSent returns the most recent entries of the client's sent log. The
 // limit query parameter, 1 to MaxSentLimit, bounds their number.
 func (h *Handler) serveSent(w http.ResponseWriter, r *http.Request) {
-	limit := DefaultSentLimit
-	if raw := r.URL.Query().Get("limit"); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 || n > MaxSentLimit {
-			h.reject(w, r, http.StatusBadRequest, errorBody{Error: "invalid limit " + strconv.Quote(raw) + ": use a number from 1 to " + strconv.Itoa(MaxSentLimit)})
-			return
-		}
-		limit = n
+	limit, ok := h.readLimit(w, r)
+	if !ok {
+		return
 	}
 
 	events, err := h.client.Sent(limit)
@@ -63,9 +61,30 @@ func (h *Handler) serveSent(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, Sent{Logged: true, Events: events})
 }
 
-// servePending returns the events waiting to be sent. A spool that could
-// not be read is logged, and the events found are returned.
+// readLimit returns the request's limit query parameter, or
+// DefaultSentLimit without one. It responds 400 and returns false when the
+// value is not a number from 1 to MaxSentLimit.
+func (h *Handler) readLimit(w http.ResponseWriter, r *http.Request) (int, bool) {
+	raw := r.URL.Query().Get("limit")
+	if raw == "" {
+		return DefaultSentLimit, true
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 || n > MaxSentLimit {
+		h.reject(w, r, http.StatusBadRequest, errorBody{Error: "invalid limit " + strconv.Quote(raw) + ": use a number from 1 to " + strconv.Itoa(MaxSentLimit)})
+		return 0, false
+	}
+	return n, true
+}
+
+// servePending returns the first events waiting to be sent, up to the
+// limit query parameter, and their total. A spool that could not be read
+// is logged, and the events found are returned.
 func (h *Handler) servePending(w http.ResponseWriter, r *http.Request) {
+	limit, ok := h.readLimit(w, r)
+	if !ok {
+		return
+	}
 	events, err := h.client.Pending(r.Context())
 	if err != nil {
 		h.log.Error("webtelemetry: list pending events failed", "error", err, "listed", len(events))
@@ -77,5 +96,5 @@ func (h *Handler) servePending(w http.ResponseWriter, r *http.Request) {
 	if events == nil {
 		events = []telemetry.PendingEvent{}
 	}
-	writeJSON(w, http.StatusOK, Pending{Events: events})
+	writeJSON(w, http.StatusOK, Pending{Events: events[:min(limit, len(events))], Total: len(events)})
 }

@@ -145,3 +145,34 @@ func TestListedHostSameOriginGET(t *testing.T) {
 		}
 	}
 }
+
+// TestPendingLimit checks that GET pending returns at most limit events,
+// the first ones to be sent, with the number of all waiting events.
+func TestPendingLimit(t *testing.T) {
+	f := newFixture(t, options{})
+	for range 3 {
+		if resp := f.do(t, http.MethodPost, "track", messageSent, nil); resp.status != http.StatusNoContent {
+			t.Fatalf("POST track = %d %s, want 204", resp.status, resp.body)
+		}
+	}
+
+	resp := f.do(t, http.MethodGet, "pending?limit=2", "", nil)
+	if resp.status != http.StatusOK {
+		t.Fatalf("GET pending?limit=2 = %d %s, want 200", resp.status, resp.body)
+	}
+	var got webtelemetry.Pending
+	decodeEvents(t, resp, &got)
+	if len(got.Events) != 2 {
+		t.Errorf("GET pending?limit=2 returned %d events, want 2", len(got.Events))
+	}
+	if got.Total != 3 {
+		t.Errorf("GET pending?limit=2 total = %d, want 3", got.Total)
+	}
+
+	for _, limit := range []string{"0", "10001", "x"} {
+		bad := f.do(t, http.MethodGet, "pending?limit="+limit, "", nil)
+		if bad.status != http.StatusBadRequest || !strings.Contains(bad.body, "invalid limit") {
+			t.Errorf("GET pending?limit=%s = %d %s, want 400 invalid limit", limit, bad.status, bad.body)
+		}
+	}
+}

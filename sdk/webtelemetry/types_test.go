@@ -29,8 +29,8 @@ async function settings(): Promise<void> {
   const status: TelemetryStatus = await getStatus();
   const saved: TelemetryStatus = await setEnabled(!status.enabled);
   const sent: SentEvents = await getSent(10);
-  const pending: PendingEvents = await getPending();
-  console.log(reason, saved.locked, saved.noopReason, sent.logged, sent.note, pending.events[0]?.location,
+  const pending: PendingEvents = await getPending(20);
+  console.log(reason, saved.locked, saved.noopReason, sent.logged, sent.note, pending.events[0]?.location, pending.total,
     reduceUserAgent(navigator.userAgent), reducePlatform(navigator.platform));
 }
 void settings();
