@@ -135,7 +135,8 @@ export function track(event, properties) {
       return;
     }
     if (queue.length >= MAX_QUEUED) {
-      debugLog("event dropped: " + MAX_QUEUED + " events already wait for the backend");
+      if (queueDrops === 0) debugLog("event dropped: " + MAX_QUEUED + " events already wait for the backend; later ones are dropped too until the queue has room");
+      queueDrops++;
       return;
     }
     queue.push(request);
@@ -175,7 +176,15 @@ function post(request) {
 // sendQueued posts queued events while fewer than limit requests run.
 function sendQueued(limit) {
   while (queue.length > 0 && inFlight < limit) post(queue.shift());
+  if (queueDrops > 0 && queue.length < MAX_QUEUED) {
+    debugLog(queueDrops + " events were dropped while " + MAX_QUEUED + " events waited for the backend");
+    queueDrops = 0;
+  }
 }
+
+// queueDrops counts the events dropped since the queue filled, so that
+// debug mode logs a full queue once, not once per event.
+let queueDrops = 0;
 
 function timeoutSignal() {
   const Signal = globalThis.AbortSignal;

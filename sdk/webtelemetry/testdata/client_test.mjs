@@ -205,13 +205,24 @@ async function main() {
   };
   const pending = [];
   stubFetch(() => new Promise((resolve) => pending.push(resolve)));
+  client.configure({ debug: true });
+  const dropWarnings = [];
+  const warnBeforeQueue = console.warn;
+  console.warn = (...args) => dropWarnings.push(args.join(" "));
   for (let i = 0; i < 150; i++) client.track("workspace_switched", { fromWorkspaceId: "w" + i });
   check(calls.length === 2, "150 tracks to a backend that does not respond made " + calls.length + " requests, want 2");
+  // Debug mode says once that the queue is full, not once per event.
+  check(dropWarnings.length === 1 && dropWarnings[0].includes("dropped"),
+    "48 events dropped from a full queue logged " + JSON.stringify(dropWarnings) + ", want one warning");
   check(calls.length > 0 && calls[0].init.signal instanceof AbortSignal, "track sent no AbortSignal to time out a request that hangs");
   while (pending.length > 0) {
     pending.shift()({ ok: true, status: 204 });
     await settle();
   }
+  console.warn = warnBeforeQueue;
+  client.configure({ debug: false });
+  check(dropWarnings.length === 2 && dropWarnings[1].includes("48 events were dropped"),
+    "after the queue drained, debug logged " + JSON.stringify(dropWarnings) + ", want a second warning that 48 events were dropped");
   check(calls.length === 102, "after the backend responded, 150 tracks made " + calls.length + " requests, want 102: 2 in flight and 100 queued");
   const last = calls.length > 0 ? JSON.parse(calls[calls.length - 1].init.body).properties.fromWorkspaceId : "";
   check(last === "w101", "the last queued event sent is " + last + ", want w101");
