@@ -35,6 +35,7 @@
 package clickhouse
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -221,6 +222,12 @@ func Open(ctx context.Context, config Config) (*Store, error) {
 
 	if err := s.prepare(ctx); err != nil {
 		s.closeIdleConnections()
+		if isAccessError(err) {
+			user := cmp.Or(config.User, "default")
+			return nil, fmt.Errorf("open clickhouse database %q at %s: %w: check the user and password (user %s), "+
+				"and that user %s may run CREATE DATABASE %s and create, alter and insert into its tables",
+				config.Database, config.URL, err, user, user, config.Database)
+		}
 		return nil, fmt.Errorf("open clickhouse database %q at %s: %w", config.Database, config.URL, err)
 	}
 	go s.runBatcher()

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -174,6 +175,30 @@ type serverError struct {
 
 func (e *serverError) Error() string {
 	return fmt.Sprintf("clickhouse returned %d %s: %s", e.status, http.StatusText(e.status), e.message)
+}
+
+// accessErrorCodes are ClickHouse's error codes for a user that is unknown,
+// has a wrong password or lacks a right: READONLY, UNKNOWN_USER,
+// WRONG_PASSWORD, REQUIRED_PASSWORD, DATABASE_ACCESS_DENIED,
+// ACCESS_DENIED and AUTHENTICATION_FAILED.
+var accessErrorCodes = []string{"164", "192", "193", "194", "291", "497", "516"}
+
+// isAccessError reports whether err is a ClickHouse error about the user's
+// identity or rights.
+func isAccessError(err error) bool {
+	var se *serverError
+	if !errors.As(err, &se) {
+		return false
+	}
+	code, ok := strings.CutPrefix(se.message, "Code: ")
+	if !ok {
+		return false
+	}
+	end := strings.IndexFunc(code, func(r rune) bool { return r < '0' || r > '9' })
+	if end < 0 {
+		end = len(code)
+	}
+	return slices.Contains(accessErrorCodes, code[:end])
 }
 
 func trimMessage(data []byte) string {

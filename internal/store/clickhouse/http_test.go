@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -122,4 +123,37 @@ func TestTimedOutQueryIsNotUnavailable(t *testing.T) {
 		t.Errorf("query of a silent server: error %v matches store.ErrUnavailable, want a plain timeout", err)
 	}
 	(<-accepted).Close()
+}
+
+// TestOpenNamesFixForAccessErrors checks that Open adds what to check when
+// ClickHouse rejects the user, as a read-only or unknown user gets.
+func TestOpenNamesFixForAccessErrors(t *testing.T) {
+	tests := []struct {
+		status  int
+		message string
+	}{
+		{http.StatusInternalServerError, "Code: 164, e.displayText() = DB::Exception: Cannot execute query in readonly mode"},
+		{http.StatusForbidden, "Code: 497. DB::Exception: reader: Not enough privileges. To execute this query, it's necessary to have the grant CREATE DATABASE ON candor.*"},
+		{http.StatusUnauthorized, "Code: 516. DB::Exception: nobody: Authentication failed: password is incorrect, or there is no user with such name"},
+		{http.StatusInternalServerError, "Code: 192, e.displayText() = DB::Exception: Unknown user nobody"},
+	}
+	for _, tc := range tests {
+		server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/ping" {
+				w.Write([]byte("Ok.\n"))
+				return
+			}
+			http.Error(w, tc.message, tc.status)
+		}))
+		_, err := Open(context.Background(), Config{URL: server.URL, Database: "candor", User: "nobody"})
+		server.Close()
+		if err == nil {
+			t.Fatalf("Open against a server that answers %q succeeded", tc.message)
+		}
+		for _, want := range []string{tc.message[:8], "user nobody", "CREATE DATABASE"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("Open error %q does not contain %q", err, want)
+			}
+		}
+	}
 }
