@@ -146,7 +146,8 @@ func (f *serveFlags) addProject(v string) error {
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return fmt.Errorf("read catalog of project %q: %w", name, err)
+		return fmt.Errorf("read catalog of project %q: %w (pass the JSON file that the app's Catalog.MarshalIndent writes, "+
+			"as \"candor catalog --format json\" prints it for the built-in catalog)", name, err)
 	}
 	c, err := catalog.Parse(data)
 	if err != nil {

@@ -120,6 +120,20 @@ func TestProjectFlagNamesCatalogFix(t *testing.T) {
 	}
 }
 
+func TestProjectFlagMissingCatalogNamesFix(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "missing.json")
+	var f serveFlags
+	err := f.addProject("shop=" + file + ":phc_shop")
+	if err == nil {
+		t.Fatal("addProject accepted a catalog file that does not exist")
+	}
+	for _, want := range []string{file, `"shop"`, "candor catalog --format json", "Catalog.MarshalIndent"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+}
+
 func TestServeRejectsSmallDuckDBMemory(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"serve", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--duckdb-memory-mib", "16"}, &stdout, &stderr)
