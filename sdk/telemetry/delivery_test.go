@@ -997,3 +997,40 @@ func assertCaptureOrder(t *testing.T, events []decoded) {
 		last = at
 	}
 }
+
+// TestCollectorDropsCounted checks that events the collector acknowledges
+// but drops, as its response body lists them, count as dropped under the
+// collector's reason instead of as sent, and that the drop is logged once.
+func TestCollectorDropsCounted(t *testing.T) {
+	col := newCollector(t)
+	col.setRespond(func(n int, r *received, w http.ResponseWriter) bool {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"Ok","accepted":2,"dropped":{"expired":2,"unknown_event":1,"Bad Reason!":0}}`)
+		return true
+	})
+	var logs bytes.Buffer
+	cfg := testConfig(t, col.srv.URL)
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	cfg.BatchSize = 5
+	cfg.FlushInterval = time.Hour
+	c := newClient(t, cfg)
+	for range 2 {
+		captureN(c, 5)
+		flush(t, c)
+	}
+	st := closeClient(t, c)
+
+	if st.Sent != 4 {
+		t.Errorf("sent = %d, want 4: 2 of each batch of 5 were stored", st.Sent)
+	}
+	want := map[string]int64{DropCollectorPrefix + "expired": 4, DropCollectorPrefix + "unknown_event": 2}
+	if d := diff(want, st.DroppedByReason); d != "" {
+		t.Errorf("dropped by reason (-want +got):\n%s", d)
+	}
+	if n := strings.Count(logs.String(), "collector dropped"); n != 1 {
+		t.Errorf("%d log lines about the collector's drops, want 1:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), "expired") {
+		t.Errorf("log does not name the reason expired:\n%s", logs.String())
+	}
+}

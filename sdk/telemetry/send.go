@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -102,7 +104,10 @@ type uploadResult struct {
 	status     int           // HTTP status, 0 for network errors
 	retryAfter time.Duration // from the Retry-After header, 0 if none
 	dropReason string        // for outcomeReject
-	err        error
+	// collectorDrops counts, for outcomeSent, the batch's events that the
+	// collector dropped, by its reason.
+	collectorDrops map[string]int64
+	err            error
 }
 
 // uploader posts batches to the collector.
@@ -242,7 +247,58 @@ func (u *uploader) upload(ctx context.Context, b *batch) uploadResult {
 		res.outcome = outcomeRetry
 		res.err = fmt.Errorf("collector responded with %s but not with its JSON acknowledgement", resp.Status)
 	}
+	if res.outcome == outcomeSent {
+		res.collectorDrops = collectorDrops(body, len(b.events))
+	}
 	return res
+}
+
+// maxCollectorDropReasons bounds the reasons read from one response, so a
+// collector cannot grow Stats without bound.
+const maxCollectorDropReasons = 16
+
+// collectorDrops returns the "dropped" member of an acknowledgement, as
+// candor's collector sends it: the number of the batch's events it did not
+// store, by reason. The counts add up to at most events. It returns nil
+// when nothing was dropped or the body has no such member.
+func collectorDrops(body []byte, events int) map[string]int64 {
+	var resp struct {
+		Dropped map[string]float64 `json:"dropped"`
+	}
+	if json.Unmarshal(body, &resp) != nil || len(resp.Dropped) == 0 {
+		return nil
+	}
+	var drops map[string]int64
+	left := int64(events)
+	for _, reason := range slices.Sorted(maps.Keys(resp.Dropped)) {
+		n := min(int64(max(resp.Dropped[reason], 0)), left)
+		if n == 0 {
+			continue
+		}
+		if !isPlainReason(reason) || len(drops) >= maxCollectorDropReasons {
+			reason = "other"
+		}
+		if drops == nil {
+			drops = map[string]int64{}
+		}
+		drops[reason] += n
+		left -= n
+	}
+	return drops
+}
+
+// isPlainReason reports whether s is a short lowercase name, such as
+// "unknown_event".
+func isPlainReason(s string) bool {
+	if s == "" || len(s) > 40 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // uploadBody is the body of an upload's request. The direct transport

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/candor-dev/candor/sdk/catalog"
@@ -55,6 +58,9 @@ type sender struct {
 	// because when a collector rejects every event as too large, the app's
 	// log would otherwise get one line per event.
 	tooLargeLogged bool
+	// collectorDropLogged is set once a response listed events that the
+	// collector dropped, which is logged once per client.
+	collectorDropLogged bool
 	// persistedOff is the persisted choice at the last refresh: true when
 	// config.json turns telemetry off.
 	persistedOff bool
@@ -603,7 +609,17 @@ func (s *sender) upload(b *batch) error {
 	switch res.outcome {
 	case outcomeSent:
 		s.finish(b)
-		s.c.stats.sent.Add(n)
+		var dropped int64
+		for reason, k := range res.collectorDrops {
+			s.c.stats.drop(DropCollectorPrefix+reason, k)
+			dropped += k
+		}
+		s.c.stats.sent.Add(n - dropped)
+		if dropped > 0 && !s.collectorDropLogged {
+			s.collectorDropLogged = true
+			s.c.log.Warn("telemetry: the collector dropped events it received; later drops are only counted in Stats",
+				"events", dropped, "reasons", dropReasons(res.collectorDrops))
+		}
 		s.attempt, s.retryAt = 0, time.Time{}
 		s.tooLargeLogged = false
 		if s.failing {
@@ -807,4 +823,9 @@ func (s *sender) shutdown(ctx context.Context) {
 	s.c.stats.queued.Add(-left)
 	s.c.stats.drop(DropShutdown, left)
 	s.answerWaiters(ErrClosed)
+}
+
+// dropReasons returns the reasons of drops, sorted and joined by commas.
+func dropReasons(drops map[string]int64) string {
+	return strings.Join(slices.Sorted(maps.Keys(drops)), ",")
 }

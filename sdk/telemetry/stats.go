@@ -30,6 +30,12 @@ const (
 	// a required property or tightened its class. The catalog's reason is
 	// counted in Stats.Violations.
 	DropSpoolCatalogRejected = "spool_catalog_rejected"
+
+	// DropCollectorPrefix starts the keys of events that the collector
+	// acknowledged but did not store, as its response lists them, such as
+	// "collector_expired" or "collector_unknown_event". A reason that is
+	// not a plain lowercase name is counted as "collector_other".
+	DropCollectorPrefix = "collector_"
 )
 
 // Stats counts what happened to the events since New. Each captured event
@@ -40,7 +46,9 @@ type Stats struct {
 	// Captured counts the Capture calls while enabled, including events
 	// dropped at once because the queue was full or the client closed.
 	Captured int64
-	// Sent counts the events the collector acknowledged with a 2xx status.
+	// Sent counts the events the collector acknowledged with a 2xx status
+	// and did not list as dropped in its response. Those it listed count
+	// in DroppedByReason under DropCollectorPrefix.
 	Sent int64
 	// Dropped counts the events that will never be sent, in total and by
 	// reason (see the Drop constants and the catalog's reasons).
