@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/candor-dev/candor/internal/simulate"
+	"github.com/candor-dev/candor/sdk/telemetry"
 )
 
 func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -107,14 +109,29 @@ func undeliveredError(summary simulate.Summary, endpoint, lastWarning string) er
 	if summary.EventsDropped == 0 {
 		return nil
 	}
-	var reasons []string
+	var reasons, collectorReasons []string
+	var byCollector int64
 	for _, reason := range slices.Sorted(maps.Keys(summary.DroppedByReason)) {
-		reasons = append(reasons, fmt.Sprintf("%s %d", reason, summary.DroppedByReason[reason]))
+		n := summary.DroppedByReason[reason]
+		if strings.HasPrefix(reason, telemetry.DropCollectorPrefix) {
+			collectorReasons = append(collectorReasons, fmt.Sprintf("%s %d", reason, n))
+			byCollector += n
+			continue
+		}
+		reasons = append(reasons, fmt.Sprintf("%s %d", reason, n))
 	}
-	if lastWarning != "" {
-		reasons = append(reasons, "last SDK warning: "+lastWarning)
+	var problems []string
+	if undelivered := summary.EventsDropped - byCollector; undelivered > 0 {
+		if lastWarning != "" {
+			reasons = append(reasons, "last SDK warning: "+lastWarning)
+		}
+		problems = append(problems, fmt.Sprintf("%d events not delivered to %s (%s): check that a collector runs at --endpoint, "+
+			"accepts --write-key and is ready (GET /readyz responds 200)", undelivered, endpoint, strings.Join(reasons, ", ")))
 	}
-	return fmt.Errorf("%d events not delivered to %s (%s): check that a collector runs at --endpoint, "+
-		"accepts --write-key and is ready (GET /readyz responds 200)",
-		summary.EventsDropped, endpoint, strings.Join(reasons, ", "))
+	if byCollector > 0 {
+		problems = append(problems, fmt.Sprintf("%d events dropped by the collector at %s (%s): check that --write-key "+
+			"belongs to a project with the Mux catalog and that --days stays within the collector's --retention",
+			byCollector, endpoint, strings.Join(collectorReasons, ", ")))
+	}
+	return errors.New(strings.Join(problems, "; "))
 }

@@ -56,6 +56,30 @@ func TestSimulateFailsWhenEventsAreNotDelivered(t *testing.T) {
 	}
 }
 
+// TestSimulateReportsCollectorDrops checks that events the collector
+// acknowledges but drops, such as events older than its retention, make
+// simulate fail with the collector's reason and what to check.
+func TestSimulateReportsCollectorDrops(t *testing.T) {
+	dropping := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"status":"Ok","accepted":0,"dropped":{"expired":100000}}`))
+	}))
+	defer dropping.Close()
+
+	code, stdout, stderr := runSimulateCommand(t, "--endpoint", dropping.URL, "--write-key", "phc_x", "--installs", "2", "--days", "1")
+	if code != 1 {
+		t.Errorf("exit code = %d, want 1", code)
+	}
+	if !strings.Contains(stdout, `"events_sent":0`) || !strings.Contains(stdout, `"collector_expired"`) {
+		t.Errorf("stdout %q does not report 0 events sent and the drops as collector_expired", stdout)
+	}
+	for _, want := range []string{"dropped by the collector", "collector_expired", "--retention"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr %q does not contain %q", stderr, want)
+		}
+	}
+}
+
 func TestSimulateFlagErrors(t *testing.T) {
 	tests := []struct {
 		args []string
