@@ -1034,3 +1034,24 @@ func TestCollectorDropsCounted(t *testing.T) {
 		t.Errorf("log does not name the reason expired:\n%s", logs.String())
 	}
 }
+
+// TestCollectorDropsBounded checks that the counts a collector sends are
+// bounded by the batch, whatever their size or sign.
+func TestCollectorDropsBounded(t *testing.T) {
+	tests := []struct {
+		body string
+		want map[string]int64
+	}{
+		{`{"dropped":{"expired":1e300}}`, map[string]int64{"expired": 5}},
+		{`{"dropped":{"expired":-5,"unknown_event":2}}`, map[string]int64{"unknown_event": 2}},
+		{`{"dropped":{"a":3,"b":3}}`, map[string]int64{"a": 3, "b": 2}},
+		{`{"dropped":{"Bad Reason":1}}`, map[string]int64{"other": 1}},
+		{`{"dropped":{}}`, nil},
+		{`{"status":"Ok"}`, nil},
+	}
+	for _, tc := range tests {
+		if d := diff(tc.want, collectorDrops([]byte(tc.body), 5)); d != "" {
+			t.Errorf("collectorDrops(%s, 5) (-want +got):\n%s", tc.body, d)
+		}
+	}
+}

@@ -271,7 +271,9 @@ func collectorDrops(body []byte, events int) map[string]int64 {
 	var drops map[string]int64
 	left := int64(events)
 	for _, reason := range slices.Sorted(maps.Keys(resp.Dropped)) {
-		n := min(int64(max(resp.Dropped[reason], 0)), left)
+		// A count above the batch's events, such as 1e300, means all of
+		// them; the comparison in float64 keeps it from overflowing int64.
+		n := int64(min(max(resp.Dropped[reason], 0), float64(left)))
 		if n == 0 {
 			continue
 		}
