@@ -24,6 +24,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -197,8 +198,8 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "unexpected argument %q%s\n", fs.Arg(0), boolValueHint(fs, args))
 		fs.Usage()
+		fmt.Fprintf(fs.Output(), "\nunexpected argument %q%s\n", fs.Arg(0), boolValueHint(fs, args))
 		return errUsage
 	}
 	return nil
@@ -213,20 +214,27 @@ func parseWithUsage(fs *flag.FlagSet, stdout io.Writer, parse func() error) erro
 	// stream it belongs to.
 	printUsage := fs.Usage
 	fs.Usage = func() {}
+	// The flag package prints its error message before it returns. The
+	// message is held back too, and printed after the usage text, so the
+	// usage does not scroll it off the screen.
+	output := fs.Output()
+	var message bytes.Buffer
+	fs.SetOutput(&message)
 	err := parse()
+	fs.SetOutput(output)
 	fs.Usage = printUsage
 
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, flag.ErrHelp):
-		output := fs.Output()
 		fs.SetOutput(stdout)
 		fs.Usage()
 		fs.SetOutput(output)
 		return flag.ErrHelp
 	}
 	fs.Usage()
+	fmt.Fprintf(output, "\n%s", message.Bytes())
 	return errUsage
 }
 

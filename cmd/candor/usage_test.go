@@ -231,3 +231,26 @@ func lockedDataFolder(t *testing.T) string {
 	t.Cleanup(func() { lock.Unlock() })
 	return data
 }
+
+// TestUsageErrorAfterUsage checks that a flag error is printed after the
+// usage text, where it stays on screen, not above it.
+func TestUsageErrorAfterUsage(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"report", "--server", "http://127.0.0.1:1", "--token", "x", "extra"}, `unexpected argument "extra"`},
+		{[]string{"simulate", "--installs", "many"}, `invalid value "many" for flag -installs`},
+	}
+	for _, tc := range tests {
+		code, _, stderr := runCommand(t, tc.args...)
+		if code != exitUsage {
+			t.Errorf("candor %v exited with %d, want %d", tc.args, code, exitUsage)
+		}
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		if last := lines[len(lines)-1]; !strings.Contains(last, tc.want) || !strings.Contains(stderr, "Usage: candor") {
+			t.Errorf("candor %v: last line of stderr %q, want the usage above and %q last", tc.args, last, tc.want)
+		}
+	}
+}
