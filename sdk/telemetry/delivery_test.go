@@ -1055,3 +1055,38 @@ func TestCollectorDropsBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestCollectorDropReasonsBoundedAcrossResponses checks that a collector
+// naming new reasons in every response cannot grow Stats.DroppedByReason
+// past maxCollectorDropReasons reasons and "other".
+func TestCollectorDropReasonsBoundedAcrossResponses(t *testing.T) {
+	col := newCollector(t)
+	col.setRespond(func(n int, r *received, w http.ResponseWriter) bool {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"status":"Ok","accepted":0,"dropped":{"reason_%d_a":1,"reason_%d_b":1}}`, n, n)
+		return true
+	})
+	cfg := testConfig(t, col.srv.URL)
+	cfg.BatchSize = 2
+	cfg.FlushInterval = time.Hour
+	c := newClient(t, cfg)
+	const batches = 3 * maxCollectorDropReasons
+	for range batches {
+		captureN(c, 2)
+		flush(t, c)
+	}
+	st := closeClient(t, c)
+
+	if st.Sent != 0 {
+		t.Errorf("sent = %d, want 0: the collector dropped every event", st.Sent)
+	}
+	if st.Dropped != 2*batches {
+		t.Errorf("dropped = %d, want %d", st.Dropped, 2*batches)
+	}
+	if n := len(st.DroppedByReason); n > maxCollectorDropReasons+1 {
+		t.Errorf("%d reasons in DroppedByReason, want at most %d:\n%v", n, maxCollectorDropReasons+1, st.DroppedByReason)
+	}
+	if st.DroppedByReason[DropCollectorPrefix+"other"] == 0 {
+		t.Errorf("no drops under %sother, want the reasons past the limit there:\n%v", DropCollectorPrefix, st.DroppedByReason)
+	}
+}

@@ -253,8 +253,9 @@ func (u *uploader) upload(ctx context.Context, b *batch) uploadResult {
 	return res
 }
 
-// maxCollectorDropReasons bounds the reasons read from one response, so a
-// collector cannot grow Stats without bound.
+// maxCollectorDropReasons bounds the reasons read from one response and
+// the reasons a client counts in Stats, so a collector cannot grow Stats
+// without bound.
 const maxCollectorDropReasons = 16
 
 // collectorDrops returns the "dropped" member of an acknowledgement, as

@@ -61,6 +61,9 @@ type sender struct {
 	// collectorDropLogged is set once a response listed events that the
 	// collector dropped, which is logged once per client.
 	collectorDropLogged bool
+	// collectorReasons contains the collector's drop reasons counted in
+	// Stats so far, at most maxCollectorDropReasons.
+	collectorReasons map[string]bool
 	// persistedOff is the persisted choice at the last refresh: true when
 	// config.json turns telemetry off.
 	persistedOff bool
@@ -609,11 +612,7 @@ func (s *sender) upload(b *batch) error {
 	switch res.outcome {
 	case outcomeSent:
 		s.finish(b)
-		var dropped int64
-		for reason, k := range res.collectorDrops {
-			s.c.stats.drop(DropCollectorPrefix+reason, k)
-			dropped += k
-		}
+		dropped := s.countCollectorDrops(res.collectorDrops)
 		s.c.stats.sent.Add(n - dropped)
 		if dropped > 0 && !s.collectorDropLogged {
 			s.collectorDropLogged = true
@@ -823,6 +822,31 @@ func (s *sender) shutdown(ctx context.Context) {
 	s.c.stats.queued.Add(-left)
 	s.c.stats.drop(DropShutdown, left)
 	s.answerWaiters(ErrClosed)
+}
+
+// countCollectorDrops counts in Stats the events that the collector
+// listed as dropped, and returns their number. Reasons past the first
+// maxCollectorDropReasons that the client counted go under "other", so a
+// collector that names new reasons in every response cannot grow Stats
+// without bound.
+func (s *sender) countCollectorDrops(drops map[string]int64) int64 {
+	var dropped int64
+	for _, reason := range slices.Sorted(maps.Keys(drops)) {
+		n := drops[reason]
+		if !s.collectorReasons[reason] {
+			if len(s.collectorReasons) >= maxCollectorDropReasons {
+				reason = "other"
+			} else {
+				if s.collectorReasons == nil {
+					s.collectorReasons = map[string]bool{}
+				}
+				s.collectorReasons[reason] = true
+			}
+		}
+		s.c.stats.drop(DropCollectorPrefix+reason, n)
+		dropped += n
+	}
+	return dropped
 }
 
 // dropReasons returns the reasons of drops, sorted and joined by commas.

@@ -34,7 +34,8 @@ const (
 	// DropCollectorPrefix starts the keys of events that the collector
 	// acknowledged but did not store, as its response lists them, such as
 	// "collector_expired" or "collector_unknown_event". A reason that is
-	// not a plain lowercase name is counted as "collector_other".
+	// not a plain lowercase name, or that comes after the first 16 reasons
+	// a client counted, is counted as "collector_other".
 	DropCollectorPrefix = "collector_"
 )
 
