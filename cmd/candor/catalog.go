@@ -115,8 +115,8 @@ func runCatalogDiff(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if len(catalogs) != 2 {
-		fmt.Fprintf(stderr, "candor catalog diff: expected 2 arguments, OLD and NEW, but got %d\n\n", len(catalogs))
 		fs.Usage()
+		fmt.Fprintf(stderr, "\ncandor catalog diff: expected 2 arguments, OLD and NEW, but got %d\n", len(catalogs))
 		return errUsage
 	}
 

@@ -101,8 +101,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitCode(c.name, c.run(ctx, args[1:], stdout, stderr), stderr)
 		}
 	}
-	fmt.Fprintf(stderr, "candor: unknown command %q\n\n", args[0])
 	usage(stderr)
+	fmt.Fprintf(stderr, "\ncandor: unknown command %q\n", args[0])
 	return exitUsage
 }
 

@@ -232,8 +232,8 @@ func lockedDataFolder(t *testing.T) string {
 	return data
 }
 
-// TestUsageErrorAfterUsage checks that a flag error is printed after the
-// usage text, where it stays on screen, not above it.
+// TestUsageErrorAfterUsage checks that a flag, argument or command error
+// is printed after the usage text, where it stays on screen.
 func TestUsageErrorAfterUsage(t *testing.T) {
 	tests := []struct {
 		args []string
@@ -242,6 +242,9 @@ func TestUsageErrorAfterUsage(t *testing.T) {
 		{[]string{"serve", "--bogus"}, "flag provided but not defined: -bogus"},
 		{[]string{"report", "--server", "http://127.0.0.1:1", "--token", "x", "extra"}, `unexpected argument "extra"`},
 		{[]string{"simulate", "--installs", "many"}, `invalid value "many" for flag -installs`},
+		{[]string{"catalog", "diff", "--bogus", "mux", "mux"}, "flag provided but not defined: -bogus"},
+		{[]string{"catalog", "diff", "mux"}, "expected 2 arguments, OLD and NEW, but got 1"},
+		{[]string{"bogus"}, `unknown command "bogus"`},
 	}
 	for _, tc := range tests {
 		code, _, stderr := runCommand(t, tc.args...)
