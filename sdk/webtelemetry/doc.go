@@ -119,7 +119,7 @@
 // once. getStatus always adds noopReason() to the status it returns as
 // noopReason, so a settings page can show it.
 //
-// getStatus(), setEnabled(enabled), getSent(limit) and getPending() call
+// getStatus(), setEnabled(enabled), getSent(limit) and getPending(limit) call
 // the status, enabled, sent and pending endpoints for a settings page.
 // Unlike track, they reject their promise when the request fails, so the
 // page can say so. They also reject when the backend does not respond
@@ -127,6 +127,8 @@
 // so a page never waits forever on a hung backend. setEnabled's timeout
 // error says that the choice may or may not have been saved, because the
 // request may have reached the backend, and that getStatus reads it again.
+// setEnabled sends its calls one at a time, so a call waits for those
+// before it, and its timeout starts when its own request does.
 //
 // mux.d.ts in this folder holds the types of the built-in Mux catalog, as
 // GET catalog.d.ts serves them for a handler whose client has the Mux
