@@ -110,8 +110,10 @@ type Config struct {
 	// the default bounds.
 	Spool SpoolConfig
 	// SentLog, if set, is the path of a local file that receives a copy of
-	// every event the collector acknowledged, one JSON object per line. It
-	// is rotated to SentLog+".1" at SentLogMaxBytes.
+	// every event the collector acknowledged, one JSON object per line,
+	// including those its response listed as dropped, which Stats counts
+	// as dropped rather than sent. It is rotated to SentLog+".1" at
+	// SentLogMaxBytes.
 	SentLog string
 	// SentLogMaxBytes is the size at which SentLog is rotated. 0 means 1 MiB.
 	SentLogMaxBytes int64
