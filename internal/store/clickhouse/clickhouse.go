@@ -131,7 +131,11 @@ func (c Config) Validate() error {
 			return fmt.Errorf("invalid clickhouse URL %q: use the server's HTTP interface, such as %q", c.URL, DefaultURL)
 		}
 		if u.RawQuery != "" || u.Fragment != "" {
-			return fmt.Errorf("invalid clickhouse URL %q: remove the query string; set Database, User and Password in Config", c.URL)
+			return fmt.Errorf("invalid clickhouse URL %q: remove the query string; set Database, User and Password in Config", u.Redacted())
+		}
+		if u.User != nil {
+			// Errors and logs name the URL, so a password in it would leak.
+			return fmt.Errorf("invalid clickhouse URL %q: set User and Password in Config instead of in the URL", u.Redacted())
 		}
 	}
 	if c.Database != "" && !identifierPattern.MatchString(c.Database) {

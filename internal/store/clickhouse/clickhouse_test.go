@@ -491,6 +491,7 @@ func TestConfigValidate(t *testing.T) {
 		{"no scheme", Config{URL: "127.0.0.1:8123"}, "invalid clickhouse URL"},
 		{"native port scheme", Config{URL: "tcp://127.0.0.1:9000"}, "invalid clickhouse URL"},
 		{"query string", Config{URL: "http://127.0.0.1:8123/?database=x"}, "remove the query string"},
+		{"user in URL", Config{URL: "http://alice:secret@127.0.0.1:8123"}, `invalid clickhouse URL "http://alice:xxxxx@127.0.0.1:8123": set User and Password`},
 		{"database with dash", Config{Database: "candor-prod"}, "invalid clickhouse database"},
 		{"database with backtick", Config{Database: "a`b"}, "invalid clickhouse database"},
 		{"database starting with digit", Config{Database: "1candor"}, "invalid clickhouse database"},
