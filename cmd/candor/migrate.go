@@ -172,41 +172,18 @@ func checkMigratedBefore(flags migrateFlags) error {
 		flags.data, record.Database, record.URL, record.CompletedAt.Format(time.RFC3339), record.Events)
 }
 
-// writeMigrationRecord writes migratedFile into the data folder through a
-// temporary file, so a crash leaves either no record or a whole one.
+// writeMigrationRecord writes migratedFile into the data folder, so a
+// crash leaves either no record or a whole one.
 func writeMigrationRecord(dir string, record migrationRecord) error {
 	text, err := json.MarshalIndent(record, "", "  ")
 	if err != nil {
 		return err
 	}
 	path := filepath.Join(dir, migratedFile)
-	tmp := path + ".tmp"
-	if err := writeSynced(tmp, append(text, '\n')); err != nil {
-		os.Remove(tmp)
+	if err := fsutil.WriteFileAtomic(path, append(text, '\n'), 0o644); err != nil {
 		return fmt.Errorf("write the migration record %s: %w", path, err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write the migration record %s: %w", path, err)
-	}
-	return fsutil.SyncDir(dir)
-}
-
-// writeSynced writes data to a new file at path and syncs it to disk.
-func writeSynced(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return nil
 }
 
 // openMigrationSource opens the DuckDB database of the data folder and

@@ -6,6 +6,7 @@ package fsutil
 import (
 	"errors"
 	"os"
+	"path/filepath"
 )
 
 // ErrFreeBytesUnsupported is the error of FreeBytes on a platform where
@@ -20,4 +21,31 @@ func SyncDir(dir string) error {
 		return err
 	}
 	return errors.Join(d.Sync(), d.Close())
+}
+
+// WriteFileAtomic replaces the file at path with data and mode perm. It
+// writes a temporary file in the same folder, syncs it, renames it over
+// path and syncs the folder, so a crash leaves the old file or the whole
+// new one, never a part.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(perm)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if err := errors.Join(err, tmp.Close()); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	return SyncDir(dir)
 }

@@ -65,3 +65,29 @@ func TestLockFileWithoutPID(t *testing.T) {
 		t.Errorf("Error() = %q, want %q", err, want)
 	}
 }
+
+func TestWriteFileAtomic(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "record.json")
+	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFileAtomic(path, []byte("new\n"), 0o600); err != nil {
+		t.Fatalf("WriteFileAtomic: %v", err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil || string(data) != "new\n" {
+		t.Errorf("file contains %q, %v; want the new data", data, err)
+	}
+	info, err := os.Stat(path)
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("file mode = %v, %v; want 0600", info.Mode().Perm(), err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) != 1 {
+		t.Errorf("folder has %d entries, %v; want only the file, no temporary file left", len(entries), err)
+	}
+	if err := WriteFileAtomic(filepath.Join(dir, "missing", "x"), nil, 0o600); err == nil {
+		t.Error("WriteFileAtomic into a missing folder returned no error")
+	}
+}

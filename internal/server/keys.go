@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/candor-dev/candor/internal/fsutil"
 )
 
 // KeysFile is the name of the file in the data folder that keeps the
@@ -46,38 +48,19 @@ func LoadOrCreateKeys(dir string) (keys Keys, created bool, err error) {
 	if keys.AdminToken == "" {
 		keys.AdminToken = "cadm_" + randomHex(24)
 	}
-	if err := writeFileAtomic(path, keys); err != nil {
+	if err := writeKeys(path, keys); err != nil {
 		return Keys{}, false, err
 	}
 	return keys, true, nil
 }
 
-func writeFileAtomic(path string, keys Keys) error {
+// writeKeys saves keys to path, readable by the owner only.
+func writeKeys(path string, keys Keys) error {
 	data, err := json.MarshalIndent(keys, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".keys-*")
-	if err != nil {
-		return fmt.Errorf("write keys: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write keys: %w", err)
-	}
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write keys: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write keys: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write keys: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := fsutil.WriteFileAtomic(path, append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write keys: %w", err)
 	}
 	return nil
