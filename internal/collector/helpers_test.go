@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -334,4 +335,19 @@ func mustFail(t *testing.T, r response, status int, code string) errorResult {
 		t.Errorf("error body has no error message: %s", r.body)
 	}
 	return res
+}
+
+// startBody opens a connection to the collector and sends a POST /batch/
+// whose header announces a body of length bytes, then the start of that
+// body. The connection stays open, so the request waits for the rest,
+// until the test closes it or ends.
+func (e *env) startBody(length int, start string) net.Conn {
+	e.t.Helper()
+	conn, err := net.Dial("tcp", e.server.Listener.Addr().String())
+	if err != nil {
+		e.t.Fatalf("dial: %v", err)
+	}
+	e.t.Cleanup(func() { conn.Close() })
+	fmt.Fprintf(conn, "POST /batch/ HTTP/1.1\r\nHost: collector\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", length, start)
+	return conn
 }

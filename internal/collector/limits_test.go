@@ -6,7 +6,6 @@ import (
 	"compress/gzip"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -226,13 +225,7 @@ func TestOnlyEventsOverSizeLimitTooLarge(t *testing.T) {
 func TestSlowBodyTimesOut(t *testing.T) {
 	e := newEnv(t, func(c *collector.Config) { c.BodyReadTimeout = 200 * time.Millisecond })
 
-	conn, err := net.Dial("tcp", e.server.Listener.Addr().String())
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	defer conn.Close()
-	fmt.Fprintf(conn, "POST /batch/ HTTP/1.1\r\nHost: collector\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n")
-	fmt.Fprintf(conn, `{"api_key":"%s","batch":[`, muxKey)
+	conn := e.startBody(1000, `{"api_key":"`+muxKey+`","batch":[`)
 
 	start := time.Now()
 	conn.SetReadDeadline(time.Now().Add(5 * time.Second))

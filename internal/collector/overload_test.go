@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"runtime"
 	"strings"
@@ -294,12 +292,7 @@ func TestBufferedBytesLimit(t *testing.T) {
 
 	// A request that announces 61 KiB and sends 60 KiB of it holds at
 	// least the 60 KiB it sent.
-	conn, err := net.Dial("tcp", e.server.Listener.Addr().String())
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	defer conn.Close()
-	fmt.Fprintf(conn, "POST /batch/ HTTP/1.1\r\nHost: collector\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", 61<<10, strings.Repeat(" ", 60<<10))
+	conn := e.startBody(61<<10, strings.Repeat(" ", 60<<10))
 	waitFor(t, func() bool { return e.collector.Stats().BufferedBytes >= 60<<10 })
 
 	body := batchBody(muxKey, messageEvent(uuidN(1))) + strings.Repeat(" ", 8<<10)
@@ -334,12 +327,7 @@ func TestLZBusyBudgetGets503(t *testing.T) {
 	e := newEnv(t, func(c *collector.Config) { c.MaxBufferedBytes = 64 << 10 })
 
 	// A stalled request takes 60 KiB of the 64 KiB budget.
-	conn, err := net.Dial("tcp", e.server.Listener.Addr().String())
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	defer conn.Close()
-	fmt.Fprintf(conn, "POST /batch/ HTTP/1.1\r\nHost: collector\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", 61<<10, strings.Repeat(" ", 60<<10))
+	conn := e.startBody(61<<10, strings.Repeat(" ", 60<<10))
 	waitFor(t, func() bool { return e.collector.Stats().BufferedBytes >= 60<<10 })
 
 	// The event decompresses to 8 KiB, which fits the whole budget but
@@ -367,13 +355,8 @@ func TestIdleBodiesHoldLittleBudget(t *testing.T) {
 	// Four requests announce bodies whose sizes add up to the whole budget,
 	// then send one byte each and stall.
 	for range 4 {
-		conn, err := net.Dial("tcp", e.server.Listener.Addr().String())
-		if err != nil {
-			t.Fatalf("dial: %v", err)
-		}
-		defer conn.Close()
 		before := e.collector.Stats().BufferedBytes
-		fmt.Fprintf(conn, "POST /batch/ HTTP/1.1\r\nHost: collector\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{", budget/4-512)
+		e.startBody(budget/4-512, "{")
 		waitFor(t, func() bool { return e.collector.Stats().BufferedBytes > before })
 	}
 
