@@ -168,14 +168,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, errorBody{Error: "method " + r.Method + " not allowed: use " + strings.Join(rt.methods, " or ")})
 		return
 	}
-	msg := h.checkOrigin(r)
-	if msg != "" && rt.asset && h.isOwnPage(r) {
-		msg = ""
-	}
-	if msg == "" && rt.private && !h.isListedOrigin(r) && !trustedHost(r.Host) && !h.isListedHost(r.Host) {
-		msg = fmt.Sprintf("host %s not trusted: list this server's origin in AllowedOrigins", quoteShort(r.Host))
-	}
-	if msg != "" {
+	if msg := h.checkOrigin(r, rt); msg != "" {
 		h.logRejected(r, http.StatusForbidden, msg)
 		writeError(w, http.StatusForbidden, errorBody{Error: msg})
 		return

@@ -56,9 +56,12 @@ func normalizeHost(scheme, host string) string {
 	return host
 }
 
-// checkOrigin returns why a request must be rejected as coming from
-// another origin, or "" when it may be served.
-func (h *Handler) checkOrigin(r *http.Request) string {
+// checkOrigin returns why a request for rt must be rejected as coming from
+// another origin, or "" when it may be served. Requests from a page of
+// this server's origin also need a trusted Host: localhost, an IP address
+// or the host of a listed origin. The client's files (rt.asset) do not,
+// and rt.private endpoints need one even without browser headers.
+func (h *Handler) checkOrigin(r *http.Request, rt route) string {
 	site := r.Header.Get("Sec-Fetch-Site")
 	if raw := r.Header.Get("Origin"); raw != "" {
 		origin, ok := normalizeOrigin(raw)
@@ -66,40 +69,36 @@ func (h *Handler) checkOrigin(r *http.Request) string {
 			return ""
 		}
 		sameSite := site == "" || site == "same-origin"
-		if ok && sameSite && sameHost(origin, r.Host) && trustedHost(r.Host) {
+		if ok && sameSite && sameHost(origin, r.Host) && (rt.asset || trustedHost(r.Host)) {
 			return ""
 		}
 		return fmt.Sprintf("origin %s not allowed: only pages of this server's origin on localhost or an IP address, or of an origin in AllowedOrigins, may call it", quoteShort(raw))
 	}
 
+	// Browsers send no Origin with a same-origin GET, so the Host header
+	// names the page's origin. A request without Sec-Fetch-Site too may
+	// come from a program, or from a plain-HTTP page under a host name other
+	// than localhost, such as a DNS rebinding page, because Chromium sends
+	// neither header there.
+	hostTrusted := rt.asset || trustedHost(r.Host) || h.isListedHost(r.Host)
 	switch site {
-	case "":
-		return "" // not a browser, so no page's request
+	case "", "none":
+		// "none": the user opened the URL, such as client.js, in the
+		// address bar.
+		if site == "none" && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			break
+		}
+		if rt.private && !hostTrusted {
+			return fmt.Sprintf("host %s not trusted: list this server's origin in AllowedOrigins", quoteShort(r.Host))
+		}
+		return ""
 	case "same-origin":
-		// Browsers send no Origin with a same-origin GET, so the Host
-		// header is all that names the page's origin.
-		if trustedHost(r.Host) || h.isListedHost(r.Host) {
+		if hostTrusted {
 			return ""
 		}
 		return fmt.Sprintf("host %s not trusted: list this server's origin in AllowedOrigins", quoteShort(r.Host))
-	case "none":
-		// The user opened the URL, such as client.js, in the address bar.
-		if r.Method == http.MethodGet || r.Method == http.MethodHead {
-			return ""
-		}
 	}
 	return fmt.Sprintf("request from another site rejected (Sec-Fetch-Site: %s)", quoteShort(site))
-}
-
-// isOwnPage reports whether a request comes from a page of this server's
-// origin, or from the address bar, under any host name.
-func (h *Handler) isOwnPage(r *http.Request) bool {
-	site := r.Header.Get("Sec-Fetch-Site")
-	if raw := r.Header.Get("Origin"); raw != "" {
-		origin, ok := normalizeOrigin(raw)
-		return ok && (site == "" || site == "same-origin") && sameHost(origin, r.Host)
-	}
-	return site == "" || site == "same-origin" || site == "none"
 }
 
 // listsOrigins reports whether Config.AllowedOrigins has a valid entry.
