@@ -172,10 +172,11 @@
 // spooled and dropped events by reason, including the events the
 // collector acknowledged but did not store, which its response lists.
 // Config.Logger receives the first failed upload of an outage and the
-// recovery, each dropped batch, the first event dropped as too large since
-// the last successful upload, the first response that lists events the
-// collector dropped, and one line per distinct violation. A panic in the Logger's handler is
-// recovered, its record is lost, and Stats.LogFailures counts it.
+// recovery, and each dropped batch. It also receives the first event
+// dropped as too large since the last successful upload, the first
+// response that lists events the collector dropped, and one line per
+// distinct violation. A panic in the Logger's handler is recovered, its
+// record is lost, and Stats.LogFailures counts it.
 //
 // # Seeing and controlling what is sent
 //

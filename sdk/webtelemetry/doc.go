@@ -122,9 +122,10 @@
 // getStatus(), setEnabled(enabled), getSent(limit) and getPending(limit) call
 // the status, enabled, sent and pending endpoints for a settings page.
 // Unlike track, they reject their promise when the request fails, so the
-// page can say so. They also reject when the backend does not respond
-// within 10 s, or the milliseconds set with configure({requestTimeoutMs}),
-// so a page never waits forever on a hung backend. setEnabled's timeout
+// page can show the failure. They also reject when the backend does not
+// respond within 10 s, or the milliseconds set with
+// configure({requestTimeoutMs}), so a page never waits forever on a hung
+// backend. setEnabled's timeout
 // error says that the choice may or may not have been saved, because the
 // request may have reached the backend, and that getStatus reads it again.
 // setEnabled sends its calls one at a time, so a call waits for those

@@ -161,8 +161,8 @@ async function main() {
   check(trackOnce().sent === 0, "track sent with NODE_ENV=development");
   process.env.NODE_ENV = "production";
 
-  // A developer who looks sees why track sends nothing: debug logs the
-  // reason once, and getStatus returns it beside the backend's status.
+  // Debug mode logs once why track sends nothing, and getStatus returns
+  // the reason beside the backend's status.
   await reset();
   globalThis.location = { hostname: "localhost", port: "5173" };
   client.configure({ debug: true });
@@ -211,7 +211,7 @@ async function main() {
   console.warn = (...args) => dropWarnings.push(args.join(" "));
   for (let i = 0; i < 150; i++) client.track("workspace_switched", { fromWorkspaceId: "w" + i });
   check(calls.length === 2, "150 tracks to a backend that does not respond made " + calls.length + " requests, want 2");
-  // Debug mode says once that the queue is full, not once per event.
+  // Debug mode logs a full queue once, not once per event.
   check(dropWarnings.length === 1 && dropWarnings[0].includes("dropped"),
     "48 events dropped from a full queue logged " + JSON.stringify(dropWarnings) + ", want one warning");
   check(calls.length > 0 && calls[0].init.signal instanceof AbortSignal, "track sent no AbortSignal to time out a request that hangs");
@@ -289,7 +289,8 @@ async function main() {
 
   // Against a backend that never responds, getStatus and setEnabled
   // reject after the request timeout instead of staying pending, and
-  // setEnabled's error says the choice may or may not have been saved.
+  // setEnabled's error states that the choice may or may not have been
+  // saved.
   await reset();
   client.configure({ requestTimeoutMs: 30 });
   const hung = [];
