@@ -36,7 +36,8 @@ const (
 	// provider: ASCII letters, digits and ._:/- only, at most 100 characters,
 	// and nothing that looks like a path, an email address, a URL, a secret,
 	// an IP address, a UUID of a version other than 4 and 7 or a run of
-	// more than 8 digits. Secrets include text in base64, text in hex of
+	// more than 8 digits. A run of 7 or 8 digits passes only as a date
+	// written yyyymmdd, in a word in hex or in a UUID. Secrets include text in base64, text in hex of
 	// 14 to 31 digits and keys split by slashes. IP addresses include IPv6
 	// with dashes, as in fe80--1-eth0, IPv4 with hex parts, as in
 	// 0x7f.0x0.0x0.0x1, and IPv4 written as one to three numbers, as in

@@ -116,6 +116,10 @@ func TestIdentifierClass(t *testing.T) {
 		"anthropic/claude-sonnet-4-5", "gpt-4o-2024-08-06", "claude-3-5-sonnet-20241022",
 		"openai", "apiKey", "baseUrl", "TypeError", "ollama:llama3.1", "mistral.large-2", "plan", "a",
 		"std::fmt::Error", "3f1c2b7e-9a4d-4c1e-8b2a-5d6e7f809a1b", "1.2.3.4567",
+		// Runs of 7 or 8 digits in a date, in a word of hex digits and in
+		// a UUID of version 4 or 7.
+		"release-19991231", "model-20240229", "0x10004003", "build-9fceb02d0a", "f1234567",
+		"12345678-9a4d-4c1e-8b2a-5d6e7f809a1b", "01890a5d-ac96-774b-bcce-b302a1234567",
 	}
 	for _, s := range accepted {
 		if r := checkIdentifier(s); r != "" {
@@ -158,6 +162,14 @@ func TestIdentifierClass(t *testing.T) {
 		"5551234567":                           ReasonLooksLikeNumber,
 		"4111-1111-1111-1111":                  ReasonLooksLikeNumber,
 		"order123456789":                       ReasonLooksLikeNumber,
+		"12345678":                             ReasonLooksLikeNumber, // an account number
+		"acct-12345678":                        ReasonLooksLikeNumber,
+		"user_5551234":                         ReasonLooksLikeNumber, // a local phone number
+		"16843009":                             ReasonLooksLikeNumber, // 1.1.1.1 as one number
+		"model-20241322":                       ReasonLooksLikeNumber, // no month 13
+		"model-20230229":                       ReasonLooksLikeNumber, // no February 29 in 2023
+		"release-18991231":                     ReasonLooksLikeNumber, // a year before 1970
+		"id-12345678-9a4d-4c1e-8b2a":           ReasonLooksLikeNumber, // no UUID
 		"free text":                            ReasonInvalidString,
 		"nul\x00":                              ReasonInvalidString,
 		"caf\xc3":                              ReasonInvalidString,

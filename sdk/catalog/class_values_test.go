@@ -207,6 +207,13 @@ var probeValues = []struct {
 	{catalog.Version, "v44.20.7946.0958", catalog.ReasonInvalidVersion},
 	{catalog.Version, "8.8.8.8-foo", catalog.ReasonInvalidVersion},
 	{catalog.Version, "1.2.3.4-beta", catalog.ReasonInvalidVersion},
+	// An account number, a local phone number and the public IPv4
+	// address 5.245.224.255 written as one decimal number.
+	{catalog.Identifier, "12345678", catalog.ReasonLooksLikeNumber},
+	{catalog.Identifier, "account-12345678", catalog.ReasonLooksLikeNumber},
+	{catalog.Identifier, "5551234", catalog.ReasonLooksLikeNumber},
+	{catalog.Variant, "5551234", catalog.ReasonLooksLikeNumber},
+	{catalog.Identifier, "99999999", catalog.ReasonLooksLikeNumber},
 	// Words in mixed case without digits.
 	{catalog.RandomID, "Workspace-Of-Alice", catalog.ReasonNotRandomID},
 	{catalog.RandomID, "WorkspaceOfAlice", catalog.ReasonNotRandomID},

@@ -391,10 +391,27 @@ func isDigitsAndDots(s string) bool {
 }
 
 // isDate reports whether the 8 digits of s are a date written yyyymmdd in
-// the years 1970 to 2099.
+// the years 1970 to 2099. Unlike time.Parse it allocates nothing when s is
+// no date.
 func isDate(s string) bool {
-	t, err := time.Parse("20060102", s)
-	return err == nil && t.Year() >= 1970 && t.Year() < 2100
+	year := parseDigits(s[:4])
+	month := parseDigits(s[4:6])
+	day := parseDigits(s[6:8])
+	if year < 1970 || year > 2099 || month < 1 || month > 12 || day < 1 {
+		return false
+	}
+	// time.Date moves a day past the end of the month into the next one.
+	return time.Date(year, time.Month(month), day, 0, 0, 0, 0, time.UTC).Day() == day
+}
+
+// parseDigits returns the value of s, which the caller has checked holds
+// only decimal digits.
+func parseDigits(s string) int {
+	value := 0
+	for i := 0; i < len(s); i++ {
+		value = value*10 + int(s[i]-'0')
+	}
+	return value
 }
 
 // isNorthAmericanNumber reports whether s is a North American phone number

@@ -98,7 +98,8 @@ func TestStringClassChecksAllocateNothing(t *testing.T) {
 	identifiers := []string{
 		"anthropic/claude-sonnet-4-5", "openai/gpt-4.1-mini", "meta-llama/Llama-3.1-8B-Instruct",
 		"openrouter/anthropic/claude-3.7-sonnet", "0x80070005", "e2e--fast", "05d0acf6ab21a34b",
-		"claude-3-5-sonnet-20241022", "RateLimitError",
+		"claude-3-5-sonnet-20241022", "RateLimitError", "0x10004003", "build-9fceb02d0a",
+		"12345678-9a4d-4c1e-8b2a-5d6e7f809a1b",
 	}
 	for _, s := range identifiers {
 		if r := checkIdentifier(s); r != "" {

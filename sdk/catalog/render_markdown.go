@@ -33,7 +33,9 @@ var classSummaries = []struct {
 		"Secret keys include text encoded in base64 or in hex and keys split by slashes, "+
 		"and IP addresses include IPv4 written with hex parts (0x7f.0x0.0x0.0x1), IPv6 written with dashes (fe80--1-eth0), "+
 		"and loopback, private and link-local IPv4 addresses written as one to three numbers (0x7f000001, 127.1). "+
-		"Values with more than %d digits in a row, which could be a phone, card or account number, are rejected too.", MaxIdentifierLen, maxDigitRun)},
+		"Values with more than %d digits in a row, which could be a phone, card or account number, are rejected too, "+
+		"and so are runs of %d or %d digits unless they are a date written yyyymmdd, as in claude-3-5-sonnet-20241022, "+
+		"or part of a word in hex, as in 0x10004003, or of a UUID.", MaxIdentifierLen, maxDigitRun, minNumberRun, maxDigitRun)},
 	{Version, fmt.Sprintf("A version string such as 1.4.2, v2.0.0-rc.1 or go1.26.8, or the word unknown: at most %d characters, "+
 		"starting with at most %d letters and then a digit, followed by letters, digits and .+_- only. "+
 		"Values that look like an IP address, a phone or card number (555.123.4567, 44.20.7946.0958), a UUID or a secret key, "+

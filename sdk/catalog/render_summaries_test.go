@@ -31,6 +31,8 @@ func TestClassSummariesMatchRules(t *testing.T) {
 		{Identifier, "IP address", "claude-3.5", "10.0.0.1"},
 		{Identifier, "URL", "openai/gpt-4o", "https://example.com"},
 		{Identifier, "more than 8 digits in a row", "model-20241022", "model-202410221"},
+		{Identifier, "runs of 7 or 8 digits unless they are a date", "model-20241022", "model-20241322"},
+		{Identifier, "part of a word in hex", "0x10004003", "error-10004003"},
 		{Identifier, "encoded in base64 or in hex", "9fceb02d0ae598e9", "6d7920736563726574"},
 		{Version, "at most 64 characters", strings.Repeat("1.", 31) + "12", strings.Repeat("1.", 31) + "123"},
 		{Version, "at most 8 letters and then a digit", "release2", "versionxy2"},

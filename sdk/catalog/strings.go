@@ -200,28 +200,67 @@ func mayParseAsIP(s string) bool {
 // have more.
 const maxDigitRun = 8
 
+// minNumberRun is the shortest run of digits that reads as a number: a
+// local phone number such as 5551234 has 7. Account numbers and public
+// IPv4 addresses written as one decimal number (1.0.0.0 is 16777216) have
+// 8 or more.
+const minNumberRun = 7
+
 // looksLikeNumber reports whether s holds a phone, card or account number:
-// a run of more than maxDigitRun digits, or more than maxDigitRun digits in
-// total with nothing but separators between them.
+// a run of more than maxDigitRun digits, a run of minNumberRun or
+// maxDigitRun digits that isNumberRun reads as a number, or more than
+// maxDigitRun digits in total with nothing but separators between them.
+// The digits of a UUID of version 4 or 7 are random, so only the first
+// rule applies to it.
 func looksLikeNumber(s string) bool {
 	run, total, letters := 0, 0, 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= '0' && c <= '9':
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && s[i] >= '0' && s[i] <= '9' {
 			run++
 			total++
 			if run > maxDigitRun {
 				return true
 			}
-		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			continue
+		}
+		if run >= minNumberRun && isNumberRun(s, i-run, i) && !isUUID(s) {
+			return true
+		}
+		run = 0
+		if i < len(s) && isLetter(s[i]) {
 			letters++
-			run = 0
-		default:
-			run = 0
 		}
 	}
 	return letters == 0 && total > maxDigitRun
+}
+
+// isNumberRun reports whether the run of 7 or 8 digits s[start:end] reads
+// as a number. It does not when it is a date written yyyymmdd, as in the
+// model id claude-3-5-sonnet-20241022, or when it is part of a word in
+// hex: a word of hex digits with a letter among them, as in the commit
+// hash 9fceb02d0a, or one after 0x, as in the Windows error code
+// 0x10004003.
+//
+// NOTE: a number next to the letters a to f, as in cc12345678, passes,
+// and so does one that reads as a date, as 1 in about 1,900 of 8 digits
+// does. Short commit hashes that are all digits are rejected: 3.7% of
+// those of 7 hex digits and 2.3% of those of 8.
+func isNumberRun(s string, start, end int) bool {
+	if end-start == maxDigitRun && isDate(s[start:end]) {
+		return false
+	}
+	wordStart, wordEnd := start, end
+	for wordStart > 0 && isAlnum(s[wordStart-1]) {
+		wordStart--
+	}
+	for wordEnd < len(s) && isAlnum(s[wordEnd]) {
+		wordEnd++
+	}
+	word := s[wordStart:wordEnd]
+	if len(word) > 2 && word[0] == '0' && word[1]|0x20 == 'x' {
+		return !isHex(word[2:])
+	}
+	return !isHex(word) || wordEnd-wordStart == end-start
 }
 
 func isIdentifierByte(c byte) bool {
