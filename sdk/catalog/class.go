@@ -52,7 +52,8 @@ const (
 	// and .+_-, with nothing that looks like a secret and no run of more than
 	// 8 digits except the 14-digit time of a Go pseudo-version. IP
 	// addresses, card numbers, and phone numbers written with dots, such
-	// as 555.123.4567 and 44.20.7946.0958, are rejected too. Four numbers
+	// as 555.123.4567, 44.20.7946.0958 and 61.2.9876.5432, are rejected
+	// too. Four numbers
 	// that read as an IPv4 address pass only in a WSL 2 kernel release,
 	// as in 5.15.153.1-microsoft-standard-WSL2, and only outside the
 	// private, loopback and link-local ranges.

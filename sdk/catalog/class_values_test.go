@@ -135,6 +135,12 @@ var realisticVersions = []string{
 	// versions with a build number or a date, and .NET Framework.
 	"10.0.22631.4602", "6.3.9600.20719", "16.0.17928.20156", "17.11.35222.181", "120.0.6099.291",
 	"2024.12.1", "2024.01.15.1", "2024.03.10.232019", "1.0.20241022.1", "4.8.09032", "go1.22.3",
+	// Builds of Edge and Opera, Firefox and its ESR, Android and iOS
+	// builds, Electron, Windows 7, Windows PowerShell, Defender, the
+	// Visual C++ runtime, Windows Terminal, WebKit and ChromeOS.
+	"131.0.2903.86", "114.0.5282.102", "133.0.3", "128.5.1esr", "15", "18.1.1", "22B91",
+	"AP3A.241105.007", "33.2.1", "34.0.0-beta.9", "6.1.7601.24546", "5.1.19041.5247", "5.1.22621.4391",
+	"4.18.24090.11", "14.42.34433.0", "1.21.3231.0", "605.1.15", "16033.58.0",
 }
 
 // probeValues are values an attacker sent to learn which ones the classes
@@ -207,6 +213,18 @@ var probeValues = []struct {
 	{catalog.Version, "v44.20.7946.0958", catalog.ReasonInvalidVersion},
 	{catalog.Version, "8.8.8.8-foo", catalog.ReasonInvalidVersion},
 	{catalog.Version, "1.2.3.4-beta", catalog.ReasonInvalidVersion},
+	// Phone numbers in 4 groups after the country code, without a
+	// leading zero, from Australia, Russia, Germany, Japan, China, Spain
+	// and Mexico.
+	{catalog.Version, "61.2.9876.5432", catalog.ReasonInvalidVersion},
+	{catalog.Version, "7.495.123.4567", catalog.ReasonInvalidVersion},
+	{catalog.Version, "49.30.1234.5678", catalog.ReasonInvalidVersion},
+	{catalog.Version, "81.3.1234.5678", catalog.ReasonInvalidVersion},
+	{catalog.Version, "86.138.1234.5678", catalog.ReasonInvalidVersion},
+	{catalog.Version, "34.912.345.678", catalog.ReasonInvalidVersion},
+	{catalog.Version, "52.55.1234.5678", catalog.ReasonInvalidVersion},
+	{catalog.Version, "v61.2.9876.5432", catalog.ReasonInvalidVersion},
+	{catalog.Version, "61.2.9876.5432-home", catalog.ReasonInvalidVersion},
 	// An account number, a local phone number and the public IPv4
 	// address 5.245.224.255 written as one decimal number.
 	{catalog.Identifier, "12345678", catalog.ReasonLooksLikeNumber},

@@ -344,16 +344,18 @@ func isDashedIPv6(s string) bool {
 //   - more than 4 parts, as in 33.1.42.68.53.00,
 //   - a part with a leading zero, as in 44.20.7946.0958 and
 //     020.7946.0958, where a version has 0 alone,
-//   - or a part of 6 to 8 digits that is no yyyymmdd date, as in
-//     49.30.1234567, where a build number has 5 digits or fewer.
+//   - a part of 6 to 8 digits that is no yyyymmdd date, as in
+//     49.30.1234567, where a build number has 5 digits or fewer,
+//   - or the 4 parts of an international number
+//     (isInternationalNumber), as in 61.2.9876.5432.
 //
 // A calendar version, whose first part is a year from 1970 to 2099,
 // may have months and days with leading zeros and times of 6 digits,
-// as in 2024.01.15.1 and 2024.03.10.232019, so only the first two rules
-// apply to it.
+// as in 2024.01.15.1 and 2024.03.10.232019, so of these rules only the
+// first applies to it.
 //
-// NOTE: a phone number of 4 parts or fewer without those marks, such as
-// 61.2.9876.5432, reads as a Windows or Chrome build and passes.
+// NOTE: a phone number of 3 parts without those marks, such as
+// 91.98765.43210, reads as a build and passes.
 func isDottedPhoneNumber(s string) bool {
 	digits := len(s) - strings.Count(s, ".")
 	if digits <= maxDigitRun || digits > maxPhoneDigits || !isDigitsAndDots(s) {
@@ -374,7 +376,38 @@ func isDottedPhoneNumber(s string) bool {
 			return true
 		}
 	}
-	return false
+	return isInternationalNumber(s)
+}
+
+// isInternationalNumber reports whether s, 4 parts of digits joined by
+// dots without leading zeros, reads as a phone number with its country
+// code, as 61.2.9876.5432, 7.495.123.4567 and 34.912.345.678 do. Such a
+// number has a country code of 1 to 3 digits, an area code other than 0
+// and two groups of 3 or 4 digits. The builds of Chrome, Edge and Windows 10 and
+// later, such as 131.0.6778.85 and 10.0.19045.3803, have 0 in the place
+// of the area code. The other 4-part versions that the tests list have a
+// last or third part of 1, 2 or 5 digits, as in 5.15.153.1,
+// 17.11.35222.181 and 6.3.9600.20719.
+//
+// NOTE: versions of that form are rejected too, such as Windows XP's
+// 5.1.2600.5512 and driver versions such as 27.20.100.9316.
+func isInternationalNumber(s string) bool {
+	var lengths [4]int
+	part := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] != '.' {
+			lengths[part]++
+			continue
+		}
+		part++
+		if part == len(lengths) {
+			return false
+		}
+	}
+	if part != 3 || lengths[0] > 3 || lengths[1] == 1 && s[lengths[0]+1] == '0' {
+		return false
+	}
+	return lengths[2] >= 3 && lengths[2] <= 4 && lengths[3] >= 3 && lengths[3] <= 4
 }
 
 // maxPhoneDigits is the most digits an international phone number has,

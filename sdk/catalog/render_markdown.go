@@ -38,7 +38,7 @@ var classSummaries = []struct {
 		"or part of a word in hex, as in 0x10004003, or of a UUID.", MaxIdentifierLen, maxDigitRun, minNumberRun, maxDigitRun)},
 	{Version, fmt.Sprintf("A version string such as 1.4.2, v2.0.0-rc.1 or go1.26.8, or the word unknown: at most %d characters, "+
 		"starting with at most %d letters and then a digit, followed by letters, digits and .+_- only. "+
-		"Values that look like an IP address, a phone or card number (555.123.4567, 44.20.7946.0958), a UUID or a secret key, "+
+		"Values that look like an IP address, a phone or card number (555.123.4567, 44.20.7946.0958, 61.2.9876.5432), a UUID or a secret key, "+
 		"text encoded in base64 included, are rejected. "+
 		"Four numbers that read as an IPv4 address pass only in the WSL 2 kernel release 5.15.153.1-microsoft-standard-WSL2 and its like, "+
 		"and not when they are a private, loopback or link-local address.", MaxVersionLen, maxVersionPrefix)},

@@ -39,6 +39,7 @@ func TestClassSummariesMatchRules(t *testing.T) {
 		{Version, "IP address", "1.2.3", "10.0.0.1"},
 		{Version, "5.15.153.1-microsoft-standard-WSL2", "5.15.153.1-microsoft-standard-WSL2", "5.15.153.1-2"},
 		{Version, "44.20.7946.0958", "10.0.22631.4602", "44.20.7946.0958"},
+		{Version, "61.2.9876.5432", "17.11.35222.181", "61.2.9876.5432"},
 		{Version, "private, loopback or link-local", "5.15.153.1-microsoft-standard-WSL2", "192.168.1.23-microsoft-standard-WSL2"},
 	}
 	for _, tt := range tests {
