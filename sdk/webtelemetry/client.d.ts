@@ -79,13 +79,13 @@ export function configure(options: ClientOptions): void;
 /** Returns why track does nothing on this page, or null when it sends. A development server's reason names the fix, configure({dev: true}). */
 export function noopReason(): string | null;
 
-/** Sends one event to the backend, fire and forget. Never throws. At most 2 requests run at once and up to 100 more events wait. An event beyond those, or with JSON over 64 KiB, is dropped. */
+/** Sends one event to the backend, fire and forget. Never throws. At most 2 requests run at once and up to 100 more events wait. When the page turns hidden, waiting events beyond the 64 KiB that Chromium sends as keepalive requests are kept in sessionStorage for up to an hour and sent by the next page of the tab that calls track, unless the backend's status then has enabled false. An event beyond those 100, or with JSON over 64 KiB in UTF-8, is dropped. */
 export function track(event: string, properties?: object): void;
 
-/** Returns the backend's telemetry status; rejects when the request fails or the backend does not respond within requestTimeoutMs. */
+/** Returns the backend's telemetry status; rejects when the request fails or the backend does not respond within requestTimeoutMs. A status with enabled false drops the events that wait to be sent, in memory or in sessionStorage. */
 export function getStatus(): Promise<TelemetryStatus>;
 
-/** Persists the user's choice and returns the new status; rejects when it could not be saved. When the backend does not respond within requestTimeoutMs, it rejects with an error saying that the choice may or may not have been saved, so call getStatus to read it again. Calls are sent one after another, in the order they were made. */
+/** Persists the user's choice and returns the new status; rejects when it could not be saved. When the backend does not respond within requestTimeoutMs, it rejects with an error saying that the choice may or may not have been saved, so call getStatus to read it again. Calls are sent one after another, in the order they were made. setEnabled(false) drops the events that wait to be sent, in memory or in sessionStorage, at once. */
 export function setEnabled(enabled: boolean): Promise<TelemetryStatus>;
 
 /** Returns the backend's most recent sent events, at most limit (1 to 10000, default 100); rejects like getStatus. */

@@ -33,10 +33,26 @@ const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
 // events while it is full.
 const MAX_IN_FLIGHT = 2;
 const MAX_QUEUED = 100;
-// Chromium fails keepalive requests once the bodies in flight add up to
-// more than 64 KiB, so a longer body is dropped before it is queued. The
-// limit counts UTF-16 code units, which equal bytes for ASCII JSON.
-const MAX_BODY_LENGTH = 64 * 1024;
+// Every track request is a keepalive request, so that it outlives the
+// page. Chromium rejects a keepalive fetch when the bodies of the page's
+// keepalive requests in flight, its own included, would add up to more
+// than 64 KiB of UTF-8. That was measured in Chromium 156, and
+// browser_test.go checks the client against the installed Chromium. So
+// the client counts the bytes of its bodies in flight and posts an event
+// only when it fits, and drops an event longer than the whole budget.
+// NOTE: the page's own keepalive requests share the budget, but the
+// client cannot see them, and a fetch that Chromium rejects for lack of
+// budget loses its event.
+const KEEPALIVE_BUDGET_BYTES = 64 * 1024;
+// When the page turns hidden, the queued events that do not fit into the
+// keepalive budget go to sessionStorage under UNSENT_KEY: at most
+// MAX_STORED_BYTES of request bodies, each for at most MAX_STORED_AGE_MS
+// after its track call. See storeUnsent and resumeUnsent.
+// NOTE: a browser that duplicates a tab copies its sessionStorage, so
+// both tabs send the events it kept.
+const UNSENT_KEY = "candor-telemetry-unsent";
+const MAX_STORED_BYTES = 256 * 1024;
+const MAX_STORED_AGE_MS = 60 * 60 * 1000;
 // A track request that has no response after TRACK_TIMEOUT_MS is aborted,
 // which frees its connection.
 const TRACK_TIMEOUT_MS = 10000;
@@ -47,11 +63,20 @@ const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
 const queue = [];
 let inFlight = 0;
-let pagehideListening = false;
-// pageHidden is true from pagehide until pageshow. track then posts at
-// once, because no request finishes in an unloaded page to send a queued
-// event.
+// keepaliveBytes is the UTF-8 length of the bodies of the track requests
+// in flight.
+let keepaliveBytes = 0;
+let lifecycleListening = false;
+// pageHidden is true from the moment the page turns hidden or fires
+// pagehide until it is visible again. The page may then be discarded
+// without another event, so track posts each event at once when it fits
+// into the keepalive budget and stores it otherwise.
 let pageHidden = false;
+// resumeState tracks the events that an earlier page of this tab stored:
+// "unchecked" until the first track call, "pending" while the backend's
+// status is read, "failed" when that read failed, and "done" once they
+// were claimed or dropped. Stored events are posted only in state "done".
+let resumeState = "unchecked";
 // loggedNoopReason is the last reason debug logged for a dropped track,
 // so that each reason is logged once and not per event.
 let loggedNoopReason = null;
@@ -111,9 +136,12 @@ export function noopReason() {
  * whose names end in _b2 are rounded up to a power of two and userAgent
  * strings reduced to a browser and OS family before the request leaves
  * the page. At most 2 requests run at once, and up to 100 more events
- * wait. They are sent as requests finish, or all at once on pagehide, and
- * from pagehide until pageshow every event is sent at once. An event is
- * dropped when 100 already wait or its JSON is longer than 64 KiB.
+ * wait. They are sent as requests finish. When the page turns hidden or
+ * fires pagehide, the waiting events are sent at once as far as 64 KiB of
+ * keepalive request bodies allow, and the rest are kept in sessionStorage
+ * for the next page of this tab. Until the page is visible again, every
+ * event is sent at once or kept that way. An event is dropped when 100
+ * already wait or its JSON is longer than 64 KiB in UTF-8.
  */
 export function track(event, properties) {
   try {
@@ -124,13 +152,20 @@ export function track(event, properties) {
       return;
     }
     const body = JSON.stringify({ event: String(event), properties: prepare(properties ?? {}) });
-    if (body.length > MAX_BODY_LENGTH) {
-      debugLog("event dropped: its JSON is longer than " + MAX_BODY_LENGTH + " characters");
+    const size = utf8Length(body);
+    if (size > KEEPALIVE_BUDGET_BYTES) {
+      debugLog("event dropped: its JSON is " + size + " bytes, more than the " + KEEPALIVE_BUDGET_BYTES + " bytes that Chromium sends as keepalive requests");
       return;
     }
-    const request = { url: settings.base + "track", body };
-    listenForPagehide();
-    if (inFlight < MAX_IN_FLIGHT || pageHidden) {
+    const request = { body, size, trackedAt: Date.now() };
+    listenForPageLifecycle();
+    resumeUnsent();
+    if (pageHidden) {
+      if (fitsBudget(request)) post(request);
+      else storeUnsent([request]);
+      return;
+    }
+    if (queue.length === 0 && inFlight < MAX_IN_FLIGHT && fitsBudget(request)) {
       post(request);
       return;
     }
@@ -145,13 +180,14 @@ export function track(event, properties) {
   }
 }
 
-// post sends one track request and, when it has finished, the next queued
-// event.
+// post sends one track request and, when it has finished, the next
+// events that fit.
 function post(request) {
   inFlight++;
+  keepaliveBytes += request.size;
   let response;
   try {
-    response = globalThis.fetch(request.url, {
+    response = globalThis.fetch(settings.base + "track", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: request.body,
@@ -161,21 +197,29 @@ function post(request) {
     });
   } catch (err) {
     inFlight--;
+    keepaliveBytes -= request.size;
     debugLog(err);
     return;
   }
   Promise.resolve(response)
-    .then(reportRejection, debugLog)
+    .then(readTrackResponse, debugLog)
     .catch(() => {})
     .then(() => {
       inFlight--;
-      sendQueued(MAX_IN_FLIGHT);
+      keepaliveBytes -= request.size;
+      if (pageHidden) sendStored();
+      else sendQueued(MAX_IN_FLIGHT);
     });
 }
 
-// sendQueued posts queued events while fewer than limit requests run.
+function fitsBudget(request) {
+  return keepaliveBytes + request.size <= KEEPALIVE_BUDGET_BYTES;
+}
+
+// sendQueued posts queued events, oldest first, while fewer than limit
+// requests run and the next event fits into the keepalive budget.
 function sendQueued(limit) {
-  while (queue.length > 0 && inFlight < limit) post(queue.shift());
+  while (queue.length > 0 && inFlight < limit && fitsBudget(queue[0])) post(queue.shift());
   if (queueDrops > 0 && queue.length < MAX_QUEUED) {
     debugLog(queueDrops + " events were dropped while " + MAX_QUEUED + " events waited for the backend");
     queueDrops = 0;
@@ -191,32 +235,229 @@ function timeoutSignal() {
   return Signal && typeof Signal.timeout === "function" ? Signal.timeout(TRACK_TIMEOUT_MS) : undefined;
 }
 
-// listenForPagehide sends the whole queue when the page is hidden, since
-// the queued events would be lost with the page. Keepalive requests outlive
-// the page. The page's own pagehide listeners may run before or after this
-// one, so track posts at once until pageshow.
-function listenForPagehide() {
-  if (pagehideListening || typeof globalThis.addEventListener !== "function") return;
-  pagehideListening = true;
-  globalThis.addEventListener("pagehide", () => {
-    pageHidden = true;
-    try {
-      sendQueued(Infinity);
-    } catch (err) {
-      debugLog(err);
-    }
-  });
-  globalThis.addEventListener("pageshow", () => {
-    pageHidden = false;
-  });
+// listenForPageLifecycle flushes the queue when the page turns hidden or
+// fires pagehide, whichever comes first. A hidden page may be discarded or
+// killed without pagehide, as mobile browsers and tab discarding do, and
+// its queued events would be lost with it. The page's own listeners may
+// run before or after these, so track posts at once until the page is
+// visible again.
+function listenForPageLifecycle() {
+  if (lifecycleListening || typeof globalThis.addEventListener !== "function") return;
+  lifecycleListening = true;
+  globalThis.addEventListener("pagehide", () => guarded(flush));
+  globalThis.addEventListener("pageshow", () => guarded(show));
+  const doc = globalThis.document;
+  if (doc && typeof doc.addEventListener === "function") {
+    doc.addEventListener("visibilitychange", () => guarded(doc.visibilityState === "hidden" ? flush : show));
+  }
 }
 
-function reportRejection(response) {
-  if (!settings.debug || !response || response.ok) return;
-  response.json().then(
-    (body) => debugLog(body && body.error),
-    () => debugLog("HTTP " + response.status),
-  ).catch(() => {});
+function guarded(handler) {
+  try {
+    handler();
+  } catch (err) {
+    debugLog(err);
+  }
+}
+
+// flush posts the queued events that fit into the keepalive budget and
+// stores the rest. An event leaves the queue as it is posted or stored, so
+// a second flush, as pagehide after visibilitychange runs it, sends
+// nothing twice.
+function flush() {
+  pageHidden = true;
+  sendQueued(Infinity);
+  storeUnsent(queue.splice(0));
+}
+
+// show runs when the page is visible again, after a bfcache restore too,
+// and moves the stored events back into the queue.
+function show() {
+  const doc = globalThis.document;
+  if (!pageHidden || (doc && doc.visibilityState === "hidden")) return;
+  pageHidden = false;
+  sendStored();
+}
+
+// sendStored sends the stored events once resumeUnsent has checked them.
+// While the page is hidden it posts those that fit into the keepalive
+// budget, and otherwise it puts them in front of the queue.
+function sendStored() {
+  if (resumeState !== "done") return;
+  if (pageHidden) {
+    for (const request of takeStored(KEEPALIVE_BUDGET_BYTES - keepaliveBytes, Infinity)) post(request);
+    return;
+  }
+  queue.unshift(...takeStored(Infinity, MAX_QUEUED - queue.length));
+  sendQueued(MAX_IN_FLIGHT);
+}
+
+// resumeUnsent runs at the first track call of a page, so after the page
+// called configure. When an earlier page of this tab stored events, it
+// reads the backend's status first: the events are sent when telemetry is
+// on and dropped when it is off (readStatus drops them). When the status
+// cannot be read, they stay stored for the next page.
+function resumeUnsent() {
+  if (resumeState !== "unchecked") return;
+  if (readStored().length === 0) {
+    resumeState = "done";
+    return;
+  }
+  resumeState = "pending";
+  getStatus().then(
+    () => {
+      resumeState = "done";
+      sendStored();
+    },
+    (err) => {
+      resumeState = "failed";
+      debugLog("stored events are kept for the next page: " + (err && err.message));
+    },
+  );
+}
+
+// dropUnsent drops the queued and the stored events, because the user
+// opted out or the backend's status has enabled false.
+function dropUnsent() {
+  queue.length = 0;
+  const storage = sessionStore();
+  if (storage) storage.removeItem(UNSENT_KEY);
+}
+
+function sessionStore() {
+  try {
+    const storage = globalThis.sessionStorage;
+    return storage && typeof storage.getItem === "function" ? storage : null;
+  } catch {
+    // Reading sessionStorage throws where the browser blocks storage.
+    return null;
+  }
+}
+
+// readStored returns the stored events that are younger than
+// MAX_STORED_AGE_MS, oldest first. The key contains
+// {"events": [{"body": "...", "trackedAt": ms}, ...]}.
+function readStored() {
+  const storage = sessionStore();
+  if (!storage) return [];
+  let entries = null;
+  try {
+    entries = JSON.parse(storage.getItem(UNSENT_KEY) || "null").events;
+  } catch {
+    entries = null;
+  }
+  if (!Array.isArray(entries)) return [];
+  const now = Date.now();
+  const out = [];
+  for (const entry of entries) {
+    if (!entry || typeof entry.body !== "string" || typeof entry.trackedAt !== "number") continue;
+    const age = now - entry.trackedAt;
+    if (age < 0 || age >= MAX_STORED_AGE_MS) continue;
+    out.push({ body: entry.body, size: utf8Length(entry.body), trackedAt: entry.trackedAt });
+  }
+  return out;
+}
+
+// writeStored replaces the stored events. It throws when sessionStorage
+// is missing or full.
+function writeStored(requests) {
+  const storage = sessionStore();
+  if (!storage) throw new Error("sessionStorage is not available");
+  if (requests.length === 0) {
+    storage.removeItem(UNSENT_KEY);
+    return;
+  }
+  const events = requests.map((r) => ({ body: r.body, trackedAt: r.trackedAt }));
+  storage.setItem(UNSENT_KEY, JSON.stringify({ events }));
+}
+
+// storeUnsent appends requests to the stored events while their bodies
+// add up to at most MAX_STORED_BYTES, and drops the others.
+function storeUnsent(requests) {
+  if (requests.length === 0) return;
+  const stored = readStored();
+  let bytes = stored.reduce((sum, r) => sum + r.size, 0);
+  let dropped = 0;
+  for (const request of requests) {
+    if (bytes + request.size > MAX_STORED_BYTES) {
+      dropped++;
+      continue;
+    }
+    bytes += request.size;
+    stored.push(request);
+  }
+  try {
+    writeStored(stored);
+  } catch (err) {
+    dropped = requests.length;
+    debugLog(err);
+  }
+  if (dropped > 0) debugLog(dropped + " events dropped: they did not fit into the keepalive budget or into the " + MAX_STORED_BYTES + " bytes kept in sessionStorage");
+}
+
+// takeStored removes from storage and returns the oldest stored events, as
+// many as fit into maxBytes and maxCount. It returns none when it cannot
+// remove them, so that no event is sent twice.
+function takeStored(maxBytes, maxCount) {
+  const stored = readStored();
+  let bytes = 0;
+  let n = 0;
+  while (n < stored.length && n < maxCount && bytes + stored[n].size <= maxBytes) {
+    bytes += stored[n].size;
+    n++;
+  }
+  if (n === 0) return [];
+  try {
+    writeStored(stored.slice(n));
+  } catch (err) {
+    debugLog(err);
+    return [];
+  }
+  return stored.slice(0, n);
+}
+
+// utf8Length returns the number of bytes of s in UTF-8, as fetch encodes a
+// string body. A lone surrogate counts 3 bytes, as its replacement
+// character U+FFFD does.
+function utf8Length(s) {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) {
+      n += 1;
+    } else if (c < 0x800) {
+      n += 2;
+    } else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    } else {
+      n += 3;
+    }
+  }
+  return n;
+}
+
+// readTrackResponse reads the whole response body, because Chromium frees
+// a keepalive request's share of the budget only once its body is read:
+// a keepalive fetch made as soon as the previous one resolved was rejected
+// in Chromium 156. In debug mode it logs the backend's error.
+async function readTrackResponse(response) {
+  if (!response) return;
+  let text = "";
+  if (typeof response.text === "function") {
+    text = await response.text();
+  } else if (!response.ok && settings.debug && typeof response.json === "function") {
+    text = JSON.stringify(await response.json());
+  }
+  if (response.ok || !settings.debug) return;
+  let message = "HTTP " + response.status;
+  try {
+    const body = JSON.parse(text);
+    if (body && typeof body.error === "string") message = body.error;
+  } catch {
+    // A body that is not JSON leaves the status as the message.
+  }
+  debugLog(message);
 }
 
 function debugLog(message) {
@@ -233,7 +474,8 @@ const RETRY_ADVICE = " Try again, or check that the app's server is running.";
  * Returns the backend's telemetry status:
  * {enabled, explicit, locked, reason, notes}, with noopReason() of this
  * page added as noopReason, because the backend cannot see that track()
- * sends nothing from this page. The promise rejects with an Error
+ * sends nothing from this page. A status with enabled false drops the
+ * events that wait in memory or in sessionStorage. The promise rejects with an Error
  * holding the backend's message when the request fails, and with a timeout
  * Error when the backend does not respond within requestTimeoutMs.
  */
@@ -250,9 +492,11 @@ export function getStatus() {
  * backend does not respond within requestTimeoutMs, the promise rejects
  * with an Error saying that the choice may or may not have been saved,
  * because the request may have reached the backend. Calls are sent one
- * after another, in the order they were made.
+ * after another, in the order they were made. setEnabled(false) drops
+ * the events that wait in memory or in sessionStorage at once.
  */
 export function setEnabled(enabled) {
+  if (enabled !== true) guarded(dropUnsent);
   const save = () => requestWithTimeout("enabled", {
     method: "POST",
     headers: { "Content-Type": "application/json", Accept: "application/json" },
@@ -329,6 +573,7 @@ async function readStatus(response) {
   if (!body || typeof body.enabled !== "boolean") {
     throw new Error("invalid telemetry status from the backend");
   }
+  if (!body.enabled) guarded(dropUnsent);
   body.noopReason = noopReason();
   return body;
 }

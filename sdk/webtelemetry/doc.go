@@ -87,12 +87,50 @@
 // At most 2 track requests run at once, so that a slow backend leaves the
 // page's own requests the other connections that the browser opens to a
 // host over HTTP/1.1 (6 in Chromium). Up to 100 more events wait in memory
-// and go out as requests finish, or all at once when the page fires
-// pagehide. From pagehide until pageshow, track sends each event at once,
-// so the events of the page's own pagehide listeners are not lost. track
-// drops an event when 100 already wait or when its JSON is longer than
-// 64 KiB, the most that Chromium sends as keepalive requests.
-// A request without a response after 10 s is aborted.
+// and go out as requests finish. track drops an event when 100 already
+// wait or when its JSON is longer than 64 KiB in UTF-8. A request without
+// a response after 10 s is aborted.
+//
+// Every track request is a keepalive request, so it outlives the page. In
+// Chromium (checked in 156) the keepalive request bodies that a page has
+// in flight may add up to at most 64 KiB, and a fetch beyond that fails.
+// The client counts the UTF-8 bytes of its own bodies in flight and posts
+// an event only when it fits. A request's share counts until its response
+// body is read, which the client does. The page's own keepalive requests
+// share the budget, but the client cannot see them.
+//
+// When the page turns hidden (visibilitychange) or fires pagehide,
+// whichever comes first, the waiting events are sent at once as far as
+// the budget allows. A hidden page may be discarded or killed without
+// pagehide, as mobile browsers and tab discarding do. Each event leaves
+// the queue as it is sent or kept, so none is sent twice, except from a
+// tab duplicated while it kept events, because the browser copies the
+// sessionStorage described below into the new tab. Until the page
+// is visible again, track sends each event at once, or keeps it, so the
+// events of the page's own pagehide listeners are not lost.
+//
+// # What the browser keeps
+//
+// The events that do not fit into the budget when the page turns hidden
+// are kept in the sessionStorage of the page's origin, under the key
+// candor-telemetry-unsent, as the JSON bodies that track would have
+// posted. sessionStorage belongs to one tab: the browser deletes it when
+// the tab is closed, so the events kept then are lost. The key holds at
+// most 256 KiB of bodies, and track drops what does not fit. An event is
+// kept for at most an hour after its track call and then dropped unsent.
+//
+// While the page stays alive, the kept events are sent as the budget
+// frees up, and when the page is visible again. Otherwise, the first
+// track call of the next page of the tab that loads client.js, such as
+// the page after a navigation or a reload, reads GET status first. It
+// sends the kept events when telemetry is on, keeps them when the status
+// request fails, and drops them when telemetry is off. setEnabled(false)
+// and every status with enabled false, from getStatus or setEnabled, drop
+// the kept events and those waiting in memory at once. So events kept
+// before a user opted out are never sent afterwards. The one exception is
+// an opt-out made in another tab and reverted within the hour before this
+// tab loads its next page. The backend stamps each event when it arrives,
+// so a kept event's timestamp is up to an hour late.
 //
 // track does nothing in these cases, which noopReason() reports:
 //

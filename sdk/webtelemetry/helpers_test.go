@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/candor-dev/candor/sdk/catalog"
 	"github.com/candor-dev/candor/sdk/internal/leakcheck"
 	"github.com/candor-dev/candor/sdk/mux"
 	"github.com/candor-dev/candor/sdk/telemetry"
@@ -104,7 +105,8 @@ type options struct {
 	env        env
 	automation *bool // nil allows automation, because the tests run under go test
 	config     webtelemetry.Config
-	sentLog    bool // set telemetry.Config.SentLog to a file in the home folder
+	sentLog    bool             // set telemetry.Config.SentLog to a file in the home folder
+	catalog    *catalog.Catalog // nil means the Mux catalog
 }
 
 func newFixture(t *testing.T, opts options) *fixture {
@@ -119,9 +121,13 @@ func newFixture(t *testing.T, opts options) *fixture {
 	if opts.sentLog {
 		sentLog = filepath.Join(f.home, "telemetry_sent.jsonl")
 	}
+	events := opts.catalog
+	if events == nil {
+		events = mux.Catalog()
+	}
 	client, err := telemetry.New(telemetry.Config{
 		App:             mux.App,
-		Catalog:         mux.Catalog(),
+		Catalog:         events,
 		Endpoint:        f.collector.srv.URL,
 		WriteKey:        "phc_test_write_key",
 		Home:            f.home,

@@ -256,6 +256,14 @@ async function main() {
   const large = trackOnce({ workspaceId: "x".repeat(70 * 1024) });
   check(large.thrown === null && large.sent === 0, "track of a 70 KiB body: thrown " + large.thrown + ", sent " + large.sent + ", want 0");
 
+  // The limit counts UTF-8 bytes, as fetch sends them: 40 Ki characters
+  // of é are 80 KiB.
+  await reset();
+  const wide = trackOnce({ workspaceId: "é".repeat(40 * 1024) });
+  check(wide.sent === 0, "track of a body of 40 Ki characters and 80 KiB in UTF-8 sent " + wide.sent + " requests, want 0");
+
+  await checkKeepaliveBudget();
+
   // Status and toggle reject with the backend's message.
   await reset();
   stubFetch(() => Promise.resolve({ ok: false, status: 500, json: () => Promise.resolve({ error: "disk full" }) }));
@@ -352,6 +360,117 @@ async function main() {
     base2: input.base2.map(client.roundBase2),
     checks: failures,
   }));
+}
+
+// memoryStorage is a stand-in for sessionStorage.
+function memoryStorage() {
+  const items = new Map();
+  return {
+    getItem: (key) => (items.has(key) ? items.get(key) : null),
+    setItem: (key, value) => items.set(key, String(value)),
+    removeItem: (key) => items.delete(key),
+  };
+}
+
+const UNSENT_KEY = "candor-telemetry-unsent";
+
+function storedEvents() {
+  const raw = globalThis.sessionStorage.getItem(UNSENT_KEY);
+  return raw === null ? [] : JSON.parse(raw).events;
+}
+
+function utf8Bytes(s) {
+  return Buffer.byteLength(s, "utf8");
+}
+
+// checkKeepaliveBudget hides a page with 100 KiB of queued events: the
+// requests must stay within 64 KiB of UTF-8 bodies, the rest go to
+// sessionStorage, and a fresh copy of the client, as the next page loads
+// it, sends them or drops them as the backend's status requires.
+async function checkKeepaliveBudget() {
+  await reset();
+  globalThis.sessionStorage = memoryStorage();
+  const listeners = {};
+  globalThis.addEventListener = (type, listener) => (listeners[type] = listener);
+  globalThis.document = {
+    visibilityState: "visible",
+    addEventListener: (type, listener) => (listeners["document " + type] = listener),
+    querySelector: () => null,
+  };
+  const pending = [];
+  stubFetch(() => new Promise((resolve) => pending.push(resolve)));
+  // A fresh copy of the client, so that it registers its listeners here.
+  const hidden = await import("../client.js?hidden-page");
+  // Each event is about 10 KiB in UTF-8 but 5 Ki characters long.
+  for (let i = 0; i < 10; i++) hidden.track("workspace_switched", { fromWorkspaceId: "é".repeat(5 * 1024) + i });
+  check(calls.length === 2, "10 tracks to a backend that does not respond made " + calls.length + " requests, want 2");
+
+  const hide = listeners["document visibilitychange"];
+  check(typeof hide === "function", "track registered no visibilitychange listener");
+  globalThis.document.visibilityState = "hidden";
+  if (typeof hide === "function") hide();
+  const sentBytes = calls.reduce((sum, call) => sum + utf8Bytes(call.init.body), 0);
+  check(sentBytes <= 64 * 1024, "requests in flight after the page turned hidden carry " + sentBytes + " bytes, more than the 64 KiB keepalive budget");
+  check(calls.length === 6, "the page turned hidden with 8 queued events of 10 KiB and 2 in flight: " + calls.length + " requests in flight, want 6");
+  const stored = storedEvents().length;
+  check(stored === 4, "sessionStorage keeps " + stored + " events after the page turned hidden, want the 4 beyond the budget");
+  if (typeof listeners.pagehide === "function") listeners.pagehide();
+  check(calls.length === 6 && storedEvents().length === stored,
+    "pagehide after visibilitychange sent or stored events again: " + calls.length + " requests, " + storedEvents().length + " stored");
+
+  // A response frees its share of the budget once its body is read, and a
+  // hidden page then posts the stored events that fit.
+  pending.shift()({ ok: true, status: 204, text: () => Promise.resolve("") });
+  await settle();
+  check(calls.length === 7 && storedEvents().length === 3,
+    "after one response while hidden: " + calls.length + " requests and " + storedEvents().length + " stored, want 7 and 3");
+  delete globalThis.addEventListener;
+
+  // The next page: the status has enabled true, so the stored events
+  // are sent.
+  const bodies = storedEvents().map((e) => e.body);
+  const statusOn = { enabled: true, explicit: false, locked: false, reason: "r", notes: [] };
+  const answer = (status) => (url) => Promise.resolve(url.endsWith("/status")
+    ? { ok: true, status: 200, json: () => Promise.resolve(status) }
+    : { ok: true, status: 204, text: () => Promise.resolve("") });
+  globalThis.document.visibilityState = "visible";
+  stubFetch(answer(statusOn));
+  const next = await import("../client.js?next-page");
+  next.track("workspace_switched", { fromWorkspaceId: "n0" });
+  await settle();
+  await settle();
+  const resent = calls.filter((call) => call.url.endsWith("/track")).map((call) => call.init.body);
+  check(bodies.every((body) => resent.includes(body)), "the next page sent " + resent.length + " track requests, want the " + bodies.length + " stored events among them");
+  check(storedEvents().length === 0, "sessionStorage keeps " + storedEvents().length + " events after the next page sent them, want 0");
+
+  // The status has enabled false, so the stored events are dropped.
+  const storeOne = (trackedAt) => globalThis.sessionStorage.setItem(UNSENT_KEY, JSON.stringify({ events: [{ body: bodies[0], trackedAt }] }));
+  storeOne(Date.now());
+  stubFetch(answer({ ...statusOn, enabled: false }));
+  const off = await import("../client.js?status-off");
+  off.track("workspace_switched", { fromWorkspaceId: "o0" });
+  await settle();
+  check(!calls.some((call) => call.init.body === bodies[0]), "a page whose backend status is off sent a stored event");
+  check(globalThis.sessionStorage.getItem(UNSENT_KEY) === null, "sessionStorage keeps events after the backend status said off");
+
+  // setEnabled(false) drops them before its request returns.
+  storeOne(Date.now());
+  stubFetch(() => new Promise(() => {}));
+  off.configure({ requestTimeoutMs: 50 });
+  off.setEnabled(false).catch(() => {});
+  check(globalThis.sessionStorage.getItem(UNSENT_KEY) === null, "sessionStorage keeps events after setEnabled(false)");
+  await settle();
+
+  // An event stored more than an hour ago is dropped unsent, without a
+  // status request.
+  storeOne(Date.now() - 61 * 60 * 1000);
+  stubFetch(answer(statusOn));
+  const late = await import("../client.js?expired");
+  late.track("workspace_switched", { fromWorkspaceId: "l0" });
+  await settle();
+  check(calls.length === 1 && calls[0].url.endsWith("/track"),
+    "a page with only an expired stored event requested " + calls.map((c) => c.url).join(", ") + ", want one track request");
+  delete globalThis.sessionStorage;
 }
 
 main().catch((err) => {

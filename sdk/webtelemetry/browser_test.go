@@ -1,0 +1,343 @@
+package webtelemetry_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/candor-dev/candor/sdk/catalog"
+	"github.com/candor-dev/candor/sdk/mux"
+	"github.com/candor-dev/candor/sdk/webtelemetry"
+)
+
+// bulkLoaded is an event of about 1 KiB of JSON, so that 100 of them
+// exceed the 64 KiB that Chromium lets a page's keepalive requests carry.
+type bulkLoaded struct {
+	Index int    `json:"index" candor:"count,max=100000"`
+	P0    string `json:"p0" candor:"identifier"`
+	P1    string `json:"p1" candor:"identifier"`
+	P2    string `json:"p2" candor:"identifier"`
+	P3    string `json:"p3" candor:"identifier"`
+	P4    string `json:"p4" candor:"identifier"`
+	P5    string `json:"p5" candor:"identifier"`
+	P6    string `json:"p6" candor:"identifier"`
+	P7    string `json:"p7" candor:"identifier"`
+	P8    string `json:"p8" candor:"identifier"`
+	P9    string `json:"p9" candor:"identifier"`
+}
+
+func (bulkLoaded) EventName() string { return "bulk_loaded" }
+
+// bulkValue is the value of each p property, 99 characters long.
+const bulkValue = "alpha-bravo-charlie-delta-echo-foxtrot-golf-hotel-india-juliet-kilo-lima-mike-november-oscar-papa-q"
+
+// unsentKey is the sessionStorage key under which client.js keeps the
+// events that did not fit into the keepalive budget.
+const unsentKey = "candor-telemetry-unsent"
+
+// testPage imports the client from the handler and defines bulk(from, to),
+// which tracks bulk_loaded with the indexes from to to-1.
+const testPage = `<!doctype html>
+<meta charset="utf-8">
+<title>webtelemetry browser test</title>
+<script type="module">
+import * as client from "/api/telemetry/client.js";
+client.configure({ allowAutomation: true, dev: true });
+const value = %q;
+window.client = client;
+window.bulk = (from, to) => {
+  for (let index = from; index < to; index++) {
+    const properties = { index };
+    for (let p = 0; p < 10; p++) properties["p" + p] = value;
+    client.track("bulk_loaded", properties);
+  }
+};
+window.ready = true;
+</script>
+`
+
+// trackRecorder counts the bulk_loaded indexes that reach POST track,
+// before the handler checks them, and holds the first requests until
+// release is called.
+type trackRecorder struct {
+	next    http.Handler
+	hold    int
+	release func()
+	gate    chan struct{}
+
+	mu      sync.Mutex
+	seen    map[int]int
+	arrived int
+}
+
+func newTrackRecorder(next http.Handler, hold int) *trackRecorder {
+	r := &trackRecorder{next: next, hold: hold, gate: make(chan struct{}), seen: map[int]int{}}
+	r.release = sync.OnceFunc(func() { close(r.gate) })
+	return r
+}
+
+func (r *trackRecorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.Method != http.MethodPost || req.URL.Path != "track" {
+		r.next.ServeHTTP(w, req)
+		return
+	}
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	var ev struct {
+		Event      string `json:"event"`
+		Properties struct {
+			Index int `json:"index"`
+		} `json:"properties"`
+	}
+	held := false
+	if err := json.Unmarshal(body, &ev); err == nil && ev.Event == "bulk_loaded" {
+		r.mu.Lock()
+		r.seen[ev.Properties.Index]++
+		r.arrived++
+		held = r.arrived <= r.hold
+		r.mu.Unlock()
+	}
+	if held {
+		select {
+		case <-r.gate:
+		case <-req.Context().Done():
+			return
+		}
+	}
+	r.next.ServeHTTP(w, req)
+}
+
+// missing returns the indexes from from to to-1 that have not arrived.
+func (r *trackRecorder) missing(from, to int) []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []int
+	for i := from; i < to; i++ {
+		if r.seen[i] == 0 {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// duplicates returns the indexes that arrived more than once.
+func (r *trackRecorder) duplicates() []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []int
+	for i, n := range r.seen {
+		if n > 1 {
+			out = append(out, i)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// waitArrived waits up to 10 s until the indexes from from to to-1 have
+// all arrived.
+func (r *trackRecorder) waitArrived(t *testing.T, from, to int, when string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(r.missing(from, to)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if missing := r.missing(from, to); len(missing) > 0 {
+		t.Fatalf("%s: %d of the events %d to %d never reached POST track: %v", when, len(missing), from, to-1, missing)
+	}
+}
+
+// bulkApp is a fixture whose handler has the bulk_loaded event, mounted
+// with the test page on one loopback server, and a browser tab.
+type bulkApp struct {
+	*fixture
+	recorder *trackRecorder
+	url      string
+	browser  *browser
+	page     *page
+}
+
+// startBulkApp starts the app and opens its page. The first hold track
+// requests wait until recorder.release is called.
+func startBulkApp(t *testing.T, hold int) *bulkApp {
+	t.Helper()
+	events := catalog.New(mux.App)
+	if err := events.Register(bulkLoaded{}, "A test event of about 1 KiB."); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, options{catalog: events, config: webtelemetry.Config{AllowToggle: true}})
+	recorder := newTrackRecorder(f.handler, hold)
+	routes := http.NewServeMux()
+	routes.Handle("/api/telemetry/", http.StripPrefix("/api/telemetry/", recorder))
+	routes.HandleFunc("/page", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, testPage, bulkValue)
+	})
+	srv := httptest.NewServer(routes)
+	t.Cleanup(srv.Close)
+	// Cleanups run last first: the held requests end before srv.Close
+	// waits for them.
+	t.Cleanup(recorder.release)
+
+	app := &bulkApp{fixture: f, recorder: recorder, url: srv.URL + "/page", browser: startBrowser(t)}
+	app.page = app.browser.newPage(t)
+	app.open(t, "")
+	return app
+}
+
+// open loads the test page with query and waits until it has imported the
+// client.
+func (a *bulkApp) open(t *testing.T, query string) {
+	t.Helper()
+	a.page.navigate(t, a.url+query)
+	a.page.waitUntil(t, "the page has imported client.js", `window.ready === true`)
+}
+
+// storedCount returns the number of events that the client keeps in
+// sessionStorage.
+func (a *bulkApp) storedCount(t *testing.T) int {
+	t.Helper()
+	var n int
+	a.page.evaluate(t, fmt.Sprintf(`(JSON.parse(sessionStorage.getItem(%q) || "[]").events || []).length`, unsentKey), &n)
+	return n
+}
+
+// setMinimized minimizes or restores the tab's window, which makes the
+// page hidden or visible.
+func (a *bulkApp) setMinimized(t *testing.T, minimized bool) {
+	t.Helper()
+	var window struct {
+		WindowID int `json:"windowId"`
+	}
+	a.browser.mustCall(t, "", "Browser.getWindowForTarget", map[string]any{"targetId": a.page.targetID}, &window)
+	state := "normal"
+	if minimized {
+		state = "minimized"
+	}
+	a.browser.mustCall(t, "", "Browser.setWindowBounds", map[string]any{"windowId": window.WindowID, "bounds": map[string]any{"windowState": state}}, nil)
+	want := "visible"
+	if minimized {
+		want = "hidden"
+	}
+	a.page.waitUntil(t, "document.visibilityState is "+want, fmt.Sprintf(`document.visibilityState === %q`, want))
+}
+
+// checkCollected flushes the telemetry client and checks that the
+// collector got n bulk_loaded events, so the handler accepted them all.
+func (a *bulkApp) checkCollected(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		events, _ := a.flush(t)
+		got := 0
+		for _, ev := range events {
+			if ev.Event == "bulk_loaded" {
+				got++
+			}
+		}
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("collector got %d bulk_loaded events, want %d", got, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestPagehideFlushOverKeepaliveBudget queues about 100 KiB of events
+// behind two held requests and navigates away: what does not fit into
+// Chromium's 64 KiB keepalive budget at pagehide is sent by the next page.
+func TestPagehideFlushOverKeepaliveBudget(t *testing.T) {
+	app := startBulkApp(t, 2)
+
+	app.page.evaluate(t, `bulk(0, 102)`, nil)
+	app.recorder.waitArrived(t, 0, 2, "before navigating")
+	app.open(t, "?second")
+	app.page.evaluate(t, `bulk(102, 103)`, nil)
+
+	app.recorder.waitArrived(t, 2, 103, "after the next page tracked an event")
+	app.recorder.release()
+	app.recorder.waitArrived(t, 0, 103, "after the held requests were released")
+	if d := app.recorder.duplicates(); len(d) > 0 {
+		t.Errorf("events that reached POST track more than once: %v", d)
+	}
+	if n := app.storedCount(t); n != 0 {
+		t.Errorf("sessionStorage keeps %d events after they were sent, want 0", n)
+	}
+	app.checkCollected(t, 103)
+}
+
+// TestHiddenPageFlushes queues events behind two held requests and
+// minimizes the window: the page turns hidden, which sends the queue at
+// once, and the pagehide that follows sends nothing twice.
+func TestHiddenPageFlushes(t *testing.T) {
+	app := startBulkApp(t, 2)
+
+	app.page.evaluate(t, `bulk(0, 10)`, nil)
+	app.recorder.waitArrived(t, 0, 2, "before hiding the page")
+	app.setMinimized(t, true)
+	app.recorder.waitArrived(t, 2, 10, "after the page turned hidden")
+
+	app.setMinimized(t, false)
+	app.recorder.release()
+	app.page.evaluate(t, `bulk(10, 11)`, nil)
+	app.recorder.waitArrived(t, 0, 11, "after the page turned visible again")
+	app.open(t, "?second")
+	time.Sleep(300 * time.Millisecond)
+	if d := app.recorder.duplicates(); len(d) > 0 {
+		t.Errorf("events that reached POST track more than once: %v", d)
+	}
+	app.checkCollected(t, 11)
+}
+
+// TestStoredEventsDroppedAfterOptOut checks that the events kept at
+// pagehide are dropped, not sent, when the next page learns that the user
+// opted out.
+func TestStoredEventsDroppedAfterOptOut(t *testing.T) {
+	tests := []struct {
+		name   string
+		optOut func(t *testing.T, app *bulkApp)
+	}{
+		{"backend status off", func(t *testing.T, app *bulkApp) {
+			if err := app.client.SetEnabled(false); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"setEnabled false", func(t *testing.T, app *bulkApp) {
+			app.page.evaluate(t, `client.setEnabled(false).then(() => true)`, nil)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			app := startBulkApp(t, 2)
+			app.page.evaluate(t, `bulk(0, 102)`, nil)
+			app.recorder.waitArrived(t, 0, 2, "before navigating")
+			app.open(t, "?second")
+			stored := app.storedCount(t)
+			if stored == 0 {
+				t.Fatal("the client kept no events in sessionStorage at pagehide, want those beyond the 64 KiB keepalive budget")
+			}
+
+			tt.optOut(t, app)
+			app.page.evaluate(t, `bulk(102, 103)`, nil)
+			app.page.waitUntil(t, "sessionStorage keeps no events", fmt.Sprintf(`sessionStorage.getItem(%q) === null`, unsentKey))
+			app.recorder.release()
+			time.Sleep(500 * time.Millisecond)
+			if missing, want := len(app.recorder.missing(0, 102)), stored; missing != want {
+				t.Errorf("%d of the first 102 events did not reach POST track, want the %d that were kept at pagehide", missing, want)
+			}
+		})
+	}
+}
