@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/candor-dev/candor/sdk/catalog"
 	"github.com/candor-dev/candor/sdk/internal/leakcheck"
 	"github.com/candor-dev/candor/sdk/mux"
 	"github.com/candor-dev/candor/sdk/telemetry"
@@ -105,8 +104,7 @@ type options struct {
 	env        env
 	automation *bool // nil allows automation, because the tests run under go test
 	config     webtelemetry.Config
-	sentLog    bool             // set telemetry.Config.SentLog to a file in the home folder
-	catalog    *catalog.Catalog // nil means the Mux catalog
+	sentLog    bool // set telemetry.Config.SentLog to a file in the home folder
 }
 
 func newFixture(t *testing.T, opts options) *fixture {
@@ -121,13 +119,9 @@ func newFixture(t *testing.T, opts options) *fixture {
 	if opts.sentLog {
 		sentLog = filepath.Join(f.home, "telemetry_sent.jsonl")
 	}
-	events := opts.catalog
-	if events == nil {
-		events = mux.Catalog()
-	}
 	client, err := telemetry.New(telemetry.Config{
 		App:             mux.App,
-		Catalog:         events,
+		Catalog:         mux.Catalog(),
 		Endpoint:        f.collector.srv.URL,
 		WriteKey:        "phc_test_write_key",
 		Home:            f.home,

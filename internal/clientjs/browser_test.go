@@ -1,7 +1,8 @@
-package webtelemetry_test
+package clientjs_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,8 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
+
+	"github.com/candor-dev/candor/internal/browsertest"
 	"github.com/candor-dev/candor/sdk/catalog"
 	"github.com/candor-dev/candor/sdk/mux"
+	"github.com/candor-dev/candor/sdk/telemetry"
 	"github.com/candor-dev/candor/sdk/webtelemetry"
 )
 
@@ -158,14 +164,15 @@ func (r *trackRecorder) waitArrived(t *testing.T, from, to int, when string) {
 	}
 }
 
-// bulkApp is a fixture whose handler has the bulk_loaded event, mounted
-// with the test page on one loopback server, and a browser tab.
+// bulkApp is a telemetry client whose catalog has the bulk_loaded event,
+// its webtelemetry handler mounted with the test page on one loopback
+// server, and a browser tab.
 type bulkApp struct {
-	*fixture
-	recorder *trackRecorder
-	url      string
-	browser  *browser
-	page     *page
+	collector *collector
+	client    *telemetry.Client
+	recorder  *trackRecorder
+	url       string
+	ctx       context.Context // the chromedp context of the tab
 }
 
 // startBulkApp starts the app and opens its page. The first hold track
@@ -176,8 +183,29 @@ func startBulkApp(t *testing.T, hold int) *bulkApp {
 	if err := events.Register(bulkLoaded{}, "A test event of about 1 KiB."); err != nil {
 		t.Fatal(err)
 	}
-	f := newFixture(t, options{catalog: events, config: webtelemetry.Config{AllowToggle: true}})
-	recorder := newTrackRecorder(f.handler, hold)
+	c := newCollector(t)
+	client, err := telemetry.New(telemetry.Config{
+		App:             mux.App,
+		Catalog:         events,
+		Endpoint:        c.srv.URL,
+		WriteKey:        "phc_test_write_key",
+		Home:            t.TempDir(),
+		Version:         "1.2.3",
+		AllowAutomation: true, // go test counts as automation
+		Getenv:          emptyEnv,
+		FlushInterval:   time.Hour, // the tests flush explicitly
+	})
+	if err != nil {
+		t.Fatalf("telemetry.New: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		client.Close(ctx)
+	})
+
+	handler := webtelemetry.New(webtelemetry.Config{Client: client, AllowToggle: true})
+	recorder := newTrackRecorder(handler, hold)
 	routes := http.NewServeMux()
 	routes.Handle("/api/telemetry/", http.StripPrefix("/api/telemetry/", recorder))
 	routes.HandleFunc("/page", func(w http.ResponseWriter, r *http.Request) {
@@ -190,47 +218,72 @@ func startBulkApp(t *testing.T, hold int) *bulkApp {
 	// waits for them.
 	t.Cleanup(recorder.release)
 
-	app := &bulkApp{fixture: f, recorder: recorder, url: srv.URL + "/page", browser: startBrowser(t)}
-	app.page = app.browser.newPage(t)
+	app := &bulkApp{
+		collector: c,
+		client:    client,
+		recorder:  recorder,
+		url:       srv.URL + "/page",
+		ctx:       browsertest.NewContext(t, 1280, 800),
+	}
 	app.open(t, "")
 	return app
 }
+
+// emptyEnv is an environment without variables, so that no opt-out
+// variable of the test's own environment applies to the telemetry client.
+func emptyEnv(string) string { return "" }
 
 // open loads the test page with query and waits until it has imported the
 // client.
 func (a *bulkApp) open(t *testing.T, query string) {
 	t.Helper()
-	a.page.navigate(t, a.url+query)
-	a.page.waitUntil(t, "the page has imported client.js", `window.ready === true`)
+	mustDo(t, a.ctx, chromedp.Navigate(a.url+query))
+	waitUntil(t, a.ctx, "the page has imported client.js", `window.ready === true`)
+}
+
+// evaluate runs expression in the tab and awaits it when it is a promise.
+func (a *bulkApp) evaluate(t *testing.T, expression string) {
+	t.Helper()
+	evaluate(t, a.ctx, expression)
 }
 
 // storedCount returns the number of events that the client keeps in
 // sessionStorage.
 func (a *bulkApp) storedCount(t *testing.T) int {
 	t.Helper()
-	var n int
-	a.page.evaluate(t, fmt.Sprintf(`(JSON.parse(sessionStorage.getItem(%q) || "[]").events || []).length`, unsentKey), &n)
-	return n
+	return mustRun(t, a.ctx, chromedp.Evaluate[int](fmt.Sprintf(`(JSON.parse(sessionStorage.getItem(%q) || "[]").events || []).length`, unsentKey)))
 }
 
 // setMinimized minimizes or restores the tab's window, which makes the
 // page hidden or visible.
 func (a *bulkApp) setMinimized(t *testing.T, minimized bool) {
 	t.Helper()
-	var window struct {
-		WindowID int `json:"windowId"`
+	targetID := chromedp.FromContext(a.ctx).Target.TargetID
+	window, err := chromedp.CallBrowser(a.ctx, browser.GetWindowForTarget, browser.GetWindowForTargetParams{TargetID: targetID})
+	if err != nil {
+		t.Fatalf("get the window of tab %s: %v", targetID, err)
 	}
-	a.browser.mustCall(t, "", "Browser.getWindowForTarget", map[string]any{"targetId": a.page.targetID}, &window)
-	state := "normal"
+	state, want := browser.WindowStateNormal, "visible"
 	if minimized {
-		state = "minimized"
+		state, want = browser.WindowStateMinimized, "hidden"
 	}
-	a.browser.mustCall(t, "", "Browser.setWindowBounds", map[string]any{"windowId": window.WindowID, "bounds": map[string]any{"windowState": state}}, nil)
-	want := "visible"
-	if minimized {
-		want = "hidden"
+	bounds := browser.SetWindowBoundsParams{WindowID: window.WindowID, Bounds: &browser.Bounds{WindowState: state}}
+	if _, err := chromedp.CallBrowser(a.ctx, browser.SetWindowBounds, bounds); err != nil {
+		t.Fatalf("set the state of window %d to %s: %v", window.WindowID, state, err)
 	}
-	a.page.waitUntil(t, "document.visibilityState is "+want, fmt.Sprintf(`document.visibilityState === %q`, want))
+	waitUntil(t, a.ctx, "document.visibilityState is "+want, fmt.Sprintf(`document.visibilityState === %q`, want))
+}
+
+// flush sends what the telemetry client queued and returns the events
+// that the collector got.
+func (a *bulkApp) flush(t *testing.T) []sentEvent {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.client.Flush(ctx); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+	return a.collector.sent()
 }
 
 // checkCollected flushes the telemetry client and checks that the
@@ -239,7 +292,7 @@ func (a *bulkApp) checkCollected(t *testing.T, n int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		events, _ := a.flush(t)
+		events := a.flush(t)
 		got := 0
 		for _, ev := range events {
 			if ev.Event == "bulk_loaded" {
@@ -262,10 +315,10 @@ func (a *bulkApp) checkCollected(t *testing.T, n int) {
 func TestPagehideFlushOverKeepaliveBudget(t *testing.T) {
 	app := startBulkApp(t, 2)
 
-	app.page.evaluate(t, `bulk(0, 102)`, nil)
+	app.evaluate(t, `bulk(0, 102)`)
 	app.recorder.waitArrived(t, 0, 2, "before navigating")
 	app.open(t, "?second")
-	app.page.evaluate(t, `bulk(102, 103)`, nil)
+	app.evaluate(t, `bulk(102, 103)`)
 
 	app.recorder.waitArrived(t, 2, 103, "after the next page tracked an event")
 	app.recorder.release()
@@ -285,14 +338,14 @@ func TestPagehideFlushOverKeepaliveBudget(t *testing.T) {
 func TestHiddenPageFlushes(t *testing.T) {
 	app := startBulkApp(t, 2)
 
-	app.page.evaluate(t, `bulk(0, 10)`, nil)
+	app.evaluate(t, `bulk(0, 10)`)
 	app.recorder.waitArrived(t, 0, 2, "before hiding the page")
 	app.setMinimized(t, true)
 	app.recorder.waitArrived(t, 2, 10, "after the page turned hidden")
 
 	app.setMinimized(t, false)
 	app.recorder.release()
-	app.page.evaluate(t, `bulk(10, 11)`, nil)
+	app.evaluate(t, `bulk(10, 11)`)
 	app.recorder.waitArrived(t, 0, 11, "after the page turned visible again")
 	app.open(t, "?second")
 	time.Sleep(300 * time.Millisecond)
@@ -316,13 +369,13 @@ func TestStoredEventsDroppedAfterOptOut(t *testing.T) {
 			}
 		}},
 		{"setEnabled false", func(t *testing.T, app *bulkApp) {
-			app.page.evaluate(t, `client.setEnabled(false).then(() => true)`, nil)
+			app.evaluate(t, `client.setEnabled(false)`)
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			app := startBulkApp(t, 2)
-			app.page.evaluate(t, `bulk(0, 102)`, nil)
+			app.evaluate(t, `bulk(0, 102)`)
 			app.recorder.waitArrived(t, 0, 2, "before navigating")
 			app.open(t, "?second")
 			stored := app.storedCount(t)
@@ -331,8 +384,8 @@ func TestStoredEventsDroppedAfterOptOut(t *testing.T) {
 			}
 
 			tt.optOut(t, app)
-			app.page.evaluate(t, `bulk(102, 103)`, nil)
-			app.page.waitUntil(t, "sessionStorage keeps no events", fmt.Sprintf(`sessionStorage.getItem(%q) === null`, unsentKey))
+			app.evaluate(t, `bulk(102, 103)`)
+			waitUntil(t, app.ctx, "sessionStorage keeps no events", fmt.Sprintf(`sessionStorage.getItem(%q) === null`, unsentKey))
 			app.recorder.release()
 			time.Sleep(500 * time.Millisecond)
 			if missing, want := len(app.recorder.missing(0, 102)), stored; missing != want {
