@@ -37,9 +37,10 @@ const MAX_QUEUED = 100;
 // page. Chromium rejects a keepalive fetch when the bodies of the page's
 // keepalive requests in flight, its own included, would add up to more
 // than 64 KiB of UTF-8. That was measured in Chromium 156, and
-// browser_test.go checks the client against the installed Chromium. So
-// the client counts the bytes of its bodies in flight and posts an event
-// only when it fits, and drops an event longer than the whole budget.
+// internal/clientjs/browser_test.go in the root module checks the client
+// against the installed Chromium. So the client counts the bytes of its
+// bodies in flight and posts an event only when it fits, and drops an
+// event longer than the whole budget.
 // NOTE: the page's own keepalive requests share the budget, but the
 // client cannot see them, and a fetch that Chromium rejects for lack of
 // budget loses its event.
