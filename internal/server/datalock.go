@@ -15,7 +15,8 @@ import (
 const LockFile = "candor.lock"
 
 // LockDataDir takes the lock of the data folder dir. It fails at once
-// when another process holds it, with an error that names the process.
+// when another process holds it, with an error that names the process,
+// and when the lock file cannot be opened, such as in a read-only folder.
 func LockDataDir(dir string) (*fsutil.Lock, error) {
 	lock, err := fsutil.LockFile(filepath.Join(dir, LockFile))
 	var locked *fsutil.LockedError
@@ -25,7 +26,7 @@ func LockDataDir(dir string) (*fsutil.Lock, error) {
 	case errors.As(err, &locked):
 		return nil, fmt.Errorf("data folder %s is in use by another candor process: stop it, or pass another --data", dir)
 	case err != nil:
-		return nil, fmt.Errorf("lock data folder %s: %w", dir, err)
+		return nil, fmt.Errorf("lock data folder %s: %w: pass --data a folder that candor can write", dir, err)
 	}
 	return lock, nil
 }
