@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"unicode/utf8"
 
 	"github.com/candor-dev/candor/internal/fsutil"
 )
@@ -16,6 +17,9 @@ import (
 // KeysFile is the name of the file in the data folder that keeps the
 // generated write key and admin token.
 const KeysFile = "keys.json"
+
+// MinAdminTokenLength is the fewest characters an admin token may have.
+const MinAdminTokenLength = 16
 
 // Keys are the two secrets of a collector: the write key that SDKs put in
 // api_key, which can only write events, and the admin token that opens the
@@ -52,6 +56,19 @@ func LoadOrCreateKeys(dir string) (keys Keys, created bool, err error) {
 		return Keys{}, false, err
 	}
 	return keys, true, nil
+}
+
+// checkStoredAdminToken returns an error when token, the admin token in
+// dir's keys.json, is shorter than MinAdminTokenLength, as after a hand
+// edit of the file.
+func checkStoredAdminToken(dir, token string) error {
+	n := utf8.RuneCountInString(token)
+	if n >= MinAdminTokenLength {
+		return nil
+	}
+	return fmt.Errorf("invalid admin_token in %s: it has %d characters, and an admin token needs at least %d: "+
+		"set a longer one, delete the member to generate one, or pass --admin-token",
+		filepath.Join(dir, KeysFile), n, MinAdminTokenLength)
 }
 
 // writeKeys saves keys to path, readable by the owner only.

@@ -273,6 +273,8 @@ func newServer(cfg Config, ln net.Listener) (_ *Server, err error) {
 	}
 	if cfg.AdminToken != "" {
 		keys.AdminToken = cfg.AdminToken
+	} else if err := checkStoredAdminToken(cfg.DataDir, keys.AdminToken); err != nil {
+		return nil, err
 	}
 	if keys.WriteKey == keys.AdminToken {
 		return nil, errors.New("server: the write key and the admin token are equal: give them different values")

@@ -346,3 +346,27 @@ func TestShutdownClosesStalledRequests(t *testing.T) {
 		t.Errorf("Serve: %v", err)
 	}
 }
+
+// TestShortAdminTokenInKeysFile checks that New rejects an admin token
+// from keys.json that is shorter than candor serve's --admin-token
+// accepts, and that --admin-token still replaces it.
+func TestShortAdminTokenInKeysFile(t *testing.T) {
+	dir := t.TempDir()
+	keys := `{"write_key": "phc_short_token_test", "admin_token": "short"}`
+	if err := os.WriteFile(filepath.Join(dir, KeysFile), []byte(keys), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	srv, err := New(Config{DataDir: dir, Listen: "127.0.0.1:0"})
+	if err == nil {
+		srv.Shutdown(context.Background())
+		t.Fatal("New with a 5-character admin_token in keys.json succeeded, want an error")
+	}
+	for _, want := range []string{KeysFile, "5 characters", "16"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+
+	startServer(t, Config{DataDir: dir, AdminToken: "cadm_a_long_enough_token"})
+}
