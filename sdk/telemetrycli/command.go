@@ -142,7 +142,7 @@ func (c *Command) flagSet(sub string) *flag.FlagSet {
 		}
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(c.stderr(), "Usage: %s %s %s\n", c.name(), sub, args)
+		fmt.Fprintf(c.stderr(), "Usage: %s\n", strings.TrimSpace(c.name()+" "+sub+" "+args))
 		fs.PrintDefaults()
 	}
 	return fs

@@ -397,9 +397,12 @@ func TestUnknownCommandPrintsUsage(t *testing.T) {
 		}
 	}
 
-	_, _, err = run(t, client, "status", "extra")
+	_, errOut, err = run(t, client, "status", "extra")
 	if !errors.Is(err, telemetrycli.ErrUsage) {
 		t.Errorf("status with an argument returned %v, want ErrUsage", err)
+	}
+	if !strings.Contains(errOut, "Usage: mux telemetry status\n") {
+		t.Errorf("usage of status is not the line %q followed by a newline:\n%s", "Usage: mux telemetry status", errOut)
 	}
 	_, _, err = run(t, client, "show", "-bogus")
 	if !errors.Is(err, telemetrycli.ErrUsage) {

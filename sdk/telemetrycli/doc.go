@@ -23,6 +23,10 @@
 //		...
 //	}
 //
+// For an unknown subcommand or invalid flags, Run prints what is wrong and
+// the usage message to Command.Stderr, then returns an error that wraps
+// ErrUsage. An app that prints its errors can skip that one.
+//
 // With a command library such as cobra, add one subcommand per entry of
 // Subcommands and pass its name and arguments to Command.Run;
 // examples/cobraapp in the candor repository shows the wiring. The package
