@@ -189,7 +189,7 @@ func newMigrationFixture(t *testing.T) migrationFixture {
 		for _, project := range []string{"mux", "shop"} {
 			install := fmt.Sprintf("install-%d", i)
 			hash := fmt.Sprintf("%064x", 100*i+len(project))
-			if err := db.RegisterInstallSecret(ctx, project, install, hash); err != nil {
+			if err := db.RegisterInstallSecret(ctx, project, install, hash, time.Time{}); err != nil {
 				t.Fatal(err)
 			}
 			f.secrets[project+"/"+install] = hash

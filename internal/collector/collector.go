@@ -165,9 +165,10 @@ type Config struct {
 	MaxEventAge time.Duration
 
 	// SecretRenewal is how often the collector renews the deletion key
-	// registration of an install it receives events of, with
-	// store.InstallSecrets.RenewInstallSecret. Retention then deletes the
-	// hashes of installs that sent nothing for longer than it keeps
+	// registration of an install it receives events of: it passes now
+	// minus SecretRenewal as the renewBefore time of
+	// store.InstallSecrets.RegisterInstallSecret. Retention then deletes
+	// the hashes of installs that sent nothing for longer than it keeps
 	// events. Zero never renews.
 	SecretRenewal time.Duration
 }

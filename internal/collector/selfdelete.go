@@ -86,7 +86,8 @@ func installKey(project, distinctID string) string {
 
 // registerDeletionKeys stores hash for every install of events that this
 // process has not registered in the last registrationRecheck, and renews
-// the registrations older than Config.SecretRenewal. A failure is logged
+// the registrations older than Config.SecretRenewal, with one store call
+// per install. A failure is logged
 // and not returned: the events are valid either way, and the SDK sends
 // the hash again with its next batch.
 func (c *Collector) registerDeletionKeys(ctx context.Context, deadline time.Time, p *project, hash string, events []store.Event) {
@@ -106,13 +107,14 @@ func (c *Collector) registerDeletionKeys(ctx context.Context, deadline time.Time
 		recheck = min(recheck, renewal)
 	}
 	now := time.Now()
+	// The registration also renews an install whose hash a process
+	// registered before, perhaps long ago.
+	var renewBefore time.Time
+	if renewal > 0 {
+		renewBefore = now.Add(-renewal)
+	}
 	for _, id := range dueInstalls(sd, p.name, events, now, recheck) {
-		err := secrets.RegisterInstallSecret(ctx, p.name, id, hash)
-		if err == nil && renewal > 0 {
-			// The registration above does nothing for an install whose hash
-			// a process registered before, perhaps long ago.
-			err = secrets.RenewInstallSecret(ctx, p.name, id, now.Add(-renewal))
-		}
+		err := secrets.RegisterInstallSecret(ctx, p.name, id, hash, renewBefore)
 		if err != nil {
 			sd.registerLog.Error(c.logger, "register deletion key failed; the next batch of the install retries",
 				"project", p.name, "err", err)

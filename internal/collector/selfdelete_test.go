@@ -10,11 +10,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/candor-dev/candor/internal/collector"
 	"github.com/candor-dev/candor/internal/store"
+	"github.com/candor-dev/candor/internal/store/duckdb"
 	"github.com/candor-dev/candor/sdk/telemetry"
 )
 
@@ -208,5 +210,65 @@ func TestDeletionKeyRegisteredAgainAfterRecheck(t *testing.T) {
 	mustOK(t, e.postJSON("/batch/", batchWithKey(muxKey, testHash, eventOf("install-1", uuidN(3)))))
 	if hash, err := db.InstallSecretHash(context.Background(), "mux", "install-1"); err != nil || hash != testHash {
 		t.Errorf("hash after the recheck period = %q, %v; want %q", hash, err, testHash)
+	}
+}
+
+// countingSecrets is a DuckDB store that counts its RegisterInstallSecret
+// calls.
+type countingSecrets struct {
+	*duckdb.Store
+	calls atomic.Int64
+}
+
+func (s *countingSecrets) RegisterInstallSecret(ctx context.Context, project, distinctID, hash string, renewBefore time.Time) error {
+	s.calls.Add(1)
+	return s.Store.RegisterInstallSecret(ctx, project, distinctID, hash, renewBefore)
+}
+
+// TestDeletionKeyOneCallPerInstall checks that the collector registers and
+// renews a due install with one store call, and that the call renews an
+// install registered before the renewal period.
+func TestDeletionKeyOneCallPerInstall(t *testing.T) {
+	db, err := duckdb.Open("")
+	if err != nil {
+		t.Fatalf("open duckdb: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	counting := &countingSecrets{Store: db}
+	e := newEnv(t, func(c *collector.Config) {
+		c.Store = counting
+		c.SecretRenewal = time.Hour
+	})
+	ctx := context.Background()
+
+	// The install was registered two hours ago, by this collector's
+	// predecessor.
+	imported, err := db.ImportInstallSecrets(ctx, []store.InstallSecret{
+		{Project: "mux", DistinctID: "install-1", Hash: testHash, Registered: time.Now().Add(-2 * time.Hour)},
+	})
+	if err != nil || imported != 1 {
+		t.Fatalf("ImportInstallSecrets = %d, %v; want 1, nil", imported, err)
+	}
+
+	mustOK(t, e.postJSON("/batch/", batchWithKey(muxKey, testHash,
+		eventOf("install-1", uuidN(1)), eventOf("install-1", uuidN(2)), eventOf("install-2", uuidN(3)))))
+	if calls := counting.calls.Load(); calls != 2 {
+		t.Errorf("store calls for two due installs = %d, want 2", calls)
+	}
+
+	var registered time.Time
+	err = db.ReadInstallSecrets(ctx, 10, func(secrets []store.InstallSecret) error {
+		for _, secret := range secrets {
+			if secret.DistinctID == "install-1" {
+				registered = secret.Registered
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(registered) > time.Hour {
+		t.Errorf("registration time of install-1 after its batch = %s, want renewed to about now", registered)
 	}
 }

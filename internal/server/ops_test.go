@@ -521,7 +521,7 @@ func TestRetentionExpiresDeletionKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, goneHash := deletionKey("secret of install-gone")
-	if err := db.RegisterInstallSecret(context.Background(), "mux", "install-gone", goneHash); err != nil {
+	if err := db.RegisterInstallSecret(context.Background(), "mux", "install-gone", goneHash, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()

@@ -25,16 +25,22 @@ var ErrSecretNotFound = errors.New("store: no deletion key registered for the in
 // kept, with DeleteInstallSecretsBefore.
 //
 // Each install also has a latest registration time, which
-// RenewInstallSecret moves forward. The collector renews the installs it
-// receives events of, so retention can expire hashes by that time alone.
-// Counting an install's stored events would not do, because its newest
-// events may still wait in the journal.
+// RegisterInstallSecret moves forward when given a renewal time. The
+// collector renews the installs it receives events of, so retention can
+// expire hashes by that time alone. Counting an install's stored events
+// would not do, because its newest events may still wait in the journal.
 type InstallSecrets interface {
 	// RegisterInstallSecret stores hash for the install unless one is
 	// already stored: the first registration wins and later calls, with
-	// any hash, change nothing and return nil. That way a client that
-	// learns an install ID later cannot take over its deletion.
-	RegisterInstallSecret(ctx context.Context, project, distinctID, hash string) error
+	// any hash, keep the stored hash and return nil. That way a client
+	// that learns an install ID later cannot take over its deletion.
+	//
+	// When a hash is stored and the install's latest registration time is
+	// before renewBefore, the call sets that time to now. A zero
+	// renewBefore renews nothing. Registration and renewal are one call,
+	// and one statement in each backend, because the collector makes it
+	// for every install it receives events of.
+	RegisterInstallSecret(ctx context.Context, project, distinctID, hash string, renewBefore time.Time) error
 
 	// InstallSecretHash returns the stored hash, or ErrSecretNotFound.
 	InstallSecretHash(ctx context.Context, project, distinctID string) (string, error)
@@ -42,11 +48,6 @@ type InstallSecrets interface {
 	// DeleteInstallSecret deletes the stored hash, if any. Deleting a hash
 	// that is not stored is not an error.
 	DeleteInstallSecret(ctx context.Context, project, distinctID string) error
-
-	// RenewInstallSecret sets the install's latest registration time to
-	// now when it is before t, and keeps its hash. It does nothing when no
-	// hash is stored.
-	RenewInstallSecret(ctx context.Context, project, distinctID string, t time.Time) error
 
 	// DeleteInstallSecretsBefore deletes the hash of every install whose
 	// latest registration time is before t and returns how many installs

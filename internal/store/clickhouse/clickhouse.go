@@ -178,9 +178,9 @@ type Store struct {
 	// no deletion of this Store in between.
 	writeMu sync.Mutex
 
-	// secretsMu serializes the calls on the install_secrets table, apart
-	// from writeMu so that they do not wait for a batch's INSERT.
-	// secretsReady is set once withSecrets has created that table.
+	// secretsMu serializes the calls on the secrets table, apart from
+	// writeMu so that they do not wait for a batch's INSERT. secretsReady
+	// is set once withSecrets has prepared that table.
 	secretsMu    sync.Mutex
 	secretsReady bool
 

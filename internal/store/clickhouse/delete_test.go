@@ -92,17 +92,17 @@ func testDeleteInstallLeavesNoID(t *testing.T, mutationsSync bool) {
 	if _, err := s.Insert(ctx, events); err != nil {
 		t.Fatalf("Insert: %v", err)
 	}
-	if err := s.RegisterInstallSecret(ctx, "mux", install, "hash-1"); err != nil {
+	if err := s.RegisterInstallSecret(ctx, "mux", install, "hash-1", time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RegisterInstallSecret(ctx, "mux", "install-1", "hash-2"); err != nil {
+	if err := s.RegisterInstallSecret(ctx, "mux", "install-1", "hash-2", time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if hash, err := s.InstallSecretHash(ctx, "mux", install); err != nil || hash != "hash-1" {
 		t.Fatalf("InstallSecretHash = %q, %v; want hash-1", hash, err)
 	}
-	if err := s.RenewInstallSecret(ctx, "mux", install, time.Now().Add(time.Hour)); err != nil {
-		t.Fatalf("RenewInstallSecret: %v", err)
+	if err := s.RegisterInstallSecret(ctx, "mux", install, "hash-1", time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("RegisterInstallSecret with a renewal: %v", err)
 	}
 
 	deleted, err := s.DeleteInstall(ctx, "mux", install)

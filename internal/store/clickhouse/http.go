@@ -46,6 +46,13 @@ func (c *client) exec(ctx context.Context, query string) error {
 	return err
 }
 
+// execExternal runs a statement that returns no rows and reads tables as
+// external data.
+func (c *client) execExternal(ctx context.Context, query string, tables ...externalTable) error {
+	_, err := c.postExternal(ctx, url.Values{}, query, tables)
+	return err
+}
+
 // insert runs "INSERT INTO table FORMAT JSONEachRow" with rows as its data.
 // ClickHouse responds only after it has written the new part to disk.
 func (c *client) insert(ctx context.Context, table string, rows []byte) error {

@@ -20,33 +20,82 @@ var _ store.InstallSecrets = (*Store)(nil)
 //
 // ClickHouse has no unique keys, so two collectors that register one
 // install at the same moment may both write a row. Every read then takes
-// the row with the smallest registered_us (and the smallest hash on a tie),
-// which makes the first registration win everywhere.
+// the hash with the smallest hash_registered_us (and the smallest hash on
+// a tie), which makes the first registration win everywhere.
+//
+// Each registration or renewal adds a row: hash_registered_us is when its
+// hash was first registered for the install, and registered_us is the
+// time of the row. A renewal copies the first hash and its
+// hash_registered_us. ReplacingMergeTree(registered_us) keeps, of the
+// rows with one (project, distinct_id, hash), the one with the latest
+// registered_us when it merges parts. So an install holds one row per
+// hash once its parts are merged, however often it is renewed: one row,
+// unless registrations raced. Reads aggregate the rows, so they need no
+// merge and no FINAL.
 const createSecretsSQL = `CREATE TABLE IF NOT EXISTS {table} (
-	project       String,
-	distinct_id   String,
-	hash          String,
-	registered_us Int64
-) ENGINE = MergeTree ORDER BY (project, distinct_id)`
+	project            String,
+	distinct_id        String,
+	hash               String,
+	hash_registered_us Int64,
+	registered_us      Int64
+) ENGINE = ReplacingMergeTree(registered_us) ORDER BY (project, distinct_id, hash)`
+
+// secretsTableName is the name of the table that createSecretsSQL creates.
+// legacySecretsTableName is the MergeTree table that candor used before,
+// whose rows withSecrets moves into it.
+const (
+	secretsTableName       = "install_secrets_v2"
+	legacySecretsTableName = "install_secrets"
+)
 
 func (s *Store) secretsTable() string {
-	return "`" + s.config.Database + "`.install_secrets"
+	return "`" + s.config.Database + "`." + secretsTableName
 }
 
+// registerSecretSQL registers the hash of install_ref unless the install
+// has one, and renews a stored hash whose newest row is older than
+// {renew_before}, in one INSERT ... SELECT. The install and the new hash
+// travel as the external table install_ref, so the text of the statement
+// contains no install ID. An install without rows reads found = 0 from
+// the LEFT JOIN, which fills the columns of a missing row with defaults.
+const registerSecretSQL = `INSERT INTO {table} (project, distinct_id, hash, hash_registered_us, registered_us)
+SELECT project, distinct_id,
+	if(found = 1, stored_hash, new_hash),
+	if(found = 1, stored_hash_us, toInt64({now})),
+	toInt64({now})
+FROM (SELECT project, distinct_id, hash AS new_hash FROM install_ref) AS ref
+ANY LEFT JOIN (
+	SELECT project, distinct_id, 1 AS found,
+		argMin(hash, (hash_registered_us, hash)) AS stored_hash,
+		min(hash_registered_us) AS stored_hash_us,
+		max(registered_us) AS newest_us
+	FROM {table}
+	WHERE (project, distinct_id) IN (SELECT project, distinct_id FROM install_ref)
+	GROUP BY project, distinct_id
+) AS stored USING (project, distinct_id)
+WHERE found = 0 OR newest_us < toInt64({renew_before})`
+
 // RegisterInstallSecret stores hash for the install unless one is stored
-// already. It selects the install by installRefCondition and sends the
-// new row as data, so the text of its statements contains no install ID.
-func (s *Store) RegisterInstallSecret(ctx context.Context, project, distinctID, hash string) error {
+// already, and otherwise renews the stored hash when its newest row is
+// older than renewBefore, with one request (registerSecretSQL). Reads take
+// the first hash, so a renewal keeps it, and retention deletes rows by
+// their own time without losing the hash of a renewed install.
+func (s *Store) RegisterInstallSecret(ctx context.Context, project, distinctID, hash string, renewBefore time.Time) error {
 	err := s.withSecrets(ctx, func(ctx context.Context) error {
-		_, _, found, err := s.readInstallSecret(ctx, project, distinctID)
-		if err != nil || found {
-			return err
-		}
-		row, err := json.Marshal(secretRow{Project: project, DistinctID: distinctID, Hash: hash, RegisteredUS: time.Now().UnixMicro()})
-		if err != nil {
-			return err
-		}
-		return s.client.insert(ctx, s.secretsTable(), row)
+		statement := strings.NewReplacer(
+			"{table}", s.secretsTable(),
+			"{now}", strconv.FormatInt(time.Now().UnixMicro(), 10),
+			"{renew_before}", strconv.FormatInt(renewBefore.UnixMicro(), 10),
+		).Replace(registerSecretSQL)
+		var ref []byte
+		ref = appendTabSeparated(ref, project)
+		ref = append(ref, '\t')
+		ref = appendTabSeparated(ref, distinctID)
+		ref = append(ref, '\t')
+		ref = appendTabSeparated(ref, hash)
+		ref = append(ref, '\n')
+		return s.client.execExternal(ctx, statement,
+			externalTable{name: "install_ref", structure: "project String, distinct_id String, hash String", rows: ref})
 	})
 	if err != nil {
 		return fmt.Errorf("register the deletion key of an install of project %q: %w", project, err)
@@ -56,10 +105,11 @@ func (s *Store) RegisterInstallSecret(ctx context.Context, project, distinctID, 
 
 // secretRow is one row of the secrets table in the JSONEachRow format.
 type secretRow struct {
-	Project      string `json:"project"`
-	DistinctID   string `json:"distinct_id"`
-	Hash         string `json:"hash"`
-	RegisteredUS int64  `json:"registered_us"`
+	Project          string `json:"project"`
+	DistinctID       string `json:"distinct_id"`
+	Hash             string `json:"hash"`
+	HashRegisteredUS int64  `json:"hash_registered_us"`
+	RegisteredUS     int64  `json:"registered_us"`
 }
 
 // InstallSecretHash returns the first registered hash, or
@@ -81,13 +131,13 @@ func (s *Store) InstallSecretHash(ctx context.Context, project, distinctID strin
 	return hash, nil
 }
 
-// readInstallSecret returns the hash of the install's first registration
-// and the time of its newest in microseconds, or found false when none is
+// readInstallSecret returns the install's first registered hash and the
+// time of its newest row in microseconds, or found false when none is
 // stored. It selects the install by installRefCondition, and its caller
 // runs it under withSecrets.
 func (s *Store) readInstallSecret(ctx context.Context, project, distinctID string) (first string, newestUS int64, found bool, err error) {
 	rows, err := s.client.query(ctx, `SELECT distinct_id, hash, registered_us FROM `+s.secretsTable()+
-		` WHERE `+installRefCondition+` ORDER BY registered_us, hash`, installRef(project, distinctID))
+		` WHERE `+installRefCondition+` ORDER BY hash_registered_us, hash`, installRef(project, distinctID))
 	if err != nil {
 		return "", 0, false, err
 	}
@@ -125,7 +175,7 @@ func (s *Store) DeleteInstallSecret(ctx context.Context, project, distinctID str
 			return errInstallKeyShared(project, distinctID)
 		}
 
-		return s.mutate(ctx, "install_secrets", `ALTER TABLE `+s.secretsTable()+` DELETE WHERE `+condition)
+		return s.mutate(ctx, secretsTableName, `ALTER TABLE `+s.secretsTable()+` DELETE WHERE `+condition)
 	})
 	if err != nil {
 		return fmt.Errorf("delete the deletion key of an install of project %q: %w", project, err)
@@ -133,12 +183,12 @@ func (s *Store) DeleteInstallSecret(ctx context.Context, project, distinctID str
 	return nil
 }
 
-// withSecrets runs fn under secretsMu after creating the secrets table on
-// the Store's first call. The lock orders a read after a registration of
-// this Store that returned before it, and keeps one Store from
-// registering an install twice. fn gets a context that whileResponsive
-// ends when the server stops responding, and so does the creation of the
-// table.
+// withSecrets runs fn under secretsMu after preparing the secrets table
+// on the Store's first call (prepareSecrets). The lock orders a read after
+// a registration of this Store that returned before it, and keeps one
+// Store from registering an install twice. fn gets a context that
+// whileResponsive ends when the server stops responding, and so does the
+// preparation.
 func (s *Store) withSecrets(ctx context.Context, fn func(ctx context.Context) error) error {
 	release, err := s.acquire()
 	if err != nil {
@@ -150,8 +200,8 @@ func (s *Store) withSecrets(ctx context.Context, fn func(ctx context.Context) er
 	defer s.secretsMu.Unlock()
 	return s.whileResponsive(ctx, func(ctx context.Context) error {
 		if !s.secretsReady {
-			if err := s.client.exec(ctx, strings.ReplaceAll(createSecretsSQL, "{table}", s.secretsTable())); err != nil {
-				return fmt.Errorf("create install_secrets table: %w", err)
+			if err := s.prepareSecrets(ctx); err != nil {
+				return err
 			}
 			s.secretsReady = true
 		}
@@ -159,31 +209,52 @@ func (s *Store) withSecrets(ctx context.Context, fn func(ctx context.Context) er
 	})
 }
 
-// RenewInstallSecret adds a row with the install's first hash and the
-// current time when its newest row is older than t. Reads take the oldest
-// row, so the hash stays the first one registered, and retention deletes
-// rows by their own time without losing the hash of a renewed install.
-// Like RegisterInstallSecret, it selects the install by
-// installRefCondition and sends the row as data.
-func (s *Store) RenewInstallSecret(ctx context.Context, project, distinctID string, t time.Time) error {
-	err := s.withSecrets(ctx, func(ctx context.Context) error {
-		first, newest, found, err := s.readInstallSecret(ctx, project, distinctID)
-		if err != nil {
-			return err
-		}
-		if !found || newest >= t.UnixMicro() {
+// prepareSecrets creates the secrets table and moves the rows of the
+// legacy table into it, one row per install and hash, then drops the
+// legacy table. The legacy table kept one row per registration and
+// renewal in a MergeTree that never folded them.
+//
+// Two collectors that start together may both copy. The second copy adds
+// rows equal to the first, which reads aggregate and merges fold, and a
+// copy that fails because the other collector dropped the table meanwhile
+// is done.
+//
+// NOTE: a collector of an older candor that shares the database still
+// writes to the legacy table, and the rows it writes after the move are
+// lost. Upgrade every collector of a database together.
+func (s *Store) prepareSecrets(ctx context.Context) error {
+	if err := s.client.exec(ctx, strings.ReplaceAll(createSecretsSQL, "{table}", s.secretsTable())); err != nil {
+		return fmt.Errorf("create %s table: %w", secretsTableName, err)
+	}
+	exists, err := s.legacySecretsExist(ctx)
+	if err != nil || !exists {
+		return err
+	}
+	legacy := "`" + s.config.Database + "`." + legacySecretsTableName
+	copyErr := s.client.exec(ctx, `INSERT INTO `+s.secretsTable()+` (project, distinct_id, hash, hash_registered_us, registered_us)
+		SELECT project, distinct_id, hash, min(registered_us), max(registered_us) FROM `+legacy+`
+		GROUP BY project, distinct_id, hash`)
+	if copyErr != nil {
+		if exists, err := s.legacySecretsExist(ctx); err == nil && !exists {
 			return nil
 		}
-		row, err := json.Marshal(secretRow{Project: project, DistinctID: distinctID, Hash: first, RegisteredUS: time.Now().UnixMicro()})
-		if err != nil {
-			return err
-		}
-		return s.client.insert(ctx, s.secretsTable(), row)
-	})
-	if err != nil {
-		return fmt.Errorf("renew the deletion key of an install of project %q: %w", project, err)
+		return fmt.Errorf("copy the rows of %s into %s: %w", legacySecretsTableName, secretsTableName, copyErr)
+	}
+	if err := s.client.exec(ctx, `DROP TABLE IF EXISTS `+legacy); err != nil {
+		return fmt.Errorf("drop %s after copying its rows into %s: %w", legacySecretsTableName, secretsTableName, err)
 	}
 	return nil
+}
+
+// legacySecretsExist reports whether the database has the legacy secrets
+// table.
+func (s *Store) legacySecretsExist(ctx context.Context) (bool, error) {
+	rows, err := s.client.query(ctx, `SELECT count() FROM system.tables WHERE database = `+
+		quoteString(s.config.Database)+` AND name = `+quoteString(legacySecretsTableName))
+	if err != nil {
+		return false, fmt.Errorf("look up table %s: %w", legacySecretsTableName, err)
+	}
+	return len(rows) == 1 && len(rows[0]) == 1 && rows[0][0] != "0", nil
 }
 
 // DeleteInstallSecretsBefore deletes the rows registered before t with an
@@ -209,7 +280,7 @@ func (s *Store) DeleteInstallSecretsBefore(ctx context.Context, t time.Time) (in
 		if old, err := strconv.ParseInt(rows[0][1], 10, 64); err == nil && old == 0 {
 			return nil
 		}
-		return s.mutate(ctx, "install_secrets", `ALTER TABLE `+s.secretsTable()+` DELETE WHERE registered_us < `+before)
+		return s.mutate(ctx, secretsTableName, `ALTER TABLE `+s.secretsTable()+` DELETE WHERE registered_us < `+before)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("delete deletion keys registered before %s: %w", t.Format(time.RFC3339), err)
@@ -221,8 +292,9 @@ var _ store.InstallSecretCopier = (*Store)(nil)
 
 // ReadInstallSecrets calls fn with every stored hash, in batches of at
 // most batchSize, ordered by project and distinct ID. An install with
-// several rows, one per renewal, gives one InstallSecret with the hash of
-// its first row and the time of its newest, as the other reads take them.
+// several rows, such as renewals not merged yet, gives one InstallSecret
+// with its first hash and the time of its newest row, as the other reads
+// take them.
 // The rows stream from the server, and fn runs while they do, holding the
 // lock of the Store's deletion key methods, so fn must not call them.
 func (s *Store) ReadInstallSecrets(ctx context.Context, batchSize int, fn func(secrets []store.InstallSecret) error) error {
@@ -247,7 +319,7 @@ func (s *Store) ReadInstallSecrets(ctx context.Context, batchSize int, fn func(s
 		}
 
 		query := `SELECT project, distinct_id, hash, registered_us FROM ` + s.secretsTable() +
-			` ORDER BY project, distinct_id, registered_us, hash`
+			` ORDER BY project, distinct_id, hash_registered_us, hash`
 		err := s.client.queryEach(ctx, query, nil, func(fields []string) error {
 			if len(fields) != 4 {
 				return fmt.Errorf("unexpected row %q", fields)
@@ -258,7 +330,9 @@ func (s *Store) ReadInstallSecrets(ctx context.Context, batchSize int, fn func(s
 			}
 			registered := time.UnixMicro(registeredUS).UTC()
 			if started && current.Project == fields[0] && current.DistinctID == fields[1] {
-				current.Registered = registered
+				if registered.After(current.Registered) {
+					current.Registered = registered
+				}
 				return nil
 			}
 			if err := flush(); err != nil {
@@ -325,8 +399,11 @@ func (s *Store) ImportInstallSecrets(ctx context.Context, secrets []store.Instal
 				continue
 			}
 			stored[key] = true
+			// The source keeps only the latest registration time, so it
+			// is the first registration time of the hash too.
+			registeredUS := secret.Registered.UnixMicro()
 			row, err := json.Marshal(secretRow{Project: secret.Project, DistinctID: secret.DistinctID,
-				Hash: secret.Hash, RegisteredUS: secret.Registered.UnixMicro()})
+				Hash: secret.Hash, HashRegisteredUS: registeredUS, RegisteredUS: registeredUS})
 			if err != nil {
 				return err
 			}

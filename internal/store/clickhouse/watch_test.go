@@ -96,7 +96,7 @@ func TestPausedServerFailsWritesQuickly(t *testing.T) {
 	if _, err := s.Insert(context.Background(), testEvents(0, 10)); err != nil {
 		t.Fatalf("Insert before the pause: %v", err)
 	}
-	if err := s.RegisterInstallSecret(context.Background(), "mux", install, hash); err != nil {
+	if err := s.RegisterInstallSecret(context.Background(), "mux", install, hash, time.Time{}); err != nil {
 		t.Fatalf("RegisterInstallSecret before the pause: %v", err)
 	}
 
@@ -114,10 +114,10 @@ func TestPausedServerFailsWritesQuickly(t *testing.T) {
 			return err
 		}},
 		{"RegisterInstallSecret", func(ctx context.Context) error {
-			return s.RegisterInstallSecret(ctx, "mux", "install-5", hash)
+			return s.RegisterInstallSecret(ctx, "mux", "install-5", hash, time.Time{})
 		}},
-		{"RenewInstallSecret", func(ctx context.Context) error {
-			return s.RenewInstallSecret(ctx, "mux", install, time.Now())
+		{"RegisterInstallSecret with a renewal", func(ctx context.Context) error {
+			return s.RegisterInstallSecret(ctx, "mux", install, hash, time.Now())
 		}},
 		{"InstallSecretHash", func(ctx context.Context) error {
 			_, err := s.InstallSecretHash(ctx, "mux", install)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -35,7 +36,7 @@ func TestCompactRemovesDeletedValues(t *testing.T) {
 	if _, err := s.Insert(ctx, events); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RegisterInstallSecret(ctx, "mux", "kept-install", "ab12"); err != nil {
+	if err := s.RegisterInstallSecret(ctx, "mux", "kept-install", "ab12", time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.DeleteInstall(ctx, "mux", deletedInstall); err != nil {
@@ -143,7 +144,7 @@ func testCompactKeepsEveryRow(t *testing.T, column propertyColumn) {
 	// DeleteInstall keeps the secret of the deleted install, and so does
 	// Compact.
 	for _, install := range []string{"install-0001", "install-0002", deletedInstall} {
-		if err := s.RegisterInstallSecret(ctx, "mux", install, "hash-of-"+install); err != nil {
+		if err := s.RegisterInstallSecret(ctx, "mux", install, "hash-of-"+install, time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 	}

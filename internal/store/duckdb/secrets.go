@@ -33,12 +33,14 @@ var upgradeSecretsSQL = []string{
 }
 
 // RegisterInstallSecret stores hash for the install unless one is stored
-// already.
-func (s *Store) RegisterInstallSecret(ctx context.Context, project, distinctID, hash string) error {
+// already, and otherwise moves the registration time of the stored hash to
+// now when it is before renewBefore, in one statement.
+func (s *Store) RegisterInstallSecret(ctx context.Context, project, distinctID, hash string, renewBefore time.Time) error {
 	err := s.withSecrets(ctx, func(conn *sql.Conn) error {
-		_, err := conn.ExecContext(ctx,
-			`INSERT INTO install_secrets (project, distinct_id, hash, registered_us) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			project, distinctID, hash, time.Now().UnixMicro())
+		_, err := conn.ExecContext(ctx, `INSERT INTO install_secrets (project, distinct_id, hash, registered_us) VALUES (?, ?, ?, ?)
+			ON CONFLICT (project, distinct_id) DO UPDATE SET registered_us = excluded.registered_us
+			WHERE install_secrets.registered_us < ?`,
+			project, distinctID, hash, time.Now().UnixMicro(), renewBefore.UnixMicro())
 		return err
 	})
 	if err != nil {
@@ -72,21 +74,6 @@ func (s *Store) DeleteInstallSecret(ctx context.Context, project, distinctID str
 	})
 	if err != nil {
 		return fmt.Errorf("delete the deletion key of an install of project %q: %w", project, err)
-	}
-	return nil
-}
-
-// RenewInstallSecret sets the install's registration time to now when it
-// is before t.
-func (s *Store) RenewInstallSecret(ctx context.Context, project, distinctID string, t time.Time) error {
-	err := s.withSecrets(ctx, func(conn *sql.Conn) error {
-		_, err := conn.ExecContext(ctx,
-			`UPDATE install_secrets SET registered_us = ? WHERE project = ? AND distinct_id = ? AND registered_us < ?`,
-			time.Now().UnixMicro(), project, distinctID, t.UnixMicro())
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("renew the deletion key of an install of project %q: %w", project, err)
 	}
 	return nil
 }

@@ -20,7 +20,7 @@ func TestSecretsConformanceInMemory(t *testing.T) {
 func TestSecretsKeptAcrossReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "candor.duckdb")
 	s := mustOpen(t, path)
-	if err := s.RegisterInstallSecret(t.Context(), "mux", "a", "ab12"); err != nil {
+	if err := s.RegisterInstallSecret(t.Context(), "mux", "a", "ab12", time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -69,7 +69,7 @@ func TestSecretsUpgradeAddsRegistrationTime(t *testing.T) {
 	if hash, err := s.InstallSecretHash(ctx, "mux", "a"); err != nil || hash != "ab12" {
 		t.Errorf("hash after the upgrade = %q, %v; want ab12", hash, err)
 	}
-	if err := s.RegisterInstallSecret(ctx, "mux", "b", "cd34"); err != nil {
+	if err := s.RegisterInstallSecret(ctx, "mux", "b", "cd34", time.Time{}); err != nil {
 		t.Fatalf("RegisterInstallSecret after the upgrade: %v", err)
 	}
 	if deleted, err := s.DeleteInstallSecretsBefore(ctx, time.Now().Add(time.Second)); err != nil || deleted != 2 {

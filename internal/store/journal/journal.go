@@ -1334,11 +1334,11 @@ func (s *Store) ExportEvents(ctx context.Context, f store.Filter, format store.E
 var errNoSecrets = errors.New("journal: the store keeps no install secrets")
 
 // RegisterInstallSecret passes the call to the store.
-func (s *Store) RegisterInstallSecret(ctx context.Context, project, distinctID, hash string) error {
+func (s *Store) RegisterInstallSecret(ctx context.Context, project, distinctID, hash string, renewBefore time.Time) error {
 	if s.secrets == nil {
 		return errNoSecrets
 	}
-	return s.secrets.RegisterInstallSecret(ctx, project, distinctID, hash)
+	return s.secrets.RegisterInstallSecret(ctx, project, distinctID, hash, renewBefore)
 }
 
 // InstallSecretHash passes the call to the store.
@@ -1355,14 +1355,6 @@ func (s *Store) DeleteInstallSecret(ctx context.Context, project, distinctID str
 		return errNoSecrets
 	}
 	return s.secrets.DeleteInstallSecret(ctx, project, distinctID)
-}
-
-// RenewInstallSecret passes the call to the store.
-func (s *Store) RenewInstallSecret(ctx context.Context, project, distinctID string, t time.Time) error {
-	if s.secrets == nil {
-		return errNoSecrets
-	}
-	return s.secrets.RenewInstallSecret(ctx, project, distinctID, t)
 }
 
 // DeleteInstallSecretsBefore passes the call to the store.

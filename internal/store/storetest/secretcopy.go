@@ -127,8 +127,8 @@ func testSecretReadRenewed(t *testing.T, s store.InstallSecrets, c store.Install
 	mustRegister(t, s, "mux", "a", hashOf(1))
 	before, _ := readAllSecrets(t, c, 10)
 	renewAfter := sleepPastMicrosecond()
-	if err := s.RenewInstallSecret(context.Background(), "mux", "a", renewAfter); err != nil {
-		t.Fatalf("RenewInstallSecret: %v", err)
+	if err := s.RegisterInstallSecret(context.Background(), "mux", "a", hashOf(2), renewAfter); err != nil {
+		t.Fatalf("RegisterInstallSecret with a renewal: %v", err)
 	}
 	after, _ := readAllSecrets(t, c, 10)
 	if len(before) != 1 || len(after) != 1 {

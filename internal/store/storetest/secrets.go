@@ -65,7 +65,7 @@ func mustHash(t *testing.T, s store.InstallSecrets, project, install string) str
 
 func mustRegister(t *testing.T, s store.InstallSecrets, project, install, hash string) {
 	t.Helper()
-	if err := s.RegisterInstallSecret(context.Background(), project, install, hash); err != nil {
+	if err := s.RegisterInstallSecret(context.Background(), project, install, hash, time.Time{}); err != nil {
 		t.Fatalf("RegisterInstallSecret(%s, %s): %v", project, install, err)
 	}
 }
@@ -107,7 +107,7 @@ func testSecretConcurrent(t *testing.T, s store.InstallSecrets) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- s.RegisterInstallSecret(context.Background(), "mux", "a", hashOf(i))
+			errs <- s.RegisterInstallSecret(context.Background(), "mux", "a", hashOf(i), time.Time{})
 		}()
 	}
 	wg.Wait()
@@ -157,14 +157,11 @@ func testSecretDelete(t *testing.T, s store.InstallSecrets) {
 	}
 	// The collector logs these errors, and logs are no place for install
 	// IDs.
-	if err := s.RegisterInstallSecret(canceled, "mux", "install-c", hashOf(4)); err == nil || strings.Contains(err.Error(), "install-c") {
+	if err := s.RegisterInstallSecret(canceled, "mux", "install-c", hashOf(4), time.Now()); err == nil || strings.Contains(err.Error(), "install-c") {
 		t.Errorf("RegisterInstallSecret with a canceled context = %v, want an error without the install ID", err)
 	}
 	if _, err := s.InstallSecretHash(canceled, "mux", "install-c"); err == nil || strings.Contains(err.Error(), "install-c") {
 		t.Errorf("InstallSecretHash with a canceled context = %v, want an error without the install ID", err)
-	}
-	if err := s.RenewInstallSecret(canceled, "mux", "install-c", time.Now()); err == nil || strings.Contains(err.Error(), "install-c") {
-		t.Errorf("RenewInstallSecret with a canceled context = %v, want an error without the install ID", err)
 	}
 
 	mustRegister(t, s, "mux", "a", hashOf(3))
@@ -189,8 +186,8 @@ func testSecretDeleteBefore(t *testing.T, s store.InstallSecrets) {
 	mustRegister(t, s, "mux", "renewed", hashOf(3))
 	cutoff := sleepPastMicrosecond()
 	mustRegister(t, s, "mux", "new", hashOf(4))
-	if err := s.RenewInstallSecret(ctx, "mux", "renewed", cutoff); err != nil {
-		t.Fatalf("RenewInstallSecret: %v", err)
+	if err := s.RegisterInstallSecret(ctx, "mux", "renewed", hashOf(5), cutoff); err != nil {
+		t.Fatalf("RegisterInstallSecret with a renewal: %v", err)
 	}
 
 	deleted, err := s.DeleteInstallSecretsBefore(ctx, cutoff)
@@ -220,26 +217,27 @@ func testSecretDeleteBefore(t *testing.T, s store.InstallSecrets) {
 
 func testSecretRenewKeepsHash(t *testing.T, s store.InstallSecrets) {
 	ctx := context.Background()
-	if err := s.RenewInstallSecret(ctx, "mux", "unknown", time.Now()); err != nil {
-		t.Fatalf("RenewInstallSecret of an install without a hash: %v", err)
+	// A renewal time registers an install without a hash as any call does.
+	if err := s.RegisterInstallSecret(ctx, "mux", "new", hashOf(3), time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("RegisterInstallSecret of a new install with a renewal time: %v", err)
 	}
-	if _, err := s.InstallSecretHash(ctx, "mux", "unknown"); !errors.Is(err, store.ErrSecretNotFound) {
-		t.Errorf("RenewInstallSecret registered an install without a hash: err = %v, want store.ErrSecretNotFound", err)
+	if got := mustHash(t, s, "mux", "new"); got != hashOf(3) {
+		t.Errorf("hash of an install registered with a renewal time = %q, want %q", got, hashOf(3))
 	}
 
 	mustRegister(t, s, "mux", "a", hashOf(1))
 	first := sleepPastMicrosecond()
-	if err := s.RenewInstallSecret(ctx, "mux", "a", first); err != nil {
-		t.Fatalf("RenewInstallSecret: %v", err)
+	if err := s.RegisterInstallSecret(ctx, "mux", "a", hashOf(2), first); err != nil {
+		t.Fatalf("RegisterInstallSecret with a renewal: %v", err)
 	}
 	second := sleepPastMicrosecond()
 	mustRegister(t, s, "mux", "a", hashOf(2))
-	if err := s.RenewInstallSecret(ctx, "mux", "a", second); err != nil {
-		t.Fatalf("second RenewInstallSecret: %v", err)
+	if err := s.RegisterInstallSecret(ctx, "mux", "a", hashOf(2), second); err != nil {
+		t.Fatalf("second RegisterInstallSecret with a renewal: %v", err)
 	}
-	// A renewal with a time before the latest registration changes nothing.
-	if err := s.RenewInstallSecret(ctx, "mux", "a", first); err != nil {
-		t.Fatalf("third RenewInstallSecret: %v", err)
+	// A renewal time before the latest registration changes nothing.
+	if err := s.RegisterInstallSecret(ctx, "mux", "a", hashOf(2), first); err != nil {
+		t.Fatalf("third RegisterInstallSecret with a renewal: %v", err)
 	}
 	// Registrations before the second renewal expire; the install keeps
 	// its first hash.
@@ -249,6 +247,18 @@ func testSecretRenewKeepsHash(t *testing.T, s store.InstallSecrets) {
 	if got := mustHash(t, s, "mux", "a"); got != hashOf(1) {
 		t.Errorf("hash after renewals and a second registration = %q, want the first %q", got, hashOf(1))
 	}
+
+	// Without a renewal time, a registration leaves the registration time
+	// as it is, so retention deletes the hash.
+	mustRegister(t, s, "mux", "b", hashOf(4))
+	third := sleepPastMicrosecond()
+	mustRegister(t, s, "mux", "b", hashOf(4))
+	if _, err := s.DeleteInstallSecretsBefore(ctx, third); err != nil {
+		t.Fatalf("DeleteInstallSecretsBefore: %v", err)
+	}
+	if _, err := s.InstallSecretHash(ctx, "mux", "b"); !errors.Is(err, store.ErrSecretNotFound) {
+		t.Errorf("hash of an install registered again without a renewal time, after retention = %v; want store.ErrSecretNotFound", err)
+	}
 }
 
 func testSecretErrClosed(t *testing.T, s store.Store, secrets store.InstallSecrets) {
@@ -256,7 +266,7 @@ func testSecretErrClosed(t *testing.T, s store.Store, secrets store.InstallSecre
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if err := secrets.RegisterInstallSecret(ctx, "mux", "a", hashOf(1)); !errors.Is(err, store.ErrClosed) {
+	if err := secrets.RegisterInstallSecret(ctx, "mux", "a", hashOf(1), time.Time{}); !errors.Is(err, store.ErrClosed) {
 		t.Errorf("RegisterInstallSecret after Close = %v, want store.ErrClosed", err)
 	}
 	if _, err := secrets.InstallSecretHash(ctx, "mux", "a"); !errors.Is(err, store.ErrClosed) {
@@ -264,9 +274,6 @@ func testSecretErrClosed(t *testing.T, s store.Store, secrets store.InstallSecre
 	}
 	if err := secrets.DeleteInstallSecret(ctx, "mux", "a"); !errors.Is(err, store.ErrClosed) {
 		t.Errorf("DeleteInstallSecret after Close = %v, want store.ErrClosed", err)
-	}
-	if err := secrets.RenewInstallSecret(ctx, "mux", "a", time.Now()); !errors.Is(err, store.ErrClosed) {
-		t.Errorf("RenewInstallSecret after Close = %v, want store.ErrClosed", err)
 	}
 	if _, err := secrets.DeleteInstallSecretsBefore(ctx, time.Now()); !errors.Is(err, store.ErrClosed) {
 		t.Errorf("DeleteInstallSecretsBefore after Close = %v, want store.ErrClosed", err)
