@@ -17,8 +17,8 @@ const (
 	// RandomID is a UUID (version 4 or 7) or a random token of at least 96
 	// bits written in hex (24 or more characters) or in base64url or
 	// standard base64 (16 or more, padding aside). A token that decodes to
-	// printable text is not random, and neither are an IBAN and words in
-	// mixed case, such as Workspace-Of-Alice.
+	// printable text is not random, and neither are an IBAN and words,
+	// such as Workspace-Of-Alice, WorkspaceOfALICE or Alice-Workspace-24.
 	RandomID Class = "random_id"
 	// Enum is one of the property's declared Values.
 	Enum Class = "enum"

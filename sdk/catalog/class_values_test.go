@@ -235,6 +235,10 @@ var probeValues = []struct {
 	// Words in mixed case without digits.
 	{catalog.RandomID, "Workspace-Of-Alice", catalog.ReasonNotRandomID},
 	{catalog.RandomID, "WorkspaceOfAlice", catalog.ReasonNotRandomID},
+	// Words with a number, in upper case and with rare letters.
+	{catalog.RandomID, "Alice-Workspace-24", catalog.ReasonNotRandomID},
+	{catalog.RandomID, "WorkspaceOfALICE", catalog.ReasonNotRandomID},
+	{catalog.RandomID, "Quiz-Jazz-Box-Jets", catalog.ReasonNotRandomID},
 	// IBANs, with valid check digits.
 	{catalog.RandomID, "GB82WEST12345698765432", catalog.ReasonNotRandomID},
 	{catalog.RandomID, "NL91ABNA0417164300", catalog.ReasonNotRandomID},

@@ -195,6 +195,12 @@ func TestRandomIDRejectsStructuredTokens(t *testing.T) {
 		"Alice_Smith_Workspace",                            // words joined by _
 		"Bobs-MacBook-Pro",                                 // two upper-case letters in a word
 		"Jane+Doe+Laptop+Home",                             // words joined by +
+		"Alice-Workspace-24",                               // words and a number
+		"AliceWorkspace2024",                               // the same, in camel case
+		"WorkspaceOfALICE",                                 // a word in upper case
+		"ALICEOnWorkspace",                                 // the same, first
+		"QuickBrownFoxJazzy",                               // more than one of j, q, x and z
+		"Schmidt-Family-Laptops",                           // one uncommon letter pair, dt
 	} {
 		if isRandomID(s) {
 			t.Errorf("isRandomID(%q) = true, want false", s)
@@ -212,9 +218,12 @@ func TestRandomIDAcceptsBase64Alphabets(t *testing.T) {
 		"kQmVpLwRtYzBnCxJaSdFgHjK", // no digits
 		"sk-k3J9xQ2mV7pL0wR5tY8zB", // random after sk-
 		"eyJ9xQ2mV7pL0wR5tY8zB1nC", // random after eyJ
-		"QuickBrownFoxJazzy",       // words, with more than one of j, q, x and z
-		"WorkspaceOfALICE",         // an upper-case word
 		"Workspace-Of-Alice-",      // no word after the last dash
+		"Alice24-Workspaces",       // a number inside the words
+		"Workspace-Of-Alice12345",  // a number of more than 4 digits
+		"WorkspaceOFAlice",         // a word of 2 upper-case letters
+		"Workspace-Of-BOB",         // a word of 3 upper-case letters
+		"Kyaqhuvi-Wefoxucia",       // two uncommon letter pairs, aq and qh
 	} {
 		if !isRandomID(s) {
 			t.Errorf("isRandomID(%q) = false, want true", s)

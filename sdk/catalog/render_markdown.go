@@ -19,7 +19,7 @@ var classSummaries = []struct {
 		"A token is written in hex (24 or more digits) or in base64url or standard base64 without '/' (16 or more characters before any padding). " +
 		"A token is rejected when it has fewer distinct characters, or one character more often, than random data has with a chance of 1 in a billion. " +
 		"Base64 is rejected when it has only one of upper-case letters, lower-case letters and digits, as words do, " +
-		"or more than 8 digits in a row, as a phone number does, or when it reads as words in mixed case without digits, such as Workspace-Of-Alice. " +
+		"or more than 8 digits in a row, as a phone number does, or when it reads as words, such as Workspace-Of-Alice, WorkspaceOfALICE or Alice-Workspace-24. " +
 		"A token is also rejected when it starts like the API key of a known service, when it decodes to readable text, such as an encoded email address, " +
 		"or when it is an IBAN. A UUID with one digit in more than half of its 32 places is rejected too."},
 	{Enum, "One of the values listed for the property. Any other value is rejected."},

@@ -25,6 +25,8 @@ func TestClassSummariesMatchRules(t *testing.T) {
 		{RandomID, "only one of upper-case letters, lower-case letters and digits", "qwertyuiopasdfgH", "qwertyuiopasdfgh"},
 		{RandomID, "without '/'", "k3J9x+Q2mV7pL0wR", "k3J9x/Q2mV7pL0wR"},
 		{RandomID, "Workspace-Of-Alice", "Workspace-Of-Al1ce", "Workspace-Of-Alice"},
+		{RandomID, "WorkspaceOfALICE", "WorkspaceOfAL1CE", "WorkspaceOfALICE"},
+		{RandomID, "Alice-Workspace-24", "Alice-Workspace-2x4", "Alice-Workspace-24"},
 		{RandomID, "more than 8 digits in a row", "q1w2e3r4t5y6u7i81234567x", "q1w2e3r4t5y6u7i812345678"},
 		{RandomID, "API key of a known service", "Q3vX9kL2mN8pR4tW", "ghp_Q3vX9kL2mN8pR4tW"},
 		{Identifier, "at most 100 characters", strings.Repeat("ab.", 33) + "a", strings.Repeat("ab.", 33) + "ab"},
