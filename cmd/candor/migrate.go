@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/candor-dev/candor/internal/fsutil"
@@ -28,8 +29,7 @@ const (
 	// holds as events and as JSON rows: about 100 MB at 100,000 events of
 	// 500 bytes each (an estimate).
 	maxMigrateBatch = 100_000
-	// migrateProgressInterval is the shortest time between two progress
-	// lines.
+	// migrateProgressInterval is the time between two progress lines.
 	migrateProgressInterval = 5 * time.Second
 )
 
@@ -76,6 +76,11 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 
+	// The lock file stays in a candor data folder, as serve leaves it, but
+	// not in a folder of another program.
+	lockPath := filepath.Join(flags.data, server.LockFile)
+	_, statErr := os.Stat(lockPath)
+	lockCreated := isNotFound(statErr)
 	lock, err := server.LockDataDir(flags.data)
 	if err != nil {
 		return err
@@ -87,6 +92,12 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	source, err := openMigrationSource(flags, stderr)
 	if err != nil {
+		if lockCreated && errors.Is(err, duckdb.ErrNotCandorDatabase) {
+			lock.Unlock()
+			if removeErr := os.Remove(lockPath); removeErr != nil {
+				return fmt.Errorf("%w. Removing the lock file %s failed too (%v): delete it", err, lockPath, removeErr)
+			}
+		}
 		return err
 	}
 	defer source.Close()
@@ -221,13 +232,16 @@ type migration struct {
 	batch          int
 	progress       io.Writer
 
-	total                   int64 // events in the DuckDB store
-	read, inserted, present int64
-	projects                map[string]*projectCounts
+	total    int64 // events in the DuckDB store
+	projects map[string]*projectCounts
 
+	// mu guards the counts below while the progress goroutine runs, and
+	// its writes to progress.
+	mu                         sync.Mutex
+	read, inserted, present    int64
 	secretsRead, secretsCopied int64
 
-	started, lastProgress time.Time
+	started time.Time
 }
 
 // projectCounts are the event counts of one project.
@@ -242,6 +256,17 @@ type projectCounts struct {
 // afterMigrateBatch, when a test sets it, runs after each batch of events
 // that a migration copied.
 var afterMigrateBatch func()
+
+// migrateProgressTicks returns the channel whose ticks make a migration
+// print a progress line, and the function that stops the ticks. Tests
+// replace it to send ticks of their own.
+var migrateProgressTicks = defaultMigrateProgressTicks
+
+// defaultMigrateProgressTicks ticks every migrateProgressInterval.
+func defaultMigrateProgressTicks() (<-chan time.Time, func()) {
+	ticker := time.NewTicker(migrateProgressInterval)
+	return ticker.C, ticker.Stop
+}
 
 // errInterrupted ends a migration that a signal stopped between batches.
 var errInterrupted = errors.New("interrupted")
@@ -260,8 +285,8 @@ func (m *migration) run() error {
 		return fmt.Errorf("count the events in DuckDB: %w", err)
 	}
 	m.total = overview.TotalEvents
-	m.lastProgress = m.started
 
+	stopProgress := m.startProgress()
 	err = m.source.ReadEvents(m.ctx, m.batch, func(events []store.Event) error {
 		if m.ctx.Err() != nil {
 			return errInterrupted
@@ -271,6 +296,7 @@ func (m *migration) run() error {
 	if err == nil && m.ctx.Err() == nil {
 		err = m.copySecrets(work)
 	}
+	stopProgress()
 	// The DuckDB read fails with its own error when the signal cancels
 	// it, so any error after a signal counts as the interruption.
 	if m.ctx.Err() != nil {
@@ -304,6 +330,7 @@ func (m *migration) copyEvents(ctx context.Context, events []store.Event) error 
 	if err != nil {
 		return fmt.Errorf("insert %d events into ClickHouse: %w", len(events), err)
 	}
+	m.mu.Lock()
 	for project, group := range groups {
 		counts := m.projects[project]
 		counts.read += int64(len(group))
@@ -312,7 +339,7 @@ func (m *migration) copyEvents(ctx context.Context, events []store.Event) error 
 		m.inserted += int64(stored[project])
 		m.present += int64(len(group) - stored[project])
 	}
-	m.printProgress()
+	m.mu.Unlock()
 	if afterMigrateBatch != nil {
 		afterMigrateBatch()
 	}
@@ -359,19 +386,44 @@ func (m *migration) countEvents(ctx context.Context, project string) (int64, err
 	return overview.TotalEvents, nil
 }
 
-func (m *migration) printProgress() {
-	now := time.Now()
-	if now.Sub(m.lastProgress) < migrateProgressInterval {
-		return
+// startProgress starts a goroutine that prints a progress line at each
+// tick of migrateProgressTicks, so a slow batch or a long copy of the
+// deletion keys still shows that the migration runs. The returned
+// function stops the goroutine and prints a last line.
+func (m *migration) startProgress() (stop func()) {
+	ticks, stopTicks := migrateProgressTicks()
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case <-ticks:
+				m.printProgress()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		stopTicks()
+		close(done)
+		<-finished
+		m.printProgress()
 	}
-	m.lastProgress = now
+}
+
+// printProgress prints the counts so far to m.progress.
+func (m *migration) printProgress() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	percent := 100.0
 	if m.total > 0 {
 		percent = 100 * float64(m.read) / float64(m.total)
 	}
-	elapsed := now.Sub(m.started)
-	fmt.Fprintf(m.progress, "candor migrate: %d of %d events read (%.1f%%), %d inserted, %d already present, %.0f events/s\n",
-		m.read, m.total, percent, m.inserted, m.present, float64(m.read)/elapsed.Seconds())
+	elapsed := time.Since(m.started)
+	fmt.Fprintf(m.progress, "candor migrate: %d of %d events read (%.1f%%), %d inserted, %d already present; %d deletion keys read; %.0f events/s\n",
+		m.read, m.total, percent, m.inserted, m.present, m.secretsRead, float64(m.read)/elapsed.Seconds())
 }
 
 // copySecrets copies the deletion key hashes with their registration
@@ -385,8 +437,10 @@ func (m *migration) copySecrets(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("copy deletion keys to ClickHouse: %w", err)
 		}
+		m.mu.Lock()
 		m.secretsRead += int64(len(secrets))
 		m.secretsCopied += int64(copied)
+		m.mu.Unlock()
 		return nil
 	})
 }

@@ -73,8 +73,8 @@ func TestMigrateLockedDataFolder(t *testing.T) {
 
 // TestMigrateForeignDuckDBFile runs migrate on a data folder whose
 // candor.duckdb is a DuckDB database of another program, and checks that
-// it fails before it connects to ClickHouse and leaves the file without
-// candor's tables.
+// it fails before it connects to ClickHouse, leaves the file without
+// candor's tables and adds no file to the folder.
 func TestMigrateForeignDuckDBFile(t *testing.T) {
 	data := t.TempDir()
 	path := filepath.Join(data, server.DatabaseFile)
@@ -86,12 +86,16 @@ func TestMigrateForeignDuckDBFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
+	before := folderEntries(t, data)
 
 	// No server is needed at this URL, because the check comes first.
 	code, _, stderr := runCommand(t, "migrate", "--data", data, "--clickhouse-url", "http://127.0.0.1:19499")
 	want := "not a candor database"
 	if code != exitFailure || !strings.Contains(stderr, want) {
 		t.Errorf("candor migrate of a foreign DuckDB file exited with %d: %q, want %d and %q", code, stderr, exitFailure, want)
+	}
+	if d := cmp.Diff(before, folderEntries(t, data)); d != "" {
+		t.Errorf("files in the foreign folder after candor migrate (-before +after):\n%s", d)
 	}
 
 	db, err = sql.Open("duckdb", path)
@@ -115,6 +119,20 @@ func TestMigrateForeignDuckDBFile(t *testing.T) {
 	if d := cmp.Diff([]string{"orders"}, tables); d != "" {
 		t.Errorf("tables after candor migrate (-want +got):\n%s", d)
 	}
+}
+
+// folderEntries returns the names of the entries of dir.
+func folderEntries(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, entry := range entries {
+		names = append(names, entry.Name())
+	}
+	return names
 }
 
 func TestMigrateUnreachableClickHouse(t *testing.T) {
@@ -511,5 +529,63 @@ func TestMigrateCountMismatch(t *testing.T) {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("candor migrate printed %q, want %q", stderr, want)
 		}
+	}
+}
+
+// TestMigrateProgressOnTicks replaces the progress ticker with a channel,
+// ticks once after the first batch and checks that migrate prints one
+// line for that tick and a last line, and none for the other batches.
+func TestMigrateProgressOnTicks(t *testing.T) {
+	serverURL, database := migrationTarget(t)
+	f := newMigrationFixture(t)
+	ticks := make(chan time.Time)
+	stopped := false
+	migrateProgressTicks = func() (<-chan time.Time, func()) {
+		return ticks, func() { stopped = true }
+	}
+	batches := 0
+	afterMigrateBatch = func() {
+		batches++
+		if batches != 1 {
+			return
+		}
+		// The send returns once the progress goroutine has the tick, and
+		// the goroutine prints its line before it can stop.
+		select {
+		case ticks <- time.Now():
+		case <-time.After(10 * time.Second):
+			t.Error("no progress goroutine took the tick within 10 s")
+		}
+	}
+	defer func() {
+		migrateProgressTicks = defaultMigrateProgressTicks
+		afterMigrateBatch = nil
+	}()
+
+	code, _, stderr := runCommand(t, "migrate", "--data", f.data, "--clickhouse-url", serverURL, "--clickhouse-database", database, "--batch", "10")
+	if code != exitOK {
+		t.Fatalf("candor migrate exited with %d: %s", code, stderr)
+	}
+	if batches < 3 {
+		t.Fatalf("candor migrate copied %d batches, want 3 or more for this test", batches)
+	}
+	if !stopped {
+		t.Error("candor migrate did not stop its progress ticks")
+	}
+	var lines []string
+	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		if strings.HasPrefix(line, "candor migrate: ") {
+			lines = append(lines, line)
+		}
+	}
+	if len(lines) != 2 {
+		t.Fatalf("progress lines = %q, want one for the tick and a last one", lines)
+	}
+	total := len(f.events)
+	if want := fmt.Sprintf(" of %d events read", total); !strings.Contains(lines[0], want) || strings.Contains(lines[0], "(100.0%)") {
+		t.Errorf("progress line of the tick after the first batch = %q, want %q below 100%%", lines[0], want)
+	}
+	if want := fmt.Sprintf("candor migrate: %d of %d events read (100.0%%), %d inserted, 0 already present; 9 deletion keys read;", total, total, total); !strings.HasPrefix(lines[1], want) {
+		t.Errorf("last progress line = %q, want it to start with %q", lines[1], want)
 	}
 }
