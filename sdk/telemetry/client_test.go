@@ -365,6 +365,43 @@ func TestValidateNamesField(t *testing.T) {
 	}
 }
 
+// TestValidateNamesOnlyNegativeField checks that a negative size or
+// duration fails with an error that names that field and no other.
+func TestValidateNamesOnlyNegativeField(t *testing.T) {
+	base := Config{App: "mux", Catalog: mux.Catalog(), Endpoint: "http://127.0.0.1:1", WriteKey: "k", Version: "1.2.3"}
+	fields := []struct {
+		name   string
+		change func(*Config)
+		want   string
+	}{
+		{"QueueSize", func(c *Config) { c.QueueSize = -1 }, "QueueSize -1"},
+		{"BatchSize", func(c *Config) { c.BatchSize = -1 }, "BatchSize -1"},
+		{"FlushInterval", func(c *Config) { c.FlushInterval = -time.Second }, "FlushInterval -1s"},
+		{"MaxRetryDelay", func(c *Config) { c.MaxRetryDelay = -time.Second }, "MaxRetryDelay -1s"},
+		{"Spool.MaxEvents", func(c *Config) { c.Spool.MaxEvents = -1 }, "Spool.MaxEvents -1"},
+		{"Spool.MaxBytes", func(c *Config) { c.Spool.MaxBytes = -1 }, "Spool.MaxBytes -1"},
+		{"SentLogMaxBytes", func(c *Config) { c.SentLogMaxBytes = -1 }, "SentLogMaxBytes -1"},
+	}
+	for _, field := range fields {
+		t.Run(field.name, func(t *testing.T) {
+			cfg := base
+			field.change(&cfg)
+			err := cfg.Validate()
+			if err == nil {
+				t.Fatalf("Validate with %s succeeded, want an error", field.want)
+			}
+			if !strings.Contains(err.Error(), field.want) {
+				t.Errorf("error %q does not contain %q", err, field.want)
+			}
+			for _, other := range fields {
+				if other.name != field.name && strings.Contains(err.Error(), other.name+" ") {
+					t.Errorf("error %q names %s, which is valid", err, other.name)
+				}
+			}
+		})
+	}
+}
+
 func isV4(s string) bool {
 	return len(s) == 36 && s[14] == '4' && strings.ContainsRune("89ab", rune(s[19])) && strings.ToLower(s) == s
 }

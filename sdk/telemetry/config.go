@@ -197,19 +197,36 @@ func (c *Config) Validate() error {
 	if problem := c.validateBackend(); problem != "" {
 		return fail("%s", problem)
 	}
-	if c.QueueSize < 0 || c.BatchSize < 0 || c.FlushInterval < 0 || c.MaxRetryDelay < 0 {
-		return fail("QueueSize %d, BatchSize %d, FlushInterval %s, MaxRetryDelay %s: use 0 for the default or a positive value",
-			c.QueueSize, c.BatchSize, c.FlushInterval, c.MaxRetryDelay)
+	if problem := c.validateSizes(); problem != "" {
+		return fail("%s: use 0 for the default or a positive value", problem)
 	}
 	if c.QueueSize > MaxQueueSize {
 		return fail("QueueSize %d is over %d, the most the client reserves memory for: use a smaller value or 0 for %d",
 			c.QueueSize, MaxQueueSize, DefaultQueueSize)
 	}
-	if c.Spool.MaxEvents < 0 || c.Spool.MaxBytes < 0 || c.SentLogMaxBytes < 0 {
-		return fail("Spool.MaxEvents %d, Spool.MaxBytes %d, SentLogMaxBytes %d: use 0 for the default or a positive value",
-			c.Spool.MaxEvents, c.Spool.MaxBytes, c.SentLogMaxBytes)
-	}
 	return nil
+}
+
+// validateSizes returns the first negative size or duration, such as
+// "BatchSize -1", or "".
+func (c *Config) validateSizes() string {
+	switch {
+	case c.QueueSize < 0:
+		return fmt.Sprintf("QueueSize %d", c.QueueSize)
+	case c.BatchSize < 0:
+		return fmt.Sprintf("BatchSize %d", c.BatchSize)
+	case c.FlushInterval < 0:
+		return fmt.Sprintf("FlushInterval %s", c.FlushInterval)
+	case c.MaxRetryDelay < 0:
+		return fmt.Sprintf("MaxRetryDelay %s", c.MaxRetryDelay)
+	case c.Spool.MaxEvents < 0:
+		return fmt.Sprintf("Spool.MaxEvents %d", c.Spool.MaxEvents)
+	case c.Spool.MaxBytes < 0:
+		return fmt.Sprintf("Spool.MaxBytes %d", c.Spool.MaxBytes)
+	case c.SentLogMaxBytes < 0:
+		return fmt.Sprintf("SentLogMaxBytes %d", c.SentLogMaxBytes)
+	}
+	return ""
 }
 
 // validateVersion returns why Version cannot be sent, or "". Without this
