@@ -200,6 +200,12 @@ var probeValues = []struct {
 	{catalog.Identifier, "0x616c69636540782e696f", catalog.ReasonLooksLikeSecret},
 	{catalog.Variant, "6D7920736563726574", catalog.ReasonLooksLikeSecret},
 	{catalog.Version, "1.0.0-616c69636540782e696f", catalog.ReasonInvalidVersion},
+	// Names in hex of 5 and 6 bytes: alice, Alice, smith and robert.
+	{catalog.Identifier, "616c696365", catalog.ReasonLooksLikeSecret},
+	{catalog.Identifier, "user-416c696365", catalog.ReasonLooksLikeSecret},
+	{catalog.Identifier, "0x736d697468", catalog.ReasonLooksLikeSecret},
+	{catalog.Variant, "726f62657274", catalog.ReasonLooksLikeSecret},
+	{catalog.Version, "1.0.0-726f62657274", catalog.ReasonInvalidVersion},
 	// Phone numbers outside North America written with dots, with and
 	// without the country code, and an IPv4 address before a word.
 	{catalog.Version, "44.20.7946.0958", catalog.ReasonInvalidVersion},

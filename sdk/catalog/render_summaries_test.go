@@ -36,6 +36,7 @@ func TestClassSummariesMatchRules(t *testing.T) {
 		{Identifier, "runs of 7 or 8 digits unless they are a date", "model-20241022", "model-20241322"},
 		{Identifier, "part of a word in hex", "0x10004003", "error-10004003"},
 		{Identifier, "encoded in base64 or in hex", "9fceb02d0ae598e9", "6d7920736563726574"},
+		{Identifier, "encoded in base64 or in hex", "build-9fceb02d0ae5", "616c696365"},
 		{Version, "at most 64 characters", strings.Repeat("1.", 31) + "12", strings.Repeat("1.", 31) + "123"},
 		{Version, "at most 8 letters and then a digit", "release2", "versionxy2"},
 		{Version, "IP address", "1.2.3", "10.0.0.1"},
