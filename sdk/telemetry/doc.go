@@ -224,7 +224,10 @@
 // All methods are safe for concurrent use. Close is idempotent and bounded
 // by its context: it uploads what is queued while the context allows,
 // spools the rest and returns the final Stats, with an error only when
-// events were dropped at shutdown. No goroutine of the client outlives
-// Close. With Config.HTTPClient set, idle connections stay with that
-// client's transport, which the app owns.
+// events were dropped at shutdown. After a failed upload it spools what
+// is left at once, even when the context has time left, and the next
+// start sends it. Only with the spool off or failing does it retry while
+// the context allows. No goroutine of the client outlives Close. With
+// Config.HTTPClient set, idle connections stay with that client's
+// transport, which the app owns.
 package telemetry
