@@ -214,7 +214,7 @@ func Open(ctx context.Context, config Config) (*Store, error) {
 	}
 	httpClient := config.HTTPClient
 	if httpClient == nil {
-		s.ownTransport = http.DefaultTransport.(*http.Transport).Clone()
+		s.ownTransport = newTransport()
 		httpClient = &http.Client{Transport: s.ownTransport}
 	}
 	s.client = &client{

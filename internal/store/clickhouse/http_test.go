@@ -3,10 +3,12 @@ package clickhouse
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -91,6 +93,38 @@ func TestRefusedConnectionIsUnavailable(t *testing.T) {
 	}
 	if err := c.ping(context.Background()); !errors.Is(err, store.ErrUnavailable) {
 		t.Errorf("ping with no server listening: error %v, want one that matches store.ErrUnavailable", err)
+	}
+}
+
+// A connection left idle for longer than idleConnTimeout is not used
+// again, so the store never sends a request on a connection that the
+// server closes at its keep-alive timeout.
+func TestIdleConnectionNotReused(t *testing.T) {
+	var connections atomic.Int32
+	server := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "1\n")
+	}))
+	server.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			connections.Add(1)
+		}
+	}
+	server.Start()
+	defer server.Close()
+	transport := newTransport()
+	defer transport.CloseIdleConnections()
+	c := &client{url: server.URL + "/", http: &http.Client{Transport: transport}}
+
+	for i := range 2 {
+		if i > 0 {
+			time.Sleep(idleConnTimeout + 500*time.Millisecond)
+		}
+		if _, err := c.query(context.Background(), "SELECT 1"); err != nil {
+			t.Fatalf("query %d: %v", i+1, err)
+		}
+	}
+	if got := connections.Load(); got != 2 {
+		t.Errorf("two queries %s apart used %d connections, want 2", idleConnTimeout+500*time.Millisecond, got)
 	}
 }
 

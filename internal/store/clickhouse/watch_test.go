@@ -33,7 +33,9 @@ func newPausingProxy(t *testing.T, target string) *pausingProxy {
 		t.Fatalf("parse %s: %v", target, err)
 	}
 	forward := httputil.NewSingleHostReverseProxy(targetURL)
-	transport := http.DefaultTransport.(*http.Transport).Clone()
+	// The proxy's own connections to ClickHouse close before the server's
+	// keep-alive timeout, as the store's do.
+	transport := newTransport()
 	forward.Transport = transport
 	// A request that the client gives up on while the proxy holds it is
 	// expected here, so the proxy does not log it.
