@@ -31,11 +31,19 @@ var catalogFormats = map[string]func(*catalog.Catalog) ([]byte, error){
 	"typescript": func(c *catalog.Catalog) ([]byte, error) { return c.TypeScript(), nil },
 }
 
-const catalogSynopsis = `[--app NAME | --file FILE] [--format json|markdown|typescript]
+const catalogSynopsis = `[--app NAME | --file FILE | --go PACKAGE] [--format json|markdown|typescript]
        candor catalog diff OLD NEW
 
 Print an app's event catalog: every event it may send, with each property's
-privacy class. "candor catalog diff" prints the changes between two catalogs.`
+privacy class. "candor catalog diff" prints the changes between two catalogs.
+
+With --go, candor builds and runs a small program in the module of the
+current folder that calls the package's exported function
+Catalog() *catalog.Catalog, or Catalog() (*catalog.Catalog, error), and
+prints what it returns. This writes the catalog file of an app for
+"candor serve --project", for example:
+
+  candor catalog --go ./internal/telemetry > notes-catalog.json`
 
 // runCatalog prints a built-in catalog or a catalog file, or with "diff" as
 // its first argument, the changes between two catalogs.
@@ -47,6 +55,7 @@ func runCatalog(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := newFlagSet("catalog", catalogSynopsis, stderr)
 	app := fs.String("app", mux.App, "`name` of the built-in catalog to print: "+strings.Join(builtinCatalogNames(), ", "))
 	file := fs.String("file", "", "catalog `file` to print instead of a built-in catalog, in the JSON that --format json prints")
+	goPkg := fs.String("go", "", "Go `package` of the app, such as ./internal/telemetry, whose exported Catalog function returns its catalog; needs the go command")
 	format := fs.String("format", "json", "output `format`: json, markdown or typescript")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
@@ -60,8 +69,17 @@ func runCatalog(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if appSet && *file != "" {
 		return usageErrorf("invalid flags --app %q and --file %q: pass only one of them", *app, *file)
 	}
+	if *goPkg != "" && (appSet || *file != "") {
+		return usageErrorf("invalid flag --go %q with --app or --file: pass only one of them", *goPkg)
+	}
 
-	c, err := catalogFromFlags(*app, *file)
+	var c *catalog.Catalog
+	var err error
+	if *goPkg != "" {
+		c, err = goCatalog(ctx, *goPkg)
+	} else {
+		c, err = catalogFromFlags(*app, *file)
+	}
 	if err != nil {
 		return err
 	}
@@ -173,7 +191,7 @@ func loadCatalog(nameOrPath string) (*catalog.Catalog, error) {
 }
 
 // catalogFileHint ends the errors about catalog files.
-const catalogFileHint = `a catalog file is the JSON that the app's Catalog.MarshalIndent writes, as "candor catalog --format json" prints it for a built-in catalog`
+const catalogFileHint = `a catalog file is the JSON that the app's Catalog.MarshalIndent writes, as "candor catalog --go PACKAGE" prints it for an app's Go package`
 
 // readCatalogFile reads and parses the catalog file at path. A path that
 // does not exist or is a folder, and a file that is not a valid catalog,

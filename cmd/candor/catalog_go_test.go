@@ -1,0 +1,123 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/candor-dev/candor/sdk/catalog"
+)
+
+// notesPackage is the telemetry package of a small app with its own
+// catalog, as an app that imports the SDK writes it.
+const notesPackage = `package telemetry
+
+import "github.com/candor-dev/candor/sdk/catalog"
+
+type NoteSaved struct {
+	Pinned bool ` + "`" + `json:"pinned" candor:"bool" doc:"Whether the note is pinned."` + "`" + `
+}
+
+func (NoteSaved) EventName() string { return "note_saved" }
+
+func Catalog() (*catalog.Catalog, error) {
+	c := catalog.New("notes")
+	if err := c.Register(NoteSaved{}, "The user saved a note."); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+`
+
+// writeNotesModule writes a Go module that requires this repository's SDK,
+// with the files given by path, and returns its folder.
+func writeNotesModule(t *testing.T, files map[string]string) string {
+	t.Helper()
+	sdk, err := filepath.Abs("../../sdk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := os.ReadFile(filepath.Join(sdk, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	files["go.mod"] = "module example.com/notes\n\ngo 1.26\n\n" +
+		"require github.com/candor-dev/candor/sdk v0.0.0\n\n" +
+		"require github.com/klauspost/compress v1.18.3 // indirect\n\n" +
+		"replace github.com/candor-dev/candor/sdk => " + sdk + "\n"
+	files["go.sum"] = string(sum)
+	for name, content := range files {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestCatalogFromGoPackage(t *testing.T) {
+	dir := writeNotesModule(t, map[string]string{"internal/telemetry/telemetry.go": notesPackage})
+	t.Chdir(filepath.Join(dir, "internal"))
+
+	out, _ := runCatalogCommand(t, 0, "catalog", "--go", "./telemetry")
+	c, err := catalog.Parse([]byte(out))
+	if err != nil {
+		t.Fatalf("parse the printed catalog: %v\n%s", err, out)
+	}
+	if c.App != "notes" {
+		t.Errorf("app = %q, want notes", c.App)
+	}
+	if _, ok := c.Lookup("note_saved"); !ok {
+		t.Errorf("the printed catalog has no event note_saved:\n%s", out)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".candor-catalog") {
+			t.Errorf("candor catalog --go left %s in the module", e.Name())
+		}
+	}
+
+	md, _ := runCatalogCommand(t, 0, "catalog", "--go", "example.com/notes/internal/telemetry", "--format", "markdown")
+	if !strings.Contains(md, "note_saved") {
+		t.Errorf("the Markdown of the catalog does not name note_saved:\n%s", md)
+	}
+}
+
+func TestCatalogFromGoPackageErrors(t *testing.T) {
+	dir := writeNotesModule(t, map[string]string{
+		"telemetry/telemetry.go": notesPackage,
+		"nocatalog/nocatalog.go": "package nocatalog\n\nfunc Other() {}\n",
+		"wrongtype/wrongtype.go": "package wrongtype\n\nfunc Catalog() string { return \"notes\" }\n",
+		"cmd/notes/main.go":      "package main\n\nfunc main() {}\n",
+	})
+	t.Chdir(dir)
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--go", "./missing"}, 2, "go list failed"},
+		{[]string{"--go", "./..."}, 2, "names 4 packages"},
+		{[]string{"--go", "./nocatalog"}, 2, "has no exported function Catalog"},
+		{[]string{"--go", "./wrongtype"}, 1, "Catalog is a func() string, expected"},
+		{[]string{"--go", "./cmd/notes"}, 2, "is a main package"},
+		{[]string{"--go", "./telemetry", "--app", "mux"}, 2, "pass only one of them"},
+		{[]string{"--go", "./telemetry", "--file", "x.json"}, 2, "pass only one of them"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			_, stderr := runCatalogCommand(t, tt.code, append([]string{"catalog"}, tt.args...)...)
+			if !strings.Contains(stderr, tt.want) {
+				t.Errorf("stderr does not contain %q:\n%s", tt.want, stderr)
+			}
+		})
+	}
+}
