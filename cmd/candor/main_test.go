@@ -123,7 +123,7 @@ func TestServeDataIsFile(t *testing.T) {
 func TestUsageLineNamesFlags(t *testing.T) {
 	commands := map[string][]string{
 		"demo":     {"--data", "--listen", "--installs", "--days", "--seed", "--resimulate"},
-		"simulate": {"--endpoint", "--write-key", "--installs", "--days", "--seed", "--concurrency"},
+		"simulate": {"--endpoint", "--write-key", "--installs", "--days", "--seed", "--concurrency", "--close-timeout"},
 		"report":   {"--server", "--token", "--project", "--from", "--to", "--format"},
 		"compact":  {"--data"},
 		"catalog":  {"--app", "--file", "--format"},

@@ -17,13 +17,15 @@ import (
 )
 
 func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("simulate", "--endpoint URL --write-key KEY [--installs N] [--days D] [--seed S] [--concurrency N]", stderr)
+	fs := newFlagSet("simulate", "--endpoint URL --write-key KEY [--installs N] [--days D] [--seed S] [--concurrency N] [--close-timeout 2m]", stderr)
 	endpoint := fs.String("endpoint", "", "collector base URL, such as http://127.0.0.1:8787 (required)")
 	writeKey := fs.String("write-key", "", "the collector's write key (required)")
 	installs := fs.Int("installs", simulate.DefaultInstalls, "number of simulated installs")
 	days := fs.Int("days", simulate.DefaultDays, "days of traffic, ending now")
 	seed := fs.Uint64("seed", 1, "simulation seed; the same seed gives the same events")
 	concurrency := fs.Int("concurrency", simulate.DefaultConcurrency, "installs sending at the same time")
+	closeTimeout := fs.Duration("close-timeout", simulate.DefaultCloseTimeout,
+		"how long each install retries the events the collector has not taken, such as during its restart, before counting them as undelivered")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
@@ -46,15 +48,19 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return usageErrorf("invalid --%s %d: use 1 or more", flag.name, flag.value)
 		}
 	}
+	if *closeTimeout <= 0 {
+		return usageErrorf("invalid --close-timeout %s: use a positive duration, such as 2m", *closeTimeout)
+	}
 	lastWarning := &lastLine{}
 	summary, err := simulate.Run(ctx, simulate.Config{
-		Endpoint:    *endpoint,
-		WriteKey:    *writeKey,
-		Installs:    *installs,
-		Days:        *days,
-		Seed:        *seed,
-		Concurrency: *concurrency,
-		Logger:      slog.New(slog.NewTextHandler(lastWarning, &slog.HandlerOptions{Level: slog.LevelWarn, ReplaceAttr: dropTime})),
+		Endpoint:     *endpoint,
+		WriteKey:     *writeKey,
+		Installs:     *installs,
+		Days:         *days,
+		Seed:         *seed,
+		Concurrency:  *concurrency,
+		CloseTimeout: *closeTimeout,
+		Logger:       slog.New(slog.NewTextHandler(lastWarning, &slog.HandlerOptions{Level: slog.LevelWarn, ReplaceAttr: dropTime})),
 	})
 	if summary.Disabled != "" {
 		fmt.Fprintf(stderr, "telemetry is off, so nothing was sent: %s\n", summary.Disabled)

@@ -40,7 +40,7 @@ func TestSimulateFailsWhenEventsAreNotDelivered(t *testing.T) {
 	for _, test := range tests {
 		t.Run(test.name, func(t *testing.T) {
 			code, stdout, stderr := runSimulateCommand(t, "--endpoint", test.endpoint, "--write-key", "phc_x",
-				"--installs", "2", "--days", "1")
+				"--installs", "2", "--days", "1", "--close-timeout", "1s")
 			if code != 1 {
 				t.Errorf("exit code = %d, want 1", code)
 			}
@@ -90,6 +90,7 @@ func TestSimulateFlagErrors(t *testing.T) {
 		{[]string{"--endpoint", "http://127.0.0.1:1", "--write-key", "phc_x", "--installs", "0"}, `invalid --installs 0: use 1 or more`},
 		{[]string{"--endpoint", "http://127.0.0.1:1", "--write-key", "phc_x", "--days", "-1"}, `invalid --days -1: use 1 or more`},
 		{[]string{"--endpoint", "http://127.0.0.1:1", "--write-key", "phc_x", "--concurrency", "0"}, `invalid --concurrency 0: use 1 or more`},
+		{[]string{"--endpoint", "http://127.0.0.1:1", "--write-key", "phc_x", "--close-timeout", "0s"}, `invalid --close-timeout 0s: use a positive duration`},
 	}
 	for _, test := range tests {
 		code, _, stderr := runSimulateCommand(t, test.args...)

@@ -25,7 +25,16 @@ const (
 	DefaultInstalls    = 200
 	DefaultDays        = 30
 	DefaultConcurrency = 8
+	// DefaultCloseTimeout bounds each install's Close, which retries the
+	// events the collector has not taken yet.
+	DefaultCloseTimeout = 2 * time.Minute
 )
+
+// maxRetryDelay caps the SDK's wait between retries, so a collector that
+// is back after a restart gets the events within seconds. Close stops
+// retrying when the next wait would end past its deadline, so a long wait
+// would also end it before CloseTimeout.
+const maxRetryDelay = 2 * time.Second
 
 // Config configures a simulation.
 type Config struct {
@@ -49,13 +58,18 @@ type Config struct {
 	Concurrency int
 	// Getenv reads the environment the SDK clients see; nil means os.Getenv.
 	Getenv func(string) string
+	// CloseTimeout is how long each install's Close retries the events
+	// the collector has not taken, such as during its restart, before
+	// counting them as DropUndelivered. Zero means DefaultCloseTimeout.
+	CloseTimeout time.Duration
 	// Logger receives the SDK clients' logs; nil discards them.
 	Logger *slog.Logger
 }
 
 // DropUndelivered is the reason in Summary.DroppedByReason for events that
-// the SDK kept for a retry, because the collector was unreachable or
-// responded with a retryable error. The simulation ends without that retry.
+// the collector had not taken when an install's Close ended, because it
+// was unreachable or responded with a retryable error until
+// Config.CloseTimeout passed or Run's context ended.
 const DropUndelivered = "undelivered"
 
 // Summary is the result of a simulation: the events it captured and the
@@ -87,6 +101,12 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	}
 	if cfg.Installs < 0 || cfg.Days < 0 {
 		return Summary{}, fmt.Errorf("simulate: installs %d and days %d must be positive", cfg.Installs, cfg.Days)
+	}
+	if cfg.CloseTimeout < 0 {
+		return Summary{}, fmt.Errorf("simulate: invalid CloseTimeout %s: use 0 for the default or a positive duration", cfg.CloseTimeout)
+	}
+	if cfg.CloseTimeout == 0 {
+		cfg.CloseTimeout = DefaultCloseTimeout
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = DefaultConcurrency
@@ -200,9 +220,14 @@ func runInstall(ctx context.Context, cfg Config, in *install) (installResult, er
 		// collector accepts them, so the queue must fit all of them.
 		QueueSize:     max(telemetry.DefaultQueueSize, len(in.events)),
 		FlushInterval: 250 * time.Millisecond,
-		Clock:         func() time.Time { return time.Unix(0, clock.Load()).UTC() },
-		Getenv:        cfg.Getenv,
-		Logger:        cfg.Logger,
+		MaxRetryDelay: maxRetryDelay,
+		// The home folder is removed after the run, so a spool would
+		// lose what it keeps. Without one, Close retries the events in
+		// memory until closeCtx ends.
+		Spool:  telemetry.SpoolConfig{Disabled: true},
+		Clock:  func() time.Time { return time.Unix(0, clock.Load()).UTC() },
+		Getenv: cfg.Getenv,
+		Logger: cfg.Logger,
 	})
 	if err != nil {
 		return installResult{}, fmt.Errorf("simulate install %d: %w", in.index, err)
@@ -218,19 +243,21 @@ func runInstall(ctx context.Context, cfg Config, in *install) (installResult, er
 		result.captured[e.event.EventName()]++
 	}
 
-	closeCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	closeCtx, cancel := context.WithTimeout(ctx, cfg.CloseTimeout)
 	defer cancel()
 	stats, err := client.Close(closeCtx)
 	result.sent = stats.Sent
-	result.dropped = stats.Dropped + stats.Spooled
+	result.dropped = stats.Dropped
 	result.droppedByReason = map[string]int64{}
 	for reason, n := range stats.DroppedByReason {
-		result.droppedByReason[reason] = n
+		if reason == telemetry.DropShutdown {
+			reason = DropUndelivered
+		}
+		result.droppedByReason[reason] += n
 	}
-	if stats.Spooled > 0 {
-		result.droppedByReason[DropUndelivered] += stats.Spooled
-	}
-	if err != nil {
+	// Close's error reports the events it dropped at shutdown, which the
+	// result counts as DropUndelivered.
+	if err != nil && stats.DroppedByReason[telemetry.DropShutdown] == 0 {
 		return result, fmt.Errorf("simulate install %d: close client: %w", in.index, err)
 	}
 	return result, nil

@@ -1,10 +1,14 @@
 package simulate
 
 import (
+	"compress/gzip"
 	"context"
+	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,7 +131,8 @@ func TestRunReportsUndeliveredEvents(t *testing.T) {
 
 	summary, err := Run(context.Background(), Config{
 		Endpoint: endpoint, WriteKey: "phc_test", Installs: 2, Days: 1, Seed: 1,
-		Getenv: func(string) string { return "" },
+		CloseTimeout: time.Second,
+		Getenv:       func(string) string { return "" },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -148,4 +153,109 @@ func captured(summary Summary) int64 {
 		n += count
 	}
 	return n
+}
+
+// TestRunDeliversAcrossOutage checks that every event reaches a collector
+// that is unavailable for a second, as during a restart: each install's
+// Close retries until the collector takes the events.
+func TestRunDeliversAcrossOutage(t *testing.T) {
+	tests := []struct {
+		name  string
+		start func(t *testing.T, handler http.Handler) string
+	}{
+		{"503", startUnavailableForASecond},
+		{"connection refused", startListeningAfterASecond},
+	}
+	for _, test := range tests {
+		t.Run(test.name, func(t *testing.T) {
+			var received atomic.Int64
+			endpoint := test.start(t, countingCollector(t, &received))
+
+			summary, err := Run(context.Background(), Config{
+				Endpoint: endpoint, WriteKey: "phc_test", Installs: 4, Days: 2, Seed: 1,
+				Getenv: func(string) string { return "" },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			captured := captured(summary)
+			if summary.EventsSent != captured {
+				t.Errorf("events_sent = %d, want all %d captured", summary.EventsSent, captured)
+			}
+			if summary.EventsDropped != 0 {
+				t.Errorf("events_dropped = %d (%v), want 0", summary.EventsDropped, summary.DroppedByReason)
+			}
+			if got := received.Load(); got != captured {
+				t.Errorf("collector received %d events, want %d", got, captured)
+			}
+		})
+	}
+}
+
+// countingCollector returns a handler that acknowledges each batch as
+// candor's collector does and adds its events to received.
+func countingCollector(t *testing.T, received *atomic.Int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := gzip.NewReader(r.Body)
+		if err != nil {
+			t.Errorf("read gzip body: %v", err)
+			http.Error(w, `{"error":"invalid gzip body"}`, http.StatusBadRequest)
+			return
+		}
+		var payload struct {
+			Batch []json.RawMessage `json:"batch"`
+		}
+		if err := json.NewDecoder(body).Decode(&payload); err != nil {
+			t.Errorf("decode batch: %v", err)
+			http.Error(w, `{"error":"invalid JSON body"}`, http.StatusBadRequest)
+			return
+		}
+		received.Add(int64(len(payload.Batch)))
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"status":"Ok"}`))
+	})
+}
+
+// startUnavailableForASecond starts a server that responds 503 for its
+// first second and then passes requests to handler.
+func startUnavailableForASecond(t *testing.T, handler http.Handler) string {
+	upAt := time.Now().Add(time.Second)
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if time.Now().Before(upAt) {
+			http.Error(w, `{"error":"storing events failed; retry later"}`, http.StatusServiceUnavailable)
+			return
+		}
+		handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(server.Close)
+	return server.URL
+}
+
+// startListeningAfterASecond returns the URL of a loopback port on which
+// nothing listens for a second, so connections are refused, and then a
+// server with handler does.
+func startListeningAfterASecond(t *testing.T, handler http.Handler) string {
+	server := httptest.NewUnstartedServer(handler)
+	addr := server.Listener.Addr().String()
+	server.Listener.Close()
+
+	started := make(chan struct{})
+	timer := time.AfterFunc(time.Second, func() {
+		defer close(started)
+		listener, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Errorf("listen again on %s: %v", addr, err)
+			return
+		}
+		server.Listener = listener
+		server.Start()
+	})
+	t.Cleanup(func() {
+		if timer.Stop() {
+			return
+		}
+		<-started
+		server.Close()
+	})
+	return "http://" + addr
 }
