@@ -37,6 +37,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -253,7 +254,10 @@ func newServer(cfg Config, ln net.Listener) (_ *Server, err error) {
 	// The DuckDB store keeps its events in the data folder, and two
 	// processes must not write them at once.
 	var dataLock *fsutil.Lock
+	lockCreated := false
 	if cfg.Store == "" || cfg.Store == StoreDuckDB {
+		_, statErr := os.Stat(filepath.Join(cfg.DataDir, LockFile))
+		lockCreated = errors.Is(statErr, fs.ErrNotExist)
 		if dataLock, err = LockDataDir(cfg.DataDir); err != nil {
 			return nil, err
 		}
@@ -285,6 +289,9 @@ func newServer(cfg Config, ln net.Listener) (_ *Server, err error) {
 		}
 	}
 	st, err := openStore(cfg)
+	if errors.Is(err, duckdb.ErrNotCandorDatabase) {
+		return nil, errors.Join(err, leaveForeignFolder(cfg.DataDir, dataLock, lockCreated, created))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -306,6 +313,24 @@ func newServer(cfg Config, ln net.Listener) (_ *Server, err error) {
 	return s, nil
 }
 
+// leaveForeignFolder removes the lock file and keys.json from a data
+// folder whose database belongs to another program, if newServer created
+// them, so the folder is left as it was.
+func leaveForeignFolder(dir string, lock *fsutil.Lock, lockCreated, keysCreated bool) error {
+	var errs []error
+	if keysCreated {
+		errs = append(errs, os.Remove(filepath.Join(dir, KeysFile)))
+	}
+	if lockCreated {
+		lock.Unlock()
+		errs = append(errs, os.Remove(filepath.Join(dir, LockFile)))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("removing the files that candor created in %s failed too: %w: delete %s and %s", dir, err, KeysFile, LockFile)
+	}
+	return nil
+}
+
 func openStore(cfg Config) (store.Store, error) {
 	switch cfg.Store {
 	case "", StoreDuckDB:
@@ -313,6 +338,9 @@ func openStore(cfg Config) (store.Store, error) {
 			Properties:     cfg.DuckDBProperties,
 			MemoryLimitMiB: cfg.DuckDBMemoryMiB,
 		})
+		if errors.Is(err, duckdb.ErrNotCandorDatabase) {
+			return nil, fmt.Errorf("%w: pass --data a new folder or a data folder of candor serve", err)
+		}
 		if err != nil {
 			return nil, err
 		}

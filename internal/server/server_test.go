@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -369,4 +370,56 @@ func TestShortAdminTokenInKeysFile(t *testing.T) {
 	}
 
 	startServer(t, Config{DataDir: dir, AdminToken: "cadm_a_long_enough_token"})
+}
+
+// A data folder whose candor.duckdb is another program's DuckDB database
+// is rejected and left as it was: no candor tables, no keys.json, no lock
+// file and no journal.
+func TestForeignDatabaseRejected(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, DatabaseFile)
+	db, err := sql.Open("duckdb", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE t (x INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	srv, err := New(Config{DataDir: dir, Listen: "127.0.0.1:0"})
+	if err == nil {
+		srv.Shutdown(context.Background())
+		t.Fatal("New on a foreign database = nil, want an error")
+	}
+	for _, want := range []string{path, "not a candor database", "--data"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("New on a foreign database = %q, want %q in it", err, want)
+		}
+	}
+
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, entry := range entries {
+		names = append(names, entry.Name())
+	}
+	if diff := cmp.Diff([]string{DatabaseFile}, names); diff != "" {
+		t.Errorf("data folder after New on a foreign database (-want +got):\n%s", diff)
+	}
+
+	db, err = sql.Open("duckdb", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var tables int
+	if err := db.QueryRow(`SELECT count(*) FROM information_schema.tables`).Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	if tables != 1 {
+		t.Errorf("foreign database has %d tables after New, want 1", tables)
+	}
 }

@@ -150,8 +150,9 @@ func copyDatabase(ctx context.Context, path, target string) error {
 }
 
 // openUnmigrated opens the database at path as Open does, which replays
-// its WAL, but does not migrate its schema. It fails for a file without
-// candor's schema_version table and for a schema newer than this candor's.
+// its WAL, but does not migrate its schema. It fails with
+// ErrNotCandorDatabase for a file without candor's schema_version table,
+// and for a schema newer than this candor's.
 // closeDB closes the database and releases path.
 func openUnmigrated(ctx context.Context, path string) (db *sql.DB, closeDB func() error, err error) {
 	absPath, err := claimPath(path)
@@ -167,6 +168,9 @@ func openUnmigrated(ctx context.Context, path string) (db *sql.DB, closeDB func(
 		err := db.Close()
 		releasePath(absPath)
 		return err
+	}
+	if err := checkCandorSchema(ctx, db, false); err != nil {
+		return nil, nil, errors.Join(fmt.Errorf("open duckdb %q: %w", path, err), closeDB())
 	}
 	if _, err := readSchemaVersion(ctx, db); err != nil {
 		return nil, nil, errors.Join(fmt.Errorf("open duckdb %q: %w", path, err), closeDB())

@@ -3,6 +3,7 @@ package duckdb
 import (
 	"bytes"
 	"context"
+	"errors"
 	"database/sql"
 	"fmt"
 	"os"
@@ -210,6 +211,19 @@ func TestCompactRejectsNewerSchema(t *testing.T) {
 	_, _, err := Compact(context.Background(), path)
 	if err == nil || !strings.Contains(err.Error(), "upgrade candor") {
 		t.Errorf("Compact of schema version %d = %v, want an error that says to upgrade candor", newest+1, err)
+	}
+}
+
+func TestCompactRejectsForeignDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "candor.duckdb")
+	createForeignDatabase(t, path)
+
+	_, _, err := Compact(context.Background(), path)
+	if !errors.Is(err, ErrNotCandorDatabase) {
+		t.Errorf("Compact of a foreign database = %v, want ErrNotCandorDatabase", err)
+	}
+	if tables := listTables(t, path); len(tables) != 1 || tables[0] != "orders" {
+		t.Errorf("tables after Compact of a foreign database = %q, want only orders", tables)
 	}
 }
 

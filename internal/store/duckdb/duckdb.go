@@ -72,7 +72,9 @@ var (
 
 // Open opens the DuckDB database file at path, creating it if it does not
 // exist, and brings its schema up to date. An empty path opens a private
-// in-memory database that is lost on Close.
+// in-memory database that is lost on Close. A DuckDB file with tables but
+// no schema_version table, such as a database of another program, is left
+// unchanged, and Open fails with ErrNotCandorDatabase.
 func Open(path string) (*Store, error) {
 	return open(path, newPropertyColumn, DefaultMemoryLimitMiB, false)
 }
@@ -100,15 +102,16 @@ type Options struct {
 	// MemoryLimitMiB bounds the memory of DuckDB's buffer manager, in MiB:
 	// DefaultMemoryLimitMiB when 0, and at least MinMemoryLimitMiB.
 	MemoryLimitMiB int
-	// Existing, if set, makes OpenWith fail with ErrNotCandorDatabase for
-	// a file that has no schema_version table, such as a DuckDB database
-	// of another program, instead of creating candor's schema in it. A
-	// missing file fails with an error that wraps fs.ErrNotExist.
+	// Existing, if set, makes OpenWith fail with ErrNotCandorDatabase also
+	// for a DuckDB file without any table, instead of creating candor's
+	// schema in it. A missing file fails with an error that wraps
+	// fs.ErrNotExist instead of being created.
 	Existing bool
 }
 
-// ErrNotCandorDatabase is the error of OpenWith with Options.Existing for
-// a DuckDB file that candor did not create.
+// ErrNotCandorDatabase is the error of Open, OpenWith and Compact for a
+// DuckDB file that candor did not create: one without a schema_version
+// table.
 var ErrNotCandorDatabase = errors.New("not a candor database: it has no schema_version table")
 
 // OpenWith opens path like Open, with the choices of opts.
@@ -166,11 +169,9 @@ func openClaimed(path, absPath string, column propertyColumn, limitMiB int, exis
 	}
 
 	ctx := context.Background()
-	if existing {
-		if err := checkCandorSchema(ctx, db); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("open duckdb %q: %w", path, err)
-		}
+	if err := checkCandorSchema(ctx, db, !existing); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open duckdb %q: %w", path, err)
 	}
 	if err := migrate(ctx, db, column); err != nil {
 		db.Close()
@@ -199,15 +200,20 @@ func openClaimed(path, absPath string, column propertyColumn, limitMiB int, exis
 
 // checkCandorSchema returns ErrNotCandorDatabase when db has no
 // schema_version table, which migrate creates first in every candor
-// database.
-func checkCandorSchema(ctx context.Context, db *sql.DB) error {
-	var tables int
-	err := db.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables
-		WHERE table_schema = 'main' AND table_name = 'schema_version'`).Scan(&tables)
+// database. With allowEmpty, a database without any table or view passes
+// too: DuckDB creates one when it opens a missing file, and a crash before
+// the first migration leaves such a file.
+func checkCandorSchema(ctx context.Context, db *sql.DB, allowEmpty bool) error {
+	var candor, all int
+	err := db.QueryRowContext(ctx, `SELECT
+			count(*) FILTER (WHERE table_schema = 'main' AND table_name = 'schema_version'),
+			count(*)
+		FROM information_schema.tables
+		WHERE table_catalog = current_database()`).Scan(&candor, &all)
 	if err != nil {
 		return fmt.Errorf("look for the schema_version table: %w", err)
 	}
-	if tables == 0 {
+	if candor == 0 && (all > 0 || !allowEmpty) {
 		return ErrNotCandorDatabase
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -405,17 +406,90 @@ func TestOpenWithRejectsUnknownType(t *testing.T) {
 	}
 }
 
-func TestOpenWithExisting(t *testing.T) {
-	dir := t.TempDir()
-	foreign := filepath.Join(dir, "foreign.duckdb")
-	db, err := sql.Open("duckdb", foreign)
+// createForeignDatabase creates a DuckDB database of another program at
+// path: one table and no schema_version table.
+func createForeignDatabase(t *testing.T, path string) {
+	t.Helper()
+	db, err := sql.Open("duckdb", path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer db.Close()
 	if _, err := db.Exec(`CREATE TABLE orders (id INTEGER)`); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// listTables returns the names of the tables in the DuckDB database at
+// path, which must not be open.
+func listTables(t *testing.T, path string) []string {
+	t.Helper()
+	db, err := sql.Open("duckdb", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT table_name FROM information_schema.tables ORDER BY table_name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, name)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+func TestOpenRejectsForeignDatabase(t *testing.T) {
+	foreign := filepath.Join(t.TempDir(), "candor.duckdb")
+	createForeignDatabase(t, foreign)
+
+	s, err := Open(foreign)
+	if err == nil {
+		s.Close()
+	}
+	if !errors.Is(err, ErrNotCandorDatabase) {
+		t.Errorf("Open(foreign file) = %v, want ErrNotCandorDatabase", err)
+	}
+	if err != nil && !strings.Contains(err.Error(), foreign) {
+		t.Errorf("Open(foreign file) = %v, want the path in the message", err)
+	}
+	if tables := listTables(t, foreign); len(tables) != 1 || tables[0] != "orders" {
+		t.Errorf("tables after Open(foreign file) = %q, want only orders", tables)
+	}
+}
+
+// A DuckDB file without tables, as a crash between the file's creation
+// and the first migration leaves it, gets candor's schema.
+func TestOpenMigratesEmptyDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "candor.duckdb")
+	db, err := sql.Open("duckdb", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Ping(); err != nil {
+		t.Fatal(err)
+	}
 	db.Close()
+
+	mustOpen(t, path).Close()
+	if tables := listTables(t, path); !slices.Contains(tables, "schema_version") || !slices.Contains(tables, "events") {
+		t.Errorf("tables after Open(empty database) = %q, want schema_version and events", tables)
+	}
+}
+
+func TestOpenWithExisting(t *testing.T) {
+	dir := t.TempDir()
+	foreign := filepath.Join(dir, "foreign.duckdb")
+	createForeignDatabase(t, foreign)
 	if _, err := OpenWith(foreign, Options{Existing: true}); !errors.Is(err, ErrNotCandorDatabase) {
 		t.Errorf("OpenWith(foreign file, Existing) = %v, want ErrNotCandorDatabase", err)
 	}
