@@ -197,6 +197,12 @@ func (f *serveFlags) logger(stderr io.Writer) (*slog.Logger, error) {
 // a usageError, and the errors of server.New, such as a port in use or a
 // store that cannot open, are not.
 func (f *serveFlags) start(stderr io.Writer) (*server.Server, error) {
+	if err := f.checkProjects(); err != nil {
+		if f.flags != nil {
+			f.flags.Usage()
+		}
+		return nil, asUsageError(err)
+	}
 	cfg, err := f.config(stderr)
 	if err != nil {
 		return nil, asUsageError(err)
@@ -309,6 +315,31 @@ func (f *serveFlags) checkKeys() error {
 		if p.WriteKey == f.adminToken {
 			return fmt.Errorf("invalid --project %q: its write key equals --admin-token: give them different values", p.Name)
 		}
+	}
+	return nil
+}
+
+// checkProjects rejects --project flags that name the same project twice
+// or give a write key that another project takes, which the collector
+// would reject after the store is open. A --project key that equals the
+// write key in keys.json, with no --write-key given, is left to the
+// collector.
+func (f *serveFlags) checkProjects() error {
+	names := map[string]bool{}
+	keys := map[string]string{}
+	for _, p := range f.projects {
+		switch {
+		case names[p.Name]:
+			return fmt.Errorf("invalid --project %q: given twice: pass one --project per project", p.Name)
+		case keys[p.WriteKey] != "":
+			return fmt.Errorf("invalid --project %q: its write key equals that of --project %q: give each project its own write key",
+				p.Name, keys[p.WriteKey])
+		case f.writeKey != "" && p.WriteKey == f.writeKey:
+			return fmt.Errorf("invalid --project %q: its write key equals --write-key, which the built-in project %s takes: "+
+				"give each project its own write key", p.Name, mux.App)
+		}
+		names[p.Name] = true
+		keys[p.WriteKey] = p.Name
 	}
 	return nil
 }

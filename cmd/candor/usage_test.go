@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/candor-dev/candor/internal/server"
+	"github.com/candor-dev/candor/sdk/mux"
 )
 
 // Streams of a command's output.
@@ -44,6 +45,7 @@ func TestCommandLineExitCodes(t *testing.T) {
 	if err := os.WriteFile(plainFile, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	shopCatalog := writeCatalogFile(t, "shop-catalog.json", mux.Catalog())
 	busyAddr := listenLoopback(t)
 	closedURL := "http://" + closedLoopbackAddr(t)
 	lockedData := lockedDataFolder(t)
@@ -99,6 +101,14 @@ func TestCommandLineExitCodes(t *testing.T) {
 		{[]string{"serve", "--data", unusedData, "--listen", "127.0.0.1:0", "--rate-limit", "fast"}, 2, toStderr, `invalid value "fast" for flag -rate-limit`, true},
 		{[]string{"serve", "--data", unusedData, "--listen", "127.0.0.1:0", "--retention", "-1d"}, 2, toStderr, `invalid retention "-1d"`, true},
 		{[]string{"serve", "--data", unusedData, "--listen", "127.0.0.1:0", "--project", "shop=" + missing + ":phc_shop"}, 2, toStderr, `read catalog of project "shop"`, true},
+		{[]string{"serve", "--data", unusedData, "--listen", "127.0.0.1:0", "--project", "shop=" + shopCatalog + ":phc_shop", "--project", "shop=" + shopCatalog + ":phc_shop2"},
+			2, toStderr, `invalid --project "shop": given twice`, true},
+		{[]string{"serve", "--data", unusedData, "--listen", "127.0.0.1:0", "--project", "shop=" + shopCatalog + ":phc_shop", "--project", "store=" + shopCatalog + ":phc_shop"},
+			2, toStderr, `invalid --project "store": its write key equals that of --project "shop"`, true},
+		{[]string{"serve", "--data", unusedData, "--listen", "127.0.0.1:0", "--project", "shop=" + shopCatalog + ":phc_mux", "--write-key", "phc_mux"},
+			2, toStderr, `invalid --project "shop": its write key equals --write-key`, true},
+		{[]string{"demo", "--data", unusedData, "--listen", "127.0.0.1:0", "--project", "shop=" + shopCatalog + ":phc_shop", "--project", "shop=" + shopCatalog + ":phc_shop"},
+			2, toStderr, `invalid --project "shop": given twice`, true},
 		{[]string{"serve", "--data", filepath.Join(dir, "serve"), "--listen", busyAddr}, 1, toStderr, `listen on "` + busyAddr + `"`, false},
 
 		{[]string{"demo", "--data", unusedData, "--days", "0"}, 2, toStderr, "invalid --days 0", false},
@@ -235,11 +245,14 @@ func lockedDataFolder(t *testing.T) string {
 // TestUsageErrorAfterUsage checks that a flag, argument or command error
 // is printed after the usage text, where it stays on screen.
 func TestUsageErrorAfterUsage(t *testing.T) {
+	dir := t.TempDir()
+	shop := "shop=" + writeCatalogFile(t, "shop-catalog.json", mux.Catalog()) + ":phc_shop"
 	tests := []struct {
 		args []string
 		want string
 	}{
 		{[]string{"serve", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"serve", "--data", dir, "--listen", "127.0.0.1:0", "--project", shop, "--write-key", "phc_shop"}, `invalid --project "shop"`},
 		{[]string{"report", "--server", "http://127.0.0.1:1", "--token", "x", "extra"}, `unexpected argument "extra"`},
 		{[]string{"simulate", "--installs", "many"}, `invalid value "many" for flag -installs`},
 		{[]string{"catalog", "diff", "--bogus", "mux", "mux"}, "flag provided but not defined: -bogus"},
