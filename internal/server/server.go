@@ -341,6 +341,10 @@ func openStore(cfg Config) (store.Store, error) {
 		if errors.Is(err, duckdb.ErrNotCandorDatabase) {
 			return nil, fmt.Errorf("%w: pass --data a new folder or a data folder of candor serve", err)
 		}
+		if errors.Is(err, duckdb.ErrNotDuckDBFile) {
+			return nil, fmt.Errorf("%w: move %s away, and candor serve starts a new database in its place, or pass another --data",
+				err, filepath.Join(cfg.DataDir, DatabaseFile))
+		}
 		if err != nil {
 			return nil, err
 		}

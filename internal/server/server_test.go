@@ -423,3 +423,24 @@ func TestForeignDatabaseRejected(t *testing.T) {
 		t.Errorf("foreign database has %d tables after New, want 1", tables)
 	}
 }
+
+// An empty or damaged candor.duckdb gets an error that names the file and
+// the two ways out.
+func TestInvalidDatabaseFileRejected(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, DatabaseFile)
+	if err := os.WriteFile(path, []byte("not a database\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	srv, err := New(Config{DataDir: dir, Listen: "127.0.0.1:0"})
+	if err == nil {
+		srv.Shutdown(context.Background())
+		t.Fatal("New on an invalid database file = nil, want an error")
+	}
+	for _, want := range []string{path, "not a DuckDB database file", "move", "--data"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("New on an invalid database file = %q, want %q in it", err, want)
+		}
+	}
+}

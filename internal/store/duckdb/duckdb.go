@@ -114,6 +114,10 @@ type Options struct {
 // table.
 var ErrNotCandorDatabase = errors.New("not a candor database: it has no schema_version table")
 
+// ErrNotDuckDBFile is the error of Open, OpenWith and Compact for a file
+// that DuckDB cannot read as a database, such as an empty or damaged one.
+var ErrNotDuckDBFile = errors.New("not a DuckDB database file")
+
 // OpenWith opens path like Open, with the choices of opts.
 func OpenWith(path string, opts Options) (*Store, error) {
 	limit := opts.MemoryLimitMiB
@@ -228,6 +232,9 @@ func connect(path, absPath string, limitMiB int) (*sql.DB, error) {
 		if isLockError(err) {
 			return nil, fmt.Errorf("open duckdb %q: %w (is another candor serve using this data folder?)", path, err)
 		}
+		if isInvalidFileError(err) {
+			return nil, fmt.Errorf("open duckdb %q: %w (%w)", path, ErrNotDuckDBFile, err)
+		}
 		return nil, fmt.Errorf("open duckdb %q: %w", path, err)
 	}
 	return sql.OpenDB(connector), nil
@@ -324,6 +331,16 @@ func isLockError(err error) bool {
 		return false
 	}
 	return strings.Contains(duckErr.Msg, "lock")
+}
+
+// isInvalidFileError reports whether err is DuckDB failing to read a file
+// as a database, as for an empty file or one of another format.
+func isInvalidFileError(err error) bool {
+	var duckErr *duckdbdriver.Error
+	if !errors.As(err, &duckErr) || duckErr.Type != duckdbdriver.ErrorTypeIO {
+		return false
+	}
+	return strings.Contains(duckErr.Msg, "not a valid DuckDB database file")
 }
 
 // Close waits for calls in flight, then checkpoints and closes the database.

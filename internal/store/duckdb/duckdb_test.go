@@ -467,6 +467,24 @@ func TestOpenRejectsForeignDatabase(t *testing.T) {
 	}
 }
 
+func TestOpenRejectsInvalidFile(t *testing.T) {
+	for name, content := range map[string]string{"empty": "", "garbage": "not a database\n"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "candor.duckdb")
+			if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Open(path)
+			if !errors.Is(err, ErrNotDuckDBFile) {
+				t.Errorf("Open(%s file) = %v, want ErrNotDuckDBFile", name, err)
+			}
+			if err != nil && !strings.Contains(err.Error(), path) {
+				t.Errorf("Open(%s file) = %v, want the path in the message", name, err)
+			}
+		})
+	}
+}
+
 // A DuckDB file without tables, as a crash between the file's creation
 // and the first migration leaves it, gets candor's schema.
 func TestOpenMigratesEmptyDatabase(t *testing.T) {
