@@ -53,14 +53,20 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *project != "" {
 		query.Set("project", *project)
 	}
+	days := map[string]time.Time{}
 	for _, day := range []struct{ flag, value string }{{"from", *from}, {"to", *to}} {
 		if day.value == "" {
 			continue
 		}
-		if _, err := time.Parse("2006-01-02", day.value); err != nil {
+		parsed, err := time.Parse("2006-01-02", day.value)
+		if err != nil {
 			return usageErrorf("invalid --%s %q: use a UTC date as YYYY-MM-DD", day.flag, day.value)
 		}
+		days[day.flag] = parsed
 		query.Set(day.flag, day.value)
+	}
+	if first, last := days["from"], days["to"]; !first.IsZero() && !last.IsZero() && first.After(last) {
+		return usageErrorf("invalid --from %q after --to %q: pass a --from on or before --to, or swap the two dates", *from, *to)
 	}
 	endpoint := strings.TrimRight(*serverURL, "/") + "/api/v1/overview"
 	if len(query) > 0 {

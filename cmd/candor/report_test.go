@@ -154,6 +154,39 @@ func TestReportErrors(t *testing.T) {
 	}
 }
 
+func TestReportBackwardsRange(t *testing.T) {
+	server, query := startReportServer(t, reportOverview)
+
+	code, stdout, stderr := runReportCommand(t, "--server", server.URL, "--token", "secret",
+		"--from", "2026-12-10", "--to", "2026-12-01")
+	if code != 2 {
+		t.Errorf("exit code = %d, want 2", code)
+	}
+	want := `invalid --from "2026-12-10" after --to "2026-12-01"`
+	if !strings.Contains(stderr, want) {
+		t.Errorf("stderr %q does not contain %q", stderr, want)
+	}
+	if stdout != "" {
+		t.Errorf("stdout = %q, want nothing", stdout)
+	}
+	if *query != "" {
+		t.Errorf("the collector received a query %q, want none", *query)
+	}
+}
+
+func TestReportOneDayRange(t *testing.T) {
+	server, query := startReportServer(t, reportOverview)
+
+	code, _, stderr := runReportCommand(t, "--server", server.URL, "--token", "secret",
+		"--from", "2026-12-01", "--to", "2026-12-01")
+	if code != 0 {
+		t.Errorf("exit code = %d, want 0\nstderr: %s", code, stderr)
+	}
+	if want := "from=2026-12-01&to=2026-12-01"; *query != want {
+		t.Errorf("query = %q, want %q", *query, want)
+	}
+}
+
 func TestReportProject(t *testing.T) {
 	server, query := startReportServer(t, reportOverview)
 
