@@ -152,15 +152,25 @@ func TestFormDataBase64OnEveryPath(t *testing.T) {
 	}
 }
 
+// A form without a data field gets 400, as in PostHog, with a message that
+// names both ways to send the payload. curl -d sends a JSON body as a form
+// unless -H "Content-Type: application/json" is given.
 func TestFormWithoutDataField(t *testing.T) {
 	e := newEnv(t)
+	const fix = "send JSON with Content-Type: application/json, or a form with data=<base64 JSON>"
 	r := e.do(http.MethodPost, "/e/", []byte("ver=1.2&compression=base64"),
 		"Content-Type", "application/x-www-form-urlencoded")
-	mustFail(t, r, http.StatusBadRequest, "request_decoding_error")
+	res := mustFail(t, r, http.StatusBadRequest, "request_decoding_error")
+	if !strings.Contains(res.Error, fix) {
+		t.Errorf("form without data: error = %q, want it to contain %q", res.Error, fix)
+	}
 
 	r = e.do(http.MethodPost, "/e/", []byte(batchBody(muxKey, messageEvent(uuidN(1)))),
 		"Content-Type", "application/x-www-form-urlencoded")
-	mustFail(t, r, http.StatusBadRequest, "request_decoding_error")
+	res = mustFail(t, r, http.StatusBadRequest, "request_decoding_error")
+	if !strings.Contains(res.Error, fix) {
+		t.Errorf("JSON body sent as a form: error = %q, want it to contain %q", res.Error, fix)
+	}
 }
 
 func TestScalarBodyNamesWhatToSend(t *testing.T) {

@@ -35,6 +35,11 @@ const (
 	compressionBase64
 )
 
+// sendPayloadHint ends the errors of a form without a data field, which
+// PostHog rejects too. curl -d sends such a form, with a JSON body, unless
+// the request sets Content-Type: application/json.
+const sendPayloadHint = "send JSON with Content-Type: application/json, or a form with data=<base64 JSON>"
+
 // decodePayload turns a request into JSON text of at most maxDecompressed
 // bytes of valid UTF-8. It takes the steps of PostHog's capture service in
 // the same order:
@@ -78,7 +83,7 @@ func decodePayload(src payloadSource, maxDecompressed int64, reserve func(int64)
 	var form url.Values
 	if isFormContentType(src.contentType) {
 		if !looksLikeForm(raw) {
-			return nil, reject(http.StatusBadRequest, codeDecoding, "Content-Type is a urlencoded form but the body has no data field")
+			return nil, reject(http.StatusBadRequest, codeDecoding, "Content-Type is a urlencoded form but the body has no data field: "+sendPayloadHint)
 		}
 		var err error
 		form, err = url.ParseQuery(string(raw))
@@ -87,7 +92,7 @@ func decodePayload(src payloadSource, maxDecompressed int64, reserve func(int64)
 		}
 		data := form.Get("data")
 		if data == "" {
-			return nil, reject(http.StatusBadRequest, codeDecoding, "urlencoded form has no data field")
+			return nil, reject(http.StatusBadRequest, codeDecoding, "urlencoded form has no data field: "+sendPayloadHint)
 		}
 		raw = []byte(data)
 		if isBase64(raw, true) {
