@@ -12,10 +12,21 @@ import (
 	"github.com/candor-dev/candor/internal/store/duckdb"
 )
 
+const compactSynopsis = `[--data DIR]
+
+Rewrite the DuckDB database of a stopped collector, DIR/` + server.DatabaseFile + `, so
+that the values of deleted events, such as those of a deleted install or
+past --retention, no longer stay in the file's bytes. Stop candor serve
+first: compact takes the data folder's lock, as serve does. It needs free
+space for a second copy of the database, and it leaves the journal for the
+next candor serve to load. Ctrl-C during the copy leaves the file as it was.
+
+  candor compact --data ./candor-data`
+
 // runCompact rewrites the DuckDB database of a data folder without the
 // values of deleted events.
 func runCompact(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("compact", "[--data DIR]", stderr)
+	fs := newFlagSet("compact", compactSynopsis, stderr)
 	data := fs.String("data", "./candor-data", "data folder of a stopped candor serve, which holds "+server.DatabaseFile)
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err

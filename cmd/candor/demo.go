@@ -12,8 +12,21 @@ import (
 	"github.com/candor-dev/candor/internal/store"
 )
 
+const demoSynopsis = `[--data DIR] [--listen HOST:PORT] [--installs N] [--days D] [--seed S] [--resimulate]
+
+Start a collector as candor serve does, fill it with simulated Mux traffic
+while its data folder contains no events, and print the dashboard link with
+its admin token. The traffic is --installs installs over the last --days
+days, sent through the real SDK as candor simulate sends it. A data folder
+that contains events is reused as it is, unless --resimulate is set. demo
+needs the --listen port free and a --data folder that it can create or
+write, and it serves until Ctrl-C. It also takes every flag of candor
+serve, listed below, such as --store and --retention.
+
+  candor demo --data /tmp/candor-demo --listen 127.0.0.1:8788`
+
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("demo", "[--data DIR] [--listen HOST:PORT] [--installs N] [--days D] [--seed S] [--resimulate]", stderr)
+	fs := newFlagSet("demo", demoSynopsis, stderr)
 	var f serveFlags
 	f.register(fs, "./candor-data")
 	installs := fs.Int("installs", simulate.DefaultInstalls, "simulated installs to send on the first run")

@@ -138,3 +138,24 @@ func TestUsageLineNamesFlags(t *testing.T) {
 		}
 	}
 }
+
+// The help of each command has a paragraph between its usage line and its
+// flags that says what the command does.
+func TestHelpDescribesCommand(t *testing.T) {
+	for _, c := range commands {
+		t.Run(c.name, func(t *testing.T) {
+			code, stdout, _ := runCommand(t, "help", c.name)
+			if code != 0 {
+				t.Fatalf("candor help %s exit code = %d, want 0", c.name, code)
+			}
+			head, _, found := strings.Cut(stdout, "\nFlags:\n")
+			if !found {
+				t.Fatalf("candor help %s output %q has no Flags section", c.name, stdout)
+			}
+			paragraphs := strings.Split(strings.TrimSpace(head), "\n\n")
+			if len(paragraphs) < 2 {
+				t.Errorf("candor help %s has no description between the usage line and the flags:\n%s", c.name, head)
+			}
+		})
+	}
+}

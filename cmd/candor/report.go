@@ -16,8 +16,20 @@ import (
 	"time"
 )
 
+const reportSynopsis = `--server URL --token TOKEN [--project NAME] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--format table|json]
+
+Print a collector's overview in the terminal: the event and install totals,
+the count of each event, and the top versions and platforms, of one
+--project or of all projects together. It needs a running candor serve at
+--server and its admin token, and reads GET /api/v1/overview, so counts
+from fewer installs than the collector's --k-anonymity show as "< k".
+--from and --to are UTC dates, both included; without them the overview
+covers every stored event.
+
+  candor report --server http://127.0.0.1:8787 --token cadm_... --from 2026-11-01 --to 2026-11-30`
+
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("report", "--server URL --token TOKEN [--project NAME] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--format table|json]", stderr)
+	fs := newFlagSet("report", reportSynopsis, stderr)
 	serverURL := fs.String("server", "", "collector base URL, such as http://127.0.0.1:8787 (required)")
 	token := fs.String("token", "", "admin token (required)")
 	project := fs.String("project", "", "`name` of the project to report on, such as mux or a --project of candor serve\n"+

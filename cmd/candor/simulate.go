@@ -16,8 +16,21 @@ import (
 	"github.com/candor-dev/candor/sdk/telemetry"
 )
 
+const simulateSynopsis = `--endpoint URL --write-key KEY [--installs N] [--days D] [--seed S] [--concurrency N] [--close-timeout 2m]
+
+Send realistic Mux traffic through real SDK clients to a running collector:
+each of --installs installs, with its own home folder and install ID, plays
+app sessions over the last --days days. It needs a collector at --endpoint,
+such as candor serve, and the write key of its built-in mux project, which
+candor serve prints. simulate prints one JSON line with the events sent and
+dropped, and exits with status 1 when an event did not reach the collector.
+Each install retries what the collector has not taken for up to
+--close-timeout, so a collector restart during the run loses no events.
+
+  candor simulate --endpoint http://127.0.0.1:8787 --write-key phc_... --installs 500 --days 7`
+
 func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("simulate", "--endpoint URL --write-key KEY [--installs N] [--days D] [--seed S] [--concurrency N] [--close-timeout 2m]", stderr)
+	fs := newFlagSet("simulate", simulateSynopsis, stderr)
 	endpoint := fs.String("endpoint", "", "collector base URL, such as http://127.0.0.1:8787 (required)")
 	writeKey := fs.String("write-key", "", "the collector's write key (required)")
 	installs := fs.Int("installs", simulate.DefaultInstalls, "number of simulated installs")
