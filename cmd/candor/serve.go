@@ -50,11 +50,6 @@ type serveFlags struct {
 	flags *flag.FlagSet
 }
 
-// minAdminTokenLength is the shortest --admin-token that candor serve
-// takes. The token opens the dashboard and the admin API, including
-// deletion, and a short one can be guessed.
-const minAdminTokenLength = 16
-
 // storeFlags maps each serve flag that only one store reads to that
 // store's --store value.
 var storeFlags = map[string]string{
@@ -300,10 +295,12 @@ func checkListen(listen string) error {
 // line that equal the admin token. server.New checks the same for keys
 // that come from the data folder.
 func (f *serveFlags) checkKeys() error {
-	if n := utf8.RuneCountInString(f.adminToken); n > 0 && n < minAdminTokenLength {
+	// The token opens the dashboard and the admin API, including
+	// deletion, and a short one can be guessed.
+	if n := utf8.RuneCountInString(f.adminToken); n > 0 && n < server.MinAdminTokenLength {
 		// The message leaves the token out, because it is a secret.
 		return fmt.Errorf("invalid --admin-token: shorter than %d characters: use a long random token, "+
-			"or leave the flag out to generate one", minAdminTokenLength)
+			"or leave the flag out to generate one", server.MinAdminTokenLength)
 	}
 	if f.adminToken == "" {
 		return nil
