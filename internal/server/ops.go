@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -91,33 +92,83 @@ func (s *Server) serveDeleteInstall(w http.ResponseWriter, r *http.Request) {
 
 	// A project removed from the configuration may still have events
 	// stored, and they must stay deletable. For such a project the
-	// deletion runs as for a configured one. When it deletes nothing, the
-	// response is 404, as for a misspelled name.
+	// deletion runs as for a configured one.
 	deleted, err := s.collector.DeleteInstall(r.Context(), project, distinctID)
 	if err != nil {
 		s.logger.Error("delete install failed", "project", project, "deleted", deleted, "err", err)
 		writeJSONError(w, http.StatusServiceUnavailable, "deleting the install's events or its deletion key failed; retry later")
 		return
 	}
-	if deleted == 0 && !slices.Contains(s.projects, project) {
-		s.writeUnknownProject(w, project)
-		return
+	if !slices.Contains(s.projects, project) {
+		known, err := s.knownRemovedProject(r.Context(), project, deleted)
+		if err != nil {
+			s.logger.Error("count the events of an unconfigured project failed", "project", project, "err", err)
+			writeJSONError(w, http.StatusServiceUnavailable, "checking whether events of the project are stored failed; retry later")
+			return
+		}
+		if !known {
+			s.writeUnknownProject(w, project)
+			return
+		}
 	}
 	// The install ID is not logged: the log outlives the deletion.
 	s.logger.Info("install deleted", "project", project, "deleted", deleted)
 	writeJSON(w, http.StatusOK, map[string]int64{"deleted": deleted})
 }
 
+// knownRemovedProject reports whether project, which is not configured,
+// is one that a deletion may name: one that has events stored, or in
+// which this server has deleted events. deleted is the count of the
+// deletion that just ran. A misspelled name is neither, so it gets 404,
+// while a retry of the deletion of a project's last install gets 200.
+func (s *Server) knownRemovedProject(ctx context.Context, project string, deleted int64) (bool, error) {
+	if deleted > 0 {
+		s.removedProjects.add(project)
+		return true, nil
+	}
+	if s.removedProjects.contains(project) {
+		return true, nil
+	}
+	overview, err := s.store.Overview(ctx, store.Filter{Project: project})
+	if err != nil {
+		return false, err
+	}
+	return overview.TotalEvents > 0, nil
+}
+
+// removedProjects is a set of project names that is safe for concurrent
+// use. It only grows, by names of projects that had events stored.
+type removedProjects struct {
+	mu    sync.Mutex
+	names map[string]bool
+}
+
+func (p *removedProjects) add(name string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.names == nil {
+		p.names = make(map[string]bool)
+	}
+	p.names[name] = true
+}
+
+func (p *removedProjects) contains(name string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.names[name]
+}
+
 // writeUnknownProject responds with 404 to a project parameter that names
-// no configured project, and lists the configured ones as the query API
-// does.
+// no configured project and no stored one. It lists the configured
+// projects as the query API does.
 func (s *Server) writeUnknownProject(w http.ResponseWriter, project string) {
 	quoted := make([]string, len(s.projects))
 	for i, name := range s.projects {
 		quoted[i] = strconv.Quote(name)
 	}
 	writeJSON(w, http.StatusNotFound, map[string]any{
-		"error":    "unknown project " + strconv.Quote(project) + ": use one of the configured projects " + strings.Join(quoted, ", "),
+		"error": "unknown project " + strconv.Quote(project) + ": use one of the configured projects " + strings.Join(quoted, ", ") +
+			" (no events of " + strconv.Quote(project) + " are stored either, so there is nothing to delete)",
 		"projects": s.projects,
 	})
 }

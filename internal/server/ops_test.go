@@ -929,8 +929,65 @@ func TestDeleteInstallOfRemovedProject(t *testing.T) {
 	if status != http.StatusOK || strings.TrimSpace(body) != `{"deleted":1}` {
 		t.Errorf("DELETE of an install of a removed project = %d %s, want 200 {\"deleted\":1}", status, body)
 	}
+	// A retry, such as after a lost response, finds nothing to delete, as
+	// it would in a configured project.
 	status, body = send(t, http.MethodDelete, srv.URL()+"/api/v1/installs/install-r?project=removed", testAdminToken, "")
-	if status != http.StatusNotFound || !strings.Contains(body, "unknown project") {
-		t.Errorf("second DELETE = %d %s, want 404 unknown project: nothing is left", status, body)
+	if status != http.StatusOK || strings.TrimSpace(body) != `{"deleted":0}` {
+		t.Errorf("second DELETE = %d %s, want 200 {\"deleted\":0}", status, body)
+	}
+}
+
+// TestDeleteInstallOfUnconfiguredProject checks the responses for a
+// project that the server does not configure: 200 while events of it are
+// stored, and 404 with the reason once none are, unless this server
+// deleted its last events.
+func TestDeleteInstallOfUnconfiguredProject(t *testing.T) {
+	dir := t.TempDir()
+	db, err := duckdb.Open(dir + "/" + DatabaseFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	events := []store.Event{
+		{Project: "removed", UUID: "3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a21", Name: "command_used",
+			DistinctID: "install-a", Timestamp: now, ReceivedAt: now},
+		{Project: "removed", UUID: "3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a22", Name: "command_used",
+			DistinctID: "install-b", Timestamp: now, ReceivedAt: now},
+	}
+	if _, err := db.Insert(context.Background(), events); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	deleteInstall := func(srv *Server, project, install string) (int, string) {
+		t.Helper()
+		return send(t, http.MethodDelete, srv.URL()+"/api/v1/installs/"+install+"?project="+project, testAdminToken, "")
+	}
+
+	srv := startServer(t, Config{DataDir: dir, WriteKey: testWriteKey, AdminToken: testAdminToken})
+	status, body := deleteInstall(srv, "removed", "install-never-seen")
+	if status != http.StatusOK || strings.TrimSpace(body) != `{"deleted":0}` {
+		t.Errorf("DELETE of an unknown install while the project has events = %d %s, want 200 {\"deleted\":0}", status, body)
+	}
+	status, body = deleteInstall(srv, "typo", "install-a")
+	if status != http.StatusNotFound {
+		t.Errorf("DELETE in a project that never had events = %d %s, want 404", status, body)
+	}
+	if want := `no events of \"typo\" are stored either`; !strings.Contains(body, want) {
+		t.Errorf("DELETE in a project that never had events = %s, want %q in the error", body, want)
+	}
+	for _, install := range []string{"install-a", "install-b", "install-b"} {
+		if status, body := deleteInstall(srv, "removed", install); status != http.StatusOK {
+			t.Errorf("DELETE of %s = %d %s, want 200", install, status, body)
+		}
+	}
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	// A restarted server does not know that the project had events.
+	srv = startServer(t, Config{DataDir: dir, WriteKey: testWriteKey, AdminToken: testAdminToken})
+	status, body = deleteInstall(srv, "removed", "install-a")
+	if status != http.StatusNotFound || !strings.Contains(body, `no events of \"removed\" are stored either`) {
+		t.Errorf("DELETE after the restart = %d %s, want 404 that says no events are stored", status, body)
 	}
 }

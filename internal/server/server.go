@@ -19,9 +19,11 @@
 //   - DELETE /api/v1/installs/{distinct_id}?project=NAME: deletes one
 //     install's events and then its deletion key hash, and returns
 //     {"deleted": n}, or 503 when either deletion failed, which a retry
-//     completes. NAME may be a project no longer configured; for one that
-//     deletes nothing, the response is 404. The admin token as a Bearer
-//     token;
+//     completes. NAME may be a project no longer configured while events
+//     of it are stored. A NAME that is neither configured nor stored gets
+//     404, unless this server deleted events of NAME since it started:
+//     the retry of a deletion of a project's last install gets 200
+//     {"deleted": 0}. The admin token as a Bearer token;
 //   - POST /api/v1/self/delete: self-service deletion (collector.SelfDeletePath);
 //   - everything else: the dashboard and the query API (internal/dashboard).
 //
@@ -181,6 +183,10 @@ type Server struct {
 	readyLog   logutil.Limiter
 	diskLog    logutil.Limiter
 	panicLog   logutil.Limiter
+
+	// removedProjects contains the projects, not configured, in which
+	// serveDeleteInstall has deleted events since the server started.
+	removedProjects removedProjects
 
 	// ready is set once the start-up work of Serve is done; draining once
 	// Shutdown starts. /readyz reports 503 unless ready and not draining.
