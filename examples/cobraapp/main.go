@@ -40,10 +40,22 @@ const appName = "cobraapp"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "cobraapp:", err)
-		os.Exit(1)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitCode prints err, unless telemetrycli printed it already with the
+// usage message, and returns the process exit status: 2 for such a usage
+// error, 1 for any other error.
+func exitCode(err error, stderr io.Writer) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, telemetrycli.ErrUsage):
+		return 2
 	}
+	fmt.Fprintln(stderr, "cobraapp:", err)
+	return 1
 }
 
 // run builds the telemetry client and executes the command line args.
@@ -118,13 +130,14 @@ func newTelemetryCommand(client *telemetry.Client) *cobra.Command {
 		return err
 	}
 
+	// An argument that names no subcommand reaches RunE, so telemetrycli
+	// reports it with the list of subcommands. Without arguments, Run
+	// runs "status".
 	parent := &cobra.Command{
 		Use:   "telemetry",
 		Short: "See and control the usage telemetry this app sends",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return runCLI(cmd, []string{"status"})
-		},
+		Args:  cobra.ArbitraryArgs,
+		RunE:  runCLI,
 	}
 	for _, sub := range telemetrycli.Subcommands {
 		parent.AddCommand(&cobra.Command{

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -146,5 +148,39 @@ func TestMissingWriteKey(t *testing.T) {
 	_, err := runApp(t, map[string]string{}, "telemetry")
 	if err == nil || !strings.Contains(err.Error(), "CANDOR_WRITE_KEY") {
 		t.Errorf("run without a write key = %v, want an error naming CANDOR_WRITE_KEY", err)
+	}
+}
+
+// An invalid telemetry command is reported once, by telemetrycli, and
+// exits with status 2.
+func TestUsageErrorPrintedOnce(t *testing.T) {
+	url, _ := startCollector(t)
+	vars := map[string]string{"CANDOR_ENDPOINT": url, "CANDOR_WRITE_KEY": writeKey, "COBRAAPP_HOME": t.TempDir(), "COBRAAPP_ALLOW_AUTOMATION": "1"}
+	for _, args := range [][]string{{"telemetry", "bogus"}, {"telemetry", "forget", "-everything"}} {
+		var stderr bytes.Buffer
+		err := run(context.Background(), args, func(k string) string { return vars[k] }, io.Discard, &stderr)
+		code := exitCode(err, &stderr)
+		if code != 2 {
+			t.Errorf("cobraapp %s exit code = %d, want 2", strings.Join(args, " "), code)
+		}
+		if got := strings.Count(stderr.String(), args[1]); got != 1 {
+			t.Errorf("cobraapp %s stderr names %q %d times, want once:\n%s", strings.Join(args, " "), args[1], got, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "Usage: cobraapp telemetry") {
+			t.Errorf("cobraapp %s stderr lacks the usage message:\n%s", strings.Join(args, " "), stderr.String())
+		}
+		if strings.Contains(stderr.String(), "cobraapp: ") {
+			t.Errorf("cobraapp %s stderr repeats the error after the usage:\n%s", strings.Join(args, " "), stderr.String())
+		}
+	}
+}
+
+func TestRunErrorExitsOne(t *testing.T) {
+	var stderr bytes.Buffer
+	if code := exitCode(errors.New("missing write key"), &stderr); code != 1 {
+		t.Errorf("exit code = %d, want 1", code)
+	}
+	if want := "cobraapp: missing write key\n"; stderr.String() != want {
+		t.Errorf("stderr = %q, want %q", stderr.String(), want)
 	}
 }
