@@ -132,8 +132,10 @@ func (h *Handler) requireAuth(next http.Handler) http.Handler {
 		if !h.authenticated(r) {
 			h.logAuthFailure(r, "missing or invalid token")
 			w.Header().Set("WWW-Authenticate", `Bearer realm="candor"`)
+			// The 401 of the admin routes of package server, which take
+			// no session cookie, starts with the same words.
 			writeError(w, http.StatusUnauthorized, "missing or invalid admin token: "+
-				`send "Authorization: Bearer TOKEN" or log in at /`)
+				`send "Authorization: Bearer ADMIN_TOKEN" or log in at /`)
 			return
 		}
 		next.ServeHTTP(w, r)

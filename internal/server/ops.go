@@ -180,9 +180,10 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || !s.admin.matches(strings.TrimSpace(token)) {
-			s.authLog.Warn(s.logger, "admin request rejected: missing or wrong admin token", "path", loggedPath(r))
+			s.authLog.Warn(s.logger, "admin request rejected: missing or invalid admin token", "path", loggedPath(r))
 			w.Header().Set("WWW-Authenticate", `Bearer realm="candor"`)
-			writeJSONError(w, http.StatusUnauthorized, "missing or wrong admin token: send Authorization: Bearer ADMIN_TOKEN")
+			// The dashboard's 401 starts with the same words.
+			writeJSONError(w, http.StatusUnauthorized, `missing or invalid admin token: send "Authorization: Bearer ADMIN_TOKEN"`)
 			return
 		}
 		next.ServeHTTP(w, r)

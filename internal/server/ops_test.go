@@ -105,6 +105,29 @@ func TestWriteKeyCannotRead(t *testing.T) {
 	}
 }
 
+// The routes behind the admin token word their 401 alike. Only the
+// dashboard's routes also take the login's session cookie.
+func TestUnauthorizedMessagesAgree(t *testing.T) {
+	srv := startServer(t, Config{WriteKey: testWriteKey, AdminToken: testAdminToken})
+	const bearerOnly = `missing or invalid admin token: send "Authorization: Bearer ADMIN_TOKEN"`
+	for _, r := range []struct{ method, path, want string }{
+		{http.MethodGet, "/metrics", bearerOnly},
+		{http.MethodDelete, "/api/v1/installs/install-1?project=mux", bearerOnly},
+		{http.MethodGet, "/api/v1/overview", bearerOnly + " or log in at /"},
+	} {
+		status, body := send(t, r.method, srv.URL()+r.path, "", "")
+		var decoded struct {
+			Error string `json:"error"`
+		}
+		if err := json.Unmarshal([]byte(body), &decoded); err != nil {
+			t.Fatalf("%s %s body %q: %v", r.method, r.path, body, err)
+		}
+		if status != http.StatusUnauthorized || decoded.Error != r.want {
+			t.Errorf("%s %s without a token = %d %q, want 401 %q", r.method, r.path, status, decoded.Error, r.want)
+		}
+	}
+}
+
 func TestAdminRouteWrongMethodGets405(t *testing.T) {
 	srv := startServer(t, Config{WriteKey: testWriteKey, AdminToken: testAdminToken})
 	tests := []struct{ method, path, allow string }{
