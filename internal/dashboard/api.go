@@ -296,7 +296,8 @@ func (h *Handler) logQueryError(r *http.Request, err error) {
 }
 
 // serveUnknownAPI rejects API requests that match no route: 405 for a known
-// path with another method than GET, 404 otherwise.
+// path with another method than GET, 404 otherwise. The 404 lists the
+// query API's routes and Config.OtherAPIRoutes.
 func (h *Handler) serveUnknownAPI(w http.ResponseWriter, r *http.Request) {
 	if slices.Contains(apiPaths(), r.URL.Path) {
 		w.Header().Set("Allow", "GET, HEAD")
@@ -304,6 +305,9 @@ func (h *Handler) serveUnknownAPI(w http.ResponseWriter, r *http.Request) {
 			quote(r.URL.Path)+": use GET")
 		return
 	}
-	writeError(w, http.StatusNotFound, "unknown API path "+quote(r.URL.Path)+
-		": use one of "+strings.Join(apiPaths(), ", "))
+	routes := "GET " + strings.Join(apiPaths(), ", ")
+	for _, route := range h.otherRoutes {
+		routes += ", or " + route
+	}
+	writeError(w, http.StatusNotFound, "unknown API path "+quote(r.URL.Path)+": use "+routes)
 }

@@ -286,6 +286,27 @@ func TestUnknownAPIRoutes(t *testing.T) {
 	}
 }
 
+func TestUnknownAPIPathListsOtherRoutes(t *testing.T) {
+	other := "DELETE /api/v1/things/{id}"
+	server := startServer(t, dashboard.Config{Store: openStore(t), OtherAPIRoutes: []string{other}})
+
+	response, body := send(t, server, http.MethodGet, "/api/v1/things/", withBearer(adminToken))
+	if response.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /api/v1/things/ status = %d, want 404", response.StatusCode)
+	}
+	var got struct {
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatalf("decode body %q: %v", body, err)
+	}
+	for _, want := range []string{"GET /api/v1/overview", "/api/v1/catalog", other} {
+		if !strings.Contains(got.Error, want) {
+			t.Errorf("error %q does not contain %q", got.Error, want)
+		}
+	}
+}
+
 func TestStoreErrorIsLogged(t *testing.T) {
 	logger, logs := logBuffer()
 	s := openStore(t)

@@ -60,6 +60,12 @@ type Config struct {
 	// cannot hold a connection open forever. Zero means
 	// DefaultQueryTimeout. Negative values are invalid.
 	QueryTimeout time.Duration
+
+	// OtherAPIRoutes are the routes under /api/ that the server mounts
+	// beside the Handler, each with its method, such as
+	// "DELETE /api/v1/installs/{distinct_id}?project=NAME". The 404 for an
+	// unknown API path lists them after the query API's. Nil lists none.
+	OtherAPIRoutes []string
 }
 
 // Handler is the http.Handler of the query API and the dashboard. Create it
@@ -75,6 +81,7 @@ type Handler struct {
 	logger       *slog.Logger
 	now          func() time.Time
 	queryTimeout time.Duration
+	otherRoutes  []string // Config.OtherAPIRoutes
 	sessions     *sessionStore
 	authLog      *logLimiter
 	mux          *http.ServeMux
@@ -141,6 +148,7 @@ func New(cfg Config) (*Handler, error) {
 		logger:       logger,
 		now:          now,
 		queryTimeout: queryTimeout,
+		otherRoutes:  slices.Clone(cfg.OtherAPIRoutes),
 		sessions:     newSessionStore(now),
 		authLog:      newLogLimiter(now, authLogInterval),
 	}

@@ -128,6 +128,23 @@ func TestUnauthorizedMessagesAgree(t *testing.T) {
 	}
 }
 
+// The 404 for an unknown path under /api/ lists the server's own API
+// routes next to the query API's.
+func TestUnknownAPIPathListsAdminRoutes(t *testing.T) {
+	srv := startServer(t, Config{WriteKey: testWriteKey, AdminToken: testAdminToken})
+	for _, path := range []string{"/api/v1/installs/", "/api/v1/installs", "/api/v1/nope"} {
+		status, body := send(t, http.MethodGet, srv.URL()+path, testAdminToken, "")
+		if status != http.StatusNotFound {
+			t.Errorf("GET %s = %d, want 404", path, status)
+		}
+		for _, want := range []string{"/api/v1/overview", "DELETE /api/v1/installs/{distinct_id}?project=NAME", "POST /api/v1/self/delete"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("GET %s = %s, want %q in the error", path, body, want)
+			}
+		}
+	}
+}
+
 func TestAdminRouteWrongMethodGets405(t *testing.T) {
 	srv := startServer(t, Config{WriteKey: testWriteKey, AdminToken: testAdminToken})
 	tests := []struct{ method, path, allow string }{

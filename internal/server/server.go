@@ -416,6 +416,10 @@ func (s *Server) buildHandlers() error {
 		Logger:     s.logger,
 		KAnonymity: s.cfg.KAnonymity,
 		Projects:   dashProjects,
+		OtherAPIRoutes: []string{
+			"DELETE /api/v1/installs/{distinct_id}?project=NAME",
+			"POST " + collector.SelfDeletePath,
+		},
 	})
 	if err != nil {
 		col.Close(context.Background())
