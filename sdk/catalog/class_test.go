@@ -120,6 +120,7 @@ func TestIdentifierClass(t *testing.T) {
 		// a UUID of version 4 or 7.
 		"release-19991231", "model-20240229", "0x10004003", "build-9fceb02d0a", "f1234567",
 		"12345678-9a4d-4c1e-8b2a-5d6e7f809a1b", "01890a5d-ac96-774b-bcce-b302a1234567",
+		"job-12345678-9a4d-4c1e-8b2a-5d6e7f809a1b", "trace:20241322-9a4d-4c1e-8b2a-5d6e7f809a1b/2",
 	}
 	for _, s := range accepted {
 		if r := checkIdentifier(s); r != "" {
@@ -170,9 +171,10 @@ func TestIdentifierClass(t *testing.T) {
 		"model-20230229":                       ReasonLooksLikeNumber, // no February 29 in 2023
 		"release-18991231":                     ReasonLooksLikeNumber, // a year before 1970
 		"id-12345678-9a4d-4c1e-8b2a":           ReasonLooksLikeNumber, // no UUID
-		"free text":                            ReasonInvalidString,
-		"nul\x00":                              ReasonInvalidString,
-		"caf\xc3":                              ReasonInvalidString,
+		"id-12345678-9a4d-1c1e-8b2a-5d6e7f809a1b": ReasonLooksLikeNumber, // a UUID of version 1
+		"free text": ReasonInvalidString,
+		"nul\x00":   ReasonInvalidString,
+		"caf\xc3":   ReasonInvalidString,
 	}
 	for s, want := range rejected {
 		if got := checkIdentifier(s); got != want {

@@ -211,7 +211,7 @@ const minNumberRun = 7
 // maxDigitRun digits that isNumberRun reads as a number, or more than
 // maxDigitRun digits in total with nothing but separators between them.
 // The digits of a UUID of version 4 or 7 are random, so only the first
-// rule applies to it.
+// rule applies to it, alone or inside s.
 func looksLikeNumber(s string) bool {
 	run, total, letters := 0, 0, 0
 	for i := 0; i <= len(s); i++ {
@@ -223,7 +223,7 @@ func looksLikeNumber(s string) bool {
 			}
 			continue
 		}
-		if run >= minNumberRun && isNumberRun(s, i-run, i) && !isUUID(s) {
+		if run >= minNumberRun && isNumberRun(s, i-run, i) {
 			return true
 		}
 		run = 0
@@ -239,7 +239,8 @@ func looksLikeNumber(s string) bool {
 // model id claude-3-5-sonnet-20241022, or when it is part of a word in
 // hex: a word of hex digits with a letter among them, as in the commit
 // hash 9fceb02d0a, or one after 0x, as in the Windows error code
-// 0x10004003.
+// 0x10004003. Nor does the first group of a UUID of version 4 or 7
+// (startsUUID), whose digits are random.
 //
 // NOTE: a number next to the letters a to f, as in cc12345678, passes,
 // and so does one that reads as a date, as 1 in about 1,900 of 8 digits
@@ -257,10 +258,21 @@ func isNumberRun(s string, start, end int) bool {
 		wordEnd++
 	}
 	word := s[wordStart:wordEnd]
+	if startsUUID(s, wordStart) {
+		return false
+	}
 	if len(word) > 2 && word[0] == '0' && word[1]|0x20 == 'x' {
 		return !isHex(word[2:])
 	}
 	return !isHex(word) || wordEnd-wordStart == end-start
+}
+
+// startsUUID reports whether a UUID of version 4 or 7 starts at s[start]
+// and no letter or digit follows it, as the UUID in job-<UUID> does. Of
+// the groups of a UUID, only the first can be a word of 7 or 8 digits.
+func startsUUID(s string, start int) bool {
+	end := start + 36
+	return end <= len(s) && isUUID(s[start:end]) && (end == len(s) || !isAlnum(s[end]))
 }
 
 func isIdentifierByte(c byte) bool {
