@@ -25,7 +25,9 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	setCORSHeaders(sw, r)
 	rt, ok := matchRoute(r.URL.Path)
 	if !ok {
-		c.fail(sw, r, reject(http.StatusNotFound, codeNotFound, "no capture endpoint at %q", r.URL.Path))
+		c.fail(sw, r, reject(http.StatusNotFound, codeNotFound,
+			"no capture endpoint at %q (candor serves no feature flags or session recordings): send events to %s",
+			r.URL.Path, capturePathList()))
 		return
 	}
 	switch r.Method {

@@ -1,6 +1,9 @@
 package collector
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // route is one capture path and how its payloads are read.
 type route struct {
@@ -39,6 +42,46 @@ func (c *Collector) Routes() []string {
 func (c *Collector) Handles(path string) bool {
 	_, ok := matchRoute(path)
 	return ok
+}
+
+// otherPostHogSegments are the first path segments of PostHog endpoints
+// that clients such as posthog-js call beside capture: feature flags
+// (/decide, /flags) and session recordings (/s). The collector serves none
+// of them.
+var otherPostHogSegments = []string{"decide", "flags", "s"}
+
+// OwnsPath reports whether path belongs to the collector: a path that
+// Handles reports, any other path under the first segment of a capture
+// path, such as /batch/x or /i/v0/x, or a path of otherPostHogSegments.
+// ServeHTTP responds to the paths that Handles does not report with a
+// JSON 404 that lists the capture paths, so a server can route OwnsPath
+// to the collector to give PostHog clients that JSON error.
+func (c *Collector) OwnsPath(path string) bool {
+	if c.Handles(path) {
+		return true
+	}
+	first, _, _ := strings.Cut(strings.TrimLeft(path, "/"), "/")
+	if slices.Contains(otherPostHogSegments, first) {
+		return true
+	}
+	for _, r := range routeList {
+		routeFirst, _, _ := strings.Cut(strings.TrimPrefix(r.path, "/"), "/")
+		if first == routeFirst {
+			return true
+		}
+	}
+	return false
+}
+
+// capturePathList returns the capture paths, each with a trailing slash,
+// as a list for a message: "/batch/, /i/v0/e/, … or /engage/".
+func capturePathList() string {
+	paths := make([]string, len(routeList))
+	for i, r := range routeList {
+		paths[i] = r.path + "/"
+	}
+	last := len(paths) - 1
+	return strings.Join(paths[:last], ", ") + " or " + paths[last]
 }
 
 func matchRoute(path string) (route, bool) {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -59,9 +60,29 @@ func TestHandlesCollapsedPaths(t *testing.T) {
 	}
 }
 
+func TestOwnsPath(t *testing.T) {
+	e := newEnv(t)
+	for _, path := range []string{"/batch/", "//e//", "/batch/x", "/i/v0", "/i/v0/x/", "/capture/more", "/decide/", "/decide", "/flags/", "/s/"} {
+		if !e.collector.OwnsPath(path) {
+			t.Errorf("OwnsPath(%q) = false, want true", path)
+		}
+	}
+	for _, path := range []string{"/", "/api/v1/overview", "/batchx", "/metrics", "/assets/app.js", "/login", "/healthz", "/decidex"} {
+		if e.collector.OwnsPath(path) {
+			t.Errorf("OwnsPath(%q) = true, want false", path)
+		}
+	}
+}
+
 func TestUnknownPathNotFound(t *testing.T) {
 	e := newEnv(t)
-	mustFail(t, e.postJSON("/decide/", `{}`), http.StatusNotFound, "not_found")
+	for _, path := range []string{"/decide/", "/batch/x"} {
+		res := mustFail(t, e.postJSON(path, `{}`), http.StatusNotFound, "not_found")
+		const want = "/batch/, /i/v0/e/, /e/, /capture/, /track/ or /engage/"
+		if !strings.Contains(res.Error, path) || !strings.Contains(res.Error, want) {
+			t.Errorf("POST %s: error = %q, want the path and %q in it", path, res.Error, want)
+		}
+	}
 }
 
 func TestMethodNotAllowed(t *testing.T) {

@@ -7,7 +7,10 @@
 //
 //   - the capture paths of the collector (/batch/, /i/v0/e/, /e/, /capture/,
 //     /track/, /engage/), with any run of slashes, such as the //batch/ that
-//     posthog-go sends when its endpoint ends in a slash: the write key;
+//     posthog-go sends when its endpoint ends in a slash: the write key.
+//     Other paths under their first segments, such as /batch/x, and the
+//     PostHog endpoints /decide, /flags and /s, which candor does not
+//     serve, get the collector's JSON 404 with the list of capture paths;
 //   - /healthz: 200 while the process serves requests;
 //   - /readyz: 200 once start-up work is done and the store answers a
 //     ping, 503 while starting, while shutting down, when the store fails
@@ -466,13 +469,15 @@ func (s *Server) buildHandlers() error {
 
 // route sends capture paths to the collector before the ServeMux matches
 // them. The ServeMux redirects a path such as //batch/ with a 307, and
-// posthog-go sends that path when its endpoint ends in a slash.
+// posthog-go sends that path when its endpoint ends in a slash. The other
+// paths that the collector owns, such as /decide/ of posthog-js, get its
+// JSON 404 in place of the dashboard's plain-text one.
 func (s *Server) route(routes *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.listener.closeAfterResponse() {
 			w.Header().Set("Connection", "close")
 		}
-		if s.collector.Handles(r.URL.Path) {
+		if s.collector.OwnsPath(r.URL.Path) {
 			s.collector.ServeHTTP(w, r)
 			return
 		}

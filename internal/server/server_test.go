@@ -444,3 +444,44 @@ func TestInvalidDatabaseFileRejected(t *testing.T) {
 		}
 	}
 }
+
+// Paths that PostHog clients call but candor does not serve get the
+// collector's JSON 404, which lists the capture paths, in place of the
+// plain-text 404 of net/http.
+func TestPostHogLookingPathsGetJSONNotFound(t *testing.T) {
+	srv := startServer(t, Config{WriteKey: testWriteKey, AdminToken: testAdminToken})
+	for _, r := range []struct{ method, path string }{
+		{http.MethodPost, "/decide/?v=3"},
+		{http.MethodPost, "/flags/?v=2"},
+		{http.MethodPost, "/batch/x"},
+		{http.MethodGet, "/i/v0/x"},
+	} {
+		req, err := http.NewRequest(r.method, srv.URL()+r.path, strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Code  string `json:"code"`
+			Error string `json:"error"`
+		}
+		decodeErr := json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s %s = %d, want 404", r.method, r.path, resp.StatusCode)
+		}
+		if got := resp.Header.Get("Content-Type"); !strings.HasPrefix(got, "application/json") {
+			t.Errorf("%s %s Content-Type = %q, want JSON", r.method, r.path, got)
+		}
+		if decodeErr != nil {
+			t.Errorf("%s %s body: %v", r.method, r.path, decodeErr)
+			continue
+		}
+		if body.Code != "not_found" || !strings.Contains(body.Error, "/batch/") {
+			t.Errorf("%s %s = code %q error %q, want not_found and the capture paths", r.method, r.path, body.Code, body.Error)
+		}
+	}
+}
