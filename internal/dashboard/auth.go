@@ -193,15 +193,13 @@ func invalidTokenMessage(token string) string {
 }
 
 func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, returnQuery string) {
-	// NOTE: behind a proxy that terminates TLS, r.TLS is nil and the cookie
-	// lacks the Secure attribute.
 	http.SetCookie(w, &http.Cookie{
 		Name:     SessionCookie,
 		Value:    h.sessions.start(),
 		Path:     "/",
 		MaxAge:   int(SessionLifetime / time.Second),
 		HttpOnly: true,
-		Secure:   r.TLS != nil,
+		Secure:   cameOverHTTPS(r),
 		SameSite: http.SameSiteStrictMode,
 	})
 	h.logger.Info("dashboard login", "remote_addr", r.RemoteAddr)
@@ -220,11 +218,39 @@ func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request) {
 		Path:     "/",
 		MaxAge:   -1,
 		HttpOnly: true,
-		Secure:   r.TLS != nil,
+		Secure:   cameOverHTTPS(r),
 		SameSite: http.SameSiteStrictMode,
 	})
 	h.logger.Info("dashboard logout", "remote_addr", r.RemoteAddr)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// cameOverHTTPS reports whether the browser sent r over HTTPS: r came
+// over TLS, or a proxy that terminates TLS put https in the first entry
+// of X-Forwarded-Proto or Forwarded (proto=https, RFC 7239).
+//
+// Any client can send these headers, and candor cannot tell whether a
+// proxy set them. Trusting them is safe because the result only decides
+// whether the session cookie of this response, the requester's own, gets
+// the Secure attribute, and no header removes it from a request that came
+// over TLS. A forged "https" over plain HTTP only makes the cookie
+// stricter: browsers reject a Secure cookie that an http:// page other
+// than localhost sets, so the forger's own login fails.
+func cameOverHTTPS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	if proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ","); strings.EqualFold(strings.TrimSpace(proto), "https") {
+		return true
+	}
+	first, _, _ := strings.Cut(r.Header.Get("Forwarded"), ",")
+	for pair := range strings.SplitSeq(first, ";") {
+		name, value, _ := strings.Cut(strings.TrimSpace(pair), "=")
+		if strings.EqualFold(name, "proto") {
+			return strings.EqualFold(strings.Trim(value, `"`), "https")
+		}
+	}
+	return false
 }
 
 // dashboardURL returns the dashboard path with the page parameters of a raw

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"html"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -180,6 +181,68 @@ func TestLoginSessionAndLogout(t *testing.T) {
 	response, body = send(t, server, http.MethodGet, "/", withCookie(cookie))
 	if !strings.Contains(body, `action="/login"`) {
 		t.Errorf("GET / after logout: status %d, want the login form", response.StatusCode)
+	}
+}
+
+// The session cookie is Secure when the request came over HTTPS, either
+// directly or, per X-Forwarded-Proto or Forwarded, through a proxy that
+// terminates TLS.
+func TestSessionCookieSecure(t *testing.T) {
+	server := startServer(t, dashboard.Config{Store: openStore(t)})
+	tests := []struct {
+		name   string
+		header string
+		value  string
+		secure bool
+	}{
+		{"plain HTTP", "", "", false},
+		{"X-Forwarded-Proto https", "X-Forwarded-Proto", "https", true},
+		{"X-Forwarded-Proto in upper case", "X-Forwarded-Proto", "HTTPS", true},
+		{"X-Forwarded-Proto of two proxies", "X-Forwarded-Proto", "https, http", true},
+		{"X-Forwarded-Proto http", "X-Forwarded-Proto", "http", false},
+		{"Forwarded proto=https", "Forwarded", "for=192.0.2.60;proto=https;by=203.0.113.43", true},
+		{"Forwarded quoted proto", "Forwarded", `for="[2001:db8::1]";Proto="https"`, true},
+		{"Forwarded proto=http", "Forwarded", "for=192.0.2.60;proto=http", false},
+		{"Forwarded without proto", "Forwarded", "for=192.0.2.60", false},
+	}
+	for _, test := range tests {
+		t.Run(test.name, func(t *testing.T) {
+			options := []requestOption{withForm(url.Values{"token": {adminToken}})}
+			if test.header != "" {
+				options = append(options, withHeader(test.header, test.value))
+			}
+			response, _ := send(t, server, http.MethodPost, "/login", options...)
+			cookie := sessionCookie(response)
+			if cookie == nil {
+				t.Fatalf("POST /login = %d with no session cookie", response.StatusCode)
+			}
+			if cookie.Secure != test.secure {
+				t.Errorf("login cookie Secure = %v, want %v", cookie.Secure, test.secure)
+			}
+
+			options = []requestOption{withCookie(cookie)}
+			if test.header != "" {
+				options = append(options, withHeader(test.header, test.value))
+			}
+			response, _ = send(t, server, http.MethodPost, "/logout", options...)
+			if cleared := sessionCookie(response); cleared == nil || cleared.Secure != test.secure {
+				t.Errorf("logout cookie = %+v, want one with Secure %v", cleared, test.secure)
+			}
+		})
+	}
+}
+
+func TestSessionCookieSecureOverTLS(t *testing.T) {
+	handler, err := dashboard.New(dashboard.Config{Store: openStore(t), AdminToken: adminToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := httptest.NewTLSServer(handler)
+	defer server.Close()
+
+	response, _ := send(t, server, http.MethodPost, "/login", withForm(url.Values{"token": {adminToken}}))
+	if cookie := sessionCookie(response); cookie == nil || !cookie.Secure {
+		t.Errorf("login cookie over TLS = %+v, want a Secure cookie", cookie)
 	}
 }
 

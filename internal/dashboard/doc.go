@@ -118,7 +118,11 @@
 // "Authorization: Bearer TOKEN" or through the session cookie that the login
 // form and the link /?token=TOKEN set. Sessions are random IDs kept in
 // memory for SessionLifetime, so a restart logs every browser out while
-// bearer tokens keep working. The cookie never contains the token.
+// bearer tokens keep working. The cookie never contains the token. It
+// has the Secure attribute when the request came over TLS, or through a
+// proxy that terminates TLS and sends X-Forwarded-Proto: https or
+// Forwarded: proto=https. Behind such a proxy, have it set one of the two
+// headers, or the browser also sends the cookie over plain HTTP.
 //
 // The page keeps its whole view in its URL: the filters and each panel's
 // settings, so a copied link opens the same view. A filter or a panel
