@@ -56,8 +56,18 @@ func runCompact(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("interrupted: %s is unchanged; run candor compact again to compact it", path)
 	}
 	if err != nil {
-		return err
+		return withDataFolderFix(err)
 	}
 	fmt.Fprintf(stdout, "Compacted %s: %d bytes before, %d after. Deleted events no longer stay in the file.\n", path, before, after)
 	return nil
+}
+
+// withDataFolderFix adds the fix to an error of a data folder whose
+// database file is not candor's: a DuckDB file of another program or a file
+// that is no DuckDB database.
+func withDataFolderFix(err error) error {
+	if errors.Is(err, duckdb.ErrNotCandorDatabase) || errors.Is(err, duckdb.ErrNotDuckDBFile) {
+		return fmt.Errorf("%w: pass the data folder of candor serve with --data", err)
+	}
+	return err
 }

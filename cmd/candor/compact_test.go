@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -57,5 +58,49 @@ func TestCompactRefusesLockedDataFolder(t *testing.T) {
 	want := fmt.Sprintf("data folder %s is in use by another candor process (pid %d)", data, os.Getpid())
 	if code != 1 || !strings.Contains(stderr, want) {
 		t.Errorf("candor compact of a locked data folder exited with %d: %q, want 1 and %q", code, stderr, want)
+	}
+}
+
+// A data folder whose database is not candor's gets an error that names
+// the fix, for a DuckDB file of another program and for a damaged file.
+func TestCompactForeignDatabaseNamesFix(t *testing.T) {
+	foreign := t.TempDir()
+	db, err := sql.Open("duckdb", filepath.Join(foreign, server.DatabaseFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE orders (id INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	damaged := t.TempDir()
+	if err := os.WriteFile(filepath.Join(damaged, server.DatabaseFile), []byte("not a database"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tt := range []struct{ name, data, want string }{
+		{"another program's database", foreign, "not a candor database"},
+		{"damaged file", damaged, "not a DuckDB database file"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			// No server is needed at the ClickHouse URL, because the check
+			// comes first.
+			for _, args := range [][]string{
+				{"compact", "--data", tt.data},
+				{"migrate", "--data", tt.data, "--clickhouse-url", "http://127.0.0.1:19499"},
+			} {
+				command := args[0]
+				code, _, stderr := runCommand(t, args...)
+				if code != 1 {
+					t.Errorf("candor %s exited with %d, want 1", command, code)
+				}
+				if !strings.Contains(stderr, tt.want) {
+					t.Errorf("candor %s printed %q, want %q", command, stderr, tt.want)
+				}
+				if !strings.Contains(stderr, "pass the data folder of candor serve with --data") {
+					t.Errorf("candor %s printed %q, want the fix", command, stderr)
+				}
+			}
+		})
 	}
 }

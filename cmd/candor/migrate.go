@@ -204,11 +204,8 @@ func openMigrationSource(flags migrateFlags, stderr io.Writer) (*duckdb.Store, e
 	// Existing keeps migrate from creating candor's schema in a DuckDB
 	// file of another program.
 	db, err := duckdb.OpenWith(flags.database, duckdb.Options{Existing: true})
-	if errors.Is(err, duckdb.ErrNotCandorDatabase) {
-		return nil, fmt.Errorf("%w: pass the data folder of candor serve with --data", err)
-	}
 	if err != nil {
-		return nil, err
+		return nil, withDataFolderFix(err)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	err = journal.Recover(filepath.Join(flags.data, server.JournalDir), db, journal.Options{Logger: logger})
