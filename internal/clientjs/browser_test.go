@@ -394,3 +394,34 @@ func TestStoredEventsDroppedAfterOptOut(t *testing.T) {
 		})
 	}
 }
+
+// TestStoredEventsBeyondQueueSent keeps more events at pagehide than the
+// queue of the next page holds: that page sends them all while it is
+// visible, and nothing stays in sessionStorage, which closing the tab
+// would lose.
+func TestStoredEventsBeyondQueueSent(t *testing.T) {
+	app := startBulkApp(t, 2)
+
+	app.evaluate(t, `bulk(0, 2)`)
+	app.recorder.waitArrived(t, 0, 2, "before hiding the page")
+	app.setMinimized(t, true)
+	// A hidden page posts what fits into the keepalive budget and stores
+	// the rest, then navigates before any held request ends.
+	app.evaluate(t, `bulk(2, 240); window.ready = false; location.search = "?second"`)
+	time.Sleep(time.Second)
+	waitUntil(t, app.ctx, "the second page has imported client.js", `window.ready === true && location.search === "?second"`)
+	if n := app.storedCount(t); n <= 100 {
+		t.Fatalf("sessionStorage keeps %d events at the second page, want more than the 100 that its queue holds", n)
+	}
+
+	app.setMinimized(t, false)
+	app.recorder.release()
+	app.evaluate(t, `bulk(240, 241)`)
+	app.recorder.waitArrived(t, 0, 241, "after the second page tracked an event")
+	if n := app.storedCount(t); n != 0 {
+		t.Errorf("sessionStorage keeps %d events after they were sent, want 0", n)
+	}
+	if d := app.recorder.duplicates(); len(d) > 0 {
+		t.Errorf("events that reached POST track more than once: %v", d)
+	}
+}

@@ -208,7 +208,7 @@ function post(request) {
     .then(() => {
       inFlight--;
       keepaliveBytes -= request.size;
-      if (pageHidden) sendStored();
+      if (pageHidden || queue.length === 0) sendStored();
       else sendQueued(MAX_IN_FLIGHT);
     });
 }
@@ -282,7 +282,9 @@ function show() {
 
 // sendStored sends the stored events once resumeUnsent has checked them.
 // While the page is hidden it posts those that fit into the keepalive
-// budget, and otherwise it puts them in front of the queue.
+// budget, and otherwise it puts as many as the queue has room for in
+// front of it. post calls it again when the queue has emptied, so that
+// more than MAX_QUEUED stored events all leave sessionStorage.
 function sendStored() {
   if (resumeState !== "done") return;
   if (pageHidden) {
