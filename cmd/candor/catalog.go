@@ -37,8 +37,9 @@ const catalogSynopsis = `[--app NAME | --file FILE | --go PACKAGE] [--format jso
 Print an app's event catalog: every event it may send, with each property's
 privacy class. "candor catalog diff" prints the changes between two catalogs.
 
-With --go, candor builds and runs a small program in the module of the
-current folder that calls the package's exported function
+With --go, candor builds and runs a small program in the package's module,
+or a dependency's package in the current folder's module, that calls its
+exported function
 Catalog() *catalog.Catalog, or Catalog() (*catalog.Catalog, error), and
 prints what it returns. This writes the catalog file of an app for
 "candor serve --project", for example:

@@ -66,7 +66,9 @@ func main() {
 
 // goCatalog builds and runs a program that prints the catalog of the Go
 // package pkg, as "go list" names it from the current folder, and parses
-// what it prints. The program builds in the module of the current folder. The package must export a function Catalog of type
+// what it prints. The program builds in the package's module, or in the
+// module of the current folder when the package is a dependency's. The
+// package must export a function Catalog of type
 // func() *catalog.Catalog or func() (*catalog.Catalog, error).
 //
 // The program exists only in an overlay of the go command. Its folder in
@@ -77,27 +79,37 @@ func goCatalog(ctx context.Context, pkg string) (*catalog.Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--go %s: the go command was not found in PATH (%v): install Go, or write the catalog file from the app and pass --file", pkg, err)
 	}
-	listed, err := runGo(ctx, goCmd, "", "list", "-f", "{{.ImportPath}}\t{{.Name}}", pkg)
+	listed, err := runGo(ctx, goCmd, "", "list", "-f", "{{.ImportPath}}\t{{.Name}}\t{{with .Module}}{{if .Main}}{{.Dir}}{{end}}{{end}}", pkg)
 	if err != nil {
 		return nil, usageErrorf("--go %s: go list failed: %w: pass a Go package of the app, such as ./internal/telemetry, from a folder of its module", pkg, err)
 	}
-	lines := strings.Split(strings.TrimSpace(listed), "\n")
+	lines := strings.Split(strings.TrimRight(listed, "\n"), "\n")
 	if len(lines) != 1 {
 		return nil, usageErrorf("--go %s: names %d packages: pass the one package whose %s function returns the app's catalog", pkg, len(lines), catalogFuncName)
 	}
-	importPath, name, _ := strings.Cut(lines[0], "\t")
+	fields := strings.Split(lines[0], "\t")
+	if len(fields) != 3 {
+		return nil, fmt.Errorf("--go %s: unexpected output of go list: %q", pkg, lines[0])
+	}
+	importPath, name, moduleDir := fields[0], fields[1], fields[2]
 	if name == "main" {
 		return nil, usageErrorf("--go %s: %s is a main package, which no program can import: move its %s function to a package of its own", pkg, importPath, catalogFuncName)
 	}
-	goMod, err := runGo(ctx, goCmd, "", "env", "GOMOD")
-	if err != nil {
-		return nil, fmt.Errorf("--go %s: go env GOMOD failed: %w", pkg, err)
+	// The program builds in the package's own module when it is a main
+	// module, as each module of a go.work workspace is, so that it may
+	// import a package under internal/ from any folder of the workspace.
+	// A package of a dependency is built from the current folder's module.
+	if moduleDir == "" {
+		goMod, err := runGo(ctx, goCmd, "", "env", "GOMOD")
+		if err != nil {
+			return nil, fmt.Errorf("--go %s: go env GOMOD failed: %w", pkg, err)
+		}
+		goMod = strings.TrimSpace(goMod)
+		if goMod == "" || goMod == os.DevNull {
+			return nil, usageErrorf("--go %s: the current folder is in no Go module: run candor catalog in a folder of the app's module", pkg)
+		}
+		moduleDir = filepath.Dir(goMod)
 	}
-	goMod = strings.TrimSpace(goMod)
-	if goMod == "" || goMod == os.DevNull {
-		return nil, usageErrorf("--go %s: the current folder is in no Go module: run candor catalog in a folder of the app's module", pkg)
-	}
-	moduleDir := filepath.Dir(goMod)
 
 	tmp, err := os.MkdirTemp("", "candor-catalog-")
 	if err != nil {

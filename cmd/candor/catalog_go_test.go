@@ -89,6 +89,52 @@ func TestCatalogFromGoPackage(t *testing.T) {
 	if !strings.Contains(md, "note_saved") {
 		t.Errorf("the Markdown of the catalog does not name note_saved:\n%s", md)
 	}
+
+	// A package of a dependency builds in the current folder's module.
+	out, _ = runCatalogCommand(t, 0, "catalog", "--go", "github.com/candor-dev/candor/sdk/mux")
+	c, err = catalog.Parse([]byte(out))
+	if err != nil {
+		t.Fatalf("parse the printed catalog of sdk/mux: %v\n%s", err, out)
+	}
+	if c.App != "mux" {
+		t.Errorf("app of sdk/mux = %q, want mux", c.App)
+	}
+}
+
+// TestCatalogFromGoWorkspace runs candor catalog --go in a go.work
+// workspace, from its root, which is in no module, and from another
+// module of it, for a package under internal/.
+func TestCatalogFromGoWorkspace(t *testing.T) {
+	root := t.TempDir()
+	notes := writeNotesModule(t, map[string]string{"internal/telemetry/telemetry.go": notesPackage})
+	if err := os.Rename(notes, filepath.Join(root, "notes")); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(root, "other")
+	if err := os.MkdirAll(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(other, "go.mod"), []byte("module example.com/other\n\ngo 1.26\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "go.work"), []byte("go 1.26\n\nuse ./notes\nuse ./other\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	folders := []struct{ name, path string }{{"workspace root", root}, {"other module", other}}
+	for _, folder := range folders {
+		t.Run(folder.name, func(t *testing.T) {
+			t.Chdir(folder.path)
+			out, _ := runCatalogCommand(t, 0, "catalog", "--go", "example.com/notes/internal/telemetry")
+			c, err := catalog.Parse([]byte(out))
+			if err != nil {
+				t.Fatalf("parse the printed catalog: %v\n%s", err, out)
+			}
+			if c.App != "notes" {
+				t.Errorf("app = %q, want notes", c.App)
+			}
+		})
+	}
 }
 
 func TestCatalogFromGoPackageErrors(t *testing.T) {
