@@ -58,6 +58,9 @@ func (s *Store) secretsTable() string {
 // travel as the external table install_ref, so the text of the statement
 // contains no install ID. An install without rows reads found = 0 from
 // the LEFT JOIN, which fills the columns of a missing row with defaults.
+// The statement sets join_use_nulls = 0 itself, because a settings
+// profile of the user may set 1, under which found would read NULL and
+// the WHERE clause would insert nothing.
 const registerSecretSQL = `INSERT INTO {table} (project, distinct_id, hash, hash_registered_us, registered_us)
 SELECT project, distinct_id,
 	if(found = 1, stored_hash, new_hash),
@@ -73,7 +76,8 @@ ANY LEFT JOIN (
 	WHERE (project, distinct_id) IN (SELECT project, distinct_id FROM install_ref)
 	GROUP BY project, distinct_id
 ) AS stored USING (project, distinct_id)
-WHERE found = 0 OR newest_us < toInt64({renew_before})`
+WHERE found = 0 OR newest_us < toInt64({renew_before})
+SETTINGS join_use_nulls = 0`
 
 // RegisterInstallSecret stores hash for the install unless one is stored
 // already, and otherwise renews the stored hash when its newest row is

@@ -244,3 +244,47 @@ func TestSecretsMovedFromLegacyTable(t *testing.T) {
 		t.Errorf("legacy table exists after the move = %v, %v; want false, nil", exists, err)
 	}
 }
+
+// settingTransport adds a ClickHouse setting to every request that does
+// not set it, as a settings profile of the server's user would.
+type settingTransport struct {
+	base        http.RoundTripper
+	name, value string
+}
+
+func (s settingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.URL.Path, "/ping") {
+		return s.base.RoundTrip(r)
+	}
+	r = r.Clone(r.Context())
+	query := r.URL.Query()
+	if !query.Has(s.name) {
+		query.Set(s.name, s.value)
+	}
+	r.URL.RawQuery = query.Encode()
+	return s.base.RoundTrip(r)
+}
+
+// TestSecretRegisterWithJoinUseNulls registers and renews an install for
+// a user whose profile sets join_use_nulls = 1, under which the columns of
+// a missing row of a LEFT JOIN read NULL instead of their defaults.
+func TestSecretRegisterWithJoinUseNulls(t *testing.T) {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Transport: settingTransport{base: transport, name: "join_use_nulls", value: "1"}}
+	s := openTest(t, newDatabase(t), Config{HTTPClient: client})
+	ctx := t.Context()
+
+	if err := s.RegisterInstallSecret(ctx, "mux", "a", "hash-1", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if hash, err := s.InstallSecretHash(ctx, "mux", "a"); err != nil || hash != "hash-1" {
+		t.Errorf("InstallSecretHash after the registration = %q, %v; want hash-1", hash, err)
+	}
+	if err := s.RegisterInstallSecret(ctx, "mux", "a", "hash-2", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if hash, err := s.InstallSecretHash(ctx, "mux", "a"); err != nil || hash != "hash-1" {
+		t.Errorf("InstallSecretHash after the renewal = %q, %v; want hash-1", hash, err)
+	}
+}
