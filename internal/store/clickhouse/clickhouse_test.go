@@ -475,8 +475,8 @@ func TestOpenWithoutServer(t *testing.T) {
 
 	config := Config{URL: "http://" + address}
 	_, err = Open(context.Background(), config)
-	if err == nil || !strings.Contains(err.Error(), "scripts/clickhouse.sh") {
-		t.Errorf("Open(%+v) with no server listening: error %v, want one that names scripts/clickhouse.sh", config, err)
+	if err == nil || !strings.Contains(err.Error(), "start clickhouse-server") {
+		t.Errorf("Open(%+v) with no server listening: error %v, want one that says to start clickhouse-server", config, err)
 	}
 }
 

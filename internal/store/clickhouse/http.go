@@ -246,7 +246,7 @@ func transportError(base string, err error) error {
 		return err
 	}
 	if errors.Is(err, syscall.ECONNREFUSED) {
-		err = fmt.Errorf("connect to clickhouse at %s: %w (is clickhouse-server running? scripts/clickhouse.sh start DIR PORT starts one)", base, err)
+		err = fmt.Errorf("no ClickHouse server listens at %s, so start clickhouse-server there or correct the URL: %w", base, err)
 	}
 	return store.Unavailable(err)
 }

@@ -96,6 +96,36 @@ func TestRefusedConnectionIsUnavailable(t *testing.T) {
 	}
 }
 
+// An operator's collector gets the refused connection in its log, so the
+// error names the fix in terms of the server and the URL, not a script of
+// this repository.
+func TestRefusedConnectionNamesFix(t *testing.T) {
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	url := "http://" + listener.Addr().String() + "/"
+	listener.Close()
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	defer transport.CloseIdleConnections()
+	c := &client{url: url, http: &http.Client{Transport: transport}}
+
+	err = c.ping(context.Background())
+	if err == nil {
+		t.Fatal("ping with no server listening: no error")
+	}
+	message := err.Error()
+	if !strings.Contains(message, "no ClickHouse server listens at "+url) {
+		t.Errorf("error %q does not say that no server listens at %s", message, url)
+	}
+	if !strings.Contains(message, "start clickhouse-server") {
+		t.Errorf("error %q does not say to start clickhouse-server", message)
+	}
+	if strings.Contains(message, "scripts/") {
+		t.Errorf("error %q names a script of the candor repository, which an operator's host does not have", message)
+	}
+}
+
 // A connection left idle for longer than idleConnTimeout is not used
 // again, so the store never sends a request on a connection that the
 // server closes at its keep-alive timeout.
