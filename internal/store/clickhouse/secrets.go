@@ -223,9 +223,11 @@ func (s *Store) withSecrets(ctx context.Context, fn func(ctx context.Context) er
 // copy that fails because the other collector dropped the table meanwhile
 // is done.
 //
-// NOTE: a collector of an older candor that shares the database still
-// writes to the legacy table, and the rows it writes after the move are
-// lost. Upgrade every collector of a database together.
+// NOTE: a collector of an older candor that shares the database reads
+// and writes only the legacy table. Its registrations fail once the table
+// is dropped, until it restarts and creates the table again, and it never
+// reads the keys registered here. Upgrade every collector of a database
+// together.
 func (s *Store) prepareSecrets(ctx context.Context) error {
 	if err := s.client.exec(ctx, strings.ReplaceAll(createSecretsSQL, "{table}", s.secretsTable())); err != nil {
 		return fmt.Errorf("create %s table: %w", secretsTableName, err)
