@@ -188,11 +188,10 @@ func (s *Store) DeleteInstallSecret(ctx context.Context, project, distinctID str
 }
 
 // withSecrets runs fn under secretsMu after preparing the secrets table
-// on the Store's first call (prepareSecrets). The lock orders a read after
-// a registration of this Store that returned before it, and keeps one
-// Store from registering an install twice. fn gets a context that
-// whileResponsive ends when the server stops responding, and so does the
-// preparation.
+// on the Store's first call (prepareSecretsToEnd). The lock orders a read
+// after a registration of this Store that returned before it, and keeps
+// one Store from registering an install twice. fn gets a context that
+// whileResponsive ends when the server stops responding.
 func (s *Store) withSecrets(ctx context.Context, fn func(ctx context.Context) error) error {
 	release, err := s.acquire()
 	if err != nil {
@@ -202,15 +201,32 @@ func (s *Store) withSecrets(ctx context.Context, fn func(ctx context.Context) er
 
 	s.secretsMu.Lock()
 	defer s.secretsMu.Unlock()
-	return s.whileResponsive(ctx, func(ctx context.Context) error {
-		if !s.secretsReady {
-			if err := s.prepareSecrets(ctx); err != nil {
-				return err
-			}
-			s.secretsReady = true
+	if !s.secretsReady {
+		if err := s.prepareSecretsToEnd(ctx); err != nil {
+			return err
 		}
-		return fn(ctx)
-	})
+		s.secretsReady = true
+	}
+	return s.whileResponsive(ctx, fn)
+}
+
+// prepareSecretsToEnd runs prepareSecrets until it ends, even when ctx
+// ends first, and stops it only when the server stops responding or the
+// Store closes. ClickHouse goes on with an INSERT ... SELECT whose client
+// went away, so a move that the next call started again would copy the
+// legacy rows a second time, and a move longer than the callers' deadlines
+// would never end. The caller waits for the move.
+func (s *Store) prepareSecretsToEnd(ctx context.Context) error {
+	moveCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	go func() {
+		select {
+		case <-s.closing:
+			cancel()
+		case <-moveCtx.Done():
+		}
+	}()
+	return s.whileResponsive(moveCtx, s.prepareSecrets)
 }
 
 // prepareSecrets creates the secrets table and moves the rows of the

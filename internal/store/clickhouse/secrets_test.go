@@ -1,6 +1,7 @@
 package clickhouse
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -286,5 +287,46 @@ func TestSecretRegisterWithJoinUseNulls(t *testing.T) {
 	}
 	if hash, err := s.InstallSecretHash(ctx, "mux", "a"); err != nil || hash != "hash-1" {
 		t.Errorf("InstallSecretHash after the renewal = %q, %v; want hash-1", hash, err)
+	}
+}
+
+// TestSecretsMoveOutlivesCaller moves a legacy table whose copy takes
+// longer than the first caller waits. ClickHouse goes on with an INSERT ...
+// SELECT whose client went away, so the move must still end with the
+// legacy table dropped and one copy of its rows.
+func TestSecretsMoveOutlivesCaller(t *testing.T) {
+	const installs = 2_000_000
+	s := openTest(t, newDatabase(t), Config{})
+	ctx := t.Context()
+	legacy := "`" + s.config.Database + "`." + legacySecretsTableName
+	if err := s.client.exec(ctx, `CREATE TABLE `+legacy+` (project String, distinct_id String, hash String, registered_us Int64)
+		ENGINE = MergeTree ORDER BY (project, distinct_id)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.client.exec(ctx, fmt.Sprintf(`INSERT INTO %s SELECT 'mux', concat('install-', toString(number)), 'hash', number
+		FROM system.numbers LIMIT %d`, legacy, installs)); err != nil {
+		t.Fatal(err)
+	}
+
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	// The call may fail once its context has ended, but not the move.
+	s.RegisterInstallSecret(short, "mux", "new", "hash-new", time.Time{})
+
+	if exists, err := s.legacySecretsExist(ctx); err != nil || exists {
+		t.Errorf("legacy table exists after the first call = %v, %v; want false, nil", exists, err)
+	}
+	rows, err := s.client.query(ctx, `SELECT count() FROM `+s.secretsTable()+` WHERE distinct_id != 'new'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprint(installs); len(rows) != 1 || len(rows[0]) != 1 || rows[0][0] != want {
+		t.Errorf("rows moved from the legacy table = %v, want %s", rows, want)
+	}
+	if err := s.RegisterInstallSecret(ctx, "mux", "new", "hash-new", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if hash, err := s.InstallSecretHash(ctx, "mux", "install-5"); err != nil || hash != "hash" {
+		t.Errorf("InstallSecretHash of a moved install = %q, %v; want hash", hash, err)
 	}
 }
