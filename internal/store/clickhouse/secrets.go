@@ -237,7 +237,9 @@ func (s *Store) prepareSecretsToEnd(ctx context.Context) error {
 // Two collectors that start together may both copy. The second copy adds
 // rows equal to the first, which reads aggregate and merges fold, and a
 // copy that fails because the other collector dropped the table meanwhile
-// is done.
+// is done. Under the Atomic database engine of current releases, DROP does
+// not wait for the other copy, so a key deleted in between may come back
+// from it. The legacy table exists only once, at the upgrade.
 //
 // NOTE: a collector of an older candor that shares the database reads
 // and writes only the legacy table. Its registrations fail once the table
