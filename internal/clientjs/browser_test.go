@@ -425,3 +425,71 @@ func TestStoredEventsBeyondQueueSent(t *testing.T) {
 		t.Errorf("events that reached POST track more than once: %v", d)
 	}
 }
+
+// fillStorage is a script that fills the page's sessionStorage, under a
+// key of its own, until the number of characters given by its %d verb
+// are free. It searches for the longest value that setItem accepts.
+const fillStorage = `(() => {
+  const free = %d;
+  let fits = 0;
+  let fails = 1;
+  for (;;) {
+    try {
+      sessionStorage.setItem("page-data", "x".repeat(fails));
+      fits = fails;
+      fails *= 2;
+    } catch {
+      break;
+    }
+  }
+  while (fails - fits > 1) {
+    const n = Math.floor((fits + fails) / 2);
+    try {
+      sessionStorage.setItem("page-data", "x".repeat(n));
+      fits = n;
+    } catch {
+      fails = n;
+    }
+  }
+  sessionStorage.setItem("page-data", "x".repeat(fits - free));
+  return fits;
+})()`
+
+// TestStoredEventsOverQuotaKeepOldest fills sessionStorage with the
+// page's own data until 10 Ki characters are free, then navigates away
+// with about 40 events beyond the keepalive budget. Chromium's setItem
+// rejects them all, so the client keeps the oldest that fit, and the next
+// page sends those.
+func TestStoredEventsOverQuotaKeepOldest(t *testing.T) {
+	app := startBulkApp(t, 2)
+
+	quota := mustRun(t, app.ctx, chromedp.Evaluate[int](fmt.Sprintf(fillStorage, 10*1024)))
+	t.Logf("sessionStorage accepted a value of %d characters", quota)
+	app.evaluate(t, `bulk(0, 102)`)
+	app.recorder.waitArrived(t, 0, 2, "before navigating")
+	app.open(t, "?second")
+	stored := app.storedCount(t)
+	if stored == 0 {
+		t.Fatal("the client kept no events in sessionStorage with 10 KiB of room, want the oldest that fit")
+	}
+
+	app.evaluate(t, `bulk(102, 103)`)
+	waitUntil(t, app.ctx, "sessionStorage keeps no events", fmt.Sprintf(`sessionStorage.getItem(%q) === null`, unsentKey))
+	app.recorder.release()
+	app.recorder.waitArrived(t, 102, 103, "after the second page tracked an event")
+	time.Sleep(300 * time.Millisecond)
+
+	// The dropped events are the newest of the first page: indexes k to
+	// 101 for some k.
+	missing := app.recorder.missing(0, 102)
+	if len(missing) == 0 {
+		t.Fatal("all 102 events of the first page reached POST track, want those that sessionStorage had no room for dropped")
+	}
+	if first := missing[0]; len(missing) != 102-first {
+		t.Errorf("the events that did not reach POST track are %v, want the newest, %d to 101", missing, first)
+	}
+	t.Logf("%d events were kept in sessionStorage and %d dropped", stored, len(missing))
+	if d := app.recorder.duplicates(); len(d) > 0 {
+		t.Errorf("events that reached POST track more than once: %v", d)
+	}
+}

@@ -47,8 +47,9 @@ const MAX_QUEUED = 100;
 const KEEPALIVE_BUDGET_BYTES = 64 * 1024;
 // When the page turns hidden, the queued events that do not fit into the
 // keepalive budget go to sessionStorage under UNSENT_KEY: at most
-// MAX_STORED_BYTES of request bodies, each for at most MAX_STORED_AGE_MS
-// after its track call. See storeUnsent and resumeUnsent.
+// MAX_STORED_BYTES of request bodies, and fewer when the origin's storage
+// is full. Each is kept for at most MAX_STORED_AGE_MS after its track
+// call. See storeUnsent and resumeUnsent.
 // NOTE: a browser that duplicates a tab copies its sessionStorage, so
 // both tabs send the events it kept.
 const UNSENT_KEY = "candor-telemetry-unsent";
@@ -375,27 +376,65 @@ function writeStored(requests) {
 }
 
 // storeUnsent appends requests to the stored events while their bodies
-// add up to at most MAX_STORED_BYTES, and drops the others.
+// add up to at most MAX_STORED_BYTES and sessionStorage accepts them, and
+// drops the others.
 function storeUnsent(requests) {
   if (requests.length === 0) return;
+  if (!sessionStore()) {
+    debugLog(countEvents(requests.length) + " dropped: they did not fit into the keepalive budget, and sessionStorage is not available");
+    return;
+  }
   const stored = readStored();
+  const toStore = stored.slice();
   let bytes = stored.reduce((sum, r) => sum + r.size, 0);
-  let dropped = 0;
+  let overCap = 0;
   for (const request of requests) {
     if (bytes + request.size > MAX_STORED_BYTES) {
-      dropped++;
+      overCap++;
       continue;
     }
     bytes += request.size;
-    stored.push(request);
+    toStore.push(request);
   }
-  try {
-    writeStored(stored);
-  } catch (err) {
-    dropped = requests.length;
-    debugLog(err);
+  if (overCap > 0) debugLog(countEvents(overCap) + " dropped: they did not fit into the keepalive budget or into the " + MAX_STORED_BYTES + " bytes kept in sessionStorage");
+
+  const written = writeMostStored(toStore);
+  // sessionStorage still contains the earlier stored events when it
+  // accepted no write.
+  const kept = written > 0 ? written : stored.length;
+  if (kept < toStore.length) debugLog(countEvents(toStore.length - kept) + " dropped: sessionStorage rejected them, and it keeps " + countEvents(kept));
+}
+
+// writeMostStored stores the oldest of requests, as many as
+// sessionStorage accepts, and returns their number, or 0 when it accepted
+// none and still contains the earlier value. setItem throws a
+// QuotaExceededError when the origin's storage is full, and other data
+// of the page may fill it, so a failed write is retried with fewer
+// events. The oldest are kept, as MAX_STORED_BYTES keeps them, so the
+// events stored earlier stay ahead of newer ones. A binary search for the
+// number that fits takes at most about log2(requests.length) + 1 writes.
+function writeMostStored(requests) {
+  let fits = 0;
+  let fails = requests.length + 1;
+  let lastError = null;
+  // The last write that succeeded stored fits events, unless fits is 0,
+  // and writes of fails or more events failed.
+  for (let n = requests.length; fails - fits > 1; n = Math.floor((fits + fails) / 2)) {
+    try {
+      writeStored(requests.slice(0, n));
+      fits = n;
+    } catch (err) {
+      fails = n;
+      lastError = err;
+    }
   }
-  if (dropped > 0) debugLog(dropped + " events dropped: they did not fit into the keepalive budget or into the " + MAX_STORED_BYTES + " bytes kept in sessionStorage");
+  if (lastError) debugLog(lastError);
+  return fits;
+}
+
+// countEvents returns "1 event" or "n events".
+function countEvents(n) {
+  return n === 1 ? "1 event" : n + " events";
 }
 
 // takeStored removes from storage and returns the oldest stored events, as

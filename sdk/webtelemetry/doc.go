@@ -116,8 +116,11 @@
 // candor-telemetry-unsent, as the JSON bodies that track would have
 // posted. sessionStorage belongs to one tab: the browser deletes it when
 // the tab is closed, so the events kept then are lost. The key holds at
-// most 256 KiB of bodies, and track drops what does not fit. An event is
-// kept for at most an hour after its track call and then dropped unsent.
+// most 256 KiB of bodies, and track drops what does not fit. When the
+// origin's storage is full, as the page's own data can make it, the
+// oldest events that still fit are kept and the newer ones dropped. An
+// event is kept for at most an hour after its track call and then
+// dropped unsent.
 //
 // While the page stays alive, the kept events are sent as the budget
 // frees up, and when the page is visible again. Otherwise, the first

@@ -263,6 +263,7 @@ async function main() {
   check(wide.sent === 0, "track of a body of 40 Ki characters and 80 KiB in UTF-8 sent " + wide.sent + " requests, want 0");
 
   await checkKeepaliveBudget();
+  await checkStorageQuota();
 
   // Status and toggle reject with the backend's message.
   await reset();
@@ -372,6 +373,27 @@ function memoryStorage() {
   };
 }
 
+// quotaStorage is a stand-in for sessionStorage that stores at most
+// maxChars characters of keys and values, as browsers limit the storage of
+// an origin. setItem throws a QuotaExceededError beyond that and keeps the
+// old value.
+function quotaStorage(maxChars) {
+  const items = new Map();
+  const used = () => [...items].reduce((sum, [key, value]) => sum + key.length + value.length, 0);
+  return {
+    getItem: (key) => (items.has(key) ? items.get(key) : null),
+    setItem: (key, value) => {
+      value = String(value);
+      const old = items.has(key) ? key.length + items.get(key).length : 0;
+      if (used() - old + key.length + value.length > maxChars) {
+        throw new DOMException("the quota has been exceeded", "QuotaExceededError");
+      }
+      items.set(key, value);
+    },
+    removeItem: (key) => items.delete(key),
+  };
+}
+
 const UNSENT_KEY = "candor-telemetry-unsent";
 
 function storedEvents() {
@@ -470,6 +492,66 @@ async function checkKeepaliveBudget() {
   await settle();
   check(calls.length === 1 && calls[0].url.endsWith("/track"),
     "a page with only an expired stored event requested " + calls.map((c) => c.url).join(", ") + ", want one track request");
+  delete globalThis.sessionStorage;
+}
+
+// importHiddenable imports a fresh copy of the client, as a new page loads
+// it, with a visible document whose listeners it returns, so that the
+// test can hide the page.
+async function importHiddenable(query) {
+  const listeners = {};
+  globalThis.addEventListener = (type, listener) => (listeners[type] = listener);
+  globalThis.document = {
+    visibilityState: "visible",
+    addEventListener: (type, listener) => (listeners["document " + type] = listener),
+    querySelector: () => null,
+  };
+  const page = await import("../client.js?" + query);
+  const hide = () => {
+    globalThis.document.visibilityState = "hidden";
+    listeners["document visibilitychange"]();
+  };
+  return { page, hide };
+}
+
+// checkStorageQuota hides a page while other data of the page leaves
+// sessionStorage room for only 2 of the 4 events beyond the keepalive
+// budget: the 2 oldest are kept, and debug mode logs that 2 were dropped.
+async function checkStorageQuota() {
+  await reset();
+  // Each stored event takes about 5,200 characters, and the page's own
+  // data leaves 13,000 free.
+  const pageData = "x".repeat(100000);
+  globalThis.sessionStorage = quotaStorage("page-data".length + pageData.length + 13000);
+  globalThis.sessionStorage.setItem("page-data", pageData);
+  stubFetch(() => new Promise(() => {}));
+  const { page, hide } = await importHiddenable("quota");
+  page.configure({ debug: true });
+  const warnings = [];
+  const savedWarn = console.warn;
+  console.warn = (...args) => warnings.push(args.join(" "));
+
+  // 2 events go out at once, 4 more fit into the keepalive budget when
+  // the page turns hidden, and the events 6 to 9 are to be stored.
+  for (let i = 0; i < 10; i++) page.track("workspace_switched", { fromWorkspaceId: "é".repeat(5 * 1024) + i });
+  hide();
+  const storedIds = () => storedEvents().map((e) => JSON.parse(e.body).properties.fromWorkspaceId.slice(-1));
+  check(JSON.stringify(storedIds()) === '["6","7"]',
+    "sessionStorage with room for 2 events keeps the events " + JSON.stringify(storedIds()) + ", want the oldest 2 of the 4 beyond the budget, 6 and 7");
+  check(warnings.some((w) => w.includes("2 events dropped") && w.includes("sessionStorage")),
+    "debug logged " + JSON.stringify(warnings.map((w) => w.slice(0, 200))) + ", want a warning that 2 events were dropped because sessionStorage is full");
+
+  // A track while hidden that fits neither the budget nor the storage
+  // leaves the stored events as they were.
+  warnings.length = 0;
+  page.track("workspace_switched", { fromWorkspaceId: "é".repeat(5 * 1024) + "h" });
+  check(JSON.stringify(storedIds()) === '["6","7"]',
+    "after a track while hidden into full storage, sessionStorage keeps " + JSON.stringify(storedIds()) + ", want 6 and 7");
+  check(warnings.some((w) => w.includes("1 event dropped")),
+    "a track while hidden into full storage logged " + JSON.stringify(warnings.map((w) => w.slice(0, 200))) + ", want a warning that 1 event was dropped");
+  check(globalThis.sessionStorage.getItem("page-data") === pageData, "the client changed the page's own sessionStorage data");
+  console.warn = savedWarn;
+  delete globalThis.addEventListener;
   delete globalThis.sessionStorage;
 }
 
