@@ -55,6 +55,14 @@ const KEEPALIVE_BUDGET_BYTES = 64 * 1024;
 const UNSENT_KEY = "candor-telemetry-unsent";
 const MAX_STORED_BYTES = 256 * 1024;
 const MAX_STORED_AGE_MS = 60 * 60 * 1000;
+// When resumeUnsent fails to read the backend's status, it reads it again
+// at the first track call, or return of the page to visible, after
+// STATUS_RETRY_MIN_MS.
+// Each further failure doubles the wait, up to STATUS_RETRY_MAX_MS. A page
+// that neither tracks nor turns visible makes no request, and the retries
+// end when the stored events have expired after MAX_STORED_AGE_MS.
+const STATUS_RETRY_MIN_MS = 5000;
+const STATUS_RETRY_MAX_MS = 5 * 60 * 1000;
 // A track request that has no response after TRACK_TIMEOUT_MS is aborted,
 // which frees its connection.
 const TRACK_TIMEOUT_MS = 10000;
@@ -79,6 +87,10 @@ let pageHidden = false;
 // status is read, "failed" when that read failed, and "done" once they
 // were claimed or dropped. Stored events are posted only in state "done".
 let resumeState = "unchecked";
+// statusRetryDelayMs is the wait after the latest failed status read of
+// resumeUnsent, and statusRetryAt the monotonicNow() time when it ends.
+let statusRetryDelayMs = 0;
+let statusRetryAt = 0;
 // loggedNoopReason is the last reason debug logged for a dropped track,
 // so that each reason is logged once and not per event.
 let loggedNoopReason = null;
@@ -278,6 +290,7 @@ function show() {
   const doc = globalThis.document;
   if (!pageHidden || (doc && doc.visibilityState === "hidden")) return;
   pageHidden = false;
+  resumeUnsent();
   sendStored();
 }
 
@@ -300,9 +313,12 @@ function sendStored() {
 // called configure. When an earlier page of this tab stored events, it
 // reads the backend's status first: the events are sent when telemetry is
 // on and dropped when it is off (readStatus drops them). When the status
-// cannot be read, they stay stored for the next page.
+// cannot be read, they stay stored, as do those that this page stores,
+// and a later track call or return to visible reads the status again
+// after the wait described at STATUS_RETRY_MIN_MS.
 function resumeUnsent() {
-  if (resumeState !== "unchecked") return;
+  if (resumeState === "failed" && monotonicNow() < statusRetryAt) return;
+  if (resumeState !== "unchecked" && resumeState !== "failed") return;
   if (readStored().length === 0) {
     resumeState = "done";
     return;
@@ -314,10 +330,21 @@ function resumeUnsent() {
       sendStored();
     },
     (err) => {
+      statusRetryDelayMs = Math.min(Math.max(2 * statusRetryDelayMs, STATUS_RETRY_MIN_MS), STATUS_RETRY_MAX_MS);
+      statusRetryAt = monotonicNow() + statusRetryDelayMs;
       resumeState = "failed";
-      debugLog("stored events are kept for the next page: " + (err && err.message));
+      debugLog("stored events wait, because reading the telemetry status failed: " + (err && err.message) +
+        ". The first track call or return to visible after " + statusRetryDelayMs / 1000 + " s reads it again.");
     },
   );
+}
+
+// monotonicNow returns milliseconds from performance.now(), which a change
+// of the system clock does not move, or from Date.now() where it is
+// missing.
+function monotonicNow() {
+  const performance = globalThis.performance;
+  return performance && typeof performance.now === "function" ? performance.now() : Date.now();
 }
 
 // dropUnsent drops the queued and the stored events, because the user

@@ -264,6 +264,7 @@ async function main() {
 
   await checkKeepaliveBudget();
   await checkStorageQuota();
+  await checkStatusRetry();
 
   // Status and toggle reject with the backend's message.
   await reset();
@@ -495,10 +496,10 @@ async function checkKeepaliveBudget() {
   delete globalThis.sessionStorage;
 }
 
-// importHiddenable imports a fresh copy of the client, as a new page loads
-// it, with a visible document whose listeners it returns, so that the
-// test can hide the page.
-async function importHiddenable(query) {
+// importPage imports a fresh copy of the client, as a new page loads it,
+// with a visible document, and returns functions that hide and show the
+// page.
+async function importPage(query) {
   const listeners = {};
   globalThis.addEventListener = (type, listener) => (listeners[type] = listener);
   globalThis.document = {
@@ -511,7 +512,11 @@ async function importHiddenable(query) {
     globalThis.document.visibilityState = "hidden";
     listeners["document visibilitychange"]();
   };
-  return { page, hide };
+  const show = () => {
+    globalThis.document.visibilityState = "visible";
+    listeners["document visibilitychange"]();
+  };
+  return { page, hide, show };
 }
 
 // checkStorageQuota hides a page while other data of the page leaves
@@ -525,7 +530,7 @@ async function checkStorageQuota() {
   globalThis.sessionStorage = quotaStorage("page-data".length + pageData.length + 13000);
   globalThis.sessionStorage.setItem("page-data", pageData);
   stubFetch(() => new Promise(() => {}));
-  const { page, hide } = await importHiddenable("quota");
+  const { page, hide } = await importPage("quota");
   page.configure({ debug: true });
   const warnings = [];
   const savedWarn = console.warn;
@@ -551,6 +556,117 @@ async function checkStorageQuota() {
     "a track while hidden into full storage logged " + JSON.stringify(warnings.map((w) => w.slice(0, 200))) + ", want a warning that 1 event was dropped");
   check(globalThis.sessionStorage.getItem("page-data") === pageData, "the client changed the page's own sessionStorage data");
   console.warn = savedWarn;
+  delete globalThis.addEventListener;
+  delete globalThis.sessionStorage;
+}
+
+// checkStatusRetry loads a page with a stored event while GET status
+// fails: the client reads the status again at a later track call or when
+// the page turns visible, no sooner than 5 s after the first failure and
+// 10 s after the second, and sends the stored events, the page's own
+// included, only once the status has enabled true.
+async function checkStatusRetry() {
+  await reset();
+  globalThis.sessionStorage = memoryStorage();
+  const savedPerformance = Object.getOwnPropertyDescriptor(globalThis, "performance");
+  let now = 1000;
+  Object.defineProperty(globalThis, "performance", { value: { now: () => now }, configurable: true, writable: true });
+  const earlier = JSON.stringify({ event: "workspace_switched", properties: { fromWorkspaceId: "earlier" } });
+  const storeEarlier = () => globalThis.sessionStorage.setItem(UNSENT_KEY, JSON.stringify({ events: [{ body: earlier, trackedAt: Date.now() }] }));
+  storeEarlier();
+
+  // status is the body of GET status, and null makes it fail with 503.
+  let status = null;
+  const respond = (url) => {
+    if (!url.endsWith("/status")) return Promise.resolve({ ok: true, status: 204, text: () => Promise.resolve("") });
+    if (status === null) return Promise.resolve({ ok: false, status: 503, json: () => Promise.resolve({ error: "backend starting" }) });
+    return Promise.resolve({ ok: true, status: 200, json: () => Promise.resolve(status) });
+  };
+  stubFetch(respond);
+  const statusCalls = () => calls.filter((call) => call.url.endsWith("/status")).length;
+  const sentIds = () => calls.filter((call) => call.url.endsWith("/track")).map((call) => JSON.parse(call.init.body).properties.fromWorkspaceId);
+  const { page, hide, show } = await importPage("status-retry");
+
+  page.track("workspace_switched", { fromWorkspaceId: "a0" });
+  await settle();
+  check(statusCalls() === 1, "the first track with a stored event made " + statusCalls() + " status requests, want 1");
+
+  // Within 5 s of the failure, neither tracks nor visibility changes read
+  // the status again.
+  for (let i = 0; i < 20; i++) page.track("workspace_switched", { fromWorkspaceId: "a" + (i + 1) });
+  now += 4000;
+  hide();
+  // While hidden, 6 events of 10 KiB fit into the keepalive budget and
+  // the page stores the 7th itself.
+  for (let i = 0; i < 7; i++) page.track("workspace_switched", { fromWorkspaceId: "é".repeat(5 * 1024) + "b" + i });
+  show();
+  await settle();
+  check(statusCalls() === 1, "after tracks and a visibility change within 5 s of a failed status request, the page made " + statusCalls() + " status requests, want 1");
+  check(!sentIds().includes("earlier"), "a stored event was sent although no status request succeeded");
+  check(storedEvents().length === 2, "sessionStorage keeps " + storedEvents().length + " events, want 2: the earlier page's and the one this page stored while hidden");
+
+  // 5 s after the failure, the page turning visible reads the status
+  // again. It fails again, so the next read waits 10 s.
+  now += 1000;
+  hide();
+  show();
+  await settle();
+  check(statusCalls() === 2, "after the page turned visible 5 s after a failed status request, it made " + statusCalls() + " status requests, want 2");
+  now += 9000;
+  page.track("workspace_switched", { fromWorkspaceId: "c0" });
+  await settle();
+  check(statusCalls() === 2, "after a track 9 s after the second failed status request, the page made " + statusCalls() + " status requests, want 2");
+  check(!sentIds().includes("earlier"), "a stored event was sent after two failed status requests");
+
+  // The third read succeeds with enabled true, and the stored events go.
+  now += 1000;
+  status = { enabled: true, explicit: false, locked: false, reason: "r", notes: [] };
+  page.track("workspace_switched", { fromWorkspaceId: "c1" });
+  await settle();
+  await settle();
+  check(statusCalls() === 3, "after a track 10 s after the second failed status request, the page made " + statusCalls() + " status requests, want 3");
+  const sent = sentIds();
+  check(sent.includes("earlier") && sent.some((id) => id.endsWith("b6")),
+    "after a status with enabled true, the stored events were not both sent: sent " + JSON.stringify(sent.map((id) => id.slice(-8))));
+  check(storedEvents().length === 0, "sessionStorage keeps " + storedEvents().length + " events after a status with enabled true, want 0");
+  page.track("workspace_switched", { fromWorkspaceId: "c2" });
+  await settle();
+  check(statusCalls() === 3, "after a track that followed a successful status request, the page made " + statusCalls() + " status requests, want 3");
+
+  // A retry whose status has enabled false drops the stored event.
+  storeEarlier();
+  status = null;
+  stubFetch(respond);
+  const off = await importPage("status-retry-off");
+  off.page.track("workspace_switched", { fromWorkspaceId: "d0" });
+  await settle();
+  now += 5000;
+  status = { enabled: false, explicit: true, locked: false, reason: "r", notes: [] };
+  off.page.track("workspace_switched", { fromWorkspaceId: "d1" });
+  await settle();
+  await settle();
+  check(statusCalls() === 2, "the page with a status off made " + statusCalls() + " status requests, want 2");
+  check(!sentIds().includes("earlier"), "a stored event was sent after a retried status had enabled false");
+  check(globalThis.sessionStorage.getItem(UNSENT_KEY) === null, "sessionStorage keeps events after a retried status had enabled false");
+
+  // setEnabled(false) between a failed status request and its retry drops
+  // the stored event, and the retry finds none to send.
+  storeEarlier();
+  status = null;
+  stubFetch(respond);
+  const optOut = await importPage("status-retry-opt-out");
+  optOut.page.track("workspace_switched", { fromWorkspaceId: "e0" });
+  await settle();
+  optOut.page.setEnabled(false).catch(() => {});
+  check(globalThis.sessionStorage.getItem(UNSENT_KEY) === null, "sessionStorage keeps events after setEnabled(false) following a failed status request");
+  now += 5000;
+  status = { enabled: true, explicit: false, locked: false, reason: "r", notes: [] };
+  optOut.page.track("workspace_switched", { fromWorkspaceId: "e1" });
+  await settle();
+  await settle();
+  check(!sentIds().includes("earlier"), "a stored event was sent after setEnabled(false)");
+
+  Object.defineProperty(globalThis, "performance", savedPerformance);
   delete globalThis.addEventListener;
   delete globalThis.sessionStorage;
 }
