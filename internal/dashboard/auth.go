@@ -26,10 +26,6 @@ const maxSessions = 1000
 // maxFormBytes bounds the body of the login and logout forms.
 const maxFormBytes = 8 << 10
 
-// authLogInterval is the minimum time between two log lines about failed
-// authentication, so a client that retries in a loop cannot flood the log.
-const authLogInterval = 10 * time.Second
-
 // tokenChecker compares candidates with the admin token in constant time.
 // It compares SHA-256 digests of equal length, so the time reveals nothing
 // about the token, not even its length.
@@ -273,39 +269,6 @@ func dashboardURL(rawQuery string) string {
 }
 
 func (h *Handler) logAuthFailure(r *http.Request, reason string) {
-	suppressed, ok := h.authLog.allow()
-	if !ok {
-		return
-	}
-	h.logger.Warn("authentication failed", "reason", reason, "path", r.URL.Path,
-		"remote_addr", r.RemoteAddr, "suppressed", suppressed)
-}
-
-// logLimiter allows one log line per interval and counts the lines it
-// suppressed in between.
-type logLimiter struct {
-	now      func() time.Time
-	interval time.Duration
-
-	mu         sync.Mutex
-	last       time.Time
-	suppressed int
-}
-
-func newLogLimiter(now func() time.Time, interval time.Duration) *logLimiter {
-	return &logLimiter{now: now, interval: interval}
-}
-
-// allow reports whether a line may be logged now and, if so, how many lines
-// were suppressed since the last one.
-func (l *logLimiter) allow() (suppressed int, ok bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if !l.last.IsZero() && now.Sub(l.last) < l.interval {
-		l.suppressed++
-		return 0, false
-	}
-	suppressed, l.suppressed, l.last = l.suppressed, 0, now
-	return suppressed, true
+	h.authLog.Warn(h.logger, "authentication failed", "reason", reason, "path", r.URL.Path,
+		"remote_addr", r.RemoteAddr)
 }

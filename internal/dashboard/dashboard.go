@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/candor-dev/candor/internal/logutil"
 	"github.com/candor-dev/candor/internal/store"
 	"github.com/candor-dev/candor/sdk/mux"
 )
@@ -83,7 +84,7 @@ type Handler struct {
 	queryTimeout time.Duration
 	otherRoutes  []string // Config.OtherAPIRoutes
 	sessions     *sessionStore
-	authLog      *logLimiter
+	authLog      logutil.Limiter // rate limit of the failed-authentication line, which a client that retries in a loop repeats
 	mux          *http.ServeMux
 }
 
@@ -150,8 +151,8 @@ func New(cfg Config) (*Handler, error) {
 		queryTimeout: queryTimeout,
 		otherRoutes:  slices.Clone(cfg.OtherAPIRoutes),
 		sessions:     newSessionStore(now),
-		authLog:      newLogLimiter(now, authLogInterval),
 	}
+	h.authLog.Now = now
 	if err := h.checkDeclarations(projects); err != nil {
 		return nil, err
 	}

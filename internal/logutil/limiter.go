@@ -13,8 +13,12 @@ const Interval = 10 * time.Second
 
 // Limiter logs a repeated message at most once per Interval and adds the
 // number of lines it held back since the previous line as "suppressed".
+// A line that follows no held-back line has no "suppressed" attribute.
 // The zero value is ready to use, and a Limiter is safe for concurrent use.
 type Limiter struct {
+	// Now returns the current time. Nil means time.Now.
+	Now func() time.Time
+
 	mu         sync.Mutex
 	last       time.Time
 	suppressed int
@@ -33,6 +37,9 @@ func (l *Limiter) Warn(logger *slog.Logger, msg string, args ...any) {
 func (l *Limiter) log(logger *slog.Logger, level slog.Level, msg string, args []any) {
 	l.mu.Lock()
 	now := time.Now()
+	if l.Now != nil {
+		now = l.Now()
+	}
 	if !l.last.IsZero() && now.Sub(l.last) < Interval {
 		l.suppressed++
 		l.mu.Unlock()
