@@ -285,6 +285,8 @@ func (h *Handler) writeQueryError(w http.ResponseWriter, r *http.Request, err er
 	}
 }
 
+// logQueryError logs a failed query at most once per logutil.Interval,
+// because while the store is down every API request fails the same way.
 func (h *Handler) logQueryError(r *http.Request, err error) {
 	if r.Context().Err() != nil {
 		// The client went away, which cancels the query. That is no fault
@@ -292,7 +294,7 @@ func (h *Handler) logQueryError(r *http.Request, err error) {
 		h.logger.Debug("query canceled", "path", r.URL.Path, "err", err)
 		return
 	}
-	h.logger.Error("query failed", "path", r.URL.Path, "query", r.URL.RawQuery, "err", err)
+	h.queryLog.Error(h.logger, "query failed", "path", r.URL.Path, "query", r.URL.RawQuery, "err", err)
 }
 
 // serveUnknownAPI rejects API requests that match no route: 405 for a known

@@ -85,6 +85,7 @@ type Handler struct {
 	otherRoutes  []string // Config.OtherAPIRoutes
 	sessions     *sessionStore
 	authLog      logutil.Limiter // rate limit of the failed-authentication line, which a client that retries in a loop repeats
+	queryLog     logutil.Limiter // rate limit of the failed-query line, which every API request repeats while the store is down
 	mux          *http.ServeMux
 }
 
@@ -153,6 +154,7 @@ func New(cfg Config) (*Handler, error) {
 		sessions:     newSessionStore(now),
 	}
 	h.authLog.Now = now
+	h.queryLog.Now = now
 	if err := h.checkDeclarations(projects); err != nil {
 		return nil, err
 	}

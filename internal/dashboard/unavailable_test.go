@@ -119,6 +119,43 @@ func TestQueryErrorStatus(t *testing.T) {
 	}
 }
 
+// While the store is down every API request fails the same way, so the
+// log keeps one line per logutil.Interval and counts the rest.
+func TestQueryFailedLogIsRateLimited(t *testing.T) {
+	logger, logs := logBuffer()
+	clock := &fakeClock{now: time.Date(2024, time.May, 6, 12, 0, 0, 0, time.UTC)}
+	server := startServer(t, dashboard.Config{
+		Store:  stallingStore{overviewErr: fmt.Errorf("query overview: %w", refusedError)},
+		Logger: logger,
+		Now:    clock.Now,
+	})
+
+	for range 20 {
+		response, _ := send(t, server, http.MethodGet, "/api/v1/overview", withBearer(adminToken))
+		if response.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("status = %d, want 503", response.StatusCode)
+		}
+	}
+	clock.Add(time.Minute)
+	send(t, server, http.MethodGet, "/api/v1/overview", withBearer(adminToken))
+
+	var lines []string
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, `msg="query failed"`) {
+			lines = append(lines, line)
+		}
+	}
+	if len(lines) != 2 {
+		t.Fatalf("logged %d query failed lines for 21 failed requests, want 2:\n%s", len(lines), logs.String())
+	}
+	if strings.Contains(lines[0], "suppressed=") {
+		t.Errorf("first line has a suppressed count, but no line was held back before it:\n%s", lines[0])
+	}
+	if !strings.Contains(lines[1], "suppressed=19") {
+		t.Errorf("second line does not count the 19 suppressed lines:\n%s", lines[1])
+	}
+}
+
 // httpStore is a store.Store whose Overview and Ping each send a GET to an
 // HTTP server, as the ClickHouse store does, and fail unless it responds
 // 200 OK before their context ends.
