@@ -45,6 +45,7 @@ func (s *Server) serveReadyz(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.checksDiskSpace() {
 		if err := s.checkDiskSpace(); err != nil && !errors.Is(err, fsutil.ErrFreeBytesUnsupported) {
+			s.outage.begin(time.Now(), "disk space check failed")
 			s.diskLog.Warn(s.logger, "data folder low on disk space; /readyz reports 503", "err", err)
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
@@ -53,11 +54,47 @@ func (s *Server) serveReadyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), pingTimeout)
 	defer cancel()
 	if err := store.Ping(ctx, s.store); err != nil {
+		s.outage.begin(time.Now(), "store ping failed")
 		s.readyLog.Warn(s.logger, "store ping failed; /readyz reports 503", "err", err)
 		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 		return
 	}
+	if since, reason, ok := s.outage.end(); ok {
+		s.logger.Info("/readyz reports ready again", "reason", reason,
+			"unavailable_for", time.Since(since).Round(time.Millisecond))
+	}
 	w.Write([]byte("ready\n"))
+}
+
+// outage records when /readyz began to report 503 for a failed check, so
+// that the first ready response after it logs how long it lasted. The
+// start-up and draining 503s are no outage. The zero value has none.
+type outage struct {
+	mu     sync.Mutex
+	since  time.Time // zero while /readyz reports ready
+	reason string    // the check that failed first
+}
+
+// begin starts an outage at now, unless one is going on.
+func (o *outage) begin(now time.Time, reason string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.since.IsZero() {
+		o.since, o.reason = now, reason
+	}
+}
+
+// end ends the outage and returns its start and reason, or ok false when
+// none was going on. Of concurrent calls, only one gets ok true.
+func (o *outage) end() (since time.Time, reason string, ok bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.since.IsZero() {
+		return time.Time{}, "", false
+	}
+	since, reason = o.since, o.reason
+	o.since, o.reason = time.Time{}, ""
+	return since, reason, true
 }
 
 // metricsHandler serves the registry in the Prometheus text format, behind

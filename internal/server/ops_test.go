@@ -218,6 +218,85 @@ func TestReadyz(t *testing.T) {
 	}
 }
 
+// pingFailingStore is a store whose Ping returns pingErr while that is set,
+// like a ClickHouse store whose server is stopped.
+type pingFailingStore struct {
+	store.Store
+	mu      sync.Mutex
+	pingErr error
+}
+
+func (s *pingFailingStore) Ping(ctx context.Context) error {
+	s.mu.Lock()
+	err := s.pingErr
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return store.Ping(ctx, s.Store)
+}
+
+func (s *pingFailingStore) setPingErr(err error) {
+	s.mu.Lock()
+	s.pingErr = err
+	s.mu.Unlock()
+}
+
+func TestReadyzLogsRecovery(t *testing.T) {
+	logs := &syncBuffer{}
+	failing := &pingFailingStore{}
+	srv := startTunedServer(t, Config{
+		WriteKey: testWriteKey, AdminToken: testAdminToken,
+		Logger: slog.New(slog.NewTextHandler(logs, nil)),
+	}, func(s *Server) {
+		failing.Store = s.store
+		s.store = failing
+	})
+	readyz := func() int {
+		status, _ := send(t, http.MethodGet, srv.URL()+"/readyz", "", "")
+		return status
+	}
+	waitUntil(t, "ready", func() bool { return readyz() == http.StatusOK })
+
+	failing.setPingErr(store.Unavailable(errors.New("connection refused")))
+	for range 3 {
+		if status := readyz(); status != http.StatusServiceUnavailable {
+			t.Fatalf("GET /readyz while the ping fails = %d, want 503", status)
+		}
+	}
+	time.Sleep(20 * time.Millisecond)
+	failing.setPingErr(nil)
+	for range 2 {
+		if status := readyz(); status != http.StatusOK {
+			t.Fatalf("GET /readyz after the ping works again = %d, want 200", status)
+		}
+	}
+
+	var recovered []string
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "/readyz reports ready again") {
+			recovered = append(recovered, line)
+		}
+	}
+	if len(recovered) != 1 {
+		t.Fatalf("logged %d recovery lines, want 1:\n%s", len(recovered), logs.String())
+	}
+	if !strings.Contains(recovered[0], "level=INFO") {
+		t.Errorf("recovery line is not at level INFO: %s", recovered[0])
+	}
+	if !strings.Contains(recovered[0], `reason="store ping failed"`) {
+		t.Errorf("recovery line does not name the store ping as the reason: %s", recovered[0])
+	}
+	_, after, ok := strings.Cut(recovered[0], "unavailable_for=")
+	if !ok {
+		t.Fatalf("recovery line has no unavailable_for: %s", recovered[0])
+	}
+	unavailable, err := time.ParseDuration(strings.Fields(after)[0])
+	if err != nil || unavailable < 20*time.Millisecond {
+		t.Errorf("unavailable_for = %q, want a duration of at least 20ms", strings.Fields(after)[0])
+	}
+}
+
 // waitUntil polls cond for up to 10 seconds.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()

@@ -186,6 +186,7 @@ type Server struct {
 	readyLog   logutil.Limiter
 	diskLog    logutil.Limiter
 	panicLog   logutil.Limiter
+	outage     outage // of /readyz, for the line that logs its end
 
 	// removedProjects contains the projects, not configured, in which
 	// serveDeleteInstall has deleted events since the server started.
