@@ -52,10 +52,10 @@ type pendingCommit struct {
 	result  chan commitResult // room for the one result, so run does not block when the request has left
 
 	// outcome and received are the request's counts for Stats.Received and
-	// Stats.Dropped. A request that gets its result counts them itself.
-	// When it stopped waiting first (state pendingAbandoned), the committer
-	// counts them after a successful commit, so that every accepted event
-	// is also a received one.
+	// Stats.Dropped. The committer counts them with the accepted events of
+	// a successful commit, also when the request stopped waiting first
+	// (state pendingAbandoned), so that every accepted event is also a
+	// received one.
 	outcome  eventOutcome
 	received int
 	state    atomic.Int32
@@ -325,7 +325,7 @@ func (m *committer) commitProject(project string, batch []*pendingCommit) {
 		m.errorLog.Error(m.c.logger, "commit failed; its requests get status 503",
 			"project", project, "events", len(events), "requests", len(batch), "elapsed", elapsed, "err", err)
 	} else {
-		m.c.stats.committed(project, len(events), stored, len(batch))
+		m.c.stats.committed(project, batch, len(events), stored)
 	}
 
 	for _, p := range batch {
@@ -334,10 +334,9 @@ func (m *committer) commitProject(project string, batch []*pendingCommit) {
 		if len(batch) == 1 && stored != store.StoredUnknown {
 			res.duplicates, res.known = len(events)-stored, true
 		}
-		if !p.state.CompareAndSwap(pendingWaiting, pendingAnswered) && err == nil {
-			// The request has left, so the committer counts its events.
-			m.c.stats.received(p.project, p.outcome, p.received)
-		}
+		// Once the state has moved, a request that stops waiting takes
+		// this result instead of reporting a timeout.
+		p.state.CompareAndSwap(pendingWaiting, pendingAnswered)
 		p.result <- res
 	}
 }

@@ -105,9 +105,9 @@ func (c *Collector) capture(w http.ResponseWriter, r *http.Request, rt route) (*
 		return resp, nil
 	}
 
-	// The events are counted as received only once they are committed, so
-	// that a retry after a 503 is not counted twice. When the request stops
-	// waiting first, the committer counts them if it commits them.
+	// The committer counts the events as received when it commits them,
+	// so that a retry after a 503 is not counted twice, and a request
+	// that stops waiting first is counted too.
 	res, submitErr := c.committer.submit(ctx, deadline, p.name, out, received)
 	var busy *errOverloaded
 	switch {
@@ -119,10 +119,10 @@ func (c *Collector) capture(w http.ResponseWriter, r *http.Request, rt route) (*
 		// RequestTimeout passed; the events may still be committed.
 		return nil, overloaded(LimitRequestTimeout)
 	case submitErr != nil:
-		c.stats.left()
+		c.stats.submitted()
 		return nil, nil
 	}
-	c.stats.handled(p.name, out, received)
+	c.stats.submitted()
 	resp.Accepted = len(out.events)
 	if res.known {
 		resp.Duplicates = &res.duplicates

@@ -152,20 +152,13 @@ func (k *counters) handled(project string, out eventOutcome, received int) {
 	k.countReceived(project, out, received)
 }
 
-// left counts a request whose client left while its events were waiting
-// for their commit. The committer counts those events through received.
-func (k *counters) left() {
+// submitted counts a request that handed its events to the committer and
+// then got their commit's result or stopped waiting. The committer counts
+// the events through committed.
+func (k *counters) submitted() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.s.Requests++
-}
-
-// received counts the events of a request that stopped waiting for its
-// commit, once the commit succeeded. The request itself is counted apart.
-func (k *counters) received(project string, out eventOutcome, received int) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.countReceived(project, out, received)
 }
 
 // countReceived counts the events of one request; the caller holds mu.
@@ -188,15 +181,21 @@ func (k *counters) countReceived(project string, out eventOutcome, received int)
 	})
 }
 
-// committed counts one commit of events. stored is store.StoredUnknown
-// when the store reports the stored events later, through loaded.
-func (k *counters) committed(project string, events, stored, requests int) {
+// committed counts one commit of events and the received events of the
+// requests in batch. Counting both under one lock keeps every snapshot,
+// and so every summary line, from showing accepted events whose received
+// ones are not counted yet. stored is store.StoredUnknown when the store
+// reports the stored events later, through loaded.
+func (k *counters) committed(project string, batch []*pendingCommit, events, stored int) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.s.Commits++
-	k.s.CommittedRequests += int64(requests)
+	k.s.CommittedRequests += int64(len(batch))
 	k.s.Accepted += int64(events)
 	k.updateProject(project, func(p *ProjectStats) { p.Accepted += int64(events) })
+	for _, p := range batch {
+		k.countReceived(p.project, p.outcome, p.received)
+	}
 	if stored != store.StoredUnknown {
 		k.countStored(project, events, stored)
 	}
@@ -235,10 +234,14 @@ type summaryLogger struct {
 func (l *summaryLogger) log(c *Collector) {
 	now := c.Stats()
 	prev := l.previous
-	l.previous = now
-	if now.Requests == prev.Requests {
+	// A commit counts its events before its requests count themselves, and
+	// a store with a journal counts stored events when it loads them, so
+	// the events can change while Requests does not.
+	if now.Requests == prev.Requests && now.Received == prev.Received &&
+		now.Stored == prev.Stored && now.CommitErrors == prev.CommitErrors {
 		return
 	}
+	l.previous = now
 	c.logger.Info("capture summary",
 		"requests", now.Requests-prev.Requests,
 		"rejected", mapDelta(now.Rejected, prev.Rejected),
