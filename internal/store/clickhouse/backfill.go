@@ -140,7 +140,7 @@ func (s *Store) optimizePartition(ctx context.Context, month int) error {
 				return ctx.Err()
 			}
 		}
-		if _, err = s.client.post(ctx, params, "", strings.NewReader(statement)); err == nil {
+		if _, err = s.client.post(ctx, statementKind(statement), params, "", strings.NewReader(statement)); err == nil {
 			return nil
 		}
 	}

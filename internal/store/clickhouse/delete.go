@@ -118,7 +118,7 @@ func (s *Store) countInstallEvents(ctx context.Context, project, distinctID stri
 func (s *Store) mutate(ctx context.Context, table, statement string) error {
 	if s.mutationsSync {
 		params := url.Values{"mutations_sync": {"1"}}
-		if _, err := s.client.post(ctx, params, "", strings.NewReader(statement)); err != nil {
+		if _, err := s.client.post(ctx, statementKind(statement), params, "", strings.NewReader(statement)); err != nil {
 			return fmt.Errorf("run mutation: %w", err)
 		}
 		return nil

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
 
 	"github.com/candor-dev/candor/internal/store"
 )
@@ -59,7 +60,7 @@ type externalTable struct {
 
 // exec runs a statement that returns no rows.
 func (c *client) exec(ctx context.Context, query string) error {
-	_, err := c.post(ctx, url.Values{}, "", strings.NewReader(query))
+	_, err := c.post(ctx, statementKind(query), url.Values{}, "", strings.NewReader(query))
 	return err
 }
 
@@ -74,7 +75,7 @@ func (c *client) execExternal(ctx context.Context, query string, tables ...exter
 // ClickHouse responds only after it has written the new part to disk.
 func (c *client) insert(ctx context.Context, table string, rows []byte) error {
 	params := url.Values{"query": {"INSERT INTO " + table + " FORMAT JSONEachRow"}}
-	_, err := c.post(ctx, params, "", bytes.NewReader(rows))
+	_, err := c.post(ctx, "INSERT", params, "", bytes.NewReader(rows))
 	return err
 }
 
@@ -90,7 +91,7 @@ func (c *client) query(ctx context.Context, query string, tables ...externalTabl
 	var body []byte
 	var err error
 	if len(tables) == 0 {
-		body, err = c.post(ctx, params, "", strings.NewReader(query))
+		body, err = c.post(ctx, statementKind(query), params, "", strings.NewReader(query))
 	} else {
 		body, err = c.postExternal(ctx, params, query, tables)
 	}
@@ -118,13 +119,14 @@ func (c *client) postExternal(ctx context.Context, params url.Values, query stri
 		return nil, err
 	}
 	params.Set("query", query)
-	return c.post(ctx, params, writer.FormDataContentType(), &form)
+	return c.post(ctx, statementKind(query), params, writer.FormDataContentType(), &form)
 }
 
 // post sends one request and returns the response body, or an error that
-// contains the server's message when the status is not 200 OK.
-func (c *client) post(ctx context.Context, params url.Values, contentType string, body io.Reader) ([]byte, error) {
-	response, err := c.send(ctx, params, contentType, body)
+// contains the server's message when the status is not 200 OK. kind is
+// the statement's first keyword, such as SELECT, for the error.
+func (c *client) post(ctx context.Context, kind string, params url.Values, contentType string, body io.Reader) ([]byte, error) {
+	response, err := c.send(ctx, kind, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -139,8 +141,9 @@ func (c *client) post(ctx context.Context, params url.Values, contentType string
 
 // send sends one request and returns the response body for the caller to
 // read and close, or an error that contains the server's message when the
-// status is not 200 OK.
-func (c *client) send(ctx context.Context, params url.Values, contentType string, body io.Reader) (io.ReadCloser, error) {
+// status is not 200 OK. kind is the statement's first keyword, such as
+// SELECT, for the error.
+func (c *client) send(ctx context.Context, kind string, params url.Values, contentType string, body io.Reader) (io.ReadCloser, error) {
 	target := c.url
 	if len(params) > 0 {
 		target += "?" + params.Encode()
@@ -158,7 +161,7 @@ func (c *client) send(ctx context.Context, params url.Values, contentType string
 
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, transportError(c.url, err)
+		return nil, transportError(c.url, c.withoutQuery(err, kind))
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
@@ -169,6 +172,31 @@ func (c *client) send(ctx context.Context, params url.Values, contentType string
 		return nil, &serverError{status: resp.StatusCode, message: trimMessage(data)}
 	}
 	return resp.Body, nil
+}
+
+// withoutQuery replaces the request URL in err, a *url.Error of http.Client,
+// by the base URL and the statement's kind. The full URL can contain the
+// whole SQL of the statement, which makes a log line hundreds of
+// characters long and can contain the literals of its conditions.
+func (c *client) withoutQuery(err error, kind string) error {
+	var urlErr *url.Error
+	if !errors.As(err, &urlErr) {
+		return err
+	}
+	return &url.Error{Op: "send " + kind + " statement to", URL: c.url, Err: urlErr.Err}
+}
+
+// statementKind returns the first keyword of a SQL statement in upper
+// case, such as SELECT or ALTER, or "SQL" for an empty statement.
+func statementKind(statement string) string {
+	statement = strings.TrimLeftFunc(statement, unicode.IsSpace)
+	if end := strings.IndexFunc(statement, unicode.IsSpace); end >= 0 {
+		statement = statement[:end]
+	}
+	if statement == "" {
+		return "SQL"
+	}
+	return strings.ToUpper(statement)
 }
 
 // ping checks that the server responds 200 OK to GET /ping.
@@ -192,6 +220,10 @@ func (c *client) ping(ctx context.Context) error {
 
 // serverError is an error status from ClickHouse with the message of its
 // body, such as "Code: 60, e.displayText() = DB::Exception: Table ... doesn't exist".
+//
+// NOTE: a parse error of an INSERT quotes the data after the value that
+// failed ("Cannot parse input: expected " before: ..." in ClickHouse
+// 18.16), so its message can contain an install ID of the rows sent.
 type serverError struct {
 	status  int
 	message string

@@ -126,6 +126,76 @@ func TestRefusedConnectionNamesFix(t *testing.T) {
 	}
 }
 
+// The URL of a statement sent in the query parameter contains its SQL, and
+// the commit and query logs show the error, so the error names only the
+// server and the kind of statement.
+func TestRefusedConnectionLeavesSQLOut(t *testing.T) {
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	url := "http://" + listener.Addr().String() + "/"
+	listener.Close()
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	defer transport.CloseIdleConnections()
+	c := &client{url: url, http: &http.Client{Transport: transport}}
+
+	const installID = "0b9f7c1e-3f4a-4c2b-9d8e-1a2b3c4d5e6f"
+	tests := []struct {
+		name string
+		kind string
+		call func() error
+	}{
+		{"query with external data", "SELECT", func() error {
+			_, err := c.query(context.Background(),
+				"SELECT uuid FROM candor.events WHERE distinct_id = '"+installID+"' AND (project, uuid) IN batch_keys",
+				externalTable{name: "batch_keys", structure: "project String, uuid String", rows: []byte("mux\t" + installID + "\n")})
+			return err
+		}},
+		{"insert", "INSERT", func() error {
+			return c.insert(context.Background(), "candor.events", []byte(`{"distinct_id":"`+installID+`"}`))
+		}},
+	}
+	for _, test := range tests {
+		t.Run(test.name, func(t *testing.T) {
+			err := test.call()
+			if err == nil {
+				t.Fatal("no error with no server listening")
+			}
+			message := err.Error()
+			for _, leaked := range []string{"candor.events", "query=", "batch_keys", installID} {
+				if strings.Contains(message, leaked) {
+					t.Errorf("error %q contains %q from the request URL", message, leaked)
+				}
+			}
+			if !strings.Contains(message, url) {
+				t.Errorf("error %q does not name the server %s", message, url)
+			}
+			if !strings.Contains(message, test.kind) {
+				t.Errorf("error %q does not name the statement kind %s", message, test.kind)
+			}
+			if !errors.Is(err, store.ErrUnavailable) {
+				t.Errorf("error %q does not match store.ErrUnavailable", message)
+			}
+		})
+	}
+}
+
+func TestStatementKind(t *testing.T) {
+	tests := map[string]string{
+		"SELECT 1":                          "SELECT",
+		"\n\tselect\ncount() FROM events":   "SELECT",
+		"ALTER TABLE events DELETE WHERE 1": "ALTER",
+		"INSERT":                            "INSERT",
+		"  ":                                "SQL",
+	}
+	for statement, want := range tests {
+		if got := statementKind(statement); got != want {
+			t.Errorf("statementKind(%q) = %q, want %q", statement, got, want)
+		}
+	}
+}
+
 // A connection left idle for longer than idleConnTimeout is not used
 // again, so the store never sends a request on a connection that the
 // server closes at its keep-alive timeout.

@@ -26,7 +26,7 @@ func (c *client) queryEach(ctx context.Context, query string, settings url.Value
 	for name, values := range settings {
 		params[name] = values
 	}
-	response, err := c.send(ctx, params, "", strings.NewReader(query+"\nFORMAT TabSeparated"))
+	response, err := c.send(ctx, statementKind(query), params, "", strings.NewReader(query+"\nFORMAT TabSeparated"))
 	if err != nil {
 		return err
 	}
