@@ -105,7 +105,10 @@ func (c *Client) Forget(ctx context.Context, opts ForgetOptions) (ForgetResult, 
 			}
 			res.RemoteDeleted = deleted
 			if !found {
-				res.RemoteNote = "the collector has no deletion key for this install, because it stored no batch of it that carried one"
+				res.RemoteNote = "nothing deleted, because the collector has no deletion key for this install. " +
+					"Either no batch of this install that it stored carried a key, or the install's events and key were " +
+					"deleted already, for example by the collector's operator. If events of this install may remain, " +
+					"ask the collector's operator to delete install " + id
 			}
 		}
 		c.deleteIdentity(s != nil)

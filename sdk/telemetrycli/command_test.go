@@ -105,6 +105,15 @@ func (c *collector) serveDelete(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// deleteInstall deletes the events and the deletion key hash of an
+// install, as an operator's DELETE /api/v1/installs/{distinct_id} does.
+func (c *collector) deleteInstall(distinctID string) {
+	c.mu.Lock()
+	delete(c.hashes, distinctID)
+	delete(c.events, distinctID)
+	c.mu.Unlock()
+}
+
 func (c *collector) setDown(down bool) {
 	c.mu.Lock()
 	c.down = down
@@ -356,6 +365,31 @@ func TestForgetDeletesOnCollector(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(home, telemetry.SecretFile)); !os.IsNotExist(err) {
 		t.Errorf("the deletion secret survived forget (stat error %v)", err)
+	}
+}
+
+// An install that the operator deleted already has no deletion key on the
+// collector, like one whose batches carried none, and the output names
+// both causes.
+func TestForgetAfterOperatorDeleted(t *testing.T) {
+	col := newCollector(t)
+	client, _ := newClient(t, col.srv.URL, env{})
+	client.Capture(mux.CommandUsed{Command: "new"})
+	flush(t, client)
+	oldID := client.InstallID()
+	col.deleteInstall(oldID)
+
+	out := mustRun(t, client, "forget")
+	for _, want := range []string{
+		"Forgot install " + oldID + ".",
+		"no deletion key for this install",
+		"no batch of this install that it stored carried a key",
+		"deleted already, for example by the collector's operator",
+		"ask the collector's operator to delete install " + oldID,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("forget output lacks %q:\n%s", want, out)
+		}
 	}
 }
 
