@@ -80,13 +80,20 @@
 // # Self-service deletion
 //
 // A batch request may carry deletion_key_hash, the hex SHA-256 of the
-// install's deletion secret, beside api_key. The collector registers the
-// first hash it gets for each install of the batch's stored events and
-// never stores the member as a property. POST /api/v1/self/delete with
-// {"api_key", "distinct_id", "secret"} deletes the install's events and
-// gets 200 {"deleted": n}. A wrong secret gets 403 secret_mismatch, an
-// install without a registered hash 404 install_not_found, and a store
-// that keeps no hashes 501 not_supported.
+// install's deletion secret, beside api_key. The collector never stores
+// the member as a property. It registers the first hash it gets for each
+// install among the batch's valid events before it commits them, so no
+// event is stored before the registration of its install's key was tried.
+// A failed registration is logged, and the install's next batch tries
+// again. A batch that gets 503 after the registration, because its commit
+// failed or the collector was overloaded, leaves its key registered. That
+// key is the client's own, the client retries the batch with it, and a
+// deletion with it deletes whatever is stored, possibly nothing.
+//
+// POST /api/v1/self/delete with {"api_key", "distinct_id", "secret"}
+// deletes the install's events and gets 200 {"deleted": n}. A wrong secret
+// gets 403 secret_mismatch, an install without a registered hash 404
+// install_not_found, and a store that keeps no hashes 501 not_supported.
 //
 // # Limits
 //

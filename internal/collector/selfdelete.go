@@ -21,12 +21,12 @@ import (
 // install and sends its hex SHA-256 with every batch as the request member
 // DeletionKeyHashField. The collector reads that member before the catalog
 // checks the events, so it never becomes an event property, and registers
-// the hash for each install of the batch's stored events. The first hash
-// registered for an install wins. A request to SelfDeletePath that carries
+// the hash for each install of the batch's valid events before their
+// commit. The first hash registered for an install wins. A request to SelfDeletePath that carries
 // the write key, the install ID and the secret itself deletes the
 // install's events.
 //
-// NOTE: a batch registers its hash for every distinct_id among its stored
+// NOTE: a batch registers its hash for every distinct_id among its valid
 // events. A client that sends the first batch of someone else's install ID
 // would register its own hash, but install IDs are random UUIDs that only
 // the install and the collector's operator see.

@@ -272,3 +272,47 @@ func TestDeletionKeyOneCallPerInstall(t *testing.T) {
 		t.Errorf("registration time of install-1 after its batch = %s, want renewed to about now", registered)
 	}
 }
+
+// failOnceStore is a DuckDB store whose first Insert fails.
+type failOnceStore struct {
+	*duckdb.Store
+	failed atomic.Bool
+}
+
+func (s *failOnceStore) Insert(ctx context.Context, events []store.Event) (int, error) {
+	if s.failed.CompareAndSwap(false, true) {
+		return 0, store.Unavailable(errors.New("disk I/O error"))
+	}
+	return s.Store.Insert(ctx, events)
+}
+
+// The collector registers a batch's deletion key before the commit. A
+// failed commit leaves the key, which is the client's own and deletes
+// what is stored.
+func TestDeletionKeyKeptAfterFailedCommit(t *testing.T) {
+	db, err := duckdb.Open("")
+	if err != nil {
+		t.Fatalf("open duckdb: %v", err)
+	}
+	defer db.Close()
+	e := newEnv(t, func(c *collector.Config) { c.Store = &failOnceStore{Store: db} })
+
+	body := batchWithKey(muxKey, testHash, eventOf("install-1", uuidN(1)))
+	mustFail(t, e.postJSON("/batch/", body), http.StatusServiceUnavailable, "service_unavailable")
+	hash, err := db.InstallSecretHash(context.Background(), "mux", "install-1")
+	if err != nil || hash != testHash {
+		t.Errorf("deletion key after the failed commit = %q, %v; want %q", hash, err, testHash)
+	}
+	r := selfDelete(t, e.collector, deleteBody(muxKey, "install-1", testSecret))
+	if r.status != http.StatusOK || strings.TrimSpace(string(r.body)) != `{"deleted":0}` {
+		t.Errorf("self-service deletion after the failed commit = %d %s, want 200 {\"deleted\":0}", r.status, r.body)
+	}
+
+	// The SDK retries the batch, which registers the key again, since the
+	// deletion removed it, and stores the event.
+	mustOK(t, e.postJSON("/batch/", body))
+	r = selfDelete(t, e.collector, deleteBody(muxKey, "install-1", testSecret))
+	if r.status != http.StatusOK || strings.TrimSpace(string(r.body)) != `{"deleted":1}` {
+		t.Errorf("self-service deletion after the retry = %d %s, want 200 {\"deleted\":1}", r.status, r.body)
+	}
+}
