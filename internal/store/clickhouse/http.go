@@ -76,7 +76,7 @@ func (c *client) execExternal(ctx context.Context, query string, tables ...exter
 func (c *client) insert(ctx context.Context, table string, rows []byte) error {
 	params := url.Values{"query": {"INSERT INTO " + table + " FORMAT JSONEachRow"}}
 	_, err := c.post(ctx, "INSERT", params, "", bytes.NewReader(rows))
-	return err
+	return withoutQuotedData(err)
 }
 
 // query runs a SELECT and returns its rows, each a slice of fields. The
@@ -119,7 +119,33 @@ func (c *client) postExternal(ctx context.Context, params url.Values, query stri
 		return nil, err
 	}
 	params.Set("query", query)
-	return c.post(ctx, statementKind(query), params, writer.FormDataContentType(), &form)
+	data, err := c.post(ctx, statementKind(query), params, writer.FormDataContentType(), &form)
+	return data, withoutQuotedData(err)
+}
+
+// quotedDataMarkers start the parts of ClickHouse's parse errors that quote
+// the data of a request: "before: " in 18.16, and "parsed text" and a new
+// line before the rows of newer releases.
+var quotedDataMarkers = []string{" before: ", "parsed text", "\n"}
+
+// withoutQuotedData cuts the quoted data out of a server error of a request
+// that carries rows, which contain install IDs, so that the error can be
+// logged. Other errors are returned as they are.
+func withoutQuotedData(err error) error {
+	var se *serverError
+	if !errors.As(err, &se) {
+		return err
+	}
+	cut := len(se.message)
+	for _, marker := range quotedDataMarkers {
+		if i := strings.Index(se.message, marker); i >= 0 && i < cut {
+			cut = i
+		}
+	}
+	if cut < len(se.message) {
+		se.message = se.message[:cut] + " [data left out]"
+	}
+	return err
 }
 
 // post sends one request and returns the response body, or an error that
@@ -220,10 +246,8 @@ func (c *client) ping(ctx context.Context) error {
 
 // serverError is an error status from ClickHouse with the message of its
 // body, such as "Code: 60, e.displayText() = DB::Exception: Table ... doesn't exist".
-//
-// NOTE: a parse error of an INSERT quotes the data after the value that
-// failed ("Cannot parse input: expected " before: ..." in ClickHouse
-// 18.16), so its message can contain an install ID of the rows sent.
+// A parse error of a request with rows quotes the data after the value
+// that failed, so withoutQuotedData cuts it out.
 type serverError struct {
 	status  int
 	message string

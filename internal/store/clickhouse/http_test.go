@@ -228,6 +228,36 @@ func TestIdleConnectionNotReused(t *testing.T) {
 	}
 }
 
+// The parse error of a request with rows quotes those rows, with their
+// install IDs. The error of insert and of a statement with external data
+// leaves them out, so that it can be logged.
+func TestParseErrorLeavesDataOut(t *testing.T) {
+	const install = "0f8c8e0e-4c4e-4a8e-9c55-2d7e4f1c6b3a"
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+		io.WriteString(w, `Code: 27, e.displayText() = DB::Exception: Cannot parse input: expected " before: `+install+`", e.what() = DB::Exception`+"\n")
+	}))
+	defer server.Close()
+	c := &client{url: server.URL + "/", http: server.Client()}
+
+	errs := map[string]error{
+		"insert": c.insert(context.Background(), "events", []byte(`{"distinct_id":"`+install+`"}`)),
+		"execExternal": c.execExternal(context.Background(), "INSERT INTO t SELECT * FROM ref",
+			externalTable{name: "ref", structure: "distinct_id String", rows: []byte(install + "\n")}),
+	}
+	for name, err := range errs {
+		if err == nil {
+			t.Fatalf("%s: no error from a server that answers 500", name)
+		}
+		if strings.Contains(err.Error(), install) {
+			t.Errorf("%s: error %q contains the install ID of the rows", name, err)
+		}
+		if !strings.Contains(err.Error(), "Cannot parse input") {
+			t.Errorf("%s: error %q lost the server's message", name, err)
+		}
+	}
+}
+
 // A query whose context ends while the server is silent may be a slow
 // query, so its error stays a context error without the unavailable mark.
 func TestTimedOutQueryIsNotUnavailable(t *testing.T) {
