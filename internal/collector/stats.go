@@ -235,10 +235,11 @@ func (l *summaryLogger) log(c *Collector) {
 	now := c.Stats()
 	prev := l.previous
 	// A commit counts its events before its requests count themselves, and
-	// a store with a journal counts stored events when it loads them, so
-	// the events can change while Requests does not.
+	// a store with a journal counts stored and duplicate events when it
+	// loads them, so the events can change while Requests does not.
 	if now.Requests == prev.Requests && now.Received == prev.Received &&
-		now.Stored == prev.Stored && now.CommitErrors == prev.CommitErrors {
+		now.Stored == prev.Stored && now.Duplicates == prev.Duplicates &&
+		now.CommitErrors == prev.CommitErrors {
 		return
 	}
 	l.previous = now

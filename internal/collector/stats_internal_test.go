@@ -1,7 +1,10 @@
 package collector
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,5 +65,41 @@ func TestCommitCountsReceivedWithAccepted(t *testing.T) {
 	}
 	if res := <-waiting.result; res.err != nil {
 		t.Errorf("commit result error = %v, want nil", res.err)
+	}
+}
+
+// A store with a journal counts stored and duplicate events when it loads
+// them, after their commit. A load of duplicates only must still get a
+// summary line, or it waits for the next request.
+func TestSummaryLogsLoadedDuplicates(t *testing.T) {
+	var buf bytes.Buffer
+	c, err := New(Config{
+		Store:    insertOnlyStore{},
+		Projects: []Project{{Name: "mux", WriteKey: "phc_test_mux_write_key", Catalog: catalog.New("testapp")}},
+		Logger:   slog.New(slog.NewTextHandler(&buf, nil)),
+		// The test calls its own summaryLogger, so the committer's stays off.
+		SummaryInterval: -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := c.Close(ctx); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}()
+
+	var summary summaryLogger
+	c.stats.loaded("mux", 2, 0)
+	summary.log(c)
+
+	line := buf.String()
+	if !strings.Contains(line, "capture summary") {
+		t.Fatalf("no summary line after 2 duplicates were loaded; log:\n%s", line)
+	}
+	if !strings.Contains(line, "duplicates=2") {
+		t.Errorf("summary line lacks duplicates=2: %s", line)
 	}
 }
