@@ -43,13 +43,23 @@ func runCompact(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("read database %s: %w", path, err)
 	}
 	// The lock keeps a candor serve from opening the database between
-	// Compact's copy and its rename.
+	// Compact's copy and its rename. A lock file that compact creates in
+	// the folder of another program's database is removed again.
+	lockPath := filepath.Join(*data, server.LockFile)
+	_, statErr := os.Stat(lockPath)
+	lockCreated := isNotFound(statErr)
 	lock, err := server.LockDataDir(*data)
 	if err != nil {
 		return err
 	}
 	defer lock.Unlock()
 	before, after, err := duckdb.Compact(ctx, path)
+	if lockCreated && (errors.Is(err, duckdb.ErrNotCandorDatabase) || errors.Is(err, duckdb.ErrNotDuckDBFile)) {
+		lock.Unlock()
+		if removeErr := os.Remove(lockPath); removeErr != nil {
+			return fmt.Errorf("%w. Removing the lock file %s failed too (%v): delete it", withDataFolderFix(err), lockPath, removeErr)
+		}
+	}
 	// Compact reads ctx only while it copies the database, before it
 	// replaces the file, so an interruption leaves the file as it was.
 	if err != nil && errors.Is(err, context.Canceled) && ctx.Err() != nil {

@@ -100,6 +100,9 @@ func TestCompactForeignDatabaseNamesFix(t *testing.T) {
 				if !strings.Contains(stderr, "pass the data folder of candor serve with --data") {
 					t.Errorf("candor %s printed %q, want the fix", command, stderr)
 				}
+				if _, err := os.Stat(filepath.Join(tt.data, server.LockFile)); !os.IsNotExist(err) {
+					t.Errorf("candor %s left %s in the folder (stat: %v)", command, server.LockFile, err)
+				}
 			}
 		})
 	}

@@ -92,7 +92,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	source, err := openMigrationSource(flags, stderr)
 	if err != nil {
-		if lockCreated && errors.Is(err, duckdb.ErrNotCandorDatabase) {
+		if lockCreated && (errors.Is(err, duckdb.ErrNotCandorDatabase) || errors.Is(err, duckdb.ErrNotDuckDBFile)) {
 			lock.Unlock()
 			if removeErr := os.Remove(lockPath); removeErr != nil {
 				return fmt.Errorf("%w. Removing the lock file %s failed too (%v): delete it", err, lockPath, removeErr)
