@@ -179,7 +179,7 @@ func (h *Handler) serveRawEvents(w http.ResponseWriter, r *http.Request) {
 	if !h.privacy.allowsRawEvents() {
 		writeError(w, http.StatusForbidden, fmt.Sprintf(
 			"raw events disabled: each event row comes from one install, below the k-anonymity of %d installs; "+
-				"use /api/v1/export/aggregate, or set k-anonymity to 1", h.privacy.k))
+				"use /api/v1/export/aggregate, or start candor serve with --k-anonymity 1", h.privacy.k))
 		return
 	}
 	if f == formatJSON {

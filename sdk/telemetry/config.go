@@ -59,7 +59,7 @@ type Config struct {
 	App string
 	// Catalog lists the events the app may send. Required.
 	Catalog *catalog.Catalog
-	// Endpoint is the collector's base URL, such as http://127.0.0.1:8080.
+	// Endpoint is the collector's base URL, such as http://127.0.0.1:8787.
 	// Events are posted to Endpoint+"/batch/", so an Endpoint that already
 	// ends in /batch/ is invalid. A trailing slash is ignored.
 	Endpoint string
@@ -179,7 +179,7 @@ func (c *Config) Validate() error {
 	}
 	u, err := url.Parse(c.Endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fail("Endpoint %q: use an http or https base URL, such as http://127.0.0.1:8080", c.Endpoint)
+		return fail("Endpoint %q: use an http or https base URL, such as http://127.0.0.1:8787", c.Endpoint)
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return fail("Endpoint %q: remove the query, fragment or user info", c.Endpoint)

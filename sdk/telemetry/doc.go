@@ -5,7 +5,7 @@
 //	client, err := telemetry.New(telemetry.Config{
 //		App:      mux.App,
 //		Catalog:  mux.Catalog(),
-//		Endpoint: "http://127.0.0.1:8080",
+//		Endpoint: "http://127.0.0.1:8787",
 //		WriteKey: "phc_example",
 //		Version:  version,
 //	})
