@@ -128,49 +128,48 @@ func (s *Server) serveDeleteInstall(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// A project removed from the configuration may still have events
-	// stored, and they must stay deletable. For such a project the
-	// deletion runs as for a configured one.
+	// stored, and they must stay deletable. Such a project is known before
+	// the deletion runs, so that a retry running at the same time finds it
+	// known too, even once the first request deleted its last events.
+	configured := slices.Contains(s.projects, project)
+	if !configured {
+		if err := s.learnRemovedProject(r.Context(), project); err != nil {
+			s.logger.Error("count the events of an unconfigured project failed", "project", project, "err", err)
+			writeJSONError(w, http.StatusServiceUnavailable, "checking whether events of the project are stored failed; retry later")
+			return
+		}
+	}
 	deleted, err := s.collector.DeleteInstall(r.Context(), project, distinctID)
 	if err != nil {
 		s.logger.Error("delete install failed", "project", project, "deleted", deleted, "err", err)
 		writeJSONError(w, http.StatusServiceUnavailable, "deleting the install's events or its deletion key failed; retry later")
 		return
 	}
-	if !slices.Contains(s.projects, project) {
-		known, err := s.knownRemovedProject(r.Context(), project, deleted)
-		if err != nil {
-			s.logger.Error("count the events of an unconfigured project failed", "project", project, "err", err)
-			writeJSONError(w, http.StatusServiceUnavailable, "checking whether events of the project are stored failed; retry later")
-			return
-		}
-		if !known {
-			s.writeUnknownProject(w, project)
-			return
-		}
+	if !configured && deleted == 0 && !s.removedProjects.contains(project) {
+		s.writeUnknownProject(w, project)
+		return
 	}
 	// The install ID is not logged: the log outlives the deletion.
 	s.logger.Info("install deleted", "project", project, "deleted", deleted)
 	writeJSON(w, http.StatusOK, map[string]int64{"deleted": deleted})
 }
 
-// knownRemovedProject reports whether project, which is not configured,
-// is one that a deletion may name: one that has events stored, or in
-// which this server has deleted events. deleted is the count of the
-// deletion that just ran. A misspelled name is neither, so it gets 404,
-// while a retry of the deletion of a project's last install gets 200.
-func (s *Server) knownRemovedProject(ctx context.Context, project string, deleted int64) (bool, error) {
-	if deleted > 0 {
-		s.removedProjects.add(project)
-		return true, nil
-	}
+// learnRemovedProject remembers project, which is not configured, as one
+// that a deletion may name when it has events stored. The server then
+// answers 200 to the deletions in it, and to their retries after its last
+// events are gone. A misspelled name has no events, so it gets 404.
+func (s *Server) learnRemovedProject(ctx context.Context, project string) error {
 	if s.removedProjects.contains(project) {
-		return true, nil
+		return nil
 	}
 	overview, err := s.store.Overview(ctx, store.Filter{Project: project})
 	if err != nil {
-		return false, err
+		return err
 	}
-	return overview.TotalEvents > 0, nil
+	if overview.TotalEvents > 0 {
+		s.removedProjects.add(project)
+	}
+	return nil
 }
 
 // removedProjects is a set of project names that is safe for concurrent
