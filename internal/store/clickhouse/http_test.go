@@ -76,18 +76,25 @@ func FuzzTabSeparatedRoundTrip(f *testing.F) {
 	})
 }
 
-func TestRefusedConnectionIsUnavailable(t *testing.T) {
+// refusingClient returns a client of a loopback address where no server
+// listens, and that address's URL.
+func refusingClient(t *testing.T) (*client, string) {
+	t.Helper()
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	address := listener.Addr().String()
+	url := "http://" + listener.Addr().String() + "/"
 	listener.Close()
 	transport := http.DefaultTransport.(*http.Transport).Clone()
-	defer transport.CloseIdleConnections()
-	c := &client{url: "http://" + address + "/", http: &http.Client{Transport: transport}}
+	t.Cleanup(transport.CloseIdleConnections)
+	return &client{url: url, http: &http.Client{Transport: transport}}, url
+}
 
-	_, err = c.query(context.Background(), "SELECT 1")
+func TestRefusedConnectionIsUnavailable(t *testing.T) {
+	c, _ := refusingClient(t)
+
+	_, err := c.query(context.Background(), "SELECT 1")
 	if !errors.Is(err, store.ErrUnavailable) {
 		t.Errorf("query with no server listening: error %v, want one that matches store.ErrUnavailable", err)
 	}
@@ -100,17 +107,9 @@ func TestRefusedConnectionIsUnavailable(t *testing.T) {
 // error names the fix in terms of the server and the URL, not a script of
 // this repository.
 func TestRefusedConnectionNamesFix(t *testing.T) {
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	url := "http://" + listener.Addr().String() + "/"
-	listener.Close()
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	defer transport.CloseIdleConnections()
-	c := &client{url: url, http: &http.Client{Transport: transport}}
+	c, url := refusingClient(t)
 
-	err = c.ping(context.Background())
+	err := c.ping(context.Background())
 	if err == nil {
 		t.Fatal("ping with no server listening: no error")
 	}
@@ -130,15 +129,7 @@ func TestRefusedConnectionNamesFix(t *testing.T) {
 // the commit and query logs show the error, so the error names only the
 // server and the kind of statement.
 func TestRefusedConnectionLeavesSQLOut(t *testing.T) {
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	url := "http://" + listener.Addr().String() + "/"
-	listener.Close()
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	defer transport.CloseIdleConnections()
-	c := &client{url: url, http: &http.Client{Transport: transport}}
+	c, url := refusingClient(t)
 
 	const installID = "0b9f7c1e-3f4a-4c2b-9d8e-1a2b3c4d5e6f"
 	tests := []struct {
