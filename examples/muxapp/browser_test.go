@@ -33,24 +33,24 @@ func TestAppSendsExpectedEvents(t *testing.T) {
 	console := browsertest.CollectConsole(t, ctx)
 	openApp(t, ctx, appURL)
 
-	if !mustRun(t, ctx, chromedp.Evaluate[bool](`navigator.webdriver === true`)) {
+	if !browsertest.Run(t, ctx, chromedp.Evaluate[bool](`navigator.webdriver === true`)) {
 		t.Fatal("navigator.webdriver is not true under chromedp, so the test does not check the automation opt-in")
 	}
-	reason := mustRun(t, ctx, chromedp.Evaluate[*string](`import("/api/telemetry/client.js").then((m) => m.noopReason())`, chromedp.EvalAwaitPromise))
+	reason := browsertest.Run(t, ctx, chromedp.Evaluate[*string](`import("/api/telemetry/client.js").then((m) => m.noopReason())`, chromedp.EvalAwaitPromise))
 	if reason != nil {
 		t.Fatalf("client noopReason() = %q, want null because the app allowed automation", *reason)
 	}
 
 	createWorkspace(t, ctx, "alpha", "local")
 	createWorkspace(t, ctx, "beta", "worktree")
-	mustDo(t, ctx, chromedp.Click(chromedp.CSS(`#workspace-list li:first-child button`)))
+	browsertest.Do(t, ctx, chromedp.Click(chromedp.CSS(`#workspace-list li:first-child button`)))
 	waitUntil(t, ctx, "workspace alpha is open", `document.getElementById("workspace-title").textContent === "alpha"`)
 	sendMessage(t, ctx, secretMessage)
 
 	if n := shareButtons(t, ctx); n != 2 {
 		t.Errorf("Share buttons = %d, want 2 (one per message) while telemetry is on", n)
 	}
-	mustDo(t, ctx, chromedp.Click(chromedp.CSS(`#messages li.assistant button.share`)))
+	browsertest.Do(t, ctx, chromedp.Click(chromedp.CSS(`#messages li.assistant button.share`)))
 	waitUntil(t, ctx, "the share link is shown", `document.getElementById("share-result").textContent.includes("/shared/")`)
 	saveScreenshot(t, ctx, "workspace")
 
@@ -66,7 +66,7 @@ func TestAppSendsExpectedEvents(t *testing.T) {
 
 	// Turning the toggle off applies at once: the next events reach the
 	// backend and stop there.
-	mustDo(t, ctx, chromedp.Click(chromedp.CSS("#telemetry-toggle")))
+	browsertest.Do(t, ctx, chromedp.Click(chromedp.CSS("#telemetry-toggle")))
 	waitUntil(t, ctx, "the toggle reads off", `!document.getElementById("telemetry-toggle").checked && !document.getElementById("telemetry-toggle").disabled`)
 	if got := readToggle(t, ctx); got.State != "Usage telemetry is off." || !strings.Contains(got.Note, "You turned usage telemetry off") {
 		t.Errorf("toggle after turning off = %+v, want the off state and a note", got)
@@ -76,7 +76,7 @@ func TestAppSendsExpectedEvents(t *testing.T) {
 
 	requestsBefore, _, _ := c.snapshot()
 	ignoredBefore := a.Telemetry().Stats().Ignored
-	mustDo(t, ctx, chromedp.Click(chromedp.CSS("#nav-workspaces")))
+	browsertest.Do(t, ctx, chromedp.Click(chromedp.CSS("#nav-workspaces")))
 	waitUntil(t, ctx, "the workspace view is back", `!document.getElementById("workspaces-view").hidden`)
 	if n := shareButtons(t, ctx); n != 0 {
 		t.Errorf("Share buttons = %d after the user opted out, want 0", n)
@@ -192,7 +192,7 @@ func TestAppLockedByEnvironment(t *testing.T) {
 	saveScreenshot(t, ctx, "settings-locked")
 
 	// A click on the disabled toggle changes nothing.
-	mustDo(t, ctx, chromedp.Click(chromedp.CSS("#telemetry-toggle")))
+	browsertest.Do(t, ctx, chromedp.Click(chromedp.CSS("#telemetry-toggle")))
 	time.Sleep(200 * time.Millisecond)
 	if got := readToggle(t, ctx); got.Checked || !got.Disabled {
 		t.Errorf("toggle after a click = %+v, want unchanged", got)
@@ -202,7 +202,7 @@ func TestAppLockedByEnvironment(t *testing.T) {
 	}
 
 	// The user can still save an opt-out, which outlasts the variable.
-	mustDo(t, ctx, chromedp.Click(chromedp.CSS("#telemetry-keep-off")))
+	browsertest.Do(t, ctx, chromedp.Click(chromedp.CSS("#telemetry-keep-off")))
 	waitUntil(t, ctx, "the note says the choice is saved",
 		`document.getElementById("telemetry-note").textContent.includes("stays off once the lock is gone") && document.getElementById("telemetry-keep-off").hidden`)
 	checkConfigFile(t, a, false)
@@ -268,7 +268,7 @@ func TestToggleSaveFailureReverts(t *testing.T) {
 	openApp(t, ctx, appURL)
 	openSettings(t, ctx)
 
-	mustDo(t, ctx, chromedp.Click(chromedp.CSS("#telemetry-toggle")))
+	browsertest.Do(t, ctx, chromedp.Click(chromedp.CSS("#telemetry-toggle")))
 	waitUntil(t, ctx, "the failure is reported", `document.getElementById("telemetry-note").classList.contains("error")`)
 	got := readToggle(t, ctx)
 	if !got.Checked || got.Disabled {
@@ -299,7 +299,7 @@ func TestShareFollowsChoiceFromCLI(t *testing.T) {
 	}
 
 	writeChoice(t, a, false)
-	mustDo(t, ctx, chromedp.Click(chromedp.CSS(`#messages li.assistant button.share`)))
+	browsertest.Do(t, ctx, chromedp.Click(chromedp.CSS(`#messages li.assistant button.share`)))
 	waitUntil(t, ctx, "the rejected share is reported", `document.getElementById("app-error").textContent !== ""`)
 	if got := text(t, ctx, `document.getElementById("app-error").textContent`); !strings.Contains(got, "turn it on in Settings") {
 		t.Errorf("error = %q, want it to say how to share again", got)
@@ -310,7 +310,7 @@ func TestShareFollowsChoiceFromCLI(t *testing.T) {
 	}
 
 	writeChoice(t, a, true)
-	mustDo(t, ctx, chromedp.Evaluate[chromedp.Void](`window.dispatchEvent(new Event("focus"))`))
+	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`window.dispatchEvent(new Event("focus"))`))
 	waitUntil(t, ctx, "the Share buttons are back after the opt-in", `document.querySelectorAll("#messages button.share").length === 2`)
 }
 

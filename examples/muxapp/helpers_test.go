@@ -20,6 +20,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/candor-dev/candor/internal/browsertest"
 	"github.com/candor-dev/candor/internal/server"
 	"github.com/candor-dev/candor/internal/store"
 )
@@ -221,22 +222,6 @@ func startApp(t *testing.T, c *collector, opts appOptions) (*App, string) {
 	return a, srv.URL
 }
 
-func mustDo(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func mustRun[T any](t *testing.T, ctx context.Context, action chromedp.Action[T]) T {
-	t.Helper()
-	value, err := chromedp.Run(ctx, action)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return value
-}
-
 // waitUntil polls a JavaScript condition for up to 10 seconds.
 func waitUntil(t *testing.T, ctx context.Context, description, condition string) {
 	t.Helper()
@@ -248,7 +233,7 @@ func waitUntil(t *testing.T, ctx context.Context, description, condition string)
 
 func text(t *testing.T, ctx context.Context, expression string) string {
 	t.Helper()
-	return mustRun(t, ctx, chromedp.Evaluate[string](expression))
+	return browsertest.Run(t, ctx, chromedp.Evaluate[string](expression))
 }
 
 func screenshotDir(t *testing.T) string {
@@ -260,7 +245,7 @@ func screenshotDir(t *testing.T) string {
 
 func saveScreenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	png := mustRun(t, ctx, chromedp.FullScreenshot(100))
+	png := browsertest.Run(t, ctx, chromedp.FullScreenshot(100))
 	path := filepath.Join(screenshotDir(t), "muxapp-"+name+".png")
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Fatalf("save screenshot: %v", err)
@@ -271,14 +256,14 @@ func saveScreenshot(t *testing.T, ctx context.Context, name string) {
 // openApp loads the app and waits until it has drawn itself.
 func openApp(t *testing.T, ctx context.Context, appURL string) {
 	t.Helper()
-	mustDo(t, ctx, chromedp.Navigate(appURL+"/"))
+	browsertest.Do(t, ctx, chromedp.Navigate(appURL+"/"))
 	waitUntil(t, ctx, "the app is ready", `document.body.dataset.ready === "true"`)
 }
 
 func createWorkspace(t *testing.T, ctx context.Context, name, runtime string) {
 	t.Helper()
-	before := mustRun(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#workspace-list li").length`))
-	mustDo(t, ctx,
+	before := browsertest.Run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#workspace-list li").length`))
+	browsertest.Do(t, ctx,
 		chromedp.SendKeys(chromedp.CSS("#workspace-name"), name),
 		chromedp.SetValue(chromedp.CSS("#workspace-runtime"), runtime),
 		chromedp.Click(chromedp.CSS("#create-workspace")),
@@ -289,8 +274,8 @@ func createWorkspace(t *testing.T, ctx context.Context, name, runtime string) {
 
 func sendMessage(t *testing.T, ctx context.Context, message string) {
 	t.Helper()
-	before := mustRun(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#messages .message.assistant:not(.pending)").length`))
-	mustDo(t, ctx,
+	before := browsertest.Run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#messages .message.assistant:not(.pending)").length`))
+	browsertest.Do(t, ctx,
 		chromedp.SendKeys(chromedp.CSS("#message-text"), message),
 		chromedp.Click(chromedp.CSS("#send")),
 	)
@@ -300,7 +285,7 @@ func sendMessage(t *testing.T, ctx context.Context, message string) {
 
 func openSettings(t *testing.T, ctx context.Context) {
 	t.Helper()
-	mustDo(t, ctx, chromedp.Click(chromedp.CSS("#nav-settings")))
+	browsertest.Do(t, ctx, chromedp.Click(chromedp.CSS("#nav-settings")))
 	waitUntil(t, ctx, "the settings page shows the status", `!document.getElementById("settings-view").hidden && document.getElementById("telemetry-state").textContent.startsWith("Usage telemetry is")`)
 }
 
@@ -314,7 +299,7 @@ type toggleState struct {
 
 func readToggle(t *testing.T, ctx context.Context) toggleState {
 	t.Helper()
-	return mustRun(t, ctx, chromedp.Evaluate[toggleState](`(() => {
+	return browsertest.Run(t, ctx, chromedp.Evaluate[toggleState](`(() => {
 		const toggle = document.getElementById("telemetry-toggle");
 		return {
 			checked: toggle.checked,
@@ -327,7 +312,7 @@ func readToggle(t *testing.T, ctx context.Context) toggleState {
 
 func shareButtons(t *testing.T, ctx context.Context) int {
 	t.Helper()
-	return mustRun(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#messages button.share").length`))
+	return browsertest.Run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#messages button.share").length`))
 }
 
 func containsAny(s string, parts ...string) bool {

@@ -111,3 +111,22 @@ func (c *Console) Messages() []string {
 	defer c.mu.Unlock()
 	return append([]string(nil), c.messages...)
 }
+
+// Do runs the chromedp steps in ctx and fails the test when one fails.
+func Do(t testing.TB, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+}
+
+// Run runs the chromedp action in ctx and returns its value. It fails the
+// test when the action fails.
+func Run[T any](t testing.TB, ctx context.Context, action chromedp.Action[T]) T {
+	t.Helper()
+	value, err := chromedp.Run(ctx, action)
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	return value
+}

@@ -237,7 +237,7 @@ func emptyEnv(string) string { return "" }
 // client.
 func (a *bulkApp) open(t *testing.T, query string) {
 	t.Helper()
-	mustDo(t, a.ctx, chromedp.Navigate(a.url+query))
+	browsertest.Do(t, a.ctx, chromedp.Navigate(a.url+query))
 	waitUntil(t, a.ctx, "the page has imported client.js", `window.ready === true`)
 }
 
@@ -251,7 +251,7 @@ func (a *bulkApp) evaluate(t *testing.T, expression string) {
 // sessionStorage.
 func (a *bulkApp) storedCount(t *testing.T) int {
 	t.Helper()
-	return mustRun(t, a.ctx, chromedp.Evaluate[int](fmt.Sprintf(`(JSON.parse(sessionStorage.getItem(%q) || "[]").events || []).length`, unsentKey)))
+	return browsertest.Run(t, a.ctx, chromedp.Evaluate[int](fmt.Sprintf(`(JSON.parse(sessionStorage.getItem(%q) || "[]").events || []).length`, unsentKey)))
 }
 
 // setMinimized minimizes or restores the tab's window, which makes the
@@ -463,7 +463,7 @@ const fillStorage = `(() => {
 func TestStoredEventsOverQuotaKeepOldest(t *testing.T) {
 	app := startBulkApp(t, 2)
 
-	quota := mustRun(t, app.ctx, chromedp.Evaluate[int](fmt.Sprintf(fillStorage, 10*1024)))
+	quota := browsertest.Run(t, app.ctx, chromedp.Evaluate[int](fmt.Sprintf(fillStorage, 10*1024)))
 	t.Logf("sessionStorage accepted a value of %d characters", quota)
 	app.evaluate(t, `bulk(0, 102)`)
 	app.recorder.waitArrived(t, 0, 2, "before navigating")

@@ -86,22 +86,6 @@ func (c *collector) sent() []sentEvent {
 // pollTimeout bounds each wait for a condition in the page.
 const pollTimeout = 10 * time.Second
 
-func mustDo(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func mustRun[T any](t *testing.T, ctx context.Context, action chromedp.Action[T]) T {
-	t.Helper()
-	value, err := chromedp.Run(ctx, action)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return value
-}
-
 // evaluate runs expression in the page and awaits it when it is a promise.
 func evaluate(t *testing.T, ctx context.Context, expression string) {
 	t.Helper()

@@ -6,6 +6,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/candor-dev/candor/internal/browsertest"
 	"github.com/candor-dev/candor/internal/dashboard"
 )
 
@@ -26,7 +27,7 @@ const readMetricsScript = `Array.from(document.querySelectorAll('[data-metric]')
 func TestEmptyPanelsInBrowser(t *testing.T) {
 	ctx, console := openDashboard(t, nil, 1, "/")
 
-	statuses := mustRun(t, ctx, chromedp.Evaluate[map[string]string](readPanelStatusScript))
+	statuses := browsertest.Run(t, ctx, chromedp.Evaluate[map[string]string](readPanelStatusScript))
 	want := map[string]string{
 		"trends":       "No events match these filters.",
 		"active":       "No active installs match these filters.",
@@ -41,7 +42,7 @@ func TestEmptyPanelsInBrowser(t *testing.T) {
 	}
 
 	// With k-anonymity off, every headline is a plain zero.
-	metrics := mustRun(t, ctx, chromedp.Evaluate[[][]string](readMetricsScript))
+	metrics := browsertest.Run(t, ctx, chromedp.Evaluate[[][]string](readMetricsScript))
 	wantMetrics := [][]string{
 		{"total_events", "0", "0", ""},
 		{"installs", "0", "0", ""},
@@ -59,7 +60,7 @@ func TestEmptyHeadlinesHiddenInBrowser(t *testing.T) {
 
 	// Every headline follows the rule of the overview's total: a count
 	// from fewer than k installs, none included, is hidden with a note.
-	metrics := mustRun(t, ctx, chromedp.Evaluate[[][]string](readMetricsScript))
+	metrics := browsertest.Run(t, ctx, chromedp.Evaluate[[][]string](readMetricsScript))
 	hidden := "Hidden: fewer than 5 installs, possibly none"
 	want := [][]string{
 		{"total_events", "< 5", "suppressed", hidden},
@@ -71,7 +72,7 @@ func TestEmptyHeadlinesHiddenInBrowser(t *testing.T) {
 		t.Errorf("headlines of an empty store with k = 5 (-want +got):\n%s", d)
 	}
 
-	note := mustRun(t, ctx, chromedp.Evaluate[string](`document.querySelector('#funnel .suppressed-note').textContent`))
+	note := browsertest.Run(t, ctx, chromedp.Evaluate[string](`document.querySelector('#funnel .suppressed-note').textContent`))
 	if wantNote := "3 steps are hidden because fewer than 5 installs, possibly none, are behind each."; note != wantNote {
 		t.Errorf("funnel note of an empty store = %q, want %q", note, wantNote)
 	}

@@ -29,10 +29,10 @@ func openDashboard(t *testing.T, events []store.Event, k int, path string) (cont
 	})
 	ctx := browsertest.NewContext(t, 1360, 900)
 	console := browsertest.CollectConsole(t, ctx)
-	mustDo(t, ctx, chromedp.Navigate(server.URL+"/?token="+adminToken))
+	browsertest.Do(t, ctx, chromedp.Navigate(server.URL+"/?token="+adminToken))
 	waitForDashboard(t, ctx)
 	if path != "/" {
-		mustDo(t, ctx, chromedp.Navigate(server.URL+path))
+		browsertest.Do(t, ctx, chromedp.Navigate(server.URL+path))
 		waitForDashboard(t, ctx)
 	}
 	return ctx, console
@@ -56,7 +56,7 @@ func TestStaleResponseInBrowser(t *testing.T) {
 
 	// Delay every API request for weekly data by 1.5 s, as a slow
 	// collector would.
-	mustRun(t, ctx, chromedp.Evaluate[bool](`(() => {
+	browsertest.Run(t, ctx, chromedp.Evaluate[bool](`(() => {
 	  const original = window.fetch;
 	  window.fetch = (url, options) => String(url).includes('interval=week')
 	    ? new Promise((resolve) => setTimeout(resolve, 1500)).then(() => original(url, options))
@@ -64,12 +64,12 @@ func TestStaleResponseInBrowser(t *testing.T) {
 	  return true;
 	})()`))
 	for _, interval := range []string{"week", "month"} {
-		mustDo(t, ctx, chromedp.SetValue(chromedp.CSS("#trend-interval"), interval))
-		mustRun(t, ctx, chromedp.Evaluate[bool](`document.getElementById('trend-interval').dispatchEvent(new Event('change'))`))
+		browsertest.Do(t, ctx, chromedp.SetValue(chromedp.CSS("#trend-interval"), interval))
+		browsertest.Run(t, ctx, chromedp.Evaluate[bool](`document.getElementById('trend-interval').dispatchEvent(new Event('change'))`))
 	}
 	// Wait past the delayed response.
-	mustDo(t, ctx, chromedp.Sleep(2500*time.Millisecond))
-	mustRun(t, ctx, chromedp.Poll[bool](`document.body.dataset.state === 'ready'`, chromedp.WithPollingTimeout(20*time.Second)))
+	browsertest.Do(t, ctx, chromedp.Sleep(2500*time.Millisecond))
+	browsertest.Run(t, ctx, chromedp.Poll[bool](`document.body.dataset.state === 'ready'`, chromedp.WithPollingTimeout(20*time.Second)))
 
 	type trendsState struct {
 		State   string   `json:"state"`
@@ -77,7 +77,7 @@ func TestStaleResponseInBrowser(t *testing.T) {
 		Sum     float64  `json:"sum"`
 		Periods []string `json:"periods"`
 	}
-	got := mustRun(t, ctx, chromedp.Evaluate[trendsState](`(() => {
+	got := browsertest.Run(t, ctx, chromedp.Evaluate[trendsState](`(() => {
 	  const chart = Chart.getChart(document.getElementById('trends-chart'));
 	  return {
 	    state: document.getElementById('trends').dataset.state,
@@ -121,7 +121,7 @@ func TestRetentionFutureWeeksInBrowser(t *testing.T) {
 	}
 	ctx, console := openDashboard(t, events, dashboard.DefaultKAnonymity, "/?weeks=3")
 
-	cells := mustRun(t, ctx, chromedp.Evaluate[[][]string](
+	cells := browsertest.Run(t, ctx, chromedp.Evaluate[[][]string](
 		`Array.from(document.querySelectorAll('#retention-table tbody tr')).map((tr) => Array.from(tr.cells).map((cell) => cell.textContent))`))
 	// browserNow is a Monday, so its cohort has reached week 0 only.
 	want := [][]string{{"Mar 31, 2025", "< 5", "< 5", "", "", ""}}
@@ -158,7 +158,7 @@ func TestTrendsOtherSeriesInBrowser(t *testing.T) {
 		Color string  `json:"color"`
 		Sum   float64 `json:"sum"`
 	}
-	datasets := mustRun(t, ctx, chromedp.Evaluate[[]series](
+	datasets := browsertest.Run(t, ctx, chromedp.Evaluate[[]series](
 		`Chart.getChart(document.getElementById('trends-chart')).data.datasets.map((d) => ({
 		  label: d.label, color: d.backgroundColor, sum: d.data.reduce((a, b) => a + (b || 0), 0) }))`))
 	var others []series
@@ -185,8 +185,8 @@ func TestTrendsOtherSeriesInBrowser(t *testing.T) {
 // screen and checks that every step label fits beside its bar.
 func TestFunnelLabelsOnPhoneInBrowser(t *testing.T) {
 	ctx, console := openDashboard(t, seededEvents(), 1, "/")
-	mustDo(t, ctx, chromedp.EmulateViewport(375, 740))
-	mustDo(t, ctx, chromedp.Reload())
+	browsertest.Do(t, ctx, chromedp.EmulateViewport(375, 740))
+	browsertest.Do(t, ctx, chromedp.Reload())
 	waitForDashboard(t, ctx)
 
 	type label struct {
@@ -194,7 +194,7 @@ func TestFunnelLabelsOnPhoneInBrowser(t *testing.T) {
 		Width float64 `json:"width"`
 		Room  float64 `json:"room"`
 	}
-	labels := mustRun(t, ctx, chromedp.Evaluate[[]label](`(() => {
+	labels := browsertest.Run(t, ctx, chromedp.Evaluate[[]label](`(() => {
 	  const chart = Chart.getChart(document.getElementById('funnel-chart'));
 	  const scale = chart.scales.y;
 	  const context = document.createElement('canvas').getContext('2d');

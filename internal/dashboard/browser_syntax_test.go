@@ -8,6 +8,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/candor-dev/candor/internal/browsertest"
 	"github.com/candor-dev/candor/internal/store"
 )
 
@@ -30,14 +31,14 @@ func TestFunnelQuotedStepInBrowser(t *testing.T) {
 	path := "/?" + url.Values{"steps": {first + " > error_occurred"}}.Encode()
 	ctx, console := openDashboard(t, recentAwkwardEvents(), 1, path)
 
-	rows := mustRun(t, ctx, chromedp.Evaluate[[][]string](
+	rows := browsertest.Run(t, ctx, chromedp.Evaluate[[][]string](
 		`Array.from(document.querySelectorAll('#funnel-table tbody tr')).map((tr) => Array.from(tr.cells).slice(0, 2).map((cell) => cell.textContent))`))
 	want := [][]string{{"1. " + first, "1"}, {"2. error_occurred", "1"}}
 	if d := cmp.Diff(want, rows); d != "" {
 		t.Errorf("funnel table of a quoted step (-want +got):\n%s", d)
 	}
 
-	download := mustRun(t, ctx, chromedp.Evaluate[string](`document.querySelector('[data-downloads="funnel"] a').href`))
+	download := browsertest.Run(t, ctx, chromedp.Evaluate[string](`document.querySelector('[data-downloads="funnel"] a').href`))
 	link, err := url.Parse(download)
 	if err != nil {
 		t.Fatalf("parse funnel download link %q: %v", download, err)
@@ -54,24 +55,24 @@ func TestFunnelQuotedStepInBrowser(t *testing.T) {
 func TestPlatformWithCommaInBrowser(t *testing.T) {
 	ctx, console := openDashboard(t, recentAwkwardEvents(), 1, "/")
 
-	suggestions := mustRun(t, ctx, chromedp.Evaluate[[]string](
+	suggestions := browsertest.Run(t, ctx, chromedp.Evaluate[[]string](
 		`Array.from(document.querySelectorAll('#platform-options option')).map((option) => option.value).sort()`))
 	if d := cmp.Diff([]string{`"a,b"`, "c"}, suggestions); d != "" {
 		t.Errorf("platform suggestions (-want +got):\n%s", d)
 	}
 
-	mustDo(t, ctx, chromedp.SetValue(chromedp.CSS("#platform"), `"a,b"`))
+	browsertest.Do(t, ctx, chromedp.SetValue(chromedp.CSS("#platform"), `"a,b"`))
 	// Submit after the evaluation returns, because the navigation would
 	// end it.
-	mustRun(t, ctx, chromedp.Evaluate[bool](`setTimeout(() => document.getElementById('filters').requestSubmit(), 0) > 0`))
-	mustDo(t, ctx, chromedp.Sleep(500*time.Millisecond))
+	browsertest.Run(t, ctx, chromedp.Evaluate[bool](`setTimeout(() => document.getElementById('filters').requestSubmit(), 0) > 0`))
+	browsertest.Do(t, ctx, chromedp.Sleep(500*time.Millisecond))
 	waitForDashboard(t, ctx)
-	applied := mustRun(t, ctx, chromedp.Evaluate[string](`new URLSearchParams(location.search).get('platform')`))
+	applied := browsertest.Run(t, ctx, chromedp.Evaluate[string](`new URLSearchParams(location.search).get('platform')`))
 	if applied != `"a,b"` {
 		t.Errorf("platform parameter after applying = %q, want %q", applied, `"a,b"`)
 	}
 	checkMetric(t, ctx, "total_events", 2)
-	field := mustRun(t, ctx, chromedp.Evaluate[string](`document.getElementById('platform').value`))
+	field := browsertest.Run(t, ctx, chromedp.Evaluate[string](`document.getElementById('platform').value`))
 	if field != `"a,b"` {
 		t.Errorf("platform field after applying = %q, want %q", field, `"a,b"`)
 	}
@@ -83,12 +84,12 @@ func TestPlatformWithCommaInBrowser(t *testing.T) {
 func TestFunnelOneStepInBrowser(t *testing.T) {
 	ctx, console := openDashboard(t, recentAwkwardEvents(), 1, "/")
 
-	mustDo(t, ctx, chromedp.SetValue(chromedp.CSS("#funnel-steps"), "message_sent"))
-	mustRun(t, ctx, chromedp.Evaluate[bool](`document.getElementById('funnel-steps').dispatchEvent(new Event('change'))`))
-	mustRun(t, ctx, chromedp.Poll[bool](`document.getElementById('funnel').dataset.state === 'error'`,
+	browsertest.Do(t, ctx, chromedp.SetValue(chromedp.CSS("#funnel-steps"), "message_sent"))
+	browsertest.Run(t, ctx, chromedp.Evaluate[bool](`document.getElementById('funnel-steps').dispatchEvent(new Event('change'))`))
+	browsertest.Run(t, ctx, chromedp.Poll[bool](`document.getElementById('funnel').dataset.state === 'error'`,
 		chromedp.WithPollingTimeout(10*time.Second)))
 
-	message := mustRun(t, ctx, chromedp.Evaluate[string](`document.querySelector('#funnel .panel-status').textContent`))
+	message := browsertest.Run(t, ctx, chromedp.Evaluate[string](`document.querySelector('#funnel .panel-status').textContent`))
 	want := "The Steps field has 1 step: enter 2 to 10 steps, separated by >."
 	if message != want {
 		t.Errorf("funnel message for one step = %q, want %q", message, want)
@@ -116,11 +117,11 @@ func TestFunnelStepsTypoInBrowser(t *testing.T) {
 		},
 	}
 	for _, test := range tests {
-		mustDo(t, ctx, chromedp.SetValue(chromedp.CSS("#funnel-steps"), test.steps))
-		mustRun(t, ctx, chromedp.Evaluate[bool](`document.getElementById('funnel-steps').dispatchEvent(new Event('change'))`))
+		browsertest.Do(t, ctx, chromedp.SetValue(chromedp.CSS("#funnel-steps"), test.steps))
+		browsertest.Run(t, ctx, chromedp.Evaluate[bool](`document.getElementById('funnel-steps').dispatchEvent(new Event('change'))`))
 		_, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById('funnel').dataset.state === 'error'`,
 			chromedp.WithPollingTimeout(5*time.Second)))
-		message := mustRun(t, ctx, chromedp.Evaluate[string](`document.querySelector('#funnel .panel-status').textContent`))
+		message := browsertest.Run(t, ctx, chromedp.Evaluate[string](`document.querySelector('#funnel .panel-status').textContent`))
 		if err != nil {
 			t.Errorf("steps %q: funnel panel shows no error, status %q", test.steps, message)
 			continue

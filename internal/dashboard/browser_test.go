@@ -146,21 +146,21 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	// Log in with the keyboard only: the token field has focus, and Enter
 	// submits the form.
-	mustDo(t, ctx, chromedp.Navigate(server.URL+"/"))
+	browsertest.Do(t, ctx, chromedp.Navigate(server.URL+"/"))
 	// Chromium applies autofocus after the load event, so poll for it.
 	_, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.activeElement && document.activeElement.id === 'token'`,
 		chromedp.WithPollingTimeout(10*time.Second)))
 	if err != nil {
-		focused := mustRun(t, ctx, chromedp.Evaluate[string](`document.activeElement ? document.activeElement.id : ''`))
+		focused := browsertest.Run(t, ctx, chromedp.Evaluate[string](`document.activeElement ? document.activeElement.id : ''`))
 		t.Fatalf("focused element on the login page = %q, want the token field: %v", focused, err)
 	}
 	saveScreenshot(t, ctx, filepath.Join(screenshots, "login.png"))
 	start := time.Now()
-	mustDo(t, ctx, chromedp.SendKeys(chromedp.CSS("#token"), adminToken+kb.Enter))
+	browsertest.Do(t, ctx, chromedp.SendKeys(chromedp.CSS("#token"), adminToken+kb.Enter))
 	waitForDashboard(t, ctx)
 	t.Logf("dashboard with %d events loaded %v after the login", len(events), time.Since(start).Round(time.Millisecond))
 
-	if cookies := mustRun(t, ctx, chromedp.Evaluate[string](`document.cookie`)); cookies != "" {
+	if cookies := browsertest.Run(t, ctx, chromedp.Evaluate[string](`document.cookie`)); cookies != "" {
 		t.Errorf("document.cookie = %q, want the session cookie hidden from scripts", cookies)
 	}
 	checkPanels(t, ctx, events)
@@ -172,13 +172,13 @@ func TestDashboardInBrowser(t *testing.T) {
 		savePanelScreenshot(t, ctx, id, filepath.Join(screenshots, "panel-"+id+".png"))
 	}
 
-	mustDo(t, ctx, chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
+	browsertest.Do(t, ctx, chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
 		_, err := cdp.Call(ctx, target, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
 			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}},
 		})
 		return err
 	}))
-	background := mustRun(t, ctx, chromedp.Evaluate[string](`getComputedStyle(document.body).backgroundColor`))
+	background := browsertest.Run(t, ctx, chromedp.Evaluate[string](`getComputedStyle(document.body).backgroundColor`))
 	if background != "rgb(14, 18, 23)" {
 		t.Errorf("dark mode body background = %s, want rgb(14, 18, 23)", background)
 	}
@@ -191,12 +191,12 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	// A shared link with a filter shows the filtered numbers, and the
 	// panel settings it names.
-	mustDo(t, ctx, chromedp.Navigate(server.URL+"/?platform=linux&from=2025-03-02&to=2025-03-31&breakdown=model&event=message_sent&interval=week"))
+	browsertest.Do(t, ctx, chromedp.Navigate(server.URL+"/?platform=linux&from=2025-03-02&to=2025-03-31&breakdown=model&event=message_sent&interval=week"))
 	waitForDashboard(t, ctx)
 	linux := filterEvents(events, func(e store.Event) bool { return e.Properties["backend_platform"] == "linux" })
 	checkMetric(t, ctx, "total_events", len(linux))
 	checkMetric(t, ctx, "installs", countInstalls(linux))
-	breakdown := mustRun(t, ctx, chromedp.Evaluate[string](`document.getElementById('trend-breakdown').value`))
+	breakdown := browsertest.Run(t, ctx, chromedp.Evaluate[string](`document.getElementById('trend-breakdown').value`))
 	if breakdown != "model" {
 		t.Errorf("breakdown select after opening a shared link = %q, want model", breakdown)
 	}
@@ -225,34 +225,18 @@ func startLoopbackServer(t *testing.T, cfg dashboard.Config) *httptest.Server {
 	return server
 }
 
-func mustDo(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		t.Fatalf("browser: %v", err)
-	}
-}
-
-func mustRun[T any](t *testing.T, ctx context.Context, action chromedp.Action[T]) T {
-	t.Helper()
-	value, err := chromedp.Run(ctx, action)
-	if err != nil {
-		t.Fatalf("browser: %v", err)
-	}
-	return value
-}
-
 // waitForDashboard waits until the page's script has loaded the data and
 // fails the test if it reports an error.
 func waitForDashboard(t *testing.T, ctx context.Context) {
 	t.Helper()
 	// Wait for the dashboard's document first, because a poll that starts
 	// on the page before a navigation fails.
-	mustDo(t, ctx, chromedp.WaitReady(chromedp.CSS("main[data-query]")))
-	mustRun(t, ctx, chromedp.Poll[bool](
+	browsertest.Do(t, ctx, chromedp.WaitReady(chromedp.CSS("main[data-query]")))
+	browsertest.Run(t, ctx, chromedp.Poll[bool](
 		`document.body.dataset.state === 'ready' || document.body.dataset.state === 'error'`,
 		chromedp.WithPollingTimeout(20*time.Second)))
-	state := mustRun(t, ctx, chromedp.Evaluate[string](`document.body.dataset.state`))
-	status := mustRun(t, ctx, chromedp.Evaluate[string](`document.getElementById('status').textContent`))
+	state := browsertest.Run(t, ctx, chromedp.Evaluate[string](`document.body.dataset.state`))
+	status := browsertest.Run(t, ctx, chromedp.Evaluate[string](`document.getElementById('status').textContent`))
 	if state != "ready" {
 		t.Fatalf("dashboard state = %q with status %q, want ready", state, status)
 	}
@@ -267,14 +251,14 @@ func checkPanels(t *testing.T, ctx context.Context, events []store.Event) {
 	checkMetric(t, ctx, "total_events", len(events))
 	checkMetric(t, ctx, "installs", countInstalls(events))
 
-	states := mustRun(t, ctx, chromedp.Evaluate[map[string]string](
+	states := browsertest.Run(t, ctx, chromedp.Evaluate[map[string]string](
 		`Object.fromEntries(Array.from(document.querySelectorAll('section.panel[data-state]')).map((e) => [e.id, e.dataset.state]))`))
 	for _, id := range panelIDs {
 		if states[id] != "ready" {
 			t.Errorf("panel %s state = %q, want ready", id, states[id])
 		}
 	}
-	rows := mustRun(t, ctx, chromedp.Evaluate[map[string]int](
+	rows := browsertest.Run(t, ctx, chromedp.Evaluate[map[string]int](
 		`Object.fromEntries(Array.from(document.querySelectorAll('table[id]')).map((e) => [e.id, e.querySelectorAll('tbody tr').length]))`))
 	for id, n := range rows {
 		if n == 0 {
@@ -284,7 +268,7 @@ func checkPanels(t *testing.T, ctx context.Context, events []store.Event) {
 
 	wantSums := expectedChartSums(events)
 	ids, _ := json.Marshal(chartIDs)
-	charts := mustRun(t, ctx, chromedp.Evaluate[[]chartInfo](fmt.Sprintf(readChartsScript, ids)))
+	charts := browsertest.Run(t, ctx, chromedp.Evaluate[[]chartInfo](fmt.Sprintf(readChartsScript, ids)))
 	if len(charts) != len(chartIDs) {
 		t.Fatalf("read %d charts, want %d", len(charts), len(chartIDs))
 	}
@@ -392,7 +376,7 @@ func activeInstalls(events []store.Event, window int) map[string]int {
 func checkSuppressedCells(t *testing.T, ctx context.Context) {
 	t.Helper()
 	want := "< " + strconv.Itoa(dashboard.DefaultKAnonymity)
-	cells := mustRun(t, ctx, chromedp.Evaluate[[]string](
+	cells := browsertest.Run(t, ctx, chromedp.Evaluate[[]string](
 		`Array.from(document.querySelectorAll('td.suppressed')).map((e) => e.textContent)`))
 	if len(cells) == 0 {
 		t.Errorf("no table cell is marked suppressed, want some for the rare events")
@@ -402,7 +386,7 @@ func checkSuppressedCells(t *testing.T, ctx context.Context) {
 			t.Errorf("suppressed cell shows %q, want %q", cell, want)
 		}
 	}
-	notes := mustRun(t, ctx, chromedp.Evaluate[[]string](
+	notes := browsertest.Run(t, ctx, chromedp.Evaluate[[]string](
 		`Array.from(document.querySelectorAll('.suppressed-note')).map((e) => e.textContent).filter((text) => text !== '')`))
 	if len(notes) == 0 {
 		t.Errorf("no panel explains its hidden numbers")
@@ -412,7 +396,7 @@ func checkSuppressedCells(t *testing.T, ctx context.Context) {
 // checkSameOrigin checks that the page loaded nothing from other origins.
 func checkSameOrigin(t *testing.T, ctx context.Context) {
 	t.Helper()
-	foreign := mustRun(t, ctx, chromedp.Evaluate[[]string](
+	foreign := browsertest.Run(t, ctx, chromedp.Evaluate[[]string](
 		`performance.getEntriesByType('resource').map((e) => e.name).filter((url) => !url.startsWith(location.origin))`))
 	for _, url := range foreign {
 		t.Errorf("page loaded %s from another origin", url)
@@ -423,7 +407,7 @@ func checkSameOrigin(t *testing.T, ctx context.Context) {
 // against its background.
 func checkContrast(t *testing.T, ctx context.Context, theme string) {
 	t.Helper()
-	ratios := mustRun(t, ctx, chromedp.Evaluate[map[string]float64](contrastScript))
+	ratios := browsertest.Run(t, ctx, chromedp.Evaluate[map[string]float64](contrastScript))
 	if len(ratios) < 5 {
 		t.Errorf("%s theme: measured the contrast of %d elements, want all of them: %v", theme, len(ratios), ratios)
 	}
@@ -439,11 +423,11 @@ func checkContrast(t *testing.T, ctx context.Context, theme string) {
 // checks that the URL keeps it and the trends chart splits by it.
 func checkKeyboardBreakdown(t *testing.T, ctx context.Context) {
 	t.Helper()
-	mustDo(t, ctx, chromedp.Focus(chromedp.CSS("#trend-breakdown")))
-	mustDo(t, ctx, chromedp.KeyEvent(kb.ArrowDown))
-	mustRun(t, ctx, chromedp.Poll[bool](`location.search.includes('breakdown=version') && document.body.dataset.state === 'ready'`,
+	browsertest.Do(t, ctx, chromedp.Focus(chromedp.CSS("#trend-breakdown")))
+	browsertest.Do(t, ctx, chromedp.KeyEvent(kb.ArrowDown))
+	browsertest.Run(t, ctx, chromedp.Poll[bool](`location.search.includes('breakdown=version') && document.body.dataset.state === 'ready'`,
 		chromedp.WithPollingTimeout(20*time.Second)))
-	labels := mustRun(t, ctx, chromedp.Evaluate[[]string](
+	labels := browsertest.Run(t, ctx, chromedp.Evaluate[[]string](
 		`Chart.getChart(document.getElementById('trends-chart')).data.datasets.map((d) => d.label)`))
 	// Every event is selected, so each series is an event and a version.
 	for _, label := range labels {
@@ -458,7 +442,7 @@ func checkKeyboardBreakdown(t *testing.T, ctx context.Context) {
 
 func checkMetric(t *testing.T, ctx context.Context, name string, want int) {
 	t.Helper()
-	value := mustRun(t, ctx, chromedp.Evaluate[string](
+	value := browsertest.Run(t, ctx, chromedp.Evaluate[string](
 		`document.querySelector('[data-metric="`+name+`"]').dataset.value || ''`))
 	if value != strconv.Itoa(want) {
 		t.Errorf("headline %s = %q, want %d", name, value, want)
@@ -467,7 +451,7 @@ func checkMetric(t *testing.T, ctx context.Context, name string, want int) {
 
 func savePanelScreenshot(t *testing.T, ctx context.Context, id, path string) {
 	t.Helper()
-	png := mustRun(t, ctx, chromedp.Screenshot(chromedp.ID(id)))
+	png := browsertest.Run(t, ctx, chromedp.Screenshot(chromedp.ID(id)))
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Fatalf("save screenshot: %v", err)
 	}
@@ -475,7 +459,7 @@ func savePanelScreenshot(t *testing.T, ctx context.Context, id, path string) {
 
 func saveScreenshot(t *testing.T, ctx context.Context, path string) {
 	t.Helper()
-	png := mustRun(t, ctx, chromedp.FullScreenshot(100))
+	png := browsertest.Run(t, ctx, chromedp.FullScreenshot(100))
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Fatalf("save screenshot: %v", err)
 	}
@@ -637,12 +621,12 @@ func TestUndeclaredPanelsInBrowser(t *testing.T) {
 	ctx := browsertest.NewContext(t, 1360, 900)
 	console := browsertest.CollectConsole(t, ctx)
 
-	mustDo(t, ctx, chromedp.Navigate(server.URL+"/?token="+adminToken))
+	browsertest.Do(t, ctx, chromedp.Navigate(server.URL+"/?token="+adminToken))
 	waitForDashboard(t, ctx)
 
-	states := mustRun(t, ctx, chromedp.Evaluate[map[string]string](
+	states := browsertest.Run(t, ctx, chromedp.Evaluate[map[string]string](
 		`Object.fromEntries(Array.from(document.querySelectorAll('section.panel[data-state]')).map((e) => [e.id, e.dataset.state]))`))
-	texts := mustRun(t, ctx, chromedp.Evaluate[map[string]string](
+	texts := browsertest.Run(t, ctx, chromedp.Evaluate[map[string]string](
 		`Object.fromEntries(Array.from(document.querySelectorAll('section.panel[data-state]')).map((e) => [e.id, e.querySelector('.panel-status') ? e.querySelector('.panel-status').textContent : '']))`))
 	want := map[string]string{
 		"new-installs": `Project "game" declares no first-launch event, so new installs cannot be counted`,
@@ -666,13 +650,13 @@ func TestUndeclaredPanelsInBrowser(t *testing.T) {
 	}
 
 	// The panels that explain what is missing show no chart, table or zeros.
-	visible := mustRun(t, ctx, chromedp.Evaluate[[]string](
+	visible := browsertest.Run(t, ctx, chromedp.Evaluate[[]string](
 		`['new-installs', 'funnel', 'errors'].flatMap((id) => Array.from(document.querySelectorAll('#' + id + ' .chart, #' + id + ' .table-scroll, #' + id + ' details'))
 		  .filter((e) => e.getBoundingClientRect().height > 0).map((e) => id + ' ' + e.className))`))
 	for _, element := range visible {
 		t.Errorf("panel part %s is visible, want it hidden", element)
 	}
-	metric := mustRun(t, ctx, chromedp.Evaluate[string](`document.querySelector('[data-metric="new_installs"]').dataset.value`))
+	metric := browsertest.Run(t, ctx, chromedp.Evaluate[string](`document.querySelector('[data-metric="new_installs"]').dataset.value`))
 	if metric != "undeclared" {
 		t.Errorf("new installs headline value = %q, want undeclared", metric)
 	}
@@ -682,11 +666,11 @@ func TestUndeclaredPanelsInBrowser(t *testing.T) {
 	}
 
 	// A funnel with typed steps needs no declaration.
-	mustDo(t, ctx, chromedp.SetValue(chromedp.CSS("#funnel-steps"), "game_started > round_played"))
-	mustRun(t, ctx, chromedp.Evaluate[bool](`document.getElementById('funnel-steps').dispatchEvent(new Event('change'))`))
-	mustRun(t, ctx, chromedp.Poll[bool](`document.getElementById('funnel').dataset.state === 'ready'`,
+	browsertest.Do(t, ctx, chromedp.SetValue(chromedp.CSS("#funnel-steps"), "game_started > round_played"))
+	browsertest.Run(t, ctx, chromedp.Evaluate[bool](`document.getElementById('funnel-steps').dispatchEvent(new Event('change'))`))
+	browsertest.Run(t, ctx, chromedp.Poll[bool](`document.getElementById('funnel').dataset.state === 'ready'`,
 		chromedp.WithPollingTimeout(20*time.Second)))
-	steps := mustRun(t, ctx, chromedp.Evaluate[[]string](
+	steps := browsertest.Run(t, ctx, chromedp.Evaluate[[]string](
 		`Chart.getChart(document.getElementById('funnel-chart')).data.labels`))
 	if d := cmp.Diff([]string{"1. game_started", "2. round_played"}, steps); d != "" {
 		t.Errorf("funnel labels after typing steps (-want +got):\n%s", d)

@@ -103,9 +103,9 @@ func TestStoreOutageInBrowser(t *testing.T) {
 	t.Cleanup(server.Close)
 
 	ctx := browsertest.NewContext(t, 1360, 900)
-	mustDo(t, ctx, chromedp.Navigate(server.URL+"/?token="+adminToken))
+	browsertest.Do(t, ctx, chromedp.Navigate(server.URL+"/?token="+adminToken))
 	waitForDashboard(t, ctx)
-	before := mustRun(t, ctx, chromedp.Evaluate[panelOutage](panelOutageScript))
+	before := browsertest.Run(t, ctx, chromedp.Evaluate[panelOutage](panelOutageScript))
 
 	tests := []struct {
 		mode       int32
@@ -117,7 +117,7 @@ func TestStoreOutageInBrowser(t *testing.T) {
 	}
 	for _, test := range tests {
 		outage.mode.Store(test.mode)
-		mustRun(t, ctx, chromedp.Evaluate[bool](`(() => {
+		browsertest.Run(t, ctx, chromedp.Evaluate[bool](`(() => {
 		  const select = document.getElementById('trend-interval');
 		  select.value = '`+test.interval+`';
 		  select.dispatchEvent(new Event('change'));
@@ -132,7 +132,7 @@ func TestStoreOutageInBrowser(t *testing.T) {
 			t.Errorf("interval %s: trends and the page did not both reach the error state: %v", test.interval, err)
 		}
 
-		failed := mustRun(t, ctx, chromedp.Evaluate[panelOutage](panelOutageScript))
+		failed := browsertest.Run(t, ctx, chromedp.Evaluate[panelOutage](panelOutageScript))
 		for _, want := range test.wantStatus {
 			if !strings.Contains(failed.Status, want) {
 				t.Errorf("interval %s: trends status = %q, want it to contain %q", test.interval, failed.Status, want)
@@ -158,7 +158,7 @@ func TestStoreOutageInBrowser(t *testing.T) {
 		outage.mode.Store(outageNone)
 		_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.body.dataset.state === 'ready'`,
 			chromedp.WithPollingTimeout(10*time.Second)))
-		recovered := mustRun(t, ctx, chromedp.Evaluate[panelOutage](panelOutageScript))
+		recovered := browsertest.Run(t, ctx, chromedp.Evaluate[panelOutage](panelOutageScript))
 		if err != nil {
 			t.Fatalf("interval %s: page did not recover after the API responded again: %+v", test.interval, recovered)
 		}
@@ -181,15 +181,15 @@ func TestInvalidTokenLinkLeavesAddressBar(t *testing.T) {
 	ctx := browsertest.NewContext(t, 1024, 768)
 	console := browsertest.CollectConsole(t, ctx)
 
-	mustDo(t, ctx, chromedp.Navigate(server.URL+"/?from=2025-01-01&token=phc_0123456789abcdef0123456789abcdef"))
+	browsertest.Do(t, ctx, chromedp.Navigate(server.URL+"/?from=2025-01-01&token=phc_0123456789abcdef0123456789abcdef"))
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`!location.search.includes('token')`,
 		chromedp.WithPollingTimeout(5*time.Second))); err != nil {
-		t.Errorf("address bar still holds the token: %s", mustRun(t, ctx, chromedp.Evaluate[string](`location.href`)))
+		t.Errorf("address bar still holds the token: %s", browsertest.Run(t, ctx, chromedp.Evaluate[string](`location.href`)))
 	}
-	if got := mustRun(t, ctx, chromedp.Evaluate[string](`location.search`)); got != "?from=2025-01-01" {
+	if got := browsertest.Run(t, ctx, chromedp.Evaluate[string](`location.search`)); got != "?from=2025-01-01" {
 		t.Errorf("query after the invalid link = %q, want the other parameters kept: ?from=2025-01-01", got)
 	}
-	if message := mustRun(t, ctx, chromedp.Evaluate[string](`document.getElementById('login-error').textContent`)); !strings.Contains(message, "write key") {
+	if message := browsertest.Run(t, ctx, chromedp.Evaluate[string](`document.getElementById('login-error').textContent`)); !strings.Contains(message, "write key") {
 		t.Errorf("login error = %q, want it to name the write key", message)
 	}
 	for _, m := range console.Messages() {
