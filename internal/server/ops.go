@@ -156,8 +156,8 @@ func (s *Server) serveDeleteInstall(w http.ResponseWriter, r *http.Request) {
 
 // learnRemovedProject remembers project, which is not configured, as one
 // that a deletion may name when it has events stored. The server then
-// answers 200 to the deletions in it, and to their retries after its last
-// events are gone. A misspelled name has no events, so it gets 404.
+// responds with 200 to the deletions in it, and to their retries after
+// its last events are gone. A misspelled name has no events, so it gets 404.
 func (s *Server) learnRemovedProject(ctx context.Context, project string) error {
 	if s.removedProjects.contains(project) {
 		return nil
