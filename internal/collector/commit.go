@@ -42,6 +42,7 @@ type committer struct {
 	stopOnce   sync.Once
 	errorLog   logutil.Limiter
 	summaryLog summaryLogger
+	streak     failureStreak
 }
 
 // pendingCommit is one request's events waiting for their commit. Its
@@ -321,10 +322,12 @@ func (m *committer) commitProject(project string, batch []*pendingCommit) {
 	m.c.commitLatency.Observe(elapsed.Seconds())
 
 	if err != nil {
+		m.streak.failed(time.Now())
 		m.c.stats.commitFailed()
 		m.errorLog.Error(m.c.logger, "commit failed; its requests get status 503",
 			"project", project, "events", len(events), "requests", len(batch), "elapsed", elapsed, "err", err)
 	} else {
+		m.streak.succeeded()
 		m.c.stats.committed(project, batch, len(events), stored)
 	}
 
@@ -356,4 +359,49 @@ func (m *committer) insert(events []store.Event) (stored int, err error) {
 	// ClickHouse stores begin with "insert N events" already, and those
 	// of the journal in front of DuckDB with "journal:".
 	return m.c.store.Insert(ctx, events)
+}
+
+// CommitFailures describes the failed commits since the last successful
+// one. The zero value means that the last commit succeeded or that none
+// has run.
+type CommitFailures struct {
+	Count int       // failed Store.Insert calls since the last successful one
+	First time.Time // when the first of them ended
+	Last  time.Time // when the last of them ended
+}
+
+// CommitFailures returns the failed commits since the last successful one.
+// It takes one mutex and calls no store, so a readiness check may call it
+// on every request.
+func (c *Collector) CommitFailures() CommitFailures {
+	return c.committer.streak.get()
+}
+
+// failureStreak is the CommitFailures that the committer updates after each
+// Insert call.
+type failureStreak struct {
+	mu sync.Mutex
+	f  CommitFailures
+}
+
+func (s *failureStreak) failed(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f.Count == 0 {
+		s.f.First = now
+	}
+	s.f.Count++
+	s.f.Last = now
+}
+
+func (s *failureStreak) succeeded() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.f = CommitFailures{}
+}
+
+func (s *failureStreak) get() CommitFailures {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.f
 }

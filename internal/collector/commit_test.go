@@ -459,3 +459,32 @@ func TestStoredCountedWhenLoaded(t *testing.T) {
 		t.Errorf("mux stats after the load: accepted %d stored %d duplicates %d, want 2, 1, 1", p.Accepted, p.Stored, p.Duplicates)
 	}
 }
+
+func TestCommitFailuresResetBySuccess(t *testing.T) {
+	e := newEnv(t)
+	if got := e.collector.CommitFailures(); got != (collector.CommitFailures{}) {
+		t.Errorf("CommitFailures before any commit = %+v, want the zero value", got)
+	}
+
+	e.store.setErr(errors.New("readonly: cannot insert"))
+	start := time.Now()
+	for i := range 3 {
+		mustFail(t, e.postJSON("/batch/", batchBody(muxKey, messageEvent(uuidN(i)))), http.StatusServiceUnavailable, "service_unavailable")
+	}
+	failures := e.collector.CommitFailures()
+	if failures.Count != 3 {
+		t.Errorf("CommitFailures().Count after 3 failed commits = %d, want 3", failures.Count)
+	}
+	if failures.First.Before(start) {
+		t.Errorf("CommitFailures().First = %v, want not before the first request at %v", failures.First, start)
+	}
+	if failures.Last.Before(failures.First) {
+		t.Errorf("CommitFailures().Last = %v, want not before First = %v", failures.Last, failures.First)
+	}
+
+	e.store.setErr(nil)
+	mustOK(t, e.postJSON("/batch/", batchBody(muxKey, messageEvent(uuidN(10)))))
+	if got := e.collector.CommitFailures(); got != (collector.CommitFailures{}) {
+		t.Errorf("CommitFailures after a successful commit = %+v, want the zero value", got)
+	}
+}

@@ -17,12 +17,34 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/candor-dev/candor/internal/collector"
 	"github.com/candor-dev/candor/internal/fsutil"
 	"github.com/candor-dev/candor/internal/store"
 )
 
 // pingTimeout bounds the store ping of one /readyz request.
 const pingTimeout = 2 * time.Second
+
+// /readyz reports "commits failing" once at least minFailedCommits commits
+// have failed over at least failingCommitsSpan with no successful commit in
+// between. One failed commit, or a few within a second, is often transient,
+// such as one Insert that timed out or a ClickHouse restart, and the
+// clients retry those events. Failures that span 5 s, the default
+// Retry-After of a failed capture request, mean that the store keeps
+// rejecting writes while it still responds to pings, as ClickHouse does
+// for a read-only user.
+const (
+	minFailedCommits   = 2
+	failingCommitsSpan = 5 * time.Second
+)
+
+// failedCommitsExpiry is how long after the last failed commit /readyz
+// keeps reporting "commits failing". A load balancer sends a server that is
+// not ready no traffic, so no commit could ever succeed and end the 503.
+// Past this time /readyz reports ready again, the load balancer sends
+// traffic, and the next failed commit makes /readyz report 503 at once,
+// because the failures since the last successful commit still count.
+const failedCommitsExpiry = 30 * time.Second
 
 func serveHealthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -31,7 +53,8 @@ func serveHealthz(w http.ResponseWriter, r *http.Request) {
 
 // serveReadyz reports whether the server should get traffic: 503 while
 // Serve's start-up work runs, once Shutdown has started, while the data
-// folder is low on disk space, or while the store fails a ping.
+// folder is low on disk space, while the store fails a ping, or while
+// commits keep failing (commitsFailing).
 func (s *Server) serveReadyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
@@ -59,11 +82,31 @@ func (s *Server) serveReadyz(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 		return
 	}
+	now := time.Now()
+	if failures, ok := s.commitsFailing(now); ok {
+		s.outage.begin(now, "commits failing")
+		s.readyLog.Warn(s.logger, "commits keep failing; /readyz reports 503",
+			"failed_commits", failures.Count, "failing_for", now.Sub(failures.First).Round(time.Millisecond))
+		http.Error(w, "commits failing", http.StatusServiceUnavailable)
+		return
+	}
 	if since, reason, ok := s.outage.end(); ok {
 		s.logger.Info("/readyz reports ready again", "reason", reason,
 			"unavailable_for", time.Since(since).Round(time.Millisecond))
 	}
 	w.Write([]byte("ready\n"))
+}
+
+// commitsFailing returns the failed commits since the last successful one,
+// and ok true when they make the server unready at now: at least
+// minFailedCommits of them, spanning at least failingCommitsSpan, and the
+// last one less than failedCommitsExpiry ago.
+func (s *Server) commitsFailing(now time.Time) (failures collector.CommitFailures, ok bool) {
+	failures = s.collector.CommitFailures()
+	ok = failures.Count >= minFailedCommits &&
+		failures.Last.Sub(failures.First) >= s.failingCommitsSpan &&
+		now.Sub(failures.Last) < s.failedCommitsExpiry
+	return failures, ok
 }
 
 // outage records when /readyz began to report 503 for a failed check, so

@@ -13,9 +13,10 @@
 //     serve, get the collector's JSON 404 with the list of capture paths;
 //   - /healthz: 200 while the process serves requests;
 //   - /readyz: 200 once start-up work is done and the store answers a
-//     ping, 503 while starting, while shutting down, when the store fails
-//     or, with the DuckDB store, while the file system of the data folder
-//     has less free space than Config.MinFreeBytes;
+//     ping. 503 while starting, while shutting down, when the store fails,
+//     and while commits keep failing over 5 s with no successful one
+//     between them. With the DuckDB store, also 503 while the file system
+//     of the data folder has less free space than Config.MinFreeBytes;
 //   - /metrics: Prometheus metrics named candor_*, with the Go and process
 //     metrics; the admin token as a Bearer token, unless Config.MetricsPublic
 //     is set;
@@ -201,6 +202,10 @@ type Server struct {
 	retentionInterval time.Duration
 	// secretExpiry is secretExpiry(Config.Retention), shorter in tests.
 	secretExpiry time.Duration
+	// failingCommitsSpan and failedCommitsExpiry are the constants of the
+	// same names, shorter in tests.
+	failingCommitsSpan  time.Duration
+	failedCommitsExpiry time.Duration
 	// freeBytes returns the free space of the file system that holds a
 	// path: fsutil.FreeBytes, or a fake full disk in tests.
 	freeBytes func(path string) (uint64, error)
@@ -307,10 +312,12 @@ func newServer(cfg Config, ln net.Listener) (_ *Server, err error) {
 	}
 	s := &Server{
 		cfg: cfg, keys: keys, keysSaved: created, store: st, dataLock: dataLock, logger: cfg.Logger,
-		admin:             newTokenChecker(keys.AdminToken),
-		retentionInterval: retentionInterval,
-		secretExpiry:      secretExpiry(cfg.Retention),
-		freeBytes:         fsutil.FreeBytes,
+		admin:               newTokenChecker(keys.AdminToken),
+		retentionInterval:   retentionInterval,
+		secretExpiry:        secretExpiry(cfg.Retention),
+		failingCommitsSpan:  failingCommitsSpan,
+		failedCommitsExpiry: failedCommitsExpiry,
+		freeBytes:           fsutil.FreeBytes,
 	}
 	s.jobsCtx, s.stopJobs = context.WithCancel(context.Background())
 	if err := s.buildHandlers(); err != nil {
