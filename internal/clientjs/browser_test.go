@@ -71,16 +71,18 @@ window.ready = true;
 
 // trackRecorder counts the bulk_loaded indexes that reach POST track,
 // before the handler checks them, and holds the first requests until
-// release is called.
+// release is called. Between holdStatus and releaseStatus it also holds
+// GET status requests.
 type trackRecorder struct {
 	next    http.Handler
 	hold    int
 	release func()
 	gate    chan struct{}
 
-	mu      sync.Mutex
-	seen    map[int]int
-	arrived int
+	mu         sync.Mutex
+	seen       map[int]int
+	arrived    int
+	statusGate chan struct{} // nil unless GET status requests are held
 }
 
 func newTrackRecorder(next http.Handler, hold int) *trackRecorder {
@@ -90,6 +92,18 @@ func newTrackRecorder(next http.Handler, hold int) *trackRecorder {
 }
 
 func (r *trackRecorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.Method == http.MethodGet && req.URL.Path == "status" {
+		r.mu.Lock()
+		gate := r.statusGate
+		r.mu.Unlock()
+		if gate != nil {
+			select {
+			case <-gate:
+			case <-req.Context().Done():
+				return
+			}
+		}
+	}
 	if req.Method != http.MethodPost || req.URL.Path != "track" {
 		r.next.ServeHTTP(w, req)
 		return
@@ -122,6 +136,27 @@ func (r *trackRecorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 	}
 	r.next.ServeHTTP(w, req)
+}
+
+// holdStatus makes GET status requests wait until releaseStatus is
+// called, so that a test can look at the events a page keeps in
+// sessionStorage before the page's status read sends or drops them.
+func (r *trackRecorder) holdStatus() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.statusGate == nil {
+		r.statusGate = make(chan struct{})
+	}
+}
+
+// releaseStatus lets the held GET status requests and later ones through.
+func (r *trackRecorder) releaseStatus() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.statusGate != nil {
+		close(r.statusGate)
+		r.statusGate = nil
+	}
 }
 
 // missing returns the indexes from from to to-1 that have not arrived.
@@ -217,6 +252,7 @@ func startBulkApp(t *testing.T, hold int) *bulkApp {
 	// Cleanups run last first: the held requests end before srv.Close
 	// waits for them.
 	t.Cleanup(recorder.release)
+	t.Cleanup(recorder.releaseStatus)
 
 	app := &bulkApp{
 		collector: c,
@@ -310,14 +346,16 @@ func (a *bulkApp) checkCollected(t *testing.T, n int) {
 }
 
 // TestPagehideFlushOverKeepaliveBudget queues about 100 KiB of events
-// behind two held requests and navigates away: what does not fit into
-// Chromium's 64 KiB keepalive budget at pagehide is sent by the next page.
+// behind two held requests and navigates away. What does not fit into
+// Chromium's 64 KiB keepalive budget at pagehide is sent by the next
+// page once it calls configure, before any track call.
 func TestPagehideFlushOverKeepaliveBudget(t *testing.T) {
 	app := startBulkApp(t, 2)
 
 	app.evaluate(t, `bulk(0, 102)`)
 	app.recorder.waitArrived(t, 0, 2, "before navigating")
 	app.open(t, "?second")
+	app.recorder.waitArrived(t, 2, 102, "after the next page called configure, without a track call")
 	app.evaluate(t, `bulk(102, 103)`)
 
 	app.recorder.waitArrived(t, 2, 103, "after the next page tracked an event")
@@ -377,6 +415,7 @@ func TestStoredEventsDroppedAfterOptOut(t *testing.T) {
 			app := startBulkApp(t, 2)
 			app.evaluate(t, `bulk(0, 102)`)
 			app.recorder.waitArrived(t, 0, 2, "before navigating")
+			app.recorder.holdStatus()
 			app.open(t, "?second")
 			stored := app.storedCount(t)
 			if stored == 0 {
@@ -384,6 +423,7 @@ func TestStoredEventsDroppedAfterOptOut(t *testing.T) {
 			}
 
 			tt.optOut(t, app)
+			app.recorder.releaseStatus()
 			app.evaluate(t, `bulk(102, 103)`)
 			waitUntil(t, app.ctx, "sessionStorage keeps no events", fmt.Sprintf(`sessionStorage.getItem(%q) === null`, unsentKey))
 			app.recorder.release()
@@ -406,7 +446,9 @@ func TestStoredEventsBeyondQueueSent(t *testing.T) {
 	app.recorder.waitArrived(t, 0, 2, "before hiding the page")
 	app.setMinimized(t, true)
 	// A hidden page posts what fits into the keepalive budget and stores
-	// the rest, then navigates before any held request ends.
+	// the rest, then navigates before any held request ends. The second
+	// page's status read waits, so that the stored events stay.
+	app.recorder.holdStatus()
 	app.evaluate(t, `bulk(2, 240); window.ready = false; location.search = "?second"`)
 	time.Sleep(time.Second)
 	waitUntil(t, app.ctx, "the second page has imported client.js", `window.ready === true && location.search === "?second"`)
@@ -416,6 +458,7 @@ func TestStoredEventsBeyondQueueSent(t *testing.T) {
 
 	app.setMinimized(t, false)
 	app.recorder.release()
+	app.recorder.releaseStatus()
 	app.evaluate(t, `bulk(240, 241)`)
 	app.recorder.waitArrived(t, 0, 241, "after the second page tracked an event")
 	if n := app.storedCount(t); n != 0 {
@@ -467,12 +510,14 @@ func TestStoredEventsOverQuotaKeepOldest(t *testing.T) {
 	t.Logf("sessionStorage accepted a value of %d characters", quota)
 	app.evaluate(t, `bulk(0, 102)`)
 	app.recorder.waitArrived(t, 0, 2, "before navigating")
+	app.recorder.holdStatus()
 	app.open(t, "?second")
 	stored := app.storedCount(t)
 	if stored == 0 {
 		t.Fatal("the client kept no events in sessionStorage with 10 KiB of room, want the oldest that fit")
 	}
 
+	app.recorder.releaseStatus()
 	app.evaluate(t, `bulk(102, 103)`)
 	waitUntil(t, app.ctx, "sessionStorage keeps no events", fmt.Sprintf(`sessionStorage.getItem(%q) === null`, unsentKey))
 	app.recorder.release()

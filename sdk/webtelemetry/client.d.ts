@@ -73,13 +73,13 @@ export interface FrontendPlatform {
   platform: string;
 }
 
-/** Changes the client's settings. Never throws. */
+/** Changes the client's settings. Never throws. After the configure calls of the current task, and while noopReason() is null, the client reads the backend's status and then sends or drops the events that an earlier page of the tab kept in sessionStorage, as track does. */
 export function configure(options: ClientOptions): void;
 
 /** Returns why track does nothing on this page, or null when it sends. A development server's reason names the fix, configure({dev: true}). */
 export function noopReason(): string | null;
 
-/** Sends one event to the backend, fire and forget. Never throws. At most 2 requests run at once and up to 100 more events wait. When the page turns hidden, waiting events beyond the 64 KiB that Chromium sends as keepalive requests are kept in sessionStorage for up to an hour and sent by the next page of the tab that calls track, unless the backend's status then has enabled false. When that status request fails, the first track call or return to visible at least 5 s later reads the status again, and each further failure doubles the wait, up to 5 minutes. An event beyond those 100, or with JSON over 64 KiB in UTF-8, is dropped. */
+/** Sends one event to the backend, fire and forget. Never throws. At most 2 requests run at once and up to 100 more events wait. When the page turns hidden, waiting events beyond the 64 KiB that Chromium sends as keepalive requests are kept in sessionStorage for up to an hour and sent by the next page of the tab that calls configure or track, unless the backend's status then has enabled false. When that status request fails, the first configure or track call or return to visible at least 5 s later reads the status again, and each further failure doubles the wait, up to 5 minutes. An event beyond those 100, or with JSON over 64 KiB in UTF-8, is dropped. */
 export function track(event: string, properties?: object): void;
 
 /** Returns the backend's telemetry status; rejects when the request fails or the backend does not respond within requestTimeoutMs. A status with enabled false drops the events that wait to be sent, in memory or in sessionStorage. */

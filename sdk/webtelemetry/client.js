@@ -56,11 +56,12 @@ const UNSENT_KEY = "candor-telemetry-unsent";
 const MAX_STORED_BYTES = 256 * 1024;
 const MAX_STORED_AGE_MS = 60 * 60 * 1000;
 // When resumeUnsent fails to read the backend's status, it reads it again
-// at the first track call, or return of the page to visible, after
-// STATUS_RETRY_MIN_MS.
+// at the first configure or track call, or return of the page to visible,
+// after STATUS_RETRY_MIN_MS.
 // Each further failure doubles the wait, up to STATUS_RETRY_MAX_MS. A page
-// that neither tracks nor turns visible makes no request, and the retries
-// end when the stored events have expired after MAX_STORED_AGE_MS.
+// that neither calls configure or track nor turns visible makes no
+// request, and the retries end when the stored events have expired after
+// MAX_STORED_AGE_MS.
 const STATUS_RETRY_MIN_MS = 5000;
 const STATUS_RETRY_MAX_MS = 5 * 60 * 1000;
 // A track request that has no response after TRACK_TIMEOUT_MS is aborted,
@@ -83,9 +84,10 @@ let lifecycleListening = false;
 // into the keepalive budget and stores it otherwise.
 let pageHidden = false;
 // resumeState tracks the events that an earlier page of this tab stored:
-// "unchecked" until the first track call, "pending" while the backend's
-// status is read, "failed" when that read failed, and "done" once they
-// were claimed or dropped. Stored events are posted only in state "done".
+// "unchecked" until the first configure or track call, "pending" while the
+// backend's status is read, "failed" when that read failed, and "done"
+// once they were claimed or dropped. Stored events are posted only in
+// state "done".
 let resumeState = "unchecked";
 // statusRetryDelayMs is the wait after the latest failed status read of
 // resumeUnsent, and statusRetryAt the monotonicNow() time when it ends.
@@ -107,7 +109,10 @@ let loggedNoopReason = null;
  * getStatus, setEnabled, getSent and getPending wait for the backend's response, in
  * milliseconds (default 10000). A value that is not a positive finite
  * number is ignored, and one above 2147483647 (about 24.8 days, the
- * longest setTimeout delay) counts as 2147483647.
+ * longest setTimeout delay) counts as 2147483647. After the configure
+ * calls of the current task, and while noopReason() is null, the client
+ * sends or drops the events that an earlier page of this tab kept in
+ * sessionStorage, as track does.
  */
 export function configure(options) {
   try {
@@ -122,9 +127,21 @@ export function configure(options) {
     if (typeof timeout === "number" && Number.isFinite(timeout) && timeout > 0) {
       settings.requestTimeoutMs = Math.min(timeout, MAX_TIMER_DELAY_MS);
     }
+    // The resume waits for a microtask, so that every configure call of
+    // this task has set base before resumeUnsent reads the status.
+    Promise.resolve().then(() => guarded(resumeAfterConfigure));
   } catch {
     // configure never throws into the page.
   }
+}
+
+// resumeAfterConfigure starts resumeUnsent as a track call would, so
+// that a page that calls configure but never track still sends or drops
+// the events that an earlier page of this tab stored.
+function resumeAfterConfigure() {
+  if (noopReason() !== null) return;
+  listenForPageLifecycle();
+  resumeUnsent();
 }
 
 /**
@@ -309,13 +326,14 @@ function sendStored() {
   sendQueued(MAX_IN_FLIGHT);
 }
 
-// resumeUnsent runs at the first track call of a page, so after the page
-// called configure. When an earlier page of this tab stored events, it
+// resumeUnsent runs at the first track call of a page and in a microtask
+// after each configure call, so after the page set base, but only while
+// noopReason() is null. When an earlier page of this tab stored events, it
 // reads the backend's status first: the events are sent when telemetry is
 // on and dropped when it is off (readStatus drops them). When the status
 // cannot be read, they stay stored, as do those that this page stores,
-// and a later track call or return to visible reads the status again
-// after the wait described at STATUS_RETRY_MIN_MS.
+// and a later configure or track call or return to visible reads the
+// status again after the wait described at STATUS_RETRY_MIN_MS.
 function resumeUnsent() {
   if (resumeState === "failed" && monotonicNow() < statusRetryAt) return;
   if (resumeState !== "unchecked" && resumeState !== "failed") return;
@@ -334,7 +352,7 @@ function resumeUnsent() {
       statusRetryAt = monotonicNow() + statusRetryDelayMs;
       resumeState = "failed";
       debugLog("stored events wait, because reading the telemetry status failed: " + (err && err.message) +
-        ". The first track call or return to visible after " + statusRetryDelayMs / 1000 + " s reads it again.");
+        ". The first configure or track call or return to visible after " + statusRetryDelayMs / 1000 + " s reads it again.");
     },
   );
 }

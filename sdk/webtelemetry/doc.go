@@ -123,20 +123,24 @@
 // dropped unsent.
 //
 // While the page stays alive, the kept events are sent as the budget
-// frees up, and when the page is visible again. Otherwise, the first
-// track call of the next page of the tab that loads client.js, such as
-// the page after a navigation or a reload, reads GET status first. It
-// sends the kept events when telemetry is on and drops them when
-// telemetry is off. When the status request fails, the events stay kept,
-// as do those that this page keeps, and the first track call or return
-// to visible at least 5 s after the failure reads the status again. Each
-// further failure doubles that wait, up to 5 minutes. setEnabled(false)
-// and every status with enabled false, from getStatus or setEnabled, drop
-// the kept events and those waiting in memory at once. So events kept
-// before a user opted out are never sent afterwards. The one exception is
-// an opt-out made in another tab and reverted within the hour before
-// this tab's next page reads the status. The backend stamps each event
-// when it arrives, so a kept event's timestamp is up to an hour late.
+// frees up, and when the page is visible again. Otherwise, the next page
+// of the tab that loads client.js, such as the page after a navigation
+// or a reload, reads GET status first, after its first configure or
+// track call. A configure call starts the read after the other configure
+// calls of the same task, so it uses their base. The page sends the kept
+// events when telemetry is on and drops them when telemetry is off. A
+// page on which track does nothing, as noopReason() reports, reads no
+// status and leaves them kept. When the status request fails, the events
+// stay kept, as do those that this page keeps, and the first configure
+// or track call or return to visible at least 5 s after the failure
+// reads the status again. Each further failure doubles that wait, up to
+// 5 minutes. setEnabled(false) and every status with enabled false, from
+// getStatus or setEnabled, drop the kept events and those waiting in
+// memory at once. So events kept before a user opted out are never sent
+// afterwards. The one exception is an opt-out made in another tab and
+// reverted within the hour before this tab's next page reads the status.
+// The backend stamps each event when it arrives, so a kept event's
+// timestamp is up to an hour late.
 //
 // track does nothing in these cases, which noopReason() reports:
 //

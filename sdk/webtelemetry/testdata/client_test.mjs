@@ -265,6 +265,7 @@ async function main() {
   await checkKeepaliveBudget();
   await checkStorageQuota();
   await checkStatusRetry();
+  await checkResumeAtConfigure();
 
   // Status and toggle reject with the backend's message.
   await reset();
@@ -498,7 +499,7 @@ async function checkKeepaliveBudget() {
 
 // importPage imports a fresh copy of the client, as a new page loads it,
 // with a visible document, and returns functions that hide and show the
-// page.
+// page, and the listeners the page registered.
 async function importPage(query) {
   const listeners = {};
   globalThis.addEventListener = (type, listener) => (listeners[type] = listener);
@@ -516,7 +517,7 @@ async function importPage(query) {
     globalThis.document.visibilityState = "visible";
     listeners["document visibilitychange"]();
   };
-  return { page, hide, show };
+  return { page, hide, show, listeners };
 }
 
 // checkStorageQuota hides a page while other data of the page leaves
@@ -665,6 +666,112 @@ async function checkStatusRetry() {
   await settle();
   await settle();
   check(!sentIds().includes("earlier"), "a stored event was sent after setEnabled(false)");
+
+  Object.defineProperty(globalThis, "performance", savedPerformance);
+  delete globalThis.addEventListener;
+  delete globalThis.sessionStorage;
+}
+
+// checkResumeAtConfigure loads pages that call configure but never track,
+// each with an event that an earlier page of the tab stored. configure
+// starts the status read at the base that the page's configure calls set.
+// The stored event then follows the same rules as after a track call.
+async function checkResumeAtConfigure() {
+  await reset();
+  globalThis.sessionStorage = memoryStorage();
+  const savedPerformance = Object.getOwnPropertyDescriptor(globalThis, "performance");
+  let now = 1000;
+  Object.defineProperty(globalThis, "performance", { value: { now: () => now }, configurable: true, writable: true });
+  const earlier = JSON.stringify({ event: "workspace_switched", properties: { fromWorkspaceId: "earlier" } });
+  const storeEarlier = () => globalThis.sessionStorage.setItem(UNSENT_KEY, JSON.stringify({ events: [{ body: earlier, trackedAt: Date.now() }] }));
+
+  // status is the body of GET status, and null makes it fail with 503.
+  let status = { enabled: true, explicit: false, locked: false, reason: "r", notes: [] };
+  const respond = (url) => {
+    if (!url.endsWith("/status")) return Promise.resolve({ ok: true, status: 204, text: () => Promise.resolve("") });
+    if (status === null) return Promise.resolve({ ok: false, status: 503, json: () => Promise.resolve({ error: "backend starting" }) });
+    return Promise.resolve({ ok: true, status: 200, json: () => Promise.resolve(status) });
+  };
+  const statusUrls = () => calls.filter((call) => call.url.endsWith("/status")).map((call) => call.url);
+  const sentEarlier = () => calls.filter((call) => call.url.endsWith("/track") && call.init.body === earlier).map((call) => call.url);
+
+  // Status on: the stored event is sent once, to the base of the second
+  // configure call of the same task.
+  storeEarlier();
+  stubFetch(respond);
+  const on = await importPage("configure-on");
+  on.page.configure({ debug: false });
+  on.page.configure({ base: "/app/telemetry" });
+  await settle();
+  await settle();
+  check(JSON.stringify(statusUrls()) === '["/app/telemetry/status"]',
+    "a page that only calls configure, with a stored event, requested the status at " + JSON.stringify(statusUrls()) + ", want once at /app/telemetry/status");
+  check(JSON.stringify(sentEarlier()) === '["/app/telemetry/track"]',
+    "a page that only calls configure sent the stored event to " + JSON.stringify(sentEarlier()) + ", want once to /app/telemetry/track");
+  check(storedEvents().length === 0, "sessionStorage keeps " + storedEvents().length + " events after a configure call and a status with enabled true, want 0");
+  on.page.configure({ debug: false });
+  on.page.track("workspace_switched", { fromWorkspaceId: "f0" });
+  await settle();
+  check(statusUrls().length === 1 && sentEarlier().length === 1,
+    "after a further configure and track call, the page made " + statusUrls().length + " status requests and sent the stored event " + sentEarlier().length + " times, want 1 and 1");
+
+  // Status off: the stored event is dropped unsent.
+  storeEarlier();
+  status = { enabled: false, explicit: true, locked: false, reason: "r", notes: [] };
+  stubFetch(respond);
+  const off = await importPage("configure-off");
+  off.page.configure({});
+  await settle();
+  await settle();
+  check(statusUrls().length === 1, "a page that only calls configure, with a stored event, made " + statusUrls().length + " status requests, want 1");
+  check(sentEarlier().length === 0, "a page that only calls configure sent a stored event although the status had enabled false");
+  check(globalThis.sessionStorage.getItem(UNSENT_KEY) === null, "sessionStorage keeps events after a configure call and a status with enabled false");
+
+  // A page whose track does nothing reads no status at configure either,
+  // until a configure call lets it send.
+  storeEarlier();
+  status = { enabled: true, explicit: false, locked: false, reason: "r", notes: [] };
+  stubFetch(respond);
+  const automated = await importPage("configure-automation");
+  globalThis.__CANDOR_E2E__ = true;
+  automated.page.configure({});
+  await settle();
+  check(calls.length === 0, "a page under test automation requested " + JSON.stringify(calls.map((call) => call.url)) + " at configure, want none");
+  automated.page.configure({ allowAutomation: true });
+  await settle();
+  await settle();
+  check(statusUrls().length === 1 && sentEarlier().length === 1,
+    "after configure({allowAutomation: true}), the page made " + statusUrls().length + " status requests and sent the stored event " + sentEarlier().length + " times, want 1 and 1");
+  globalThis.__CANDOR_E2E__ = undefined;
+
+  // A failed status read started by configure keeps its back-off: neither
+  // configure calls nor a return to visible within 5 s read it again.
+  storeEarlier();
+  status = null;
+  stubFetch(respond);
+  const retry = await importPage("configure-retry");
+  retry.page.configure({});
+  await settle();
+  check(statusUrls().length === 1, "a page that only calls configure, with a stored event, made " + statusUrls().length + " status requests, want 1");
+  const listening = typeof retry.listeners["document visibilitychange"] === "function";
+  check(listening, "configure registered no visibilitychange listener on a page with a stored event");
+  if (!listening) retry.listeners["document visibilitychange"] = () => {};
+  now += 4000;
+  retry.page.configure({});
+  retry.hide();
+  retry.show();
+  await settle();
+  check(statusUrls().length === 1,
+    "after a configure call and a visibility change within 5 s of a failed status request, the page made " + statusUrls().length + " status requests, want 1");
+  check(sentEarlier().length === 0, "a stored event was sent although no status request succeeded");
+  now += 1000;
+  status = { enabled: true, explicit: false, locked: false, reason: "r", notes: [] };
+  retry.hide();
+  retry.show();
+  await settle();
+  await settle();
+  check(statusUrls().length === 2 && sentEarlier().length === 1,
+    "after the page turned visible 5 s after a failed status request, it made " + statusUrls().length + " status requests and sent the stored event " + sentEarlier().length + " times, want 2 and 1");
 
   Object.defineProperty(globalThis, "performance", savedPerformance);
   delete globalThis.addEventListener;
