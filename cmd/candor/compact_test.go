@@ -1,7 +1,6 @@
 package main
 
 import (
-	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/candor-dev/candor/internal/server"
 	"github.com/candor-dev/candor/internal/store/duckdb"
+	"github.com/candor-dev/candor/internal/store/duckdb/duckdbtest"
 )
 
 func TestCompactDataFolder(t *testing.T) {
@@ -65,14 +65,7 @@ func TestCompactRefusesLockedDataFolder(t *testing.T) {
 // the fix, for a DuckDB file of another program and for a damaged file.
 func TestCompactForeignDatabaseNamesFix(t *testing.T) {
 	foreign := t.TempDir()
-	db, err := sql.Open("duckdb", filepath.Join(foreign, server.DatabaseFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`CREATE TABLE orders (id INTEGER)`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	duckdbtest.CreateForeignDatabase(t, filepath.Join(foreign, server.DatabaseFile))
 	damaged := t.TempDir()
 	if err := os.WriteFile(filepath.Join(damaged, server.DatabaseFile), []byte("not a database"), 0o644); err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
@@ -22,6 +21,7 @@ import (
 	"github.com/candor-dev/candor/internal/store"
 	"github.com/candor-dev/candor/internal/store/clickhouse"
 	"github.com/candor-dev/candor/internal/store/duckdb"
+	"github.com/candor-dev/candor/internal/store/duckdb/duckdbtest"
 	"github.com/candor-dev/candor/internal/store/journal"
 )
 
@@ -78,14 +78,7 @@ func TestMigrateLockedDataFolder(t *testing.T) {
 func TestMigrateForeignDuckDBFile(t *testing.T) {
 	data := t.TempDir()
 	path := filepath.Join(data, server.DatabaseFile)
-	db, err := sql.Open("duckdb", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`CREATE TABLE orders (id INTEGER)`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	duckdbtest.CreateForeignDatabase(t, path)
 	before := folderEntries(t, data)
 
 	// No server is needed at this URL, because the check comes first.
@@ -98,25 +91,7 @@ func TestMigrateForeignDuckDBFile(t *testing.T) {
 		t.Errorf("files in the foreign folder after candor migrate (-before +after):\n%s", d)
 	}
 
-	db, err = sql.Open("duckdb", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var tables []string
-	rows, err := db.Query(`SELECT table_name FROM information_schema.tables ORDER BY table_name`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			t.Fatal(err)
-		}
-		tables = append(tables, name)
-	}
-	if d := cmp.Diff([]string{"orders"}, tables); d != "" {
+	if d := cmp.Diff([]string{"orders"}, duckdbtest.ListTables(t, path)); d != "" {
 		t.Errorf("tables after candor migrate (-want +got):\n%s", d)
 	}
 }

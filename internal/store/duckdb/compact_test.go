@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/candor-dev/candor/internal/store"
+	"github.com/candor-dev/candor/internal/store/duckdb/duckdbtest"
 )
 
 // deletedInstall is the distinct ID whose events TestCompactRemovesDeletedValues
@@ -216,13 +217,13 @@ func TestCompactRejectsNewerSchema(t *testing.T) {
 
 func TestCompactRejectsForeignDatabase(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "candor.duckdb")
-	createForeignDatabase(t, path)
+	duckdbtest.CreateForeignDatabase(t, path)
 
 	_, _, err := Compact(context.Background(), path)
 	if !errors.Is(err, ErrNotCandorDatabase) {
 		t.Errorf("Compact of a foreign database = %v, want ErrNotCandorDatabase", err)
 	}
-	if tables := listTables(t, path); len(tables) != 1 || tables[0] != "orders" {
+	if tables := duckdbtest.ListTables(t, path); len(tables) != 1 || tables[0] != "orders" {
 		t.Errorf("tables after Compact of a foreign database = %q, want only orders", tables)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/candor-dev/candor/internal/store"
+	"github.com/candor-dev/candor/internal/store/duckdb/duckdbtest"
 	"github.com/candor-dev/candor/internal/store/storetest"
 )
 
@@ -406,51 +407,9 @@ func TestOpenWithRejectsUnknownType(t *testing.T) {
 	}
 }
 
-// createForeignDatabase creates a DuckDB database of another program at
-// path: one table and no schema_version table.
-func createForeignDatabase(t *testing.T, path string) {
-	t.Helper()
-	db, err := sql.Open("duckdb", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec(`CREATE TABLE orders (id INTEGER)`); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// listTables returns the names of the tables in the DuckDB database at
-// path, which must not be open.
-func listTables(t *testing.T, path string) []string {
-	t.Helper()
-	db, err := sql.Open("duckdb", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	rows, err := db.Query(`SELECT table_name FROM information_schema.tables ORDER BY table_name`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var names []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, name)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return names
-}
-
 func TestOpenRejectsForeignDatabase(t *testing.T) {
 	foreign := filepath.Join(t.TempDir(), "candor.duckdb")
-	createForeignDatabase(t, foreign)
+	duckdbtest.CreateForeignDatabase(t, foreign)
 
 	s, err := Open(foreign)
 	if err == nil {
@@ -462,7 +421,7 @@ func TestOpenRejectsForeignDatabase(t *testing.T) {
 	if err != nil && !strings.Contains(err.Error(), foreign) {
 		t.Errorf("Open(foreign file) = %v, want the path in the message", err)
 	}
-	if tables := listTables(t, foreign); len(tables) != 1 || tables[0] != "orders" {
+	if tables := duckdbtest.ListTables(t, foreign); len(tables) != 1 || tables[0] != "orders" {
 		t.Errorf("tables after Open(foreign file) = %q, want only orders", tables)
 	}
 }
@@ -499,7 +458,7 @@ func TestOpenMigratesEmptyDatabase(t *testing.T) {
 	db.Close()
 
 	mustOpen(t, path).Close()
-	if tables := listTables(t, path); !slices.Contains(tables, "schema_version") || !slices.Contains(tables, "events") {
+	if tables := duckdbtest.ListTables(t, path); !slices.Contains(tables, "schema_version") || !slices.Contains(tables, "events") {
 		t.Errorf("tables after Open(empty database) = %q, want schema_version and events", tables)
 	}
 }
@@ -507,7 +466,7 @@ func TestOpenMigratesEmptyDatabase(t *testing.T) {
 func TestOpenWithExisting(t *testing.T) {
 	dir := t.TempDir()
 	foreign := filepath.Join(dir, "foreign.duckdb")
-	createForeignDatabase(t, foreign)
+	duckdbtest.CreateForeignDatabase(t, foreign)
 	if _, err := OpenWith(foreign, Options{Existing: true}); !errors.Is(err, ErrNotCandorDatabase) {
 		t.Errorf("OpenWith(foreign file, Existing) = %v, want ErrNotCandorDatabase", err)
 	}
