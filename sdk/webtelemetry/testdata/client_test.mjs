@@ -561,6 +561,24 @@ async function checkStorageQuota() {
   delete globalThis.sessionStorage;
 }
 
+// fakeStoredEventPage gives the page sessionStorage and a clock that the
+// test moves by hand through clock.now. storeEarlier stores earlier, an
+// event of an earlier page of the tab, and restore undoes it all.
+function fakeStoredEventPage() {
+  globalThis.sessionStorage = memoryStorage();
+  const savedPerformance = Object.getOwnPropertyDescriptor(globalThis, "performance");
+  const clock = { now: 1000 };
+  Object.defineProperty(globalThis, "performance", { value: { now: () => clock.now }, configurable: true, writable: true });
+  const earlier = JSON.stringify({ event: "workspace_switched", properties: { fromWorkspaceId: "earlier" } });
+  const storeEarlier = () => globalThis.sessionStorage.setItem(UNSENT_KEY, JSON.stringify({ events: [{ body: earlier, trackedAt: Date.now() }] }));
+  const restore = () => {
+    Object.defineProperty(globalThis, "performance", savedPerformance);
+    delete globalThis.addEventListener;
+    delete globalThis.sessionStorage;
+  };
+  return { clock, earlier, storeEarlier, restore };
+}
+
 // checkStatusRetry loads a page with a stored event while GET status
 // fails: the client reads the status again at a later track call or when
 // the page turns visible, no sooner than 5 s after the first failure and
@@ -568,12 +586,7 @@ async function checkStorageQuota() {
 // included, only once the status has enabled true.
 async function checkStatusRetry() {
   await reset();
-  globalThis.sessionStorage = memoryStorage();
-  const savedPerformance = Object.getOwnPropertyDescriptor(globalThis, "performance");
-  let now = 1000;
-  Object.defineProperty(globalThis, "performance", { value: { now: () => now }, configurable: true, writable: true });
-  const earlier = JSON.stringify({ event: "workspace_switched", properties: { fromWorkspaceId: "earlier" } });
-  const storeEarlier = () => globalThis.sessionStorage.setItem(UNSENT_KEY, JSON.stringify({ events: [{ body: earlier, trackedAt: Date.now() }] }));
+  const { clock, earlier, storeEarlier, restore } = fakeStoredEventPage();
   storeEarlier();
 
   // status is the body of GET status, and null makes it fail with 503.
@@ -595,7 +608,7 @@ async function checkStatusRetry() {
   // Within 5 s of the failure, neither tracks nor visibility changes read
   // the status again.
   for (let i = 0; i < 20; i++) page.track("workspace_switched", { fromWorkspaceId: "a" + (i + 1) });
-  now += 4000;
+  clock.now += 4000;
   hide();
   // While hidden, 6 events of 10 KiB fit into the keepalive budget and
   // the page stores the 7th itself.
@@ -608,19 +621,19 @@ async function checkStatusRetry() {
 
   // 5 s after the failure, the page turning visible reads the status
   // again. It fails again, so the next read waits 10 s.
-  now += 1000;
+  clock.now += 1000;
   hide();
   show();
   await settle();
   check(statusCalls() === 2, "after the page turned visible 5 s after a failed status request, it made " + statusCalls() + " status requests, want 2");
-  now += 9000;
+  clock.now += 9000;
   page.track("workspace_switched", { fromWorkspaceId: "c0" });
   await settle();
   check(statusCalls() === 2, "after a track 9 s after the second failed status request, the page made " + statusCalls() + " status requests, want 2");
   check(!sentIds().includes("earlier"), "a stored event was sent after two failed status requests");
 
   // The third read succeeds with enabled true, and the stored events go.
-  now += 1000;
+  clock.now += 1000;
   status = { enabled: true, explicit: false, locked: false, reason: "r", notes: [] };
   page.track("workspace_switched", { fromWorkspaceId: "c1" });
   await settle();
@@ -641,7 +654,7 @@ async function checkStatusRetry() {
   const off = await importPage("status-retry-off");
   off.page.track("workspace_switched", { fromWorkspaceId: "d0" });
   await settle();
-  now += 5000;
+  clock.now += 5000;
   status = { enabled: false, explicit: true, locked: false, reason: "r", notes: [] };
   off.page.track("workspace_switched", { fromWorkspaceId: "d1" });
   await settle();
@@ -660,16 +673,14 @@ async function checkStatusRetry() {
   await settle();
   optOut.page.setEnabled(false).catch(() => {});
   check(globalThis.sessionStorage.getItem(UNSENT_KEY) === null, "sessionStorage keeps events after setEnabled(false) following a failed status request");
-  now += 5000;
+  clock.now += 5000;
   status = { enabled: true, explicit: false, locked: false, reason: "r", notes: [] };
   optOut.page.track("workspace_switched", { fromWorkspaceId: "e1" });
   await settle();
   await settle();
   check(!sentIds().includes("earlier"), "a stored event was sent after setEnabled(false)");
 
-  Object.defineProperty(globalThis, "performance", savedPerformance);
-  delete globalThis.addEventListener;
-  delete globalThis.sessionStorage;
+  restore();
 }
 
 // checkResumeAtConfigure loads pages that call configure but never track,
@@ -678,12 +689,7 @@ async function checkStatusRetry() {
 // The stored event then follows the same rules as after a track call.
 async function checkResumeAtConfigure() {
   await reset();
-  globalThis.sessionStorage = memoryStorage();
-  const savedPerformance = Object.getOwnPropertyDescriptor(globalThis, "performance");
-  let now = 1000;
-  Object.defineProperty(globalThis, "performance", { value: { now: () => now }, configurable: true, writable: true });
-  const earlier = JSON.stringify({ event: "workspace_switched", properties: { fromWorkspaceId: "earlier" } });
-  const storeEarlier = () => globalThis.sessionStorage.setItem(UNSENT_KEY, JSON.stringify({ events: [{ body: earlier, trackedAt: Date.now() }] }));
+  const { clock, earlier, storeEarlier, restore } = fakeStoredEventPage();
 
   // status is the body of GET status, and null makes it fail with 503.
   let status = { enabled: true, explicit: false, locked: false, reason: "r", notes: [] };
@@ -756,7 +762,7 @@ async function checkResumeAtConfigure() {
   const listening = typeof retry.listeners["document visibilitychange"] === "function";
   check(listening, "configure registered no visibilitychange listener on a page with a stored event");
   if (!listening) retry.listeners["document visibilitychange"] = () => {};
-  now += 4000;
+  clock.now += 4000;
   retry.page.configure({});
   retry.hide();
   retry.show();
@@ -764,7 +770,7 @@ async function checkResumeAtConfigure() {
   check(statusUrls().length === 1,
     "after a configure call and a visibility change within 5 s of a failed status request, the page made " + statusUrls().length + " status requests, want 1");
   check(sentEarlier().length === 0, "a stored event was sent although no status request succeeded");
-  now += 1000;
+  clock.now += 1000;
   status = { enabled: true, explicit: false, locked: false, reason: "r", notes: [] };
   retry.hide();
   retry.show();
@@ -773,9 +779,7 @@ async function checkResumeAtConfigure() {
   check(statusUrls().length === 2 && sentEarlier().length === 1,
     "after the page turned visible 5 s after a failed status request, it made " + statusUrls().length + " status requests and sent the stored event " + sentEarlier().length + " times, want 2 and 1");
 
-  Object.defineProperty(globalThis, "performance", savedPerformance);
-  delete globalThis.addEventListener;
-  delete globalThis.sessionStorage;
+  restore();
 }
 
 main().catch((err) => {
