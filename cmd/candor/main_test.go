@@ -140,7 +140,7 @@ func TestUsageLineNamesFlags(t *testing.T) {
 }
 
 // The help of each command has a paragraph between its usage line and its
-// flags that says what the command does.
+// flags that describes what the command does.
 func TestHelpDescribesCommand(t *testing.T) {
 	for _, c := range commands {
 		t.Run(c.name, func(t *testing.T) {

@@ -62,9 +62,9 @@ const (
 //
 // A run of minHexNameRun or 12 digits is text only when it decodes to a
 // name (isHexName), such as 616c696365 for "alice". Of 10 million random
-// runs from crypto/rand, that rule rejected 217 of 10 digits (2.2e-5), a
-// length of short commit hashes, and 24 of 12 (2.4e-6), the length of the
-// commit hash in a Go pseudo-version and of the last group of a UUID. Both
+// runs from crypto/rand, that rule rejected 217 of 10 digits (2.2e-5) and
+// 24 of 12 (2.4e-6). Short commit hashes often have 10 digits, and the commit
+// hash in a Go pseudo-version and the last group of a UUID have 12. Both
 // rates are below those of the longer runs.
 //
 // NOTE: text of 4 bytes or fewer, such as the hex of "bob", passes, and so

@@ -407,10 +407,10 @@ function utf8Bytes(s) {
   return Buffer.byteLength(s, "utf8");
 }
 
-// checkKeepaliveBudget hides a page with 100 KiB of queued events: the
-// requests must stay within 64 KiB of UTF-8 bodies, the rest go to
-// sessionStorage, and a fresh copy of the client, as the next page loads
-// it, sends them or drops them as the backend's status requires.
+// checkKeepaliveBudget hides a page with 100 KiB of queued events. The
+// requests must stay within 64 KiB of UTF-8 bodies, and the rest go to
+// sessionStorage. A fresh copy of the client, as the next page loads it,
+// sends them or drops them as the backend's status requires.
 async function checkKeepaliveBudget() {
   await reset();
   globalThis.sessionStorage = memoryStorage();
@@ -580,9 +580,9 @@ function fakeStoredEventPage() {
 }
 
 // checkStatusRetry loads a page with a stored event while GET status
-// fails: the client reads the status again at a later track call or when
+// fails. The client reads the status again at a later track call or when
 // the page turns visible, no sooner than 5 s after the first failure and
-// 10 s after the second, and sends the stored events, the page's own
+// 10 s after the second. It sends the stored events, the page's own
 // included, only once the status has enabled true.
 async function checkStatusRetry() {
   await reset();
