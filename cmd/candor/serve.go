@@ -109,7 +109,7 @@ func (f *serveFlags) register(fs *flag.FlagSet, defaultData string) {
 		"events waiting for their commit before requests get 503 with Retry-After")
 	fs.Int64Var(&f.maxBufferedMiB, "max-buffered-mib", collector.DefaultMaxBufferedBytes>>20,
 		"memory in MiB that requests may hold for bodies and decoded payloads before requests get 503;\n"+
-			"a payload that alone needs more to decode gets 413")
+			"a body, or a payload to decode, that alone needs more gets 413")
 	fs.IntVar(&f.maxDecoding, "max-decoding", collector.DefaultMaxDecoding(), "requests that may decode their payloads at once; the default is twice the CPUs, at least 4")
 	fs.IntVar(&f.maxConnections, "max-connections", server.DefaultMaxConnections,
 		"open client connections; at the limit, responses close their connections and keep-alive connections\n"+

@@ -131,10 +131,9 @@ type Config struct {
 	DecodeWait  time.Duration
 	// MaxBufferedBytes bounds the memory that requests reserve for their
 	// bodies and decoded payloads (DefaultMaxBufferedBytes). A request that
-	// would go over gets 503. A body larger than the whole budget is
-	// admitted when no other request holds any of it, but a payload whose
-	// decoding needs more than the whole budget gets 413, since no retry
-	// can succeed.
+	// would go over gets 503. A body larger than the whole budget, or a
+	// payload whose decoding needs more than the whole budget, gets 413,
+	// since no retry can succeed.
 	MaxBufferedBytes int64
 	// MaxPendingEvents bounds the events handed to the committer and not
 	// yet committed (DefaultMaxPendingEvents). A request whose events would

@@ -268,6 +268,9 @@ func (c *Collector) readBody(w http.ResponseWriter, r *http.Request, rt route, m
 	switch {
 	case err == nil:
 		return body, nil
+	case errors.Is(err, errBodyOverBudget):
+		return nil, reject(http.StatusRequestEntityTooLarge, codeTooLarge,
+			"body is over the memory budget of %d bytes: send smaller requests, or raise the budget (candor serve --max-buffered-mib)", c.cfg.MaxBufferedBytes)
 	case errors.Is(err, errBudgetExhausted):
 		return nil, overloaded(LimitBufferedBytes)
 	case errors.As(err, &tooLarge):

@@ -163,6 +163,11 @@ func (s *slots) inUse() int { return len(s.ch) }
 // budget has no room for the next chunk of a body.
 var errBudgetExhausted = errors.New("buffered-bytes budget exhausted")
 
+// errBodyOverBudget is returned by readAnnounced and budgetReader when a
+// body is larger than the whole buffered-bytes budget, so that it cannot
+// be read even when no other request holds any of the budget.
+var errBodyOverBudget = errors.New("body is larger than the whole buffered-bytes budget")
+
 // budgetChunk is how many bytes budgetReader reserves at a time for a body
 // of unknown length, and the first buffer of a body of known length. It is
 // small so that stalled requests hold little memory. 4096 of them, the
@@ -178,6 +183,9 @@ const budgetChunk = 16 << 10
 // deadline and starts watching for the client leaving, which cancels the
 // request's context, only once a request body has returned io.EOF.
 func readAnnounced(body io.Reader, n int64, mem *reservation) ([]byte, error) {
+	if n > mem.b.capacity {
+		return nil, errBodyOverBudget
+	}
 	size := min(n, budgetChunk)
 	if !mem.add(size) {
 		return nil, errBudgetExhausted
@@ -224,9 +232,26 @@ type budgetReader struct {
 }
 
 func (br *budgetReader) Read(p []byte) (int, error) {
+	capacity := br.res.b.capacity
+	if len(p) > 0 && br.read >= capacity {
+		// This body already fills the whole budget, so one more byte is over it.
+		var extra [1]byte
+		n, err := br.r.Read(extra[:])
+		if n > 0 {
+			return 0, errBodyOverBudget
+		}
+		return 0, err
+	}
+	// Reading at most up to the capacity, and rounding the reservation
+	// up to no more than that, keeps a body that fits the budget from
+	// failing on its own reservation.
+	if br.read+int64(len(p)) > capacity {
+		p = p[:capacity-br.read]
+	}
 	if br.read+int64(len(p)) > br.res.held {
 		need := br.read + int64(len(p)) - br.res.held
 		need = (need + budgetChunk - 1) / budgetChunk * budgetChunk
+		need = min(need, capacity-br.res.held)
 		if !br.res.add(need) {
 			return 0, errBudgetExhausted
 		}

@@ -620,3 +620,38 @@ func TestPayloadOverWholeBudgetGets413(t *testing.T) {
 		t.Errorf("status = %d for a small batch, want 200: %s", res.status, res.body)
 	}
 }
+
+func TestBodyOverWholeBudgetGets413(t *testing.T) {
+	e := newEnv(t, func(c *collector.Config) { c.MaxBufferedBytes = 1 << 20 })
+
+	// The body alone is larger than the whole 1 MiB budget, so it can never
+	// be read, however long the client waits before a retry.
+	body := batchBody(muxKey, messageEvent(uuidN(1))) + strings.Repeat(" ", 2<<20)
+	res := e.postJSON("/batch/", body)
+	mustFail(t, res, http.StatusRequestEntityTooLarge, "payload_too_large")
+	if !strings.Contains(string(res.body), "--max-buffered-mib") {
+		t.Errorf("413 body %s does not name --max-buffered-mib", res.body)
+	}
+	if got := e.collector.Stats().Overloaded[collector.LimitBufferedBytes]; got != 0 {
+		t.Errorf("Overloaded[buffered_bytes] = %d, want 0", got)
+	}
+
+	// A body without Content-Length gets 413 once it has sent more bytes
+	// than the budget holds.
+	req, err := http.NewRequest(http.MethodPost, e.server.URL+"/batch/", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = -1
+	resp, err := e.server.Client().Do(req)
+	if err != nil {
+		t.Fatalf("chunked POST: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("chunked POST: status = %d, want 413", resp.StatusCode)
+	}
+
+	waitFor(t, func() bool { return e.collector.Stats().BufferedBytes == 0 })
+	mustOK(t, e.postJSON("/batch/", batchBody(muxKey, messageEvent(uuidN(2)))))
+}
