@@ -269,8 +269,9 @@ func (req *rawRequest) fromObject(obj *topObject, text []byte, rt route) *reques
 // than maxDepth or an object with more than maxMembers members. It tracks
 // only strings and brackets, because the JSON scanner checks the syntax
 // afterwards. An escaped NUL (\u0000) passes: the catalog rejects strings
-// that contain it, and distinct_id replaces it with U+FFFD. It also
-// returns the shape of the text before the first NUL.
+// that contain it, and a distinct_id with it is dropped as
+// invalid_distinct_id. It also returns the shape of the text before the
+// first NUL.
 func checkJSONLimits(text []byte, maxDepth, maxMembers int) (jsonShape, *requestError) {
 	// The first NUL byte ends the scan, so that a limit broken before it
 	// wins, as in a scan that meets both in order.
