@@ -121,7 +121,9 @@ type Config struct {
 	// HTTPClient sends the batches. nil means a client with a 30s timeout
 	// that uses HTTP_PROXY, HTTPS_PROXY and NO_PROXY. Redirects from https
 	// to http, and redirects to a host name other than the Endpoint's, are
-	// rejected on any client.
+	// rejected on any client. A panic in it, such as in its Transport or
+	// CheckRedirect, is recovered, and the upload is retried like one that
+	// met a network error.
 	HTTPClient *http.Client
 	// Logger receives the client's own problems: failed uploads, dropped
 	// events, rejected properties (names only, never values). nil means
@@ -133,11 +135,14 @@ type Config struct {
 	// Clock stamps each event when it is captured; nil means time.Now. It is
 	// used for event timestamps only, never for timers.
 	Clock func() time.Time
-	// Getenv reads the environment switches; nil means os.Getenv.
+	// Getenv reads the environment switches; nil means os.Getenv. A panic
+	// in it is recovered and keeps telemetry off for the rest of the run,
+	// with Status.Switch set to SwitchGetenv.
 	Getenv func(string) string
 	// DebugOutput receives the events printed by <APP>_TELEMETRY_DEBUG.
 	// nil means os.Stderr. It is written on the sender goroutine, so a
 	// write that blocks makes Close wait for it, as a blocking Logger does.
+	// A panic in its Write is recovered and logged as a failed write.
 	DebugOutput io.Writer
 }
 

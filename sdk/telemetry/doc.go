@@ -68,6 +68,10 @@
 //     or the process is a `go test` binary. Config.AllowAutomation sends
 //     anyway.
 //
+// Once Config.Getenv has panicked, telemetry stays off for the rest of the
+// run with Status.Switch SwitchGetenv, because the opt-outs can no longer
+// be read.
+//
 // IsExplicitlyDisabled is true for switches 1 to 3, the user's own choice.
 //
 // Where each switch is read: every Capture reads switches 1 and 2, so
@@ -176,7 +180,10 @@
 // dropped as too large since the last successful upload, the first
 // response that lists events the collector dropped, and one line per
 // distinct violation. A panic in the Logger's handler is recovered, its
-// record is lost, and Stats.LogFailures counts it.
+// record is lost, and Stats.LogFailures counts it. Panics in the other hooks
+// that the sender goroutine calls are recovered too: in DebugOutput's
+// Write (logged as a failed write), in HTTPClient (the upload is retried)
+// and in Getenv (see Switches).
 //
 // # Seeing and controlling what is sent
 //

@@ -263,6 +263,11 @@ const SelfDeleteNotFoundCode = "install_not_found"
 // On the sender goroutine, the request is also cancelled when Close's
 // context ends.
 func (c *Client) deleteRemote(ctx context.Context, s *sender, id, secret string) (deleted int64, found bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			deleted, found, err = 0, false, fmt.Errorf("ask collector to delete events: %w", httpClientPanic(r))
+		}
+	}()
 	ctx, cancel := context.WithTimeout(ctx, DefaultRequestTimeout)
 	defer cancel()
 	if s != nil {

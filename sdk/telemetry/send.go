@@ -225,15 +225,13 @@ func (u *uploader) upload(ctx context.Context, b *batch) uploadResult {
 	req.Header.Set("Content-Encoding", "gzip")
 	req.Header.Set("User-Agent", LibraryName+"/"+LibraryVersion)
 
-	resp, err := u.client.Do(req)
+	resp, body, ack, err := u.send(req)
 	if err != nil {
 		if errors.Is(err, errInsecureRedirect) {
 			return uploadResult{outcome: outcomeReject, dropReason: DropInsecureRedirect, err: err}
 		}
 		return uploadResult{outcome: outcomeRetry, err: err}
 	}
-	body, ack := readResponse(resp)
-	resp.Body.Close()
 	res := classify(resp)
 	if res.outcome == outcomeReject {
 		if msg := collectorError(body); msg != "" {
@@ -251,6 +249,31 @@ func (u *uploader) upload(ctx context.Context, b *batch) uploadResult {
 		res.collectorDrops = collectorDrops(body, len(b.events))
 	}
 	return res
+}
+
+// send posts req and reads the response body, which it closes. A panic
+// in Config.HTTPClient, such as in its Transport or CheckRedirect, returns
+// as an error, so the upload is retried like one that met a network error.
+func (u *uploader) send(req *http.Request) (resp *http.Response, body []byte, ack bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			resp, body, ack, err = nil, nil, false, httpClientPanic(r)
+		}
+	}()
+	resp, err = u.client.Do(req)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	defer resp.Body.Close()
+	body, ack = readResponse(resp)
+	return resp, body, ack, nil
+}
+
+// httpClientPanic returns the error for the value r that a panic in
+// Config.HTTPClient raised. The client recovers those panics because on
+// the sender goroutine they would end the app.
+func httpClientPanic(r any) error {
+	return fmt.Errorf("Config.HTTPClient panicked: %v", r)
 }
 
 // maxCollectorDropReasons bounds the reasons read from one response and

@@ -351,10 +351,22 @@ func (s *sender) recycle(b *batch) {
 func (s *sender) print(event []byte) {
 	line := make([]byte, 0, len(event)+1)
 	line = append(append(line, event...), '\n')
-	if _, err := s.cfg.DebugOutput.Write(line); err != nil {
+	if err := s.writeDebug(line); err != nil {
 		s.c.log.Warn("telemetry: debug output failed", "error", err)
 	}
 	s.c.stats.printed.Add(1)
+}
+
+// writeDebug writes line to DebugOutput. A panic in its Write returns as
+// an error, because on the sender goroutine it would end the app.
+func (s *sender) writeDebug(line []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("Config.DebugOutput panicked: %v", r)
+		}
+	}()
+	_, err = s.cfg.DebugOutput.Write(line)
+	return err
 }
 
 // recordViolations counts every violation and logs each distinct event,

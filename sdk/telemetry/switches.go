@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -107,10 +108,12 @@ func (s Status) String() string {
 
 // switches evaluates the four switches in order.
 type switches struct {
-	getenv          func(string) string
-	disableVar      string // <APP>_DISABLE_TELEMETRY
-	e2eVar          string // <APP>_E2E
-	debugVar        string // <APP>_TELEMETRY_DEBUG
+	getenv          func(string) string // Config.Getenv behind safeGetenv
+	appGetenv       func(string) string // Config.Getenv as the app set it
+	getenvPanicked  atomic.Bool         // set for good by a panic of appGetenv
+	disableVar      string              // <APP>_DISABLE_TELEMETRY
+	e2eVar          string              // <APP>_E2E
+	debugVar        string              // <APP>_TELEMETRY_DEBUG
 	allowAutomation bool
 	underGoTest     bool
 	config          *configWatcher
@@ -119,7 +122,7 @@ type switches struct {
 func newSwitches(cfg *Config) *switches {
 	prefix := envPrefix(cfg.App)
 	s := &switches{
-		getenv:          cfg.Getenv,
+		appGetenv:       cfg.Getenv,
 		disableVar:      prefix + DisableVarSuffix,
 		e2eVar:          prefix + E2EVarSuffix,
 		debugVar:        prefix + DebugVarSuffix,
@@ -127,6 +130,7 @@ func newSwitches(cfg *Config) *switches {
 		underGoTest:     detectGoTest(),
 		config:          &configWatcher{},
 	}
+	s.getenv = s.safeGetenv
 	if cfg.Home != "" {
 		s.config.path = filepath.Join(cfg.Home, ConfigFile)
 		s.config.optOutPath = filepath.Join(cfg.Home, OptOutFile)
@@ -134,10 +138,25 @@ func newSwitches(cfg *Config) *switches {
 	return s
 }
 
+// safeGetenv returns Config.Getenv's value of name, or "" when it panics.
+// A panic would otherwise end the app from the sender goroutine. It also
+// keeps telemetry off for the rest of the run, because the user's
+// opt-out variables can no longer be read.
+func (s *switches) safeGetenv(name string) (value string) {
+	defer func() {
+		if recover() != nil {
+			s.getenvPanicked.Store(true)
+			value = ""
+		}
+	}()
+	return s.appGetenv(name)
+}
+
 // optedOut is the check Capture runs on every call: the user's two
 // environment opt-outs, two lookups and no allocation.
 func (s *switches) optedOut() bool {
-	return s.getenv(s.disableVar) == "1" || isDoNotTrack(s.getenv(DoNotTrackVar))
+	off := s.getenv(s.disableVar) == "1" || isDoNotTrack(s.getenv(DoNotTrackVar))
+	return off || s.getenvPanicked.Load()
 }
 
 func isDoNotTrack(v string) bool {
@@ -207,6 +226,10 @@ func (s *switches) evaluate() Status {
 		// and print mode sends nothing, so the value is reported.
 		st.Ignored = append(st.Ignored, fmt.Sprintf("%s=%q is ignored: only %q or %q writes events to the debug output",
 			s.debugVar, v, DebugPrint, DebugTee))
+	}
+	if s.getenvPanicked.Load() {
+		st.Reasons = append(st.Reasons, "Config.Getenv panicked, so the opt-out variables cannot be read and telemetry is off for this run: fix Config.Getenv")
+		decide(SwitchGetenv, false)
 	}
 	st.Enabled = st.Switch == ""
 	return st

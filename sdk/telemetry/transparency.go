@@ -26,6 +26,9 @@ const (
 const (
 	SwitchAutomation = "automation" // a CI, go test or <APP>_E2E=1 run
 	SwitchNotice     = "notice"     // Config.RequireNotice and the notice was not shown
+	// SwitchGetenv keeps telemetry off once Config.Getenv has panicked,
+	// because the user's opt-out variables can no longer be read.
+	SwitchGetenv = "Config.Getenv"
 )
 
 // EnvVar returns the name of one of the app's environment switches:
