@@ -82,8 +82,11 @@
 // A batch request may carry deletion_key_hash, the hex SHA-256 of the
 // install's deletion secret, beside api_key. The collector never stores
 // the member as a property. It registers the first hash it gets for each
-// install among the batch's valid events before it commits them, so no
-// event is stored before the registration of its install's key was tried.
+// install among the batch's valid events before it commits them, for at
+// most 4 installs per batch, since each registration is a store call. The
+// SDK sends one install per batch, so none of its events is stored before
+// the registration of its install's key was tried. An install left out of
+// a larger batch is registered with its next batch.
 // A failed registration is logged, and the install's next batch tries
 // again. A batch that gets 503 after the registration, because its commit
 // failed or the collector was overloaded, leaves its key registered. That

@@ -11,3 +11,7 @@ func SetRegistrationRecheck(t interface{ Cleanup(func()) }, d time.Duration) {
 	registrationRecheck = d
 	t.Cleanup(func() { registrationRecheck = old })
 }
+
+// MaxRegistrationsPerRequest lets the tests count the registrations of one
+// request.
+const MaxRegistrationsPerRequest = maxRegistrationsPerRequest

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -314,5 +315,38 @@ func TestDeletionKeyKeptAfterFailedCommit(t *testing.T) {
 	r = selfDelete(t, e.collector, deleteBody(muxKey, "install-1", testSecret))
 	if r.status != http.StatusOK || strings.TrimSpace(string(r.body)) != `{"deleted":1}` {
 		t.Errorf("self-service deletion after the retry = %d %s, want 200 {\"deleted\":1}", r.status, r.body)
+	}
+}
+
+// TestDeletionKeyRegistrationsCapped sends one batch whose events name
+// many installs. Each registration is a store call, so the collector
+// registers at most a few installs per request, and a later batch of an
+// install left out registers it.
+func TestDeletionKeyRegistrationsCapped(t *testing.T) {
+	db, err := duckdb.Open("")
+	if err != nil {
+		t.Fatalf("open duckdb: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	counting := &countingSecrets{Store: db}
+	e := newEnv(t, func(c *collector.Config) { c.Store = counting })
+
+	const installs = 50
+	events := make([]string, installs)
+	for i := range events {
+		events[i] = eventOf(fmt.Sprintf("install-%d", i), uuidN(i))
+	}
+	res := mustOK(t, e.postJSON("/batch/", batchWithKey(muxKey, testHash, events...)))
+	if res.Accepted != installs {
+		t.Errorf("accepted = %d, want %d", res.Accepted, installs)
+	}
+	if calls := counting.calls.Load(); calls != collector.MaxRegistrationsPerRequest {
+		t.Errorf("store calls for a batch of %d installs = %d, want %d", installs, calls, collector.MaxRegistrationsPerRequest)
+	}
+
+	last := fmt.Sprintf("install-%d", installs-1)
+	mustOK(t, e.postJSON("/batch/", batchWithKey(muxKey, testHash, eventOf(last, uuidN(installs)))))
+	if hash, err := db.InstallSecretHash(context.Background(), "mux", last); err != nil || hash != testHash {
+		t.Errorf("hash of %s after its own batch = %q, %v; want %q", last, hash, err, testHash)
 	}
 }
