@@ -144,7 +144,9 @@
 // app share the spool and claim each file by renaming it, so no file is
 // sent twice. The spool keeps at most Spool.MaxEvents events (10,000) and
 // Spool.MaxBytes bytes (5 MiB), dropping the oldest batches first as
-// "spool_full". Set Config.Spool.Disabled to turn it off; undeliverable
+// "spool_full". A batch larger than Spool.MaxBytes is spooled in parts
+// that fit, and an event that alone is larger is dropped as "spool_full".
+// Set Config.Spool.Disabled to turn it off; undeliverable
 // events then wait in memory, up to QueueSize, and are dropped at Close.
 //
 // A spooled batch may have been written by an earlier version of the app,

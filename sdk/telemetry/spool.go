@@ -142,11 +142,46 @@ func (s *spool) count(files []spoolFile) {
 	s.stats.spooled.Store(events)
 }
 
+// spoolPartGap is the difference in nanoseconds between the name stamps of
+// the parts that write stores of one batch. split names the second half of
+// a file with the file's stamp plus 1. Splitting a part of n events down to
+// single events adds at most log2(n), under 64, so its pieces still sort
+// before the next part.
+const spoolPartGap = 64
+
 // write stores a batch crash-safely, then drops the oldest files until the
-// spool is within its bounds.
+// spool is within its bounds. A batch larger than maxBytes is stored in
+// parts that each fit, oldest first, because list takes a larger file for
+// a corrupt one. An event that alone is larger is dropped as spool_full.
+// When a write fails, write deletes the parts it wrote and counts nothing,
+// so the caller keeps the whole batch.
 func (s *spool) write(events [][]byte) error {
-	if _, err := s.writeFile(events, time.Now().UnixNano(), ""); err != nil {
-		return err
+	stamp := time.Now().UnixNano()
+	var written []string
+	var oversized int64
+	for len(events) > 0 {
+		n, size := 0, int64(0)
+		for n < len(events) && size+int64(len(events[n]))+1 <= s.maxBytes {
+			size += int64(len(events[n])) + 1
+			n++
+		}
+		if n == 0 {
+			oversized++
+			events = events[1:]
+			continue
+		}
+		name, err := s.writeFile(events[:n], stamp+spoolPartGap*int64(len(written)), "")
+		if err != nil {
+			for _, name := range written {
+				os.Remove(filepath.Join(s.dir, name))
+			}
+			return err
+		}
+		written = append(written, name)
+		events = events[n:]
+	}
+	if oversized > 0 {
+		s.stats.drop(DropSpoolFull, oversized)
 	}
 	s.listBounded()
 	return nil

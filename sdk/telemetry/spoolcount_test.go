@@ -283,3 +283,67 @@ func TestStatsCountSpoolAtStart(t *testing.T) {
 		}
 	}
 }
+
+// TestSpoolBatchLargerThanMaxBytes spools batches whose encoded size is
+// above Spool.MaxBytes. The spool keeps the newest events that fit, and
+// every captured event is counted as sent, spooled or dropped.
+func TestSpoolBatchLargerThanMaxBytes(t *testing.T) {
+	cfg := testConfig(t, "http://127.0.0.1:1") // nothing listens there
+	cfg.Spool.MaxBytes = 4 << 10
+	cfg.BatchSize = 100
+	c := newClient(t, cfg)
+	for range 300 {
+		c.Capture(validMessage())
+	}
+	st := closeClient(t, c)
+
+	if got := st.Sent + st.Dropped + st.Queued + st.Spooled; got != st.Captured {
+		t.Errorf("sent %d + dropped %d + queued %d + spooled %d = %d, want the %d captured: %v",
+			st.Sent, st.Dropped, st.Queued, st.Spooled, got, st.Captured, st.DroppedByReason)
+	}
+	if st.Spooled == 0 {
+		t.Errorf("Spooled = 0, want the newest events that fit in %d bytes", cfg.Spool.MaxBytes)
+	}
+	if n := st.DroppedByReason[DropSpoolCorrupt]; n != 0 {
+		t.Errorf("%d events dropped as %s, want none: the client wrote every spool file itself", n, DropSpoolCorrupt)
+	}
+	if st.DroppedByReason[DropSpoolFull] == 0 {
+		t.Errorf("no events dropped as %s, want the oldest that did not fit: %v", DropSpoolFull, st.DroppedByReason)
+	}
+	files, err := os.ReadDir(filepath.Join(cfg.Home, SpoolDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var size int64
+	for _, f := range files {
+		info, err := f.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		size += info.Size()
+	}
+	if size > cfg.Spool.MaxBytes {
+		t.Errorf("spool holds %d bytes, over Spool.MaxBytes %d", size, cfg.Spool.MaxBytes)
+	}
+}
+
+// TestSpoolEventLargerThanMaxBytes spools a batch with one event that
+// alone is larger than Spool.MaxBytes. That event is dropped as
+// spool_full, and the other events are spooled.
+func TestSpoolEventLargerThanMaxBytes(t *testing.T) {
+	cfg := Config{Home: t.TempDir(), Spool: SpoolConfig{MaxBytes: 64}}
+	cfg = cfg.withDefaults()
+	stats := &counters{}
+	sp := newSpool(&cfg, stats)
+	huge := []byte(`{"event":"` + strings.Repeat("x", 100) + `"}`)
+	if err := sp.write([][]byte{[]byte(`{"a":1}`), huge, []byte(`{"b":2}`)}); err != nil {
+		t.Fatal(err)
+	}
+
+	if n := stats.spooled.Load(); n != 2 {
+		t.Errorf("Spooled = %d, want the 2 events that fit", n)
+	}
+	if st := stats.snapshot(0); st.DroppedByReason[DropSpoolFull] != 1 {
+		t.Errorf("dropped %v, want 1 event as %s", st.DroppedByReason, DropSpoolFull)
+	}
+}
