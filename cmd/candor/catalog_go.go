@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -135,14 +136,25 @@ func goCatalog(ctx context.Context, pkg string) (*catalog.Catalog, error) {
 		return nil, err
 	}
 
-	out, err := runGo(ctx, goCmd, moduleDir, "run", "-overlay", overlayFile, "."+string(filepath.Separator)+filepath.Base(progDir))
+	// The program is built and run in two steps, so that a Catalog
+	// function that fails is not reported as a package that does not
+	// export one.
+	prog := filepath.Join(tmp, "catalog-program")
+	if runtime.GOOS == "windows" {
+		prog += ".exe"
+	}
+	_, err = runGo(ctx, goCmd, moduleDir, "build", "-overlay", overlayFile, "-o", prog, "."+string(filepath.Separator)+filepath.Base(progDir))
 	if err != nil && strings.Contains(err.Error(), "undefined: app."+catalogFuncName) {
 		return nil, usageErrorf("--go %s: package %s has no exported function %s: add func %s() *catalog.Catalog or func %s() (*catalog.Catalog, error) that returns the app's catalog",
 			pkg, importPath, catalogFuncName, catalogFuncName, catalogFuncName)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("--go %s: build and run a program that calls %s.%s: %w: the package must export func %s() *catalog.Catalog or func %s() (*catalog.Catalog, error)",
+		return nil, fmt.Errorf("--go %s: build a program that calls %s.%s: %w: the package must export func %s() *catalog.Catalog or func %s() (*catalog.Catalog, error)",
 			pkg, importPath, catalogFuncName, err, catalogFuncName, catalogFuncName)
+	}
+	out, err := runProgram(ctx, moduleDir, prog)
+	if err != nil {
+		return nil, fmt.Errorf("--go %s: %s.%s failed: %w", pkg, importPath, catalogFuncName, err)
 	}
 	c, err := catalog.Parse([]byte(out))
 	if err != nil {
@@ -157,7 +169,14 @@ const maxGoErrorBytes = 2000
 // runGo runs the go command in dir (the current folder when dir is "") and
 // returns its stdout. Its error carries the command's stderr.
 func runGo(ctx context.Context, goCmd, dir string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, goCmd, args...)
+	return runProgram(ctx, dir, goCmd, args...)
+}
+
+// runProgram runs the program name in dir (the current folder when dir is
+// "") and returns its stdout. Its error carries the program's stderr, or
+// the exit status when the stderr is empty.
+func runProgram(ctx context.Context, dir, name string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout

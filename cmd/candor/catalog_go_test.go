@@ -167,3 +167,54 @@ func TestCatalogFromGoPackageErrors(t *testing.T) {
 		})
 	}
 }
+
+// unclassedPackage registers an event whose field has no privacy class,
+// so its Catalog function builds but returns Register's error.
+const unclassedPackage = `package unclassed
+
+import "github.com/candor-dev/candor/sdk/catalog"
+
+type NoteOpened struct {
+	Path string ` + "`" + `json:"path"` + "`" + `
+}
+
+func (NoteOpened) EventName() string { return "note_opened" }
+
+func Catalog() (*catalog.Catalog, error) {
+	c := catalog.New("notes")
+	if err := c.Register(NoteOpened{}, "The user opened a note."); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+`
+
+// TestCatalogFromGoPackageRunFailure runs Catalog functions that build
+// but fail, one returning an error and one panicking. The message shows
+// the function's own error and does not blame its signature, which is
+// right.
+func TestCatalogFromGoPackageRunFailure(t *testing.T) {
+	panicking := strings.Replace(unclassedPackage, "return nil, err", "panic(err)", 1)
+	dir := writeNotesModule(t, map[string]string{
+		"unclassed/unclassed.go": unclassedPackage,
+		"panicking/panicking.go": strings.Replace(panicking, "package unclassed", "package panicking", 1),
+	})
+	t.Chdir(dir)
+	for _, pkg := range []string{"./unclassed", "./panicking"} {
+		t.Run(pkg, func(t *testing.T) {
+			_, stderr := runCatalogCommand(t, 1, "catalog", "--go", pkg)
+			if !strings.Contains(stderr, `field Path: missing candor tag`) {
+				t.Errorf("stderr does not contain Register's error:\n%s", stderr)
+			}
+			if !strings.Contains(stderr, "Catalog failed") {
+				t.Errorf("stderr does not say that the Catalog function failed:\n%s", stderr)
+			}
+			if strings.Contains(stderr, "must export") {
+				t.Errorf("stderr blames the signature of a Catalog function that has the right one:\n%s", stderr)
+			}
+			if strings.Contains(stderr, "exit status") {
+				t.Errorf("stderr contains the go command's exit status line:\n%s", stderr)
+			}
+		})
+	}
+}
