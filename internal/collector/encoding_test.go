@@ -173,6 +173,38 @@ func TestFormWithoutDataField(t *testing.T) {
 	}
 }
 
+// curl -d "data=..." with -H "Content-Type: text/plain", or a client that
+// sets no Content-Type, sends a form that is not read as one.
+func TestFormWithoutFormContentType(t *testing.T) {
+	e := newEnv(t)
+	form := "data=" + base64.StdEncoding.EncodeToString([]byte(batchBody(muxKey, messageEvent(uuidN(1)))))
+	for _, contentType := range []string{"text/plain", "application/json"} {
+		t.Run(contentType, func(t *testing.T) {
+			r := e.do(http.MethodPost, "/e/", []byte(form), "Content-Type", contentType)
+			res := mustFail(t, r, http.StatusBadRequest, "request_parsing_error")
+			if want := `payload "data=`; !strings.Contains(res.Error, want) {
+				t.Errorf("error = %q, want it to contain %q", res.Error, want)
+			}
+			if want := "send it with Content-Type: application/x-www-form-urlencoded"; !strings.Contains(res.Error, want) {
+				t.Errorf("error = %q, want it to contain %q", res.Error, want)
+			}
+		})
+	}
+}
+
+// A compression that the collector does not decode, such as zstd, gets a
+// message that names it rather than only invalid UTF-8.
+func TestUnsupportedContentEncodingNamed(t *testing.T) {
+	e := newEnv(t)
+	// The zstd frame magic number followed by bytes that are not UTF-8.
+	body := []byte{0x28, 0xb5, 0x2f, 0xfd, 0x24, 0x05, 0xff, 0xfe, 0x80}
+	r := e.do(http.MethodPost, "/batch/", body, "Content-Type", "application/json", "Content-Encoding", "zstd")
+	res := mustFail(t, r, http.StatusBadRequest, "request_decoding_error")
+	if want := `Content-Encoding "zstd" is not supported: send gzip, or no Content-Encoding`; !strings.Contains(res.Error, want) {
+		t.Errorf("error = %q, want it to contain %q", res.Error, want)
+	}
+}
+
 func TestScalarBodyNamesWhatToSend(t *testing.T) {
 	e := newEnv(t)
 	// null, true and 1234 are base64 text too, so they must not be

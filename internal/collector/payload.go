@@ -113,6 +113,10 @@ func decodePayload(src payloadSource, maxDecompressed int64, reserve func(int64)
 		return nil, err
 	}
 	if !utf8.Valid(text) {
+		if !isKnownContentEncoding(src.contentEncoding) {
+			return nil, reject(http.StatusBadRequest, codeDecoding,
+				"Content-Encoding %q is not supported: send gzip, or no Content-Encoding", src.contentEncoding)
+		}
 		// Text that is neither JSON nor base64 of JSON, such as "abcd",
 		// gets here as the binary output of the base64 step.
 		if unwrapped && form == nil && hint == compressionNone && !hasGzipMagic(raw) {
@@ -120,6 +124,11 @@ func decodePayload(src payloadSource, maxDecompressed int64, reserve func(int64)
 				"payload %s is neither JSON nor base64-encoded JSON: send a JSON object or array of events", quotePrefix(original))
 		}
 		return nil, reject(http.StatusBadRequest, codeDecoding, "payload is not valid UTF-8")
+	}
+
+	if form == nil && isFormText(text) {
+		return nil, reject(http.StatusBadRequest, codeParsing,
+			"payload %s is a urlencoded form, but Content-Type is %q: send it with Content-Type: application/x-www-form-urlencoded", quotePrefix(text), src.contentType)
 	}
 
 	if src.legacy && isBase64(text, false) {
@@ -309,6 +318,26 @@ func compressionHint(values ...string) compression {
 		}
 	}
 	return compressionNone
+}
+
+// isFormText reports whether text looks like a urlencoded form and is not
+// a JSON object or array.
+func isFormText(text []byte) bool {
+	trimmed := bytes.TrimLeft(text, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] == '{' || trimmed[0] == '[' {
+		return false
+	}
+	return looksLikeForm(trimmed)
+}
+
+// isKnownContentEncoding reports whether a Content-Encoding header is
+// empty, identity, or one of the hints of compressionHint.
+func isKnownContentEncoding(contentEncoding string) bool {
+	switch strings.ToLower(strings.TrimSpace(contentEncoding)) {
+	case "", "identity":
+		return true
+	}
+	return compressionHint(contentEncoding) != compressionNone
 }
 
 func isFormContentType(contentType string) bool {
