@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"strings"
 	"testing"
@@ -38,6 +39,24 @@ func TestTokenBucket(t *testing.T) {
 		if ok != s.ok || retry != s.retry {
 			t.Errorf("step %d: take(%d) at %s = %v, %s; want %v, %s", i, s.cost, s.at, ok, retry, s.ok, s.retry)
 		}
+	}
+}
+
+// A rate so low that the wait for one token is beyond what a
+// time.Duration holds still gets a positive wait, so the 429 carries a
+// Retry-After header.
+func TestTokenBucketTinyRate(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	b := newTokenBucket(1e-12, 1, start)
+	if ok, _ := b.take(1, start); !ok {
+		t.Fatal("first take of a full bucket failed")
+	}
+	ok, retry := b.take(1, start)
+	if ok {
+		t.Fatal("second take of an empty bucket succeeded")
+	}
+	if retry != math.MaxInt64 {
+		t.Errorf("retry after = %s, want the largest time.Duration", retry)
 	}
 }
 

@@ -42,6 +42,10 @@ func (b *tokenBucket) take(cost int, now time.Time) (ok bool, retryAfter time.Du
 		b.tokens -= float64(cost)
 		return true, 0
 	}
-	wait := (need - b.tokens) / b.rate
-	return false, time.Duration(math.Ceil(wait * float64(time.Second)))
+	wait := math.Ceil((need - b.tokens) / b.rate * float64(time.Second))
+	if wait >= math.MaxInt64 {
+		// A rate of less than about one event in 292 years per token.
+		return false, math.MaxInt64
+	}
+	return false, time.Duration(wait)
 }
