@@ -384,12 +384,16 @@ func parseChoice(path string, exists bool) choice {
 	return choice{off: true, reason: ConfigFile + " has a telemetryEnabled that is not true or false, so telemetry stays off"}
 }
 
-// errorText returns the error's text without the path it names, which may
+// errorText returns the error's text without the paths it names, which may
 // hold the user's name.
 func errorText(err error) string {
 	var pathErr *fs.PathError
 	if errors.As(err, &pathErr) {
 		return pathErr.Op + ": " + pathErr.Err.Error()
+	}
+	var linkErr *os.LinkError // from os.Rename, which names both paths
+	if errors.As(err, &linkErr) {
+		return linkErr.Op + ": " + linkErr.Err.Error()
 	}
 	return err.Error()
 }
