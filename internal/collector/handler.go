@@ -153,11 +153,13 @@ func (c *Collector) decode(ctx context.Context, deadline time.Time, r *http.Requ
 	}
 
 	var query url.Values // nil reads as empty, without parsing an empty query
+	var queryErr error
 	if r.URL.RawQuery != "" {
-		query = r.URL.Query()
+		query, queryErr = url.ParseQuery(r.URL.RawQuery)
 	}
 	text, err := decodePayload(payloadSource{
 		query:           query,
+		queryErr:        queryErr,
 		contentType:     r.Header.Get("Content-Type"),
 		contentEncoding: r.Header.Get("Content-Encoding"),
 		body:            body,

@@ -190,6 +190,20 @@ func TestEmptyRequest(t *testing.T) {
 	mustFail(t, e.do(http.MethodGet, "/e/?data=", nil), http.StatusBadRequest, "empty_payload")
 }
 
+// A data parameter that is not percent-encoded is dropped by query
+// parsing, so the message names the query string rather than a missing
+// parameter.
+func TestInvalidQueryStringNamed(t *testing.T) {
+	e := newEnv(t)
+	res := mustFail(t, e.do(http.MethodGet, "/e/?data=%ZZ", nil), http.StatusBadRequest, "request_decoding_error")
+	if want := `invalid query string: invalid URL escape "%ZZ"`; !strings.Contains(res.Error, want) {
+		t.Errorf("error = %q, want it to contain %q", res.Error, want)
+	}
+	if want := "percent-encode the data parameter"; !strings.Contains(res.Error, want) {
+		t.Errorf("error = %q, want it to contain %q", res.Error, want)
+	}
+}
+
 func TestEventOverSizeLimitDropped(t *testing.T) {
 	e := newEnv(t, func(c *collector.Config) { c.MaxEventSize = 1000 })
 	big := `{"event":"app_started","distinct_id":"d","uuid":"` + uuidN(2) + `","properties":{"pad":"` + strings.Repeat("x", 1000) + `"}}`

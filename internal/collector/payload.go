@@ -19,6 +19,7 @@ import (
 // reads.
 type payloadSource struct {
 	query           url.Values
+	queryErr        error // first error of parsing the query, whose valid pairs are in query
 	contentType     string
 	contentEncoding string
 	body            []byte
@@ -63,6 +64,10 @@ func decodePayload(src payloadSource, maxDecompressed int64, reserve func(int64)
 		raw = bytes.ReplaceAll(raw, []byte(" "), []byte("+"))
 	}
 	if len(raw) == 0 {
+		if src.queryErr != nil {
+			return nil, reject(http.StatusBadRequest, codeDecoding,
+				"invalid query string: %v: percent-encode the data parameter, or send the payload as the body", src.queryErr)
+		}
 		return nil, reject(http.StatusBadRequest, codeEmptyPayload, "request has no body and no data parameter")
 	}
 
