@@ -753,11 +753,17 @@ func (s *sender) spoolPending() {
 }
 
 // spoolBatches moves the batches waiting in memory to the spool, oldest
-// first, until a write fails. It reports whether all of them moved.
+// first, until a write fails. It reports whether all of them moved. It
+// bounds the spool once at the end, because each bounding lists the whole
+// folder.
 func (s *sender) spoolBatches() bool {
+	if len(s.pending) == 0 {
+		return true
+	}
+	defer s.spool.listBounded()
 	for len(s.pending) > 0 {
 		b := s.pending[0]
-		if err := s.spool.write(b.events); err != nil {
+		if err := s.spool.store(b.events); err != nil {
 			if !s.spoolErr {
 				s.spoolErr = true
 				s.c.log.Warn("telemetry: spool write failed, keeping events in memory", "error", err)
@@ -792,10 +798,18 @@ func (s *sender) boundRetryBuffer() {
 // upload it spools them, and it retries those the spool cannot take while
 // ctx allows. What is left at the end is dropped. Spooled batches, those of
 // earlier runs included, stay for the next start.
+//
+// NOTE: spooling does not stop when ctx ends. Each batch file is synced
+// with its folder, which took 0.7 to 1.3 ms per file on the disk of a
+// 2-core cloud VM, so 10,000 one-event batches (BatchSize 1) kept Close
+// about 7 s past its deadline there.
 func (s *sender) shutdown(ctx context.Context) {
 	s.closing = true
-	s.round++ // next takes the batches sealed during the last round too
-	s.drainQueue()
+	// The loop below uploads or spools the batches that the queue fills.
+	// Delivering each one as it is sealed would bound the spool, and so
+	// list its folder, once per batch.
+	s.receiveHeld(len(s.c.queue))
+	s.round++ // next takes the batches sealed during the last round and the drain too
 	s.seal()
 	for len(s.pending) > 0 && ctx.Err() == nil {
 		if !s.applySwitches().Enabled {

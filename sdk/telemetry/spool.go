@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,6 +49,9 @@ type spool struct {
 	// so that a listing taken before a removal cannot be stored after the
 	// count taken since.
 	countMu sync.Mutex
+	// listings counts the listings of dir, whose cost grows with the
+	// number of files.
+	listings atomic.Int64
 }
 
 // spoolFile is one file found in the spool directory.
@@ -87,6 +91,7 @@ func newSpool(cfg *Config, stats *counters) *spool {
 // list returns the spool's batch files, oldest first. A missing directory
 // is an empty spool.
 func (s *spool) list() ([]spoolFile, error) {
+	s.listings.Add(1)
 	entries, err := os.ReadDir(s.dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -149,13 +154,24 @@ func (s *spool) count(files []spoolFile) {
 // before the next part.
 const spoolPartGap = 64
 
-// write stores a batch crash-safely, then drops the oldest files until the
-// spool is within its bounds. A batch larger than maxBytes is stored in
+// write stores a batch as store does, then drops the oldest files until
+// the spool is within its bounds.
+func (s *spool) write(events [][]byte) error {
+	if err := s.store(events); err != nil {
+		return err
+	}
+	s.listBounded()
+	return nil
+}
+
+// store writes a batch crash-safely without bounding the spool, so that a
+// caller that stores many batches lists the folder once, with
+// listBounded, after the last. A batch larger than maxBytes is stored in
 // parts that each fit, oldest first, because list takes a larger file for
 // a corrupt one. An event that alone is larger is dropped as spool_full.
-// When a write fails, write deletes the parts it wrote and counts nothing,
+// When a write fails, store deletes the parts it wrote and counts nothing,
 // so the caller keeps the whole batch.
-func (s *spool) write(events [][]byte) error {
+func (s *spool) store(events [][]byte) error {
 	stamp := time.Now().UnixNano()
 	var written []string
 	var oversized int64
@@ -183,7 +199,6 @@ func (s *spool) write(events [][]byte) error {
 	if oversized > 0 {
 		s.stats.drop(DropSpoolFull, oversized)
 	}
-	s.listBounded()
 	return nil
 }
 
