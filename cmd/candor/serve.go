@@ -373,12 +373,21 @@ func (f *serveFlags) minFreeBytes() (int64, error) {
 	return f.minFreeMiB << 20, nil
 }
 
-// clickhouseConfig builds the ClickHouse settings, taking a user and
-// password from the URL's user info so they need no flags of their own.
+// clickhouseConfig builds and validates the ClickHouse settings, taking a
+// user and password from the URL's user info so they need no flags of
+// their own. Its errors name the flag to change.
 func clickhouseConfig(rawURL, database string) (clickhouse.Config, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return clickhouse.Config{}, fmt.Errorf("invalid --clickhouse-url %q: use a URL such as %s", rawURL, clickhouse.DefaultURL)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return clickhouse.Config{}, fmt.Errorf("invalid --clickhouse-url %q: use the server's HTTP interface, such as %s", u.Redacted(), clickhouse.DefaultURL)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return clickhouse.Config{}, fmt.Errorf("invalid --clickhouse-url %q: remove the query string and the fragment, "+
+			"because --clickhouse-database picks the database and a user and password go before the host, as in http://USER:PASSWORD@HOST:PORT",
+			u.Redacted())
 	}
 	// The collector already gathers requests into large inserts (see
 	// server.Config.Store), so the store sends each one at once.
@@ -389,6 +398,10 @@ func clickhouseConfig(rawURL, database string) (clickhouse.Config, error) {
 		u.User = nil
 	}
 	cfg.URL = u.String()
+	// The checks above leave Validate only the database name to reject.
+	if err := cfg.Validate(); err != nil {
+		return clickhouse.Config{}, err
+	}
 	return cfg, nil
 }
 

@@ -167,6 +167,40 @@ func TestServeRejectsListenWithoutPort(t *testing.T) {
 	}
 }
 
+// An invalid --clickhouse-url or --clickhouse-database is a usage error
+// found before any connection, and its message names the flag to change.
+func TestServeRejectsInvalidClickHouseFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"native scheme", []string{"--clickhouse-url", "tcp://127.0.0.1:9000"},
+			`invalid --clickhouse-url "tcp://127.0.0.1:9000": use the server's HTTP interface, such as http://127.0.0.1:8123`},
+		{"query string", []string{"--clickhouse-url", "http://u:secret@127.0.0.1:8123/?database=x"},
+			`invalid --clickhouse-url "http://u:xxxxx@127.0.0.1:8123/?database=x": remove the query string and the fragment, ` +
+				`because --clickhouse-database picks the database`},
+		{"fragment", []string{"--clickhouse-url", "http://127.0.0.1:8123/#x"}, "remove the query string and the fragment"},
+		{"database", []string{"--clickhouse-database", "1bad"}, `invalid clickhouse database "1bad"`},
+		{"reserved database", []string{"--clickhouse-database", "system"}, `invalid clickhouse database "system"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"serve", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--store", "clickhouse"}, tt.args...)
+			var stdout, stderr bytes.Buffer
+			if code := run(context.Background(), args, &stdout, &stderr); code != exitUsage {
+				t.Errorf("exit code = %d, want %d", code, exitUsage)
+			}
+			if !strings.Contains(stderr.String(), tt.want) {
+				t.Errorf("stderr = %q, want it to contain %q", stderr.String(), tt.want)
+			}
+			if strings.Contains(stderr.String(), "secret") {
+				t.Errorf("stderr = %q, shows the password", stderr.String())
+			}
+		})
+	}
+}
+
 func TestMinFreeFlag(t *testing.T) {
 	tests := []struct {
 		mib  int64
