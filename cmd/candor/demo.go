@@ -42,6 +42,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *days <= 0 {
 		return usageErrorf("invalid --days %d: use 1 or more", *days)
 	}
+	if err := checkDays(*days, time.Now()); err != nil {
+		return asUsageError(err)
+	}
 
 	srv, err := f.start(stderr)
 	if err != nil {

@@ -100,12 +100,18 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // checkBaseURL rejects a value of the URL flag --name without an http or
-// https scheme and a host. Without this check "127.0.0.1:8787" fails with
-// a URL parse error and "localhost:8787" parses as scheme "localhost".
+// https scheme and a host, or with a query, fragment or user info. Without
+// this check "127.0.0.1:8787" fails with a URL parse error,
+// "localhost:8787" parses as scheme "localhost", and the API path appended
+// to "http://127.0.0.1:8787?x=1" lands in the query.
 func checkBaseURL(name, value string) error {
 	parsed, err := url.Parse(value)
 	if err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
 		return fmt.Errorf("invalid --%s %q: use an http or https URL, such as http://127.0.0.1:8787", name, value)
+	}
+	if parsed.RawQuery != "" || parsed.ForceQuery || parsed.Fragment != "" || strings.Contains(value, "#") || parsed.User != nil {
+		base := url.URL{Scheme: parsed.Scheme, Host: parsed.Host, Path: parsed.Path}
+		return fmt.Errorf("invalid --%s %q: remove the query, fragment and user info, such as %q", name, value, base.String())
 	}
 	return nil
 }

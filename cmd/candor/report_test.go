@@ -140,6 +140,12 @@ func TestReportErrors(t *testing.T) {
 		{"server with a path", []string{"--server", server.URL + "/dashboard", "--token", "secret"}, 1,
 			"404 Not Found: check --server: pass the collector's base URL"},
 		{"empty project", []string{"--server", server.URL, "--token", "secret", "--project", ""}, 2, `invalid --project ""`},
+		{"server with a query", []string{"--server", server.URL + "?x=1", "--token", "secret"}, 2,
+			`invalid --server "` + server.URL + `?x=1": remove the query, fragment and user info, such as "` + server.URL + `"`},
+		{"server with an empty query", []string{"--server", server.URL + "/?", "--token", "secret"}, 2, `invalid --server "` + server.URL + `/?"`},
+		{"server with a fragment", []string{"--server", server.URL + "#top", "--token", "secret"}, 2, `invalid --server "` + server.URL + `#top"`},
+		{"server with user info", []string{"--server", "http://admin:pw@127.0.0.1:1", "--token", "secret"}, 2,
+			`invalid --server "http://admin:pw@127.0.0.1:1": remove the query, fragment and user info, such as "http://127.0.0.1:1"`},
 	}
 	for _, test := range tests {
 		t.Run(test.name, func(t *testing.T) {

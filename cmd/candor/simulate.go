@@ -8,9 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/candor-dev/candor/internal/simulate"
 	"github.com/candor-dev/candor/sdk/telemetry"
@@ -50,7 +52,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fs.Usage()
 		return usageErrorf("missing --write-key: pass the write key that candor serve printed or kept in keys.json")
 	}
-	if err := checkBaseURL("endpoint", *endpoint); err != nil {
+	if err := checkEndpoint(*endpoint); err != nil {
 		return asUsageError(err)
 	}
 	for _, flag := range []struct {
@@ -60,6 +62,9 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if flag.value <= 0 {
 			return usageErrorf("invalid --%s %d: use 1 or more", flag.name, flag.value)
 		}
+	}
+	if err := checkDays(*days, time.Now()); err != nil {
+		return asUsageError(err)
 	}
 	if *closeTimeout <= 0 {
 		return usageErrorf("invalid --close-timeout %s: use a positive duration, such as 2m", *closeTimeout)
@@ -153,4 +158,27 @@ func undeliveredError(summary simulate.Summary, endpoint, lastWarning string) er
 			byCollector, endpoint, strings.Join(collectorReasons, ", ")))
 	}
 	return errors.New(strings.Join(problems, "; "))
+}
+
+// checkEndpoint rejects an --endpoint that telemetry.New would reject for
+// every install, so that the mistake is a usage error before any traffic.
+func checkEndpoint(value string) error {
+	if err := checkBaseURL("endpoint", value); err != nil {
+		return err
+	}
+	parsed, _ := url.Parse(value)
+	if base, ok := strings.CutSuffix(strings.TrimRight(parsed.Path, "/"), "/batch"); ok {
+		parsed.Path = base
+		return fmt.Errorf("invalid --endpoint %q: it ends in /batch/, which the client adds itself: use %q", value, parsed.String())
+	}
+	return nil
+}
+
+// checkDays rejects a --days whose traffic, ending at now, would start
+// before 1970-01-01, which the collector cannot store.
+func checkDays(days int, now time.Time) error {
+	if limit := simulate.MaxDays(now); days > limit {
+		return fmt.Errorf("invalid --days %d: the traffic would start before 1970-01-01, the earliest time an event keeps: use at most %d", days, limit)
+	}
+	return nil
 }

@@ -91,6 +91,10 @@ func TestSimulateFlagErrors(t *testing.T) {
 		{[]string{"--endpoint", "http://127.0.0.1:1", "--write-key", "phc_x", "--days", "-1"}, `invalid --days -1: use 1 or more`},
 		{[]string{"--endpoint", "http://127.0.0.1:1", "--write-key", "phc_x", "--concurrency", "0"}, `invalid --concurrency 0: use 1 or more`},
 		{[]string{"--endpoint", "http://127.0.0.1:1", "--write-key", "phc_x", "--close-timeout", "0s"}, `invalid --close-timeout 0s: use a positive duration`},
+		{[]string{"--endpoint", "http://127.0.0.1:1?x=1", "--write-key", "phc_x"}, `invalid --endpoint "http://127.0.0.1:1?x=1": remove the query`},
+		{[]string{"--endpoint", "http://127.0.0.1:1/batch/", "--write-key", "phc_x"},
+			`invalid --endpoint "http://127.0.0.1:1/batch/": it ends in /batch/, which the client adds itself: use "http://127.0.0.1:1"`},
+		{[]string{"--endpoint", "http://127.0.0.1:1", "--write-key", "phc_x", "--days", "100000"}, `invalid --days 100000: the traffic would start before 1970-01-01`},
 	}
 	for _, test := range tests {
 		code, _, stderr := runSimulateCommand(t, test.args...)
@@ -110,6 +114,7 @@ func TestDemoFlagErrors(t *testing.T) {
 	}{
 		{[]string{"--installs", "-3"}, `invalid --installs -3: use 0 or more`},
 		{[]string{"--days", "0"}, `invalid --days 0: use 1 or more`},
+		{[]string{"--days", "100000"}, `invalid --days 100000: the traffic would start before 1970-01-01`},
 	}
 	for _, test := range tests {
 		var out, errOut bytes.Buffer

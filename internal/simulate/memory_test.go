@@ -52,7 +52,7 @@ func TestRunLongInstallDropsNothing(t *testing.T) {
 	}))
 	defer server.Close()
 	cfg := Config{
-		Endpoint: server.URL, WriteKey: "phc_test", Installs: 1, Days: 100_000, Seed: 5, Now: fixedNow,
+		Endpoint: server.URL, WriteKey: "phc_test", Installs: 1, Days: 20_000, Seed: 2, Now: fixedNow,
 		Getenv: func(string) string { return "" },
 	}
 	if events := len(Plan(cfg)[0].events); events <= telemetry.DefaultQueueSize {

@@ -30,6 +30,14 @@ const (
 	DefaultCloseTimeout = 2 * time.Minute
 )
 
+// MaxDays returns the maximum days of traffic that can end at now. The
+// simulated period must start at or after 1970-01-01 UTC, because the
+// collector stores an earlier event at the Unix epoch or at its receive
+// time instead of its own time.
+func MaxDays(now time.Time) int {
+	return int(now.Sub(time.Unix(0, 0)) / (24 * time.Hour))
+}
+
 // maxRetryDelay caps the SDK's wait between retries, so a collector that
 // is back after a restart gets the events within seconds. Close stops
 // retrying when the next wait would end past its deadline, so a long wait
@@ -115,6 +123,9 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		cfg.Now = time.Now()
 	}
 	cfg.Now = cfg.Now.UTC()
+	if limit := MaxDays(cfg.Now); cfg.Days > limit {
+		return Summary{}, fmt.Errorf("simulate: days %d would start before 1970-01-01: use at most %d", cfg.Days, limit)
+	}
 	if cfg.HomeDir == "" {
 		dir, err := os.MkdirTemp("", "candor-simulate-")
 		if err != nil {

@@ -124,6 +124,29 @@ func TestRunReportsRejectedEvents(t *testing.T) {
 	}
 }
 
+func TestRunRejectsDaysBeforeEpoch(t *testing.T) {
+	var requests atomic.Int64
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+	}))
+	defer server.Close()
+
+	now := time.Date(1970, time.January, 11, 12, 0, 0, 0, time.UTC)
+	if got := MaxDays(now); got != 10 {
+		t.Errorf("MaxDays(%s) = %d, want 10", now, got)
+	}
+	_, err := Run(context.Background(), Config{
+		Endpoint: server.URL, WriteKey: "phc_x", Installs: 1, Days: 11, Now: now,
+		Getenv: func(string) string { return "" },
+	})
+	if err == nil || !strings.Contains(err.Error(), "days 11 would start before 1970-01-01: use at most 10") {
+		t.Errorf("Run with 11 days ending %s: error %v, want one that names the limit 10", now, err)
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("Run sent %d requests, want none", n)
+	}
+}
+
 func TestRunReportsUndeliveredEvents(t *testing.T) {
 	server := httptest.NewServer(http.NotFoundHandler())
 	endpoint := server.URL
