@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -202,7 +203,26 @@ func (f *serveFlags) start(stderr io.Writer) (*server.Server, error) {
 	if err != nil {
 		return nil, asUsageError(err)
 	}
+	if cfg.Store == server.StoreClickHouse {
+		warnUnmigratedDuckDB(cfg.Logger, cfg.DataDir)
+	}
 	return server.New(cfg)
+}
+
+// warnUnmigratedDuckDB logs a warning when the data folder holds a DuckDB
+// database that candor migrate has not copied. The ClickHouse store reads
+// neither that database nor its journal, so their events, acknowledged
+// ones included, are missing from ClickHouse until migrate copies them.
+func warnUnmigratedDuckDB(logger *slog.Logger, dataDir string) {
+	if _, err := os.Stat(filepath.Join(dataDir, server.DatabaseFile)); err != nil {
+		return
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, migratedFile)); err == nil {
+		return
+	}
+	logger.Warn("data folder holds a DuckDB database that candor migrate has not copied, so its events are not in ClickHouse",
+		"data", dataDir, "database", server.DatabaseFile,
+		"fix", "stop candor serve and run candor migrate with the same --data, --clickhouse-url and --clickhouse-database")
 }
 
 // config checks the flags and returns the server's configuration. Each

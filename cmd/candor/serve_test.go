@@ -356,3 +356,32 @@ func TestServeFlagUsageNamesItsStore(t *testing.T) {
 		}
 	})
 }
+
+// A data folder that still holds a DuckDB database, whose events and
+// journal the ClickHouse store never reads, gets a warning that names
+// candor migrate, unless migrate recorded a completed run there.
+func TestServeClickHouseWarnsOfUnmigratedDuckDB(t *testing.T) {
+	for _, migrated := range []bool{false, true} {
+		data := t.TempDir()
+		if err := os.WriteFile(filepath.Join(data, server.DatabaseFile), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if migrated {
+			if err := os.WriteFile(filepath.Join(data, migratedFile), []byte("{}"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		args := []string{"serve", "--data", data, "--listen", "127.0.0.1:0", "--store", "clickhouse", "--clickhouse-url", closedLoopbackURL(t)}
+		var stdout, stderr bytes.Buffer
+		run(context.Background(), args, &stdout, &stderr)
+
+		const warning = "run candor migrate"
+		warned := strings.Contains(stderr.String(), warning)
+		if !migrated && !warned {
+			t.Errorf("without %s: stderr = %q, want it to contain %q", migratedFile, stderr.String(), warning)
+		}
+		if migrated && warned {
+			t.Errorf("with %s: stderr = %q, want no %q", migratedFile, stderr.String(), warning)
+		}
+	}
+}
