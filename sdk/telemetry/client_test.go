@@ -335,6 +335,7 @@ func TestValidateNamesField(t *testing.T) {
 	}{
 		{"empty app", func(c *Config) { c.App = "" }, "App is empty"},
 		{"bad app", func(c *Config) { c.App = "my app" }, `App "my app"`},
+		{"app starting with a digit", func(c *Config) { c.App = "1notes" }, `App "1notes" starts with a digit`},
 		{"nil catalog", func(c *Config) { c.Catalog = nil }, "Catalog is nil"},
 		{"empty endpoint", func(c *Config) { c.Endpoint = "" }, `Endpoint ""`},
 		{"ftp endpoint", func(c *Config) { c.Endpoint = "ftp://127.0.0.1" }, `Endpoint "ftp://127.0.0.1"`},

@@ -55,7 +55,9 @@ const (
 type Config struct {
 	// App is the app's name, such as "mux". Upper-cased, with '-' turned
 	// into '_', it prefixes the environment switches: MUX_DISABLE_TELEMETRY,
-	// MUX_E2E and MUX_TELEMETRY_DEBUG. Letters, digits, '_' and '-' only.
+	// MUX_E2E and MUX_TELEMETRY_DEBUG. Letters, digits, '_' and '-' only,
+	// and no digit first, because a shell variable's name cannot start
+	// with one.
 	App string
 	// Catalog lists the events the app may send. Required.
 	Catalog *catalog.Catalog
@@ -178,6 +180,10 @@ func (c *Config) Validate() error {
 		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '-') {
 			return fail("App %q: use only letters, digits, '_' and '-'", c.App)
 		}
+	}
+	if c.App[0] >= '0' && c.App[0] <= '9' {
+		return fail("App %q starts with a digit, so a shell cannot set its switches, such as %s: start it with a letter, and set Home to keep the folder's name",
+			c.App, EnvVar(c.App, DisableVarSuffix))
 	}
 	if c.Catalog == nil {
 		return fail("Catalog is nil: pass the app's event catalog")
