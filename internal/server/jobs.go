@@ -9,25 +9,37 @@ import (
 )
 
 // runJobs runs the start-up work, marks the server ready, then repeats the
-// retention pass every retentionInterval until ctx ends.
+// retention pass every retentionInterval until ctx ends. A pass that fails
+// is retried after retentionRetry, so that a store that is unavailable for
+// a moment does not keep expired events for another day.
 func (s *Server) runJobs(ctx context.Context) {
 	if s.cfg.Retention <= 0 {
 		s.ready.Store(true)
 		return
 	}
-	s.applyRetention(ctx)
+	ok := s.applyRetention(ctx)
 	s.ready.Store(true)
 
-	ticker := time.NewTicker(s.retentionInterval)
-	defer ticker.Stop()
+	timer := time.NewTimer(s.nextRetentionPass(ok))
+	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-ticker.C:
-			s.applyRetention(ctx)
+		case <-timer.C:
+			ok = s.applyRetention(ctx)
+			timer.Reset(s.nextRetentionPass(ok))
 		}
 	}
+}
+
+// nextRetentionPass returns the time until the next retention pass, after
+// a pass that succeeded or failed.
+func (s *Server) nextRetentionPass(succeeded bool) time.Duration {
+	if succeeded {
+		return s.retentionInterval
+	}
+	return min(s.retentionRetry, s.retentionInterval)
 }
 
 // Deletion key hashes expire with retention. While the collector receives
@@ -53,9 +65,9 @@ func secretExpiry(retention time.Duration) time.Duration {
 }
 
 // applyRetention deletes the events older than Config.Retention, then the
-// deletion key hashes of installs that sent nothing for secretExpiry. A
-// failure is logged and the next pass tries again.
-func (s *Server) applyRetention(ctx context.Context) {
+// deletion key hashes of installs that sent nothing for secretExpiry. It
+// logs a failure and reports whether both deletions succeeded.
+func (s *Server) applyRetention(ctx context.Context) bool {
 	cutoff := time.Now().Add(-s.cfg.Retention).UTC()
 	start := time.Now()
 	deleted, err := s.store.DeleteBefore(ctx, cutoff)
@@ -63,7 +75,7 @@ func (s *Server) applyRetention(ctx context.Context) {
 		if ctx.Err() == nil {
 			s.logger.Error("retention pass failed; the next pass retries", "before", cutoff, "err", err)
 		}
-		return
+		return false
 	}
 	attrs := []any{"before", cutoff, "deleted", deleted}
 	if secrets, ok := s.store.(store.InstallSecrets); ok {
@@ -74,9 +86,10 @@ func (s *Server) applyRetention(ctx context.Context) {
 				s.logger.Error("retention pass failed to delete deletion keys; the next pass retries",
 					"registered_before", keysBefore, "err", err)
 			}
-			return
+			return false
 		}
 		attrs = append(attrs, "deletion_keys_deleted", keys)
 	}
 	s.logger.Info("retention pass", append(attrs, "elapsed", time.Since(start))...)
+	return true
 }

@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,5 +73,51 @@ func TestRetentionKeepsKeyOfFutureEvent(t *testing.T) {
 	status, body := send(t, http.MethodPost, srv.URL()+collector.SelfDeletePath, "", selfDeleteBody("install-future", secret))
 	if status != http.StatusOK || !strings.Contains(body, `"deleted":1`) {
 		t.Errorf("self-service deletion of install-future = %d %s, want 200 with one event deleted", status, body)
+	}
+}
+
+// deleteBeforeFailingStore fails its first `failures` calls of DeleteBefore
+// and counts every call.
+type deleteBeforeFailingStore struct {
+	store.Store
+	failures int
+
+	mu    sync.Mutex
+	calls int
+}
+
+func (s *deleteBeforeFailingStore) DeleteBefore(ctx context.Context, before time.Time) (int64, error) {
+	s.mu.Lock()
+	s.calls++
+	fail := s.calls <= s.failures
+	s.mu.Unlock()
+	if fail {
+		return 0, store.Unavailable(errors.New("connection refused"))
+	}
+	return s.Store.DeleteBefore(ctx, before)
+}
+
+func (s *deleteBeforeFailingStore) callCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls
+}
+
+// A retention pass that fails is retried after retentionRetry rather than
+// at the next daily pass, and the retries stop once a pass succeeds.
+func TestRetentionRetriesFailedPass(t *testing.T) {
+	failing := &deleteBeforeFailingStore{failures: 2}
+	cfg := Config{KAnonymity: 1, WriteKey: testWriteKey, AdminToken: testAdminToken, Retention: 400 * 24 * time.Hour}
+	startTunedServer(t, cfg, func(srv *Server) {
+		failing.Store = srv.store
+		srv.store = failing
+		srv.retentionInterval = time.Hour
+		srv.retentionRetry = 20 * time.Millisecond
+	})
+
+	waitUntil(t, "a pass after two failed ones", func() bool { return failing.callCount() >= 3 })
+	time.Sleep(200 * time.Millisecond)
+	if got := failing.callCount(); got != 3 {
+		t.Errorf("DeleteBefore calls = %d, want 3: two failed passes and the one that succeeded", got)
 	}
 }

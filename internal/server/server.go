@@ -166,6 +166,10 @@ const (
 // retentionInterval is the time between two retention passes.
 const retentionInterval = 24 * time.Hour
 
+// retentionRetry is the time between a failed retention pass and the
+// next one.
+const retentionRetry = 5 * time.Minute
+
 // readHeaderTimeout bounds reading a request header.
 const readHeaderTimeout = 10 * time.Second
 
@@ -198,8 +202,10 @@ type Server struct {
 	ready    atomic.Bool
 	draining atomic.Bool
 
-	// retentionInterval is retentionInterval, shorter in tests.
+	// retentionInterval and retentionRetry are the constants of the same
+	// names, shorter in tests.
 	retentionInterval time.Duration
+	retentionRetry    time.Duration
 	// secretExpiry is secretExpiry(Config.Retention), shorter in tests.
 	secretExpiry time.Duration
 	// failingCommitsSpan and failedCommitsExpiry are the constants of the
@@ -314,6 +320,7 @@ func newServer(cfg Config, ln net.Listener) (_ *Server, err error) {
 		cfg: cfg, keys: keys, keysSaved: created, store: st, dataLock: dataLock, logger: cfg.Logger,
 		admin:               newTokenChecker(keys.AdminToken),
 		retentionInterval:   retentionInterval,
+		retentionRetry:      retentionRetry,
 		secretExpiry:        secretExpiry(cfg.Retention),
 		failingCommitsSpan:  failingCommitsSpan,
 		failedCommitsExpiry: failedCommitsExpiry,
