@@ -65,18 +65,26 @@ func runCatalog(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if !ok {
 		return usageErrorf("invalid --format %q: use json, markdown or typescript", *format)
 	}
-	appSet := false
-	fs.Visit(func(f *flag.Flag) { appSet = appSet || f.Name == "app" })
-	if appSet && *file != "" {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["app"] && set["file"] {
 		return usageErrorf("invalid flags --app %q and --file %q: pass only one of them", *app, *file)
 	}
-	if *goPkg != "" && (appSet || *file != "") {
+	if set["go"] && (set["app"] || set["file"]) {
 		return usageErrorf("invalid flag --go %q with --app or --file: pass only one of them", *goPkg)
+	}
+	// An empty value, as an unset shell variable gives, would otherwise
+	// print the built-in Mux catalog in place of the app's.
+	if set["file"] && *file == "" {
+		return usageErrorf(`invalid --file "": name a catalog file, such as notes-catalog.json`)
+	}
+	if set["go"] && *goPkg == "" {
+		return usageErrorf(`invalid --go "": name a Go package of the app, such as ./internal/telemetry`)
 	}
 
 	var c *catalog.Catalog
 	var err error
-	if *goPkg != "" {
+	if set["go"] {
 		c, err = goCatalog(ctx, *goPkg)
 	} else {
 		c, err = catalogFromFlags(*app, *file)
