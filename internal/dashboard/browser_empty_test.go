@@ -1,13 +1,16 @@
 package dashboard_test
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/candor-dev/candor/internal/browsertest"
 	"github.com/candor-dev/candor/internal/dashboard"
+	"github.com/candor-dev/candor/internal/store"
 )
 
 // readPanelStatusScript returns the status line of each panel that draws
@@ -77,4 +80,80 @@ func TestEmptyHeadlinesHiddenInBrowser(t *testing.T) {
 		t.Errorf("funnel note of an empty store = %q, want %q", note, wantNote)
 	}
 	checkConsole(t, console)
+}
+
+// errorsMatrixEvents returns 6 installs with APICallError in message-send
+// and 6 others with GitError in git-operation. The errors table then has
+// two cells that the API returns no row for. The day before browserNow
+// has no daily active install, but 6 in its 7 days.
+func errorsMatrixEvents() []store.Event {
+	var events []store.Event
+	add := func(install, errorType, context string, at time.Time) {
+		events = append(events, store.Event{
+			Project:    "mux",
+			UUID:       fmt.Sprintf("00000000-0000-4000-a000-%012d", len(events)),
+			Name:       "error_occurred",
+			DistinctID: install,
+			Timestamp:  at,
+			ReceivedAt: at,
+			Properties: map[string]any{"errorType": errorType, "context": context},
+		})
+	}
+	for i := range 6 {
+		add(fmt.Sprintf("install-api-%d", i), "APICallError", "message-send", browserNow.Add(-time.Hour))
+		add(fmt.Sprintf("install-git-%d", i), "GitError", "git-operation", browserNow.Add(-49*time.Hour))
+	}
+	return events
+}
+
+// readTableScript returns the cells of the table with the id %q, header
+// row first.
+const readTableScript = `Array.from(document.getElementById(%q).querySelectorAll('tr'))
+  .map((tr) => Array.from(tr.children).map((cell) => cell.textContent))`
+
+func TestAbsentTableCellsHiddenInBrowser(t *testing.T) {
+	events := errorsMatrixEvents()
+	yesterday := utcDay(browserNow.AddDate(0, 0, -1))
+
+	for _, test := range []struct {
+		k      int
+		absent string
+	}{{1, "0"}, {dashboard.DefaultKAnonymity, "< 5"}} {
+		t.Run(fmt.Sprintf("k=%d", test.k), func(t *testing.T) {
+			ctx, console := openDashboard(t, events, test.k, "/")
+
+			// A count with no row in the API is 0, which k-anonymity
+			// hides as it hides the API's zero rows, such as a funnel step.
+			matrix := browsertest.Run(t, ctx, chromedp.Evaluate[[][]string](fmt.Sprintf(readTableScript, "errors-table")))
+			wantMatrix := [][]string{
+				{"Error type", "git-operation", "message-send"},
+				{"APICallError", test.absent, "6 (6)"},
+				{"GitError", "6 (6)", test.absent},
+			}
+			if d := cmp.Diff(wantMatrix, matrix); d != "" {
+				t.Errorf("errors table (-want +got):\n%s", d)
+			}
+
+			note := browsertest.Run(t, ctx, chromedp.Evaluate[string](`document.querySelector('#errors .suppressed-note').textContent`))
+			wantNote := ""
+			if test.k > 1 {
+				wantNote = "2 cells are hidden because fewer than 5 installs, possibly none, are behind each."
+			}
+			if note != wantNote {
+				t.Errorf("errors note = %q, want %q", note, wantNote)
+			}
+
+			active := browsertest.Run(t, ctx, chromedp.Evaluate[[][]string](fmt.Sprintf(readTableScript, "active-table")))
+			var row []string
+			for _, cells := range active {
+				if len(cells) > 0 && cells[0] == yesterday {
+					row = cells
+				}
+			}
+			if want := []string{yesterday, test.absent, "6", "6"}; !cmp.Equal(want, row) {
+				t.Errorf("active installs table row of %s = %q, want %q", yesterday, row, want)
+			}
+			checkConsole(t, console)
+		})
+	}
 }

@@ -105,9 +105,10 @@
 // keeps its dimensions, such as the day and the event name, loses its
 // counts and gets "suppressed": true, which the page shows as "< k". One
 // function, kAnonymity.release, does this for every route and format. The
-// page's headlines apply the same rule to counts that have no row, such as
-// new installs over a range without first launches, so with k above 1 they
-// show "< k" with a note instead of 0. Raw
+// page's headlines and the cells of its errors and active-installs tables
+// apply the same rule to counts that have no row, such as new installs over
+// a range without first launches. With k above 1 they show "< k" instead
+// of 0, but the charts still draw such a count as 0. Raw
 // events come from one install each, so they are exported only when
 // KAnonymity is 1. Suppression is per row, so a total next to the visible
 // rows of a breakdown can reveal what the hidden rows add up to.

@@ -742,6 +742,13 @@
     return K > 1 ? null : 0;
   }
 
+  // absentCell returns the text of a table cell that the API returned no
+  // row for. Its count is 0, which K above 1 hides as the API hides a zero
+  // row, such as a funnel step that no install reached.
+  function absentCell() {
+    return K > 1 ? SUPPRESSED_TEXT : '0';
+  }
+
   // setEmptyText writes text into a panel's status line when empty is
   // true, and clears it otherwise.
   function setEmptyText(id, empty, text) {
@@ -908,7 +915,7 @@
     });
     const windows = all.map((series) => series.name);
     fillTable('active-table', ['Day'].concat(windows.map((w) => WINDOW_LABELS[w] || w + ' days')),
-      Array.from(byDay.keys()).sort().map((day) => [day].concat(windows.map((w) => byDay.get(day)[w] || '0'))));
+      Array.from(byDay.keys()).sort().map((day) => [day].concat(windows.map((w) => byDay.get(day)[w] || absentCell()))));
     setSuppressedNote(document.getElementById('active'), countSuppressed(rows), 'point', 'points');
 
     let peak = null;
@@ -1109,14 +1116,17 @@
     const types = Array.from(new Set(data.matrix.map((row) => row[first]))).sort();
     const contexts = Array.from(new Set(data.matrix.map(column))).sort();
     const cells = new Map(data.matrix.map((row) => [row[first] + '\u0000' + column(row), row]));
+    let absent = 0;
     fillTable('errors-table', [data.rowLabel].concat(contexts), types.map((type) => [type].concat(contexts.map((context) => {
       const row = cells.get(type + '\u0000' + context);
       if (!row) {
-        return '0';
+        absent++;
+        return absentCell();
       }
       return row.suppressed ? SUPPRESSED_TEXT : numberFormat.format(row.events) + ' (' + numberFormat.format(row.installs) + ')';
     }))));
-    setSuppressedNote(document.getElementById('errors'), countSuppressed(data.rows) + countSuppressed(data.matrix), 'cell', 'cells');
+    const hiddenAbsent = K > 1 ? absent : 0;
+    setSuppressedNote(document.getElementById('errors'), countSuppressed(data.rows) + countSuppressed(data.matrix) + hiddenAbsent, 'cell', 'cells');
     document.getElementById('errors').querySelector('.panel-status').textContent =
       data.matrix.length === 0 ? 'No errors match these filters.' : '';
   }
