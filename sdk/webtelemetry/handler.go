@@ -146,14 +146,28 @@ var routes = map[string]route{
 	"catalog.d.ts": {methods: []string{http.MethodGet, http.MethodHead}, serve: func(h *Handler, w http.ResponseWriter, r *http.Request) { h.catalogTS.serve(w, r) }, asset: true},
 }
 
+// notFoundMessage returns the error of a request for path, which matches
+// no endpoint. A path that ends in an endpoint after a prefix, such as
+// api/telemetry/status, comes from a mount without http.StripPrefix.
+func notFoundMessage(path string) string {
+	if i := strings.LastIndex(path, "/"); i >= 0 {
+		if _, ok := routes[path[i+1:]]; ok {
+			return fmt.Sprintf("not found: %q ends in the endpoint %s: mount the handler with http.StripPrefix(%q, handler)",
+				path, path[i+1:], "/"+path[:i+1])
+		}
+	}
+	return "not found: the telemetry endpoints are track, status, enabled, sent, pending, client.js, client.d.ts and catalog.d.ts"
+}
+
 // ServeHTTP routes a request by its path relative to the mount point, with
 // or without a leading slash, so http.StripPrefix may remove the prefix
 // with or without its trailing slash.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	rt, ok := routes[strings.TrimPrefix(r.URL.Path, "/")]
+	path := strings.TrimPrefix(r.URL.Path, "/")
+	rt, ok := routes[path]
 	if !ok {
-		writeError(w, http.StatusNotFound, errorBody{Error: "not found: the telemetry endpoints are track, status, enabled, sent, pending, client.js, client.d.ts and catalog.d.ts"})
+		writeError(w, http.StatusNotFound, errorBody{Error: notFoundMessage(path)})
 		return
 	}
 	if h.listsOrigins() {

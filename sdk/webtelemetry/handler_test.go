@@ -543,6 +543,22 @@ func TestRoutesWithLeadingSlash(t *testing.T) {
 	}
 }
 
+func TestRoutesWithoutStripPrefix(t *testing.T) {
+	f := newFixture(t, options{})
+	// An app that mounts the handler at /api/telemetry/ without
+	// http.StripPrefix passes it the whole path.
+	rec := httptest.NewRecorder()
+	f.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1/api/telemetry/client.js", nil))
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("GET /api/telemetry/client.js = %d, want 404", rec.Code)
+	}
+	want := `not found: \"api/telemetry/client.js\" ends in the endpoint client.js: ` +
+		`mount the handler with http.StripPrefix(\"/api/telemetry/\", handler)`
+	if !strings.Contains(rec.Body.String(), want) {
+		t.Errorf("GET /api/telemetry/client.js body = %s, want it to contain %s", rec.Body, want)
+	}
+}
+
 func TestAssets(t *testing.T) {
 	f := newFixture(t, options{})
 	clientJS, err := os.ReadFile("client.js")
