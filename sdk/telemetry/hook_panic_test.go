@@ -143,6 +143,15 @@ func TestPanickingGetenvTurnsTelemetryOff(t *testing.T) {
 	if len(st.Reasons) == 0 || !strings.Contains(st.Reasons[len(st.Reasons)-1], "Config.Getenv panicked") {
 		t.Errorf("Status.Reasons = %q, want a last reason that names the panicking Config.Getenv", st.Reasons)
 	}
+	var decided []string
+	for _, sw := range c.Switches() {
+		if sw.Decides {
+			decided = append(decided, sw.Name)
+		}
+	}
+	if len(decided) != 1 || decided[0] != SwitchGetenv {
+		t.Errorf("Switches decided by %q, want only %q", decided, SwitchGetenv)
+	}
 	closeClient(t, c)
 	if n := col.requestCount(); n != 0 {
 		t.Errorf("collector got %d requests, want none", n)

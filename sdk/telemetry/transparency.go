@@ -390,8 +390,9 @@ type SwitchState struct {
 }
 
 // Switches returns every switch in the order they are checked, with
-// whether each one applies now: the four of Status and then the notice
-// (see Config.RequireNotice). It reads the switches again, as Status does.
+// whether each one applies now: the four of Status, SwitchGetenv only once
+// Config.Getenv has panicked, and then the notice (see
+// Config.RequireNotice). It reads the switches again, as Status does.
 func (c *Client) Switches() []SwitchState {
 	st := c.refresh()
 	sw := c.switches
@@ -401,6 +402,9 @@ func (c *Client) Switches() []SwitchState {
 		{Name: DoNotTrackVar, Applies: isDoNotTrack(sw.getenv(DoNotTrackVar))},
 		{Name: ConfigFile, Applies: sw.config.read().off},
 		{Name: SwitchAutomation, Applies: automation != "" && !sw.allowAutomation},
+	}
+	if sw.getenvPanicked.Load() {
+		states = append(states, SwitchState{Name: SwitchGetenv, Applies: true})
 	}
 	for i := range states {
 		if i < len(st.Reasons) {
