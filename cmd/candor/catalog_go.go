@@ -24,8 +24,10 @@ const catalogFuncName = "Catalog"
 
 // catalogProgram is the program that candor catalog --go runs in the app's
 // module: it calls the package's Catalog function and writes the catalog as
-// JSON to stdout. It accepts both usual signatures, so an app's Catalog may
-// build the catalog with catalog.MustRegister or return Register's error.
+// JSON to the file named by its argument, not to stdout, where the app's
+// own packages may write while they load. It accepts both usual
+// signatures, so an app's Catalog may build the catalog with
+// catalog.MustRegister or return Register's error.
 const catalogProgram = `package main
 
 import (
@@ -57,17 +59,19 @@ func main() {
 	if err == nil {
 		data, err = c.MarshalIndent()
 	}
+	if err == nil {
+		err = os.WriteFile(os.Args[1], data, 0o600)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	os.Stdout.Write(data)
 }
 `
 
-// goCatalog builds and runs a program that prints the catalog of the Go
+// goCatalog builds and runs a program that writes the catalog of the Go
 // package pkg, as "go list" names it from the current folder, and parses
-// what it prints. The program builds in the package's module, or in the
+// what it writes. The program builds in the package's module, or in the
 // module of the current folder when the package is a dependency's. The
 // package must export a function Catalog of type
 // func() *catalog.Catalog or func() (*catalog.Catalog, error).
@@ -152,11 +156,15 @@ func goCatalog(ctx context.Context, pkg string) (*catalog.Catalog, error) {
 		return nil, fmt.Errorf("--go %s: build a program that calls %s.%s: %w: the package must export func %s() *catalog.Catalog or func %s() (*catalog.Catalog, error)",
 			pkg, importPath, catalogFuncName, err, catalogFuncName, catalogFuncName)
 	}
-	out, err := runProgram(ctx, moduleDir, prog)
-	if err != nil {
+	catalogFile := filepath.Join(tmp, "catalog.json")
+	if _, err := runProgram(ctx, moduleDir, prog, catalogFile); err != nil {
 		return nil, fmt.Errorf("--go %s: %s.%s failed: %w", pkg, importPath, catalogFuncName, err)
 	}
-	c, err := catalog.Parse([]byte(out))
+	out, err := os.ReadFile(catalogFile)
+	if err != nil {
+		return nil, fmt.Errorf("--go %s: read the catalog that %s.%s returned: %w", pkg, importPath, catalogFuncName, err)
+	}
+	c, err := catalog.Parse(out)
 	if err != nil {
 		return nil, fmt.Errorf("--go %s: parse the catalog that %s.%s returned: %w", pkg, importPath, catalogFuncName, err)
 	}

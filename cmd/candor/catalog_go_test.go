@@ -218,3 +218,22 @@ func TestCatalogFromGoPackageRunFailure(t *testing.T) {
 		})
 	}
 }
+
+// TestCatalogFromGoPackageWritingStdout reads the catalog of a package
+// that writes to stdout while it loads, as a package that logs to stdout
+// in init does. That output must not reach the catalog.
+func TestCatalogFromGoPackageWritingStdout(t *testing.T) {
+	chatty := strings.Replace(notesPackage, `import "github.com/candor-dev/candor/sdk/catalog"`,
+		"import (\n\t\"fmt\"\n\n\t\"github.com/candor-dev/candor/sdk/catalog\"\n)\n\nfunc init() { fmt.Println(\"notes: loading plugins\") }", 1)
+	dir := writeNotesModule(t, map[string]string{"telemetry/telemetry.go": chatty})
+	t.Chdir(dir)
+
+	out, _ := runCatalogCommand(t, 0, "catalog", "--go", "./telemetry")
+	c, err := catalog.Parse([]byte(out))
+	if err != nil {
+		t.Fatalf("parse the printed catalog: %v\n%s", err, out)
+	}
+	if _, ok := c.Lookup("note_saved"); !ok {
+		t.Errorf("the printed catalog has no event note_saved:\n%s", out)
+	}
+}
