@@ -46,7 +46,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return asUsageError(err)
 	}
 
-	srv, err := f.start(stderr)
+	srv, err := f.start(ctx, stderr)
 	if err != nil {
 		return err
 	}

@@ -191,8 +191,9 @@ func (f *serveFlags) logger(stderr io.Writer) (*slog.Logger, error) {
 
 // start checks the flags and starts the server. An invalid flag value is
 // a usageError, and the errors of server.New, such as a port in use or a
-// store that cannot open, are not.
-func (f *serveFlags) start(stderr io.Writer) (*server.Server, error) {
+// store that cannot open, are not. When ctx ends, the start stops waiting
+// for a ClickHouse server.
+func (f *serveFlags) start(ctx context.Context, stderr io.Writer) (*server.Server, error) {
 	if err := f.checkProjects(); err != nil {
 		if f.flags != nil {
 			f.flags.Usage()
@@ -206,7 +207,11 @@ func (f *serveFlags) start(stderr io.Writer) (*server.Server, error) {
 	if cfg.Store == server.StoreClickHouse {
 		warnUnmigratedDuckDB(cfg.Logger, cfg.DataDir)
 	}
-	return server.New(cfg)
+	srv, err := server.NewContext(ctx, cfg)
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("interrupted before the collector started: %w", err)
+	}
+	return srv, err
 }
 
 // warnUnmigratedDuckDB logs a warning when the data folder holds a DuckDB
@@ -451,7 +456,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	// tuneGC runs before start, which opens the store and may replay its WAL.
 	tuneGC(os.Getenv, f.maxBufferedMiB<<20)
-	srv, err := f.start(stderr)
+	srv, err := f.start(ctx, stderr)
 	if err != nil {
 		return err
 	}

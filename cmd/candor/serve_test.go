@@ -316,7 +316,7 @@ func TestServeNullStoreWithDefaults(t *testing.T) {
 	if err := fs.Parse([]string{"--listen", "127.0.0.1:0", "--store", "null"}); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := f.start(io.Discard)
+	srv, err := f.start(context.Background(), io.Discard)
 	if err != nil {
 		t.Fatalf("serve --store null with default flags: %v", err)
 	}
@@ -383,5 +383,43 @@ func TestServeClickHouseWarnsOfUnmigratedDuckDB(t *testing.T) {
 		if migrated && warned {
 			t.Errorf("with %s: stderr = %q, want no %q", migratedFile, stderr.String(), warning)
 		}
+	}
+}
+
+// A signal while serve waits for a ClickHouse server that accepts
+// connections and never responds, as a stopped (SIGSTOP) server does, ends
+// the start at once rather than after the 30 s that the open may take.
+func TestServeInterruptedWhileOpeningClickHouse(t *testing.T) {
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	defer listener.Close()
+	go func() {
+		for {
+			conn, err := listener.Accept()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+		}
+	}()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	args := []string{"serve", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--store", "clickhouse",
+		"--clickhouse-url", "http://" + listener.Addr().String()}
+	var stdout, stderr bytes.Buffer
+	start := time.Now()
+	code := run(ctx, args, &stdout, &stderr)
+
+	if elapsed := time.Since(start); elapsed > 5*time.Second {
+		t.Errorf("serve returned %v after start, want within 5s of the signal at 300ms", elapsed)
+	}
+	if code != exitFailure {
+		t.Errorf("exit code = %d, want %d", code, exitFailure)
+	}
+	if want := "interrupted before the collector started"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr = %q, want it to contain %q", stderr.String(), want)
 	}
 }

@@ -230,6 +230,12 @@ type Server struct {
 // New opens the store in cfg.DataDir, builds the handlers and starts
 // listening, so URL is valid when it returns. Call Serve to accept requests.
 func New(cfg Config) (*Server, error) {
+	return NewContext(context.Background(), cfg)
+}
+
+// NewContext is New, and it stops waiting for the ClickHouse server and
+// returns an error once ctx ends, such as at a signal during the start.
+func NewContext(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("server: missing data folder: set --data")
 	}
@@ -258,7 +264,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %q: %w (pick a free address with --listen)", cfg.Listen, err)
 	}
-	s, err := newServer(cfg, ln)
+	s, err := newServer(ctx, cfg, ln)
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -268,7 +274,7 @@ func New(cfg Config) (*Server, error) {
 
 // newServer opens the data folder and the store of a server that listens
 // on ln.
-func newServer(cfg Config, ln net.Listener) (_ *Server, err error) {
+func newServer(ctx context.Context, cfg Config, ln net.Listener) (_ *Server, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data folder: %w: pass --data a folder that candor can create and write", err)
 	}
@@ -309,7 +315,7 @@ func newServer(cfg Config, ln net.Listener) (_ *Server, err error) {
 			return nil, fmt.Errorf("server: the write key of project %q equals the admin token: give them different values", p.Name)
 		}
 	}
-	st, err := openStore(cfg)
+	st, err := openStore(ctx, cfg)
 	if errors.Is(err, duckdb.ErrNotCandorDatabase) {
 		return nil, errors.Join(err, leaveForeignFolder(cfg.DataDir, dataLock, lockCreated, created))
 	}
@@ -355,7 +361,7 @@ func leaveForeignFolder(dir string, lock *fsutil.Lock, lockCreated, keysCreated 
 	return nil
 }
 
-func openStore(cfg Config) (store.Store, error) {
+func openStore(ctx context.Context, cfg Config) (store.Store, error) {
 	switch cfg.Store {
 	case "", StoreDuckDB:
 		db, err := duckdb.OpenWith(filepath.Join(cfg.DataDir, DatabaseFile), duckdb.Options{
@@ -388,7 +394,7 @@ func openStore(cfg Config) (store.Store, error) {
 		}
 		return st, nil
 	case StoreClickHouse:
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		return clickhouse.Open(ctx, cfg.ClickHouse)
 	case StoreNull:
