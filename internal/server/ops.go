@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -157,11 +158,24 @@ func (s *Server) metricsHandler(registry *prometheus.Registry) http.Handler {
 
 // serveDeleteInstall deletes every event of one install in one project and
 // the install's deletion key hash. The project parameter is required, so
-// that a request never deletes in more projects than it names.
+// that a request never deletes in more projects than it names. A repeated
+// project or an unknown parameter gets 400, so that a request never
+// deletes less than it names either.
 func (s *Server) serveDeleteInstall(w http.ResponseWriter, r *http.Request) {
-	project := r.URL.Query().Get("project")
+	query := r.URL.Query()
+	for name := range query {
+		if name != "project" {
+			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("unknown parameter %q: use project", name))
+			return
+		}
+	}
+	project := query.Get("project")
 	distinctID := r.PathValue("distinct_id")
 	switch {
+	case len(query["project"]) > 1:
+		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf(
+			"invalid project: given %d times: pass it once, and send one request per project", len(query["project"])))
+		return
 	case project == "":
 		writeJSONError(w, http.StatusBadRequest, "missing project parameter: add ?project=NAME, such as ?project=mux")
 		return

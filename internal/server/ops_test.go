@@ -1110,3 +1110,32 @@ func TestDeleteInstallOfUnconfiguredProject(t *testing.T) {
 		t.Errorf("DELETE after the restart = %d %s, want 404 that says no events are stored", status, body)
 	}
 }
+
+// A deletion request whose parameters are ambiguous, such as a repeated
+// project or a misspelled parameter, gets 400 and deletes nothing, so an
+// operator never takes a partial deletion for the one requested.
+func TestDeleteInstallRejectsAmbiguousParameters(t *testing.T) {
+	srv := startServer(t, Config{KAnonymity: 1, WriteKey: testWriteKey, AdminToken: testAdminToken})
+	send(t, http.MethodPost, srv.URL()+"/batch/", "", batch(testWriteKey,
+		commandEvent("9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c11", "install-a")))
+
+	tests := []struct {
+		query string
+		want  string
+	}{
+		{"?project=mux&project=other", "invalid project: given 2 times: pass it once"},
+		{"?project=mux&dry_run=1", `unknown parameter \"dry_run\": use project`},
+	}
+	for _, tt := range tests {
+		status, body := send(t, http.MethodDelete, srv.URL()+"/api/v1/installs/install-a"+tt.query, testAdminToken, "")
+		if status != http.StatusBadRequest {
+			t.Errorf("DELETE %s = %d %s, want 400", tt.query, status, body)
+		}
+		if !strings.Contains(body, tt.want) {
+			t.Errorf("DELETE %s = %s, want %q in the error", tt.query, body, tt.want)
+		}
+	}
+	if ov := getOverview(t, srv, ""); ov.TotalEvents != 1 {
+		t.Errorf("after the rejected deletions: %d events, want 1", ov.TotalEvents)
+	}
+}

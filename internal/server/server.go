@@ -27,7 +27,8 @@
 //     of it are stored. A NAME that is neither configured nor stored gets
 //     404, unless this server deleted events of NAME since it started:
 //     the retry of a deletion of a project's last install gets 200
-//     {"deleted": 0}. The admin token as a Bearer token;
+//     {"deleted": 0}. A repeated project or another parameter gets 400
+//     and deletes nothing. The admin token as a Bearer token;
 //   - POST /api/v1/self/delete: self-service deletion (collector.SelfDeletePath);
 //   - everything else: the dashboard and the query API (internal/dashboard).
 //
