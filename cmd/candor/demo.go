@@ -89,6 +89,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 
+	printFewInstallsHint(stdout, srv.Store(), f.kAnonymity)
+
 	fmt.Fprintf(stdout, "\nDashboard: %s/?token=%s\n", srv.URL(), url.QueryEscape(keys.AdminToken))
 	fmt.Fprintf(stdout, "Write key: %s   Admin token: %s   (kept in %s)\n", keys.WriteKey, keys.AdminToken, f.data)
 	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
@@ -103,4 +105,22 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("shut down: %w", err)
 	}
 	return <-errc
+}
+
+// printFewInstallsHint prints why the dashboard hides every number when
+// the store contains events from fewer installs than k, such as after
+// --installs 3, because the page then shows nothing but "< k".
+func printFewInstallsHint(stdout io.Writer, s store.Store, k int) {
+	if k <= 1 {
+		return
+	}
+	// The hint is optional, so a slow store only skips it.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	total, err := s.Overview(ctx, store.Filter{})
+	if err != nil || total.Installs == 0 || total.Installs >= int64(k) {
+		return
+	}
+	fmt.Fprintf(stdout, "The data comes from %d installs, fewer than --k-anonymity %d, so the dashboard shows every number as < %d: "+
+		"run candor demo with --k-anonymity 1 to see them.\n", total.Installs, k, k)
 }
