@@ -37,7 +37,9 @@ const (
 	// and nothing that looks like a path, an email address, a URL, a secret,
 	// an IP address, a UUID of a version other than 4 and 7 or a run of
 	// more than 8 digits. A run of 7 or 8 digits passes only as a date
-	// written yyyymmdd, in a word in hex or in a UUID. Secrets include text
+	// written yyyymmdd, in a word in hex or in a UUID. URLs include a host
+	// name followed by a path or a port, as in example.com/alice, whose
+	// top-level domain has letters only. Secrets include text
 	// in base64, text in hex of 14 to 31 digits, names in hex of 10 or 12
 	// digits and keys split by slashes. IP addresses include IPv6
 	// with dashes, as in fe80--1-eth0, IPv4 with hex parts, as in

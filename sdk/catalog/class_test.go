@@ -116,6 +116,10 @@ func TestIdentifierClass(t *testing.T) {
 		"anthropic/claude-sonnet-4-5", "gpt-4o-2024-08-06", "claude-3-5-sonnet-20241022",
 		"openai", "apiKey", "baseUrl", "TypeError", "ollama:llama3.1", "mistral.large-2", "plan", "a",
 		"std::fmt::Error", "3f1c2b7e-9a4d-4c1e-8b2a-5d6e7f809a1b", "1.2.3.4567",
+		// Model ids with dots, which a host name followed by a path or a
+		// port must not be confused with.
+		"openai/gpt-4.1", "anthropic.claude-3-5-sonnet-20241022-v2:0", "us.anthropic.claude-3-7-sonnet-20250219-v1:0",
+		"meta.llama3-1-70b-instruct-v1:0", "claude-3.5-sonnet/beta", "api.openai.com",
 		// Runs of 7 or 8 digits in a date, in a word of hex digits and in
 		// a UUID of version 4 or 7.
 		"release-19991231", "model-20240229", "0x10004003", "build-9fceb02d0a", "f1234567",
@@ -144,6 +148,10 @@ func TestIdentifierClass(t *testing.T) {
 		"http://localhost:3000":                ReasonLooksLikeURL,
 		"mailto:bob":                           ReasonLooksLikeURL,
 		"file:///etc":                          ReasonLooksLikeURL,
+		"example.com/alice":                    ReasonLooksLikeURL,
+		"github.com/alice/private-repo":        ReasonLooksLikeURL,
+		"www.alice-smith.org:8080":             ReasonLooksLikeURL,
+		"Intranet.Corp.Example/wiki":           ReasonLooksLikeURL,
 		"sk-proj-abc123":                       ReasonLooksLikeSecret,
 		"ghp_1234567890abcdefghijklmnopqrs":    ReasonLooksLikeSecret,
 		"AKIAIOSFODNN7EXAMPLE":                 ReasonLooksLikeSecret,

@@ -19,7 +19,7 @@ func checkIdentifier(s string) Reason {
 	if strings.ContainsRune(s, '@') {
 		return ReasonLooksLikeEmail
 	}
-	if looksLikeURL(s) {
+	if looksLikeURL(s) || looksLikeHostURL(s) {
 		return ReasonLooksLikeURL
 	}
 	if strings.ContainsAny(s, `\~`) || looksLikePath(s) {
@@ -61,6 +61,61 @@ func looksLikeURL(s string) bool {
 		}
 	}
 	return false
+}
+
+// looksLikeHostURL reports whether s is a URL written without its scheme:
+// a host name followed by a path or a port, such as example.com/alice or
+// www.example.org:8080.
+func looksLikeHostURL(s string) bool {
+	end := strings.IndexAny(s, "/:")
+	if end <= 0 || !isHostName(s[:end]) {
+		return false
+	}
+	if s[end] == '/' {
+		return true
+	}
+
+	// A port: digits up to the end or to a path.
+	port, _, _ := strings.Cut(s[end+1:], "/")
+	if port == "" {
+		return false
+	}
+	for i := 0; i < len(port); i++ {
+		if port[i] < '0' || port[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// isHostName reports whether host is two or more dot-separated labels of
+// ASCII letters, digits and '-' whose last label, the top-level domain,
+// has two or more letters and nothing else. Model ids with dots have a
+// digit or '-' in their last label, as mistral.large-2 and
+// anthropic.claude-3-5-sonnet-20241022-v2:0 do.
+func isHostName(host string) bool {
+	dot := strings.LastIndexByte(host, '.')
+	if dot <= 0 || len(host)-dot-1 < 2 {
+		return false
+	}
+	for i := dot + 1; i < len(host); i++ {
+		if c := host[i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+
+	for label := range strings.SplitSeq(host, ".") {
+		if label == "" {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c|0x20 >= 'a' && c|0x20 <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // hasPrefixFold reports whether s starts with the lower-case ASCII prefix
