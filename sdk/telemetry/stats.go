@@ -140,6 +140,10 @@ func (c *counters) violationOf(reason catalog.Reason, key string) {
 // snapshot returns the counters; queueLen is the number of events in the
 // capture channel.
 func (c *counters) snapshot(queueLen int) Stats {
+	// Capture counts an event as captured before it counts it as dropped
+	// for a full queue or a closed client, so those two are read before
+	// Captured, and a snapshot never shows more of them than captured.
+	queueFull, closed := c.queueFul.Load(), c.closed.Load()
 	s := Stats{
 		Captured: c.captured.Load(),
 		Sent:     c.sent.Load(),
@@ -163,11 +167,11 @@ func (c *counters) snapshot(queueLen int) Stats {
 	if s.ViolationsByProperty == nil {
 		s.ViolationsByProperty = map[string]int64{}
 	}
-	if n := c.queueFul.Load(); n > 0 {
-		s.DroppedByReason[DropQueueFull] += n
+	if queueFull > 0 {
+		s.DroppedByReason[DropQueueFull] += queueFull
 	}
-	if n := c.closed.Load(); n > 0 {
-		s.DroppedByReason[DropClosed] += n
+	if closed > 0 {
+		s.DroppedByReason[DropClosed] += closed
 	}
 	for _, n := range s.DroppedByReason {
 		s.Dropped += n
