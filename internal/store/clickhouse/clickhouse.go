@@ -238,8 +238,8 @@ func Open(ctx context.Context, config Config) (*Store, error) {
 	return s, nil
 }
 
-// prepare checks the server, reads which settings it supports and
-// migrates the schema.
+// prepare checks the server, reads which settings it supports, keeps its
+// inserts synchronous and migrates the schema.
 func (s *Store) prepare(ctx context.Context) error {
 	timed, cancel := context.WithTimeout(ctx, openTimeout)
 	defer cancel()
@@ -247,11 +247,14 @@ func (s *Store) prepare(ctx context.Context) error {
 	if err := s.client.ping(timed); err != nil {
 		return err
 	}
-	rows, err := s.client.query(timed, `SELECT count() FROM system.settings WHERE name = 'mutations_sync'`)
+	settings, err := s.readServerSettings(timed)
 	if err != nil {
-		return fmt.Errorf("read server settings: %w", err)
+		return err
 	}
-	s.mutationsSync = len(rows) == 1 && len(rows[0]) == 1 && rows[0][0] == "1"
+	_, s.mutationsSync = settings["mutations_sync"]
+	if err := s.turnOffAsyncInserts(timed, settings); err != nil {
+		return err
+	}
 
 	return s.migrate(timed, ctx)
 }

@@ -32,6 +32,11 @@ type client struct {
 	user     string
 	password string
 	http     *http.Client
+
+	// settings are sent with every statement, such as async_insert=0. A
+	// parameter of the statement with the same name takes precedence.
+	// Open sets them before the Store is shared, and nothing changes them.
+	settings url.Values
 }
 
 // idleConnTimeout closes an idle connection to ClickHouse before the
@@ -72,7 +77,8 @@ func (c *client) execExternal(ctx context.Context, query string, tables ...exter
 }
 
 // insert runs "INSERT INTO table FORMAT JSONEachRow" with rows as its data.
-// ClickHouse responds only after it has written the new part to disk.
+// ClickHouse responds only after it has written the new part to disk,
+// unless asynchronous inserts are on without waiting, which Open prevents.
 func (c *client) insert(ctx context.Context, table string, rows []byte) error {
 	params := url.Values{"query": {"INSERT INTO " + table + " FORMAT JSONEachRow"}}
 	_, err := c.post(ctx, "INSERT", params, "", bytes.NewReader(rows))
@@ -170,6 +176,9 @@ func (c *client) post(ctx context.Context, kind string, params url.Values, conte
 // status is not 200 OK. kind is the statement's first keyword, such as
 // SELECT, for the error.
 func (c *client) send(ctx context.Context, kind string, params url.Values, contentType string, body io.Reader) (io.ReadCloser, error) {
+	if len(c.settings) > 0 {
+		params = withSettings(params, c.settings)
+	}
 	target := c.url
 	if len(params) > 0 {
 		target += "?" + params.Encode()
@@ -198,6 +207,19 @@ func (c *client) send(ctx context.Context, kind string, params url.Values, conte
 		return nil, &serverError{status: resp.StatusCode, message: trimMessage(data)}
 	}
 	return resp.Body, nil
+}
+
+// withSettings returns a copy of params with the settings that params
+// does not set.
+func withSettings(params, settings url.Values) url.Values {
+	merged := make(url.Values, len(params)+len(settings))
+	for name, values := range settings {
+		merged[name] = values
+	}
+	for name, values := range params {
+		merged[name] = values
+	}
+	return merged
 }
 
 // withoutQuery replaces the request URL in err, a *url.Error of http.Client,
@@ -266,19 +288,25 @@ var accessErrorCodes = []string{"164", "192", "193", "194", "291", "497", "516"}
 // isAccessError reports whether err is a ClickHouse error about the user's
 // identity or rights.
 func isAccessError(err error) bool {
+	return slices.Contains(accessErrorCodes, errorCode(err))
+}
+
+// errorCode returns the ClickHouse error code at the start of the message
+// of a serverError in err, such as "60", or "" when there is none.
+func errorCode(err error) string {
 	var se *serverError
 	if !errors.As(err, &se) {
-		return false
+		return ""
 	}
 	code, ok := strings.CutPrefix(se.message, "Code: ")
 	if !ok {
-		return false
+		return ""
 	}
 	end := strings.IndexFunc(code, func(r rune) bool { return r < '0' || r > '9' })
 	if end < 0 {
 		end = len(code)
 	}
-	return slices.Contains(accessErrorCodes, code[:end])
+	return code[:end]
 }
 
 func trimMessage(data []byte) string {

@@ -42,7 +42,10 @@ type eventKey struct{ project, uuid string }
 //
 // Insert hands the events to the Store's batcher and waits for the batch to
 // be written. When it returns nil, ClickHouse has acknowledged the INSERT,
-// which it does only after writing the new part to its data folder. The
+// which it does only after writing the new part to its data folder. That
+// holds for a user whose profile turns asynchronous inserts on too,
+// because Open turns them off for the Store's statements or checks that
+// the server waits for each write (turnOffAsyncInserts). The
 // part then survives a crash of the server process. ClickHouse does not
 // fsync it by default, so a power loss in the next seconds may lose it:
 // 18.16 has no setting for that, newer servers have the MergeTree setting
