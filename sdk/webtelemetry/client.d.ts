@@ -85,7 +85,7 @@ export function track(event: string, properties?: object): void;
 /** Returns the backend's telemetry status; rejects when the request fails or the backend does not respond within requestTimeoutMs. A status with enabled false drops the events that wait to be sent, in memory or in sessionStorage. */
 export function getStatus(): Promise<TelemetryStatus>;
 
-/** Persists the user's choice and returns the new status; rejects when it could not be saved. When the backend does not respond within requestTimeoutMs, it rejects with an error saying that the choice may or may not have been saved, so call getStatus to read it again. Calls are sent one after another, in the order they were made. setEnabled(false) drops the events that wait to be sent, in memory or in sessionStorage, at once. */
+/** Persists the user's choice and returns the new status; rejects when it could not be saved. When the backend does not respond within requestTimeoutMs, it rejects with an error saying that the choice may or may not have been saved, so call getStatus to read it again. Calls are sent one after another, in the order they were made. setEnabled(false) drops the events that wait to be sent, in memory or in sessionStorage, at once. Any argument but true or false, such as the string "true", rejects with a TypeError that names it, and the choice and the waiting events stay as they are. */
 export function setEnabled(enabled: boolean): Promise<TelemetryStatus>;
 
 /** Returns the backend's most recent sent events, at most limit (1 to 10000, default 100); rejects like getStatus. */

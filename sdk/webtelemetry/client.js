@@ -580,14 +580,20 @@ export function getStatus() {
  * with an Error saying that the choice may or may not have been saved,
  * because the request may have reached the backend. Calls are sent one
  * after another, in the order they were made. setEnabled(false) drops
- * the events that wait in memory or in sessionStorage at once.
+ * the events that wait in memory or in sessionStorage at once. Any
+ * argument but true or false, such as the string "true", rejects with a
+ * TypeError at once, and the choice and the waiting events stay as they
+ * are.
  */
 export function setEnabled(enabled) {
-  if (enabled !== true) guarded(dropUnsent);
+  if (typeof enabled !== "boolean") {
+    return Promise.reject(new TypeError("invalid setEnabled argument " + describeValue(enabled) + ": pass true or false"));
+  }
+  if (!enabled) guarded(dropUnsent);
   const save = () => requestWithTimeout("enabled", {
     method: "POST",
     headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: JSON.stringify({ enabled: enabled === true }),
+    body: JSON.stringify({ enabled }),
   }, " The choice may or may not have been saved: call getStatus to read it again.", readStatus);
   // One save at a time: the backend responds with the state after its
   // save, which a concurrent save could change before it reads it.
@@ -598,6 +604,19 @@ export function setEnabled(enabled) {
 
 // lastSave settles when the latest setEnabled call has settled.
 let lastSave = Promise.resolve();
+
+// describeValue returns value for an error message: a string or object as
+// JSON, cut after 100 characters, and anything else as String does.
+function describeValue(value) {
+  let text;
+  try {
+    text = typeof value === "string" || (value !== null && typeof value === "object") ? JSON.stringify(value) : undefined;
+  } catch {
+    text = undefined;
+  }
+  if (text === undefined) text = typeof value === "object" && value !== null ? "an object" : String(value);
+  return text.length > 100 ? text.slice(0, 100) + "…" : text;
+}
 
 /**
  * Returns the most recent events the backend sent to the collector, oldest

@@ -178,6 +178,9 @@
 // request may have reached the backend, and that getStatus reads it again.
 // setEnabled sends its calls one at a time, so a call waits for those
 // before it, and its timeout starts when its own request does.
+// setEnabled with any argument but true or false, such as the string
+// "true", rejects with a TypeError that names the value, sends nothing
+// and drops nothing.
 //
 // mux.d.ts in this folder holds the types of the built-in Mux catalog, as
 // GET catalog.d.ts serves them for a handler whose client has the Mux

@@ -266,6 +266,7 @@ async function main() {
   await checkStorageQuota();
   await checkStatusRetry();
   await checkResumeAtConfigure();
+  await checkSetEnabledArgument();
 
   // Status and toggle reject with the backend's message.
   await reset();
@@ -780,6 +781,44 @@ async function checkResumeAtConfigure() {
     "after the page turned visible 5 s after a failed status request, it made " + statusUrls().length + " status requests and sent the stored event " + sentEarlier().length + " times, want 2 and 1");
 
   restore();
+}
+
+// checkSetEnabledArgument calls setEnabled with values that are not
+// booleans. Each call rejects with an error that names the value and the
+// fix, sends no request and keeps the stored events.
+async function checkSetEnabledArgument() {
+  await reset();
+  globalThis.sessionStorage = memoryStorage();
+  const earlier = JSON.stringify({ event: "workspace_switched", properties: { fromWorkspaceId: "earlier" } });
+  globalThis.sessionStorage.setItem(UNSENT_KEY, JSON.stringify({ events: [{ body: earlier, trackedAt: Date.now() }] }));
+  const cases = [
+    ["true", '"true"'],
+    ["false", '"false"'],
+    [1, "1"],
+    [0, "0"],
+    [undefined, "undefined"],
+    [null, "null"],
+    [{ enabled: true }, '{"enabled":true}'],
+  ];
+  for (const [value, named] of cases) {
+    let result;
+    try {
+      result = await withDeadline(client.setEnabled(value), 2000);
+    } catch (err) {
+      result = "threw " + err;
+    }
+    check(result.includes(named) && result.includes("pass true or false"),
+      "setEnabled(" + named + ") settled with " + JSON.stringify(result) + ", want a rejection that names " + named + " and says to pass true or false");
+  }
+  check(calls.length === 0, "setEnabled with values that are not booleans made " + calls.length + " requests, want 0");
+  check(storedEvents().length === 1, "setEnabled with values that are not booleans left " + storedEvents().length + " stored events, want the 1 stored before");
+
+  // A rejected call does not hold up the next one.
+  stubFetch(() => Promise.resolve({ ok: true, status: 200, json: () => Promise.resolve({ enabled: true, explicit: true, locked: false, reason: "r" }) }));
+  const saved = await withDeadline(client.setEnabled(true), 2000);
+  check(saved === "resolved" && calls.length === 1 && JSON.parse(calls[0].init.body).enabled === true,
+    "setEnabled(true) after rejected calls settled with " + saved + " after " + calls.length + " requests, want resolved after 1 request with enabled true");
+  delete globalThis.sessionStorage;
 }
 
 main().catch((err) => {
