@@ -65,6 +65,14 @@ window.bulk = (from, to) => {
     client.track("bulk_loaded", properties);
   }
 };
+// keepaliveTracks counts the keepalive requests to POST track that the
+// client has handed to fetch.
+window.keepaliveTracks = 0;
+const pageFetch = window.fetch;
+window.fetch = (input, init) => {
+  if (String(input).endsWith("/track") && init && init.keepalive) window.keepaliveTracks++;
+  return pageFetch(input, init);
+};
 window.ready = true;
 </script>
 `
@@ -537,4 +545,61 @@ func TestStoredEventsOverQuotaKeepOldest(t *testing.T) {
 	if d := app.recorder.duplicates(); len(d) > 0 {
 		t.Errorf("events that reached POST track more than once: %v", d)
 	}
+}
+
+// storeEvents is a script that stores bulk_loaded events in
+// sessionStorage, as a page that turned hidden keeps the events beyond
+// the keepalive budget for the next page of the tab. Their indexes run
+// from its first %d verb to its second minus 1.
+const storeEvents = `(() => {
+  const events = [];
+  for (let index = %d; index < %d; index++) {
+    const properties = { index };
+    for (let p = 0; p < 10; p++) properties["p" + p] = %q;
+    events.push({ body: JSON.stringify({ event: "bulk_loaded", properties }), trackedAt: Date.now() });
+  }
+  sessionStorage.setItem(%q, JSON.stringify({ events }));
+})()`
+
+// TestPageLoadedHiddenSendsStored loads a page in a minimized window while
+// 40 events of an earlier page of the tab wait in sessionStorage and the
+// backend holds every track request. The hidden page hands them all to
+// fetch at once as keepalive requests, which fit into the budget, instead
+// of moving them into its queue in memory, which a discard of the
+// background tab would lose.
+func TestPageLoadedHiddenSendsStored(t *testing.T) {
+	app := startBulkApp(t, 1000)
+
+	app.evaluate(t, fmt.Sprintf(storeEvents, 0, 40, bulkValue, unsentKey))
+	app.setMinimized(t, true)
+	app.evaluate(t, `window.ready = false; location.search = "?second"`)
+	// Polling the page while it navigates fails, so the poll starts once
+	// the second page has loaded.
+	time.Sleep(time.Second)
+	waitUntil(t, app.ctx, "the second page has imported client.js", `window.ready === true && location.search === "?second"`)
+	if state := browsertest.Run(t, app.ctx, chromedp.Evaluate[string](`document.visibilityState`)); state != "hidden" {
+		t.Fatalf("the second page loaded with document.visibilityState %q, want hidden", state)
+	}
+	posted := 0
+	for deadline := time.Now().Add(pollTimeout); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if posted = browsertest.Run(t, app.ctx, chromedp.Evaluate[int](`window.keepaliveTracks`)); posted == 40 {
+			break
+		}
+	}
+	if posted != 40 {
+		t.Fatalf("the hidden second page posted %d keepalive track requests, want the 40 stored events", posted)
+	}
+	if n := app.storedCount(t); n != 0 {
+		t.Errorf("sessionStorage keeps %d events after they were posted, want 0", n)
+	}
+
+	app.recorder.release()
+	app.recorder.waitArrived(t, 0, 40, "after the held requests were released")
+	app.setMinimized(t, false)
+	app.evaluate(t, `bulk(40, 41)`)
+	app.recorder.waitArrived(t, 0, 41, "after the second page turned visible and tracked an event")
+	if d := app.recorder.duplicates(); len(d) > 0 {
+		t.Errorf("events that reached POST track more than once: %v", d)
+	}
+	app.checkCollected(t, 41)
 }

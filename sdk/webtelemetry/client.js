@@ -275,6 +275,11 @@ function timeoutSignal() {
 function listenForPageLifecycle() {
   if (lifecycleListening || typeof globalThis.addEventListener !== "function") return;
   lifecycleListening = true;
+  // A page that loads hidden, as in a background tab, gets no
+  // visibilitychange until it is shown and may be discarded before, so it
+  // counts as hidden from the start.
+  const loadedHidden = globalThis.document && globalThis.document.visibilityState === "hidden";
+  if (loadedHidden) pageHidden = true;
   globalThis.addEventListener("pagehide", () => guarded(flush));
   globalThis.addEventListener("pageshow", () => guarded(show));
   const doc = globalThis.document;

@@ -107,7 +107,8 @@
 // tab duplicated while it kept events, because the browser copies the
 // sessionStorage described below into the new tab. Until the page
 // is visible again, track sends each event at once, or keeps it, so the
-// events of the page's own pagehide listeners are not lost.
+// events of the page's own pagehide listeners are not lost. A page that
+// loads hidden, as in a background tab, counts as hidden from the start.
 //
 // # What the browser keeps
 //

@@ -266,6 +266,7 @@ async function main() {
   await checkStorageQuota();
   await checkStatusRetry();
   await checkResumeAtConfigure();
+  await checkLoadedHidden();
   await checkSetEnabledArgument();
 
   // Status and toggle reject with the backend's message.
@@ -499,13 +500,13 @@ async function checkKeepaliveBudget() {
 }
 
 // importPage imports a fresh copy of the client, as a new page loads it,
-// with a visible document, and returns functions that hide and show the
+// with a document in visibilityState, and returns functions that hide and show the
 // page, and the listeners the page registered.
-async function importPage(query) {
+async function importPage(query, visibilityState = "visible") {
   const listeners = {};
   globalThis.addEventListener = (type, listener) => (listeners[type] = listener);
   globalThis.document = {
-    visibilityState: "visible",
+    visibilityState,
     addEventListener: (type, listener) => (listeners["document " + type] = listener),
     querySelector: () => null,
   };
@@ -780,6 +781,53 @@ async function checkResumeAtConfigure() {
   check(statusUrls().length === 2 && sentEarlier().length === 1,
     "after the page turned visible 5 s after a failed status request, it made " + statusUrls().length + " status requests and sent the stored event " + sentEarlier().length + " times, want 2 and 1");
 
+  restore();
+}
+
+// checkLoadedHidden loads a page whose document is hidden from the start,
+// as in a background tab, with an event of an earlier page stored. The
+// page posts it at once as a keepalive request instead of queueing it.
+// When the status read fails, the page's turning visible reads it again,
+// as it does on a page that was hidden later.
+async function checkLoadedHidden() {
+  await reset();
+  const { clock, earlier, storeEarlier, restore } = fakeStoredEventPage();
+  const statusOn = { enabled: true, explicit: false, locked: false, reason: "r", notes: [] };
+  let status = statusOn;
+  const respond = (url) => {
+    if (!url.endsWith("/status")) return new Promise(() => {});
+    if (status === null) return Promise.resolve({ ok: false, status: 503, json: () => Promise.resolve({ error: "backend starting" }) });
+    return Promise.resolve({ ok: true, status: 200, json: () => Promise.resolve(status) });
+  };
+  const sentEarlier = () => calls.filter((call) => call.url.endsWith("/track") && call.init.body === earlier);
+
+  // Two track requests that never finish hold the queue of a visible
+  // page, but a hidden page posts the stored event beside them.
+  storeEarlier();
+  stubFetch(respond);
+  const hiddenPage = await importPage("loaded-hidden", "hidden");
+  hiddenPage.page.track("workspace_switched", { fromWorkspaceId: "a0" });
+  hiddenPage.page.track("workspace_switched", { fromWorkspaceId: "a1" });
+  for (let i = 0; i < 4; i++) await settle();
+  check(sentEarlier().length === 1 && sentEarlier()[0].init.keepalive === true,
+    "a page loaded hidden with 2 requests in flight posted the stored event " + sentEarlier().length + " times, want once with keepalive");
+  check(storedEvents().length === 0, "a page loaded hidden keeps " + storedEvents().length + " events after posting them, want 0");
+
+  // The status read fails, and the page turns visible 5 s later.
+  storeEarlier();
+  status = null;
+  stubFetch(respond);
+  const retry = await importPage("loaded-hidden-retry", "hidden");
+  retry.page.configure({});
+  for (let i = 0; i < 2; i++) await settle();
+  const statusCalls = () => calls.filter((call) => call.url.endsWith("/status")).length;
+  check(statusCalls() === 1, "a page loaded hidden with a stored event made " + statusCalls() + " status requests, want 1");
+  clock.now += 5000;
+  status = statusOn;
+  retry.show();
+  for (let i = 0; i < 4; i++) await settle();
+  check(statusCalls() === 2 && sentEarlier().length === 1,
+    "a page loaded hidden that turned visible 5 s after a failed status request made " + statusCalls() + " status requests and sent the stored event " + sentEarlier().length + " times, want 2 and 1");
   restore();
 }
 
