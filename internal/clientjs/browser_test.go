@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,6 +65,12 @@ window.bulk = (from, to) => {
     for (let p = 0; p < 10; p++) properties["p" + p] = value;
     client.track("bulk_loaded", properties);
   }
+};
+// fillKeepalive posts a keepalive request of size bytes to POST /hold,
+// which the server holds open until the test ends, so that its body stays
+// in the page's keepalive budget.
+window.fillKeepalive = (size) => {
+  fetch("/hold", { method: "POST", body: "x".repeat(size), keepalive: true }).catch(() => {});
 };
 // keepaliveTracks counts the keepalive requests to POST track that the
 // client has handed to fetch.
@@ -216,6 +223,9 @@ type bulkApp struct {
 	recorder  *trackRecorder
 	url       string
 	ctx       context.Context // the chromedp context of the tab
+
+	heldPageRequests atomic.Int64 // POST /hold requests that arrived
+	releaseHeld      func()       // ends the POST /hold requests
 }
 
 // startBulkApp starts the app and opens its page. The first hold track
@@ -255,20 +265,31 @@ func startBulkApp(t *testing.T, hold int) *bulkApp {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprintf(w, testPage, bulkValue)
 	})
+	app := &bulkApp{
+		collector: c,
+		client:    client,
+		recorder:  recorder,
+	}
+	holdGate := make(chan struct{})
+	app.releaseHeld = sync.OnceFunc(func() { close(holdGate) })
+	routes.HandleFunc("POST /hold", func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		app.heldPageRequests.Add(1)
+		select {
+		case <-holdGate:
+		case <-r.Context().Done():
+		}
+	})
 	srv := httptest.NewServer(routes)
 	t.Cleanup(srv.Close)
 	// Cleanups run last first: the held requests end before srv.Close
 	// waits for them.
 	t.Cleanup(recorder.release)
 	t.Cleanup(recorder.releaseStatus)
+	t.Cleanup(app.releaseHeld)
 
-	app := &bulkApp{
-		collector: c,
-		client:    client,
-		recorder:  recorder,
-		url:       srv.URL + "/page",
-		ctx:       browsertest.NewContext(t, 1280, 800),
-	}
+	app.url = srv.URL + "/page"
+	app.ctx = browsertest.NewContext(t, 1280, 800)
 	app.open(t, "")
 	return app
 }
@@ -545,6 +566,93 @@ func TestStoredEventsOverQuotaKeepOldest(t *testing.T) {
 	if d := app.recorder.duplicates(); len(d) > 0 {
 		t.Errorf("events that reached POST track more than once: %v", d)
 	}
+}
+
+// fillKeepaliveBudget makes the page post 64 KiB to POST /hold as its own
+// keepalive request, which the server holds open, and checks that
+// Chromium then rejects a further keepalive fetch of the page.
+func (a *bulkApp) fillKeepaliveBudget(t *testing.T) {
+	t.Helper()
+	a.evaluate(t, `fillKeepalive(64 * 1024)`)
+	deadline := time.Now().Add(pollTimeout)
+	for a.heldPageRequests.Load() < 1 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := a.heldPageRequests.Load(); n < 1 {
+		t.Fatalf("the page's keepalive request did not reach POST /hold within %v", pollTimeout)
+	}
+	probe := `fetch("/hold", { method: "POST", body: "x", keepalive: true }).then(() => "sent", (err) => String(err))`
+	got := browsertest.Run(t, a.ctx, chromedp.Evaluate[string](probe, chromedp.EvalAwaitPromise))
+	if got != "TypeError: Failed to fetch" {
+		t.Fatalf("a keepalive fetch with 64 KiB of the page's own keepalive bodies in flight settled with %q, want the rejection TypeError: Failed to fetch", got)
+	}
+}
+
+// TestPageKeepaliveBudgetFullVisible fills the keepalive budget with the
+// page's own request, held open by the server. Chromium rejects every
+// keepalive track request, and the client sends each event again without
+// keepalive.
+func TestPageKeepaliveBudgetFullVisible(t *testing.T) {
+	app := startBulkApp(t, 0)
+
+	app.fillKeepaliveBudget(t)
+	app.evaluate(t, `bulk(0, 20)`)
+	app.recorder.waitArrived(t, 0, 20, "with the keepalive budget full of the page's own request")
+	time.Sleep(300 * time.Millisecond)
+	if d := app.recorder.duplicates(); len(d) > 0 {
+		t.Errorf("events that reached POST track more than once: %v", d)
+	}
+	app.checkCollected(t, 20)
+}
+
+// TestPageKeepaliveBudgetFullHidden fills the keepalive budget with the
+// page's own request and tracks while the page is hidden. The events that
+// Chromium rejects as keepalive requests are kept in sessionStorage. Once
+// the page's request ends, the hidden page sends them itself.
+func TestPageKeepaliveBudgetFullHidden(t *testing.T) {
+	app := startBulkApp(t, 0)
+
+	app.fillKeepaliveBudget(t)
+	app.setMinimized(t, true)
+	app.evaluate(t, `bulk(0, 20)`)
+	waitUntil(t, app.ctx, "sessionStorage keeps the 20 events that Chromium rejected",
+		fmt.Sprintf(`(JSON.parse(sessionStorage.getItem(%q) || "{}").events || []).length === 20`, unsentKey))
+	if missing := len(app.recorder.missing(0, 20)); missing != 20 {
+		t.Errorf("%d of 20 events reached POST track with the keepalive budget full, want 0", 20-missing)
+	}
+
+	app.releaseHeld()
+	app.recorder.waitArrived(t, 0, 20, "after the page's own keepalive request ended, with the page still hidden")
+	if n := app.storedCount(t); n != 0 {
+		t.Errorf("sessionStorage keeps %d events after they were sent, want 0", n)
+	}
+	if d := app.recorder.duplicates(); len(d) > 0 {
+		t.Errorf("events that reached POST track more than once: %v", d)
+	}
+	app.checkCollected(t, 20)
+}
+
+// TestPageKeepaliveBudgetFullShown keeps the events that Chromium rejects
+// while the page is hidden, and the page sends them without keepalive
+// when it is visible again, with the budget still full.
+func TestPageKeepaliveBudgetFullShown(t *testing.T) {
+	app := startBulkApp(t, 0)
+
+	app.fillKeepaliveBudget(t)
+	app.setMinimized(t, true)
+	app.evaluate(t, `bulk(0, 20)`)
+	waitUntil(t, app.ctx, "sessionStorage keeps the 20 events that Chromium rejected",
+		fmt.Sprintf(`(JSON.parse(sessionStorage.getItem(%q) || "{}").events || []).length === 20`, unsentKey))
+
+	app.setMinimized(t, false)
+	app.recorder.waitArrived(t, 0, 20, "after the page turned visible, with the keepalive budget still full")
+	if n := app.storedCount(t); n != 0 {
+		t.Errorf("sessionStorage keeps %d events after they were sent, want 0", n)
+	}
+	if d := app.recorder.duplicates(); len(d) > 0 {
+		t.Errorf("events that reached POST track more than once: %v", d)
+	}
+	app.checkCollected(t, 20)
 }
 
 // storeEvents is a script that stores bulk_loaded events in

@@ -41,10 +41,28 @@ const MAX_QUEUED = 100;
 // against the installed Chromium. So the client counts the bytes of its
 // bodies in flight and posts an event only when it fits, and drops an
 // event longer than the whole budget.
-// NOTE: the page's own keepalive requests share the budget, but the
-// client cannot see them, and a fetch that Chromium rejects for lack of
-// budget loses its event.
+// The page's own keepalive requests share the budget, but the client
+// cannot see them. Chromium 156 rejects a fetch beyond the budget with
+// "TypeError: Failed to fetch". So a track request that fails with a
+// TypeError before its response is sent once more without keepalive while
+// the page is visible, and kept in sessionStorage while it is hidden (see
+// keepRejected). While the page is visible, a backend that is down fails
+// both attempts, and the event is dropped.
+// NOTE: Chromium reports a network error with the same TypeError, so an
+// event whose connection broke after the backend had read the request is
+// sent twice. A request sent again without keepalive is cancelled, and
+// its event lost, when the page unloads before the response. An event
+// that a hidden page kept is lost when the tab closes before it is sent.
 const KEEPALIVE_BUDGET_BYTES = 64 * 1024;
+// After a hidden page has kept an event that Chromium rejected, the
+// client posts no stored event while hidden for KEEPALIVE_RETRY_MIN_MS.
+// It then posts the oldest stored event alone, and when that one gets a
+// response, the others that fit. Each further rejection doubles the wait,
+// up to KEEPALIVE_RETRY_MAX_MS, until the page is visible again. So while
+// the page is hidden, a backend that is down gets one request per wait
+// and one per track call.
+const KEEPALIVE_RETRY_MIN_MS = 1000;
+const KEEPALIVE_RETRY_MAX_MS = 5 * 60 * 1000;
 // When the page turns hidden, the queued events that do not fit into the
 // keepalive budget go to sessionStorage under UNSENT_KEY: at most
 // MAX_STORED_BYTES of request bodies, and fewer when the origin's storage
@@ -83,6 +101,10 @@ let lifecycleListening = false;
 // without another event, so track posts each event at once when it fits
 // into the keepalive budget and stores it otherwise.
 let pageHidden = false;
+// storedRetryTimer is the timer of retryStored while it is scheduled, and
+// storedRetryDelayMs its latest delay; see KEEPALIVE_RETRY_MIN_MS.
+let storedRetryTimer = null;
+let storedRetryDelayMs = 0;
 // resumeState tracks the events that an earlier page of this tab stored:
 // "unchecked" until the first configure or track call, "pending" while the
 // backend's status is read, "failed" when that read failed, and "done"
@@ -171,8 +193,12 @@ export function noopReason() {
  * fires pagehide, the waiting events are sent at once as far as 64 KiB of
  * keepalive request bodies allow, and the rest are kept in sessionStorage
  * for the next page of this tab. Until the page is visible again, every
- * event is sent at once or kept that way. An event is dropped when 100
- * already wait or its JSON is longer than 64 KiB in UTF-8.
+ * event is sent at once or kept that way. A request that fails before its
+ * response is sent once more without keepalive while the page is visible,
+ * and kept in sessionStorage while it is hidden. Chromium fails a
+ * keepalive request that way when the page's keepalive bodies in flight,
+ * its own included, would exceed 64 KiB. An event is dropped when 100 already wait or its JSON is longer
+ * than 64 KiB in UTF-8.
  */
 export function track(event, properties) {
   try {
@@ -216,31 +242,92 @@ export function track(event, properties) {
 function post(request) {
   inFlight++;
   keepaliveBytes += request.size;
-  let response;
+  let budgetCounted = true;
+  const releaseBudget = () => {
+    if (budgetCounted) keepaliveBytes -= request.size;
+    budgetCounted = false;
+  };
+  let delivery;
   try {
-    response = globalThis.fetch(settings.base + "track", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: request.body,
-      keepalive: true,
-      credentials: "same-origin",
-      signal: timeoutSignal(),
-    });
+    delivery = deliver(request, releaseBudget);
   } catch (err) {
     inFlight--;
-    keepaliveBytes -= request.size;
+    releaseBudget();
     debugLog(err);
     return;
   }
-  Promise.resolve(response)
-    .then(readTrackResponse, debugLog)
-    .catch(() => {})
+  delivery
+    .catch(debugLog)
     .then(() => {
       inFlight--;
-      keepaliveBytes -= request.size;
+      releaseBudget();
       if (pageHidden || queue.length === 0) sendStored();
       else sendQueued(MAX_IN_FLIGHT);
     });
+}
+
+// deliver posts request as a keepalive request and reads the response.
+// When the fetch fails with a TypeError, before any response, it sends
+// the request again without keepalive while the page is visible, and
+// keeps it in sessionStorage while the page is hidden. A fetch that
+// throws instead of returning a promise is not sent again.
+function deliver(request, releaseBudget) {
+  const keepalive = Promise.resolve(fetchTrack(request.body, true));
+  return keepalive.then(readTrackResponse, (err) => {
+    releaseBudget();
+    if (!(err instanceof TypeError)) throw err;
+    if (pageIsHidden()) {
+      keepRejected(request, err);
+      return undefined;
+    }
+    return Promise.resolve(fetchTrack(request.body, false)).then(readTrackResponse);
+  });
+}
+
+function fetchTrack(body, keepalive) {
+  return globalThis.fetch(settings.base + "track", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body,
+    keepalive,
+    credentials: "same-origin",
+    signal: timeoutSignal(),
+  });
+}
+
+// pageIsHidden reports whether the page is hidden, also before the
+// client's visibilitychange listener has run.
+function pageIsHidden() {
+  const doc = globalThis.document;
+  return pageHidden || Boolean(doc && doc.visibilityState === "hidden");
+}
+
+// keepRejected stores an event whose keepalive request a hidden page
+// could not send, and schedules retryStored, so that the event is not
+// posted again until then.
+function keepRejected(request, err) {
+  debugLog("a keepalive track request failed while the page is hidden, so its event is kept in sessionStorage: " + (err && err.message));
+  storeUnsent([request]);
+  if (storedRetryTimer !== null) return;
+  storedRetryDelayMs = Math.min(Math.max(2 * storedRetryDelayMs, KEEPALIVE_RETRY_MIN_MS), KEEPALIVE_RETRY_MAX_MS);
+  storedRetryTimer = setTimeout(() => guarded(retryStored), storedRetryDelayMs);
+}
+
+// retryStored posts the oldest stored event while the page is hidden.
+// When it gets a response, post calls sendStored, which posts the
+// stored events that fit.
+function retryStored() {
+  storedRetryTimer = null;
+  if (!pageHidden || resumeState !== "done") return;
+  for (const request of takeStored(KEEPALIVE_BUDGET_BYTES - keepaliveBytes, 1)) post(request);
+}
+
+// cancelStoredRetry ends the wait of keepRejected, once the page is
+// visible again.
+function cancelStoredRetry() {
+  if (storedRetryTimer !== null) clearTimeout(storedRetryTimer);
+  storedRetryTimer = null;
+  storedRetryDelayMs = 0;
 }
 
 function fitsBudget(request) {
@@ -312,18 +399,20 @@ function show() {
   const doc = globalThis.document;
   if (!pageHidden || (doc && doc.visibilityState === "hidden")) return;
   pageHidden = false;
+  cancelStoredRetry();
   resumeUnsent();
   sendStored();
 }
 
 // sendStored sends the stored events once resumeUnsent has checked them.
 // While the page is hidden it posts those that fit into the keepalive
-// budget, and otherwise it puts as many as the queue has room for in
-// front of it. post calls it again when the queue has emptied, so that
+// budget, unless retryStored is scheduled. Otherwise it puts as many as
+// the queue has room for in front of it. post calls it again when the queue has emptied, so that
 // more than MAX_QUEUED stored events all leave sessionStorage.
 function sendStored() {
   if (resumeState !== "done") return;
   if (pageHidden) {
+    if (storedRetryTimer !== null) return;
     for (const request of takeStored(KEEPALIVE_BUDGET_BYTES - keepaliveBytes, Infinity)) post(request);
     return;
   }

@@ -97,18 +97,29 @@
 // The client counts the UTF-8 bytes of its own bodies in flight and posts
 // an event only when it fits. A request's share counts until its response
 // body is read, which the client does. The page's own keepalive requests
-// share the budget, but the client cannot see them.
+// share the budget, but the client cannot see them. Chromium rejects a
+// fetch beyond the budget with a TypeError, the same error as for a
+// backend that cannot be reached. So a track request that fails that way
+// is sent once more without keepalive while the page is visible, and then
+// dropped if it fails again. While the page is hidden, the event is kept
+// as described below. The page then posts no kept event for 1 s, then the
+// oldest one alone, and the rest once that one gets a response. Each
+// further failure doubles the wait, up to 5 minutes. An event whose
+// connection broke after the backend had read it is sent twice, and a
+// request sent without keepalive is cancelled, with its event, when the
+// page unloads before the response.
 //
 // When the page turns hidden (visibilitychange) or fires pagehide,
 // whichever comes first, the waiting events are sent at once as far as
 // the budget allows. A hidden page may be discarded or killed without
 // pagehide, as mobile browsers and tab discarding do. Each event leaves
-// the queue as it is sent or kept, so none is sent twice, except from a
-// tab duplicated while it kept events, because the browser copies the
-// sessionStorage described below into the new tab. Until the page
-// is visible again, track sends each event at once, or keeps it, so the
-// events of the page's own pagehide listeners are not lost. A page that
-// loads hidden, as in a background tab, counts as hidden from the start.
+// the queue as it is sent or kept, so none is sent twice, except after a
+// broken connection, as described above, and from a tab duplicated while
+// it kept events, because the browser copies the sessionStorage described
+// below into the new tab. Until the page is visible again, track sends
+// each event at once, or keeps it, so the events of the page's own
+// pagehide listeners are not lost. A page that loads hidden, as in a
+// background tab, counts as hidden from the start.
 //
 // # What the browser keeps
 //

@@ -266,6 +266,8 @@ async function main() {
   await checkStorageQuota();
   await checkStatusRetry();
   await checkResumeAtConfigure();
+  await checkKeepaliveRejectedVisible();
+  await checkKeepaliveRejectedHidden();
   await checkLoadedHidden();
   await checkSetEnabledArgument();
 
@@ -563,6 +565,42 @@ async function checkStorageQuota() {
   delete globalThis.sessionStorage;
 }
 
+// fakePage imports a fresh copy of the client with a visible document and
+// sessionStorage. Timers of 1 s and more are faked: the test runs each
+// with fire(), and restore puts the real timers back.
+async function fakePage(query) {
+  globalThis.sessionStorage = memoryStorage();
+  const realSetTimeout = globalThis.setTimeout;
+  const realClearTimeout = globalThis.clearTimeout;
+  const timers = [];
+  globalThis.setTimeout = (callback, ms, ...args) => {
+    if (!(ms >= 1000)) return realSetTimeout(callback, ms, ...args);
+    const timer = {
+      ms,
+      cleared: false,
+      fired: false,
+      fire: () => {
+        timer.fired = true;
+        callback(...args);
+      },
+    };
+    timers.push(timer);
+    return timer;
+  };
+  globalThis.clearTimeout = (id) => {
+    if (timers.includes(id)) id.cleared = true;
+    else realClearTimeout(id);
+  };
+  const { page, hide, show } = await importPage(query);
+  const restore = () => {
+    globalThis.setTimeout = realSetTimeout;
+    globalThis.clearTimeout = realClearTimeout;
+    delete globalThis.addEventListener;
+    delete globalThis.sessionStorage;
+  };
+  return { page, hide, show, timers, restore };
+}
+
 // fakeStoredEventPage gives the page sessionStorage and a clock that the
 // test moves by hand through clock.now. storeEarlier stores earlier, an
 // event of an earlier page of the tab, and restore undoes it all.
@@ -781,6 +819,121 @@ async function checkResumeAtConfigure() {
   check(statusUrls().length === 2 && sentEarlier().length === 1,
     "after the page turned visible 5 s after a failed status request, it made " + statusUrls().length + " status requests and sent the stored event " + sentEarlier().length + " times, want 2 and 1");
 
+  restore();
+}
+
+// rejectFetch is a fetch stub that fails as Chromium fails a keepalive
+// request beyond its budget, and as it fails any request to a backend
+// that is down.
+const rejectFetch = () => Promise.reject(new TypeError("Failed to fetch"));
+const okTrack = () => Promise.resolve({ ok: true, status: 204, text: () => Promise.resolve("") });
+
+// trackedIds returns the fromWorkspaceId of each track request, and
+// keepaliveFlags the keepalive option of each.
+const trackedIds = () => calls.filter((call) => call.url.endsWith("/track")).map((call) => JSON.parse(call.init.body).properties.fromWorkspaceId);
+const keepaliveFlags = () => calls.filter((call) => call.url.endsWith("/track")).map((call) => call.init.keepalive);
+
+// checkKeepaliveRejectedVisible tracks on a visible page whose keepalive
+// fetches fail with a TypeError. Each event is sent once more without
+// keepalive, and no more, so a backend that is down gets two requests
+// per event. Other failures, such as a timeout, are not sent again.
+async function checkKeepaliveRejectedVisible() {
+  await reset();
+  const { page, restore } = await fakePage("rejected-visible");
+
+  // The budget is full, and a request without keepalive gets a response.
+  stubFetch((url, init) => (init.keepalive ? rejectFetch() : okTrack()));
+  for (let i = 0; i < 5; i++) page.track("workspace_switched", { fromWorkspaceId: "v" + i });
+  for (let i = 0; i < 10; i++) await settle();
+  check(JSON.stringify(trackedIds()) === '["v0","v1","v0","v1","v2","v3","v2","v3","v4","v4"]',
+    "with every keepalive fetch rejected, the visible page sent " + JSON.stringify(trackedIds()) + ", want each of v0 to v4 twice, 2 at a time");
+  check(JSON.stringify(keepaliveFlags()) === "[true,true,false,false,true,true,false,false,true,false]",
+    "with every keepalive fetch rejected, the keepalive options were " + JSON.stringify(keepaliveFlags()) + ", want each event first with keepalive, then without");
+
+  // The backend is down: every fetch fails, and each event is dropped
+  // after its second request.
+  stubFetch(rejectFetch);
+  for (let i = 0; i < 5; i++) page.track("workspace_switched", { fromWorkspaceId: "d" + i });
+  for (let i = 0; i < 10; i++) await settle();
+  check(calls.length === 10, "5 tracks to a backend that is down made " + calls.length + " requests, want 10: one with and one without keepalive each");
+  await settle();
+  check(calls.length === 10, "the requests to a backend that is down went on after 2 per event: " + calls.length);
+
+  // A timeout is no TypeError: the request may have reached the backend.
+  stubFetch(() => Promise.reject(new DOMException("signal timed out", "TimeoutError")));
+  page.track("workspace_switched", { fromWorkspaceId: "t0" });
+  for (let i = 0; i < 4; i++) await settle();
+  check(calls.length === 1, "a track whose request timed out made " + calls.length + " requests, want 1");
+  restore();
+}
+
+// checkKeepaliveRejectedHidden tracks on a hidden page whose keepalive
+// fetches fail. The events are kept in sessionStorage, and the page
+// posts no stored event until retryStored's timer, which is faked here,
+// and then one at a time with a doubling wait. Once one gets a response,
+// the rest follow.
+async function checkKeepaliveRejectedHidden() {
+  await reset();
+  const { page, hide, show, timers, restore } = await fakePage("rejected-hidden");
+  page.track("workspace_switched", { fromWorkspaceId: "visible" });
+  await settle();
+  hide();
+
+  stubFetch(rejectFetch);
+  for (let i = 0; i < 5; i++) page.track("workspace_switched", { fromWorkspaceId: "h" + i });
+  for (let i = 0; i < 10; i++) await settle();
+  check(calls.length === 5 && keepaliveFlags().every((k) => k === true),
+    "5 tracks on a hidden page with every fetch rejected made " + calls.length + " requests with keepalive " + JSON.stringify(keepaliveFlags()) + ", want 5, all with keepalive");
+  const storedIds = () => storedEvents().map((e) => JSON.parse(e.body).properties.fromWorkspaceId);
+  check(JSON.stringify(storedIds()) === '["h0","h1","h2","h3","h4"]', "a hidden page with every fetch rejected stored " + JSON.stringify(storedIds()) + ", want h0 to h4");
+  const pendingTimers = () => timers.filter((timer) => !timer.cleared && !timer.fired);
+  check(pendingTimers().length === 1 && pendingTimers()[0].ms === 1000,
+    "after rejected fetches on a hidden page, the scheduled timers are " + JSON.stringify(pendingTimers().map((timer) => timer.ms)) + ", want one of 1000 ms");
+
+  // Each timer posts the oldest stored event alone, and another rejection
+  // doubles the wait.
+  calls = [];
+  for (const ms of [1000, 2000, 4000]) {
+    const timer = pendingTimers()[0];
+    check(timer && timer.ms === ms, "the retry timer waits " + (timer && timer.ms) + " ms, want " + ms);
+    if (!timer) break;
+    timer.fire();
+    for (let i = 0; i < 6; i++) await settle();
+  }
+  check(JSON.stringify(trackedIds()) === '["h0","h1","h2"]',
+    "3 retry timers on a hidden page whose fetches fail sent " + JSON.stringify(trackedIds()) + ", want the oldest stored event each time");
+  check(storedEvents().length === 5, "sessionStorage keeps " + storedEvents().length + " events after the retries failed, want 5");
+
+  // The budget has room again: the next retry gets a response, and the
+  // page posts the other stored events.
+  calls = [];
+  stubFetch(okTrack);
+  const lastRetry = pendingTimers()[0];
+  if (lastRetry) lastRetry.fire();
+  for (let i = 0; i < 10; i++) await settle();
+  check(JSON.stringify(trackedIds().slice().sort()) === '["h0","h1","h2","h3","h4"]',
+    "after a retry got a response, the hidden page sent " + JSON.stringify(trackedIds()) + ", want h0 to h4 once each");
+  check(storedEvents().length === 0, "sessionStorage keeps " + storedEvents().length + " events after they were sent, want 0");
+
+  // Turning visible cancels a scheduled retry and resets its wait.
+  stubFetch(rejectFetch);
+  page.track("workspace_switched", { fromWorkspaceId: "h5" });
+  for (let i = 0; i < 4; i++) await settle();
+  check(pendingTimers().length === 1 && pendingTimers()[0].ms === 16000,
+    "after the retry timers of 1, 2, 4 and 8 s, a rejection scheduled the retry timers " + JSON.stringify(pendingTimers().map((timer) => timer.ms)) + ", want one of 16000 ms");
+  stubFetch(okTrack);
+  show();
+  for (let i = 0; i < 6; i++) await settle();
+  check(pendingTimers().length === 0, "a retry timer is still scheduled after the page turned visible");
+  check(JSON.stringify(trackedIds()) === '["h5"]' && storedEvents().length === 0,
+    "after the page turned visible, it sent " + JSON.stringify(trackedIds()) + " and keeps " + storedEvents().length + " events, want h5 and 0");
+  hide();
+  stubFetch(rejectFetch);
+  page.track("workspace_switched", { fromWorkspaceId: "h6" });
+  for (let i = 0; i < 4; i++) await settle();
+  check(pendingTimers().length === 1 && pendingTimers()[0].ms === 1000,
+    "after a rejection that followed a return to visible, the retry timers are " + JSON.stringify(pendingTimers().map((timer) => timer.ms)) + ", want one of 1000 ms");
+  show();
   restore();
 }
 
