@@ -94,7 +94,7 @@ func (f *serveFlags) register(fs *flag.FlagSet, defaultData string) {
 		"NAME has letters, digits, - and _; repeatable (the built-in project mux uses --write-key)", f.addProject)
 	fs.Func("retention", "delete events older than `DURATION` at start and then daily, and drop such events\n"+
 		"on arrival, such as 400d or 36h "+
-		"(units d, h, m, s; 0 keeps events forever, the default)", func(v string) error {
+		"(units d, h, m, s; at least 1d; 0 keeps events forever, the default)", func(v string) error {
 		d, err := parseRetention(v)
 		f.retention = d
 		return err
@@ -157,8 +157,12 @@ func isProjectNameRune(r rune) bool {
 	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_'
 }
 
+// minRetention is the shortest retention period that --retention takes.
+const minRetention = 24 * time.Hour
+
 // parseRetention reads a duration with the units of time.ParseDuration
-// plus d for days of 24 hours, such as 400d, 36h or 0.
+// plus d for days of 24 hours, such as 400d, 36h or 0. It rejects periods
+// shorter than minRetention except 0, which keeps events forever.
 func parseRetention(v string) (time.Duration, error) {
 	v = strings.TrimSpace(v)
 	var d time.Duration
@@ -177,6 +181,10 @@ func parseRetention(v string) (time.Duration, error) {
 	}
 	if err != nil || d < 0 {
 		return 0, fmt.Errorf("invalid retention %q: use a positive duration such as 400d or 36h, or 0 to keep events forever", v)
+	}
+	if d > 0 && d < minRetention {
+		return 0, fmt.Errorf("invalid retention %q: must be at least 1d (24h), because the collector drops events that "+
+			"arrive older than the period: use a period such as 400d, or 0 to keep events forever", v)
 	}
 	return d, nil
 }

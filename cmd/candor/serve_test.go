@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,10 +24,13 @@ func TestParseRetention(t *testing.T) {
 		want time.Duration
 	}{
 		{"0", 0},
+		{"0s", 0},
+		{"0d", 0},
 		{"400d", 400 * 24 * time.Hour},
 		{"1.5d", 36 * time.Hour},
 		{"36h", 36 * time.Hour},
-		{"90m", 90 * time.Minute},
+		{"1d", 24 * time.Hour},
+		{"1440m", 24 * time.Hour},
 	}
 	for _, tt := range tests {
 		got, err := parseRetention(tt.in)
@@ -37,6 +41,23 @@ func TestParseRetention(t *testing.T) {
 	for _, in := range []string{"", "-1d", "400", "d", "1y", "1e300d"} {
 		if _, err := parseRetention(in); err == nil {
 			t.Errorf("parseRetention(%q) succeeded, want an error", in)
+		}
+	}
+}
+
+// TestParseRetentionBelowMinimum checks that periods under which events
+// expire on arrival are rejected with the value and the minimum.
+func TestParseRetentionBelowMinimum(t *testing.T) {
+	for _, in := range []string{"1ns", "0.5s", "90m", "23h59m", "0.5d", "0.99d"} {
+		_, err := parseRetention(in)
+		if err == nil {
+			t.Errorf("parseRetention(%q) succeeded, want an error", in)
+			continue
+		}
+		for _, want := range []string{strconv.Quote(in), "at least 1d"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("parseRetention(%q) error %q does not contain %q", in, err, want)
+			}
 		}
 	}
 }

@@ -100,6 +100,7 @@ func TestCommandLineExitCodes(t *testing.T) {
 		{[]string{"serve", "--listen", "127.0.0.1:0", "--data", plainFile}, 2, toStderr, `invalid --data "` + plainFile + `": it is a file`, false},
 		{[]string{"serve", "--data", unusedData, "--listen", "127.0.0.1:0", "--rate-limit", "fast"}, 2, toStderr, `invalid value "fast" for flag -rate-limit`, true},
 		{[]string{"serve", "--data", unusedData, "--listen", "127.0.0.1:0", "--retention", "-1d"}, 2, toStderr, `invalid retention "-1d"`, true},
+		{[]string{"serve", "--data", unusedData, "--listen", "127.0.0.1:0", "--retention", "1ns"}, 2, toStderr, `invalid retention "1ns": must be at least 1d`, true},
 		{[]string{"serve", "--data", unusedData, "--listen", "127.0.0.1:0", "--project", "shop=" + missing + ":phc_shop"}, 2, toStderr, `read catalog of project "shop"`, true},
 		{[]string{"serve", "--data", unusedData, "--listen", "127.0.0.1:0", "--project", "shop=" + shopCatalog + ":phc_shop", "--project", "shop=" + shopCatalog + ":phc_shop2"},
 			2, toStderr, `invalid --project "shop": given twice`, true},
