@@ -271,8 +271,10 @@ func (c *Client) Flush(ctx context.Context) error {
 var ErrClosed = errors.New("telemetry client is closed")
 
 // Close stops capturing, sends what is queued while ctx allows, spools the
-// rest and stops the sender goroutine. It returns the final Stats and an
-// error when events were dropped at shutdown. Close is idempotent: later
+// rest and stops the sender goroutine. Once ctx has ended, it writes at
+// most as many spool files as fill an empty spool and drops the events left
+// as DropShutdown. It returns the final Stats and an error when events were
+// dropped at shutdown. Close is idempotent: later
 // calls wait for the first and return its result. A later call whose ctx
 // ends first returns the current Stats and ctx's error. No goroutine of
 // the client outlives the first Close.

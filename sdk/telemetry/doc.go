@@ -138,16 +138,20 @@
 // # Spool
 //
 // While uploads fail with a retryable error, and for events still queued
-// when Close's context ends, batches go to <Home>/spool, one file per batch
-// written to a temporary file, synced and renamed. The next start sends
-// them before new events, with their original UUIDs. Processes of the same
-// app share the spool and claim each file by renaming it, so no file is
-// sent twice. The spool keeps at most Spool.MaxEvents events (10,000) and
-// Spool.MaxBytes bytes (5 MiB), dropping the oldest batches first as
-// "spool_full". A batch larger than Spool.MaxBytes is spooled in parts
-// that fit, and an event that alone is larger is dropped as "spool_full".
-// Set Config.Spool.Disabled to turn it off; undeliverable
-// events then wait in memory, up to QueueSize, and are dropped at Close.
+// when Close's context ends, batches go to <Home>/spool, written to a
+// temporary file, synced and renamed. Batches spooled together share files
+// of up to 512 KiB, or Spool.MaxBytes if that is smaller, so spooling
+// costs a few syncs, not one per batch. The next start sends them before
+// new events, with their original UUIDs, in requests of at most BatchSize
+// events: small files are merged, and a larger file is sent in parts and
+// deleted after its last part. Processes of the same app share the spool
+// and claim each file by renaming it, so no file is sent twice. The spool
+// keeps at most Spool.MaxEvents events (10,000) and Spool.MaxBytes bytes
+// (5 MiB), dropping the oldest files first as "spool_full". A batch larger
+// than Spool.MaxBytes is spooled in parts that fit, and an event that
+// alone is larger is dropped as "spool_full". Set Config.Spool.Disabled to
+// turn it off; undeliverable events then wait in memory, up to QueueSize,
+// and are dropped at Close.
 //
 // A spooled batch may have been written by an earlier version of the app,
 // whose catalog allowed more. Before sending it, the client checks each
@@ -233,10 +237,12 @@
 // All methods are safe for concurrent use. Close is idempotent and bounded
 // by its context: it uploads what is queued while the context allows,
 // spools the rest and returns the final Stats, with an error only when
-// events were dropped at shutdown. After a failed upload it spools what
-// is left at once, even when the context has time left, and the next
-// start sends it. Only with the spool off or failing does it retry while
-// the context allows. No goroutine of the client outlives Close. With
-// Config.HTTPClient set, idle connections stay with that client's
-// transport, which the app owns.
+// events were dropped at shutdown. Once the context has ended, Close
+// writes at most as many spool files as fill an empty spool (ten by
+// default) and drops what is left as "shutdown". After a failed upload it
+// spools what is left at once, even when the context has time left, and
+// the next start sends it. Only with the spool off or failing does it
+// retry while the context allows. No goroutine of the client outlives
+// Close. With Config.HTTPClient set, idle connections stay with that
+// client's transport, which the app owns.
 package telemetry

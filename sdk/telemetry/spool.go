@@ -19,11 +19,16 @@ import (
 	"time"
 )
 
-// The spool keeps one file per batch in <Home>/spool, one encoded event per
+// The spool keeps batches in files in <Home>/spool, one encoded event per
 // line, named <unix nanoseconds>-<events>-<random>.batch so that names sort
 // oldest first and the bounds can be kept without opening files. The count
 // in a name is trusted only up to what the file's size can hold
-// (maxEventsIn).
+// (maxEventsIn). A file holds one batch, or several that were spooled
+// together, up to maxFileBytes. The sender merges small files into one
+// request and sends a file of more than BatchSize events in parts. It
+// deletes a file once the collector has acknowledged, or the client has
+// dropped, all of its events. After a crash in the middle of a file, its
+// acknowledged events are sent again with the same UUIDs.
 //
 // A file is written to a temporary name, synced and renamed into place, so
 // a crash leaves either the whole batch or nothing. A process claims a file
@@ -36,7 +41,8 @@ const (
 	spoolClaimMarker = ".sending-"
 	spoolTempPrefix  = ".tmp-"
 	// spoolStaleClaim is far longer than one upload may take
-	// (DefaultRequestTimeout), so a live claim is never taken back.
+	// (DefaultRequestTimeout), and a file sent in parts is touched after
+	// each part, so a live claim is never taken back.
 	spoolStaleClaim = 10 * time.Minute
 )
 
@@ -52,6 +58,16 @@ type spool struct {
 	// listings counts the listings of dir, whose cost grows with the
 	// number of files.
 	listings atomic.Int64
+	// maxFileBytes bounds the files that spoolBatches fills with several
+	// batches: min(maxBytes, maxBatchBytes), so that bounding the spool
+	// drops at most that much at once.
+	maxFileBytes int64
+	// unclaimed contains the files of the last listing that claimNext has
+	// not tried yet, oldest first, so that claiming a run of files lists
+	// the folder once. Whatever puts back a file that sorts before them
+	// (release, split, recoverStale) empties it. Only the sender goroutine
+	// uses it.
+	unclaimed []spoolFile
 }
 
 // spoolFile is one file found in the spool directory.
@@ -81,10 +97,11 @@ func newSpool(cfg *Config, stats *counters) *spool {
 		return nil
 	}
 	return &spool{
-		dir:       filepath.Join(cfg.Home, SpoolDir),
-		maxEvents: cfg.Spool.MaxEvents,
-		maxBytes:  cfg.Spool.MaxBytes,
-		stats:     stats,
+		dir:          filepath.Join(cfg.Home, SpoolDir),
+		maxEvents:    cfg.Spool.MaxEvents,
+		maxBytes:     cfg.Spool.MaxBytes,
+		maxFileBytes: min(cfg.Spool.MaxBytes, maxBatchBytes),
+		stats:        stats,
 	}
 }
 
@@ -246,6 +263,8 @@ func (s *spool) split(b *batch, first, second [][]byte) error {
 		return err
 	}
 	s.remove(b)
+	s.recount()
+	s.unclaimed = nil // the halves go before the files listed after b
 	return nil
 }
 
@@ -379,43 +398,77 @@ func (s *spool) recount() {
 // batch is marked spoolStale and must be written back (rewrite) before its
 // file is released, or a later claim would count those drops again.
 func (s *spool) claimNext() (*batch, error) {
-	files, err := s.listBounded()
+	return s.claimNextWithin(0, 0)
+}
+
+// claimNextWithin claims the next file as claimNext does, but when
+// maxEvents is above 0 it claims the file only if its name counts at most
+// maxEvents events and it holds at most maxBytes bytes. Otherwise it
+// returns nil and leaves the file for the next claim, so that files are
+// claimed oldest first.
+//
+// It takes the files from one listing until that listing is used up, and
+// lists the folder again at most once per call. A file that another process
+// claimed or deleted since the listing fails to rename and is skipped.
+func (s *spool) claimNextWithin(maxEvents int, maxBytes int64) (*batch, error) {
+	listed := false
+	for {
+		if len(s.unclaimed) == 0 {
+			if listed {
+				return nil, nil
+			}
+			listed = true
+			files, err := s.listBounded()
+			if err != nil {
+				return nil, err
+			}
+			s.unclaimed = slices.DeleteFunc(files, func(f spoolFile) bool { return f.claimed })
+			if len(s.unclaimed) == 0 {
+				return nil, nil
+			}
+		}
+		f := s.unclaimed[0]
+		if maxEvents > 0 && (f.events > maxEvents || f.bytes > maxBytes) {
+			return nil, nil
+		}
+		s.unclaimed = s.unclaimed[1:]
+		if b := s.claim(f); b != nil {
+			return b, nil
+		}
+	}
+}
+
+// claim claims and reads the file f of a listing, as claimNext describes.
+// It returns nil when another process claimed f first, or when f held no
+// event to send, which claim then deletes.
+func (s *spool) claim(f spoolFile) *batch {
+	claimed := filepath.Join(s.dir, f.name+spoolClaimMarker+randomHex(4))
+	if err := os.Rename(filepath.Join(s.dir, f.name), claimed); err != nil {
+		return nil // another process claimed it first
+	}
+	if f.corrupt {
+		s.removeCounted(claimed, int64(f.events))
+		s.stats.drop(DropSpoolCorrupt, int64(f.events))
+		return nil
+	}
+	now := time.Now()
+	os.Chtimes(claimed, now, now)
+	b, err := readSpoolFile(claimed, f.events, s.maxBytes)
 	if err != nil {
-		return nil, err
+		s.removeCounted(claimed, int64(f.events))
+		s.stats.drop(DropSpoolCorrupt, int64(f.events))
+		return nil
 	}
-	for _, f := range files {
-		if f.claimed {
-			continue
-		}
-		claimed := filepath.Join(s.dir, f.name+spoolClaimMarker+randomHex(4))
-		if err := os.Rename(filepath.Join(s.dir, f.name), claimed); err != nil {
-			continue // another process claimed it first
-		}
-		if f.corrupt {
-			os.Remove(claimed)
-			s.stats.drop(DropSpoolCorrupt, int64(f.events))
-			continue
-		}
-		now := time.Now()
-		os.Chtimes(claimed, now, now)
-		b, err := readSpoolFile(claimed, f.events, s.maxBytes)
-		if err != nil {
-			os.Remove(claimed)
-			s.stats.drop(DropSpoolCorrupt, int64(f.events))
-			continue
-		}
-		// Stats.Spooled counted the events in the name, so the drops are
-		// counted from the name too. Lines after the name's count were
-		// never counted, and are neither sent nor dropped.
-		s.stats.drop(DropSpoolCorrupt, int64(f.events-len(b.events)))
-		if len(b.events) == 0 {
-			os.Remove(claimed)
-			continue
-		}
-		b.spoolStale = b.lines != f.events || len(b.events) != f.events
-		return b, nil
+	// Stats.Spooled counted the events in the name, so the drops are
+	// counted from the name too. Lines after the name's count were never
+	// counted, and are neither sent nor dropped.
+	s.stats.drop(DropSpoolCorrupt, int64(f.events-len(b.events)))
+	if len(b.events) == 0 {
+		s.removeCounted(claimed, int64(f.events))
+		return nil
 	}
-	return nil, nil
+	b.spoolStale = b.lines != f.events || len(b.events) != f.events
+	return b
 }
 
 // readSpoolFile reads the batch of the file at path: its first want
@@ -451,20 +504,50 @@ func readSpoolFile(path string, want int, maxBytes int64) (*batch, error) {
 	return b, nil
 }
 
-// release returns a claimed file to the spool for a later attempt.
+// release returns the claimed files of b to the spool for a later
+// attempt. A file that cannot be renamed back is deleted and its events
+// are dropped as DropSpoolCorrupt. The next claim lists the folder again,
+// so that it starts with the released files.
 func (s *spool) release(b *batch) {
-	original, _, _ := strings.Cut(b.spoolPath, spoolClaimMarker)
-	if err := os.Rename(b.spoolPath, original); err != nil {
-		os.Remove(b.spoolPath)
-		s.stats.drop(DropSpoolCorrupt, int64(len(b.events)))
+	s.unclaimed = nil
+	for _, path := range b.spoolPaths() {
+		original, _, _ := strings.Cut(path, spoolClaimMarker)
+		if err := os.Rename(path, original); err != nil {
+			events := nameCount(path)
+			s.removeCounted(path, events)
+			s.stats.drop(DropSpoolCorrupt, events)
+		}
 	}
-	s.recount()
 }
 
-// remove deletes a claimed file whose batch was sent or dropped.
+// remove deletes the claimed files of a batch that was sent or dropped.
 func (s *spool) remove(b *batch) {
-	os.Remove(b.spoolPath)
-	s.recount()
+	for _, path := range b.spoolPaths() {
+		s.removeCounted(path, nameCount(path))
+	}
+}
+
+// removeCounted deletes the file at path and takes the events its name
+// counts off Stats.Spooled, without listing the folder. The count stored
+// by the last listing includes the file, because every claimed file was
+// listed or, after rewrite and split, recounted. countMu keeps a listing
+// from storing a count that includes the file after the subtraction.
+func (s *spool) removeCounted(path string, events int64) {
+	s.countMu.Lock()
+	defer s.countMu.Unlock()
+	if os.Remove(path) == nil {
+		s.stats.spooled.Add(-events)
+	}
+}
+
+// nameCount returns the events that the name of the spool file at path
+// counts, or 0 for a name that is not a spool file's.
+func nameCount(path string) int64 {
+	f, ok := parseSpoolName(filepath.Base(path))
+	if !ok {
+		return 0
+	}
+	return int64(f.events)
 }
 
 // recoverStale releases claims left by processes that crashed while
@@ -480,6 +563,7 @@ func (s *spool) recoverStale() {
 			os.Rename(filepath.Join(s.dir, f.name), filepath.Join(s.dir, original))
 		}
 	}
+	s.unclaimed = nil // the released files go before those listed earlier
 	s.recount()
 }
 

@@ -21,7 +21,7 @@ const (
 	DropRetryBufferFull  = "retry_buffer_full" // waiting in memory for a retry with the spool off
 	DropSpoolFull        = "spool_full"        // the oldest spooled batches, evicted by newer ones
 	DropSpoolCorrupt     = "spool_corrupt"     // events a spool file's name counts that are missing from its lines or not valid JSON, or a whole file (one each) whose name or size is wrong
-	DropShutdown         = "shutdown"          // left at Close with nowhere to keep it
+	DropShutdown         = "shutdown"          // left at Close with nowhere to keep it: the spool is off or failing, or Close's context ended before it was spooled
 	DropEncodeFailed     = "encode_failed"     // the event could not be turned into JSON
 
 	// DropSpoolCatalogRejected counts spooled events that the running
