@@ -19,6 +19,9 @@ const (
 	// standard base64 (16 or more, padding aside). A token that decodes to
 	// printable text is not random, and neither are an IBAN and words,
 	// such as Workspace-Of-Alice, WorkspaceOfALICE or Alice-Workspace-24.
+	// The check cannot tell a hash from random data: the hex digest of an
+	// MD5 or SHA hash of an email address passes, so only random values
+	// belong in this class.
 	RandomID Class = "random_id"
 	// Enum is one of the property's declared Values.
 	Enum Class = "enum"

@@ -21,7 +21,8 @@ var classSummaries = []struct {
 		"Base64 is rejected when it has only one of upper-case letters, lower-case letters and digits, as words do, " +
 		"or more than 8 digits in a row, as a phone number does, or when it reads as words, such as Workspace-Of-Alice, WorkspaceOfALICE or Alice-Workspace-24. " +
 		"A token is also rejected when it starts like the API key of a known service, when it decodes to readable text, such as an encoded email address, " +
-		"or when it is an IBAN. A UUID with one digit in more than half of its 32 places is rejected too."},
+		"or when it is an IBAN. A UUID with one digit in more than half of its 32 places is rejected too. " +
+		"A hash looks random as well: the hex digest of an MD5 or SHA hash of an email address passes, so put only random values here, never a hash."},
 	{Enum, "One of the values listed for the property. Any other value is rejected."},
 	{Bool, "The JSON value true or false."},
 	{Base2, "A number rounded up to a power of two, so 350 becomes 512 and 0.3 becomes 0.5. Zero and negative numbers become 0."},
