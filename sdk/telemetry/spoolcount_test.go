@@ -11,9 +11,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/candor-dev/candor/sdk/mux"
 )
 
 // TestSpoolCountAfterConcurrentRemove recounts the spool while the sender
@@ -348,41 +345,5 @@ func TestSpoolEventLargerThanMaxBytes(t *testing.T) {
 	}
 	if st := stats.snapshot(0); st.DroppedByReason[DropSpoolFull] != 1 {
 		t.Errorf("dropped %v, want 1 event as %s", st.DroppedByReason, DropSpoolFull)
-	}
-}
-
-// TestSpoolManyBatchesAtCloseListsOnce closes a client that holds many
-// one-event batches while the collector hangs. Close spools them all, and
-// lists the spool folder a few times in all instead of once per batch,
-// because a listing reads the size of every file, so listing per batch
-// takes time quadratic in the number of batches.
-func TestSpoolManyBatchesAtCloseListsOnce(t *testing.T) {
-	col := newCollector(t)
-	col.setRespond(func(_ int, _ *received, w http.ResponseWriter) bool {
-		time.Sleep(time.Second)
-		w.WriteHeader(http.StatusServiceUnavailable)
-		return true
-	})
-	cfg := testConfig(t, col.srv.URL)
-	cfg.BatchSize = 1
-	c := newClient(t, cfg)
-	const events = 500
-	for range events {
-		c.Capture(mux.CommandUsed{Command: "new"})
-	}
-	waitFor(t, "the first upload", col.inFlight)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	st, err := c.Close(ctx)
-	if err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-
-	if st.Spooled != events {
-		t.Errorf("Spooled = %d, want %d: %v", st.Spooled, events, st.DroppedByReason)
-	}
-	if n := c.spool.listings.Load(); n > 20 {
-		t.Errorf("the spool folder was listed %d times for %d batches, want a few", n, events)
 	}
 }

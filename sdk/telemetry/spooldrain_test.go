@@ -37,7 +37,9 @@ func closeWithin(t *testing.T, c *Client, d time.Duration) (Stats, error) {
 // TestCloseSpoolsBatchesInFewFiles closes a client that holds 500
 // one-event batches while the collector hangs. Close writes them into a
 // few spool files instead of one file per batch, because each file costs
-// a sync of the file and of its folder.
+// a sync of the file and of its folder. It lists the spool folder a few
+// times in all instead of once per batch, because a listing reads the
+// size of every file, so listing per batch takes quadratic time.
 func TestCloseSpoolsBatchesInFewFiles(t *testing.T) {
 	col := newHangingCollector(t)
 	cfg := testConfig(t, col.srv.URL)
@@ -59,6 +61,9 @@ func TestCloseSpoolsBatchesInFewFiles(t *testing.T) {
 	}
 	if n := spoolFiles(t, cfg.Home); n > 3 {
 		t.Errorf("Close wrote %d spool files for %d one-event batches of about 0.5 KiB, want at most 3", n, events)
+	}
+	if n := c.spool.listings.Load(); n > 20 {
+		t.Errorf("the spool folder was listed %d times for %d batches, want a few", n, events)
 	}
 }
 
