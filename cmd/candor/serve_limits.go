@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"math"
 )
@@ -14,6 +16,12 @@ func (f *serveFlags) checkLimits() error {
 	}
 	if f.rateBurst < 0 {
 		return fmt.Errorf("invalid --rate-burst %d: use 0 (10 seconds of --rate-limit) or a positive number of events", f.rateBurst)
+	}
+	// The burst is the size of the token bucket, and --rate-limit 0 leaves
+	// every write key without one.
+	if f.rateLimit == 0 && f.isSet("rate-burst") {
+		return errors.New("--rate-burst applies to the rate limit only, which --rate-limit 0 turns off: " +
+			"remove --rate-burst, or set --rate-limit to a positive number of events per second")
 	}
 	counts := []struct {
 		flag, unit string
@@ -37,4 +45,13 @@ func (f *serveFlags) checkLimits() error {
 		return fmt.Errorf("invalid --request-timeout %v: use 0 for the default or a positive duration such as 30s", f.requestTimeout)
 	}
 	return nil
+}
+
+// isSet reports whether the command line set the flag name.
+func (f *serveFlags) isSet(name string) bool {
+	set := false
+	if f.flags != nil {
+		f.flags.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
+	}
+	return set
 }

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Invalid limits of candor serve are reported with the flag and the value
@@ -29,5 +32,24 @@ func TestServeLimitFlagErrors(t *testing.T) {
 		if !strings.Contains(stderr, test.want) {
 			t.Errorf("candor serve %s %s stderr %q does not contain %q", test.flag, test.value, stderr, test.want)
 		}
+	}
+}
+
+// --rate-burst sizes the token bucket of each write key, which
+// --rate-limit 0 turns off, so setting both is a usage error.
+func TestServeRateBurstWithoutRateLimit(t *testing.T) {
+	// Were the flags accepted, serve would run until the context ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var stdout, errOut bytes.Buffer
+	args := []string{"serve", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--rate-limit", "0", "--rate-burst", "5"}
+	if code := run(ctx, args, &stdout, &errOut); code != 2 {
+		t.Errorf("exit code = %d, want 2", code)
+	}
+	stderr := errOut.String()
+	want := "--rate-burst applies to the rate limit only, which --rate-limit 0 turns off: " +
+		"remove --rate-burst, or set --rate-limit to a positive number of events per second"
+	if !strings.Contains(stderr, want) {
+		t.Errorf("stderr %q does not contain %q", stderr, want)
 	}
 }

@@ -153,8 +153,9 @@ type Config struct {
 	RateLimit float64
 	// RateBurst is how many events a write key may send at once after a
 	// quiet period; zero means DefaultRateBurstSeconds of RateLimit, at
-	// least 1. A request with more events than RateBurst is admitted when
-	// the key's bucket is full and then delays the key's next requests.
+	// least 1. It is unused when RateLimit is zero. A request with more
+	// events than RateBurst is admitted when the key's bucket is full and
+	// then delays the key's next requests.
 	RateBurst int
 
 	// MaxEventAge, if positive, drops events whose timestamp is older than
@@ -255,10 +256,15 @@ func New(cfg Config) (*Collector, error) {
 	}
 	c.committer = startCommitter(c)
 
-	c.logger.Info("collector started", "projects", names, "commit_interval", cfg.CommitInterval,
+	attrs := []any{"projects", names, "commit_interval", cfg.CommitInterval,
 		"max_commit_batch", cfg.MaxCommitBatch, "max_decoding", cfg.MaxDecoding,
 		"max_buffered_bytes", cfg.MaxBufferedBytes, "max_pending_events", cfg.MaxPendingEvents,
-		"rate_limit", cfg.RateLimit, "rate_burst", cfg.RateBurst)
+		"rate_limit", cfg.RateLimit}
+	if cfg.RateLimit > 0 {
+		// Without a rate limit no bucket exists, and RateBurst is unused.
+		attrs = append(attrs, "rate_burst", cfg.RateBurst)
+	}
+	c.logger.Info("collector started", attrs...)
 	return c, nil
 }
 

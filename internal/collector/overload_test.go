@@ -47,6 +47,24 @@ func messageEvents(first, n int) []string {
 	return events
 }
 
+// The start-up log leaves out rate_burst when RateLimit turns the limit
+// off, because no write key then has a bucket.
+func TestStartLogOmitsBurstWithoutRateLimit(t *testing.T) {
+	e := newEnv(t, func(c *collector.Config) { c.RateBurst = 5 })
+	logs := e.logs.String()
+	if !strings.Contains(logs, "rate_limit=0") {
+		t.Errorf("start-up log %q does not contain rate_limit=0", logs)
+	}
+	if strings.Contains(logs, "rate_burst") {
+		t.Errorf("start-up log %q contains rate_burst, want it left out with rate_limit=0", logs)
+	}
+
+	limited := newEnv(t, func(c *collector.Config) { c.RateLimit = 10; c.RateBurst = 5 })
+	if logs := limited.logs.String(); !strings.Contains(logs, "rate_burst=5") {
+		t.Errorf("start-up log %q does not contain rate_burst=5", logs)
+	}
+}
+
 func TestRateLimitPerWriteKey(t *testing.T) {
 	clk := &clock{now: testNow}
 	e := newEnv(t, func(c *collector.Config) {
