@@ -97,9 +97,14 @@ type Config struct {
 	// request is stored. A request whose events are all larger gets status
 	// 413.
 	MaxEventSize int64
-	// MaxDepth caps the nesting of JSON arrays and objects in a payload
-	// (DefaultMaxDepth), and MaxProperties the members of any one JSON object
-	// (DefaultMaxProperties). A payload over either gets status 413.
+	// MaxDepth caps the nesting of JSON arrays and objects in a payload,
+	// counted from its top level (DefaultMaxDepth), and MaxProperties the
+	// members of any one JSON object (DefaultMaxProperties). An event over
+	// either is dropped with reason event_too_deep or
+	// event_too_many_members, and the rest of its request is stored. A
+	// request whose events are all over the limits per event gets status
+	// 413, and so does a payload over MaxDepth or MaxProperties outside
+	// its events, or nested deeper than 10,000 levels.
 	MaxDepth      int
 	MaxProperties int
 

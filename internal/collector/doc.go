@@ -100,6 +100,17 @@
 //
 // # Limits
 //
+// Each event is capped at Config.MaxEventSize bytes of JSON and at
+// Config.MaxProperties members per object. Its nesting is capped at
+// Config.MaxDepth levels, counted from the top of the payload: an event of
+// a batch object is at level 3, its properties at level 4. An event over a cap
+// is dropped as event_too_large, event_too_deep or event_too_many_members
+// without being decoded, and the valid events of its request are stored.
+// A request whose events are all over a cap gets 413, because a token
+// inside them is not read. A payload over the depth or member cap outside
+// its events, such as a batch object with too many members, gets 413, and
+// so does one nested deeper than 10,000 levels, where encoding/json stops.
+//
 // Each write key has a token bucket (Config.RateLimit events per second,
 // Config.RateBurst at once); a request costs one token per event. Memory is
 // bounded for the whole collector: requests reserve their bodies and decoded

@@ -20,6 +20,12 @@ const (
 	ReasonInvalidEvent catalog.Reason = "invalid_event"
 	// ReasonEventTooLarge: the event's JSON text is over Config.MaxEventSize.
 	ReasonEventTooLarge catalog.Reason = "event_too_large"
+	// ReasonEventTooDeep: the event's arrays and objects nest deeper than
+	// Config.MaxDepth, counted from the top of the payload.
+	ReasonEventTooDeep catalog.Reason = "event_too_deep"
+	// ReasonEventTooManyMembers: an object in the event has more members
+	// than Config.MaxProperties.
+	ReasonEventTooManyMembers catalog.Reason = "event_too_many_members"
 	// ReasonMissingEventName: "event" is absent, null or empty.
 	ReasonMissingEventName catalog.Reason = "missing_event_name"
 	// ReasonMissingDistinctID: no distinct_id, $distinct_id or
@@ -61,10 +67,10 @@ type decodedEvent struct {
 	dropped catalog.Reason // set when the event cannot be decoded
 }
 
-// decodeEvents decodes each event of req. An event that is too large or not
-// an object is marked dropped rather than failing the request. It clears
-// req.events as it goes, so that the raw text of an event can be freed once
-// it is decoded.
+// decodeEvents decodes each event of req. An event that is too large, over
+// the depth or member limit, or not an object is marked dropped rather than
+// failing the request. It clears req.events as it goes, so that the raw
+// text of an event can be freed once it is decoded.
 func decodeEvents(req *rawRequest, maxEventSize int64, names *internTable) []decodedEvent {
 	events := make([]decodedEvent, len(req.events))
 	for i, raw := range req.events {
@@ -72,6 +78,11 @@ func decodeEvents(req *rawRequest, maxEventSize int64, names *internTable) []dec
 		e := &events[i]
 		if int64(len(raw)) > maxEventSize {
 			e.dropped = ReasonEventTooLarge
+			continue
+		}
+		if req.overLimit != nil && req.overLimit[i] != "" {
+			// Decoding would recurse as deep as the event nests.
+			e.dropped = req.overLimit[i]
 			continue
 		}
 		raw = bytes.TrimSpace(raw)
@@ -102,11 +113,13 @@ func eventToken(w *wireEvent, props map[string]any) string {
 	return ""
 }
 
-// allTooLarge reports whether the request has events and every one of them
-// is over Config.MaxEventSize.
-func allTooLarge(events []decodedEvent) bool {
+// allOverLimits reports whether the request has events and every one of
+// them is over Config.MaxEventSize, Config.MaxDepth or Config.MaxProperties.
+func allOverLimits(events []decodedEvent) bool {
 	for i := range events {
-		if events[i].dropped != ReasonEventTooLarge {
+		switch events[i].dropped {
+		case ReasonEventTooLarge, ReasonEventTooDeep, ReasonEventTooManyMembers:
+		default:
 			return false
 		}
 	}

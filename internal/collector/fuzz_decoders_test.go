@@ -8,10 +8,13 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/candor-dev/candor/sdk/catalog"
 )
 
 // Each decoder at the door has its own fuzz target below, next to
@@ -194,6 +197,13 @@ func FuzzParseRequest(f *testing.F) {
 			if token == "" || strings.TrimSpace(token) != token {
 				t.Fatalf("token %q is empty or untrimmed", token)
 			}
+		}
+		// A breach of the limits outside the events fails the request, so
+		// an accepted one with a breach has an event marked over a limit.
+		_, breaches := checkJSONLimitsByBytes(text, 16, 50)
+		marked := slices.ContainsFunc(req.overLimit, func(r catalog.Reason) bool { return r != "" })
+		if marked != (len(breaches) > 0) {
+			t.Fatalf("accepted %q with events over the limits %v, breaches at %v", text, req.overLimit, breaches)
 		}
 		var array []json.RawMessage
 		if json.Unmarshal(text, &array) == nil && len(req.events) != len(array) {

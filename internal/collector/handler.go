@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
 )
 
@@ -183,11 +184,10 @@ func (c *Collector) decode(ctx context.Context, deadline time.Time, r *http.Requ
 
 	decoded := decodeEvents(req, c.cfg.MaxEventSize, c.names)
 	// With no event left to store, the request gets 413, which clients do
-	// not retry. An oversized event is not decoded, so a token inside it
+	// not retry. An event over a limit is not decoded, so a token inside it
 	// would be missed and the request would otherwise get 401.
-	if allTooLarge(decoded) {
-		return nil, out, 0, reject(http.StatusRequestEntityTooLarge, codeTooLarge,
-			"every event of the request is over the limit of %d bytes per event: send smaller events", c.cfg.MaxEventSize)
+	if allOverLimits(decoded) {
+		return nil, out, 0, reject(http.StatusRequestEntityTooLarge, codeTooLarge, "%s", c.overLimitsMessage(decoded))
 	}
 	p, err = c.authenticate(req, decoded)
 	if err != nil {
@@ -208,6 +208,36 @@ func (c *Collector) decode(ctx context.Context, deadline time.Time, r *http.Requ
 	out = checkEvents(ectx, decoded)
 	c.registerDeletionKeys(ctx, deadline, p, req.deletionKeyHash, out.events)
 	return p, out, len(decoded), nil
+}
+
+// overLimitsMessage returns the error message of a request whose events
+// are all over the limits per event, naming the limits they break.
+func (c *Collector) overLimitsMessage(events []decodedEvent) string {
+	var tooLarge, tooDeep, tooManyMembers bool
+	for i := range events {
+		switch events[i].dropped {
+		case ReasonEventTooLarge:
+			tooLarge = true
+		case ReasonEventTooDeep:
+			tooDeep = true
+		case ReasonEventTooManyMembers:
+			tooManyMembers = true
+		}
+	}
+	if !tooDeep && !tooManyMembers {
+		return fmt.Sprintf("every event of the request is over the limit of %d bytes per event: send smaller events", c.cfg.MaxEventSize)
+	}
+	var limits []string
+	if tooLarge {
+		limits = append(limits, fmt.Sprintf("over %d bytes", c.cfg.MaxEventSize))
+	}
+	if tooDeep {
+		limits = append(limits, fmt.Sprintf("nested deeper than %d levels from the top of the payload", c.cfg.MaxDepth))
+	}
+	if tooManyMembers {
+		limits = append(limits, fmt.Sprintf("with an object of more than %d members", c.cfg.MaxProperties))
+	}
+	return "every event of the request is over a limit per event (" + strings.Join(limits, "; ") + "): send events within these limits"
 }
 
 // checkRateLimit takes one token per event from the project's bucket, or

@@ -175,10 +175,12 @@ func skipScalar(text []byte, i int) (int, error) {
 	return i, syntaxError(text, i, "looking for beginning of value")
 }
 
+// errNesting is the error of a text that nests deeper than maxJSONNesting.
+var errNesting = fmt.Errorf("JSON nests deeper than %d levels", maxJSONNesting)
+
 // skipValue returns the index after the JSON value that starts at or after
 // white space at text[i]. It keeps its own stack of open arrays and
-// objects, so nesting costs no recursion; checkJSONLimits has bounded the
-// nesting of a payload before.
+// objects, of at most maxJSONNesting bytes, so nesting costs no recursion.
 func skipValue(text []byte, i int) (int, error) {
 	var stack [32]byte // room for the usual nesting without an allocation
 	open := stack[:0]  // '{' or '[' for each open value
@@ -191,6 +193,9 @@ func skipValue(text []byte, i int) (int, error) {
 		var err error
 		switch text[i] {
 		case '{':
+			if len(open) >= maxJSONNesting {
+				return i, errNesting
+			}
 			i = skipSpace(text, i+1)
 			if i < len(text) && text[i] == '}' {
 				i++
@@ -202,6 +207,9 @@ func skipValue(text []byte, i int) (int, error) {
 			open = append(open, '{')
 			continue
 		case '[':
+			if len(open) >= maxJSONNesting {
+				return i, errNesting
+			}
 			i = skipSpace(text, i+1)
 			if i < len(text) && text[i] == ']' {
 				i++

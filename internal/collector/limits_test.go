@@ -106,19 +106,29 @@ func TestJSONLimits(t *testing.T) {
 		c.MaxProperties = 20
 	})
 
-	deep := `{"event":"app_started","distinct_id":"d","properties":{"x":` + strings.Repeat("[", 20) + strings.Repeat("]", 20) + `}}`
-	mustFail(t, e.postJSON("/batch/", batchBody(muxKey, deep)), http.StatusRequestEntityTooLarge, "payload_too_large")
+	// An event in a batch object starts at depth 3, and its properties
+	// object at depth 4, so 6 more levels fit.
+	nested := func(uuid string, levels int) string {
+		return `{"event":"app_started","distinct_id":"d","uuid":"` + uuid + `","properties":{"x":` + strings.Repeat("[", levels) + strings.Repeat("]", levels) + `}}`
+	}
+	if res := mustOK(t, e.postJSON("/batch/", batchBody(muxKey, nested(uuidN(1), 6)))); res.Accepted != 1 {
+		t.Errorf("6 levels: accepted = %d, want 1", res.Accepted)
+	}
 
 	// Brackets inside strings do not count.
-	shallow := `{"event":"app_started","distinct_id":"d","uuid":"` + uuidN(1) + `","properties":{"x":"` + strings.Repeat("[{", 50) + `"}}`
+	shallow := `{"event":"app_started","distinct_id":"d","uuid":"` + uuidN(2) + `","properties":{"x":"` + strings.Repeat("[{", 50) + `"}}`
 	mustOK(t, e.postJSON("/batch/", batchBody(muxKey, shallow)))
 
 	var props []string
-	for i := range 21 {
+	for i := range 20 {
 		props = append(props, fmt.Sprintf(`"p%d":1`, i))
 	}
-	wide := `{"event":"app_started","distinct_id":"d","properties":{` + strings.Join(props, ",") + `}}`
-	mustFail(t, e.postJSON("/batch/", batchBody(muxKey, wide)), http.StatusRequestEntityTooLarge, "payload_too_large")
+	wide := func(uuid string, members int) string {
+		return `{"event":"app_started","distinct_id":"d","uuid":"` + uuid + `","properties":{` + strings.Join(props[:members-1], ",") + `,"q":1}}`
+	}
+	if res := mustOK(t, e.postJSON("/batch/", batchBody(muxKey, wide(uuidN(3), 20)))); res.Accepted != 1 {
+		t.Errorf("20 members: accepted = %d, want 1", res.Accepted)
+	}
 
 	// A batch array may hold more elements than an object may hold members.
 	var events []string
@@ -130,10 +140,132 @@ func TestJSONLimits(t *testing.T) {
 	}
 }
 
+// An event over the depth or member limit is dropped with its reason, and
+// the valid events of its request are stored.
+func TestEventOverJSONLimitsDropped(t *testing.T) {
+	e := newEnv(t, func(c *collector.Config) {
+		c.MaxDepth = 10
+		c.MaxProperties = 20
+	})
+	deep := `{"event":"app_started","distinct_id":"d","uuid":"` + uuidN(2) + `","properties":{"x":` + strings.Repeat("[", 8) + strings.Repeat("]", 8) + `}}`
+	var props []string
+	for i := range 21 {
+		props = append(props, fmt.Sprintf(`"p%d":1`, i))
+	}
+	wide := `{"event":"app_started","distinct_id":"d","uuid":"` + uuidN(3) + `","properties":{` + strings.Join(props, ",") + `}}`
+	// The token in an event over a limit is not read.
+	deepWithToken := `{"event":"app_started","token":"` + otherKey + `","x":` + strings.Repeat("[", 20) + strings.Repeat("]", 20) + `}`
+
+	tests := []struct {
+		name   string
+		body   string
+		stored []string // uuids
+	}{
+		{"batch object", batchBody(muxKey, messageEvent(uuidN(1)), deep, wide, messageEvent(uuidN(4))), []string{uuidN(1), uuidN(4)}},
+		{"array of events", `[{"token":"` + muxKey + `",` + messageEvent(uuidN(11))[1:] + `,` + deep + `,` + wide + `,` + deepWithToken + `]`, []string{uuidN(11)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(e.store.stored())
+			res := mustOK(t, e.postJSON("/batch/", tt.body))
+			if res.Accepted != len(tt.stored) {
+				t.Errorf("accepted = %d, want %d", res.Accepted, len(tt.stored))
+			}
+			want := map[string]int{"event_too_deep": 1, "event_too_many_members": 1}
+			if tt.name == "array of events" {
+				want["event_too_deep"] = 2
+			}
+			if diff := cmp.Diff(want, res.Dropped); diff != "" {
+				t.Errorf("dropped mismatch (-want +got):\n%s", diff)
+			}
+			var stored []string
+			for _, ev := range e.store.stored()[before:] {
+				stored = append(stored, ev.UUID)
+			}
+			if diff := cmp.Diff(tt.stored, stored); diff != "" {
+				t.Errorf("stored uuids mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	dropped := e.collector.Stats().Dropped
+	if got := dropped["event_too_deep"]; got != 3 {
+		t.Errorf("Stats.Dropped[event_too_deep] = %d, want 3", got)
+	}
+	if got := dropped["event_too_many_members"]; got != 2 {
+		t.Errorf("Stats.Dropped[event_too_many_members] = %d, want 2", got)
+	}
+}
+
+// A request whose events are all over the depth or member limit gets 413,
+// as one whose events are all too large, and one over a limit outside its
+// events gets 413 too.
+func TestOnlyEventsOverJSONLimitsTooLarge(t *testing.T) {
+	e := newEnv(t, func(c *collector.Config) {
+		c.MaxDepth = 10
+		c.MaxProperties = 20
+		c.MaxEventSize = 1000
+	})
+	deep := `{"event":"app_started","distinct_id":"d","properties":{"x":` + strings.Repeat("[", 20) + strings.Repeat("]", 20) + `}}`
+	var props []string
+	for i := range 21 {
+		props = append(props, fmt.Sprintf(`"p%d":1`, i))
+	}
+	members := strings.Join(props, ",")
+	wide := `{"event":"app_started","distinct_id":"d","properties":{` + members + `}}`
+	large := `{"event":"app_started","distinct_id":"d","properties":{"pad":"` + strings.Repeat("x", 1000) + `"}}`
+
+	tests := []struct {
+		name, path, body, message string
+	}{
+		{"deep batch", "/batch/", batchBody(muxKey, deep),
+			"every event of the request is over a limit per event (nested deeper than 10 levels from the top of the payload)"},
+		{"deep and wide batch", "/batch/", batchBody(muxKey, deep, wide, large),
+			"(over 1000 bytes; nested deeper than 10 levels from the top of the payload; with an object of more than 20 members)"},
+		{"deep single event", "/e/", `{"token":"` + muxKey + `",` + deep[1:], "nested deeper than 10 levels"},
+		{"wide single event", "/e/", `{"token":"` + muxKey + `",` + wide[1:], "with an object of more than 20 members"},
+		{"batch object with too many members", "/batch/", `{"api_key":"` + muxKey + `",` + members + `,"batch":[` + messageEvent(uuidN(1)) + `]}`,
+			"a JSON object outside the events has more than 20 members"},
+		{"too deep beside the batch", "/batch/", `{"api_key":"` + muxKey + `","x":` + strings.Repeat("[", 20) + strings.Repeat("]", 20) + `,"batch":[` + messageEvent(uuidN(2)) + `]}`,
+			"JSON outside the events nests deeper than 10 levels"},
+		{"a batch replaced by a later one", "/batch/", `{"api_key":"` + muxKey + `","batch":[` + deep + `],"batch":[` + messageEvent(uuidN(3)) + `]}`,
+			"JSON outside the events nests deeper than 10 levels"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := mustFail(t, e.postJSON(tt.path, tt.body), http.StatusRequestEntityTooLarge, "payload_too_large")
+			if !strings.Contains(res.Error, tt.message) {
+				t.Errorf("error = %q, want it to contain %q", res.Error, tt.message)
+			}
+		})
+	}
+	if n := len(e.store.stored()); n != 0 {
+		t.Errorf("stored %d events, want 0", n)
+	}
+}
+
 func TestDefaultDepthLimit(t *testing.T) {
 	e := newEnv(t)
-	deep := `{"event":"app_started","distinct_id":"d","properties":{"x":` + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + `}}`
-	mustFail(t, e.postJSON("/batch/", batchBody(muxKey, deep)), http.StatusRequestEntityTooLarge, "payload_too_large")
+	deep := func(uuid string, levels int) string {
+		return `{"event":"app_started","distinct_id":"d","uuid":"` + uuid + `","properties":{"x":` + strings.Repeat("[", levels) + strings.Repeat("]", levels) + `}}`
+	}
+	// The properties object of an event in a batch is at depth 4, so 60
+	// more levels fit in 64.
+	body := batchBody(muxKey, messageEvent(uuidN(1)), deep(uuidN(2), 60), deep(uuidN(3), 61), deep(uuidN(4), 9000))
+	res := mustOK(t, e.postJSON("/batch/", body))
+	if res.Accepted != 2 {
+		t.Errorf("accepted = %d, want 2", res.Accepted)
+	}
+	if got := res.Dropped["event_too_deep"]; got != 2 {
+		t.Errorf("dropped[event_too_deep] = %d, want 2 (dropped: %v)", got, res.Dropped)
+	}
+
+	// Past 10,000 levels, where encoding/json stops, the whole payload is
+	// rejected.
+	res2 := mustFail(t, e.postJSON("/batch/", batchBody(muxKey, messageEvent(uuidN(5)), deep(uuidN(6), 10000))), http.StatusRequestEntityTooLarge, "payload_too_large")
+	if want := "nests deeper than 10000 levels"; !strings.Contains(res2.Error, want) {
+		t.Errorf("error = %q, want it to contain %q", res2.Error, want)
+	}
 }
 
 // TestDefaultDepthFitsDeepestObject checks that a batch as the SDK sends

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/candor-dev/candor/sdk/catalog"
 )
 
 // rawRequest is a payload split into its events, before authentication.
@@ -16,6 +19,9 @@ type rawRequest struct {
 	sentAt time.Time // batch-level sent_at; zero when absent or invalid
 	engage bool      // a single object without "event" sent to /engage
 	events []json.RawMessage
+	// overLimit holds, for each event, the reason it breaks the depth or
+	// member limit, or "". It is nil when no event breaks them.
+	overLimit []catalog.Reason
 	// deletionKeyHash is the batch-level DeletionKeyHashField; "" when absent.
 	deletionKeyHash string
 }
@@ -28,6 +34,10 @@ type rawRequest struct {
 //   - on /engage only, an object without "event", which becomes an
 //     $identify event.
 //
+// An event that nests deeper than maxDepth, or holds an object with more
+// than maxMembers members, is marked in overLimit and is not decoded. A
+// breach outside the events gets status 413.
+//
 // Once the limits pass, reserve must grant decodeReservation for the
 // payload, or parseRequest returns status 503.
 func parseRequest(text []byte, rt route, maxDepth, maxMembers int, reserve func(int64) bool) (*rawRequest, *requestError) {
@@ -38,7 +48,11 @@ func parseRequest(text []byte, rt route, maxDepth, maxMembers int, reserve func(
 	if !reserve(decodeReservation(len(text), shape)) {
 		return nil, overloaded(LimitBufferedBytes)
 	}
-	text = bytes.TrimLeft(text, " \t\r\n")
+	trimmed := bytes.TrimLeft(text, " \t\r\n")
+	for k := range shape.breaches {
+		shape.breaches[k].offset -= len(text) - len(trimmed)
+	}
+	text = trimmed
 	if len(text) == 0 {
 		return nil, reject(http.StatusBadRequest, codeEmptyPayload, "payload is empty after decoding")
 	}
@@ -52,7 +66,7 @@ func parseRequest(text []byte, rt route, maxDepth, maxMembers int, reserve func(
 		}
 		req.events = events
 	case '{':
-		object, err := splitObject(text)
+		object, err := splitObject(text, shape.breaches)
 		if err != nil {
 			return nil, reject(http.StatusBadRequest, codeParsing, "invalid JSON: %v", err)
 		}
@@ -67,6 +81,11 @@ func parseRequest(text []byte, rt route, maxDepth, maxMembers int, reserve func(
 			"payload %s is neither a JSON array nor an object: send an event object, a batch object or an array of events", quotePrefix(text))
 	}
 
+	if len(shape.breaches) > 0 {
+		if err := req.markOverLimit(text, shape.breaches, maxDepth, maxMembers); err != nil {
+			return nil, err
+		}
+	}
 	if len(req.events) == 0 {
 		return nil, reject(http.StatusBadRequest, codeEmptyBatch, "request holds no event")
 	}
@@ -90,8 +109,9 @@ var topLevelKeys = []string{"api_key", "token", "batch", "sent_at", "event", Del
 // splitObject reads a top-level object in one pass over text, so that the
 // events of a batch are validated once. The values it returns are
 // sub-slices of text. As with json.Unmarshal into a map, the last of
-// repeated members wins.
-func splitObject(text []byte) (*topObject, error) {
+// repeated members wins. breaches are those of checkJSONLimits, with
+// offsets into text.
+func splitObject(text []byte, breaches []jsonBreach) (*topObject, error) {
 	i := skipSpace(text, 0)
 	if i >= len(text) || text[i] != '{' {
 		return nil, syntaxError(text, i, "looking for beginning of object")
@@ -117,7 +137,7 @@ func splitObject(text []byte) (*topObject, error) {
 		case "batch":
 			obj.batch, obj.isBatch = nil, false
 			delete(obj.members, key)
-			i, err = obj.readBatch(text, start)
+			i, err = obj.readBatch(text, start, breaches)
 		default:
 			i, err = skipValue(text, start)
 			if err == nil {
@@ -160,8 +180,11 @@ func topLevelKey(rawKey []byte) (string, error) {
 // readBatch reads the value of "batch" at text[i]: the elements of an
 // array, or any other value, which is kept in members. It returns the
 // index after the value. Any other value is decoded, so that a number
-// beyond float64 in it fails the payload, as with json.Decoder.Token.
-func (obj *topObject) readBatch(text []byte, i int) (int, error) {
+// beyond float64 in it fails the payload, as with json.Decoder.Token,
+// unless it contains one of breaches: decoding it would recurse as deep as
+// it nests, and the payload is rejected or its single event dropped
+// anyway.
+func (obj *topObject) readBatch(text []byte, i int, breaches []jsonBreach) (int, error) {
 	if i >= len(text) {
 		return i, errJSONEnd
 	}
@@ -177,7 +200,11 @@ func (obj *topObject) readBatch(text []byte, i int) (int, error) {
 	default:
 		obj.members["batch"] = json.RawMessage(`""`) // a string, number or bool
 	}
-	_, end, err := parseAny(text, i, nil)
+	end, err := skipValue(text, i)
+	if err != nil || hasBreach(breaches, i, end) {
+		return end, err
+	}
+	_, end, err = parseAny(text, i, nil)
 	return end, err
 }
 
@@ -265,16 +292,23 @@ func (req *rawRequest) fromObject(obj *topObject, text []byte, rt route) *reques
 	return nil
 }
 
+// maxJSONNesting is the deepest nesting of arrays and objects that
+// encoding/json accepts (maxNestingDepth of its scanner, Go 1.26), and so
+// do skipValue and checkJSONLimits.
+const maxJSONNesting = 10000
+
 // checkJSONLimits rejects NUL bytes with 400, and with 413 nesting deeper
-// than maxDepth or an object with more than maxMembers members. It tracks
-// only strings and brackets, because the JSON scanner checks the syntax
+// than maxJSONNesting. It records in the shape where the text nests deeper
+// than maxDepth or an object has more than maxMembers members. It skips
+// the rest of a value that nests too deep by counting its brackets, so no
+// text costs memory in proportion to its depth. It tracks only
+// strings and brackets, because the JSON scanner checks the syntax
 // afterwards. An escaped NUL (\u0000) passes: the catalog rejects strings
 // that contain it, and a distinct_id with it is dropped as
-// invalid_distinct_id. It also returns the shape of the text before the
-// first NUL.
+// invalid_distinct_id. The shape is that of the text before the first NUL.
 func checkJSONLimits(text []byte, maxDepth, maxMembers int) (jsonShape, *requestError) {
-	// The first NUL byte ends the scan, so that a limit broken before it
-	// wins, as in a scan that meets both in order.
+	// The first NUL byte ends the scan, so that nesting over
+	// maxJSONNesting before it wins, as in a scan that meets both in order.
 	nul := bytes.IndexByte(text, 0)
 	if nul >= 0 {
 		text = text[:nul]
@@ -290,7 +324,8 @@ func checkJSONLimits(text []byte, maxDepth, maxMembers int) (jsonShape, *request
 }
 
 // jsonShape holds upper bounds on the values and events of a JSON text,
-// which size the memory that decoding it takes (decodeReservation).
+// which size the memory that decoding it takes (decodeReservation), and
+// the places where the text breaks the depth or member limit.
 type jsonShape struct {
 	// values is one for the top-level value, plus one per comma, plus one
 	// per array or object for its first element.
@@ -298,17 +333,36 @@ type jsonShape struct {
 	// events counts in the same way only the elements of arrays at depth 1
 	// or 2, where a payload's events are.
 	events int
+	// breaches holds at most one breach per value at depth 1 to 3 (the
+	// top-level value has depth 1), in the order of their offsets. Events
+	// are values at those depths, so that is enough to find the events
+	// that break a limit, and each breach of the default limits takes at
+	// least 120 bytes of text.
+	breaches []jsonBreach
 }
 
-// checkNesting applies the depth and member limits of checkJSONLimits and
-// counts the shape of text.
+// jsonBreach is a place where a JSON text breaks the depth or the member
+// limit.
+type jsonBreach struct {
+	// offset is that of the bracket that opens a value too deep, or of the
+	// colon of the first member over the limit.
+	offset int
+	reason catalog.Reason // ReasonEventTooDeep or ReasonEventTooManyMembers
+}
+
+// nestingLevel is an array or object that checkNesting is inside.
+type nestingLevel struct {
+	members  int
+	object   bool
+	breached bool // a breach inside the value is in jsonShape.breaches
+}
+
+// checkNesting applies the limits of checkJSONLimits and counts the shape
+// of text.
 func checkNesting(text []byte, maxDepth, maxMembers int) (jsonShape, *requestError) {
-	type level struct {
-		object  bool
-		members int
-	}
-	stack := make([]level, 0, 16)
+	stack := make([]nestingLevel, 0, 16)
 	shape := jsonShape{values: 1, events: 1}
+	limit := min(maxDepth, maxJSONNesting)
 	for i := 0; i < len(text); i++ {
 		switch b := text[i]; b {
 		case '"':
@@ -319,10 +373,16 @@ func checkNesting(text []byte, maxDepth, maxMembers int) (jsonShape, *requestErr
 				shape.events++
 			}
 		case '{', '[':
-			if len(stack) >= maxDepth {
-				return shape, reject(http.StatusRequestEntityTooLarge, codeTooLarge, "JSON nests deeper than %d levels", maxDepth)
+			if len(stack) >= limit {
+				end, err := skipTooDeep(text, i, len(stack), &shape, limit)
+				if err != nil {
+					return shape, err
+				}
+				shape.addBreach(stack, len(stack)+1, i, ReasonEventTooDeep)
+				i = end
+				continue
 			}
-			stack = append(stack, level{object: b == '{'})
+			stack = append(stack, nestingLevel{object: b == '{'})
 			shape.values++
 			if b == '[' && len(stack) <= 2 {
 				shape.events++
@@ -334,13 +394,104 @@ func checkNesting(text []byte, maxDepth, maxMembers int) (jsonShape, *requestErr
 		case ':':
 			if n := len(stack); n > 0 && stack[n-1].object {
 				stack[n-1].members++
-				if stack[n-1].members > maxMembers {
-					return shape, reject(http.StatusRequestEntityTooLarge, codeTooLarge, "a JSON object has more than %d members", maxMembers)
+				if stack[n-1].members == maxMembers+1 {
+					shape.addBreach(stack, n, i, ReasonEventTooManyMembers)
 				}
 			}
 		}
 	}
 	return shape, nil
+}
+
+// addBreach records a breach at text[offset] inside the value at depth,
+// unless the value at depth 3 or less that contains it already has one.
+// stack holds the values that contain the breach, and the value at depth
+// is the last of them or the one after, which the caller skips.
+func (shape *jsonShape) addBreach(stack []nestingLevel, depth, offset int, reason catalog.Reason) {
+	if k := min(depth, 3); k <= len(stack) {
+		if stack[k-1].breached {
+			return
+		}
+		stack[k-1].breached = true
+	}
+	shape.breaches = append(shape.breaches, jsonBreach{offset: offset, reason: reason})
+}
+
+// skipTooDeep returns the index of the bracket that closes the array or
+// object that opens at text[i], at depth+1, or len(text)-1 when none
+// does. It keeps no stack, so it counts the elements of objects at depth 2
+// or less as events too, and the shape stays an upper bound. Nesting
+// deeper than maxJSONNesting fails the payload, whose error names
+// maxDepth.
+func skipTooDeep(text []byte, i, depth int, shape *jsonShape, maxDepth int) (int, *requestError) {
+	outer := depth
+	for ; i < len(text); i++ {
+		switch text[i] {
+		case '"':
+			i = stringEnd(text, i)
+		case ',':
+			shape.values++
+			if depth <= 2 {
+				shape.events++
+			}
+		case '{', '[':
+			depth++
+			if depth > maxJSONNesting {
+				return i, reject(http.StatusRequestEntityTooLarge, codeTooLarge,
+					"JSON nests deeper than %d levels, where encoding/json stops: send events that nest at most %d levels", maxJSONNesting, maxDepth)
+			}
+			shape.values++
+			if depth <= 2 {
+				shape.events++
+			}
+		case '}', ']':
+			depth--
+			if depth == outer {
+				return i, nil
+			}
+		}
+	}
+	return len(text) - 1, nil
+}
+
+// hasBreach reports whether one of breaches lies in text[start:end].
+func hasBreach(breaches []jsonBreach, start, end int) bool {
+	k := sort.Search(len(breaches), func(k int) bool { return breaches[k].offset >= start })
+	return k < len(breaches) && breaches[k].offset < end
+}
+
+// markOverLimit sets req.overLimit for the events that contain one of
+// breaches, whose offsets are into text. A breach outside every event,
+// such as a top-level object with too many members, gets status 413.
+func (req *rawRequest) markOverLimit(text []byte, breaches []jsonBreach, maxDepth, maxMembers int) *requestError {
+	req.overLimit = make([]catalog.Reason, len(req.events))
+	next := 0
+	for k, event := range req.events {
+		// An event is a sub-slice of text, so the capacities give its offset.
+		start := cap(text) - cap(event)
+		end := start + len(event)
+		for ; next < len(breaches) && breaches[next].offset < end; next++ {
+			if breaches[next].offset < start {
+				return breachOutsideEvents(breaches[next], maxDepth, maxMembers)
+			}
+			if req.overLimit[k] == "" {
+				req.overLimit[k] = breaches[next].reason
+			}
+		}
+	}
+	if next < len(breaches) {
+		return breachOutsideEvents(breaches[next], maxDepth, maxMembers)
+	}
+	return nil
+}
+
+func breachOutsideEvents(b jsonBreach, maxDepth, maxMembers int) *requestError {
+	if b.reason == ReasonEventTooDeep {
+		return reject(http.StatusRequestEntityTooLarge, codeTooLarge,
+			"JSON outside the events nests deeper than %d levels at offset %d: send a batch object, an array of events or an event within the limit", maxDepth, b.offset)
+	}
+	return reject(http.StatusRequestEntityTooLarge, codeTooLarge,
+		"a JSON object outside the events has more than %d members at offset %d: send a batch object, an array of events or an event within the limit", maxMembers, b.offset)
 }
 
 // stringEnd returns the index of the quote that closes the string opened
