@@ -174,7 +174,7 @@ func (s *Server) serveDeleteInstall(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case len(query["project"]) > 1:
 		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf(
-			"invalid project: given %d times: pass it once, and send one request per project", len(query["project"])))
+			"invalid project %q: given %d times: pass it once, and send one request per project", query["project"], len(query["project"])))
 		return
 	case project == "":
 		writeJSONError(w, http.StatusBadRequest, "missing project parameter: add ?project=NAME, such as ?project=mux")

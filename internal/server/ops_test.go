@@ -1123,7 +1123,7 @@ func TestDeleteInstallRejectsAmbiguousParameters(t *testing.T) {
 		query string
 		want  string
 	}{
-		{"?project=mux&project=other", "invalid project: given 2 times: pass it once"},
+		{"?project=mux&project=other", `invalid project [\"mux\" \"other\"]: given 2 times: pass it once`},
 		{"?project=mux&dry_run=1", `unknown parameter \"dry_run\": use project`},
 	}
 	for _, tt := range tests {
