@@ -110,8 +110,12 @@ func checkBaseURL(name, value string) error {
 		return fmt.Errorf("invalid --%s %q: use an http or https URL, such as http://127.0.0.1:8787", name, value)
 	}
 	if parsed.RawQuery != "" || parsed.ForceQuery || parsed.Fragment != "" || strings.Contains(value, "#") || parsed.User != nil {
+		redactedValue := value
+		if parsed.User != nil {
+			redactedValue = parsed.Redacted() // the error may reach a shared log
+		}
 		base := url.URL{Scheme: parsed.Scheme, Host: parsed.Host, Path: parsed.Path}
-		return fmt.Errorf("invalid --%s %q: remove the query, fragment and user info, such as %q", name, value, base.String())
+		return fmt.Errorf("invalid --%s %q: remove the query, fragment and user info, such as %q", name, redactedValue, base.String())
 	}
 	return nil
 }

@@ -145,7 +145,7 @@ func TestReportErrors(t *testing.T) {
 		{"server with an empty query", []string{"--server", server.URL + "/?", "--token", "secret"}, 2, `invalid --server "` + server.URL + `/?"`},
 		{"server with a fragment", []string{"--server", server.URL + "#top", "--token", "secret"}, 2, `invalid --server "` + server.URL + `#top"`},
 		{"server with user info", []string{"--server", "http://admin:pw@127.0.0.1:1", "--token", "secret"}, 2,
-			`invalid --server "http://admin:pw@127.0.0.1:1": remove the query, fragment and user info, such as "http://127.0.0.1:1"`},
+			`invalid --server "http://admin:xxxxx@127.0.0.1:1": remove the query, fragment and user info, such as "http://127.0.0.1:1"`},
 	}
 	for _, test := range tests {
 		t.Run(test.name, func(t *testing.T) {
@@ -155,6 +155,9 @@ func TestReportErrors(t *testing.T) {
 			}
 			if !strings.Contains(stderr, test.want) {
 				t.Errorf("stderr %q does not contain %q", stderr, test.want)
+			}
+			if strings.Contains(stderr, ":pw@") {
+				t.Errorf("stderr %q shows the password of --server", stderr)
 			}
 		})
 	}
