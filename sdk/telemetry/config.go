@@ -138,8 +138,9 @@ type Config struct {
 	// used for event timestamps only, never for timers.
 	Clock func() time.Time
 	// Getenv reads the environment switches; nil means os.Getenv. A panic
-	// in it is recovered and keeps telemetry off for the rest of the run,
-	// with Status.Switch set to SwitchGetenv.
+	// in it is recovered and keeps telemetry off for the rest of the run.
+	// Status.Switch is then SwitchGetenv, unless a switch checked before
+	// it, such as config.json or an automated run, already applies.
 	Getenv func(string) string
 	// DebugOutput receives the events printed by <APP>_TELEMETRY_DEBUG.
 	// nil means os.Stderr. It is written on the sender goroutine, so a

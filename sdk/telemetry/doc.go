@@ -69,8 +69,9 @@
 //     anyway.
 //
 // Once Config.Getenv has panicked, telemetry stays off for the rest of the
-// run with Status.Switch SwitchGetenv, because the opt-outs can no longer
-// be read.
+// run, because the opt-outs can no longer be read. SwitchGetenv is checked
+// after the four switches above, so Status.Switch names it only when none
+// of them applies.
 //
 // IsExplicitlyDisabled is true for switches 1 to 3, the user's own choice.
 //
