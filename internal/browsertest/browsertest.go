@@ -55,6 +55,7 @@ func NewContext(t testing.TB, width, height int) context.Context {
 		chromedp.Flag("metrics-recording-only", true),
 		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
 		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Env("TMPDIR="+chromiumTempDir(t)),
 		chromedp.WindowSize(width, height),
 	)
 	browser, cancelBrowser := chromedp.NewContext(allocator)
@@ -67,6 +68,21 @@ func NewContext(t testing.TB, width, height int) context.Context {
 		t.Fatalf("start Chromium at %s: %v", ChromiumPath, err)
 	}
 	return browser
+}
+
+// chromiumTempDir returns a new folder for Chromium's TMPDIR, which the
+// test removes after it has stopped the browser. Chromium leaves the folder
+// of its singleton socket in TMPDIR when it is killed. The folder is not a
+// t.TempDir, whose long name would push the socket's path past the 107
+// bytes that a Unix socket's path may have on Linux.
+func chromiumTempDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "chromium-")
+	if err != nil {
+		t.Fatalf("create a TMPDIR for Chromium: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
 
 // Console collects the errors, warnings and exceptions that pages write to
