@@ -479,8 +479,7 @@ func TestStoredEventsBeyondQueueSent(t *testing.T) {
 	// page's status read waits, so that the stored events stay.
 	app.recorder.holdStatus()
 	app.evaluate(t, `bulk(2, 240); window.ready = false; location.search = "?second"`)
-	time.Sleep(time.Second)
-	waitUntil(t, app.ctx, "the second page has imported client.js", `window.ready === true && location.search === "?second"`)
+	waitForSecondPage(t, app.ctx)
 	if n := app.storedCount(t); n <= 100 {
 		t.Fatalf("sessionStorage keeps %d events at the second page, want more than the 100 that its queue holds", n)
 	}
@@ -681,10 +680,7 @@ func TestPageLoadedHiddenSendsStored(t *testing.T) {
 	app.evaluate(t, fmt.Sprintf(storeEvents, 0, 40, bulkValue, unsentKey))
 	app.setMinimized(t, true)
 	app.evaluate(t, `window.ready = false; location.search = "?second"`)
-	// Polling the page while it navigates fails, so the poll starts once
-	// the second page has loaded.
-	time.Sleep(time.Second)
-	waitUntil(t, app.ctx, "the second page has imported client.js", `window.ready === true && location.search === "?second"`)
+	waitForSecondPage(t, app.ctx)
 	if state := browsertest.Run(t, app.ctx, chromedp.Evaluate[string](`document.visibilityState`)); state != "hidden" {
 		t.Fatalf("the second page loaded with document.visibilityState %q, want hidden", state)
 	}
@@ -710,4 +706,24 @@ func TestPageLoadedHiddenSendsStored(t *testing.T) {
 		t.Errorf("events that reached POST track more than once: %v", d)
 	}
 	app.checkCollected(t, 41)
+}
+
+// waitForSecondPage waits until the page that location.search = "?second"
+// loads has imported client.js. An evaluation fails while the page
+// navigates, which takes longer on a loaded machine, so it retries each
+// failure until pollTimeout.
+func waitForSecondPage(t *testing.T, ctx context.Context) {
+	t.Helper()
+	const loaded = `window.ready === true && location.search === "?second"`
+	var lastErr error
+	for deadline := time.Now().Add(pollTimeout); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		attempt, cancel := context.WithTimeout(ctx, time.Second)
+		ready, err := chromedp.Run(attempt, chromedp.Evaluate[bool](loaded))
+		cancel()
+		if err == nil && ready {
+			return
+		}
+		lastErr = err
+	}
+	t.Fatalf("the second page did not import client.js within %v (last evaluation error: %v)", pollTimeout, lastErr)
 }
