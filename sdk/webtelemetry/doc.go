@@ -113,13 +113,13 @@
 // whichever comes first, the waiting events are sent at once as far as
 // the budget allows. A hidden page may be discarded or killed without
 // pagehide, as mobile browsers and tab discarding do. Each event leaves
-// the queue as it is sent or kept, so none is sent twice, except after a
-// broken connection, as described above, and from a tab duplicated while
-// it kept events, because the browser copies the sessionStorage described
-// below into the new tab. Until the page is visible again, track sends
-// each event at once, or keeps it, so the events of the page's own
-// pagehide listeners are not lost. A page that loads hidden, as in a
-// background tab, counts as hidden from the start.
+// the queue as it is sent or kept, so none is sent twice. The exceptions
+// are an event whose connection broke, as described above, and the kept
+// events of a duplicated tab, because the browser copies the
+// sessionStorage described below into the new tab. Until the page is
+// visible again, track sends each event at once, or keeps it, so the
+// events of the page's own pagehide listeners are not lost. A page that
+// loads hidden, as in a background tab, counts as hidden from the start.
 //
 // # What the browser keeps
 //
