@@ -153,6 +153,28 @@ func TestAbsentTableCellsHiddenInBrowser(t *testing.T) {
 			if want := []string{yesterday, test.absent, "6", "6"}; !cmp.Equal(want, row) {
 				t.Errorf("active installs table row of %s = %q, want %q", yesterday, row, want)
 			}
+			// The note counts the hidden cells of the table, those with
+			// no row in the API included.
+			hidden := 0
+			for _, cells := range active {
+				for _, cell := range cells {
+					if cell == "< 5" {
+						hidden++
+					}
+				}
+			}
+			activeNote := browsertest.Run(t, ctx, chromedp.Evaluate[string](`document.querySelector('#active .suppressed-note').textContent`))
+			wantActiveNote := ""
+			switch {
+			case test.k == 1:
+			case hidden == 1:
+				wantActiveNote = "1 point is hidden because fewer than 5 installs, possibly none, are behind it."
+			default:
+				wantActiveNote = fmt.Sprintf("%d points are hidden because fewer than 5 installs, possibly none, are behind each.", hidden)
+			}
+			if hidden == 0 && test.k > 1 || activeNote != wantActiveNote {
+				t.Errorf("active installs note = %q with %d hidden cells, want %q", activeNote, hidden, wantActiveNote)
+			}
 			checkConsole(t, console)
 		})
 	}

@@ -914,9 +914,17 @@
       byDay.get(row.day)[row.window] = formatCount(row, 'installs');
     });
     const windows = all.map((series) => series.name);
+    let absent = 0;
     fillTable('active-table', ['Day'].concat(windows.map((w) => WINDOW_LABELS[w] || w + ' days')),
-      Array.from(byDay.keys()).sort().map((day) => [day].concat(windows.map((w) => byDay.get(day)[w] || absentCell()))));
-    setSuppressedNote(document.getElementById('active'), countSuppressed(rows), 'point', 'points');
+      Array.from(byDay.keys()).sort().map((day) => [day].concat(windows.map((w) => {
+        const cell = byDay.get(day)[w];
+        if (cell !== undefined) {
+          return cell;
+        }
+        absent++;
+        return absentCell();
+      }))));
+    setSuppressedNote(document.getElementById('active'), countSuppressed(rows) + (K > 1 ? absent : 0), 'point', 'points');
 
     let peak = null;
     rows.forEach((row) => {
