@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -20,8 +19,8 @@ func (f *serveFlags) checkLimits() error {
 	// The burst is the size of the token bucket, and --rate-limit 0 leaves
 	// every write key without one.
 	if f.rateLimit == 0 && f.isSet("rate-burst") {
-		return errors.New("--rate-burst applies to the rate limit only, which --rate-limit 0 turns off: " +
-			"remove --rate-burst, or set --rate-limit to a positive number of events per second")
+		return fmt.Errorf("invalid --rate-burst %d: it applies to the rate limit only, which --rate-limit 0 turns off: "+
+			"remove --rate-burst, or set --rate-limit to a positive number of events per second", f.rateBurst)
 	}
 	counts := []struct {
 		flag, unit string
