@@ -89,7 +89,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 
-	printFewInstallsHint(stdout, srv.Store(), f.kAnonymity)
+	printFewInstallsHint(ctx, stdout, srv.Store(), f.kAnonymity)
 
 	fmt.Fprintf(stdout, "\nDashboard: %s/?token=%s\n", srv.URL(), url.QueryEscape(keys.AdminToken))
 	fmt.Fprintf(stdout, "Write key: %s   Admin token: %s   (kept in %s)\n", keys.WriteKey, keys.AdminToken, f.data)
@@ -110,12 +110,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // printFewInstallsHint prints why the dashboard hides every number when
 // the store contains events from fewer installs than k, such as after
 // --installs 3, because the page then shows nothing but "< k".
-func printFewInstallsHint(stdout io.Writer, s store.Store, k int) {
+func printFewInstallsHint(ctx context.Context, stdout io.Writer, s store.Store, k int) {
 	if k <= 1 {
 		return
 	}
-	// The hint is optional, so a slow store only skips it.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// The hint is optional, so a slow store or a Ctrl-C only skips it.
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	total, err := s.Overview(ctx, store.Filter{})
 	if err != nil || total.Installs == 0 || total.Installs >= int64(k) {
