@@ -225,9 +225,14 @@ func newClient(t *testing.T, cfg Config) *Client {
 	return c
 }
 
+// testDeadline bounds the waits of the helpers below. Each returns as soon
+// as its condition holds, so the bound only ends a test that would hang,
+// and it is generous because CI runs the race detector on 2 loaded cores.
+const testDeadline = 30 * time.Second
+
 func closeClient(t *testing.T, c *Client) Stats {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
 	defer cancel()
 	st, err := c.Close(ctx)
 	if err != nil {
@@ -238,17 +243,17 @@ func closeClient(t *testing.T, c *Client) Stats {
 
 func flush(t *testing.T, c *Client) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
 	defer cancel()
 	if err := c.Flush(ctx); err != nil {
 		t.Fatalf("Flush: %v", err)
 	}
 }
 
-// waitFor polls cond until it holds or 5s pass.
+// waitFor polls cond until it holds or testDeadline passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(testDeadline)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
