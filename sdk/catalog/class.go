@@ -41,10 +41,11 @@ const (
 	// an IP address, a UUID of a version other than 4 and 7 or a run of
 	// more than 8 digits. A run of 7 or 8 digits passes only as a date
 	// written yyyymmdd, in a word in hex or in a UUID. URLs include a host
-	// name followed by a path or a port, as in example.com/alice, whose
-	// top-level domain has letters only. Secrets include text
-	// in base64, text in hex of 14 to 31 digits, names in hex of 10 or 12
-	// digits and keys split by slashes. IP addresses include IPv6
+	// name followed by a path or a port, as in example.com/alice, when the
+	// host ends in one of a fixed list of common top-level domains. Other
+	// names with a dot pass, such as azure.openai/gpt-4o and main.go:12.
+	// Secrets include text in base64, text in hex of 14 to 31 digits, names
+	// in hex of 10 or 12 digits and keys split by slashes. IP addresses include IPv6
 	// with dashes, as in fe80--1-eth0, IPv4 with hex parts, as in
 	// 0x7f.0x0.0x0.0x1, and IPv4 written as one to three numbers, as in
 	// 0x7f000001 and 127.1, when it is a loopback, private or link-local

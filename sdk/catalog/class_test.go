@@ -120,6 +120,10 @@ func TestIdentifierClass(t *testing.T) {
 		// port must not be confused with.
 		"openai/gpt-4.1", "anthropic.claude-3-5-sonnet-20241022-v2:0", "us.anthropic.claude-3-7-sonnet-20250219-v1:0",
 		"meta.llama3-1-70b-instruct-v1:0", "claude-3.5-sonnet/beta", "api.openai.com",
+		// Names with a dot whose last part is no top-level domain: a model
+		// id, a runtime, a gRPC method, a source location and a file.
+		"azure.openai/gpt-4o", "node.js:18", "helloworld.Greeter/SayHello", "app.Main:42",
+		"config.yaml/x", "main.go:12", "install.sh:12", "Makefile.in:3", "README.md/usage",
 		// Runs of 7 or 8 digits in a date, in a word of hex digits and in
 		// a UUID of version 4 or 7.
 		"release-19991231", "model-20240229", "0x10004003", "build-9fceb02d0a", "f1234567",
@@ -183,6 +187,13 @@ func TestIdentifierClass(t *testing.T) {
 		"free text": ReasonInvalidString,
 		"nul\x00":   ReasonInvalidString,
 		"caf\xc3":   ReasonInvalidString,
+
+		// Host names under a listed top-level domain, in any letter case.
+		"intranet.corp.local/wiki": ReasonLooksLikeURL,
+		"GitHub.COM/alice":         ReasonLooksLikeURL,
+		"api.mistral.ai/v1":        ReasonLooksLikeURL,
+		"shop.co.uk:443/cart":      ReasonLooksLikeURL,
+		"wiki.corp.local:8080":     ReasonLooksLikeURL,
 	}
 	for s, want := range rejected {
 		if got := checkIdentifier(s); got != want {

@@ -31,7 +31,9 @@ var classSummaries = []struct {
 	{Identifier, fmt.Sprintf("A short name such as a model id, an error type or a provider: ASCII letters, digits and ._:/- only, at most %d characters. "+
 		"Values that look like a file path, an email address, a URL, a secret key or an IP address are rejected, "+
 		"and so are UUIDs of a version other than 4 and 7. "+
-		"URLs include those written without a scheme, as a host name followed by a path or a port (example.com/alice, www.example.org:8080). "+
+		"URLs include those written without a scheme, as a host name followed by a path or a port (example.com/alice, www.example.org:8080), "+
+		"when the host ends in a common top-level domain such as com, org, io, dev, local, de or jp. "+
+		"A name whose last part after a dot is no such domain passes, as azure.openai/gpt-4o and main.go:12 do. "+
 		"Secret keys include text encoded in base64 or in hex and keys split by slashes, "+
 		"and IP addresses include IPv4 written with hex parts (0x7f.0x0.0x0.0x1), IPv6 written with dashes (fe80--1-eth0), "+
 		"and loopback, private and link-local IPv4 addresses written as one to three numbers (0x7f000001, 127.1). "+

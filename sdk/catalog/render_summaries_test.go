@@ -32,6 +32,8 @@ func TestClassSummariesMatchRules(t *testing.T) {
 		{Identifier, "at most 100 characters", strings.Repeat("ab.", 33) + "a", strings.Repeat("ab.", 33) + "ab"},
 		{Identifier, "IP address", "claude-3.5", "10.0.0.1"},
 		{Identifier, "URL", "openai/gpt-4o", "https://example.com"},
+		{Identifier, "example.com/alice", "azure.openai/gpt-4o", "example.com/alice"},
+		{Identifier, "main.go:12", "main.go:12", "www.example.org:8080"},
 		{Identifier, "more than 8 digits in a row", "model-20241022", "model-202410221"},
 		{Identifier, "runs of 7 or 8 digits unless they are a date", "model-20241022", "model-20241322"},
 		{Identifier, "part of a word in hex", "0x10004003", "error-10004003"},

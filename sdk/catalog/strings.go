@@ -89,21 +89,15 @@ func looksLikeHostURL(s string) bool {
 }
 
 // isHostName reports whether host is two or more dot-separated labels of
-// ASCII letters, digits and '-' whose last label, the top-level domain,
-// has two or more letters and nothing else. Model ids with dots have a
-// digit or '-' in their last label, as mistral.large-2 and
-// anthropic.claude-3-5-sonnet-20241022-v2:0 do.
+// ASCII letters, digits and '-' whose last label is one of
+// topLevelDomains in any letter case. Names with a dot whose last part is
+// no such domain pass, such as the model id azure.openai/gpt-4o, the gRPC
+// method helloworld.Greeter/SayHello and the source location main.go:12.
 func isHostName(host string) bool {
 	dot := strings.LastIndexByte(host, '.')
-	if dot <= 0 || len(host)-dot-1 < 2 {
+	if dot <= 0 {
 		return false
 	}
-	for i := dot + 1; i < len(host); i++ {
-		if c := host[i] | 0x20; c < 'a' || c > 'z' {
-			return false
-		}
-	}
-
 	for label := range strings.SplitSeq(host, ".") {
 		if label == "" {
 			return false
@@ -115,7 +109,32 @@ func isHostName(host string) bool {
 			}
 		}
 	}
-	return true
+	return topLevelDomains[strings.ToLower(host[dot+1:])]
+}
+
+// topLevelDomains are the last labels, in lower case, that make a name
+// with a dot a host name. They are the legacy generic top-level domains,
+// widely used newer ones, names used on private networks and the country
+// codes of countries with many internet users. Country codes that are
+// also common file extensions are left out, so that a file name or a
+// source location such as install.sh:12 passes. These are in
+// (Makefile.in), pl (Perl), py, rs, sh, md, cc, so and ps.
+//
+// NOTE: a URL without a scheme under any other domain, such as
+// example.in/alice or example.nz/alice, still passes as an identifier.
+var topLevelDomains = map[string]bool{
+	"com": true, "net": true, "org": true, "edu": true, "gov": true, "mil": true,
+	"int": true, "info": true, "biz": true, "name": true, "pro": true,
+
+	"io": true, "dev": true, "app": true, "ai": true, "co": true, "me": true,
+	"cloud": true, "tech": true, "xyz": true, "online": true, "site": true, "page": true,
+
+	"local": true, "internal": true, "corp": true, "lan": true, "home": true,
+	"intranet": true, "example": true, "test": true,
+
+	"us": true, "uk": true, "de": true, "fr": true, "nl": true, "eu": true,
+	"jp": true, "cn": true, "ru": true, "ca": true, "au": true, "br": true,
+	"ch": true, "se": true, "it": true, "es": true,
 }
 
 // hasPrefixFold reports whether s starts with the lower-case ASCII prefix
