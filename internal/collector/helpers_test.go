@@ -282,6 +282,23 @@ func (e *env) postJSON(path, body string) response {
 	return e.do(http.MethodPost, path, []byte(body), "Content-Type", "application/json")
 }
 
+// postChunked sends body without Content-Length, so the server reads it
+// chunk by chunk, and returns the response's status.
+func (e *env) postChunked(path, body string) int {
+	e.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.server.URL+path, strings.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.ContentLength = -1
+	resp, err := e.server.Client().Do(req)
+	if err != nil {
+		e.t.Fatalf("chunked POST %s: %v", path, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 // captureResult is the body of a 200 response.
 type captureResult struct {
 	Status            string         `json:"status"`

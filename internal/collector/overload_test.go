@@ -321,18 +321,8 @@ func TestBufferedBytesLimit(t *testing.T) {
 
 	// A body without Content-Length is reserved chunk by chunk, and is
 	// stopped too.
-	req, err := http.NewRequest(http.MethodPost, e.server.URL+"/batch/", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.ContentLength = -1
-	resp, err := e.server.Client().Do(req)
-	if err != nil {
-		t.Fatalf("chunked POST: %v", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("chunked POST: status = %d, want 503", resp.StatusCode)
+	if status := e.postChunked("/batch/", body); status != http.StatusServiceUnavailable {
+		t.Errorf("chunked POST: status = %d, want 503", status)
 	}
 
 	// Once the first request ends, its reservation is released.
@@ -656,18 +646,8 @@ func TestBodyOverWholeBudgetGets413(t *testing.T) {
 
 	// A body without Content-Length gets 413 once it has sent more bytes
 	// than the budget holds.
-	req, err := http.NewRequest(http.MethodPost, e.server.URL+"/batch/", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.ContentLength = -1
-	resp, err := e.server.Client().Do(req)
-	if err != nil {
-		t.Fatalf("chunked POST: %v", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusRequestEntityTooLarge {
-		t.Errorf("chunked POST: status = %d, want 413", resp.StatusCode)
+	if status := e.postChunked("/batch/", body); status != http.StatusRequestEntityTooLarge {
+		t.Errorf("chunked POST: status = %d, want 413", status)
 	}
 
 	waitFor(t, func() bool { return e.collector.Stats().BufferedBytes == 0 })
