@@ -620,13 +620,15 @@ func (s *sender) claimSpooled() *batch {
 // One call is a round. The batches sealed while its uploads wait hold
 // events received after the round began, so the round leaves them to the
 // next one. That round starts from the run loop's select, so Flush,
-// Pending, Forget, Close and the poll can take their turn in between.
-// Without that, a steady stream of events would keep one call uploading
-// for as long as it lasts.
+// Close and the poll can take their turn in between. Without that, a
+// steady stream of events would keep one call uploading for as long as it
+// lasts. Pending, NextPayload and Forget run between two uploads of a
+// round (runWaitingTask), because a round drains the whole spool.
 func (s *sender) deliver() {
 	s.round++
 	defer s.releaseSpoolTail()
 	for {
+		s.runWaitingTask()
 		if wait := time.Until(s.retryAt); wait > 0 {
 			s.spoolPending(s.c.sendCtx)
 			s.retryTimer.Reset(wait)
@@ -658,6 +660,19 @@ func (s *sender) deliver() {
 			s.answerWaiters(err)
 			return
 		}
+	}
+}
+
+// runWaitingTask runs a function that Pending, NextPayload or Forget
+// passed to the sender, if one waits. It first writes the rest of a spooled
+// file sent in parts back to the spool, so that the function finds those
+// events there and Forget deletes them.
+func (s *sender) runWaitingTask() {
+	select {
+	case fn := <-s.c.privacy.inspect:
+		s.releaseSpoolTail()
+		fn(s)
+	default:
 	}
 }
 

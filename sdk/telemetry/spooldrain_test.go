@@ -288,3 +288,42 @@ func TestOptOutDropsRestOfSpoolFile(t *testing.T) {
 	}
 	checkPurged(t, st, cfg.Home, 150)
 }
+
+// TestForgetDuringSpoolDrain calls Forget while the sender uploads a
+// spooled file in parts. Forget runs between two requests, so it returns
+// without waiting for the whole spool to drain, and deletes the events
+// not yet acknowledged instead of letting them go out.
+func TestForgetDuringSpoolDrain(t *testing.T) {
+	col := newSlowCollector(t, 100*time.Millisecond)
+	cfg := testConfig(t, col.srv.URL)
+	cfg.BatchSize = 5
+	const events = 50 // ten requests, about a second in all
+	plantSpoolFile(t, cfg.Home, 1, 0, events)
+	c := newClient(t, cfg)
+	waitFor(t, "the first upload", col.inFlight)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	start := time.Now()
+	res, err := c.Forget(ctx, ForgetOptions{LocalOnly: true})
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("Forget: %v", err)
+	}
+	if _, err := c.Close(context.Background()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	if took > 500*time.Millisecond {
+		t.Errorf("Forget took %v, want it to wait for one request of 100 ms, not the whole drain", took)
+	}
+	if res.DroppedSpooled == 0 {
+		t.Errorf("Forget dropped no spooled event, want those not yet acknowledged")
+	}
+	if got := int64(len(col.accepted())) + res.DroppedSpooled; got != events {
+		t.Errorf("accepted %d + dropped %d = %d, want %d", len(col.accepted()), res.DroppedSpooled, got, events)
+	}
+	if n := spoolFiles(t, cfg.Home); n != 0 {
+		t.Errorf("%d spool files left after Forget, want 0", n)
+	}
+}
