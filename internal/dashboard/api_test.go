@@ -261,6 +261,25 @@ func TestInvalidParameters(t *testing.T) {
 	}
 }
 
+func TestUnknownParametersNamedInOrder(t *testing.T) {
+	server := startServer(t, dashboard.Config{Store: openStore(t)})
+	path := "/api/v1/overview?zeta=1&beta=2&limit=3&alpha=4"
+	want := `unknown parameter "alpha"`
+
+	// Map iteration order varies between runs, so one request could name
+	// the first parameter by chance.
+	for range 20 {
+		_, body := send(t, server, http.MethodGet, path, withBearer(adminToken))
+		var got struct{ Error string }
+		if err := json.Unmarshal([]byte(body), &got); err != nil {
+			t.Fatalf("decode body %q: %v", body, err)
+		}
+		if !strings.Contains(got.Error, want) {
+			t.Fatalf("GET %s error = %q, want it to contain %s", path, got.Error, want)
+		}
+	}
+}
+
 func TestUnknownAPIRoutes(t *testing.T) {
 	server := startServer(t, dashboard.Config{Store: openStore(t)})
 

@@ -3,6 +3,7 @@ package dashboard
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -108,9 +109,11 @@ func writeRequestError(w http.ResponseWriter, err error) {
 	writeError(w, http.StatusBadRequest, err.Error())
 }
 
-// checkParameters rejects a parameter of query that is not in allowed.
+// checkParameters rejects a parameter of query that is not in allowed. It
+// names the first unknown one in sorted order, so that the same request
+// always gets the same error.
 func checkParameters(query url.Values, allowed []string) error {
-	for name := range query {
+	for _, name := range slices.Sorted(maps.Keys(query)) {
 		if !slices.Contains(allowed, name) {
 			return fmt.Errorf("unknown parameter %q: use %s", name, strings.Join(allowed, ", "))
 		}
