@@ -141,7 +141,8 @@
 // While uploads fail with a retryable error, and for events still queued
 // when Close's context ends, batches go to <Home>/spool, written to a
 // temporary file, synced and renamed. Batches spooled together share files
-// of up to 512 KiB, or Spool.MaxBytes if that is smaller, so spooling
+// of up to 512 KiB, or Spool.MaxBytes if that is smaller, and up to the
+// same share of Spool.MaxEvents (1,000 events by default), so spooling
 // costs a few syncs, not one per batch. The next start sends them before
 // new events, with their original UUIDs, in requests of at most BatchSize
 // events: small files are merged, and a larger file is sent in parts and
@@ -149,8 +150,9 @@
 // and claim each file by renaming it, so no file is sent twice. The spool
 // keeps at most Spool.MaxEvents events (10,000) and Spool.MaxBytes bytes
 // (5 MiB), dropping the oldest files first as "spool_full". A batch larger
-// than Spool.MaxBytes is spooled in parts that fit, and an event that
-// alone is larger is dropped as "spool_full". Set Config.Spool.Disabled to
+// than Spool.MaxBytes, or of more than Spool.MaxEvents events, is spooled
+// in parts that fit, and an event that alone is larger than Spool.MaxBytes
+// is dropped as "spool_full". Set Config.Spool.Disabled to
 // turn it off; undeliverable events then wait in memory, up to QueueSize,
 // and are dropped at Close.
 //

@@ -135,7 +135,7 @@ func newSender(c *Client) *sender {
 		resume:           make(chan struct{}, 1),
 	}
 	if s.spool != nil {
-		s.lateSpoolFiles = int((s.spool.maxBytes + s.spool.maxFileBytes - 1) / s.spool.maxFileBytes)
+		s.lateSpoolFiles = s.spool.filesToFill()
 	}
 	s.batchTimer = time.NewTimer(time.Hour)
 	s.batchTimer.Stop()
@@ -977,8 +977,8 @@ func (s *sender) spoolPending(ctx context.Context) {
 // it goes on past ctx's end until lateSpoolFiles are used up, so that the
 // batches that deliver leaves in memory after Close's context ended share
 // those files. It reports whether all of them moved. Each file takes as many
-// whole batches as fit in maxFileBytes, because every file costs a sync of
-// the file and one of its folder. It bounds the spool once at the end,
+// whole batches as fit in maxFileBytes and maxFileEvents, because every
+// file costs a sync of the file and one of its folder. It bounds the spool once at the end,
 // because each bounding lists the whole folder.
 func (s *sender) spoolBatches(ctx context.Context) bool {
 	if len(s.pending) == 0 {
@@ -1015,14 +1015,16 @@ func (s *sender) spoolBatches(ctx context.Context) bool {
 func (s *sender) nextSpoolFile() (int, [][]byte) {
 	first := s.pending[0]
 	size := int64(first.bytes + len(first.events)) // a newline ends each line
+	count := len(first.events)
 	n := 1
 	for n < len(s.pending) {
 		b := s.pending[n]
 		next := size + int64(b.bytes+len(b.events))
-		if next > s.spool.maxFileBytes {
+		if next > s.spool.maxFileBytes || count+len(b.events) > s.spool.maxFileEvents {
 			break
 		}
 		size = next
+		count += len(b.events)
 		n++
 	}
 	if n == 1 {

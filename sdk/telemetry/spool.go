@@ -24,7 +24,7 @@ import (
 // oldest first and the bounds can be kept without opening files. The count
 // in a name is trusted only up to what the file's size can hold
 // (maxEventsIn). A file holds one batch, or several that were spooled
-// together, up to maxFileBytes. The sender merges small files into one
+// together, up to maxFileBytes and maxFileEvents. The sender merges small files into one
 // request and sends a file of more than BatchSize events in parts. It
 // deletes a file once the collector has acknowledged, or the client has
 // dropped, all of its events. After a crash in the middle of a file, its
@@ -58,10 +58,13 @@ type spool struct {
 	// listings counts the listings of dir, whose cost grows with the
 	// number of files.
 	listings atomic.Int64
-	// maxFileBytes bounds the files that spoolBatches fills with several
-	// batches: min(maxBytes, maxBatchBytes), so that bounding the spool
-	// drops at most that much at once.
-	maxFileBytes int64
+	// maxFileBytes and maxFileEvents bound the files that spoolBatches
+	// fills with several batches, so that bounding the spool drops at most
+	// that much at once. maxFileBytes is min(maxBytes, maxBatchBytes), and
+	// maxFileEvents is the same share of maxEvents: with the defaults, a
+	// tenth of each bound.
+	maxFileBytes  int64
+	maxFileEvents int
 	// unclaimed contains the files of the last listing that claimNext has
 	// not tried yet, oldest first, so that claiming a run of files lists
 	// the folder once. Whatever puts back a file that sorts before them
@@ -96,13 +99,20 @@ func newSpool(cfg *Config, stats *counters) *spool {
 	if cfg.Spool.Disabled || cfg.Home == "" {
 		return nil
 	}
-	return &spool{
+	s := &spool{
 		dir:          filepath.Join(cfg.Home, SpoolDir),
 		maxEvents:    cfg.Spool.MaxEvents,
 		maxBytes:     cfg.Spool.MaxBytes,
 		maxFileBytes: min(cfg.Spool.MaxBytes, maxBatchBytes),
 		stats:        stats,
 	}
+	s.maxFileEvents = max(1, s.maxEvents/s.filesToFill())
+	return s
+}
+
+// filesToFill returns how many files of maxFileBytes fill an empty spool.
+func (s *spool) filesToFill() int {
+	return int((s.maxBytes + s.maxFileBytes - 1) / s.maxFileBytes)
 }
 
 // list returns the spool's batch files, oldest first. A missing directory
@@ -185,7 +195,9 @@ func (s *spool) write(events [][]byte) error {
 // caller that stores many batches lists the folder once, with
 // listBounded, after the last. A batch larger than maxBytes is stored in
 // parts that each fit, oldest first, because list takes a larger file for
-// a corrupt one. An event that alone is larger is dropped as spool_full.
+// a corrupt one. A batch of more than maxEvents events is stored in parts
+// too, because bounding the spool would drop a larger file whole. An event
+// that alone is larger than maxBytes is dropped as spool_full.
 // When a write fails, store deletes the parts it wrote and counts nothing,
 // so the caller keeps the whole batch.
 func (s *spool) store(events [][]byte) error {
@@ -194,7 +206,7 @@ func (s *spool) store(events [][]byte) error {
 	var oversized int64
 	for len(events) > 0 {
 		n, size := 0, int64(0)
-		for n < len(events) && size+int64(len(events[n]))+1 <= s.maxBytes {
+		for n < len(events) && n < s.maxEvents && size+int64(len(events[n]))+1 <= s.maxBytes {
 			size += int64(len(events[n])) + 1
 			n++
 		}

@@ -327,3 +327,43 @@ func TestForgetDuringSpoolDrain(t *testing.T) {
 		t.Errorf("%d spool files left after Forget, want 0", n)
 	}
 }
+
+// TestCloseSpoolsWithinMaxEvents closes a client while the collector
+// hangs, with Spool.MaxEvents far below the events that
+// one spool file of Spool.MaxBytes could hold. The spool keeps the newest
+// MaxEvents events instead of dropping every file for holding more.
+func TestCloseSpoolsWithinMaxEvents(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		maxEvents int
+	}{
+		{"several batches", 500},
+		{"part of one batch", 50},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			col := newHangingCollector(t)
+			cfg := testConfig(t, col.srv.URL)
+			cfg.BatchSize = 100
+			cfg.MaxRetryDelay = time.Hour
+			cfg.Spool.MaxEvents = tc.maxEvents
+			c := newClient(t, cfg)
+			const events = 3000
+			for range events {
+				c.Capture(mux.CommandUsed{Command: "new"})
+			}
+			waitFor(t, "the first upload", col.inFlight)
+
+			st, err := closeWithin(t, c, 5*time.Second)
+			if err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+
+			if st.Spooled != int64(tc.maxEvents) {
+				t.Errorf("Spooled = %d, want Spool.MaxEvents %d: %v", st.Spooled, tc.maxEvents, st.DroppedByReason)
+			}
+			if got, want := st.DroppedByReason[DropSpoolFull], int64(events-tc.maxEvents); got != want {
+				t.Errorf("spool_full drops = %d, want %d: %v", got, want, st.DroppedByReason)
+			}
+		})
+	}
+}
