@@ -619,15 +619,18 @@ func (s *sender) claimSpooled() *batch {
 //
 // One call is a round. The batches sealed while its uploads wait hold
 // events received after the round began, so the round leaves them to the
-// next one. That round starts from the run loop's select, so Flush,
-// Close and the poll can take their turn in between. Without that, a
-// steady stream of events would keep one call uploading for as long as it
-// lasts. Pending, NextPayload and Forget run between two uploads of a
-// round (runWaitingTask), because a round drains the whole spool.
+// next one. That round starts from the run loop's select, so Flush and
+// the poll can take their turn in between. Without that, a steady stream
+// of events would keep one call uploading for as long as it lasts. A round
+// drains the whole spool, so Pending, NextPayload and Forget run between
+// two of its uploads (runWaitingTask), and Close ends it there.
 func (s *sender) deliver() {
 	s.round++
 	defer s.releaseSpoolTail()
 	for {
+		if s.closeRequested() {
+			return // shutdown uploads what waits in memory and leaves the spool
+		}
 		s.runWaitingTask()
 		if wait := time.Until(s.retryAt); wait > 0 {
 			s.spoolPending(s.c.sendCtx)
@@ -673,6 +676,16 @@ func (s *sender) runWaitingTask() {
 		s.releaseSpoolTail()
 		fn(s)
 	default:
+	}
+}
+
+// closeRequested reports whether Close has been called.
+func (s *sender) closeRequested() bool {
+	select {
+	case <-s.c.quit:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -367,3 +367,34 @@ func TestCloseSpoolsWithinMaxEvents(t *testing.T) {
 		})
 	}
 }
+
+// TestCloseDuringSpoolDrain closes a client while it uploads a spooled
+// file in parts. Close stops the drain after the request in flight and
+// leaves the rest in the spool for the next start, instead of draining the
+// whole spool while its context allows.
+func TestCloseDuringSpoolDrain(t *testing.T) {
+	col := newSlowCollector(t, 100*time.Millisecond)
+	cfg := testConfig(t, col.srv.URL)
+	cfg.BatchSize = 5
+	const events = 50 // ten requests, about a second in all
+	plantSpoolFile(t, cfg.Home, 1, 0, events)
+	c := newClient(t, cfg)
+	waitFor(t, "the first upload", col.inFlight)
+
+	start := time.Now()
+	st, err := closeWithin(t, c, 3*time.Second)
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	if took > 500*time.Millisecond {
+		t.Errorf("Close took %v, want it to wait for one request of 100 ms, not the whole drain", took)
+	}
+	if st.Spooled == 0 {
+		t.Errorf("Spooled = 0 after Close, want the events not yet acknowledged")
+	}
+	if got := int64(len(col.accepted())) + st.Spooled; got != events {
+		t.Errorf("accepted %d + spooled %d = %d, want %d", len(col.accepted()), st.Spooled, got, events)
+	}
+}
