@@ -31,9 +31,11 @@ import (
 // acknowledged events are sent again with the same UUIDs.
 //
 // A file is written to a temporary name, synced and renamed into place, so
-// a crash leaves either the whole batch or nothing. A process claims a file
-// before sending it by renaming it to <name>.sending-<random>; the rename
-// succeeds for one process only, so two processes never send the same file.
+// a crash leaves either the whole batch or nothing in the spool. The
+// temporary file that a crash leaves is deleted once it is older than
+// spoolStaleClaim. A process claims a file before sending it by renaming
+// it to <name>.sending-<random>. The rename succeeds for one process only,
+// so two processes never send the same file.
 // A claim is released by renaming the file back, and one older than
 // spoolStaleClaim is taken back from a process that crashed while sending.
 const (
@@ -576,7 +578,27 @@ func (s *spool) recoverStale() {
 		}
 	}
 	s.unclaimed = nil // the released files go before those listed earlier
+	s.removeStaleTemps()
 	s.recount()
+}
+
+// removeStaleTemps deletes the temporary files that processes killed while
+// writing a spool file left behind. Writing one takes far less than
+// spoolStaleClaim, so no process still writes an older one.
+func (s *spool) removeStaleTemps() {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), spoolTempPrefix) {
+			continue
+		}
+		info, err := e.Info()
+		if err == nil && time.Since(info.ModTime()) > spoolStaleClaim {
+			os.Remove(filepath.Join(s.dir, e.Name()))
+		}
+	}
 }
 
 // purge deletes every unclaimed file and every stale claim, counts their
@@ -584,12 +606,13 @@ func (s *spool) recoverStale() {
 // returns how many were dropped for reason. Files that
 // another process is sending are left to it. A stale claim was left by a
 // process that crashed while sending, and recoverStale would otherwise
-// return it to the spool.
+// return it to the spool. Stale temporary files go too, uncounted.
 func (s *spool) purge(reason string) int64 {
 	files, err := s.list()
 	if err != nil {
 		return 0
 	}
+	s.removeStaleTemps()
 	var n int64
 	for _, f := range files {
 		stale := f.claimed && time.Since(f.modTime) > spoolStaleClaim

@@ -2,8 +2,11 @@ package telemetry
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -396,5 +399,44 @@ func TestCloseDuringSpoolDrain(t *testing.T) {
 	}
 	if got := int64(len(col.accepted())) + st.Spooled; got != events {
 		t.Errorf("accepted %d + spooled %d = %d, want %d", len(col.accepted()), st.Spooled, got, events)
+	}
+}
+
+// TestSpoolRemovesAbandonedTempFiles plants the temporary file that a
+// process killed while writing a spool file leaves, with events in it. A
+// new client deletes it once it is older than any write takes, and
+// Forget deletes it too, because it holds events of the install.
+func TestSpoolRemovesAbandonedTempFiles(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		forget bool
+	}{
+		{"at start", false},
+		{"by Forget", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			col := newCollector(t)
+			cfg := testConfig(t, col.srv.URL)
+			temp := filepath.Join(cfg.Home, SpoolDir, spoolTempPrefix+"123456")
+			writeFile(t, temp, spoolTestLine(0)+"\n")
+			old := time.Now().Add(-2 * spoolStaleClaim)
+			if err := os.Chtimes(temp, old, old); err != nil {
+				t.Fatal(err)
+			}
+			if tc.forget {
+				cfg.Getenv = env{DoNotTrackVar: "1"}.get // no start-up recovery
+			}
+			c := newClient(t, cfg)
+			if tc.forget {
+				if _, err := c.Forget(context.Background(), ForgetOptions{LocalOnly: true}); err != nil {
+					t.Fatalf("Forget: %v", err)
+				}
+			}
+			c.Close(context.Background())
+
+			if _, err := os.Stat(temp); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("abandoned temporary file %s still exists (Stat: %v)", temp, err)
+			}
+		})
 	}
 }
