@@ -150,6 +150,12 @@ func csvValue(value any) string {
 	case int:
 		return strconv.Itoa(v)
 	case float64:
+		// Floats use the JSON format's notation, so both formats write 2^20
+		// as 1048576 rather than 1.048576e+06. NaN and the infinities, which
+		// JSON cannot encode, keep strconv's notation.
+		if encoded, err := json.Marshal(v); err == nil {
+			return string(encoded)
+		}
 		return strconv.FormatFloat(v, 'g', -1, 64)
 	}
 	return fmt.Sprint(value)
