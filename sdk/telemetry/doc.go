@@ -141,9 +141,9 @@
 // While uploads fail with a retryable error, and for events still queued
 // when Close's context ends, batches go to <Home>/spool, written to a
 // temporary file, synced and renamed. Batches spooled together share files
-// of up to 512 KiB, or Spool.MaxBytes if that is smaller, and up to the
-// same share of Spool.MaxEvents (1,000 events by default), so spooling
-// costs a few syncs, not one per batch. The next start sends them before
+// of up to 512 KiB, or Spool.MaxBytes if that is smaller, and up to a
+// tenth of Spool.MaxEvents, so spooling costs a few syncs, not one per
+// batch. The next start sends them before
 // new events, with their original UUIDs, in requests of at most BatchSize
 // events: small files are merged, and a larger file is sent in parts and
 // deleted after its last part. Processes of the same app share the spool

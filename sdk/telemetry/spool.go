@@ -62,9 +62,8 @@ type spool struct {
 	listings atomic.Int64
 	// maxFileBytes and maxFileEvents bound the files that spoolBatches
 	// fills with several batches, so that bounding the spool drops at most
-	// that much at once. maxFileBytes is min(maxBytes, maxBatchBytes), and
-	// maxFileEvents is the same share of maxEvents: with the defaults, a
-	// tenth of each bound.
+	// that much at once: min(maxBytes, maxBatchBytes) and
+	// maxEvents/spoolFileShare.
 	maxFileBytes  int64
 	maxFileEvents int
 	// unclaimed contains the files of the last listing that claimNext has
@@ -108,13 +107,18 @@ func newSpool(cfg *Config, stats *counters) *spool {
 		maxFileBytes: min(cfg.Spool.MaxBytes, maxBatchBytes),
 		stats:        stats,
 	}
-	s.maxFileEvents = max(1, s.maxEvents/s.filesToFill())
+	s.maxFileEvents = max(1, s.maxEvents/spoolFileShare)
 	return s
 }
 
-// filesToFill returns how many files of maxFileBytes fill an empty spool.
+// spoolFileShare is how many files of maxFileEvents events fill
+// Spool.MaxEvents.
+const spoolFileShare = 10
+
+// filesToFill returns how many files of maxFileBytes bytes or
+// maxFileEvents events fill an empty spool, whichever is more.
 func (s *spool) filesToFill() int {
-	return int((s.maxBytes + s.maxFileBytes - 1) / s.maxFileBytes)
+	return max(int((s.maxBytes+s.maxFileBytes-1)/s.maxFileBytes), spoolFileShare)
 }
 
 // list returns the spool's batch files, oldest first. A missing directory

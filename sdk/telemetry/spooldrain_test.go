@@ -42,11 +42,21 @@ func closeWithin(t *testing.T, c *Client, d time.Duration) (Stats, error) {
 // few spool files instead of one file per batch, because each file costs
 // a sync of the file and of its folder. It lists the spool folder a few
 // times in all instead of once per batch, because a listing reads the
-// size of every file, so listing per batch takes quadratic time.
+// size of every file, so listing per batch takes quadratic time. A large
+// Spool.MaxBytes does not make the files smaller.
 func TestCloseSpoolsBatchesInFewFiles(t *testing.T) {
+	for _, maxBytes := range []int64{0, 1 << 30} {
+		t.Run(fmt.Sprintf("MaxBytes %d", maxBytes), func(t *testing.T) {
+			testCloseSpoolsBatchesInFewFiles(t, maxBytes)
+		})
+	}
+}
+
+func testCloseSpoolsBatchesInFewFiles(t *testing.T, maxBytes int64) {
 	col := newHangingCollector(t)
 	cfg := testConfig(t, col.srv.URL)
 	cfg.BatchSize = 1
+	cfg.Spool.MaxBytes = maxBytes
 	c := newClient(t, cfg)
 	const events = 500
 	for range events {
