@@ -72,6 +72,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.Endpoint == "" {
 		cfg.Endpoint = "http://127.0.0.1:8787"
 	}
+	if cfg.WriteKey == "" && isHelpRequest(args) {
+		// Cobra prints help without running a command, so no client is needed.
+		return executeRoot(ctx, nil, args, stdout, stderr)
+	}
 	if cfg.WriteKey == "" {
 		return errors.New("missing write key: set CANDOR_WRITE_KEY to the key that candor serve prints")
 	}
@@ -81,16 +85,48 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
-	root := newRootCommand(client)
-	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	runErr := root.ExecuteContext(ctx)
+	runErr := executeRoot(ctx, client, args, stdout, stderr)
 
 	closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	client.Close(closeCtx) // what cannot be sent now waits in the spool
 	return runErr
+}
+
+// executeRoot runs the command tree on args.
+func executeRoot(ctx context.Context, client *telemetry.Client, args []string, stdout, stderr io.Writer) error {
+	root := newRootCommand(client)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	return root.ExecuteContext(ctx)
+}
+
+// isHelpRequest reports whether cobra itself answers args with help: no
+// arguments, the help command, or -h or --help before a telemetry
+// subcommand, whose flags telemetrycli parses with the client.
+func isHelpRequest(args []string) bool {
+	if len(args) == 0 || args[0] == "help" {
+		return true
+	}
+	for i, arg := range args {
+		if i > 0 && args[0] == "telemetry" && isTelemetrySubcommand(arg) {
+			return false
+		}
+		if arg == "-h" || arg == "--help" {
+			return true
+		}
+	}
+	return false
+}
+
+func isTelemetrySubcommand(name string) bool {
+	for _, sub := range telemetrycli.Subcommands {
+		if sub.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // newRootCommand returns the app's command tree.

@@ -151,6 +151,19 @@ func TestMissingWriteKey(t *testing.T) {
 	}
 }
 
+// Help needs no collector, so it works before CANDOR_WRITE_KEY is set.
+func TestHelpWithoutWriteKey(t *testing.T) {
+	for _, args := range [][]string{{}, {"-h"}, {"--help"}, {"help"}, {"help", "telemetry"}, {"work", "-h"}, {"telemetry", "--help"}} {
+		out, err := runApp(t, map[string]string{}, args...)
+		if err != nil {
+			t.Errorf("cobraapp %s without a write key: %v", strings.Join(args, " "), err)
+		}
+		if !strings.Contains(out, "Usage:") {
+			t.Errorf("cobraapp %s output lacks the usage message:\n%s", strings.Join(args, " "), out)
+		}
+	}
+}
+
 // An invalid telemetry command is reported once, by telemetrycli, and
 // exits with status 2.
 func TestUsageErrorPrintedOnce(t *testing.T) {
