@@ -102,7 +102,7 @@ func executeRoot(ctx context.Context, client *telemetry.Client, args []string, s
 	return root.ExecuteContext(ctx)
 }
 
-// isHelpRequest reports whether cobra itself answers args with help: no
+// isHelpRequest reports whether cobra itself prints help for args: no
 // arguments, the help command, or -h or --help before a telemetry
 // subcommand, whose flags telemetrycli parses with the client.
 func isHelpRequest(args []string) bool {
