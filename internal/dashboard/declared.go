@@ -110,6 +110,24 @@ func (d *declarations) lookup(project string, p part) (catalog.Dashboard, error)
 	return first, nil
 }
 
+// restrict limits a filter of all projects to the configured projects
+// whose catalogs declare part p, so that a project without the
+// declaration adds no events that share the declared names. A filter of
+// one project is returned unchanged.
+func (d *declarations) restrict(f store.Filter, p part) store.Filter {
+	if f.Project != "" {
+		return f
+	}
+	var declaring []string
+	for _, name := range d.names {
+		if declares(d.dashboard[name], p) {
+			declaring = append(declaring, name)
+		}
+	}
+	f.Projects = declaring
+	return f
+}
+
 // undeclared builds the error for part p of projects: declared by none of
 // them, or declared differently when differ is true.
 func (d *declarations) undeclared(p part, projects []string, differ bool) error {

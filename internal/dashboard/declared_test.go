@@ -247,6 +247,64 @@ func TestAllProjectsDeclarations(t *testing.T) {
 	})
 }
 
+// TestAllProjectsSkipUndeclaring checks that the view of all projects
+// counts the declared panels only over the projects that declare them,
+// even when another project sends events of the same names.
+func TestAllProjectsSkipUndeclaring(t *testing.T) {
+	notes := catalog.New("notes")
+	notes.MustRegister(mux.AppStarted{}, "The app started.")
+	notes.MustRegister(mux.WorkspaceCreated{}, "A workspace was created.")
+	notes.MustRegister(mux.MessageSent{}, "A message was sent.")
+	notes.MustRegister(mux.ErrorOccurred{}, "An operation failed.")
+
+	at := time.Date(2024, time.May, 2, 10, 0, 0, 0, time.UTC)
+	var events []store.Event
+	for i, e := range []struct {
+		name       string
+		properties map[string]any
+	}{
+		{"app_started", map[string]any{"isFirstLaunch": true}},
+		{"workspace_created", map[string]any{}},
+		{"message_sent", map[string]any{}},
+		{"error_occurred", map[string]any{"errorType": "GitError", "context": "git-operation"}},
+	} {
+		events = append(events, store.Event{
+			Project:    "notes",
+			UUID:       fmt.Sprintf("00000000-0000-4000-c000-%012d", i),
+			Name:       e.name,
+			DistinctID: "n1",
+			Timestamp:  at,
+			ReceivedAt: at,
+			Properties: e.properties,
+		})
+	}
+	server := startServer(t, dashboard.Config{
+		Store:      storeWith(t, append(productEvents(), events...)),
+		KAnonymity: 1,
+		Projects:   []dashboard.Project{{Name: "mux", Catalog: mux.Catalog()}, {Name: "notes", Catalog: notes}},
+	})
+
+	// The counts are those of the Mux project alone.
+	checkRows(t, server, "/api/v1/new_installs?"+productRange+"&interval=all", []map[string]any{
+		row("period", "", "installs", 3),
+	})
+	checkRows(t, server, "/api/v1/funnel?"+productRange, []map[string]any{
+		row("step", 1, "event", "app_started[isFirstLaunch=true]", "installs", 3, "conversion", 1.0, "step_conversion", 1.0),
+		row("step", 2, "event", "workspace_created", "installs", 2, "conversion", 2.0/3, "step_conversion", 2.0/3),
+		row("step", 3, "event", "message_sent", "installs", 2, "conversion", 2.0/3, "step_conversion", 1.0),
+	})
+	checkRows(t, server, "/api/v1/errors?"+productRange+"&interval=all", []map[string]any{
+		row("period", "", "errorType", "GitError", "context", "git-operation", "events", 1, "installs", 1),
+		row("period", "", "errorType", "TypeError", "context", "message-send", "events", 2, "installs", 2),
+	})
+
+	// A funnel with its own steps needs no declaration and counts every project.
+	checkRows(t, server, "/api/v1/funnel?"+productRange+"&step=app_started[isFirstLaunch=true]&step=workspace_created", []map[string]any{
+		row("step", 1, "event", "app_started[isFirstLaunch=true]", "installs", 4, "conversion", 1.0, "step_conversion", 1.0),
+		row("step", 2, "event", "workspace_created", "installs", 3, "conversion", 3.0/4, "step_conversion", 3.0/4),
+	})
+}
+
 func TestNoProjectDeclares(t *testing.T) {
 	server := startServer(t, dashboard.Config{
 		Store:    storeWith(t, gameEvents()),

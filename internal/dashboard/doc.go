@@ -89,7 +89,8 @@
 // message_sent, and error_occurred by errorType and context. A request for
 // one project uses that project's declaration from Config.Projects. A
 // request for all projects uses the declaration that every declaring
-// project agrees on.
+// project agrees on, and counts only the events of those projects, so a
+// project that declares nothing adds no events that share the names.
 //
 // When there is no such declaration, the route responds 409 Conflict with
 // the JSON body {"error": "...", "undeclared": PART}, in every format.

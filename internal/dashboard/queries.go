@@ -257,7 +257,7 @@ func (h *Handler) queryNewInstalls(ctx context.Context, r apiRequest) (table, er
 		return table{}, err
 	}
 	event, where := firstLaunch(declared)
-	f := r.filter
+	f := h.declarations.restrict(r.filter, partFirstLaunch)
 	f.Events = []string{event}
 	rows, err := h.analytics.Trend(ctx, store.TrendQuery{
 		Filter:   f,
@@ -316,6 +316,7 @@ func (h *Handler) queryErrors(ctx context.Context, r apiRequest) (table, error) 
 	if err != nil {
 		return table{}, err
 	}
+	r.filter = h.declarations.restrict(r.filter, partErrors)
 	r.filter.Events = []string{declared.ErrorEvent}
 	q, err := h.parseTrend(r, r.filter.Events, declared.ErrorBreakdown)
 	if err != nil {
@@ -361,17 +362,21 @@ func (h *Handler) queryFunnel(ctx context.Context, r apiRequest) (table, error) 
 
 func (h *Handler) parseFunnel(r apiRequest) (store.FunnelQuery, error) {
 	texts := r.query["step"]
+	filter := r.filter
 	if len(texts) == 0 {
 		declared, err := h.declarations.lookup(r.filter.Project, partFunnel)
 		if err != nil {
 			return store.FunnelQuery{}, err
 		}
 		texts = declared.Funnel
+		// NOTE: the page's funnel panel sends the declared steps as step
+		// parameters, so its view of all projects counts every project.
+		filter = h.declarations.restrict(filter, partFunnel)
 	}
 	if err := checkStepCount(len(texts)); err != nil {
 		return store.FunnelQuery{}, err
 	}
-	q := store.FunnelQuery{Filter: r.filter}
+	q := store.FunnelQuery{Filter: filter}
 	for _, text := range texts {
 		step, err := h.parseStep(r.filter.Project, text)
 		if err != nil {
