@@ -49,6 +49,27 @@ func TestFunnelQuotedStepInBrowser(t *testing.T) {
 	checkConsole(t, console)
 }
 
+// TestDeclaredFunnelLeftToAPIInBrowser opens the page with the declared
+// funnel in the Steps field. The page must request it without step
+// parameters, so that the API counts the projects that declare it only.
+func TestDeclaredFunnelLeftToAPIInBrowser(t *testing.T) {
+	ctx, console := openDashboard(t, recentAwkwardEvents(), 1, "/")
+
+	steps := browsertest.Run(t, ctx, chromedp.Evaluate[string](`document.getElementById('funnel-steps').value`))
+	if steps == "" {
+		t.Fatal("the Steps field is empty, want the Mux catalog's declared funnel")
+	}
+	download := browsertest.Run(t, ctx, chromedp.Evaluate[string](`document.querySelector('[data-downloads="funnel"] a').href`))
+	link, err := url.Parse(download)
+	if err != nil {
+		t.Fatalf("parse funnel download link %q: %v", download, err)
+	}
+	if got := link.Query()["step"]; len(got) != 0 || !link.Query().Has("window") {
+		t.Errorf("funnel download link %q has step parameters %q, want none and a window", download, got)
+	}
+	checkConsole(t, console)
+}
+
 // TestPlatformWithCommaInBrowser picks a platform that contains a comma
 // from the field's suggestions, which the page builds from its top
 // platforms table, and checks that applying it selects that platform.

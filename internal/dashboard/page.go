@@ -112,6 +112,7 @@ type histogramSettings struct {
 
 type funnelSettings struct {
 	Steps      string
+	Declared   string // the declared steps, which the page then leaves to the API
 	Windows    []option
 	Undeclared string // the reason there are no default steps, empty when declared
 	Example    string // a step with a condition, for the hint
@@ -299,6 +300,7 @@ func (h *Handler) newDashboardPage(query url.Values) dashboardPage {
 	steps, undeclared := h.defaultSteps(page.Project)
 	page.Funnel = funnelSettings{
 		Steps:      valueOr(query, "steps", steps),
+		Declared:   steps,
 		Undeclared: undeclared,
 		Example:    stepExample(steps),
 		MaxSteps:   store.MaxFunnelSteps,

@@ -369,8 +369,6 @@ func (h *Handler) parseFunnel(r apiRequest) (store.FunnelQuery, error) {
 			return store.FunnelQuery{}, err
 		}
 		texts = declared.Funnel
-		// NOTE: the page's funnel panel sends the declared steps as step
-		// parameters, so its view of all projects counts every project.
 		filter = h.declarations.restrict(filter, partFunnel)
 	}
 	if err := checkStepCount(len(texts)); err != nil {

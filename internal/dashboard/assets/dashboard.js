@@ -1040,7 +1040,12 @@
       err.input = true;
       throw err;
     }
-    const params = steps.map((step) => ['step', step]);
+    // The declared steps go without step parameters, so that the API
+    // counts only the projects that declare them, as it does for the
+    // other declared panels.
+    const declared = splitSteps(document.getElementById('funnel').dataset.declaredSteps || '');
+    const isDeclared = steps.length === declared.length && steps.every((step, i) => step === declared[i]);
+    const params = isDeclared ? [] : steps.map((step) => ['step', step]);
     params.push(['window', control('funnel-window').value]);
     const url = apiURL('funnel', params);
     setDownloads('funnel', url, 'the funnel');
