@@ -316,8 +316,18 @@ func (a *bulkApp) evaluate(t *testing.T, expression string) {
 // sessionStorage.
 func (a *bulkApp) storedCount(t *testing.T) int {
 	t.Helper()
-	return browsertest.Run(t, a.ctx, chromedp.Evaluate[int](fmt.Sprintf(`(JSON.parse(sessionStorage.getItem(%q) || "[]").events || []).length`, unsentKey)))
+	return browsertest.Run(t, a.ctx, chromedp.Evaluate[int](storedCountScript))
 }
+
+// waitStored waits until sessionStorage keeps n events.
+func (a *bulkApp) waitStored(t *testing.T, n int, what string) {
+	t.Helper()
+	waitUntil(t, a.ctx, what, fmt.Sprintf("%s === %d", storedCountScript, n))
+}
+
+// storedCountScript evaluates to the number of events that client.js
+// keeps in sessionStorage.
+var storedCountScript = fmt.Sprintf(`(JSON.parse(sessionStorage.getItem(%q) || "{}").events || []).length`, unsentKey)
 
 // setMinimized minimizes or restores the tab's window, which makes the
 // page hidden or visible.
@@ -614,8 +624,7 @@ func TestPageKeepaliveBudgetFullHidden(t *testing.T) {
 	app.fillKeepaliveBudget(t)
 	app.setMinimized(t, true)
 	app.evaluate(t, `bulk(0, 20)`)
-	waitUntil(t, app.ctx, "sessionStorage keeps the 20 events that Chromium rejected",
-		fmt.Sprintf(`(JSON.parse(sessionStorage.getItem(%q) || "{}").events || []).length === 20`, unsentKey))
+	app.waitStored(t, 20, "sessionStorage keeps the 20 events that Chromium rejected")
 	if missing := len(app.recorder.missing(0, 20)); missing != 20 {
 		t.Errorf("%d of 20 events reached POST track with the keepalive budget full, want 0", 20-missing)
 	}
@@ -640,8 +649,7 @@ func TestPageKeepaliveBudgetFullShown(t *testing.T) {
 	app.fillKeepaliveBudget(t)
 	app.setMinimized(t, true)
 	app.evaluate(t, `bulk(0, 20)`)
-	waitUntil(t, app.ctx, "sessionStorage keeps the 20 events that Chromium rejected",
-		fmt.Sprintf(`(JSON.parse(sessionStorage.getItem(%q) || "{}").events || []).length === 20`, unsentKey))
+	app.waitStored(t, 20, "sessionStorage keeps the 20 events that Chromium rejected")
 
 	app.setMinimized(t, false)
 	app.recorder.waitArrived(t, 0, 20, "after the page turned visible, with the keepalive budget still full")
