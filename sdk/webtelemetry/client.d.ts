@@ -1,7 +1,7 @@
 // Declarations of client.js, the browser client of candor's webtelemetry
 // handler. For the types of a catalog's events, import the declarations
 // the handler serves as catalog.d.ts (for the Mux catalog, mux.d.ts in
-// this package holds the same) and type track with their Track:
+// this package contains the same) and type track with their Track:
 //
 //   import { track as untypedTrack } from "./client.js";
 //   import type { Track } from "./mux";
