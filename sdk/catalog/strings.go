@@ -117,8 +117,8 @@ func isHostName(host string) bool {
 // widely used newer ones, names used on private networks and the country
 // codes of countries with many internet users. Country codes that are
 // also common file extensions are left out, so that a file name or a
-// source location such as install.sh:12 passes. These are in
-// (Makefile.in), pl (Perl), py, rs, sh, md, cc, so and ps.
+// source location such as install.sh:12 passes. The codes left out are
+// in (Makefile.in), pl (Perl), py, rs, sh, md, cc, so and ps.
 //
 // NOTE: a URL without a scheme under any other domain, such as
 // example.in/alice or example.nz/alice, still passes as an identifier.

@@ -102,7 +102,7 @@ let lifecycleListening = false;
 // into the keepalive budget and stores it otherwise.
 let pageHidden = false;
 // storedRetryTimer is the timer of retryStored while it is scheduled, and
-// storedRetryDelayMs its latest delay; see KEEPALIVE_RETRY_MIN_MS.
+// storedRetryDelayMs is its latest delay (see KEEPALIVE_RETRY_MIN_MS).
 let storedRetryTimer = null;
 let storedRetryDelayMs = 0;
 // resumeState tracks the events that an earlier page of this tab stored:
@@ -197,8 +197,8 @@ export function noopReason() {
  * response is sent once more without keepalive while the page is visible,
  * and kept in sessionStorage while it is hidden. Chromium fails a
  * keepalive request that way when the page's keepalive bodies in flight,
- * its own included, would exceed 64 KiB. An event is dropped when 100 already wait or its JSON is longer
- * than 64 KiB in UTF-8.
+ * its own included, would exceed 64 KiB. An event is dropped when 100
+ * already wait or its JSON is longer than 64 KiB in UTF-8.
  */
 export function track(event, properties) {
   try {
@@ -365,8 +365,7 @@ function listenForPageLifecycle() {
   // A page that loads hidden, as in a background tab, gets no
   // visibilitychange until it is shown and may be discarded before, so it
   // counts as hidden from the start.
-  const loadedHidden = globalThis.document && globalThis.document.visibilityState === "hidden";
-  if (loadedHidden) pageHidden = true;
+  pageHidden = pageIsHidden();
   globalThis.addEventListener("pagehide", () => guarded(flush));
   globalThis.addEventListener("pageshow", () => guarded(show));
   const doc = globalThis.document;
@@ -407,8 +406,9 @@ function show() {
 // sendStored sends the stored events once resumeUnsent has checked them.
 // While the page is hidden it posts those that fit into the keepalive
 // budget, unless retryStored is scheduled. Otherwise it puts as many as
-// the queue has room for in front of it. post calls it again when the queue has emptied, so that
-// more than MAX_QUEUED stored events all leave sessionStorage.
+// the queue has room for in front of it. post calls it again when the
+// queue has emptied, so that more than MAX_QUEUED stored events all leave
+// sessionStorage.
 function sendStored() {
   if (resumeState !== "done") return;
   if (pageHidden) {
@@ -703,12 +703,16 @@ let lastSave = Promise.resolve();
 // JSON, cut after 100 characters, and anything else as String does.
 function describeValue(value) {
   let text;
-  try {
-    text = typeof value === "string" || (value !== null && typeof value === "object") ? JSON.stringify(value) : undefined;
-  } catch {
-    text = undefined;
+  if (typeof value === "string" || (typeof value === "object" && value !== null)) {
+    try {
+      text = JSON.stringify(value);
+    } catch {
+      // An object with a cycle has no JSON.
+    }
+    if (text === undefined) text = "an object";
+  } else {
+    text = String(value);
   }
-  if (text === undefined) text = typeof value === "object" && value !== null ? "an object" : String(value);
   return text.length > 100 ? text.slice(0, 100) + "…" : text;
 }
 
