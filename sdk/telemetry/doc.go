@@ -143,18 +143,18 @@
 // temporary file, synced and renamed. Batches spooled together share files
 // of up to 512 KiB, or Spool.MaxBytes if that is smaller, and up to a
 // tenth of Spool.MaxEvents, so spooling costs a few syncs, not one per
-// batch. The next start sends them before
-// new events, with their original UUIDs, in requests of at most BatchSize
-// events: small files are merged, and a larger file is sent in parts and
-// deleted after its last part. Processes of the same app share the spool
-// and claim each file by renaming it, so no file is sent twice. The spool
-// keeps at most Spool.MaxEvents events (10,000) and Spool.MaxBytes bytes
-// (5 MiB), dropping the oldest files first as "spool_full". A batch larger
-// than Spool.MaxBytes, or of more than Spool.MaxEvents events, is spooled
-// in parts that fit, and an event that alone is larger than Spool.MaxBytes
-// is dropped as "spool_full". Set Config.Spool.Disabled to
-// turn it off; undeliverable events then wait in memory, up to QueueSize,
-// and are dropped at Close.
+// batch. The next start sends them before new events, with their original
+// UUIDs, in requests of at most BatchSize events. Small files are merged,
+// and a larger file is sent in parts and deleted after its last part.
+// Processes of the same app share the spool and claim each file by
+// renaming it, so no file is sent twice. The spool keeps at most
+// Spool.MaxEvents events (10,000) and Spool.MaxBytes bytes (5 MiB),
+// dropping the oldest files first as "spool_full". A batch larger than
+// Spool.MaxBytes, or of more than Spool.MaxEvents events, is spooled in
+// parts that fit, and an event that alone is larger than Spool.MaxBytes
+// is dropped as "spool_full". Set Config.Spool.Disabled to turn the spool
+// off. Undeliverable events then wait in memory, up to QueueSize, and are
+// dropped at Close.
 //
 // A spooled batch may have been written by an earlier version of the app,
 // whose catalog allowed more. Before sending it, the client checks each

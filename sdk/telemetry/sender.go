@@ -108,8 +108,8 @@ type sender struct {
 	round  uint64
 	resume chan struct{}
 
-	// spoolTail is the claimed spooled batch that holds more events than
-	// one request may carry, after its first events were uploaded. deliver
+	// spoolTail is the claimed spooled batch that contains more events than
+	// one request carries, after its first events were uploaded. deliver
 	// uploads it before anything else and releases it when it returns, so
 	// no claim outlives a round.
 	spoolTail *batch
@@ -565,10 +565,10 @@ func (s *sender) next(includeSpool bool) *batch {
 
 // claimSpooled claims the oldest spooled files that still have an event
 // to send after recheck, and returns their events as one batch, or nil.
-// It merges files while their events fit one request: at most BatchSize
-// events and maxBatchBytes bytes, and at most maxMergedFiles files when
-// that is set. The first file is claimed whatever its size, and upload
-// sends a larger one in parts.
+// It merges files while their events fit one request of at most
+// BatchSize events and maxBatchBytes bytes, and merges at most
+// maxMergedFiles files when that is set. The first file is claimed whatever its size, and upload
+// sends a file larger than one request in parts.
 func (s *sender) claimSpooled() *batch {
 	var merged *batch
 	files := 0
@@ -597,7 +597,7 @@ func (s *sender) claimSpooled() *batch {
 		if merged == nil {
 			merged = b
 			if b.spoolPath == "" {
-				break // recheck could not write it back, so it is held in memory
+				break // recheck could not write it back, so it is kept in memory
 			}
 			continue
 		}
@@ -905,7 +905,7 @@ func (s *sender) applyPart(b, part *batch, res uploadResult) {
 }
 
 // releaseSpooled returns the claimed files of b to the spool. A file that
-// no longer holds exactly the events of b is written back from them first.
+// no longer contains exactly the events of b is written back from them first.
 // When that write fails, the file is deleted and the events wait in
 // memory, as those of a batch that Close could not spool.
 func (s *sender) releaseSpooled(b *batch) {
@@ -986,13 +986,13 @@ func (s *sender) spoolPending(ctx context.Context) {
 }
 
 // spoolBatches moves the batches waiting in memory to the spool, oldest
-// first, until a write fails or ctx has ended. Once shutdown has started,
-// it goes on past ctx's end until lateSpoolFiles are used up, so that the
-// batches that deliver leaves in memory after Close's context ended share
-// those files. It reports whether all of them moved. Each file takes as many
-// whole batches as fit in maxFileBytes and maxFileEvents, because every
-// file costs a sync of the file and one of its folder. It bounds the spool once at the end,
-// because each bounding lists the whole folder.
+// first, until a write fails or ctx has ended, and reports whether all of
+// them moved. Once shutdown has started, it goes on past ctx's end until
+// lateSpoolFiles are used up, so that the batches that deliver leaves in
+// memory after Close's context ended share those files. Each file takes as
+// many whole batches as fit in maxFileBytes and maxFileEvents, because
+// every file costs a sync of the file and one of its folder. It bounds the
+// spool once at the end, because each bounding lists the whole folder.
 func (s *sender) spoolBatches(ctx context.Context) bool {
 	if len(s.pending) == 0 {
 		return true
@@ -1075,10 +1075,11 @@ func (s *sender) boundRetryBuffer() {
 //
 // NOTE: Close can still end past its deadline by those late files, at
 // most ten by default and two syncs each, and by encoding the events still
-// in the capture queue, which does not check ctx. On a 2-core cloud VM,
-// with a 200 ms deadline and 10,000 one-event batches (BatchSize 1) behind
-// a hanging collector, shutdown took about 48 ms past the deadline: 33 ms
-// to encode the queue and 15 ms to write 9 files of about 512 KiB.
+// in the capture queue, which does not check ctx. One run on a 2-core
+// cloud VM had a 200 ms deadline and 10,000 one-event batches (BatchSize
+// 1) behind a hanging collector. Shutdown took about 48 ms past the
+// deadline, 33 ms to encode the queue and 15 ms to write 9 files of about
+// 512 KiB.
 func (s *sender) shutdown(ctx context.Context) {
 	s.closing = true
 	// The loop below uploads or spools the batches that the queue fills.

@@ -23,10 +23,10 @@ import (
 // line, named <unix nanoseconds>-<events>-<random>.batch so that names sort
 // oldest first and the bounds can be kept without opening files. The count
 // in a name is trusted only up to what the file's size can hold
-// (maxEventsIn). A file holds one batch, or several that were spooled
-// together, up to maxFileBytes and maxFileEvents. The sender merges small files into one
-// request and sends a file of more than BatchSize events in parts. It
-// deletes a file once the collector has acknowledged, or the client has
+// (maxEventsIn). A file contains one batch, or several batches spooled
+// together, up to maxFileBytes and maxFileEvents. The sender merges small
+// files into one request and sends a file of more than BatchSize events
+// in parts. It deletes a file once the collector has acknowledged, or the client has
 // dropped, all of its events. After a crash in the middle of a file, its
 // acknowledged events are sent again with the same UUIDs.
 //
@@ -62,8 +62,8 @@ type spool struct {
 	listings atomic.Int64
 	// maxFileBytes and maxFileEvents bound the files that spoolBatches
 	// fills with several batches, so that bounding the spool drops at most
-	// that much at once: min(maxBytes, maxBatchBytes) and
-	// maxEvents/spoolFileShare.
+	// that much at once. They are min(maxBytes, maxBatchBytes) and
+	// maxEvents/spoolFileShare, at least 1.
 	maxFileBytes  int64
 	maxFileEvents int
 	// unclaimed contains the files of the last listing that claimNext has
@@ -421,13 +421,15 @@ func (s *spool) claimNext() (*batch, error) {
 
 // claimNextWithin claims the next file as claimNext does, but when
 // maxEvents is above 0 it claims the file only if its name counts at most
-// maxEvents events and it holds at most maxBytes bytes. Otherwise it
+// maxEvents events and its size is at most maxBytes bytes. Otherwise it
 // returns nil and leaves the file for the next claim, so that files are
 // claimed oldest first.
 //
 // It takes the files from one listing until that listing is used up, and
-// lists the folder again at most once per call. A file that another process
-// claimed or deleted since the listing fails to rename and is skipped.
+// calls listBounded at most once per call. That lists the folder once, or
+// twice when the spool is over its bounds and listBounded drops files. A
+// file that another process claimed or deleted since the listing fails to
+// rename and is skipped.
 func (s *spool) claimNextWithin(maxEvents int, maxBytes int64) (*batch, error) {
 	listed := false
 	for {
@@ -457,8 +459,8 @@ func (s *spool) claimNextWithin(maxEvents int, maxBytes int64) (*batch, error) {
 }
 
 // claim claims and reads the file f of a listing, as claimNext describes.
-// It returns nil when another process claimed f first, or when f held no
-// event to send, which claim then deletes.
+// It returns nil when another process claimed f first, or when f contained
+// no event to send, which claim then deletes.
 func (s *spool) claim(f spoolFile) *batch {
 	claimed := filepath.Join(s.dir, f.name+spoolClaimMarker+randomHex(4))
 	if err := os.Rename(filepath.Join(s.dir, f.name), claimed); err != nil {

@@ -15,8 +15,8 @@ import (
 	"github.com/candor-dev/candor/sdk/mux"
 )
 
-// newHangingCollector returns a collector that holds every request for a
-// second and then responds 503, so that Close's context ends while the
+// newHangingCollector returns a collector that delays every request by
+// a second and then responds 503, so that Close's context ends while the
 // first upload waits.
 func newHangingCollector(t *testing.T) *collector {
 	t.Helper()
@@ -37,7 +37,7 @@ func closeWithin(t *testing.T, c *Client, d time.Duration) (Stats, error) {
 	return c.Close(ctx)
 }
 
-// TestCloseSpoolsBatchesInFewFiles closes a client that holds 500
+// TestCloseSpoolsBatchesInFewFiles closes a client with 500 queued
 // one-event batches while the collector hangs. Close writes them into a
 // few spool files instead of one file per batch, because each file costs
 // a sync of the file and of its folder. It lists the spool folder a few
@@ -193,28 +193,11 @@ func TestSpoolDrainMergesSmallFiles(t *testing.T) {
 // events, more than BatchSize, as Close writes them. Each request carries
 // at most BatchSize events.
 func TestSpoolLargeFileSentInParts(t *testing.T) {
-	col := newCollector(t)
-	cfg := testConfig(t, col.srv.URL)
-	plantSpoolFile(t, cfg.Home, 1, 0, 250)
-
-	c := newClient(t, cfg)
-	waitFor(t, "the spooled events", func() bool { return len(col.accepted()) == 250 })
-	st := closeClient(t, c)
-
-	assertSpoolOrder(t, col, 250)
-	if sizes := col.requestSizes(); fmt.Sprint(sizes) != "[100 100 50]" {
-		t.Errorf("requests carried %v events, want [100 100 50]", sizes)
-	}
-	if n := spoolFiles(t, cfg.Home); n != 0 {
-		t.Errorf("%d spool files left after their events were sent", n)
-	}
-	if st.Spooled != 0 || st.Sent != 250 {
-		t.Errorf("Spooled = %d, Sent = %d, want 0 and 250", st.Spooled, st.Sent)
-	}
+	drainLargeSpoolFile(t, newCollector(t), "[100 100 50]", "")
 }
 
 // TestSpoolLargeFileRetryKeepsRest fails the second request for a spool
-// file of 250 events. The file then holds only the 150 events not yet
+// file of 250 events. The file then contains only the 150 events not yet
 // acknowledged, which are sent once the collector takes them again.
 func TestSpoolLargeFileRetryKeepsRest(t *testing.T) {
 	col := newCollector(t)
@@ -225,6 +208,16 @@ func TestSpoolLargeFileRetryKeepsRest(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return true
 	})
+	drainLargeSpoolFile(t, col, "[100 100 100 50]", ": the first part, the failed one, and the rest")
+}
+
+// drainLargeSpoolFile starts a client that sends to col on a spool file of
+// 250 events and closes it once col has accepted them all. It checks that
+// col accepted each event once and in order, in requests of wantSizes
+// events (explained by sizesNote in the failure message), and that no
+// spool file or spooled event is left.
+func drainLargeSpoolFile(t *testing.T, col *collector, wantSizes, sizesNote string) {
+	t.Helper()
 	cfg := testConfig(t, col.srv.URL)
 	plantSpoolFile(t, cfg.Home, 1, 0, 250)
 
@@ -233,8 +226,8 @@ func TestSpoolLargeFileRetryKeepsRest(t *testing.T) {
 	st := closeClient(t, c)
 
 	assertSpoolOrder(t, col, 250)
-	if sizes := col.requestSizes(); fmt.Sprint(sizes) != "[100 100 100 50]" {
-		t.Errorf("requests carried %v events, want [100 100 100 50]: the first part, the failed one, and the rest", sizes)
+	if sizes := col.requestSizes(); fmt.Sprint(sizes) != wantSizes {
+		t.Errorf("requests carried %v events, want %s%s", sizes, wantSizes, sizesNote)
 	}
 	if n := spoolFiles(t, cfg.Home); n != 0 {
 		t.Errorf("%d spool files left after their events were sent", n)
@@ -244,7 +237,7 @@ func TestSpoolLargeFileRetryKeepsRest(t *testing.T) {
 	}
 }
 
-// TestSpoolMerged413Halves answers 413 to every request of more than two
+// TestSpoolMerged413Halves responds 413 to every request of more than two
 // events. The client sends the eight one-event spool files it merged in
 // ever fewer files per request, each event once and in order.
 func TestSpoolMerged413Halves(t *testing.T) {
@@ -277,7 +270,7 @@ func TestSpoolMerged413Halves(t *testing.T) {
 // TestOptOutDropsRestOfSpoolFile turns telemetry off in config.json, as
 // another process's opt-out does, while the first 100 events of a spool
 // file of 250 are being uploaded. The other 150 events, whose file the
-// client still holds claimed, are dropped with the file instead of going
+// client still has claimed, are dropped with the file instead of going
 // back to the spool.
 func TestOptOutDropsRestOfSpoolFile(t *testing.T) {
 	col := newCollector(t)
@@ -307,13 +300,8 @@ func TestOptOutDropsRestOfSpoolFile(t *testing.T) {
 // without waiting for the whole spool to drain, and deletes the events
 // not yet acknowledged instead of letting them go out.
 func TestForgetDuringSpoolDrain(t *testing.T) {
-	col := newSlowCollector(t, 100*time.Millisecond)
-	cfg := testConfig(t, col.srv.URL)
-	cfg.BatchSize = 5
-	const events = 50 // ten requests, about a second in all
-	plantSpoolFile(t, cfg.Home, 1, 0, events)
-	c := newClient(t, cfg)
-	waitFor(t, "the first upload", col.inFlight)
+	const events = slowDrainEvents
+	col, cfg, c := startSlowSpoolDrain(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
@@ -341,10 +329,28 @@ func TestForgetDuringSpoolDrain(t *testing.T) {
 	}
 }
 
+// slowDrainEvents is the size of the spool file that startSlowSpoolDrain
+// plants: ten requests of five events, about a second in all.
+const slowDrainEvents = 50
+
+// startSlowSpoolDrain starts a client on a spool file of slowDrainEvents
+// events, with BatchSize 5 and a collector that takes 100 ms per request,
+// and returns once the first request is in flight.
+func startSlowSpoolDrain(t *testing.T) (*collector, Config, *Client) {
+	t.Helper()
+	col := newSlowCollector(t, 100*time.Millisecond)
+	cfg := testConfig(t, col.srv.URL)
+	cfg.BatchSize = 5
+	plantSpoolFile(t, cfg.Home, 1, 0, slowDrainEvents)
+	c := newClient(t, cfg)
+	waitFor(t, "the first upload", col.inFlight)
+	return col, cfg, c
+}
+
 // TestCloseSpoolsWithinMaxEvents closes a client while the collector
 // hangs, with Spool.MaxEvents far below the events that
 // one spool file of Spool.MaxBytes could hold. The spool keeps the newest
-// MaxEvents events instead of dropping every file for holding more.
+// MaxEvents events instead of dropping every file for containing more.
 func TestCloseSpoolsWithinMaxEvents(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
@@ -386,13 +392,8 @@ func TestCloseSpoolsWithinMaxEvents(t *testing.T) {
 // leaves the rest in the spool for the next start, instead of draining the
 // whole spool while its context allows.
 func TestCloseDuringSpoolDrain(t *testing.T) {
-	col := newSlowCollector(t, 100*time.Millisecond)
-	cfg := testConfig(t, col.srv.URL)
-	cfg.BatchSize = 5
-	const events = 50 // ten requests, about a second in all
-	plantSpoolFile(t, cfg.Home, 1, 0, events)
-	c := newClient(t, cfg)
-	waitFor(t, "the first upload", col.inFlight)
+	const events = slowDrainEvents
+	col, _, c := startSlowSpoolDrain(t)
 
 	start := time.Now()
 	st, err := closeWithin(t, c, 3*time.Second)
@@ -415,7 +416,7 @@ func TestCloseDuringSpoolDrain(t *testing.T) {
 // TestSpoolRemovesAbandonedTempFiles plants the temporary file that a
 // process killed while writing a spool file leaves, with events in it. A
 // new client deletes it once it is older than any write takes, and
-// Forget deletes it too, because it holds events of the install.
+// Forget deletes it too, because it contains events of the install.
 func TestSpoolRemovesAbandonedTempFiles(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
