@@ -176,19 +176,27 @@ func TestFirstLaunchWithoutProperty(t *testing.T) {
 func TestMuxProjectNextToCustom(t *testing.T) {
 	for _, game := range []catalog.Dashboard{gameDeclared, {}} {
 		server := startGameServer(t, "mux", gameCatalog(t, game))
-		checkRows(t, server, "/api/v1/new_installs?"+productRange+"&interval=all", []map[string]any{
-			row("period", "", "installs", 3),
-		})
-		checkRows(t, server, "/api/v1/funnel?"+productRange, []map[string]any{
-			row("step", 1, "event", "app_started[isFirstLaunch=true]", "installs", 3, "conversion", 1.0, "step_conversion", 1.0),
-			row("step", 2, "event", "workspace_created", "installs", 2, "conversion", 2.0/3, "step_conversion", 2.0/3),
-			row("step", 3, "event", "message_sent", "installs", 2, "conversion", 2.0/3, "step_conversion", 1.0),
-		})
-		checkRows(t, server, "/api/v1/errors?"+productRange+"&interval=all", []map[string]any{
-			row("period", "", "errorType", "GitError", "context", "git-operation", "events", 1, "installs", 1),
-			row("period", "", "errorType", "TypeError", "context", "message-send", "events", 2, "installs", 2),
-		})
+		checkMuxDeclaredPanels(t, server)
 	}
+}
+
+// checkMuxDeclaredPanels checks that the new installs, funnel and errors
+// panels that the Mux catalog declares count the Mux events of
+// productEvents only.
+func checkMuxDeclaredPanels(t *testing.T, server *httptest.Server) {
+	t.Helper()
+	checkRows(t, server, "/api/v1/new_installs?"+productRange+"&interval=all", []map[string]any{
+		row("period", "", "installs", 3),
+	})
+	checkRows(t, server, "/api/v1/funnel?"+productRange, []map[string]any{
+		row("step", 1, "event", "app_started[isFirstLaunch=true]", "installs", 3, "conversion", 1.0, "step_conversion", 1.0),
+		row("step", 2, "event", "workspace_created", "installs", 2, "conversion", 2.0/3, "step_conversion", 2.0/3),
+		row("step", 3, "event", "message_sent", "installs", 2, "conversion", 2.0/3, "step_conversion", 1.0),
+	})
+	checkRows(t, server, "/api/v1/errors?"+productRange+"&interval=all", []map[string]any{
+		row("period", "", "errorType", "GitError", "context", "git-operation", "events", 1, "installs", 1),
+		row("period", "", "errorType", "TypeError", "context", "message-send", "events", 2, "installs", 2),
+	})
 }
 
 func TestUndeclaredPanelsOfCustomProject(t *testing.T) {
@@ -285,18 +293,7 @@ func TestAllProjectsSkipUndeclaring(t *testing.T) {
 	})
 
 	// The counts are those of the Mux project alone.
-	checkRows(t, server, "/api/v1/new_installs?"+productRange+"&interval=all", []map[string]any{
-		row("period", "", "installs", 3),
-	})
-	checkRows(t, server, "/api/v1/funnel?"+productRange, []map[string]any{
-		row("step", 1, "event", "app_started[isFirstLaunch=true]", "installs", 3, "conversion", 1.0, "step_conversion", 1.0),
-		row("step", 2, "event", "workspace_created", "installs", 2, "conversion", 2.0/3, "step_conversion", 2.0/3),
-		row("step", 3, "event", "message_sent", "installs", 2, "conversion", 2.0/3, "step_conversion", 1.0),
-	})
-	checkRows(t, server, "/api/v1/errors?"+productRange+"&interval=all", []map[string]any{
-		row("period", "", "errorType", "GitError", "context", "git-operation", "events", 1, "installs", 1),
-		row("period", "", "errorType", "TypeError", "context", "message-send", "events", 2, "installs", 2),
-	})
+	checkMuxDeclaredPanels(t, server)
 
 	// A funnel with its own steps needs no declaration and counts every project.
 	checkRows(t, server, "/api/v1/funnel?"+productRange+"&step=app_started[isFirstLaunch=true]&step=workspace_created", []map[string]any{
