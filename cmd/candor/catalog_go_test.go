@@ -192,7 +192,7 @@ func Catalog() (*catalog.Catalog, error) {
 // TestCatalogFromGoPackageRunFailure runs Catalog functions that build
 // but fail, one returning an error and one panicking. The message shows
 // the function's own error and does not blame its signature, which is
-// right.
+// valid.
 func TestCatalogFromGoPackageRunFailure(t *testing.T) {
 	panicking := strings.Replace(unclassedPackage, "return nil, err", "panic(err)", 1)
 	dir := writeNotesModule(t, map[string]string{

@@ -222,7 +222,7 @@ func (f *serveFlags) start(ctx context.Context, stderr io.Writer) (*server.Serve
 	return srv, err
 }
 
-// warnUnmigratedDuckDB logs a warning when the data folder holds a DuckDB
+// warnUnmigratedDuckDB logs a warning when the data folder contains a DuckDB
 // database that candor migrate has not copied. The ClickHouse store reads
 // neither that database nor its journal, so their events, acknowledged
 // ones included, are missing from ClickHouse until migrate copies them.
@@ -233,7 +233,7 @@ func warnUnmigratedDuckDB(logger *slog.Logger, dataDir string) {
 	if _, err := os.Stat(filepath.Join(dataDir, migratedFile)); err == nil {
 		return
 	}
-	logger.Warn("data folder holds a DuckDB database that candor migrate has not copied, so its events are not in ClickHouse",
+	logger.Warn("data folder contains a DuckDB database that candor migrate has not copied, so its events are not in ClickHouse",
 		"data", dataDir, "database", server.DatabaseFile,
 		"fix", "stop candor serve and run candor migrate with the same --data, --clickhouse-url and --clickhouse-database")
 }

@@ -19,7 +19,7 @@ func (f *serveFlags) checkLimits() error {
 	// The burst is the size of the token bucket, and --rate-limit 0 leaves
 	// every write key without one.
 	if f.rateLimit == 0 && f.isSet("rate-burst") {
-		return fmt.Errorf("invalid --rate-burst %d: it applies to the rate limit only, which --rate-limit 0 turns off: "+
+		return fmt.Errorf("invalid --rate-burst %d with --rate-limit 0, which turns the rate limit and its burst off: "+
 			"remove --rate-burst, or set --rate-limit to a positive number of events per second", f.rateBurst)
 	}
 	counts := []struct {

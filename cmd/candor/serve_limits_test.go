@@ -47,7 +47,7 @@ func TestServeRateBurstWithoutRateLimit(t *testing.T) {
 		t.Errorf("exit code = %d, want 2", code)
 	}
 	stderr := errOut.String()
-	want := "invalid --rate-burst 5: it applies to the rate limit only, which --rate-limit 0 turns off: " +
+	want := "invalid --rate-burst 5 with --rate-limit 0, which turns the rate limit and its burst off: " +
 		"remove --rate-burst, or set --rate-limit to a positive number of events per second"
 	if !strings.Contains(stderr, want) {
 		t.Errorf("stderr %q does not contain %q", stderr, want)

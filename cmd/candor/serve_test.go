@@ -378,7 +378,7 @@ func TestServeFlagUsageNamesItsStore(t *testing.T) {
 	})
 }
 
-// A data folder that still holds a DuckDB database, whose events and
+// A data folder that still contains a DuckDB database, whose events and
 // journal the ClickHouse store never reads, gets a warning that names
 // candor migrate, unless migrate recorded a completed run there.
 func TestServeClickHouseWarnsOfUnmigratedDuckDB(t *testing.T) {

@@ -178,7 +178,7 @@ func checkEndpoint(value string) error {
 // before 1970-01-01, which the collector cannot store.
 func checkDays(days int, now time.Time) error {
 	if limit := simulate.MaxDays(now); days > limit {
-		return fmt.Errorf("invalid --days %d: the traffic would start before 1970-01-01, the earliest time an event keeps: use at most %d", days, limit)
+		return fmt.Errorf("invalid --days %d: the traffic would start before 1970-01-01, the earliest time the collector can store: use at most %d", days, limit)
 	}
 	return nil
 }

@@ -102,7 +102,7 @@
 //
 // Each event is capped at Config.MaxEventSize bytes of JSON and at
 // Config.MaxProperties members per object. Its nesting is capped at
-// Config.MaxDepth levels, counted from the top of the payload: an event of
+// Config.MaxDepth levels, counted from the top of the payload. An event of
 // a batch object is at level 3, its properties at level 4. An event over a cap
 // is dropped as event_too_large, event_too_deep or event_too_many_members
 // without being decoded, and the valid events of its request are stored.

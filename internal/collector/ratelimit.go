@@ -44,7 +44,8 @@ func (b *tokenBucket) take(cost int, now time.Time) (ok bool, retryAfter time.Du
 	}
 	wait := math.Ceil((need - b.tokens) / b.rate * float64(time.Second))
 	if wait >= math.MaxInt64 {
-		// A rate of less than about one event in 292 years per token.
+		// The wait is over time.Duration's maximum of about 292 years, which
+		// only a rate near zero gives.
 		return false, math.MaxInt64
 	}
 	return false, time.Duration(wait)

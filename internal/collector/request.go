@@ -19,7 +19,7 @@ type rawRequest struct {
 	sentAt time.Time // batch-level sent_at; zero when absent or invalid
 	engage bool      // a single object without "event" sent to /engage
 	events []json.RawMessage
-	// overLimit holds, for each event, the reason it breaks the depth or
+	// overLimit is, for each event, the reason it breaks the depth or
 	// member limit, or "". It is nil when no event breaks them.
 	overLimit []catalog.Reason
 	// deletionKeyHash is the batch-level DeletionKeyHashField; "" when absent.
@@ -34,7 +34,7 @@ type rawRequest struct {
 //   - on /engage only, an object without "event", which becomes an
 //     $identify event.
 //
-// An event that nests deeper than maxDepth, or holds an object with more
+// An event that nests deeper than maxDepth, or contains an object with more
 // than maxMembers members, is marked in overLimit and is not decoded. A
 // breach outside the events gets status 413.
 //
@@ -181,9 +181,9 @@ func topLevelKey(rawKey []byte) (string, error) {
 // array, or any other value, which is kept in members. It returns the
 // index after the value. Any other value is decoded, so that a number
 // beyond float64 in it fails the payload, as with json.Decoder.Token,
-// unless it contains one of breaches: decoding it would recurse as deep as
-// it nests, and the payload is rejected or its single event dropped
-// anyway.
+// unless it contains one of breaches. Decoding such a value would recurse
+// as deep as it nests, and the payload is rejected or its single event
+// dropped anyway.
 func (obj *topObject) readBatch(text []byte, i int, breaches []jsonBreach) (int, error) {
 	if i >= len(text) {
 		return i, errJSONEnd

@@ -27,7 +27,8 @@ import (
 // install's events.
 //
 // NOTE: a batch registers its hash for every distinct_id among its valid
-// events, up to maxRegistrationsPerRequest. A client that sends the first batch of someone else's install ID
+// events, up to maxRegistrationsPerRequest. A client that sends the first
+// batch of someone else's install ID
 // would register its own hash, but install IDs are random UUIDs that only
 // the install and the collector's operator see.
 const (
@@ -145,8 +146,8 @@ const maxRegistrationsPerRequest = 4
 var registrationRecheck = 24 * time.Hour
 
 // dueInstalls returns the distinct installs of events that this process
-// has not registered yet, or registered at least recheck before now: the
-// first maxRegistrationsPerRequest of them.
+// has not registered yet, or registered at least recheck before now. It
+// returns at most the first maxRegistrationsPerRequest of them.
 func dueInstalls(sd *selfDeleteState, project string, events []store.Event, now time.Time, recheck time.Duration) []string {
 	sd.mu.Lock()
 	defer sd.mu.Unlock()

@@ -84,8 +84,8 @@ func TestEmptyHeadlinesHiddenInBrowser(t *testing.T) {
 
 // errorsMatrixEvents returns 6 installs with APICallError in message-send
 // and 6 others with GitError in git-operation. The errors table then has
-// two cells that the API returns no row for. The day before browserNow
-// has no daily active install, but 6 in its 7 days.
+// two cells that the API returns no row for. On the day before browserNow
+// no install is active, but 6 are active in the 7 days up to it.
 func errorsMatrixEvents() []store.Event {
 	var events []store.Event
 	add := func(install, errorType, context string, at time.Time) {
@@ -106,8 +106,8 @@ func errorsMatrixEvents() []store.Event {
 	return events
 }
 
-// readTableScript returns the cells of the table with the id %q, header
-// row first.
+// readTableScript is a script that evaluates to the cells of the table
+// with the id %q, header row first.
 const readTableScript = `Array.from(document.getElementById(%q).querySelectorAll('tr'))
   .map((tr) => Array.from(tr.children).map((cell) => cell.textContent))`
 

@@ -112,7 +112,7 @@ type histogramSettings struct {
 
 type funnelSettings struct {
 	Steps      string
-	Declared   string // the declared steps, which the page then leaves to the API
+	Declared   string // the declared steps, or "", which the page requests without step parameters
 	Windows    []option
 	Undeclared string // the reason there are no default steps, empty when declared
 	Example    string // a step with a condition, for the hint

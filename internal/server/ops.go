@@ -165,7 +165,7 @@ func (s *Server) serveDeleteInstall(w http.ResponseWriter, r *http.Request) {
 	query := r.URL.Query()
 	for name := range query {
 		if name != "project" {
-			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("unknown parameter %q: use project", name))
+			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("unknown parameter %q: remove it, because project is the only parameter", name))
 			return
 		}
 	}
@@ -174,7 +174,7 @@ func (s *Server) serveDeleteInstall(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case len(query["project"]) > 1:
 		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf(
-			"invalid project %q: given %d times: pass it once, and send one request per project", query["project"], len(query["project"])))
+			"invalid project %q: given %d times, but a request deletes in one project: pass it once, and send one request per project", query["project"], len(query["project"])))
 		return
 	case project == "":
 		writeJSONError(w, http.StatusBadRequest, "missing project parameter: add ?project=NAME, such as ?project=mux")

@@ -1123,8 +1123,8 @@ func TestDeleteInstallRejectsAmbiguousParameters(t *testing.T) {
 		query string
 		want  string
 	}{
-		{"?project=mux&project=other", `invalid project [\"mux\" \"other\"]: given 2 times: pass it once`},
-		{"?project=mux&dry_run=1", `unknown parameter \"dry_run\": use project`},
+		{"?project=mux&project=other", `invalid project [\"mux\" \"other\"]: given 2 times, but a request deletes in one project: pass it once`},
+		{"?project=mux&dry_run=1", `unknown parameter \"dry_run\": remove it, because project is the only parameter`},
 	}
 	for _, tt := range tests {
 		status, body := send(t, http.MethodDelete, srv.URL()+"/api/v1/installs/install-a"+tt.query, testAdminToken, "")

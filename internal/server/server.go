@@ -234,8 +234,8 @@ func New(cfg Config) (*Server, error) {
 	return NewContext(context.Background(), cfg)
 }
 
-// NewContext is New, and it stops waiting for the ClickHouse server and
-// returns an error once ctx ends, such as at a signal during the start.
+// NewContext is like New, but it stops waiting for the ClickHouse server
+// and returns an error once ctx ends, such as at a signal during the start.
 func NewContext(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("server: missing data folder: set --data")
