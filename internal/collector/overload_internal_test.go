@@ -42,8 +42,8 @@ func TestTokenBucket(t *testing.T) {
 	}
 }
 
-// A rate so low that the wait for one token is beyond what a
-// time.Duration holds still gets a positive wait, so the 429 carries a
+// A rate so low that the wait for one token is beyond the maximum
+// time.Duration still gets a positive wait, so the 429 carries a
 // Retry-After header.
 func TestTokenBucketTinyRate(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

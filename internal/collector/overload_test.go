@@ -645,7 +645,7 @@ func TestBodyOverWholeBudgetGets413(t *testing.T) {
 	}
 
 	// A body without Content-Length gets 413 once it has sent more bytes
-	// than the budget holds.
+	// than the whole budget.
 	if status := e.postChunked("/batch/", body); status != http.StatusRequestEntityTooLarge {
 		t.Errorf("chunked POST: status = %d, want 413", status)
 	}
