@@ -333,11 +333,12 @@ type jsonShape struct {
 	// events counts in the same way only the elements of arrays at depth 1
 	// or 2, where a payload's events are.
 	events int
-	// breaches holds at most one breach per value at depth 1 to 3 (the
+	// breaches contains at most one breach per value at depth 1 to 3 (the
 	// top-level value has depth 1), in the order of their offsets. Events
 	// are values at those depths, so that is enough to find the events
-	// that break a limit, and each breach of the default limits takes at
-	// least 120 bytes of text.
+	// that break a limit. Under the default limits each breach takes at
+	// least 62 bytes of text: the brackets from depth 3 to depth 65, or
+	// the 1,001 colons of an object with too many members.
 	breaches []jsonBreach
 }
 
